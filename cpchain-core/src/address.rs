@@ -1,0 +1,160 @@
+//! 20-byte account addresses with EIP-55 checksummed text.
+
+use crate::{fixed_bytes, keccak256, AddressError};
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+/// An Ethereum-compatible account address: the last 20 bytes of the Keccak-256 of an
+/// uncompressed secp256k1 public key (without its `0x04` prefix), as on CPChain mainnet.
+///
+/// `Display` is the EIP-55 mixed-case checksum form; `FromStr` accepts all-lower, all-upper
+/// or correctly checksummed text and refuses mixed case with a wrong checksum, which is how a
+/// typo in a copied address is caught.
+///
+/// ```
+/// use cpchain_core::Address;
+/// let a: Address = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed".parse().unwrap();
+/// assert_eq!(a.to_string(), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+/// assert!("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD".parse::<Address>().is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Address(#[serde(with = "crate::fixed_bytes")] pub [u8; 20]);
+
+impl Address {
+    /// The zero address; an impeach block's coinbase, as on mainnet.
+    pub const ZERO: Address = Address([0u8; 20]);
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; 20] {
+        &self.0
+    }
+
+    /// Whether this is [`Address::ZERO`].
+    pub fn is_zero(&self) -> bool {
+        self.0 == [0u8; 20]
+    }
+
+    /// The EIP-55 checksummed text without allocating: `0x` + 40 characters.
+    pub fn to_checksum_bytes(&self) -> [u8; 42] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut lower = [0u8; 40];
+        for (pair, b) in lower.chunks_exact_mut(2).zip(self.0.iter()) {
+            if let [hi, lo] = pair {
+                *hi = HEX[usize::from(b >> 4)];
+                *lo = HEX[usize::from(b & 0x0f)];
+            }
+        }
+        let digest = keccak256(&lower);
+        let mut out = [0u8; 42];
+        out[0] = b'0';
+        out[1] = b'x';
+        for (i, (dst, c)) in out.iter_mut().skip(2).zip(lower.iter()).enumerate() {
+            // EIP-55: upper-case the i-th hex letter when the i-th nibble of the hash is >= 8.
+            let byte = digest.0.get(i / 2).copied().unwrap_or(0);
+            let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
+            *dst = if c.is_ascii_alphabetic() && nibble >= 8 {
+                c.to_ascii_uppercase()
+            } else {
+                *c
+            };
+        }
+        out
+    }
+}
+
+impl From<[u8; 20]> for Address {
+    fn from(b: [u8; 20]) -> Self {
+        Address(b)
+    }
+}
+
+impl AsRef<[u8]> for Address {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.to_checksum_bytes();
+        // Only ASCII hex digits and "0x" are ever written into `text`.
+        f.write_str(core::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl core::str::FromStr for Address {
+    type Err = AddressError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let body = s.strip_prefix("0x").ok_or(AddressError::MissingPrefix)?;
+        if body.len() != 40 {
+            return Err(AddressError::WrongLength(body.len()));
+        }
+        let bytes = fixed_bytes::parse_hex::<20>(body).ok_or(AddressError::NotHex)?;
+        let addr = Address(bytes);
+        let has_lower = body.bytes().any(|c| c.is_ascii_lowercase());
+        let has_upper = body.bytes().any(|c| c.is_ascii_uppercase());
+        if has_lower && has_upper && addr.to_checksum_bytes().get(2..) != Some(body.as_bytes()) {
+            return Err(AddressError::BadChecksum);
+        }
+        Ok(addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    extern crate alloc;
+
+    // The EIP-55 specification's own examples.
+    const EIP55: [&str; 8] = [
+        "0x52908400098527886E0F7030069857D2E4169EE7",
+        "0x8617E340B3D01FA5F11F306F4090FD50E238070D",
+        "0xde709f2102306220921060314715629080e2fb77",
+        "0x27b1fdb04752bbc536007a920d24acb045561c26",
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+        "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+        "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+    ];
+
+    #[test]
+    fn eip55_examples_round_trip() {
+        for s in EIP55 {
+            let a: Address = s.parse().unwrap();
+            assert_eq!(a.to_string(), s);
+            assert_eq!(s.to_lowercase().parse::<Address>().unwrap(), a);
+            let upper = alloc::format!("0x{}", &s[2..].to_uppercase());
+            assert_eq!(upper.parse::<Address>().unwrap(), a);
+        }
+    }
+
+    #[test]
+    fn eip55_rejects_bad_checksum_and_shapes() {
+        // Flip the case of one letter in a checksummed address.
+        let bad = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD";
+        assert_eq!(bad.parse::<Address>(), Err(AddressError::BadChecksum));
+        assert_eq!(
+            "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".parse::<Address>(),
+            Err(AddressError::MissingPrefix)
+        );
+        assert_eq!(
+            "0x1234".parse::<Address>(),
+            Err(AddressError::WrongLength(4))
+        );
+        assert_eq!(
+            "0xzzaeb6053f3e94c9b9a09f33669435e7ef1beaed".parse::<Address>(),
+            Err(AddressError::NotHex)
+        );
+        assert!("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beae\u{e9}"
+            .parse::<Address>()
+            .is_err());
+    }
+}

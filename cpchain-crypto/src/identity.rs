@@ -1,0 +1,289 @@
+//! Ethereum/CPChain-compatible secp256k1 identities.
+
+use crate::CryptoError;
+use core::fmt;
+use cpchain_core::encoding::{signing_digest, Domain};
+use cpchain_core::{keccak256, Address, Hash};
+use k256::ecdsa::hazmat::SignPrimitive;
+use k256::ecdsa::signature::hazmat::PrehashVerifier;
+use k256::ecdsa::{self, RecoveryId, SigningKey, VerifyingKey};
+use rand_core::CryptoRngCore;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A secp256k1 secret key: a CPChain account, validator or device identity.
+///
+/// Zeroized on drop (k256's `SigningKey` is `ZeroizeOnDrop`); `Debug` shows only the address.
+#[derive(Clone)]
+pub struct SecretKey {
+    inner: SigningKey,
+}
+
+impl SecretKey {
+    /// A key from its 32-byte big-endian scalar, as go-ethereum's `crypto.ToECDSA`.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<SecretKey, CryptoError> {
+        SigningKey::from_bytes(bytes.into())
+            .map(|inner| SecretKey { inner })
+            .map_err(|_| CryptoError::InvalidSecretKey)
+    }
+
+    /// A fresh key from the caller's RNG (the SDK never reads OS randomness itself).
+    pub fn random(rng: &mut impl CryptoRngCore) -> SecretKey {
+        SecretKey {
+            inner: SigningKey::random(rng),
+        }
+    }
+
+    /// The 32-byte scalar, for the host's key store. Handle the result as a secret.
+    pub fn to_bytes(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        zeroize::Zeroizing::new(self.inner.to_bytes().into())
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey {
+            inner: *self.inner.verifying_key(),
+        }
+    }
+
+    /// Sign a 32-byte digest as go-ethereum's `crypto.Sign` does: RFC 6979 nonce, low-s, and
+    /// the recovery id adjusted to match. This is the primitive CPChain header seals use.
+    pub fn sign_prehash(&self, digest: &Hash) -> Signature {
+        match self.inner.sign_prehash_recoverable(digest.as_bytes()) {
+            Ok((sig, v)) => Signature::from_parts(sig, v),
+            Err(_) => self.sign_prehash_retry(digest),
+        }
+    }
+
+    /// k256 fails only when the RFC 6979 nonce yields r = 0 or s = 0 (probability about
+    /// 2^-256). RFC 6979 §3.6 allows extra data in the nonce derivation: retry with a counter
+    /// there, as libsecp256k1 does, so signing stays infallible and panic-free. The loop
+    /// ends at the first counter whose nonce is valid.
+    #[cold]
+    fn sign_prehash_retry(&self, digest: &Hash) -> Signature {
+        let z = k256::FieldBytes::from(*digest.as_bytes());
+        let scalar: &k256::Scalar = self.inner.as_nonzero_scalar().as_ref();
+        let mut counter: u64 = 1;
+        loop {
+            if let Ok((sig, Some(v))) =
+                scalar.try_sign_prehashed_rfc6979::<sha2::Sha256>(&z, &counter.to_le_bytes())
+            {
+                return Signature::from_parts(sig, v);
+            }
+            counter = counter.wrapping_add(1);
+        }
+    }
+
+    /// Sign `payload` for one purpose only: the digest is
+    /// [`signing_digest`]`(domain, payload)`, so the signature cannot be replayed under any
+    /// other domain. Bind chain id, height and kind into `payload` where they matter.
+    pub fn sign(&self, domain: &Domain, payload: &[u8]) -> Signature {
+        self.sign_prehash(&signing_digest(domain, payload))
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretKey")
+            .field("address", &self.public_key().address())
+            .field("scalar", &"<redacted>")
+            .finish()
+    }
+}
+
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        // k256 compares scalars in constant time.
+        self.inner == other.inner
+    }
+}
+
+impl Eq for SecretKey {}
+
+/// A secp256k1 public key.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PublicKey {
+    inner: VerifyingKey,
+}
+
+impl PublicKey {
+    /// Parse a SEC1 key, compressed (33 bytes) or uncompressed (65 bytes).
+    pub fn from_sec1_bytes(bytes: &[u8]) -> Result<PublicKey, CryptoError> {
+        VerifyingKey::from_sec1_bytes(bytes)
+            .map(|inner| PublicKey { inner })
+            .map_err(|_| CryptoError::InvalidPublicKey)
+    }
+
+    /// The 65-byte uncompressed SEC1 form `0x04 ‖ x ‖ y`, as go-ethereum's `FromECDSAPub`.
+    pub fn to_uncompressed(&self) -> [u8; 65] {
+        let point = self.inner.to_encoded_point(false);
+        let mut out = [0u8; 65];
+        for (dst, src) in out.iter_mut().zip(point.as_bytes()) {
+            *dst = *src;
+        }
+        out
+    }
+
+    /// The 33-byte compressed SEC1 form, the wire form of keys in SDK messages.
+    pub fn to_compressed(&self) -> [u8; 33] {
+        let point = self.inner.to_encoded_point(true);
+        let mut out = [0u8; 33];
+        for (dst, src) in out.iter_mut().zip(point.as_bytes()) {
+            *dst = *src;
+        }
+        out
+    }
+
+    /// The account address: the last 20 bytes of Keccak-256 of `x ‖ y`.
+    pub fn address(&self) -> Address {
+        let full = self.to_uncompressed();
+        let digest = keccak256(full.get(1..).unwrap_or(&[]));
+        let mut out = [0u8; 20];
+        for (dst, src) in out.iter_mut().zip(digest.0.iter().skip(12)) {
+            *dst = *src;
+        }
+        Address(out)
+    }
+
+    /// Verify `sig` over `digest`. High-s signatures cannot exist here: [`Signature`]
+    /// refuses them on construction.
+    pub fn verify(&self, digest: &Hash, sig: &Signature) -> Result<(), CryptoError> {
+        self.inner
+            .verify_prehash(digest.as_bytes(), &sig.rs)
+            .map_err(|_| CryptoError::BadSignature)
+    }
+
+    /// Verify a domain-separated signature made with [`SecretKey::sign`].
+    pub fn verify_payload(
+        &self,
+        domain: &Domain,
+        payload: &[u8],
+        sig: &Signature,
+    ) -> Result<(), CryptoError> {
+        self.verify(&signing_digest(domain, payload), sig)
+    }
+
+    /// The underlying k256 key, for callers that interoperate with other RustCrypto crates.
+    pub fn as_k256(&self) -> &VerifyingKey {
+        &self.inner
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.address())
+    }
+}
+
+impl Serialize for PublicKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        cpchain_core::fixed_bytes::serialize(&self.to_compressed(), s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes: [u8; 33] = cpchain_core::fixed_bytes::deserialize(d)?;
+        PublicKey::from_sec1_bytes(&bytes)
+            .map_err(|_| serde::de::Error::custom("invalid secp256k1 public key"))
+    }
+}
+
+/// A 65-byte recoverable ECDSA signature `r ‖ s ‖ v`, `v ∈ {0, 1}`, always low-s.
+///
+/// This is the byte form of CPChain header seals and validator signatures. Because high-s
+/// and `v > 1` are refused, each (key, digest) has exactly one accepted signature encoding,
+/// so signatures can be counted and compared as bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature {
+    rs: ecdsa::Signature,
+    v: RecoveryId,
+}
+
+impl Signature {
+    fn from_parts(rs: ecdsa::Signature, v: RecoveryId) -> Signature {
+        Signature { rs, v }
+    }
+
+    /// Parse `r ‖ s ‖ v`; refuses zero or out-of-range scalars, high s, and `v > 1`.
+    pub fn from_bytes(bytes: &[u8; 65]) -> Result<Signature, CryptoError> {
+        let (rs_bytes, v_byte) = bytes.split_at(64);
+        let v_byte = v_byte.first().copied().unwrap_or(u8::MAX);
+        if v_byte > 1 {
+            return Err(CryptoError::InvalidRecoveryId(v_byte));
+        }
+        let rs =
+            ecdsa::Signature::from_slice(rs_bytes).map_err(|_| CryptoError::MalformedSignature)?;
+        if rs.normalize_s().is_some() {
+            return Err(CryptoError::HighS);
+        }
+        let v = RecoveryId::from_byte(v_byte).ok_or(CryptoError::InvalidRecoveryId(v_byte))?;
+        Ok(Signature { rs, v })
+    }
+
+    /// The 65-byte form `r ‖ s ‖ v`.
+    pub fn to_bytes(&self) -> [u8; 65] {
+        let mut out = [0u8; 65];
+        let rs = self.rs.to_bytes();
+        for (dst, src) in out.iter_mut().zip(rs.iter()) {
+            *dst = *src;
+        }
+        out[64] = self.v.to_byte();
+        out
+    }
+
+    /// The public key that made this signature over `digest` (go-ethereum's `Ecrecover`).
+    pub fn recover(&self, digest: &Hash) -> Result<PublicKey, CryptoError> {
+        VerifyingKey::recover_from_prehash(digest.as_bytes(), &self.rs, self.v)
+            .map(|inner| PublicKey { inner })
+            .map_err(|_| CryptoError::RecoveryFailed)
+    }
+
+    /// The address that signed `payload` under `domain` with [`SecretKey::sign`].
+    pub fn recover_signer(&self, domain: &Domain, payload: &[u8]) -> Result<Address, CryptoError> {
+        self.recover(&signing_digest(domain, payload))
+            .map(|pk| pk.address())
+    }
+}
+
+impl PartialOrd for Signature {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Byte order, so signatures can key ordered maps (for example when de-duplicating votes).
+impl Ord for Signature {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.to_bytes().cmp(&other.to_bytes())
+    }
+}
+
+impl core::hash::Hash for Signature {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.to_bytes().hash(state);
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Signature(0x")?;
+        for b in self.to_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl Serialize for Signature {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        cpchain_core::fixed_bytes::serialize(&self.to_bytes(), s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes: [u8; 65] = cpchain_core::fixed_bytes::deserialize(d)?;
+        Signature::from_bytes(&bytes)
+            .map_err(|_| serde::de::Error::custom("invalid or high-s signature"))
+    }
+}

@@ -1,0 +1,49 @@
+//! Cryptography of the CPChain SDK, compatible with CPChain mainnet identities.
+//!
+//! * [`keccak256`]: the hash of addresses, block hashes and every signing digest.
+//! * [`SecretKey`], [`PublicKey`], [`Signature`]: go-ethereum-compatible secp256k1. Addresses
+//!   are the last 20 bytes of Keccak-256 of the uncompressed key; signatures are 65 bytes
+//!   `r ‖ s ‖ v` with `v ∈ {0, 1}`, made with RFC 6979 nonces and always low-s. Decoding a
+//!   signature refuses high-s and `v > 1`, so a signature has exactly one valid byte form.
+//! * [`SecretKey::sign`] / [`Signature::recover_signer`]: domain-separated signing of protocol
+//!   payloads (see [`cpchain_core::encoding::signing_digest`]).
+//! * [`aead`]: ChaCha20-Poly1305 sealing in place, over an `alloc::vec::Vec` or a
+//!   fixed-capacity `heapless::Vec` (through [`aead::HeaplessBuffer`]) for firmware.
+//!
+//! Secrets ([`SecretKey`], [`aead::AeadKey`]) are zeroized on drop and print as `<redacted>`.
+//!
+//! The crate is `#![no_std]`. Feature `std` (default) adds k256's precomputed tables, which
+//! make signing several times faster on hosts but do not build for `thumbv7em-none-eabihf`.
+//! There is no GPL code in this crate unless the opt-in `pre` feature is enabled.
+//!
+//! ```
+//! use cpchain_crypto::{keccak256, SecretKey};
+//! let sk = SecretKey::from_bytes(&[0x11; 32]).unwrap();
+//! let digest = keccak256(b"hello");
+//! let sig = sk.sign_prehash(&digest);
+//! assert_eq!(sig.recover(&digest).unwrap(), sk.public_key());
+//! assert_eq!(sig.recover(&digest).unwrap().address(), sk.public_key().address());
+//! ```
+#![no_std]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod aead;
+mod error;
+mod identity;
+
+pub use cpchain_core::{keccak256, keccak256_concat, Address, Domain, Hash};
+pub use error::CryptoError;
+pub use identity::{PublicKey, SecretKey, Signature};
+/// The RNG trait every randomised call takes: the SDK never reaches for OS randomness.
+pub use rand_core::CryptoRngCore;
