@@ -32,7 +32,12 @@ const CAP_64K: usize = 65536 + 16 + 3;
 
 fn schedule() -> Schedule {
     // T = u = 1 h: blocks seal by capacity, as in a busy stream.
-    Schedule::new(Ms::from_secs(3600), Ms::from_secs(3600), Ms::from_secs(3600)).unwrap()
+    Schedule::new(
+        Ms::from_secs(3600),
+        Ms::from_secs(3600),
+        Ms::from_secs(3600),
+    )
+    .unwrap()
 }
 
 fn stream() -> StreamId {
@@ -183,8 +188,13 @@ fn read(c: &mut Criterion) {
     let mut scratch = vec![0u8; CAP_64K];
     g.bench_function("verify+open-64KiB-blocks", |b| {
         b.iter(|| {
-            verify_chain(ChainVerifier::new(stream(), pk, schedule()), &[], &blocks, &master)
-                .unwrap();
+            verify_chain(
+                ChainVerifier::new(stream(), pk, schedule()),
+                &[],
+                &blocks,
+                &master,
+            )
+            .unwrap();
             let mut n = 0;
             for blk in &blocks {
                 let key = master.interval_key(&stream(), blk.header.interval);

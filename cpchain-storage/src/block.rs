@@ -324,6 +324,19 @@ impl<B: BlockBody> Block<B> {
     }
 }
 
+#[cfg(feature = "alloc")]
+impl<B: BlockBody> Block<B> {
+    /// The same block with a heap body: how a host keeps a block a firmware writer emitted.
+    pub fn to_vec_block(&self) -> VecBlock {
+        Block {
+            header: self.header,
+            body_hash: self.body_hash,
+            signature: self.signature,
+            body: self.body.as_ref().to_vec(),
+        }
+    }
+}
+
 /// Serde for block bodies as length-prefixed bytes (postcard: varint length ‖ bytes), read
 /// without going element by element.
 mod body_serde {
@@ -407,23 +420,17 @@ impl RecordFramer {
     /// Append `record` at `delta` ms after the block's first record. `Err` (buffer unchanged)
     /// if it does not fit.
     pub fn push<B: BlockBody>(buf: &mut B, delta: u64, record: &[u8]) -> Result<(), SealError> {
-        let mut head = [0u8; 20];
         let mut a = [0u8; 10];
         let mut b = [0u8; 10];
         let na = write_varint(delta, &mut a);
         let nb = write_varint(record.len() as u64, &mut b);
-        let mut n = 0;
-        for byte in a.iter().take(na).chain(b.iter().take(nb)) {
-            if let Some(slot) = head.get_mut(n) {
-                *slot = *byte;
-                n += 1;
-            }
-        }
-        let total = n.saturating_add(record.len());
+        let total = na.saturating_add(nb).saturating_add(record.len());
         if buf.as_ref().len().saturating_add(total) > B::MAX_LEN {
             return Err(SealError::BufferFull);
         }
-        buf.try_extend(head.get(..n).unwrap_or(&[]))?;
+        // Cannot fail after the check above; each call checks again anyway.
+        buf.try_extend(a.get(..na).unwrap_or(&[]))?;
+        buf.try_extend(b.get(..nb).unwrap_or(&[]))?;
         buf.try_extend(record)
     }
 }

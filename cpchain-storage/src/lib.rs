@@ -16,6 +16,47 @@
 //!   reader: anchors + blocks ──► verify_chain ──► open_block (interval key) ──► records
 //! ```
 //!
+//! ```
+//! use cpchain_core::{Duration, Timestamp};
+//! use cpchain_crypto::SecretKey;
+//! use cpchain_storage::*;
+//!
+//! // T = 1 s, e = 1 min, u = 10 s.
+//! let schedule = Schedule::new(Duration::from_secs(1), Duration::from_mins(1), Duration::from_secs(10))?;
+//! let stream = StreamId([7; 32]);
+//! let device = SecretKey::from_bytes(&[0x11; 32])?;
+//! let owner = MasterSecret::from_bytes([0x22; 32]);
+//! let mut writer: Writer<4096> = Writer::new(stream, schedule, device.clone(), owner.clone());
+//!
+//! let (mut blocks, mut anchors) = (Vec::new(), Vec::new());
+//! for (t, reading) in [(100, &b"21.5C"[..]), (600, b"21.6C"), (1_200, b"21.8C")] {
+//!     writer.append(Timestamp(t), reading)?;
+//!     while let Some(out) = writer.poll_output() {
+//!         match out {
+//!             Output::Block(b) => blocks.push(b),   // persist, then shard_block + place_shards
+//!             Output::Anchor(a) => anchors.push(a), // put on chain
+//!         }
+//!     }
+//! }
+//! writer.handle_timeout(Timestamp(10_000)); // the host's timer: seal and anchor
+//! while let Some(out) = writer.poll_output() {
+//!     match out {
+//!         Output::Block(b) => blocks.push(b),
+//!         Output::Anchor(a) => anchors.push(a),
+//!     }
+//! }
+//! assert_eq!((blocks.len(), anchors.len()), (2, 1));
+//!
+//! let verifier = ChainVerifier::new(stream, device.public_key(), schedule);
+//! let summary = verify_chain(verifier, &anchors, &blocks, &owner)?;
+//! assert_eq!(summary.anchored, Some(1));
+//! let key = owner.interval_key(&stream, blocks[0].header.interval);
+//! let mut scratch = [0u8; 4096];
+//! let first: Vec<_> = open_block(&blocks[0], &key, &mut scratch)?.map(|r| r.data.to_vec()).collect();
+//! assert_eq!(first, [b"21.5C".to_vec(), b"21.6C".to_vec()]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # State machine ([`Writer`])
 //! Inputs: [`Writer::append`]`(now, record)` and [`Writer::handle_timeout`]`(now)` at
 //! [`Writer::next_deadline`]. Outputs, drained with [`Writer::poll_output`]: a sealed block,

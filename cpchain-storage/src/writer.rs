@@ -108,6 +108,8 @@ pub struct WriterStats {
 #[derive(Clone, Copy)]
 struct OpenMeta {
     first: Timestamp,
+    /// End of `first`'s period, cached: the hot path compares instead of dividing.
+    seal_at: Timestamp,
     last: Timestamp,
     count: u32,
 }
@@ -237,9 +239,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
                 max,
             });
         }
-        let period_over = self
-            .meta
-            .is_some_and(|m| now >= self.schedule.period_end(m.first));
+        let period_over = self.meta.is_some_and(|m| now >= m.seal_at);
         let fits_open = match self.meta {
             Some(m) if !period_over => {
                 let delta = now.as_millis().saturating_sub(m.first.as_millis());
@@ -265,8 +265,10 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
             self.seal_open();
             self.stats.early_seals += 1;
         }
-        let meta = self.meta.get_or_insert(OpenMeta {
+        let schedule = self.schedule;
+        let meta = self.meta.get_or_insert_with(|| OpenMeta {
             first: now,
+            seal_at: schedule.period_end(now),
             last: now,
             count: 0,
         });
@@ -304,7 +306,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
     /// When the host should call [`Writer::handle_timeout`] next: the end of the open
     /// block's period, or the next upload boundary if an anchor will be due then.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        let seal = self.meta.map(|m| self.schedule.period_end(m.first));
+        let seal = self.meta.map(|m| m.seal_at);
         // Sealing moves the head, and the seal deadline comes first, so after it the host
         // asks again and gets the boundary.
         let anchor = match self.next_index.checked_sub(1) {
@@ -330,7 +332,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
             self.next_boundary = Some(self.schedule.upload_boundary_after(now));
         }
         if let Some(m) = self.meta {
-            if now >= self.schedule.period_end(m.first) {
+            if now >= m.seal_at {
                 if self.sealed.is_some() || self.next_index == u64::MAX {
                     return; // deferred until the host drains the sealed block
                 }

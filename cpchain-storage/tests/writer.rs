@@ -235,6 +235,7 @@ fn firmware_and_host_blocks_share_one_wire_form() {
     let fw = encoding::encode_to_heapless::<_, 4400>(&b).unwrap();
     let host = encoding::encode_to_vec(&to_host(&b)).unwrap();
     assert_eq!(&fw[..], &host[..]);
+    assert_eq!(b.to_vec_block(), to_host(&b));
     let back: HeaplessBlock<CAP> = encoding::decode(&fw).unwrap();
     assert_eq!(back, b);
     assert_eq!(encoding::peek_tag(&fw), Ok(0x0401));
