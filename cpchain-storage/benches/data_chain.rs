@@ -143,36 +143,62 @@ fn chain_of_64k_blocks(n: usize) -> Vec<VecBlock> {
         w.append(Timestamp(t), &rec).unwrap();
         while let Some(o) = w.poll_output() {
             if let Output::Block(b) = o {
-                let bytes = cpchain_core::encoding::encode_to_vec(&b).unwrap();
-                out.push(cpchain_core::encoding::decode(&bytes).unwrap());
+                out.push(b.to_vec_block());
             }
         }
     }
     out
 }
 
+/// A block of ~1 MiB of 4 KiB records, sealed directly (a writer of that capacity would not
+/// fit the bench's stack).
+fn one_mib_block() -> VecBlock {
+    let key = MasterSecret::from_bytes([0x22; 32]).interval_key(&stream(), 0);
+    let mut pt = Vec::new();
+    let mut n = 0;
+    while pt.len() + 4099 + 16 <= MAX_BLOCK_BODY {
+        cpchain_storage::block::RecordFramer::push(&mut pt, 0, &[0x5a; 4096]).unwrap();
+        n += 1;
+    }
+    let header = BlockHeader {
+        stream: stream(),
+        index: 0,
+        prev: BlockId::default(),
+        first_time: Timestamp(1),
+        last_time: Timestamp(1),
+        record_count: n,
+        interval: 0,
+        key_id: key.id(),
+    };
+    Block::seal(header, pt, &key, &device()).unwrap()
+}
+
 fn shard_place(c: &mut Criterion) {
-    let block = chain_of_64k_blocks(1).remove(0);
-    let len = cpchain_core::encoding::encode_to_vec(&block).unwrap().len();
     let nodes: Vec<KadKey> = (0..64u8).map(|i| KadKey::from_preimage(&[i])).collect();
     let params = ShardParams::new(4, 2).unwrap();
-    let mut g = c.benchmark_group("data_chain/shard_place");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .throughput(Throughput::Bytes(len as u64));
-    g.bench_function("64KiB-k4m2-r2-64nodes", |b| {
-        b.iter(|| {
-            let (record, shards) = shard_block(black_box(&block), params).unwrap();
-            let p = place_shards(&record.shards, &nodes, 2).unwrap();
-            (shards.len(), p.len())
-        })
-    });
-    let (record, shards) = shard_block(&block, params).unwrap();
-    g.bench_function("reassemble-64KiB-2-lost", |b| {
-        b.iter(|| reassemble(&record, black_box(&shards[2..])).unwrap())
-    });
-    g.finish();
+    for (name, block) in [
+        ("64KiB", chain_of_64k_blocks(1).remove(0)),
+        ("1MiB", one_mib_block()),
+    ] {
+        let len = cpchain_core::encoding::encode_to_vec(&block).unwrap().len();
+        let mut g = c.benchmark_group("data_chain/shard_place");
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2))
+            .throughput(Throughput::Bytes(len as u64));
+        g.bench_function(format!("shard+place-{name}-k4m2-r2-64nodes"), |b| {
+            b.iter(|| {
+                let (record, shards) = shard_block(black_box(&block), params).unwrap();
+                let p = place_shards(&record.shards, &nodes, 2).unwrap();
+                (shards.len(), p.len())
+            })
+        });
+        let (record, shards) = shard_block(&block, params).unwrap();
+        g.bench_function(format!("reassemble-{name}-2-lost"), |b| {
+            b.iter(|| reassemble(&record, black_box(&shards[2..])).unwrap())
+        });
+        g.finish();
+    }
 }
 
 fn read(c: &mut Criterion) {

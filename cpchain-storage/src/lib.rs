@@ -33,7 +33,7 @@
 //!     writer.append(Timestamp(t), reading)?;
 //!     while let Some(out) = writer.poll_output() {
 //!         match out {
-//!             Output::Block(b) => blocks.push(b),   // persist, then shard_block + place_shards
+//!             Output::Block(b) => blocks.push(b.to_vec_block()), // persist, shard, place
 //!             Output::Anchor(a) => anchors.push(a), // put on chain
 //!         }
 //!     }
@@ -41,7 +41,7 @@
 //! writer.handle_timeout(Timestamp(10_000)); // the host's timer: seal and anchor
 //! while let Some(out) = writer.poll_output() {
 //!     match out {
-//!         Output::Block(b) => blocks.push(b),
+//!         Output::Block(b) => blocks.push(b.to_vec_block()),
 //!         Output::Anchor(a) => anchors.push(a),
 //!     }
 //! }
@@ -120,8 +120,8 @@ pub use anchor::{Anchor, ANCHOR_DOMAIN};
 #[cfg(feature = "alloc")]
 pub use block::VecBlock;
 pub use block::{
-    Block, BlockBody, BlockHeader, BlockId, HeaplessBlock, Record, Records, StreamId, BLOCK_DOMAIN,
-    MAX_BLOCK_BODY,
+    seal_in_place, Block, BlockBody, BlockHeader, BlockId, BlockRef, BlockSeal, HeaplessBlock,
+    Record, Records, StreamId, BLOCK_DOMAIN, MAX_BLOCK_BODY,
 };
 pub use error::{ConfigError, PlacementError, SealError, ShardError, VerifyError, WriteError};
 pub use index::{KeyIndexRecord, ShardId, ShardParams, MAX_SHARDS};

@@ -208,7 +208,7 @@ fn a_resumed_writer_continues_the_same_chain() {
         schedule(),
         device(),
         master(),
-        Checkpoint::after(&last),
+        Checkpoint::after(last.view()),
     );
     assert_eq!(
         w2.append(Timestamp(last.header.last_time.as_millis() - 1), b"x"),
@@ -232,11 +232,35 @@ fn firmware_and_host_blocks_share_one_wire_form() {
     let Some(Output::Block(b)) = w.poll_output() else {
         panic!("no block")
     };
-    let fw = encoding::encode_to_heapless::<_, 4400>(&b).unwrap();
+    let mut tx = [0u8; 4400];
+    let fw = b.encode_to_slice(&mut tx).unwrap().to_vec();
     let host = encoding::encode_to_vec(&to_host(&b)).unwrap();
-    assert_eq!(&fw[..], &host[..]);
-    assert_eq!(b.to_vec_block(), to_host(&b));
+    assert_eq!(fw, host);
+    let owned: HeaplessBlock<CAP> = b.to_block().unwrap();
+    assert_eq!(
+        encoding::encode_to_heapless::<_, 4400>(&owned).unwrap(),
+        &fw[..]
+    );
     let back: HeaplessBlock<CAP> = encoding::decode(&fw).unwrap();
-    assert_eq!(back, b);
+    assert_eq!(back, owned);
+    assert_eq!(b.to_block::<heapless::Vec<u8, 16>>(), None);
     assert_eq!(encoding::peek_tag(&fw), Ok(0x0401));
+}
+
+#[test]
+fn a_lent_block_is_released_by_the_next_call() {
+    let mut w = writer();
+    w.append(Timestamp(10), b"a").unwrap();
+    w.append(Timestamp(1010), b"b").unwrap();
+    let id = match w.poll_output() {
+        Some(Output::Block(b)) => b.id(),
+        other => panic!("expected a block, got {other:?}"),
+    };
+    // The host took the block and goes on without polling to None: the slot is free again.
+    w.append(Timestamp(2010), b"c").unwrap();
+    let mut chain = Chain::default();
+    drain(&mut w, &mut chain);
+    assert_eq!(chain.blocks.len(), 1);
+    assert_eq!(chain.blocks[0].header.prev, id);
+    assert_eq!(chain.blocks[0].header.index, 1);
 }
