@@ -328,6 +328,8 @@ pub struct BlockSeal {
     pub body_hash: Hash,
     /// Device signature over the block id.
     pub signature: Signature,
+    /// The block id (what the next block links to).
+    pub id: BlockId,
 }
 
 /// Seal `body` (framed records) in place: encrypt it under `key` with the header as
@@ -359,6 +361,7 @@ pub fn seal_in_place<B: BlockBody>(
         header,
         body_hash,
         signature,
+        id,
     })
 }
 

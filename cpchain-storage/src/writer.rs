@@ -449,7 +449,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
         // error the buffer is unchanged.
         if let Ok(seal) = seal_in_place(header, open, &key, &self.device) {
             spare.clear();
-            self.head = crate::block::block_id(&seal.header.to_bytes(), &seal.body_hash);
+            self.head = seal.id;
             self.next_index = self.next_index.saturating_add(1);
             self.sealed = Some(seal);
             self.a_is_open = !self.a_is_open;
