@@ -222,7 +222,9 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
         &self.schedule
     }
 
-    /// Position after the last sealed block.
+    /// Position after the last sealed block. Its `last_time` is the latest time the writer
+    /// has seen, which may be later than the last sealed record: resuming from it is safe,
+    /// only stricter about late records than [`Checkpoint::after`].
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
             next_index: self.next_index,
