@@ -1,0 +1,2 @@
+//! DPoR benchmarks (filled below).
+fn main() {}

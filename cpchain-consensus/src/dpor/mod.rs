@@ -1,0 +1,71 @@
+//! Dynamic Proof of Reputation (white paper §2.3, §2.4.1, §2.6.3, §4, §5.1): who may
+//! campaign, how reputation is scored, who proposes each block, what they earn.
+//!
+//! DPoR is three layers: Civilians become **RNodes** by depositing in the RNode pool
+//! ([`pools`]) and pass **admission** with CPU and memory proofs of work ([`admission`]);
+//! campaigning RNodes are scored by **RPT** ([`rpt`]); at each term's checkpoint an
+//! **election** seeded by the checkpoint hash draws a proposer committee ([`election`])
+//! that serves a fixed number of terms later, and the **schedule** answers which committee
+//! member proposes each height ([`schedule`]) — that is the interface the LBFT engine
+//! consumes. Proposers earn the per-block maintenance reward and economy nodes the
+//! seasonal basic reward ([`rewards`]); ordinary addresses have a free daily transaction
+//! quota ([`fees`]); validators protect themselves with a whitelist of default proposers
+//! under DDoS ([`whitelist`]).
+//!
+//! # Determinism
+//! Everything here is a pure function or a sans-IO state machine: no clock (time comes in
+//! as `now`), no OS randomness (the election's ChaCha20 stream is seeded from the
+//! checkpoint hash), no floating point. Every node computing over the same chain gets the
+//! same RPT, the same committee and the same rewards, byte for byte — the mainnet failure
+//! "sealed but not in the chain", where clients disagreed on RPT, cannot come from here.
+//!
+//! # Invariants
+//! * A committee has exactly `proposers_per_term` distinct members.
+//! * All amounts are base units (1 CPC = 10¹⁸) in `u128`; overflow is a typed error, and
+//!   products that could exceed `u128` go through a 256-bit intermediate.
+//! * Every refused input returns a typed error from [`error`] and leaves state unchanged.
+//!
+//! # Deviations from mainnet and the paper
+//! * The election PRNG is ChaCha20 seeded with `keccak256(hash ‖ term)` instead of Go's
+//!   `math/rand` (portable; see [`election`]).
+//! * A default proposer is never seated twice (mainnet bug; see [`election`]).
+//! * Zero-RPT candidates (punished for ≥ 9 impeachments) are never elected; the RPT floor
+//!   of 1,000 applies before the punishment (see [`rpt`]).
+//! * Year 5's supply is the exact 12,743,827.2 CPC; the paper truncates it (see
+//!   [`rewards`]).
+//! * Upload (DC) and proxy (PR) scores were always 0 on mainnet; here they rank the
+//!   observed values the host supplies.
+
+pub mod admission;
+pub mod election;
+pub mod error;
+pub mod fees;
+pub mod pools;
+pub mod rewards;
+pub mod rpt;
+pub mod schedule;
+pub mod whitelist;
+
+pub use admission::{
+    check_campaign, cpu_digest, meets_difficulty, memory_digest, verify_admission, AdmissionProof,
+    Campaign, WorkProof,
+};
+#[cfg(feature = "std")]
+pub use admission::{prove_admission, prove_cpu, prove_memory};
+pub use election::{elect, election_seed, Candidate, Committee, Seat, SeatKind};
+pub use error::{
+    AdmissionError, ElectionError, PoolError, RptError, ScheduleError, WhitelistError,
+};
+pub use fees::{day_of, free_remaining, transaction_fee, Sender};
+pub use pools::{roles_of, EconomyPool, NodeRoles, RNodeDeposit, RNodePool};
+pub use rewards::{
+    basic_reward, block_reward, mul_div_floor, reward_year, season_at, split_pool,
+    total_maintenance_supply, RewardYear, SeasonPhase, MAINNET_REWARD_YEARS, SEASON_POOL,
+    YEARLY_BASIC_POOL,
+};
+pub use rpt::{
+    compute_rpt, punish, rank_scores, DimensionScores, Observation, Rpt, RptRecord, RPT_FLOOR,
+    RPT_MAX,
+};
+pub use schedule::{Schedule, TermClock, DEFAULT_SCHEDULE_CAPACITY};
+pub use whitelist::{LiftReason, Whitelist, WhitelistConfig, WhitelistEvent};
