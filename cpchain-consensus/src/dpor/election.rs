@@ -35,7 +35,6 @@
 
 use super::error::ElectionError;
 use super::rpt::Rpt;
-use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use cpchain_core::{keccak256_concat, Address, ChainSpec, Hash, Term};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -131,11 +130,21 @@ impl Committee {
         self.seats.iter().filter(|s| s.kind == kind).count()
     }
 
-    /// The first address seated twice, if any: the mainnet padding bug this SDK avoids.
+    /// An address seated twice, if any: the mainnet padding bug this SDK avoids.
     pub fn first_duplicate(&self) -> Option<Address> {
-        let mut seen = BTreeSet::new();
-        self.members().find(|a| !seen.insert(*a))
+        duplicate_address(self.members())
     }
+}
+
+/// The smallest address occurring twice in `addrs`, if any. Sorting a copy is several
+/// times faster than a `BTreeSet` for the 10,000-candidate lists a benchmark feeds in.
+pub(crate) fn duplicate_address(addrs: impl Iterator<Item = Address>) -> Option<Address> {
+    let mut v: Vec<Address> = addrs.collect();
+    v.sort_unstable();
+    v.windows(2).find_map(|w| match w {
+        [a, b] if a == b => Some(*a),
+        _ => None,
+    })
 }
 
 /// The election seed of §2.4.1 ("a random seed"): `keccak256(hash ‖ term BE)`. Binding the
@@ -168,17 +177,11 @@ pub fn elect(
             max: spec.max_candidates,
         });
     }
-    let mut seen = BTreeSet::new();
-    for c in candidates {
-        if !seen.insert(c.address) {
-            return Err(ElectionError::DuplicateCandidate(c.address));
-        }
+    if let Some(dup) = duplicate_address(candidates.iter().map(|c| c.address)) {
+        return Err(ElectionError::DuplicateCandidate(dup));
     }
-    let mut seen_defaults = BTreeSet::new();
-    for d in default_proposers {
-        if !seen_defaults.insert(*d) {
-            return Err(ElectionError::DuplicateDefaultProposer(*d));
-        }
+    if let Some(dup) = duplicate_address(default_proposers.iter().copied()) {
+        return Err(ElectionError::DuplicateDefaultProposer(dup));
     }
 
     // Step 2: a total order independent of the host's list order.

@@ -20,8 +20,8 @@
 //! floor is applied *before* the punishment: the floor exists so that a newcomer ranked last
 //! everywhere still has a chance, not to shield a proposer that keeps failing.
 
+use super::election::duplicate_address;
 use super::error::RptError;
-use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use cpchain_core::{Address, ChainSpec, BASE_UNITS_PER_CPC};
 use serde::{Deserialize, Serialize};
@@ -171,11 +171,8 @@ pub fn compute_rpt(spec: &ChainSpec, obs: &[Observation]) -> Result<Vec<RptRecor
             max: spec.max_candidates,
         });
     }
-    let mut seen = BTreeSet::new();
-    for o in obs {
-        if !seen.insert(o.address) {
-            return Err(RptError::DuplicateCandidate(o.address));
-        }
+    if let Some(dup) = duplicate_address(obs.iter().map(|o| o.address)) {
+        return Err(RptError::DuplicateCandidate(dup));
     }
     if spec.rpt_weights.sum() != 100 {
         return Err(RptError::Weights);

@@ -20,9 +20,9 @@
 //! ([`ScheduleError::Full`]) and the host prunes served terms with
 //! [`Schedule::prune_before`].
 
-use super::election::{elect, Candidate, Committee};
+use super::election::{duplicate_address, elect, Candidate, Committee};
 use super::error::ScheduleError;
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use cpchain_core::{Address, ChainSpec, Hash, Height, Term};
 
@@ -116,11 +116,8 @@ impl Schedule {
         if spec.elected_seats > spec.proposers_per_term || spec.low_rpt_seats > spec.elected_seats {
             return Err(ScheduleError::Spec);
         }
-        let mut seen = BTreeSet::new();
-        for d in default_proposers {
-            if !seen.insert(*d) {
-                return Err(ScheduleError::DuplicateMember(*d));
-            }
+        if let Some(dup) = duplicate_address(default_proposers.iter().copied()) {
+            return Err(ScheduleError::DuplicateMember(dup));
         }
         if default_proposers.len() < spec.proposers_per_term as usize {
             return Err(ScheduleError::CommitteeSize(default_proposers.len()));
