@@ -138,6 +138,12 @@ fn dpor_rewards_economy_pool_season_cycle() {
         Err(PoolError::BelowMinimum { .. })
     ));
     pool.withdraw(day(2), &b, 20_000 * CPC).unwrap();
+    assert_eq!(
+        pool.withdraw(day(2), &b, 40_001 * CPC),
+        Err(PoolError::Insufficient {
+            available: 40_000 * CPC
+        })
+    );
     // Locked: nothing moves.
     assert_eq!(pool.deposit(day(3), a, CPC), Err(PoolError::NotRaising));
     assert_eq!(pool.withdraw(day(50), &a, CPC), Err(PoolError::NotRaising));

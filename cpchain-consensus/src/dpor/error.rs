@@ -22,6 +22,12 @@ pub enum PoolError {
     /// The address already holds a deposit where a new one was expected.
     #[error("{0} already has a deposit")]
     AlreadyMember(Address),
+    /// A withdrawal larger than the deposit.
+    #[error("withdrawal exceeds the deposit of {available}")]
+    Insufficient {
+        /// What the node holds.
+        available: u128,
+    },
     /// The address holds no deposit.
     #[error("{0} has no deposit")]
     NotMember(Address),

@@ -19,6 +19,12 @@
 //! same RPT, the same committee and the same rewards, byte for byte — the mainnet failure
 //! "sealed but not in the chain", where clients disagreed on RPT, cannot come from here.
 //!
+//! # Shape
+//! Only the DDoS [`whitelist`] is an event-driven machine (`handle_*`, `poll_output`,
+//! `next_deadline`, per the house style). The rest are pure functions or plain state with
+//! query methods: they have no effects to emit, and the host calls them at the points the
+//! chain defines (a checkpoint, a campaign transaction, a block's reward).
+//!
 //! # Invariants
 //! * A committee has exactly `proposers_per_term` distinct members.
 //! * All amounts are base units (1 CPC = 10¹⁸) in `u128`; overflow is a typed error, and
@@ -64,8 +70,8 @@ pub use rewards::{
     YEARLY_BASIC_POOL,
 };
 pub use rpt::{
-    compute_rpt, punish, rank_scores, DimensionScores, Observation, Rpt, RptRecord, RPT_FLOOR,
-    RPT_MAX,
+    compute_rpt, punish, punish_window, rank_scores, rpt_window, DimensionScores, Observation, Rpt,
+    RptRecord, RPT_FLOOR, RPT_MAX,
 };
 pub use schedule::{Schedule, TermClock, DEFAULT_SCHEDULE_CAPACITY};
 pub use whitelist::{LiftReason, Whitelist, WhitelistConfig, WhitelistEvent};

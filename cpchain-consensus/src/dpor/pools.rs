@@ -243,7 +243,9 @@ impl EconomyPool {
         if current == 0 {
             return Err(PoolError::NotMember(*who));
         }
-        let after = current.checked_sub(amount).ok_or(PoolError::Overflow)?;
+        let after = current
+            .checked_sub(amount)
+            .ok_or(PoolError::Insufficient { available: current })?;
         if after != 0 && after < self.minimum {
             return Err(PoolError::BelowMinimum {
                 amount: after,

@@ -10,6 +10,9 @@
 //! | 4 | 5.39 | 3,153,600 | 16,997,904 |
 //! | 5 | 4.03 | 3,162,240 (leap day) | 12,743,827.2 |
 //!
+//! The table assumes mainnet's 10-second blocks (8,640 a day); a chain with another block
+//! period still pays by block number, so its years are shorter or longer in wall time.
+//!
 //! Year 5's exact supply is 12,743,827.2 CPC; the paper's table truncates it to 12,743,827.
 //! This module pays the exact per-block figure, so its year-5 total is the exact one. After
 //! year 5 the reward is 0. Heights are block numbers: height 1 is the first rewarded block,
@@ -45,9 +48,10 @@ pub struct RewardYear {
 }
 
 impl RewardYear {
-    /// The year's supply: `blocks × per_block`, base units.
+    /// The year's supply: `blocks × per_block`, base units (saturating, for hand-built
+    /// rows; the table's figures are far from the limit).
     pub const fn supply(&self) -> u128 {
-        self.blocks as u128 * self.per_block
+        (self.blocks as u128).saturating_mul(self.per_block)
     }
 }
 
@@ -79,7 +83,7 @@ pub const MAINNET_REWARD_YEARS: [RewardYear; 5] = [
 pub fn reward_year(height: Height) -> Option<usize> {
     let mut first = 1u64;
     for (i, y) in MAINNET_REWARD_YEARS.iter().enumerate() {
-        let last = first.saturating_add(y.blocks - 1);
+        let last = first.saturating_add(y.blocks.saturating_sub(1));
         if height.get() >= first && height.get() <= last {
             return Some(i + 1);
         }

@@ -23,7 +23,8 @@
 use super::election::duplicate_address;
 use super::error::RptError;
 use alloc::vec::Vec;
-use cpchain_core::{Address, ChainSpec, BASE_UNITS_PER_CPC};
+use core::ops::RangeInclusive;
+use cpchain_core::{Address, ChainSpec, Height, BASE_UNITS_PER_CPC};
 use serde::{Deserialize, Serialize};
 
 /// Highest RPT: every dimension scored 100 with weights summing to 100.
@@ -103,6 +104,23 @@ pub struct RptRecord {
     pub scores: DimensionScores,
     /// RPT after floor and punishment: what the election uses.
     pub rpt: Rpt,
+}
+
+/// Heights whose activity the RPT at `at` observes: the last `spec.rpt_window` blocks up to
+/// and including `at` (fewer near genesis). The host fills [`Observation`]s from these.
+pub fn rpt_window(spec: &ChainSpec, at: Height) -> RangeInclusive<Height> {
+    window(at, spec.rpt_window)
+}
+
+/// Heights whose impeach blocks count against a proposer at `at`: the last
+/// `spec.impeach_punish_window` blocks up to and including `at`.
+pub fn punish_window(spec: &ChainSpec, at: Height) -> RangeInclusive<Height> {
+    window(at, spec.impeach_punish_window)
+}
+
+fn window(at: Height, len: u64) -> RangeInclusive<Height> {
+    let first = at.get().saturating_sub(len.saturating_sub(1)).max(1);
+    Height(first)..=at
 }
 
 /// Rank scores of `values` in input order: ⌊(len − idx) · 100 / len⌋ with `idx` the number
@@ -220,6 +238,20 @@ mod tests {
         // ⌊(3 − 2)·100/3⌋ = 33, ⌊(3 − 1)·100/3⌋ = 66.
         assert_eq!(rank_scores(&[1u64, 2, 3]), vec![33, 66, 100]);
         assert!(rank_scores::<u64>(&[]).is_empty());
+    }
+
+    #[test]
+    fn dpor_windows_end_at_the_checkpoint() {
+        let spec = ChainSpec::mainnet();
+        assert_eq!(
+            rpt_window(&spec, Height(1_000)),
+            Height(901)..=Height(1_000)
+        );
+        assert_eq!(rpt_window(&spec, Height(36)), Height(1)..=Height(36));
+        assert_eq!(
+            punish_window(&spec, Height(20_000)),
+            Height(10_001)..=Height(20_000)
+        );
     }
 
     #[test]

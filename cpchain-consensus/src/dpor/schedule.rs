@@ -104,7 +104,7 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// A schedule for `spec` with `default_proposers` (at least `proposers_per_term`
+    /// A schedule for a valid `spec` (see [`ChainSpec::validate`]) with `default_proposers` (at least `proposers_per_term`
     /// distinct addresses, so a default-only committee and any election's padding can
     /// always be filled without seating anyone twice).
     pub fn new(
