@@ -105,3 +105,67 @@ fn dpor_fees_free_daily_quota_then_fee() {
     assert_eq!(transaction_fee(&spec, Sender::DApp, 0, fee), fee);
     assert_eq!(free_remaining(&spec, Sender::DApp, 0), 0);
 }
+
+#[test]
+fn dpor_pools_elected_committee_is_held_until_its_term_ends() {
+    use cpchain_consensus::dpor::{Candidate, Rpt};
+    use cpchain_consensus::dpor::{Schedule, DEFAULT_SCHEDULE_CAPACITY};
+    use cpchain_core::{keccak256, Height};
+    let spec = ChainSpec::mainnet();
+    let dp: Vec<Address> = (0..12u8).map(|i| Address([0xd0 + i; 20])).collect();
+    let mut schedule = Schedule::new(&spec, &dp, DEFAULT_SCHEDULE_CAPACITY).unwrap();
+    let mut pool = RNodePool::new(&spec, 64);
+    let cands: Vec<Candidate> = (0..20u8)
+        .map(|i| Candidate {
+            address: Address([i + 1; 20]),
+            rpt: Rpt(2_000),
+        })
+        .collect();
+    for c in &cands {
+        pool.join(Timestamp(0), c.address, 200_000 * CPC).unwrap();
+    }
+    let term = schedule
+        .elect_at(Height(36), &keccak256(b"cp"), &cands)
+        .unwrap();
+    let committee = schedule.committee_of(term).unwrap();
+    // Eight elected RNodes are held; the four default proposers are not pool members.
+    assert_eq!(pool.mark_committee(&committee, term), 8);
+    let later = Timestamp(Duration::from_days(1).as_millis());
+    for c in &cands {
+        let elected = committee.contains(&c.address);
+        let r = pool.clone().quit(later, term, &c.address);
+        assert_eq!(r.is_err(), elected, "{:?}", c.address);
+    }
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn dpor_pools_economy_total_is_the_sum_of_deposits(
+            ops in proptest::collection::vec((any::<bool>(), 0u8..6, 0u128..100_000), 0..100)
+        ) {
+            let spec = ChainSpec::mainnet();
+            let mut pool = EconomyPool::new(&spec, Timestamp(0), 4);
+            let who = |i: u8| Address([i; 20]);
+            for (deposit, i, amount) in ops {
+                let before: Vec<u128> = (0..6).map(|k| pool.deposit_of(&who(k))).collect();
+                let r = if deposit {
+                    pool.deposit(Timestamp(0), who(i), amount * CPC)
+                } else {
+                    pool.withdraw(Timestamp(0), &who(i), amount * CPC)
+                };
+                let after: Vec<u128> = (0..6).map(|k| pool.deposit_of(&who(k))).collect();
+                if r.is_err() {
+                    prop_assert_eq!(&before, &after, "a refused operation changed the pool");
+                }
+                prop_assert_eq!(pool.total(), after.iter().sum::<u128>());
+                for d in after {
+                    prop_assert!(d == 0 || d >= spec.economy_deposit);
+                }
+            }
+        }
+    }
+}

@@ -209,6 +209,20 @@ proptest! {
     }
 
     #[test]
+    fn dpor_rpt_rank_matches_the_mainnet_definition(values in proptest::collection::vec(0u64..20, 0..150)) {
+        // idx = number of strictly larger values; score = ⌊(len − idx)·100/len⌋.
+        let len = values.len() as u64;
+        let want: Vec<u8> = values
+            .iter()
+            .map(|v| {
+                let idx = values.iter().filter(|x| *x > v).count() as u64;
+                ((len - idx) * 100 / len) as u8
+            })
+            .collect();
+        prop_assert_eq!(rank_scores(&values), want);
+    }
+
+    #[test]
     fn dpor_rpt_rank_is_monotone(values in proptest::collection::vec(any::<u64>(), 1..200)) {
         let s = rank_scores(&values);
         for (i, a) in values.iter().enumerate() {

@@ -156,3 +156,41 @@ fn dpor_whitelist_refuses_bad_input_and_is_deterministic() {
         ]
     );
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn dpor_whitelist_events_alternate_and_match_state(
+            steps in proptest::collection::vec((0u64..400, 0u16..=1000, 0u8..20), 0..200)
+        ) {
+            let (mut w, dp, stranger) = setup();
+            let mut t = 0u64;
+            let mut active = false;
+            for (dt, load, cmd) in steps {
+                t += dt;
+                match cmd {
+                    0 => w.activate(secs(t)),
+                    1 => w.deactivate(secs(t)),
+                    2 => w.handle_timeout(secs(t)),
+                    _ => w.handle_load(secs(t), load).unwrap(),
+                }
+                while let Some(e) = w.poll_output() {
+                    match e {
+                        WhitelistEvent::Activated { .. } => prop_assert!(!active),
+                        WhitelistEvent::Lifted { .. } => prop_assert!(active),
+                    }
+                    active = !active;
+                }
+                prop_assert_eq!(w.is_active(), active);
+                prop_assert!(w.admits(&dp));
+                prop_assert_eq!(w.admits(&stranger), !active);
+                if let Some(d) = w.next_deadline() {
+                    prop_assert!(active && d > secs(t));
+                }
+            }
+        }
+    }
+}

@@ -13,6 +13,7 @@
 //! argument. Every refused operation returns a [`PoolError`] and leaves the pool unchanged.
 //! Capacities are explicit: joining a full pool is [`PoolError::Full`].
 
+use super::election::Committee;
 use super::error::PoolError;
 use super::rewards::{season_at, split_pool, SeasonPhase};
 use alloc::collections::BTreeMap;
@@ -117,6 +118,16 @@ impl RNodePool {
             .ok_or(PoolError::NotMember(*who))?;
         d.elected_until = Some(d.elected_until.map_or(term, |t| t.max(term)));
         Ok(())
+    }
+
+    /// Record a whole committee's election for `term`: every seated member that is in the
+    /// pool is held (default proposers need not be RNodes and are skipped). Returns how
+    /// many were marked.
+    pub fn mark_committee(&mut self, committee: &Committee, term: Term) -> usize {
+        committee
+            .members()
+            .filter(|who| self.mark_elected(who, term).is_ok())
+            .count()
     }
 
     /// Quit at `now` during `current` term; returns the refund. Refused while locked and

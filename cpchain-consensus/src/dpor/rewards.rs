@@ -248,6 +248,27 @@ mod tests {
         assert_eq!(mul_div_floor(1 << 127, 6, 8), Some(3 << 125));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn dpor_mul_div_is_the_exact_floor(a: u128, b: u128, c in 1u128..) {
+            match mul_div_floor(a, b, c) {
+                // q·c ≤ a·b < (q + 1)·c, compared as 256-bit products.
+                Some(q) => {
+                    let (qh, ql) = mul_wide(q, c);
+                    let (ph, pl) = mul_wide(a, b);
+                    proptest::prop_assert!((qh, ql) <= (ph, pl));
+                    if let Some(next) = q.checked_add(1) {
+                        proptest::prop_assert!((ph, pl) < mul_wide(next, c));
+                    }
+                }
+                None => {
+                    let (ph, _) = mul_wide(a, b);
+                    proptest::prop_assert!(ph >= c);
+                }
+            }
+        }
+    }
+
     #[test]
     fn dpor_mul_wide_small_cases() {
         assert_eq!(mul_wide(u128::MAX, u128::MAX), (u128::MAX - 1, 1));

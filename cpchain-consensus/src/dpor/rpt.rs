@@ -132,26 +132,37 @@ fn window(at: Height, len: u64) -> RangeInclusive<Height> {
 /// ```
 pub fn rank_scores<T: Ord + Copy>(values: &[T]) -> Vec<u8> {
     let len = values.len();
-    let mut sorted: Vec<T> = values.to_vec();
-    // Descending, so "first position holding my value" is the count of larger values.
-    sorted.sort_unstable_by(|a, b| b.cmp(a));
-    values
-        .iter()
-        .map(|v| {
-            let idx = sorted.partition_point(|x| x > v);
-            score_at(idx, len)
-        })
-        .collect()
+    // One sort of (value, position), descending by value; a run of equal values shares the
+    // position where it starts. O(n log n), no per-value search.
+    let mut order: Vec<(T, usize)> = values.iter().copied().zip(0..).collect();
+    order.sort_unstable_by_key(|p| core::cmp::Reverse(p.0));
+    let mut out = alloc::vec![0u8; len];
+    let mut run: Option<(T, u8)> = None;
+    for (pos, (v, i)) in order.iter().enumerate() {
+        let score = match run {
+            Some((prev, score)) if prev == *v => score,
+            _ => {
+                let score = score_at(pos, len);
+                run = Some((*v, score));
+                score
+            }
+        };
+        if let Some(slot) = out.get_mut(*i) {
+            *slot = score;
+        }
+    }
+    out
 }
 
-/// ⌊(len − idx) · 100 / len⌋ in u128 so no length can overflow; 0 for an empty list.
+/// ⌊(len − idx) · 100 / len⌋; 0 for an empty list. u64 covers any slice length that fits
+/// in memory; the u128 fallback only keeps the function total.
 fn score_at(idx: usize, len: usize) -> u8 {
-    let len = len as u128;
-    let idx = (idx as u128).min(len);
-    let score = (len - idx)
-        .saturating_mul(100)
-        .checked_div(len)
-        .unwrap_or(0);
+    let len = len as u64;
+    let idx = (idx as u64).min(len);
+    let score = match (len - idx).checked_mul(100) {
+        Some(p) => p.checked_div(len).unwrap_or(0),
+        None => u64::try_from(u128::from(len - idx) * 100 / u128::from(len)).unwrap_or(100),
+    };
     u8::try_from(score).unwrap_or(100)
 }
 
