@@ -82,13 +82,31 @@ fn dpor_admission_one_bit_change_fails() {
 }
 
 #[test]
-fn dpor_admission_cpu_digest_flip_fails_difficulty() {
-    // Find a digest that meets 12 bits, then show every single-bit change of the 60-byte
-    // input changes the digest (so the proof is bound to every input bit).
+fn dpor_admission_cpu_digest_binds_every_input_bit() {
+    // Every single-bit change of the 60-byte input (address, block hash, nonce) changes the
+    // digest, so a proof cannot be moved to another address, block or nonce.
     let spec = ChainSpec::mainnet();
     let p = proof();
     let good = cpu_digest(&prover(), &p.cpu.block_hash, p.cpu.nonce);
     assert!(meets_difficulty(&good, spec.admission_cpu_difficulty));
+    for bit in 0..160 {
+        let mut a = prover();
+        a.0[bit / 8] ^= 1 << (bit % 8);
+        assert_ne!(
+            cpu_digest(&a, &p.cpu.block_hash, p.cpu.nonce),
+            good,
+            "address bit {bit}"
+        );
+    }
+    for bit in 0..256 {
+        let mut h = p.cpu.block_hash;
+        h.0[bit / 8] ^= 1 << (bit % 8);
+        assert_ne!(
+            cpu_digest(&prover(), &h, p.cpu.nonce),
+            good,
+            "hash bit {bit}"
+        );
+    }
     for bit in 0..64 {
         let d = cpu_digest(&prover(), &p.cpu.block_hash, p.cpu.nonce ^ (1 << bit));
         assert_ne!(d, good, "nonce bit {bit}");

@@ -343,6 +343,18 @@ mod tests {
     }
 
     #[test]
+    fn dpor_election_prng_is_the_published_chacha20() {
+        // The election is portable only if its stream is ChaCha20 as published: with an
+        // all-zero key and nonce the keystream starts 76 b8 e0 ad a0 f1 3d 90 (Bernstein's
+        // test vector, also RFC 7539 A.1 #1), read as a little-endian u64.
+        let mut rng = ChaCha20Rng::from_seed([0; 32]);
+        assert_eq!(
+            rng.next_u64().to_le_bytes(),
+            [0x76, 0xb8, 0xe0, 0xad, 0xa0, 0xf1, 0x3d, 0x90]
+        );
+    }
+
+    #[test]
     fn dpor_uniform_below_stays_in_range() {
         let mut rng = ChaCha20Rng::from_seed([7; 32]);
         for bound in [1u64, 2, 3, 10, 1 << 63, u64::MAX] {

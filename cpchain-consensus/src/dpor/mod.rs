@@ -12,6 +12,29 @@
 //! quota ([`fees`]); validators protect themselves with a whitelist of default proposers
 //! under DDoS ([`whitelist`]).
 //!
+//! ```
+//! use cpchain_consensus::dpor::{compute_rpt, Observation, Schedule, DEFAULT_SCHEDULE_CAPACITY};
+//! use cpchain_core::{Address, ChainSpec, Hash, Height};
+//!
+//! let spec = ChainSpec::mainnet();
+//! let defaults: Vec<Address> = (1..=12u8).map(|i| Address([i; 20])).collect();
+//! let mut schedule = Schedule::new(&spec, &defaults, DEFAULT_SCHEDULE_CAPACITY)?;
+//! // Before the first election the default proposers seal, one slot per block.
+//! assert_eq!(schedule.proposer_of(Height(2)), Some(defaults[1]));
+//!
+//! // At checkpoint 36 (end of term 0): score the campaigning RNodes, elect for term 3.
+//! let observed: Vec<Observation> = (100..120u8)
+//!     .map(|i| Observation { address: Address([i; 20]), transactions: i.into(), ..Default::default() })
+//!     .collect();
+//! let candidates: Vec<_> = compute_rpt(&spec, &observed)?.iter().map(|r| r.candidate()).collect();
+//! let checkpoint_hash = Hash([7; 32]); // the hash of block 36
+//! let term = schedule.elect_at(Height(36), &checkpoint_hash, &candidates)?;
+//! assert_eq!(term.get(), 3);
+//! let first = schedule.clock().first_height(term);
+//! assert!(schedule.proposer_of(first).is_some());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Determinism
 //! Everything here is a pure function or a sans-IO state machine: no clock (time comes in
 //! as `now`), no OS randomness (the election's ChaCha20 stream is seeded from the

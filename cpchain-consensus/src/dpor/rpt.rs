@@ -20,7 +20,7 @@
 //! floor is applied *before* the punishment: the floor exists so that a newcomer ranked last
 //! everywhere still has a chance, not to shield a proposer that keeps failing.
 
-use super::election::duplicate_address;
+use super::election::{duplicate_address, Candidate};
 use super::error::RptError;
 use alloc::vec::Vec;
 use core::ops::RangeInclusive;
@@ -104,6 +104,16 @@ pub struct RptRecord {
     pub scores: DimensionScores,
     /// RPT after floor and punishment: what the election uses.
     pub rpt: Rpt,
+}
+
+impl RptRecord {
+    /// The record as an election candidate: the step from RPT to the election.
+    pub fn candidate(&self) -> Candidate {
+        Candidate {
+            address: self.address,
+            rpt: self.rpt,
+        }
+    }
 }
 
 /// Heights whose activity the RPT at `at` observes: the last `spec.rpt_window` blocks up to
