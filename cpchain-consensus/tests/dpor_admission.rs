@@ -177,3 +177,41 @@ fn dpor_admission_campaign_round_trips_the_wire() {
     let bytes = encoding::encode_to_vec(&c).unwrap();
     assert_eq!(encoding::decode::<Campaign>(&bytes).unwrap(), c);
 }
+
+#[test]
+fn dpor_admission_registry_holds_candidates_per_term() {
+    use cpchain_consensus::dpor::CampaignRegistry;
+    let mut spec = ChainSpec::mainnet();
+    spec.max_candidates = 2;
+    let mut reg = CampaignRegistry::new(&spec, 4);
+    let a = Address([1; 20]);
+    let b = Address([2; 20]);
+    let c = Address([3; 20]);
+    assert_eq!(reg.register(a, Term(3), 3), Ok(Term(3)..=Term(5)));
+    assert_eq!(reg.register(b, Term(4), 1), Ok(Term(4)..=Term(4)));
+    // Term 4 is full: c's campaign over 3..=4 is refused whole.
+    assert_eq!(
+        reg.register(c, Term(3), 2),
+        Err(AdmissionError::TermFull(Term(4)))
+    );
+    assert!(!reg.is_candidate(&c, Term(3)));
+    // Re-registering a standing candidate is idempotent for its terms.
+    assert_eq!(reg.register(a, Term(4), 2), Ok(Term(4)..=Term(5)));
+    assert_eq!(reg.candidates_for(Term(4)), vec![a, b]);
+    // Four terms at most.
+    assert_eq!(reg.register(c, Term(6), 1), Ok(Term(6)..=Term(6)));
+    assert_eq!(
+        reg.register(c, Term(7), 1),
+        Err(AdmissionError::RegistryFull(4))
+    );
+    assert_eq!(reg.prune_before(Term(4)), 1);
+    assert_eq!(reg.register(c, Term(7), 1), Ok(Term(7)..=Term(7)));
+    assert_eq!(
+        reg.register(c, Term(8), 0),
+        Err(AdmissionError::CampaignTerms(0))
+    );
+    // An RNode that quits leaves every remaining term.
+    assert_eq!(reg.withdraw(&a, Term(5)), 1);
+    assert_eq!(reg.candidates_for(Term(5)), Vec::<Address>::new());
+    assert_eq!(reg.candidates_for(Term(4)), vec![a, b]);
+}

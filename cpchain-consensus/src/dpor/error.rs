@@ -91,6 +91,12 @@ pub enum AdmissionError {
     /// A campaign must cover 1 to `max_campaign_terms` terms.
     #[error("campaign of {0} terms is out of range")]
     CampaignTerms(u32),
+    /// The term already has `max_candidates` candidates.
+    #[error("term {0} already has the most candidates allowed")]
+    TermFull(Term),
+    /// The campaign registry holds its capacity of terms; prune elected terms first.
+    #[error("campaign registry full ({0} terms)")]
+    RegistryFull(usize),
     /// Only RNodes may campaign.
     #[error("{0} is not an RNode")]
     NotRNode(Address),

@@ -3,7 +3,7 @@
 //!
 //! DPoR is three layers: Civilians become **RNodes** by depositing in the RNode pool
 //! ([`pools`]) and pass **admission** with CPU and memory proofs of work ([`admission`]);
-//! campaigning RNodes are scored by **RPT** ([`rpt`]); at each term's checkpoint an
+//! campaigning RNodes ([`campaigns`]) are scored by **RPT** ([`rpt`]); at each term's checkpoint an
 //! **election** seeded by the checkpoint hash draws a proposer committee ([`election`])
 //! that serves a fixed number of terms later, and the **schedule** answers which committee
 //! member proposes each height ([`schedule`]) — that is the interface the LBFT engine
@@ -66,6 +66,7 @@
 //!   observed values the host supplies.
 
 pub mod admission;
+pub mod campaigns;
 pub mod election;
 pub mod error;
 pub mod fees;
@@ -81,6 +82,7 @@ pub use admission::{
 };
 #[cfg(feature = "std")]
 pub use admission::{prove_admission, prove_cpu, prove_memory};
+pub use campaigns::CampaignRegistry;
 pub use election::{elect, election_seed, Candidate, Committee, Seat, SeatKind};
 pub use error::{
     AdmissionError, ElectionError, PoolError, RptError, ScheduleError, WhitelistError,
