@@ -3,8 +3,9 @@
 //!
 //! DPoR is three layers: Civilians become **RNodes** by depositing in the RNode pool
 //! ([`pools`]) and pass **admission** with CPU and memory proofs of work ([`admission`]);
-//! campaigning RNodes ([`campaigns`]) are scored by **RPT** ([`rpt`]); at each term's checkpoint an
-//! **election** seeded by the checkpoint hash draws a proposer committee ([`election`])
+//! campaigning RNodes ([`campaigns`]) are scored by **RPT** ([`rpt`]); at each term's
+//! checkpoint an **election** seeded by the checkpoint hash draws a proposer committee
+//! ([`election`])
 //! that serves a fixed number of terms later, and the **schedule** answers which committee
 //! member proposes each height ([`schedule`]) — that is the interface the LBFT engine
 //! consumes. Proposers earn the per-block maintenance reward and economy nodes the
@@ -63,7 +64,14 @@
 //! * Year 5's supply is the exact 12,743,827.2 CPC; the paper truncates it (see
 //!   [`rewards`]).
 //! * Upload (DC) and proxy (PR) scores were always 0 on mainnet; here they rank the
-//!   observed values the host supplies.
+//!   observed values the host supplies (a purchase counts as one extra upload).
+//! * Seats a partition cannot fill (too few positive-RPT candidates) go to default
+//!   proposers, which rotate through the default list by term; mainnet's `Elect` returned
+//!   an empty result for too few candidates.
+//! * A height after `default_proposers_until` whose term has no installed committee has no
+//!   proposer ([`Schedule::proposer_of`] returns `None`) rather than a guessed one.
+//! * The DDoS whitelist's thresholds are the SDK's defaults; the paper gives none. The §4
+//!   "transaction frequency too fast" clause is left to the host's mempool rate limit.
 
 pub mod admission;
 pub mod campaigns;
