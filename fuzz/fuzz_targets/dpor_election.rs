@@ -6,7 +6,7 @@
 
 use arbitrary::Arbitrary;
 use cpchain_consensus::dpor::{
-    compute_rpt, elect, Candidate, Observation, Rpt, Schedule, SeatKind,
+    compute_rpt, elect, CampaignRegistry, Candidate, Observation, Rpt, Schedule, SeatKind,
 };
 use cpchain_core::{Address, ChainSpec, Hash, Height, Term};
 use libfuzzer_sys::fuzz_target;
@@ -36,6 +36,7 @@ struct Input {
     hash: [u8; 32],
     term: u64,
     heights: Vec<u64>,
+    campaigns: Vec<(u8, u64, u32)>,
 }
 
 fn addr(tag: u8, i: u8) -> Address {
@@ -71,7 +72,12 @@ fuzz_target!(|input: Input| {
     spec.low_rpt_seats = u32::from(input.low % 17);
     spec.max_candidates = u32::from(input.max_candidates);
     spec.election_lead_terms = u64::from(input.lead % 4);
-    let defaults: Vec<Address> = input.defaults.iter().take(40).map(|i| addr(0xd0, *i)).collect();
+    let defaults: Vec<Address> = input
+        .defaults
+        .iter()
+        .take(40)
+        .map(|i| addr(0xd0, *i))
+        .collect();
     let hash = Hash(input.hash);
     let term = Term(input.term);
 
@@ -95,7 +101,10 @@ fuzz_target!(|input: Input| {
         assert_eq!(records.len(), obs.len());
         let cands: Vec<Candidate> = records
             .iter()
-            .map(|r| Candidate { address: r.address, rpt: r.rpt })
+            .map(|r| Candidate {
+                address: r.address,
+                rpt: r.rpt,
+            })
             .collect();
         check(&spec, &cands, &defaults, &hash, term);
     }
@@ -106,7 +115,11 @@ fuzz_target!(|input: Input| {
         .iter()
         .take(300)
         .map(|(i, r)| Candidate {
-            address: if i % 5 == 0 { addr(0xd0, *i) } else { addr(0xc0, *i) },
+            address: if i % 5 == 0 {
+                addr(0xd0, *i)
+            } else {
+                addr(0xc0, *i)
+            },
             rpt: Rpt(*r),
         })
         .collect();
@@ -120,6 +133,23 @@ fuzz_target!(|input: Input| {
             let _ = s.term_of(h);
             if let Ok(t) = s.elect_at(h, &hash, &direct) {
                 assert!(s.committee_of(t).is_some());
+            }
+        }
+    }
+
+    // Campaign registrations keep every term within max_candidates, all or nothing.
+    let mut reg = CampaignRegistry::new(&spec, 8);
+    for (who, first, terms) in input.campaigns.iter().take(64) {
+        let who = addr(0xc0, *who);
+        let before: Vec<_> = (0..4)
+            .map(|k| reg.candidates_for(Term(first.wrapping_add(k))))
+            .collect();
+        let r = reg.register(who, Term(*first), *terms);
+        for k in 0..4u64 {
+            let now = reg.candidates_for(Term(first.wrapping_add(k)));
+            assert!(now.len() <= spec.max_candidates as usize);
+            if r.is_err() {
+                assert_eq!(now, before[k as usize]);
             }
         }
     }
