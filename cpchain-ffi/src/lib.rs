@@ -68,6 +68,13 @@ pub use spec::*;
 
 use core::ffi::c_char;
 
+// The crate docs promise that handles may be shared between threads.
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<cpchain_secret_key>();
+    shareable::<cpchain_chain_spec>();
+};
+
 /// The library's version, NUL-terminated and static (never free it): for logs and for
 /// checking that the header and the library came from the same build.
 #[no_mangle]
