@@ -3,8 +3,10 @@
 #   1. the header alone as C11 and as C++17 with -Wall -Wextra -Werror -pedantic;
 #   2. the C tests (tests/c/test_cpchain.c) under AddressSanitizer + UBSan, static library;
 #   3. the same tests under valgrind --leak-check=full --error-exitcode=1, static library;
-#   4. the same tests against the shared library (cdylib), to check its exports;
-#   5. the C++17 test program (tests/c/header_cpp17.cpp), static library.
+#   4. the exported symbols of the shared library (cdylib) against the header, and the same
+#      tests against it;
+#   5. the C++17 test program (tests/c/header_cpp17.cpp), static library;
+#   6. with CPCHAIN_FFI_PANIC_ABORT=1, the C tests against a panic = "abort" build.
 # Installs nothing: it fails clearly when gcc, g++ or valgrind is missing (.ci/run installs
 # them). Prints "N passed, N failed" as its last line; exits non-zero on any failure.
 #
@@ -17,7 +19,7 @@ root="$(cd "$ffi_dir/.." && pwd)"
 profile="${CPCHAIN_FFI_PROFILE:-debug}"
 
 missing=()
-for tool in gcc g++ valgrind; do
+for tool in gcc g++ valgrind nm; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -37,7 +39,7 @@ static_lib="$lib_dir/libcpchain_ffi.a"
 [ -f "$lib_dir/libcpchain_ffi.so" ] || { echo "run-c-tests.sh: libcpchain_ffi.so not built" >&2; exit 1; }
 
 # What a Rust staticlib needs from the system on Linux (rustc --print native-static-libs).
-sys_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
+sys_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -pthread)
 warn=(-Wall -Wextra -Werror -pedantic)
 inc=(-I "$ffi_dir/include")
 src="$ffi_dir/tests/c"
@@ -98,15 +100,38 @@ gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -O0 \
 run_counted "valgrind" valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \
   --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 "$work/test_valgrind"
 
-# 4. The shared library.
+# 4. The shared library: it exports exactly the functions the header declares, nothing else.
+echo "--- shared-library exports"
+nm -D --defined-only "$lib_dir/libcpchain_ffi.so" | awk '{print $NF}' | sort -u >"$work/exported"
+grep -v '^[[:space:]]*//' "$ffi_dir/include/cpchain.h" | grep -oE '\bcpchain_[a-z0-9_]+\(' \
+  | tr -d '(' | sort -u >"$work/declared"
+if ! diff -u "$work/declared" "$work/exported"; then
+  echo "shared library exports differ from the header's declarations" >&2
+  total_failed=$((total_failed + 1))
+else
+  echo "$(wc -l <"$work/declared") functions declared and exported"
+  total_passed=$((total_passed + 1))
+fi
 gcc -std=c11 "${warn[@]}" "${inc[@]}" -g "$src/test_cpchain.c" \
-  -L "$lib_dir" -Wl,-rpath,"$lib_dir" -lcpchain_ffi -o "$work/test_shared"
+  -L "$lib_dir" -Wl,-rpath,"$lib_dir" -lcpchain_ffi -pthread -o "$work/test_shared"
 run_counted "shared-library" "$work/test_shared"
 
 # 5. C++17.
 g++ -std=c++17 "${warn[@]}" "${inc[@]}" -g -fsanitize=address,undefined \
   "$src/header_cpp17.cpp" "$static_lib" "${sys_libs[@]}" -o "$work/test_cpp17"
 run_counted "c++17" "$work/test_cpp17"
+
+# 6. Opt-in (CPCHAIN_FFI_PANIC_ABORT=1): the library built with panic = "abort" passes the
+#    same tests under valgrind. A separate target directory keeps the normal build intact.
+if [ "${CPCHAIN_FFI_PANIC_ABORT:-0}" = 1 ]; then
+  abort_target="$target_dir/ffi-panic-abort"
+  (cd "$root" && CARGO_TARGET_DIR="$abort_target" RUSTFLAGS="-C panic=abort" \
+    cargo build -p cpchain-ffi --lib)
+  gcc -std=c11 "${warn[@]}" "${inc[@]}" -g "$src/test_cpchain.c" \
+    "$abort_target/debug/libcpchain_ffi.a" "${sys_libs[@]}" -o "$work/test_abort"
+  run_counted "panic-abort+valgrind" valgrind --quiet --leak-check=full --error-exitcode=1 \
+    "$work/test_abort"
+fi
 
 echo "C tests: $stage_failures stage(s) with tool errors"
 echo "$total_passed passed, $total_failed failed"

@@ -2,8 +2,10 @@
  * bad input (NULLs, truncated buffers, garbage bytes), which must come back as error codes.
  * Run under AddressSanitizer and under valgrind by cpchain-ffi/tests/run-c-tests.sh.
  * Closes with the line "N passed, N failed"; exits non-zero on any failure. */
+#define _POSIX_C_SOURCE 200809L
 #include "cpchain.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -756,6 +758,55 @@ static void test_chain_spec(void) {
   cpchain_chain_spec_free(dev);
 }
 
+/* Handles are immutable: one key and one spec may be used from several threads at once. */
+struct thread_arg {
+  const cpchain_secret_key *key;
+  const cpchain_chain_spec *spec;
+  uint8_t tag;
+  unsigned errors;
+};
+
+static void *thread_main(void *p) {
+  struct thread_arg *arg = (struct thread_arg *)p;
+  uint8_t addr[20], rec[20], digest[32], sig[65];
+  if (cpchain_secret_key_address(arg->key, addr, 20) != CPCHAIN_RESULT_OK) arg->errors++;
+  for (int i = 0; i < 8; i++) {
+    uint8_t msg[2] = {arg->tag, (uint8_t)i};
+    uint64_t chain_id = 0;
+    if (cpchain_keccak256(msg, sizeof msg, digest, 32) != CPCHAIN_RESULT_OK) arg->errors++;
+    if (cpchain_secret_key_sign_prehash(arg->key, digest, 32, sig, 65) != CPCHAIN_RESULT_OK)
+      arg->errors++;
+    if (cpchain_signature_recover_address(sig, 65, digest, 32, rec, 20) != CPCHAIN_RESULT_OK ||
+        memcmp(addr, rec, 20) != 0)
+      arg->errors++;
+    if (cpchain_chain_spec_chain_id(arg->spec, &chain_id) != CPCHAIN_RESULT_OK || chain_id != 337)
+      arg->errors++;
+  }
+  return NULL;
+}
+
+static void test_shared_handles_across_threads(void) {
+  cpchain_secret_key *sk = test_key();
+  cpchain_chain_spec *spec = NULL;
+  CHECK_RC(cpchain_chain_spec_mainnet(&spec), CPCHAIN_RESULT_OK);
+  enum { THREADS = 4 };
+  pthread_t threads[THREADS];
+  struct thread_arg args[THREADS];
+  for (int i = 0; i < THREADS; i++) {
+    args[i].key = sk;
+    args[i].spec = spec;
+    args[i].tag = (uint8_t)i;
+    args[i].errors = 0;
+    CHECK(pthread_create(&threads[i], NULL, thread_main, &args[i]) == 0);
+  }
+  for (int i = 0; i < THREADS; i++) {
+    CHECK(pthread_join(threads[i], NULL) == 0);
+    CHECK(args[i].errors == 0);
+  }
+  cpchain_chain_spec_free(spec);
+  cpchain_secret_key_free(sk);
+}
+
 int main(void) {
   test_version_and_messages();
   test_keccak();
@@ -766,6 +817,7 @@ int main(void) {
   test_addresses();
   test_aead();
   test_chain_spec();
+  test_shared_handles_across_threads();
   printf("%u passed, %u failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
