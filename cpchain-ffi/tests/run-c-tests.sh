@@ -121,6 +121,17 @@ g++ -std=c++17 "${warn[@]}" "${inc[@]}" -g -fsanitize=address,undefined \
   "$src/header_cpp17.cpp" "$static_lib" "${sys_libs[@]}" -o "$work/test_cpp17"
 run_counted "c++17" "$work/test_cpp17"
 
+# The example of the docs and README runs clean under ASan too.
+echo "--- example"
+gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -fsanitize=address,undefined \
+  "$src/example.c" "$static_lib" "${sys_libs[@]}" -o "$work/example"
+if "$work/example"; then
+  total_passed=$((total_passed + 1))
+else
+  echo "example failed" >&2
+  total_failed=$((total_failed + 1))
+fi
+
 # 6. Opt-in (CPCHAIN_FFI_PANIC_ABORT=1): the library built with panic = "abort" passes the
 #    same tests under valgrind. A separate target directory keeps the normal build intact.
 if [ "${CPCHAIN_FFI_PANIC_ABORT:-0}" = 1 ]; then
