@@ -451,6 +451,37 @@ cpchain_result cpchain_signature_recover_signer(const uint8_t *sig,
                                                 uint8_t *out,
                                                 size_t out_len);
 
+// Check that `sig` over a 32-byte `digest` was made by the account `expected` (20 bytes):
+// how a CPChain header seal is checked against the proposer it should come from. Returns
+// `CPCHAIN_RESULT_OK`, `CPCHAIN_RESULT_WRONG_SIGNER`, or why the signature is unusable.
+//
+// # Safety
+//
+// Each pointer must be readable for its length (65, 32 and 20 bytes).
+cpchain_result cpchain_signature_check_address(const uint8_t *sig,
+                                               size_t sig_len,
+                                               const uint8_t *digest,
+                                               size_t digest_len,
+                                               const uint8_t *expected,
+                                               size_t expected_len);
+
+// Check that `sig` over `payload` under `domain` was made by the account `expected` (20
+// bytes) with `cpchain_secret_key_sign`: one call for "is this message from that device".
+// Returns `CPCHAIN_RESULT_OK`, `CPCHAIN_RESULT_WRONG_SIGNER` (another key signed it, or it
+// was signed for another domain or payload), or why the signature is unusable.
+//
+// # Safety
+//
+// Each pointer must be readable for its length (`payload` may be NULL when 0).
+cpchain_result cpchain_signature_check_signer(const uint8_t *sig,
+                                              size_t sig_len,
+                                              const char *domain,
+                                              size_t domain_len,
+                                              const uint8_t *payload,
+                                              size_t payload_len,
+                                              const uint8_t *expected,
+                                              size_t expected_len);
+
 // Verify `sig` over a 32-byte `digest` under a SEC1 public key (33 or 65 bytes). Returns
 // `CPCHAIN_RESULT_OK` only for a valid signature; `CPCHAIN_RESULT_BAD_SIGNATURE` when it
 // does not verify.

@@ -470,6 +470,76 @@ pub unsafe extern "C" fn cpchain_signature_recover_signer(
     }
 }
 
+/// Check that `sig` over a 32-byte `digest` was made by the account `expected` (20 bytes):
+/// how a CPChain header seal is checked against the proposer it should come from. Returns
+/// `CPCHAIN_RESULT_OK`, `CPCHAIN_RESULT_WRONG_SIGNER`, or why the signature is unusable.
+///
+/// # Safety
+///
+/// Each pointer must be readable for its length (65, 32 and 20 bytes).
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_signature_check_address(
+    sig: *const u8,
+    sig_len: usize,
+    digest: *const u8,
+    digest_len: usize,
+    expected: *const u8,
+    expected_len: usize,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let sig = unsafe { signature(sig, sig_len) }?;
+        // SAFETY: forwarded from this function's contract.
+        let digest = unsafe { input_array::<CPCHAIN_HASH_LEN>(digest, digest_len) }?;
+        // SAFETY: forwarded from this function's contract.
+        let expected = unsafe { input_array::<CPCHAIN_ADDRESS_LEN>(expected, expected_len) }?;
+        same_signer(sig.recover(&Hash(*digest))?.address(), expected)
+    }
+}
+
+/// Check that `sig` over `payload` under `domain` was made by the account `expected` (20
+/// bytes) with `cpchain_secret_key_sign`: one call for "is this message from that device".
+/// Returns `CPCHAIN_RESULT_OK`, `CPCHAIN_RESULT_WRONG_SIGNER` (another key signed it, or it
+/// was signed for another domain or payload), or why the signature is unusable.
+///
+/// # Safety
+///
+/// Each pointer must be readable for its length (`payload` may be NULL when 0).
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_signature_check_signer(
+    sig: *const u8,
+    sig_len: usize,
+    domain: *const c_char,
+    domain_len: usize,
+    payload: *const u8,
+    payload_len: usize,
+    expected: *const u8,
+    expected_len: usize,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let sig = unsafe { signature(sig, sig_len) }?;
+        // SAFETY: forwarded from this function's contract.
+        let domain = unsafe { input_nonnull(domain.cast::<u8>(), domain_len) }?;
+        // SAFETY: forwarded from this function's contract.
+        let payload = unsafe { input(payload, payload_len) }?;
+        // SAFETY: forwarded from this function's contract.
+        let expected = unsafe { input_array::<CPCHAIN_ADDRESS_LEN>(expected, expected_len) }?;
+        let digest = domain_digest(domain, payload)?;
+        same_signer(sig.recover(&digest)?.address(), expected)
+    }
+}
+
+/// `Ok` if the recovered address is the expected one. Addresses are public: a plain
+/// comparison is fine.
+fn same_signer(recovered: Address, expected: &[u8; CPCHAIN_ADDRESS_LEN]) -> FfiResult {
+    if recovered.as_bytes() == expected {
+        Ok(())
+    } else {
+        Err(cpchain_result::WrongSigner)
+    }
+}
+
 /// Verify `sig` over a 32-byte `digest` under a SEC1 public key (33 or 65 bytes). Returns
 /// `CPCHAIN_RESULT_OK` only for a valid signature; `CPCHAIN_RESULT_BAD_SIGNATURE` when it
 /// does not verify.

@@ -275,6 +275,25 @@ static void test_prehash_signatures(void) {
   hex_to_bytes(ORDER_HEX, bad + 32, 32);
   CHECK_RC(cpchain_signature_validate(bad, 65), CPCHAIN_RESULT_MALFORMED_SIGNATURE);
 
+  /* r = 5 is not the x of any curve point: nothing recovers. */
+  memcpy(bad, sig, 65);
+  memset(bad, 0, 32);
+  bad[31] = 5;
+  CHECK_RC(cpchain_signature_validate(bad, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_signature_recover(bad, 65, digest, 32, rec_pk, 33), CPCHAIN_RESULT_RECOVERY_FAILED);
+  CHECK_RC(cpchain_signature_check_address(bad, 65, digest, 32, addr, 20), CPCHAIN_RESULT_RECOVERY_FAILED);
+
+  /* Checking against an expected account. */
+  CHECK_RC(cpchain_signature_check_address(sig, 65, digest, 32, addr, 20), CPCHAIN_RESULT_OK);
+  uint8_t someone_else[20];
+  memcpy(someone_else, addr, 20);
+  someone_else[19] ^= 1;
+  CHECK_RC(cpchain_signature_check_address(sig, 65, digest, 32, someone_else, 20),
+           CPCHAIN_RESULT_WRONG_SIGNER);
+  CHECK_RC(cpchain_signature_check_address(sig, 65, digest, 32, addr, 19), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_signature_check_address(sig, 65, digest, 32, NULL, 20), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_signature_check_address(sig, 65, NULL, 32, addr, 20), CPCHAIN_RESULT_NULL_PARAMETER);
+
   /* Wrong-length digests and keys, NULLs, small outputs. */
   CHECK_RC(cpchain_secret_key_sign_prehash(sk, digest, 31, sig2, 65), CPCHAIN_RESULT_INVALID_LENGTH);
   CHECK_RC(cpchain_secret_key_sign_prehash(sk, NULL, 32, sig2, 65), CPCHAIN_RESULT_NULL_PARAMETER);
@@ -331,6 +350,21 @@ static void test_domain_signatures(void) {
   CHECK_RC(cpchain_public_key_verify_payload(pk, 33, DOMAIN, dlen, payload, sizeof payload - 1,
                                              sig, 65),
            CPCHAIN_RESULT_BAD_SIGNATURE);
+
+  /* One call: was it this device? */
+  CHECK_RC(cpchain_signature_check_signer(sig, 65, DOMAIN, dlen, payload, sizeof payload, addr, 20),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_signature_check_signer(sig, 65, other, strlen(other), payload, sizeof payload,
+                                          addr, 20),
+           CPCHAIN_RESULT_WRONG_SIGNER);
+  CHECK_RC(cpchain_signature_check_signer(sig, 65, DOMAIN, dlen, payload, 1, addr, 20),
+           CPCHAIN_RESULT_WRONG_SIGNER);
+  CHECK_RC(cpchain_signature_check_signer(sig, 65, DOMAIN, 0, payload, 1, addr, 20),
+           CPCHAIN_RESULT_INVALID_DOMAIN);
+  CHECK_RC(cpchain_signature_check_signer(sig, 65, DOMAIN, dlen, payload, 1, addr, 21),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_signature_check_signer(NULL, 65, DOMAIN, dlen, payload, 1, addr, 20),
+           CPCHAIN_RESULT_NULL_PARAMETER);
 
   /* Empty payloads are fine (NULL with length 0). */
   CHECK_RC(cpchain_secret_key_sign(sk, DOMAIN, dlen, NULL, 0, sig, 65), CPCHAIN_RESULT_OK);
