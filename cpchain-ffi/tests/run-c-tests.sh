@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build cpchain-ffi and run its C and C++ tests:
-#   1. the header alone as C11 and as C++17 with -Wall -Wextra -Werror -pedantic;
+#   1. the header alone as C11 and as C++17 with -Wall -Wextra -Werror -pedantic (and as C99
+#      with -Wconversion; with clang -Weverything too when clang is installed);
 #   2. the C tests (tests/c/test_cpchain.c) under AddressSanitizer + UBSan, static library;
 #   3. the same tests under valgrind --leak-check=full --error-exitcode=1, static library;
 #   4. the exported symbols of the shared library (cdylib) against the header, and the same
@@ -85,6 +86,13 @@ run_counted() {
 echo "--- header: C11 and C++17, -Wall -Wextra -Werror -pedantic"
 gcc -std=c11 "${warn[@]}" "${inc[@]}" -fsyntax-only "$src/header_c11.c"
 g++ -std=c++17 "${warn[@]}" "${inc[@]}" -fsyntax-only "$src/header_cpp17.cpp"
+gcc -std=c99 "${warn[@]}" -Wconversion -Wsign-conversion -Wstrict-prototypes "${inc[@]}" \
+  -fsyntax-only -x c - <<<'#include "cpchain.h"'
+if command -v clang >/dev/null 2>&1; then
+  # Optional: clang's strictest set, when clang is there (the CI image may not have it).
+  clang -std=c11 -Weverything -Wno-padded -Werror "${inc[@]}" -fsyntax-only "$src/header_c11.c"
+  clang++ -std=c++17 "${warn[@]}" "${inc[@]}" -fsyntax-only "$src/header_cpp17.cpp"
+fi
 echo "header compiles"
 
 # 2. AddressSanitizer (with LeakSanitizer) and UBSan.
