@@ -174,6 +174,15 @@ typedef struct cpchain_chain_spec cpchain_chain_spec;
 // handle may be used from several threads at once.
 typedef struct cpchain_secret_key cpchain_secret_key;
 
+// Memory for one secret key in the caller's storage (a `static`, a stack frame), for
+// firmware that has no heap: pass it to `cpchain_secret_key_from_bytes_in` or
+// `cpchain_secret_key_from_seed_in`. Its contents are private. The storage must stay in
+// place, untouched, until `cpchain_secret_key_free` is called on the handle made in it;
+// that call wipes the key and leaves the memory to the caller.
+typedef struct {
+  uint64_t _opaque[24];
+} cpchain_secret_key_storage;
+
 // The RPT weights of white paper section 5.1.2, in percent (they sum to 100).
 typedef struct {
   // Account balance (AB).
@@ -329,7 +338,34 @@ cpchain_result cpchain_secret_key_from_seed(const uint8_t *seed,
                                             size_t seed_len,
                                             cpchain_secret_key **out);
 
-// Release a secret key, wiping the scalar. `NULL` is accepted and does nothing.
+// `cpchain_secret_key_from_bytes` without the heap: the key is made in `storage`, and
+// `*out` (a handle that points into `storage`) is used and freed like any other. A NULL or
+// misaligned `storage` is refused before anything is written; on any error `*out` is NULL.
+//
+// # Safety
+//
+// `storage` must be writable and must stay in place, used for nothing else, until
+// `cpchain_secret_key_free(*out)`; `bytes` readable for `len` bytes; `out` a writable
+// pointer.
+cpchain_result cpchain_secret_key_from_bytes_in(cpchain_secret_key_storage *storage,
+                                                const uint8_t *bytes,
+                                                size_t len,
+                                                cpchain_secret_key **out);
+
+// `cpchain_secret_key_from_seed` without the heap, in `storage`: see
+// `cpchain_secret_key_from_bytes_in`.
+//
+// # Safety
+//
+// As `cpchain_secret_key_from_bytes_in`, with `seed` readable for `seed_len` bytes.
+cpchain_result cpchain_secret_key_from_seed_in(cpchain_secret_key_storage *storage,
+                                               const uint8_t *seed,
+                                               size_t seed_len,
+                                               cpchain_secret_key **out);
+
+// Release a secret key, wiping the scalar. `NULL` is accepted and does nothing. A key made
+// in caller storage (`_in` constructors) is wiped in place and its storage handed back to
+// the caller, free to reuse.
 //
 // # Safety
 //

@@ -126,6 +126,26 @@ pub(crate) unsafe fn handle<'a, T>(ptr: *const T) -> FfiResult<&'a T> {
     Ok(unsafe { &*ptr })
 }
 
+/// Where a handle's memory came from, so that one `_free` function serves both kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Boxed by a constructor; `_free` deallocates.
+    Heap,
+    /// Placed in caller storage by an `_in` constructor; `_free` drops (wipes) in place and
+    /// leaves the memory to the caller.
+    Caller,
+}
+
+/// Check caller storage `S` for a handle of type `T` before any work is done: non-NULL and
+/// aligned for `T`. The size is checked at compile time by each storage type.
+pub(crate) fn storage_slot<T, S>(storage: *mut S) -> FfiResult<NonNull<T>> {
+    let slot = NonNull::new(storage.cast::<T>()).ok_or(cpchain_result::NullParameter)?;
+    if !slot.as_ptr().is_aligned() {
+        return Err(cpchain_result::InvalidParameter);
+    }
+    Ok(slot)
+}
+
 /// Do two byte ranges share any byte? Zero-length ranges overlap nothing.
 pub(crate) fn overlaps(a: *const u8, a_len: usize, b: *const u8, b_len: usize) -> bool {
     if a_len == 0 || b_len == 0 {

@@ -6,15 +6,17 @@
 //! caller-owned buffers, so verification and recovery need no allocation at all.
 
 use crate::boundary::{
-    ffi_boundary, ffi_boundary_void, handle, input, input_array, OutBuf, OutPtr,
+    ffi_boundary, ffi_boundary_void, handle, input, input_array, storage_slot, Origin, OutBuf,
+    OutPtr,
 };
 use crate::{cpchain_result, FfiResult};
 use core::ffi::c_char;
+use core::ptr::NonNull;
 use cpchain_core::encoding::SIGNING_PREFIX;
 use cpchain_core::{keccak256, keccak256_concat, Address, Hash};
 use cpchain_crypto::{PublicKey, SecretKey, Signature};
 use rand_core::SeedableRng;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Bytes of a secret key scalar.
 pub const CPCHAIN_SECRET_KEY_LEN: usize = 32;
@@ -42,7 +44,27 @@ pub const CPCHAIN_DOMAIN_MAX_LEN: usize = 255;
 /// handle may be used from several threads at once.
 pub struct cpchain_secret_key {
     key: SecretKey,
+    origin: Origin,
 }
+
+/// Memory for one secret key in the caller's storage (a `static`, a stack frame), for
+/// firmware that has no heap: pass it to `cpchain_secret_key_from_bytes_in` or
+/// `cpchain_secret_key_from_seed_in`. Its contents are private. The storage must stay in
+/// place, untouched, until `cpchain_secret_key_free` is called on the handle made in it;
+/// that call wipes the key and leaves the memory to the caller.
+#[repr(C)]
+pub struct cpchain_secret_key_storage {
+    _opaque: [u64; 24],
+}
+
+// The storage type is big and aligned enough for the handle, on every target (checked here
+// at compile time; alignment of the caller's pointer is checked at run time).
+const _: () = assert!(
+    core::mem::size_of::<cpchain_secret_key>()
+        <= core::mem::size_of::<cpchain_secret_key_storage>()
+        && core::mem::align_of::<cpchain_secret_key>()
+            <= core::mem::align_of::<cpchain_secret_key_storage>()
+);
 
 /// The signing digest of a domain given as bytes from C.
 ///
@@ -63,7 +85,27 @@ pub(crate) fn domain_digest(domain: &[u8], payload: &[u8]) -> FfiResult<Hash> {
 
 /// Box a new secret key into `*out`.
 fn emit_key(out: &OutPtr<*mut cpchain_secret_key>, key: SecretKey) {
-    out.set(Box::into_raw(Box::new(cpchain_secret_key { key })));
+    out.set(Box::into_raw(Box::new(cpchain_secret_key {
+        key,
+        origin: Origin::Heap,
+    })));
+}
+
+/// Move a new secret key into checked caller storage and hand out the handle.
+fn emit_key_in(
+    out: &OutPtr<*mut cpchain_secret_key>,
+    slot: NonNull<cpchain_secret_key>,
+    key: SecretKey,
+) {
+    let value = cpchain_secret_key {
+        key,
+        origin: Origin::Caller,
+    };
+    // SAFETY: `slot` was checked non-NULL and aligned by storage_slot; the storage type is
+    // large enough (compile-time assertion above) and the caller vouched it writable and
+    // unused. Writing does not drop whatever bytes were there.
+    unsafe { slot.as_ptr().write(value) };
+    out.set(slot.as_ptr());
 }
 
 /// Keccak-256 of `data`: the hash of addresses, block hashes and every signing digest.
@@ -190,7 +232,65 @@ pub unsafe extern "C" fn cpchain_secret_key_from_seed(
     }
 }
 
-/// Release a secret key, wiping the scalar. `NULL` is accepted and does nothing.
+/// `cpchain_secret_key_from_bytes` without the heap: the key is made in `storage`, and
+/// `*out` (a handle that points into `storage`) is used and freed like any other. A NULL or
+/// misaligned `storage` is refused before anything is written; on any error `*out` is NULL.
+///
+/// # Safety
+///
+/// `storage` must be writable and must stay in place, used for nothing else, until
+/// `cpchain_secret_key_free(*out)`; `bytes` readable for `len` bytes; `out` a writable
+/// pointer.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_secret_key_from_bytes_in(
+    storage: *mut cpchain_secret_key_storage,
+    bytes: *const u8,
+    len: usize,
+    out: *mut *mut cpchain_secret_key,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutPtr::new(out) }?;
+        out.set(core::ptr::null_mut());
+        let slot = storage_slot::<cpchain_secret_key, _>(storage)?;
+        // SAFETY: forwarded from this function's contract.
+        let bytes = unsafe { input_array::<CPCHAIN_SECRET_KEY_LEN>(bytes, len) }?;
+        let scalar = Zeroizing::new(*bytes);
+        emit_key_in(&out, slot, SecretKey::from_bytes(&scalar)?);
+        Ok(())
+    }
+}
+
+/// `cpchain_secret_key_from_seed` without the heap, in `storage`: see
+/// `cpchain_secret_key_from_bytes_in`.
+///
+/// # Safety
+///
+/// As `cpchain_secret_key_from_bytes_in`, with `seed` readable for `seed_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_secret_key_from_seed_in(
+    storage: *mut cpchain_secret_key_storage,
+    seed: *const u8,
+    seed_len: usize,
+    out: *mut *mut cpchain_secret_key,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutPtr::new(out) }?;
+        out.set(core::ptr::null_mut());
+        let slot = storage_slot::<cpchain_secret_key, _>(storage)?;
+        // SAFETY: forwarded from this function's contract.
+        let seed = unsafe { input_array::<CPCHAIN_SEED_LEN>(seed, seed_len) }?;
+        let seed = Zeroizing::new(*seed);
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed(*seed);
+        emit_key_in(&out, slot, SecretKey::random(&mut rng));
+        Ok(())
+    }
+}
+
+/// Release a secret key, wiping the scalar. `NULL` is accepted and does nothing. A key made
+/// in caller storage (`_in` constructors) is wiped in place and its storage handed back to
+/// the caller, free to reuse.
 ///
 /// # Safety
 ///
@@ -199,10 +299,32 @@ pub unsafe extern "C" fn cpchain_secret_key_from_seed(
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_secret_key_free(key: *mut cpchain_secret_key) {
     ffi_boundary_void! {
-        if !key.is_null() {
-            // SAFETY: a non-NULL `key` came from Box::into_raw in emit_key and is freed once,
+        if key.is_null() {
+            return;
+        }
+        // SAFETY: a non-NULL `key` is a live handle from emit_key or emit_key_in (contract).
+        let origin = unsafe { (*key).origin };
+        match origin {
+            // SAFETY: a heap handle came from Box::into_raw in emit_key and is freed once,
             // per this function's contract. SecretKey zeroizes on drop.
-            drop(unsafe { Box::from_raw(key) });
+            Origin::Heap => drop(unsafe { Box::from_raw(key) }),
+            Origin::Caller => {
+                // SAFETY: a caller-storage handle was written by emit_key_in and is dropped
+                // once, per this function's contract; the memory stays the caller's. The drop
+                // wipes the scalar.
+                unsafe { core::ptr::drop_in_place(key) };
+                // SAFETY: the handle's bytes are ours until we return (contract) and are valid
+                // as MaybeUninit<u8>, whatever they hold after the drop.
+                let bytes = unsafe {
+                    core::slice::from_raw_parts_mut(
+                        key.cast::<core::mem::MaybeUninit<u8>>(),
+                        core::mem::size_of::<cpchain_secret_key>(),
+                    )
+                };
+                // Wipe the whole slot (public key and padding too) so the caller gets back
+                // plain zeros.
+                bytes.zeroize();
+            }
         }
     }
 }
@@ -740,6 +862,23 @@ mod tests {
             domain_digest(&[0xff, 0xfe], b"p"),
             Err(cpchain_result::InvalidUtf8)
         );
+    }
+
+    #[test]
+    fn caller_storage_key_is_the_same_key_and_is_wiped_on_free() {
+        let seed = [7u8; 32];
+        let mut storage = cpchain_secret_key_storage { _opaque: [0; 24] };
+        let mut out = core::ptr::null_mut();
+        // SAFETY: storage is a live local; seed is 32 readable bytes; out is writable.
+        let r =
+            unsafe { cpchain_secret_key_from_seed_in(&mut storage, seed.as_ptr(), 32, &mut out) };
+        assert_eq!(r, cpchain_result::Ok);
+        let rust = SecretKey::random(&mut rand_chacha::ChaCha20Rng::from_seed(seed));
+        // SAFETY: out points into storage, a live handle.
+        assert_eq!(unsafe { &(*out).key }, &rust);
+        // SAFETY: out is live and freed once.
+        unsafe { cpchain_secret_key_free(out) };
+        assert_eq!(storage._opaque, [0; 24]);
     }
 
     #[test]

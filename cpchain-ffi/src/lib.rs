@@ -36,6 +36,11 @@
 //!   On any constructor error `*out` is set to NULL. Handles are immutable, so they may be
 //!   shared between threads; the caller must not free one while another thread uses it, nor
 //!   free it twice. Secret keys are wiped when freed.
+//! * **No heap where firmware needs none.** Besides handles, nothing is allocated per call.
+//!   A handle can also live in caller storage: `cpchain_T_from_..._in(&storage, ..., &out)`
+//!   with a `cpchain_T_storage` the caller declares (a `static`, a stack frame); the handle
+//!   is used and freed exactly like a heap one, and `_free` wipes it in place. Secret keys
+//!   offer this now; the data-chain writer will too.
 //! * **No OS resources.** No randomness (keys from seeds come from the caller's entropy),
 //!   no clock, no files, no threads, no global state.
 //!
