@@ -169,8 +169,9 @@ typedef struct cpchain_chain_spec cpchain_chain_spec;
 
 // A secp256k1 secret key: an account, validator or device identity.
 //
-// Create with `cpchain_secret_key_from_bytes` or `cpchain_secret_key_from_seed`; release
-// with `cpchain_secret_key_free`, which wipes the scalar. Immutable once made, so one
+// Create with `cpchain_secret_key_from_bytes` or `cpchain_secret_key_from_seed` (or their
+// `_in` forms, in caller storage); release with `cpchain_secret_key_free`, which wipes the
+// scalar. Immutable once made, so one
 // handle may be used from several threads at once.
 typedef struct cpchain_secret_key cpchain_secret_key;
 

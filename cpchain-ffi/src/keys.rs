@@ -1,9 +1,13 @@
 //! Hashing, identities, signatures and addresses.
 //!
-//! Secret keys live behind an opaque handle (`cpchain_secret_key`) so that C code never has
-//! to hold the scalar, and the library zeroizes it on `cpchain_secret_key_free`. Everything
-//! public (public keys, signatures, addresses, digests) crosses as plain bytes in
-//! caller-owned buffers, so verification and recovery need no allocation at all.
+//! Secret keys live behind an opaque handle (`cpchain_secret_key`), on the heap or in caller
+//! storage, so that C code never has to hold the scalar, and the library zeroizes it on
+//! `cpchain_secret_key_free`. Everything public (public keys, signatures, addresses,
+//! digests) crosses as plain bytes in caller-owned buffers, so verification and recovery
+//! need no allocation at all.
+//!
+//! Public keys are accepted in the two standard SEC1 forms only (33 bytes `0x02`/`0x03`,
+//! 65 bytes `0x04`), so each key has exactly two encodings and no more.
 
 use crate::boundary::{
     ffi_boundary, ffi_boundary_void, handle, input, input_array, storage_slot, Origin, OutBuf,
@@ -39,8 +43,9 @@ pub const CPCHAIN_DOMAIN_MAX_LEN: usize = 255;
 
 /// A secp256k1 secret key: an account, validator or device identity.
 ///
-/// Create with `cpchain_secret_key_from_bytes` or `cpchain_secret_key_from_seed`; release
-/// with `cpchain_secret_key_free`, which wipes the scalar. Immutable once made, so one
+/// Create with `cpchain_secret_key_from_bytes` or `cpchain_secret_key_from_seed` (or their
+/// `_in` forms, in caller storage); release with `cpchain_secret_key_free`, which wipes the
+/// scalar. Immutable once made, so one
 /// handle may be used from several threads at once.
 pub struct cpchain_secret_key {
     key: SecretKey,
