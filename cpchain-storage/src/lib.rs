@@ -131,7 +131,7 @@ pub use placement::{closest, Distance, KadKey};
 pub use placement::{closest_nodes, place_shards, ShardPlacement};
 pub use reader::{open_block, verify_chain, ChainSummary, ChainVerifier};
 #[cfg(feature = "alloc")]
-pub use reader::{open_block_to_vec, OpenedBlock};
+pub use reader::{open_block_to_vec, read_chain, OpenedBlock};
 pub use schedule::Schedule;
 #[cfg(feature = "alloc")]
 pub use shard::{reassemble, shard_block, Shard};

@@ -30,6 +30,34 @@ fn an_untouched_chain_verifies_and_decrypts_every_record() {
 }
 
 #[test]
+fn read_chain_delivers_records_only_after_the_whole_chain_verifies() {
+    let chain = sample_chain();
+    let mut got = Vec::new();
+    read_chain(
+        verifier(),
+        &chain.anchors,
+        &chain.blocks,
+        &master(),
+        |h, r| got.push((h.index, r.time.as_millis(), r.data.to_vec())),
+    )
+    .unwrap();
+    let flat: Vec<(u64, Vec<u8>)> = got.iter().map(|(_, t, d)| (*t, d.clone())).collect();
+    assert_eq!(flat, sample_records());
+    let mut tampered = chain.clone();
+    tampered.blocks[11].body[0] ^= 1;
+    let mut delivered = 0;
+    let r = read_chain(
+        verifier(),
+        &tampered.anchors,
+        &tampered.blocks,
+        &master(),
+        |_, _| delivered += 1,
+    );
+    assert_eq!(r, Err(VerifyError::BodyTampered { index: 11 }));
+    assert_eq!(delivered, 0);
+}
+
+#[test]
 fn a_storage_node_verifies_without_keys() {
     let chain = sample_chain();
     let s = verify_chain(verifier(), &chain.anchors, &chain.blocks, &NoKeys).unwrap();

@@ -248,6 +248,38 @@ fn firmware_and_host_blocks_share_one_wire_form() {
 }
 
 #[test]
+fn an_unpolled_anchor_is_superseded_by_the_newer_one() {
+    let mut w = writer();
+    let mut chain = Chain::default();
+    w.append(Timestamp(100), b"a").unwrap();
+    w.handle_timeout(Timestamp(2000)); // seals block 0, anchors it
+    match w.poll_output() {
+        Some(Output::Block(b)) => chain.blocks.push(b.to_vec_block()),
+        other => panic!("expected a block, got {other:?}"),
+    }
+    // The host does not take the anchor; a new block and boundary come.
+    w.append(Timestamp(2100), b"b").unwrap();
+    w.handle_timeout(Timestamp(4000));
+    drain(&mut w, &mut chain);
+    assert_eq!(chain.anchors.len(), 1);
+    assert_eq!(chain.anchors[0].last_index, 1);
+    assert_eq!(chain.anchors[0].through, Timestamp(4000));
+    assert_eq!(w.stats().anchors_superseded, 1);
+    verify_chain(verifier(), &chain.anchors, &chain.blocks, &master()).unwrap();
+}
+
+#[test]
+fn a_stale_timeout_is_ignored() {
+    let mut w = writer();
+    w.append(Timestamp(1500), b"a").unwrap();
+    w.handle_timeout(Timestamp(1000));
+    assert!(w.poll_output().is_none());
+    assert_eq!(w.open_records(), 1);
+    w.append(Timestamp(1500), b"b").unwrap();
+    assert_eq!(w.open_records(), 2);
+}
+
+#[test]
 fn a_lent_block_is_released_by_the_next_call() {
     let mut w = writer();
     w.append(Timestamp(10), b"a").unwrap();
