@@ -59,8 +59,9 @@
 //!
 //! # State machine ([`Writer`])
 //! Inputs: [`Writer::append`]`(now, record)` and [`Writer::handle_timeout`]`(now)` at
-//! [`Writer::next_deadline`]. Outputs, drained with [`Writer::poll_output`]: a sealed block,
-//! then the anchor that covers it. Invariants: block indices are consecutive from 0; each
+//! [`Writer::next_deadline`]. Outputs, drained with [`Writer::poll_output`]: a sealed block
+//! (lent as a [`BlockRef`] into the writer's buffer, valid until the next call), then the
+//! anchor that covers it. Invariants: block indices are consecutive from 0; each
 //! block links to the previous block's id; a block's records lie in one period T and so in
 //! one encryption interval; times never go backwards; every error leaves the writer
 //! unchanged; same inputs give the same bytes out. See [`writer`] for the decisions on late
@@ -69,7 +70,10 @@
 //! # Verification ([`reader`])
 //! [`ChainVerifier`] and [`verify_chain`] detect tampering, reordering, dropped, replayed and
 //! conflicting blocks, truncation after an anchor and a block under the wrong interval's key,
-//! each as its own [`VerifyError`]; [`open_block`] then decrypts.
+//! each as its own [`VerifyError`]; [`open_block`] then decrypts (and, with `alloc`,
+//! [`read_chain`] does both, delivering records only once the whole run has verified). The
+//! verifier's `Err` is its verdict on untrusted data, not a caller error; the offending
+//! block is the evidence.
 //!
 //! # Features and firmware
 //! `#![no_std]`. Without features the writer, blocks, anchors, keys, verification, key-index
