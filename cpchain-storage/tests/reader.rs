@@ -359,3 +359,33 @@ fn decoding_refuses_oversized_and_non_canonical_blocks() {
     assert!(encoding::decode::<VecBlock>(&extra).is_err());
     assert!(encoding::decode::<Anchor>(&bytes).is_err());
 }
+
+#[test]
+fn a_wrong_key_handed_to_a_grantee_is_caught_by_its_key_id() {
+    // A grantee receives interval 1's key bytes (for example from a capsule), but corrupted.
+    let chain = sample_chain();
+    let good = master().interval_key(&STREAM, 1);
+    let mut bytes = *good.aead_key().expose_secret();
+    bytes[0] ^= 1;
+    let bad = IntervalKey::from_parts(STREAM, 1, cpchain_crypto::aead::AeadKey::from_bytes(bytes));
+    assert_ne!(bad.id(), good.id());
+    let ring = [bad];
+    let b4 = chain
+        .blocks
+        .iter()
+        .position(|b| b.header.interval == 1)
+        .unwrap() as u64;
+    assert_eq!(
+        verify_chain(verifier(), &chain.anchors, &chain.blocks, &ring[..]),
+        Err(VerifyError::WrongIntervalKey {
+            index: b4,
+            interval: 1
+        })
+    );
+    let rebuilt = IntervalKey::from_parts(
+        STREAM,
+        1,
+        cpchain_crypto::aead::AeadKey::from_bytes(*good.aead_key().expose_secret()),
+    );
+    assert_eq!(rebuilt, good);
+}
