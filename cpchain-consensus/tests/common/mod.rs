@@ -473,6 +473,31 @@ impl Net {
         self.maybe_propose();
     }
 
+    /// Put a message in flight from `from` to each of `to`.
+    pub fn inject(&mut self, from: usize, to: &[usize], msg: Message) {
+        for &t in to {
+            self.queue.push_back(Envelope {
+                from,
+                to: t,
+                msg: msg.clone(),
+            });
+        }
+    }
+
+    /// Set the clock to `t` and fire every node's timer.
+    pub fn fire(&mut self, t: Timestamp) {
+        self.now = t;
+        for i in 0..self.nodes.len() {
+            self.nodes[i].handle_timeout(t);
+            self.pump(i);
+        }
+    }
+
+    /// Drop in-flight messages matching `pred`.
+    pub fn drop_where(&mut self, pred: impl Fn(&Envelope) -> bool) {
+        self.queue.retain(|e| !pred(e));
+    }
+
     pub fn min_honest_height(&self) -> u64 {
         self.honest()
             .map(|i| self.nodes[i].height().0)
