@@ -280,14 +280,23 @@ pub struct Net {
     pub lossy: bool,
     /// Byzantine votes already emitted: (round, phase, block) per height.
     byz_seen: std::collections::BTreeSet<(u64, u32, Phase, BlockId)>,
+    /// Node that crashes at random points (between two outputs) and restarts.
+    pub crash_node: Option<usize>,
+    pub crashes: usize,
+    /// Each node's chain head (last Commit output processed).
+    pub heads: Vec<Option<Header>>,
 }
 
 impl Net {
     pub fn new(fx: Fixture, roles: Vec<Role>) -> Net {
         let n = fx.n();
         assert_eq!(roles.len(), n);
-        let nodes = (0..n).map(|i| fx.validator(i)).collect();
-        Net {
+        let nodes = (0..n)
+            .map(|i| {
+                Validator::new(fx.config(i), fx.schedule.clone(), fx.genesis.clone(), T0).unwrap()
+            })
+            .collect();
+        let mut net = Net {
             fx,
             roles,
             nodes,
@@ -304,7 +313,31 @@ impl Net {
             loss: 0,
             lossy: false,
             byz_seen: Default::default(),
+            crash_node: None,
+            crashes: 0,
+            heads: vec![None; n],
+        };
+        for i in 0..n {
+            net.pump(i);
         }
+        net
+    }
+
+    /// Restart node i from its last persisted state, losing its unprocessed outputs.
+    pub fn crash_restore(&mut self, i: usize) {
+        let p = self.persisted[i].clone().expect("persisted state");
+        while self.nodes[i].poll_output().is_some() {}
+        // A processed Commit is durable (the block is in the host's chain); if the crash
+        // came before the next height's Persist, the host restarts at its chain head,
+        // where the validator has signed nothing yet.
+        let head = self.heads[i].clone();
+        self.nodes[i] = match head {
+            Some(h) if h.height >= p.parent.height.checked_next().unwrap() => {
+                Validator::new(self.fx.config(i), self.fx.schedule.clone(), h, self.now).unwrap()
+            }
+            _ => Validator::restore(self.fx.config(i), self.fx.schedule.clone(), p).unwrap(),
+        };
+        self.crashes += 1;
     }
 
     pub fn honest(&self) -> impl Iterator<Item = usize> + '_ {
@@ -340,6 +373,11 @@ impl Net {
                 return;
             }
             for o in outs {
+                if self.crash_node == Some(i) && self.next_rand() % 16 == 0 {
+                    // Crash before acting on `o`: everything after is lost.
+                    self.crash_restore(i);
+                    break;
+                }
                 match o {
                     Output::Broadcast(msg) => {
                         if self.roles[i] == Role::Silent {
@@ -357,6 +395,13 @@ impl Net {
                         }
                         self.send_all(i, msg);
                     }
+                    Output::Send { to, msg } => {
+                        if self.roles[i] == Role::Silent {
+                            continue;
+                        }
+                        let to = self.fx.set.index_of(&to).unwrap();
+                        self.queue.push_back(Envelope { from: i, to, msg });
+                    }
                     Output::Persist(p) => self.persisted[i] = Some(p),
                     Output::CheckBlock { block, .. } => {
                         let now = self.now;
@@ -365,6 +410,7 @@ impl Net {
                     Output::Commit { block, certificate } => {
                         assert_eq!(certificate.block, block.id());
                         self.decided[i].push((block.header.height, block.id()));
+                        self.heads[i] = Some(block.header.clone());
                     }
                     Output::Fault(f) => self.faults.push(f),
                 }
