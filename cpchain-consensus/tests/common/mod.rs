@@ -373,7 +373,7 @@ impl Net {
                 return;
             }
             for o in outs {
-                if self.crash_node == Some(i) && self.next_rand() % 16 == 0 {
+                if self.crash_node == Some(i) && self.next_rand().is_multiple_of(16) {
                     // Crash before acting on `o`: everything after is lost.
                     self.crash_restore(i);
                     break;
