@@ -34,8 +34,8 @@ use serde::{Deserialize, Serialize};
 pub enum Output {
     /// Send to every validator (a VALIDATE also to every node, §2.4.2 step 4).
     Broadcast(Message),
-    /// Send to one peer: the VALIDATE of the previous height to a validator still
-    /// working on it (catch-up; at most once per peer and height).
+    /// Send to one peer: the VALIDATE of the previous height to a validator whose round
+    /// change shows it is still working on it (catch-up; at most once per peer and height).
     Send {
         /// The peer, as named by the transport.
         to: Address,
@@ -510,7 +510,11 @@ impl<S: ProposerSchedule> Validator<S> {
     fn dispatch(&mut self, now: Timestamp, from: Address, msg: Message) -> Result<(), Rejected> {
         let h = msg.height();
         if h < self.height {
-            self.help_laggard(from, h);
+            // Only a round change shows the sender is stuck (late votes of the normal
+            // path are expected and must not cost a block transfer each).
+            if matches!(msg, Message::RoundChange(_)) {
+                self.help_laggard(from, h);
+            }
             return Err(Rejected::StaleHeight);
         }
         if h > self.height {

@@ -285,6 +285,9 @@ pub struct Net {
     pub crashes: usize,
     /// Each node's chain head (last Commit output processed).
     pub heads: Vec<Option<Header>>,
+    /// Nodes cut off: messages to them are diverted into `held`.
+    pub partitioned: Vec<usize>,
+    pub held: Vec<Envelope>,
 }
 
 impl Net {
@@ -316,6 +319,8 @@ impl Net {
             crash_node: None,
             crashes: 0,
             heads: vec![None; n],
+            partitioned: Vec::new(),
+            held: Vec::new(),
         };
         for i in 0..n {
             net.pump(i);
@@ -451,6 +456,10 @@ impl Net {
             (self.next_rand() % self.queue.len() as u64) as usize
         };
         let env = self.queue.remove(idx).unwrap();
+        if self.partitioned.contains(&env.to) || self.partitioned.contains(&env.from) {
+            self.held.push(env);
+            return true;
+        }
         if self.lossy && (self.next_rand() % 256) < u64::from(self.loss) {
             return true;
         }
@@ -546,6 +555,7 @@ impl Net {
 
     pub fn min_honest_height(&self) -> u64 {
         self.honest()
+            .filter(|i| !self.partitioned.contains(i))
             .map(|i| self.nodes[i].height().0)
             .min()
             .unwrap()
