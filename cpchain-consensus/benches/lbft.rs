@@ -69,14 +69,16 @@ impl Cluster {
         }
     }
 
-    fn work(&self) -> (u64, u64) {
-        self.nodes.iter().fold((0, 0), |(s, v), n| {
-            (s + n.stats().signs, v + n.stats().verifies)
+    fn work(&self) -> Work {
+        self.nodes.iter().fold(Work::default(), |w, n| Work {
+            signs: w.signs + n.stats().signs,
+            verifies: w.verifies + n.stats().verifies,
+            recoveries: w.recoveries + n.stats().recoveries,
         })
     }
 
-    /// Commit the next height; returns (signs, verifies) including the proposer's seal.
-    fn commit_one(&mut self) -> (u64, u64) {
+    /// Commit the next height; returns the signature work, the proposer's seal included.
+    fn commit_one(&mut self) -> Work {
         let before = self.work();
         let n = self.nodes.len();
         let parent = self.nodes[0].parent().clone();
@@ -112,8 +114,68 @@ impl Cluster {
         }
         assert!(self.nodes.iter().all(|v| v.height() == Height(target + 1)));
         let after = self.work();
-        (after.0 - before.0 + 1, after.1 - before.1)
+        Work {
+            signs: after.signs - before.signs + 1,
+            verifies: after.verifies - before.verifies,
+            recoveries: after.recoveries - before.recoveries,
+        }
     }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Work {
+    signs: u64,
+    verifies: u64,
+    recoveries: u64,
+}
+
+/// CPU time of this thread in nanoseconds (Linux schedstat): unlike wall time it does
+/// not count the time other processes on this shared machine hold the core.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The protocol's signature work done on the raw crate: `w.signs` signs, `w.verifies`
+/// verifies and `w.recoveries` address recoveries, on distinct digests.
+fn raw_work(w: Work) {
+    let sk = SigningKey::from_bytes((&[0x11u8; 32]).into()).unwrap();
+    let vk = *sk.verifying_key();
+    let digest = [0x5au8; 32];
+    let (sig, v) = sk.sign_prehash_recoverable(&digest).unwrap();
+    for i in 0..w.signs {
+        let mut d = digest;
+        d[..8].copy_from_slice(&i.to_le_bytes());
+        black_box(sk.sign_prehash_recoverable(&d).unwrap());
+    }
+    for _ in 0..w.verifies {
+        vk.verify_prehash(black_box(&digest), &sig).unwrap();
+    }
+    for _ in 0..w.recoveries {
+        let k = VerifyingKey::recover_from_prehash(black_box(&digest), &sig, v).unwrap();
+        black_box(Keccak256::digest(
+            &k.to_encoded_point(false).as_bytes()[1..],
+        ));
+    }
+}
+
+/// Interleave engine blocks with the same signature work on the raw crate, measuring
+/// thread CPU time, so load from other processes affects both sides alike.
+fn paired_commit_ratio(cluster: &mut Cluster, blocks: usize) -> (f64, f64) {
+    let (mut engine, mut raw) = (0u64, 0u64);
+    for _ in 0..blocks {
+        let t0 = thread_cpu_ns();
+        let w = cluster.commit_one();
+        let t1 = thread_cpu_ns();
+        raw_work(w);
+        let t2 = thread_cpu_ns();
+        engine += t1 - t0;
+        raw += t2 - t1;
+    }
+    let per_validator_us = engine as f64 / blocks as f64 / cluster.nodes.len() as f64 / 1e3;
+    (per_validator_us, engine as f64 / raw as f64)
 }
 
 fn raw_ops(c: &mut Criterion) {
@@ -145,8 +207,14 @@ fn commit(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     for n in [4usize, 7, 22, 100] {
         let mut cluster = Cluster::new(n);
-        let (signs, verifies) = cluster.commit_one();
-        eprintln!("lbft_commit/{n}: per block {signs} signs, {verifies} verifies ({:.1} verifies per validator)", verifies as f64 / n as f64);
+        let w = cluster.commit_one();
+        let pairs = if n >= 100 { 3 } else { 20 };
+        let (cpu_us, ratio) = paired_commit_ratio(&mut cluster, pairs);
+        eprintln!(
+            "lbft_commit/{n}: per block {} signs, {} verifies, {} recoveries; \
+             paired CPU per block per validator {cpu_us:.0} µs, ratio to raw signature work {ratio:.3}",
+            w.signs, w.verifies, w.recoveries
+        );
         let (samples, secs) = if n >= 100 {
             (10, 20)
         } else if n >= 22 {
@@ -234,6 +302,33 @@ fn tx_check(c: &mut Criterion) {
         while v.poll_output().is_some() {}
         (v, Message::PrePrepare(block.clone()))
     };
+    let engine_once = || {
+        let (mut v, msg) = fresh();
+        let _ = v.handle_message(now, cluster.addrs[1], msg);
+        while let Some(out) = v.poll_output() {
+            if let Output::CheckBlock { block, .. } = out {
+                let ok = host_check(&block);
+                v.block_checked(now, block.id(), ok);
+            }
+        }
+    };
+    let (mut engine, mut raw) = (0u64, 0u64);
+    for _ in 0..6 {
+        let t0 = thread_cpu_ns();
+        engine_once();
+        let t1 = thread_cpu_ns();
+        assert!(raw_check(black_box(&txs)));
+        let t2 = thread_cpu_ns();
+        engine += t1 - t0;
+        raw += t2 - t1;
+    }
+    let per_s = |ns: u64| 6.0 * TXS as f64 / (ns as f64 / 1e9);
+    eprintln!(
+        "lbft_tx_check: paired CPU throughput engine+host {:.0} tx/s, raw recovery {:.0} tx/s, ratio {:.3}",
+        per_s(engine),
+        per_s(raw),
+        raw as f64 / engine as f64
+    );
     let mut g = c.benchmark_group("lbft_tx_check");
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(300))

@@ -155,8 +155,10 @@ impl WireMessage for Persisted {
 pub struct Stats {
     /// Signatures made.
     pub signs: u64,
-    /// Signatures verified or public keys recovered.
+    /// Signatures verified against a known validator key.
     pub verifies: u64,
+    /// Public keys recovered (proposer seals: proposers are known by address only).
+    pub recoveries: u64,
     /// Future-height messages dropped because the buffer was full.
     pub dropped_future: u64,
     /// Messages rejected.
@@ -596,7 +598,7 @@ impl<S: ProposerSchedule> Validator<S> {
                 return Err(Rejected::Duplicate);
             }
         }
-        self.stats.verifies = self.stats.verifies.saturating_add(1);
+        self.stats.recoveries = self.stats.recoveries.saturating_add(1);
         let seal = match (block.verify_seal(), block.seal) {
             (Ok(()), Some(seal)) => seal,
             _ => {
@@ -792,7 +794,13 @@ impl<S: ProposerSchedule> Validator<S> {
         );
         match checked {
             Ok(n) => {
-                self.stats.verifies = self.stats.verifies.saturating_add(n as u64);
+                // `n` counts the seal of a normal block as one of its checks.
+                let seal = u64::from(!v.block.is_impeach());
+                self.stats.verifies = self
+                    .stats
+                    .verifies
+                    .saturating_add((n as u64).saturating_sub(seal));
+                self.stats.recoveries = self.stats.recoveries.saturating_add(seal);
             }
             Err(e) => {
                 self.stats.verifies = self.stats.verifies.saturating_add(1);
