@@ -162,20 +162,26 @@ fn raw_work(w: Work) {
 }
 
 /// Interleave engine blocks with the same signature work on the raw crate, measuring
-/// thread CPU time, so load from other processes affects both sides alike.
+/// thread CPU time, so load from other processes affects both sides alike. Returns the
+/// median CPU per block per validator (µs) and the median of the per-pair ratios.
 fn paired_commit_ratio(cluster: &mut Cluster, blocks: usize) -> (f64, f64) {
-    let (mut engine, mut raw) = (0u64, 0u64);
+    let mut engine = Vec::new();
+    let mut ratios = Vec::new();
     for _ in 0..blocks {
         let t0 = thread_cpu_ns();
         let w = cluster.commit_one();
         let t1 = thread_cpu_ns();
         raw_work(w);
         let t2 = thread_cpu_ns();
-        engine += t1 - t0;
-        raw += t2 - t1;
+        engine.push((t1 - t0) as f64);
+        ratios.push((t1 - t0) as f64 / (t2 - t1) as f64);
     }
-    let per_validator_us = engine as f64 / blocks as f64 / cluster.nodes.len() as f64 / 1e3;
-    (per_validator_us, engine as f64 / raw as f64)
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let n = cluster.nodes.len() as f64;
+    (median(&mut engine) / n / 1e3, median(&mut ratios))
 }
 
 fn raw_ops(c: &mut Criterion) {
@@ -208,7 +214,7 @@ fn commit(c: &mut Criterion) {
     for n in [4usize, 7, 22, 100] {
         let mut cluster = Cluster::new(n);
         let w = cluster.commit_one();
-        let pairs = if n >= 100 { 3 } else { 20 };
+        let pairs = if n >= 100 { 5 } else { 21 };
         let (cpu_us, ratio) = paired_commit_ratio(&mut cluster, pairs);
         eprintln!(
             "lbft_commit/{n}: per block {} signs, {} verifies, {} recoveries; \

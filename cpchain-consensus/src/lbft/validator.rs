@@ -224,6 +224,11 @@ impl<S: ProposerSchedule> Validator<S> {
     /// A validator restarted from its last [`Output::Persist`]. It will not sign anything
     /// that conflicts with what it signed before the crash; it re-broadcasts its votes of
     /// the current round so peers that missed them can count them.
+    ///
+    /// A processed [`Output::Commit`] is durable in the host's chain. If the host crashed
+    /// after it but before the next `Persist`, its chain head is past `persisted.parent`:
+    /// start with [`Validator::new`] at the head instead — nothing was signed there yet,
+    /// since the `Persist` of a new height precedes every vote at it.
     pub fn restore(cfg: Config, schedule: S, persisted: Persisted) -> Result<Self, ConfigError> {
         let me = cfg.check()?;
         if persisted.chain_id != cfg.spec.chain_id || persisted.parent.chain_id != cfg.spec.chain_id
