@@ -3,7 +3,6 @@
 
 mod common;
 use common::*;
-use cpchain_consensus::lbft::*;
 
 #[test]
 fn normal_case_decides_the_proposers_block_every_height() {
