@@ -98,6 +98,18 @@
 //! `lagging_validator_catches_up_from_validate_messages`, and the property tests
 //! (which, after the lossy prefix, deliver everything and require a decision).
 //!
+//! # Inputs and outputs
+//!
+//! Inputs: [`Validator::handle_message`] / [`Validator::handle_bytes`] (from peers),
+//! [`Validator::handle_timeout`] (the host's single timer, armed at
+//! [`Validator::next_deadline`]), [`Validator::block_checked`] (the host's verdict on a
+//! proposal's transactions) and [`Validator::propose`] (when the validator is also the
+//! scheduled proposer; other proposers use [`Block::propose`]). Outputs, drained in order
+//! from [`Validator::poll_output`]: [`Output::Persist`] (before any send that depends on
+//! it), [`Output::Broadcast`], [`Output::Send`] (the previous VALIDATE to a validator
+//! whose round change shows it is behind), [`Output::CheckBlock`], [`Output::Commit`] and
+//! [`Output::Fault`] (vote, proposer and leader equivocation, bad seals, illicit blocks).
+//!
 //! # Block content: a request/answer pair, not a callback
 //!
 //! The engine emits [`Output::CheckBlock`] and the host answers with

@@ -87,6 +87,13 @@ pub enum Fault {
         /// Its seal.
         second_seal: Signature,
     },
+    /// A round leader signed two different proposals for one round (rounds ≥ 1).
+    LeaderEquivocation {
+        /// The proposal seen first.
+        first: Proposal,
+        /// The conflicting one.
+        second: Proposal,
+    },
     /// A proposal whose seal does not verify; not attributable to the proposer, so only
     /// the transport sender is named.
     BadSeal {
@@ -666,11 +673,15 @@ impl<S: ProposerSchedule> Validator<S> {
         if leader(&self.cfg.validators, self.height, p.round) != Some(p.leader) {
             return Err(Rejected::NotMember);
         }
-        if self.proposals.contains_key(&p.round) {
-            return Err(Rejected::Duplicate);
-        }
         let id = p.block.id();
         let pol_round = p.proof_of_lock.as_ref().map(|c| c.round);
+        let first_id = self.proposals.get(&p.round).map(|f| {
+            let fp = f.proof_of_lock.as_ref().map(|c| c.round);
+            (f.block.id(), fp)
+        });
+        if first_id == Some((id, pol_round)) {
+            return Err(Rejected::Duplicate);
+        }
         let key = self
             .cfg
             .validators
@@ -683,6 +694,15 @@ impl<S: ProposerSchedule> Validator<S> {
             &p.signature,
         )
         .map_err(|_| Rejected::BadSignature)?;
+        if let Some(first) = self.proposals.get(&p.round) {
+            // Two signed proposals of one round: the leader equivocated.
+            self.outputs
+                .push_back(Output::Fault(Fault::LeaderEquivocation {
+                    first: first.clone(),
+                    second: p,
+                }));
+            return Err(Rejected::ConflictingProposal);
+        }
         match &p.proof_of_lock {
             Some(cert) => {
                 if cert.round >= p.round {
