@@ -32,11 +32,15 @@ fn ecdsa(c: &mut Criterion) {
     let (raw_sig, raw_v) = raw.sign_prehash_recoverable(digest.as_bytes()).unwrap();
     let raw_vk = *raw.verifying_key();
     let mut g = quick(c);
-    g.bench_function("sign/sdk", |b| b.iter(|| sk.sign_prehash(black_box(&digest))));
+    g.bench_function("sign/sdk", |b| {
+        b.iter(|| sk.sign_prehash(black_box(&digest)))
+    });
     g.bench_function("sign/raw", |b| {
         b.iter(|| raw.sign_prehash_recoverable(black_box(digest.as_bytes())))
     });
-    g.bench_function("verify/sdk", |b| b.iter(|| pk.verify(black_box(&digest), &sig)));
+    g.bench_function("verify/sdk", |b| {
+        b.iter(|| pk.verify(black_box(&digest), &sig))
+    });
     g.bench_function("verify/raw", |b| {
         b.iter(|| raw_vk.verify_prehash(black_box(digest.as_bytes()), &raw_sig))
     });
@@ -97,7 +101,8 @@ fn aead(c: &mut Criterion) {
             b.iter(|| {
                 buf.clear();
                 buf.resize(n, 0x5a);
-                raw.encrypt_in_place(&nonce.0.into(), b"aad", &mut buf).unwrap();
+                raw.encrypt_in_place(&nonce.0.into(), b"aad", &mut buf)
+                    .unwrap();
             })
         });
         let mut sealed = vec![0x5a; n];
@@ -113,7 +118,8 @@ fn aead(c: &mut Criterion) {
             b.iter(|| {
                 buf.clear();
                 buf.extend_from_slice(&sealed);
-                raw.decrypt_in_place(&nonce.0.into(), b"aad", &mut buf).unwrap();
+                raw.decrypt_in_place(&nonce.0.into(), b"aad", &mut buf)
+                    .unwrap();
             })
         });
     }
