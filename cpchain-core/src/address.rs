@@ -36,12 +36,11 @@ impl Address {
 
     /// The EIP-55 checksummed text without allocating: `0x` + 40 characters.
     pub fn to_checksum_bytes(&self) -> [u8; 42] {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut lower = [0u8; 40];
         for (pair, b) in lower.chunks_exact_mut(2).zip(self.0.iter()) {
             if let [hi, lo] = pair {
-                *hi = HEX[usize::from(b >> 4)];
-                *lo = HEX[usize::from(b & 0x0f)];
+                *hi = hex_digit(b >> 4);
+                *lo = hex_digit(b & 0x0f);
             }
         }
         let digest = keccak256(&lower);
@@ -59,6 +58,15 @@ impl Address {
             };
         }
         out
+    }
+}
+
+/// Lower-case ASCII hex digit of a nibble (`n < 16`).
+const fn hex_digit(n: u8) -> u8 {
+    if n < 10 {
+        b'0' + n
+    } else {
+        b'a' + (n - 10)
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Everything else in the SDK (consensus, storage, sharing, the C API) speaks these types:
 //!
-//! * [`Hash`] and [`Address`]: 32-byte Keccak-256 digests and 20-byte Ethereum-compatible
+//! * [`Hash`](struct@Hash) and [`Address`]: 32-byte Keccak-256 digests and 20-byte Ethereum-compatible
 //!   account addresses, displayed with the EIP-55 checksum exactly as CPChain mainnet does.
 //! * [`Timestamp`] and [`Duration`]: milliseconds, as in CPChain header time. Nothing in the
 //!   SDK reads a clock: the host passes `now` in.

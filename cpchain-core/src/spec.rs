@@ -217,6 +217,13 @@ impl ChainSpec {
     }
 }
 
+impl crate::WireMessage for ChainSpec {
+    /// Hosts distribute a devnet's spec as bytes; the tag keeps it from being read as
+    /// anything else.
+    const TAG: u16 = 0x0001;
+    const MAX_ENCODED_LEN: usize = 512;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,11 +270,4 @@ mod tests {
         s.rnode_deposit = 1;
         assert_eq!(s.validate(), Err(SpecError::Deposits));
     }
-}
-
-impl crate::WireMessage for ChainSpec {
-    /// Hosts distribute a devnet's spec as bytes; the tag keeps it from being read as
-    /// anything else.
-    const TAG: u16 = 0x0001;
-    const MAX_ENCODED_LEN: usize = 512;
 }

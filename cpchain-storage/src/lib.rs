@@ -1,13 +1,68 @@
-//! CPChain storage: interval-encrypted IoT data chains, on-chain anchors, Reed–Solomon shard
-//! placement over a Kademlia DHT and the key index (white paper §2.1, §2.2), plus authorised
-//! sharing through proxy re-encryption behind the `pre` feature.
+//! CPChain data layer: interval-encrypted IoT data chains, on-chain anchors, Reed–Solomon
+//! shards with Kademlia placement, and the key index of the "improved DHT" (white paper §2.1,
+//! §2.2.1, §2.2.2, §2.5.1).
+//!
+//! # The data chain (§2.2.1)
+//! Records of a stream are chained in time order. Each period T packs the stream's records
+//! into a [`Block`]; each encryption interval e has its own key ([`keys`]); every upload
+//! interval u the head of the chain is signed into an [`Anchor`] for the host to put on chain.
+//! Only hashes and anchors go on chain; encrypted blocks go to the DHT as [`Shard`]s, and a
+//! [`KeyIndexRecord`] per block records which shards and which key belong to it.
+//!
+//! ```text
+//!   device / gateway (no_std, no alloc)               host (alloc)
+//!   records ──► Writer ──► Output::Block ──► persist ──► shard_block ──► place_shards ──► DHT
+//!                     └──► Output::Anchor ─────────────────────────────────────────────► chain
+//!   reader: anchors + blocks ──► verify_chain ──► open_block (interval key) ──► records
+//! ```
+//!
+//! # State machine ([`Writer`])
+//! Inputs: [`Writer::append`]`(now, record)` and [`Writer::handle_timeout`]`(now)` at
+//! [`Writer::next_deadline`]. Outputs, drained with [`Writer::poll_output`]: a sealed block,
+//! then the anchor that covers it. Invariants: block indices are consecutive from 0; each
+//! block links to the previous block's id; a block's records lie in one period T and so in
+//! one encryption interval; times never go backwards; every error leaves the writer
+//! unchanged; same inputs give the same bytes out. See [`writer`] for the decisions on late
+//! and oversized records.
+//!
+//! # Verification ([`reader`])
+//! [`ChainVerifier`] and [`verify_chain`] detect tampering, reordering, dropped, replayed and
+//! conflicting blocks, truncation after an anchor and a block under the wrong interval's key,
+//! each as its own [`VerifyError`]; [`open_block`] then decrypts.
+//!
+//! # Features and firmware
+//! `#![no_std]`. Without features the writer, blocks, anchors, keys, verification, key-index
+//! records and [`closest`] placement work with no allocator (the gateway profile, §2.5.1).
+//! `alloc` adds `Vec`-bodied blocks, Reed–Solomon sharding ([`shard_block`], [`reassemble`])
+//! and disjoint placement ([`place_shards`]); `std` (default) adds k256's precomputed tables.
 //!
 //! # Market listings (§2.2.3)
-//! [`market`]: the PDash listing record, its id and the seller's signature.
+//! [`market`]: the PDash listing record (title, labels, description, price, stream, interval
+//! range), its id (Keccak-256 of the canonical encoding) and the seller's signature.
 //!
-//! # Feature `pre`: sharing (§2.2.2)
-//! `sharing` (only with the feature, GPL-3.0 through umbral-pre): per-interval delegating
-//! keys, the owner, proxy and grantee state machines, grants and revocation.
+//! # Feature `pre`: authorised sharing (§2.2.2), the GPL-3.0 boundary
+//! `sharing` exists only with feature `pre` (off by default), which links umbral-pre
+//! (GPL-3.0-only): a build with `pre` is GPL-3.0, the default build has no GPL code. It wraps
+//! each encryption interval's data key in an Umbral capsule under a delegating key derived
+//! for that interval alone (HKDF-Keccak256, label
+//! `"cpchain/sharing/interval-delegating-key/v1"`, distinct from the data-key label), because
+//! a kfrag re-encrypts every capsule made under one delegating key; the capsule goes in the
+//! [`KeyIndexRecord`]'s `capsule` field. Owner, proxy and grantee state machines issue,
+//! serve and open grants; see the module docs.
+//!
+//! # Wire types (tags 0x04xx)
+//! [`Block`] 0x0401, [`Anchor`] 0x0402, [`KeyIndexRecord`] 0x0403, [`Shard`] 0x0404; all go
+//! through [`cpchain_core::encoding`] (canonical, size-limited, no panics).
+//!
+//! # Deviations from the paper
+//! * The paper leaves T, e and u free; here e and u must be multiples of T and all three are
+//!   aligned to the Unix epoch, so a block never needs two keys and an anchor never cuts a
+//!   block ([`Schedule`]).
+//! * Interval keys are per stream as well as per interval, so an authorisation for one
+//!   interval of one stream opens nothing else.
+//! * Shards of one block are placed on disjoint node sets (see [`placement`]) rather than
+//!   each independently on its r closest nodes, so that losing any m nodes is survivable.
+//! * Anchors are emitted only when the head moved: an idle stream costs no transactions.
 #![no_std]
 #![cfg_attr(
     not(test),
@@ -22,8 +77,38 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+pub mod anchor;
+pub mod block;
+mod error;
+pub mod index;
+pub mod keys;
 pub mod market;
+pub mod placement;
+pub mod reader;
+mod schedule;
+#[cfg(feature = "alloc")]
+pub mod shard;
 #[cfg(feature = "pre")]
 pub mod sharing;
-#[doc(hidden)]
-pub mod shim;
+pub mod writer;
+
+pub use anchor::{Anchor, ANCHOR_DOMAIN};
+#[cfg(feature = "alloc")]
+pub use block::VecBlock;
+pub use block::{
+    Block, BlockBody, BlockHeader, BlockId, HeaplessBlock, Record, Records, StreamId, BLOCK_DOMAIN,
+    MAX_BLOCK_BODY,
+};
+pub use error::{ConfigError, PlacementError, SealError, ShardError, VerifyError, WriteError};
+pub use index::{KeyIndexRecord, ShardId, ShardParams, MAX_SHARDS};
+pub use keys::{IntervalKey, KeyId, KeyPurpose, KeyRing, MasterSecret, NoKeys};
+pub use placement::{closest, Distance, KadKey};
+#[cfg(feature = "alloc")]
+pub use placement::{closest_nodes, place_shards, ShardPlacement};
+pub use reader::{open_block, verify_chain, ChainSummary, ChainVerifier};
+#[cfg(feature = "alloc")]
+pub use reader::{open_block_to_vec, OpenedBlock};
+pub use schedule::Schedule;
+#[cfg(feature = "alloc")]
+pub use shard::{reassemble, shard_block, Shard};
+pub use writer::{Checkpoint, Output, Writer, WriterStats};

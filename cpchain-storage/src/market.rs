@@ -14,7 +14,7 @@
 //! (below), enforced by the types, so a listing decodes without an allocator and can never be
 //! larger than [`SignedListing::MAX_ENCODED_LEN`].
 
-use crate::shim::StreamId;
+use crate::block::StreamId;
 use cpchain_core::encoding::{encode_to_slice, Domain};
 use cpchain_core::{keccak256, Address, EncodeError, Hash, Timestamp, WireMessage};
 use cpchain_crypto::{SecretKey, Signature};

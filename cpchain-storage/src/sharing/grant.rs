@@ -2,7 +2,7 @@
 //! re-encryption requests and signed cfrag responses.
 
 use super::SharingError;
-use crate::shim::StreamId;
+use crate::block::StreamId;
 use alloc::vec::Vec;
 use cpchain_core::encoding::{encode_to_vec, Domain};
 use cpchain_core::{keccak256, Address, Hash, Timestamp, WireMessage};

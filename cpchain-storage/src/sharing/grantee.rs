@@ -2,7 +2,7 @@
 
 use super::grant::{CfragResponse, Grant, GrantId, ReencryptionRequest, SignedGrant};
 use super::{Fault, SharingError};
-use crate::shim::IntervalKey;
+use crate::keys::IntervalKey;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;

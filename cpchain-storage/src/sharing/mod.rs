@@ -83,7 +83,8 @@ pub use grantee::{Grantee, GranteeConfig, GranteeOutput};
 pub use owner::{GrantRequest, Owner, OwnerConfig, OwnerOutput};
 pub use proxy::{Proxy, ProxyConfig, ProxyOutput};
 
-use crate::shim::{MasterSecret, StreamId, KDF_SALT};
+use crate::block::StreamId;
+use crate::keys::{MasterSecret, KDF_SALT};
 use alloc::boxed::Box;
 use cpchain_core::{Address, EncodeError};
 use cpchain_crypto::pre::PreSecretKey;

@@ -2,7 +2,9 @@
 
 use super::grant::{Grant, GrantId, KfragDelivery, Revoke, SignedGrant, SignedRevoke};
 use super::{delegating_key, kfrag_signer_key, SharingError, MAX_GRANT_INTERVALS, MAX_PROXIES};
-use crate::shim::{CapsuleBytes, MasterSecret, StreamId};
+use crate::block::StreamId;
+use crate::index::CapsuleBytes;
+use crate::keys::MasterSecret;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;

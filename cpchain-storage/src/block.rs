@@ -1,0 +1,579 @@
+//! Data blocks (§2.2.1): the records of one period T, encrypted under the interval key and
+//! chained to the previous block by hash.
+//!
+//! ```text
+//! Block    = header ‖ body_hash ‖ signature ‖ body
+//! header   = stream ‖ index ‖ prev ‖ first_time ‖ last_time ‖ record_count ‖ interval ‖ key_id
+//! body     = ChaCha20-Poly1305(interval key, nonce(index), aad = header bytes, plaintext) ‖ tag
+//! plaintext= frame*        frame = varint(time − first_time) ‖ varint(len) ‖ record bytes
+//! body_hash= keccak256(body)
+//! block id = keccak256("cpchain/storage/block-id/v1\0" ‖ header bytes ‖ body_hash)
+//! signature= device key over signing_digest("cpchain/storage/block/v1", block id)
+//! ```
+//!
+//! *Header bytes* are the canonical postcard encoding of [`BlockHeader`] (fixed-size fields as
+//! raw bytes, integers as LEB128 varints), produced without allocation and infallibly by
+//! [`BlockHeader::to_bytes`].
+//!
+//! * The header is the AEAD's associated data, so a ciphertext cannot be moved under another
+//!   header, and it is signed (through the block id) by the device key, so nobody else can
+//!   make or alter a block.
+//! * `body_hash` lets anyone holding no key (a storage node, an auditor, the chain) check
+//!   that a body belongs to its header: the block id, which anchors put on chain, commits to
+//!   the ciphertext too.
+//! * **Nonce uniqueness.** The nonce is `"cpdb" ‖ index (u64 BE)`. A key belongs to exactly
+//!   one (stream, interval) pair (HKDF `info` binds both, see [`crate::keys`]), and within one
+//!   stream a writer gives every block a fresh index (it increments after every seal and can
+//!   only be resumed from a [`crate::Checkpoint`] taken after the last sealed block). So no
+//!   two blocks sealed under one key share a nonce. The one way to break this is to resume a
+//!   writer from a checkpoint older than a block that already left the device; the writer's
+//!   output contract (persist the sealed block, which is the checkpoint, before sending it
+//!   anywhere) rules that out.
+
+use crate::error::SealError;
+use crate::keys::{IntervalKey, KeyId};
+use core::fmt;
+use core::marker::PhantomData;
+use cpchain_core::encoding::Domain;
+use cpchain_core::{keccak256, keccak256_concat, Hash, Timestamp, WireMessage};
+use cpchain_crypto::aead::{seal_detached, Nonce, TAG_LEN};
+use cpchain_crypto::{PublicKey, SecretKey, Signature};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Domain of the device signature over a block id.
+pub const BLOCK_DOMAIN: Domain = Domain::new("cpchain/storage/block/v1");
+
+/// Prefix of the block-id preimage.
+pub const BLOCK_ID_PREFIX: &[u8] = b"cpchain/storage/block-id/v1\0";
+
+/// Largest block body (ciphertext + tag) any decoder accepts: 1 MiB.
+pub const MAX_BLOCK_BODY: usize = 1 << 20;
+
+/// Largest encoding of a [`BlockHeader`]: 3 × 32 fixed bytes plus 4 u64 and one u32 varint.
+pub const HEADER_MAX: usize = 32 * 3 + 10 * 4 + 5;
+
+/// Bytes a block's wire encoding adds to its body, at most: envelope, header, body hash,
+/// signature and the body's length prefix.
+pub const BLOCK_OVERHEAD: usize = cpchain_core::encoding::HEADER_LEN + HEADER_MAX + 32 + 65 + 5;
+
+/// Identifies one data stream (one sensor, one device feed) of one owner.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct StreamId(#[serde(with = "cpchain_core::fixed_bytes")] pub [u8; 32]);
+
+impl StreamId {
+    /// A stream id derived from the owner's address and a stream name, so distinct owners
+    /// cannot collide by choosing the same name.
+    pub fn derive(owner: &cpchain_core::Address, name: &[u8]) -> StreamId {
+        StreamId(keccak256_concat(&[b"cpchain/storage/stream/v1\0", &owner.0, name]).0)
+    }
+}
+
+impl fmt::Debug for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StreamId(0x")?;
+        cpchain_core::fixed_bytes::write_hex(f, &self.0)?;
+        f.write_str(")")
+    }
+}
+
+/// The id of a block: the hash the next block links to and an anchor puts on chain.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct BlockId(pub Hash);
+
+impl fmt::Debug for BlockId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlockId({})", self.0)
+    }
+}
+
+/// The signed, authenticated-but-not-encrypted part of a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockHeader {
+    /// The stream the block belongs to.
+    pub stream: StreamId,
+    /// Position in the stream, from 0.
+    pub index: u64,
+    /// Id of the block at `index − 1`; [`Hash::ZERO`] for block 0.
+    pub prev: BlockId,
+    /// Time of the first record.
+    pub first_time: Timestamp,
+    /// Time of the last record (same period T as `first_time`).
+    pub last_time: Timestamp,
+    /// Number of records in the body.
+    pub record_count: u32,
+    /// Encryption interval number (e) of `first_time`.
+    pub interval: u64,
+    /// Commitment to the key the body is sealed under.
+    pub key_id: KeyId,
+}
+
+/// A header's canonical bytes in a fixed buffer (no allocation).
+#[derive(Clone, Copy)]
+pub struct HeaderBytes {
+    buf: [u8; HEADER_MAX],
+    len: usize,
+}
+
+impl HeaderBytes {
+    /// The encoded header.
+    pub fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = *b;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn put_varint(&mut self, v: u64) {
+        let mut tmp = [0u8; 10];
+        let n = write_varint(v, &mut tmp);
+        self.put(tmp.get(..n).unwrap_or(&[]));
+    }
+}
+
+impl BlockHeader {
+    /// The canonical encoding: identical to postcard's (checked by a unit test), but written
+    /// by hand into a fixed buffer so it cannot fail or allocate.
+    pub fn to_bytes(&self) -> HeaderBytes {
+        let mut out = HeaderBytes {
+            buf: [0u8; HEADER_MAX],
+            len: 0,
+        };
+        out.put(&self.stream.0);
+        out.put_varint(self.index);
+        out.put(self.prev.0.as_bytes());
+        out.put_varint(self.first_time.as_millis());
+        out.put_varint(self.last_time.as_millis());
+        out.put_varint(u64::from(self.record_count));
+        out.put_varint(self.interval);
+        out.put(self.key_id.0.as_bytes());
+        out
+    }
+
+    /// The AEAD nonce of this block (see the module docs for why it never repeats under a
+    /// key).
+    pub fn nonce(&self) -> Nonce {
+        block_nonce(self.index)
+    }
+}
+
+/// `"cpdb" ‖ index (u64 BE)`.
+pub fn block_nonce(index: u64) -> Nonce {
+    let mut n = [0u8; 12];
+    let (prefix, idx) = n.split_at_mut(4);
+    for (d, s) in prefix.iter_mut().zip(b"cpdb") {
+        *d = *s;
+    }
+    for (d, s) in idx.iter_mut().zip(index.to_be_bytes()) {
+        *d = s;
+    }
+    Nonce(n)
+}
+
+/// The id of a block with header bytes `header` and body hash `body_hash`.
+pub fn block_id(header: &HeaderBytes, body_hash: &Hash) -> BlockId {
+    BlockId(keccak256_concat(&[
+        BLOCK_ID_PREFIX,
+        header.as_slice(),
+        body_hash.as_bytes(),
+    ]))
+}
+
+/// Storage for a block body: a fixed-capacity `heapless::Vec` on firmware, a `Vec` on hosts.
+/// Both have the same wire form (length-prefixed bytes).
+pub trait BlockBody: AsRef<[u8]> + AsMut<[u8]> + Sized {
+    /// Largest body this storage holds; decoding refuses anything longer.
+    const MAX_LEN: usize;
+    /// A body holding a copy of `bytes`; `None` if it does not fit.
+    fn from_slice(bytes: &[u8]) -> Option<Self>;
+    /// Append `bytes`; `Err` (and no change) if they do not fit.
+    fn try_extend(&mut self, bytes: &[u8]) -> Result<(), SealError>;
+}
+
+impl<const N: usize> BlockBody for heapless::Vec<u8, N> {
+    const MAX_LEN: usize = if N < MAX_BLOCK_BODY {
+        N
+    } else {
+        MAX_BLOCK_BODY
+    };
+    fn from_slice(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() > Self::MAX_LEN {
+            return None;
+        }
+        heapless::Vec::from_slice(bytes).ok()
+    }
+    fn try_extend(&mut self, bytes: &[u8]) -> Result<(), SealError> {
+        if self.len().saturating_add(bytes.len()) > Self::MAX_LEN {
+            return Err(SealError::BufferFull);
+        }
+        self.extend_from_slice(bytes)
+            .map_err(|_| SealError::BufferFull)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl BlockBody for alloc::vec::Vec<u8> {
+    const MAX_LEN: usize = MAX_BLOCK_BODY;
+    fn from_slice(bytes: &[u8]) -> Option<Self> {
+        (bytes.len() <= MAX_BLOCK_BODY).then(|| bytes.to_vec())
+    }
+    fn try_extend(&mut self, bytes: &[u8]) -> Result<(), SealError> {
+        if self.len().saturating_add(bytes.len()) > MAX_BLOCK_BODY {
+            return Err(SealError::BufferFull);
+        }
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// A sealed data block. Fields are public because a block is a wire value from an untrusted
+/// source: [`crate::ChainVerifier`] checks every one of them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound(serialize = "B: BlockBody", deserialize = "B: BlockBody"))]
+pub struct Block<B> {
+    /// The header (AEAD associated data).
+    pub header: BlockHeader,
+    /// Keccak-256 of `body`.
+    pub body_hash: Hash,
+    /// Device signature over the block id.
+    pub signature: Signature,
+    /// Ciphertext of the framed records, then the 16-byte Poly1305 tag.
+    #[serde(with = "body_serde")]
+    pub body: B,
+}
+
+/// A block whose body lives in a fixed-capacity buffer of `N` bytes: what the firmware writer
+/// emits.
+pub type HeaplessBlock<const N: usize> = Block<heapless::Vec<u8, N>>;
+
+/// A block with a heap body: what hosts decode and store.
+#[cfg(feature = "alloc")]
+pub type VecBlock = Block<alloc::vec::Vec<u8>>;
+
+impl<B: BlockBody> WireMessage for Block<B> {
+    const TAG: u16 = 0x0401;
+    const MAX_ENCODED_LEN: usize = B::MAX_LEN + BLOCK_OVERHEAD;
+}
+
+impl<B: BlockBody> fmt::Debug for Block<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Block")
+            .field("header", &self.header)
+            .field("body_hash", &self.body_hash)
+            .field("body_len", &self.body.as_ref().len())
+            .finish()
+    }
+}
+
+impl<B: BlockBody> Block<B> {
+    /// Seal `plaintext` (framed records, see [`RecordFramer`]) under `key` as the block
+    /// `header`, and sign it with the device key. `header.key_id` is set from `key`; the
+    /// caller gives every other field (the [`crate::Writer`] does this for you).
+    pub fn seal(
+        mut header: BlockHeader,
+        mut plaintext: B,
+        key: &IntervalKey,
+        device: &SecretKey,
+    ) -> Result<Block<B>, SealError> {
+        header.key_id = key.id();
+        let hb = header.to_bytes();
+        let plain_len = plaintext.as_ref().len();
+        plaintext.try_extend(&[0u8; TAG_LEN])?;
+        let (pt, tag_slot) = plaintext
+            .as_mut()
+            .split_at_mut_checked(plain_len)
+            .ok_or(SealError::BufferFull)?;
+        let tag = seal_detached(key.aead_key(), &header.nonce(), hb.as_slice(), pt)
+            .map_err(|_| SealError::BufferFull)?;
+        for (d, s) in tag_slot.iter_mut().zip(tag) {
+            *d = s;
+        }
+        let body_hash = keccak256(plaintext.as_ref());
+        let id = block_id(&hb, &body_hash);
+        let signature = device.sign(&BLOCK_DOMAIN, id.0.as_bytes());
+        Ok(Block {
+            header,
+            body_hash,
+            signature,
+            body: plaintext,
+        })
+    }
+
+    /// The block id as claimed by the header and `body_hash` (not checked against the body).
+    pub fn id(&self) -> BlockId {
+        block_id(&self.header.to_bytes(), &self.body_hash)
+    }
+
+    /// Check that the body matches `body_hash` and the device signed the block; return the
+    /// block id. This is all a storage node needs to accept a block for a known device.
+    pub fn authenticate(&self, device: &PublicKey) -> Result<BlockId, crate::VerifyError> {
+        let index = self.header.index;
+        if keccak256(self.body.as_ref()) != self.body_hash {
+            return Err(crate::VerifyError::BodyTampered { index });
+        }
+        let id = self.id();
+        device
+            .verify_payload(&BLOCK_DOMAIN, id.0.as_bytes(), &self.signature)
+            .map_err(|_| crate::VerifyError::BadSignature { index })?;
+        Ok(id)
+    }
+}
+
+/// Serde for block bodies as length-prefixed bytes (postcard: varint length ‖ bytes), read
+/// without going element by element.
+mod body_serde {
+    use super::*;
+
+    pub fn serialize<S: Serializer, B: BlockBody>(b: &B, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(b.as_ref())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, B: BlockBody>(d: D) -> Result<B, D::Error> {
+        struct V<B>(PhantomData<B>);
+        impl<'de, B: BlockBody> serde::de::Visitor<'de> for V<B> {
+            type Value = B;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "at most {} bytes", B::MAX_LEN)
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<B, E> {
+                B::from_slice(v).ok_or_else(|| E::invalid_length(v.len(), &self))
+            }
+        }
+        d.deserialize_bytes(V::<B>(PhantomData))
+    }
+}
+
+/// LEB128 encoding of `v` into `out`; returns the length (1..=10).
+pub(crate) fn write_varint(mut v: u64, out: &mut [u8; 10]) -> usize {
+    let mut n = 0;
+    for slot in out.iter_mut() {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        n += 1;
+        if v == 0 {
+            *slot = byte;
+            break;
+        }
+        *slot = byte | 0x80;
+    }
+    n
+}
+
+/// Length of the LEB128 encoding of `v`.
+pub(crate) fn varint_len(v: u64) -> usize {
+    let bits = 64 - v.leading_zeros() as usize;
+    bits.div_ceil(7).max(1)
+}
+
+/// Read one canonical LEB128 u64 from the front of `input`; `None` on truncation, overflow
+/// or an overlong (non-canonical) form.
+pub(crate) fn read_varint(input: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v: u64 = 0;
+    for (i, b) in input.iter().enumerate().take(10) {
+        let chunk = u64::from(b & 0x7f);
+        let shift = 7 * i as u32;
+        if i == 9 && chunk > 1 {
+            return None;
+        }
+        v |= chunk << shift;
+        if b & 0x80 == 0 {
+            if i > 0 && *b == 0 {
+                return None; // overlong
+            }
+            return Some((v, input.get(i + 1..)?));
+        }
+    }
+    None
+}
+
+/// Bytes one record of `len` bytes at `delta` ms after the block's first record takes in a
+/// block's plaintext.
+pub fn framed_len(delta: u64, len: usize) -> usize {
+    varint_len(delta)
+        .saturating_add(varint_len(len as u64))
+        .saturating_add(len)
+}
+
+/// Appends framed records to a block's plaintext buffer; the writer's inner loop.
+#[derive(Debug)]
+pub struct RecordFramer;
+
+impl RecordFramer {
+    /// Append `record` at `delta` ms after the block's first record. `Err` (buffer unchanged)
+    /// if it does not fit.
+    pub fn push<B: BlockBody>(buf: &mut B, delta: u64, record: &[u8]) -> Result<(), SealError> {
+        let mut head = [0u8; 20];
+        let mut a = [0u8; 10];
+        let mut b = [0u8; 10];
+        let na = write_varint(delta, &mut a);
+        let nb = write_varint(record.len() as u64, &mut b);
+        let mut n = 0;
+        for byte in a.iter().take(na).chain(b.iter().take(nb)) {
+            if let Some(slot) = head.get_mut(n) {
+                *slot = *byte;
+                n += 1;
+            }
+        }
+        let total = n.saturating_add(record.len());
+        if buf.as_ref().len().saturating_add(total) > B::MAX_LEN {
+            return Err(SealError::BufferFull);
+        }
+        buf.try_extend(head.get(..n).unwrap_or(&[]))?;
+        buf.try_extend(record)
+    }
+}
+
+/// One decrypted record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// When the record was appended.
+    pub time: Timestamp,
+    /// The record's bytes.
+    pub data: &'a [u8],
+}
+
+/// The records of an opened block, in order. Construct with [`crate::open_block`], which
+/// validates the framing first, so iteration cannot fail.
+#[derive(Debug, Clone)]
+pub struct Records<'a> {
+    rest: &'a [u8],
+    first_time: Timestamp,
+}
+
+impl<'a> Records<'a> {
+    /// Validate `plaintext` against `header` (count, times within the header's range and
+    /// non-decreasing) and return the iterator; `None` if anything is off.
+    pub(crate) fn parse(plaintext: &'a [u8], header: &BlockHeader) -> Option<Records<'a>> {
+        let span = header
+            .last_time
+            .as_millis()
+            .checked_sub(header.first_time.as_millis())?;
+        let mut rest = plaintext;
+        let mut count: u32 = 0;
+        let mut last_delta = 0u64;
+        while !rest.is_empty() {
+            let (delta, r) = read_varint(rest)?;
+            let (len, r) = read_varint(r)?;
+            let len = usize::try_from(len).ok()?;
+            if delta < last_delta || delta > span || (count == 0 && delta != 0) {
+                return None;
+            }
+            last_delta = delta;
+            rest = r.get(len..)?;
+            count = count.checked_add(1)?;
+        }
+        if count != header.record_count || last_delta != span {
+            return None;
+        }
+        Some(Records {
+            rest: plaintext,
+            first_time: header.first_time,
+        })
+    }
+}
+
+impl<'a> Records<'a> {
+    /// Records of a plaintext that [`Records::parse`] has already accepted.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn from_validated(plaintext: &'a [u8], first_time: Timestamp) -> Records<'a> {
+        Records {
+            rest: plaintext,
+            first_time,
+        }
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Record<'a>;
+    fn next(&mut self) -> Option<Record<'a>> {
+        let (delta, r) = read_varint(self.rest)?;
+        let (len, r) = read_varint(r)?;
+        let len = usize::try_from(len).ok()?;
+        let (data, rest) = r.split_at_checked(len)?;
+        self.rest = rest;
+        Some(Record {
+            time: self
+                .first_time
+                .saturating_add(cpchain_core::Duration(delta)),
+            data,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MasterSecret;
+    extern crate alloc;
+
+    fn header() -> BlockHeader {
+        BlockHeader {
+            stream: StreamId([u8::MAX; 32]),
+            index: u64::MAX,
+            prev: BlockId(Hash([0xee; 32])),
+            first_time: Timestamp(u64::MAX),
+            last_time: Timestamp(u64::MAX),
+            record_count: u32::MAX,
+            interval: u64::MAX,
+            key_id: KeyId(Hash([0xdd; 32])),
+        }
+    }
+
+    #[test]
+    fn header_bytes_equal_postcard_and_fit_the_bound() {
+        let big = header();
+        let small = BlockHeader {
+            index: 0,
+            first_time: Timestamp(300),
+            last_time: Timestamp(128),
+            record_count: 1,
+            interval: 127,
+            ..big
+        };
+        for h in [big, small] {
+            let pc = postcard::to_allocvec(&h).unwrap();
+            assert_eq!(h.to_bytes().as_slice(), &pc[..]);
+        }
+        assert_eq!(big.to_bytes().as_slice().len(), HEADER_MAX);
+    }
+
+    #[test]
+    fn varints_round_trip_and_refuse_overlong() {
+        for v in [0u64, 1, 127, 128, 300, 16_383, 16_384, u64::MAX] {
+            let mut b = [0u8; 10];
+            let n = write_varint(v, &mut b);
+            assert_eq!(n, varint_len(v));
+            assert_eq!(read_varint(&b[..n]), Some((v, &[][..])));
+        }
+        assert_eq!(read_varint(&[0x80, 0x00]), None);
+        assert_eq!(read_varint(&[0xff; 10]), None);
+        assert_eq!(read_varint(&[0x80]), None);
+    }
+
+    #[test]
+    fn nonce_is_injective_in_index() {
+        assert_ne!(block_nonce(1).0, block_nonce(256).0);
+        assert_eq!(&block_nonce(7).0[..4], b"cpdb");
+    }
+
+    #[test]
+    fn a_full_buffer_refuses_the_tag_without_panicking() {
+        let m = MasterSecret::from_bytes([1; 32]);
+        let k = m.interval_key(&StreamId([0; 32]), 0);
+        let sk = SecretKey::from_bytes(&[3; 32]).unwrap();
+        let body: heapless::Vec<u8, 8> = heapless::Vec::from_slice(&[1; 8]).unwrap();
+        let h = BlockHeader {
+            record_count: 1,
+            ..header()
+        };
+        assert_eq!(
+            Block::seal(h, body, &k, &sk).err(),
+            Some(SealError::BufferFull)
+        );
+    }
+}

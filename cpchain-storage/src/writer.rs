@@ -1,0 +1,395 @@
+//! The data-chain writer (§2.2.1, §2.5.1): the state machine that runs on a device or data
+//! gateway, packs records of each period T into a block, seals it under the interval key and
+//! emits an anchor every upload interval u.
+//!
+//! # Inputs and outputs
+//! * [`Writer::append`]`(now, record)`: a record observed at `now`.
+//! * [`Writer::handle_timeout`]`(now)`: the host's timer fired; call it at
+//!   [`Writer::next_deadline`] so a quiet stream still seals its block when the period ends.
+//! * [`Writer::poll_output`] until `None` after every input: [`Output::Block`] (persist it,
+//!   then store its shards) and [`Output::Anchor`] (put it on chain).
+//!
+//! # Ordering contract
+//! A block is always polled before the anchor that covers it, and the block *is* the
+//! writer's checkpoint ([`Checkpoint::after`]): persist it before you send it or the anchor
+//! anywhere. After a restart, [`Writer::resume`] from the last persisted block; never from an
+//! older one, or block indices (and so AEAD nonces) would be reused.
+//!
+//! # Firmware
+//! No allocator: the open block and the one buffered sealed block are
+//! `heapless::Vec<u8, BLOCK_CAP>`, where `BLOCK_CAP` is the body capacity (framed records plus
+//! the 16-byte tag). RAM is about `2 × BLOCK_CAP` plus a few hundred bytes.
+//!
+//! # Decisions
+//! * A record whose `now` is earlier than a time already seen is refused with
+//!   [`WriteError::TimeWentBackwards`]: the chain is in time order and sealed blocks are
+//!   immutable. Equal times are fine.
+//! * A record that cannot fit even an empty block is refused with
+//!   [`WriteError::RecordTooLarge`]. A record that fits an empty block but not the open one
+//!   seals the open block early (same period, next index) and starts a new one: nothing is
+//!   dropped. A period can therefore hold several blocks; a block never spans two periods.
+//! * If a block must be sealed while the previous sealed block is still unpolled, `append`
+//!   returns [`WriteError::OutputPending`] and `handle_timeout` defers sealing (the block's
+//!   contents do not depend on when it is sealed, only on its records).
+//! * An anchor is emitted at an upload boundary only if the head moved since the last
+//!   anchor: an idle stream costs no transactions. An unpolled anchor is replaced by a newer
+//!   one (the newer commits to the older's head through the hash chain); replacements are
+//!   counted in [`WriterStats::anchors_superseded`].
+//!
+//! Every error leaves the writer unchanged. Same inputs give the same outputs, byte for byte
+//! (signatures are RFC 6979 deterministic).
+
+use crate::anchor::Anchor;
+use crate::block::{
+    framed_len, Block, BlockHeader, BlockId, HeaplessBlock, RecordFramer, StreamId,
+};
+use crate::keys::{IntervalKey, MasterSecret};
+use crate::schedule::Schedule;
+use crate::WriteError;
+use core::fmt;
+use cpchain_core::{Hash, Timestamp};
+use cpchain_crypto::aead::TAG_LEN;
+use cpchain_crypto::{PublicKey, SecretKey};
+
+/// Where a writer continues an existing chain: the position after its last persisted block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Index the next block gets.
+    pub next_index: u64,
+    /// Id of the last block (the next block's `prev`).
+    pub head: BlockId,
+    /// Time of the last record in the last block.
+    pub last_time: Timestamp,
+}
+
+impl Checkpoint {
+    /// The position of a chain with no blocks yet.
+    pub const GENESIS: Checkpoint = Checkpoint {
+        next_index: 0,
+        head: BlockId(Hash::ZERO),
+        last_time: Timestamp(0),
+    };
+
+    /// The position after `block` (take it from the last block you persisted).
+    pub fn after<B: crate::BlockBody>(block: &Block<B>) -> Checkpoint {
+        Checkpoint {
+            next_index: block.header.index.saturating_add(1),
+            head: block.id(),
+            last_time: block.header.last_time,
+        }
+    }
+}
+
+/// What the host must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // firmware moves the block out once; no boxing without alloc
+pub enum Output<const BLOCK_CAP: usize> {
+    /// Persist this sealed block, then shard and store it.
+    Block(HeaplessBlock<BLOCK_CAP>),
+    /// Record this anchor on chain (after the blocks it covers are stored).
+    Anchor(Anchor),
+}
+
+/// Counters, for the host's telemetry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Records accepted.
+    pub records: u64,
+    /// Blocks sealed.
+    pub blocks: u64,
+    /// Blocks sealed early because the next record did not fit.
+    pub early_seals: u64,
+    /// Anchors emitted.
+    pub anchors: u64,
+    /// Anchors replaced by a newer one before the host polled them.
+    pub anchors_superseded: u64,
+}
+
+#[derive(Clone, Copy)]
+struct OpenMeta {
+    first: Timestamp,
+    last: Timestamp,
+    count: u32,
+}
+
+/// The data-chain writer of one stream, with a block body capacity of `BLOCK_CAP` bytes.
+pub struct Writer<const BLOCK_CAP: usize> {
+    stream: StreamId,
+    schedule: Schedule,
+    device: SecretKey,
+    master: MasterSecret,
+    key: Option<IntervalKey>,
+    next_index: u64,
+    head: BlockId,
+    last_now: Option<Timestamp>,
+    open: heapless::Vec<u8, BLOCK_CAP>,
+    meta: Option<OpenMeta>,
+    sealed: Option<HeaplessBlock<BLOCK_CAP>>,
+    anchor: Option<Anchor>,
+    anchored: Option<u64>,
+    next_boundary: Option<Timestamp>,
+    stats: WriterStats,
+}
+
+impl<const BLOCK_CAP: usize> fmt::Debug for Writer<BLOCK_CAP> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer")
+            .field("stream", &self.stream)
+            .field("next_index", &self.next_index)
+            .field("head", &self.head)
+            .field("open_bytes", &self.open.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
+    /// Plaintext bytes an empty block holds (capacity less the tag).
+    pub const PLAINTEXT_CAP: usize = BLOCK_CAP.saturating_sub(TAG_LEN);
+
+    /// A writer for a new chain. `device` signs blocks and anchors; `master` derives the
+    /// interval keys.
+    pub fn new(
+        stream: StreamId,
+        schedule: Schedule,
+        device: SecretKey,
+        master: MasterSecret,
+    ) -> Self {
+        Self::resume(stream, schedule, device, master, Checkpoint::GENESIS)
+    }
+
+    /// A writer continuing a chain from `checkpoint` (see the ordering contract).
+    pub fn resume(
+        stream: StreamId,
+        schedule: Schedule,
+        device: SecretKey,
+        master: MasterSecret,
+        checkpoint: Checkpoint,
+    ) -> Self {
+        let resumed = checkpoint.next_index > 0;
+        Writer {
+            stream,
+            schedule,
+            device,
+            master,
+            key: None,
+            next_index: checkpoint.next_index,
+            head: checkpoint.head,
+            last_now: resumed.then_some(checkpoint.last_time),
+            open: heapless::Vec::new(),
+            meta: None,
+            sealed: None,
+            anchor: None,
+            // A resumed chain's earlier anchors are not known here; re-anchoring the head
+            // once is harmless.
+            anchored: None,
+            next_boundary: resumed.then(|| schedule.upload_boundary_after(checkpoint.last_time)),
+            stats: WriterStats::default(),
+        }
+    }
+
+    /// The stream this writer extends.
+    pub fn stream(&self) -> &StreamId {
+        &self.stream
+    }
+
+    /// The device public key readers verify blocks and anchors against.
+    pub fn device_public_key(&self) -> PublicKey {
+        self.device.public_key()
+    }
+
+    /// The schedule (T, e, u).
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// Position after the last sealed block.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            next_index: self.next_index,
+            head: self.head,
+            last_time: self.last_now.unwrap_or(Timestamp(0)),
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> WriterStats {
+        self.stats
+    }
+
+    /// Records waiting in the open block.
+    pub fn open_records(&self) -> u32 {
+        self.meta.map_or(0, |m| m.count)
+    }
+
+    /// Append `record`, observed at `now`. May seal the open block (period over, or no room)
+    /// and emit an anchor (upload boundary passed) first. On `Err` nothing changed.
+    pub fn append(&mut self, now: Timestamp, record: &[u8]) -> Result<(), WriteError> {
+        if let Some(last) = self.last_now {
+            if now < last {
+                return Err(WriteError::TimeWentBackwards { last, now });
+            }
+        }
+        let max = Self::PLAINTEXT_CAP;
+        if framed_len(0, record.len()) > max {
+            return Err(WriteError::RecordTooLarge {
+                len: record.len(),
+                max,
+            });
+        }
+        let period_over = self
+            .meta
+            .is_some_and(|m| now >= self.schedule.period_end(m.first));
+        let fits_open = match self.meta {
+            Some(m) if !period_over => {
+                let delta = now.as_millis().saturating_sub(m.first.as_millis());
+                m.count < u32::MAX
+                    && self
+                        .open
+                        .len()
+                        .saturating_add(framed_len(delta, record.len()))
+                        <= max
+            }
+            _ => true,
+        };
+        let must_seal = self.meta.is_some() && (period_over || !fits_open);
+        if must_seal && self.sealed.is_some() {
+            return Err(WriteError::OutputPending);
+        }
+        if must_seal && self.next_index == u64::MAX {
+            return Err(WriteError::Exhausted);
+        }
+        // From here on nothing fails.
+        self.advance(now);
+        if !fits_open {
+            self.seal_open();
+            self.stats.early_seals += 1;
+        }
+        let meta = self.meta.get_or_insert(OpenMeta {
+            first: now,
+            last: now,
+            count: 0,
+        });
+        let delta = now.as_millis().saturating_sub(meta.first.as_millis());
+        if RecordFramer::push(&mut self.open, delta, record).is_ok() {
+            meta.last = now;
+            meta.count = meta.count.saturating_add(1);
+            self.stats.records += 1;
+        }
+        self.last_now = Some(now);
+        Ok(())
+    }
+
+    /// The host's timer fired (or any time passes): seal the open block if its period is
+    /// over and emit a due anchor. A `now` earlier than a time already seen is ignored.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if self.last_now.is_some_and(|last| now < last) {
+            return;
+        }
+        self.advance(now);
+        self.last_now = Some(now);
+    }
+
+    /// Seal the open block now, before its period ends (for example before a planned
+    /// shutdown). Returns `false` if there was nothing to seal or a sealed block is still
+    /// unpolled.
+    pub fn flush(&mut self) -> bool {
+        if self.meta.is_none() || self.sealed.is_some() || self.next_index == u64::MAX {
+            return false;
+        }
+        self.seal_open();
+        true
+    }
+
+    /// When the host should call [`Writer::handle_timeout`] next: the end of the open
+    /// block's period, or the next upload boundary if an anchor will be due then.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let seal = self.meta.map(|m| self.schedule.period_end(m.first));
+        // Sealing moves the head, and the seal deadline comes first, so after it the host
+        // asks again and gets the boundary.
+        let anchor = match self.next_index.checked_sub(1) {
+            Some(last) if self.anchored.is_none_or(|a| a < last) => self.next_boundary,
+            _ => None,
+        };
+        match (seal, anchor) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next thing the host must do, in order; `None` when there is nothing left.
+    pub fn poll_output(&mut self) -> Option<Output<BLOCK_CAP>> {
+        if let Some(b) = self.sealed.take() {
+            return Some(Output::Block(b));
+        }
+        self.anchor.take().map(Output::Anchor)
+    }
+
+    fn advance(&mut self, now: Timestamp) {
+        if self.next_boundary.is_none() {
+            self.next_boundary = Some(self.schedule.upload_boundary_after(now));
+        }
+        if let Some(m) = self.meta {
+            if now >= self.schedule.period_end(m.first) {
+                if self.sealed.is_some() || self.next_index == u64::MAX {
+                    return; // deferred until the host drains the sealed block
+                }
+                self.seal_open();
+            }
+        }
+        let Some(boundary) = self.next_boundary else {
+            return;
+        };
+        if now < boundary {
+            return;
+        }
+        if self.meta.is_some_and(|m| m.first < boundary) {
+            return; // a block before the boundary is still unsealed
+        }
+        let through = self.schedule.upload_boundary_at_or_before(now);
+        if let Some(last) = self.next_index.checked_sub(1) {
+            if self.anchored.is_none_or(|a| a < last) {
+                let anchor = Anchor::sign(self.stream, last, self.head, through, &self.device);
+                if self.anchor.replace(anchor).is_some() {
+                    self.stats.anchors_superseded += 1;
+                }
+                self.anchored = Some(last);
+                self.stats.anchors += 1;
+            }
+        }
+        self.next_boundary = Some(self.schedule.upload_boundary_after(through));
+    }
+
+    /// Seal the open block into the sealed slot. Callers ensure there is an open block, the
+    /// slot is free and an index is left.
+    fn seal_open(&mut self) {
+        let Some(meta) = self.meta else {
+            return;
+        };
+        let interval = self.schedule.interval_of(meta.first);
+        let key = match self.key.take() {
+            Some(k) if k.interval() == interval => k,
+            _ => self.master.interval_key(&self.stream, interval),
+        };
+        let header = BlockHeader {
+            stream: self.stream,
+            index: self.next_index,
+            prev: self.head,
+            first_time: meta.first,
+            last_time: meta.last,
+            record_count: meta.count,
+            interval,
+            key_id: key.id(),
+        };
+        let plaintext = core::mem::take(&mut self.open);
+        // Cannot fail: the open block never holds more than BLOCK_CAP − TAG_LEN bytes.
+        if let Ok(block) = Block::seal(header, plaintext, &key, &self.device) {
+            self.head = block.id();
+            self.next_index = self.next_index.saturating_add(1);
+            self.sealed = Some(block);
+            self.stats.blocks += 1;
+        }
+        self.meta = None;
+        self.key = Some(key);
+    }
+}
