@@ -441,6 +441,20 @@ impl WireMessage for CapsuleFrag {
 }
 
 impl CapsuleFrag {
+    /// The id of the kfrag this cfrag was made with: two cfrags with one id are one share,
+    /// so a grantee counts distinct ids towards the threshold (a proxy replaying another
+    /// proxy's cfrag adds nothing). Read from the serialized form (umbral-pre has no
+    /// accessor): postcard writes `e1` and `v1` (1 + 33 bytes each) then the 32-byte id.
+    pub fn kfrag_id(&self) -> Option<[u8; 32]> {
+        let mut buf = [0u8; 512];
+        let bytes = postcard::to_slice(&self.0, &mut buf).ok()?;
+        let (len, id) = bytes.get(68..)?.split_first()?;
+        if *len != 32 {
+            return None;
+        }
+        id.get(..32)?.try_into().ok()
+    }
+
     /// Check the cfrag is a correct re-encryption of `capsule` by a kfrag that `signer` made
     /// for this delegating and receiving key. A grantee opens only with verified cfrags.
     pub fn verify(
@@ -463,6 +477,11 @@ impl CapsuleFrag {
 pub struct VerifiedCapsuleFrag(umbral_pre::VerifiedCapsuleFrag);
 
 impl VerifiedCapsuleFrag {
+    /// See [`CapsuleFrag::kfrag_id`].
+    pub fn kfrag_id(&self) -> Option<[u8; 32]> {
+        self.to_unverified().kfrag_id()
+    }
+
     /// The wire form, for sending to the grantee.
     pub fn to_unverified(&self) -> CapsuleFrag {
         CapsuleFrag(self.0.clone().unverify())
@@ -503,6 +522,18 @@ pub mod raw {
     /// The umbral-pre verified kfrag inside a [`super::VerifiedKeyFrag`].
     pub fn verified_kfrag(k: &super::VerifiedKeyFrag) -> &VerifiedKeyFrag {
         &k.0
+    }
+    /// The umbral-pre cfrag inside a [`super::CapsuleFrag`].
+    pub fn cfrag(c: &super::CapsuleFrag) -> &CapsuleFrag {
+        &c.0
+    }
+    /// The umbral-pre verified cfrag inside a [`super::VerifiedCapsuleFrag`].
+    pub fn verified_cfrag(c: &super::VerifiedCapsuleFrag) -> &VerifiedCapsuleFrag {
+        &c.0
+    }
+    /// The DEM ciphertext inside a [`super::WrappedKey`].
+    pub fn wrapped_ciphertext(w: &super::WrappedKey) -> &[u8] {
+        &w.ciphertext
     }
 }
 
@@ -568,6 +599,10 @@ mod tests {
                 .unwrap(),
             );
         }
+        let ids: Vec<_> = cfrags.iter().map(|c| c.kfrag_id().unwrap()).collect();
+        assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+        let again = reencrypt(&mut rng, wrapped.capsule(), &kfrags[0]);
+        assert_eq!(again.kfrag_id(), Some(ids[0]));
         let opened = wrapped
             .open_reencrypted(&bob, &owner.public_key(), &cfrags[..2])
             .unwrap();

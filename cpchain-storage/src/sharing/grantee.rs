@@ -42,7 +42,7 @@ pub enum GranteeOutput {
         /// The proxy.
         to: Address,
         /// The request.
-        request: ReencryptionRequest,
+        request: Box<ReencryptionRequest>,
     },
     /// `m` verified cfrags are held: [`Grantee::open`] will succeed.
     Ready {
@@ -147,11 +147,11 @@ impl Grantee {
         for to in &g.proxies {
             self.outputs.push_back(GranteeOutput::SendRequest {
                 to: *to,
-                request: ReencryptionRequest {
+                request: Box::new(ReencryptionRequest {
                     grant: *grant,
                     interval,
                     capsule: wrapped.capsule().clone(),
-                },
+                }),
             });
         }
         self.pending.insert(
@@ -223,7 +223,10 @@ impl Grantee {
             self.ignored = self.ignored.saturating_add(1);
             return Ok(());
         };
-        if pending.cfrags.contains_key(&proxy) {
+        let share = verified.kfrag_id();
+        let same_share = pending.cfrags.values().any(|held| held.kfrag_id() == share);
+        if pending.cfrags.contains_key(&proxy) || same_share {
+            // One share per proxy and per kfrag: a duplicate adds nothing towards `m`.
             self.ignored = self.ignored.saturating_add(1);
             return Ok(());
         }

@@ -84,10 +84,12 @@ pub use owner::{GrantRequest, Owner, OwnerConfig, OwnerOutput};
 pub use proxy::{Proxy, ProxyConfig, ProxyOutput};
 
 use crate::block::StreamId;
+use crate::index::KeyIndexRecord;
 use crate::keys::{MasterSecret, KDF_SALT};
 use alloc::boxed::Box;
-use cpchain_core::{Address, EncodeError};
+use cpchain_core::{encoding, Address, DecodeError, EncodeError};
 use cpchain_crypto::pre::PreSecretKey;
+use cpchain_crypto::pre::WrappedKey;
 use cpchain_crypto::CryptoError;
 use thiserror::Error;
 
@@ -126,6 +128,14 @@ pub fn kfrag_signer_key(
         &[KFRAG_SIGNER_LABEL, &[0u8], &stream.0],
     )
     .map_err(SharingError::Crypto)
+}
+
+/// The wrapped interval key of a key-index record, for [`Grantee::request`]. The record is
+/// not signed: a substituted capsule either fails to open or opens a key whose commitment
+/// differs from the block header's key id, which the data-chain reader refuses.
+pub fn wrapped_key(record: &KeyIndexRecord) -> Result<WrappedKey, SharingError> {
+    let bytes = record.capsule.as_ref().ok_or(SharingError::NoCapsule)?;
+    encoding::decode(bytes).map_err(SharingError::Decode)
 }
 
 /// Why a sharing command was refused. Small and `Copy`; the machine's state is unchanged.
@@ -187,6 +197,12 @@ pub enum SharingError {
     /// A configured capacity (grants, pending requests, output queue) is full.
     #[error("capacity exceeded")]
     CapacityExceeded,
+    /// The key-index record carries no capsule (the owner did not enable sharing for it).
+    #[error("no capsule in the key-index record")]
+    NoCapsule,
+    /// Bytes from outside did not decode.
+    #[error("decode: {0}")]
+    Decode(DecodeError),
     /// A cryptographic operation failed.
     #[error("crypto: {0}")]
     Crypto(CryptoError),

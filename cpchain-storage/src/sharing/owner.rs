@@ -39,7 +39,7 @@ impl Default for OwnerConfig {
 #[non_exhaustive]
 pub enum OwnerOutput {
     /// Put the signed grant on chain. Emitted before the grant's deliveries.
-    PublishGrant(SignedGrant),
+    PublishGrant(Box<SignedGrant>),
     /// Send this delivery to proxy `to` over a confidential, authenticated channel.
     SendKfrags {
         /// The proxy.
@@ -232,7 +232,7 @@ impl Owner {
 
         self.grants.insert(id, grant);
         self.outputs
-            .push_back(OwnerOutput::PublishGrant(signed.clone()));
+            .push_back(OwnerOutput::PublishGrant(Box::new(signed.clone())));
         for (to, kfrags) in request.proxies.iter().zip(per_proxy) {
             self.outputs.push_back(OwnerOutput::SendKfrags {
                 to: *to,

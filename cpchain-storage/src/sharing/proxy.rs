@@ -141,13 +141,13 @@ impl Proxy {
         let refusal =
             if delivery.proxy != self.address || grant.proxy_index(&self.address).is_none() {
                 Some(SharingError::NotAddressedToUs)
-            } else if self
-                .tombstones
-                .get(&grant_id)
-                .is_some_and(|(owner, _)| *owner == grant.owner)
+            } else if now >= grant.expires_at
+                || self
+                    .tombstones
+                    .get(&grant_id)
+                    .is_some_and(|(owner, _)| *owner == grant.owner)
             {
-                Some(SharingError::GrantNotLive)
-            } else if now >= grant.expires_at {
+                // Expired, or revoked by its owner before (or after) this delivery.
                 Some(SharingError::GrantNotLive)
             } else if delivery.kfrags.len() != grant.delegating_keys.len() {
                 Some(SharingError::MalformedGrant)
