@@ -88,7 +88,7 @@ impl PreSecretKey {
 
     /// The matching public key.
     pub fn public_key(&self) -> PrePublicKey {
-        PrePublicKey(self.0.public_key())
+        PrePublicKey::new(self.0.public_key())
     }
 }
 
@@ -110,24 +110,46 @@ pub fn hkdf_keccak256(ikm: &[u8], salt: &[u8], info: &[&[u8]]) -> Zeroizing<[u8;
 }
 
 /// An Umbral public key (secp256k1), 33 bytes compressed on the wire.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct PrePublicKey(umbral_pre::PublicKey);
+///
+/// The compressed form is kept beside the point: compressing needs a field inversion, and
+/// grants encode, hash and compare these keys often.
+#[derive(Clone, Copy)]
+pub struct PrePublicKey {
+    key: umbral_pre::PublicKey,
+    compressed: [u8; 33],
+}
+
+impl PartialEq for PrePublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        // The compressed form is a bijection of the point.
+        self.compressed == other.compressed
+    }
+}
+
+impl Eq for PrePublicKey {}
 
 impl PrePublicKey {
+    fn new(key: umbral_pre::PublicKey) -> PrePublicKey {
+        let mut compressed = [0u8; 33];
+        for (dst, src) in compressed.iter_mut().zip(key.to_compressed_bytes().iter()) {
+            *dst = *src;
+        }
+        PrePublicKey { key, compressed }
+    }
+
     /// Parse a 33-byte compressed SEC1 point.
     pub fn from_compressed(bytes: &[u8; 33]) -> Result<PrePublicKey, CryptoError> {
         umbral_pre::PublicKey::try_from_compressed_bytes(bytes)
-            .map(PrePublicKey)
+            .map(|key| PrePublicKey {
+                key,
+                compressed: *bytes,
+            })
             .map_err(|_| CryptoError::InvalidPublicKey)
     }
 
     /// The 33-byte compressed SEC1 form.
     pub fn to_compressed(&self) -> [u8; 33] {
-        let mut out = [0u8; 33];
-        for (dst, src) in out.iter_mut().zip(self.0.to_compressed_bytes().iter()) {
-            *dst = *src;
-        }
-        out
+        self.compressed
     }
 }
 
@@ -139,14 +161,14 @@ impl PartialOrd for PrePublicKey {
 
 impl Ord for PrePublicKey {
     fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        self.to_compressed().cmp(&other.to_compressed())
+        self.compressed.cmp(&other.compressed)
     }
 }
 
 impl fmt::Debug for PrePublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PrePublicKey(0x")?;
-        for b in self.to_compressed().iter().take(8) {
+        for b in self.compressed.iter().take(8) {
             write!(f, "{b:02x}")?;
         }
         f.write_str("…)")
@@ -155,7 +177,7 @@ impl fmt::Debug for PrePublicKey {
 
 impl Serialize for PrePublicKey {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        cpchain_core::fixed_bytes::serialize(&self.to_compressed(), s)
+        cpchain_core::fixed_bytes::serialize(&self.compressed, s)
     }
 }
 
@@ -180,7 +202,7 @@ impl KfragSigner {
 
     /// The key that verifies this signer's kfrags.
     pub fn verifying_key(&self) -> PrePublicKey {
-        PrePublicKey(self.0.verifying_key())
+        PrePublicKey::new(self.0.verifying_key())
     }
 }
 
@@ -238,7 +260,7 @@ pub fn wrap_key(
     delegating: &PrePublicKey,
     key: &AeadKey,
 ) -> Result<WrappedKey, CryptoError> {
-    let (capsule, ct) = umbral_pre::encrypt_with_rng(rng, &delegating.0, key.expose_secret())
+    let (capsule, ct) = umbral_pre::encrypt_with_rng(rng, &delegating.key, key.expose_secret())
         .map_err(|_| CryptoError::BufferFull)?;
     let ciphertext: [u8; WRAPPED_KEY_CIPHERTEXT_LEN] = ct
         .as_ref()
@@ -275,7 +297,7 @@ impl WrappedKey {
     ) -> Result<AeadKey, CryptoError> {
         let pt = umbral_pre::decrypt_reencrypted(
             &receiving.0,
-            &delegating.0,
+            &delegating.key,
             &self.capsule.0,
             cfrags.iter().map(|c| c.0.clone()),
             self.ciphertext,
@@ -361,7 +383,7 @@ impl KeyFrag {
     ) -> Result<VerifiedKeyFrag, CryptoError> {
         self.0
             .clone()
-            .verify(&signer.0, Some(&delegating.0), Some(&receiving.0))
+            .verify(&signer.key, Some(&delegating.key), Some(&receiving.key))
             .map(VerifiedKeyFrag)
             .map_err(|_| CryptoError::KfragInvalid)
     }
@@ -401,7 +423,7 @@ pub fn generate_kfrags(
     let kfrags = umbral_pre::generate_kfrags_with_rng(
         rng,
         &delegating.0,
-        &receiving.0,
+        &receiving.key,
         &signer.0,
         usize::from(threshold),
         usize::from(shares),
@@ -466,7 +488,7 @@ impl CapsuleFrag {
     ) -> Result<VerifiedCapsuleFrag, CryptoError> {
         self.0
             .clone()
-            .verify(&capsule.0, &signer.0, &delegating.0, &receiving.0)
+            .verify(&capsule.0, &signer.key, &delegating.key, &receiving.key)
             .map(VerifiedCapsuleFrag)
             .map_err(|_| CryptoError::CfragInvalid)
     }
@@ -509,7 +531,7 @@ pub mod raw {
     }
     /// The umbral-pre public key inside a [`super::PrePublicKey`].
     pub fn public_key(k: &super::PrePublicKey) -> &PublicKey {
-        &k.0
+        &k.key
     }
     /// The umbral-pre signer inside a [`super::KfragSigner`].
     pub fn signer(s: &super::KfragSigner) -> &Signer {

@@ -5,15 +5,18 @@
 //! state machine step (which adds key derivation, signatures, encoding and bookkeeping).
 #![allow(missing_docs)]
 
+use core::cell::RefCell;
 use core::time::Duration;
 use cpchain_core::Timestamp;
 use cpchain_crypto::pre::{self, raw, PreSecretKey};
 use cpchain_crypto::SecretKey;
 use cpchain_storage::sharing::*;
 use cpchain_storage::{MasterSecret, StreamId};
+use criterion::black_box;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+use std::time::Instant;
 
 const STREAM: StreamId = StreamId([0x33; 32]);
 const NOW: Timestamp = Timestamp(1_000);
@@ -88,8 +91,8 @@ fn setup() -> Setup {
     while let Some(GranteeOutput::SendRequest { to, request }) = grantee.poll_output() {
         let p = proxies.iter_mut().find(|p| p.address() == to).unwrap();
         p.handle_request(NOW, &mut rng, *request).unwrap();
-        if let Some(ProxyOutput::Reply(r)) = p.poll_output() {
-            responses.push(*r);
+        if let Some(ProxyOutput::Reply { response, .. }) = p.poll_output() {
+            responses.push(*response);
         }
     }
     for r in responses.iter().take(2) {
@@ -270,6 +273,155 @@ fn benches(c: &mut Criterion) {
         b.iter(|| s.grantee.open(&s.grant, INTERVAL).unwrap())
     });
     g.finish();
+
+    // --- paired: raw and machine alternate call by call, so the shared machine's load
+    // drifts over both alike; the ratio is the median over samples of machine / raw. ---
+    let mut g = c.benchmark_group("sharing_paired");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    let pairs = RefCell::new(Vec::new());
+    g.bench_function("grant", |b| {
+        b.iter_custom(|iters| {
+            let (mut raw_t, mut mach_t) = (Duration::ZERO, Duration::ZERO);
+            for _ in 0..iters {
+                let mut o = owner();
+                let req = GrantRequest {
+                    first_interval: INTERVAL,
+                    last_interval: INTERVAL,
+                    grantee: bob_pk,
+                    threshold: 2,
+                    proxies: &addrs,
+                    expires_at: EXPIRES,
+                };
+                let t0 = Instant::now();
+                black_box(raw::generate_kfrags_with_rng(
+                    &mut rng,
+                    raw::secret_key(&delegating),
+                    raw::public_key(&bob_pk),
+                    raw::signer(&signer),
+                    2,
+                    3,
+                    true,
+                    true,
+                ));
+                let t1 = Instant::now();
+                o.grant(NOW, &mut rng, &req).unwrap();
+                while let Some(out) = o.poll_output() {
+                    black_box(out);
+                }
+                let t2 = Instant::now();
+                raw_t += t1 - t0;
+                mach_t += t2 - t1;
+            }
+            pairs.borrow_mut().push((raw_t, mach_t));
+            mach_t
+        })
+    });
+    report("grant (m = 2, n = 3, one interval)", &pairs);
+    g.bench_function("reencrypt", |b| {
+        b.iter_custom(|iters| {
+            let (mut raw_t, mut mach_t) = (Duration::ZERO, Duration::ZERO);
+            for _ in 0..iters {
+                let t0 = Instant::now();
+                black_box(raw::reencrypt_with_rng(
+                    &mut rng,
+                    raw::capsule(&capsule),
+                    raw_kfrag.clone(),
+                ));
+                let t1 = Instant::now();
+                proxy
+                    .handle_request(NOW, &mut rng, request.clone())
+                    .unwrap();
+                black_box(proxy.poll_output());
+                let t2 = Instant::now();
+                raw_t += t1 - t0;
+                mach_t += t2 - t1;
+            }
+            pairs.borrow_mut().push((raw_t, mach_t));
+            mach_t
+        })
+    });
+    report("re-encrypt", &pairs);
+    // The same, with the raw side also serializing its cfrag for the wire, as any
+    // deployment must (the machine's reply already carries its wire bytes).
+    g.bench_function("reencrypt_to_wire", |b| {
+        b.iter_custom(|iters| {
+            let (mut raw_t, mut mach_t) = (Duration::ZERO, Duration::ZERO);
+            for _ in 0..iters {
+                let t0 = Instant::now();
+                let c =
+                    raw::reencrypt_with_rng(&mut rng, raw::capsule(&capsule), raw_kfrag.clone());
+                black_box(postcard::to_allocvec(&c).unwrap());
+                let t1 = Instant::now();
+                proxy
+                    .handle_request(NOW, &mut rng, request.clone())
+                    .unwrap();
+                black_box(proxy.poll_output());
+                let t2 = Instant::now();
+                raw_t += t1 - t0;
+                mach_t += t2 - t1;
+            }
+            pairs.borrow_mut().push((raw_t, mach_t));
+            mach_t
+        })
+    });
+    report("re-encrypt, both sides producing wire bytes", &pairs);
+    g.bench_function("open", |b| {
+        b.iter_custom(|iters| {
+            let (mut raw_t, mut mach_t) = (Duration::ZERO, Duration::ZERO);
+            for _ in 0..iters {
+                let t0 = Instant::now();
+                black_box(
+                    raw::decrypt_reencrypted(
+                        raw::secret_key(&s.bob),
+                        raw::public_key(&dpk),
+                        raw::capsule(&capsule),
+                        raw_cfrags.iter().cloned(),
+                        &ciphertext,
+                    )
+                    .unwrap(),
+                );
+                let t1 = Instant::now();
+                black_box(s.grantee.open(&s.grant, INTERVAL).unwrap());
+                let t2 = Instant::now();
+                raw_t += t1 - t0;
+                mach_t += t2 - t1;
+            }
+            pairs.borrow_mut().push((raw_t, mach_t));
+            mach_t
+        })
+    });
+    report("open (m = 2)", &pairs);
+    g.finish();
+}
+
+/// Print the median per-sample raw and machine times and their ratio, then reset.
+fn report(what: &str, pairs: &RefCell<Vec<(Duration, Duration)>>) {
+    let mut v = pairs.borrow_mut();
+    // The last samples are the measured ones (warm-up calls come first).
+    let n = v.len().min(10);
+    let tail = &v[v.len() - n..];
+    let mut ratios: Vec<f64> = tail
+        .iter()
+        .map(|(r, m)| m.as_secs_f64() / r.as_secs_f64())
+        .collect();
+    ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let median = ratios[ratios.len() / 2];
+    let (r, m): (Duration, Duration) = tail
+        .iter()
+        .fold((Duration::ZERO, Duration::ZERO), |(a, b), (x, y)| {
+            (a + *x, b + *y)
+        });
+    println!(
+        "PAIRED {what}: machine/raw median ratio {median:.3} (min {:.3}, max {:.3}); \
+         totals raw {:?} machine {:?}",
+        ratios[0],
+        ratios[ratios.len() - 1],
+        r,
+        m
+    );
+    v.clear();
 }
 
 criterion_group!(sharing, benches);

@@ -127,7 +127,11 @@ impl World {
             let p = self.proxy(to);
             p.handle_request(NOW, &mut rng, req).unwrap();
             match p.poll_output() {
-                Some(ProxyOutput::Reply(r)) => out.push(wire(&*r)),
+                Some(ProxyOutput::Reply { response, bytes }) => {
+                    // The ready-made wire bytes are the canonical encoding of the response.
+                    assert_eq!(bytes, encoding::encode_to_vec(&*response).unwrap());
+                    out.push(encoding::decode(&bytes).unwrap())
+                }
                 other => panic!("proxy did not serve: {other:?}"),
             }
             self.rng = rng;

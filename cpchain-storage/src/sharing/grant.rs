@@ -128,14 +128,18 @@ impl Grant {
         self.proxies.iter().position(|p| p == proxy)
     }
 
-    /// Sign as the owner. The signer must be [`Grant::owner`].
-    pub fn sign(self, owner: &SecretKey) -> Result<SignedGrant, SharingError> {
+    /// Sign as the owner (the signer must be [`Grant::owner`]); returns the grant's id too,
+    /// from the same single encoding.
+    pub fn sign(self, owner: &SecretKey) -> Result<(GrantId, SignedGrant), SharingError> {
         let payload = encode_to_vec(&self)?;
         let signature = owner.sign(&GRANT_DOMAIN, &payload);
-        Ok(SignedGrant {
-            grant: self,
-            signature,
-        })
+        Ok((
+            GrantId(keccak256(&payload)),
+            SignedGrant {
+                grant: self,
+                signature,
+            },
+        ))
     }
 }
 
@@ -325,6 +329,31 @@ impl CfragResponse {
         let payload = encode_to_vec(&body)?;
         let signature = proxy.sign(&CFRAG_DOMAIN, &payload);
         Ok(CfragResponse { body, signature })
+    }
+
+    /// Sign `body` and return the response with its wire encoding, built from the signed
+    /// bytes: the cfrag's points are compressed once, not again when the host sends it.
+    pub fn sign_to_wire(
+        body: CfragBody,
+        proxy: &SecretKey,
+    ) -> Result<(CfragResponse, Vec<u8>), SharingError> {
+        let mut bytes = encode_to_vec(&body)?;
+        let signature = proxy.sign(&CFRAG_DOMAIN, &bytes);
+        // Same envelope, the response's tag, then postcard of `signature` (65 raw bytes):
+        // postcard encodes a struct as its fields in order, so this is the canonical
+        // encoding of `CfragResponse { body, signature }`.
+        let [hi, lo] = <CfragResponse as WireMessage>::TAG.to_be_bytes();
+        if let Some(tag) = bytes.get_mut(1..3) {
+            tag.copy_from_slice(&[hi, lo]);
+        }
+        bytes.extend_from_slice(&signature.to_bytes());
+        if bytes.len() > <CfragResponse as WireMessage>::MAX_ENCODED_LEN {
+            return Err(SharingError::Encode(cpchain_core::EncodeError::TooLarge {
+                len: bytes.len(),
+                max: <CfragResponse as WireMessage>::MAX_ENCODED_LEN,
+            }));
+        }
+        Ok((CfragResponse { body, signature }, bytes))
     }
 
     /// The address that signed the response.

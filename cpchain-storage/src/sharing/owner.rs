@@ -83,6 +83,7 @@ pub struct Owner {
     master: MasterSecret,
     stream: StreamId,
     signer: KfragSigner,
+    signer_pk: PrePublicKey,
     config: OwnerConfig,
     grants: BTreeMap<GrantId, Grant>,
     outputs: VecDeque<OwnerOutput>,
@@ -108,6 +109,7 @@ impl Owner {
     ) -> Result<Owner, SharingError> {
         let signer = KfragSigner::new(&kfrag_signer_key(&master, &stream)?);
         Ok(Owner {
+            signer_pk: signer.verifying_key(),
             address: identity.public_key().address(),
             identity,
             master,
@@ -131,7 +133,7 @@ impl Owner {
 
     /// The public key that verifies this stream's kfrags.
     pub fn kfrag_signer(&self) -> PrePublicKey {
-        self.signer.verifying_key()
+        self.signer_pk
     }
 
     /// Interval `interval`'s delegating public key.
@@ -182,6 +184,17 @@ impl Owner {
         }
         let n = request.proxies.len();
         let shares = u8::try_from(n).map_err(|_| SharingError::InvalidProxySet)?;
+        // Cheap checks first, so a bad request costs no key derivation (Grant::validate
+        // repeats them on the finished grant).
+        if n == 0 || n > MAX_PROXIES {
+            return Err(SharingError::InvalidProxySet);
+        }
+        if request.threshold == 0 || request.threshold > shares {
+            return Err(SharingError::InvalidThreshold);
+        }
+        if request.expires_at <= now {
+            return Err(SharingError::InvalidExpiry);
+        }
         if self.grants.len() >= self.config.max_grants
             || self.outputs.len().saturating_add(n).saturating_add(1) > self.config.max_outputs
         {
@@ -221,16 +234,15 @@ impl Owner {
             grantee: request.grantee,
             threshold: request.threshold,
             proxies,
-            kfrag_signer: self.signer.verifying_key(),
+            kfrag_signer: self.signer_pk,
             delegating_keys,
             issued_at: now,
             expires_at: request.expires_at,
         };
         grant.validate()?;
-        let id = grant.id()?;
-        let signed = grant.clone().sign(&self.identity)?;
+        let (id, signed) = grant.sign(&self.identity)?;
 
-        self.grants.insert(id, grant);
+        self.grants.insert(id, signed.grant.clone());
         self.outputs
             .push_back(OwnerOutput::PublishGrant(Box::new(signed.clone())));
         for (to, kfrags) in request.proxies.iter().zip(per_proxy) {

@@ -39,7 +39,12 @@ pub enum ProxyOutput {
     /// A delivery was verified and its kfrags are held.
     Accepted(GrantId),
     /// Send this signed cfrag back to whoever asked.
-    Reply(Box<CfragResponse>),
+    Reply {
+        /// The response.
+        response: Box<CfragResponse>,
+        /// Its wire encoding, ready to send.
+        bytes: Vec<u8>,
+    },
     /// A request or delivery was not served, and why (not a fault: it may be stale).
     Refused {
         /// The grant named.
@@ -235,7 +240,7 @@ impl Proxy {
             return Ok(());
         };
         let cfrag = reencrypt(rng, &request.capsule, kfrag).to_unverified();
-        let response = CfragResponse::sign(
+        let (response, bytes) = CfragResponse::sign_to_wire(
             CfragBody {
                 grant: request.grant,
                 interval: request.interval,
@@ -244,8 +249,10 @@ impl Proxy {
             },
             &self.identity,
         )?;
-        self.outputs
-            .push_back(ProxyOutput::Reply(Box::new(response)));
+        self.outputs.push_back(ProxyOutput::Reply {
+            response: Box::new(response),
+            bytes,
+        });
         Ok(())
     }
 
