@@ -22,6 +22,7 @@ const STREAM: StreamId = StreamId([0x33; 32]);
 const NOW: Timestamp = Timestamp(1_000);
 const EXPIRES: Timestamp = Timestamp(1_000_000_000);
 const INTERVAL: u64 = 5;
+const PAIRED_SAMPLES: usize = 20;
 
 fn owner() -> Owner {
     Owner::new(
@@ -277,7 +278,7 @@ fn benches(c: &mut Criterion) {
     // --- paired: raw and machine alternate call by call, so the shared machine's load
     // drifts over both alike; the ratio is the median over samples of machine / raw. ---
     let mut g = c.benchmark_group("sharing_paired");
-    g.sample_size(10)
+    g.sample_size(PAIRED_SAMPLES)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
     let pairs = RefCell::new(Vec::new());
@@ -314,7 +315,9 @@ fn benches(c: &mut Criterion) {
                 raw_t += t1 - t0;
                 mach_t += t2 - t1;
             }
-            pairs.borrow_mut().push((raw_t, mach_t));
+            pairs
+                .borrow_mut()
+                .push((raw_t / iters as u32, mach_t / iters as u32));
             mach_t
         })
     });
@@ -338,7 +341,9 @@ fn benches(c: &mut Criterion) {
                 raw_t += t1 - t0;
                 mach_t += t2 - t1;
             }
-            pairs.borrow_mut().push((raw_t, mach_t));
+            pairs
+                .borrow_mut()
+                .push((raw_t / iters as u32, mach_t / iters as u32));
             mach_t
         })
     });
@@ -362,7 +367,9 @@ fn benches(c: &mut Criterion) {
                 raw_t += t1 - t0;
                 mach_t += t2 - t1;
             }
-            pairs.borrow_mut().push((raw_t, mach_t));
+            pairs
+                .borrow_mut()
+                .push((raw_t / iters as u32, mach_t / iters as u32));
             mach_t
         })
     });
@@ -388,7 +395,9 @@ fn benches(c: &mut Criterion) {
                 raw_t += t1 - t0;
                 mach_t += t2 - t1;
             }
-            pairs.borrow_mut().push((raw_t, mach_t));
+            pairs
+                .borrow_mut()
+                .push((raw_t / iters as u32, mach_t / iters as u32));
             mach_t
         })
     });
@@ -400,7 +409,7 @@ fn benches(c: &mut Criterion) {
 fn report(what: &str, pairs: &RefCell<Vec<(Duration, Duration)>>) {
     let mut v = pairs.borrow_mut();
     // The last samples are the measured ones (warm-up calls come first).
-    let n = v.len().min(10);
+    let n = v.len().min(PAIRED_SAMPLES);
     let tail = &v[v.len() - n..];
     let mut ratios: Vec<f64> = tail
         .iter()
@@ -408,18 +417,17 @@ fn report(what: &str, pairs: &RefCell<Vec<(Duration, Duration)>>) {
         .collect();
     ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let median = ratios[ratios.len() / 2];
-    let (r, m): (Duration, Duration) = tail
-        .iter()
-        .fold((Duration::ZERO, Duration::ZERO), |(a, b), (x, y)| {
-            (a + *x, b + *y)
-        });
+    let mut raws: Vec<Duration> = tail.iter().map(|(r, _)| *r).collect();
+    let mut machines: Vec<Duration> = tail.iter().map(|(_, m)| *m).collect();
+    raws.sort();
+    machines.sort();
     println!(
-        "PAIRED {what}: machine/raw median ratio {median:.3} (min {:.3}, max {:.3}); \
-         totals raw {:?} machine {:?}",
+        "PAIRED {what}: median per call raw {:?}, machine {:?}; machine/raw median ratio \
+         {median:.3} (min {:.3}, max {:.3})",
+        raws[raws.len() / 2],
+        machines[machines.len() / 2],
         ratios[0],
         ratios[ratios.len() - 1],
-        r,
-        m
     );
     v.clear();
 }
