@@ -122,7 +122,9 @@ impl Grantee {
     }
 
     /// Ask every proxy of `grant` to re-encrypt `interval`'s wrapped key (from the
-    /// interval's key-index record). Emits one `SendRequest` per proxy.
+    /// interval's key-index record). Emits one `SendRequest` per proxy. Asking again for the
+    /// same (grant, interval) starts the collection afresh (cfrags already held are dropped),
+    /// which is how a grantee retries after a substituted capsule.
     pub fn request(
         &mut self,
         now: Timestamp,

@@ -40,7 +40,7 @@
 //! * [`Proxy`]: `handle_delivery` verifies the grant signature and every kfrag before keeping
 //!   any (all or nothing); `handle_request` re-encrypts a capsule only under a live grant
 //!   (not expired, not revoked, interval inside it) and replies with a [`CfragResponse`]
-//!   signed by the proxy's identity; `handle_revoke` drops the grant's kfrags and keeps a
+//!   signed by the proxy's identity (the output carries its wire bytes too); `handle_revoke` drops the grant's kfrags and keeps a
 //!   tombstone until the grant would have expired, so a replayed delivery cannot reinstall
 //!   them.
 //! * [`Grantee`]: `accept_grant`, then `request(now, grant, interval, wrapped key)` emits one
@@ -65,6 +65,11 @@
 //! * The paper does not fix how kfrags reach proxies; a [`KfragDelivery`] must travel over
 //!   an authenticated, confidential channel (the host's), because `m` kfrags in the grantee's
 //!   hands would let it bypass revocation.
+//! * Proxies sign their cfrag responses (one ECDSA signature each, about 15 % of a
+//!   re-encryption; see `docs/BENCHMARKS.md`) so that a bad cfrag is evidence a third party
+//!   can check, not just the transport's word.
+//! * A grantee counts one share per proxy and per kfrag id: a proxy that replays another
+//!   proxy's cfrag adds nothing towards `m`.
 //! * Umbral kfrag signatures use a dedicated per-stream signer key (derived as above) whose
 //!   public key the owner's chain identity signs into the grant, rather than the chain key
 //!   itself, so chain signatures and Umbral signatures never share a key.
