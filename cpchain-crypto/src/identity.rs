@@ -107,7 +107,15 @@ pub struct PublicKey {
 
 impl PublicKey {
     /// Parse a SEC1 key, compressed (33 bytes) or uncompressed (65 bytes).
+    ///
+    /// Only the tags `02`/`03` (33 bytes) and `04` (65 bytes) are accepted: SEC1's other
+    /// forms (the "compact" `05` tag, hybrid `06`/`07`) would give one key a second wire
+    /// encoding.
     pub fn from_sec1_bytes(bytes: &[u8]) -> Result<PublicKey, CryptoError> {
+        match (bytes.first(), bytes.len()) {
+            (Some(0x02 | 0x03), 33) | (Some(0x04), 65) => {}
+            _ => return Err(CryptoError::InvalidPublicKey),
+        }
         VerifyingKey::from_sec1_bytes(bytes)
             .map(|inner| PublicKey { inner })
             .map_err(|_| CryptoError::InvalidPublicKey)

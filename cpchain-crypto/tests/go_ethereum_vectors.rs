@@ -77,6 +77,23 @@ fn ecrecover_vector() {
         pk.verify(&Hash(other), &sig),
         Err(CryptoError::BadSignature)
     );
+    // Only the 02/03 and 04 SEC1 forms are accepted: one key, one encoding per length.
+    let mut compact = hex::decode(TEST_PUB_C).unwrap();
+    compact[0] = 0x05;
+    assert_eq!(
+        PublicKey::from_sec1_bytes(&compact),
+        Err(CryptoError::InvalidPublicKey)
+    );
+    let mut hybrid = hex::decode(TEST_PUB).unwrap();
+    hybrid[0] = 0x06;
+    assert_eq!(
+        PublicKey::from_sec1_bytes(&hybrid),
+        Err(CryptoError::InvalidPublicKey)
+    );
+    assert_eq!(
+        PublicKey::from_sec1_bytes(&[]),
+        Err(CryptoError::InvalidPublicKey)
+    );
     // Decompression agrees.
     assert_eq!(
         PublicKey::from_sec1_bytes(&hex::decode(TEST_PUB_C).unwrap()).unwrap(),

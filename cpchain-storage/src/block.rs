@@ -275,33 +275,28 @@ impl<B: BlockBody> Block<B> {
     /// `header`, and sign it with the device key. `header.key_id` is set from `key`; the
     /// caller gives every other field (the [`crate::Writer`] does this for you).
     pub fn seal(
-        mut header: BlockHeader,
+        header: BlockHeader,
         mut plaintext: B,
         key: &IntervalKey,
         device: &SecretKey,
     ) -> Result<Block<B>, SealError> {
-        header.key_id = key.id();
-        let hb = header.to_bytes();
-        let plain_len = plaintext.as_ref().len();
-        plaintext.try_extend(&[0u8; TAG_LEN])?;
-        let (pt, tag_slot) = plaintext
-            .as_mut()
-            .split_at_mut_checked(plain_len)
-            .ok_or(SealError::BufferFull)?;
-        let tag = seal_detached(key.aead_key(), &header.nonce(), hb.as_slice(), pt)
-            .map_err(|_| SealError::BufferFull)?;
-        for (d, s) in tag_slot.iter_mut().zip(tag) {
-            *d = s;
-        }
-        let body_hash = keccak256(plaintext.as_ref());
-        let id = block_id(&hb, &body_hash);
-        let signature = device.sign(&BLOCK_DOMAIN, id.0.as_bytes());
+        let seal = seal_in_place(header, &mut plaintext, key, device)?;
         Ok(Block {
-            header,
-            body_hash,
-            signature,
+            header: seal.header,
+            body_hash: seal.body_hash,
+            signature: seal.signature,
             body: plaintext,
         })
+    }
+
+    /// A borrowed view of this block.
+    pub fn view(&self) -> BlockRef<'_> {
+        BlockRef {
+            header: self.header,
+            body_hash: self.body_hash,
+            signature: self.signature,
+            body: self.body.as_ref(),
+        }
     }
 
     /// The block id as claimed by the header and `body_hash` (not checked against the body).
@@ -321,6 +316,142 @@ impl<B: BlockBody> Block<B> {
             .verify_payload(&BLOCK_DOMAIN, id.0.as_bytes(), &self.signature)
             .map_err(|_| crate::VerifyError::BadSignature { index })?;
         Ok(id)
+    }
+}
+
+/// The signed parts of a block sealed in place: everything but the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockSeal {
+    /// The header, with `key_id` set.
+    pub header: BlockHeader,
+    /// Keccak-256 of the sealed body.
+    pub body_hash: Hash,
+    /// Device signature over the block id.
+    pub signature: Signature,
+    /// The block id (what the next block links to).
+    pub id: BlockId,
+}
+
+/// Seal `body` (framed records) in place: encrypt it under `key` with the header as
+/// associated data, append the tag, hash it and sign the block id. `header.key_id` is set
+/// from `key`. On `Err` the body is unchanged.
+pub fn seal_in_place<B: BlockBody>(
+    mut header: BlockHeader,
+    body: &mut B,
+    key: &IntervalKey,
+    device: &SecretKey,
+) -> Result<BlockSeal, SealError> {
+    header.key_id = key.id();
+    let hb = header.to_bytes();
+    let plain_len = body.as_ref().len();
+    body.try_extend(&[0u8; TAG_LEN])?;
+    let (pt, tag_slot) = body
+        .as_mut()
+        .split_at_mut_checked(plain_len)
+        .ok_or(SealError::BufferFull)?;
+    let tag = seal_detached(key.aead_key(), &header.nonce(), hb.as_slice(), pt)
+        .map_err(|_| SealError::BufferFull)?;
+    for (d, s) in tag_slot.iter_mut().zip(tag) {
+        *d = s;
+    }
+    let body_hash = keccak256(body.as_ref());
+    let id = block_id(&hb, &body_hash);
+    let signature = device.sign(&BLOCK_DOMAIN, id.0.as_bytes());
+    Ok(BlockSeal {
+        header,
+        body_hash,
+        signature,
+        id,
+    })
+}
+
+/// A sealed block whose body is borrowed: what [`crate::Writer::poll_output`] hands out, so a
+/// block is never copied on its way from the writer's buffer to the host's storage or radio.
+/// Its wire form is exactly that of [`Block`].
+#[derive(Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BlockRef<'a> {
+    /// The header.
+    pub header: BlockHeader,
+    /// Keccak-256 of `body`.
+    pub body_hash: Hash,
+    /// Device signature over the block id.
+    pub signature: Signature,
+    /// Ciphertext and tag.
+    #[serde(serialize_with = "serialize_bytes")]
+    pub body: &'a [u8],
+}
+
+fn serialize_bytes<S: Serializer>(b: &&[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bytes(b)
+}
+
+impl fmt::Debug for BlockRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockRef")
+            .field("header", &self.header)
+            .field("body_hash", &self.body_hash)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl BlockRef<'_> {
+    /// The block id.
+    pub fn id(&self) -> BlockId {
+        block_id(&self.header.to_bytes(), &self.body_hash)
+    }
+
+    /// Encode as a [`Block`] wire message into `buf` (no allocation); returns the written
+    /// prefix.
+    pub fn encode_to_slice<'b>(
+        &self,
+        buf: &'b mut [u8],
+    ) -> Result<&'b mut [u8], cpchain_core::EncodeError> {
+        use cpchain_core::encoding::{HEADER_LEN, WIRE_VERSION};
+        let (head, rest) = buf
+            .split_at_mut_checked(HEADER_LEN)
+            .ok_or(cpchain_core::EncodeError::BufferTooSmall)?;
+        let [hi, lo] = <VecTag as WireMessage>::TAG.to_be_bytes();
+        for (d, s) in head.iter_mut().zip([WIRE_VERSION, hi, lo]) {
+            *d = s;
+        }
+        let used = postcard::to_slice(self, rest)
+            .map_err(|_| cpchain_core::EncodeError::BufferTooSmall)?
+            .len();
+        buf.get_mut(..HEADER_LEN + used)
+            .ok_or(cpchain_core::EncodeError::BufferTooSmall)
+    }
+
+    /// An owned copy in body storage `B`; `None` if the body does not fit `B`.
+    pub fn to_block<B: BlockBody>(&self) -> Option<Block<B>> {
+        Some(Block {
+            header: self.header,
+            body_hash: self.body_hash,
+            signature: self.signature,
+            body: B::from_slice(self.body)?,
+        })
+    }
+
+    /// An owned copy with a heap body.
+    #[cfg(feature = "alloc")]
+    pub fn to_vec_block(&self) -> VecBlock {
+        Block {
+            header: self.header,
+            body_hash: self.body_hash,
+            signature: self.signature,
+            body: self.body.to_vec(),
+        }
+    }
+}
+
+/// The block wire tag, named through one concrete instantiation.
+type VecTag = Block<heapless::Vec<u8, 0>>;
+
+#[cfg(feature = "alloc")]
+impl<B: BlockBody> Block<B> {
+    /// The same block with a heap body: how a host keeps a block a firmware writer emitted.
+    pub fn to_vec_block(&self) -> VecBlock {
+        self.view().to_vec_block()
     }
 }
 
@@ -407,23 +538,17 @@ impl RecordFramer {
     /// Append `record` at `delta` ms after the block's first record. `Err` (buffer unchanged)
     /// if it does not fit.
     pub fn push<B: BlockBody>(buf: &mut B, delta: u64, record: &[u8]) -> Result<(), SealError> {
-        let mut head = [0u8; 20];
         let mut a = [0u8; 10];
         let mut b = [0u8; 10];
         let na = write_varint(delta, &mut a);
         let nb = write_varint(record.len() as u64, &mut b);
-        let mut n = 0;
-        for byte in a.iter().take(na).chain(b.iter().take(nb)) {
-            if let Some(slot) = head.get_mut(n) {
-                *slot = *byte;
-                n += 1;
-            }
-        }
-        let total = n.saturating_add(record.len());
+        let total = na.saturating_add(nb).saturating_add(record.len());
         if buf.as_ref().len().saturating_add(total) > B::MAX_LEN {
             return Err(SealError::BufferFull);
         }
-        buf.try_extend(head.get(..n).unwrap_or(&[]))?;
+        // Cannot fail after the check above; each call checks again anyway.
+        buf.try_extend(a.get(..na).unwrap_or(&[]))?;
+        buf.try_extend(b.get(..nb).unwrap_or(&[]))?;
         buf.try_extend(record)
     }
 }

@@ -16,10 +16,52 @@
 //!   reader: anchors + blocks ──► verify_chain ──► open_block (interval key) ──► records
 //! ```
 //!
+//! ```
+//! use cpchain_core::{Duration, Timestamp};
+//! use cpchain_crypto::SecretKey;
+//! use cpchain_storage::*;
+//!
+//! // T = 1 s, e = 1 min, u = 10 s.
+//! let schedule = Schedule::new(Duration::from_secs(1), Duration::from_mins(1), Duration::from_secs(10))?;
+//! let stream = StreamId([7; 32]);
+//! let device = SecretKey::from_bytes(&[0x11; 32])?;
+//! let owner = MasterSecret::from_bytes([0x22; 32]);
+//! let mut writer: Writer<4096> = Writer::new(stream, schedule, device.clone(), owner.clone());
+//!
+//! let (mut blocks, mut anchors) = (Vec::new(), Vec::new());
+//! for (t, reading) in [(100, &b"21.5C"[..]), (600, b"21.6C"), (1_200, b"21.8C")] {
+//!     writer.append(Timestamp(t), reading)?;
+//!     while let Some(out) = writer.poll_output() {
+//!         match out {
+//!             Output::Block(b) => blocks.push(b.to_vec_block()), // persist, shard, place
+//!             Output::Anchor(a) => anchors.push(a), // put on chain
+//!         }
+//!     }
+//! }
+//! writer.handle_timeout(Timestamp(10_000)); // the host's timer: seal and anchor
+//! while let Some(out) = writer.poll_output() {
+//!     match out {
+//!         Output::Block(b) => blocks.push(b.to_vec_block()),
+//!         Output::Anchor(a) => anchors.push(a),
+//!     }
+//! }
+//! assert_eq!((blocks.len(), anchors.len()), (2, 1));
+//!
+//! let verifier = ChainVerifier::new(stream, device.public_key(), schedule);
+//! let summary = verify_chain(verifier, &anchors, &blocks, &owner)?;
+//! assert_eq!(summary.anchored, Some(1));
+//! let key = owner.interval_key(&stream, blocks[0].header.interval);
+//! let mut scratch = [0u8; 4096];
+//! let first: Vec<_> = open_block(&blocks[0], &key, &mut scratch)?.map(|r| r.data.to_vec()).collect();
+//! assert_eq!(first, [b"21.5C".to_vec(), b"21.6C".to_vec()]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # State machine ([`Writer`])
 //! Inputs: [`Writer::append`]`(now, record)` and [`Writer::handle_timeout`]`(now)` at
-//! [`Writer::next_deadline`]. Outputs, drained with [`Writer::poll_output`]: a sealed block,
-//! then the anchor that covers it. Invariants: block indices are consecutive from 0; each
+//! [`Writer::next_deadline`]. Outputs, drained with [`Writer::poll_output`]: a sealed block
+//! (lent as a [`BlockRef`] into the writer's buffer, valid until the next call), then the
+//! anchor that covers it. Invariants: block indices are consecutive from 0; each
 //! block links to the previous block's id; a block's records lie in one period T and so in
 //! one encryption interval; times never go backwards; every error leaves the writer
 //! unchanged; same inputs give the same bytes out. See [`writer`] for the decisions on late
@@ -28,7 +70,10 @@
 //! # Verification ([`reader`])
 //! [`ChainVerifier`] and [`verify_chain`] detect tampering, reordering, dropped, replayed and
 //! conflicting blocks, truncation after an anchor and a block under the wrong interval's key,
-//! each as its own [`VerifyError`]; [`open_block`] then decrypts.
+//! each as its own [`VerifyError`]; [`open_block`] then decrypts (and, with `alloc`,
+//! [`read_chain`] does both, delivering records only once the whole run has verified). The
+//! verifier's `Err` is its verdict on untrusted data, not a caller error; the offending
+//! block is the evidence.
 //!
 //! # Features and firmware
 //! `#![no_std]`. Without features the writer, blocks, anchors, keys, verification, key-index
@@ -96,8 +141,8 @@ pub use anchor::{Anchor, ANCHOR_DOMAIN};
 #[cfg(feature = "alloc")]
 pub use block::VecBlock;
 pub use block::{
-    Block, BlockBody, BlockHeader, BlockId, HeaplessBlock, Record, Records, StreamId, BLOCK_DOMAIN,
-    MAX_BLOCK_BODY,
+    seal_in_place, Block, BlockBody, BlockHeader, BlockId, BlockRef, BlockSeal, HeaplessBlock,
+    Record, Records, StreamId, BLOCK_DOMAIN, MAX_BLOCK_BODY,
 };
 pub use error::{ConfigError, PlacementError, SealError, ShardError, VerifyError, WriteError};
 pub use index::{KeyIndexRecord, ShardId, ShardParams, MAX_SHARDS};
@@ -107,7 +152,7 @@ pub use placement::{closest, Distance, KadKey};
 pub use placement::{closest_nodes, place_shards, ShardPlacement};
 pub use reader::{open_block, verify_chain, ChainSummary, ChainVerifier};
 #[cfg(feature = "alloc")]
-pub use reader::{open_block_to_vec, OpenedBlock};
+pub use reader::{open_block_to_vec, read_chain, OpenedBlock};
 pub use schedule::Schedule;
 #[cfg(feature = "alloc")]
 pub use shard::{reassemble, shard_block, Shard};

@@ -282,6 +282,31 @@ pub fn open_block<'s, B: BlockBody>(
     Records::parse(buf, h).ok_or(VerifyError::MalformedRecords { index })
 }
 
+/// Verify the whole run of `blocks` against `anchors` first, then decrypt every block whose
+/// interval `keys` holds and hand its records to `on_record`, in chain order. Nothing is
+/// delivered unless the whole run verifies. Blocks of intervals the ring lacks are verified
+/// but skipped (a grantee of some intervals reads just those).
+#[cfg(feature = "alloc")]
+pub fn read_chain<B: BlockBody, K: KeyRing + ?Sized>(
+    verifier: ChainVerifier,
+    anchors: &[Anchor],
+    blocks: &[Block<B>],
+    keys: &K,
+    mut on_record: impl FnMut(&BlockHeader, crate::block::Record<'_>),
+) -> Result<ChainSummary, VerifyError> {
+    let summary = verify_chain(verifier, anchors, blocks, keys)?;
+    let mut scratch = alloc::vec::Vec::new();
+    for b in blocks {
+        if let Some(key) = keys.interval_key(&b.header.stream, b.header.interval) {
+            scratch.resize(b.body.as_ref().len(), 0);
+            for r in open_block(b, &key, &mut scratch)? {
+                on_record(&b.header, r);
+            }
+        }
+    }
+    Ok(summary)
+}
+
 /// Decrypt `block` into a new buffer; see [`open_block`].
 #[cfg(feature = "alloc")]
 pub fn open_block_to_vec<B: BlockBody>(

@@ -7,7 +7,9 @@
 //! * [`Writer::handle_timeout`]`(now)`: the host's timer fired; call it at
 //!   [`Writer::next_deadline`] so a quiet stream still seals its block when the period ends.
 //! * [`Writer::poll_output`] until `None` after every input: [`Output::Block`] (persist it,
-//!   then store its shards) and [`Output::Anchor`] (put it on chain).
+//!   then store its shards) and [`Output::Anchor`] (put it on chain). A block is *lent*
+//!   ([`crate::BlockRef`] borrows the writer's buffer): encode or copy it before the next
+//!   call on the writer, which releases the buffer.
 //!
 //! # Ordering contract
 //! A block is always polled before the anchor that covers it, and the block *is* the
@@ -16,9 +18,11 @@
 //! older one, or block indices (and so AEAD nonces) would be reused.
 //!
 //! # Firmware
-//! No allocator: the open block and the one buffered sealed block are
-//! `heapless::Vec<u8, BLOCK_CAP>`, where `BLOCK_CAP` is the body capacity (framed records plus
-//! the 16-byte tag). RAM is about `2 × BLOCK_CAP` plus a few hundred bytes.
+//! No allocator: two `heapless::Vec<u8, BLOCK_CAP>` body buffers (where `BLOCK_CAP` is the
+//! body capacity: framed records plus the 16-byte tag) take turns as the open block and the
+//! sealed block being handed out. Blocks are sealed in place and lent, never copied, so RAM
+//! is about `2 × BLOCK_CAP` plus a few hundred bytes and no block-sized value ever goes on the
+//! stack.
 //!
 //! # Decisions
 //! * A record whose `now` is earlier than a time already seen is refused with
@@ -41,7 +45,7 @@
 
 use crate::anchor::Anchor;
 use crate::block::{
-    framed_len, Block, BlockHeader, BlockId, HeaplessBlock, RecordFramer, StreamId,
+    framed_len, seal_in_place, BlockHeader, BlockId, BlockRef, BlockSeal, RecordFramer, StreamId,
 };
 use crate::keys::{IntervalKey, MasterSecret};
 use crate::schedule::Schedule;
@@ -70,8 +74,9 @@ impl Checkpoint {
         last_time: Timestamp(0),
     };
 
-    /// The position after `block` (take it from the last block you persisted).
-    pub fn after<B: crate::BlockBody>(block: &Block<B>) -> Checkpoint {
+    /// The position after `block` (take it from the last block you persisted; for an owned
+    /// [`crate::Block`] pass `block.view()`).
+    pub fn after(block: BlockRef<'_>) -> Checkpoint {
         Checkpoint {
             next_index: block.header.index.saturating_add(1),
             head: block.id(),
@@ -81,11 +86,15 @@ impl Checkpoint {
 }
 
 /// What the host must do next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(clippy::large_enum_variant)] // firmware moves the block out once; no boxing without alloc
-pub enum Output<const BLOCK_CAP: usize> {
+///
+/// A block is lent, not moved: the body stays in the writer's buffer (no copy of up to
+/// `BLOCK_CAP` bytes, no block-sized stack frame on firmware) until the next call on the
+/// writer, which releases it. Encode it ([`BlockRef::encode_to_slice`]) or copy it
+/// ([`BlockRef::to_block`]) before then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output<'a> {
     /// Persist this sealed block, then shard and store it.
-    Block(HeaplessBlock<BLOCK_CAP>),
+    Block(BlockRef<'a>),
     /// Record this anchor on chain (after the blocks it covers are stored).
     Anchor(Anchor),
 }
@@ -108,6 +117,8 @@ pub struct WriterStats {
 #[derive(Clone, Copy)]
 struct OpenMeta {
     first: Timestamp,
+    /// End of `first`'s period, cached: the hot path compares instead of dividing.
+    seal_at: Timestamp,
     last: Timestamp,
     count: u32,
 }
@@ -122,9 +133,14 @@ pub struct Writer<const BLOCK_CAP: usize> {
     next_index: u64,
     head: BlockId,
     last_now: Option<Timestamp>,
-    open: heapless::Vec<u8, BLOCK_CAP>,
+    /// Two body buffers: one takes records, the other holds the sealed block until the host
+    /// has been lent it; they swap roles at every seal.
+    buf_a: heapless::Vec<u8, BLOCK_CAP>,
+    buf_b: heapless::Vec<u8, BLOCK_CAP>,
+    a_is_open: bool,
     meta: Option<OpenMeta>,
-    sealed: Option<HeaplessBlock<BLOCK_CAP>>,
+    sealed: Option<BlockSeal>,
+    lent: bool,
     anchor: Option<Anchor>,
     anchored: Option<u64>,
     next_boundary: Option<Timestamp>,
@@ -137,7 +153,7 @@ impl<const BLOCK_CAP: usize> fmt::Debug for Writer<BLOCK_CAP> {
             .field("stream", &self.stream)
             .field("next_index", &self.next_index)
             .field("head", &self.head)
-            .field("open_bytes", &self.open.len())
+            .field("open_bytes", &self.open_len())
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
@@ -176,9 +192,12 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
             next_index: checkpoint.next_index,
             head: checkpoint.head,
             last_now: resumed.then_some(checkpoint.last_time),
-            open: heapless::Vec::new(),
+            buf_a: heapless::Vec::new(),
+            buf_b: heapless::Vec::new(),
+            a_is_open: true,
             meta: None,
             sealed: None,
+            lent: false,
             anchor: None,
             // A resumed chain's earlier anchors are not known here; re-anchoring the head
             // once is harmless.
@@ -203,7 +222,9 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
         &self.schedule
     }
 
-    /// Position after the last sealed block.
+    /// Position after the last sealed block. Its `last_time` is the latest time the writer
+    /// has seen, which may be later than the last sealed record: resuming from it is safe,
+    /// only stricter about late records than [`Checkpoint::after`].
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
             next_index: self.next_index,
@@ -225,6 +246,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
     /// Append `record`, observed at `now`. May seal the open block (period over, or no room)
     /// and emit an anchor (upload boundary passed) first. On `Err` nothing changed.
     pub fn append(&mut self, now: Timestamp, record: &[u8]) -> Result<(), WriteError> {
+        self.release();
         if let Some(last) = self.last_now {
             if now < last {
                 return Err(WriteError::TimeWentBackwards { last, now });
@@ -237,16 +259,13 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
                 max,
             });
         }
-        let period_over = self
-            .meta
-            .is_some_and(|m| now >= self.schedule.period_end(m.first));
+        let period_over = self.meta.is_some_and(|m| now >= m.seal_at);
         let fits_open = match self.meta {
             Some(m) if !period_over => {
                 let delta = now.as_millis().saturating_sub(m.first.as_millis());
                 m.count < u32::MAX
                     && self
-                        .open
-                        .len()
+                        .open_len()
                         .saturating_add(framed_len(delta, record.len()))
                         <= max
             }
@@ -265,13 +284,20 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
             self.seal_open();
             self.stats.early_seals += 1;
         }
-        let meta = self.meta.get_or_insert(OpenMeta {
+        let schedule = self.schedule;
+        let meta = self.meta.get_or_insert_with(|| OpenMeta {
             first: now,
+            seal_at: schedule.period_end(now),
             last: now,
             count: 0,
         });
         let delta = now.as_millis().saturating_sub(meta.first.as_millis());
-        if RecordFramer::push(&mut self.open, delta, record).is_ok() {
+        let open = if self.a_is_open {
+            &mut self.buf_a
+        } else {
+            &mut self.buf_b
+        };
+        if RecordFramer::push(open, delta, record).is_ok() {
             meta.last = now;
             meta.count = meta.count.saturating_add(1);
             self.stats.records += 1;
@@ -283,6 +309,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
     /// The host's timer fired (or any time passes): seal the open block if its period is
     /// over and emit a due anchor. A `now` earlier than a time already seen is ignored.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.release();
         if self.last_now.is_some_and(|last| now < last) {
             return;
         }
@@ -294,6 +321,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
     /// shutdown). Returns `false` if there was nothing to seal or a sealed block is still
     /// unpolled.
     pub fn flush(&mut self) -> bool {
+        self.release();
         if self.meta.is_none() || self.sealed.is_some() || self.next_index == u64::MAX {
             return false;
         }
@@ -304,7 +332,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
     /// When the host should call [`Writer::handle_timeout`] next: the end of the open
     /// block's period, or the next upload boundary if an anchor will be due then.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        let seal = self.meta.map(|m| self.schedule.period_end(m.first));
+        let seal = self.meta.map(|m| m.seal_at);
         // Sealing moves the head, and the seal deadline comes first, so after it the host
         // asks again and gets the boundary.
         let anchor = match self.next_index.checked_sub(1) {
@@ -318,11 +346,44 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
     }
 
     /// The next thing the host must do, in order; `None` when there is nothing left.
-    pub fn poll_output(&mut self) -> Option<Output<BLOCK_CAP>> {
-        if let Some(b) = self.sealed.take() {
-            return Some(Output::Block(b));
+    pub fn poll_output(&mut self) -> Option<Output<'_>> {
+        self.release();
+        if let Some(seal) = self.sealed {
+            self.lent = true;
+            let body = if self.a_is_open {
+                &self.buf_b
+            } else {
+                &self.buf_a
+            };
+            return Some(Output::Block(BlockRef {
+                header: seal.header,
+                body_hash: seal.body_hash,
+                signature: seal.signature,
+                body: body.as_slice(),
+            }));
         }
         self.anchor.take().map(Output::Anchor)
+    }
+
+    /// Free the sealed slot once its block has been lent to the host.
+    fn release(&mut self) {
+        if self.lent {
+            self.lent = false;
+            self.sealed = None;
+            if self.a_is_open {
+                self.buf_b.clear();
+            } else {
+                self.buf_a.clear();
+            }
+        }
+    }
+
+    fn open_len(&self) -> usize {
+        if self.a_is_open {
+            self.buf_a.len()
+        } else {
+            self.buf_b.len()
+        }
     }
 
     fn advance(&mut self, now: Timestamp) {
@@ -330,7 +391,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
             self.next_boundary = Some(self.schedule.upload_boundary_after(now));
         }
         if let Some(m) = self.meta {
-            if now >= self.schedule.period_end(m.first) {
+            if now >= m.seal_at {
                 if self.sealed.is_some() || self.next_index == u64::MAX {
                     return; // deferred until the host drains the sealed block
                 }
@@ -381,12 +442,19 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
             interval,
             key_id: key.id(),
         };
-        let plaintext = core::mem::take(&mut self.open);
-        // Cannot fail: the open block never holds more than BLOCK_CAP − TAG_LEN bytes.
-        if let Ok(block) = Block::seal(header, plaintext, &key, &self.device) {
-            self.head = block.id();
+        let (open, spare) = if self.a_is_open {
+            (&mut self.buf_a, &mut self.buf_b)
+        } else {
+            (&mut self.buf_b, &mut self.buf_a)
+        };
+        // Cannot fail: the open block never holds more than BLOCK_CAP − TAG_LEN bytes, and on
+        // error the buffer is unchanged.
+        if let Ok(seal) = seal_in_place(header, open, &key, &self.device) {
+            spare.clear();
+            self.head = seal.id;
             self.next_index = self.next_index.saturating_add(1);
-            self.sealed = Some(block);
+            self.sealed = Some(seal);
+            self.a_is_open = !self.a_is_open;
             self.stats.blocks += 1;
         }
         self.meta = None;

@@ -30,6 +30,34 @@ fn an_untouched_chain_verifies_and_decrypts_every_record() {
 }
 
 #[test]
+fn read_chain_delivers_records_only_after_the_whole_chain_verifies() {
+    let chain = sample_chain();
+    let mut got = Vec::new();
+    read_chain(
+        verifier(),
+        &chain.anchors,
+        &chain.blocks,
+        &master(),
+        |h, r| got.push((h.index, r.time.as_millis(), r.data.to_vec())),
+    )
+    .unwrap();
+    let flat: Vec<(u64, Vec<u8>)> = got.iter().map(|(_, t, d)| (*t, d.clone())).collect();
+    assert_eq!(flat, sample_records());
+    let mut tampered = chain.clone();
+    tampered.blocks[11].body[0] ^= 1;
+    let mut delivered = 0;
+    let r = read_chain(
+        verifier(),
+        &tampered.anchors,
+        &tampered.blocks,
+        &master(),
+        |_, _| delivered += 1,
+    );
+    assert_eq!(r, Err(VerifyError::BodyTampered { index: 11 }));
+    assert_eq!(delivered, 0);
+}
+
+#[test]
 fn a_storage_node_verifies_without_keys() {
     let chain = sample_chain();
     let s = verify_chain(verifier(), &chain.anchors, &chain.blocks, &NoKeys).unwrap();
@@ -330,4 +358,34 @@ fn decoding_refuses_oversized_and_non_canonical_blocks() {
     extra.push(0);
     assert!(encoding::decode::<VecBlock>(&extra).is_err());
     assert!(encoding::decode::<Anchor>(&bytes).is_err());
+}
+
+#[test]
+fn a_wrong_key_handed_to_a_grantee_is_caught_by_its_key_id() {
+    // A grantee receives interval 1's key bytes (for example from a capsule), but corrupted.
+    let chain = sample_chain();
+    let good = master().interval_key(&STREAM, 1);
+    let mut bytes = *good.aead_key().expose_secret();
+    bytes[0] ^= 1;
+    let bad = IntervalKey::from_parts(STREAM, 1, cpchain_crypto::aead::AeadKey::from_bytes(bytes));
+    assert_ne!(bad.id(), good.id());
+    let ring = [bad];
+    let b4 = chain
+        .blocks
+        .iter()
+        .position(|b| b.header.interval == 1)
+        .unwrap() as u64;
+    assert_eq!(
+        verify_chain(verifier(), &chain.anchors, &chain.blocks, &ring[..]),
+        Err(VerifyError::WrongIntervalKey {
+            index: b4,
+            interval: 1
+        })
+    );
+    let rebuilt = IntervalKey::from_parts(
+        STREAM,
+        1,
+        cpchain_crypto::aead::AeadKey::from_bytes(*good.aead_key().expose_secret()),
+    );
+    assert_eq!(rebuilt, good);
 }

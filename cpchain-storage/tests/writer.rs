@@ -208,7 +208,7 @@ fn a_resumed_writer_continues_the_same_chain() {
         schedule(),
         device(),
         master(),
-        Checkpoint::after(&last),
+        Checkpoint::after(last.view()),
     );
     assert_eq!(
         w2.append(Timestamp(last.header.last_time.as_millis() - 1), b"x"),
@@ -232,10 +232,67 @@ fn firmware_and_host_blocks_share_one_wire_form() {
     let Some(Output::Block(b)) = w.poll_output() else {
         panic!("no block")
     };
-    let fw = encoding::encode_to_heapless::<_, 4400>(&b).unwrap();
+    let mut tx = [0u8; 4400];
+    let fw = b.encode_to_slice(&mut tx).unwrap().to_vec();
     let host = encoding::encode_to_vec(&to_host(&b)).unwrap();
-    assert_eq!(&fw[..], &host[..]);
+    assert_eq!(fw, host);
+    let owned: HeaplessBlock<CAP> = b.to_block().unwrap();
+    assert_eq!(
+        encoding::encode_to_heapless::<_, 4400>(&owned).unwrap(),
+        &fw[..]
+    );
     let back: HeaplessBlock<CAP> = encoding::decode(&fw).unwrap();
-    assert_eq!(back, b);
+    assert_eq!(back, owned);
+    assert_eq!(b.to_block::<heapless::Vec<u8, 16>>(), None);
     assert_eq!(encoding::peek_tag(&fw), Ok(0x0401));
+}
+
+#[test]
+fn an_unpolled_anchor_is_superseded_by_the_newer_one() {
+    let mut w = writer();
+    let mut chain = Chain::default();
+    w.append(Timestamp(100), b"a").unwrap();
+    w.handle_timeout(Timestamp(2000)); // seals block 0, anchors it
+    match w.poll_output() {
+        Some(Output::Block(b)) => chain.blocks.push(b.to_vec_block()),
+        other => panic!("expected a block, got {other:?}"),
+    }
+    // The host does not take the anchor; a new block and boundary come.
+    w.append(Timestamp(2100), b"b").unwrap();
+    w.handle_timeout(Timestamp(4000));
+    drain(&mut w, &mut chain);
+    assert_eq!(chain.anchors.len(), 1);
+    assert_eq!(chain.anchors[0].last_index, 1);
+    assert_eq!(chain.anchors[0].through, Timestamp(4000));
+    assert_eq!(w.stats().anchors_superseded, 1);
+    verify_chain(verifier(), &chain.anchors, &chain.blocks, &master()).unwrap();
+}
+
+#[test]
+fn a_stale_timeout_is_ignored() {
+    let mut w = writer();
+    w.append(Timestamp(1500), b"a").unwrap();
+    w.handle_timeout(Timestamp(1000));
+    assert!(w.poll_output().is_none());
+    assert_eq!(w.open_records(), 1);
+    w.append(Timestamp(1500), b"b").unwrap();
+    assert_eq!(w.open_records(), 2);
+}
+
+#[test]
+fn a_lent_block_is_released_by_the_next_call() {
+    let mut w = writer();
+    w.append(Timestamp(10), b"a").unwrap();
+    w.append(Timestamp(1010), b"b").unwrap();
+    let id = match w.poll_output() {
+        Some(Output::Block(b)) => b.id(),
+        other => panic!("expected a block, got {other:?}"),
+    };
+    // The host took the block and goes on without polling to None: the slot is free again.
+    w.append(Timestamp(2010), b"c").unwrap();
+    let mut chain = Chain::default();
+    drain(&mut w, &mut chain);
+    assert_eq!(chain.blocks.len(), 1);
+    assert_eq!(chain.blocks[0].header.prev, id);
+    assert_eq!(chain.blocks[0].header.index, 1);
 }

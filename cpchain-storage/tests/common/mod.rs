@@ -34,10 +34,13 @@ pub fn verifier() -> ChainVerifier {
     ChainVerifier::new(STREAM, device().public_key(), schedule())
 }
 
-/// A firmware block as a host sees it: through its wire bytes.
-pub fn to_host<const N: usize>(b: &HeaplessBlock<N>) -> VecBlock {
-    let bytes = encoding::encode_to_vec(b).unwrap();
-    encoding::decode::<VecBlock>(&bytes).unwrap()
+/// A lent firmware block as a host sees it: through its wire bytes.
+pub fn to_host(b: &BlockRef<'_>) -> VecBlock {
+    let mut buf = vec![0u8; b.body.len() + 512];
+    let bytes = b.encode_to_slice(&mut buf).unwrap();
+    let v: VecBlock = encoding::decode(bytes).unwrap();
+    assert_eq!(v, b.to_vec_block());
+    v
 }
 
 #[derive(Debug, Default, Clone)]

@@ -1,0 +1,314 @@
+//! Result codes of the C API and their readable text.
+
+use crate::boundary::{ffi_boundary, OutBuf, OutPtr};
+use core::ffi::c_char;
+use cpchain_core::{AddressError, DecodeError, EncodeError, SpecError};
+use cpchain_crypto::CryptoError;
+
+/// What every fallible C API call returns: `CPCHAIN_RESULT_OK` (0) or an error code.
+///
+/// Error codes start at 7000 so that they never collide with 0 or with `errno` values, and
+/// are grouped by area in blocks of 100: 70xx calling convention, 71xx cryptography, 72xx
+/// addresses, 73xx wire decoding, 74xx chain parameters. Blocks 75xx-79xx are reserved for
+/// LBFT, DPoR, data chains and sharing. A code, once published, keeps its number; new codes
+/// are only ever added. Pass any code to `cpchain_result_message` for a readable text.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum cpchain_result {
+    /// Success.
+    Ok = 0,
+    /// A required pointer argument was NULL.
+    NullParameter = 7001,
+    /// An argument is out of its domain: a length over `PTRDIFF_MAX`, a misaligned pointer,
+    /// an unknown flag.
+    InvalidParameter = 7002,
+    /// The caller's output buffer is too small; the required size was written to the
+    /// call's `out_len` argument and nothing else was written.
+    InsufficientSize = 7003,
+    /// A fixed-size input (key, digest, signature, nonce...) has the wrong length.
+    InvalidLength = 7004,
+    /// An in-place buffer overlaps another argument of the same call.
+    OverlappingBuffers = 7005,
+    /// Text input is not valid UTF-8.
+    InvalidUtf8 = 7006,
+    /// A domain name is empty or longer than `CPCHAIN_DOMAIN_MAX_LEN`.
+    InvalidDomain = 7007,
+    /// The library caught a panic (a bug in the SDK; please report it). The call's outputs
+    /// are unspecified; the handles passed to it are still valid to free.
+    Panic = 7099,
+    /// 32 bytes that are not a valid secp256k1 secret scalar (zero or at least the order).
+    InvalidSecretKey = 7101,
+    /// Bytes that are not a SEC1-encoded point on secp256k1.
+    InvalidPublicKey = 7102,
+    /// A signature's `r` or `s` is zero or out of range.
+    MalformedSignature = 7103,
+    /// A signature's `s` is in the upper half of the group order: a malleated form the SDK
+    /// refuses, so that every signature has exactly one accepted encoding.
+    HighS = 7104,
+    /// A signature's recovery byte `v` is not 0 or 1.
+    InvalidRecoveryId = 7105,
+    /// No public key recovers from this signature and digest.
+    RecoveryFailed = 7106,
+    /// The signature does not verify under the key.
+    BadSignature = 7107,
+    /// The signature verifies, but for another signer than the one required.
+    WrongSigner = 7108,
+    /// Authenticated decryption failed: wrong key, nonce or associated data, or tampering.
+    /// The buffer still holds the ciphertext.
+    OpenFailed = 7109,
+    /// Another cryptographic failure (a newer SDK error this build maps coarsely).
+    CryptoOther = 7199,
+    /// Address text without the `0x` prefix.
+    AddressMissingPrefix = 7201,
+    /// Address text without exactly 40 hex digits after `0x`.
+    AddressWrongLength = 7202,
+    /// Address text with a character that is not a hex digit.
+    AddressNotHex = 7203,
+    /// Mixed-case address text whose EIP-55 checksum is wrong: likely a typo.
+    AddressBadChecksum = 7204,
+    /// Another address error.
+    AddressOther = 7299,
+    /// Wire input longer than the message type's limit; refused unparsed.
+    DecodeTooLarge = 7301,
+    /// Wire input shorter than its envelope or body.
+    DecodeTruncated = 7302,
+    /// Wire envelope of a version this build does not speak.
+    DecodeUnsupportedVersion = 7303,
+    /// Wire envelope of another message type.
+    DecodeWrongTag = 7304,
+    /// Wire body that does not parse as the message type.
+    DecodeMalformed = 7305,
+    /// Wire body that parses but is not the canonical encoding.
+    DecodeNonCanonical = 7306,
+    /// Bytes left over after the message.
+    DecodeTrailingBytes = 7307,
+    /// Wire body that parses but holds an invalid value.
+    DecodeInvalid = 7308,
+    /// Another decoding error.
+    DecodeOther = 7398,
+    /// A value could not be encoded for the wire.
+    EncodeFailed = 7399,
+    /// Chain parameters that are inconsistent (`ChainSpec::validate` refused them).
+    SpecInvalid = 7401,
+}
+
+impl cpchain_result {
+    /// Every code, for `from_code` and for the tests that keep the header in step.
+    pub const ALL: &'static [cpchain_result] = &[
+        cpchain_result::Ok,
+        cpchain_result::NullParameter,
+        cpchain_result::InvalidParameter,
+        cpchain_result::InsufficientSize,
+        cpchain_result::InvalidLength,
+        cpchain_result::OverlappingBuffers,
+        cpchain_result::InvalidUtf8,
+        cpchain_result::InvalidDomain,
+        cpchain_result::Panic,
+        cpchain_result::InvalidSecretKey,
+        cpchain_result::InvalidPublicKey,
+        cpchain_result::MalformedSignature,
+        cpchain_result::HighS,
+        cpchain_result::InvalidRecoveryId,
+        cpchain_result::RecoveryFailed,
+        cpchain_result::BadSignature,
+        cpchain_result::WrongSigner,
+        cpchain_result::OpenFailed,
+        cpchain_result::CryptoOther,
+        cpchain_result::AddressMissingPrefix,
+        cpchain_result::AddressWrongLength,
+        cpchain_result::AddressNotHex,
+        cpchain_result::AddressBadChecksum,
+        cpchain_result::AddressOther,
+        cpchain_result::DecodeTooLarge,
+        cpchain_result::DecodeTruncated,
+        cpchain_result::DecodeUnsupportedVersion,
+        cpchain_result::DecodeWrongTag,
+        cpchain_result::DecodeMalformed,
+        cpchain_result::DecodeNonCanonical,
+        cpchain_result::DecodeTrailingBytes,
+        cpchain_result::DecodeInvalid,
+        cpchain_result::DecodeOther,
+        cpchain_result::EncodeFailed,
+        cpchain_result::SpecInvalid,
+    ];
+
+    /// The code for a raw number from C, which may be anything; `None` if unknown. A raw
+    /// number is never transmuted into the enum: that would be undefined behaviour.
+    pub fn from_code(code: u32) -> Option<cpchain_result> {
+        Self::ALL.iter().copied().find(|r| *r as u32 == code)
+    }
+
+    /// Readable text of the code, without a trailing period.
+    pub fn message(self) -> &'static str {
+        use cpchain_result as R;
+        match self {
+            R::Ok => "success",
+            R::NullParameter => "a required pointer argument was NULL",
+            R::InvalidParameter => "an argument is out of range (length, alignment or flag)",
+            R::InsufficientSize => "output buffer too small; the required size is in out_len",
+            R::InvalidLength => "a fixed-size input has the wrong length",
+            R::OverlappingBuffers => "an in-place buffer overlaps another argument",
+            R::InvalidUtf8 => "text is not valid UTF-8",
+            R::InvalidDomain => "signing domain is empty or too long",
+            R::Panic => "internal error: the library caught a panic",
+            R::InvalidSecretKey => "invalid secp256k1 secret key",
+            R::InvalidPublicKey => "invalid secp256k1 public key",
+            R::MalformedSignature => "malformed signature",
+            R::HighS => "signature has high s (non-canonical)",
+            R::InvalidRecoveryId => "signature recovery id is not 0 or 1",
+            R::RecoveryFailed => "public key recovery failed",
+            R::BadSignature => "signature does not verify",
+            R::WrongSigner => "signature is from an unexpected signer",
+            R::OpenFailed => "authenticated decryption failed",
+            R::CryptoOther => "cryptographic operation failed",
+            R::AddressMissingPrefix => "address must start with 0x",
+            R::AddressWrongLength => "address must have 40 hex digits",
+            R::AddressNotHex => "address contains a non-hex character",
+            R::AddressBadChecksum => "address has mixed case but an invalid EIP-55 checksum",
+            R::AddressOther => "invalid address",
+            R::DecodeTooLarge => "wire input exceeds the message size limit",
+            R::DecodeTruncated => "wire input truncated",
+            R::DecodeUnsupportedVersion => "unsupported wire version",
+            R::DecodeWrongTag => "wire input is another message type",
+            R::DecodeMalformed => "malformed wire message body",
+            R::DecodeNonCanonical => "non-canonical wire encoding",
+            R::DecodeTrailingBytes => "trailing bytes after the wire message",
+            R::DecodeInvalid => "wire message holds an invalid value",
+            R::DecodeOther => "wire message could not be decoded",
+            R::EncodeFailed => "value could not be encoded",
+            R::SpecInvalid => "inconsistent chain parameters",
+        }
+    }
+}
+
+/// Text for a code that is not one of ours (an errno value, garbage).
+const UNKNOWN_MESSAGE: &str = "unknown cpchain_result code";
+
+/// Bytes of the longest message text plus its NUL terminator, rounded up: a buffer of this
+/// size always suffices for `cpchain_result_message`.
+pub const CPCHAIN_RESULT_MESSAGE_MAX: usize = 128;
+
+impl From<CryptoError> for cpchain_result {
+    fn from(e: CryptoError) -> Self {
+        use cpchain_result as R;
+        match e {
+            CryptoError::InvalidSecretKey => R::InvalidSecretKey,
+            CryptoError::InvalidPublicKey => R::InvalidPublicKey,
+            CryptoError::MalformedSignature => R::MalformedSignature,
+            CryptoError::HighS => R::HighS,
+            CryptoError::InvalidRecoveryId(_) => R::InvalidRecoveryId,
+            CryptoError::RecoveryFailed => R::RecoveryFailed,
+            CryptoError::BadSignature => R::BadSignature,
+            CryptoError::WrongSigner => R::WrongSigner,
+            CryptoError::OpenFailed => R::OpenFailed,
+            CryptoError::BufferFull => R::InsufficientSize,
+            _ => R::CryptoOther,
+        }
+    }
+}
+
+impl From<AddressError> for cpchain_result {
+    fn from(e: AddressError) -> Self {
+        use cpchain_result as R;
+        match e {
+            AddressError::MissingPrefix => R::AddressMissingPrefix,
+            AddressError::WrongLength(_) => R::AddressWrongLength,
+            AddressError::NotHex => R::AddressNotHex,
+            AddressError::BadChecksum => R::AddressBadChecksum,
+            _ => R::AddressOther,
+        }
+    }
+}
+
+impl From<DecodeError> for cpchain_result {
+    fn from(e: DecodeError) -> Self {
+        use cpchain_result as R;
+        match e {
+            DecodeError::TooLarge { .. } => R::DecodeTooLarge,
+            DecodeError::Truncated => R::DecodeTruncated,
+            DecodeError::UnsupportedVersion(_) => R::DecodeUnsupportedVersion,
+            DecodeError::WrongTag { .. } => R::DecodeWrongTag,
+            DecodeError::Malformed => R::DecodeMalformed,
+            DecodeError::NonCanonical => R::DecodeNonCanonical,
+            DecodeError::TrailingBytes(_) => R::DecodeTrailingBytes,
+            DecodeError::Invalid(_) => R::DecodeInvalid,
+            _ => R::DecodeOther,
+        }
+    }
+}
+
+impl From<EncodeError> for cpchain_result {
+    fn from(_: EncodeError) -> Self {
+        cpchain_result::EncodeFailed
+    }
+}
+
+impl From<SpecError> for cpchain_result {
+    fn from(_: SpecError) -> Self {
+        cpchain_result::SpecInvalid
+    }
+}
+
+/// Write the readable text of `result` into `buf`, NUL-terminated, for logs and error
+/// reports. Any number is accepted: codes this build does not know get a generic text.
+///
+/// On success `*out_len` is the text's length without the NUL (as `strlen`). If `len` is
+/// too small, nothing is written, `*out_len` is the buffer size needed (NUL included) and
+/// `CPCHAIN_RESULT_INSUFFICIENT_SIZE` is returned; `CPCHAIN_RESULT_MESSAGE_MAX` bytes always
+/// suffice. `buf` may be NULL when `len` is 0, to ask for the size.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `len` bytes (or NULL with `len == 0`); `out_len` must
+/// point to a writable `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_result_message(
+    result: u32,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract on `out_len`.
+        let out_len = unsafe { OutPtr::new(out_len) }?;
+        // SAFETY: forwarded from this function's contract on `buf`/`len`.
+        let out = unsafe { OutBuf::new(buf.cast::<u8>(), len) }?;
+        let text = cpchain_result::from_code(result)
+            .map(cpchain_result::message)
+            .unwrap_or(UNKNOWN_MESSAGE);
+        out.write_c_str(text, out_len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_clear_of_errno() {
+        for (i, a) in cpchain_result::ALL.iter().enumerate() {
+            let code = *a as u32;
+            assert!(code == 0 || (7000..8000).contains(&code), "{a:?}");
+            assert_eq!(cpchain_result::from_code(code), Some(*a));
+            for b in cpchain_result::ALL.iter().skip(i + 1) {
+                assert_ne!(code, *b as u32);
+                assert_ne!(a.message(), b.message());
+            }
+            assert!(a.message().len() < CPCHAIN_RESULT_MESSAGE_MAX);
+        }
+        assert_eq!(cpchain_result::from_code(7000), None);
+        assert_eq!(cpchain_result::from_code(22), None);
+    }
+
+    #[test]
+    fn every_code_is_in_the_header() {
+        // The header is generated from the enum; this keeps `ALL` (written by hand) complete.
+        let header = include_str!("../include/cpchain.h");
+        let in_header = header
+            .lines()
+            .filter(|l| l.trim_start().starts_with("CPCHAIN_RESULT_") && l.contains(" = "))
+            .count();
+        assert_eq!(in_header, cpchain_result::ALL.len());
+    }
+}

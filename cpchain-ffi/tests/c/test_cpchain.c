@@ -1,0 +1,921 @@
+/* C tests of the cpchain-ffi API: known answers, round trips, and every error path with
+ * bad input (NULLs, truncated buffers, garbage bytes), which must come back as error codes.
+ * Run under AddressSanitizer and under valgrind by cpchain-ffi/tests/run-c-tests.sh.
+ * Closes with the line "N passed, N failed"; exits non-zero on any failure. */
+#define _POSIX_C_SOURCE 200809L
+#include "cpchain.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned passed;
+static unsigned failed;
+
+#define CHECK(cond)                                                                      \
+  do {                                                                                   \
+    if (cond) {                                                                          \
+      passed++;                                                                          \
+    } else {                                                                             \
+      failed++;                                                                          \
+      fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                    \
+    }                                                                                    \
+  } while (0)
+
+#define CHECK_RC(call, expected)                                                         \
+  do {                                                                                   \
+    cpchain_result rc_ = (call);                                                         \
+    if (rc_ == (cpchain_result)(expected)) {                                             \
+      passed++;                                                                          \
+    } else {                                                                             \
+      char msg_[CPCHAIN_RESULT_MESSAGE_MAX];                                             \
+      size_t n_ = 0;                                                                     \
+      cpchain_result_message((uint32_t)rc_, msg_, sizeof msg_, &n_);                     \
+      failed++;                                                                          \
+      fprintf(stderr, "FAIL %s:%d: %s\n  returned %u (%s), expected %s\n", __FILE__,     \
+              __LINE__, #call, (unsigned)rc_, msg_, #expected);                          \
+    }                                                                                    \
+  } while (0)
+
+static void hex_to_bytes(const char *hex, uint8_t *out, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned v = 0;
+    sscanf(hex + 2 * i, "%2x", &v);
+    out[i] = (uint8_t)v;
+  }
+}
+
+/* A small deterministic generator for garbage input (xorshift64). */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint8_t next_byte(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint8_t)(rng_state >> 24);
+}
+static void fill_garbage(uint8_t *buf, size_t len) {
+  for (size_t i = 0; i < len; i++) buf[i] = next_byte();
+}
+
+static const char *DOMAIN = "cpchain/ffi-test/reading/v1";
+
+/* secp256k1 group order n, big-endian. */
+static const char *ORDER_HEX =
+    "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
+
+/* out = n - s (32-byte big-endian), to build the high-s twin of a low-s signature. */
+static void order_minus(const uint8_t s[32], uint8_t out[32]) {
+  uint8_t n[32];
+  hex_to_bytes(ORDER_HEX, n, 32);
+  int borrow = 0;
+  for (int i = 31; i >= 0; i--) {
+    int d = (int)n[i] - (int)s[i] - borrow;
+    borrow = d < 0;
+    out[i] = (uint8_t)(d + (borrow ? 256 : 0));
+  }
+}
+
+static void test_version_and_messages(void) {
+  const char *v = cpchain_version();
+  CHECK(v != NULL && strncmp(v, "cpchain-ffi/", 12) == 0);
+
+  char buf[CPCHAIN_RESULT_MESSAGE_MAX];
+  size_t n = 0;
+  CHECK_RC(cpchain_result_message(CPCHAIN_RESULT_OK, buf, sizeof buf, &n), CPCHAIN_RESULT_OK);
+  CHECK(n == strlen(buf) && strcmp(buf, "success") == 0);
+
+  /* Every known code has its own text; unknown numbers (errno values, garbage) get a
+   * generic text, not an error. */
+  const uint32_t codes[] = {7001, 7002, 7003, 7004, 7005, 7006, 7007, 7099, 7101, 7104,
+                            7109, 7201, 7204, 7301, 7307, 7401};
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+    CHECK_RC(cpchain_result_message(codes[i], buf, sizeof buf, &n), CPCHAIN_RESULT_OK);
+    CHECK(n > 0 && n == strlen(buf) && strstr(buf, "unknown") == NULL);
+  }
+  const uint32_t unknown[] = {1, 22, 7000, 7100, 65535, 0xffffffffu};
+  for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+    CHECK_RC(cpchain_result_message(unknown[i], buf, sizeof buf, &n), CPCHAIN_RESULT_OK);
+    CHECK(strstr(buf, "unknown") != NULL);
+  }
+
+  /* Size query, too-small buffer (untouched), NULL out_len. */
+  CHECK_RC(cpchain_result_message(CPCHAIN_RESULT_OK, NULL, 0, &n),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(n == strlen("success") + 1);
+  char small[4] = {'x', 'x', 'x', 'x'};
+  CHECK_RC(cpchain_result_message(CPCHAIN_RESULT_OK, small, sizeof small, &n),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(n == 8 && memcmp(small, "xxxx", 4) == 0);
+  char exact[8];
+  CHECK_RC(cpchain_result_message(CPCHAIN_RESULT_OK, exact, sizeof exact, &n), CPCHAIN_RESULT_OK);
+  CHECK(n == 7 && strcmp(exact, "success") == 0);
+  CHECK_RC(cpchain_result_message(CPCHAIN_RESULT_OK, buf, sizeof buf, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_result_message(CPCHAIN_RESULT_OK, NULL, 10, &n), CPCHAIN_RESULT_NULL_PARAMETER);
+}
+
+static void test_keccak(void) {
+  uint8_t out[CPCHAIN_HASH_LEN], want[CPCHAIN_HASH_LEN];
+  CHECK_RC(cpchain_keccak256(NULL, 0, out, sizeof out), CPCHAIN_RESULT_OK);
+  hex_to_bytes("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470", want, 32);
+  CHECK(memcmp(out, want, 32) == 0);
+  CHECK_RC(cpchain_keccak256((const uint8_t *)"abc", 3, out, sizeof out), CPCHAIN_RESULT_OK);
+  hex_to_bytes("4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45", want, 32);
+  CHECK(memcmp(out, want, 32) == 0);
+
+  /* In place: out may alias the input. */
+  uint8_t chain[32], expect[32];
+  memcpy(chain, want, 32);
+  CHECK_RC(cpchain_keccak256(want, 32, expect, 32), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_keccak256(chain, 32, chain, 32), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(chain, expect, 32) == 0);
+
+  /* Bad input. */
+  CHECK_RC(cpchain_keccak256(NULL, 5, out, sizeof out), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_keccak256((const uint8_t *)"abc", 3, NULL, 32), CPCHAIN_RESULT_NULL_PARAMETER);
+  uint8_t short_out[31];
+  memset(short_out, 0xee, sizeof short_out);
+  CHECK_RC(cpchain_keccak256((const uint8_t *)"abc", 3, short_out, sizeof short_out),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(short_out[0] == 0xee && short_out[30] == 0xee);
+  CHECK_RC(cpchain_keccak256((const uint8_t *)"abc", 3, NULL, 0), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_keccak256((const uint8_t *)"abc", SIZE_MAX, out, 32),
+           CPCHAIN_RESULT_INVALID_PARAMETER);
+}
+
+static void test_secret_keys(void) {
+  uint8_t one[32] = {0};
+  one[31] = 1;
+  cpchain_secret_key *sk = NULL;
+  CHECK_RC(cpchain_secret_key_from_bytes(one, sizeof one, &sk), CPCHAIN_RESULT_OK);
+  CHECK(sk != NULL);
+
+  /* Known answer: secret key 1 is the generator G, address 0x7E5F...5Bdf. */
+  uint8_t pk[CPCHAIN_PUBLIC_KEY_COMPRESSED_LEN], want_pk[33];
+  CHECK_RC(cpchain_secret_key_public_key(sk, pk, sizeof pk), CPCHAIN_RESULT_OK);
+  hex_to_bytes("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", want_pk, 33);
+  CHECK(memcmp(pk, want_pk, 33) == 0);
+  uint8_t addr[CPCHAIN_ADDRESS_LEN];
+  CHECK_RC(cpchain_secret_key_address(sk, addr, sizeof addr), CPCHAIN_RESULT_OK);
+  char text[CPCHAIN_ADDRESS_TEXT_LEN + 1];
+  size_t n = 0;
+  CHECK_RC(cpchain_address_to_checksum(addr, sizeof addr, text, sizeof text, &n), CPCHAIN_RESULT_OK);
+  CHECK(n == 42 && strcmp(text, "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf") == 0);
+
+  uint8_t exported[32];
+  CHECK_RC(cpchain_secret_key_to_bytes(sk, exported, sizeof exported), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(exported, one, 32) == 0);
+  CHECK_RC(cpchain_secret_key_to_bytes(sk, exported, 31), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_secret_key_public_key(sk, pk, 32), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_secret_key_address(sk, addr, 19), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  cpchain_secret_key_free(sk);
+
+  /* Invalid scalars: zero, the order n, all 0xff. *out comes back NULL. */
+  uint8_t zero[32] = {0}, order[32], ff[32];
+  hex_to_bytes(ORDER_HEX, order, 32);
+  memset(ff, 0xff, sizeof ff);
+  const uint8_t *bad[] = {zero, order, ff};
+  for (size_t i = 0; i < 3; i++) {
+    sk = (cpchain_secret_key *)(uintptr_t)1; /* must be overwritten with NULL */
+    CHECK_RC(cpchain_secret_key_from_bytes(bad[i], 32, &sk), CPCHAIN_RESULT_INVALID_SECRET_KEY);
+    CHECK(sk == NULL);
+  }
+  /* Truncated and NULL input, NULL out. */
+  sk = NULL;
+  CHECK_RC(cpchain_secret_key_from_bytes(one, 31, &sk), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK(sk == NULL);
+  CHECK_RC(cpchain_secret_key_from_bytes(one, 33, &sk), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_secret_key_from_bytes(NULL, 32, &sk), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_secret_key_from_bytes(NULL, 0, &sk), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_secret_key_from_bytes(one, 32, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+
+  /* NULL handles. */
+  CHECK_RC(cpchain_secret_key_public_key(NULL, pk, sizeof pk), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_secret_key_address(NULL, addr, sizeof addr), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_secret_key_to_bytes(NULL, exported, 32), CPCHAIN_RESULT_NULL_PARAMETER);
+  cpchain_secret_key_free(NULL);
+
+  /* Seeds: deterministic, distinct seeds give distinct keys, wrong length refused. */
+  uint8_t seed[CPCHAIN_SEED_LEN];
+  memset(seed, 7, sizeof seed);
+  cpchain_secret_key *a = NULL, *b = NULL, *c = NULL;
+  CHECK_RC(cpchain_secret_key_from_seed(seed, sizeof seed, &a), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_from_seed(seed, sizeof seed, &b), CPCHAIN_RESULT_OK);
+  seed[0] ^= 1;
+  CHECK_RC(cpchain_secret_key_from_seed(seed, sizeof seed, &c), CPCHAIN_RESULT_OK);
+  uint8_t aa[20], ba[20], ca[20];
+  CHECK_RC(cpchain_secret_key_address(a, aa, 20), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_address(b, ba, 20), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_address(c, ca, 20), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(aa, ba, 20) == 0 && memcmp(aa, ca, 20) != 0);
+  cpchain_secret_key_free(a);
+  cpchain_secret_key_free(b);
+  cpchain_secret_key_free(c);
+  cpchain_secret_key *d = NULL;
+  CHECK_RC(cpchain_secret_key_from_seed(seed, 16, &d), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK(d == NULL);
+  CHECK_RC(cpchain_secret_key_from_seed(NULL, 32, &d), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_secret_key_from_seed(seed, 32, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+}
+
+/* Is every byte zero? Stops at the first non-zero byte (so it never reads the private
+ * padding of a live handle, which valgrind would report as uninitialised). */
+static int all_zero(const void *p, size_t len) {
+  const uint8_t *buf = (const uint8_t *)p;
+  for (size_t i = 0; i < len; i++) {
+    if (buf[i] != 0) return 0;
+  }
+  return 1;
+}
+
+/* Keys in caller storage: no heap, same use and free, wiped in place by _free. */
+static cpchain_secret_key_storage static_slot;
+
+static void test_secret_key_in_caller_storage(void) {
+  uint8_t scalar[32];
+  memset(scalar, 0x11, sizeof scalar);
+  cpchain_secret_key *key = NULL, *heap = NULL;
+  CHECK_RC(cpchain_secret_key_from_bytes_in(&static_slot, scalar, 32, &key), CPCHAIN_RESULT_OK);
+  CHECK((void *)key == (void *)&static_slot);
+  CHECK_RC(cpchain_secret_key_from_bytes(scalar, 32, &heap), CPCHAIN_RESULT_OK);
+  uint8_t a[20], b[20], digest[32] = {1}, sig[65], sig_heap[65];
+  CHECK_RC(cpchain_secret_key_address(key, a, 20), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_address(heap, b, 20), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(a, b, 20) == 0);
+  CHECK_RC(cpchain_secret_key_sign_prehash(key, digest, 32, sig, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_sign_prehash(heap, digest, 32, sig_heap, 65), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(sig, sig_heap, 65) == 0);
+  cpchain_secret_key_free(heap);
+
+  /* The key lives in the storage until _free wipes the whole slot to zeros; the storage
+   * is then the caller's again and can hold the next key. */
+  CHECK(!all_zero(&static_slot, sizeof static_slot));
+  cpchain_secret_key_free(key);
+  CHECK(all_zero(&static_slot, sizeof static_slot));
+  uint8_t seed[32] = {3};
+  CHECK_RC(cpchain_secret_key_from_seed_in(&static_slot, seed, 32, &key), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_address(key, a, 20), CPCHAIN_RESULT_OK);
+  cpchain_secret_key_free(key);
+
+  /* A stack slot works the same way. */
+  cpchain_secret_key_storage stack_slot;
+  CHECK_RC(cpchain_secret_key_from_seed_in(&stack_slot, seed, 32, &key), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_address(key, b, 20), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(a, b, 20) == 0);
+  cpchain_secret_key_free(key);
+
+  /* Refusals leave *out NULL: NULL storage, misaligned storage, bad scalar, bad lengths. */
+  uint8_t zero[32] = {0};
+  key = (cpchain_secret_key *)(uintptr_t)1;
+  CHECK_RC(cpchain_secret_key_from_bytes_in(NULL, scalar, 32, &key), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK(key == NULL);
+  _Alignas(8) unsigned char raw[sizeof(cpchain_secret_key_storage) + 8];
+  cpchain_secret_key_storage *misaligned = (cpchain_secret_key_storage *)(void *)(raw + 1);
+  CHECK_RC(cpchain_secret_key_from_bytes_in(misaligned, scalar, 32, &key), CPCHAIN_RESULT_INVALID_PARAMETER);
+  CHECK(key == NULL);
+  CHECK_RC(cpchain_secret_key_from_bytes_in(&stack_slot, zero, 32, &key), CPCHAIN_RESULT_INVALID_SECRET_KEY);
+  CHECK(key == NULL);
+  CHECK_RC(cpchain_secret_key_from_bytes_in(&stack_slot, scalar, 31, &key), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_secret_key_from_seed_in(&stack_slot, seed, 33, &key), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_secret_key_from_seed_in(NULL, seed, 32, &key), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_secret_key_from_seed_in(&stack_slot, seed, 32, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+}
+
+static cpchain_secret_key *test_key(void) {
+  uint8_t seed[32];
+  memset(seed, 0x42, sizeof seed);
+  cpchain_secret_key *sk = NULL;
+  if (cpchain_secret_key_from_seed(seed, sizeof seed, &sk) != CPCHAIN_RESULT_OK) abort();
+  return sk;
+}
+
+static void test_prehash_signatures(void) {
+  cpchain_secret_key *sk = test_key();
+  uint8_t digest[32], sig[CPCHAIN_SIGNATURE_LEN], sig2[65], addr[20], rec[20];
+  uint8_t pk[33], rec_pk[33];
+  CHECK_RC(cpchain_keccak256((const uint8_t *)"block header", 12, digest, 32), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_sign_prehash(sk, digest, 32, sig, sizeof sig), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_sign_prehash(sk, digest, 32, sig2, sizeof sig2), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(sig, sig2, 65) == 0); /* RFC 6979: deterministic */
+  CHECK(sig[64] <= 1);
+  CHECK_RC(cpchain_signature_validate(sig, 65), CPCHAIN_RESULT_OK);
+
+  CHECK_RC(cpchain_secret_key_address(sk, addr, 20), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_public_key(sk, pk, 33), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_signature_recover_address(sig, 65, digest, 32, rec, 20), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(addr, rec, 20) == 0);
+  CHECK_RC(cpchain_signature_recover(sig, 65, digest, 32, rec_pk, 33), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(pk, rec_pk, 33) == 0);
+  CHECK_RC(cpchain_public_key_verify(pk, 33, digest, 32, sig, 65), CPCHAIN_RESULT_OK);
+
+  /* Another digest: verification fails, recovery names someone else. */
+  uint8_t other[32];
+  memcpy(other, digest, 32);
+  other[0] ^= 1;
+  CHECK_RC(cpchain_public_key_verify(pk, 33, other, 32, sig, 65), CPCHAIN_RESULT_BAD_SIGNATURE);
+  cpchain_result r = cpchain_signature_recover_address(sig, 65, other, 32, rec, 20);
+  CHECK(r == CPCHAIN_RESULT_RECOVERY_FAILED || (r == CPCHAIN_RESULT_OK && memcmp(addr, rec, 20) != 0));
+
+  /* Malformed signatures: truncated, v > 1, high s, r = 0, s >= n, garbage. */
+  CHECK_RC(cpchain_signature_validate(sig, 64), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_signature_validate(sig, 66), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_signature_validate(NULL, 65), CPCHAIN_RESULT_NULL_PARAMETER);
+  uint8_t bad[65];
+  memcpy(bad, sig, 65);
+  bad[64] = 27; /* Ethereum's legacy v */
+  CHECK_RC(cpchain_signature_validate(bad, 65), CPCHAIN_RESULT_INVALID_RECOVERY_ID);
+  CHECK_RC(cpchain_public_key_verify(pk, 33, digest, 32, bad, 65), CPCHAIN_RESULT_INVALID_RECOVERY_ID);
+  memcpy(bad, sig, 65);
+  order_minus(sig + 32, bad + 32);
+  bad[64] ^= 1;
+  CHECK_RC(cpchain_signature_validate(bad, 65), CPCHAIN_RESULT_HIGH_S);
+  CHECK_RC(cpchain_signature_recover_address(bad, 65, digest, 32, rec, 20), CPCHAIN_RESULT_HIGH_S);
+  memcpy(bad, sig, 65);
+  memset(bad, 0, 32);
+  CHECK_RC(cpchain_signature_validate(bad, 65), CPCHAIN_RESULT_MALFORMED_SIGNATURE);
+  memcpy(bad, sig, 65);
+  hex_to_bytes(ORDER_HEX, bad + 32, 32);
+  CHECK_RC(cpchain_signature_validate(bad, 65), CPCHAIN_RESULT_MALFORMED_SIGNATURE);
+
+  /* r = 5 is not the x of any curve point: nothing recovers. */
+  memcpy(bad, sig, 65);
+  memset(bad, 0, 32);
+  bad[31] = 5;
+  CHECK_RC(cpchain_signature_validate(bad, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_signature_recover(bad, 65, digest, 32, rec_pk, 33), CPCHAIN_RESULT_RECOVERY_FAILED);
+  CHECK_RC(cpchain_signature_check_address(bad, 65, digest, 32, addr, 20), CPCHAIN_RESULT_RECOVERY_FAILED);
+
+  /* Checking against an expected account. */
+  CHECK_RC(cpchain_signature_check_address(sig, 65, digest, 32, addr, 20), CPCHAIN_RESULT_OK);
+  uint8_t someone_else[20];
+  memcpy(someone_else, addr, 20);
+  someone_else[19] ^= 1;
+  CHECK_RC(cpchain_signature_check_address(sig, 65, digest, 32, someone_else, 20),
+           CPCHAIN_RESULT_WRONG_SIGNER);
+  CHECK_RC(cpchain_signature_check_address(sig, 65, digest, 32, addr, 19), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_signature_check_address(sig, 65, digest, 32, NULL, 20), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_signature_check_address(sig, 65, NULL, 32, addr, 20), CPCHAIN_RESULT_NULL_PARAMETER);
+
+  /* Wrong-length digests and keys, NULLs, small outputs. */
+  CHECK_RC(cpchain_secret_key_sign_prehash(sk, digest, 31, sig2, 65), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_secret_key_sign_prehash(sk, NULL, 32, sig2, 65), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_secret_key_sign_prehash(sk, digest, 32, sig2, 64), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_secret_key_sign_prehash(NULL, digest, 32, sig2, 65), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_signature_recover(sig, 65, digest, 33, rec_pk, 33), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_signature_recover(sig, 65, digest, 32, rec_pk, 32), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_signature_recover(sig, 65, digest, 32, NULL, 33), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_public_key_verify(pk, 32, digest, 32, sig, 65), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_public_key_verify(NULL, 33, digest, 32, sig, 65), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_public_key_verify(pk, 33, NULL, 32, sig, 65), CPCHAIN_RESULT_NULL_PARAMETER);
+
+  /* Garbage signatures never verify and never crash. */
+  for (int i = 0; i < 64; i++) {
+    uint8_t g[65];
+    fill_garbage(g, sizeof g);
+    g[64] &= 1;
+    cpchain_result gr = cpchain_public_key_verify(pk, 33, digest, 32, g, 65);
+    CHECK(gr != CPCHAIN_RESULT_OK);
+  }
+  cpchain_secret_key_free(sk);
+}
+
+static void test_domain_signatures(void) {
+  cpchain_secret_key *sk = test_key();
+  const uint8_t payload[] = "chain 337, stream 9, block 12";
+  size_t dlen = strlen(DOMAIN);
+  uint8_t sig[65], addr[20], rec[20], pk[33], digest[32], sig_pre[65];
+  CHECK_RC(cpchain_secret_key_sign(sk, DOMAIN, dlen, payload, sizeof payload, sig, 65),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_address(sk, addr, 20), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_public_key(sk, pk, 33), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_signature_recover_signer(sig, 65, DOMAIN, dlen, payload, sizeof payload, rec, 20),
+           CPCHAIN_RESULT_OK);
+  CHECK(memcmp(addr, rec, 20) == 0);
+  CHECK_RC(cpchain_public_key_verify_payload(pk, 33, DOMAIN, dlen, payload, sizeof payload, sig, 65),
+           CPCHAIN_RESULT_OK);
+
+  /* The signed digest is cpchain_signing_digest: a hardware signer can sign it directly. */
+  CHECK_RC(cpchain_signing_digest(DOMAIN, dlen, payload, sizeof payload, digest, 32),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_sign_prehash(sk, digest, 32, sig_pre, 65), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(sig, sig_pre, 65) == 0);
+
+  /* Domain separation: the same payload under another domain does not verify. */
+  const char *other = "cpchain/ffi-test/other/v1";
+  CHECK_RC(cpchain_public_key_verify_payload(pk, 33, other, strlen(other), payload, sizeof payload,
+                                             sig, 65),
+           CPCHAIN_RESULT_BAD_SIGNATURE);
+  cpchain_result r = cpchain_signature_recover_signer(sig, 65, other, strlen(other), payload,
+                                                      sizeof payload, rec, 20);
+  CHECK(r != CPCHAIN_RESULT_OK || memcmp(addr, rec, 20) != 0);
+  /* Nor a changed payload. */
+  CHECK_RC(cpchain_public_key_verify_payload(pk, 33, DOMAIN, dlen, payload, sizeof payload - 1,
+                                             sig, 65),
+           CPCHAIN_RESULT_BAD_SIGNATURE);
+
+  /* One call: was it this device? */
+  CHECK_RC(cpchain_signature_check_signer(sig, 65, DOMAIN, dlen, payload, sizeof payload, addr, 20),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_signature_check_signer(sig, 65, other, strlen(other), payload, sizeof payload,
+                                          addr, 20),
+           CPCHAIN_RESULT_WRONG_SIGNER);
+  CHECK_RC(cpchain_signature_check_signer(sig, 65, DOMAIN, dlen, payload, 1, addr, 20),
+           CPCHAIN_RESULT_WRONG_SIGNER);
+  CHECK_RC(cpchain_signature_check_signer(sig, 65, DOMAIN, 0, payload, 1, addr, 20),
+           CPCHAIN_RESULT_INVALID_DOMAIN);
+  CHECK_RC(cpchain_signature_check_signer(sig, 65, DOMAIN, dlen, payload, 1, addr, 21),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_signature_check_signer(NULL, 65, DOMAIN, dlen, payload, 1, addr, 20),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+
+  /* Empty payloads are fine (NULL with length 0). */
+  CHECK_RC(cpchain_secret_key_sign(sk, DOMAIN, dlen, NULL, 0, sig, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_public_key_verify_payload(pk, 33, DOMAIN, dlen, NULL, 0, sig, 65), CPCHAIN_RESULT_OK);
+
+  /* Bad domains: empty, too long, not UTF-8, NULL. */
+  char long_domain[CPCHAIN_DOMAIN_MAX_LEN + 1];
+  memset(long_domain, 'a', sizeof long_domain);
+  const char not_utf8[] = {'c', 'p', (char)0xff, (char)0xfe};
+  CHECK_RC(cpchain_secret_key_sign(sk, DOMAIN, 0, payload, 3, sig, 65), CPCHAIN_RESULT_INVALID_DOMAIN);
+  CHECK_RC(cpchain_secret_key_sign(sk, long_domain, sizeof long_domain, payload, 3, sig, 65),
+           CPCHAIN_RESULT_INVALID_DOMAIN);
+  CHECK_RC(cpchain_secret_key_sign(sk, long_domain, CPCHAIN_DOMAIN_MAX_LEN, payload, 3, sig, 65),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_sign(sk, not_utf8, sizeof not_utf8, payload, 3, sig, 65),
+           CPCHAIN_RESULT_INVALID_UTF8);
+  CHECK_RC(cpchain_secret_key_sign(sk, NULL, 0, payload, 3, sig, 65), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_secret_key_sign(sk, DOMAIN, dlen, NULL, 3, sig, 65), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_signing_digest(not_utf8, sizeof not_utf8, payload, 3, digest, 32),
+           CPCHAIN_RESULT_INVALID_UTF8);
+  CHECK_RC(cpchain_signing_digest(DOMAIN, dlen, payload, 3, digest, 16),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_signature_recover_signer(sig, 65, NULL, 4, payload, 3, rec, 20),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_public_key_verify_payload(pk, 33, DOMAIN, dlen, payload, 3, sig, 1),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  cpchain_secret_key_free(sk);
+}
+
+static void test_public_keys(void) {
+  cpchain_secret_key *sk = test_key();
+  uint8_t pk[33], full[65], back[33], a1[20], a2[20], a3[20];
+  CHECK_RC(cpchain_secret_key_public_key(sk, pk, 33), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_public_key_uncompress(pk, 33, full, 65), CPCHAIN_RESULT_OK);
+  CHECK(full[0] == 0x04);
+  CHECK_RC(cpchain_public_key_compress(full, 65, back, 33), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(pk, back, 33) == 0);
+  CHECK_RC(cpchain_public_key_address(pk, 33, a1, 20), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_public_key_address(full, 65, a2, 20), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_address(sk, a3, 20), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(a1, a2, 20) == 0 && memcmp(a1, a3, 20) == 0);
+
+  /* Not points: a bad prefix, x off the curve, all zero; wrong lengths; NULL. */
+  uint8_t bad[65];
+  memcpy(bad, pk, 33);
+  bad[0] = 0x05; /* SEC1 "compact": a second encoding of the same key, refused */
+  CHECK_RC(cpchain_public_key_compress(bad, 33, back, 33), CPCHAIN_RESULT_INVALID_PUBLIC_KEY);
+  bad[0] = 0x04; /* uncompressed tag on 33 bytes */
+  CHECK_RC(cpchain_public_key_compress(bad, 33, back, 33), CPCHAIN_RESULT_INVALID_PUBLIC_KEY);
+  memcpy(bad, full, 65);
+  bad[0] = 0x06; /* SEC1 "hybrid" */
+  CHECK_RC(cpchain_public_key_compress(bad, 65, back, 33), CPCHAIN_RESULT_INVALID_PUBLIC_KEY);
+  bad[0] = 0x02;
+  CHECK_RC(cpchain_public_key_address(bad, 65, a1, 20), CPCHAIN_RESULT_INVALID_PUBLIC_KEY);
+  memset(bad, 0xff, sizeof bad);
+  bad[0] = 0x02;
+  CHECK_RC(cpchain_public_key_compress(bad, 33, back, 33), CPCHAIN_RESULT_INVALID_PUBLIC_KEY);
+  memset(bad, 0, sizeof bad);
+  CHECK_RC(cpchain_public_key_address(bad, 65, a1, 20), CPCHAIN_RESULT_INVALID_PUBLIC_KEY);
+  memcpy(bad, full, 65);
+  bad[64] ^= 1; /* y no longer matches x */
+  CHECK_RC(cpchain_public_key_compress(bad, 65, back, 33), CPCHAIN_RESULT_INVALID_PUBLIC_KEY);
+  CHECK_RC(cpchain_public_key_compress(pk, 32, back, 33), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_public_key_compress(pk, 64, back, 33), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_public_key_compress(pk, 0, back, 33), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_public_key_compress(NULL, 33, back, 33), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_public_key_uncompress(pk, 33, full, 64), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_public_key_address(pk, 33, NULL, 20), CPCHAIN_RESULT_NULL_PARAMETER);
+
+  /* Garbage keys come back as errors (or, rarely, as a valid point), never as a crash. */
+  for (int i = 0; i < 64; i++) {
+    uint8_t g[65];
+    fill_garbage(g, sizeof g);
+    size_t len = (i % 2) ? 33 : 65;
+    g[0] = (uint8_t)((i % 2) ? (2 + (g[1] & 1)) : 4);
+    cpchain_result r = cpchain_public_key_address(g, len, a1, 20);
+    CHECK(r == CPCHAIN_RESULT_OK || r == CPCHAIN_RESULT_INVALID_PUBLIC_KEY);
+  }
+  cpchain_secret_key_free(sk);
+}
+
+static void test_addresses(void) {
+  static const char *eip55[] = {
+      "0x52908400098527886E0F7030069857D2E4169EE7", "0x8617E340B3D01FA5F11F306F4090FD50E238070D",
+      "0xde709f2102306220921060314715629080e2fb77", "0x27b1fdb04752bbc536007a920d24acb045561c26",
+      "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+      "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB", "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+  };
+  for (size_t i = 0; i < sizeof eip55 / sizeof eip55[0]; i++) {
+    uint8_t addr[20];
+    char text[43];
+    size_t n = 0;
+    CHECK_RC(cpchain_address_parse(eip55[i], strlen(eip55[i]), addr, 20), CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_address_to_checksum(addr, 20, text, sizeof text, &n), CPCHAIN_RESULT_OK);
+    CHECK(n == 42 && strcmp(text, eip55[i]) == 0);
+  }
+  uint8_t addr[20];
+  const char *lower = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed";
+  CHECK_RC(cpchain_address_parse(lower, strlen(lower), addr, 20), CPCHAIN_RESULT_OK);
+  /* Not NUL-terminated input: only text_len bytes are read. */
+  char unterminated[42];
+  memcpy(unterminated, lower, 42);
+  CHECK_RC(cpchain_address_parse(unterminated, 42, addr, 20), CPCHAIN_RESULT_OK);
+
+  const char *bad_sum = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD";
+  CHECK_RC(cpchain_address_parse(bad_sum, strlen(bad_sum), addr, 20), CPCHAIN_RESULT_ADDRESS_BAD_CHECKSUM);
+  CHECK_RC(cpchain_address_parse(lower + 2, 40, addr, 20), CPCHAIN_RESULT_ADDRESS_MISSING_PREFIX);
+  CHECK_RC(cpchain_address_parse(lower, 41, addr, 20), CPCHAIN_RESULT_ADDRESS_WRONG_LENGTH);
+  CHECK_RC(cpchain_address_parse("0xzzaeb6053f3e94c9b9a09f33669435e7ef1beaed", 42, addr, 20),
+           CPCHAIN_RESULT_ADDRESS_NOT_HEX);
+  const char not_utf8[] = {'0', 'x', (char)0xc3, (char)0x28};
+  CHECK_RC(cpchain_address_parse(not_utf8, sizeof not_utf8, addr, 20), CPCHAIN_RESULT_INVALID_UTF8);
+  CHECK_RC(cpchain_address_parse(NULL, 42, addr, 20), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_address_parse(NULL, 0, addr, 20), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_address_parse(lower, 42, addr, 19), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_address_parse("", 0, addr, 20), CPCHAIN_RESULT_ADDRESS_MISSING_PREFIX);
+
+  /* Formatting: size query and too-small buffer (untouched), wrong address length. */
+  char text[43];
+  size_t n = 0;
+  CHECK_RC(cpchain_address_to_checksum(addr, 20, NULL, 0, &n), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(n == CPCHAIN_ADDRESS_TEXT_LEN + 1);
+  memset(text, 'z', sizeof text);
+  CHECK_RC(cpchain_address_to_checksum(addr, 20, text, 42, &n), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(n == 43 && text[0] == 'z' && text[41] == 'z');
+  CHECK_RC(cpchain_address_to_checksum(addr, 19, text, sizeof text, &n), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_address_to_checksum(addr, 20, text, sizeof text, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_address_to_checksum(NULL, 20, text, sizeof text, &n), CPCHAIN_RESULT_NULL_PARAMETER);
+
+  /* Garbage text never crashes. */
+  for (int i = 0; i < 256; i++) {
+    char g[64];
+    fill_garbage((uint8_t *)g, sizeof g);
+    size_t len = (size_t)(next_byte() % sizeof g);
+    if (len >= 2 && (i % 2)) {
+      g[0] = '0';
+      g[1] = 'x';
+    }
+    cpchain_result r = cpchain_address_parse(g, len, addr, 20);
+    CHECK(r != CPCHAIN_RESULT_PANIC && r != CPCHAIN_RESULT_NULL_PARAMETER);
+  }
+}
+
+static void test_aead(void) {
+  /* RFC 8439 section 2.8.2 test vector. */
+  uint8_t key[32], nonce[12], aad[12], tag[16], want_tag[16], want_ct[16];
+  for (int i = 0; i < 32; i++) key[i] = (uint8_t)(0x80 + i);
+  hex_to_bytes("070000004041424344454647", nonce, 12);
+  hex_to_bytes("50515253c0c1c2c3c4c5c6c7", aad, 12);
+  hex_to_bytes("1ae10b594f09e26a7e902ecbd0600691", want_tag, 16);
+  hex_to_bytes("d31a8d34648e60db7b86afbc53ef7ec2", want_ct, 16);
+  const char *plain =
+      "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the "
+      "future, sunscreen would be it.";
+  size_t plen = strlen(plain);
+  CHECK(plen == 114);
+
+  uint8_t buf[114 + 16];
+  memcpy(buf, plain, plen);
+  CHECK_RC(cpchain_aead_seal_detached(key, 32, nonce, 12, aad, 12, buf, plen, tag, 16), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(buf, want_ct, 16) == 0 && memcmp(tag, want_tag, 16) == 0);
+  uint8_t sealed[114];
+  memcpy(sealed, buf, plen);
+
+  /* Tampering: ciphertext, tag, aad, nonce, key. Each fails and leaves the ciphertext. */
+  buf[5] ^= 1;
+  CHECK_RC(cpchain_aead_open_detached(key, 32, nonce, 12, aad, 12, buf, plen, tag, 16),
+           CPCHAIN_RESULT_OPEN_FAILED);
+  buf[5] ^= 1;
+  CHECK(memcmp(buf, sealed, plen) == 0);
+  tag[0] ^= 1;
+  CHECK_RC(cpchain_aead_open_detached(key, 32, nonce, 12, aad, 12, buf, plen, tag, 16),
+           CPCHAIN_RESULT_OPEN_FAILED);
+  tag[0] ^= 1;
+  CHECK_RC(cpchain_aead_open_detached(key, 32, nonce, 12, aad, 11, buf, plen, tag, 16),
+           CPCHAIN_RESULT_OPEN_FAILED);
+  nonce[11] ^= 1;
+  CHECK_RC(cpchain_aead_open_detached(key, 32, nonce, 12, aad, 12, buf, plen, tag, 16),
+           CPCHAIN_RESULT_OPEN_FAILED);
+  nonce[11] ^= 1;
+  key[0] ^= 1;
+  CHECK_RC(cpchain_aead_open_detached(key, 32, nonce, 12, aad, 12, buf, plen, tag, 16),
+           CPCHAIN_RESULT_OPEN_FAILED);
+  key[0] ^= 1;
+  CHECK(memcmp(buf, sealed, plen) == 0);
+  CHECK_RC(cpchain_aead_open_detached(key, 32, nonce, 12, aad, 12, buf, plen, tag, 16), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(buf, plain, plen) == 0);
+
+  /* In place with capacity: same bytes as detached, tag appended. */
+  size_t out_len = 0;
+  memcpy(buf, plain, plen);
+  CHECK_RC(cpchain_aead_seal_in_place(key, 32, nonce, 12, aad, 12, buf, plen, sizeof buf, &out_len),
+           CPCHAIN_RESULT_OK);
+  CHECK(out_len == plen + 16 && memcmp(buf, sealed, plen) == 0 && memcmp(buf + plen, want_tag, 16) == 0);
+  CHECK_RC(cpchain_aead_open_in_place(key, 32, nonce, 12, aad, 12, buf, out_len, &out_len), CPCHAIN_RESULT_OK);
+  CHECK(out_len == plen && memcmp(buf, plain, plen) == 0);
+
+  /* Capacity too small: the size needed, buffer untouched. */
+  uint8_t small[20];
+  memcpy(small, "0123456789abcdefghij", 20);
+  out_len = 0;
+  CHECK_RC(cpchain_aead_seal_in_place(key, 32, nonce, 12, NULL, 0, small, 10, sizeof small, &out_len),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(out_len == 26 && memcmp(small, "0123456789abcdefghij", 20) == 0);
+  CHECK_RC(cpchain_aead_seal_in_place(key, 32, nonce, 12, NULL, 0, small, 21, sizeof small, &out_len),
+           CPCHAIN_RESULT_INVALID_PARAMETER);
+  /* Empty message: only a tag. */
+  CHECK_RC(cpchain_aead_seal_in_place(key, 32, nonce, 12, NULL, 0, small, 0, 16, &out_len), CPCHAIN_RESULT_OK);
+  CHECK(out_len == 16);
+  CHECK_RC(cpchain_aead_open_in_place(key, 32, nonce, 12, NULL, 0, small, 16, &out_len), CPCHAIN_RESULT_OK);
+  CHECK(out_len == 0);
+  CHECK_RC(cpchain_aead_seal_detached(key, 32, nonce, 12, NULL, 0, NULL, 0, tag, 16), CPCHAIN_RESULT_OK);
+  /* Truncated sealed input. */
+  CHECK_RC(cpchain_aead_open_in_place(key, 32, nonce, 12, NULL, 0, small, 15, &out_len),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_aead_open_in_place(key, 32, nonce, 12, NULL, 0, small, 0, &out_len),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+
+  /* Overlapping arguments are refused. */
+  memcpy(buf, plain, plen);
+  CHECK_RC(cpchain_aead_seal_detached(key, 32, nonce, 12, buf + 4, 8, buf, plen, tag, 16),
+           CPCHAIN_RESULT_OVERLAPPING_BUFFERS);
+  CHECK_RC(cpchain_aead_seal_detached(key, 32, nonce, 12, aad, 12, buf, plen, buf + 100, 16),
+           CPCHAIN_RESULT_OVERLAPPING_BUFFERS);
+  CHECK_RC(cpchain_aead_seal_in_place(buf + 110, 32, nonce, 12, aad, 12, buf, 10, sizeof buf, &out_len),
+           CPCHAIN_RESULT_OVERLAPPING_BUFFERS);
+  CHECK_RC(cpchain_aead_open_in_place(key, 32, buf, 12, aad, 12, buf, 40, &out_len),
+           CPCHAIN_RESULT_OVERLAPPING_BUFFERS);
+  CHECK_RC(cpchain_aead_open_detached(key, 32, nonce, 12, aad, 12, buf, 40, buf + 20, 16),
+           CPCHAIN_RESULT_OVERLAPPING_BUFFERS);
+  CHECK(memcmp(buf, plain, plen) == 0);
+
+  /* Wrong lengths and NULLs. */
+  CHECK_RC(cpchain_aead_seal_detached(key, 31, nonce, 12, aad, 12, buf, plen, tag, 16),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_aead_seal_detached(key, 32, nonce, 8, aad, 12, buf, plen, tag, 16),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_aead_seal_detached(key, 32, nonce, 12, aad, 12, buf, plen, tag, 15),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_aead_seal_detached(NULL, 32, nonce, 12, aad, 12, buf, plen, tag, 16),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_aead_seal_detached(key, 32, NULL, 12, aad, 12, buf, plen, tag, 16),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_aead_seal_detached(key, 32, nonce, 12, NULL, 12, buf, plen, tag, 16),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_aead_seal_detached(key, 32, nonce, 12, aad, 12, NULL, plen, tag, 16),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_aead_seal_detached(key, 32, nonce, 12, aad, 12, buf, plen, NULL, 16),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_aead_open_detached(key, 32, nonce, 12, aad, 12, buf, plen, tag, 15),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_aead_open_in_place(key, 32, nonce, 12, aad, 12, NULL, 20, &out_len),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_aead_open_in_place(key, 32, nonce, 12, aad, 12, buf, 20, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_aead_seal_in_place(key, 32, nonce, 12, aad, 12, buf, 10, sizeof buf, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK(memcmp(buf, plain, plen) == 0);
+
+  /* Garbage ciphertexts never open. */
+  for (int i = 0; i < 64; i++) {
+    uint8_t g[48];
+    fill_garbage(g, sizeof g);
+    size_t len = 16 + (size_t)(next_byte() % 32);
+    CHECK_RC(cpchain_aead_open_in_place(key, 32, nonce, 12, aad, 12, g, len, &out_len),
+             CPCHAIN_RESULT_OPEN_FAILED);
+  }
+}
+
+#define GET_U64(spec, field, want)                                                       \
+  do {                                                                                   \
+    uint64_t v_ = 0;                                                                     \
+    CHECK_RC(cpchain_chain_spec_##field(spec, &v_), CPCHAIN_RESULT_OK);                  \
+    CHECK(v_ == (uint64_t)(want));                                                       \
+  } while (0)
+#define GET_U32(spec, field, want)                                                       \
+  do {                                                                                   \
+    uint32_t v_ = 0;                                                                     \
+    CHECK_RC(cpchain_chain_spec_##field(spec, &v_), CPCHAIN_RESULT_OK);                  \
+    CHECK(v_ == (uint32_t)(want));                                                       \
+  } while (0)
+
+static void test_chain_spec(void) {
+  cpchain_chain_spec *main_spec = NULL, *dev = NULL;
+  CHECK_RC(cpchain_chain_spec_mainnet(&main_spec), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_spec_devnet(&dev), CPCHAIN_RESULT_OK);
+
+  GET_U64(main_spec, chain_id, 337);
+  GET_U64(main_spec, block_period_ms, 10000);
+  GET_U32(main_spec, proposers_per_term, 12);
+  GET_U32(main_spec, view_len, 3);
+  GET_U32(main_spec, fault_tolerance, 2);
+  GET_U32(main_spec, validators, 7);
+  GET_U32(main_spec, quorum, 5);
+  GET_U64(main_spec, term_blocks, 36);
+  GET_U64(main_spec, impeach_timeout_ms, 10000);
+  GET_U64(main_spec, rnode_lock_ms, 100 * 60 * 1000);
+  GET_U64(main_spec, default_proposers_until, 180);
+  GET_U32(main_spec, max_candidates, 100);
+  GET_U64(main_spec, rpt_window, 100);
+  GET_U64(main_spec, impeach_punish_window, 10000);
+  GET_U32(main_spec, elected_seats, 8);
+  GET_U32(main_spec, low_rpt_seats, 2);
+  GET_U64(main_spec, election_lead_terms, 2);
+  GET_U32(main_spec, admission_cpu_difficulty, 12);
+  GET_U32(main_spec, admission_memory_difficulty, 6);
+  GET_U64(main_spec, admission_max_block_age, 10);
+  GET_U32(main_spec, max_campaign_terms, 3);
+  GET_U32(main_spec, free_tx_per_day, 100);
+  GET_U64(dev, chain_id, 41);
+  GET_U32(dev, validators, 4);
+  GET_U64(dev, block_period_ms, 3000);
+
+  /* 200 000 CPC and 20 000 CPC in base units (18 decimals), big-endian. */
+  uint8_t amount[CPCHAIN_AMOUNT_LEN], want[16];
+  CHECK_RC(cpchain_chain_spec_rnode_deposit(main_spec, amount, 16), CPCHAIN_RESULT_OK);
+  hex_to_bytes("000000000000" "2a5a058fc295ed000000", want, 16);
+  CHECK(memcmp(amount, want, 16) == 0);
+  CHECK_RC(cpchain_chain_spec_economy_deposit(main_spec, amount, 16), CPCHAIN_RESULT_OK);
+  hex_to_bytes("00000000000004" "3c33c1937564800000", want, 16);
+  CHECK(memcmp(amount, want, 16) == 0);
+  CHECK_RC(cpchain_chain_spec_rnode_deposit(main_spec, amount, 15), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  cpchain_rpt_weights w;
+  CHECK_RC(cpchain_chain_spec_rpt_weights(main_spec, &w), CPCHAIN_RESULT_OK);
+  CHECK(w.balance == 50 && w.transactions == 15 && w.proxy == 10 && w.data == 15 && w.maintenance == 10);
+
+  /* Wire round trip with a size query first. */
+  size_t need = 0, len = 0;
+  CHECK_RC(cpchain_chain_spec_encode(dev, NULL, 0, &need), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(need > 3 && need <= CPCHAIN_CHAIN_SPEC_MAX_ENCODED_LEN);
+  uint8_t *enc = (uint8_t *)malloc(need);
+  CHECK(enc != NULL);
+  CHECK_RC(cpchain_chain_spec_encode(dev, enc, need - 1, &len), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(len == need);
+  CHECK_RC(cpchain_chain_spec_encode(dev, enc, need, &len), CPCHAIN_RESULT_OK);
+  CHECK(len == need);
+  cpchain_chain_spec *decoded = NULL;
+  CHECK_RC(cpchain_chain_spec_decode(enc, len, &decoded), CPCHAIN_RESULT_OK);
+  GET_U64(decoded, chain_id, 41);
+  GET_U32(decoded, validators, 4);
+  cpchain_chain_spec_free(decoded);
+
+  /* Refusals, each with *out NULL. The envelope is version 1, tag 0x0001. */
+  CHECK(enc[0] == 1 && enc[1] == 0 && enc[2] == 1);
+  decoded = (cpchain_chain_spec *)(uintptr_t)1;
+  CHECK_RC(cpchain_chain_spec_decode(enc, 2, &decoded), CPCHAIN_RESULT_DECODE_TRUNCATED);
+  CHECK(decoded == NULL);
+  CHECK_RC(cpchain_chain_spec_decode(NULL, 0, &decoded), CPCHAIN_RESULT_DECODE_TRUNCATED);
+  CHECK_RC(cpchain_chain_spec_decode(enc, len - 1, &decoded), CPCHAIN_RESULT_DECODE_MALFORMED);
+  CHECK(decoded == NULL);
+  uint8_t *mod = (uint8_t *)malloc(len + 1);
+  CHECK(mod != NULL);
+  memcpy(mod, enc, len);
+  mod[len] = 0;
+  CHECK_RC(cpchain_chain_spec_decode(mod, len + 1, &decoded), CPCHAIN_RESULT_DECODE_TRAILING_BYTES);
+  mod[0] = 2;
+  CHECK_RC(cpchain_chain_spec_decode(mod, len, &decoded), CPCHAIN_RESULT_DECODE_UNSUPPORTED_VERSION);
+  mod[0] = 1;
+  mod[2] = 2;
+  CHECK_RC(cpchain_chain_spec_decode(mod, len, &decoded), CPCHAIN_RESULT_DECODE_WRONG_TAG);
+  mod[2] = 1;
+  /* Body: chain_id varint (41 = 1 byte), block_period varint (3000 = 2 bytes),
+   * proposers_per_term, view_len, fault_tolerance. f = 0 parses but is inconsistent. */
+  CHECK(mod[3] == 41 && mod[8] == 1);
+  mod[8] = 0;
+  CHECK_RC(cpchain_chain_spec_decode(mod, len, &decoded), CPCHAIN_RESULT_SPEC_INVALID);
+  CHECK(decoded == NULL);
+  /* An overlong varint for chain_id (41 as 0xa9 0x00) is non-canonical. */
+  memcpy(mod, enc, 3);
+  mod[3] = 0xa9;
+  mod[4] = 0x00;
+  memcpy(mod + 5, enc + 4, len - 4);
+  CHECK_RC(cpchain_chain_spec_decode(mod, len + 1, &decoded), CPCHAIN_RESULT_DECODE_NON_CANONICAL);
+  uint8_t huge[CPCHAIN_CHAIN_SPEC_MAX_ENCODED_LEN + 1];
+  memset(huge, 0, sizeof huge);
+  CHECK_RC(cpchain_chain_spec_decode(huge, sizeof huge, &decoded), CPCHAIN_RESULT_DECODE_TOO_LARGE);
+  CHECK_RC(cpchain_chain_spec_decode(NULL, 5, &decoded), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_spec_decode(enc, len, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+
+  /* Garbage: random bodies behind a valid envelope, and bit flips of a valid encoding. */
+  unsigned accepted = 0;
+  for (int i = 0; i < 500; i++) {
+    uint8_t g[96];
+    fill_garbage(g, sizeof g);
+    size_t glen = (size_t)(next_byte() % sizeof g);
+    if (glen >= 3 && (i % 2)) {
+      g[0] = 1;
+      g[1] = 0;
+      g[2] = 1;
+    }
+    cpchain_chain_spec *s = NULL;
+    cpchain_result r = cpchain_chain_spec_decode(g, glen, &s);
+    CHECK((r == CPCHAIN_RESULT_OK) == (s != NULL));
+    CHECK(r != CPCHAIN_RESULT_PANIC);
+    cpchain_chain_spec_free(s);
+  }
+  for (size_t i = 3; i < len * 8; i++) {
+    memcpy(mod, enc, len);
+    mod[i / 8] ^= (uint8_t)(1u << (i % 8));
+    cpchain_chain_spec *s = NULL;
+    cpchain_result r = cpchain_chain_spec_decode(mod, len, &s);
+    CHECK((r == CPCHAIN_RESULT_OK) == (s != NULL));
+    if (r == CPCHAIN_RESULT_OK) accepted++;
+    cpchain_chain_spec_free(s);
+  }
+  CHECK(accepted < len * 8);
+
+  /* NULL handles and outputs. */
+  uint64_t v64;
+  uint32_t v32;
+  CHECK_RC(cpchain_chain_spec_chain_id(NULL, &v64), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_spec_chain_id(main_spec, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_spec_validators(NULL, &v32), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_spec_rpt_weights(NULL, &w), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_spec_rnode_deposit(NULL, amount, 16), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_spec_encode(NULL, enc, len, &len), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_spec_encode(main_spec, enc, len, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_spec_mainnet(NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_spec_devnet(NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  cpchain_chain_spec_free(NULL);
+
+  free(mod);
+  free(enc);
+  cpchain_chain_spec_free(main_spec);
+  cpchain_chain_spec_free(dev);
+}
+
+/* Handles are immutable: one key and one spec may be used from several threads at once. */
+struct thread_arg {
+  const cpchain_secret_key *key;
+  const cpchain_chain_spec *spec;
+  uint8_t tag;
+  unsigned errors;
+};
+
+static void *thread_main(void *p) {
+  struct thread_arg *arg = (struct thread_arg *)p;
+  uint8_t addr[20], rec[20], digest[32], sig[65];
+  if (cpchain_secret_key_address(arg->key, addr, 20) != CPCHAIN_RESULT_OK) arg->errors++;
+  for (int i = 0; i < 8; i++) {
+    uint8_t msg[2] = {arg->tag, (uint8_t)i};
+    uint64_t chain_id = 0;
+    if (cpchain_keccak256(msg, sizeof msg, digest, 32) != CPCHAIN_RESULT_OK) arg->errors++;
+    if (cpchain_secret_key_sign_prehash(arg->key, digest, 32, sig, 65) != CPCHAIN_RESULT_OK)
+      arg->errors++;
+    if (cpchain_signature_recover_address(sig, 65, digest, 32, rec, 20) != CPCHAIN_RESULT_OK ||
+        memcmp(addr, rec, 20) != 0)
+      arg->errors++;
+    if (cpchain_chain_spec_chain_id(arg->spec, &chain_id) != CPCHAIN_RESULT_OK || chain_id != 337)
+      arg->errors++;
+  }
+  return NULL;
+}
+
+static void test_shared_handles_across_threads(void) {
+  cpchain_secret_key *sk = test_key();
+  cpchain_chain_spec *spec = NULL;
+  CHECK_RC(cpchain_chain_spec_mainnet(&spec), CPCHAIN_RESULT_OK);
+  enum { THREADS = 4 };
+  pthread_t threads[THREADS];
+  struct thread_arg args[THREADS];
+  for (int i = 0; i < THREADS; i++) {
+    args[i].key = sk;
+    args[i].spec = spec;
+    args[i].tag = (uint8_t)i;
+    args[i].errors = 0;
+    CHECK(pthread_create(&threads[i], NULL, thread_main, &args[i]) == 0);
+  }
+  for (int i = 0; i < THREADS; i++) {
+    CHECK(pthread_join(threads[i], NULL) == 0);
+    CHECK(args[i].errors == 0);
+  }
+  cpchain_chain_spec_free(spec);
+  cpchain_secret_key_free(sk);
+}
+
+int main(void) {
+  test_version_and_messages();
+  test_keccak();
+  test_secret_keys();
+  test_secret_key_in_caller_storage();
+  test_prehash_signatures();
+  test_domain_signatures();
+  test_public_keys();
+  test_addresses();
+  test_aead();
+  test_chain_spec();
+  test_shared_handles_across_threads();
+  printf("%u passed, %u failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Build cpchain-ffi and run its C and C++ tests:
+#   1. the header alone as C11 and as C++17 with -Wall -Wextra -Werror -pedantic (and as C99
+#      with -Wconversion; with clang -Weverything too when clang is installed);
+#   2. the C tests (tests/c/test_cpchain.c) under AddressSanitizer + UBSan, static library;
+#   3. the same tests under valgrind --leak-check=full --error-exitcode=1, static library;
+#   4. the exported symbols of the shared library (cdylib) against the header, and the same
+#      tests against it;
+#   5. the C++17 test program (tests/c/header_cpp17.cpp), static library;
+#   6. with CPCHAIN_FFI_PANIC_ABORT=1, the C tests against a panic = "abort" build.
+# Installs nothing: it fails clearly when gcc, g++ or valgrind is missing (.ci/run installs
+# them). Prints "N passed, N failed" as its last line; exits non-zero on any failure.
+#
+# Environment: CARGO_TARGET_DIR is honoured; CPCHAIN_FFI_PROFILE=release tests a release
+# build (default: debug, which keeps debug assertions on).
+set -euo pipefail
+
+ffi_dir="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$ffi_dir/.." && pwd)"
+profile="${CPCHAIN_FFI_PROFILE:-debug}"
+
+missing=()
+for tool in gcc g++ valgrind nm; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "run-c-tests.sh: missing tools: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})" >&2
+  exit 2
+fi
+
+cargo_flags=(-p cpchain-ffi)
+[ "$profile" = release ] && cargo_flags+=(--release)
+(cd "$root" && cargo build "${cargo_flags[@]}")
+
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+lib_dir="$target_dir/$profile"
+static_lib="$lib_dir/libcpchain_ffi.a"
+[ -f "$static_lib" ] || { echo "run-c-tests.sh: $static_lib not built" >&2; exit 1; }
+[ -f "$lib_dir/libcpchain_ffi.so" ] || { echo "run-c-tests.sh: libcpchain_ffi.so not built" >&2; exit 1; }
+
+# What a Rust staticlib needs from the system on Linux (rustc --print native-static-libs).
+sys_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -pthread)
+warn=(-Wall -Wextra -Werror -pedantic)
+inc=(-I "$ffi_dir/include")
+src="$ffi_dir/tests/c"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+total_passed=0
+total_failed=0
+stage_failures=0
+
+# Run one test binary; add the counts of its closing "N passed, N failed" line.
+run_counted() {
+  local name="$1"
+  shift
+  local log="$work/$name.log"
+  echo "--- $name"
+  local status=0
+  "$@" >"$log" 2>&1 || status=$?
+  cat "$log"
+  local line p f
+  line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)"
+  if [ -z "$line" ]; then
+    echo "$name: no result line (exit status $status)" >&2
+    total_failed=$((total_failed + 1))
+    stage_failures=$((stage_failures + 1))
+    return
+  fi
+  p="${line%% passed*}"
+  f="${line#*, }"
+  f="${f%% failed}"
+  total_passed=$((total_passed + p))
+  total_failed=$((total_failed + f))
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+    # The tests passed but the tool (ASan, valgrind) found leaks or memory errors.
+    echo "$name: exit status $status (sanitizer or valgrind errors)" >&2
+    total_failed=$((total_failed + 1))
+    stage_failures=$((stage_failures + 1))
+  fi
+}
+
+# 1. The header alone.
+echo "--- header: C11 and C++17, -Wall -Wextra -Werror -pedantic"
+gcc -std=c11 "${warn[@]}" "${inc[@]}" -fsyntax-only "$src/header_c11.c"
+g++ -std=c++17 "${warn[@]}" "${inc[@]}" -fsyntax-only "$src/header_cpp17.cpp"
+gcc -std=c99 "${warn[@]}" -Wconversion -Wsign-conversion -Wstrict-prototypes "${inc[@]}" \
+  -fsyntax-only -x c - <<<'#include "cpchain.h"'
+if command -v clang >/dev/null 2>&1; then
+  # Optional: clang's strictest set, when clang is there (the CI image may not have it).
+  clang -std=c11 -Weverything -Wno-padded -Werror "${inc[@]}" -fsyntax-only "$src/header_c11.c"
+  clang++ -std=c++17 "${warn[@]}" "${inc[@]}" -fsyntax-only "$src/header_cpp17.cpp"
+fi
+echo "header compiles"
+
+# 2. AddressSanitizer (with LeakSanitizer) and UBSan.
+gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -O1 -fno-omit-frame-pointer \
+  -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+  "$src/test_cpchain.c" "$static_lib" "${sys_libs[@]}" -o "$work/test_asan"
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1 \
+  run_counted "asan" "$work/test_asan"
+
+# 3. valgrind.
+gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -O0 \
+  "$src/test_cpchain.c" "$static_lib" "${sys_libs[@]}" -o "$work/test_valgrind"
+run_counted "valgrind" valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \
+  --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 "$work/test_valgrind"
+
+# 4. The shared library: it exports exactly the functions the header declares, nothing else.
+echo "--- shared-library exports"
+nm -D --defined-only "$lib_dir/libcpchain_ffi.so" | awk '{print $NF}' | sort -u >"$work/exported"
+grep -v '^[[:space:]]*//' "$ffi_dir/include/cpchain.h" | grep -oE '\bcpchain_[a-z0-9_]+\(' \
+  | tr -d '(' | sort -u >"$work/declared"
+if ! diff -u "$work/declared" "$work/exported"; then
+  echo "shared library exports differ from the header's declarations" >&2
+  total_failed=$((total_failed + 1))
+else
+  echo "$(wc -l <"$work/declared") functions declared and exported"
+  total_passed=$((total_passed + 1))
+fi
+gcc -std=c11 "${warn[@]}" "${inc[@]}" -g "$src/test_cpchain.c" \
+  -L "$lib_dir" -Wl,-rpath,"$lib_dir" -lcpchain_ffi -pthread -o "$work/test_shared"
+run_counted "shared-library" "$work/test_shared"
+
+# 5. C++17.
+g++ -std=c++17 "${warn[@]}" "${inc[@]}" -g -fsanitize=address,undefined \
+  "$src/header_cpp17.cpp" "$static_lib" "${sys_libs[@]}" -o "$work/test_cpp17"
+run_counted "c++17" "$work/test_cpp17"
+
+# The example of the docs and README runs clean under ASan too.
+echo "--- example"
+gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -fsanitize=address,undefined \
+  "$src/example.c" "$static_lib" "${sys_libs[@]}" -o "$work/example"
+if "$work/example"; then
+  total_passed=$((total_passed + 1))
+else
+  echo "example failed" >&2
+  total_failed=$((total_failed + 1))
+fi
+
+# 6. Opt-in (CPCHAIN_FFI_PANIC_ABORT=1): the library built with panic = "abort" passes the
+#    same tests under valgrind. A separate target directory keeps the normal build intact.
+if [ "${CPCHAIN_FFI_PANIC_ABORT:-0}" = 1 ]; then
+  abort_target="$target_dir/ffi-panic-abort"
+  (cd "$root" && CARGO_TARGET_DIR="$abort_target" RUSTFLAGS="-C panic=abort" \
+    cargo build -p cpchain-ffi --lib)
+  gcc -std=c11 "${warn[@]}" "${inc[@]}" -g "$src/test_cpchain.c" \
+    "$abort_target/debug/libcpchain_ffi.a" "${sys_libs[@]}" -o "$work/test_abort"
+  run_counted "panic-abort+valgrind" valgrind --quiet --leak-check=full --error-exitcode=1 \
+    "$work/test_abort"
+fi
+
+echo "C tests: $stage_failures stage(s) with tool errors"
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]
