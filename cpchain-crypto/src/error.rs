@@ -36,4 +36,17 @@ pub enum CryptoError {
     /// The output buffer has no room for the tag or the plaintext.
     #[error("buffer capacity exceeded")]
     BufferFull,
+    /// A threshold of zero or above the number of shares.
+    #[error("invalid threshold")]
+    InvalidThreshold,
+    /// A kfrag that does not verify under the signer, delegating and receiving keys.
+    #[error("kfrag does not verify")]
+    KfragInvalid,
+    /// A cfrag that is not a correct re-encryption of the capsule under a kfrag of the grant.
+    #[error("cfrag does not verify")]
+    CfragInvalid,
+    /// The capsule did not open: fewer cfrags than the threshold, cfrags of different
+    /// grants, or cfrags of another capsule.
+    #[error("capsule does not open with these cfrags")]
+    CapsuleOpenFailed,
 }

@@ -14,7 +14,16 @@
 //!
 //! The crate is `#![no_std]`. Feature `std` (default) adds k256's precomputed tables, which
 //! make signing several times faster on hosts but do not build for `thumbv7em-none-eabihf`.
-//! There is no GPL code in this crate unless the opt-in `pre` feature is enabled.
+//! There is no GPL code in this crate unless the opt-in `pre` feature is enabled: it adds
+//! [`pre`](crate#feature-pre), Umbral threshold proxy re-encryption over umbral-pre 0.11,
+//! which is GPL-3.0-only, so a binary built with `pre` is GPL-3.0. It builds `no_std` (with
+//! an allocator) and takes the caller's RNG everywhere; umbral-pre's OS-RNG feature stays off.
+//!
+//! # Feature `pre`
+//! Module `pre` (only with the feature): per-interval key wrapping in Umbral capsules,
+//! kfrag generation, re-encryption and threshold opening, with postcard wire forms (tags
+//! `0x0501`–`0x0504`). Why each encryption interval gets its own delegating key is explained
+//! there and in `cpchain_storage::sharing`.
 //!
 //! ```
 //! use cpchain_crypto::{keccak256, SecretKey};
@@ -41,6 +50,8 @@ extern crate alloc;
 pub mod aead;
 mod error;
 mod identity;
+#[cfg(feature = "pre")]
+pub mod pre;
 
 pub use cpchain_core::{keccak256, keccak256_concat, Address, Domain, Hash};
 pub use error::CryptoError;

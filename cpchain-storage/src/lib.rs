@@ -81,6 +81,20 @@
 //! `alloc` adds `Vec`-bodied blocks, Reed–Solomon sharding ([`shard_block`], [`reassemble`])
 //! and disjoint placement ([`place_shards`]); `std` (default) adds k256's precomputed tables.
 //!
+//! # Market listings (§2.2.3)
+//! [`market`]: the PDash listing record (title, labels, description, price, stream, interval
+//! range), its id (Keccak-256 of the canonical encoding) and the seller's signature.
+//!
+//! # Feature `pre`: authorised sharing (§2.2.2), the GPL-3.0 boundary
+//! `sharing` exists only with feature `pre` (off by default), which links umbral-pre
+//! (GPL-3.0-only): a build with `pre` is GPL-3.0, the default build has no GPL code. It wraps
+//! each encryption interval's data key in an Umbral capsule under a delegating key derived
+//! for that interval alone (HKDF-Keccak256, label
+//! `"cpchain/sharing/interval-delegating-key/v1"`, distinct from the data-key label), because
+//! a kfrag re-encrypts every capsule made under one delegating key; the capsule goes in the
+//! [`KeyIndexRecord`]'s `capsule` field. Owner, proxy and grantee state machines issue,
+//! serve and open grants; see the module docs.
+//!
 //! # Wire types (tags 0x04xx)
 //! [`Block`] 0x0401, [`Anchor`] 0x0402, [`KeyIndexRecord`] 0x0403, [`Shard`] 0x0404; all go
 //! through [`cpchain_core::encoding`] (canonical, size-limited, no panics).
@@ -113,11 +127,14 @@ pub mod block;
 mod error;
 pub mod index;
 pub mod keys;
+pub mod market;
 pub mod placement;
 pub mod reader;
 mod schedule;
 #[cfg(feature = "alloc")]
 pub mod shard;
+#[cfg(feature = "pre")]
+pub mod sharing;
 pub mod writer;
 
 pub use anchor::{Anchor, ANCHOR_DOMAIN};

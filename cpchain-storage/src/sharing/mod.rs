@@ -1,0 +1,286 @@
+//! Authorised sharing per encryption interval with Umbral proxy re-encryption (white paper
+//! §2.2.2), behind the `pre` feature.
+//!
+//! # Licence boundary
+//! This module exists only with feature `pre`, which enables `cpchain-crypto/pre` and so
+//! links umbral-pre (GPL-3.0-only). A build with `pre` is GPL-3.0; the default build links
+//! no GPL code.
+//!
+//! # Why one delegating key per encryption interval
+//! §2.2.2 asks that "the authorization of data is limited to a single encryption interval".
+//! An Umbral kfrag re-encrypts *every* capsule made under its delegating key, so if all
+//! intervals' data keys were wrapped under one owner key, a single grant would hand every
+//! past and future interval to the grantee and its proxies. Each interval therefore gets its
+//! own delegating key pair, derived (never stored) from the owner's master secret; its data
+//! key is wrapped in a capsule under that key ([`Owner::wrap_interval_key`]), and that
+//! capsule goes in the block's key-index record. Kfrags for interval *i* are made from
+//! interval *i*'s delegating key only, so they cannot open interval *j*
+//! (`tests/sharing.rs::grant_for_interval_i_opens_i_only`).
+//!
+//! # Key derivation (HKDF over Keccak-256, `hkdf::SimpleHkdf<sha3::Keccak256>`)
+//! Same construction and salt as the data chain's interval data keys, with distinct labels:
+//!
+//! ```text
+//! seed = HKDF(salt = "cpchain/storage/kdf/v1", IKM = master secret,
+//!             info = label ‖ 0x00 ‖ stream id (32 B) [‖ interval (u64 BE)], L = 32)
+//! delegating key of (stream, interval): label "cpchain/sharing/interval-delegating-key/v1"
+//! kfrag signer of stream:               label "cpchain/sharing/kfrag-signer/v1" (no interval)
+//! Umbral key = SecretKeyFactory(seed).make_key("cpchain/pre/key/v1")
+//! ```
+//!
+//! The data key label is `"cpchain/storage/interval-data-key/v1"`, so delegating keys, signer
+//! keys and data keys are independent HKDF outputs.
+//!
+//! # State machines (sans-IO, house style)
+//! * [`Owner`]: `grant(now, rng, request)` derives each interval's delegating key, makes `n`
+//!   kfrags per interval with threshold `m`, and emits, in this order, `PublishGrant` (the
+//!   signed [`Grant`] for the chain) then one `SendKfrags` per proxy (a [`KfragDelivery`]
+//!   with that proxy's kfrag of every interval). `revoke(now, grant)` emits `PublishRevoke`
+//!   then `SendRevoke` to every proxy of the grant.
+//! * [`Proxy`]: `handle_delivery` verifies the grant signature and every kfrag before keeping
+//!   any (all or nothing); `handle_request` re-encrypts a capsule only under a live grant
+//!   (not expired, not revoked, interval inside it) and replies with a [`CfragResponse`]
+//!   signed by the proxy's identity (the output carries its wire bytes too); `handle_revoke` drops the grant's kfrags and keeps a
+//!   tombstone until the grant would have expired, so a replayed delivery cannot reinstall
+//!   them.
+//! * [`Grantee`]: `accept_grant`, then `request(now, grant, interval, wrapped key)` emits one
+//!   request per proxy; `handle_cfrag` verifies each signed cfrag; with `m` verified cfrags it
+//!   emits `Ready` and [`Grantee::open`] returns the interval's data key, which opens that
+//!   interval's blocks with the data-chain reader.
+//!
+//! Outputs are drained with `poll_output`. Peers' misbehaviour (a forged or tampered cfrag, a
+//! cfrag from a proxy outside the grant, a kfrag that does not verify) is a [`Fault`] output
+//! naming the offender and carrying signed evidence; `Err` is only for the caller's mistakes
+//! and local limits, and leaves state unchanged. Time comes in as `now`, randomness as
+//! `&mut impl CryptoRngCore`; same inputs, same outputs.
+//!
+//! # Revocation
+//! Revocation is forward by construction: a grant names a finite interval range, and later
+//! intervals have fresh delegating keys that no kfrag covers, so the owner simply issues no
+//! grant for them. For the intervals already granted, a signed [`Revoke`] makes honest
+//! proxies drop their kfrags; a grantee that already opened an interval keeps what it read
+//! (no scheme can take back a key already delivered).
+//!
+//! # Deviations and notes
+//! * The paper does not fix how kfrags reach proxies; a [`KfragDelivery`] must travel over
+//!   an authenticated, confidential channel (the host's), because `m` kfrags in the grantee's
+//!   hands would let it bypass revocation.
+//! * Proxies sign their cfrag responses (one ECDSA signature each, about 15 % of a
+//!   re-encryption; see `docs/BENCHMARKS.md`) so that a bad cfrag is evidence a third party
+//!   can check, not just the transport's word.
+//! * A grantee counts one share per proxy and per kfrag id: a proxy that replays another
+//!   proxy's cfrag adds nothing towards `m`.
+//! * Umbral kfrag signatures use a dedicated per-stream signer key (derived as above) whose
+//!   public key the owner's chain identity signs into the grant, rather than the chain key
+//!   itself, so chain signatures and Umbral signatures never share a key.
+
+mod grant;
+mod grantee;
+mod owner;
+mod proxy;
+
+pub use grant::{
+    CfragBody, CfragResponse, Grant, GrantId, KfragDelivery, ReencryptionRequest, Revoke,
+    SignedGrant, SignedRevoke, CFRAG_DOMAIN, GRANT_DOMAIN, MAX_GRANT_INTERVALS, MAX_PROXIES,
+    REVOKE_DOMAIN,
+};
+pub use grantee::{Grantee, GranteeConfig, GranteeOutput};
+pub use owner::{GrantRequest, Owner, OwnerConfig, OwnerOutput};
+pub use proxy::{Proxy, ProxyConfig, ProxyOutput};
+
+use crate::block::StreamId;
+use crate::index::KeyIndexRecord;
+use crate::keys::{MasterSecret, KDF_SALT};
+use alloc::boxed::Box;
+use cpchain_core::{encoding, Address, DecodeError, EncodeError};
+use cpchain_crypto::pre::PreSecretKey;
+use cpchain_crypto::pre::WrappedKey;
+use cpchain_crypto::CryptoError;
+use thiserror::Error;
+
+/// HKDF label of the per-interval delegating keys.
+pub const DELEGATING_KEY_LABEL: &[u8] = b"cpchain/sharing/interval-delegating-key/v1";
+/// HKDF label of the per-stream kfrag signer key.
+pub const KFRAG_SIGNER_LABEL: &[u8] = b"cpchain/sharing/kfrag-signer/v1";
+
+/// The delegating key of `stream`'s encryption interval `interval` (see the module docs).
+pub fn delegating_key(
+    master: &MasterSecret,
+    stream: &StreamId,
+    interval: u64,
+) -> Result<PreSecretKey, SharingError> {
+    PreSecretKey::derive(
+        master.expose_secret(),
+        KDF_SALT,
+        &[
+            DELEGATING_KEY_LABEL,
+            &[0u8],
+            &stream.0,
+            &interval.to_be_bytes(),
+        ],
+    )
+    .map_err(SharingError::Crypto)
+}
+
+/// The key that signs `stream`'s kfrags (see the module docs).
+pub fn kfrag_signer_key(
+    master: &MasterSecret,
+    stream: &StreamId,
+) -> Result<PreSecretKey, SharingError> {
+    PreSecretKey::derive(
+        master.expose_secret(),
+        KDF_SALT,
+        &[KFRAG_SIGNER_LABEL, &[0u8], &stream.0],
+    )
+    .map_err(SharingError::Crypto)
+}
+
+/// The wrapped interval key of a key-index record, for [`Grantee::request`]. The record is
+/// not signed: a substituted capsule either fails to open or opens a key whose commitment
+/// differs from the block header's key id, which the data-chain reader refuses.
+pub fn wrapped_key(record: &KeyIndexRecord) -> Result<WrappedKey, SharingError> {
+    let bytes = record.capsule.as_ref().ok_or(SharingError::NoCapsule)?;
+    encoding::decode(bytes).map_err(SharingError::Decode)
+}
+
+/// Why a sharing command was refused. Small and `Copy`; the machine's state is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SharingError {
+    /// The interval range is empty (first > last).
+    #[error("empty interval range")]
+    EmptyIntervalRange,
+    /// More intervals than one grant may carry.
+    #[error("{len} intervals exceed the limit of {max} per grant")]
+    TooManyIntervals {
+        /// Intervals asked for.
+        len: u64,
+        /// Limit ([`MAX_GRANT_INTERVALS`]).
+        max: usize,
+    },
+    /// Threshold zero or above the number of proxies.
+    #[error("invalid threshold")]
+    InvalidThreshold,
+    /// No proxies, more than [`MAX_PROXIES`], or one listed twice.
+    #[error("invalid proxy set")]
+    InvalidProxySet,
+    /// The grant would be expired when issued.
+    #[error("expiry not after issue time")]
+    InvalidExpiry,
+    /// The grant is for another chain.
+    #[error("wrong chain id")]
+    WrongChain,
+    /// A grant, revoke or response whose signature is not its claimed signer's.
+    #[error("bad signature")]
+    BadSignature,
+    /// The grant's structure is inconsistent (key count, ranges).
+    #[error("malformed grant")]
+    MalformedGrant,
+    /// The grant is for another grantee key or another proxy.
+    #[error("not addressed to this party")]
+    NotAddressedToUs,
+    /// No such grant is held.
+    #[error("unknown grant")]
+    UnknownGrant,
+    /// The grant is expired, not yet valid, or revoked.
+    #[error("grant is not live")]
+    GrantNotLive,
+    /// The interval is outside the grant.
+    #[error("interval outside the grant")]
+    IntervalOutsideGrant,
+    /// Fewer verified cfrags than the threshold.
+    #[error("{have} verified cfrags, {need} needed")]
+    NotEnoughCfrags {
+        /// Verified cfrags held.
+        have: u8,
+        /// The grant's threshold.
+        need: u8,
+    },
+    /// No request is pending for this grant and interval.
+    #[error("no pending request")]
+    NoPendingRequest,
+    /// A configured capacity (grants, pending requests, output queue) is full.
+    #[error("capacity exceeded")]
+    CapacityExceeded,
+    /// The key-index record carries no capsule (the owner did not enable sharing for it).
+    #[error("no capsule in the key-index record")]
+    NoCapsule,
+    /// Bytes from outside did not decode.
+    #[error("decode: {0}")]
+    Decode(DecodeError),
+    /// A cryptographic operation failed.
+    #[error("crypto: {0}")]
+    Crypto(CryptoError),
+    /// A message could not be encoded.
+    #[error("encode: {0}")]
+    Encode(EncodeError),
+}
+
+impl From<CryptoError> for SharingError {
+    fn from(e: CryptoError) -> Self {
+        SharingError::Crypto(e)
+    }
+}
+
+impl From<EncodeError> for SharingError {
+    fn from(e: EncodeError) -> Self {
+        SharingError::Encode(e)
+    }
+}
+
+/// A peer's misbehaviour, with the offender and the signed evidence a third party can check.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// A proxy of the grant signed a cfrag that is not a correct re-encryption of the
+    /// capsule it names (forged or tampered). Anyone holding the grant can re-verify the
+    /// evidence.
+    InvalidCfrag {
+        /// The proxy whose identity signed the response.
+        proxy: Address,
+        /// The signed response.
+        evidence: Box<CfragResponse>,
+    },
+    /// A cfrag signed by a party that is not a proxy of the grant.
+    ProxyOutsideGrant {
+        /// The signer of the response.
+        proxy: Address,
+        /// The signed response.
+        evidence: Box<CfragResponse>,
+    },
+    /// The owner signed a grant whose kfrag for `interval` does not verify: the grant is
+    /// unusable. The evidence is the delivery (grant signed by the owner, kfrags signed by
+    /// the owner's kfrag signer).
+    InvalidKfrag {
+        /// The owner who signed the grant.
+        owner: Address,
+        /// The interval whose kfrag failed.
+        interval: u64,
+        /// The delivery.
+        evidence: Box<KfragDelivery>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_distinct_from_the_data_key_label() {
+        let data_label: &[u8] = b"cpchain/storage/interval-data-key/v1";
+        assert_ne!(DELEGATING_KEY_LABEL, data_label);
+        assert_ne!(KFRAG_SIGNER_LABEL, data_label);
+        let m = MasterSecret::from_bytes([4; 32]);
+        let s = StreamId([5; 32]);
+        let a = delegating_key(&m, &s, 1).unwrap().public_key();
+        assert_eq!(a, delegating_key(&m, &s, 1).unwrap().public_key());
+        assert_ne!(a, delegating_key(&m, &s, 2).unwrap().public_key());
+        assert_ne!(
+            a,
+            delegating_key(&m, &StreamId([6; 32]), 1)
+                .unwrap()
+                .public_key()
+        );
+        assert_ne!(a, kfrag_signer_key(&m, &s).unwrap().public_key());
+    }
+}

@@ -1,0 +1,296 @@
+//! The owner's side: wrap interval keys into capsules, issue and revoke grants.
+
+use super::grant::{Grant, GrantId, KfragDelivery, Revoke, SignedGrant, SignedRevoke};
+use super::{delegating_key, kfrag_signer_key, SharingError, MAX_GRANT_INTERVALS, MAX_PROXIES};
+use crate::block::StreamId;
+use crate::index::CapsuleBytes;
+use crate::keys::MasterSecret;
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use cpchain_core::encoding::encode_to_heapless;
+use cpchain_core::{Address, Timestamp};
+use cpchain_crypto::pre::{generate_kfrags, wrap_key, KfragSigner, PrePublicKey, WrappedKey};
+use cpchain_crypto::{CryptoRngCore, SecretKey};
+
+/// The owner machine's limits and chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnerConfig {
+    /// Chain id bound into every grant and revoke.
+    pub chain_id: u64,
+    /// Most grants remembered (for revocation).
+    pub max_grants: usize,
+    /// Capacity of the output queue.
+    pub max_outputs: usize,
+}
+
+impl Default for OwnerConfig {
+    fn default() -> Self {
+        OwnerConfig {
+            chain_id: 337,
+            max_grants: 1024,
+            max_outputs: 4 * MAX_PROXIES,
+        }
+    }
+}
+
+/// What the host must do for the owner.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum OwnerOutput {
+    /// Put the signed grant on chain. Emitted before the grant's deliveries.
+    PublishGrant(Box<SignedGrant>),
+    /// Send this delivery to proxy `to` over a confidential, authenticated channel.
+    SendKfrags {
+        /// The proxy.
+        to: Address,
+        /// Its kfrags.
+        delivery: Box<KfragDelivery>,
+    },
+    /// Put the signed revoke on chain. Emitted before the revoke's sends.
+    PublishRevoke(SignedRevoke),
+    /// Send the revoke to proxy `to`.
+    SendRevoke {
+        /// The proxy.
+        to: Address,
+        /// The revoke.
+        revoke: SignedRevoke,
+    },
+}
+
+/// A grant the owner is asked to make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantRequest<'a> {
+    /// First encryption interval.
+    pub first_interval: u64,
+    /// Last encryption interval (inclusive).
+    pub last_interval: u64,
+    /// The grantee's Umbral receiving key.
+    pub grantee: PrePublicKey,
+    /// Cfrags needed to open (`m`).
+    pub threshold: u8,
+    /// The proxies (`n` = their number).
+    pub proxies: &'a [Address],
+    /// When the grant stops being honoured.
+    pub expires_at: Timestamp,
+}
+
+/// The owner of a stream: derives per-interval delegating keys from its master secret, wraps
+/// interval data keys for the key index, and issues and revokes grants.
+pub struct Owner {
+    identity: SecretKey,
+    address: Address,
+    master: MasterSecret,
+    stream: StreamId,
+    signer: KfragSigner,
+    signer_pk: PrePublicKey,
+    config: OwnerConfig,
+    grants: BTreeMap<GrantId, Grant>,
+    outputs: VecDeque<OwnerOutput>,
+}
+
+impl core::fmt::Debug for Owner {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Owner")
+            .field("address", &self.address)
+            .field("stream", &self.stream)
+            .field("grants", &self.grants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Owner {
+    /// An owner of `stream` with chain identity `identity` and key root `master`.
+    pub fn new(
+        identity: SecretKey,
+        master: MasterSecret,
+        stream: StreamId,
+        config: OwnerConfig,
+    ) -> Result<Owner, SharingError> {
+        let signer = KfragSigner::new(&kfrag_signer_key(&master, &stream)?);
+        Ok(Owner {
+            signer_pk: signer.verifying_key(),
+            address: identity.public_key().address(),
+            identity,
+            master,
+            stream,
+            signer,
+            config,
+            grants: BTreeMap::new(),
+            outputs: VecDeque::new(),
+        })
+    }
+
+    /// The owner's chain address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// The stream.
+    pub fn stream(&self) -> &StreamId {
+        &self.stream
+    }
+
+    /// The public key that verifies this stream's kfrags.
+    pub fn kfrag_signer(&self) -> PrePublicKey {
+        self.signer_pk
+    }
+
+    /// Interval `interval`'s delegating public key.
+    pub fn delegating_public_key(&self, interval: u64) -> Result<PrePublicKey, SharingError> {
+        Ok(delegating_key(&self.master, &self.stream, interval)?.public_key())
+    }
+
+    /// Wrap interval `interval`'s data key under its delegating key: the capsule that goes
+    /// in the key-index record of every block of the interval.
+    pub fn wrap_interval_key(
+        &self,
+        rng: &mut impl CryptoRngCore,
+        interval: u64,
+    ) -> Result<WrappedKey, SharingError> {
+        let pk = self.delegating_public_key(interval)?;
+        let key = self.master.interval_key(&self.stream, interval);
+        Ok(wrap_key(rng, &pk, key.aead_key())?)
+    }
+
+    /// [`wrap_interval_key`](Self::wrap_interval_key) in the key-index record's byte form.
+    pub fn interval_capsule(
+        &self,
+        rng: &mut impl CryptoRngCore,
+        interval: u64,
+    ) -> Result<CapsuleBytes, SharingError> {
+        let wrapped = self.wrap_interval_key(rng, interval)?;
+        Ok(encode_to_heapless(&wrapped)?)
+    }
+
+    /// Authorise `request.grantee` for the requested intervals through `request.proxies`.
+    /// Emits `PublishGrant` then one `SendKfrags` per proxy; on error nothing is emitted.
+    pub fn grant(
+        &mut self,
+        now: Timestamp,
+        rng: &mut impl CryptoRngCore,
+        request: &GrantRequest<'_>,
+    ) -> Result<GrantId, SharingError> {
+        let count = request
+            .last_interval
+            .checked_sub(request.first_interval)
+            .and_then(|d| d.checked_add(1))
+            .ok_or(SharingError::EmptyIntervalRange)?;
+        if count > MAX_GRANT_INTERVALS as u64 {
+            return Err(SharingError::TooManyIntervals {
+                len: count,
+                max: MAX_GRANT_INTERVALS,
+            });
+        }
+        let n = request.proxies.len();
+        let shares = u8::try_from(n).map_err(|_| SharingError::InvalidProxySet)?;
+        // Cheap checks first, so a bad request costs no key derivation (Grant::validate
+        // repeats them on the finished grant).
+        if n == 0 || n > MAX_PROXIES {
+            return Err(SharingError::InvalidProxySet);
+        }
+        if request.threshold == 0 || request.threshold > shares {
+            return Err(SharingError::InvalidThreshold);
+        }
+        if request.expires_at <= now {
+            return Err(SharingError::InvalidExpiry);
+        }
+        if self.grants.len() >= self.config.max_grants
+            || self.outputs.len().saturating_add(n).saturating_add(1) > self.config.max_outputs
+        {
+            return Err(SharingError::CapacityExceeded);
+        }
+        let proxies = heapless::Vec::from_slice(request.proxies)
+            .map_err(|_| SharingError::InvalidProxySet)?;
+
+        // Per interval: derive the delegating key and split it for the grantee (§2.2.2).
+        let mut delegating_keys = heapless::Vec::new();
+        let mut per_proxy: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
+        for interval in request.first_interval..=request.last_interval {
+            let sk = delegating_key(&self.master, &self.stream, interval)?;
+            delegating_keys
+                .push(sk.public_key())
+                .map_err(|_| SharingError::MalformedGrant)?;
+            let kfrags = generate_kfrags(
+                rng,
+                &sk,
+                &request.grantee,
+                &self.signer,
+                request.threshold,
+                shares,
+            )
+            .map_err(|_| SharingError::InvalidThreshold)?;
+            for (list, kfrag) in per_proxy.iter_mut().zip(kfrags.iter()) {
+                list.push(kfrag.to_unverified());
+            }
+        }
+
+        let grant = Grant {
+            chain_id: self.config.chain_id,
+            owner: self.address,
+            stream: self.stream,
+            first_interval: request.first_interval,
+            last_interval: request.last_interval,
+            grantee: request.grantee,
+            threshold: request.threshold,
+            proxies,
+            kfrag_signer: self.signer_pk,
+            delegating_keys,
+            issued_at: now,
+            expires_at: request.expires_at,
+        };
+        grant.validate()?;
+        let (id, signed) = grant.sign(&self.identity)?;
+
+        self.grants.insert(id, signed.grant.clone());
+        self.outputs
+            .push_back(OwnerOutput::PublishGrant(Box::new(signed.clone())));
+        for (to, kfrags) in request.proxies.iter().zip(per_proxy) {
+            self.outputs.push_back(OwnerOutput::SendKfrags {
+                to: *to,
+                delivery: Box::new(KfragDelivery {
+                    grant: signed.clone(),
+                    proxy: *to,
+                    kfrags,
+                }),
+            });
+        }
+        Ok(id)
+    }
+
+    /// Withdraw a grant: emits `PublishRevoke` then `SendRevoke` to each of its proxies.
+    pub fn revoke(&mut self, now: Timestamp, grant: &GrantId) -> Result<(), SharingError> {
+        let g = self.grants.get(grant).ok_or(SharingError::UnknownGrant)?;
+        if self
+            .outputs
+            .len()
+            .saturating_add(g.proxies.len())
+            .saturating_add(1)
+            > self.config.max_outputs
+        {
+            return Err(SharingError::CapacityExceeded);
+        }
+        let signed = Revoke {
+            chain_id: self.config.chain_id,
+            owner: self.address,
+            grant: *grant,
+            until: g.expires_at,
+            at: now,
+        }
+        .sign(&self.identity)?;
+        self.outputs.push_back(OwnerOutput::PublishRevoke(signed));
+        for to in &g.proxies {
+            self.outputs.push_back(OwnerOutput::SendRevoke {
+                to: *to,
+                revoke: signed,
+            });
+        }
+        self.grants.remove(grant);
+        Ok(())
+    }
+
+    /// The next thing the host must do, if any.
+    pub fn poll_output(&mut self) -> Option<OwnerOutput> {
+        self.outputs.pop_front()
+    }
+}

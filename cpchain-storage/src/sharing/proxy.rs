@@ -1,0 +1,315 @@
+//! The proxy's side: hold verified kfrags, re-encrypt under live grants, honour revokes.
+
+use super::grant::{
+    CfragBody, CfragResponse, Grant, GrantId, KfragDelivery, ReencryptionRequest, SignedRevoke,
+};
+use super::{Fault, SharingError};
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use cpchain_core::{Address, Timestamp};
+use cpchain_crypto::pre::{reencrypt, VerifiedKeyFrag};
+use cpchain_crypto::{CryptoRngCore, SecretKey};
+
+/// The proxy machine's limits and chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// Chain whose grants are honoured.
+    pub chain_id: u64,
+    /// Most grants held (and, separately, most revocation tombstones).
+    pub max_grants: usize,
+    /// Capacity of the output queue.
+    pub max_outputs: usize,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            chain_id: 337,
+            max_grants: 4096,
+            max_outputs: 256,
+        }
+    }
+}
+
+/// What the host must do for the proxy.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ProxyOutput {
+    /// A delivery was verified and its kfrags are held.
+    Accepted(GrantId),
+    /// Send this signed cfrag back to whoever asked.
+    Reply {
+        /// The response.
+        response: Box<CfragResponse>,
+        /// Its wire encoding, ready to send.
+        bytes: Vec<u8>,
+    },
+    /// A request or delivery was not served, and why (not a fault: it may be stale).
+    Refused {
+        /// The grant named.
+        grant: GrantId,
+        /// The reason.
+        reason: SharingError,
+    },
+    /// A revoke was honoured: the grant's kfrags are gone.
+    Dropped(GrantId),
+    /// A peer misbehaved.
+    Fault(Fault),
+}
+
+struct Held {
+    grant: Grant,
+    kfrags: Vec<VerifiedKeyFrag>,
+}
+
+/// A re-encryption proxy (an Ursula in Umbral's terms, a PDash proxy in §2.2.3).
+pub struct Proxy {
+    identity: SecretKey,
+    address: Address,
+    config: ProxyConfig,
+    held: BTreeMap<GrantId, Held>,
+    tombstones: BTreeMap<GrantId, (Address, Timestamp)>,
+    outputs: VecDeque<ProxyOutput>,
+}
+
+impl core::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("address", &self.address)
+            .field("held", &self.held.len())
+            .field("tombstones", &self.tombstones.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Proxy {
+    /// A proxy with chain identity `identity` (it signs every cfrag it returns).
+    pub fn new(identity: SecretKey, config: ProxyConfig) -> Proxy {
+        Proxy {
+            address: identity.public_key().address(),
+            identity,
+            config,
+            held: BTreeMap::new(),
+            tombstones: BTreeMap::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The proxy's chain address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// Whether kfrags of `grant` are held.
+    pub fn holds(&self, grant: &GrantId) -> bool {
+        self.held.contains_key(grant)
+    }
+
+    /// Number of grants held.
+    pub fn held_grants(&self) -> usize {
+        self.held.len()
+    }
+
+    fn room(&self, n: usize) -> Result<(), SharingError> {
+        if self.outputs.len().saturating_add(n) > self.config.max_outputs {
+            Err(SharingError::CapacityExceeded)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Kfrags from an owner. All are verified against the signed grant before any is kept.
+    /// A kfrag that fails is a fault of the owner; an unusable delivery (wrong chain,
+    /// expired, revoked, not for this proxy, bad signature) is refused. `Err` only when the
+    /// output queue or grant table is full.
+    pub fn handle_delivery(
+        &mut self,
+        now: Timestamp,
+        delivery: KfragDelivery,
+    ) -> Result<(), SharingError> {
+        self.room(1)?;
+        let grant_id = match delivery.grant.verify(self.config.chain_id) {
+            Ok(id) => id,
+            Err(reason) => {
+                let grant = delivery
+                    .grant
+                    .grant
+                    .id()
+                    .unwrap_or(GrantId(Default::default()));
+                self.outputs
+                    .push_back(ProxyOutput::Refused { grant, reason });
+                return Ok(());
+            }
+        };
+        let grant = &delivery.grant.grant;
+        let refusal =
+            if delivery.proxy != self.address || grant.proxy_index(&self.address).is_none() {
+                Some(SharingError::NotAddressedToUs)
+            } else if now >= grant.expires_at
+                || self
+                    .tombstones
+                    .get(&grant_id)
+                    .is_some_and(|(owner, _)| *owner == grant.owner)
+            {
+                // Expired, or revoked by its owner before (or after) this delivery.
+                Some(SharingError::GrantNotLive)
+            } else if delivery.kfrags.len() != grant.delegating_keys.len() {
+                Some(SharingError::MalformedGrant)
+            } else {
+                None
+            };
+        if let Some(reason) = refusal {
+            self.outputs.push_back(ProxyOutput::Refused {
+                grant: grant_id,
+                reason,
+            });
+            return Ok(());
+        }
+        if !self.held.contains_key(&grant_id) && self.held.len() >= self.config.max_grants {
+            return Err(SharingError::CapacityExceeded);
+        }
+        let mut verified = Vec::with_capacity(delivery.kfrags.len());
+        for ((kfrag, delegating), interval) in delivery
+            .kfrags
+            .iter()
+            .zip(grant.delegating_keys.iter())
+            .zip(grant.first_interval..)
+        {
+            match kfrag.verify(&grant.kfrag_signer, delegating, &grant.grantee) {
+                Ok(v) => verified.push(v),
+                Err(_) => {
+                    let owner = grant.owner;
+                    self.outputs
+                        .push_back(ProxyOutput::Fault(Fault::InvalidKfrag {
+                            owner,
+                            interval,
+                            evidence: Box::new(delivery),
+                        }));
+                    return Ok(());
+                }
+            }
+        }
+        let grant = delivery.grant.grant;
+        self.held.insert(
+            grant_id,
+            Held {
+                grant,
+                kfrags: verified,
+            },
+        );
+        self.outputs.push_back(ProxyOutput::Accepted(grant_id));
+        Ok(())
+    }
+
+    /// A grantee's request: re-encrypt only under a live grant that covers the interval.
+    /// Emits `Reply` with the signed cfrag, or `Refused`. `Err` only when the output queue
+    /// is full.
+    pub fn handle_request(
+        &mut self,
+        now: Timestamp,
+        rng: &mut impl CryptoRngCore,
+        request: ReencryptionRequest,
+    ) -> Result<(), SharingError> {
+        self.room(1)?;
+        let refuse = |reason| ProxyOutput::Refused {
+            grant: request.grant,
+            reason,
+        };
+        let Some(held) = self.held.get(&request.grant) else {
+            let reason = if self.tombstones.contains_key(&request.grant) {
+                SharingError::GrantNotLive
+            } else {
+                SharingError::UnknownGrant
+            };
+            self.outputs.push_back(refuse(reason));
+            return Ok(());
+        };
+        if !held.grant.is_live(now) {
+            self.outputs.push_back(refuse(SharingError::GrantNotLive));
+            return Ok(());
+        }
+        let kfrag = request
+            .interval
+            .checked_sub(held.grant.first_interval)
+            .and_then(|o| usize::try_from(o).ok())
+            .and_then(|o| held.kfrags.get(o));
+        let Some(kfrag) = kfrag else {
+            self.outputs
+                .push_back(refuse(SharingError::IntervalOutsideGrant));
+            return Ok(());
+        };
+        let cfrag = reencrypt(rng, &request.capsule, kfrag).to_unverified();
+        let (response, bytes) = CfragResponse::sign_to_wire(
+            CfragBody {
+                grant: request.grant,
+                interval: request.interval,
+                capsule: request.capsule,
+                cfrag,
+            },
+            &self.identity,
+        )?;
+        self.outputs.push_back(ProxyOutput::Reply {
+            response: Box::new(response),
+            bytes,
+        });
+        Ok(())
+    }
+
+    /// The owner's revoke: drop the grant's kfrags and keep a tombstone until the grant
+    /// would have expired. A revoke not signed by the grant's owner is refused.
+    pub fn handle_revoke(
+        &mut self,
+        now: Timestamp,
+        revoke: SignedRevoke,
+    ) -> Result<(), SharingError> {
+        self.room(1)?;
+        let id = revoke.revoke.grant;
+        let refusal = match revoke.verify(self.config.chain_id) {
+            Err(e) => Some(e),
+            Ok(()) => match self.held.get(&id) {
+                Some(h) if h.grant.owner != revoke.revoke.owner => Some(SharingError::BadSignature),
+                _ => None,
+            },
+        };
+        if let Some(reason) = refusal {
+            self.outputs
+                .push_back(ProxyOutput::Refused { grant: id, reason });
+            return Ok(());
+        }
+        let needs_tombstone = revoke.revoke.until > now;
+        if needs_tombstone
+            && self.tombstones.len() >= self.config.max_grants
+            && !self.tombstones.contains_key(&id)
+        {
+            // Without a tombstone a replayed delivery could reinstall the grant: refuse
+            // rather than half-apply.
+            return Err(SharingError::CapacityExceeded);
+        }
+        self.held.remove(&id);
+        if needs_tombstone {
+            self.tombstones
+                .insert(id, (revoke.revoke.owner, revoke.revoke.until));
+        }
+        self.outputs.push_back(ProxyOutput::Dropped(id));
+        Ok(())
+    }
+
+    /// Forget expired grants and tombstones (they can no longer be used or replayed).
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.held.retain(|_, h| now < h.grant.expires_at);
+        self.tombstones.retain(|_, (_, until)| now < *until);
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) next has something to forget.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let held = self.held.values().map(|h| h.grant.expires_at);
+        let tomb = self.tombstones.values().map(|(_, t)| *t);
+        held.chain(tomb).min()
+    }
+
+    /// The next thing the host must do, if any.
+    pub fn poll_output(&mut self) -> Option<ProxyOutput> {
+        self.outputs.pop_front()
+    }
+}
