@@ -124,8 +124,11 @@
 //!
 //! Messages are size-capped on the wire ([`MAX_BLOCK_BYTES`], [`MAX_VALIDATORS`]).
 //! Future-height messages are buffered up to [`Config::future_buffer`] within
-//! [`Config::future_heights`] (overflow is dropped and counted in [`Stats`]); rounds beyond
-//! [`Config::round_lookahead`] are refused; at most [`Config::max_blocks_per_height`] blocks
+//! [`Config::future_heights`] (overflow is dropped and counted in [`Stats`]); votes and
+//! proposals for rounds beyond [`Config::round_lookahead`] are refused, while a round
+//! change from beyond it only raises that validator's highest-seen round (one number per
+//! validator, the input of the `f + 1` catch-up rule,
+//! `validator_far_behind_in_rounds_catches_up_from_round_changes`); at most [`Config::max_blocks_per_height`] blocks
 //! are kept per height. Per-height vote storage is at most `2n` per round entered.
 //! Old-height messages are ignored without signature work.
 

@@ -200,7 +200,8 @@ pub struct Validator<S> {
     votes: BTreeMap<(u32, Phase, usize), Vote>,
     tally: BTreeMap<(u32, Phase, BlockId), usize>,
     pcerts: BTreeMap<(u32, BlockId), Certificate>,
-    presence: BTreeMap<u32, BTreeSet<usize>>,
+    /// Highest round each validator was seen in (signed messages only), for catch-up.
+    seen_round: Vec<u32>,
     round_changes: BTreeSet<(u32, usize)>,
     last_validate: Option<Validate>,
     helped: BTreeSet<Address>,
@@ -308,7 +309,7 @@ impl<S: ProposerSchedule> Validator<S> {
             votes: BTreeMap::new(),
             tally: BTreeMap::new(),
             pcerts: BTreeMap::new(),
-            presence: BTreeMap::new(),
+            seen_round: Vec::new(),
             round_changes: BTreeSet::new(),
             last_validate: None,
             helped: BTreeSet::new(),
@@ -768,10 +769,13 @@ impl<S: ProposerSchedule> Validator<S> {
             .validators
             .index_of(&rc.voter)
             .ok_or(Rejected::NotMember)?;
-        if rc.round > self.round.saturating_add(self.cfg.round_lookahead) {
-            return Err(Rejected::TooFarAhead);
+        // Far ahead: only the round matters (catch-up after a long partition), and only
+        // if it is new for this sender, so spam costs at most one check per round raise.
+        let far = rc.round > self.round.saturating_add(self.cfg.round_lookahead);
+        if far && self.seen_round.get(idx).is_some_and(|r| *r >= rc.round) {
+            return Err(Rejected::Duplicate);
         }
-        if self.round_changes.contains(&(rc.round, idx)) {
+        if !far && self.round_changes.contains(&(rc.round, idx)) {
             return Err(Rejected::Duplicate);
         }
         let key = self
@@ -786,6 +790,11 @@ impl<S: ProposerSchedule> Validator<S> {
             &rc.signature,
         )
         .map_err(|_| Rejected::BadSignature)?;
+        if far {
+            self.note_presence(rc.round, idx);
+            self.progress(now);
+            return Ok(());
+        }
         if let Some(proof) = rc.lock {
             let id = proof.block.id();
             if proof.certificate.round >= rc.round {
@@ -974,8 +983,13 @@ impl<S: ProposerSchedule> Validator<S> {
     }
 
     fn note_presence(&mut self, round: u32, idx: usize) {
-        if round > self.round {
-            self.presence.entry(round).or_default().insert(idx);
+        if self.seen_round.len() != self.cfg.validators.len() {
+            self.seen_round = alloc::vec![0; self.cfg.validators.len()];
+        }
+        if let Some(r) = self.seen_round.get_mut(idx) {
+            if round > *r {
+                *r = round;
+            }
         }
     }
 
@@ -1082,7 +1096,6 @@ impl<S: ProposerSchedule> Validator<S> {
         self.committed = None;
         self.led = false;
         self.pending_check = None;
-        self.presence = self.presence.split_off(&round.saturating_add(1));
         self.proposals = self.proposals.split_off(&round);
         let lock = self.lock.and_then(|(r, id)| {
             Some(LockProof {
@@ -1131,12 +1144,16 @@ impl<S: ProposerSchedule> Validator<S> {
                 }
             }
             // Round catch-up: f + 1 validators in a later round include an honest one.
-            let skip = self
-                .presence
-                .iter()
-                .filter(|(r, who)| **r > self.round && who.len() > self.cfg.validators.f())
-                .map(|(r, _)| *r)
-                .max();
+            // The (f + 1)-th highest round seen is one an honest validator has reached.
+            let skip = if self.seen_round.iter().any(|r| *r > self.round) {
+                let mut seen = self.seen_round.clone();
+                seen.sort_unstable_by(|a, b| b.cmp(a));
+                seen.get(self.cfg.validators.f())
+                    .copied()
+                    .filter(|r| *r > self.round)
+            } else {
+                None
+            };
             if let Some(r) = skip {
                 self.enter_round(r, now);
                 continue;
@@ -1226,7 +1243,7 @@ impl<S: ProposerSchedule> Validator<S> {
         self.votes.clear();
         self.tally.clear();
         self.pcerts.clear();
-        self.presence.clear();
+        self.seen_round.clear();
         self.round_changes.clear();
         self.emit_persist();
     }
