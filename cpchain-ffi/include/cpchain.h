@@ -27,6 +27,31 @@
 // Bytes of the Poly1305 tag that sealing adds.
 #define CPCHAIN_AEAD_TAG_LEN 16
 
+// Block body capacity of the C writer, in bytes (framed records plus the 16-byte tag).
+#define CPCHAIN_CHAIN_BLOCK_CAP 4096
+
+// Plaintext bytes an empty block holds: a record of `n` bytes needs `n` plus 2 to 20 bytes
+// of framing.
+#define CPCHAIN_CHAIN_PLAINTEXT_CAP 4080
+
+// Largest encoded output of `cpchain_chain_writer_poll` (a block); the poll buffer size.
+#define CPCHAIN_CHAIN_OUTPUT_MAX_LEN 4342
+
+// Largest encoded anchor.
+#define CPCHAIN_CHAIN_ANCHOR_MAX_LEN 152
+
+// Bytes of a stream id.
+#define CPCHAIN_STREAM_ID_LEN 32
+
+// Bytes of an owner's master secret (the root of every interval key of its streams).
+#define CPCHAIN_MASTER_SECRET_LEN 32
+
+// Bytes of one interval's data key.
+#define CPCHAIN_DATA_KEY_LEN 32
+
+// Bytes of the per-record header `cpchain_chain_open_block` writes: time (8) and length (4).
+#define CPCHAIN_RECORD_HEADER_LEN 12
+
 // Bytes of a secret key scalar.
 #define CPCHAIN_SECRET_KEY_LEN 32
 
@@ -68,8 +93,10 @@
 //
 // Error codes start at 7000 so that they never collide with 0 or with `errno` values, and
 // are grouped by area in blocks of 100: 70xx calling convention, 71xx cryptography, 72xx
-// addresses, 73xx wire decoding, 74xx chain parameters. Blocks 75xx-79xx are reserved for
-// LBFT, DPoR, data chains and sharing. A code, once published, keeps its number; new codes
+// addresses, 73xx wire decoding, 74xx chain parameters, 77xx data chains (7701-7709
+// schedule, 7710-7719 writer, 7720-7769 verification and opening, 7799 other). Blocks 75xx
+// (LBFT), 76xx (DPoR), 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
+// (7008) is a state, not a failure: a poll found nothing. A code, once published, keeps its number; new codes
 // are only ever added. Pass any code to `cpchain_result_message` for a readable text.
 enum cpchain_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -94,6 +121,15 @@ enum cpchain_result
   CPCHAIN_RESULT_INVALID_UTF8 = 7006,
   // A domain name is empty or longer than `CPCHAIN_DOMAIN_MAX_LEN`.
   CPCHAIN_RESULT_INVALID_DOMAIN = 7007,
+  // Not an error but a state: a poll found nothing to hand out (the `kind` out-parameter
+  // is `..._NONE`). Stop polling until the next input or deadline.
+  CPCHAIN_RESULT_NO_OUTPUT = 7008,
+  // A mutable handle (writer, validator) is in use by another call right now: mutable
+  // handles are single-threaded, and this concurrent call was refused untouched.
+  CPCHAIN_RESULT_HANDLE_BUSY = 7009,
+  // An earlier call on this mutable handle panicked (an SDK bug), so its state may be
+  // inconsistent; the handle refuses every call but `_free`.
+  CPCHAIN_RESULT_HANDLE_POISONED = 7010,
   // The library caught a panic (a bug in the SDK; please report it). The call's outputs
   // are unspecified; the handles passed to it are still valid to free.
   CPCHAIN_RESULT_PANIC = 7099,
@@ -151,12 +187,92 @@ enum cpchain_result
   CPCHAIN_RESULT_ENCODE_FAILED = 7399,
   // Chain parameters that are inconsistent (`ChainSpec::validate` refused them).
   CPCHAIN_RESULT_SPEC_INVALID = 7401,
+  // Data-chain schedule with a zero block period T.
+  CPCHAIN_RESULT_CHAIN_ZERO_PERIOD = 7701,
+  // Data-chain encryption interval e that is not a positive multiple of T.
+  CPCHAIN_RESULT_CHAIN_ENCRYPTION_INTERVAL = 7702,
+  // Data-chain upload interval u that is not a positive multiple of T.
+  CPCHAIN_RESULT_CHAIN_UPLOAD_INTERVAL = 7703,
+  // A record timed earlier than a time the writer has already seen (refused; the writer is
+  // unchanged).
+  CPCHAIN_RESULT_CHAIN_TIME_WENT_BACKWARDS = 7710,
+  // A record that cannot fit even an empty block of this writer.
+  CPCHAIN_RESULT_CHAIN_RECORD_TOO_LARGE = 7711,
+  // The writer must seal a block but the previous one has not been polled: poll, then
+  // retry the append.
+  CPCHAIN_RESULT_CHAIN_OUTPUT_PENDING = 7712,
+  // The chain has used every block index.
+  CPCHAIN_RESULT_CHAIN_EXHAUSTED = 7713,
+  // A block body does not match its signed hash: the ciphertext was altered.
+  CPCHAIN_RESULT_CHAIN_BODY_TAMPERED = 7720,
+  // A block header signature does not verify under the device key.
+  CPCHAIN_RESULT_CHAIN_BAD_SIGNATURE = 7721,
+  // A block of another stream.
+  CPCHAIN_RESULT_CHAIN_WRONG_STREAM = 7722,
+  // A block is missing from the chain.
+  CPCHAIN_RESULT_CHAIN_MISSING_BLOCK = 7723,
+  // Blocks are out of order.
+  CPCHAIN_RESULT_CHAIN_REORDERED = 7724,
+  // A block already accepted came again.
+  CPCHAIN_RESULT_CHAIN_REPLAYED = 7725,
+  // Two different validly signed blocks for one index: the device equivocated.
+  CPCHAIN_RESULT_CHAIN_CONFLICTING_BLOCK = 7726,
+  // A block's previous-hash link is broken.
+  CPCHAIN_RESULT_CHAIN_BROKEN_LINK = 7727,
+  // A block starts before the previous block ended.
+  CPCHAIN_RESULT_CHAIN_TIME_NOT_MONOTONIC = 7728,
+  // A block header's time range, record count or body size is malformed.
+  CPCHAIN_RESULT_CHAIN_MALFORMED_HEADER = 7729,
+  // A block's interval number does not match its time.
+  CPCHAIN_RESULT_CHAIN_INTERVAL_MISMATCH = 7730,
+  // A block was sealed under another key than the one given (or its interval's key).
+  CPCHAIN_RESULT_CHAIN_WRONG_INTERVAL_KEY = 7731,
+  // No key for the block's interval.
+  CPCHAIN_RESULT_CHAIN_NO_KEY = 7732,
+  // Block decryption failed although the key id matched.
+  CPCHAIN_RESULT_CHAIN_DECRYPT_FAILED = 7733,
+  // The decrypted records contradict the block header.
+  CPCHAIN_RESULT_CHAIN_MALFORMED_RECORDS = 7734,
+  // An anchor's signature does not verify under the device key.
+  CPCHAIN_RESULT_CHAIN_BAD_ANCHOR = 7735,
+  // An anchor of another stream.
+  CPCHAIN_RESULT_CHAIN_ANCHOR_WRONG_STREAM = 7736,
+  // The block at an anchored index is not the anchored head.
+  CPCHAIN_RESULT_CHAIN_ANCHOR_MISMATCH = 7737,
+  // The chain ends before an anchored index: blocks after an anchor were cut off.
+  CPCHAIN_RESULT_CHAIN_TRUNCATED_AFTER_ANCHOR = 7738,
+  // A block after an anchor holds records from before the anchor's time.
+  CPCHAIN_RESULT_CHAIN_BACKDATED_AFTER_ANCHOR = 7739,
+  // Another data-chain error (a newer SDK error this build maps coarsely).
+  CPCHAIN_RESULT_CHAIN_OTHER = 7799,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum cpchain_result cpchain_result;
 #else
 typedef uint32_t cpchain_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What `cpchain_chain_writer_poll` wrote.
+enum cpchain_chain_output_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Nothing (the call returned `CPCHAIN_RESULT_NO_OUTPUT` or an error).
+  CPCHAIN_CHAIN_OUTPUT_KIND_NONE = 0,
+  // An encoded sealed block: persist it first (it is the writer's checkpoint), then shard
+  // and store it.
+  CPCHAIN_CHAIN_OUTPUT_KIND_BLOCK = 1,
+  // An encoded anchor: put it on chain once the blocks it covers are stored.
+  CPCHAIN_CHAIN_OUTPUT_KIND_ANCHOR = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cpchain_chain_output_kind cpchain_chain_output_kind;
+#else
+typedef uint32_t cpchain_chain_output_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -167,6 +283,11 @@ typedef uint32_t cpchain_result;
 // handle may be read from several threads at once.
 typedef struct cpchain_chain_spec cpchain_chain_spec;
 
+// The data-chain writer of one stream. Make it with `cpchain_chain_writer_new` (heap) or
+// `cpchain_chain_writer_new_in` (caller storage), release it with
+// `cpchain_chain_writer_free`. Single-threaded: see the module docs of cpchain-ffi.
+typedef struct cpchain_chain_writer cpchain_chain_writer;
+
 // A secp256k1 secret key: an account, validator or device identity.
 //
 // Create with `cpchain_secret_key_from_bytes` or `cpchain_secret_key_from_seed` (or their
@@ -174,6 +295,106 @@ typedef struct cpchain_chain_spec cpchain_chain_spec;
 // scalar. Immutable once made, so one
 // handle may be used from several threads at once.
 typedef struct cpchain_secret_key cpchain_secret_key;
+
+// The three clocks of a stream (§2.2.1), in milliseconds: the block period T, the
+// encryption interval e and the upload interval u. e and u must be positive multiples of
+// T (so a block has one key and an anchor never cuts a block); all are aligned to the Unix
+// epoch.
+typedef struct {
+  // T: every period's records go into one block (or more, if they overflow it).
+  uint64_t period_ms;
+  // e: each interval has its own data key, the unit of sharing.
+  uint64_t encryption_interval_ms;
+  // u: every upload interval the head is signed into an anchor.
+  uint64_t upload_interval_ms;
+} cpchain_chain_schedule;
+
+// A position in a chain: where a writer resumes after a restart (take it from the last
+// block you persisted, with `cpchain_chain_block_get_info`) or where a verifier starts.
+typedef struct {
+  // Index the next block gets (0 for a new chain).
+  uint64_t next_index;
+  // Id of the last block (all zero for a new chain).
+  uint8_t head[32];
+  // Time of the last record in the last block, in ms.
+  uint64_t last_time_ms;
+} cpchain_chain_checkpoint;
+
+// Memory for one writer in the caller's storage (a `static` on firmware): pass it to
+// `cpchain_chain_writer_new_in`. Its contents are private; it must stay in place, untouched,
+// until `cpchain_chain_writer_free`, which wipes it and leaves it to the caller.
+typedef struct {
+  uint64_t _opaque[1168];
+} cpchain_chain_writer_storage;
+
+// Counters of a writer, for the gateway's telemetry.
+typedef struct {
+  // Records accepted.
+  uint64_t records;
+  // Blocks sealed.
+  uint64_t blocks;
+  // Blocks sealed early because the next record did not fit.
+  uint64_t early_seals;
+  // Anchors emitted.
+  uint64_t anchors;
+  // Anchors replaced by a newer one before they were polled.
+  uint64_t anchors_superseded;
+} cpchain_chain_writer_stats;
+
+// The public fields of an encoded block, read without verifying it (verify the chain for
+// that): for naming, indexing and resuming.
+typedef struct {
+  // The stream.
+  uint8_t stream[32];
+  // Position in the stream.
+  uint64_t index;
+  // Id of the previous block (zero for block 0).
+  uint8_t prev[32];
+  // This block's id (what the next block links to and anchors commit to).
+  uint8_t id[32];
+  // Time of the first record, ms.
+  uint64_t first_time_ms;
+  // Time of the last record, ms.
+  uint64_t last_time_ms;
+  // Encryption interval number: which data key opens the block.
+  uint64_t interval;
+  // Commitment to that data key.
+  uint8_t key_id[32];
+  // Records in the block.
+  uint32_t record_count;
+} cpchain_chain_block_info;
+
+// The fields of an encoded anchor, read without verifying its signature.
+typedef struct {
+  // The stream.
+  uint8_t stream[32];
+  // Index of the anchored head block.
+  uint64_t last_index;
+  // Id of the anchored head block.
+  uint8_t head[32];
+  // Upload boundary the anchor closes, ms.
+  uint64_t through_ms;
+} cpchain_chain_anchor_info;
+
+// A borrowed byte string: one element of the arrays of encoded blocks and anchors.
+typedef struct {
+  // Start of the bytes (NULL allowed when `len` is 0).
+  const uint8_t *ptr;
+  // Length in bytes.
+  size_t len;
+} cpchain_bytes;
+
+// What a verified chain amounts to.
+typedef struct {
+  // Position after the last verified block: resume a verifier or writer from here.
+  cpchain_chain_checkpoint checkpoint;
+  // Whether any anchor was given (then `anchored_index` is meaningful).
+  bool has_anchor;
+  // Highest anchored block index: blocks up to it are guaranteed complete.
+  uint64_t anchored_index;
+  // Blocks whose data key the master secret gave and whose key id matched.
+  uint64_t keyed_blocks;
+} cpchain_chain_summary;
 
 // Memory for one secret key in the caller's storage (a `static`, a stack frame), for
 // firmware that has no heap: pass it to `cpchain_secret_key_from_bytes_in` or
@@ -280,6 +501,243 @@ cpchain_result cpchain_aead_open_in_place(const uint8_t *key,
                                           uint8_t *buf,
                                           size_t sealed_len,
                                           size_t *out_len);
+
+// Make a data-chain writer on the heap for `stream` (32 bytes), with clocks `schedule`,
+// signing with `device` (the handle is only read: the writer keeps its own copy, so the
+// key handle may be freed afterwards) and deriving interval keys from `master` (32 bytes,
+// the owner's secret). `from` is NULL for a new chain, or the checkpoint after the last
+// block persisted before a restart (never an older one: block indices, and so AEAD
+// nonces, would repeat).
+//
+// On success `*out` is a handle to free with `cpchain_chain_writer_free`; on any error it
+// is NULL. A bad schedule is `CPCHAIN_RESULT_CHAIN_ZERO_PERIOD`,
+// `..._ENCRYPTION_INTERVAL` or `..._UPLOAD_INTERVAL`.
+//
+// # Safety
+//
+// `stream` readable for `stream_len` bytes, `master` for `master_len`; `schedule` (and
+// `from` unless NULL) a readable struct; `device` a live key handle; `out` a writable
+// pointer.
+cpchain_result cpchain_chain_writer_new(const uint8_t *stream,
+                                        size_t stream_len,
+                                        const cpchain_chain_schedule *schedule,
+                                        const cpchain_secret_key *device,
+                                        const uint8_t *master,
+                                        size_t master_len,
+                                        const cpchain_chain_checkpoint *from,
+                                        cpchain_chain_writer **out);
+
+// `cpchain_chain_writer_new` without the heap: the writer is made in `storage` (about
+// 9 KiB; `sizeof(cpchain_chain_writer_storage)`), and `*out` points into it. A NULL or
+// misaligned `storage` is refused before anything is written.
+//
+// # Safety
+//
+// As `cpchain_chain_writer_new`; `storage` writable, and left in place and otherwise
+// unused until `cpchain_chain_writer_free(*out)`.
+cpchain_result cpchain_chain_writer_new_in(cpchain_chain_writer_storage *storage,
+                                           const uint8_t *stream,
+                                           size_t stream_len,
+                                           const cpchain_chain_schedule *schedule,
+                                           const cpchain_secret_key *device,
+                                           const uint8_t *master,
+                                           size_t master_len,
+                                           const cpchain_chain_checkpoint *from,
+                                           cpchain_chain_writer **out);
+
+// Release a writer and wipe it (device key, master secret, buffered plaintext). NULL is
+// fine; a poisoned writer is freed like any other. A writer in caller storage leaves the
+// storage zeroed and free to reuse.
+//
+// # Safety
+//
+// `writer` NULL or a live handle not freed before, used by no other thread now, and not
+// used afterwards.
+void cpchain_chain_writer_free(cpchain_chain_writer *writer);
+
+// Append `record` (`len` bytes; NULL allowed when 0) observed at `now_ms` (Unix time,
+// milliseconds, from the gateway's clock). May seal the open block and make an anchor due
+// first: poll afterwards. On any error the writer is unchanged:
+// `CPCHAIN_RESULT_CHAIN_TIME_WENT_BACKWARDS` (an earlier time than already seen),
+// `..._RECORD_TOO_LARGE` (over `CPCHAIN_CHAIN_PLAINTEXT_CAP` framed), `..._OUTPUT_PENDING`
+// (poll first, then retry).
+//
+// # Safety
+//
+// `writer` a live handle; `record` readable for `len` bytes.
+cpchain_result cpchain_chain_writer_append(cpchain_chain_writer *writer,
+                                           uint64_t now_ms,
+                                           const uint8_t *record,
+                                           size_t len);
+
+// The gateway's timer fired at `now_ms`: seal the open block if its period is over and
+// make a due anchor. Poll afterwards. A time earlier than one already seen is ignored.
+//
+// # Safety
+//
+// `writer` a live handle.
+cpchain_result cpchain_chain_writer_handle_timeout(cpchain_chain_writer *writer, uint64_t now_ms);
+
+// Seal the open block now (before a planned shutdown). `*sealed` is false when there was
+// nothing to seal or a sealed block is still unpolled.
+//
+// # Safety
+//
+// `writer` a live handle; `sealed` a writable `bool`.
+cpchain_result cpchain_chain_writer_flush(cpchain_chain_writer *writer, bool *sealed);
+
+// When to call `cpchain_chain_writer_handle_timeout` next. `*has_deadline` is false when
+// no timer is needed (nothing open, no anchor due); otherwise `*deadline_ms` is the time.
+//
+// # Safety
+//
+// `writer` a live handle; `has_deadline` a writable `bool`; `deadline_ms` a writable
+// `uint64_t`.
+cpchain_result cpchain_chain_writer_next_deadline(const cpchain_chain_writer *writer,
+                                                  bool *has_deadline,
+                                                  uint64_t *deadline_ms);
+
+// The next output, encoded into `buf`: `*kind` says a block or an anchor, `*out_len` its
+// length. Call after every input until it returns `CPCHAIN_RESULT_NO_OUTPUT` (with `*kind`
+// `CPCHAIN_CHAIN_OUTPUT_KIND_NONE` and `*out_len` 0). A block comes before the anchor that
+// covers it.
+//
+// `buf_len` must be at least `CPCHAIN_CHAIN_OUTPUT_MAX_LEN`; a smaller buffer gets
+// `CPCHAIN_RESULT_INSUFFICIENT_SIZE` with that size in `*out_len`, and nothing is polled
+// (no output is lost). `buf` must not overlap the writer.
+//
+// # Safety
+//
+// `writer` a live handle; `buf` writable for `buf_len` bytes; `out_len` a writable
+// `size_t`; `kind` a writable `cpchain_chain_output_kind`.
+cpchain_result cpchain_chain_writer_poll(cpchain_chain_writer *writer,
+                                         uint8_t *buf,
+                                         size_t buf_len,
+                                         size_t *out_len,
+                                         cpchain_chain_output_kind *kind);
+
+// The writer's position after its last sealed block: persist it with the block, resume
+// from it after a restart.
+//
+// # Safety
+//
+// `writer` a live handle; `out` a writable `cpchain_chain_checkpoint`.
+cpchain_result cpchain_chain_writer_checkpoint(const cpchain_chain_writer *writer,
+                                               cpchain_chain_checkpoint *out);
+
+// The writer's counters.
+//
+// # Safety
+//
+// `writer` a live handle; `out` a writable `cpchain_chain_writer_stats`.
+cpchain_result cpchain_chain_writer_get_stats(const cpchain_chain_writer *writer,
+                                              cpchain_chain_writer_stats *out);
+
+// Read the public fields of an encoded block (no verification: run `cpchain_chain_verify`
+// for that). The checkpoint after this block is `{index + 1, id, last_time_ms}`.
+//
+// # Safety
+//
+// `block` readable for `len` bytes; `out` a writable `cpchain_chain_block_info`.
+cpchain_result cpchain_chain_block_get_info(const uint8_t *block,
+                                            size_t len,
+                                            cpchain_chain_block_info *out);
+
+// Read the fields of an encoded anchor (no signature check: `cpchain_chain_verify` does it).
+//
+// # Safety
+//
+// `anchor` readable for `len` bytes; `out` a writable `cpchain_chain_anchor_info`.
+cpchain_result cpchain_chain_anchor_get_info(const uint8_t *anchor,
+                                             size_t len,
+                                             cpchain_chain_anchor_info *out);
+
+// The data key of `stream`'s encryption interval `interval`, derived from the owner's
+// master secret: what opens that interval's blocks, and what a share grants. Handle the
+// output as a secret.
+//
+// # Safety
+//
+// `master` readable for `master_len` bytes, `stream` for `stream_len`; `out` writable for
+// `out_len` bytes (`CPCHAIN_DATA_KEY_LEN` needed).
+cpchain_result cpchain_chain_data_key(const uint8_t *master,
+                                      size_t master_len,
+                                      const uint8_t *stream,
+                                      size_t stream_len,
+                                      uint64_t interval,
+                                      uint8_t *out,
+                                      size_t out_len);
+
+// Verify a run of encoded `blocks` (in the order received) of `stream`, signed by `device`
+// (SEC1 public key, 33 or 65 bytes), against encoded `anchors`, starting from `from` (NULL:
+// block 0). With a `master` secret (32 bytes; NULL with length 0 for none) each block's key
+// id is checked against its interval's key too.
+//
+// Every verdict has its own code: tampering (`CPCHAIN_RESULT_CHAIN_BODY_TAMPERED`,
+// `..._BAD_SIGNATURE`), `..._REORDERED`, `..._MISSING_BLOCK`, `..._REPLAYED`, a fork
+// (`..._CONFLICTING_BLOCK`, `..._BROKEN_LINK`), `..._TRUNCATED_AFTER_ANCHOR`,
+// `..._ANCHOR_MISMATCH`, `..._BACKDATED_AFTER_ANCHOR`, `..._WRONG_INTERVAL_KEY`,
+// `..._BAD_ANCHOR`; undecodable input is a `CPCHAIN_RESULT_DECODE_*` code. On success
+// `*out` holds the summary; only the anchored prefix is guaranteed complete.
+//
+// # Safety
+//
+// `stream`, `device`, `master` readable for their lengths; `schedule` (and `from` unless
+// NULL) readable structs; `anchors` and `blocks` arrays of `n_anchors` / `n_blocks`
+// `cpchain_bytes` (NULL when the count is 0), each naming readable bytes; `out` writable.
+cpchain_result cpchain_chain_verify(const uint8_t *stream,
+                                    size_t stream_len,
+                                    const uint8_t *device,
+                                    size_t device_len,
+                                    const cpchain_chain_schedule *schedule,
+                                    const cpchain_chain_checkpoint *from,
+                                    const cpchain_bytes *anchors,
+                                    size_t n_anchors,
+                                    const cpchain_bytes *blocks,
+                                    size_t n_blocks,
+                                    const uint8_t *master,
+                                    size_t master_len,
+                                    cpchain_chain_summary *out);
+
+// Decrypt one encoded block with its interval's data key (32 bytes, from
+// `cpchain_chain_data_key` or a share) into `buf` as a flat list of records, each
+// `time_ms (uint64 little-endian) || len (uint32 little-endian) || len bytes`; walk it
+// with `cpchain_records_next`. `*record_count` is the number of records.
+//
+// This checks the key against the block's key id (`CPCHAIN_RESULT_CHAIN_WRONG_INTERVAL_KEY`)
+// and the records against the header, but not the device signature or the chain: verify
+// first with `cpchain_chain_verify`. On success `*out_len` is the bytes written; on a
+// too-small buffer it is the size needed (`buf` may be NULL with `buf_len` 0 to ask) and
+// nothing is written.
+//
+// # Safety
+//
+// `block` readable for `block_len` bytes, `key` for `key_len`; `buf` writable for
+// `buf_len`; `out_len` a writable `size_t`; `record_count` a writable `size_t`.
+cpchain_result cpchain_chain_open_block(const uint8_t *block,
+                                        size_t block_len,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        uint8_t *buf,
+                                        size_t buf_len,
+                                        size_t *out_len,
+                                        size_t *record_count);
+
+// Walk the records `cpchain_chain_open_block` wrote: start with `*offset = 0`; each call
+// returns the record at `*offset` (`*time_ms`, and `*data`/`*data_len` pointing into `buf`)
+// and advances `*offset`. At the end it returns `CPCHAIN_RESULT_NO_OUTPUT`; a record that
+// runs past `buf_len` is `CPCHAIN_RESULT_DECODE_TRUNCATED`.
+//
+// # Safety
+//
+// `buf` readable for `buf_len` bytes and alive while `*data` is used; `offset`, `time_ms`,
+// `data`, `data_len` writable.
+cpchain_result cpchain_records_next(const uint8_t *buf,
+                                    size_t buf_len,
+                                    size_t *offset,
+                                    uint64_t *time_ms,
+                                    const uint8_t **data,
+                                    size_t *data_len);
 
 // Keccak-256 of `data`: the hash of addresses, block hashes and every signing digest.
 //

@@ -108,6 +108,32 @@ pub(crate) unsafe fn in_place<'a>(ptr: *mut u8, len: usize) -> FfiResult<&'a mut
     Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
 }
 
+/// Borrow an array of `n` C structs (for example `cpchain_bytes`). NULL is accepted only
+/// with `n == 0`; a misaligned pointer or a byte size over `isize::MAX` is refused.
+///
+/// # Safety
+///
+/// Unless `n == 0`, `ptr` must be valid for reads of `n` initialised `T`s, unchanged for `'a`,
+/// and every bit pattern C may put there must be a valid `T` (plain integers and pointers).
+pub(crate) unsafe fn input_items<'a, T>(ptr: *const T, n: usize) -> FfiResult<&'a [T]> {
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(cpchain_result::NullParameter);
+    }
+    if !ptr.is_aligned() {
+        return Err(cpchain_result::InvalidParameter);
+    }
+    match n.checked_mul(core::mem::size_of::<T>()) {
+        Some(bytes) if bytes <= MAX_SLICE_LEN => {}
+        _ => return Err(cpchain_result::InvalidParameter),
+    }
+    // SAFETY: non-NULL, aligned, total size <= isize::MAX, and the caller guarantees `n`
+    // initialised, valid, unchanging `T`s.
+    Ok(unsafe { core::slice::from_raw_parts(ptr, n) })
+}
+
 /// Borrow the object behind a handle. NULL and misaligned pointers are refused.
 ///
 /// # Safety
@@ -256,6 +282,19 @@ impl OutBuf {
         Ok(())
     }
 
+    /// The whole buffer as a Rust slice, for encoders that write in place (no staging copy).
+    /// The bytes are zeroed first, so the slice never exposes uninitialised C memory.
+    pub(crate) fn zeroed_slice(&mut self) -> &mut [u8] {
+        if self.cap == 0 {
+            return &mut [];
+        }
+        // SAFETY: `new`'s caller guaranteed `cap` writable bytes at a non-NULL `ptr`.
+        unsafe { core::ptr::write_bytes(self.ptr, 0, self.cap) };
+        // SAFETY: the `cap` bytes are now initialised, cap <= isize::MAX (checked in `new`),
+        // and `&mut self` keeps any other view of the buffer from this OutBuf away.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr, self.cap) }
+    }
+
     /// Write `data` at byte offset `at`; the caller has checked `at + data.len() <= cap`.
     pub(crate) fn write_at(&self, at: usize, data: &[u8]) -> FfiResult {
         let end = at
@@ -270,6 +309,90 @@ impl OutBuf {
             unsafe { core::ptr::copy(data.as_ptr(), self.ptr.wrapping_add(at), data.len()) };
         }
         Ok(())
+    }
+}
+
+/// A mutable handle's state: exclusive use, checked at run time, and poisoning.
+///
+/// Mutable handles (a data-chain writer, a validator) are single-threaded: C may move one
+/// between threads but must not call into it from two at once. Rather than trust that, each
+/// call takes the handle with a compare-and-swap; a concurrent call gets
+/// `CPCHAIN_RESULT_HANDLE_BUSY` instead of undefined behaviour. A call that panics (an SDK
+/// bug) leaves the state machine possibly half-updated, so the handle is poisoned: every
+/// later call returns `CPCHAIN_RESULT_HANDLE_POISONED`; only `_free` remains valid.
+pub(crate) struct Exclusive<T> {
+    state: core::sync::atomic::AtomicU8,
+    inner: core::cell::UnsafeCell<T>,
+}
+
+const IDLE: u8 = 0;
+const BUSY: u8 = 1;
+const POISONED: u8 = 2;
+
+// SAFETY: access to `inner` is serialised by `state` (one guard at a time), so sharing the
+// wrapper between threads only ever hands `&mut T` to one thread at a time; T: Send suffices.
+unsafe impl<T: Send> Sync for Exclusive<T> {}
+
+impl<T> Exclusive<T> {
+    /// Wrap a fresh state machine.
+    pub(crate) fn new(inner: T) -> Self {
+        Exclusive {
+            state: core::sync::atomic::AtomicU8::new(IDLE),
+            inner: core::cell::UnsafeCell::new(inner),
+        }
+    }
+
+    /// Take the handle for one call.
+    pub(crate) fn lock(&self) -> FfiResult<ExclusiveGuard<'_, T>> {
+        use core::sync::atomic::Ordering;
+        match self
+            .state
+            .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+        {
+            Ok(_) => Ok(ExclusiveGuard { owner: self }),
+            Err(POISONED) => Err(cpchain_result::HandlePoisoned),
+            Err(_) => Err(cpchain_result::HandleBusy),
+        }
+    }
+
+    /// Has a call panicked inside this handle?
+    #[cfg(test)]
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.state.load(core::sync::atomic::Ordering::Relaxed) == POISONED
+    }
+}
+
+/// One call's exclusive access; released (or poisoned, if unwinding) when dropped.
+pub(crate) struct ExclusiveGuard<'a, T> {
+    owner: &'a Exclusive<T>,
+}
+
+impl<T> core::ops::Deref for ExclusiveGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while `state` is BUSY, set by our CAS: no other
+        // reference to `inner` exists.
+        unsafe { &*self.owner.inner.get() }
+    }
+}
+
+impl<T> core::ops::DerefMut for ExclusiveGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes this the only borrow through the guard.
+        unsafe { &mut *self.owner.inner.get() }
+    }
+}
+
+impl<T> Drop for ExclusiveGuard<'_, T> {
+    fn drop(&mut self) {
+        let next = if std::thread::panicking() {
+            POISONED
+        } else {
+            IDLE
+        };
+        self.owner
+            .state
+            .store(next, core::sync::atomic::Ordering::Release);
     }
 }
 
@@ -300,6 +423,30 @@ mod tests {
             }
         }
         boom();
+    }
+
+    #[test]
+    fn a_panic_poisons_an_exclusive_handle() {
+        let h = Exclusive::new(5u32);
+        fn bump(h: &Exclusive<u32>, boom: bool) -> cpchain_result {
+            ffi_boundary! {
+                let mut g = h.lock()?;
+                *g += 1;
+                if boom {
+                    #[allow(clippy::panic)]
+                    { panic!("simulated SDK bug") }
+                }
+                Ok(())
+            }
+        }
+        assert_eq!(bump(&h, false), cpchain_result::Ok);
+        {
+            let _held = h.lock().unwrap();
+            assert!(matches!(h.lock(), Err(cpchain_result::HandleBusy)));
+        }
+        assert_eq!(bump(&h, true), cpchain_result::Panic);
+        assert!(h.is_poisoned());
+        assert_eq!(bump(&h, false), cpchain_result::HandlePoisoned);
     }
 
     #[test]

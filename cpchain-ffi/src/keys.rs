@@ -48,7 +48,7 @@ pub const CPCHAIN_DOMAIN_MAX_LEN: usize = 255;
 /// scalar. Immutable once made, so one
 /// handle may be used from several threads at once.
 pub struct cpchain_secret_key {
-    key: SecretKey,
+    pub(crate) key: SecretKey,
     origin: Origin,
 }
 
@@ -172,7 +172,7 @@ pub unsafe extern "C" fn cpchain_signing_digest(
 /// # Safety
 ///
 /// As [`input`].
-unsafe fn input_nonnull<'a>(ptr: *const u8, len: usize) -> FfiResult<&'a [u8]> {
+pub(crate) unsafe fn input_nonnull<'a>(ptr: *const u8, len: usize) -> FfiResult<&'a [u8]> {
     if ptr.is_null() {
         return Err(cpchain_result::NullParameter);
     }
@@ -474,7 +474,7 @@ unsafe fn signature(ptr: *const u8, len: usize) -> FfiResult<Signature> {
 /// # Safety
 ///
 /// As [`input`].
-unsafe fn public_key(ptr: *const u8, len: usize) -> FfiResult<PublicKey> {
+pub(crate) unsafe fn public_key(ptr: *const u8, len: usize) -> FfiResult<PublicKey> {
     // SAFETY: forwarded from this function's contract.
     let bytes = unsafe { input_nonnull(ptr, len) }?;
     // Only the two standard forms: `0x02`/`0x03` with 33 bytes, `0x04` with 65. The SEC1

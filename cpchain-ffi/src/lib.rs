@@ -31,16 +31,27 @@
 //! * **Aliasing.** A fixed-size output may alias an input (inputs are read first). An
 //!   in-place buffer (AEAD) must not overlap any other argument: that is checked and refused
 //!   with `CPCHAIN_RESULT_OVERLAPPING_BUFFERS`.
-//! * **Handles.** Opaque types (`cpchain_secret_key`, `cpchain_chain_spec`) are made by a
-//!   constructor writing `T **out` and released by `cpchain_T_free`; `free(NULL)` is a no-op.
-//!   On any constructor error `*out` is set to NULL. Handles are immutable, so they may be
-//!   shared between threads; the caller must not free one while another thread uses it, nor
-//!   free it twice. Secret keys are wiped when freed.
-//! * **No heap where firmware needs none.** Besides handles, nothing is allocated per call.
-//!   A handle can also live in caller storage: `cpchain_T_from_..._in(&storage, ..., &out)`
-//!   with a `cpchain_T_storage` the caller declares (a `static`, a stack frame); the handle
-//!   is used and freed exactly like a heap one, and `_free` wipes it in place. Secret keys
-//!   offer this now; the data-chain writer will too.
+//! * **Handles.** Opaque types (`cpchain_secret_key`, `cpchain_chain_spec`,
+//!   `cpchain_chain_writer`) are made by a constructor writing `T **out` and released by
+//!   `cpchain_T_free`; `free(NULL)` is a no-op. On any constructor error `*out` is set to
+//!   NULL. The caller must not free a handle while another thread uses it, nor free it twice.
+//!   Secret keys and writers are wiped when freed.
+//! * **Immutable and mutable handles.** Keys and specs are immutable and may be shared
+//!   between threads. State machines (`cpchain_chain_writer`) are mutable and
+//!   single-threaded: they may move between threads, but a call made while another is running
+//!   on the same handle is refused with `CPCHAIN_RESULT_HANDLE_BUSY` (a run-time check, not
+//!   undefined behaviour). If a call on a mutable handle panics (an SDK bug) the handle is
+//!   poisoned: every later call returns `CPCHAIN_RESULT_HANDLE_POISONED`; only `_free` works.
+//! * **Polling.** State machines hand out effects through a `_poll` call that writes one
+//!   output into a caller buffer with a `kind` out-parameter, and returns
+//!   `CPCHAIN_RESULT_NO_OUTPUT` (7008, a state, not a failure) when there is none left.
+//! * **No heap where firmware needs none.** The gateway path (keys, signing, AEAD, the
+//!   data-chain writer) allocates nothing per call. A handle can also live in caller storage:
+//!   `cpchain_T_..._in(&storage, ..., &out)` with a `cpchain_T_storage` the caller declares
+//!   (a `static`, a stack frame); the handle is used and freed exactly like a heap one, and
+//!   `_free` wipes it in place. Secret keys and data-chain writers offer this. Host-side
+//!   readers (`cpchain_chain_verify`, `cpchain_chain_open_block`, decoding) use temporary
+//!   heap buffers, freed before they return; nothing is ever left for the caller to free.
 //! * **No OS resources.** No randomness (keys from seeds come from the caller's entropy),
 //!   no clock, no files, no threads, no global state.
 //!
@@ -79,6 +90,8 @@
 //!   AddressSanitizer + UBSan and under valgrind, against the static and the shared library,
 //!   plus a C++17 program; it prints `N passed, N failed` last.
 //! * `tests/c/example.c`: the example above as a complete program.
+//! * `examples/c-gateway/gateway.c` (repository root): a firmware-style gateway with static
+//!   buffers only, run by the C test script under ASan and valgrind.
 //! * `tests/ffi_agrees_with_rust.rs`: the C entry points, called from Rust, give the same
 //!   bytes and the same errors as the Rust API, on fixed and random input.
 //!
@@ -99,12 +112,14 @@
 
 mod aead;
 mod boundary;
+mod chain;
 mod keys;
 mod result;
 mod spec;
 
 pub use aead::*;
 pub(crate) use boundary::FfiResult;
+pub use chain::*;
 pub use keys::*;
 pub use result::{cpchain_result, cpchain_result_message, CPCHAIN_RESULT_MESSAGE_MAX};
 pub use spec::*;
@@ -116,6 +131,7 @@ const _: () = {
     const fn shareable<T: Send + Sync>() {}
     shareable::<cpchain_secret_key>();
     shareable::<cpchain_chain_spec>();
+    shareable::<cpchain_chain_writer>();
 };
 
 /// The library's version, NUL-terminated and static (never free it): for logs and for

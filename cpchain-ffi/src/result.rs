@@ -9,8 +9,10 @@ use cpchain_crypto::CryptoError;
 ///
 /// Error codes start at 7000 so that they never collide with 0 or with `errno` values, and
 /// are grouped by area in blocks of 100: 70xx calling convention, 71xx cryptography, 72xx
-/// addresses, 73xx wire decoding, 74xx chain parameters. Blocks 75xx-79xx are reserved for
-/// LBFT, DPoR, data chains and sharing. A code, once published, keeps its number; new codes
+/// addresses, 73xx wire decoding, 74xx chain parameters, 77xx data chains (7701-7709
+/// schedule, 7710-7719 writer, 7720-7769 verification and opening, 7799 other). Blocks 75xx
+/// (LBFT), 76xx (DPoR), 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
+/// (7008) is a state, not a failure: a poll found nothing. A code, once published, keeps its number; new codes
 /// are only ever added. Pass any code to `cpchain_result_message` for a readable text.
 #[allow(non_camel_case_types)]
 #[repr(u32)]
@@ -34,6 +36,15 @@ pub enum cpchain_result {
     InvalidUtf8 = 7006,
     /// A domain name is empty or longer than `CPCHAIN_DOMAIN_MAX_LEN`.
     InvalidDomain = 7007,
+    /// Not an error but a state: a poll found nothing to hand out (the `kind` out-parameter
+    /// is `..._NONE`). Stop polling until the next input or deadline.
+    NoOutput = 7008,
+    /// A mutable handle (writer, validator) is in use by another call right now: mutable
+    /// handles are single-threaded, and this concurrent call was refused untouched.
+    HandleBusy = 7009,
+    /// An earlier call on this mutable handle panicked (an SDK bug), so its state may be
+    /// inconsistent; the handle refuses every call but `_free`.
+    HandlePoisoned = 7010,
     /// The library caught a panic (a bug in the SDK; please report it). The call's outputs
     /// are unspecified; the handles passed to it are still valid to free.
     Panic = 7099,
@@ -91,6 +102,64 @@ pub enum cpchain_result {
     EncodeFailed = 7399,
     /// Chain parameters that are inconsistent (`ChainSpec::validate` refused them).
     SpecInvalid = 7401,
+    /// Data-chain schedule with a zero block period T.
+    ChainZeroPeriod = 7701,
+    /// Data-chain encryption interval e that is not a positive multiple of T.
+    ChainEncryptionInterval = 7702,
+    /// Data-chain upload interval u that is not a positive multiple of T.
+    ChainUploadInterval = 7703,
+    /// A record timed earlier than a time the writer has already seen (refused; the writer is
+    /// unchanged).
+    ChainTimeWentBackwards = 7710,
+    /// A record that cannot fit even an empty block of this writer.
+    ChainRecordTooLarge = 7711,
+    /// The writer must seal a block but the previous one has not been polled: poll, then
+    /// retry the append.
+    ChainOutputPending = 7712,
+    /// The chain has used every block index.
+    ChainExhausted = 7713,
+    /// A block body does not match its signed hash: the ciphertext was altered.
+    ChainBodyTampered = 7720,
+    /// A block header signature does not verify under the device key.
+    ChainBadSignature = 7721,
+    /// A block of another stream.
+    ChainWrongStream = 7722,
+    /// A block is missing from the chain.
+    ChainMissingBlock = 7723,
+    /// Blocks are out of order.
+    ChainReordered = 7724,
+    /// A block already accepted came again.
+    ChainReplayed = 7725,
+    /// Two different validly signed blocks for one index: the device equivocated.
+    ChainConflictingBlock = 7726,
+    /// A block's previous-hash link is broken.
+    ChainBrokenLink = 7727,
+    /// A block starts before the previous block ended.
+    ChainTimeNotMonotonic = 7728,
+    /// A block header's time range, record count or body size is malformed.
+    ChainMalformedHeader = 7729,
+    /// A block's interval number does not match its time.
+    ChainIntervalMismatch = 7730,
+    /// A block was sealed under another key than the one given (or its interval's key).
+    ChainWrongIntervalKey = 7731,
+    /// No key for the block's interval.
+    ChainNoKey = 7732,
+    /// Block decryption failed although the key id matched.
+    ChainDecryptFailed = 7733,
+    /// The decrypted records contradict the block header.
+    ChainMalformedRecords = 7734,
+    /// An anchor's signature does not verify under the device key.
+    ChainBadAnchor = 7735,
+    /// An anchor of another stream.
+    ChainAnchorWrongStream = 7736,
+    /// The block at an anchored index is not the anchored head.
+    ChainAnchorMismatch = 7737,
+    /// The chain ends before an anchored index: blocks after an anchor were cut off.
+    ChainTruncatedAfterAnchor = 7738,
+    /// A block after an anchor holds records from before the anchor's time.
+    ChainBackdatedAfterAnchor = 7739,
+    /// Another data-chain error (a newer SDK error this build maps coarsely).
+    ChainOther = 7799,
 }
 
 impl cpchain_result {
@@ -104,6 +173,9 @@ impl cpchain_result {
         cpchain_result::OverlappingBuffers,
         cpchain_result::InvalidUtf8,
         cpchain_result::InvalidDomain,
+        cpchain_result::NoOutput,
+        cpchain_result::HandleBusy,
+        cpchain_result::HandlePoisoned,
         cpchain_result::Panic,
         cpchain_result::InvalidSecretKey,
         cpchain_result::InvalidPublicKey,
@@ -131,6 +203,34 @@ impl cpchain_result {
         cpchain_result::DecodeOther,
         cpchain_result::EncodeFailed,
         cpchain_result::SpecInvalid,
+        cpchain_result::ChainZeroPeriod,
+        cpchain_result::ChainEncryptionInterval,
+        cpchain_result::ChainUploadInterval,
+        cpchain_result::ChainTimeWentBackwards,
+        cpchain_result::ChainRecordTooLarge,
+        cpchain_result::ChainOutputPending,
+        cpchain_result::ChainExhausted,
+        cpchain_result::ChainBodyTampered,
+        cpchain_result::ChainBadSignature,
+        cpchain_result::ChainWrongStream,
+        cpchain_result::ChainMissingBlock,
+        cpchain_result::ChainReordered,
+        cpchain_result::ChainReplayed,
+        cpchain_result::ChainConflictingBlock,
+        cpchain_result::ChainBrokenLink,
+        cpchain_result::ChainTimeNotMonotonic,
+        cpchain_result::ChainMalformedHeader,
+        cpchain_result::ChainIntervalMismatch,
+        cpchain_result::ChainWrongIntervalKey,
+        cpchain_result::ChainNoKey,
+        cpchain_result::ChainDecryptFailed,
+        cpchain_result::ChainMalformedRecords,
+        cpchain_result::ChainBadAnchor,
+        cpchain_result::ChainAnchorWrongStream,
+        cpchain_result::ChainAnchorMismatch,
+        cpchain_result::ChainTruncatedAfterAnchor,
+        cpchain_result::ChainBackdatedAfterAnchor,
+        cpchain_result::ChainOther,
     ];
 
     /// The code for a raw number from C, which may be anything; `None` if unknown. A raw
@@ -151,6 +251,11 @@ impl cpchain_result {
             R::OverlappingBuffers => "an in-place buffer overlaps another argument",
             R::InvalidUtf8 => "text is not valid UTF-8",
             R::InvalidDomain => "signing domain is empty or too long",
+            R::NoOutput => "nothing to poll",
+            R::HandleBusy => {
+                "handle is in use by another call (mutable handles are single-threaded)"
+            }
+            R::HandlePoisoned => "handle is poisoned by an earlier panic; only free it",
             R::Panic => "internal error: the library caught a panic",
             R::InvalidSecretKey => "invalid secp256k1 secret key",
             R::InvalidPublicKey => "invalid secp256k1 public key",
@@ -178,6 +283,34 @@ impl cpchain_result {
             R::DecodeOther => "wire message could not be decoded",
             R::EncodeFailed => "value could not be encoded",
             R::SpecInvalid => "inconsistent chain parameters",
+            R::ChainZeroPeriod => "data-chain block period T must be positive",
+            R::ChainEncryptionInterval => "encryption interval e must be a positive multiple of T",
+            R::ChainUploadInterval => "upload interval u must be a positive multiple of T",
+            R::ChainTimeWentBackwards => "record time is earlier than a time already seen",
+            R::ChainRecordTooLarge => "record exceeds the block capacity",
+            R::ChainOutputPending => "a sealed block is waiting to be polled",
+            R::ChainExhausted => "block index space exhausted",
+            R::ChainBodyTampered => "block body does not match its signed hash",
+            R::ChainBadSignature => "block has a bad device signature",
+            R::ChainWrongStream => "block belongs to another stream",
+            R::ChainMissingBlock => "a block is missing from the chain",
+            R::ChainReordered => "blocks are out of order",
+            R::ChainReplayed => "a block was replayed",
+            R::ChainConflictingBlock => "two different signed blocks at one index",
+            R::ChainBrokenLink => "block previous-hash link broken",
+            R::ChainTimeNotMonotonic => "block time goes backwards",
+            R::ChainMalformedHeader => "malformed block header",
+            R::ChainIntervalMismatch => "block interval does not match its time",
+            R::ChainWrongIntervalKey => "block sealed under another interval key",
+            R::ChainNoKey => "no key for the block's interval",
+            R::ChainDecryptFailed => "block decryption failed",
+            R::ChainMalformedRecords => "decrypted records contradict the block header",
+            R::ChainBadAnchor => "anchor has a bad device signature",
+            R::ChainAnchorWrongStream => "anchor belongs to another stream",
+            R::ChainAnchorMismatch => "anchored head does not match the block",
+            R::ChainTruncatedAfterAnchor => "chain truncated after an anchor",
+            R::ChainBackdatedAfterAnchor => "block backdated behind an anchor",
+            R::ChainOther => "data-chain operation failed",
         }
     }
 }
@@ -241,6 +374,63 @@ impl From<DecodeError> for cpchain_result {
 impl From<EncodeError> for cpchain_result {
     fn from(_: EncodeError) -> Self {
         cpchain_result::EncodeFailed
+    }
+}
+
+impl From<cpchain_storage::ConfigError> for cpchain_result {
+    fn from(e: cpchain_storage::ConfigError) -> Self {
+        use cpchain_storage::ConfigError as E;
+        match e {
+            E::ZeroPeriod => cpchain_result::ChainZeroPeriod,
+            E::EncryptionInterval => cpchain_result::ChainEncryptionInterval,
+            E::UploadInterval => cpchain_result::ChainUploadInterval,
+            _ => cpchain_result::ChainOther,
+        }
+    }
+}
+
+impl From<cpchain_storage::WriteError> for cpchain_result {
+    fn from(e: cpchain_storage::WriteError) -> Self {
+        use cpchain_storage::WriteError as E;
+        match e {
+            E::TimeWentBackwards { .. } => cpchain_result::ChainTimeWentBackwards,
+            E::RecordTooLarge { .. } => cpchain_result::ChainRecordTooLarge,
+            E::OutputPending => cpchain_result::ChainOutputPending,
+            E::Exhausted => cpchain_result::ChainExhausted,
+            _ => cpchain_result::ChainOther,
+        }
+    }
+}
+
+impl From<cpchain_storage::VerifyError> for cpchain_result {
+    fn from(e: cpchain_storage::VerifyError) -> Self {
+        use cpchain_result as R;
+        use cpchain_storage::VerifyError as E;
+        match e {
+            E::Decode(d) => d.into(),
+            E::BodyTampered { .. } => R::ChainBodyTampered,
+            E::BadSignature { .. } => R::ChainBadSignature,
+            E::WrongStream { .. } => R::ChainWrongStream,
+            E::MissingBlock { .. } => R::ChainMissingBlock,
+            E::Reordered { .. } => R::ChainReordered,
+            E::Replayed { .. } => R::ChainReplayed,
+            E::ConflictingBlock { .. } => R::ChainConflictingBlock,
+            E::BrokenLink { .. } => R::ChainBrokenLink,
+            E::TimeNotMonotonic { .. } => R::ChainTimeNotMonotonic,
+            E::MalformedHeader { .. } => R::ChainMalformedHeader,
+            E::IntervalMismatch { .. } => R::ChainIntervalMismatch,
+            E::WrongIntervalKey { .. } => R::ChainWrongIntervalKey,
+            E::NoKey { .. } => R::ChainNoKey,
+            E::DecryptFailed { .. } => R::ChainDecryptFailed,
+            E::MalformedRecords { .. } => R::ChainMalformedRecords,
+            E::ScratchTooSmall => R::InsufficientSize,
+            E::BadAnchor { .. } => R::ChainBadAnchor,
+            E::AnchorWrongStream { .. } => R::ChainAnchorWrongStream,
+            E::AnchorMismatch { .. } => R::ChainAnchorMismatch,
+            E::TruncatedAfterAnchor { .. } => R::ChainTruncatedAfterAnchor,
+            E::BackdatedAfterAnchor { .. } => R::ChainBackdatedAfterAnchor,
+            _ => R::ChainOther,
+        }
     }
 }
 

@@ -855,6 +855,443 @@ static void test_chain_spec(void) {
   cpchain_chain_spec_free(dev);
 }
 
+/* ---- Data chains (§2.2.1): writer in caller storage and on the heap, reader. ---- */
+
+static const cpchain_chain_schedule SCHED = {1000, 60000, 10000}; /* T 1 s, e 1 min, u 10 s */
+static uint8_t STREAM[CPCHAIN_STREAM_ID_LEN];
+static uint8_t MASTER[CPCHAIN_MASTER_SECRET_LEN];
+
+/* Outputs collected from one writer run. */
+#define MAX_OUT 8
+struct chain_run {
+  uint8_t blocks[MAX_OUT][CPCHAIN_CHAIN_OUTPUT_MAX_LEN];
+  size_t block_len[MAX_OUT];
+  size_t n_blocks;
+  uint8_t anchors[MAX_OUT][CPCHAIN_CHAIN_ANCHOR_MAX_LEN];
+  size_t anchor_len[MAX_OUT];
+  size_t n_anchors;
+};
+
+static uint8_t poll_buf[CPCHAIN_CHAIN_OUTPUT_MAX_LEN];
+
+static void drain(cpchain_chain_writer *w, struct chain_run *run) {
+  for (;;) {
+    size_t n = 0;
+    cpchain_chain_output_kind kind = CPCHAIN_CHAIN_OUTPUT_KIND_ANCHOR;
+    cpchain_result rc = cpchain_chain_writer_poll(w, poll_buf, sizeof poll_buf, &n, &kind);
+    if (rc == CPCHAIN_RESULT_NO_OUTPUT) {
+      CHECK(kind == CPCHAIN_CHAIN_OUTPUT_KIND_NONE && n == 0);
+      return;
+    }
+    CHECK_RC(rc, CPCHAIN_RESULT_OK);
+    if (rc != CPCHAIN_RESULT_OK) return;
+    if (kind == CPCHAIN_CHAIN_OUTPUT_KIND_BLOCK && run->n_blocks < MAX_OUT) {
+      CHECK(n <= CPCHAIN_CHAIN_OUTPUT_MAX_LEN);
+      memcpy(run->blocks[run->n_blocks], poll_buf, n);
+      run->block_len[run->n_blocks++] = n;
+    } else if (kind == CPCHAIN_CHAIN_OUTPUT_KIND_ANCHOR && run->n_anchors < MAX_OUT) {
+      CHECK(n <= CPCHAIN_CHAIN_ANCHOR_MAX_LEN);
+      memcpy(run->anchors[run->n_anchors], poll_buf, n);
+      run->anchor_len[run->n_anchors++] = n;
+    } else {
+      CHECK(!"unexpected output kind or too many outputs");
+      return;
+    }
+  }
+}
+
+/* The reference run: records at 100, 600 and 1200 ms, then the timer at 10 s. Block 0 holds
+ * the first two (period 0), block 1 the third; the anchor at 10 s covers block 1. */
+static const char *READINGS[3] = {"21.5C", "21.6C", "21.8C"};
+static const uint64_t TIMES[3] = {100, 600, 1200};
+
+static void run_reference(cpchain_chain_writer *w, struct chain_run *run) {
+  memset(run, 0, sizeof *run);
+  for (int i = 0; i < 3; i++) {
+    CHECK_RC(cpchain_chain_writer_append(w, TIMES[i], (const uint8_t *)READINGS[i],
+                                         strlen(READINGS[i])),
+             CPCHAIN_RESULT_OK);
+    drain(w, run);
+  }
+  bool has = false;
+  uint64_t at = 0;
+  CHECK_RC(cpchain_chain_writer_next_deadline(w, &has, &at), CPCHAIN_RESULT_OK);
+  CHECK(has && at == 2000); /* end of the open block's period */
+  CHECK_RC(cpchain_chain_writer_handle_timeout(w, 10000), CPCHAIN_RESULT_OK);
+  drain(w, run);
+}
+
+static struct chain_run run_a, run_b, run_c;
+static cpchain_chain_writer_storage writer_storage; /* firmware style: static */
+
+static cpchain_result verify_run(const struct chain_run *run, const size_t *order, size_t n_blocks,
+                                 size_t n_anchors, const uint8_t *device_pk, const uint8_t *master,
+                                 cpchain_chain_summary *summary) {
+  cpchain_bytes blocks[MAX_OUT], anchors[MAX_OUT];
+  for (size_t i = 0; i < n_blocks; i++) {
+    blocks[i].ptr = run->blocks[order[i]];
+    blocks[i].len = run->block_len[order[i]];
+  }
+  for (size_t i = 0; i < n_anchors; i++) {
+    anchors[i].ptr = run->anchors[i];
+    anchors[i].len = run->anchor_len[i];
+  }
+  return cpchain_chain_verify(STREAM, sizeof STREAM, device_pk, 33, &SCHED, NULL, anchors,
+                              n_anchors, blocks, n_blocks, master, master ? 32 : 0, summary);
+}
+
+static void test_chain_writer_and_reader(void) {
+  memset(STREAM, 0x07, sizeof STREAM);
+  memset(MASTER, 0x22, sizeof MASTER);
+  cpchain_secret_key *device = test_key();
+  uint8_t pk[33];
+  CHECK_RC(cpchain_secret_key_public_key(device, pk, sizeof pk), CPCHAIN_RESULT_OK);
+
+  /* In caller storage: the firmware path. */
+  cpchain_chain_writer *w = NULL;
+  CHECK_RC(cpchain_chain_writer_new_in(&writer_storage, STREAM, sizeof STREAM, &SCHED, device,
+                                       MASTER, sizeof MASTER, NULL, &w),
+           CPCHAIN_RESULT_OK);
+  CHECK(w != NULL && (void *)w == (void *)&writer_storage);
+  run_reference(w, &run_a);
+  CHECK(run_a.n_blocks == 2 && run_a.n_anchors == 1);
+  cpchain_chain_writer_stats st;
+  CHECK_RC(cpchain_chain_writer_get_stats(w, &st), CPCHAIN_RESULT_OK);
+  CHECK(st.records == 3 && st.blocks == 2 && st.anchors == 1);
+  cpchain_chain_checkpoint cp;
+  CHECK_RC(cpchain_chain_writer_checkpoint(w, &cp), CPCHAIN_RESULT_OK);
+  CHECK(cp.next_index == 2 && cp.last_time_ms == 10000);
+  bool has = true;
+  uint64_t at = 1;
+  CHECK_RC(cpchain_chain_writer_next_deadline(w, &has, &at), CPCHAIN_RESULT_OK);
+  CHECK(!has); /* nothing open, head anchored */
+  cpchain_chain_writer_free(w);
+  /* Freeing wipes the storage. */
+  const uint8_t *raw = (const uint8_t *)&writer_storage;
+  size_t nonzero = 0;
+  for (size_t i = 0; i < sizeof writer_storage; i++) nonzero += raw[i] != 0;
+  CHECK(nonzero == 0);
+
+  /* On the heap: the same inputs give the same bytes (deterministic signatures). */
+  CHECK_RC(cpchain_chain_writer_new(STREAM, sizeof STREAM, &SCHED, device, MASTER,
+                                    sizeof MASTER, NULL, &w),
+           CPCHAIN_RESULT_OK);
+  run_reference(w, &run_b);
+  CHECK(run_b.n_blocks == 2 && run_b.n_anchors == 1);
+  for (size_t i = 0; i < run_b.n_blocks; i++) {
+    CHECK(run_a.block_len[i] == run_b.block_len[i] &&
+          memcmp(run_a.blocks[i], run_b.blocks[i], run_a.block_len[i]) == 0);
+  }
+  CHECK(memcmp(run_a.anchors[0], run_b.anchors[0], run_a.anchor_len[0]) == 0);
+  cpchain_chain_writer_free(w);
+
+  /* Block and anchor info. */
+  cpchain_chain_block_info info[2];
+  CHECK_RC(cpchain_chain_block_get_info(run_a.blocks[0], run_a.block_len[0], &info[0]),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_block_get_info(run_a.blocks[1], run_a.block_len[1], &info[1]),
+           CPCHAIN_RESULT_OK);
+  CHECK(info[0].index == 0 && info[0].record_count == 2 && info[0].first_time_ms == 100 &&
+        info[0].last_time_ms == 600 && info[0].interval == 0);
+  CHECK(info[1].index == 1 && memcmp(info[1].prev, info[0].id, 32) == 0);
+  CHECK(memcmp(info[0].stream, STREAM, 32) == 0);
+  cpchain_chain_anchor_info ainfo;
+  CHECK_RC(cpchain_chain_anchor_get_info(run_a.anchors[0], run_a.anchor_len[0], &ainfo),
+           CPCHAIN_RESULT_OK);
+  CHECK(ainfo.last_index == 1 && memcmp(ainfo.head, info[1].id, 32) == 0 &&
+        ainfo.through_ms == 10000);
+
+  /* Verify: the honest chain, with and without the master secret. */
+  const size_t in_order[] = {0, 1}, reversed[] = {1, 0}, replay[] = {0, 0}, only1[] = {1};
+  cpchain_chain_summary sum;
+  memset(&sum, 0, sizeof sum);
+  CHECK_RC(verify_run(&run_a, in_order, 2, 1, pk, MASTER, &sum), CPCHAIN_RESULT_OK);
+  CHECK(sum.has_anchor && sum.anchored_index == 1 && sum.keyed_blocks == 2);
+  CHECK(sum.checkpoint.next_index == 2 && memcmp(sum.checkpoint.head, info[1].id, 32) == 0);
+  CHECK_RC(verify_run(&run_a, in_order, 2, 0, pk, NULL, &sum), CPCHAIN_RESULT_OK);
+  CHECK(!sum.has_anchor && sum.keyed_blocks == 0);
+
+  /* Verdicts, each its own code. */
+  CHECK_RC(verify_run(&run_a, reversed, 2, 1, pk, NULL, &sum), CPCHAIN_RESULT_CHAIN_REORDERED);
+  CHECK_RC(verify_run(&run_a, replay, 2, 0, pk, NULL, &sum), CPCHAIN_RESULT_CHAIN_REPLAYED);
+  CHECK_RC(verify_run(&run_a, only1, 1, 0, pk, NULL, &sum), CPCHAIN_RESULT_CHAIN_MISSING_BLOCK);
+  CHECK_RC(verify_run(&run_a, in_order, 1, 1, pk, NULL, &sum),
+           CPCHAIN_RESULT_CHAIN_TRUNCATED_AFTER_ANCHOR);
+  uint8_t other_master[32];
+  memset(other_master, 0x23, sizeof other_master);
+  CHECK_RC(verify_run(&run_a, in_order, 2, 0, pk, other_master, &sum),
+           CPCHAIN_RESULT_CHAIN_WRONG_INTERVAL_KEY);
+  uint8_t one[32] = {0};
+  one[31] = 1;
+  cpchain_secret_key *stranger = NULL;
+  CHECK_RC(cpchain_secret_key_from_bytes(one, 32, &stranger), CPCHAIN_RESULT_OK);
+  uint8_t stranger_pk[33];
+  CHECK_RC(cpchain_secret_key_public_key(stranger, stranger_pk, 33), CPCHAIN_RESULT_OK);
+  CHECK_RC(verify_run(&run_a, in_order, 2, 1, stranger_pk, NULL, &sum),
+           CPCHAIN_RESULT_CHAIN_BAD_ANCHOR);
+  CHECK_RC(verify_run(&run_a, in_order, 2, 0, stranger_pk, NULL, &sum),
+           CPCHAIN_RESULT_CHAIN_BAD_SIGNATURE);
+  /* Tampering: the last byte of an encoded block is the body's tag. */
+  run_c = run_a;
+  run_c.blocks[1][run_c.block_len[1] - 1] ^= 1;
+  CHECK_RC(verify_run(&run_c, in_order, 2, 1, pk, NULL, &sum), CPCHAIN_RESULT_CHAIN_BODY_TAMPERED);
+
+  /* Open: derive interval 0's data key, decrypt block 0, walk its records. */
+  uint8_t key[CPCHAIN_DATA_KEY_LEN];
+  CHECK_RC(cpchain_chain_data_key(MASTER, 32, STREAM, 32, 0, key, sizeof key), CPCHAIN_RESULT_OK);
+  size_t need = 0, count = 0;
+  CHECK_RC(cpchain_chain_open_block(run_a.blocks[0], run_a.block_len[0], key, 32, NULL, 0, &need,
+                                    &count),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(need == 2 * CPCHAIN_RECORD_HEADER_LEN + 10);
+  uint8_t plain[256];
+  size_t len = 0;
+  CHECK_RC(cpchain_chain_open_block(run_a.blocks[0], run_a.block_len[0], key, 32, plain,
+                                    sizeof plain, &len, &count),
+           CPCHAIN_RESULT_OK);
+  CHECK(len == need && count == 2);
+  size_t off = 0;
+  for (int i = 0; i < 2; i++) {
+    uint64_t t = 0;
+    const uint8_t *data = NULL;
+    size_t dlen = 0;
+    CHECK_RC(cpchain_records_next(plain, len, &off, &t, &data, &dlen), CPCHAIN_RESULT_OK);
+    CHECK(t == TIMES[i] && dlen == strlen(READINGS[i]) && data != NULL &&
+          memcmp(data, READINGS[i], dlen) == 0);
+  }
+  {
+    uint64_t t;
+    const uint8_t *data;
+    size_t dlen;
+    CHECK_RC(cpchain_records_next(plain, len, &off, &t, &data, &dlen), CPCHAIN_RESULT_NO_OUTPUT);
+    off = 0;
+    CHECK_RC(cpchain_records_next(plain, len - 1, &off, &t, &data, &dlen), CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_records_next(plain, len - 1, &off, &t, &data, &dlen),
+             CPCHAIN_RESULT_DECODE_TRUNCATED);
+    off = len + 1;
+    CHECK_RC(cpchain_records_next(plain, len, &off, &t, &data, &dlen),
+             CPCHAIN_RESULT_INVALID_PARAMETER);
+    off = 0;
+    CHECK_RC(cpchain_records_next(plain, len, NULL, &t, &data, &dlen), CPCHAIN_RESULT_NULL_PARAMETER);
+    CHECK_RC(cpchain_records_next(plain, len, &off, &t, NULL, &dlen), CPCHAIN_RESULT_NULL_PARAMETER);
+    CHECK_RC(cpchain_records_next(NULL, 5, &off, &t, &data, &dlen), CPCHAIN_RESULT_NULL_PARAMETER);
+  }
+  /* The wrong interval's key is refused before decryption. */
+  uint8_t key1[32];
+  CHECK_RC(cpchain_chain_data_key(MASTER, 32, STREAM, 32, 1, key1, sizeof key1), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_open_block(run_a.blocks[0], run_a.block_len[0], key1, 32, plain,
+                                    sizeof plain, &len, &count),
+           CPCHAIN_RESULT_CHAIN_WRONG_INTERVAL_KEY);
+  CHECK_RC(cpchain_chain_open_block(run_a.blocks[0], run_a.block_len[0], key, 31, plain,
+                                    sizeof plain, &len, &count),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_chain_open_block(run_a.blocks[0], run_a.block_len[0], key, 32, plain,
+                                    sizeof plain, NULL, &count),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_data_key(MASTER, 31, STREAM, 32, 0, key1, 32), CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_chain_data_key(MASTER, 32, STREAM, 32, 0, key1, 31),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_chain_data_key(MASTER, 32, NULL, 32, 0, key1, 32), CPCHAIN_RESULT_NULL_PARAMETER);
+
+  /* Resume after a "restart" from the checkpoint of the last persisted block: the next block
+   * continues the chain, and the whole chain still verifies. */
+  cpchain_chain_checkpoint from = {info[1].index + 1, {0}, info[1].last_time_ms};
+  memcpy(from.head, info[1].id, 32);
+  CHECK_RC(cpchain_chain_writer_new_in(&writer_storage, STREAM, 32, &SCHED, device, MASTER, 32,
+                                       &from, &w),
+           CPCHAIN_RESULT_OK);
+  run_c = run_a;
+  size_t before = run_c.n_blocks;
+  CHECK_RC(cpchain_chain_writer_append(w, 1100, (const uint8_t *)"late", 4),
+           CPCHAIN_RESULT_CHAIN_TIME_WENT_BACKWARDS);
+  CHECK_RC(cpchain_chain_writer_append(w, 12000, (const uint8_t *)"22.0C", 5), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_writer_handle_timeout(w, 20000), CPCHAIN_RESULT_OK);
+  drain(w, &run_c);
+  CHECK(run_c.n_blocks == before + 1);
+  const size_t three[] = {0, 1, 2};
+  CHECK_RC(verify_run(&run_c, three, 3, run_c.n_anchors, pk, MASTER, &sum), CPCHAIN_RESULT_OK);
+  CHECK(sum.checkpoint.next_index == 3);
+  cpchain_chain_writer_free(w);
+
+  cpchain_secret_key_free(stranger);
+  cpchain_secret_key_free(device);
+}
+
+static void test_chain_bad_input(void) {
+  cpchain_secret_key *device = test_key();
+  cpchain_chain_writer *w = (cpchain_chain_writer *)(uintptr_t)1;
+  const cpchain_chain_schedule bad_t = {0, 60000, 10000}, bad_e = {1000, 1500, 10000},
+                               bad_u = {1000, 60000, 0};
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_t, device, MASTER, 32, NULL, &w),
+           CPCHAIN_RESULT_CHAIN_ZERO_PERIOD);
+  CHECK(w == NULL);
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_e, device, MASTER, 32, NULL, &w),
+           CPCHAIN_RESULT_CHAIN_ENCRYPTION_INTERVAL);
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_u, device, MASTER, 32, NULL, &w),
+           CPCHAIN_RESULT_CHAIN_UPLOAD_INTERVAL);
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 31, &SCHED, device, MASTER, 32, NULL, &w),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 33, NULL, &w),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_chain_writer_new(NULL, 32, &SCHED, device, MASTER, 32, NULL, &w),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, NULL, device, MASTER, 32, NULL, &w),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, NULL, MASTER, 32, NULL, &w),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, NULL, 32, NULL, &w),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 32, NULL, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK(w == NULL);
+  CHECK_RC(cpchain_chain_writer_new_in(NULL, STREAM, 32, &SCHED, device, MASTER, 32, NULL, &w),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  cpchain_chain_writer_storage *misaligned =
+      (cpchain_chain_writer_storage *)((uint8_t *)&writer_storage + 1);
+  CHECK_RC(cpchain_chain_writer_new_in(misaligned, STREAM, 32, &SCHED, device, MASTER, 32, NULL,
+                                       &w),
+           CPCHAIN_RESULT_INVALID_PARAMETER);
+
+  CHECK_RC(cpchain_chain_writer_new_in(&writer_storage, STREAM, 32, &SCHED, device, MASTER, 32,
+                                       NULL, &w),
+           CPCHAIN_RESULT_OK);
+  /* NULL handles and outputs. */
+  size_t n = 0;
+  cpchain_chain_output_kind kind = CPCHAIN_CHAIN_OUTPUT_KIND_BLOCK;
+  bool flag;
+  uint64_t at;
+  CHECK_RC(cpchain_chain_writer_append(NULL, 1, (const uint8_t *)"x", 1), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_append(w, 1, NULL, 1), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_handle_timeout(NULL, 1), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_poll(NULL, poll_buf, sizeof poll_buf, &n, &kind),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK(kind == CPCHAIN_CHAIN_OUTPUT_KIND_NONE);
+  CHECK_RC(cpchain_chain_writer_poll(w, poll_buf, sizeof poll_buf, NULL, &kind),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_poll(w, poll_buf, sizeof poll_buf, &n, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_poll(w, NULL, sizeof poll_buf, &n, &kind),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_next_deadline(w, NULL, &at), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_next_deadline(w, &flag, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_flush(w, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_checkpoint(NULL, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_get_stats(w, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  /* Nothing yet: NO_OUTPUT, and flush has nothing to seal. */
+  CHECK_RC(cpchain_chain_writer_poll(w, poll_buf, sizeof poll_buf, &n, &kind),
+           CPCHAIN_RESULT_NO_OUTPUT);
+  CHECK_RC(cpchain_chain_writer_flush(w, &flag), CPCHAIN_RESULT_OK);
+  CHECK(!flag);
+
+  /* Oversized record refused; the largest that fits is accepted. */
+  static uint8_t big[CPCHAIN_CHAIN_PLAINTEXT_CAP];
+  memset(big, 0xab, sizeof big);
+  CHECK_RC(cpchain_chain_writer_append(w, 100, big, sizeof big), CPCHAIN_RESULT_CHAIN_RECORD_TOO_LARGE);
+  CHECK_RC(cpchain_chain_writer_append(w, 100, big, CPCHAIN_CHAIN_PLAINTEXT_CAP - 4),
+           CPCHAIN_RESULT_OK);
+  /* A second record does not fit: the block is sealed early; a third needs another seal
+   * while the first is unpolled: OUTPUT_PENDING, writer unchanged. */
+  CHECK_RC(cpchain_chain_writer_append(w, 200, big, 100), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_writer_append(w, 1200, big, 10), CPCHAIN_RESULT_CHAIN_OUTPUT_PENDING);
+  /* A too-small poll buffer loses nothing: the size needed comes back. */
+  uint8_t small[64];
+  n = 0;
+  CHECK_RC(cpchain_chain_writer_poll(w, small, sizeof small, &n, &kind),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(n == CPCHAIN_CHAIN_OUTPUT_MAX_LEN && kind == CPCHAIN_CHAIN_OUTPUT_KIND_NONE);
+  /* The poll buffer may not overlap the writer. */
+  CHECK_RC(cpchain_chain_writer_poll(w, (uint8_t *)&writer_storage, sizeof writer_storage, &n,
+                                     &kind),
+           CPCHAIN_RESULT_OVERLAPPING_BUFFERS);
+  CHECK_RC(cpchain_chain_writer_poll(w, poll_buf, sizeof poll_buf, &n, &kind), CPCHAIN_RESULT_OK);
+  CHECK(kind == CPCHAIN_CHAIN_OUTPUT_KIND_BLOCK && n > CPCHAIN_CHAIN_PLAINTEXT_CAP - 4);
+  CHECK_RC(cpchain_chain_writer_append(w, 1200, big, 10), CPCHAIN_RESULT_OK);
+  /* The period of the 200 ms record ended at 1200: that block is sealed and unpolled, so
+   * flush has nothing it may seal; after a poll it seals the open one. */
+  CHECK_RC(cpchain_chain_writer_flush(w, &flag), CPCHAIN_RESULT_OK);
+  CHECK(!flag);
+  CHECK_RC(cpchain_chain_writer_poll(w, poll_buf, sizeof poll_buf, &n, &kind), CPCHAIN_RESULT_OK);
+  CHECK(kind == CPCHAIN_CHAIN_OUTPUT_KIND_BLOCK);
+  CHECK_RC(cpchain_chain_writer_flush(w, &flag), CPCHAIN_RESULT_OK);
+  CHECK(flag);
+  cpchain_chain_writer_free(w);
+  cpchain_chain_writer_free(NULL);
+
+  /* Garbage, truncated and NULL input to the reader: codes, never crashes. */
+  cpchain_chain_block_info info;
+  cpchain_chain_anchor_info ainfo;
+  cpchain_chain_summary sum;
+  {
+    cpchain_result r = cpchain_chain_block_get_info(run_a.blocks[0], run_a.block_len[0] - 1, &info);
+    CHECK(r >= CPCHAIN_RESULT_DECODE_TOO_LARGE && r <= CPCHAIN_RESULT_DECODE_OTHER);
+  }
+  CHECK_RC(cpchain_chain_block_get_info(run_a.anchors[0], run_a.anchor_len[0], &info),
+           CPCHAIN_RESULT_DECODE_WRONG_TAG);
+  CHECK_RC(cpchain_chain_anchor_get_info(run_a.blocks[0], run_a.block_len[0], &ainfo),
+           CPCHAIN_RESULT_DECODE_TOO_LARGE);
+  CHECK_RC(cpchain_chain_anchor_get_info(run_a.blocks[0], 100, &ainfo),
+           CPCHAIN_RESULT_DECODE_WRONG_TAG);
+  CHECK_RC(cpchain_chain_block_get_info(NULL, 10, &info), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_block_get_info(run_a.blocks[0], run_a.block_len[0], NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_anchor_get_info(NULL, 0, &ainfo), CPCHAIN_RESULT_DECODE_TRUNCATED);
+  uint8_t pk[33];
+  CHECK_RC(cpchain_secret_key_public_key(device, pk, 33), CPCHAIN_RESULT_OK);
+  cpchain_bytes items[2] = {{run_a.blocks[0], run_a.block_len[0]}, {NULL, 7}};
+  CHECK_RC(cpchain_chain_verify(STREAM, 32, pk, 33, &SCHED, NULL, NULL, 0, items, 2, NULL, 0, &sum),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_verify(STREAM, 32, pk, 33, &SCHED, NULL, NULL, 3, items, 1, NULL, 0, &sum),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_verify(STREAM, 32, pk, 32, &SCHED, NULL, NULL, 0, items, 1, NULL, 0, &sum),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_chain_verify(STREAM, 32, pk, 33, NULL, NULL, NULL, 0, items, 1, NULL, 0, &sum),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_verify(STREAM, 32, pk, 33, &SCHED, NULL, NULL, 0, items, 1, MASTER, 5, &sum),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_chain_verify(STREAM, 32, pk, 33, &SCHED, NULL, NULL, 0, items, 1, NULL, 0, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_verify(STREAM, 32, pk, 33, &SCHED, NULL, NULL, 0, items, SIZE_MAX, NULL, 0,
+                                &sum),
+           CPCHAIN_RESULT_INVALID_PARAMETER);
+  /* Every truncation and random bit flips of a real block: an error code or OK, no crash. */
+  uint8_t mod[CPCHAIN_CHAIN_OUTPUT_MAX_LEN];
+  size_t blen = run_a.block_len[0];
+  unsigned accepted = 0;
+  for (size_t cut = 0; cut < blen; cut++) {
+    cpchain_bytes one = {run_a.blocks[0], cut};
+    cpchain_result r =
+        cpchain_chain_verify(STREAM, 32, pk, 33, &SCHED, NULL, NULL, 0, &one, 1, NULL, 0, &sum);
+    CHECK(r != CPCHAIN_RESULT_OK && r != CPCHAIN_RESULT_PANIC);
+  }
+  for (int i = 0; i < 400; i++) {
+    memcpy(mod, run_a.blocks[0], blen);
+    size_t bit = (size_t)next_byte() * 256u + next_byte();
+    bit %= blen * 8;
+    mod[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    cpchain_bytes one = {mod, blen};
+    cpchain_result r =
+        cpchain_chain_verify(STREAM, 32, pk, 33, &SCHED, NULL, NULL, 0, &one, 1, NULL, 0, &sum);
+    CHECK(r != CPCHAIN_RESULT_PANIC);
+    if (r == CPCHAIN_RESULT_OK) accepted++;
+    size_t plen, cnt;
+    uint8_t key[32];
+    cpchain_chain_data_key(MASTER, 32, STREAM, 32, 0, key, 32);
+    r = cpchain_chain_open_block(mod, blen, key, 32, mod, 0, &plen, &cnt);
+    CHECK(r != CPCHAIN_RESULT_PANIC && r != CPCHAIN_RESULT_OK);
+  }
+  CHECK(accepted == 0);
+  for (int i = 0; i < 200; i++) {
+    size_t glen = (size_t)(next_byte() % 200);
+    fill_garbage(mod, glen);
+    if (glen > 3 && (i & 1)) { mod[0] = 1; mod[1] = 4; mod[2] = 1; } /* a block's envelope */
+    cpchain_result r = cpchain_chain_block_get_info(mod, glen, &info);
+    CHECK(r != CPCHAIN_RESULT_PANIC);
+    r = cpchain_chain_anchor_get_info(mod, glen, &ainfo);
+    CHECK(r != CPCHAIN_RESULT_PANIC);
+  }
+  cpchain_secret_key_free(device);
+}
+
 /* Handles are immutable: one key and one spec may be used from several threads at once. */
 struct thread_arg {
   const cpchain_secret_key *key;
@@ -916,6 +1353,8 @@ int main(void) {
   test_aead();
   test_chain_spec();
   test_shared_handles_across_threads();
+  test_chain_writer_and_reader();
+  test_chain_bad_input();
   printf("%u passed, %u failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
