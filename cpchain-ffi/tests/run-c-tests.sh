@@ -7,7 +7,9 @@
 #   4. the exported symbols of the shared library (cdylib) against the header, and the same
 #      tests against it;
 #   5. the C++17 test program (tests/c/header_cpp17.cpp), static library;
-#   6. with CPCHAIN_FFI_PANIC_ABORT=1, the C tests against a panic = "abort" build.
+#   6. examples/c-gateway (static buffers only) under ASan, under valgrind, and once with its
+#      malloc counter, which fails if the writer phase allocates;
+#   7. with CPCHAIN_FFI_PANIC_ABORT=1, the C tests against a panic = "abort" build.
 # Installs nothing: it fails clearly when gcc, g++ or valgrind is missing (.ci/run installs
 # them). Prints "N passed, N failed" as its last line; exits non-zero on any failure.
 #
@@ -140,7 +142,32 @@ else
   total_failed=$((total_failed + 1))
 fi
 
-# 6. Opt-in (CPCHAIN_FFI_PANIC_ABORT=1): the library built with panic = "abort" passes the
+# 6. The firmware-style gateway example: ASan, valgrind, and the no-heap check.
+gateway_src="$root/examples/c-gateway/gateway.c"
+run_example() {
+  local name="$1"
+  shift
+  echo "--- $name"
+  if "$@"; then
+    total_passed=$((total_passed + 1))
+  else
+    echo "$name failed" >&2
+    total_failed=$((total_failed + 1))
+  fi
+}
+gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -O1 -fno-omit-frame-pointer \
+  -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+  "$gateway_src" "$static_lib" "${sys_libs[@]}" -o "$work/gateway_asan"
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 run_example "c-gateway (asan)" "$work/gateway_asan"
+gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -O0 "$gateway_src" "$static_lib" "${sys_libs[@]}" \
+  -o "$work/gateway_valgrind"
+run_example "c-gateway (valgrind)" valgrind --quiet --leak-check=full \
+  --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 "$work/gateway_valgrind"
+gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -O0 -DGATEWAY_COUNT_HEAP "$gateway_src" "$static_lib" \
+  "${sys_libs[@]}" -o "$work/gateway_heap"
+run_example "c-gateway (no heap in the writer phase)" "$work/gateway_heap"
+
+# 7. Opt-in (CPCHAIN_FFI_PANIC_ABORT=1): the library built with panic = "abort" passes the
 #    same tests under valgrind. A separate target directory keeps the normal build intact.
 if [ "${CPCHAIN_FFI_PANIC_ABORT:-0}" = 1 ]; then
   abort_target="$target_dir/ffi-panic-abort"
