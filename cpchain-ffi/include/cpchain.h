@@ -93,9 +93,9 @@
 //
 // Error codes start at 7000 so that they never collide with 0 or with `errno` values, and
 // are grouped by area in blocks of 100: 70xx calling convention, 71xx cryptography, 72xx
-// addresses, 73xx wire decoding, 74xx chain parameters, 77xx data chains (7701-7709
-// schedule, 7710-7719 writer, 7720-7769 verification and opening, 7799 other). Blocks 75xx
-// (LBFT), 76xx (DPoR), 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
+// addresses, 73xx wire decoding, 74xx chain parameters, 76xx DPoR (RPT and election),
+// 77xx data chains (7701-7709 schedule, 7710-7719 writer, 7720-7769 verification and
+// opening, 7799 other). Blocks 75xx (LBFT), 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
 // (7008) is a state, not a failure: a poll found nothing. A code, once published, keeps its number; new codes
 // are only ever added. Pass any code to `cpchain_result_message` for a readable text.
 enum cpchain_result
@@ -187,6 +187,20 @@ enum cpchain_result
   CPCHAIN_RESULT_ENCODE_FAILED = 7399,
   // Chain parameters that are inconsistent (`ChainSpec::validate` refused them).
   CPCHAIN_RESULT_SPEC_INVALID = 7401,
+  // One address appears twice among the RPT observations or election candidates.
+  CPCHAIN_RESULT_DPOR_DUPLICATE_CANDIDATE = 7601,
+  // More candidates than the chain spec's `max_candidates`.
+  CPCHAIN_RESULT_DPOR_TOO_MANY_CANDIDATES = 7602,
+  // The spec's RPT weights do not sum to 100.
+  CPCHAIN_RESULT_DPOR_WEIGHTS = 7603,
+  // One address appears twice among the default proposers.
+  CPCHAIN_RESULT_DPOR_DUPLICATE_DEFAULT_PROPOSER = 7604,
+  // Too few distinct default proposers to fill the seats the election left open.
+  CPCHAIN_RESULT_DPOR_NOT_ENOUGH_DEFAULT_PROPOSERS = 7605,
+  // The spec's seat counts are inconsistent.
+  CPCHAIN_RESULT_DPOR_SEATS = 7606,
+  // Another DPoR error (a newer SDK error this build maps coarsely).
+  CPCHAIN_RESULT_DPOR_OTHER = 7699,
   // Data-chain schedule with a zero block period T.
   CPCHAIN_RESULT_CHAIN_ZERO_PERIOD = 7701,
   // Data-chain encryption interval e that is not a positive multiple of T.
@@ -273,6 +287,27 @@ enum cpchain_chain_output_kind
 typedef enum cpchain_chain_output_kind cpchain_chain_output_kind;
 #else
 typedef uint32_t cpchain_chain_output_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// How a committee seat was filled.
+enum cpchain_seat_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Drawn from the low-RPT half.
+  CPCHAIN_SEAT_KIND_LOW = 0,
+  // Drawn from the high-RPT half.
+  CPCHAIN_SEAT_KIND_HIGH = 1,
+  // A default proposer filling a seat the election left open.
+  CPCHAIN_SEAT_KIND_DEFAULT = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cpchain_seat_kind cpchain_seat_kind;
+#else
+typedef uint32_t cpchain_seat_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -395,6 +430,62 @@ typedef struct {
   // Blocks whose data key the master secret gave and whose key id matched.
   uint64_t keyed_blocks;
 } cpchain_chain_summary;
+
+// What the chain shows of one candidate over the RPT and punishment windows (the host
+// extracts these from its chain).
+typedef struct {
+  // The candidate's address.
+  uint8_t address[20];
+  // Balance at the window's end in base units, 16 bytes big-endian (ranked in whole CPC).
+  uint8_t balance[16];
+  // Transactions sent in the window.
+  uint64_t transactions;
+  // Blocks proposed in the window (blockchain maintenance).
+  uint64_t proposed_blocks;
+  // Data items uploaded in the window.
+  uint64_t data_uploaded;
+  // Uploaded items bought in the window (each counts once more).
+  uint64_t data_bought;
+  // Trades assisted as a proxy in the window.
+  uint64_t proxy_assists;
+  // Impeach blocks at this candidate's slots in the punishment window.
+  uint64_t impeached_blocks;
+} cpchain_rpt_observation;
+
+// One candidate's RPT and the rank scores (0 to 100) behind it, for audit and display.
+typedef struct {
+  // The candidate's address.
+  uint8_t address[20];
+  // Account-balance rank score.
+  uint8_t balance;
+  // Transactions rank score.
+  uint8_t transactions;
+  // Proxy-reputation rank score.
+  uint8_t proxy;
+  // Data-contribution rank score.
+  uint8_t data;
+  // Blockchain-maintenance rank score.
+  uint8_t maintenance;
+  // RPT after floor and punishment, 0 to 10,000 (1/100 of a paper point): what the
+  // election weighs.
+  uint32_t rpt;
+} cpchain_rpt_record;
+
+// A campaigning candidate and its RPT: the election's input.
+typedef struct {
+  // The candidate's address.
+  uint8_t address[20];
+  // Its RPT.
+  uint32_t rpt;
+} cpchain_candidate;
+
+// One committee seat, in slot order.
+typedef struct {
+  // Who proposes in this slot.
+  uint8_t address[20];
+  // How the seat was filled.
+  cpchain_seat_kind kind;
+} cpchain_seat;
 
 // Memory for one secret key in the caller's storage (a `static`, a stack frame), for
 // firmware that has no heap: pass it to `cpchain_secret_key_from_bytes_in` or
@@ -738,6 +829,47 @@ cpchain_result cpchain_records_next(const uint8_t *buf,
                                     uint64_t *time_ms,
                                     const uint8_t **data,
                                     size_t *data_len);
+
+// RPT of every observed candidate, in input order, under `spec`'s weights. Writes `n`
+// records to `out`; `*out_len` is always `n`, and if `out_cap < n` nothing is written and
+// the result is `CPCHAIN_RESULT_INSUFFICIENT_SIZE`. Duplicate addresses are
+// `CPCHAIN_RESULT_DPOR_DUPLICATE_CANDIDATE`; more than the spec's `max_candidates`,
+// `..._TOO_MANY_CANDIDATES`.
+//
+// # Safety
+//
+// `spec` a live handle; `obs` an array of `n` structs (NULL when 0); `out` writable for
+// `out_cap` structs (NULL when 0); `out_len` a writable `size_t`.
+cpchain_result cpchain_rpt_compute(const cpchain_chain_spec *spec,
+                                   const cpchain_rpt_observation *obs,
+                                   size_t n,
+                                   cpchain_rpt_record *out,
+                                   size_t out_cap,
+                                   size_t *out_len);
+
+// Elect the committee serving `term` from `candidates`, seeded by the 32-byte
+// `checkpoint_hash` (§2.4.1). `default_proposers` is `n_defaults` addresses of 20 bytes,
+// back to back; they fill the seats the election leaves open. Writes the spec's
+// `proposers_per_term` seats in slot order to `out` (`*out_len` is always that count; a
+// smaller `out_cap` is `CPCHAIN_RESULT_INSUFFICIENT_SIZE` and nothing is written). Same
+// inputs, in any candidate order, give the same committee.
+//
+// # Safety
+//
+// `spec` a live handle; `checkpoint_hash` readable for `hash_len` bytes; `candidates` an
+// array of `n_candidates` structs; `default_proposers` readable for `n_defaults * 20`
+// bytes; `out` writable for `out_cap` structs; `out_len` a writable `size_t`.
+cpchain_result cpchain_elect(const cpchain_chain_spec *spec,
+                             const uint8_t *checkpoint_hash,
+                             size_t hash_len,
+                             uint64_t term,
+                             const cpchain_candidate *candidates,
+                             size_t n_candidates,
+                             const uint8_t *default_proposers,
+                             size_t n_defaults,
+                             cpchain_seat *out,
+                             size_t out_cap,
+                             size_t *out_len);
 
 // Keccak-256 of `data`: the hash of addresses, block hashes and every signing digest.
 //

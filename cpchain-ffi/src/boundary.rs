@@ -208,6 +208,57 @@ impl<T> OutPtr<T> {
     }
 }
 
+/// A caller-owned output array of `cap` C structs, possibly uninitialised; written element
+/// by element through raw pointers, never referenced.
+pub(crate) struct OutArray<T> {
+    ptr: *mut T,
+    cap: usize,
+}
+
+impl<T> OutArray<T> {
+    /// Check the array: NULL only with `cap == 0` (a size query), aligned, and a byte size
+    /// no Rust slice would refuse.
+    ///
+    /// # Safety
+    ///
+    /// Unless `cap == 0`, `ptr` must be valid for writes of `cap` `T`s while the value lives.
+    pub(crate) unsafe fn new(ptr: *mut T, cap: usize) -> FfiResult<OutArray<T>> {
+        if cap != 0 {
+            if ptr.is_null() {
+                return Err(cpchain_result::NullParameter);
+            }
+            if !ptr.is_aligned() {
+                return Err(cpchain_result::InvalidParameter);
+            }
+        }
+        match cap.checked_mul(core::mem::size_of::<T>()) {
+            Some(bytes) if bytes <= MAX_SLICE_LEN => Ok(OutArray { ptr, cap }),
+            _ => Err(cpchain_result::InvalidParameter),
+        }
+    }
+
+    /// Write all `items`, or report how many are needed and write nothing.
+    pub(crate) fn write_all(
+        &self,
+        items: impl ExactSizeIterator<Item = T>,
+        out_len: &OutPtr<usize>,
+    ) -> FfiResult {
+        let n = items.len();
+        out_len.set(n);
+        if n > self.cap {
+            return Err(cpchain_result::InsufficientSize);
+        }
+        for (i, item) in items.enumerate().take(self.cap) {
+            // `wrapping_add` is safe; i < n <= cap keeps the pointer inside the array.
+            let slot = self.ptr.wrapping_add(i);
+            // SAFETY: the slot is inside the array `new`'s caller vouched writable and
+            // aligned; it may be uninitialised, and `write` does not read or drop it.
+            unsafe { slot.write(item) };
+        }
+        Ok(())
+    }
+}
+
 /// A caller-owned output buffer of `cap` bytes, possibly uninitialised; no Rust reference to
 /// it is ever made, only raw copies into it.
 pub(crate) struct OutBuf {

@@ -113,6 +113,7 @@
 mod aead;
 mod boundary;
 mod chain;
+mod dpor;
 mod keys;
 mod result;
 mod spec;
@@ -120,6 +121,7 @@ mod spec;
 pub use aead::*;
 pub(crate) use boundary::FfiResult;
 pub use chain::*;
+pub use dpor::*;
 pub use keys::*;
 pub use result::{cpchain_result, cpchain_result_message, CPCHAIN_RESULT_MESSAGE_MAX};
 pub use spec::*;

@@ -9,9 +9,9 @@ use cpchain_crypto::CryptoError;
 ///
 /// Error codes start at 7000 so that they never collide with 0 or with `errno` values, and
 /// are grouped by area in blocks of 100: 70xx calling convention, 71xx cryptography, 72xx
-/// addresses, 73xx wire decoding, 74xx chain parameters, 77xx data chains (7701-7709
-/// schedule, 7710-7719 writer, 7720-7769 verification and opening, 7799 other). Blocks 75xx
-/// (LBFT), 76xx (DPoR), 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
+/// addresses, 73xx wire decoding, 74xx chain parameters, 76xx DPoR (RPT and election),
+/// 77xx data chains (7701-7709 schedule, 7710-7719 writer, 7720-7769 verification and
+/// opening, 7799 other). Blocks 75xx (LBFT), 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
 /// (7008) is a state, not a failure: a poll found nothing. A code, once published, keeps its number; new codes
 /// are only ever added. Pass any code to `cpchain_result_message` for a readable text.
 #[allow(non_camel_case_types)]
@@ -102,6 +102,20 @@ pub enum cpchain_result {
     EncodeFailed = 7399,
     /// Chain parameters that are inconsistent (`ChainSpec::validate` refused them).
     SpecInvalid = 7401,
+    /// One address appears twice among the RPT observations or election candidates.
+    DporDuplicateCandidate = 7601,
+    /// More candidates than the chain spec's `max_candidates`.
+    DporTooManyCandidates = 7602,
+    /// The spec's RPT weights do not sum to 100.
+    DporWeights = 7603,
+    /// One address appears twice among the default proposers.
+    DporDuplicateDefaultProposer = 7604,
+    /// Too few distinct default proposers to fill the seats the election left open.
+    DporNotEnoughDefaultProposers = 7605,
+    /// The spec's seat counts are inconsistent.
+    DporSeats = 7606,
+    /// Another DPoR error (a newer SDK error this build maps coarsely).
+    DporOther = 7699,
     /// Data-chain schedule with a zero block period T.
     ChainZeroPeriod = 7701,
     /// Data-chain encryption interval e that is not a positive multiple of T.
@@ -203,6 +217,13 @@ impl cpchain_result {
         cpchain_result::DecodeOther,
         cpchain_result::EncodeFailed,
         cpchain_result::SpecInvalid,
+        cpchain_result::DporDuplicateCandidate,
+        cpchain_result::DporTooManyCandidates,
+        cpchain_result::DporWeights,
+        cpchain_result::DporDuplicateDefaultProposer,
+        cpchain_result::DporNotEnoughDefaultProposers,
+        cpchain_result::DporSeats,
+        cpchain_result::DporOther,
         cpchain_result::ChainZeroPeriod,
         cpchain_result::ChainEncryptionInterval,
         cpchain_result::ChainUploadInterval,
@@ -283,6 +304,13 @@ impl cpchain_result {
             R::DecodeOther => "wire message could not be decoded",
             R::EncodeFailed => "value could not be encoded",
             R::SpecInvalid => "inconsistent chain parameters",
+            R::DporDuplicateCandidate => "duplicate candidate address",
+            R::DporTooManyCandidates => "more candidates than the chain spec allows",
+            R::DporWeights => "RPT weights do not sum to 100",
+            R::DporDuplicateDefaultProposer => "duplicate default proposer address",
+            R::DporNotEnoughDefaultProposers => "too few default proposers to fill the committee",
+            R::DporSeats => "inconsistent committee seat counts in the chain spec",
+            R::DporOther => "DPoR operation failed",
             R::ChainZeroPeriod => "data-chain block period T must be positive",
             R::ChainEncryptionInterval => "encryption interval e must be a positive multiple of T",
             R::ChainUploadInterval => "upload interval u must be a positive multiple of T",

@@ -24,7 +24,7 @@ pub const CPCHAIN_AMOUNT_LEN: usize = 16;
 /// `cpchain_chain_spec_decode`; release with `cpchain_chain_spec_free`. Immutable, so one
 /// handle may be read from several threads at once.
 pub struct cpchain_chain_spec {
-    spec: ChainSpec,
+    pub(crate) spec: ChainSpec,
 }
 
 /// The RPT weights of white paper section 5.1.2, in percent (they sum to 100).

@@ -1292,6 +1292,113 @@ static void test_chain_bad_input(void) {
   cpchain_secret_key_free(device);
 }
 
+/* ---- DPoR: RPT scoring and the committee election. ---- */
+
+static void test_rpt_and_election(void) {
+  cpchain_chain_spec *spec = NULL;
+  CHECK_RC(cpchain_chain_spec_mainnet(&spec), CPCHAIN_RESULT_OK);
+  enum { N = 12 };
+  cpchain_rpt_observation obs[N];
+  memset(obs, 0, sizeof obs);
+  for (int i = 0; i < N; i++) {
+    memset(obs[i].address, 0x10 + i, 20);
+    obs[i].balance[15 - 9] = (uint8_t)(i + 1); /* (i + 1) * 2^72 base units */
+    obs[i].transactions = (uint64_t)(i * 7 % N);
+    obs[i].proposed_blocks = (uint64_t)i;
+    obs[i].data_uploaded = (uint64_t)(N - i);
+    obs[i].proxy_assists = (uint64_t)(i % 3);
+    obs[i].impeached_blocks = i == 5 ? 9 : 0; /* punished to zero */
+  }
+  cpchain_rpt_record rec[N];
+  size_t n = 0;
+  CHECK_RC(cpchain_rpt_compute(spec, obs, N, NULL, 0, &n), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(n == N);
+  CHECK_RC(cpchain_rpt_compute(spec, obs, N, rec, N - 1, &n), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_rpt_compute(spec, obs, N, rec, N, &n), CPCHAIN_RESULT_OK);
+  CHECK(n == N);
+  for (int i = 0; i < N; i++) {
+    CHECK(memcmp(rec[i].address, obs[i].address, 20) == 0);
+    CHECK(rec[i].rpt <= 10000 && rec[i].balance <= 100 && rec[i].maintenance <= 100);
+  }
+  CHECK(rec[5].rpt == 0);
+  CHECK(rec[N - 1].balance == 100); /* the richest ranks first */
+  /* Bad input. */
+  cpchain_rpt_observation dup[2];
+  dup[0] = obs[0];
+  dup[1] = obs[0];
+  CHECK_RC(cpchain_rpt_compute(spec, dup, 2, rec, N, &n), CPCHAIN_RESULT_DPOR_DUPLICATE_CANDIDATE);
+  CHECK_RC(cpchain_rpt_compute(NULL, obs, N, rec, N, &n), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_rpt_compute(spec, NULL, N, rec, N, &n), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_rpt_compute(spec, obs, N, rec, N, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_rpt_compute(spec, obs, SIZE_MAX, rec, N, &n), CPCHAIN_RESULT_INVALID_PARAMETER);
+  CHECK_RC(cpchain_rpt_compute(spec, obs, 0, NULL, 0, &n), CPCHAIN_RESULT_OK);
+  CHECK(n == 0);
+
+  /* Election: candidates from the RPT records, default proposers fill the rest. */
+  uint32_t seats = 0;
+  CHECK_RC(cpchain_chain_spec_proposers_per_term(spec, &seats), CPCHAIN_RESULT_OK);
+  cpchain_candidate cands[N], reversed[N];
+  for (int i = 0; i < N; i++) {
+    memcpy(cands[i].address, rec[i].address, 20);
+    cands[i].rpt = rec[i].rpt;
+    reversed[N - 1 - i] = cands[i];
+  }
+  uint8_t defaults[32][20];
+  for (int i = 0; i < 32; i++) memset(defaults[i], 0xd0 ^ i, 20);
+  uint8_t hash[32];
+  memset(hash, 0xc4, sizeof hash);
+  cpchain_seat committee[64], again[64];
+  size_t k = 0, k2 = 0;
+  CHECK(seats > 0 && seats <= 64);
+  CHECK_RC(cpchain_elect(spec, hash, 32, 7, cands, N, &defaults[0][0], 32, NULL, 0, &k),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(k == seats);
+  CHECK_RC(cpchain_elect(spec, hash, 32, 7, cands, N, &defaults[0][0], 32, committee, 64, &k),
+           CPCHAIN_RESULT_OK);
+  CHECK(k == seats);
+  CHECK_RC(cpchain_elect(spec, hash, 32, 7, reversed, N, &defaults[0][0], 32, again, 64, &k2),
+           CPCHAIN_RESULT_OK);
+  CHECK(k2 == k && memcmp(committee, again, k * sizeof committee[0]) == 0);
+  unsigned distinct = 1;
+  for (size_t i = 0; i < k; i++) {
+    CHECK(committee[i].kind <= CPCHAIN_SEAT_KIND_DEFAULT);
+    for (size_t j = 0; j < i; j++)
+      if (memcmp(committee[i].address, committee[j].address, 20) == 0) distinct = 0;
+    /* The punished candidate (RPT 0) is never drawn. */
+    CHECK(memcmp(committee[i].address, obs[5].address, 20) != 0);
+  }
+  CHECK(distinct);
+  /* Another term, another draw seed: still a full committee. */
+  CHECK_RC(cpchain_elect(spec, hash, 32, 8, cands, N, &defaults[0][0], 32, again, 64, &k2),
+           CPCHAIN_RESULT_OK);
+  CHECK(k2 == seats);
+  /* Bad input. */
+  cpchain_candidate dupc[2] = {cands[0], cands[0]};
+  CHECK_RC(cpchain_elect(spec, hash, 32, 7, dupc, 2, &defaults[0][0], 32, committee, 64, &k),
+           CPCHAIN_RESULT_DPOR_DUPLICATE_CANDIDATE);
+  uint8_t dupd[2][20];
+  memset(dupd, 0xee, sizeof dupd);
+  CHECK_RC(cpchain_elect(spec, hash, 32, 7, cands, N, &dupd[0][0], 2, committee, 64, &k),
+           CPCHAIN_RESULT_DPOR_DUPLICATE_DEFAULT_PROPOSER);
+  CHECK_RC(cpchain_elect(spec, hash, 32, 7, cands, 1, &defaults[0][0], 1, committee, 64, &k),
+           CPCHAIN_RESULT_DPOR_NOT_ENOUGH_DEFAULT_PROPOSERS);
+  CHECK_RC(cpchain_elect(spec, hash, 31, 7, cands, N, &defaults[0][0], 32, committee, 64, &k),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_elect(spec, NULL, 32, 7, cands, N, &defaults[0][0], 32, committee, 64, &k),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_elect(spec, hash, 32, 7, NULL, N, &defaults[0][0], 32, committee, 64, &k),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_elect(spec, hash, 32, 7, cands, N, NULL, 32, committee, 64, &k),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_elect(spec, hash, 32, 7, cands, N, &defaults[0][0], 32, NULL, 64, &k),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_elect(spec, hash, 32, 7, cands, N, &defaults[0][0], 32, committee, 64, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_elect(NULL, hash, 32, 7, cands, N, &defaults[0][0], 32, committee, 64, &k),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  cpchain_chain_spec_free(spec);
+}
+
 /* Handles are immutable: one key and one spec may be used from several threads at once. */
 struct thread_arg {
   const cpchain_secret_key *key;
@@ -1355,6 +1462,7 @@ int main(void) {
   test_shared_handles_across_threads();
   test_chain_writer_and_reader();
   test_chain_bad_input();
+  test_rpt_and_election();
   printf("%u passed, %u failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
