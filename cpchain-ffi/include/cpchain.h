@@ -79,6 +79,9 @@
 // Longest signing-domain name accepted, in bytes.
 #define CPCHAIN_DOMAIN_MAX_LEN 255
 
+// Largest encoded LBFT block header.
+#define CPCHAIN_LBFT_HEADER_MAX_LEN 160
+
 // Bytes of the longest message text plus its NUL terminator, rounded up: a buffer of this
 // size always suffices for `cpchain_result_message`.
 #define CPCHAIN_RESULT_MESSAGE_MAX 128
@@ -93,9 +96,10 @@
 //
 // Error codes start at 7000 so that they never collide with 0 or with `errno` values, and
 // are grouped by area in blocks of 100: 70xx calling convention, 71xx cryptography, 72xx
-// addresses, 73xx wire decoding, 74xx chain parameters, 76xx DPoR (RPT and election),
-// 77xx data chains (7701-7709 schedule, 7710-7719 writer, 7720-7769 verification and
-// opening, 7799 other). Blocks 75xx (LBFT), 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
+// addresses, 73xx wire decoding, 74xx chain parameters, 75xx LBFT (7501-7519 blocks,
+// 7520-7529 certificates, 7530-7539 committees, 7599 other), 76xx DPoR (RPT and
+// election), 77xx data chains (7701-7709 schedule, 7710-7719 writer, 7720-7769
+// verification and opening, 7799 other). Blocks 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
 // (7008) is a state, not a failure: a poll found nothing. A code, once published, keeps its number; new codes
 // are only ever added. Pass any code to `cpchain_result_message` for a readable text.
 enum cpchain_result
@@ -187,6 +191,44 @@ enum cpchain_result
   CPCHAIN_RESULT_ENCODE_FAILED = 7399,
   // Chain parameters that are inconsistent (`ChainSpec::validate` refused them).
   CPCHAIN_RESULT_SPEC_INVALID = 7401,
+  // A block of another chain.
+  CPCHAIN_RESULT_LBFT_WRONG_CHAIN = 7501,
+  // A block at the wrong height for its parent.
+  CPCHAIN_RESULT_LBFT_WRONG_HEIGHT = 7502,
+  // A block that does not extend the given parent.
+  CPCHAIN_RESULT_LBFT_WRONG_PARENT = 7503,
+  // A block sealed by someone other than the scheduled proposer.
+  CPCHAIN_RESULT_LBFT_WRONG_PROPOSER = 7504,
+  // A proposer seal that does not verify.
+  CPCHAIN_RESULT_LBFT_BAD_SEAL = 7505,
+  // A block time outside its window after the parent.
+  CPCHAIN_RESULT_LBFT_TIMESTAMP = 7506,
+  // A normal block with a zero coinbase.
+  CPCHAIN_RESULT_LBFT_ZERO_COINBASE = 7507,
+  // An impeach block that is not the deterministic one.
+  CPCHAIN_RESULT_LBFT_NOT_THE_IMPEACH_BLOCK = 7508,
+  // A transaction root that does not match the body.
+  CPCHAIN_RESULT_LBFT_TX_ROOT = 7509,
+  // A block over the size or transaction-count limit.
+  CPCHAIN_RESULT_LBFT_BLOCK_TOO_LARGE = 7510,
+  // A block whose transactions the host judged invalid.
+  CPCHAIN_RESULT_LBFT_CONTENT = 7511,
+  // A certificate that lists a signer twice or out of order.
+  CPCHAIN_RESULT_LBFT_CERT_NOT_DISTINCT = 7520,
+  // A certificate signed by a non-member of the committee.
+  CPCHAIN_RESULT_LBFT_CERT_NOT_MEMBER = 7521,
+  // A certificate signature that does not verify.
+  CPCHAIN_RESULT_LBFT_CERT_BAD_SIGNATURE = 7522,
+  // Fewer certificate signatures than the quorum.
+  CPCHAIN_RESULT_LBFT_CERT_NO_QUORUM = 7523,
+  // A certificate for another block, height or kind.
+  CPCHAIN_RESULT_LBFT_CERT_MISMATCH = 7524,
+  // A committee whose size is not the spec's 3f + 1.
+  CPCHAIN_RESULT_LBFT_VALIDATOR_COUNT = 7530,
+  // A committee with a duplicate member or too many members.
+  CPCHAIN_RESULT_LBFT_VALIDATOR_SET = 7531,
+  // Another LBFT error (a newer SDK error this build maps coarsely).
+  CPCHAIN_RESULT_LBFT_OTHER = 7599,
   // One address appears twice among the RPT observations or election candidates.
   CPCHAIN_RESULT_DPOR_DUPLICATE_CANDIDATE = 7601,
   // More candidates than the chain spec's `max_candidates`.
@@ -1198,6 +1240,58 @@ cpchain_result cpchain_address_to_checksum(const uint8_t *address,
                                            char *buf,
                                            size_t buf_len,
                                            size_t *out_len);
+
+// The genesis header of the chain `spec` describes, at `timestamp_ms`: the first parent a
+// light client verifies against. Encoded into `buf`; `*out_len` as usual.
+//
+// # Safety
+//
+// `spec` a live handle; `buf` writable for `buf_len` bytes; `out_len` a writable `size_t`.
+cpchain_result cpchain_lbft_genesis_header(const cpchain_chain_spec *spec,
+                                           uint64_t timestamp_ms,
+                                           uint8_t *buf,
+                                           size_t buf_len,
+                                           size_t *out_len);
+
+// The header of the block a VALIDATE carries, encoded: the next parent once the VALIDATE
+// has verified. Does not verify anything.
+//
+// # Safety
+//
+// `validate` readable for `validate_len` bytes; `buf` writable for `buf_len`; `out_len` a
+// writable `size_t`.
+cpchain_result cpchain_lbft_validate_header(const uint8_t *validate,
+                                            size_t validate_len,
+                                            uint8_t *buf,
+                                            size_t buf_len,
+                                            size_t *out_len);
+
+// Verify a VALIDATE message (bare or enveloped) against the encoded `parent` header:
+// `validators` is the committee as `n_validators` compressed public keys of 33 bytes back
+// to back (the spec's `3f + 1`); `proposers` the proposer rotation as `n_proposers`
+// addresses of 20 bytes back to back (height h is sealed by `proposers[(h - 1) mod m]`).
+// On success the block is final and `*signatures` is the number of signatures checked.
+//
+// Refusals: `CPCHAIN_RESULT_LBFT_*` for a block or certificate that does not hold
+// (for example `..._CERT_NO_QUORUM`, `..._WRONG_PARENT`, `..._BAD_SEAL`),
+// `CPCHAIN_RESULT_DECODE_*` for undecodable bytes, `..._LBFT_VALIDATOR_COUNT` /
+// `..._LBFT_VALIDATOR_SET` / `CPCHAIN_RESULT_INVALID_PUBLIC_KEY` for a bad committee.
+//
+// # Safety
+//
+// `spec` a live handle; every (pointer, length) readable; `signatures` a writable
+// `size_t`.
+cpchain_result cpchain_lbft_verify_validate(const cpchain_chain_spec *spec,
+                                            const uint8_t *validators,
+                                            size_t n_validators,
+                                            const uint8_t *proposers,
+                                            size_t n_proposers,
+                                            uint32_t impeach_quorum,
+                                            const uint8_t *parent,
+                                            size_t parent_len,
+                                            const uint8_t *validate,
+                                            size_t validate_len,
+                                            size_t *signatures);
 
 // Write the readable text of `result` into `buf`, NUL-terminated, for logs and error
 // reports. Any number is accepted: codes this build does not know get a generic text.

@@ -115,6 +115,7 @@ mod boundary;
 mod chain;
 mod dpor;
 mod keys;
+mod lbft;
 mod result;
 mod spec;
 
@@ -123,6 +124,7 @@ pub(crate) use boundary::FfiResult;
 pub use chain::*;
 pub use dpor::*;
 pub use keys::*;
+pub use lbft::*;
 pub use result::{cpchain_result, cpchain_result_message, CPCHAIN_RESULT_MESSAGE_MAX};
 pub use spec::*;
 

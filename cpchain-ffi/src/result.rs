@@ -9,9 +9,10 @@ use cpchain_crypto::CryptoError;
 ///
 /// Error codes start at 7000 so that they never collide with 0 or with `errno` values, and
 /// are grouped by area in blocks of 100: 70xx calling convention, 71xx cryptography, 72xx
-/// addresses, 73xx wire decoding, 74xx chain parameters, 76xx DPoR (RPT and election),
-/// 77xx data chains (7701-7709 schedule, 7710-7719 writer, 7720-7769 verification and
-/// opening, 7799 other). Blocks 75xx (LBFT), 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
+/// addresses, 73xx wire decoding, 74xx chain parameters, 75xx LBFT (7501-7519 blocks,
+/// 7520-7529 certificates, 7530-7539 committees, 7599 other), 76xx DPoR (RPT and
+/// election), 77xx data chains (7701-7709 schedule, 7710-7719 writer, 7720-7769
+/// verification and opening, 7799 other). Blocks 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
 /// (7008) is a state, not a failure: a poll found nothing. A code, once published, keeps its number; new codes
 /// are only ever added. Pass any code to `cpchain_result_message` for a readable text.
 #[allow(non_camel_case_types)]
@@ -102,6 +103,44 @@ pub enum cpchain_result {
     EncodeFailed = 7399,
     /// Chain parameters that are inconsistent (`ChainSpec::validate` refused them).
     SpecInvalid = 7401,
+    /// A block of another chain.
+    LbftWrongChain = 7501,
+    /// A block at the wrong height for its parent.
+    LbftWrongHeight = 7502,
+    /// A block that does not extend the given parent.
+    LbftWrongParent = 7503,
+    /// A block sealed by someone other than the scheduled proposer.
+    LbftWrongProposer = 7504,
+    /// A proposer seal that does not verify.
+    LbftBadSeal = 7505,
+    /// A block time outside its window after the parent.
+    LbftTimestamp = 7506,
+    /// A normal block with a zero coinbase.
+    LbftZeroCoinbase = 7507,
+    /// An impeach block that is not the deterministic one.
+    LbftNotTheImpeachBlock = 7508,
+    /// A transaction root that does not match the body.
+    LbftTxRoot = 7509,
+    /// A block over the size or transaction-count limit.
+    LbftBlockTooLarge = 7510,
+    /// A block whose transactions the host judged invalid.
+    LbftContent = 7511,
+    /// A certificate that lists a signer twice or out of order.
+    LbftCertNotDistinct = 7520,
+    /// A certificate signed by a non-member of the committee.
+    LbftCertNotMember = 7521,
+    /// A certificate signature that does not verify.
+    LbftCertBadSignature = 7522,
+    /// Fewer certificate signatures than the quorum.
+    LbftCertNoQuorum = 7523,
+    /// A certificate for another block, height or kind.
+    LbftCertMismatch = 7524,
+    /// A committee whose size is not the spec's 3f + 1.
+    LbftValidatorCount = 7530,
+    /// A committee with a duplicate member or too many members.
+    LbftValidatorSet = 7531,
+    /// Another LBFT error (a newer SDK error this build maps coarsely).
+    LbftOther = 7599,
     /// One address appears twice among the RPT observations or election candidates.
     DporDuplicateCandidate = 7601,
     /// More candidates than the chain spec's `max_candidates`.
@@ -217,6 +256,25 @@ impl cpchain_result {
         cpchain_result::DecodeOther,
         cpchain_result::EncodeFailed,
         cpchain_result::SpecInvalid,
+        cpchain_result::LbftWrongChain,
+        cpchain_result::LbftWrongHeight,
+        cpchain_result::LbftWrongParent,
+        cpchain_result::LbftWrongProposer,
+        cpchain_result::LbftBadSeal,
+        cpchain_result::LbftTimestamp,
+        cpchain_result::LbftZeroCoinbase,
+        cpchain_result::LbftNotTheImpeachBlock,
+        cpchain_result::LbftTxRoot,
+        cpchain_result::LbftBlockTooLarge,
+        cpchain_result::LbftContent,
+        cpchain_result::LbftCertNotDistinct,
+        cpchain_result::LbftCertNotMember,
+        cpchain_result::LbftCertBadSignature,
+        cpchain_result::LbftCertNoQuorum,
+        cpchain_result::LbftCertMismatch,
+        cpchain_result::LbftValidatorCount,
+        cpchain_result::LbftValidatorSet,
+        cpchain_result::LbftOther,
         cpchain_result::DporDuplicateCandidate,
         cpchain_result::DporTooManyCandidates,
         cpchain_result::DporWeights,
@@ -304,6 +362,25 @@ impl cpchain_result {
             R::DecodeOther => "wire message could not be decoded",
             R::EncodeFailed => "value could not be encoded",
             R::SpecInvalid => "inconsistent chain parameters",
+            R::LbftWrongChain => "block of another chain",
+            R::LbftWrongHeight => "block at the wrong height",
+            R::LbftWrongParent => "block does not extend the parent",
+            R::LbftWrongProposer => "block not sealed by the scheduled proposer",
+            R::LbftBadSeal => "bad proposer seal",
+            R::LbftTimestamp => "block time outside its window",
+            R::LbftZeroCoinbase => "normal block with zero coinbase",
+            R::LbftNotTheImpeachBlock => "not the deterministic impeach block",
+            R::LbftTxRoot => "transaction root mismatch",
+            R::LbftBlockTooLarge => "block too large",
+            R::LbftContent => "block content invalid",
+            R::LbftCertNotDistinct => "certificate signers not distinct",
+            R::LbftCertNotMember => "certificate signer not in the committee",
+            R::LbftCertBadSignature => "bad certificate signature",
+            R::LbftCertNoQuorum => "certificate below quorum",
+            R::LbftCertMismatch => "certificate does not match the block",
+            R::LbftValidatorCount => "committee size is not 3f + 1",
+            R::LbftValidatorSet => "invalid committee",
+            R::LbftOther => "LBFT operation failed",
             R::DporDuplicateCandidate => "duplicate candidate address",
             R::DporTooManyCandidates => "more candidates than the chain spec allows",
             R::DporWeights => "RPT weights do not sum to 100",

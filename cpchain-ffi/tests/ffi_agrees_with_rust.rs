@@ -447,3 +447,270 @@ mod data_chain {
         }
     }
 }
+
+mod lbft_light {
+    use super::*;
+    use cpchain_consensus::dpor::{compute_rpt, elect, Candidate, Observation, Rpt};
+    use cpchain_consensus::lbft::{
+        verify_validate, Block, Certificate, FixedSchedule, Header, ImpeachQuorum, Message,
+        Validate, ValidatorSet, Vote, VoteKind,
+    };
+    use cpchain_core::{Height, Term, Timestamp};
+
+    fn key(seed: u8) -> SecretKey {
+        SecretKey::from_bytes(&[seed; 32]).unwrap()
+    }
+
+    struct Fx {
+        spec: ChainSpec,
+        keys: Vec<SecretKey>,
+        proposers: Vec<SecretKey>,
+        genesis: Header,
+    }
+
+    fn fixture() -> Fx {
+        let spec = ChainSpec::devnet();
+        let n = spec.validators() as usize;
+        let keys: Vec<SecretKey> = (0..n).map(|i| key(0x30 + i as u8)).collect();
+        let proposers: Vec<SecretKey> = (0..4).map(|i| key(0x60 + i)).collect();
+        let genesis = Header::genesis(&spec, Timestamp(1_000_000));
+        Fx {
+            spec,
+            keys,
+            proposers,
+            genesis,
+        }
+    }
+
+    fn validate(fx: &Fx, signers: usize) -> Validate {
+        let p = &fx.proposers[0]; // height 1 is slot 0
+        let block = Block::propose(
+            &fx.spec,
+            &fx.genesis,
+            p,
+            p.public_key().address(),
+            fx.genesis.timestamp + fx.spec.block_period,
+            vec![vec![7; 20]],
+        );
+        let mut signatures: Vec<_> = fx.keys[..signers]
+            .iter()
+            .map(|k| {
+                let v = Vote::sign(
+                    k,
+                    fx.spec.chain_id,
+                    VoteKind::Commit,
+                    Height(1),
+                    0,
+                    block.id(),
+                );
+                (v.voter, v.signature)
+            })
+            .collect();
+        signatures.sort_by_key(|s| s.0);
+        let certificate = Certificate {
+            kind: VoteKind::Commit,
+            height: Height(1),
+            round: 0,
+            block: block.id(),
+            signatures,
+        };
+        Validate { block, certificate }
+    }
+
+    fn ffi_verify(
+        fx: &Fx,
+        spec: *const cpchain_chain_spec,
+        parent: &[u8],
+        msg: &[u8],
+    ) -> (cpchain_result, usize) {
+        let vals: Vec<u8> = fx
+            .keys
+            .iter()
+            .flat_map(|k| k.public_key().to_compressed())
+            .collect();
+        let props: Vec<u8> = fx
+            .proposers
+            .iter()
+            .flat_map(|k| k.public_key().address().0)
+            .collect();
+        let mut n = 0usize;
+        let r = unsafe {
+            cpchain_lbft_verify_validate(
+                spec,
+                vals.as_ptr(),
+                fx.keys.len(),
+                props.as_ptr(),
+                fx.proposers.len(),
+                0,
+                parent.as_ptr(),
+                parent.len(),
+                msg.as_ptr(),
+                msg.len(),
+                &mut n,
+            )
+        };
+        (r, n)
+    }
+
+    #[test]
+    fn light_verification_agrees_with_rust() {
+        let fx = fixture();
+        let mut spec = ptr::null_mut();
+        assert_eq!(
+            unsafe { cpchain_chain_spec_devnet(&mut spec) },
+            cpchain_result::Ok
+        );
+        let mut parent = [0u8; CPCHAIN_LBFT_HEADER_MAX_LEN];
+        let mut plen = 0usize;
+        let r = unsafe {
+            cpchain_lbft_genesis_header(
+                spec,
+                1_000_000,
+                parent.as_mut_ptr(),
+                parent.len(),
+                &mut plen,
+            )
+        };
+        assert_eq!(r, cpchain_result::Ok);
+        assert_eq!(
+            &parent[..plen],
+            &encoding::encode_to_vec(&fx.genesis).unwrap()[..]
+        );
+
+        let set =
+            ValidatorSet::new(&fx.keys.iter().map(|k| k.public_key()).collect::<Vec<_>>()).unwrap();
+        let schedule = FixedSchedule::new(
+            fx.proposers
+                .iter()
+                .map(|k| k.public_key().address())
+                .collect(),
+        );
+        let quorum = fx.spec.quorum() as usize;
+        for signers in [quorum, quorum - 1, fx.keys.len()] {
+            let v = validate(&fx, signers);
+            let rust = verify_validate(
+                &fx.spec,
+                &set,
+                ImpeachQuorum::TwoFPlusOne,
+                &schedule,
+                &v,
+                &fx.genesis,
+            );
+            let want = rust.map_or_else(cpchain_result::from, |_| cpchain_result::Ok);
+            for msg in [
+                encoding::encode_to_vec(&v).unwrap(),
+                encoding::encode_to_vec(&Message::Validate(v.clone())).unwrap(),
+            ] {
+                let (r, n) = ffi_verify(&fx, spec, &parent[..plen], &msg);
+                assert_eq!(r, want, "{signers} signers");
+                if let Ok(count) = rust {
+                    assert_eq!(n, count);
+                }
+                // The next parent is the block's header.
+                let mut next = [0u8; CPCHAIN_LBFT_HEADER_MAX_LEN];
+                let mut nlen = 0usize;
+                let r = unsafe {
+                    cpchain_lbft_validate_header(
+                        msg.as_ptr(),
+                        msg.len(),
+                        next.as_mut_ptr(),
+                        next.len(),
+                        &mut nlen,
+                    )
+                };
+                assert_eq!(r, cpchain_result::Ok);
+                assert_eq!(
+                    &next[..nlen],
+                    &encoding::encode_to_vec(&v.block.header).unwrap()[..]
+                );
+            }
+        }
+        assert_eq!(
+            cpchain_result::from(cpchain_consensus::lbft::LightError::Certificate(
+                cpchain_consensus::lbft::CertificateError::NoQuorum {
+                    found: 1,
+                    quorum: 3
+                }
+            )),
+            cpchain_result::LbftCertNoQuorum
+        );
+        // Verified against the wrong parent (the block's own header), it is refused.
+        let v = encoding::encode_to_vec(&validate(&fx, quorum)).unwrap();
+        let own = encoding::encode_to_vec(&validate(&fx, quorum).block.header).unwrap();
+        assert_ne!(ffi_verify(&fx, spec, &own, &v).0, cpchain_result::Ok);
+        unsafe { cpchain_chain_spec_free(spec) };
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        #[test]
+        fn rpt_and_election_agree_with_rust(
+            raw in proptest::collection::vec((any::<u64>(), 0u64..50, 0u64..50, 0u64..12), 1..40),
+            hash in any::<[u8; 32]>(),
+            term in 1u64..1000,
+        ) {
+            let mut spec = ptr::null_mut();
+            assert_eq!(unsafe { cpchain_chain_spec_mainnet(&mut spec) }, cpchain_result::Ok);
+            let rust_spec = ChainSpec::mainnet();
+            let obs: Vec<cpchain_rpt_observation> = raw.iter().enumerate().map(|(i, r)| {
+                let mut address = [0u8; 20];
+                address[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+                cpchain_rpt_observation {
+                    address,
+                    balance: u128::from(r.0).to_be_bytes(),
+                    transactions: r.1,
+                    proposed_blocks: r.2,
+                    data_uploaded: r.1 ^ r.2,
+                    data_bought: r.2 / 2,
+                    proxy_assists: r.1 % 5,
+                    impeached_blocks: r.3,
+                }
+            }).collect();
+            let mut recs = vec![cpchain_rpt_record { address: [0; 20], balance: 0, transactions: 0, proxy: 0, data: 0, maintenance: 0, rpt: 0 }; obs.len()];
+            let mut n = 0usize;
+            let r = unsafe { cpchain_rpt_compute(spec, obs.as_ptr(), obs.len(), recs.as_mut_ptr(), recs.len(), &mut n) };
+            prop_assert_eq!(r, cpchain_result::Ok);
+            let rust_obs: Vec<Observation> = obs.iter().map(|o| Observation {
+                address: Address(o.address),
+                balance: u128::from_be_bytes(o.balance),
+                transactions: o.transactions,
+                proposed_blocks: o.proposed_blocks,
+                data_uploaded: o.data_uploaded,
+                data_bought: o.data_bought,
+                proxy_assists: o.proxy_assists,
+                impeached_blocks: o.impeached_blocks,
+            }).collect();
+            let want = compute_rpt(&rust_spec, &rust_obs).unwrap();
+            for (c, w) in recs.iter().zip(&want) {
+                prop_assert_eq!(c.address, w.address.0);
+                prop_assert_eq!(c.rpt, w.rpt.0);
+                prop_assert_eq!(
+                    [c.balance, c.transactions, c.proxy, c.data, c.maintenance],
+                    [w.scores.balance, w.scores.transactions, w.scores.proxy, w.scores.data, w.scores.maintenance]
+                );
+            }
+            let cands: Vec<cpchain_candidate> = recs.iter().map(|r| cpchain_candidate { address: r.address, rpt: r.rpt }).collect();
+            let defaults: Vec<[u8; 20]> = (0..rust_spec.proposers_per_term).map(|i| [0xd0 ^ i as u8; 20]).collect();
+            let mut seats = vec![cpchain_seat { address: [0; 20], kind: cpchain_seat_kind::Low }; 64];
+            let mut k = 0usize;
+            let r = unsafe {
+                cpchain_elect(spec, hash.as_ptr(), 32, term, cands.as_ptr(), cands.len(),
+                    defaults.as_ptr().cast(), defaults.len(), seats.as_mut_ptr(), seats.len(), &mut k)
+            };
+            let rust_c: Vec<Candidate> = want.iter().map(|w| w.candidate()).collect();
+            let rust_d: Vec<Address> = defaults.iter().map(|d| Address(*d)).collect();
+            match elect(&rust_spec, &Hash(hash), Term(term), &rust_c, &rust_d) {
+                Ok(committee) => {
+                    prop_assert_eq!(r, cpchain_result::Ok);
+                    prop_assert_eq!(k, committee.len());
+                    for (s, w) in seats.iter().zip(committee.seats()) {
+                        prop_assert_eq!(s.address, w.address.0);
+                    }
+                }
+                Err(e) => prop_assert_eq!(r, cpchain_result::from(e)),
+            }
+            let _ = Rpt(0);
+            unsafe { cpchain_chain_spec_free(spec) };
+        }
+    }
+}

@@ -1399,6 +1399,93 @@ static void test_rpt_and_election(void) {
   cpchain_chain_spec_free(spec);
 }
 
+/* ---- LBFT light verification: the genesis parent, and every refusal of bad input. (The
+ * accepting path needs validator signatures over real votes; ffi_agrees_with_rust.rs
+ * builds those with the Rust SDK and checks the same entry points.) ---- */
+
+static void test_lbft_light(void) {
+  cpchain_chain_spec *spec = NULL;
+  CHECK_RC(cpchain_chain_spec_devnet(&spec), CPCHAIN_RESULT_OK);
+  uint8_t parent[CPCHAIN_LBFT_HEADER_MAX_LEN];
+  size_t plen = 0, need = 0;
+  CHECK_RC(cpchain_lbft_genesis_header(spec, 1000000, NULL, 0, &need),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK(need > 3 && need <= CPCHAIN_LBFT_HEADER_MAX_LEN);
+  CHECK_RC(cpchain_lbft_genesis_header(spec, 1000000, parent, sizeof parent, &plen),
+           CPCHAIN_RESULT_OK);
+  CHECK(plen == need);
+  CHECK_RC(cpchain_lbft_genesis_header(NULL, 0, parent, sizeof parent, &plen),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_genesis_header(spec, 0, parent, sizeof parent, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+
+  uint32_t n_val = 0;
+  CHECK_RC(cpchain_chain_spec_validators(spec, &n_val), CPCHAIN_RESULT_OK);
+  uint8_t vals[16][33], props[4][20];
+  CHECK(n_val <= 16);
+  for (uint32_t i = 0; i < n_val; i++) {
+    uint8_t sk_bytes[32];
+    memset(sk_bytes, (int)(0x30 + i), 32);
+    cpchain_secret_key *k = NULL;
+    CHECK_RC(cpchain_secret_key_from_bytes(sk_bytes, 32, &k), CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_secret_key_public_key(k, vals[i], 33), CPCHAIN_RESULT_OK);
+    cpchain_secret_key_free(k);
+  }
+  memset(props, 0x61, sizeof props);
+  uint8_t garbage[300];
+  size_t sigs = 0;
+  fill_garbage(garbage, sizeof garbage);
+  /* Garbage VALIDATE bytes, truncated parent, wrong committee size, bad key, bad quorum. */
+  cpchain_result r = cpchain_lbft_verify_validate(spec, &vals[0][0], n_val, &props[0][0], 4, 0,
+                                                  parent, plen, garbage, sizeof garbage, &sigs);
+  CHECK(r >= CPCHAIN_RESULT_DECODE_TOO_LARGE && r <= CPCHAIN_RESULT_DECODE_OTHER);
+  r = cpchain_lbft_verify_validate(spec, &vals[0][0], n_val, &props[0][0], 4, 0, parent,
+                                   plen - 1, garbage, sizeof garbage, &sigs);
+  CHECK(r >= CPCHAIN_RESULT_DECODE_TOO_LARGE && r <= CPCHAIN_RESULT_DECODE_OTHER);
+  CHECK_RC(cpchain_lbft_verify_validate(spec, &vals[0][0], n_val - 1, &props[0][0], 4, 0, parent,
+                                        plen, garbage, sizeof garbage, &sigs),
+           CPCHAIN_RESULT_LBFT_VALIDATOR_COUNT);
+  memcpy(vals[1], vals[0], 33);
+  CHECK_RC(cpchain_lbft_verify_validate(spec, &vals[0][0], n_val, &props[0][0], 4, 0, parent, plen,
+                                        garbage, sizeof garbage, &sigs),
+           CPCHAIN_RESULT_LBFT_VALIDATOR_SET);
+  vals[1][0] = 0x05;
+  CHECK_RC(cpchain_lbft_verify_validate(spec, &vals[0][0], n_val, &props[0][0], 4, 0, parent, plen,
+                                        garbage, sizeof garbage, &sigs),
+           CPCHAIN_RESULT_INVALID_PUBLIC_KEY);
+  CHECK_RC(cpchain_lbft_verify_validate(spec, &vals[0][0], n_val, &props[0][0], 4, 2, parent, plen,
+                                        garbage, sizeof garbage, &sigs),
+           CPCHAIN_RESULT_INVALID_PARAMETER);
+  CHECK_RC(cpchain_lbft_verify_validate(spec, NULL, n_val, &props[0][0], 4, 0, parent, plen,
+                                        garbage, sizeof garbage, &sigs),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_verify_validate(spec, &vals[0][0], n_val, NULL, 4, 0, parent, plen, garbage,
+                                        sizeof garbage, &sigs),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_verify_validate(spec, &vals[0][0], n_val, &props[0][0], 4, 0, parent, plen,
+                                        garbage, sizeof garbage, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_verify_validate(NULL, &vals[0][0], n_val, &props[0][0], 4, 0, parent, plen,
+                                        garbage, sizeof garbage, &sigs),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  /* validate_header on garbage, and a header is not a VALIDATE. */
+  uint8_t hdr[CPCHAIN_LBFT_HEADER_MAX_LEN];
+  size_t hlen = 0;
+  for (int i = 0; i < 100; i++) {
+    size_t glen = (size_t)(next_byte() % 200);
+    fill_garbage(garbage, glen);
+    if (glen > 3 && (i & 1)) { garbage[0] = 1; garbage[1] = 2; garbage[2] = (uint8_t)(i & 2 ? 0 : 1); }
+    r = cpchain_lbft_validate_header(garbage, glen, hdr, sizeof hdr, &hlen);
+    CHECK(r != CPCHAIN_RESULT_OK && r != CPCHAIN_RESULT_PANIC);
+  }
+  CHECK_RC(cpchain_lbft_validate_header(parent, plen, hdr, sizeof hdr, &hlen),
+           CPCHAIN_RESULT_DECODE_WRONG_TAG);
+  CHECK_RC(cpchain_lbft_validate_header(NULL, 5, hdr, sizeof hdr, &hlen), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_validate_header(parent, plen, hdr, sizeof hdr, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  cpchain_chain_spec_free(spec);
+}
+
 /* Handles are immutable: one key and one spec may be used from several threads at once. */
 struct thread_arg {
   const cpchain_secret_key *key;
@@ -1463,6 +1550,7 @@ int main(void) {
   test_chain_writer_and_reader();
   test_chain_bad_input();
   test_rpt_and_election();
+  test_lbft_light();
   printf("%u passed, %u failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
