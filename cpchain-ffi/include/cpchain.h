@@ -97,7 +97,8 @@
 // Error codes start at 7000 so that they never collide with 0 or with `errno` values, and
 // are grouped by area in blocks of 100: 70xx calling convention, 71xx cryptography, 72xx
 // addresses, 73xx wire decoding, 74xx chain parameters, 75xx LBFT (7501-7519 blocks,
-// 7520-7529 certificates, 7530-7539 committees, 7599 other), 76xx DPoR (RPT and
+// 7520-7529 certificates, 7530-7539 committees, 7540-7559 rejected messages, 7560-7569
+// proposing, 7599 other), 76xx DPoR (RPT and
 // election), 77xx data chains (7701-7709 schedule, 7710-7719 writer, 7720-7769
 // verification and opening, 7799 other). Blocks 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
 // (7008) is a state, not a failure: a poll found nothing. A code, once published, keeps its number; new codes
@@ -227,6 +228,38 @@ enum cpchain_result
   CPCHAIN_RESULT_LBFT_VALIDATOR_COUNT = 7530,
   // A committee with a duplicate member or too many members.
   CPCHAIN_RESULT_LBFT_VALIDATOR_SET = 7531,
+  // This node's key is not in the committee.
+  CPCHAIN_RESULT_LBFT_NOT_A_VALIDATOR = 7532,
+  // A message for a height already decided (ignored).
+  CPCHAIN_RESULT_LBFT_STALE_HEIGHT = 7540,
+  // A message too many heights or rounds ahead.
+  CPCHAIN_RESULT_LBFT_TOO_FAR_AHEAD = 7541,
+  // The future-message buffer is full; the message was dropped and counted.
+  CPCHAIN_RESULT_LBFT_BUFFER_FULL = 7542,
+  // A message for a round already left.
+  CPCHAIN_RESULT_LBFT_STALE_ROUND = 7543,
+  // A vote from a non-member of the committee.
+  CPCHAIN_RESULT_LBFT_NOT_MEMBER = 7544,
+  // A vote or proposal signature that does not verify.
+  CPCHAIN_RESULT_LBFT_BAD_VOTE_SIGNATURE = 7545,
+  // A message whose kind does not fit its content.
+  CPCHAIN_RESULT_LBFT_KIND_MISMATCH = 7546,
+  // A message already counted.
+  CPCHAIN_RESULT_LBFT_DUPLICATE = 7547,
+  // An equivocating vote (reported as a FAULT output too).
+  CPCHAIN_RESULT_LBFT_EQUIVOCATION = 7548,
+  // A second, different proposal at one height or round.
+  CPCHAIN_RESULT_LBFT_CONFLICTING_PROPOSAL = 7549,
+  // More distinct blocks at one height than the bound.
+  CPCHAIN_RESULT_LBFT_TOO_MANY_BLOCKS = 7550,
+  // A message the validator does not expect in its state.
+  CPCHAIN_RESULT_LBFT_UNEXPECTED = 7551,
+  // This validator is not the scheduled proposer.
+  CPCHAIN_RESULT_LBFT_NOT_SCHEDULED = 7560,
+  // This validator already proposed at this height.
+  CPCHAIN_RESULT_LBFT_ALREADY_PROPOSED = 7561,
+  // The proposal window of this height is over.
+  CPCHAIN_RESULT_LBFT_WINDOW_CLOSED = 7562,
   // Another LBFT error (a newer SDK error this build maps coarsely).
   CPCHAIN_RESULT_LBFT_OTHER = 7599,
   // One address appears twice among the RPT observations or election candidates.
@@ -353,6 +386,65 @@ typedef uint32_t cpchain_seat_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What `cpchain_lbft_validator_poll` wrote, in the order the host must act on it.
+enum cpchain_lbft_output_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Nothing (with `CPCHAIN_RESULT_NO_OUTPUT` or an error).
+  CPCHAIN_LBFT_OUTPUT_KIND_NONE = 0,
+  // Send the message bytes to every validator (a VALIDATE also to every node).
+  CPCHAIN_LBFT_OUTPUT_KIND_BROADCAST = 1,
+  // Send the message bytes to the one validator `info.peer`.
+  CPCHAIN_LBFT_OUTPUT_KIND_SEND = 2,
+  // Write the bytes durably before acting on any later output; restore from them.
+  CPCHAIN_LBFT_OUTPUT_KIND_PERSIST = 3,
+  // Judge the transactions of the encoded block `info.block_id` at `info.height` and
+  // answer with `cpchain_lbft_validator_block_checked`.
+  CPCHAIN_LBFT_OUTPUT_KIND_CHECK_BLOCK = 4,
+  // The block is final: the bytes are its VALIDATE (block and C-certificate), which
+  // light clients verify with `cpchain_lbft_verify_validate`.
+  CPCHAIN_LBFT_OUTPUT_KIND_COMMIT = 5,
+  // A peer misbehaved: `info.fault` says how and `info.peer` who (when known); for vote
+  // equivocation the bytes are the two encoded votes, back to back.
+  CPCHAIN_LBFT_OUTPUT_KIND_FAULT = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cpchain_lbft_output_kind cpchain_lbft_output_kind;
+#else
+typedef uint32_t cpchain_lbft_output_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Kinds of misbehaviour a validator reports.
+enum cpchain_lbft_fault
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Not a fault output.
+  CPCHAIN_LBFT_FAULT_NONE = 0,
+  // Two signed votes of one phase for different blocks in one round.
+  CPCHAIN_LBFT_FAULT_EQUIVOCATION = 1,
+  // Two different proposals sealed by one proposer at one height.
+  CPCHAIN_LBFT_FAULT_PROPOSER_EQUIVOCATION = 2,
+  // Two different leader proposals in one round.
+  CPCHAIN_LBFT_FAULT_LEADER_EQUIVOCATION = 3,
+  // A proposal whose seal does not verify (`peer` delivered it).
+  CPCHAIN_LBFT_FAULT_BAD_SEAL = 4,
+  // A correctly sealed but illicit proposal.
+  CPCHAIN_LBFT_FAULT_ILLICIT_BLOCK = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cpchain_lbft_fault cpchain_lbft_fault;
+#else
+typedef uint32_t cpchain_lbft_fault;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // The parameters every node of one chain must agree on (white paper section 2.4, section 5.1).
 //
 // Create with `cpchain_chain_spec_mainnet`, `cpchain_chain_spec_devnet` or
@@ -364,6 +456,10 @@ typedef struct cpchain_chain_spec cpchain_chain_spec;
 // `cpchain_chain_writer_new_in` (caller storage), release it with
 // `cpchain_chain_writer_free`. Single-threaded: see the module docs of cpchain-ffi.
 typedef struct cpchain_chain_writer cpchain_chain_writer;
+
+// An LBFT validator (§2.4.2): a mutable, single-threaded handle; see the crate docs.
+// Make it with `cpchain_lbft_validator_new`, release it with `cpchain_lbft_validator_free`.
+typedef struct cpchain_lbft_validator cpchain_lbft_validator;
 
 // A secp256k1 secret key: an account, validator or device identity.
 //
@@ -537,6 +633,18 @@ typedef struct {
 typedef struct {
   uint64_t _opaque[24];
 } cpchain_secret_key_storage;
+
+// Facts about a polled output beside its bytes.
+typedef struct {
+  // For `SEND`, the recipient; for `FAULT`, the offender when known; zero otherwise.
+  uint8_t peer[20];
+  // For `CHECK_BLOCK` and `COMMIT`, the block's height.
+  uint64_t height;
+  // For `CHECK_BLOCK` and `COMMIT`, the block id (pass it to `block_checked`).
+  uint8_t block_id[32];
+  // For `FAULT`, its kind.
+  cpchain_lbft_fault fault;
+} cpchain_lbft_output_info;
 
 // The RPT weights of white paper section 5.1.2, in percent (they sum to 100).
 typedef struct {
@@ -1292,6 +1400,113 @@ cpchain_result cpchain_lbft_verify_validate(const cpchain_chain_spec *spec,
                                             const uint8_t *validate,
                                             size_t validate_len,
                                             size_t *signatures);
+
+// Make a validator for the height after `parent` (an encoded header: genesis, or the
+// host's chain head), at `now_ms`. `key` is this validator's identity (copied: the key
+// handle may be freed afterwards) and must be in `validators` (33-byte compressed keys, the
+// spec's `3f + 1`); `proposers` is the rotation of 20-byte addresses; `impeach_quorum` a
+// `cpchain_impeach_quorum`. The first poll yields a `PERSIST`. `*out` is NULL on any error.
+//
+// # Safety
+//
+// `spec` and `key` live handles; every (pointer, length) readable; `out` a writable
+// pointer.
+cpchain_result cpchain_lbft_validator_new(const cpchain_chain_spec *spec,
+                                          const cpchain_secret_key *key,
+                                          const uint8_t *validators,
+                                          size_t n_validators,
+                                          const uint8_t *proposers,
+                                          size_t n_proposers,
+                                          uint32_t impeach_quorum,
+                                          const uint8_t *parent,
+                                          size_t parent_len,
+                                          uint64_t now_ms,
+                                          cpchain_lbft_validator **out);
+
+// Release a validator. NULL is fine; a poisoned one is freed like any other.
+//
+// # Safety
+//
+// `v` NULL or a live handle not freed before, used by no other thread now or afterwards.
+void cpchain_lbft_validator_free(cpchain_lbft_validator *v);
+
+// Feed message bytes received at `now_ms` from the transport peer `from` (20-byte
+// address; it only names the deliverer of a bad seal: messages authenticate themselves).
+// A dropped message returns why (`CPCHAIN_RESULT_LBFT_*` or `CPCHAIN_RESULT_DECODE_*`) and
+// leaves the state unchanged apart from counters and `FAULT` outputs; poll afterwards
+// either way.
+//
+// # Safety
+//
+// `v` a live handle; `from` readable for `from_len` bytes, `bytes` for `len`.
+cpchain_result cpchain_lbft_validator_handle_bytes(cpchain_lbft_validator *v,
+                                                   uint64_t now_ms,
+                                                   const uint8_t *from,
+                                                   size_t from_len,
+                                                   const uint8_t *bytes,
+                                                   size_t len);
+
+// The timer fired at `now_ms` (arm it at `cpchain_lbft_validator_next_deadline`).
+//
+// # Safety
+//
+// `v` a live handle.
+cpchain_result cpchain_lbft_validator_handle_timeout(cpchain_lbft_validator *v, uint64_t now_ms);
+
+// The host's verdict on the block it was asked to judge (`CHECK_BLOCK`), by its 32-byte id.
+// An answer for another block is ignored.
+//
+// # Safety
+//
+// `v` a live handle; `block_id` readable for `id_len` bytes.
+cpchain_result cpchain_lbft_validator_block_checked(cpchain_lbft_validator *v,
+                                                    uint64_t now_ms,
+                                                    const uint8_t *block_id,
+                                                    size_t id_len,
+                                                    bool valid);
+
+// Seal and broadcast a proposal of `n_txs` transactions (each a `cpchain_bytes`) when this
+// validator is the scheduled proposer of the current height; `*block_id` (32 bytes) is its
+// id. Refusals: `CPCHAIN_RESULT_LBFT_NOT_SCHEDULED`, `..._ALREADY_PROPOSED`,
+// `..._WINDOW_CLOSED`, `..._BLOCK_TOO_LARGE`.
+//
+// # Safety
+//
+// `v` a live handle; `txs` an array of `n_txs` readable `cpchain_bytes` (NULL when 0);
+// `block_id` writable for `id_len` bytes.
+cpchain_result cpchain_lbft_validator_propose(cpchain_lbft_validator *v,
+                                              uint64_t now_ms,
+                                              const cpchain_bytes *txs,
+                                              size_t n_txs,
+                                              uint8_t *block_id,
+                                              size_t id_len);
+
+// When to call `cpchain_lbft_validator_handle_timeout` next (`*has_deadline` false: no
+// timer needed).
+//
+// # Safety
+//
+// `v` a live handle; `has_deadline` and `deadline_ms` writable.
+cpchain_result cpchain_lbft_validator_next_deadline(const cpchain_lbft_validator *v,
+                                                    bool *has_deadline,
+                                                    uint64_t *deadline_ms);
+
+// The next output, in order: bytes into `buf` (`*out_len` their length), `*kind` what to do
+// with them, `*info` the facts beside them. Returns `CPCHAIN_RESULT_NO_OUTPUT` when there is
+// none. A too-small buffer gets `CPCHAIN_RESULT_INSUFFICIENT_SIZE` with the size needed in
+// `*out_len`, and the same output comes again on the next poll (nothing is lost; a call
+// with `buf == NULL, buf_len == 0` asks for the size).
+//
+// # Safety
+//
+// `v` a live handle; `buf` writable for `buf_len` bytes; `out_len`, `kind`, `info`
+// writable.
+cpchain_result cpchain_lbft_validator_poll(cpchain_lbft_validator *v,
+                                           uint8_t *buf,
+                                           size_t buf_len,
+                                           size_t *out_len,
+                                           cpchain_lbft_output_kind *kind,
+                                           cpchain_lbft_output_info *info);
 
 // Write the readable text of `result` into `buf`, NUL-terminated, for logs and error
 // reports. Any number is accepted: codes this build does not know get a generic text.

@@ -10,7 +10,13 @@
 //! (tag 0x0201) and inside the validators' message envelope (tag 0x0200), as it arrives from
 //! the network. Each call may use temporary heap memory, freed before it returns.
 //!
-//! The validator handle itself (feeding messages, polling outputs) is not in the C API yet.
+//! # The validator handle
+//!
+//! `cpchain_lbft_validator` wraps the sans-IO `Validator` with a fixed proposer rotation:
+//! feed it peer bytes (`_handle_bytes`), timer expiries (`_handle_timeout`), verdicts on
+//! proposals (`_block_checked`) and, when scheduled, a proposal (`_propose`); then `_poll`
+//! until `CPCHAIN_RESULT_NO_OUTPUT`, acting on each output's kind in order (persist before
+//! sending). It is a mutable handle: single-threaded and poisoned by a caught panic.
 
 use crate::boundary::{ffi_boundary, handle, input, input_items, OutBuf, OutPtr};
 use crate::CPCHAIN_PUBLIC_KEY_COMPRESSED_LEN;
@@ -87,6 +93,7 @@ impl From<ConfigError> for cpchain_result {
         match e {
             ConfigError::Spec(s) => s.into(),
             ConfigError::ValidatorCount { .. } => cpchain_result::LbftValidatorCount,
+            ConfigError::NotAValidator => cpchain_result::LbftNotAValidator,
             ConfigError::DuplicateValidator | ConfigError::TooManyValidators => {
                 cpchain_result::LbftValidatorSet
             }
@@ -230,6 +237,500 @@ pub unsafe extern "C" fn cpchain_lbft_verify_validate(
         let v = decode_validate(bytes)?;
         let n = verify_validate(&spec.spec, &set, quorum, &schedule, &v, &parent)?;
         signatures.set(n);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The validator handle.
+// ---------------------------------------------------------------------------------------
+
+use crate::boundary::{ffi_boundary_void, Exclusive};
+use crate::{cpchain_bytes, cpchain_secret_key};
+use cpchain_consensus::lbft::{Config, Fault, Output, ProposeError, Rejected, Validator};
+use cpchain_core::Hash;
+
+/// What `cpchain_lbft_validator_poll` wrote, in the order the host must act on it.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum cpchain_lbft_output_kind {
+    /// Nothing (with `CPCHAIN_RESULT_NO_OUTPUT` or an error).
+    None = 0,
+    /// Send the message bytes to every validator (a VALIDATE also to every node).
+    Broadcast = 1,
+    /// Send the message bytes to the one validator `info.peer`.
+    Send = 2,
+    /// Write the bytes durably before acting on any later output; restore from them.
+    Persist = 3,
+    /// Judge the transactions of the encoded block `info.block_id` at `info.height` and
+    /// answer with `cpchain_lbft_validator_block_checked`.
+    CheckBlock = 4,
+    /// The block is final: the bytes are its VALIDATE (block and C-certificate), which
+    /// light clients verify with `cpchain_lbft_verify_validate`.
+    Commit = 5,
+    /// A peer misbehaved: `info.fault` says how and `info.peer` who (when known); for vote
+    /// equivocation the bytes are the two encoded votes, back to back.
+    Fault = 6,
+}
+
+/// Kinds of misbehaviour a validator reports.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum cpchain_lbft_fault {
+    /// Not a fault output.
+    None = 0,
+    /// Two signed votes of one phase for different blocks in one round.
+    Equivocation = 1,
+    /// Two different proposals sealed by one proposer at one height.
+    ProposerEquivocation = 2,
+    /// Two different leader proposals in one round.
+    LeaderEquivocation = 3,
+    /// A proposal whose seal does not verify (`peer` delivered it).
+    BadSeal = 4,
+    /// A correctly sealed but illicit proposal.
+    IllicitBlock = 5,
+}
+
+/// Facts about a polled output beside its bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct cpchain_lbft_output_info {
+    /// For `SEND`, the recipient; for `FAULT`, the offender when known; zero otherwise.
+    pub peer: [u8; 20],
+    /// For `CHECK_BLOCK` and `COMMIT`, the block's height.
+    pub height: u64,
+    /// For `CHECK_BLOCK` and `COMMIT`, the block id (pass it to `block_checked`).
+    pub block_id: [u8; 32],
+    /// For `FAULT`, its kind.
+    pub fault: cpchain_lbft_fault,
+}
+
+const NO_INFO: cpchain_lbft_output_info = cpchain_lbft_output_info {
+    peer: [0; 20],
+    height: 0,
+    block_id: [0; 32],
+    fault: cpchain_lbft_fault::None,
+};
+
+struct Polled {
+    kind: cpchain_lbft_output_kind,
+    bytes: Vec<u8>,
+    info: cpchain_lbft_output_info,
+}
+
+struct ValidatorState {
+    validator: Validator<FixedSchedule>,
+    /// An output taken from the validator but not yet delivered (the caller's buffer was too
+    /// small): it is handed out again by the next poll, so nothing is lost.
+    pending: Option<Polled>,
+}
+
+/// An LBFT validator (§2.4.2): a mutable, single-threaded handle; see the crate docs.
+/// Make it with `cpchain_lbft_validator_new`, release it with `cpchain_lbft_validator_free`.
+pub struct cpchain_lbft_validator {
+    inner: Exclusive<ValidatorState>,
+}
+
+impl From<Rejected> for cpchain_result {
+    fn from(e: Rejected) -> Self {
+        use cpchain_result as R;
+        match e {
+            Rejected::Decode(d) => d.into(),
+            Rejected::WrongChain => R::LbftWrongChain,
+            Rejected::StaleHeight => R::LbftStaleHeight,
+            Rejected::TooFarAhead => R::LbftTooFarAhead,
+            Rejected::BufferFull => R::LbftBufferFull,
+            Rejected::StaleRound => R::LbftStaleRound,
+            Rejected::NotMember => R::LbftNotMember,
+            Rejected::BadSignature => R::LbftBadVoteSignature,
+            Rejected::KindMismatch => R::LbftKindMismatch,
+            Rejected::Duplicate => R::LbftDuplicate,
+            Rejected::Equivocation => R::LbftEquivocation,
+            Rejected::Block(b) => b.into(),
+            Rejected::Certificate(c) => c.into(),
+            Rejected::ConflictingProposal => R::LbftConflictingProposal,
+            Rejected::TooManyBlocks => R::LbftTooManyBlocks,
+            Rejected::Unexpected => R::LbftUnexpected,
+            _ => R::LbftOther,
+        }
+    }
+}
+
+impl From<ProposeError> for cpchain_result {
+    fn from(e: ProposeError) -> Self {
+        use cpchain_result as R;
+        match e {
+            ProposeError::NotScheduled => R::LbftNotScheduled,
+            ProposeError::AlreadyProposed => R::LbftAlreadyProposed,
+            ProposeError::WindowClosed => R::LbftWindowClosed,
+            ProposeError::TooLarge => R::LbftBlockTooLarge,
+            _ => R::LbftOther,
+        }
+    }
+}
+
+/// Build the committee and schedule from C arrays.
+///
+/// # Safety
+///
+/// As `cpchain_lbft_verify_validate` for these arguments.
+unsafe fn committee(
+    spec: &cpchain_core::ChainSpec,
+    validators: *const u8,
+    n_validators: usize,
+    proposers: *const u8,
+    n_proposers: usize,
+) -> FfiResult<(ValidatorSet, FixedSchedule)> {
+    // SAFETY: forwarded from this function's contract.
+    let keys = unsafe {
+        input_items(
+            validators.cast::<[u8; CPCHAIN_PUBLIC_KEY_COMPRESSED_LEN]>(),
+            n_validators,
+        )
+    }?;
+    // SAFETY: forwarded from this function's contract.
+    let props = unsafe { input_items(proposers.cast::<[u8; CPCHAIN_ADDRESS_LEN]>(), n_proposers) }?;
+    let expected = usize::try_from(spec.validators()).unwrap_or(usize::MAX);
+    if keys.len() != expected {
+        return Err(cpchain_result::LbftValidatorCount);
+    }
+    let keys: Vec<PublicKey> = keys
+        .iter()
+        .map(|k| {
+            // SAFETY: a 33-byte array of ours, read for its length.
+            unsafe { crate::keys::public_key(k.as_ptr(), k.len()) }
+        })
+        .collect::<FfiResult<_>>()?;
+    let set = ValidatorSet::new(&keys)?;
+    Ok((
+        set,
+        FixedSchedule::new(props.iter().map(|a| Address(*a)).collect()),
+    ))
+}
+
+/// Make a validator for the height after `parent` (an encoded header: genesis, or the
+/// host's chain head), at `now_ms`. `key` is this validator's identity (copied: the key
+/// handle may be freed afterwards) and must be in `validators` (33-byte compressed keys, the
+/// spec's `3f + 1`); `proposers` is the rotation of 20-byte addresses; `impeach_quorum` a
+/// `cpchain_impeach_quorum`. The first poll yields a `PERSIST`. `*out` is NULL on any error.
+///
+/// # Safety
+///
+/// `spec` and `key` live handles; every (pointer, length) readable; `out` a writable
+/// pointer.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_new(
+    spec: *const cpchain_chain_spec,
+    key: *const cpchain_secret_key,
+    validators: *const u8,
+    n_validators: usize,
+    proposers: *const u8,
+    n_proposers: usize,
+    impeach_quorum: u32,
+    parent: *const u8,
+    parent_len: usize,
+    now_ms: u64,
+    out: *mut *mut cpchain_lbft_validator,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutPtr::new(out) }?;
+        out.set(core::ptr::null_mut());
+        // SAFETY: forwarded from this function's contract.
+        let spec = unsafe { handle(spec) }?;
+        // SAFETY: forwarded from this function's contract.
+        let key = unsafe { handle(key) }?.key.clone();
+        let quorum = match impeach_quorum {
+            0 => ImpeachQuorum::TwoFPlusOne,
+            1 => ImpeachQuorum::FPlusOne,
+            _ => return Err(cpchain_result::InvalidParameter),
+        };
+        // SAFETY: forwarded from this function's contract.
+        let (set, schedule) =
+            unsafe { committee(&spec.spec, validators, n_validators, proposers, n_proposers) }?;
+        // SAFETY: forwarded from this function's contract.
+        let parent: Header = encoding::decode(unsafe { input(parent, parent_len) }?)?;
+        let mut cfg = Config::new(spec.spec.clone(), set, key);
+        cfg.impeach_quorum = quorum;
+        let validator = Validator::new(cfg, schedule, parent, Timestamp(now_ms))?;
+        out.set(Box::into_raw(Box::new(cpchain_lbft_validator {
+            inner: Exclusive::new(ValidatorState { validator, pending: None }),
+        })));
+        Ok(())
+    }
+}
+
+/// Release a validator. NULL is fine; a poisoned one is freed like any other.
+///
+/// # Safety
+///
+/// `v` NULL or a live handle not freed before, used by no other thread now or afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_free(v: *mut cpchain_lbft_validator) {
+    ffi_boundary_void! {
+        if !v.is_null() {
+            // SAFETY: a non-NULL handle came from Box::into_raw in `_new` and is freed once.
+            drop(unsafe { Box::from_raw(v) });
+        }
+    }
+}
+
+/// Borrow a validator handle.
+///
+/// # Safety
+///
+/// `v` a live handle.
+unsafe fn validator_ref<'a>(
+    v: *const cpchain_lbft_validator,
+) -> FfiResult<&'a cpchain_lbft_validator> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { handle(v) }
+}
+
+/// Feed message bytes received at `now_ms` from the transport peer `from` (20-byte
+/// address; it only names the deliverer of a bad seal: messages authenticate themselves).
+/// A dropped message returns why (`CPCHAIN_RESULT_LBFT_*` or `CPCHAIN_RESULT_DECODE_*`) and
+/// leaves the state unchanged apart from counters and `FAULT` outputs; poll afterwards
+/// either way.
+///
+/// # Safety
+///
+/// `v` a live handle; `from` readable for `from_len` bytes, `bytes` for `len`.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_handle_bytes(
+    v: *mut cpchain_lbft_validator,
+    now_ms: u64,
+    from: *const u8,
+    from_len: usize,
+    bytes: *const u8,
+    len: usize,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let v = unsafe { validator_ref(v) }?;
+        // SAFETY: forwarded from this function's contract.
+        let from = unsafe { crate::boundary::input_array::<CPCHAIN_ADDRESS_LEN>(from, from_len) }?;
+        // SAFETY: forwarded from this function's contract.
+        let bytes = unsafe { input(bytes, len) }?;
+        let mut g = v.inner.lock()?;
+        g.validator.handle_bytes(Timestamp(now_ms), Address(*from), bytes)?;
+        Ok(())
+    }
+}
+
+/// The timer fired at `now_ms` (arm it at `cpchain_lbft_validator_next_deadline`).
+///
+/// # Safety
+///
+/// `v` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_handle_timeout(
+    v: *mut cpchain_lbft_validator,
+    now_ms: u64,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let v = unsafe { validator_ref(v) }?;
+        v.inner.lock()?.validator.handle_timeout(Timestamp(now_ms));
+        Ok(())
+    }
+}
+
+/// The host's verdict on the block it was asked to judge (`CHECK_BLOCK`), by its 32-byte id.
+/// An answer for another block is ignored.
+///
+/// # Safety
+///
+/// `v` a live handle; `block_id` readable for `id_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_block_checked(
+    v: *mut cpchain_lbft_validator,
+    now_ms: u64,
+    block_id: *const u8,
+    id_len: usize,
+    valid: bool,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let v = unsafe { validator_ref(v) }?;
+        // SAFETY: forwarded from this function's contract.
+        let id = unsafe { crate::boundary::input_array::<32>(block_id, id_len) }?;
+        v.inner
+            .lock()?
+            .validator
+            .block_checked(Timestamp(now_ms), Hash(*id), valid);
+        Ok(())
+    }
+}
+
+/// Seal and broadcast a proposal of `n_txs` transactions (each a `cpchain_bytes`) when this
+/// validator is the scheduled proposer of the current height; `*block_id` (32 bytes) is its
+/// id. Refusals: `CPCHAIN_RESULT_LBFT_NOT_SCHEDULED`, `..._ALREADY_PROPOSED`,
+/// `..._WINDOW_CLOSED`, `..._BLOCK_TOO_LARGE`.
+///
+/// # Safety
+///
+/// `v` a live handle; `txs` an array of `n_txs` readable `cpchain_bytes` (NULL when 0);
+/// `block_id` writable for `id_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_propose(
+    v: *mut cpchain_lbft_validator,
+    now_ms: u64,
+    txs: *const cpchain_bytes,
+    n_txs: usize,
+    block_id: *mut u8,
+    id_len: usize,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let v = unsafe { validator_ref(v) }?;
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutBuf::new(block_id, id_len) }?;
+        if out.cap() < 32 {
+            return Err(cpchain_result::InsufficientSize);
+        }
+        // SAFETY: forwarded from this function's contract.
+        let items = unsafe { input_items(txs, n_txs) }?;
+        let mut transactions = Vec::with_capacity(items.len());
+        for t in items {
+            // SAFETY: forwarded from this function's contract on each element.
+            transactions.push(unsafe { input(t.ptr, t.len) }?.to_vec());
+        }
+        let id = v.inner.lock()?.validator.propose(Timestamp(now_ms), transactions)?;
+        out.write_fixed(id.as_bytes())
+    }
+}
+
+/// When to call `cpchain_lbft_validator_handle_timeout` next (`*has_deadline` false: no
+/// timer needed).
+///
+/// # Safety
+///
+/// `v` a live handle; `has_deadline` and `deadline_ms` writable.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_next_deadline(
+    v: *const cpchain_lbft_validator,
+    has_deadline: *mut bool,
+    deadline_ms: *mut u64,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let v = unsafe { validator_ref(v) }?;
+        // SAFETY: forwarded from this function's contract.
+        let has = unsafe { OutPtr::new(has_deadline) }?;
+        // SAFETY: forwarded from this function's contract.
+        let at = unsafe { OutPtr::new(deadline_ms) }?;
+        let next = v.inner.lock()?.validator.next_deadline();
+        has.set(next.is_some());
+        at.set(next.map_or(0, |t| t.as_millis()));
+        Ok(())
+    }
+}
+
+fn polled(output: Output) -> FfiResult<Polled> {
+    use cpchain_lbft_output_kind as K;
+    let mut info = NO_INFO;
+    let (kind, bytes) = match output {
+        Output::Broadcast(m) => (K::Broadcast, encoding::encode_to_vec(&m)?),
+        Output::Send { to, msg } => {
+            info.peer = to.0;
+            (K::Send, encoding::encode_to_vec(&msg)?)
+        }
+        Output::Persist(p) => (K::Persist, encoding::encode_to_vec(&p)?),
+        Output::CheckBlock { height, block } => {
+            info.height = height.0;
+            info.block_id = block.id().0;
+            (K::CheckBlock, encoding::encode_to_vec(&block)?)
+        }
+        Output::Commit { block, certificate } => {
+            info.height = block.header.height.0;
+            info.block_id = block.id().0;
+            (
+                K::Commit,
+                encoding::encode_to_vec(&Validate { block, certificate })?,
+            )
+        }
+        Output::Fault(f) => {
+            let mut bytes = Vec::new();
+            info.fault = match f {
+                Fault::Equivocation { first, second } => {
+                    info.peer = first.voter.0;
+                    bytes = encoding::encode_to_vec(&first)?;
+                    bytes.extend(encoding::encode_to_vec(&second)?);
+                    cpchain_lbft_fault::Equivocation
+                }
+                Fault::ProposerEquivocation { first, .. } => {
+                    info.peer = first.proposer.0;
+                    cpchain_lbft_fault::ProposerEquivocation
+                }
+                Fault::LeaderEquivocation { .. } => cpchain_lbft_fault::LeaderEquivocation,
+                Fault::BadSeal { from, .. } => {
+                    info.peer = from.0;
+                    cpchain_lbft_fault::BadSeal
+                }
+                Fault::IllicitBlock { header, .. } => {
+                    info.peer = header.proposer.0;
+                    cpchain_lbft_fault::IllicitBlock
+                }
+            };
+            (K::Fault, bytes)
+        }
+    };
+    Ok(Polled { kind, bytes, info })
+}
+
+/// The next output, in order: bytes into `buf` (`*out_len` their length), `*kind` what to do
+/// with them, `*info` the facts beside them. Returns `CPCHAIN_RESULT_NO_OUTPUT` when there is
+/// none. A too-small buffer gets `CPCHAIN_RESULT_INSUFFICIENT_SIZE` with the size needed in
+/// `*out_len`, and the same output comes again on the next poll (nothing is lost; a call
+/// with `buf == NULL, buf_len == 0` asks for the size).
+///
+/// # Safety
+///
+/// `v` a live handle; `buf` writable for `buf_len` bytes; `out_len`, `kind`, `info`
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_poll(
+    v: *mut cpchain_lbft_validator,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+    kind: *mut cpchain_lbft_output_kind,
+    info: *mut cpchain_lbft_output_info,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let kind = unsafe { OutPtr::new(kind) }?;
+        kind.set(cpchain_lbft_output_kind::None);
+        // SAFETY: forwarded from this function's contract.
+        let info = unsafe { OutPtr::new(info) }?;
+        info.set(NO_INFO);
+        // SAFETY: forwarded from this function's contract.
+        let out_len = unsafe { OutPtr::new(out_len) }?;
+        // SAFETY: forwarded from this function's contract.
+        let v = unsafe { validator_ref(v) }?;
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutBuf::new(buf, buf_len) }?;
+        let mut g = v.inner.lock()?;
+        if g.pending.is_none() {
+            match g.validator.poll_output() {
+                Some(o) => g.pending = Some(polled(o)?),
+                None => {
+                    out_len.set(0);
+                    return Err(cpchain_result::NoOutput);
+                }
+            }
+        }
+        let Some(p) = g.pending.take() else {
+            return Err(cpchain_result::NoOutput);
+        };
+        if let Err(e) = out.write(&p.bytes, Some(&out_len)) {
+            g.pending = Some(p);
+            return Err(e);
+        }
+        out_len.set(p.bytes.len());
+        kind.set(p.kind);
+        info.set(p.info);
         Ok(())
     }
 }

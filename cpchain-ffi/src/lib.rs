@@ -136,6 +136,7 @@ const _: () = {
     shareable::<cpchain_secret_key>();
     shareable::<cpchain_chain_spec>();
     shareable::<cpchain_chain_writer>();
+    shareable::<cpchain_lbft_validator>();
 };
 
 /// The library's version, NUL-terminated and static (never free it): for logs and for

@@ -10,7 +10,8 @@ use cpchain_crypto::CryptoError;
 /// Error codes start at 7000 so that they never collide with 0 or with `errno` values, and
 /// are grouped by area in blocks of 100: 70xx calling convention, 71xx cryptography, 72xx
 /// addresses, 73xx wire decoding, 74xx chain parameters, 75xx LBFT (7501-7519 blocks,
-/// 7520-7529 certificates, 7530-7539 committees, 7599 other), 76xx DPoR (RPT and
+/// 7520-7529 certificates, 7530-7539 committees, 7540-7559 rejected messages, 7560-7569
+/// proposing, 7599 other), 76xx DPoR (RPT and
 /// election), 77xx data chains (7701-7709 schedule, 7710-7719 writer, 7720-7769
 /// verification and opening, 7799 other). Blocks 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
 /// (7008) is a state, not a failure: a poll found nothing. A code, once published, keeps its number; new codes
@@ -139,6 +140,38 @@ pub enum cpchain_result {
     LbftValidatorCount = 7530,
     /// A committee with a duplicate member or too many members.
     LbftValidatorSet = 7531,
+    /// This node's key is not in the committee.
+    LbftNotAValidator = 7532,
+    /// A message for a height already decided (ignored).
+    LbftStaleHeight = 7540,
+    /// A message too many heights or rounds ahead.
+    LbftTooFarAhead = 7541,
+    /// The future-message buffer is full; the message was dropped and counted.
+    LbftBufferFull = 7542,
+    /// A message for a round already left.
+    LbftStaleRound = 7543,
+    /// A vote from a non-member of the committee.
+    LbftNotMember = 7544,
+    /// A vote or proposal signature that does not verify.
+    LbftBadVoteSignature = 7545,
+    /// A message whose kind does not fit its content.
+    LbftKindMismatch = 7546,
+    /// A message already counted.
+    LbftDuplicate = 7547,
+    /// An equivocating vote (reported as a FAULT output too).
+    LbftEquivocation = 7548,
+    /// A second, different proposal at one height or round.
+    LbftConflictingProposal = 7549,
+    /// More distinct blocks at one height than the bound.
+    LbftTooManyBlocks = 7550,
+    /// A message the validator does not expect in its state.
+    LbftUnexpected = 7551,
+    /// This validator is not the scheduled proposer.
+    LbftNotScheduled = 7560,
+    /// This validator already proposed at this height.
+    LbftAlreadyProposed = 7561,
+    /// The proposal window of this height is over.
+    LbftWindowClosed = 7562,
     /// Another LBFT error (a newer SDK error this build maps coarsely).
     LbftOther = 7599,
     /// One address appears twice among the RPT observations or election candidates.
@@ -274,6 +307,22 @@ impl cpchain_result {
         cpchain_result::LbftCertMismatch,
         cpchain_result::LbftValidatorCount,
         cpchain_result::LbftValidatorSet,
+        cpchain_result::LbftNotAValidator,
+        cpchain_result::LbftStaleHeight,
+        cpchain_result::LbftTooFarAhead,
+        cpchain_result::LbftBufferFull,
+        cpchain_result::LbftStaleRound,
+        cpchain_result::LbftNotMember,
+        cpchain_result::LbftBadVoteSignature,
+        cpchain_result::LbftKindMismatch,
+        cpchain_result::LbftDuplicate,
+        cpchain_result::LbftEquivocation,
+        cpchain_result::LbftConflictingProposal,
+        cpchain_result::LbftTooManyBlocks,
+        cpchain_result::LbftUnexpected,
+        cpchain_result::LbftNotScheduled,
+        cpchain_result::LbftAlreadyProposed,
+        cpchain_result::LbftWindowClosed,
         cpchain_result::LbftOther,
         cpchain_result::DporDuplicateCandidate,
         cpchain_result::DporTooManyCandidates,
@@ -380,6 +429,22 @@ impl cpchain_result {
             R::LbftCertMismatch => "certificate does not match the block",
             R::LbftValidatorCount => "committee size is not 3f + 1",
             R::LbftValidatorSet => "invalid committee",
+            R::LbftNotAValidator => "key is not in the committee",
+            R::LbftStaleHeight => "message for a decided height",
+            R::LbftTooFarAhead => "message too far ahead",
+            R::LbftBufferFull => "future-message buffer full",
+            R::LbftStaleRound => "message for a past round",
+            R::LbftNotMember => "vote from a non-member",
+            R::LbftBadVoteSignature => "bad vote signature",
+            R::LbftKindMismatch => "message kind mismatch",
+            R::LbftDuplicate => "duplicate message",
+            R::LbftEquivocation => "equivocating vote",
+            R::LbftConflictingProposal => "conflicting proposal",
+            R::LbftTooManyBlocks => "too many blocks at one height",
+            R::LbftUnexpected => "unexpected message",
+            R::LbftNotScheduled => "not the scheduled proposer",
+            R::LbftAlreadyProposed => "already proposed at this height",
+            R::LbftWindowClosed => "proposal window closed",
             R::LbftOther => "LBFT operation failed",
             R::DporDuplicateCandidate => "duplicate candidate address",
             R::DporTooManyCandidates => "more candidates than the chain spec allows",

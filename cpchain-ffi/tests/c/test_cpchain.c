@@ -1486,6 +1486,209 @@ static void test_lbft_light(void) {
   cpchain_chain_spec_free(spec);
 }
 
+/* ---- An LBFT network of four validator handles (devnet: f = 1), driven entirely through
+ * the C API: one proposes, all vote, all commit; a light client verifies the commit. ---- */
+
+#define NVAL 4
+struct lbft_msg {
+  int from;
+  int to; /* -1: broadcast */
+  size_t len;
+  uint8_t *bytes;
+};
+static struct lbft_msg lbft_queue[4096];
+static size_t lbft_head, lbft_tail;
+static uint8_t lbft_buf[1 << 16];
+
+static void test_lbft_validators(void) {
+  cpchain_chain_spec *spec = NULL;
+  CHECK_RC(cpchain_chain_spec_devnet(&spec), CPCHAIN_RESULT_OK);
+  uint32_t n_val = 0;
+  uint64_t period = 0;
+  CHECK_RC(cpchain_chain_spec_validators(spec, &n_val), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_spec_block_period_ms(spec, &period), CPCHAIN_RESULT_OK);
+  if (n_val != NVAL) {
+    CHECK(!"devnet is expected to have four validators");
+    cpchain_chain_spec_free(spec);
+    return;
+  }
+  cpchain_secret_key *keys[NVAL];
+  uint8_t pks[NVAL][33], addrs[NVAL][20];
+  for (int i = 0; i < NVAL; i++) {
+    uint8_t b[32];
+    memset(b, 0x70 + i, 32);
+    CHECK_RC(cpchain_secret_key_from_bytes(b, 32, &keys[i]), CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_secret_key_public_key(keys[i], pks[i], 33), CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_secret_key_address(keys[i], addrs[i], 20), CPCHAIN_RESULT_OK);
+  }
+  const uint64_t t0 = 1000000;
+  uint8_t genesis[CPCHAIN_LBFT_HEADER_MAX_LEN];
+  size_t glen = 0;
+  CHECK_RC(cpchain_lbft_genesis_header(spec, t0, genesis, sizeof genesis, &glen), CPCHAIN_RESULT_OK);
+
+  cpchain_lbft_validator *v[NVAL];
+  for (int i = 0; i < NVAL; i++) {
+    CHECK_RC(cpchain_lbft_validator_new(spec, keys[i], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                        genesis, glen, t0, &v[i]),
+             CPCHAIN_RESULT_OK);
+  }
+  /* Bad input to the constructor. */
+  uint8_t outsider_b[32];
+  memset(outsider_b, 0x99, 32);
+  cpchain_secret_key *outsider = NULL;
+  CHECK_RC(cpchain_secret_key_from_bytes(outsider_b, 32, &outsider), CPCHAIN_RESULT_OK);
+  cpchain_lbft_validator *bad = (cpchain_lbft_validator *)(uintptr_t)1;
+  CHECK_RC(cpchain_lbft_validator_new(spec, outsider, &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                      genesis, glen, t0, &bad),
+           CPCHAIN_RESULT_LBFT_NOT_A_VALIDATOR);
+  CHECK(bad == NULL);
+  CHECK_RC(cpchain_lbft_validator_new(spec, keys[0], &pks[0][0], NVAL - 1, &addrs[0][0], NVAL, 0,
+                                      genesis, glen, t0, &bad),
+           CPCHAIN_RESULT_LBFT_VALIDATOR_COUNT);
+  CHECK_RC(cpchain_lbft_validator_new(spec, keys[0], &pks[0][0], NVAL, &addrs[0][0], NVAL, 7,
+                                      genesis, glen, t0, &bad),
+           CPCHAIN_RESULT_INVALID_PARAMETER);
+  CHECK(cpchain_lbft_validator_new(spec, keys[0], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                   genesis, glen - 1, t0, &bad) != CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_lbft_validator_new(NULL, keys[0], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                      genesis, glen, t0, &bad),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_validator_new(spec, keys[0], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                      genesis, glen, t0, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  cpchain_secret_key_free(outsider);
+
+  /* A too-small poll buffer: the size needed, and the same output next time. */
+  size_t n = 0;
+  cpchain_lbft_output_kind kind;
+  cpchain_lbft_output_info info;
+  CHECK_RC(cpchain_lbft_validator_poll(v[0], NULL, 0, &n, &kind, &info),
+           CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  size_t needed = n;
+  CHECK(needed > 0 && kind == CPCHAIN_LBFT_OUTPUT_KIND_NONE);
+  CHECK_RC(cpchain_lbft_validator_poll(v[0], lbft_buf, sizeof lbft_buf, &n, &kind, &info),
+           CPCHAIN_RESULT_OK);
+  CHECK(n == needed && kind == CPCHAIN_LBFT_OUTPUT_KIND_PERSIST);
+
+  /* Garbage from a peer is refused with a code; NULLs too. */
+  uint8_t garbage[64];
+  fill_garbage(garbage, sizeof garbage);
+  cpchain_result r = cpchain_lbft_validator_handle_bytes(v[1], t0, addrs[0], 20, garbage, sizeof garbage);
+  CHECK(r >= CPCHAIN_RESULT_DECODE_TOO_LARGE && r <= CPCHAIN_RESULT_DECODE_OTHER);
+  CHECK_RC(cpchain_lbft_validator_handle_bytes(v[1], t0, addrs[0], 19, garbage, 8),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_lbft_validator_handle_bytes(NULL, t0, addrs[0], 20, garbage, 8),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_validator_handle_bytes(v[1], t0, addrs[0], 20, NULL, 8),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_validator_poll(v[1], lbft_buf, sizeof lbft_buf, NULL, &kind, &info),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_validator_poll(v[1], lbft_buf, sizeof lbft_buf, &n, NULL, &info),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_validator_poll(v[1], lbft_buf, sizeof lbft_buf, &n, &kind, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_validator_handle_timeout(NULL, t0), CPCHAIN_RESULT_NULL_PARAMETER);
+  bool has = false;
+  uint64_t at = 0;
+  CHECK_RC(cpchain_lbft_validator_next_deadline(v[1], &has, &at), CPCHAIN_RESULT_OK);
+  CHECK(has && at > t0);
+  CHECK_RC(cpchain_lbft_validator_next_deadline(v[1], NULL, &at), CPCHAIN_RESULT_NULL_PARAMETER);
+
+  /* Height 1 is validator 0's slot in the rotation; the others may not propose. */
+  uint64_t now = t0 + period;
+  const uint8_t tx[] = {0xca, 0xfe};
+  cpchain_bytes txs[1] = {{tx, sizeof tx}};
+  uint8_t id[32];
+  CHECK_RC(cpchain_lbft_validator_propose(v[1], now, txs, 1, id, sizeof id),
+           CPCHAIN_RESULT_LBFT_NOT_SCHEDULED);
+  CHECK_RC(cpchain_lbft_validator_propose(v[0], now, txs, 1, id, 31), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_lbft_validator_propose(v[0], now, NULL, 1, id, 32), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_validator_propose(v[0], now, txs, 1, id, sizeof id), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_lbft_validator_propose(v[0], now, txs, 1, id, sizeof id),
+           CPCHAIN_RESULT_LBFT_ALREADY_PROPOSED);
+
+  /* Run the network until every validator commits. */
+  static uint8_t commit_bytes[NVAL][4096];
+  size_t commit_len[NVAL] = {0};
+  unsigned commits = 0, faults = 0, checks = 0;
+  lbft_head = lbft_tail = 0;
+  for (int step = 0; step < 200 && commits < NVAL; step++) {
+    for (int i = 0; i < NVAL; i++) {
+      for (;;) {
+        r = cpchain_lbft_validator_poll(v[i], lbft_buf, sizeof lbft_buf, &n, &kind, &info);
+        if (r == CPCHAIN_RESULT_NO_OUTPUT) break;
+        CHECK_RC(r, CPCHAIN_RESULT_OK);
+        if (r != CPCHAIN_RESULT_OK) break;
+        if (kind == CPCHAIN_LBFT_OUTPUT_KIND_BROADCAST || kind == CPCHAIN_LBFT_OUTPUT_KIND_SEND) {
+          int to = -1;
+          if (kind == CPCHAIN_LBFT_OUTPUT_KIND_SEND)
+            for (int j = 0; j < NVAL; j++)
+              if (memcmp(info.peer, addrs[j], 20) == 0) to = j;
+          if (lbft_tail < sizeof lbft_queue / sizeof lbft_queue[0]) {
+            struct lbft_msg *m = &lbft_queue[lbft_tail++];
+            m->from = i;
+            m->to = to;
+            m->len = n;
+            m->bytes = malloc(n);
+            memcpy(m->bytes, lbft_buf, n);
+          }
+        } else if (kind == CPCHAIN_LBFT_OUTPUT_KIND_CHECK_BLOCK) {
+          checks++;
+          CHECK_RC(cpchain_lbft_validator_block_checked(v[i], now, info.block_id, 32, true),
+                   CPCHAIN_RESULT_OK);
+        } else if (kind == CPCHAIN_LBFT_OUTPUT_KIND_COMMIT) {
+          CHECK(info.height == 1 && n <= sizeof commit_bytes[i]);
+          if (commit_len[i] == 0 && n <= sizeof commit_bytes[i]) {
+            memcpy(commit_bytes[i], lbft_buf, n);
+            commit_len[i] = n;
+            commits++;
+          }
+        } else if (kind == CPCHAIN_LBFT_OUTPUT_KIND_FAULT) {
+          faults++;
+        }
+      }
+    }
+    while (lbft_head < lbft_tail) {
+      struct lbft_msg *m = &lbft_queue[lbft_head++];
+      for (int j = 0; j < NVAL; j++) {
+        if (j == m->from || (m->to >= 0 && m->to != j)) continue;
+        /* Duplicates and stale messages come back as codes; only a panic is a failure. */
+        r = cpchain_lbft_validator_handle_bytes(v[j], now, addrs[m->from], 20, m->bytes, m->len);
+        CHECK(r != CPCHAIN_RESULT_PANIC);
+      }
+      free(m->bytes);
+    }
+  }
+  CHECK(commits == NVAL && faults == 0 && checks >= NVAL - 1);
+  /* Every validator committed the same VALIDATE, and a light client accepts it. */
+  for (int i = 1; i < NVAL; i++) {
+    uint8_t h0[CPCHAIN_LBFT_HEADER_MAX_LEN], hi[CPCHAIN_LBFT_HEADER_MAX_LEN];
+    size_t l0 = 0, li = 0;
+    CHECK_RC(cpchain_lbft_validate_header(commit_bytes[0], commit_len[0], h0, sizeof h0, &l0),
+             CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_lbft_validate_header(commit_bytes[i], commit_len[i], hi, sizeof hi, &li),
+             CPCHAIN_RESULT_OK);
+    CHECK(l0 == li && memcmp(h0, hi, l0) == 0);
+  }
+  size_t sigs = 0;
+  CHECK_RC(cpchain_lbft_verify_validate(spec, &pks[0][0], NVAL, &addrs[0][0], NVAL, 0, genesis, glen,
+                                        commit_bytes[0], commit_len[0], &sigs),
+           CPCHAIN_RESULT_OK);
+  CHECK(sigs >= 3 + 1); /* 2f + 1 commit signatures and the seal */
+  /* Tampered: a flipped byte inside the certificate or block is refused. */
+  commit_bytes[0][commit_len[0] - 5] ^= 1;
+  r = cpchain_lbft_verify_validate(spec, &pks[0][0], NVAL, &addrs[0][0], NVAL, 0, genesis, glen,
+                                   commit_bytes[0], commit_len[0], &sigs);
+  CHECK(r != CPCHAIN_RESULT_OK && r != CPCHAIN_RESULT_PANIC);
+
+  for (int i = 0; i < NVAL; i++) {
+    cpchain_lbft_validator_free(v[i]);
+    cpchain_secret_key_free(keys[i]);
+  }
+  cpchain_lbft_validator_free(NULL);
+  cpchain_chain_spec_free(spec);
+}
+
 /* Handles are immutable: one key and one spec may be used from several threads at once. */
 struct thread_arg {
   const cpchain_secret_key *key;
@@ -1551,6 +1754,7 @@ int main(void) {
   test_chain_bad_input();
   test_rpt_and_election();
   test_lbft_light();
+  test_lbft_validators();
   printf("%u passed, %u failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
