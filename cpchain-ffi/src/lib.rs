@@ -95,10 +95,24 @@
 //! * `tests/ffi_agrees_with_rust.rs`: the C entry points, called from Rust, give the same
 //!   bytes and the same errors as the Rust API, on fixed and random input.
 //!
+//! # Areas
+//!
+//! | Area | Functions | Codes |
+//! |---|---|---|
+//! | keys, signing, recovery, addresses | `cpchain_secret_key_*`, `cpchain_signature_*`, `cpchain_public_key_*`, `cpchain_address_*` | 71xx, 72xx |
+//! | AEAD | `cpchain_aead_*` | 71xx |
+//! | chain parameters | `cpchain_chain_spec_*` | 74xx |
+//! | LBFT validator, light verification | `cpchain_lbft_*` | 75xx |
+//! | DPoR: RPT and election | `cpchain_rpt_compute`, `cpchain_elect` | 76xx |
+//! | data chains: writer, reader | `cpchain_chain_*`, `cpchain_records_next` | 77xx |
+//!
 //! # Build features
 //!
 //! The FFI must never be built against test-only cryptography: when the consensus crate
 //! grows its `insecure-test-crypto` feature, this crate will refuse to compile with it.
+//! Authorised sharing (Umbral proxy re-encryption, feature `pre` of the storage and crypto
+//! crates, GPL-3.0) is not exposed through the C API yet; codes 78xx are reserved for it,
+//! and the default build of this library links no GPL code.
 #![cfg_attr(
     not(test),
     deny(
