@@ -25,7 +25,7 @@
 //!   and local time); [`Simulator::with_trace`] keeps the tail of a readable trace to print
 //!   when a seed fails (turn it on when replaying: formatting costs more than simulating).
 //!
-//! The LBFT adapter, its Byzantine behaviours and its checkers live in [`lbft`](self::lbft)
+//! The LBFT adapter, its Byzantine behaviours and its checkers live in `sim::lbft`
 //! when the engine is present; the `simulate` example is the command line.
 //!
 //! ```
