@@ -2,7 +2,21 @@
 //! white paper §2.4), Dynamic Proof of Reputation (RNode admission, RPT scoring, proposer
 //! committee election, rewards; §2.3 and §5.1) and a deterministic network simulator.
 //!
-//! Feature `sim` (host only) adds [`sim`], a seeded discrete-event simulator with a nemesis
+//! # LBFT
+//!
+//! [`lbft`] is the control layer: a sans-IO [`lbft::Validator`] per committee member
+//! (inputs `handle_message`, `handle_timeout`, `block_checked`, `propose`; outputs drained
+//! from `poll_output`: broadcasts, `Persist` before any dependent send, content checks,
+//! committed blocks with their certificates, and faults as evidence), the wire messages
+//! (tags `0x0200`–`0x0206`), and light verification of VALIDATE messages for ordinary
+//! nodes ([`lbft::light`]). It is Byzantine-safe where the paper's rule is not: impeach
+//! certificates need `2f + 1` by default, and heights have Tendermint-style rounds with
+//! locks. The safety and liveness arguments, with the tests guarding each invariant, are
+//! in the [`lbft`] module docs.
+//!
+//! # Simulator
+//!
+//! Feature `sim` (host only) adds `sim`, a seeded discrete-event simulator with a nemesis
 //! that drives any sans-IO state machine, and the LBFT adapter with its checkers.
 #![no_std]
 #![cfg_attr(
@@ -15,10 +29,10 @@
     )
 )]
 
-#[cfg(any(feature = "sim", test))]
 extern crate alloc;
 #[cfg(feature = "sim")]
 extern crate std;
 
+pub mod lbft;
 #[cfg(feature = "sim")]
 pub mod sim;

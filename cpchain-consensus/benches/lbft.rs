@@ -1,0 +1,2 @@
+//! LBFT benchmarks (filled below).
+fn main() {}

@@ -1,0 +1,285 @@
+//! Blocks as LBFT sees them: a header the engine checks and a body it does not interpret.
+//!
+//! The [`BlockId`] is `keccak256` of the header's canonical wire encoding; the header holds no
+//! seal, no signatures and no round, so the same block keeps its id when it is re-proposed in a
+//! later round and every validator computes the same id for the deterministic impeach block
+//! ([`Block::impeach`], §2.4.2 Impeachment step 1).
+
+use super::error::BlockError;
+use alloc::vec::Vec;
+use cpchain_core::encoding::{encode_to_vec, Domain};
+use cpchain_core::{keccak256, Address, ChainSpec, Hash, Height, Timestamp, WireMessage};
+use cpchain_crypto::{SecretKey, Signature};
+use serde::{Deserialize, Serialize};
+
+/// The identity of a block: hash of its header's canonical encoding (the mainnet "sigHash").
+pub type BlockId = Hash;
+
+/// Hard cap on the transaction bytes of one block; [`crate::lbft::Config::max_block_bytes`]
+/// may only lower it. It bounds the wire size of every message that carries a block.
+pub const MAX_BLOCK_BYTES: usize = 1 << 20;
+
+/// Hard cap on transactions per block, bounding per-transaction overhead in messages.
+pub const MAX_TRANSACTIONS: usize = 1 << 16;
+
+/// Domain of the proposer's seal over a block id.
+pub const SEAL_DOMAIN: Domain = Domain::new("cpchain/lbft/seal/v1");
+
+/// A block header: what validators vote on (through its id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Chain the block belongs to; in the id, so ids (and every vote) never cross chains.
+    pub chain_id: u64,
+    /// Height; genesis is 0.
+    pub height: Height,
+    /// Id of the parent block.
+    pub parent: BlockId,
+    /// Header time in milliseconds, as on mainnet.
+    pub timestamp: Timestamp,
+    /// The proposer scheduled for this height (for an impeach block: the impeached one).
+    pub proposer: Address,
+    /// Reward address; zero exactly for impeach blocks, which earn nothing.
+    pub coinbase: Address,
+    /// Commitment to the body, see [`tx_root`].
+    pub tx_root: Hash,
+}
+
+impl WireMessage for Header {
+    const TAG: u16 = 0x0206;
+    const MAX_ENCODED_LEN: usize = 160;
+}
+
+impl Header {
+    /// The block id: keccak256 of the canonical encoding. Canonical decoding guarantees one
+    /// byte form per header, so the id is a function of the header's content.
+    pub fn id(&self) -> BlockId {
+        // A Header always fits its MAX_ENCODED_LEN; the fallback is unreachable but keeps
+        // the function total.
+        match encode_to_vec(self) {
+            Ok(bytes) => keccak256(&bytes),
+            Err(_) => Hash::ZERO,
+        }
+    }
+
+    /// A block is an impeach block exactly when its coinbase is zero (as on mainnet).
+    pub fn is_impeach(&self) -> bool {
+        self.coinbase.is_zero()
+    }
+
+    /// A genesis header for tests and devnets: height 0, zero parent.
+    pub fn genesis(spec: &ChainSpec, timestamp: Timestamp) -> Header {
+        Header {
+            chain_id: spec.chain_id,
+            height: Height(0),
+            parent: Hash::ZERO,
+            timestamp,
+            proposer: Address::ZERO,
+            coinbase: Address::ZERO,
+            tx_root: tx_root(&[]),
+        }
+    }
+}
+
+/// Commitment to a body: `keccak256(keccak256(tx_0) ‖ … ‖ keccak256(tx_n))`. A flat list
+/// hash rather than mainnet's trie, since the engine only needs binding, not proofs.
+pub fn tx_root(transactions: &[Vec<u8>]) -> Hash {
+    let mut leaves = Vec::with_capacity(transactions.len().saturating_mul(32));
+    for tx in transactions {
+        leaves.extend_from_slice(keccak256(tx).as_bytes());
+    }
+    keccak256(&leaves)
+}
+
+/// A block: header, the proposer's seal (none on impeach blocks) and an opaque body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// The header validators vote on.
+    pub header: Header,
+    /// Proposer's signature over the id under [`SEAL_DOMAIN`]; `None` on impeach blocks,
+    /// which every validator builds itself.
+    pub seal: Option<Signature>,
+    /// Transactions, opaque to the engine; the host judges them (see `Output::CheckBlock`).
+    pub transactions: Vec<Vec<u8>>,
+}
+
+impl WireMessage for Block {
+    const TAG: u16 = 0x0202;
+    const MAX_ENCODED_LEN: usize = MAX_BLOCK_BYTES + 5 * MAX_TRANSACTIONS + 256;
+}
+
+impl Block {
+    /// The block id (of the header).
+    pub fn id(&self) -> BlockId {
+        self.header.id()
+    }
+
+    /// Whether this is an impeach block (zero coinbase).
+    pub fn is_impeach(&self) -> bool {
+        self.header.is_impeach()
+    }
+
+    /// Transaction bytes, the figure the size limits apply to.
+    pub fn body_bytes(&self) -> usize {
+        self.transactions
+            .iter()
+            .fold(0usize, |acc, tx| acc.saturating_add(tx.len()))
+    }
+
+    /// Build and seal a proposal on `parent` (§2.4.2 Block Production). The proposer may be
+    /// an RNode outside the validator committee, so this is a free constructor, not a
+    /// validator method.
+    pub fn propose(
+        spec: &ChainSpec,
+        parent: &Header,
+        key: &SecretKey,
+        coinbase: Address,
+        timestamp: Timestamp,
+        transactions: Vec<Vec<u8>>,
+    ) -> Block {
+        let header = Header {
+            chain_id: spec.chain_id,
+            height: Height(parent.height.0.saturating_add(1)),
+            parent: parent.id(),
+            timestamp,
+            proposer: key.public_key().address(),
+            coinbase,
+            tx_root: tx_root(&transactions),
+        };
+        let seal = key.sign(&SEAL_DOMAIN, header.id().as_bytes());
+        Block {
+            header,
+            seal: Some(seal),
+            transactions,
+        }
+    }
+
+    /// The deterministic impeach block for the height after `parent` (§2.4.2 Impeachment
+    /// step 1): empty body, zero coinbase, the impeached `proposer`, no seal, and time
+    /// `parent + period + impeach timeout`. Every honest validator builds the same id.
+    pub fn impeach(spec: &ChainSpec, parent: &Header, proposer: Address) -> Block {
+        let header = Header {
+            chain_id: spec.chain_id,
+            height: Height(parent.height.0.saturating_add(1)),
+            parent: parent.id(),
+            timestamp: parent
+                .timestamp
+                .saturating_add(spec.block_period)
+                .saturating_add(spec.impeach_timeout),
+            proposer,
+            coinbase: Address::ZERO,
+            tx_root: tx_root(&[]),
+        };
+        Block {
+            header,
+            seal: None,
+            transactions: Vec::new(),
+        }
+    }
+
+    /// Check the seal was made by the header's proposer. Costs one public-key recovery
+    /// (proposers are RNodes whose keys the validators know only by address).
+    pub fn verify_seal(&self) -> Result<(), BlockError> {
+        let seal = self.seal.as_ref().ok_or(BlockError::BadSeal)?;
+        let signer = seal
+            .recover_signer(&SEAL_DOMAIN, self.id().as_bytes())
+            .map_err(|_| BlockError::BadSeal)?;
+        if signer == self.header.proposer {
+            Ok(())
+        } else {
+            Err(BlockError::BadSeal)
+        }
+    }
+}
+
+/// What must hold of a normal (non-impeach) proposal at the height after `parent`, apart
+/// from the seal and the host's judgement of the body (§2.4.2 Normal Case step 1 and the
+/// mainnet time window).
+pub(crate) fn check_normal_header(
+    spec: &ChainSpec,
+    parent: &Header,
+    scheduled: Option<Address>,
+    block: &Block,
+    max_block_bytes: usize,
+    max_transactions: usize,
+) -> Result<(), BlockError> {
+    let h = &block.header;
+    if h.chain_id != spec.chain_id {
+        return Err(BlockError::WrongChain);
+    }
+    if h.height.0 != parent.height.0.saturating_add(1) {
+        return Err(BlockError::WrongHeight);
+    }
+    if h.parent != parent.id() {
+        return Err(BlockError::WrongParent);
+    }
+    if scheduled != Some(h.proposer) {
+        return Err(BlockError::WrongProposer);
+    }
+    if h.coinbase.is_zero() {
+        return Err(BlockError::ZeroCoinbase);
+    }
+    let earliest = parent.timestamp.saturating_add(spec.block_period);
+    let latest = earliest.saturating_add(spec.impeach_timeout);
+    if h.timestamp < earliest || h.timestamp > latest {
+        return Err(BlockError::Timestamp);
+    }
+    if block.body_bytes() > max_block_bytes || block.transactions.len() > max_transactions {
+        return Err(BlockError::TooLarge);
+    }
+    if tx_root(&block.transactions) != h.tx_root {
+        return Err(BlockError::TxRoot);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn key(i: u8) -> SecretKey {
+        SecretKey::from_bytes(&[i; 32]).unwrap()
+    }
+
+    #[test]
+    fn impeach_block_is_deterministic_and_round_free() {
+        let spec = ChainSpec::devnet();
+        let g = Header::genesis(&spec, Timestamp(1_000));
+        let p = key(1).public_key().address();
+        let a = Block::impeach(&spec, &g, p);
+        let b = Block::impeach(&spec, &g, p);
+        assert_eq!(a.id(), b.id());
+        assert!(a.is_impeach());
+        assert_eq!(a.header.timestamp, Timestamp(1_000 + 3_000 + 3_000));
+        // A different impeached proposer is a different block.
+        assert_ne!(a.id(), Block::impeach(&spec, &g, Address([9; 20])).id());
+    }
+
+    #[test]
+    fn seal_binds_proposer_and_content() {
+        let spec = ChainSpec::devnet();
+        let g = Header::genesis(&spec, Timestamp(0));
+        let k = key(2);
+        let mut b = Block::propose(
+            &spec,
+            &g,
+            &k,
+            Address([1; 20]),
+            Timestamp(3_000),
+            vec![vec![1, 2]],
+        );
+        assert_eq!(b.verify_seal(), Ok(()));
+        assert_eq!(
+            check_normal_header(&spec, &g, Some(k.public_key().address()), &b, 1000, 10),
+            Ok(())
+        );
+        b.header.coinbase = Address([2; 20]);
+        assert_eq!(b.verify_seal(), Err(BlockError::BadSeal));
+    }
+
+    #[test]
+    fn tx_root_separates_bodies() {
+        assert_ne!(tx_root(&[vec![1], vec![2]]), tx_root(&[vec![1, 2]]));
+        assert_ne!(tx_root(&[]), tx_root(&[vec![]]));
+    }
+}

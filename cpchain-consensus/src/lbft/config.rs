@@ -1,0 +1,96 @@
+//! What a validator needs to run: chain, committee, key, the impeach rule and every bound.
+
+use super::block::{MAX_BLOCK_BYTES, MAX_TRANSACTIONS};
+use super::committee::{ImpeachQuorum, ValidatorSet};
+use super::error::ConfigError;
+use cpchain_core::{Address, ChainSpec, Duration};
+use cpchain_crypto::SecretKey;
+
+/// Configuration of one [`crate::lbft::Validator`]. Build with [`Config::new`] and adjust
+/// the public fields; the validator checks them on construction.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Chain parameters: chain id, period, impeach timeout, `f`.
+    pub spec: ChainSpec,
+    /// The validators committee; must have `3f + 1` members and contain `key`.
+    pub validators: ValidatorSet,
+    /// This validator's signing key (zeroized on drop, redacted in `Debug`).
+    pub key: SecretKey,
+    /// Impeach certificate size; keep the default unless every validator is crash-only.
+    pub impeach_quorum: ImpeachQuorum,
+    /// Largest body (sum of transaction bytes) accepted; at most [`MAX_BLOCK_BYTES`].
+    pub max_block_bytes: usize,
+    /// Most transactions per block; at most [`MAX_TRANSACTIONS`].
+    pub max_transactions: usize,
+    /// Cap on a round's length (round `r` lasts `impeach_timeout × 2^r` until this cap).
+    pub max_round_length: Duration,
+    /// How many heights ahead messages are buffered (catch-up).
+    pub future_heights: u64,
+    /// Capacity of the future-message buffer; overflow is dropped and counted.
+    pub future_buffer: usize,
+    /// How many rounds ahead of the current one messages are accepted.
+    pub round_lookahead: u32,
+    /// Most distinct blocks kept at one height (proposals, locks, the impeach block).
+    pub max_blocks_per_height: usize,
+    /// Reward address used when this node proposes with [`crate::lbft::Validator::propose`].
+    pub coinbase: Address,
+}
+
+impl Config {
+    /// A configuration with default bounds: 1 MiB blocks, rounds capped at 64 impeach
+    /// timeouts, 8 heights and 1024 messages buffered, 16 rounds of lookahead.
+    pub fn new(spec: ChainSpec, validators: ValidatorSet, key: SecretKey) -> Config {
+        let max_round_length = spec.impeach_timeout.saturating_mul(64);
+        let coinbase = key.public_key().address();
+        Config {
+            spec,
+            validators,
+            key,
+            impeach_quorum: ImpeachQuorum::default(),
+            max_block_bytes: MAX_BLOCK_BYTES,
+            max_transactions: MAX_TRANSACTIONS,
+            max_round_length,
+            future_heights: 8,
+            future_buffer: 1024,
+            round_lookahead: 16,
+            max_blocks_per_height: 16,
+            coinbase,
+        }
+    }
+
+    /// Check the configuration; returns the local validator's address.
+    pub fn check(&self) -> Result<Address, ConfigError> {
+        self.spec.validate().map_err(ConfigError::Spec)?;
+        let expected = usize::try_from(self.spec.validators()).unwrap_or(usize::MAX);
+        if self.validators.len() != expected {
+            return Err(ConfigError::ValidatorCount {
+                expected,
+                found: self.validators.len(),
+            });
+        }
+        let me = self.key.public_key().address();
+        if !self.validators.contains(&me) {
+            return Err(ConfigError::NotAValidator);
+        }
+        if self.max_block_bytes > MAX_BLOCK_BYTES {
+            return Err(ConfigError::Limit("max_block_bytes"));
+        }
+        if self.max_transactions > MAX_TRANSACTIONS {
+            return Err(ConfigError::Limit("max_transactions"));
+        }
+        if self.max_round_length < self.spec.impeach_timeout {
+            return Err(ConfigError::Limit("max_round_length"));
+        }
+        if self.future_buffer == 0 || self.future_buffer > 1 << 20 {
+            return Err(ConfigError::Limit("future_buffer"));
+        }
+        if self.round_lookahead == 0 || self.round_lookahead > 1024 {
+            return Err(ConfigError::Limit("round_lookahead"));
+        }
+        // Room for a proposal, the impeach block and a few locks.
+        if self.max_blocks_per_height < 4 || self.max_blocks_per_height > 1024 {
+            return Err(ConfigError::Limit("max_blocks_per_height"));
+        }
+        Ok(me)
+    }
+}

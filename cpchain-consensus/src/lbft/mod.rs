@@ -1,0 +1,140 @@
+//! LBFT 2.0 (white paper §2.4): the validators committee's consensus on each block, as a
+//! sans-IO state machine, made Byzantine-safe and live.
+//!
+//! # The protocol
+//!
+//! A committee of `n = 3f + 1` validators ([`ValidatorSet`]) decides one block per height.
+//! A proposer schedule ([`ProposerSchedule`], computed by DPoR) names the proposer of each
+//! height. The paper's five states ([`State`]) and message names are kept:
+//!
+//! * **Normal case** (§2.4.2 steps 1–6). The proposer broadcasts a sealed block
+//!   (PRE-PREPARE, [`Message::PrePrepare`]). A validator checks the seal, the header (chain,
+//!   height, parent, scheduled proposer, non-zero coinbase, time in
+//!   `parent + period ..= parent + period + impeach timeout`, transaction root, size) and asks
+//!   the host to judge the transactions ([`Output::CheckBlock`]); then it broadcasts PREPARE.
+//!   On `2f + 1` PREPAREs (a P-certificate) it broadcasts COMMIT; on `2f + 1` COMMITs (a
+//!   C-certificate) it emits [`Output::Commit`] and broadcasts VALIDATE ([`Validate`]: the
+//!   block and the certificate). A validator that receives a valid VALIDATE for its height
+//!   adopts it and re-broadcasts it once.
+//! * **Impeachment.** When the timer expires at `parent.time + period + impeach timeout`, or
+//!   the proposal is illicit, every validator builds the same deterministic impeach block
+//!   ([`Block::impeach`]: empty body, zero coinbase, the impeached proposer, time
+//!   `parent + period + impeach timeout`) and runs IMPEACH PREPARE → IMPEACH COMMIT →
+//!   IMPEACH VALIDATE on it. Impeach blocks earn no reward (zero coinbase).
+//!
+//! # Deviations from the paper and from mainnet, with reasons
+//!
+//! 1. **Impeach quorum `2f + 1` by default** ([`ImpeachQuorum`]). With the paper's `f + 1`,
+//!    one double-voting validator lets a normal block and an impeach block both be
+//!    certified at one height (tests `fork_under_f_plus_one_impeach_quorum` and
+//!    `no_fork_under_default_impeach_quorum`). `FPlusOne` is kept, documented as safe
+//!    only for crash faults.
+//! 2. **One vote per phase per round.** An honest validator signs at most one PREPARE-phase
+//!    vote (PREPARE *or* IMPEACH PREPARE) and one COMMIT-phase vote (COMMIT *or* IMPEACH
+//!    COMMIT) per round. The paper lets a validator that prepared `B` impeach-prepare in the
+//!    same exchange; here that happens in the next round. Two signed votes of one phase for
+//!    different blocks in one round are reported as [`Fault::Equivocation`].
+//! 3. **Rounds with locks** (Tendermint). The rule above can deadlock a height: at `n = 4`
+//!    one honest validator has sent COMMIT(B), two have sent IMPEACH COMMIT, the Byzantine
+//!    fourth prepared both and goes silent; neither side can reach `2f + 1` again. So a
+//!    height has rounds. Round 0 is the paper's protocol. A round that ends undecided is
+//!    followed by round `r + 1`, led by validator `(h + r) mod n` ([`leader`]), which
+//!    proposes ([`Message::Proposal`]) its highest-round block with a P-certificate
+//!    (proof-of-lock) or, having none, the impeach block — the round's fallback value.
+//!    A validator that commits `B` in round `r` is *locked* on `(r, B)`; it carries `B` and
+//!    its P-certificate into each later round ([`Message::RoundChange`]) and prepares only
+//!    `B`, unless shown a P-certificate for another block from a round `≥ r` (a later
+//!    certificate unlocks). Round lengths double from the impeach timeout up to a cap.
+//!    Test `n4_deadlock_between_commit_and_impeach_commit_resolves` replays the deadlock.
+//! 4. **Signatures.** Every vote is signed under a per-kind domain over chain id, height,
+//!    round and block id (mainnet signed the bare header hash). Certificates list signers
+//!    in strictly increasing address order, so a validator counts once (mainnet counted
+//!    duplicates). Users check the proposer seal against the schedule (mainnet did not).
+//! 5. **Transaction root** is a flat hash list ([`block::tx_root`]), not a trie: the engine
+//!    needs binding, not inclusion proofs.
+//!
+//! # Safety (agreement): no two different blocks are decided at one height
+//!
+//! Quorum intersection: two sets of `2f + 1` among `3f + 1` share `f + 1` validators, at
+//! least one of them honest.
+//!
+//! * *Within a round*, two P-certificates (or two C-certificates) for different blocks
+//!   would need an honest validator to sign two votes of one phase in that round, which it
+//!   never does (`honest_validator_never_signs_two_votes_of_one_phase_in_a_round`, the
+//!   fuzz target `lbft_validator`, and the property tests).
+//! * *Across rounds* (the lock rule): if a C-certificate for `B` forms in round `r`, at least
+//!   `f + 1` honest validators committed `B` in `r` and are locked on `B` at round `≥ r`. By
+//!   induction on `r' > r`, no P-certificate for another block exists at rounds in
+//!   `[r, r')`, so none of them is ever shown a certificate that unlocks them, and in round
+//!   `r'` each prepares `B` or nothing. The other `2f` validators cannot form a
+//!   P-certificate for `B' ≠ B` alone, so no honest validator commits `B'` in `r'`, and no
+//!   C-certificate for `B'` forms (`locked_validator_refuses_other_block_without_later_certificate`,
+//!   `later_certificate_unlocks`).
+//! * *Across crashes*: every vote, lock and proposal is preceded by [`Output::Persist`]; a
+//!   validator restored from it keeps its round, votes and lock
+//!   (`restore_after_crash_never_double_votes`).
+//! * *VALIDATE adoption* checks a full C-certificate, which by the above is unique.
+//!
+//! All of this needs the impeach quorum to be `2f + 1`; with `f + 1` the intersection
+//! argument fails for impeach certificates, which is exactly the fork of deviation 1.
+//! The property tests `agreement_under_reordering_and_loss_n4` / `_n7` check agreement and
+//! no honest equivocation with one Byzantine validator over random schedules.
+//!
+//! # Liveness: after the network stabilises, with at most `f` Byzantine validators
+//!
+//! Assume messages between honest validators arrive within `Δ` after some global
+//! stabilisation time (the host retransmits). Round lengths double, so eventually every
+//! round is longer than `8Δ`. Honest validators enter each round within `Δ` of each
+//! other: a round ends on a local timer of the same length, and `f + 1` validators seen in
+//! a later round (votes, proposals or round changes) pull a lagging validator forward,
+//! since one of them is honest. Every locked honest validator broadcasts its lock with its
+//! RoundChange on entering a round; the leader proposes a quarter into the round, after
+//! those have arrived, so its proof-of-lock round is at least every honest lock round and
+//! every honest validator accepts its proposal (`acceptable`). Leaders rotate over all
+//! validators, so within `f + 1` consecutive rounds one is honest; then `2f + 1` honest
+//! PREPAREs, `2f + 1` COMMITs and a decision follow within the round. A silent proposer
+//! costs one impeach timeout at round 0 (`impeach_after_timeout_when_proposer_is_silent`).
+//! Tests: `n4_deadlock_between_commit_and_impeach_commit_resolves`,
+//! `lagging_validator_catches_up_from_validate_messages`, and the property tests
+//! (which, after the lossy prefix, deliver everything and require a decision).
+//!
+//! # Block content: a request/answer pair, not a callback
+//!
+//! The engine emits [`Output::CheckBlock`] and the host answers with
+//! [`Validator::block_checked`]. A callback trait would be simpler for a synchronous Rust
+//! host, but judging transactions means executing them against state the host owns, often
+//! on another thread or across the C API; a pair keeps the engine free of host references,
+//! lets the host batch or parallelise signature checks, and keeps the single-entry-point
+//! sans-IO shape (the house style). The proposal window keeps running while the host
+//! judges: a late answer leads to impeachment, as a slow proposer would.
+//!
+//! # Bounds
+//!
+//! Messages are size-capped on the wire ([`MAX_BLOCK_BYTES`], [`MAX_VALIDATORS`]).
+//! Future-height messages are buffered up to [`Config::future_buffer`] within
+//! [`Config::future_heights`] (overflow is dropped and counted in [`Stats`]); rounds beyond
+//! [`Config::round_lookahead`] are refused; at most [`Config::max_blocks_per_height`] blocks
+//! are kept per height. Per-height vote storage is at most `2n` per round entered.
+//! Old-height messages are ignored without signature work.
+
+pub mod block;
+pub mod committee;
+pub mod config;
+pub mod error;
+pub mod light;
+pub mod message;
+pub mod round;
+pub mod schedule;
+pub mod validator;
+pub mod vote;
+
+pub use block::{Block, BlockId, Header, MAX_BLOCK_BYTES, MAX_TRANSACTIONS};
+pub use committee::{ImpeachQuorum, ValidatorSet, MAX_VALIDATORS};
+pub use config::Config;
+pub use error::{BlockError, CertificateError, ConfigError, LightError, ProposeError, Rejected};
+pub use light::{verify_validate, LightVerifier};
+pub use message::{LockProof, Message, Proposal, RoundChange, Validate};
+pub use round::{leader, round_length, RoundTimes};
+pub use schedule::{FixedSchedule, ProposerSchedule};
+pub use validator::{Fault, Output, Persisted, State, Stats, Validator};
+pub use vote::{Certificate, Phase, Vote, VoteKind};

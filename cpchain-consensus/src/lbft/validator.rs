@@ -1,0 +1,1195 @@
+//! The validator state machine (§2.4.2), sans-IO.
+//!
+//! Inputs: [`Validator::handle_message`] (or [`Validator::handle_bytes`]),
+//! [`Validator::handle_timeout`], [`Validator::block_checked`] (the host's verdict on a
+//! block's transactions) and [`Validator::propose`]. Outputs: drained from
+//! [`Validator::poll_output`]; the host arms one timer at [`Validator::next_deadline`].
+//!
+//! Ordering contract: every [`Output::Persist`] precedes the [`Output::Broadcast`] of any
+//! vote, proposal or round change that depends on it. A host that writes each `Persist`
+//! durably before sending what follows can restart with [`Validator::restore`] and never
+//! sign two conflicting votes (test `restore_after_crash_never_double_votes`).
+
+use super::block::{check_normal_header, Block, BlockId, Header};
+use super::config::Config;
+use super::error::{BlockError, CertificateError, ConfigError, ProposeError, Rejected};
+use super::light::verify_validate;
+use super::message::{
+    proposal_payload, round_change_payload, LockProof, Message, Proposal, RoundChange, Validate,
+    PROPOSAL_DOMAIN, ROUND_CHANGE_DOMAIN,
+};
+use super::round::{leader, RoundTimes};
+use super::schedule::ProposerSchedule;
+use super::vote::{Certificate, Phase, Vote, VoteKind};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::vec::Vec;
+use cpchain_core::encoding::decode;
+use cpchain_core::{Address, Height, Timestamp, WireMessage};
+use cpchain_crypto::Signature;
+use serde::{Deserialize, Serialize};
+
+/// What the host must do, drained with [`Validator::poll_output`] in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Output {
+    /// Send to every validator (a VALIDATE also to every node, §2.4.2 step 4).
+    Broadcast(Message),
+    /// Write durably before acting on any later output.
+    Persist(Persisted),
+    /// Judge the transactions of this proposal and answer with
+    /// [`Validator::block_checked`]. The engine prepares only after a positive answer.
+    CheckBlock {
+        /// Height of the proposal.
+        height: Height,
+        /// The block to judge.
+        block: Block,
+    },
+    /// A block is final: insert it into the chain (§2.4.2 step 4).
+    Commit {
+        /// The decided block.
+        block: Block,
+        /// Its C-certificate.
+        certificate: Certificate,
+    },
+    /// A peer misbehaved; the evidence is for DPoR's punishment.
+    Fault(Fault),
+}
+
+/// Evidence of misbehaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Fault {
+    /// Two signed votes of one phase for different blocks in one round of a height
+    /// (PREPARE vs PREPARE, or PREPARE vs IMPEACH PREPARE; likewise for COMMIT). Both
+    /// votes verify, so the evidence convinces anyone.
+    Equivocation {
+        /// The vote seen first.
+        first: Vote,
+        /// The conflicting vote.
+        second: Vote,
+    },
+    /// The proposer sealed two different blocks for one height.
+    ProposerEquivocation {
+        /// First sealed header.
+        first: Header,
+        /// Its seal.
+        first_seal: Signature,
+        /// Second sealed header.
+        second: Header,
+        /// Its seal.
+        second_seal: Signature,
+    },
+    /// A proposal whose seal does not verify; not attributable to the proposer, so only
+    /// the transport sender is named.
+    BadSeal {
+        /// Who delivered it.
+        from: Address,
+        /// Id of the header.
+        block: BlockId,
+    },
+    /// A correctly sealed but illicit proposal (§2.4.2: triggers impeachment).
+    IllicitBlock {
+        /// The proposer's header.
+        header: Header,
+        /// Its (valid) seal: the proof the proposer made it.
+        seal: Signature,
+        /// What is wrong with it.
+        reason: BlockError,
+    },
+}
+
+/// The paper's five states (§2.4.2, Figure 10), as seen in the current round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for a proposal.
+    Idle,
+    /// PREPARE sent.
+    Prepare,
+    /// COMMIT sent.
+    Commit,
+    /// IMPEACH PREPARE sent.
+    ImpeachPrepare,
+    /// IMPEACH COMMIT sent.
+    ImpeachCommit,
+}
+
+/// What a validator must keep across a crash: everything it has signed at the current
+/// height and round, and its lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Persisted {
+    /// Chain id, checked on restore.
+    pub chain_id: u64,
+    /// The last decided block's header; the current height is the next.
+    pub parent: Header,
+    /// Current round.
+    pub round: u32,
+    /// When the current round started.
+    pub round_start: Timestamp,
+    /// Own PREPARE / IMPEACH PREPARE in the current round.
+    pub prepared: Option<Vote>,
+    /// Own COMMIT / IMPEACH COMMIT in the current round.
+    pub committed: Option<Vote>,
+    /// Own lock and the P-certificate behind it.
+    pub lock: Option<(u32, LockProof)>,
+    /// Whether this node sealed a proposal at this height (a second one is equivocation).
+    pub proposed: bool,
+    /// Whether this node sent its leader proposal in the current round.
+    pub led: bool,
+}
+
+impl WireMessage for Persisted {
+    const TAG: u16 = 0x0204;
+    const MAX_ENCODED_LEN: usize = <Message as WireMessage>::MAX_ENCODED_LEN + 1024;
+}
+
+/// Work counters: the benchmark's signature accounting and the bounded-buffer drops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Signatures made.
+    pub signs: u64,
+    /// Signatures verified or public keys recovered.
+    pub verifies: u64,
+    /// Future-height messages dropped because the buffer was full.
+    pub dropped_future: u64,
+    /// Messages rejected.
+    pub rejected: u64,
+    /// Blocks decided.
+    pub decided: u64,
+}
+
+/// An LBFT 2.0 validator. `S` is the proposer schedule (from DPoR).
+#[derive(Debug)]
+pub struct Validator<S> {
+    cfg: Config,
+    schedule: S,
+    me: Address,
+    // The current height.
+    parent: Header,
+    height: Height,
+    impeach: Block,
+    impeach_id: BlockId,
+    round: u32,
+    times: RoundTimes,
+    prepared: Option<Vote>,
+    committed: Option<Vote>,
+    proposed: bool,
+    led: bool,
+    lock: Option<(u32, BlockId)>,
+    blocks: BTreeMap<BlockId, Block>,
+    approved: BTreeSet<BlockId>,
+    pending_check: Option<BlockId>,
+    pre_prepare: Option<(Header, Signature)>,
+    proposals: BTreeMap<u32, Proposal>,
+    votes: BTreeMap<(u32, Phase, usize), Vote>,
+    tally: BTreeMap<(u32, Phase, BlockId), usize>,
+    pcerts: BTreeMap<(u32, BlockId), Certificate>,
+    presence: BTreeMap<u32, BTreeSet<usize>>,
+    round_changes: BTreeSet<(u32, usize)>,
+    // Other heights and the host.
+    future: VecDeque<(Address, Message)>,
+    outputs: VecDeque<Output>,
+    stats: Stats,
+}
+
+impl<S: ProposerSchedule> Validator<S> {
+    /// A validator starting at the height after `parent` (genesis or the host's chain
+    /// head), at time `now`.
+    pub fn new(
+        cfg: Config,
+        schedule: S,
+        parent: Header,
+        now: Timestamp,
+    ) -> Result<Self, ConfigError> {
+        let me = cfg.check()?;
+        if parent.chain_id != cfg.spec.chain_id {
+            return Err(ConfigError::PersistedMismatch);
+        }
+        let mut v = Validator::blank(cfg, schedule, me, parent, now);
+        v.emit_persist();
+        Ok(v)
+    }
+
+    /// A validator restarted from its last [`Output::Persist`]. It will not sign anything
+    /// that conflicts with what it signed before the crash; it re-broadcasts its votes of
+    /// the current round so peers that missed them can count them.
+    pub fn restore(cfg: Config, schedule: S, persisted: Persisted) -> Result<Self, ConfigError> {
+        let me = cfg.check()?;
+        if persisted.chain_id != cfg.spec.chain_id || persisted.parent.chain_id != cfg.spec.chain_id
+        {
+            return Err(ConfigError::PersistedMismatch);
+        }
+        let mut v = Validator::blank(cfg, schedule, me, persisted.parent, persisted.round_start);
+        v.round = persisted.round;
+        v.times = v.round_times(persisted.round, persisted.round_start);
+        v.proposed = persisted.proposed;
+        v.led = persisted.led;
+        for own in [&persisted.prepared, &persisted.committed]
+            .into_iter()
+            .flatten()
+        {
+            if own.height != v.height || own.round != v.round || own.voter != me {
+                return Err(ConfigError::PersistedMismatch);
+            }
+        }
+        if let Some((round, proof)) = persisted.lock {
+            let id = proof.block.id();
+            if proof.certificate.block != id || proof.certificate.round != round {
+                return Err(ConfigError::PersistedMismatch);
+            }
+            v.blocks.insert(id, proof.block);
+            v.pcerts.insert((round, id), proof.certificate);
+            v.lock = Some((round, id));
+        }
+        if let Some(p) = persisted.prepared {
+            v.record_own(p.clone());
+            v.prepared = Some(p.clone());
+            v.outputs.push_back(Output::Broadcast(Message::Vote(p)));
+        }
+        if let Some(c) = persisted.committed {
+            v.record_own(c.clone());
+            v.committed = Some(c.clone());
+            v.outputs.push_back(Output::Broadcast(Message::Vote(c)));
+        }
+        Ok(v)
+    }
+
+    fn blank(cfg: Config, schedule: S, me: Address, parent: Header, now: Timestamp) -> Self {
+        let height = Height(parent.height.0.saturating_add(1));
+        let impeached = schedule.proposer_of(height).unwrap_or(Address::ZERO);
+        let impeach = Block::impeach(&cfg.spec, &parent, impeached);
+        let impeach_id = impeach.id();
+        let times = RoundTimes::first(&cfg.spec, parent.timestamp, now);
+        let mut blocks = BTreeMap::new();
+        blocks.insert(impeach_id, impeach.clone());
+        Validator {
+            cfg,
+            schedule,
+            me,
+            parent,
+            height,
+            impeach,
+            impeach_id,
+            round: 0,
+            times,
+            prepared: None,
+            committed: None,
+            proposed: false,
+            led: false,
+            lock: None,
+            blocks,
+            approved: BTreeSet::new(),
+            pending_check: None,
+            pre_prepare: None,
+            proposals: BTreeMap::new(),
+            votes: BTreeMap::new(),
+            tally: BTreeMap::new(),
+            pcerts: BTreeMap::new(),
+            presence: BTreeMap::new(),
+            round_changes: BTreeSet::new(),
+            future: VecDeque::new(),
+            outputs: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    // ----- accessors -----
+
+    /// The height being decided.
+    pub fn height(&self) -> Height {
+        self.height
+    }
+    /// The current round.
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+    /// The last decided header.
+    pub fn parent(&self) -> &Header {
+        &self.parent
+    }
+    /// This validator's address.
+    pub fn address(&self) -> Address {
+        self.me
+    }
+    /// The lock: round and block.
+    pub fn lock(&self) -> Option<(u32, BlockId)> {
+        self.lock
+    }
+    /// The deterministic impeach block of the current height.
+    pub fn impeach_block(&self) -> &Block {
+        &self.impeach
+    }
+    /// Work counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    /// The proposer schedule.
+    pub fn schedule(&self) -> &S {
+        &self.schedule
+    }
+    /// The proposer schedule, for the host to extend at term changes.
+    pub fn schedule_mut(&mut self) -> &mut S {
+        &mut self.schedule
+    }
+    /// The paper's state in the current round.
+    pub fn state(&self) -> State {
+        match (&self.prepared, &self.committed) {
+            (_, Some(c)) if c.kind.is_impeach() => State::ImpeachCommit,
+            (_, Some(_)) => State::Commit,
+            (Some(p), None) if p.kind.is_impeach() => State::ImpeachPrepare,
+            (Some(_), None) => State::Prepare,
+            (None, None) => State::Idle,
+        }
+    }
+
+    /// The next output, in order; `None` when drained.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Validator::handle_timeout`] must next be called.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let mut d = self.times.end;
+        if self.prepared.is_none() && self.times.give_up_proposal < d {
+            d = self.times.give_up_proposal;
+        }
+        if self.is_leader() && !self.led && self.times.leader_proposes < d {
+            d = self.times.leader_proposes;
+        }
+        Some(d)
+    }
+
+    // ----- inputs -----
+
+    /// Decode and handle bytes from a peer.
+    pub fn handle_bytes(
+        &mut self,
+        now: Timestamp,
+        from: Address,
+        bytes: &[u8],
+    ) -> Result<(), Rejected> {
+        match decode::<Message>(bytes) {
+            Ok(msg) => self.handle_message(now, from, msg),
+            Err(e) => {
+                self.stats.rejected = self.stats.rejected.saturating_add(1);
+                Err(Rejected::Decode(e))
+            }
+        }
+    }
+
+    /// Handle a message from a peer. `from` is the transport sender, used only to name
+    /// the deliverer of an unattributable bad seal: every message authenticates itself by
+    /// signature. `Err` says why the message was dropped; the state is then unchanged
+    /// (apart from counters and `Fault` outputs).
+    pub fn handle_message(
+        &mut self,
+        now: Timestamp,
+        from: Address,
+        msg: Message,
+    ) -> Result<(), Rejected> {
+        let r = self.dispatch(now, from, msg);
+        if r.is_err() {
+            self.stats.rejected = self.stats.rejected.saturating_add(1);
+        }
+        self.drain_future(now);
+        r
+    }
+
+    /// The round timer fired (or the host polls): give up on a missing proposal
+    /// (§2.4.2 Impeachment, "the timer of validator expires"), lead a round, or start the
+    /// next round.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if self.is_leader() && !self.led && now >= self.times.leader_proposes {
+            self.lead();
+        }
+        if self.prepared.is_none() && now >= self.times.give_up_proposal {
+            let fallback = self.fallback();
+            self.prepare(fallback);
+        }
+        if now >= self.times.end {
+            let next = self.round.saturating_add(1);
+            self.enter_round(next, now);
+        }
+        self.progress(now);
+        self.drain_future(now);
+    }
+
+    /// The host's verdict on the transactions of a proposal it was asked to check with
+    /// [`Output::CheckBlock`]. An invalid body is illicit (§2.4.2): impeach.
+    pub fn block_checked(&mut self, now: Timestamp, block: BlockId, valid: bool) {
+        if self.pending_check != Some(block) {
+            return;
+        }
+        self.pending_check = None;
+        if valid {
+            self.approved.insert(block);
+        } else if let Some((header, seal)) = self.pre_prepare.clone() {
+            self.outputs.push_back(Output::Fault(Fault::IllicitBlock {
+                header,
+                seal,
+                reason: BlockError::Content,
+            }));
+            if self.round == 0 && self.prepared.is_none() && self.lock.is_none() {
+                let id = self.impeach_id;
+                self.prepare(id);
+            }
+        }
+        self.progress(now);
+        self.drain_future(now);
+    }
+
+    /// Seal and broadcast a proposal of `transactions` when this validator is also the
+    /// scheduled proposer of the current height (§2.4.2 Block Production). Proposers that
+    /// are not validators use [`Block::propose`] directly.
+    pub fn propose(
+        &mut self,
+        now: Timestamp,
+        transactions: Vec<Vec<u8>>,
+    ) -> Result<BlockId, ProposeError> {
+        if self.schedule.proposer_of(self.height) != Some(self.me) {
+            return Err(ProposeError::NotScheduled);
+        }
+        if self.proposed || self.pre_prepare.is_some() {
+            return Err(ProposeError::AlreadyProposed);
+        }
+        let earliest = self
+            .parent
+            .timestamp
+            .saturating_add(self.cfg.spec.block_period);
+        let latest = earliest.saturating_add(self.cfg.spec.impeach_timeout);
+        if now > latest || self.round != 0 {
+            return Err(ProposeError::WindowClosed);
+        }
+        let body: usize = transactions
+            .iter()
+            .fold(0usize, |a, t| a.saturating_add(t.len()));
+        if body > self.cfg.max_block_bytes || transactions.len() > self.cfg.max_transactions {
+            return Err(ProposeError::TooLarge);
+        }
+        let time = if now > earliest { now } else { earliest };
+        let block = Block::propose(
+            &self.cfg.spec,
+            &self.parent,
+            &self.cfg.key,
+            self.cfg.coinbase,
+            time,
+            transactions,
+        );
+        self.stats.signs = self.stats.signs.saturating_add(1);
+        let id = block.id();
+        self.proposed = true;
+        self.emit_persist();
+        self.outputs
+            .push_back(Output::Broadcast(Message::PrePrepare(block.clone())));
+        if let Some(seal) = block.seal {
+            self.pre_prepare = Some((block.header.clone(), seal));
+        }
+        self.blocks.insert(id, block);
+        self.approved.insert(id);
+        self.progress(now);
+        Ok(id)
+    }
+
+    // ----- dispatch -----
+
+    fn dispatch(&mut self, now: Timestamp, from: Address, msg: Message) -> Result<(), Rejected> {
+        let h = msg.height();
+        if h < self.height {
+            return Err(Rejected::StaleHeight);
+        }
+        if h > self.height {
+            return self.buffer(from, msg);
+        }
+        match msg {
+            Message::PrePrepare(block) => self.on_pre_prepare(now, from, block),
+            Message::Proposal(p) => self.on_proposal(now, p),
+            Message::Vote(v) => self.on_vote(now, v),
+            Message::RoundChange(rc) => self.on_round_change(now, rc),
+            Message::Validate(v) => self.on_validate(now, v),
+        }
+    }
+
+    fn buffer(&mut self, from: Address, msg: Message) -> Result<(), Rejected> {
+        let ahead = msg.height().0.saturating_sub(self.height.0);
+        if ahead > self.cfg.future_heights {
+            return Err(Rejected::TooFarAhead);
+        }
+        if self.future.len() >= self.cfg.future_buffer {
+            self.stats.dropped_future = self.stats.dropped_future.saturating_add(1);
+            return Err(Rejected::BufferFull);
+        }
+        self.future.push_back((from, msg));
+        Ok(())
+    }
+
+    /// Replay buffered messages that became current; stops when none is left for the
+    /// (possibly advancing) current height.
+    fn drain_future(&mut self, now: Timestamp) {
+        loop {
+            let height = self.height;
+            self.future.retain(|(_, m)| m.height() >= height);
+            let Some(pos) = self.future.iter().position(|(_, m)| m.height() == height) else {
+                return;
+            };
+            let Some((from, msg)) = self.future.remove(pos) else {
+                return;
+            };
+            if self.dispatch(now, from, msg).is_err() {
+                self.stats.rejected = self.stats.rejected.saturating_add(1);
+            }
+        }
+    }
+
+    fn on_pre_prepare(
+        &mut self,
+        now: Timestamp,
+        from: Address,
+        block: Block,
+    ) -> Result<(), Rejected> {
+        if block.is_impeach() {
+            // Impeach blocks are built, never proposed.
+            return Err(Rejected::Block(BlockError::NotTheImpeachBlock));
+        }
+        let scheduled = self.schedule.proposer_of(self.height);
+        if scheduled != Some(block.header.proposer) {
+            return Err(Rejected::Block(BlockError::WrongProposer));
+        }
+        let id = block.id();
+        if let Some((first, _)) = &self.pre_prepare {
+            if first.id() == id {
+                return Err(Rejected::Duplicate);
+            }
+        }
+        self.stats.verifies = self.stats.verifies.saturating_add(1);
+        let seal = match (block.verify_seal(), block.seal) {
+            (Ok(()), Some(seal)) => seal,
+            _ => {
+                self.outputs
+                    .push_back(Output::Fault(Fault::BadSeal { from, block: id }));
+                return Err(Rejected::Block(BlockError::BadSeal));
+            }
+        };
+        if let Some((first, first_seal)) = &self.pre_prepare {
+            self.outputs
+                .push_back(Output::Fault(Fault::ProposerEquivocation {
+                    first: first.clone(),
+                    first_seal: *first_seal,
+                    second: block.header.clone(),
+                    second_seal: seal,
+                }));
+            return Err(Rejected::ConflictingProposal);
+        }
+        self.pre_prepare = Some((block.header.clone(), seal));
+        if let Err(reason) = check_normal_header(
+            &self.cfg.spec,
+            &self.parent,
+            scheduled,
+            &block,
+            self.cfg.max_block_bytes,
+            self.cfg.max_transactions,
+        ) {
+            self.outputs.push_back(Output::Fault(Fault::IllicitBlock {
+                header: block.header,
+                seal,
+                reason,
+            }));
+            // §2.4.2: an illicit block from the proposer triggers impeachment at once.
+            if self.round == 0 && self.prepared.is_none() && self.lock.is_none() {
+                let imp = self.impeach_id;
+                self.prepare(imp);
+                self.progress(now);
+            }
+            return Err(Rejected::Block(reason));
+        }
+        self.store_block(id, block.clone())?;
+        if self.round == 0 && self.prepared.is_none() {
+            self.pending_check = Some(id);
+            self.outputs.push_back(Output::CheckBlock {
+                height: self.height,
+                block,
+            });
+        }
+        self.progress(now);
+        Ok(())
+    }
+
+    fn on_proposal(&mut self, now: Timestamp, p: Proposal) -> Result<(), Rejected> {
+        if p.round == 0 || p.round < self.round {
+            return Err(Rejected::StaleRound);
+        }
+        if p.round > self.round.saturating_add(self.cfg.round_lookahead) {
+            return Err(Rejected::TooFarAhead);
+        }
+        if leader(&self.cfg.validators, self.height, p.round) != Some(p.leader) {
+            return Err(Rejected::NotMember);
+        }
+        if self.proposals.contains_key(&p.round) {
+            return Err(Rejected::Duplicate);
+        }
+        let id = p.block.id();
+        let pol_round = p.proof_of_lock.as_ref().map(|c| c.round);
+        let key = self
+            .cfg
+            .validators
+            .key_of(&p.leader)
+            .ok_or(Rejected::NotMember)?;
+        self.stats.verifies = self.stats.verifies.saturating_add(1);
+        key.verify_payload(
+            &PROPOSAL_DOMAIN,
+            &proposal_payload(self.cfg.spec.chain_id, self.height, p.round, &id, pol_round),
+            &p.signature,
+        )
+        .map_err(|_| Rejected::BadSignature)?;
+        match &p.proof_of_lock {
+            Some(cert) => {
+                if cert.round >= p.round {
+                    return Err(Rejected::Certificate(CertificateError::Mismatch));
+                }
+                self.check_lock_proof(&p.block, cert)?;
+            }
+            None if id == self.impeach_id => {}
+            // A normal block without a P-certificate would need a fresh content check;
+            // only the scheduled proposer's round-0 PRE-PREPARE gets one.
+            None => return Err(Rejected::Unexpected),
+        }
+        self.store_block(id, p.block.clone())?;
+        if let Some(cert) = p.proof_of_lock.clone() {
+            self.pcerts.entry((cert.round, id)).or_insert(cert);
+        }
+        if let Some(i) = self.cfg.validators.index_of(&p.leader) {
+            self.note_presence(p.round, i);
+        }
+        self.proposals.insert(p.round, p);
+        self.progress(now);
+        Ok(())
+    }
+
+    fn on_vote(&mut self, now: Timestamp, v: Vote) -> Result<(), Rejected> {
+        let idx = self
+            .cfg
+            .validators
+            .index_of(&v.voter)
+            .ok_or(Rejected::NotMember)?;
+        if v.round > self.round.saturating_add(self.cfg.round_lookahead) {
+            return Err(Rejected::TooFarAhead);
+        }
+        if (v.block == self.impeach_id) != v.kind.is_impeach() {
+            return Err(Rejected::KindMismatch);
+        }
+        let key = (v.round, v.kind.phase(), idx);
+        if let Some(first) = self.votes.get(&key) {
+            if first.block == v.block {
+                return Err(Rejected::Duplicate);
+            }
+            self.stats.verifies = self.stats.verifies.saturating_add(1);
+            v.verify(self.cfg.spec.chain_id, &self.cfg.validators)
+                .map_err(|_| Rejected::BadSignature)?;
+            self.outputs.push_back(Output::Fault(Fault::Equivocation {
+                first: first.clone(),
+                second: v,
+            }));
+            return Err(Rejected::Equivocation);
+        }
+        self.stats.verifies = self.stats.verifies.saturating_add(1);
+        v.verify(self.cfg.spec.chain_id, &self.cfg.validators)
+            .map_err(|_| Rejected::BadSignature)?;
+        self.note_presence(v.round, idx);
+        self.count(idx, v);
+        self.progress(now);
+        Ok(())
+    }
+
+    fn on_round_change(&mut self, now: Timestamp, rc: RoundChange) -> Result<(), Rejected> {
+        let idx = self
+            .cfg
+            .validators
+            .index_of(&rc.voter)
+            .ok_or(Rejected::NotMember)?;
+        if rc.round > self.round.saturating_add(self.cfg.round_lookahead) {
+            return Err(Rejected::TooFarAhead);
+        }
+        if self.round_changes.contains(&(rc.round, idx)) {
+            return Err(Rejected::Duplicate);
+        }
+        let key = self
+            .cfg
+            .validators
+            .key_of(&rc.voter)
+            .ok_or(Rejected::NotMember)?;
+        self.stats.verifies = self.stats.verifies.saturating_add(1);
+        key.verify_payload(
+            &ROUND_CHANGE_DOMAIN,
+            &round_change_payload(self.cfg.spec.chain_id, self.height, rc.round),
+            &rc.signature,
+        )
+        .map_err(|_| Rejected::BadSignature)?;
+        if let Some(proof) = rc.lock {
+            let id = proof.block.id();
+            if proof.certificate.round >= rc.round {
+                return Err(Rejected::Certificate(CertificateError::Mismatch));
+            }
+            if !self.has_pcert(proof.certificate.round, id) {
+                self.check_lock_proof(&proof.block, &proof.certificate)?;
+                self.store_block(id, proof.block)?;
+                self.pcerts
+                    .insert((proof.certificate.round, id), proof.certificate);
+            } else if !self.blocks.contains_key(&id) {
+                self.check_block_shape(&proof.block)?;
+                self.store_block(id, proof.block)?;
+            }
+        }
+        self.round_changes.insert((rc.round, idx));
+        self.note_presence(rc.round, idx);
+        self.progress(now);
+        Ok(())
+    }
+
+    fn on_validate(&mut self, now: Timestamp, v: Validate) -> Result<(), Rejected> {
+        // Light verification: the same rules users apply (§2.4.2 step 6).
+        let checked = verify_validate(
+            &self.cfg.spec,
+            &self.cfg.validators,
+            self.cfg.impeach_quorum,
+            &self.schedule,
+            &v,
+            &self.parent,
+        );
+        match checked {
+            Ok(n) => {
+                self.stats.verifies = self.stats.verifies.saturating_add(n as u64);
+            }
+            Err(e) => {
+                self.stats.verifies = self.stats.verifies.saturating_add(1);
+                return Err(e.into());
+            }
+        }
+        // §2.4.2 step 5: adopt and re-broadcast once (we leave the height, so later
+        // copies are stale).
+        self.decide(now, v.block, v.certificate);
+        Ok(())
+    }
+
+    // ----- block bookkeeping -----
+
+    /// A lock proof's block must be the impeach block or a well-formed block for this
+    /// height; its certificate a PREPARE-phase quorum on it. The seal and the content are
+    /// not re-checked: the certificate holds at least f + 1 honest PREPAREs, each given
+    /// only after those checks.
+    fn check_lock_proof(&mut self, block: &Block, cert: &Certificate) -> Result<(), Rejected> {
+        let id = block.id();
+        self.check_block_shape(block)?;
+        let impeach = id == self.impeach_id;
+        if cert.kind != VoteKind::of(Phase::Prepare, impeach)
+            || cert.height != self.height
+            || cert.block != id
+        {
+            return Err(Rejected::Certificate(CertificateError::Mismatch));
+        }
+        let quorum = self.quorum_for(impeach);
+        let n = cert.verify(self.cfg.spec.chain_id, &self.cfg.validators, quorum);
+        let counted = match n {
+            Ok(n) => n,
+            Err(CertificateError::BadSignature) => cert.signatures.len(),
+            Err(_) => 0,
+        };
+        self.stats.verifies = self.stats.verifies.saturating_add(counted as u64);
+        n.map(|_| ()).map_err(Rejected::Certificate)
+    }
+
+    fn check_block_shape(&self, block: &Block) -> Result<(), Rejected> {
+        if block.id() == self.impeach_id {
+            return if *block == self.impeach {
+                Ok(())
+            } else {
+                Err(Rejected::Block(BlockError::NotTheImpeachBlock))
+            };
+        }
+        if block.is_impeach() {
+            return Err(Rejected::Block(BlockError::NotTheImpeachBlock));
+        }
+        check_normal_header(
+            &self.cfg.spec,
+            &self.parent,
+            self.schedule.proposer_of(self.height),
+            block,
+            self.cfg.max_block_bytes,
+            self.cfg.max_transactions,
+        )
+        .map_err(Rejected::Block)
+    }
+
+    fn store_block(&mut self, id: BlockId, block: Block) -> Result<(), Rejected> {
+        if self.blocks.contains_key(&id) {
+            return Ok(());
+        }
+        if self.blocks.len() >= self.cfg.max_blocks_per_height {
+            return Err(Rejected::TooManyBlocks);
+        }
+        self.blocks.insert(id, block);
+        Ok(())
+    }
+
+    // ----- votes and certificates -----
+
+    fn quorum_for(&self, impeach: bool) -> usize {
+        if impeach {
+            self.cfg.validators.impeach_quorum(self.cfg.impeach_quorum)
+        } else {
+            self.cfg.validators.quorum()
+        }
+    }
+
+    fn count(&mut self, idx: usize, v: Vote) {
+        let t = self
+            .tally
+            .entry((v.round, v.kind.phase(), v.block))
+            .or_insert(0);
+        *t = t.saturating_add(1);
+        self.votes.insert((v.round, v.kind.phase(), idx), v);
+    }
+
+    fn record_own(&mut self, v: Vote) {
+        if let Some(idx) = self.cfg.validators.index_of(&self.me) {
+            if !self.votes.contains_key(&(v.round, v.kind.phase(), idx)) {
+                self.count(idx, v);
+            }
+        }
+    }
+
+    fn has_quorum(&self, round: u32, phase: Phase, id: BlockId) -> bool {
+        let n = self.tally.get(&(round, phase, id)).copied().unwrap_or(0);
+        n >= self.quorum_for(id == self.impeach_id)
+    }
+
+    fn has_pcert(&self, round: u32, id: BlockId) -> bool {
+        self.pcerts.contains_key(&(round, id)) || self.has_quorum(round, Phase::Prepare, id)
+    }
+
+    fn certificate(&self, round: u32, phase: Phase, id: BlockId) -> Option<Certificate> {
+        if phase == Phase::Prepare {
+            if let Some(c) = self.pcerts.get(&(round, id)) {
+                return Some(c.clone());
+            }
+        }
+        if !self.has_quorum(round, phase, id) {
+            return None;
+        }
+        let signatures = self
+            .votes
+            .range((round, phase, 0)..=(round, phase, usize::MAX))
+            .filter(|(_, v)| v.block == id)
+            .map(|(_, v)| (v.voter, v.signature))
+            .collect();
+        Some(Certificate {
+            kind: VoteKind::of(phase, id == self.impeach_id),
+            height: self.height,
+            round,
+            block: id,
+            signatures,
+        })
+    }
+
+    /// The highest-round block with a P-certificate whose content is known (Tendermint's
+    /// "valid value").
+    fn valid_value(&self) -> Option<(u32, BlockId)> {
+        let from_tally = self
+            .tally
+            .iter()
+            .filter(|((r, ph, id), _)| *ph == Phase::Prepare && self.has_quorum(*r, *ph, *id))
+            .map(|((r, _, id), _)| (*r, *id));
+        let from_certs = self.pcerts.keys().copied();
+        from_tally
+            .chain(from_certs)
+            .filter(|(_, id)| self.blocks.contains_key(id))
+            .max_by_key(|(r, _)| *r)
+    }
+
+    fn note_presence(&mut self, round: u32, idx: usize) {
+        if round > self.round {
+            self.presence.entry(round).or_default().insert(idx);
+        }
+    }
+
+    // ----- own actions -----
+
+    fn is_leader(&self) -> bool {
+        self.round >= 1 && leader(&self.cfg.validators, self.height, self.round) == Some(self.me)
+    }
+
+    /// What to PREPARE when no acceptable proposal came: the locked block (a locked
+    /// validator carries its lock into every later round) or else the impeach block.
+    fn fallback(&self) -> BlockId {
+        self.lock.map(|(_, id)| id).unwrap_or(self.impeach_id)
+    }
+
+    /// Tendermint's prevote rule. Safety rests on it: once locked on `B` at round `l`,
+    /// prepare another block only with a P-certificate for it from a round ≥ `l`.
+    fn acceptable(&self, id: BlockId, pol_round: Option<u32>) -> bool {
+        match self.lock {
+            None => true,
+            Some((_, locked)) if locked == id => true,
+            Some((l, _)) => pol_round.is_some_and(|vr| vr >= l),
+        }
+    }
+
+    fn sign_vote(&mut self, phase: Phase, id: BlockId) -> Vote {
+        let kind = VoteKind::of(phase, id == self.impeach_id);
+        self.stats.signs = self.stats.signs.saturating_add(1);
+        Vote::sign(
+            &self.cfg.key,
+            self.cfg.spec.chain_id,
+            kind,
+            self.height,
+            self.round,
+            id,
+        )
+    }
+
+    /// Sign and send this round's PREPARE (or IMPEACH PREPARE). At most one per round.
+    fn prepare(&mut self, id: BlockId) {
+        if self.prepared.is_some() {
+            return;
+        }
+        let v = self.sign_vote(Phase::Prepare, id);
+        self.prepared = Some(v.clone());
+        self.record_own(v.clone());
+        self.emit_persist();
+        self.outputs.push_back(Output::Broadcast(Message::Vote(v)));
+    }
+
+    /// Lock on `id` and send this round's COMMIT (or IMPEACH COMMIT). At most one per
+    /// round; never after a COMMIT of the other kind in the same round.
+    fn commit(&mut self, id: BlockId) {
+        if self.committed.is_some() || self.prepared.is_none() {
+            return;
+        }
+        self.lock = Some((self.round, id));
+        let v = self.sign_vote(Phase::Commit, id);
+        self.committed = Some(v.clone());
+        self.record_own(v.clone());
+        self.emit_persist();
+        self.outputs.push_back(Output::Broadcast(Message::Vote(v)));
+    }
+
+    /// Round leader: propose the valid value with its P-certificate, else the impeach block.
+    fn lead(&mut self) {
+        if self.led || !self.is_leader() {
+            return;
+        }
+        let (block, pol) = match self.valid_value() {
+            Some((r, id)) => (
+                self.blocks.get(&id).cloned(),
+                self.certificate(r, Phase::Prepare, id),
+            ),
+            None => (Some(self.impeach.clone()), None),
+        };
+        let Some(block) = block else { return };
+        if !block.is_impeach() && pol.is_none() {
+            return;
+        }
+        self.led = true;
+        self.stats.signs = self.stats.signs.saturating_add(1);
+        let p = Proposal::sign(
+            &self.cfg.key,
+            self.cfg.spec.chain_id,
+            self.height,
+            self.round,
+            block,
+            pol,
+        );
+        self.emit_persist();
+        self.outputs
+            .push_back(Output::Broadcast(Message::Proposal(p.clone())));
+        self.proposals.insert(self.round, p);
+    }
+
+    fn enter_round(&mut self, round: u32, now: Timestamp) {
+        if round <= self.round {
+            return;
+        }
+        self.round = round;
+        self.times = self.round_times(round, now);
+        self.prepared = None;
+        self.committed = None;
+        self.led = false;
+        self.pending_check = None;
+        self.presence = self.presence.split_off(&round.saturating_add(1));
+        self.proposals = self.proposals.split_off(&round);
+        let lock = self.lock.and_then(|(r, id)| {
+            Some(LockProof {
+                block: self.blocks.get(&id)?.clone(),
+                certificate: self.certificate(r, Phase::Prepare, id)?,
+            })
+        });
+        self.emit_persist();
+        self.stats.signs = self.stats.signs.saturating_add(1);
+        let rc = RoundChange::sign(
+            &self.cfg.key,
+            self.cfg.spec.chain_id,
+            self.height,
+            round,
+            lock,
+        );
+        self.outputs
+            .push_back(Output::Broadcast(Message::RoundChange(rc)));
+    }
+
+    fn round_times(&self, round: u32, start: Timestamp) -> RoundTimes {
+        if round == 0 {
+            RoundTimes::first(&self.cfg.spec, self.parent.timestamp, start)
+        } else {
+            RoundTimes::later(&self.cfg.spec, round, self.cfg.max_round_length, start)
+        }
+    }
+
+    /// Apply every rule whose condition now holds, until none does.
+    fn progress(&mut self, now: Timestamp) {
+        // Bounded: each pass either changes round/height/vote state or stops.
+        for _ in 0..64 {
+            // §2.4.2 step 4: a C-certificate decides, in any round.
+            let decided = self
+                .tally
+                .iter()
+                .filter(|((_, ph, id), _)| *ph == Phase::Commit && self.blocks.contains_key(id))
+                .map(|((r, _, id), _)| (*r, *id))
+                .find(|(r, id)| self.has_quorum(*r, Phase::Commit, *id));
+            if let Some((r, id)) = decided {
+                let block = self.blocks.get(&id).cloned();
+                let cert = self.certificate(r, Phase::Commit, id);
+                if let (Some(block), Some(cert)) = (block, cert) {
+                    self.decide(now, block, cert);
+                    return;
+                }
+            }
+            // Round catch-up: f + 1 validators in a later round include an honest one.
+            let skip = self
+                .presence
+                .iter()
+                .filter(|(r, who)| **r > self.round && who.len() > self.cfg.validators.f())
+                .map(|(r, _)| *r)
+                .max();
+            if let Some(r) = skip {
+                self.enter_round(r, now);
+                continue;
+            }
+            // §2.4.2 step 2 (round 0) or the round leader's proposal (round ≥ 1).
+            if self.prepared.is_none() {
+                if let Some(id) = self.proposal_to_prepare() {
+                    self.prepare(id);
+                    continue;
+                }
+            }
+            // §2.4.2 step 3: a P-certificate in this round → lock and COMMIT.
+            if self.prepared.is_some() && self.committed.is_none() {
+                let round = self.round;
+                let certified = self
+                    .tally
+                    .range((round, Phase::Prepare, BlockId::ZERO)..)
+                    .take_while(|((r, ph, _), _)| *r == round && *ph == Phase::Prepare)
+                    .map(|((_, _, id), _)| *id)
+                    .chain(
+                        self.pcerts
+                            .keys()
+                            .filter(|(r, _)| *r == round)
+                            .map(|(_, id)| *id),
+                    )
+                    .find(|id| self.has_pcert(round, *id) && self.blocks.contains_key(id));
+                if let Some(id) = certified {
+                    self.commit(id);
+                    continue;
+                }
+            }
+            break;
+        }
+    }
+
+    fn proposal_to_prepare(&self) -> Option<BlockId> {
+        if self.round == 0 {
+            let (header, _) = self.pre_prepare.as_ref()?;
+            let id = header.id();
+            return self.approved.contains(&id).then_some(id);
+        }
+        let p = self.proposals.get(&self.round)?;
+        let id = p.block.id();
+        let pol = p.proof_of_lock.as_ref().map(|c| c.round);
+        if self.acceptable(id, pol) {
+            Some(id)
+        } else {
+            Some(self.fallback())
+        }
+    }
+
+    fn decide(&mut self, now: Timestamp, block: Block, certificate: Certificate) {
+        self.stats.decided = self.stats.decided.saturating_add(1);
+        self.outputs.push_back(Output::Commit {
+            block: block.clone(),
+            certificate: certificate.clone(),
+        });
+        let header = block.header.clone();
+        self.outputs
+            .push_back(Output::Broadcast(Message::Validate(Validate {
+                block,
+                certificate,
+            })));
+        self.advance(header, now);
+    }
+
+    fn advance(&mut self, parent: Header, now: Timestamp) {
+        let height = Height(parent.height.0.saturating_add(1));
+        let impeached = self.schedule.proposer_of(height).unwrap_or(Address::ZERO);
+        self.impeach = Block::impeach(&self.cfg.spec, &parent, impeached);
+        self.impeach_id = self.impeach.id();
+        self.times = RoundTimes::first(&self.cfg.spec, parent.timestamp, now);
+        self.parent = parent;
+        self.height = height;
+        self.round = 0;
+        self.prepared = None;
+        self.committed = None;
+        self.proposed = false;
+        self.led = false;
+        self.lock = None;
+        self.blocks.clear();
+        self.blocks.insert(self.impeach_id, self.impeach.clone());
+        self.approved.clear();
+        self.pending_check = None;
+        self.pre_prepare = None;
+        self.proposals.clear();
+        self.votes.clear();
+        self.tally.clear();
+        self.pcerts.clear();
+        self.presence.clear();
+        self.round_changes.clear();
+        self.emit_persist();
+    }
+
+    fn persisted(&self) -> Persisted {
+        let lock = self.lock.and_then(|(r, id)| {
+            Some((
+                r,
+                LockProof {
+                    block: self.blocks.get(&id)?.clone(),
+                    certificate: self.certificate(r, Phase::Prepare, id)?,
+                },
+            ))
+        });
+        Persisted {
+            chain_id: self.cfg.spec.chain_id,
+            parent: self.parent.clone(),
+            round: self.round,
+            round_start: self.times.start,
+            prepared: self.prepared.clone(),
+            committed: self.committed.clone(),
+            lock,
+            proposed: self.proposed,
+            led: self.led,
+        }
+    }
+
+    fn emit_persist(&mut self) {
+        let p = self.persisted();
+        self.outputs.push_back(Output::Persist(p));
+    }
+}
