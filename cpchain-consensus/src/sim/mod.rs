@@ -63,15 +63,22 @@
 
 mod clock;
 mod nemesis;
-mod network;
+pub(crate) mod network;
 mod node;
 mod simulator;
+
+#[doc(hidden)]
+pub mod lbft;
 
 pub use clock::{NodeClock, MAX_DRIFT_PPM};
 pub use nemesis::{FaultKind, FaultPlan, FaultWindow, Nemesis};
 pub use network::{Latency, LinkProfile, Topology, Weather};
 pub use node::{Context, Destination, NodeId, SimNode};
 pub use simulator::{Observed, Restart, Simulator, Stats, StopReason, DEFAULT_TRACE_LINES};
+
+/// Whether signatures are the simulation-only keyed hashes of feature
+/// `insecure-test-crypto` (of `cpchain-crypto`) rather than k256 ECDSA.
+pub const INSECURE_TEST_CRYPTO: bool = cpchain_crypto::INSECURE_TEST_CRYPTO;
 
 /// The simulator's random number generator: ChaCha with 8 rounds, seeded from a `u64`.
 /// Fast, portable, and the same stream on every platform.
