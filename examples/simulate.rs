@@ -45,7 +45,9 @@ fn parse() -> Result<Args, String> {
         seeds: 100,
         first: 0,
         replay: None,
-        jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        jobs: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         trace_lines: 40,
     };
     let mut it = std::env::args().skip(1);
@@ -172,7 +174,10 @@ fn main() -> ExitCode {
             )
         })
         .fold((0.0, 0, 0), |a, b| if b.0 > a.0 { b } else { a });
-    let failing: Vec<&RunReport> = reports.iter().filter(|r| !r.violations.is_empty()).collect();
+    let failing: Vec<&RunReport> = reports
+        .iter()
+        .filter(|r| !r.violations.is_empty())
+        .collect();
     let violations: usize = failing.iter().map(|r| r.violations.len()).sum();
 
     for (i, r) in failing.iter().enumerate() {

@@ -311,10 +311,7 @@ impl Signature {
     fn insecure(signer: &[u8; 33], digest: &Hash) -> Signature {
         let mut bytes = [0u8; 65];
         let s = crate::sim_crypto::insecure::mac(signer, digest);
-        for (d, x) in bytes
-            .iter_mut()
-            .zip(signer.iter().skip(1).chain(s.iter()))
-        {
+        for (d, x) in bytes.iter_mut().zip(signer.iter().skip(1).chain(s.iter())) {
             *d = *x;
         }
         if let Some(v) = bytes.last_mut() {

@@ -38,7 +38,6 @@
         clippy::indexing_slicing
     )
 )]
-
 // The simulation-only scheme leaves the ECDSA paths and the cache unused.
 #![cfg_attr(feature = "insecure-test-crypto", allow(dead_code, unused_imports))]
 

@@ -20,7 +20,10 @@
 //! marker feature `cpchain-ffi` sets, so no shipped artifact can contain it; the feature is
 //! never on by default.
 
-#[cfg(all(feature = "insecure-test-crypto", feature = "forbid-insecure-test-crypto"))]
+#[cfg(all(
+    feature = "insecure-test-crypto",
+    feature = "forbid-insecure-test-crypto"
+))]
 compile_error!(
     "cpchain-crypto: feature `insecure-test-crypto` (simulation-only keyed-hash signatures) \
      is enabled in a build that also contains cpchain-ffi (feature `forbid-insecure-test-crypto`). \

@@ -57,7 +57,11 @@ fn insecure_scheme_is_a_keyed_hash_not_ecdsa() {
     let sig = a.sign_prehash(&d);
     // Not an ECDSA signature: the real verifier refuses it.
     let rs = k256::ecdsa::Signature::from_slice(&sig.to_bytes()[..64]).unwrap();
-    assert!(a.public_key().as_k256().verify_prehash(d.as_bytes(), &rs).is_err());
+    assert!(a
+        .public_key()
+        .as_k256()
+        .verify_prehash(d.as_bytes(), &rs)
+        .is_err());
     // Deterministic.
     assert_eq!(sig, a.sign_prehash(&d));
     const { assert!(cpchain_crypto::INSECURE_TEST_CRYPTO) };

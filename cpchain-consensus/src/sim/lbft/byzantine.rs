@@ -65,10 +65,12 @@ impl Behaviour {
                 flood_future: chance(rng, 250),
                 both_paths_then_silent: chance(rng, 200),
             };
-            if b != Behaviour::default() && b != (Behaviour {
-                double_vote_to_all: true,
-                ..Behaviour::default()
-            }) {
+            if b != Behaviour::default()
+                && b != (Behaviour {
+                    double_vote_to_all: true,
+                    ..Behaviour::default()
+                })
+            {
                 return b;
             }
         }
@@ -270,7 +272,8 @@ impl Byzantine {
         let coinbase = self.key.public_key().address();
         let mut bad = txs.clone();
         bad.push(ILLICIT_TX.to_vec());
-        let make = |t: Vec<Vec<u8>>| Block::propose(&shared.spec, parent, &self.key, coinbase, time, t);
+        let make =
+            |t: Vec<Vec<u8>>| Block::propose(&shared.spec, parent, &self.key, coinbase, time, t);
         ctx.observe(Event::Proposed {
             height: Height(parent.height.0.saturating_add(1)),
         });
@@ -278,10 +281,26 @@ impl Byzantine {
             let mut other = txs.clone();
             other.push(b"the other proposal".to_vec());
             let a = make(txs);
-            let second = if b.illicit_proposal { make(bad) } else { make(other) };
+            let second = if b.illicit_proposal {
+                make(bad)
+            } else {
+                make(other)
+            };
             self.normal_block = Some(a.id());
-            self.to_camp(shared, me, false, SimMsg::Lbft(Rc::new(Message::PrePrepare(a.clone()))), ctx);
-            self.to_camp(shared, me, true, SimMsg::Lbft(Rc::new(Message::PrePrepare(second))), ctx);
+            self.to_camp(
+                shared,
+                me,
+                false,
+                SimMsg::Lbft(Rc::new(Message::PrePrepare(a.clone()))),
+                ctx,
+            );
+            self.to_camp(
+                shared,
+                me,
+                true,
+                SimMsg::Lbft(Rc::new(Message::PrePrepare(second))),
+                ctx,
+            );
             ctx.observe(Event::Equivocated {
                 height: Height(parent.height.0.saturating_add(1)),
                 round: 0,
@@ -348,13 +367,24 @@ impl Byzantine {
         }
         if b.unknown_block_votes {
             let u = self.random_id();
-            let w = Vote::sign(&self.key, chain, VoteKind::of(phase, false), v.height, v.round, u);
+            let w = Vote::sign(
+                &self.key,
+                chain,
+                VoteKind::of(phase, false),
+                v.height,
+                v.round,
+                u,
+            );
             self.note_sent(&w, ctx);
             ctx.broadcast(SimMsg::Lbft(Rc::new(Message::Vote(w))));
         }
         if b.bad_signatures {
             // A vote in an honest validator's name, signed with our key...
-            let victim = uniform(&mut self.rng, 0, shared.n_validators.saturating_sub(1) as u64);
+            let victim = uniform(
+                &mut self.rng,
+                0,
+                shared.n_validators.saturating_sub(1) as u64,
+            );
             let victim = usize::try_from(victim).unwrap_or(0);
             if victim != me {
                 let other = self.random_id();

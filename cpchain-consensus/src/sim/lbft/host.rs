@@ -24,6 +24,7 @@ pub struct ValidatorHost {
     /// Decided VALIDATE messages by height (the host's chain, also on disk).
     chain: BTreeMap<u64, Rc<Message>>,
     last: Header,
+    last_id: BlockId,
     next_status: Timestamp,
     status_peer: usize,
     proposed_at: Option<Height>,
@@ -66,6 +67,7 @@ impl ValidatorHost {
             engine,
             byzantine,
             chain,
+            last_id: last.id(),
             last,
             next_status: Timestamp(0),
             status_peer: id,
@@ -179,16 +181,26 @@ impl ValidatorHost {
                     Output::Persist(p) => ctx.persist(Record::Engine(Rc::new(p))),
                     Output::Broadcast(m) => self.send(m, ctx),
                     Output::CheckBlock { block, .. } => {
-                        let valid = !block.transactions.iter().any(|t| t.as_slice() == ILLICIT_TX);
+                        let valid = !block
+                            .transactions
+                            .iter()
+                            .any(|t| t.as_slice() == ILLICIT_TX);
                         self.engine.block_checked(now, block.id(), valid);
                     }
                     Output::Commit { block, certificate } => {
-                        let certified =
-                            block.header.parent == self.last.id()
-                                && self.shared.certified(&self.last, &block, &certificate);
+                        let id = block.id();
+                        let certified = block.header.parent == self.last_id
+                            && self.shared.certified(
+                                &self.last,
+                                self.last_id,
+                                &block,
+                                id,
+                                &certificate,
+                            );
+                        self.last_id = id;
                         ctx.observe(Event::Committed {
                             height: block.header.height,
-                            block: block.id(),
+                            block: id,
                             impeach: block.is_impeach(),
                             round: certificate.round,
                             certified,
@@ -274,10 +286,7 @@ impl ValidatorHost {
                         .saturating_add(self.engine.config().round_lookahead);
                 match self.seen_votes.get(&(v.voter, v.round, v.kind.phase())) {
                     Some(first)
-                        if *first != v.block
-                            && kind_fits
-                            && in_reach
-                            && self.shared.vote_ok(v) =>
+                        if *first != v.block && kind_fits && in_reach && self.shared.vote_ok(v) =>
                     {
                         Expect::Equivocation(v.voter, v.round)
                     }
@@ -436,4 +445,3 @@ impl SimNode for ValidatorHost {
         .min()
     }
 }
-

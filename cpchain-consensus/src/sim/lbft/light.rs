@@ -20,6 +20,7 @@ pub struct LightNode {
     id: NodeId,
     verifier: LightVerifier<crate::lbft::FixedSchedule>,
     last: Header,
+    last_id: cpchain_core::Hash,
     pending: BTreeMap<u64, Rc<Message>>,
     next_status: Timestamp,
     status_peer: usize,
@@ -50,6 +51,7 @@ impl LightNode {
             shared,
             id,
             verifier,
+            last_id: last.id(),
             last,
             pending: BTreeMap::new(),
             next_status: Timestamp(0),
@@ -74,13 +76,15 @@ impl LightNode {
             if self.verifier.verify(v, &self.last).is_err() {
                 continue;
             }
-            let certified = v.block.header.parent == self.last.id()
+            let id = v.block.id();
+            let certified = v.block.header.parent == self.last_id
                 && self
                     .shared
-                    .certified(&self.last, &v.block, &v.certificate);
+                    .certified(&self.last, self.last_id, &v.block, id, &v.certificate);
+            self.last_id = id;
             ctx.observe(Event::Committed {
                 height: v.block.header.height,
-                block: v.block.id(),
+                block: id,
                 impeach: v.block.is_impeach(),
                 round: v.certificate.round,
                 certified,

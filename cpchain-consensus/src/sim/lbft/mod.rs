@@ -36,13 +36,10 @@ pub use host::ValidatorHost;
 pub use light::{LightNode, LIGHT_BUFFER};
 pub use shared::{Event, FaultClass, Record, Shared, SimMsg, ILLICIT_TX};
 
-use crate::lbft::{
-    Config, FixedSchedule, Header, ImpeachQuorum, ValidatorSet,
-};
+use crate::lbft::{Config, FixedSchedule, Header, ImpeachQuorum, ValidatorSet};
 use crate::sim::network::uniform;
 use crate::sim::{
-    Context, FaultPlan, Nemesis, NodeId, SimNode, SimRng, Simulator, Stats, StopReason,
-    Topology,
+    Context, FaultPlan, Nemesis, NodeId, SimNode, SimRng, Simulator, Stats, StopReason, Topology,
 };
 use alloc::boxed::Box;
 use alloc::format;
@@ -298,7 +295,12 @@ pub fn run(scenario: &Scenario, seed: u64, trace_lines: usize) -> RunReport {
 
     // The nemesis draws.
     let origin = Timestamp(GENESIS_MS);
-    let topology = Topology::random(total, scenario.min_delay_ms, scenario.max_delay_ms, &mut rng);
+    let topology = Topology::random(
+        total,
+        scenario.min_delay_ms,
+        scenario.max_delay_ms,
+        &mut rng,
+    );
     let horizon = Duration(
         scenario
             .heights
@@ -398,9 +400,11 @@ pub fn run(scenario: &Scenario, seed: u64, trace_lines: usize) -> RunReport {
         let genesis = genesis.clone();
         move |id: NodeId, disk: &[Record], now: Timestamp| -> LbftNode {
             if let Some(cfg) = configs.get(id) {
-                let byz = byzantine.get(id).copied().flatten().map(|b| {
-                    Byzantine::new(b, cfg.key.clone(), seed, id)
-                });
+                let byz = byzantine
+                    .get(id)
+                    .copied()
+                    .flatten()
+                    .map(|b| Byzantine::new(b, cfg.key.clone(), seed, id));
                 if let Some(h) =
                     ValidatorHost::start(shared.clone(), id, cfg.clone(), &genesis, now, byz, disk)
                 {
@@ -443,7 +447,9 @@ pub fn run(scenario: &Scenario, seed: u64, trace_lines: usize) -> RunReport {
     let mean_delay_ms = sum.checked_div(links).unwrap_or(1).max(1);
 
     let target = scenario.heights;
-    let honest_ids: Vec<NodeId> = (0..total).filter(|&i| honest.get(i) == Some(&true)).collect();
+    let honest_ids: Vec<NodeId> = (0..total)
+        .filter(|&i| honest.get(i) == Some(&true))
+        .collect();
     let done = |s: &Simulator<LbftNode>| {
         honest_ids
             .iter()
@@ -489,10 +495,7 @@ pub fn run(scenario: &Scenario, seed: u64, trace_lines: usize) -> RunReport {
             .iter()
             .map(|&i| (i, sim.node(i).map(|x| x.committed_height())))
             .collect();
-        let note = format!(
-            "settle {} + per height {}",
-            bound.settle, bound.per_height
-        );
+        let note = format!("settle {} + per height {}", bound.settle, bound.per_height);
         violations.extend(check_liveness(&heights, target, deadline, heal, &note));
     }
     RunReport {

@@ -57,7 +57,11 @@ impl fmt::Debug for SimMsg {
                     p.height.0,
                     p.round,
                     short(&p.block.id()),
-                    if p.block.is_impeach() { " (impeach)" } else { "" },
+                    if p.block.is_impeach() {
+                        " (impeach)"
+                    } else {
+                        ""
+                    },
                     p.proof_of_lock.as_ref().map(|c| c.round)
                 ),
                 Message::Vote(v) => write!(
@@ -74,7 +78,9 @@ impl fmt::Debug for SimMsg {
                     "ROUND-CHANGE h{} r{} lock={:?} by {}",
                     rc.height.0,
                     rc.round,
-                    rc.lock.as_ref().map(|l| (l.certificate.round, short(&l.block.id()))),
+                    rc.lock
+                        .as_ref()
+                        .map(|l| (l.certificate.round, short(&l.block.id()))),
                     rc.voter
                 ),
                 Message::Validate(v) => write!(
@@ -83,7 +89,11 @@ impl fmt::Debug for SimMsg {
                     v.block.header.height.0,
                     v.certificate.round,
                     short(&v.block.id()),
-                    if v.block.is_impeach() { " (impeach)" } else { "" },
+                    if v.block.is_impeach() {
+                        " (impeach)"
+                    } else {
+                        ""
+                    },
                     v.certificate.signatures.len()
                 ),
             },
@@ -246,13 +256,19 @@ impl Shared {
     }
 
     /// Light verification of a decided block against its parent, memoised per run.
-    pub fn certified(&self, parent: &Header, block: &Block, certificate: &Certificate) -> bool {
-        let id = block.id();
-        let parent_id = parent.id();
+    pub fn certified(
+        &self,
+        parent: &Header,
+        parent_id: BlockId,
+        block: &Block,
+        id: BlockId,
+        certificate: &Certificate,
+    ) -> bool {
         if let Some(list) = self.verified.borrow().get(&id) {
-            if list.iter().any(|(v, p)| {
-                *p == parent_id && v.block == *block && v.certificate == *certificate
-            }) {
+            if list
+                .iter()
+                .any(|(v, p)| *p == parent_id && v.block == *block && v.certificate == *certificate)
+            {
                 return true;
             }
         }
