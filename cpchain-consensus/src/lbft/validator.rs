@@ -34,6 +34,14 @@ use serde::{Deserialize, Serialize};
 pub enum Output {
     /// Send to every validator (a VALIDATE also to every node, §2.4.2 step 4).
     Broadcast(Message),
+    /// Send to one peer: the VALIDATE of the previous height to a validator whose round
+    /// change shows it is still working on it (catch-up; at most once per peer and height).
+    Send {
+        /// The peer, as named by the transport.
+        to: Address,
+        /// What to send.
+        msg: Message,
+    },
     /// Write durably before acting on any later output.
     Persist(Persisted),
     /// Judge the transactions of this proposal and answer with
@@ -185,6 +193,8 @@ pub struct Validator<S> {
     pcerts: BTreeMap<(u32, BlockId), Certificate>,
     presence: BTreeMap<u32, BTreeSet<usize>>,
     round_changes: BTreeSet<(u32, usize)>,
+    last_validate: Option<Validate>,
+    helped: BTreeSet<Address>,
     // Other heights and the host.
     future: VecDeque<(Address, Message)>,
     outputs: VecDeque<Output>,
@@ -286,6 +296,8 @@ impl<S: ProposerSchedule> Validator<S> {
             pcerts: BTreeMap::new(),
             presence: BTreeMap::new(),
             round_changes: BTreeSet::new(),
+            last_validate: None,
+            helped: BTreeSet::new(),
             future: VecDeque::new(),
             outputs: VecDeque::new(),
             stats: Stats::default(),
@@ -498,6 +510,11 @@ impl<S: ProposerSchedule> Validator<S> {
     fn dispatch(&mut self, now: Timestamp, from: Address, msg: Message) -> Result<(), Rejected> {
         let h = msg.height();
         if h < self.height {
+            // Only a round change shows the sender is stuck (late votes of the normal
+            // path are expected and must not cost a block transfer each).
+            if matches!(msg, Message::RoundChange(_)) {
+                self.help_laggard(from, h);
+            }
             return Err(Rejected::StaleHeight);
         }
         if h > self.height {
@@ -509,6 +526,22 @@ impl<S: ProposerSchedule> Validator<S> {
             Message::Vote(v) => self.on_vote(now, v),
             Message::RoundChange(rc) => self.on_round_change(now, rc),
             Message::Validate(v) => self.on_validate(now, v),
+        }
+    }
+
+    /// A validator still at the previous height gets its VALIDATE, once: otherwise a
+    /// validator that lost it would wait forever (nobody re-sends old messages).
+    fn help_laggard(&mut self, from: Address, height: Height) {
+        if height.checked_next() != Some(self.height) || !self.cfg.validators.contains(&from) {
+            return;
+        }
+        if let Some(v) = &self.last_validate {
+            if self.helped.insert(from) {
+                self.outputs.push_back(Output::Send {
+                    to: from,
+                    msg: Message::Validate(v.clone()),
+                });
+            }
         }
     }
 
@@ -1129,11 +1162,11 @@ impl<S: ProposerSchedule> Validator<S> {
             certificate: certificate.clone(),
         });
         let header = block.header.clone();
+        let validate = Validate { block, certificate };
         self.outputs
-            .push_back(Output::Broadcast(Message::Validate(Validate {
-                block,
-                certificate,
-            })));
+            .push_back(Output::Broadcast(Message::Validate(validate.clone())));
+        self.last_validate = Some(validate);
+        self.helped.clear();
         self.advance(header, now);
     }
 

@@ -280,14 +280,26 @@ pub struct Net {
     pub lossy: bool,
     /// Byzantine votes already emitted: (round, phase, block) per height.
     byz_seen: std::collections::BTreeSet<(u64, u32, Phase, BlockId)>,
+    /// Node that crashes at random points (between two outputs) and restarts.
+    pub crash_node: Option<usize>,
+    pub crashes: usize,
+    /// Each node's chain head (last Commit output processed).
+    pub heads: Vec<Option<Header>>,
+    /// Nodes cut off: messages to them are diverted into `held`.
+    pub partitioned: Vec<usize>,
+    pub held: Vec<Envelope>,
 }
 
 impl Net {
     pub fn new(fx: Fixture, roles: Vec<Role>) -> Net {
         let n = fx.n();
         assert_eq!(roles.len(), n);
-        let nodes = (0..n).map(|i| fx.validator(i)).collect();
-        Net {
+        let nodes = (0..n)
+            .map(|i| {
+                Validator::new(fx.config(i), fx.schedule.clone(), fx.genesis.clone(), T0).unwrap()
+            })
+            .collect();
+        let mut net = Net {
             fx,
             roles,
             nodes,
@@ -304,7 +316,33 @@ impl Net {
             loss: 0,
             lossy: false,
             byz_seen: Default::default(),
+            crash_node: None,
+            crashes: 0,
+            heads: vec![None; n],
+            partitioned: Vec::new(),
+            held: Vec::new(),
+        };
+        for i in 0..n {
+            net.pump(i);
         }
+        net
+    }
+
+    /// Restart node i from its last persisted state, losing its unprocessed outputs.
+    pub fn crash_restore(&mut self, i: usize) {
+        let p = self.persisted[i].clone().expect("persisted state");
+        while self.nodes[i].poll_output().is_some() {}
+        // A processed Commit is durable (the block is in the host's chain); if the crash
+        // came before the next height's Persist, the host restarts at its chain head,
+        // where the validator has signed nothing yet.
+        let head = self.heads[i].clone();
+        self.nodes[i] = match head {
+            Some(h) if h.height >= p.parent.height.checked_next().unwrap() => {
+                Validator::new(self.fx.config(i), self.fx.schedule.clone(), h, self.now).unwrap()
+            }
+            _ => Validator::restore(self.fx.config(i), self.fx.schedule.clone(), p).unwrap(),
+        };
+        self.crashes += 1;
     }
 
     pub fn honest(&self) -> impl Iterator<Item = usize> + '_ {
@@ -340,6 +378,11 @@ impl Net {
                 return;
             }
             for o in outs {
+                if self.crash_node == Some(i) && self.next_rand().is_multiple_of(16) {
+                    // Crash before acting on `o`: everything after is lost.
+                    self.crash_restore(i);
+                    break;
+                }
                 match o {
                     Output::Broadcast(msg) => {
                         if self.roles[i] == Role::Silent {
@@ -357,6 +400,13 @@ impl Net {
                         }
                         self.send_all(i, msg);
                     }
+                    Output::Send { to, msg } => {
+                        if self.roles[i] == Role::Silent {
+                            continue;
+                        }
+                        let to = self.fx.set.index_of(&to).unwrap();
+                        self.queue.push_back(Envelope { from: i, to, msg });
+                    }
                     Output::Persist(p) => self.persisted[i] = Some(p),
                     Output::CheckBlock { block, .. } => {
                         let now = self.now;
@@ -365,6 +415,7 @@ impl Net {
                     Output::Commit { block, certificate } => {
                         assert_eq!(certificate.block, block.id());
                         self.decided[i].push((block.header.height, block.id()));
+                        self.heads[i] = Some(block.header.clone());
                     }
                     Output::Fault(f) => self.faults.push(f),
                 }
@@ -405,6 +456,10 @@ impl Net {
             (self.next_rand() % self.queue.len() as u64) as usize
         };
         let env = self.queue.remove(idx).unwrap();
+        if self.partitioned.contains(&env.to) || self.partitioned.contains(&env.from) {
+            self.held.push(env);
+            return true;
+        }
         if self.lossy && (self.next_rand() % 256) < u64::from(self.loss) {
             return true;
         }
@@ -473,8 +528,34 @@ impl Net {
         self.maybe_propose();
     }
 
+    /// Put a message in flight from `from` to each of `to`.
+    pub fn inject(&mut self, from: usize, to: &[usize], msg: Message) {
+        for &t in to {
+            self.queue.push_back(Envelope {
+                from,
+                to: t,
+                msg: msg.clone(),
+            });
+        }
+    }
+
+    /// Set the clock to `t` and fire every node's timer.
+    pub fn fire(&mut self, t: Timestamp) {
+        self.now = t;
+        for i in 0..self.nodes.len() {
+            self.nodes[i].handle_timeout(t);
+            self.pump(i);
+        }
+    }
+
+    /// Drop in-flight messages matching `pred`.
+    pub fn drop_where(&mut self, pred: impl Fn(&Envelope) -> bool) {
+        self.queue.retain(|e| !pred(e));
+    }
+
     pub fn min_honest_height(&self) -> u64 {
         self.honest()
+            .filter(|i| !self.partitioned.contains(i))
             .map(|i| self.nodes[i].height().0)
             .min()
             .unwrap()

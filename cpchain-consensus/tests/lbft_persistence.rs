@@ -1,0 +1,198 @@
+//! Crash safety and determinism: `Persist` precedes every dependent send, a validator
+//! restored from its last `Persist` never signs a conflicting vote, and the same inputs
+//! give the same outputs.
+
+mod common;
+use common::*;
+use cpchain_consensus::lbft::*;
+use cpchain_core::{Height, Timestamp};
+
+fn last_persist(outs: &[Output]) -> Persisted {
+    outs.iter()
+        .rev()
+        .find_map(|o| match o {
+            Output::Persist(p) => Some(p.clone()),
+            _ => None,
+        })
+        .expect("a Persist output")
+}
+
+#[test]
+fn restore_after_crash_never_double_votes() {
+    let fx = Fixture::new(4);
+    let b = fx.proposal(&fx.genesis, vec![vec![3; 8]]);
+    let imp = fx.impeach(&fx.genesis);
+    let now = fx.genesis.timestamp + fx.spec.block_period;
+    let give_up = now + fx.spec.impeach_timeout;
+
+    // Before the crash: PREPARE(B), then a P-certificate and COMMIT(B).
+    let mut v = fx.validator(0);
+    let mut outs = feed(&mut v, now, fx.addr(1), Message::PrePrepare(b.clone()));
+    outs.extend(feed(
+        &mut v,
+        now,
+        fx.addr(1),
+        Message::Vote(fx.vote(1, VoteKind::Prepare, 1, 0, b.id())),
+    ));
+    let after_prepare = last_persist(&outs);
+    outs.extend(feed(
+        &mut v,
+        now,
+        fx.addr(2),
+        Message::Vote(fx.vote(2, VoteKind::Prepare, 1, 0, b.id())),
+    ));
+    let after_commit = last_persist(&outs);
+    let signed = broadcast_votes(&outs);
+    assert_eq!(signed.len(), 2);
+
+    // Crash after PREPARE: the timer expires and a full impeach quorum arrives; the restored
+    // validator may not impeach-prepare in round 0.
+    let mut r = Validator::restore(fx.config(0), fx.schedule.clone(), after_prepare).unwrap();
+    let mut routs = drain(&mut r);
+    // It re-broadcasts what it had signed, byte for byte.
+    assert_eq!(broadcast_votes(&routs), signed[..1].to_vec());
+    r.handle_timeout(give_up);
+    routs.extend(drain(&mut r));
+    for i in 1..4 {
+        routs.extend(feed(
+            &mut r,
+            give_up,
+            fx.addr(i),
+            Message::Vote(fx.vote(i, VoteKind::ImpeachPrepare, 1, 0, imp.id())),
+        ));
+    }
+    // In this timeline only the PREPARE had been sent before the crash.
+    let mut timeline = signed[..1].to_vec();
+    timeline.extend(broadcast_votes(&routs));
+    assert_no_equivocation(&timeline);
+    assert!(!timeline
+        .iter()
+        .any(|v| v.kind == VoteKind::ImpeachPrepare && v.round == 0));
+
+    // Crash after COMMIT: the lock survives, and no IMPEACH COMMIT follows in round 0.
+    let mut r = Validator::restore(fx.config(0), fx.schedule.clone(), after_commit).unwrap();
+    assert_eq!(r.lock(), Some((0, b.id())));
+    assert_eq!(r.state(), State::Commit);
+    let mut routs = drain(&mut r);
+    r.handle_timeout(give_up);
+    routs.extend(drain(&mut r));
+    for i in 1..4 {
+        routs.extend(feed(
+            &mut r,
+            give_up,
+            fx.addr(i),
+            Message::Vote(fx.vote(i, VoteKind::ImpeachPrepare, 1, 0, imp.id())),
+        ));
+    }
+    let mut all = signed.clone();
+    all.extend(broadcast_votes(&routs));
+    assert_no_equivocation(&all);
+    // In the next round the restored validator carries its lock: it prepares B again.
+    let end = r.next_deadline().unwrap();
+    r.handle_timeout(end);
+    let t1 = end + round_length(&fx.spec, 1, r.config().max_round_length);
+    r.handle_timeout(t1);
+    let later = broadcast_votes(&drain(&mut r));
+    assert!(later.iter().all(|v| v.block == b.id()), "{later:?}");
+
+    // The check is sharp: a validator that forgot its state does double-vote.
+    let mut amnesiac = fx.validator(0);
+    amnesiac.handle_timeout(give_up);
+    let mut forgot = signed[..1].to_vec();
+    forgot.extend(broadcast_votes(&drain(&mut amnesiac)));
+    let conflict = std::panic::catch_unwind(|| assert_no_equivocation(&forgot));
+    assert!(
+        conflict.is_err(),
+        "without persistence the validator would equivocate"
+    );
+}
+
+#[test]
+fn persist_precedes_every_dependent_send() {
+    // Validator 0 is also the proposer of height 1, leads a later round and changes rounds.
+    let fx0 = Fixture::new(4);
+    let mut fx = fx0.clone();
+    fx.schedule = FixedSchedule::new(vec![fx.addr(0)]);
+    let mut v = Validator::new(fx.config(0), fx.schedule.clone(), fx.genesis.clone(), T0).unwrap();
+    let mut outs = drain(&mut v);
+    let now = fx.genesis.timestamp + fx.spec.block_period;
+    v.propose(now, vec![vec![1; 4]]).unwrap();
+    outs.extend(drain(&mut v));
+    assert_eq!(v.propose(now, vec![]), Err(ProposeError::AlreadyProposed));
+    // Run rounds by timer only (nobody else answers) until it has led one.
+    let mut t = now;
+    for _ in 0..12 {
+        t = v.next_deadline().unwrap().max(t);
+        v.handle_timeout(t);
+        outs.extend(drain(&mut v));
+    }
+    assert!(v.round() >= 4);
+    let mut persisted: Option<Persisted> = None;
+    let mut kinds = 0;
+    for o in &outs {
+        match o {
+            Output::Persist(p) => persisted = Some(p.clone()),
+            Output::Broadcast(m) => {
+                let p = persisted.as_ref().expect("a Persist before any send");
+                match m {
+                    Message::PrePrepare(_) => assert!(p.proposed),
+                    Message::Vote(x) => {
+                        assert!(p.prepared.as_ref() == Some(x) || p.committed.as_ref() == Some(x))
+                    }
+                    Message::Proposal(x) => assert!(p.led && p.round == x.round),
+                    Message::RoundChange(x) => assert_eq!(p.round, x.round),
+                    Message::Validate(_) => {}
+                }
+                kinds += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(kinds > 5);
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Broadcast(Message::Proposal(_)))));
+}
+
+#[test]
+fn same_inputs_same_outputs() {
+    let run = || {
+        let mut roles = vec![Role::Honest; 7];
+        roles[2] = Role::Equivocator;
+        let mut net = Net::new(Fixture::new(7), roles);
+        net.rng = 0xdead_beef;
+        net.loss = 30;
+        net.lossy = true;
+        net.silent_proposer.push(Height(2));
+        net.crash_node = Some(4);
+        net.maybe_propose();
+        for _ in 0..4 {
+            net.deliver_all();
+            net.tick();
+        }
+        net.lossy = false;
+        net.crash_node = None;
+        assert!(net.run(3, 100));
+        (
+            net.sent_votes,
+            net.decided,
+            net.persisted,
+            net.faults,
+            net.now,
+        )
+    };
+    assert_eq!(run(), run());
+
+    // One validator, byte for byte.
+    let fx = Fixture::new(4);
+    let b = fx.proposal(&fx.genesis, vec![vec![9; 9]]);
+    let one = || {
+        let mut v = fx.validator(1);
+        let now = fx.genesis.timestamp + fx.spec.block_period;
+        let mut outs = feed(&mut v, now, fx.addr(0), Message::PrePrepare(b.clone()));
+        v.handle_timeout(Timestamp(u64::MAX / 2));
+        outs.extend(drain(&mut v));
+        outs
+    };
+    assert_eq!(one(), one());
+}
