@@ -180,6 +180,14 @@ impl ValidatorHost {
                 match out {
                     Output::Persist(p) => ctx.persist(Record::Engine(Rc::new(p))),
                     Output::Broadcast(m) => self.send(m, ctx),
+                    Output::Send { to, msg } => {
+                        if let Some(node) = self.shared.node_of(&to) {
+                            let silent = self.byzantine.as_ref().is_some_and(|b| b.is_silent());
+                            if !silent {
+                                ctx.send(node, SimMsg::Lbft(Rc::new(msg)));
+                            }
+                        }
+                    }
                     Output::CheckBlock { block, .. } => {
                         let valid = !block
                             .transactions
