@@ -23,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let mut stdout = std::io::stdout().lock();
     story::run(seed, &mut stdout)?;
-    println!("(ran in {:.1} s)", started.elapsed().as_secs_f64());
+    // On stderr, so the story on stdout is the same every run.
+    eprintln!("(ran in {:.2} s)", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -737,7 +737,7 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
         by_grantee.is_err() && matches!(by_proxy, Some(Err(_))) && by_reader.is_err();
     writeln!(
         out,
-        "   interval {CLOSED} stays closed: buyer's request -> {}; proxy A -> {}; interval-{GRANTED} key on block #{} -> {}",
+        "   interval {CLOSED} stays closed:\n     the buyer's request -> {}\n     proxy A asked directly -> {}\n     the interval-{GRANTED} key on block #{} -> {}",
         by_grantee.err().map_or("ACCEPTED".into(), |e| e.to_string()),
         match by_proxy {
             Some(Err(e)) => format!("refused ({e})"),
@@ -867,7 +867,7 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
     let distinct = members.iter().collect::<BTreeSet<_>>().len();
     writeln!(
         out,
-        "   election at checkpoint h{} (seed: hash of block {} = {}) for term {}:",
+        "   election at checkpoint h{} (seed: hash of block {} = {}) of the committee for term {} (lead 2, as on mainnet):",
         checkpoint.0,
         checkpoint.0,
         short_hex(checkpoint_hash.as_bytes()),
@@ -918,7 +918,7 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
     };
     writeln!(
         out,
-        "\nSummary: {} readings -> {} encrypted blocks -> {} anchors in {} LBFT blocks ({} impeached); 1 of {INTERVALS} intervals opened via 2-of-3 proxies and light-verified; term {} committee of {} elected.",
+        "\nSummary: {} readings, {} encrypted blocks, {} anchors in {} LBFT blocks ({} impeached); 1 of {INTERVALS} intervals opened via 2-of-3 proxies and light-verified; term-{} committee of {} elected.",
         story.readings,
         story.blocks,
         story.anchors_on_chain,
