@@ -629,7 +629,8 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
     let first_index = start_anchor.map_or(0, |a| a.last_index + 1);
     let mut fetched: Vec<VecBlock> = Vec::new();
     let mut id = end_anchor.head;
-    loop {
+    // Bounded walk: at most one step per indexed block, whatever the links say.
+    for _ in 0..index.len() {
         let record = index.get(&id).ok_or("key-index record missing")?;
         let available: Vec<Shard> = dht
             .iter()
@@ -643,6 +644,11 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
             break;
         }
         id = prev;
+    }
+    if fetched.last().map(|b| b.header.index) != Some(first_index) {
+        return Err(
+            "the walk back from the anchored head did not reach the interval's first block".into(),
+        );
     }
     fetched.reverse();
     let verifier = match start_anchor {
