@@ -20,6 +20,11 @@
 //! [`dpor::Schedule`] the LBFT engine consumes, block and economy-pool rewards, the §4 free
 //! transaction quota and the §2.6.3 DDoS whitelist. All of it is integer-only and
 //! deterministic; see the module docs for the rules and the deviations from mainnet.
+//!
+//! # Simulator
+//!
+//! Feature `sim` (host only) adds `sim`, a seeded discrete-event simulator with a nemesis
+//! that drives any sans-IO state machine, and the LBFT adapter with its checkers.
 #![no_std]
 #![cfg_attr(
     not(test),
@@ -32,6 +37,10 @@
 )]
 
 extern crate alloc;
+#[cfg(feature = "sim")]
+extern crate std;
 
 pub mod dpor;
 pub mod lbft;
+#[cfg(feature = "sim")]
+pub mod sim;

@@ -48,6 +48,15 @@ impl SecretKey {
     /// Sign a 32-byte digest as go-ethereum's `crypto.Sign` does: RFC 6979 nonce, low-s, and
     /// the recovery id adjusted to match. This is the primitive CPChain header seals use.
     pub fn sign_prehash(&self, digest: &Hash) -> Signature {
+        #[cfg(feature = "insecure-test-crypto")]
+        let sig = Signature::insecure(&self.public_key().to_compressed(), digest);
+        #[cfg(not(feature = "insecure-test-crypto"))]
+        let sig = self.sign_ecdsa(digest);
+        sig
+    }
+
+    #[cfg(not(feature = "insecure-test-crypto"))]
+    fn sign_ecdsa(&self, digest: &Hash) -> Signature {
         match self.inner.sign_prehash_recoverable(digest.as_bytes()) {
             Ok((sig, v)) => Signature::from_parts(sig, v),
             Err(_) => self.sign_prehash_retry(digest),
@@ -155,9 +164,39 @@ impl PublicKey {
     /// Verify `sig` over `digest`. High-s signatures cannot exist here: [`Signature`]
     /// refuses them on construction.
     pub fn verify(&self, digest: &Hash, sig: &Signature) -> Result<(), CryptoError> {
-        self.inner
+        #[cfg(feature = "insecure-test-crypto")]
+        let r = if Signature::insecure(&self.to_compressed(), digest) == *sig {
+            Ok(())
+        } else {
+            Err(CryptoError::BadSignature)
+        };
+        #[cfg(not(feature = "insecure-test-crypto"))]
+        let r = self.verify_ecdsa(digest, sig);
+        r
+    }
+
+    /// ECDSA verification, through the per-thread cache when a simulator turned it on.
+    #[cfg(not(feature = "insecure-test-crypto"))]
+    fn verify_ecdsa(&self, digest: &Hash, sig: &Signature) -> Result<(), CryptoError> {
+        #[cfg(feature = "std")]
+        let cache_key = crate::verify_cache::verify_key(
+            &self.to_compressed(),
+            digest.as_bytes(),
+            &sig.to_bytes(),
+        );
+        #[cfg(feature = "std")]
+        if crate::verify_cache::known(&cache_key) == Some(true) {
+            return Ok(());
+        }
+        let r = self
+            .inner
             .verify_prehash(digest.as_bytes(), &sig.rs)
-            .map_err(|_| CryptoError::BadSignature)
+            .map_err(|_| CryptoError::BadSignature);
+        #[cfg(feature = "std")]
+        if r.is_ok() {
+            crate::verify_cache::remember(cache_key);
+        }
+        r
     }
 
     /// Verify a domain-separated signature made with [`SecretKey::sign`].
@@ -241,9 +280,67 @@ impl Signature {
 
     /// The public key that made this signature over `digest` (go-ethereum's `Ecrecover`).
     pub fn recover(&self, digest: &Hash) -> Result<PublicKey, CryptoError> {
-        VerifyingKey::recover_from_prehash(digest.as_bytes(), &self.rs, self.v)
+        #[cfg(feature = "std")]
+        let cache_key = crate::verify_cache::recover_key(digest.as_bytes(), &self.to_bytes());
+        #[cfg(feature = "std")]
+        if let Some(pk) = crate::verify_cache::recovered(&cache_key) {
+            return Ok(pk);
+        }
+        #[cfg(feature = "insecure-test-crypto")]
+        let r = {
+            // r is the signer's x coordinate and v its y parity: rebuild the key, then
+            // check the MAC.
+            let mut sec1 = [0u8; 33];
+            let bytes = self.to_bytes();
+            for (d, s) in sec1.iter_mut().skip(1).zip(bytes.iter()) {
+                *d = *s;
+            }
+            if let Some(first) = sec1.first_mut() {
+                *first = 0x02 | self.v.to_byte();
+            }
+            PublicKey::from_sec1_bytes(&sec1)
+                .ok()
+                .filter(|pk| pk.verify(digest, self).is_ok())
+                .ok_or(CryptoError::RecoveryFailed)
+        };
+        #[cfg(not(feature = "insecure-test-crypto"))]
+        let r = VerifyingKey::recover_from_prehash(digest.as_bytes(), &self.rs, self.v)
             .map(|inner| PublicKey { inner })
-            .map_err(|_| CryptoError::RecoveryFailed)
+            .map_err(|_| CryptoError::RecoveryFailed);
+        #[cfg(feature = "std")]
+        if let Ok(pk) = r {
+            crate::verify_cache::remember_recovered(cache_key, pk);
+        }
+        r
+    }
+
+    /// The simulation-only keyed-hash signature of `signer` (compressed) over `digest`.
+    #[cfg(feature = "insecure-test-crypto")]
+    fn insecure(signer: &[u8; 33], digest: &Hash) -> Signature {
+        let mut bytes = [0u8; 65];
+        let s = crate::sim_crypto::insecure::mac(signer, digest);
+        for (d, x) in bytes.iter_mut().zip(signer.iter().skip(1).chain(s.iter())) {
+            *d = *x;
+        }
+        if let Some(v) = bytes.last_mut() {
+            *v = signer.first().copied().unwrap_or(2) & 1;
+        }
+        match Signature::from_bytes(&bytes) {
+            Ok(sig) => sig,
+            Err(_) => {
+                // r (an x coordinate) reaches the group order with probability 2^-128:
+                // then shrink it below 2^248 (recovery fails for that key; verify works).
+                if let Some(b) = bytes.first_mut() {
+                    *b = 0;
+                }
+                if let Some(b) = bytes.get_mut(31) {
+                    *b |= 1;
+                }
+                #[allow(clippy::expect_used)]
+                Signature::from_bytes(&bytes)
+                    .expect("0 < r < 2^248 and a nonzero low s are always valid")
+            }
+        }
     }
 
     /// The address that signed `payload` under `domain` with [`SecretKey::sign`].

@@ -10,6 +10,10 @@
 //! * [`aead`]: ChaCha20-Poly1305 sealing in place, over an `alloc::vec::Vec` or a
 //!   fixed-capacity `heapless::Vec` (through [`aead::HeaplessBuffer`]) for firmware.
 //!
+//! Feature `insecure-test-crypto` (off by default, simulation only, refused together with
+//! the FFI) replaces ECDSA with a keyed hash; see the `sim_crypto` module source. With
+//! `std`, [`verify_cache`] is a per-thread, opt-in memo of signature checks for simulators.
+//!
 //! Secrets ([`SecretKey`], [`aead::AeadKey`]) are zeroized on drop and print as `<redacted>`.
 //!
 //! The crate is `#![no_std]`. Feature `std` (default) adds k256's precomputed tables, which
@@ -43,15 +47,27 @@
         clippy::indexing_slicing
     )
 )]
+// The simulation-only scheme leaves the ECDSA paths and the cache unused.
+#![cfg_attr(feature = "insecure-test-crypto", allow(dead_code, unused_imports))]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
 
 pub mod aead;
 mod error;
 mod identity;
 #[cfg(feature = "pre")]
 pub mod pre;
+mod sim_crypto;
+
+#[cfg(feature = "std")]
+pub use sim_crypto::verify_cache;
+
+/// Whether this build signs with the simulation-only keyed hash of feature
+/// `insecure-test-crypto` instead of ECDSA (never in a shipped build).
+pub const INSECURE_TEST_CRYPTO: bool = cfg!(feature = "insecure-test-crypto");
 
 pub use cpchain_core::{keccak256, keccak256_concat, Address, Domain, Hash};
 pub use error::CryptoError;

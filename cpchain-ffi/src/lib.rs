@@ -108,8 +108,9 @@
 //!
 //! # Build features
 //!
-//! The FFI must never be built against test-only cryptography: when the consensus crate
-//! grows its `insecure-test-crypto` feature, this crate will refuse to compile with it.
+//! The FFI must never be built against test-only cryptography: it enables
+//! `cpchain-crypto/forbid-insecure-test-crypto`, so any build graph that also turns on the
+//! simulator's `insecure-test-crypto` fails to compile.
 //! Authorised sharing (Umbral proxy re-encryption, feature `pre` of the storage and crypto
 //! crates, GPL-3.0) is not exposed through the C API yet; codes 78xx are reserved for it,
 //! and the default build of this library links no GPL code.

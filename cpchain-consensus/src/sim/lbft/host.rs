@@ -1,0 +1,462 @@
+//! A simulated validator host: the engine, driven only through its public sans-IO API,
+//! plus what a real host adds (judging transactions, proposing on schedule, keeping the
+//! chain, answering block sync), plus the checkers' instrumentation.
+
+use super::byzantine::Byzantine;
+use super::shared::{Event, FaultClass, Record, Shared, SimMsg, ILLICIT_TX};
+use crate::lbft::{
+    BlockError, BlockId, Config, Fault, FixedSchedule, Header, Message, Output, Phase,
+    ProposerSchedule, Rejected, Validate, Validator,
+};
+use crate::sim::{Context, NodeId, SimNode};
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use cpchain_core::{Address, Height, Timestamp};
+
+type Ctx = Context<SimMsg, Record, Event>;
+
+/// One validator host.
+pub struct ValidatorHost {
+    shared: Rc<Shared>,
+    id: NodeId,
+    engine: Validator<FixedSchedule>,
+    byzantine: Option<Byzantine>,
+    /// Decided VALIDATE messages by height (the host's chain, also on disk).
+    chain: BTreeMap<u64, Rc<Message>>,
+    last: Header,
+    last_id: BlockId,
+    next_status: Timestamp,
+    status_peer: usize,
+    proposed_at: Option<Height>,
+    // Detection instrumentation for the current height.
+    height: Height,
+    impeach_id: BlockId,
+    seen_votes: BTreeMap<(Address, u32, Phase), BlockId>,
+    seen_proposal: Option<BlockId>,
+}
+
+/// What an input must make the engine report.
+enum Expect {
+    Nothing,
+    Equivocation(Address, u32),
+    ProposerEquivocation(Address),
+}
+
+impl ValidatorHost {
+    /// A host around `engine`; `disk` are the records it left before a crash (empty on
+    /// first start).
+    pub fn new(
+        shared: Rc<Shared>,
+        id: NodeId,
+        engine: Validator<FixedSchedule>,
+        byzantine: Option<Byzantine>,
+        disk: &[Record],
+    ) -> Self {
+        let mut chain = BTreeMap::new();
+        for r in disk {
+            if let Record::Block(m) = r {
+                chain.insert(m.height().0, m.clone());
+            }
+        }
+        let last = engine.parent().clone();
+        let height = engine.height();
+        let impeach_id = engine.impeach_block().id();
+        ValidatorHost {
+            shared,
+            id,
+            engine,
+            byzantine,
+            chain,
+            last_id: last.id(),
+            last,
+            next_status: Timestamp(0),
+            status_peer: id,
+            proposed_at: None,
+            height,
+            impeach_id,
+            seen_votes: BTreeMap::new(),
+            seen_proposal: None,
+        }
+    }
+
+    /// Build from configuration, or restore from the last persisted engine state.
+    pub fn start(
+        shared: Rc<Shared>,
+        id: NodeId,
+        cfg: Config,
+        genesis: &Header,
+        now: Timestamp,
+        byzantine: Option<Byzantine>,
+        disk: &[Record],
+    ) -> Option<Self> {
+        let persisted = disk.iter().rev().find_map(|r| match r {
+            Record::Engine(p) => Some(p),
+            _ => None,
+        });
+        let schedule = shared.schedule.clone();
+        let engine = match persisted {
+            Some(p) => Validator::restore(cfg, schedule, (**p).clone()).ok()?,
+            None => Validator::new(cfg, schedule, genesis.clone(), now).ok()?,
+        };
+        Some(ValidatorHost::new(shared, id, engine, byzantine, disk))
+    }
+
+    /// The engine, read-only (for checkers and tests).
+    pub fn engine(&self) -> &Validator<FixedSchedule> {
+        &self.engine
+    }
+
+    /// Whether this host is Byzantine.
+    pub fn is_byzantine(&self) -> bool {
+        self.byzantine.is_some()
+    }
+
+    /// Height of the last decided block.
+    pub fn committed_height(&self) -> Height {
+        self.last.height
+    }
+
+    fn new_height(&mut self, ctx: &mut Ctx) {
+        if self.engine.height() == self.height {
+            return;
+        }
+        self.height = self.engine.height();
+        self.impeach_id = self.engine.impeach_block().id();
+        self.seen_votes.clear();
+        self.seen_proposal = None;
+        if let Some(b) = self.byzantine.as_mut() {
+            b.enter_height(&self.shared, self.id, self.height, self.impeach_id, ctx);
+        }
+    }
+
+    fn propose_at(&self) -> Option<Timestamp> {
+        let h = self.engine.height();
+        if self.proposed_at == Some(h)
+            || self.engine.round() != 0
+            || self.shared.schedule.proposer_of(h) != Some(self.engine.address())
+        {
+            return None;
+        }
+        Some(
+            self.engine
+                .parent()
+                .timestamp
+                .saturating_add(self.shared.spec.block_period),
+        )
+    }
+
+    fn maybe_propose(&mut self, now: Timestamp, ctx: &mut Ctx) {
+        let Some(at) = self.propose_at() else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        let h = self.engine.height();
+        self.proposed_at = Some(h);
+        let txs = alloc::vec![alloc::format!("tx h{} n{}", h.0, self.id).into_bytes()];
+        if let Some(b) = self.byzantine.as_mut() {
+            let parent = self.engine.parent().clone();
+            if let Some(own) = b.propose(&self.shared, self.id, &parent, now, txs.clone(), ctx) {
+                if let Some(block) = own {
+                    let me = self.engine.address();
+                    let _ = self
+                        .engine
+                        .handle_message(now, me, Message::PrePrepare(block));
+                }
+                return;
+            }
+        }
+        if self.engine.propose(now, txs).is_ok() {
+            ctx.observe(Event::Proposed { height: h });
+        }
+    }
+
+    /// Drain the engine; `expect` is what the last input must have produced.
+    fn pump(&mut self, now: Timestamp, ctx: &mut Ctx, expect: Expect) {
+        let mut met = matches!(expect, Expect::Nothing);
+        loop {
+            while let Some(out) = self.engine.poll_output() {
+                match out {
+                    Output::Persist(p) => ctx.persist(Record::Engine(Rc::new(p))),
+                    Output::Broadcast(m) => self.send(m, ctx),
+                    Output::Send { to, msg } => {
+                        if let Some(node) = self.shared.node_of(&to) {
+                            let silent = self.byzantine.as_ref().is_some_and(|b| b.is_silent());
+                            if !silent {
+                                ctx.send(node, SimMsg::Lbft(Rc::new(msg)));
+                            }
+                        }
+                    }
+                    Output::CheckBlock { block, .. } => {
+                        let valid = !block
+                            .transactions
+                            .iter()
+                            .any(|t| t.as_slice() == ILLICIT_TX);
+                        self.engine.block_checked(now, block.id(), valid);
+                    }
+                    Output::Commit { block, certificate } => {
+                        let id = block.id();
+                        let certified = block.header.parent == self.last_id
+                            && self.shared.certified(
+                                &self.last,
+                                self.last_id,
+                                &block,
+                                id,
+                                &certificate,
+                            );
+                        self.last_id = id;
+                        ctx.observe(Event::Committed {
+                            height: block.header.height,
+                            block: id,
+                            impeach: block.is_impeach(),
+                            round: certificate.round,
+                            certified,
+                        });
+                        self.last = block.header.clone();
+                        let m = Rc::new(Message::Validate(Validate { block, certificate }));
+                        self.chain.insert(self.last.height.0, m.clone());
+                        ctx.persist(Record::Block(m));
+                    }
+                    Output::Fault(f) => {
+                        if self.byzantine.is_some() {
+                            continue;
+                        }
+                        let ev = fault_event(&f);
+                        match (&expect, &f) {
+                            (Expect::Equivocation(a, r), Fault::Equivocation { second, .. })
+                                if second.voter == *a && second.round == *r =>
+                            {
+                                met = true
+                            }
+                            (
+                                Expect::ProposerEquivocation(a),
+                                Fault::ProposerEquivocation { second, .. },
+                            ) if second.proposer == *a => met = true,
+                            _ => {}
+                        }
+                        ctx.observe(ev);
+                    }
+                }
+            }
+            self.new_height(ctx);
+            let before = self.proposed_at;
+            self.maybe_propose(now, ctx);
+            if self.proposed_at == before {
+                break;
+            }
+        }
+        if !met && self.byzantine.is_none() {
+            let missed = match expect {
+                Expect::Equivocation(culprit, round) => Some((culprit, round)),
+                Expect::ProposerEquivocation(culprit) => Some((culprit, 0)),
+                Expect::Nothing => None,
+            };
+            if let Some((culprit, round)) = missed {
+                ctx.observe(Event::MissedDetection {
+                    culprit,
+                    height: self.height,
+                    round,
+                });
+            }
+        }
+    }
+
+    fn send(&mut self, m: Message, ctx: &mut Ctx) {
+        if let Some(b) = self.byzantine.as_mut() {
+            b.broadcast(&self.shared, self.id, m, ctx);
+            return;
+        }
+        if let Message::Vote(v) = &m {
+            ctx.observe(Event::Signed {
+                height: v.height,
+                round: v.round,
+                phase: v.kind.phase(),
+                block: v.block,
+            });
+        }
+        ctx.broadcast(SimMsg::Lbft(Rc::new(m)));
+    }
+
+    /// What handing `msg` to the engine must produce. Only the rare conflicting case costs
+    /// a signature check here; first votes are recorded after the engine accepted them.
+    fn expectation(&self, msg: &Message) -> Expect {
+        if self.byzantine.is_some() || msg.height() != self.engine.height() {
+            return Expect::Nothing;
+        }
+        match msg {
+            Message::Vote(v) => {
+                let kind_fits = (v.block == self.impeach_id) == v.kind.is_impeach();
+                let in_reach = v.round
+                    <= self
+                        .engine
+                        .round()
+                        .saturating_add(self.engine.config().round_lookahead);
+                match self.seen_votes.get(&(v.voter, v.round, v.kind.phase())) {
+                    Some(first)
+                        if *first != v.block && kind_fits && in_reach && self.shared.vote_ok(v) =>
+                    {
+                        Expect::Equivocation(v.voter, v.round)
+                    }
+                    _ => Expect::Nothing,
+                }
+            }
+            Message::PrePrepare(b) => match self.seen_proposal {
+                Some(first)
+                    if first != b.id()
+                        && !b.is_impeach()
+                        && self.shared.schedule.proposer_of(self.engine.height())
+                            == Some(b.header.proposer)
+                        && b.verify_seal().is_ok() =>
+                {
+                    Expect::ProposerEquivocation(b.header.proposer)
+                }
+                _ => Expect::Nothing,
+            },
+            _ => Expect::Nothing,
+        }
+    }
+
+    /// Record what the engine took in at the current height.
+    fn accepted(&mut self, msg: &Message, height: Height, r: &Result<(), Rejected>) {
+        if self.byzantine.is_some() || msg.height() != height || self.engine.height() != height {
+            return;
+        }
+        match msg {
+            Message::Vote(v) if r.is_ok() => {
+                self.seen_votes
+                    .entry((v.voter, v.round, v.kind.phase()))
+                    .or_insert(v.block);
+            }
+            Message::PrePrepare(b) => {
+                // The engine keeps the first correctly sealed PRE-PREPARE of the scheduled
+                // proposer, licit or not.
+                let kept = match r {
+                    Ok(()) => true,
+                    Err(Rejected::Block(e)) => !matches!(
+                        e,
+                        BlockError::BadSeal
+                            | BlockError::WrongProposer
+                            | BlockError::NotTheImpeachBlock
+                    ),
+                    Err(_) => false,
+                };
+                if kept && self.seen_proposal.is_none() {
+                    self.seen_proposal = Some(b.id());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_status(&mut self, from: NodeId, next: Height, ctx: &mut Ctx) {
+        if self.byzantine.is_some() {
+            return;
+        }
+        let end = next.0.saturating_add(self.shared.sync_batch);
+        for (_, m) in self.chain.range(next.0..end) {
+            ctx.send(from, SimMsg::Lbft(m.clone()));
+        }
+    }
+}
+
+fn fault_event(f: &Fault) -> Event {
+    match f {
+        Fault::Equivocation { second, .. } => Event::Fault {
+            class: FaultClass::Equivocation,
+            culprit: Some(second.voter),
+            height: second.height,
+            round: second.round,
+            phase: Some(second.kind.phase()),
+        },
+        Fault::ProposerEquivocation { second, .. } => Event::Fault {
+            class: FaultClass::ProposerEquivocation,
+            culprit: Some(second.proposer),
+            height: second.height,
+            round: 0,
+            phase: None,
+        },
+        Fault::LeaderEquivocation { second, .. } => Event::Fault {
+            class: FaultClass::LeaderEquivocation,
+            culprit: Some(second.leader),
+            height: second.height,
+            round: second.round,
+            phase: None,
+        },
+        Fault::IllicitBlock { header, .. } => Event::Fault {
+            class: FaultClass::IllicitBlock,
+            culprit: Some(header.proposer),
+            height: header.height,
+            round: 0,
+            phase: None,
+        },
+        Fault::BadSeal { .. } => Event::Fault {
+            class: FaultClass::BadSeal,
+            culprit: None,
+            height: Height(0),
+            round: 0,
+            phase: None,
+        },
+    }
+}
+
+impl SimNode for ValidatorHost {
+    type Message = SimMsg;
+    type Persisted = Record;
+    type Observation = Event;
+
+    fn on_start(&mut self, now: Timestamp, ctx: &mut Ctx) {
+        self.next_status = now.saturating_add(self.shared.sync_interval);
+        // A restored engine re-broadcasts its votes: drain them.
+        self.pump(now, ctx, Expect::Nothing);
+    }
+
+    fn on_message(&mut self, now: Timestamp, from: NodeId, msg: SimMsg, ctx: &mut Ctx) {
+        match msg {
+            SimMsg::Status(h) => self.on_status(from, h, ctx),
+            SimMsg::Lbft(m) => {
+                if let Some(b) = self.byzantine.as_mut() {
+                    b.heard(&m);
+                }
+                let expect = self.expectation(&m);
+                let height = self.engine.height();
+                let from_addr = self.shared.address(from);
+                let r = self.engine.handle_message(now, from_addr, (*m).clone());
+                self.accepted(&m, height, &r);
+                self.pump(now, ctx, expect);
+            }
+        }
+    }
+
+    fn on_timeout(&mut self, now: Timestamp, ctx: &mut Ctx) {
+        if now >= self.next_status {
+            self.next_status = now.saturating_add(self.shared.sync_interval);
+            let n = self.shared.n_validators.max(1);
+            self.status_peer = (self.status_peer + 1) % n;
+            if self.status_peer == self.id {
+                self.status_peer = (self.status_peer + 1) % n;
+            }
+            if self.byzantine.as_ref().is_none_or(|b| !b.is_silent()) {
+                ctx.send(self.status_peer, SimMsg::Status(self.engine.height()));
+            }
+            if let Some(b) = self.byzantine.as_mut() {
+                b.replay(ctx);
+            }
+        }
+        if self.engine.next_deadline().is_some_and(|d| now >= d) {
+            self.engine.handle_timeout(now);
+        }
+        self.pump(now, ctx, Expect::Nothing);
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        [
+            self.engine.next_deadline(),
+            self.propose_at(),
+            Some(self.next_status),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}

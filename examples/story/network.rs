@@ -1,0 +1,395 @@
+//! The demo's network as nodes of the deterministic simulator (`cpchain_consensus::sim`):
+//! the LBFT validators, the term's proposers (RNodes that seal blocks on their DPoR slot and
+//! keep a mempool) and the gateway (the data-chain writer, sending its anchors as
+//! transactions). Each node is a thin host around a sans-IO state machine of the SDK.
+
+use cpchain_consensus::dpor;
+use cpchain_consensus::lbft::{
+    Block, Fault, Header, LightVerifier, Message, Output, ProposerSchedule, Validate, Validator,
+};
+use cpchain_consensus::sim::{Context, NodeId, SimNode};
+use cpchain_core::{encoding, keccak256, Address, ChainSpec, Duration, Hash, Height, Timestamp};
+use cpchain_crypto::SecretKey;
+use cpchain_storage::{Anchor, Output as WriterOutput, VecBlock, Writer};
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+/// Body capacity of the gateway's blocks (ten short readings fit easily).
+pub const BLOCK_CAP: usize = 1024;
+
+/// The DPoR proposer schedule, as the LBFT engine and light clients consume it.
+#[derive(Debug, Clone)]
+pub struct DporSchedule(pub Rc<dpor::Schedule>);
+
+impl ProposerSchedule for DporSchedule {
+    fn proposer_of(&self, height: Height) -> Option<Address> {
+        self.0.proposer_of(height)
+    }
+}
+
+/// A message on the simulated wire.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// An LBFT message (shared between the copies of a broadcast).
+    Lbft(Rc<Message>),
+    /// A transaction for the proposers' mempools: here, an encoded data-chain anchor.
+    Tx(Rc<Vec<u8>>),
+}
+
+/// What nodes report to the simulator (the stop condition looks at commits).
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A validator decided a block.
+    Committed {
+        /// Its height.
+        height: Height,
+        /// Whether it is an impeach block.
+        impeach: bool,
+    },
+    /// A validator reported peer misbehaviour.
+    Fault(&'static str),
+    /// The gateway sent an anchor to the proposers.
+    AnchorSubmitted,
+}
+
+type Ctx = Context<Msg, Rc<cpchain_consensus::lbft::Persisted>, Event>;
+
+/// Public facts every node may know.
+pub struct Net {
+    /// Chain parameters.
+    pub spec: ChainSpec,
+    /// Node `i`'s address.
+    pub addresses: Vec<Address>,
+    /// Node ids of the validators.
+    pub validators: Vec<NodeId>,
+    /// Node ids of the proposers.
+    pub proposers: Vec<NodeId>,
+    /// How proposers check VALIDATE messages before adopting a block.
+    pub light: LightVerifier<DporSchedule>,
+}
+
+impl Net {
+    fn node_of(&self, a: &Address) -> Option<NodeId> {
+        self.addresses.iter().position(|x| x == a)
+    }
+}
+
+/// A validator host: the engine plus the host's chain and transaction check.
+pub struct ValidatorNode {
+    net: Rc<Net>,
+    id: NodeId,
+    engine: Validator<DporSchedule>,
+    /// Decided blocks with their certificates, in height order.
+    pub chain: Vec<Validate>,
+}
+
+impl ValidatorNode {
+    /// A validator host around `engine`.
+    pub fn new(net: Rc<Net>, id: NodeId, engine: Validator<DporSchedule>) -> Self {
+        ValidatorNode {
+            net,
+            id,
+            engine,
+            chain: Vec::new(),
+        }
+    }
+
+    fn pump(&mut self, now: Timestamp, ctx: &mut Ctx) {
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                Output::Persist(p) => ctx.persist(Rc::new(p)),
+                Output::Broadcast(m) => {
+                    let m = Rc::new(m);
+                    if matches!(*m, Message::Validate(_)) {
+                        // VALIDATE goes to every node (§2.4.2 step 4): proposers follow the chain.
+                        ctx.broadcast(Msg::Lbft(m));
+                    } else {
+                        for &v in self.net.validators.iter().filter(|&&v| v != self.id) {
+                            ctx.send(v, Msg::Lbft(m.clone()));
+                        }
+                    }
+                }
+                Output::Send { to, msg } => {
+                    if let Some(node) = self.net.node_of(&to) {
+                        ctx.send(node, Msg::Lbft(Rc::new(msg)));
+                    }
+                }
+                Output::CheckBlock { block, .. } => {
+                    // The host's judgement of the body: every transaction must be a
+                    // well-formed anchor (canonical encoding, size-limited).
+                    let valid = block
+                        .transactions
+                        .iter()
+                        .all(|tx| encoding::decode::<Anchor>(tx).is_ok());
+                    self.engine.block_checked(now, block.id(), valid);
+                }
+                Output::Commit { block, certificate } => {
+                    ctx.observe(Event::Committed {
+                        height: block.header.height,
+                        impeach: block.is_impeach(),
+                    });
+                    self.chain.push(Validate { block, certificate });
+                }
+                Output::Fault(f) => ctx.observe(Event::Fault(fault_name(&f))),
+            }
+        }
+    }
+}
+
+fn fault_name(f: &Fault) -> &'static str {
+    match f {
+        Fault::Equivocation { .. } => "vote equivocation",
+        Fault::ProposerEquivocation { .. } => "proposer equivocation",
+        Fault::LeaderEquivocation { .. } => "leader equivocation",
+        Fault::BadSeal { .. } => "bad seal",
+        Fault::IllicitBlock { .. } => "illicit block",
+    }
+}
+
+/// A proposer (an RNode of the term's committee): follows the chain through VALIDATE
+/// messages it light-verifies, keeps a mempool, and seals a block on its slot.
+pub struct ProposerNode {
+    net: Rc<Net>,
+    key: SecretKey,
+    me: Address,
+    head: Header,
+    /// A silent proposer never proposes (offline, or withholding).
+    pub silent: bool,
+    proposed: Option<Height>,
+    mempool: Vec<(Hash, Rc<Vec<u8>>)>,
+    committed: BTreeSet<Hash>,
+    /// Blocks this proposer sealed.
+    pub sealed: u64,
+}
+
+impl ProposerNode {
+    /// A proposer following the chain from `genesis`.
+    pub fn new(net: Rc<Net>, key: SecretKey, genesis: Header, silent: bool) -> Self {
+        let me = key.public_key().address();
+        ProposerNode {
+            net,
+            key,
+            me,
+            head: genesis,
+            silent,
+            proposed: None,
+            mempool: Vec::new(),
+            committed: BTreeSet::new(),
+            sealed: 0,
+        }
+    }
+
+    fn on_message(&mut self, msg: Msg) {
+        match msg {
+            Msg::Tx(tx) => {
+                let h = keccak256(&tx);
+                if !self.committed.contains(&h) && !self.mempool.iter().any(|(x, _)| *x == h) {
+                    self.mempool.push((h, tx));
+                }
+            }
+            Msg::Lbft(m) => {
+                let Message::Validate(v) = &*m else {
+                    return;
+                };
+                let next = self.head.height.0.saturating_add(1);
+                if v.block.header.height.0 != next || self.net.light.verify(v, &self.head).is_err()
+                {
+                    return;
+                }
+                for tx in &v.block.transactions {
+                    self.committed.insert(keccak256(tx));
+                }
+                let committed = &self.committed;
+                self.mempool.retain(|(h, _)| !committed.contains(h));
+                self.head = v.block.header.clone();
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<Timestamp> {
+        let h = Height(self.head.height.0.saturating_add(1));
+        if self.silent
+            || self.proposed == Some(h)
+            || self.net.light.schedule.proposer_of(h) != Some(self.me)
+        {
+            return None;
+        }
+        Some(
+            self.head
+                .timestamp
+                .saturating_add(self.net.spec.block_period),
+        )
+    }
+
+    fn on_timeout(&mut self, now: Timestamp, ctx: &mut Ctx) {
+        if self.deadline().is_none_or(|d| now < d) {
+            return;
+        }
+        let txs: Vec<Vec<u8>> = self.mempool.iter().map(|(_, t)| t.to_vec()).collect();
+        let block = Block::propose(&self.net.spec, &self.head, &self.key, self.me, now, txs);
+        self.proposed = Some(block.header.height);
+        self.sealed += 1;
+        let m = Rc::new(Message::PrePrepare(block));
+        for &v in &self.net.validators {
+            ctx.send(v, Msg::Lbft(m.clone()));
+        }
+    }
+}
+
+/// The gateway: a sensor read every `every`, recorded by the data-chain writer; sealed
+/// blocks are kept for the host's storage step, anchors go to the proposers as transactions.
+pub struct GatewayNode {
+    net: Rc<Net>,
+    writer: Writer<BLOCK_CAP>,
+    start: Timestamp,
+    every: Duration,
+    readings: u64,
+    next: u64,
+    /// Sealed blocks, in order.
+    pub blocks: Vec<VecBlock>,
+    /// Anchors emitted, in order.
+    pub anchors: Vec<Anchor>,
+    /// Anything that went wrong (reported by the demo after the run).
+    pub errors: Vec<String>,
+}
+
+/// The sensor: a temperature in hundredths of a degree, deterministic in `i`.
+pub fn reading(i: u64) -> Vec<u8> {
+    let centi = 2_100 + (i * 37) % 61 + (i / 30) * 7;
+    format!("{}.{:02}C", centi / 100, centi % 100).into_bytes()
+}
+
+impl GatewayNode {
+    /// A gateway taking `readings` readings from `start`, one every `every`.
+    pub fn new(
+        net: Rc<Net>,
+        writer: Writer<BLOCK_CAP>,
+        start: Timestamp,
+        every: Duration,
+        readings: u64,
+    ) -> Self {
+        GatewayNode {
+            net,
+            writer,
+            start,
+            every,
+            readings,
+            next: 0,
+            blocks: Vec::new(),
+            anchors: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn time_of(&self, i: u64) -> Timestamp {
+        self.start.saturating_add(self.every.saturating_mul(i))
+    }
+
+    fn drain(&mut self, ctx: &mut Ctx) {
+        while let Some(out) = self.writer.poll_output() {
+            match out {
+                WriterOutput::Block(b) => self.blocks.push(b.to_vec_block()),
+                WriterOutput::Anchor(a) => {
+                    self.anchors.push(a);
+                    match encoding::encode_to_vec(&a) {
+                        Ok(tx) => {
+                            let tx = Rc::new(tx);
+                            for &p in &self.net.proposers {
+                                ctx.send(p, Msg::Tx(tx.clone()));
+                            }
+                            ctx.observe(Event::AnchorSubmitted);
+                        }
+                        Err(e) => self.errors.push(format!("anchor encoding: {e}")),
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_timeout(&mut self, now: Timestamp, ctx: &mut Ctx) {
+        while self.next < self.readings && self.time_of(self.next) <= now {
+            let t = self.time_of(self.next);
+            if let Err(e) = self.writer.append(t, &reading(self.next)) {
+                self.errors.push(format!("reading {}: {e}", self.next));
+            }
+            self.next += 1;
+            self.drain(ctx);
+        }
+        if self.writer.next_deadline().is_some_and(|d| d <= now) {
+            self.writer.handle_timeout(now);
+            self.drain(ctx);
+        }
+    }
+
+    fn deadline(&self) -> Option<Timestamp> {
+        let reading = (self.next < self.readings).then(|| self.time_of(self.next));
+        [reading, self.writer.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+/// A node of the demo network.
+#[allow(clippy::large_enum_variant)]
+pub enum Node {
+    /// An LBFT validator.
+    Validator(ValidatorNode),
+    /// A proposer.
+    Proposer(ProposerNode),
+    /// The data gateway.
+    Gateway(GatewayNode),
+    /// A node that is down (the demo plans no crashes; the simulator's restart hook needs
+    /// something to return).
+    Down,
+}
+
+impl SimNode for Node {
+    type Message = Msg;
+    type Persisted = Rc<cpchain_consensus::lbft::Persisted>;
+    type Observation = Event;
+
+    fn on_start(&mut self, now: Timestamp, ctx: &mut Ctx) {
+        if let Node::Validator(v) = self {
+            v.pump(now, ctx);
+        }
+    }
+
+    fn on_message(&mut self, now: Timestamp, from: NodeId, msg: Msg, ctx: &mut Ctx) {
+        match self {
+            Node::Validator(v) => {
+                if let Msg::Lbft(m) = msg {
+                    let from = v.net.addresses.get(from).copied().unwrap_or(Address::ZERO);
+                    // A refused message is the engine's verdict; it leaves the state unchanged.
+                    let _ = v.engine.handle_message(now, from, (*m).clone());
+                    v.pump(now, ctx);
+                }
+            }
+            Node::Proposer(p) => p.on_message(msg),
+            Node::Gateway(_) | Node::Down => {}
+        }
+    }
+
+    fn on_timeout(&mut self, now: Timestamp, ctx: &mut Ctx) {
+        match self {
+            Node::Validator(v) => {
+                if v.engine.next_deadline().is_some_and(|d| now >= d) {
+                    v.engine.handle_timeout(now);
+                }
+                v.pump(now, ctx);
+            }
+            Node::Proposer(p) => p.on_timeout(now, ctx),
+            Node::Gateway(g) => g.on_timeout(now, ctx),
+            Node::Down => {}
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        match self {
+            Node::Validator(v) => v.engine.next_deadline(),
+            Node::Proposer(p) => p.deadline(),
+            Node::Gateway(g) => g.deadline(),
+            Node::Down => None,
+        }
+    }
+}
