@@ -90,3 +90,40 @@ fn future_buffer_is_bounded_and_drops_are_counted() {
         Err(Rejected::TooFarAhead)
     );
 }
+
+#[test]
+fn validator_far_behind_in_rounds_catches_up_from_round_changes() {
+    // Rounds beyond the lookahead are refused for votes, but the round changes of f + 1
+    // validators (one of them honest) still pull a validator forward: after a long
+    // partition it does not have to time out through every round.
+    let fx = Fixture::new(7);
+    let mut v = fx.validator(0);
+    let t = T0;
+    let far = 1_000;
+    let rc =
+        |i: usize, r: u32| RoundChange::sign(&fx.keys[i], fx.spec.chain_id, Height(1), r, None);
+    assert_eq!(
+        v.handle_message(t, fx.addr(1), Message::RoundChange(rc(1, far))),
+        Ok(())
+    );
+    assert_eq!(
+        v.handle_message(t, fx.addr(2), Message::RoundChange(rc(2, far + 5))),
+        Ok(())
+    );
+    assert_eq!(v.round(), 0, "f validators are not enough");
+    // A repeated or lower far round from the same sender costs nothing more.
+    assert_eq!(
+        v.handle_message(t, fx.addr(2), Message::RoundChange(rc(2, far))),
+        Err(Rejected::Duplicate)
+    );
+    assert_eq!(
+        v.handle_message(t, fx.addr(3), Message::RoundChange(rc(3, far + 9))),
+        Ok(())
+    );
+    // The (f + 1)-th highest round seen is `far`.
+    assert_eq!(v.round(), far);
+    let outs = drain(&mut v);
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Broadcast(Message::RoundChange(r)) if r.round == far)));
+}

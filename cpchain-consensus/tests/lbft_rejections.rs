@@ -291,3 +291,28 @@ fn every_message_round_trips_canonically() {
     raw[32..64].fill(0xff);
     assert!(Signature::from_bytes(&raw).is_err());
 }
+
+#[test]
+fn leader_equivocation_is_a_fault() {
+    let fx = Fixture::new(4);
+    let mut v = fx.validator(0);
+    let t = fx.genesis.timestamp + fx.spec.block_period + fx.spec.impeach_timeout;
+    v.handle_timeout(t);
+    v.handle_timeout(t + fx.spec.impeach_timeout);
+    assert_eq!(v.round(), 1);
+    drain(&mut v);
+    let l = leader_index(&fx, 1);
+    let imp = fx.impeach(&fx.genesis);
+    let b = fx.proposal(&fx.genesis, vec![vec![8]]);
+    let first = Proposal::sign(&fx.keys[l], fx.spec.chain_id, Height(1), 1, imp, None);
+    let pol = fx.cert(&[1, 2, 3], VoteKind::Prepare, 1, 0, b.id());
+    let second = Proposal::sign(&fx.keys[l], fx.spec.chain_id, Height(1), 1, b, Some(pol));
+    let _ = v.handle_message(t, fx.addr(l), Message::Proposal(first.clone()));
+    drain(&mut v);
+    let r = v.handle_message(t, fx.addr(l), Message::Proposal(second.clone()));
+    assert_eq!(r, Err(Rejected::ConflictingProposal));
+    assert_eq!(
+        faults(&drain(&mut v)),
+        vec![Fault::LeaderEquivocation { first, second }]
+    );
+}

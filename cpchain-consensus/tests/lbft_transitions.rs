@@ -368,3 +368,75 @@ fn next_deadline_is_the_paper_impeach_timer_in_round_zero() {
     );
     let _ = Timestamp(0);
 }
+
+/// Every ordering of a conflicting set of round-0 inputs (a proposal, the impeach timer,
+/// quorums of PREPAREs and IMPEACH PREPAREs, COMMITs and IMPEACH COMMITs from validators
+/// that equivocate) leaves at most one own vote per phase: never PREPARE and IMPEACH
+/// PREPARE, never COMMIT and IMPEACH COMMIT in one round.
+#[test]
+fn honest_validator_never_signs_two_votes_of_one_phase_in_a_round() {
+    let fx = Fixture::new(4);
+    let b = fx.proposal(&fx.genesis, vec![vec![4; 4]]);
+    let imp = fx.impeach(&fx.genesis);
+    let now = fx.genesis.timestamp + fx.spec.block_period;
+    let timer = now + fx.spec.impeach_timeout;
+    #[derive(Clone)]
+    #[allow(clippy::large_enum_variant)]
+    enum In {
+        Msg(usize, Message),
+        Timer,
+    }
+    let votes = |kind: VoteKind, id| -> Vec<In> {
+        (1..3)
+            .map(|i| In::Msg(i, Message::Vote(fx.vote(i, kind, 1, 0, id))))
+            .collect()
+    };
+    let groups: Vec<Vec<In>> = vec![
+        vec![In::Msg(1, Message::PrePrepare(b.clone()))],
+        vec![In::Timer],
+        votes(VoteKind::Prepare, b.id()),
+        votes(VoteKind::ImpeachPrepare, imp.id()),
+        [
+            votes(VoteKind::Commit, b.id()),
+            votes(VoteKind::ImpeachCommit, imp.id()),
+        ]
+        .concat(),
+    ];
+    let mut perm: Vec<usize> = (0..groups.len()).collect();
+    let mut orders = Vec::new();
+    permutations(&mut perm, 0, &mut orders);
+    assert_eq!(orders.len(), 120);
+    let mut outcomes = std::collections::BTreeSet::new();
+    for order in orders {
+        let mut v = fx.validator(0);
+        let mut outs = Vec::new();
+        for g in &order {
+            for input in &groups[*g] {
+                match input {
+                    In::Msg(i, m) => outs.extend(feed(&mut v, now, fx.addr(*i), m.clone())),
+                    In::Timer => {
+                        v.handle_timeout(timer);
+                        outs.extend(drain(&mut v));
+                    }
+                }
+            }
+        }
+        let own = broadcast_votes(&outs);
+        assert_no_equivocation(&own);
+        outcomes.insert(own.iter().map(|x| x.kind as u8).collect::<Vec<_>>());
+    }
+    // The orderings really lead to different paths (normal, impeach, mixed rounds).
+    assert!(outcomes.len() >= 3, "{outcomes:?}");
+}
+
+fn permutations(p: &mut Vec<usize>, k: usize, out: &mut Vec<Vec<usize>>) {
+    if k == p.len() {
+        out.push(p.clone());
+        return;
+    }
+    for i in k..p.len() {
+        p.swap(k, i);
+        permutations(p, k + 1, out);
+        p.swap(k, i);
+    }
+}

@@ -98,6 +98,18 @@
 //! `lagging_validator_catches_up_from_validate_messages`, and the property tests
 //! (which, after the lossy prefix, deliver everything and require a decision).
 //!
+//! # Inputs and outputs
+//!
+//! Inputs: [`Validator::handle_message`] / [`Validator::handle_bytes`] (from peers),
+//! [`Validator::handle_timeout`] (the host's single timer, armed at
+//! [`Validator::next_deadline`]), [`Validator::block_checked`] (the host's verdict on a
+//! proposal's transactions) and [`Validator::propose`] (when the validator is also the
+//! scheduled proposer; other proposers use [`Block::propose`]). Outputs, drained in order
+//! from [`Validator::poll_output`]: [`Output::Persist`] (before any send that depends on
+//! it), [`Output::Broadcast`], [`Output::Send`] (the previous VALIDATE to a validator
+//! whose round change shows it is behind), [`Output::CheckBlock`], [`Output::Commit`] and
+//! [`Output::Fault`] (vote, proposer and leader equivocation, bad seals, illicit blocks).
+//!
 //! # Block content: a request/answer pair, not a callback
 //!
 //! The engine emits [`Output::CheckBlock`] and the host answers with
@@ -112,8 +124,11 @@
 //!
 //! Messages are size-capped on the wire ([`MAX_BLOCK_BYTES`], [`MAX_VALIDATORS`]).
 //! Future-height messages are buffered up to [`Config::future_buffer`] within
-//! [`Config::future_heights`] (overflow is dropped and counted in [`Stats`]); rounds beyond
-//! [`Config::round_lookahead`] are refused; at most [`Config::max_blocks_per_height`] blocks
+//! [`Config::future_heights`] (overflow is dropped and counted in [`Stats`]); votes and
+//! proposals for rounds beyond [`Config::round_lookahead`] are refused, while a round
+//! change from beyond it only raises that validator's highest-seen round (one number per
+//! validator, the input of the `f + 1` catch-up rule,
+//! `validator_far_behind_in_rounds_catches_up_from_round_changes`); at most [`Config::max_blocks_per_height`] blocks
 //! are kept per height. Per-height vote storage is at most `2n` per round entered.
 //! Old-height messages are ignored without signature work.
 

@@ -87,6 +87,13 @@ pub enum Fault {
         /// Its seal.
         second_seal: Signature,
     },
+    /// A round leader signed two different proposals for one round (rounds ≥ 1).
+    LeaderEquivocation {
+        /// The proposal seen first.
+        first: Proposal,
+        /// The conflicting one.
+        second: Proposal,
+    },
     /// A proposal whose seal does not verify; not attributable to the proposer, so only
     /// the transport sender is named.
     BadSeal {
@@ -155,8 +162,10 @@ impl WireMessage for Persisted {
 pub struct Stats {
     /// Signatures made.
     pub signs: u64,
-    /// Signatures verified or public keys recovered.
+    /// Signatures verified against a known validator key.
     pub verifies: u64,
+    /// Public keys recovered (proposer seals: proposers are known by address only).
+    pub recoveries: u64,
     /// Future-height messages dropped because the buffer was full.
     pub dropped_future: u64,
     /// Messages rejected.
@@ -191,7 +200,8 @@ pub struct Validator<S> {
     votes: BTreeMap<(u32, Phase, usize), Vote>,
     tally: BTreeMap<(u32, Phase, BlockId), usize>,
     pcerts: BTreeMap<(u32, BlockId), Certificate>,
-    presence: BTreeMap<u32, BTreeSet<usize>>,
+    /// Highest round each validator was seen in (signed messages only), for catch-up.
+    seen_round: Vec<u32>,
     round_changes: BTreeSet<(u32, usize)>,
     last_validate: Option<Validate>,
     helped: BTreeSet<Address>,
@@ -222,6 +232,11 @@ impl<S: ProposerSchedule> Validator<S> {
     /// A validator restarted from its last [`Output::Persist`]. It will not sign anything
     /// that conflicts with what it signed before the crash; it re-broadcasts its votes of
     /// the current round so peers that missed them can count them.
+    ///
+    /// A processed [`Output::Commit`] is durable in the host's chain. If the host crashed
+    /// after it but before the next `Persist`, its chain head is past `persisted.parent`:
+    /// start with [`Validator::new`] at the head instead — nothing was signed there yet,
+    /// since the `Persist` of a new height precedes every vote at it.
     pub fn restore(cfg: Config, schedule: S, persisted: Persisted) -> Result<Self, ConfigError> {
         let me = cfg.check()?;
         if persisted.chain_id != cfg.spec.chain_id || persisted.parent.chain_id != cfg.spec.chain_id
@@ -294,7 +309,7 @@ impl<S: ProposerSchedule> Validator<S> {
             votes: BTreeMap::new(),
             tally: BTreeMap::new(),
             pcerts: BTreeMap::new(),
-            presence: BTreeMap::new(),
+            seen_round: Vec::new(),
             round_changes: BTreeSet::new(),
             last_validate: None,
             helped: BTreeSet::new(),
@@ -596,7 +611,7 @@ impl<S: ProposerSchedule> Validator<S> {
                 return Err(Rejected::Duplicate);
             }
         }
-        self.stats.verifies = self.stats.verifies.saturating_add(1);
+        self.stats.recoveries = self.stats.recoveries.saturating_add(1);
         let seal = match (block.verify_seal(), block.seal) {
             (Ok(()), Some(seal)) => seal,
             _ => {
@@ -659,11 +674,15 @@ impl<S: ProposerSchedule> Validator<S> {
         if leader(&self.cfg.validators, self.height, p.round) != Some(p.leader) {
             return Err(Rejected::NotMember);
         }
-        if self.proposals.contains_key(&p.round) {
-            return Err(Rejected::Duplicate);
-        }
         let id = p.block.id();
         let pol_round = p.proof_of_lock.as_ref().map(|c| c.round);
+        let first_id = self.proposals.get(&p.round).map(|f| {
+            let fp = f.proof_of_lock.as_ref().map(|c| c.round);
+            (f.block.id(), fp)
+        });
+        if first_id == Some((id, pol_round)) {
+            return Err(Rejected::Duplicate);
+        }
         let key = self
             .cfg
             .validators
@@ -676,6 +695,15 @@ impl<S: ProposerSchedule> Validator<S> {
             &p.signature,
         )
         .map_err(|_| Rejected::BadSignature)?;
+        if let Some(first) = self.proposals.get(&p.round) {
+            // Two signed proposals of one round: the leader equivocated.
+            self.outputs
+                .push_back(Output::Fault(Fault::LeaderEquivocation {
+                    first: first.clone(),
+                    second: p,
+                }));
+            return Err(Rejected::ConflictingProposal);
+        }
         match &p.proof_of_lock {
             Some(cert) => {
                 if cert.round >= p.round {
@@ -741,10 +769,13 @@ impl<S: ProposerSchedule> Validator<S> {
             .validators
             .index_of(&rc.voter)
             .ok_or(Rejected::NotMember)?;
-        if rc.round > self.round.saturating_add(self.cfg.round_lookahead) {
-            return Err(Rejected::TooFarAhead);
+        // Far ahead: only the round matters (catch-up after a long partition), and only
+        // if it is new for this sender, so spam costs at most one check per round raise.
+        let far = rc.round > self.round.saturating_add(self.cfg.round_lookahead);
+        if far && self.seen_round.get(idx).is_some_and(|r| *r >= rc.round) {
+            return Err(Rejected::Duplicate);
         }
-        if self.round_changes.contains(&(rc.round, idx)) {
+        if !far && self.round_changes.contains(&(rc.round, idx)) {
             return Err(Rejected::Duplicate);
         }
         let key = self
@@ -759,6 +790,11 @@ impl<S: ProposerSchedule> Validator<S> {
             &rc.signature,
         )
         .map_err(|_| Rejected::BadSignature)?;
+        if far {
+            self.note_presence(rc.round, idx);
+            self.progress(now);
+            return Ok(());
+        }
         if let Some(proof) = rc.lock {
             let id = proof.block.id();
             if proof.certificate.round >= rc.round {
@@ -792,7 +828,13 @@ impl<S: ProposerSchedule> Validator<S> {
         );
         match checked {
             Ok(n) => {
-                self.stats.verifies = self.stats.verifies.saturating_add(n as u64);
+                // `n` counts the seal of a normal block as one of its checks.
+                let seal = u64::from(!v.block.is_impeach());
+                self.stats.verifies = self
+                    .stats
+                    .verifies
+                    .saturating_add((n as u64).saturating_sub(seal));
+                self.stats.recoveries = self.stats.recoveries.saturating_add(seal);
             }
             Err(e) => {
                 self.stats.verifies = self.stats.verifies.saturating_add(1);
@@ -941,8 +983,13 @@ impl<S: ProposerSchedule> Validator<S> {
     }
 
     fn note_presence(&mut self, round: u32, idx: usize) {
-        if round > self.round {
-            self.presence.entry(round).or_default().insert(idx);
+        if self.seen_round.len() != self.cfg.validators.len() {
+            self.seen_round = alloc::vec![0; self.cfg.validators.len()];
+        }
+        if let Some(r) = self.seen_round.get_mut(idx) {
+            if round > *r {
+                *r = round;
+            }
         }
     }
 
@@ -1049,7 +1096,6 @@ impl<S: ProposerSchedule> Validator<S> {
         self.committed = None;
         self.led = false;
         self.pending_check = None;
-        self.presence = self.presence.split_off(&round.saturating_add(1));
         self.proposals = self.proposals.split_off(&round);
         let lock = self.lock.and_then(|(r, id)| {
             Some(LockProof {
@@ -1098,12 +1144,16 @@ impl<S: ProposerSchedule> Validator<S> {
                 }
             }
             // Round catch-up: f + 1 validators in a later round include an honest one.
-            let skip = self
-                .presence
-                .iter()
-                .filter(|(r, who)| **r > self.round && who.len() > self.cfg.validators.f())
-                .map(|(r, _)| *r)
-                .max();
+            // The (f + 1)-th highest round seen is one an honest validator has reached.
+            let skip = if self.seen_round.iter().any(|r| *r > self.round) {
+                let mut seen = self.seen_round.clone();
+                seen.sort_unstable_by(|a, b| b.cmp(a));
+                seen.get(self.cfg.validators.f())
+                    .copied()
+                    .filter(|r| *r > self.round)
+            } else {
+                None
+            };
             if let Some(r) = skip {
                 self.enter_round(r, now);
                 continue;
@@ -1193,7 +1243,7 @@ impl<S: ProposerSchedule> Validator<S> {
         self.votes.clear();
         self.tally.clear();
         self.pcerts.clear();
-        self.presence.clear();
+        self.seen_round.clear();
         self.round_changes.clear();
         self.emit_persist();
     }

@@ -383,6 +383,13 @@ fn fault_event(f: &Fault) -> Event {
             round: 0,
             phase: None,
         },
+        Fault::LeaderEquivocation { second, .. } => Event::Fault {
+            class: FaultClass::ProposerEquivocation,
+            culprit: Some(second.leader),
+            height: second.height,
+            round: second.round,
+            phase: None,
+        },
         Fault::BadSeal { .. } => Event::Fault {
             class: FaultClass::BadSeal,
             culprit: None,
