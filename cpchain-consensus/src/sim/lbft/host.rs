@@ -376,18 +376,18 @@ fn fault_event(f: &Fault) -> Event {
             round: 0,
             phase: None,
         },
-        Fault::LeaderEquivocation { second, .. } => Event::Fault {
-            class: FaultClass::LeaderEquivocation,
-            culprit: Some(second.leader),
-            height: second.height,
-            round: second.round,
-            phase: None,
-        },
         Fault::IllicitBlock { header, .. } => Event::Fault {
             class: FaultClass::IllicitBlock,
             culprit: Some(header.proposer),
             height: header.height,
             round: 0,
+            phase: None,
+        },
+        Fault::LeaderEquivocation { second, .. } => Event::Fault {
+            class: FaultClass::ProposerEquivocation,
+            culprit: Some(second.leader),
+            height: second.height,
+            round: second.round,
             phase: None,
         },
         Fault::BadSeal { .. } => Event::Fault {

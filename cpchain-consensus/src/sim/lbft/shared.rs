@@ -117,8 +117,6 @@ pub enum FaultClass {
     Equivocation,
     /// Two sealed proposals at one height.
     ProposerEquivocation,
-    /// Two signed round-leader proposals for one round.
-    LeaderEquivocation,
     /// A sealed illicit proposal.
     IllicitBlock,
     /// A proposal with a bad seal.
