@@ -479,27 +479,31 @@ impl Net {
         }
     }
 
-    /// The scheduled proposer proposes at the height most honest nodes are at, if it has not.
+    /// Each scheduled proposer proposes once, on the chain head of any honest node that
+    /// is working on its height (a proposer follows the chain like any full node), as soon
+    /// as the block period allows. Keyed on every honest node's height, not on one node's:
+    /// a lagging node must not hold back the proposals of the others (nor, through
+    /// [`Net::tick`], the clock).
     pub fn maybe_propose(&mut self) {
-        let Some(i) = self.honest().next() else {
-            return;
-        };
-        let parent = self.nodes[i].parent().clone();
-        let h = Height(parent.height.0 + 1);
-        if self.proposed.contains(&h) || self.silent_proposer.contains(&h) {
-            return;
-        }
-        if self.now < parent.timestamp + self.fx.spec.block_period {
-            return;
-        }
-        self.proposed.push(h);
-        let block = self.fx.proposal(&parent, vec![vec![h.0 as u8; 8]]);
-        for to in 0..self.nodes.len() {
-            self.queue.push_back(Envelope {
-                from: to,
-                to,
-                msg: Message::PrePrepare(block.clone()),
-            });
+        let honest: Vec<usize> = self.honest().collect();
+        for i in honest {
+            let parent = self.nodes[i].parent().clone();
+            let h = Height(parent.height.0 + 1);
+            if self.proposed.contains(&h) || self.silent_proposer.contains(&h) {
+                continue;
+            }
+            if self.now < parent.timestamp + self.fx.spec.block_period {
+                continue;
+            }
+            self.proposed.push(h);
+            let block = self.fx.proposal(&parent, vec![vec![h.0 as u8; 8]]);
+            for to in 0..self.nodes.len() {
+                self.queue.push_back(Envelope {
+                    from: to,
+                    to,
+                    msg: Message::PrePrepare(block.clone()),
+                });
+            }
         }
     }
 
