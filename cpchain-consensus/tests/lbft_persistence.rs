@@ -196,3 +196,98 @@ fn same_inputs_same_outputs() {
     };
     assert_eq!(one(), one());
 }
+
+#[test]
+fn restored_validator_reannounces_its_round_and_is_caught_up() {
+    // Validator 0 crashes at height 1 while the others decide it. Restored, it announces
+    // its height and round at once (with its lock, if from an earlier round), so a peer
+    // that has moved on hands it the VALIDATE it missed without waiting for a timeout.
+    let mut net = Net::new(Fixture::new(4), vec![Role::Honest; 4]);
+    net.partitioned.push(0);
+    assert!(net.run(1, 30));
+    let p = net.persisted[0].clone().expect("persisted at start");
+    assert_eq!(p.parent.height, Height(0));
+    let fx = net.fx.clone();
+    let mut r = Validator::restore(fx.config(0), fx.schedule.clone(), p.clone()).unwrap();
+    let outs = drain(&mut r);
+    let announced: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Broadcast(Message::RoundChange(rc)) => Some(rc.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(announced.len(), 1);
+    assert_eq!(
+        (announced[0].height, announced[0].round),
+        (Height(1), p.round)
+    );
+    assert_eq!(announced[0].voter, fx.addr(0));
+    // A peer at height 2 answers it with VALIDATE(1), which the restored node adopts.
+    let helper = &mut net.nodes[1];
+    let _ = helper.handle_message(
+        net.now,
+        fx.addr(0),
+        Message::RoundChange(announced[0].clone()),
+    );
+    let answer = drain(helper)
+        .into_iter()
+        .find_map(|o| match o {
+            Output::Send { to, msg } if to == fx.addr(0) => Some(msg),
+            _ => None,
+        })
+        .expect("a catch-up answer");
+    let outs = feed(&mut r, net.now, fx.addr(1), answer);
+    assert_eq!(commits(&outs).len(), 1);
+    assert_eq!(r.height(), Height(2));
+}
+
+#[test]
+fn restored_validator_announces_only_an_earlier_round_lock() {
+    // A lock taken in the current round is shown by the re-broadcast COMMIT; a round
+    // change may only carry a lock from an earlier round (peers refuse anything else).
+    let fx = Fixture::new(4);
+    let b = fx.proposal(&fx.genesis, vec![vec![5; 8]]);
+    let now = fx.genesis.timestamp + fx.spec.block_period;
+    let mut v = fx.validator(0);
+    let mut outs = feed(&mut v, now, fx.addr(1), Message::PrePrepare(b.clone()));
+    for i in 1..3 {
+        outs.extend(feed(
+            &mut v,
+            now,
+            fx.addr(i),
+            Message::Vote(fx.vote(i, VoteKind::Prepare, 1, 0, b.id())),
+        ));
+    }
+    assert_eq!(v.lock(), Some((0, b.id())));
+    let announce = |p: Persisted| {
+        let mut r = Validator::restore(fx.config(0), fx.schedule.clone(), p).unwrap();
+        drain(&mut r)
+            .into_iter()
+            .find_map(|o| match o {
+                Output::Broadcast(Message::RoundChange(rc)) => Some(rc),
+                _ => None,
+            })
+            .expect("a round change")
+    };
+    let rc0 = announce(last_persist(&outs));
+    assert_eq!((rc0.round, rc0.lock.is_none()), (0, true));
+    // Into round 1: the lock (round 0) now travels with the round change.
+    let mut t = now;
+    while v.round() == 0 {
+        t = v.next_deadline().unwrap().max(t);
+        v.handle_timeout(t);
+        outs.extend(drain(&mut v));
+    }
+    let rc1 = announce(last_persist(&outs));
+    assert_eq!(rc1.round, 1);
+    assert_eq!(rc1.lock.as_ref().map(|l| l.block.id()), Some(b.id()));
+    // Both are accepted by a peer at the same height.
+    let mut peer = fx.validator(1);
+    for rc in [rc0, rc1] {
+        assert_eq!(
+            peer.handle_message(t, fx.addr(0), Message::RoundChange(rc)),
+            Ok(())
+        );
+    }
+}
