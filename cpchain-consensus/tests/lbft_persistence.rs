@@ -291,3 +291,78 @@ fn restored_validator_announces_only_an_earlier_round_lock() {
         );
     }
 }
+
+#[test]
+fn restarted_validator_helps_peers_with_the_head_it_remembers() {
+    // n = 4, validator 0 Byzantine and silent. Validators 1–3 commit B at height 1, but
+    // only 1 receives the COMMITs, and its VALIDATE is lost; then it restarts. Validators
+    // 2 and 3 cannot decide height 1 without it (quorum 3), and 1 no longer votes there:
+    // B's C-certificate exists only in 1's chain. The host hands it back with `remember`.
+    let mut roles = vec![Role::Honest; 4];
+    roles[0] = Role::Silent;
+    let mut net = Net::new(Fixture::new(4), roles);
+    let withheld = |e: &Envelope| match &e.msg {
+        Message::Vote(v) => e.to != 1 && v.kind == VoteKind::Commit,
+        Message::Validate(_) => true,
+        _ => false,
+    };
+    for _ in 0..1000 {
+        if net.nodes[1].height() == Height(2) {
+            break;
+        }
+        net.drop_where(withheld);
+        if !net.deliver_one() {
+            net.tick();
+        }
+    }
+    net.drop_where(withheld);
+    assert_eq!(net.nodes[1].height(), Height(2));
+    for i in [2, 3] {
+        assert_eq!(net.nodes[i].height(), Height(1));
+        assert!(net.nodes[i].lock().is_some(), "node {i} committed B too");
+    }
+    let fx = net.fx.clone();
+    let head = net.chains[1]
+        .last()
+        .cloned()
+        .expect("node 1 decided height 1");
+    let restart = |net: &Net| {
+        let p = net.persisted[1].clone().unwrap();
+        assert_eq!(p.parent, head.block.header);
+        let mut v = Validator::restore(fx.config(1), fx.schedule.clone(), p).unwrap();
+        drain(&mut v);
+        v
+    };
+    let stuck = RoundChange::sign(&fx.keys[2], fx.spec.chain_id, Height(1), 3, None);
+    // Restarted without its chain, node 1 has nothing to give.
+    let mut forgetful = restart(&net);
+    let _ = forgetful.handle_message(net.now, fx.addr(2), Message::RoundChange(stuck.clone()));
+    assert!(drain(&mut forgetful).is_empty());
+    // Given the head's VALIDATE, it answers, and the network makes progress again.
+    let mut v = restart(&net);
+    // Only the head links; a second copy is a duplicate.
+    let other = fx.impeach(&fx.genesis);
+    let mut wrong = head.clone();
+    wrong.block = other;
+    assert_eq!(
+        v.remember(wrong),
+        Err(Rejected::Block(BlockError::WrongParent))
+    );
+    let mut forged = head.clone();
+    forged.certificate.signatures.truncate(2);
+    assert!(matches!(v.remember(forged), Err(Rejected::Certificate(_))));
+    assert_eq!(v.remember(head.clone()), Ok(()));
+    assert_eq!(v.remember(head.clone()), Err(Rejected::Duplicate));
+    let _ = v.handle_message(net.now, fx.addr(2), Message::RoundChange(stuck));
+    assert!(drain(&mut v).iter().any(|o| matches!(
+        o,
+        Output::Send { to, msg: Message::Validate(x) } if *to == fx.addr(2) && *x == head
+    )));
+    net.nodes[1] = v;
+    assert!(
+        net.run(2, 100),
+        "heights {:?}",
+        net.nodes.iter().map(|v| v.height()).collect::<Vec<_>>()
+    );
+    net.assert_agreement();
+}

@@ -24,7 +24,10 @@
 //!   each round of the answering validator, so an answer lost in the network is repeated
 //!   after its next round change while a Byzantine peer obtains at most
 //!   `catch_up_heights` blocks per round however much it sends. A restored validator
-//!   ([`Validator::restore`]) announces its height and round at once with a round change.
+//!   ([`Validator::restore`]) announces its height and round at once with a round change,
+//!   and the host hands a restarted one its chain head's VALIDATE (and older ones) with
+//!   [`Validator::remember`]: the certificate of a decision made just before a crash may
+//!   exist nowhere else.
 //! * **Impeachment.** When the timer expires at `parent.time + period + impeach timeout`, or
 //!   the proposal is illicit, every validator builds the same deterministic impeach block
 //!   ([`Block::impeach`]: empty body, zero coinbase, the impeached proposer, time
@@ -111,8 +114,9 @@
 //! height `H`, with `H − h ≤ catch_up_heights`. Until `L` leaves `h`, each of its rounds
 //! ends on its timer and starts with a round change, so it sends one at least every
 //! `max_round_length`; every honest validator `P` at a height above `h` holds
-//! VALIDATE(`h`), and `P`'s round or height changes at least every `max_round_length`
-//! too (a round that does not decide ends on the timer). `P` answers the first round
+//! VALIDATE(`h`) (it decided `h` or adopted it, or, restarted, was given it by its host
+//! through [`Validator::remember`]), and `P`'s round or height changes at least every
+//! `max_round_length` too (a round that does not decide ends on the timer). `P` answers the first round
 //! change of `L` it receives in each of its rounds; after stabilisation the answer
 //! arrives within `Δ`, and a round of `P` that had already answered before stabilisation
 //! ends within `max_round_length`, after which the next round change of `L` is answered.
@@ -125,13 +129,14 @@
 //! (the bound keeps the memory of old blocks fixed): with the default bounds
 //! (`catch_up_heights = future_heights`) `L` then sees [`Rejected::TooFarAhead`] for the
 //! current traffic, and the host must sync the chain and restart it with
-//! [`Validator::new`] at the new head. The harness runs this under message loss and crashes.
+//! [`Validator::new`] at the new head.
 //!
 //! Tests: `n4_deadlock_between_commit_and_impeach_commit_resolves`,
 //! `lagging_validator_catches_up_from_validate_messages`,
 //! `laggard_whose_catch_up_validate_was_lost_still_catches_up`,
 //! `laggard_several_heights_behind_catches_up_from_recent_validates`,
-//! `restored_validator_reannounces_its_round_and_is_caught_up`, and the property tests
+//! `restored_validator_reannounces_its_round_and_is_caught_up`,
+//! `restarted_validator_helps_peers_with_the_head_it_remembers`, and the property tests
 //! (which, after the lossy prefix, deliver everything and require a decision).
 //!
 //! # Inputs and outputs

@@ -220,7 +220,8 @@ pub struct Validator<S> {
 
 impl<S: ProposerSchedule> Validator<S> {
     /// A validator starting at the height after `parent` (genesis or the host's chain
-    /// head), at time `now`.
+    /// head), at time `now`. After a restart, give it the head's VALIDATE with
+    /// [`Validator::remember`].
     pub fn new(
         cfg: Config,
         schedule: S,
@@ -246,6 +247,11 @@ impl<S: ProposerSchedule> Validator<S> {
     /// after it but before the next `Persist`, its chain head is past `persisted.parent`:
     /// start with [`Validator::new`] at the head instead — nothing was signed there yet,
     /// since the `Persist` of a new height precedes every vote at it.
+    ///
+    /// Either way, hand it the chain head's VALIDATE (and older ones) with
+    /// [`Validator::remember`]: the engine keeps decided VALIDATEs only in memory, and a
+    /// peer left at the height decided just before the crash may need exactly that
+    /// certificate to move on.
     pub fn restore(cfg: Config, schedule: S, persisted: Persisted) -> Result<Self, ConfigError> {
         let me = cfg.check()?;
         if persisted.chain_id != cfg.spec.chain_id || persisted.parent.chain_id != cfg.spec.chain_id
@@ -286,6 +292,59 @@ impl<S: ProposerSchedule> Validator<S> {
         }
         v.announce_round();
         Ok(v)
+    }
+
+    /// Give a restarted validator a VALIDATE from the host's chain, to hand to lagging
+    /// peers (catch-up): first the chain head's block with its C-certificate (the block
+    /// this validator builds on), then older ones, newest first, up to
+    /// [`Config::catch_up_heights`]. Without it a validator restarted just after deciding
+    /// holds nothing to give, and peers that missed that decision may wait forever: with
+    /// one Byzantine validator silent at `n = 4`, the decision's certificate may exist
+    /// nowhere else (test `restarted_validator_helps_peers_with_the_head_it_remembers`).
+    ///
+    /// Checked like a message, state unchanged on `Err`: it must link (the head, or the
+    /// parent of the oldest VALIDATE held; else [`BlockError::WrongParent`]) and carry a
+    /// commit-phase certificate of the right kind with a quorum of valid signatures.
+    /// [`Rejected::Duplicate`] if already held, [`Rejected::StaleHeight`] once
+    /// `catch_up_heights` are held.
+    pub fn remember(&mut self, validate: Validate) -> Result<(), Rejected> {
+        let id = validate.block.id();
+        if self.recent.iter().any(|v| v.block.id() == id) {
+            return Err(Rejected::Duplicate);
+        }
+        let keep = usize::try_from(self.cfg.catch_up_heights).unwrap_or(usize::MAX);
+        if self.recent.len() >= keep {
+            return Err(Rejected::StaleHeight);
+        }
+        let expected = match self.recent.front() {
+            Some(oldest) => oldest.block.header.parent,
+            None => self.parent.id(),
+        };
+        if id != expected {
+            return Err(Rejected::Block(BlockError::WrongParent));
+        }
+        let impeach = validate.block.is_impeach();
+        let cert = &validate.certificate;
+        if cert.kind != VoteKind::of(Phase::Commit, impeach)
+            || cert.height != validate.block.header.height
+            || cert.block != id
+        {
+            return Err(Rejected::Certificate(CertificateError::Mismatch));
+        }
+        let n = cert.verify(
+            self.cfg.spec.chain_id,
+            &self.cfg.validators,
+            self.quorum_for(impeach),
+        );
+        let counted = match n {
+            Ok(n) => n,
+            Err(CertificateError::BadSignature) => cert.signatures.len(),
+            Err(_) => 0,
+        };
+        self.stats.verifies = self.stats.verifies.saturating_add(counted as u64);
+        n.map_err(Rejected::Certificate)?;
+        self.recent.push_front(validate);
+        Ok(())
     }
 
     fn blank(cfg: Config, schedule: S, me: Address, parent: Header, now: Timestamp) -> Self {

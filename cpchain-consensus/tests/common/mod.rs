@@ -285,6 +285,8 @@ pub struct Net {
     pub crashes: usize,
     /// Each node's chain head (last Commit output processed).
     pub heads: Vec<Option<Header>>,
+    /// Each node's chain: every decided block with its certificate, as a host stores it.
+    pub chains: Vec<Vec<Validate>>,
     /// Nodes cut off: messages to them are diverted into `held`.
     pub partitioned: Vec<usize>,
     pub held: Vec<Envelope>,
@@ -319,6 +321,7 @@ impl Net {
             crash_node: None,
             crashes: 0,
             heads: vec![None; n],
+            chains: vec![Vec::new(); n],
             partitioned: Vec::new(),
             held: Vec::new(),
         };
@@ -342,6 +345,13 @@ impl Net {
             }
             _ => Validator::restore(self.fx.config(i), self.fx.schedule.clone(), p).unwrap(),
         };
+        // Like a host, hand it the certificates of its chain head and before, newest first,
+        // so it can catch up peers that missed its last decisions.
+        for v in self.chains[i].iter().rev() {
+            if self.nodes[i].remember(v.clone()).is_err() {
+                break;
+            }
+        }
         self.crashes += 1;
     }
 
@@ -416,6 +426,7 @@ impl Net {
                         assert_eq!(certificate.block, block.id());
                         self.decided[i].push((block.header.height, block.id()));
                         self.heads[i] = Some(block.header.clone());
+                        self.chains[i].push(Validate { block, certificate });
                     }
                     Output::Fault(f) => self.faults.push(f),
                 }
