@@ -8,6 +8,15 @@ use common::*;
 use cpchain_core::Height;
 use proptest::prelude::*;
 
+/// `default` cases, or `PROPTEST_CASES` when set (for long soak runs; the explicit
+/// `cases` of a `ProptestConfig` would otherwise override the environment).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 fn run_scenario(
     n: usize,
     seed: u64,
@@ -59,7 +68,7 @@ fn run_scenario(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(16), ..ProptestConfig::default() })]
 
     #[test]
     fn agreement_under_reordering_and_loss_n4(
@@ -71,7 +80,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(8), ..ProptestConfig::default() })]
 
     #[test]
     fn agreement_under_reordering_and_loss_n7(

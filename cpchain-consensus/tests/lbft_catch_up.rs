@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use cpchain_consensus::lbft::*;
-use cpchain_core::Height;
+use cpchain_core::{Address, Height};
 
 #[test]
 fn lagging_validator_catches_up_from_validate_messages() {
@@ -35,20 +35,8 @@ fn lagging_validator_catches_up_from_validate_messages() {
     assert!(net.nodes[3].height().0 >= 5);
 }
 
-#[test]
-fn validator_behind_gets_previous_validate_once() {
-    let mut net = Net::new(Fixture::new(4), vec![Role::Honest; 4]);
-    assert!(net.run(1, 30));
-    let v = &mut net.nodes[0];
-    assert_eq!(v.height(), Height(2));
-    // A member still at height 1 sends a round change for height 1.
-    let fx = Fixture::new(4);
-    let rc = RoundChange::sign(&fx.keys[3], fx.spec.chain_id, Height(1), 1, None);
-    let r = v.handle_message(net.now, fx.addr(3), Message::RoundChange(rc.clone()));
-    assert_eq!(r, Err(Rejected::StaleHeight));
-    let outs = drain(v);
-    let sent: Vec<_> = outs
-        .iter()
+fn sent_validates(outs: &[Output]) -> Vec<(Address, Height)> {
+    outs.iter()
         .filter_map(|o| match o {
             Output::Send {
                 to,
@@ -56,10 +44,90 @@ fn validator_behind_gets_previous_validate_once() {
             } => Some((*to, val.block.header.height)),
             _ => None,
         })
-        .collect();
-    assert_eq!(sent, vec![(fx.addr(3), Height(1))]);
+        .collect()
+}
+
+#[test]
+fn catch_up_answer_is_once_per_peer_and_height_per_round() {
+    let mut net = Net::new(Fixture::new(4), vec![Role::Honest; 4]);
+    assert!(net.run(1, 30));
+    let fx = Fixture::new(4);
+    let v = &mut net.nodes[0];
+    assert_eq!(v.height(), Height(2));
+    // A member still at height 1 sends a round change for height 1.
+    let rc = |r: u32| {
+        Message::RoundChange(RoundChange::sign(
+            &fx.keys[3],
+            fx.spec.chain_id,
+            Height(1),
+            r,
+            None,
+        ))
+    };
+    let r = v.handle_message(net.now, fx.addr(3), rc(1));
+    assert_eq!(r, Err(Rejected::StaleHeight));
+    assert_eq!(sent_validates(&drain(v)), vec![(fx.addr(3), Height(1))]);
+    // Within one of our rounds, more round changes from it cost nothing more.
+    for round in [1, 2, 3] {
+        let _ = v.handle_message(net.now, fx.addr(3), rc(round));
+    }
+    assert!(
+        drain(v).is_empty(),
+        "only once per peer and height per round"
+    );
+    // Nor does anything from a non-member, from ourselves, or about a height we no
+    // longer hold (genesis has no VALIDATE).
+    let _ = v.handle_message(net.now, fx.proposers[0].public_key().address(), rc(4));
+    let _ = v.handle_message(net.now, fx.addr(0), rc(4));
+    let old = RoundChange::sign(&fx.keys[2], fx.spec.chain_id, Height(0), 1, None);
+    let _ = v.handle_message(net.now, fx.addr(2), Message::RoundChange(old));
+    assert!(drain(v).is_empty());
+    // Our round ends: the answer may have been lost, so the next round change from the
+    // laggard is answered again.
+    for _ in 0..3 {
+        let t = v.next_deadline().unwrap();
+        v.handle_timeout(t);
+    }
+    assert_eq!((v.height(), v.round()), (Height(2), 1));
+    drain(v);
+    let _ = v.handle_message(net.now, fx.addr(3), rc(5));
+    assert_eq!(sent_validates(&drain(v)), vec![(fx.addr(3), Height(1))]);
+}
+
+#[test]
+fn validate_rebroadcast_by_a_laggard_is_answered_with_the_next_one() {
+    // A validator re-broadcasts each VALIDATE it adopts; a peer several heights ahead
+    // answers with the VALIDATE of the following height, so catch-up takes one round
+    // trip per height instead of one round per height.
+    let mut net = Net::new(Fixture::new(4), vec![Role::Honest; 4]);
+    assert!(net.run(3, 60));
+    let fx = Fixture::new(4);
+    let v = &mut net.nodes[0];
+    assert_eq!(v.height(), Height(4));
+    let answer = |outs: Vec<Output>| match outs.as_slice() {
+        [Output::Send { to, msg }] if *to == fx.addr(3) => msg.clone(),
+        other => panic!("expected one catch-up answer to node 3, got {other:?}"),
+    };
+    // Node 3 is stuck at height 1 and says so.
+    let rc = RoundChange::sign(&fx.keys[3], fx.spec.chain_id, Height(1), 1, None);
     let _ = v.handle_message(net.now, fx.addr(3), Message::RoundChange(rc));
-    assert!(drain(v).is_empty(), "only once per peer and height");
+    let mut val = answer(drain(v));
+    for h in 1..=3 {
+        assert_eq!(val.height(), Height(h));
+        // Node 3 adopts it and re-broadcasts it.
+        assert_eq!(
+            v.handle_message(net.now, fx.addr(3), val.clone()),
+            Err(Rejected::StaleHeight)
+        );
+        let outs = drain(v);
+        if h == 3 {
+            // VALIDATE(3) puts node 3 at our height: nothing more to hand out.
+            assert!(outs.is_empty(), "{outs:?}");
+        } else {
+            val = answer(outs);
+        }
+    }
+    assert_eq!(v.height(), Height(4));
 }
 
 #[test]
@@ -126,4 +194,64 @@ fn validator_far_behind_in_rounds_catches_up_from_round_changes() {
     assert!(outs
         .iter()
         .any(|o| matches!(o, Output::Broadcast(Message::RoundChange(r)) if r.round == far)));
+}
+
+/// Node 0 misses height 1 (partitioned; what it missed is lost) while the other three
+/// decide it with the Byzantine node 3's votes; then node 3 goes silent, so height 2 needs
+/// node 0. Returns the network with node 0 back on it and one height behind.
+fn laggard_needed_for_next_height(heights_missed: u64) -> Net {
+    let mut roles = vec![Role::Honest; 4];
+    roles[3] = Role::Equivocator;
+    let mut net = Net::new(Fixture::new(4), roles);
+    net.partitioned.push(0);
+    assert!(net.run(heights_missed, 60 * heights_missed as usize));
+    assert_eq!(net.nodes[0].height(), Height(1));
+    for i in 1..3 {
+        assert_eq!(net.nodes[i].height(), Height(heights_missed + 1));
+    }
+    net.roles[3] = Role::Silent;
+    net.partitioned.clear();
+    net.held.clear();
+    net
+}
+
+#[test]
+fn laggard_whose_catch_up_validate_was_lost_still_catches_up() {
+    // Liveness after stabilisation: the catch-up answer to the laggard's first round
+    // change is lost; the honest validators must answer a later one.
+    let mut net = laggard_needed_for_next_height(1);
+    let mut lost = 0;
+    for _ in 0..3 {
+        net.tick();
+        while !net.queue.is_empty() {
+            let before = net.queue.len();
+            net.drop_where(|e| e.to == 0 && matches!(e.msg, Message::Validate(_)));
+            lost += before - net.queue.len();
+            net.deliver_one();
+        }
+    }
+    assert!(lost > 0, "the scenario must lose a catch-up VALIDATE");
+    assert_eq!(
+        net.nodes[0].height(),
+        Height(1),
+        "still behind after the losses"
+    );
+    // The network now delivers everything: node 0 is brought up to date and height 2,
+    // which needs it, is decided.
+    assert!(net.run(2, 60), "heights {:?}", heights(&net));
+    net.assert_agreement();
+}
+
+#[test]
+fn laggard_several_heights_behind_catches_up_from_recent_validates() {
+    // Node 0 misses three heights; the others keep the VALIDATEs of recent heights
+    // (`Config::catch_up_heights`) and hand them out one by one as node 0 advances.
+    let mut net = laggard_needed_for_next_height(3);
+    assert!(net.run(4, 60), "heights {:?}", heights(&net));
+    net.assert_agreement();
+    assert_eq!(net.decided[0][..3], net.decided[1][..3]);
+}
+
+fn heights(net: &Net) -> Vec<(Height, u32)> {
+    net.nodes.iter().map(|v| (v.height(), v.round())).collect()
 }

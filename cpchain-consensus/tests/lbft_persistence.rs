@@ -196,3 +196,173 @@ fn same_inputs_same_outputs() {
     };
     assert_eq!(one(), one());
 }
+
+#[test]
+fn restored_validator_reannounces_its_round_and_is_caught_up() {
+    // Validator 0 crashes at height 1 while the others decide it. Restored, it announces
+    // its height and round at once (with its lock, if from an earlier round), so a peer
+    // that has moved on hands it the VALIDATE it missed without waiting for a timeout.
+    let mut net = Net::new(Fixture::new(4), vec![Role::Honest; 4]);
+    net.partitioned.push(0);
+    assert!(net.run(1, 30));
+    let p = net.persisted[0].clone().expect("persisted at start");
+    assert_eq!(p.parent.height, Height(0));
+    let fx = net.fx.clone();
+    let mut r = Validator::restore(fx.config(0), fx.schedule.clone(), p.clone()).unwrap();
+    let outs = drain(&mut r);
+    let announced: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Broadcast(Message::RoundChange(rc)) => Some(rc.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(announced.len(), 1);
+    assert_eq!(
+        (announced[0].height, announced[0].round),
+        (Height(1), p.round)
+    );
+    assert_eq!(announced[0].voter, fx.addr(0));
+    // A peer at height 2 answers it with VALIDATE(1), which the restored node adopts.
+    let helper = &mut net.nodes[1];
+    let _ = helper.handle_message(
+        net.now,
+        fx.addr(0),
+        Message::RoundChange(announced[0].clone()),
+    );
+    let answer = drain(helper)
+        .into_iter()
+        .find_map(|o| match o {
+            Output::Send { to, msg } if to == fx.addr(0) => Some(msg),
+            _ => None,
+        })
+        .expect("a catch-up answer");
+    let outs = feed(&mut r, net.now, fx.addr(1), answer);
+    assert_eq!(commits(&outs).len(), 1);
+    assert_eq!(r.height(), Height(2));
+}
+
+#[test]
+fn restored_validator_announces_only_an_earlier_round_lock() {
+    // A lock taken in the current round is shown by the re-broadcast COMMIT; a round
+    // change may only carry a lock from an earlier round (peers refuse anything else).
+    let fx = Fixture::new(4);
+    let b = fx.proposal(&fx.genesis, vec![vec![5; 8]]);
+    let now = fx.genesis.timestamp + fx.spec.block_period;
+    let mut v = fx.validator(0);
+    let mut outs = feed(&mut v, now, fx.addr(1), Message::PrePrepare(b.clone()));
+    for i in 1..3 {
+        outs.extend(feed(
+            &mut v,
+            now,
+            fx.addr(i),
+            Message::Vote(fx.vote(i, VoteKind::Prepare, 1, 0, b.id())),
+        ));
+    }
+    assert_eq!(v.lock(), Some((0, b.id())));
+    let announce = |p: Persisted| {
+        let mut r = Validator::restore(fx.config(0), fx.schedule.clone(), p).unwrap();
+        drain(&mut r)
+            .into_iter()
+            .find_map(|o| match o {
+                Output::Broadcast(Message::RoundChange(rc)) => Some(rc),
+                _ => None,
+            })
+            .expect("a round change")
+    };
+    let rc0 = announce(last_persist(&outs));
+    assert_eq!((rc0.round, rc0.lock.is_none()), (0, true));
+    // Into round 1: the lock (round 0) now travels with the round change.
+    let mut t = now;
+    while v.round() == 0 {
+        t = v.next_deadline().unwrap().max(t);
+        v.handle_timeout(t);
+        outs.extend(drain(&mut v));
+    }
+    let rc1 = announce(last_persist(&outs));
+    assert_eq!(rc1.round, 1);
+    assert_eq!(rc1.lock.as_ref().map(|l| l.block.id()), Some(b.id()));
+    // Both are accepted by a peer at the same height.
+    let mut peer = fx.validator(1);
+    for rc in [rc0, rc1] {
+        assert_eq!(
+            peer.handle_message(t, fx.addr(0), Message::RoundChange(rc)),
+            Ok(())
+        );
+    }
+}
+
+#[test]
+fn restarted_validator_helps_peers_with_the_head_it_remembers() {
+    // n = 4, validator 0 Byzantine and silent. Validators 1–3 commit B at height 1, but
+    // only 1 receives the COMMITs, and its VALIDATE is lost; then it restarts. Validators
+    // 2 and 3 cannot decide height 1 without it (quorum 3), and 1 no longer votes there:
+    // B's C-certificate exists only in 1's chain. The host hands it back with `remember`.
+    let mut roles = vec![Role::Honest; 4];
+    roles[0] = Role::Silent;
+    let mut net = Net::new(Fixture::new(4), roles);
+    let withheld = |e: &Envelope| match &e.msg {
+        Message::Vote(v) => e.to != 1 && v.kind == VoteKind::Commit,
+        Message::Validate(_) => true,
+        _ => false,
+    };
+    for _ in 0..1000 {
+        if net.nodes[1].height() == Height(2) {
+            break;
+        }
+        net.drop_where(withheld);
+        if !net.deliver_one() {
+            net.tick();
+        }
+    }
+    net.drop_where(withheld);
+    assert_eq!(net.nodes[1].height(), Height(2));
+    for i in [2, 3] {
+        assert_eq!(net.nodes[i].height(), Height(1));
+        assert!(net.nodes[i].lock().is_some(), "node {i} committed B too");
+    }
+    let fx = net.fx.clone();
+    let head = net.chains[1]
+        .last()
+        .cloned()
+        .expect("node 1 decided height 1");
+    let restart = |net: &Net| {
+        let p = net.persisted[1].clone().unwrap();
+        assert_eq!(p.parent, head.block.header);
+        let mut v = Validator::restore(fx.config(1), fx.schedule.clone(), p).unwrap();
+        drain(&mut v);
+        v
+    };
+    let stuck = RoundChange::sign(&fx.keys[2], fx.spec.chain_id, Height(1), 3, None);
+    // Restarted without its chain, node 1 has nothing to give.
+    let mut forgetful = restart(&net);
+    let _ = forgetful.handle_message(net.now, fx.addr(2), Message::RoundChange(stuck.clone()));
+    assert!(drain(&mut forgetful).is_empty());
+    // Given the head's VALIDATE, it answers, and the network makes progress again.
+    let mut v = restart(&net);
+    // Only the head links; a second copy is a duplicate.
+    let other = fx.impeach(&fx.genesis);
+    let mut wrong = head.clone();
+    wrong.block = other;
+    assert_eq!(
+        v.remember(wrong),
+        Err(Rejected::Block(BlockError::WrongParent))
+    );
+    let mut forged = head.clone();
+    forged.certificate.signatures.truncate(2);
+    assert!(matches!(v.remember(forged), Err(Rejected::Certificate(_))));
+    assert_eq!(v.remember(head.clone()), Ok(()));
+    assert_eq!(v.remember(head.clone()), Err(Rejected::Duplicate));
+    let _ = v.handle_message(net.now, fx.addr(2), Message::RoundChange(stuck));
+    assert!(drain(&mut v).iter().any(|o| matches!(
+        o,
+        Output::Send { to, msg: Message::Validate(x) } if *to == fx.addr(2) && *x == head
+    )));
+    net.nodes[1] = v;
+    assert!(
+        net.run(2, 100),
+        "heights {:?}",
+        net.nodes.iter().map(|v| v.height()).collect::<Vec<_>>()
+    );
+    net.assert_agreement();
+}

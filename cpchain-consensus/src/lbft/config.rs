@@ -28,6 +28,10 @@ pub struct Config {
     pub future_heights: u64,
     /// Capacity of the future-message buffer; overflow is dropped and counted.
     pub future_buffer: usize,
+    /// How many recent VALIDATEs are kept to bring a lagging validator up to date (the
+    /// mirror of `future_heights`): a validator at most this many heights behind is
+    /// caught up by the engine; one further behind needs the host's block sync.
+    pub catch_up_heights: u64,
     /// How many rounds ahead of the current one messages are accepted.
     pub round_lookahead: u32,
     /// Most distinct blocks kept at one height (proposals, locks, the impeach block).
@@ -38,7 +42,8 @@ pub struct Config {
 
 impl Config {
     /// A configuration with default bounds: 1 MiB blocks, rounds capped at 64 impeach
-    /// timeouts, 8 heights and 1024 messages buffered, 16 rounds of lookahead.
+    /// timeouts, 8 heights and 1024 messages buffered, 8 heights of VALIDATEs kept for
+    /// catch-up, 16 rounds of lookahead.
     pub fn new(spec: ChainSpec, validators: ValidatorSet, key: SecretKey) -> Config {
         let max_round_length = spec.impeach_timeout.saturating_mul(64);
         let coinbase = key.public_key().address();
@@ -52,6 +57,7 @@ impl Config {
             max_round_length,
             future_heights: 8,
             future_buffer: 1024,
+            catch_up_heights: 8,
             round_lookahead: 16,
             max_blocks_per_height: 16,
             coinbase,
@@ -83,6 +89,10 @@ impl Config {
         }
         if self.future_buffer == 0 || self.future_buffer > 1 << 20 {
             return Err(ConfigError::Limit("future_buffer"));
+        }
+        // At least the previous height: a validator one height behind must be caught up.
+        if self.catch_up_heights == 0 || self.catch_up_heights > 1024 {
+            return Err(ConfigError::Limit("catch_up_heights"));
         }
         if self.round_lookahead == 0 || self.round_lookahead > 1024 {
             return Err(ConfigError::Limit("round_lookahead"));

@@ -16,6 +16,18 @@
 //!   C-certificate) it emits [`Output::Commit`] and broadcasts VALIDATE ([`Validate`]: the
 //!   block and the certificate). A validator that receives a valid VALIDATE for its height
 //!   adopts it and re-broadcasts it once.
+//! * **Catch-up** (added: the paper assumes every VALIDATE arrives). Each validator keeps
+//!   the VALIDATEs of its last [`Config::catch_up_heights`] heights. A round change for an
+//!   old height `h` from a member (it timed out at `h`), or a re-broadcast VALIDATE of
+//!   `h − 1` (it has just adopted that and now works on `h`), is answered with
+//!   [`Output::Send`] of VALIDATE(`h`) to that peer — at most once per peer and height in
+//!   each round of the answering validator, so an answer lost in the network is repeated
+//!   after its next round change while a Byzantine peer obtains at most
+//!   `catch_up_heights` blocks per round however much it sends. A restored validator
+//!   ([`Validator::restore`]) announces its height and round at once with a round change,
+//!   and the host hands a restarted one its chain head's VALIDATE (and older ones) with
+//!   [`Validator::remember`]: the certificate of a decision made just before a crash may
+//!   exist nowhere else.
 //! * **Impeachment.** When the timer expires at `parent.time + period + impeach timeout`, or
 //!   the proposal is illicit, every validator builds the same deterministic impeach block
 //!   ([`Block::impeach`]: empty body, zero coinbase, the impeached proposer, time
@@ -94,8 +106,37 @@
 //! validators, so within `f + 1` consecutive rounds one is honest; then `2f + 1` honest
 //! PREPAREs, `2f + 1` COMMITs and a decision follow within the round. A silent proposer
 //! costs one impeach timeout at round 0 (`impeach_after_timeout_when_proposer_is_silent`).
+//!
+//! *Lagging validators.* The argument above needs every honest validator at the current
+//! height, but one can be left behind: the others decide without it (with `2f + 1`
+//! including Byzantine votes) while it misses the VALIDATE, or it was down. Then the
+//! height above may need it. Let `L` be honest at height `h` below the highest honest
+//! height `H`, with `H − h ≤ catch_up_heights`. Until `L` leaves `h`, each of its rounds
+//! ends on its timer and starts with a round change, so it sends one at least every
+//! `max_round_length`; every honest validator `P` at a height above `h` holds
+//! VALIDATE(`h`) (it decided `h` or adopted it, or, restarted, was given it by its host
+//! through [`Validator::remember`]), and `P`'s round or height changes at least every
+//! `max_round_length` too (a round that does not decide ends on the timer). `P` answers the first round
+//! change of `L` it receives in each of its rounds; after stabilisation the answer
+//! arrives within `Δ`, and a round of `P` that had already answered before stabilisation
+//! ends within `max_round_length`, after which the next round change of `L` is answered.
+//! `L` adopts VALIDATE(`h`) (the certificate is checked as users check it), moves to
+//! `h + 1` and re-broadcasts it, which `P` answers with VALIDATE(`h + 1`) if it holds it —
+//! one round trip per height — and if that chain breaks, `L`'s next round change restarts
+//! it. So `L` reaches `H` (a moving target only while the others decide without it, at
+//! most one height per block period, while `L` climbs one per round trip) and joins the
+//! round catch-up above. Further behind than `catch_up_heights`, the engine cannot help
+//! (the bound keeps the memory of old blocks fixed): with the default bounds
+//! (`catch_up_heights = future_heights`) `L` then sees [`Rejected::TooFarAhead`] for the
+//! current traffic, and the host must sync the chain and restart it with
+//! [`Validator::new`] at the new head.
+//!
 //! Tests: `n4_deadlock_between_commit_and_impeach_commit_resolves`,
-//! `lagging_validator_catches_up_from_validate_messages`, and the property tests
+//! `lagging_validator_catches_up_from_validate_messages`,
+//! `laggard_whose_catch_up_validate_was_lost_still_catches_up`,
+//! `laggard_several_heights_behind_catches_up_from_recent_validates`,
+//! `restored_validator_reannounces_its_round_and_is_caught_up`,
+//! `restarted_validator_helps_peers_with_the_head_it_remembers`, and the property tests
 //! (which, after the lossy prefix, deliver everything and require a decision).
 //!
 //! # Inputs and outputs
@@ -106,8 +147,8 @@
 //! proposal's transactions) and [`Validator::propose`] (when the validator is also the
 //! scheduled proposer; other proposers use [`Block::propose`]). Outputs, drained in order
 //! from [`Validator::poll_output`]: [`Output::Persist`] (before any send that depends on
-//! it), [`Output::Broadcast`], [`Output::Send`] (the previous VALIDATE to a validator
-//! whose round change shows it is behind), [`Output::CheckBlock`], [`Output::Commit`] and
+//! it), [`Output::Broadcast`], [`Output::Send`] (a recent VALIDATE to a validator whose
+//! round change shows it is behind: catch-up), [`Output::CheckBlock`], [`Output::Commit`] and
 //! [`Output::Fault`] (vote, proposer and leader equivocation, bad seals, illicit blocks).
 //!
 //! # Block content: a request/answer pair, not a callback
@@ -130,7 +171,9 @@
 //! validator, the input of the `f + 1` catch-up rule,
 //! `validator_far_behind_in_rounds_catches_up_from_round_changes`); at most [`Config::max_blocks_per_height`] blocks
 //! are kept per height. Per-height vote storage is at most `2n` per round entered.
-//! Old-height messages are ignored without signature work.
+//! Old-height messages are ignored without signature work; the catch-up answers they may
+//! trigger are bounded as described under *Catch-up*, and at most
+//! [`Config::catch_up_heights`] VALIDATEs are kept.
 
 pub mod block;
 pub mod committee;

@@ -34,8 +34,10 @@ use serde::{Deserialize, Serialize};
 pub enum Output {
     /// Send to every validator (a VALIDATE also to every node, §2.4.2 step 4).
     Broadcast(Message),
-    /// Send to one peer: the VALIDATE of the previous height to a validator whose round
-    /// change shows it is still working on it (catch-up; at most once per peer and height).
+    /// Send to one peer: a recent VALIDATE to a validator whose round change (or
+    /// re-broadcast VALIDATE) shows it is behind — catch-up. At most once per peer and
+    /// height in each of this validator's rounds, so a lost answer is repeated a round
+    /// later while a Byzantine peer gets at most `catch_up_heights` blocks per round.
     Send {
         /// The peer, as named by the transport.
         to: Address,
@@ -203,8 +205,13 @@ pub struct Validator<S> {
     /// Highest round each validator was seen in (signed messages only), for catch-up.
     seen_round: Vec<u32>,
     round_changes: BTreeSet<(u32, usize)>,
-    last_validate: Option<Validate>,
-    helped: BTreeSet<Address>,
+    /// VALIDATEs of the last `catch_up_heights` heights, oldest first, contiguous up to
+    /// the parent: what a lagging validator is handed.
+    recent: VecDeque<Validate>,
+    /// Catch-up answers given in the current round (peer, height); reset on every round
+    /// and height change, so a lost answer is repeated a round later. At most
+    /// `n × catch_up_heights` entries (only heights held in `recent` are inserted).
+    helped: BTreeSet<(Address, Height)>,
     // Other heights and the host.
     future: VecDeque<(Address, Message)>,
     outputs: VecDeque<Output>,
@@ -213,7 +220,8 @@ pub struct Validator<S> {
 
 impl<S: ProposerSchedule> Validator<S> {
     /// A validator starting at the height after `parent` (genesis or the host's chain
-    /// head), at time `now`.
+    /// head), at time `now`. After a restart, give it the head's VALIDATE with
+    /// [`Validator::remember`].
     pub fn new(
         cfg: Config,
         schedule: S,
@@ -231,12 +239,19 @@ impl<S: ProposerSchedule> Validator<S> {
 
     /// A validator restarted from its last [`Output::Persist`]. It will not sign anything
     /// that conflicts with what it signed before the crash; it re-broadcasts its votes of
-    /// the current round so peers that missed them can count them.
+    /// the current round so peers that missed them can count them, and a round change for
+    /// its height and round (with its lock), so peers that moved on while it was down
+    /// answer with the VALIDATEs it missed and peers in later rounds pull it forward.
     ///
     /// A processed [`Output::Commit`] is durable in the host's chain. If the host crashed
     /// after it but before the next `Persist`, its chain head is past `persisted.parent`:
     /// start with [`Validator::new`] at the head instead — nothing was signed there yet,
     /// since the `Persist` of a new height precedes every vote at it.
+    ///
+    /// Either way, hand it the chain head's VALIDATE (and older ones) with
+    /// [`Validator::remember`]: the engine keeps decided VALIDATEs only in memory, and a
+    /// peer left at the height decided just before the crash may need exactly that
+    /// certificate to move on.
     pub fn restore(cfg: Config, schedule: S, persisted: Persisted) -> Result<Self, ConfigError> {
         let me = cfg.check()?;
         if persisted.chain_id != cfg.spec.chain_id || persisted.parent.chain_id != cfg.spec.chain_id
@@ -275,7 +290,61 @@ impl<S: ProposerSchedule> Validator<S> {
             v.committed = Some(c.clone());
             v.outputs.push_back(Output::Broadcast(Message::Vote(c)));
         }
+        v.announce_round();
         Ok(v)
+    }
+
+    /// Give a restarted validator a VALIDATE from the host's chain, to hand to lagging
+    /// peers (catch-up): first the chain head's block with its C-certificate (the block
+    /// this validator builds on), then older ones, newest first, up to
+    /// [`Config::catch_up_heights`]. Without it a validator restarted just after deciding
+    /// holds nothing to give, and peers that missed that decision may wait forever: with
+    /// one Byzantine validator silent at `n = 4`, the decision's certificate may exist
+    /// nowhere else (test `restarted_validator_helps_peers_with_the_head_it_remembers`).
+    ///
+    /// Checked like a message, state unchanged on `Err`: it must link (the head, or the
+    /// parent of the oldest VALIDATE held; else [`BlockError::WrongParent`]) and carry a
+    /// commit-phase certificate of the right kind with a quorum of valid signatures.
+    /// [`Rejected::Duplicate`] if already held, [`Rejected::StaleHeight`] once
+    /// `catch_up_heights` are held.
+    pub fn remember(&mut self, validate: Validate) -> Result<(), Rejected> {
+        let id = validate.block.id();
+        if self.recent.iter().any(|v| v.block.id() == id) {
+            return Err(Rejected::Duplicate);
+        }
+        let keep = usize::try_from(self.cfg.catch_up_heights).unwrap_or(usize::MAX);
+        if self.recent.len() >= keep {
+            return Err(Rejected::StaleHeight);
+        }
+        let expected = match self.recent.front() {
+            Some(oldest) => oldest.block.header.parent,
+            None => self.parent.id(),
+        };
+        if id != expected {
+            return Err(Rejected::Block(BlockError::WrongParent));
+        }
+        let impeach = validate.block.is_impeach();
+        let cert = &validate.certificate;
+        if cert.kind != VoteKind::of(Phase::Commit, impeach)
+            || cert.height != validate.block.header.height
+            || cert.block != id
+        {
+            return Err(Rejected::Certificate(CertificateError::Mismatch));
+        }
+        let n = cert.verify(
+            self.cfg.spec.chain_id,
+            &self.cfg.validators,
+            self.quorum_for(impeach),
+        );
+        let counted = match n {
+            Ok(n) => n,
+            Err(CertificateError::BadSignature) => cert.signatures.len(),
+            Err(_) => 0,
+        };
+        self.stats.verifies = self.stats.verifies.saturating_add(counted as u64);
+        n.map_err(Rejected::Certificate)?;
+        self.recent.push_front(validate);
+        Ok(())
     }
 
     fn blank(cfg: Config, schedule: S, me: Address, parent: Header, now: Timestamp) -> Self {
@@ -311,7 +380,7 @@ impl<S: ProposerSchedule> Validator<S> {
             pcerts: BTreeMap::new(),
             seen_round: Vec::new(),
             round_changes: BTreeSet::new(),
-            last_validate: None,
+            recent: VecDeque::new(),
             helped: BTreeSet::new(),
             future: VecDeque::new(),
             outputs: VecDeque::new(),
@@ -525,10 +594,18 @@ impl<S: ProposerSchedule> Validator<S> {
     fn dispatch(&mut self, now: Timestamp, from: Address, msg: Message) -> Result<(), Rejected> {
         let h = msg.height();
         if h < self.height {
-            // Only a round change shows the sender is stuck (late votes of the normal
-            // path are expected and must not cost a block transfer each).
-            if matches!(msg, Message::RoundChange(_)) {
-                self.help_laggard(from, h);
+            // Only a round change (the sender timed out at `h`) or a re-broadcast
+            // VALIDATE of `h` (the sender has just adopted it and now works on `h + 1`)
+            // shows the sender is behind; late votes of the normal path are expected and
+            // must not cost a block transfer each.
+            match msg {
+                Message::RoundChange(_) => self.help_laggard(from, h),
+                Message::Validate(_) => {
+                    if let Some(next) = h.checked_next() {
+                        self.help_laggard(from, next);
+                    }
+                }
+                _ => {}
             }
             return Err(Rejected::StaleHeight);
         }
@@ -544,19 +621,25 @@ impl<S: ProposerSchedule> Validator<S> {
         }
     }
 
-    /// A validator still at the previous height gets its VALIDATE, once: otherwise a
-    /// validator that lost it would wait forever (nobody re-sends old messages).
+    /// A validator still working on an old height `height` gets its VALIDATE, if it is
+    /// recent enough to be held: nobody re-sends old messages, so without this a validator
+    /// that missed one would wait forever. Answered once per peer and height per round of
+    /// ours: a lost answer is repeated after our next round change (the laggard sends a
+    /// round change in each of its rounds), while a Byzantine peer, whatever it sends,
+    /// gets at most `catch_up_heights` blocks per round. Unsigned work only: `from` is the
+    /// transport's peer, and the answer goes to it.
     fn help_laggard(&mut self, from: Address, height: Height) {
-        if height.checked_next() != Some(self.height) || !self.cfg.validators.contains(&from) {
+        if height >= self.height || from == self.me || !self.cfg.validators.contains(&from) {
             return;
         }
-        if let Some(v) = &self.last_validate {
-            if self.helped.insert(from) {
-                self.outputs.push_back(Output::Send {
-                    to: from,
-                    msg: Message::Validate(v.clone()),
-                });
-            }
+        let Some(v) = self.recent.iter().find(|v| v.block.header.height == height) else {
+            return;
+        };
+        if self.helped.insert((from, height)) {
+            self.outputs.push_back(Output::Send {
+                to: from,
+                msg: Message::Validate(v.clone()),
+            });
         }
     }
 
@@ -1097,13 +1180,23 @@ impl<S: ProposerSchedule> Validator<S> {
         self.led = false;
         self.pending_check = None;
         self.proposals = self.proposals.split_off(&round);
-        let lock = self.lock.and_then(|(r, id)| {
+        self.helped.clear();
+        self.emit_persist();
+        self.announce_round();
+    }
+
+    /// Broadcast a round change for the current height and round, carrying the lock (if
+    /// it is from an earlier round; a lock of this round is shown by the COMMIT itself).
+    /// It moves peers' round catch-up and, at peers already past this height, triggers
+    /// catch-up for us.
+    fn announce_round(&mut self) {
+        let round = self.round;
+        let lock = self.lock.filter(|(r, _)| *r < round).and_then(|(r, id)| {
             Some(LockProof {
                 block: self.blocks.get(&id)?.clone(),
                 certificate: self.certificate(r, Phase::Prepare, id)?,
             })
         });
-        self.emit_persist();
         self.stats.signs = self.stats.signs.saturating_add(1);
         let rc = RoundChange::sign(
             &self.cfg.key,
@@ -1215,7 +1308,11 @@ impl<S: ProposerSchedule> Validator<S> {
         let validate = Validate { block, certificate };
         self.outputs
             .push_back(Output::Broadcast(Message::Validate(validate.clone())));
-        self.last_validate = Some(validate);
+        self.recent.push_back(validate);
+        let keep = usize::try_from(self.cfg.catch_up_heights).unwrap_or(usize::MAX);
+        while self.recent.len() > keep {
+            self.recent.pop_front();
+        }
         self.helped.clear();
         self.advance(header, now);
     }

@@ -285,6 +285,8 @@ pub struct Net {
     pub crashes: usize,
     /// Each node's chain head (last Commit output processed).
     pub heads: Vec<Option<Header>>,
+    /// Each node's chain: every decided block with its certificate, as a host stores it.
+    pub chains: Vec<Vec<Validate>>,
     /// Nodes cut off: messages to them are diverted into `held`.
     pub partitioned: Vec<usize>,
     pub held: Vec<Envelope>,
@@ -319,6 +321,7 @@ impl Net {
             crash_node: None,
             crashes: 0,
             heads: vec![None; n],
+            chains: vec![Vec::new(); n],
             partitioned: Vec::new(),
             held: Vec::new(),
         };
@@ -342,6 +345,13 @@ impl Net {
             }
             _ => Validator::restore(self.fx.config(i), self.fx.schedule.clone(), p).unwrap(),
         };
+        // Like a host, hand it the certificates of its chain head and before, newest first,
+        // so it can catch up peers that missed its last decisions.
+        for v in self.chains[i].iter().rev() {
+            if self.nodes[i].remember(v.clone()).is_err() {
+                break;
+            }
+        }
         self.crashes += 1;
     }
 
@@ -416,6 +426,7 @@ impl Net {
                         assert_eq!(certificate.block, block.id());
                         self.decided[i].push((block.header.height, block.id()));
                         self.heads[i] = Some(block.header.clone());
+                        self.chains[i].push(Validate { block, certificate });
                     }
                     Output::Fault(f) => self.faults.push(f),
                 }
@@ -479,27 +490,31 @@ impl Net {
         }
     }
 
-    /// The scheduled proposer proposes at the height most honest nodes are at, if it has not.
+    /// Each scheduled proposer proposes once, on the chain head of any honest node that
+    /// is working on its height (a proposer follows the chain like any full node), as soon
+    /// as the block period allows. Keyed on every honest node's height, not on one node's:
+    /// a lagging node must not hold back the proposals of the others (nor, through
+    /// [`Net::tick`], the clock).
     pub fn maybe_propose(&mut self) {
-        let Some(i) = self.honest().next() else {
-            return;
-        };
-        let parent = self.nodes[i].parent().clone();
-        let h = Height(parent.height.0 + 1);
-        if self.proposed.contains(&h) || self.silent_proposer.contains(&h) {
-            return;
-        }
-        if self.now < parent.timestamp + self.fx.spec.block_period {
-            return;
-        }
-        self.proposed.push(h);
-        let block = self.fx.proposal(&parent, vec![vec![h.0 as u8; 8]]);
-        for to in 0..self.nodes.len() {
-            self.queue.push_back(Envelope {
-                from: to,
-                to,
-                msg: Message::PrePrepare(block.clone()),
-            });
+        let honest: Vec<usize> = self.honest().collect();
+        for i in honest {
+            let parent = self.nodes[i].parent().clone();
+            let h = Height(parent.height.0 + 1);
+            if self.proposed.contains(&h) || self.silent_proposer.contains(&h) {
+                continue;
+            }
+            if self.now < parent.timestamp + self.fx.spec.block_period {
+                continue;
+            }
+            self.proposed.push(h);
+            let block = self.fx.proposal(&parent, vec![vec![h.0 as u8; 8]]);
+            for to in 0..self.nodes.len() {
+                self.queue.push_back(Envelope {
+                    from: to,
+                    to,
+                    msg: Message::PrePrepare(block.clone()),
+                });
+            }
         }
     }
 
