@@ -94,10 +94,21 @@ impl ValidatorHost {
             _ => None,
         });
         let schedule = shared.schedule.clone();
-        let engine = match persisted {
+        let mut engine = match persisted {
             Some(p) => Validator::restore(cfg, schedule, (**p).clone()).ok()?,
             None => Validator::new(cfg, schedule, genesis.clone(), now).ok()?,
         };
+        // As the engine's restore docs ask: hand back the decided VALIDATEs, newest first, so
+        // a restarted validator can still prove its recent decisions to laggards.
+        for record in disk.iter().rev() {
+            if let Record::Block(m) = record {
+                if let Message::Validate(v) = &**m {
+                    if engine.remember(v.clone()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
         Some(ValidatorHost::new(shared, id, engine, byzantine, disk))
     }
 
