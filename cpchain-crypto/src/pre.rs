@@ -216,9 +216,19 @@ impl fmt::Debug for KfragSigner {
 
 /// The Umbral key-encapsulation header: safe to publish, useless without the delegating
 /// secret key or `m` cfrags.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(transparent)]
 pub struct Capsule(umbral_pre::Capsule);
+
+impl<'de> Deserialize<'de> for Capsule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // point_e, point_v, signature.
+        let raw = RawFields::<3, 0>::deserialize(d)?;
+        raw.into_umbral()
+            .map(Capsule)
+            .map_err(serde::de::Error::custom)
+    }
+}
 
 impl fmt::Debug for Capsule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -229,6 +239,143 @@ impl fmt::Debug for Capsule {
 impl WireMessage for Capsule {
     const TAG: u16 = 0x0501;
     const MAX_ENCODED_LEN: usize = 128;
+}
+
+/// umbral-pre 0.11 decodes the SEC1 identity point (the single byte `0x00`) as a valid curve
+/// point and then panics when it hashes it (`to_compressed_array` expects 33 bytes); the
+/// `sharing_decode` fuzz target found this with a capsule. Every field of umbral's serialized
+/// `Capsule`, `CapsuleFrag` and `KeyFrag` is a byte string (a kfrag ends with two flags), so
+/// the SDK reads those fields itself first, refuses the identity encoding, and only then hands
+/// the bytes to umbral-pre. Untrusted bytes therefore never reach the panicking path.
+#[derive(Serialize, Deserialize)]
+struct RawFields<const N: usize, const FLAGS: usize> {
+    #[serde(with = "raw_fields")]
+    fields: [Vec<u8>; N],
+    #[serde(with = "raw_flags")]
+    flags: [bool; FLAGS],
+}
+
+impl<const N: usize, const FLAGS: usize> RawFields<N, FLAGS> {
+    fn into_umbral<T: serde::de::DeserializeOwned>(self) -> Result<T, &'static str> {
+        if self.fields.iter().any(|f| f.as_slice() == [0u8]) {
+            return Err("the identity point is not a valid Umbral point");
+        }
+        let mut buf = [0u8; 512];
+        let bytes = postcard::to_slice(&self, &mut buf).map_err(|_| "Umbral object too large")?;
+        postcard::from_bytes(bytes).map_err(|_| "malformed Umbral object")
+    }
+}
+
+/// Serde for `[Vec<u8>; N]` as N consecutive byte strings (postcard: varint length ‖ bytes,
+/// the same bytes as umbral-pre's own encoding of points, scalars and signatures).
+mod raw_fields {
+    use alloc::vec::Vec;
+    use serde::de::{Error, SeqAccess, Visitor};
+    use serde::ser::SerializeTuple;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer, const N: usize>(
+        v: &[Vec<u8>; N],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(N)?;
+        for f in v {
+            t.serialize_element(f.as_slice())?;
+        }
+        t.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[Vec<u8>; N], D::Error> {
+        struct V<const N: usize>;
+        impl<'de, const N: usize> Visitor<'de> for V<N> {
+            type Value = [Vec<u8>; N];
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, "{N} byte strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out: [Vec<u8>; N] = core::array::from_fn(|_| Vec::new());
+                for (i, slot) in out.iter_mut().enumerate() {
+                    let bytes: Bytes = seq
+                        .next_element()?
+                        .ok_or_else(|| A::Error::invalid_length(i, &self))?;
+                    *slot = bytes.0;
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_tuple(N, V::<N>)
+    }
+
+    /// One byte string, accepted as serde bytes (postcard's form) or a sequence.
+    struct Bytes(Vec<u8>);
+
+    impl<'de> serde::Deserialize<'de> for Bytes {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct B;
+            impl<'de> Visitor<'de> for B {
+                type Value = Bytes;
+                fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                    f.write_str("a byte string")
+                }
+                fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Bytes, E> {
+                    Ok(Bytes(v.to_vec()))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
+                    let mut v = Vec::new();
+                    while let Some(b) = seq.next_element::<u8>()? {
+                        if v.len() >= 256 {
+                            return Err(A::Error::custom("byte string too long"));
+                        }
+                        v.push(b);
+                    }
+                    Ok(Bytes(v))
+                }
+            }
+            d.deserialize_bytes(B)
+        }
+    }
+}
+
+/// Serde for `[bool; N]` as N consecutive bools.
+mod raw_flags {
+    use serde::de::{Error, SeqAccess, Visitor};
+    use serde::ser::SerializeTuple;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer, const N: usize>(
+        v: &[bool; N],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(N)?;
+        for f in v {
+            t.serialize_element(f)?;
+        }
+        t.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[bool; N], D::Error> {
+        struct V<const N: usize>;
+        impl<'de, const N: usize> Visitor<'de> for V<N> {
+            type Value = [bool; N];
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, "{N} flags")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = [false; N];
+                for (i, slot) in out.iter_mut().enumerate() {
+                    *slot = seq
+                        .next_element()?
+                        .ok_or_else(|| A::Error::invalid_length(i, &self))?;
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_tuple(N, V::<N>)
+    }
 }
 
 /// A wrapped interval key: the capsule and the AEAD key sealed under the capsule's secret.
@@ -326,8 +473,18 @@ fn key_from_plaintext(mut pt: alloc::boxed::Box<[u8]>) -> Result<AeadKey, Crypto
 
 /// A key fragment as received from the network: not yet checked against any key.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "umbral_pre::KeyFrag", into = "umbral_pre::KeyFrag")]
+#[serde(try_from = "RawFields<7, 2>", into = "umbral_pre::KeyFrag")]
 pub struct KeyFrag(umbral_pre::KeyFrag);
+
+impl TryFrom<RawFields<7, 2>> for KeyFrag {
+    type Error = &'static str;
+
+    fn try_from(raw: RawFields<7, 2>) -> Result<Self, Self::Error> {
+        // params.u, id, key, precursor, then the proof: commitment, signature_for_proxy,
+        // signature_for_receiver, and its two flags.
+        KeyFrag::try_from(raw.into_umbral::<umbral_pre::KeyFrag>()?)
+    }
+}
 
 impl fmt::Debug for KeyFrag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -447,9 +604,20 @@ pub fn reencrypt(
 }
 
 /// A capsule fragment as received from a proxy: not yet checked.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(transparent)]
 pub struct CapsuleFrag(umbral_pre::CapsuleFrag);
+
+impl<'de> Deserialize<'de> for CapsuleFrag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // point_e1, point_v1, kfrag_id, precursor, then the proof: point_e2, point_v2,
+        // kfrag_commitment, kfrag_pok, signature, kfrag_signature.
+        let raw = RawFields::<10, 0>::deserialize(d)?;
+        raw.into_umbral()
+            .map(CapsuleFrag)
+            .map_err(serde::de::Error::custom)
+    }
+}
 
 impl fmt::Debug for CapsuleFrag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -672,5 +840,62 @@ mod tests {
         let g = k256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&g, true);
         bytes[encoding::HEADER_LEN + 1..encoding::HEADER_LEN + 34].copy_from_slice(g.as_bytes());
         assert!(encoding::decode::<KeyFrag>(&bytes).is_err());
+    }
+
+    #[test]
+    fn identity_points_are_refused_not_a_panic() {
+        // umbral-pre 0.11 panics hashing an identity point it decoded; the SDK must refuse
+        // one in any field of a capsule, a cfrag or a kfrag (found by `sharing_decode`).
+        let mut rng = rng();
+        let (owner, _) = PreSecretKey::random(&mut rng).unwrap();
+        let (bob, _) = PreSecretKey::random(&mut rng).unwrap();
+        let (signer_key, _) = PreSecretKey::random(&mut rng).unwrap();
+        let signer = KfragSigner::new(&signer_key);
+        let wrapped =
+            wrap_key(&mut rng, &owner.public_key(), &AeadKey::from_bytes([9; 32])).unwrap();
+        let kfrags = generate_kfrags(&mut rng, &owner, &bob.public_key(), &signer, 2, 3).unwrap();
+        let cfrag = reencrypt(&mut rng, wrapped.capsule(), &kfrags[0]).to_unverified();
+        let kfrag = kfrags[0].to_unverified();
+
+        /// Replace the `index`-th byte string of the body with the identity encoding.
+        fn with_identity_at(bytes: &[u8], index: usize) -> alloc::vec::Vec<u8> {
+            let mut out = bytes[..encoding::HEADER_LEN].to_vec();
+            let mut pos = encoding::HEADER_LEN;
+            let mut field = 0;
+            while pos < bytes.len() {
+                let len = usize::from(bytes[pos]);
+                assert!(len < 0x80, "one-byte varint lengths in these objects");
+                if field == index {
+                    out.extend_from_slice(&[1, 0]);
+                } else {
+                    out.extend_from_slice(&bytes[pos..pos + 1 + len]);
+                }
+                pos += 1 + len;
+                field += 1;
+                if field == 7 && bytes.len() - pos == 2 {
+                    // a kfrag's two trailing flags
+                    out.extend_from_slice(&bytes[pos..]);
+                    break;
+                }
+            }
+            out
+        }
+
+        let cb = encoding::encode_to_vec(wrapped.capsule()).unwrap();
+        for i in 0..2 {
+            assert!(encoding::decode::<Capsule>(&with_identity_at(&cb, i)).is_err());
+        }
+        let fb = encoding::encode_to_vec(&cfrag).unwrap();
+        for i in [0, 1, 3, 4, 5, 6, 7] {
+            assert!(encoding::decode::<CapsuleFrag>(&with_identity_at(&fb, i)).is_err());
+        }
+        let kb = encoding::encode_to_vec(&kfrag).unwrap();
+        for i in [0, 3, 4] {
+            assert!(encoding::decode::<KeyFrag>(&with_identity_at(&kb, i)).is_err());
+        }
+        // The untouched objects still decode.
+        assert!(encoding::decode::<Capsule>(&cb).is_ok());
+        assert!(encoding::decode::<CapsuleFrag>(&fb).is_ok());
+        assert!(encoding::decode::<KeyFrag>(&kb).is_ok());
     }
 }
