@@ -325,21 +325,26 @@ impl Signature {
         if let Some(v) = bytes.last_mut() {
             *v = signer.first().copied().unwrap_or(2) & 1;
         }
-        match Signature::from_bytes(&bytes) {
-            Ok(sig) => sig,
-            Err(_) => {
-                // r (an x coordinate) reaches the group order with probability 2^-128:
-                // then shrink it below 2^248 (recovery fails for that key; verify works).
-                if let Some(b) = bytes.first_mut() {
-                    *b = 0;
-                }
-                if let Some(b) = bytes.get_mut(31) {
-                    *b |= 1;
-                }
-                #[allow(clippy::expect_used)]
-                Signature::from_bytes(&bytes)
-                    .expect("0 < r < 2^248 and a nonzero low s are always valid")
+        // r (an x coordinate) reaches the group order with probability 2^-128: then shrink
+        // r below 2^248, keeping it non-zero (recovery fails for that key; verify works, as
+        // the MAC in s is untouched). s is a MAC already made low and non-zero; should it
+        // ever not be, the next pass also shrinks s below 2^254. After that both are in
+        // range, so the loop ends by its third pass; it has no panic path.
+        let shrink: [&[(usize, u8, u8)]; 2] = [
+            &[(0, 0x00, 0x00), (31, 0xff, 0x01)],
+            &[(32, 0x3f, 0x00), (63, 0xff, 0x01)],
+        ];
+        let mut pass = 0usize;
+        loop {
+            if let Ok(sig) = Signature::from_bytes(&bytes) {
+                return sig;
             }
+            for (i, and, or) in shrink.get(pass).copied().unwrap_or(&[]) {
+                if let Some(b) = bytes.get_mut(*i) {
+                    *b = (*b & and) | or;
+                }
+            }
+            pass = pass.saturating_add(1);
         }
     }
 
