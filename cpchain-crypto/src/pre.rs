@@ -87,8 +87,27 @@ impl PreSecretKey {
     }
 
     /// The matching public key.
+    ///
+    /// Computed with k256's fixed-base multiplication (precomputed tables under `std`)
+    /// rather than umbral-pre's, which multiplies the generator with its generic
+    /// variable-base routine: about half the cost, which owners pay once per interval
+    /// for every grant and wrapped key. The point is the same (test
+    /// `fast_public_key_is_umbrals`).
     pub fn public_key(&self) -> PrePublicKey {
-        PrePublicKey::new(self.0.public_key())
+        self.fast_public_key()
+            .unwrap_or_else(|| PrePublicKey::new(self.0.public_key()))
+    }
+
+    fn fast_public_key(&self) -> Option<PrePublicKey> {
+        use k256::elliptic_curve::ops::MulByGenerator;
+        use k256::elliptic_curve::sec1::ToEncodedPoint;
+        let secret = self.0.to_be_bytes();
+        // k256's SecretKey zeroizes its scalar on drop; `secret` is a SecretBox.
+        let sk = k256::SecretKey::from_slice(secret.as_secret().as_slice()).ok()?;
+        let point = k256::ProjectivePoint::mul_by_generator(sk.to_nonzero_scalar().as_ref());
+        let encoded = point.to_affine().to_encoded_point(true);
+        let compressed: [u8; 33] = encoded.as_bytes().try_into().ok()?;
+        PrePublicKey::from_compressed(&compressed).ok()
     }
 }
 
@@ -736,6 +755,19 @@ mod tests {
 
     fn rng() -> ChaCha20Rng {
         ChaCha20Rng::from_seed([7; 32])
+    }
+
+    #[test]
+    fn fast_public_key_is_umbrals() {
+        let mut rng = rng();
+        for _ in 0..64 {
+            let (k, _) = PreSecretKey::random(&mut rng).unwrap();
+            let fast = k.fast_public_key().unwrap();
+            let umbral = PrePublicKey::new(k.0.public_key());
+            assert_eq!(fast, umbral);
+            assert_eq!(fast.key, umbral.key);
+            assert_eq!(k.public_key(), umbral);
+        }
     }
 
     #[test]

@@ -752,3 +752,171 @@ fn end_to_end_over_a_real_data_chain() {
     w.deliver(rs);
     assert!(w.grantee.open(&g, target).is_err());
 }
+
+/// Proxies running [`ReplyAuth::Transport`]: bare cfrag bodies, attributed to the sender the
+/// host's authenticated transport names.
+fn transport_world(seed: u8) -> World {
+    let mut w = world(seed);
+    w.proxies = (0..4)
+        .map(|i| {
+            Proxy::new(
+                proxy_key(i),
+                ProxyConfig {
+                    reply_auth: ReplyAuth::Transport,
+                    ..ProxyConfig::default()
+                },
+            )
+        })
+        .collect();
+    w
+}
+
+/// Ask every proxy of the grant; return (sender, unsigned body) pairs after the wire.
+fn unsigned_bodies(
+    w: &mut World,
+    grant: &GrantId,
+    interval: u64,
+    wrapped: WrappedKey,
+) -> Vec<(Address, CfragBody)> {
+    w.grantee.request(NOW, grant, interval, wrapped).unwrap();
+    let mut out = Vec::new();
+    while let Some(o) = w.grantee.poll_output() {
+        let GranteeOutput::SendRequest { to, request } = o else {
+            panic!("unexpected {o:?}")
+        };
+        let mut rng = w.rng.clone();
+        let p = w.proxy(to);
+        p.handle_request(NOW, &mut rng, wire(&*request)).unwrap();
+        match p.poll_output() {
+            Some(ProxyOutput::UnsignedReply(body)) => out.push((to, wire(&*body))),
+            other => panic!("proxy did not serve: {other:?}"),
+        }
+        w.rng = rng;
+    }
+    out
+}
+
+#[test]
+fn proxies_sign_replies_unless_told_the_transport_authenticates() {
+    assert_eq!(ProxyConfig::default().reply_auth, ReplyAuth::Signed);
+    let mut w = transport_world(21);
+    let g = w.grant(4, 4, 2, 3);
+    let wrapped = w.wrapped(4);
+    let bodies = unsigned_bodies(&mut w, &g, 4, wrapped);
+    assert_eq!(bodies.len(), 3);
+    // One body is not enough; the second makes the threshold.
+    let (from, body) = bodies[0].clone();
+    w.grantee.handle_unsigned_cfrag(NOW, from, body).unwrap();
+    assert_eq!(w.grantee.poll_output(), None);
+    assert!(w.grantee.open(&g, 4).is_err());
+    let (from, body) = bodies[1].clone();
+    w.grantee.handle_unsigned_cfrag(NOW, from, body).unwrap();
+    assert_eq!(
+        w.grantee.poll_output(),
+        Some(GranteeOutput::Ready {
+            grant: g,
+            interval: 4
+        })
+    );
+    assert_eq!(
+        w.grantee.open(&g, 4).unwrap(),
+        master().interval_key(&STREAM, 4)
+    );
+    // The same body again, even named as another proxy's, is the same kfrag share.
+    let (_, body) = bodies[0].clone();
+    let before = w.grantee.ignored();
+    w.grantee
+        .handle_unsigned_cfrag(NOW, bodies[2].0, body)
+        .unwrap();
+    assert_eq!(w.grantee.poll_output(), None);
+    assert_eq!(w.grantee.ignored(), before + 1);
+}
+
+#[test]
+fn unsigned_bad_cfrag_blames_the_transport_sender_and_outsiders_are_refused() {
+    let mut w = transport_world(22);
+    let g = w.grant(6, 7, 2, 3);
+    let wrapped6 = w.wrapped(6);
+    let wrapped7 = w.wrapped(7);
+    let foreign = unsigned_bodies(&mut w, &g, 7, wrapped7);
+    let bodies = unsigned_bodies(&mut w, &g, 6, wrapped6);
+    let (p0, body0) = bodies[0].clone();
+
+    // Proxy 0 answers interval 6 with a cfrag of interval 7's capsule.
+    let mut tampered = body0.clone();
+    tampered.cfrag = foreign[0].1.cfrag.clone();
+    w.grantee
+        .handle_unsigned_cfrag(NOW, p0, tampered.clone())
+        .unwrap();
+    assert_eq!(
+        w.grantee.poll_output(),
+        Some(GranteeOutput::Fault(Fault::InvalidUnsignedCfrag {
+            peer: p0,
+            evidence: Box::new(tampered)
+        }))
+    );
+
+    // A correct cfrag relayed by a peer outside the grant (proxy 3) does not count.
+    let outsider = w.proxies[3].address();
+    w.grantee
+        .handle_unsigned_cfrag(NOW, outsider, body0.clone())
+        .unwrap();
+    assert_eq!(
+        w.grantee.poll_output(),
+        Some(GranteeOutput::Fault(Fault::UnsignedCfragOutsideGrant {
+            peer: outsider,
+            evidence: Box::new(body0)
+        }))
+    );
+    assert_eq!(w.grantee.verified_cfrags(&g, 6), 0);
+
+    // The honest bodies still open interval 6, and only 6.
+    for (from, body) in bodies.into_iter().skip(1) {
+        w.grantee.handle_unsigned_cfrag(NOW, from, body).unwrap();
+    }
+    assert_eq!(
+        w.grantee.open(&g, 6).unwrap(),
+        master().interval_key(&STREAM, 6)
+    );
+    assert_ne!(
+        w.grantee.open(&g, 6).unwrap(),
+        master().interval_key(&STREAM, 7)
+    );
+}
+
+#[test]
+fn transport_mode_refuses_exactly_what_signed_mode_refuses() {
+    let mut w = transport_world(23);
+    let g = w.grant(1, 1, 2, 3);
+    let wrapped = w.wrapped(1);
+    let p0 = w.proxies[0].address();
+    // Outside the grant's intervals.
+    let req = ReencryptionRequest {
+        grant: g,
+        interval: 2,
+        capsule: wrapped.capsule().clone(),
+    };
+    let mut rng = w.rng.clone();
+    w.proxy(p0).handle_request(NOW, &mut rng, req).unwrap();
+    assert_eq!(
+        w.proxy(p0).poll_output(),
+        Some(ProxyOutput::Refused {
+            grant: g,
+            reason: SharingError::IntervalOutsideGrant
+        })
+    );
+    // After expiry.
+    let req = ReencryptionRequest {
+        grant: g,
+        interval: 1,
+        capsule: wrapped.capsule().clone(),
+    };
+    w.proxy(p0).handle_request(EXPIRES, &mut rng, req).unwrap();
+    assert_eq!(
+        w.proxy(p0).poll_output(),
+        Some(ProxyOutput::Refused {
+            grant: g,
+            reason: SharingError::GrantNotLive
+        })
+    );
+}

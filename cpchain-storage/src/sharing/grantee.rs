@@ -1,6 +1,6 @@
 //! The grantee's side: ask the grant's proxies, verify their cfrags, open with `m`.
 
-use super::grant::{CfragResponse, Grant, GrantId, ReencryptionRequest, SignedGrant};
+use super::grant::{CfragBody, CfragResponse, Grant, GrantId, ReencryptionRequest, SignedGrant};
 use super::{Fault, SharingError};
 use crate::keys::IntervalKey;
 use alloc::boxed::Box;
@@ -53,6 +53,18 @@ pub enum GranteeOutput {
     },
     /// A proxy misbehaved.
     Fault(Fault),
+}
+
+/// What [`Grantee::check_cfrag`] made of a cfrag.
+enum Verdict {
+    /// Verified and counted towards the threshold.
+    Counted,
+    /// Stale, misrouted or a duplicate share: dropped and counted in `ignored`.
+    Ignored,
+    /// Attributed to a party that is not a proxy of the grant.
+    OutsideGrant,
+    /// From a proxy of the grant, but not a correct re-encryption.
+    Invalid,
 }
 
 struct Pending {
@@ -177,28 +189,71 @@ impl Grantee {
         if self.outputs.len() >= self.config.max_outputs {
             return Err(SharingError::CapacityExceeded);
         }
-        let body = &response.body;
-        let (Ok(proxy), Some(grant)) = (response.signer(), self.grants.get(&body.grant)) else {
+        let Ok(proxy) = response.signer() else {
             self.ignored = self.ignored.saturating_add(1);
             return Ok(());
         };
+        let fault = match self.check_cfrag(proxy, &response.body) {
+            Verdict::Counted | Verdict::Ignored => return Ok(()),
+            Verdict::OutsideGrant => Fault::ProxyOutsideGrant {
+                proxy,
+                evidence: Box::new(response),
+            },
+            Verdict::Invalid => Fault::InvalidCfrag {
+                proxy,
+                evidence: Box::new(response),
+            },
+        };
+        self.outputs.push_back(GranteeOutput::Fault(fault));
+        Ok(())
+    }
+
+    /// An unsigned cfrag (a proxy running [`ReplyAuth::Transport`]) from `from`, the peer
+    /// the host's *authenticated* transport says sent it: that is the only thing tying the
+    /// cfrag to a proxy, so never pass an address taken from the message or from an
+    /// unauthenticated channel. Checked exactly as [`handle_cfrag`](Self::handle_cfrag);
+    /// faults name `from`. `Err` only when the output queue is full.
+    ///
+    /// [`ReplyAuth::Transport`]: super::ReplyAuth::Transport
+    pub fn handle_unsigned_cfrag(
+        &mut self,
+        _now: Timestamp,
+        from: Address,
+        body: CfragBody,
+    ) -> Result<(), SharingError> {
+        if self.outputs.len() >= self.config.max_outputs {
+            return Err(SharingError::CapacityExceeded);
+        }
+        let fault = match self.check_cfrag(from, &body) {
+            Verdict::Counted | Verdict::Ignored => return Ok(()),
+            Verdict::OutsideGrant => Fault::UnsignedCfragOutsideGrant {
+                peer: from,
+                evidence: Box::new(body),
+            },
+            Verdict::Invalid => Fault::InvalidUnsignedCfrag {
+                peer: from,
+                evidence: Box::new(body),
+            },
+        };
+        self.outputs.push_back(GranteeOutput::Fault(fault));
+        Ok(())
+    }
+
+    /// The checks shared by signed and unsigned cfrags, `proxy` being whoever the cfrag is
+    /// attributed to. Counts a good cfrag (emitting `Ready` at the threshold) and bumps
+    /// `ignored` for a stale one; the caller turns the fault verdicts into outputs.
+    fn check_cfrag(&mut self, proxy: Address, body: &CfragBody) -> Verdict {
+        let Some(grant) = self.grants.get(&body.grant) else {
+            self.ignored = self.ignored.saturating_add(1);
+            return Verdict::Ignored;
+        };
         if grant.proxy_index(&proxy).is_none() {
-            self.outputs
-                .push_back(GranteeOutput::Fault(Fault::ProxyOutsideGrant {
-                    proxy,
-                    evidence: Box::new(response),
-                }));
-            return Ok(());
+            return Verdict::OutsideGrant;
         }
         let Some(delegating) = grant.delegating_key(body.interval) else {
             // A granted proxy answering for an interval outside the grant: the proxy must
             // not have had a kfrag for it, so whatever it sent cannot be a valid cfrag.
-            self.outputs
-                .push_back(GranteeOutput::Fault(Fault::InvalidCfrag {
-                    proxy,
-                    evidence: Box::new(response),
-                }));
-            return Ok(());
+            return Verdict::Invalid;
         };
         let threshold = grant.threshold;
         let verified = body.cfrag.verify(
@@ -208,12 +263,7 @@ impl Grantee {
             &grant.grantee,
         );
         let Ok(verified) = verified else {
-            self.outputs
-                .push_back(GranteeOutput::Fault(Fault::InvalidCfrag {
-                    proxy,
-                    evidence: Box::new(response),
-                }));
-            return Ok(());
+            return Verdict::Invalid;
         };
         let key = (body.grant, body.interval);
         let Some(pending) = self
@@ -223,14 +273,14 @@ impl Grantee {
         else {
             // A correct cfrag of a capsule we did not ask about: stale or misrouted.
             self.ignored = self.ignored.saturating_add(1);
-            return Ok(());
+            return Verdict::Ignored;
         };
         let share = verified.kfrag_id();
         let same_share = pending.cfrags.values().any(|held| held.kfrag_id() == share);
         if pending.cfrags.contains_key(&proxy) || same_share {
             // One share per proxy and per kfrag: a duplicate adds nothing towards `m`.
             self.ignored = self.ignored.saturating_add(1);
-            return Ok(());
+            return Verdict::Ignored;
         }
         pending.cfrags.insert(proxy, verified);
         if pending.cfrags.len() == usize::from(threshold) {
@@ -239,7 +289,7 @@ impl Grantee {
                 interval: key.1,
             });
         }
-        Ok(())
+        Verdict::Counted
     }
 
     /// Verified cfrags held for (`grant`, `interval`).

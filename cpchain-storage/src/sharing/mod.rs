@@ -40,13 +40,15 @@
 //! * [`Proxy`]: `handle_delivery` verifies the grant signature and every kfrag before keeping
 //!   any (all or nothing); `handle_request` re-encrypts a capsule only under a live grant
 //!   (not expired, not revoked, interval inside it) and replies with a [`CfragResponse`]
-//!   signed by the proxy's identity (the output carries its wire bytes too); `handle_revoke` drops the grant's kfrags and keeps a
-//!   tombstone until the grant would have expired, so a replayed delivery cannot reinstall
-//!   them.
+//!   signed by the proxy's identity (the output carries its wire bytes too), or with the
+//!   bare [`CfragBody`] under [`ReplyAuth::Transport`]; `handle_revoke` drops the grant's
+//!   kfrags and keeps a tombstone until the grant would have expired, so a replayed
+//!   delivery cannot reinstall them.
 //! * [`Grantee`]: `accept_grant`, then `request(now, grant, interval, wrapped key)` emits one
-//!   request per proxy; `handle_cfrag` verifies each signed cfrag; with `m` verified cfrags it
-//!   emits `Ready` and [`Grantee::open`] returns the interval's data key, which opens that
-//!   interval's blocks with the data-chain reader.
+//!   request per proxy; `handle_cfrag` verifies each signed cfrag (`handle_unsigned_cfrag`
+//!   each unsigned one, with the sender the host's transport names); with `m` verified
+//!   cfrags it emits `Ready` and [`Grantee::open`] returns the interval's data key, which
+//!   opens that interval's blocks with the data-chain reader.
 //!
 //! Outputs are drained with `poll_output`. Peers' misbehaviour (a forged or tampered cfrag, a
 //! cfrag from a proxy outside the grant, a kfrag that does not verify) is a [`Fault`] output
@@ -65,9 +67,17 @@
 //! * The paper does not fix how kfrags reach proxies; a [`KfragDelivery`] must travel over
 //!   an authenticated, confidential channel (the host's), because `m` kfrags in the grantee's
 //!   hands would let it bypass revocation.
-//! * Proxies sign their cfrag responses (one ECDSA signature each, about 15 % of a
-//!   re-encryption; see `docs/BENCHMARKS.md`) so that a bad cfrag is evidence a third party
-//!   can check, not just the transport's word.
+//! * Proxies sign their cfrag responses by default ([`ReplyAuth::Signed`]) so that a bad
+//!   cfrag is evidence a third party can check (an RPT proxy-reputation penalty, a
+//!   slashing), not just the transport's word; a signed response is also the proxy's
+//!   receipt of service for the Proxy Reputation (PR) part of RPT (§5.1.2). That costs one encoding and one ECDSA
+//!   signature per reply: 1.15–1.2× a bare Umbral re-encryption that is also encoded
+//!   for the wire, 1.35–1.4× a bare one (`docs/BENCHMARKS.md`, "Sharing"). A host whose
+//!   transport already authenticates peers (devp2p RLPx, mutual TLS) and that needs no
+//!   transferable evidence sets [`ReplyAuth::Transport`]: the proxy replies with the bare
+//!   [`CfragBody`] at the cost of the re-encryption alone, and the grantee, told the
+//!   sender by the host ([`Grantee::handle_unsigned_cfrag`]), blames that peer in a fault
+//!   only it can believe.
 //! * A grantee counts one share per proxy and per kfrag id: a proxy that replays another
 //!   proxy's cfrag adds nothing towards `m`.
 //! * Umbral kfrag signatures use a dedicated per-stream signer key (derived as above) whose
@@ -141,6 +151,20 @@ pub fn kfrag_signer_key(
 pub fn wrapped_key(record: &KeyIndexRecord) -> Result<WrappedKey, SharingError> {
     let bytes = record.capsule.as_ref().ok_or(SharingError::NoCapsule)?;
     encoding::decode(bytes).map_err(SharingError::Decode)
+}
+
+/// How a proxy's cfrag reply is tied to the proxy (see the module docs for the costs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ReplyAuth {
+    /// Every reply is a [`CfragResponse`] signed by the proxy's chain key: a bad cfrag is
+    /// evidence any holder of the grant can check. Safe over any transport.
+    #[default]
+    Signed,
+    /// Replies are bare [`CfragBody`] messages. Only for hosts whose transport
+    /// authenticates the proxy: the grantee attributes a bad cfrag to the peer the host
+    /// names, and that fault convinces no third party.
+    Transport,
 }
 
 /// Why a sharing command was refused. Small and `Copy`; the machine's state is unchanged.
@@ -247,6 +271,22 @@ pub enum Fault {
         proxy: Address,
         /// The signed response.
         evidence: Box<CfragResponse>,
+    },
+    /// An unsigned cfrag ([`ReplyAuth::Transport`]) from a proxy of the grant that is not a
+    /// correct re-encryption. `peer` is the sender the host's authenticated transport
+    /// named; without a signature the evidence convinces the grantee only.
+    InvalidUnsignedCfrag {
+        /// The sender, as the host's transport named it.
+        peer: Address,
+        /// The cfrag as received.
+        evidence: Box<CfragBody>,
+    },
+    /// An unsigned cfrag from a peer that is not a proxy of the grant.
+    UnsignedCfragOutsideGrant {
+        /// The sender, as the host's transport named it.
+        peer: Address,
+        /// The cfrag as received.
+        evidence: Box<CfragBody>,
     },
     /// The owner signed a grant whose kfrag for `interval` does not verify: the grant is
     /// unusable. The evidence is the delivery (grant signed by the owner, kfrags signed by

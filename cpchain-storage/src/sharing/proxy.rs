@@ -3,7 +3,7 @@
 use super::grant::{
     CfragBody, CfragResponse, Grant, GrantId, KfragDelivery, ReencryptionRequest, SignedRevoke,
 };
-use super::{Fault, SharingError};
+use super::{Fault, ReplyAuth, SharingError};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -20,6 +20,9 @@ pub struct ProxyConfig {
     pub max_grants: usize,
     /// Capacity of the output queue.
     pub max_outputs: usize,
+    /// Whether replies are signed ([`ReplyAuth::Signed`], the default) or left to the
+    /// host's authenticated transport ([`ReplyAuth::Transport`]).
+    pub reply_auth: ReplyAuth,
 }
 
 impl Default for ProxyConfig {
@@ -28,6 +31,7 @@ impl Default for ProxyConfig {
             chain_id: 337,
             max_grants: 4096,
             max_outputs: 256,
+            reply_auth: ReplyAuth::Signed,
         }
     }
 }
@@ -45,6 +49,10 @@ pub enum ProxyOutput {
         /// Its wire encoding, ready to send.
         bytes: Vec<u8>,
     },
+    /// Send this unsigned cfrag back over the authenticated channel the request came in on
+    /// ([`ReplyAuth::Transport`] only). The host encodes it (`encode_to_vec`) if it sends
+    /// bytes: the proxy does not pay for an encoding a local host may not need.
+    UnsignedReply(Box<CfragBody>),
     /// A request or delivery was not served, and why (not a fault: it may be stale).
     Refused {
         /// The grant named.
@@ -203,7 +211,8 @@ impl Proxy {
     }
 
     /// A grantee's request: re-encrypt only under a live grant that covers the interval.
-    /// Emits `Reply` with the signed cfrag, or `Refused`. `Err` only when the output queue
+    /// Emits `Reply` with the signed cfrag (or `UnsignedReply` under
+    /// [`ReplyAuth::Transport`]), or `Refused`. `Err` only when the output queue
     /// is full.
     pub fn handle_request(
         &mut self,
@@ -240,19 +249,23 @@ impl Proxy {
             return Ok(());
         };
         let cfrag = reencrypt(rng, &request.capsule, kfrag).to_unverified();
-        let (response, bytes) = CfragResponse::sign_to_wire(
-            CfragBody {
-                grant: request.grant,
-                interval: request.interval,
-                capsule: request.capsule,
-                cfrag,
-            },
-            &self.identity,
-        )?;
-        self.outputs.push_back(ProxyOutput::Reply {
-            response: Box::new(response),
-            bytes,
-        });
+        let body = CfragBody {
+            grant: request.grant,
+            interval: request.interval,
+            capsule: request.capsule,
+            cfrag,
+        };
+        let output = match self.config.reply_auth {
+            ReplyAuth::Signed => {
+                let (response, bytes) = CfragResponse::sign_to_wire(body, &self.identity)?;
+                ProxyOutput::Reply {
+                    response: Box::new(response),
+                    bytes,
+                }
+            }
+            ReplyAuth::Transport => ProxyOutput::UnsignedReply(Box::new(body)),
+        };
+        self.outputs.push_back(output);
         Ok(())
     }
 
