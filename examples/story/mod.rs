@@ -750,7 +750,15 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
             _ => "SERVED".into(),
         },
         closed_block.header.index,
-        by_reader.err().map_or("OPENED".into(), |e| e.to_string()),
+        match by_reader {
+            Ok(_) => "OPENED".into(),
+            // The reader names absolute interval numbers (time / e); the story counts from
+            // the stream's first interval.
+            Err(cpchain_storage::VerifyError::WrongIntervalKey { .. }) => format!(
+                "refused (its key id commits to interval {CLOSED}'s key, not this one)"
+            ),
+            Err(e) => format!("refused ({e})"),
+        },
     )?;
 
     // ---------------------------------------------------------------- 4. DPoR
