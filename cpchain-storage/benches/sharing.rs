@@ -281,191 +281,172 @@ fn benches(c: &mut Criterion) {
     g.sample_size(PAIRED_SAMPLES)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    let pairs = RefCell::new(Vec::new());
-    g.bench_function("grant", |b| {
-        b.iter_custom(|iters| {
-            let (mut raw_t, mut mach_t) = (Duration::ZERO, Duration::ZERO);
-            for _ in 0..iters {
-                let mut o = owner();
-                let req = GrantRequest {
-                    first_interval: INTERVAL,
-                    last_interval: INTERVAL,
-                    grantee: bob_pk,
-                    threshold: 2,
-                    proxies: &addrs,
-                    expires_at: EXPIRES,
-                };
-                let t0 = Instant::now();
-                black_box(raw::generate_kfrags_with_rng(
-                    &mut rng,
-                    raw::secret_key(&delegating),
-                    raw::public_key(&bob_pk),
-                    raw::signer(&signer),
-                    2,
-                    3,
-                    true,
-                    true,
-                ));
-                let t1 = Instant::now();
-                o.grant(NOW, &mut rng, &req).unwrap();
-                while let Some(out) = o.poll_output() {
-                    black_box(out);
-                }
-                let t2 = Instant::now();
-                raw_t += t1 - t0;
-                mach_t += t2 - t1;
+    let addrs = &addrs;
+    paired(
+        &mut g,
+        "grant",
+        "grant (m = 2, n = 3, one interval)",
+        &mut rng,
+        |rng| {
+            black_box(raw::generate_kfrags_with_rng(
+                rng,
+                raw::secret_key(&delegating),
+                raw::public_key(&bob_pk),
+                raw::signer(&signer),
+                2,
+                3,
+                true,
+                true,
+            ));
+        },
+        // A fresh owner per call, built outside the timed region.
+        |rng| {
+            let mut o = owner();
+            let req = GrantRequest {
+                first_interval: INTERVAL,
+                last_interval: INTERVAL,
+                grantee: bob_pk,
+                threshold: 2,
+                proxies: addrs,
+                expires_at: EXPIRES,
+            };
+            let t = Instant::now();
+            o.grant(NOW, rng, &req).unwrap();
+            while let Some(out) = o.poll_output() {
+                black_box(out);
             }
-            pairs
-                .borrow_mut()
-                .push((raw_t / iters as u32, mach_t / iters as u32));
-            mach_t
-        })
-    });
-    report("grant (m = 2, n = 3, one interval)", &pairs);
-    g.bench_function("reencrypt", |b| {
-        b.iter_custom(|iters| {
-            let (mut raw_t, mut mach_t) = (Duration::ZERO, Duration::ZERO);
-            for _ in 0..iters {
-                let t0 = Instant::now();
-                black_box(raw::reencrypt_with_rng(
-                    &mut rng,
-                    raw::capsule(&capsule),
-                    raw_kfrag.clone(),
-                ));
-                let t1 = Instant::now();
-                proxy
-                    .handle_request(NOW, &mut rng, request.clone())
-                    .unwrap();
-                black_box(proxy.poll_output());
-                let t2 = Instant::now();
-                raw_t += t1 - t0;
-                mach_t += t2 - t1;
-            }
-            pairs
-                .borrow_mut()
-                .push((raw_t / iters as u32, mach_t / iters as u32));
-            mach_t
-        })
-    });
-    report("re-encrypt", &pairs);
+            t.elapsed()
+        },
+    );
+    let raw_reencrypt = |rng: &mut ChaCha20Rng| {
+        black_box(raw::reencrypt_with_rng(
+            rng,
+            raw::capsule(&capsule),
+            raw_kfrag.clone(),
+        ));
+    };
     // The same, with the raw side also serializing its cfrag for the wire, as any
-    // deployment must (the machine's reply already carries its wire bytes).
-    g.bench_function("reencrypt_to_wire", |b| {
-        b.iter_custom(|iters| {
-            let (mut raw_t, mut mach_t) = (Duration::ZERO, Duration::ZERO);
-            for _ in 0..iters {
-                let t0 = Instant::now();
-                let c =
-                    raw::reencrypt_with_rng(&mut rng, raw::capsule(&capsule), raw_kfrag.clone());
-                black_box(postcard::to_allocvec(&c).unwrap());
-                let t1 = Instant::now();
-                proxy
-                    .handle_request(NOW, &mut rng, request.clone())
-                    .unwrap();
-                black_box(proxy.poll_output());
-                let t2 = Instant::now();
-                raw_t += t1 - t0;
-                mach_t += t2 - t1;
-            }
-            pairs
-                .borrow_mut()
-                .push((raw_t / iters as u32, mach_t / iters as u32));
-            mach_t
-        })
-    });
-    report("re-encrypt, both sides producing wire bytes", &pairs);
+    // deployment must (a signed reply already carries its wire bytes).
+    let raw_reencrypt_to_wire = |rng: &mut ChaCha20Rng| {
+        let c = raw::reencrypt_with_rng(rng, raw::capsule(&capsule), raw_kfrag.clone());
+        black_box(postcard::to_allocvec(&c).unwrap());
+    };
+    let signed = RefCell::new(proxy);
+    let serve_signed = |rng: &mut ChaCha20Rng| {
+        let t = Instant::now();
+        let mut p = signed.borrow_mut();
+        p.handle_request(NOW, rng, request.clone()).unwrap();
+        black_box(p.poll_output());
+        t.elapsed()
+    };
+    paired(
+        &mut g,
+        "reencrypt",
+        "re-encrypt",
+        &mut rng,
+        raw_reencrypt,
+        serve_signed,
+    );
+    paired(
+        &mut g,
+        "reencrypt_to_wire",
+        "re-encrypt, both sides producing wire bytes",
+        &mut rng,
+        raw_reencrypt_to_wire,
+        serve_signed,
+    );
 
     // The same proxy with `ReplyAuth::Transport`: no signature, the host's authenticated
     // transport names the sender. Same grant, same kfrag, same capsule.
-    let mut transport_proxy = Proxy::new(
+    let mut transport = Proxy::new(
         proxy_key(0),
         ProxyConfig {
             reply_auth: ReplyAuth::Transport,
             ..ProxyConfig::default()
         },
     );
-    transport_proxy
-        .handle_delivery(NOW, s.delivery0.clone())
-        .unwrap();
+    transport.handle_delivery(NOW, s.delivery0.clone()).unwrap();
     assert_eq!(
-        transport_proxy.poll_output(),
+        transport.poll_output(),
         Some(ProxyOutput::Accepted(s.grant))
     );
-    g.bench_function("reencrypt_transport", |b| {
-        b.iter_custom(|iters| {
-            let (mut raw_t, mut mach_t) = (Duration::ZERO, Duration::ZERO);
-            for _ in 0..iters {
-                let t0 = Instant::now();
-                black_box(raw::reencrypt_with_rng(
-                    &mut rng,
-                    raw::capsule(&capsule),
-                    raw_kfrag.clone(),
-                ));
-                let t1 = Instant::now();
-                transport_proxy
-                    .handle_request(NOW, &mut rng, request.clone())
-                    .unwrap();
-                black_box(transport_proxy.poll_output());
-                let t2 = Instant::now();
-                raw_t += t1 - t0;
-                mach_t += t2 - t1;
-            }
-            pairs
-                .borrow_mut()
-                .push((raw_t / iters as u32, mach_t / iters as u32));
-            mach_t
-        })
-    });
-    report("re-encrypt, ReplyAuth::Transport", &pairs);
-    g.bench_function("reencrypt_transport_to_wire", |b| {
-        b.iter_custom(|iters| {
-            let (mut raw_t, mut mach_t) = (Duration::ZERO, Duration::ZERO);
-            for _ in 0..iters {
-                let t0 = Instant::now();
-                let c =
-                    raw::reencrypt_with_rng(&mut rng, raw::capsule(&capsule), raw_kfrag.clone());
-                black_box(postcard::to_allocvec(&c).unwrap());
-                let t1 = Instant::now();
-                transport_proxy
-                    .handle_request(NOW, &mut rng, request.clone())
-                    .unwrap();
-                if let Some(ProxyOutput::UnsignedReply(body)) = transport_proxy.poll_output() {
-                    black_box(cpchain_core::encoding::encode_to_vec(&*body).unwrap());
-                }
-                let t2 = Instant::now();
-                raw_t += t1 - t0;
-                mach_t += t2 - t1;
-            }
-            pairs
-                .borrow_mut()
-                .push((raw_t / iters as u32, mach_t / iters as u32));
-            mach_t
-        })
-    });
-    report(
-        "re-encrypt, ReplyAuth::Transport, both sides producing wire bytes",
-        &pairs,
+    let transport = RefCell::new(transport);
+    paired(
+        &mut g,
+        "reencrypt_transport",
+        "re-encrypt, ReplyAuth::Transport",
+        &mut rng,
+        raw_reencrypt,
+        |rng| {
+            let t = Instant::now();
+            let mut p = transport.borrow_mut();
+            p.handle_request(NOW, rng, request.clone()).unwrap();
+            black_box(p.poll_output());
+            t.elapsed()
+        },
     );
-    g.bench_function("open", |b| {
+    paired(
+        &mut g,
+        "reencrypt_transport_to_wire",
+        "re-encrypt, ReplyAuth::Transport, both sides producing wire bytes",
+        &mut rng,
+        raw_reencrypt_to_wire,
+        |rng| {
+            let t = Instant::now();
+            let mut p = transport.borrow_mut();
+            p.handle_request(NOW, rng, request.clone()).unwrap();
+            if let Some(ProxyOutput::UnsignedReply(body)) = p.poll_output() {
+                black_box(cpchain_core::encoding::encode_to_vec(&*body).unwrap());
+            }
+            t.elapsed()
+        },
+    );
+    paired(
+        &mut g,
+        "open",
+        "open (m = 2)",
+        &mut rng,
+        |_| {
+            black_box(
+                raw::decrypt_reencrypted(
+                    raw::secret_key(&s.bob),
+                    raw::public_key(&dpk),
+                    raw::capsule(&capsule),
+                    raw_cfrags.iter().cloned(),
+                    &ciphertext,
+                )
+                .unwrap(),
+            );
+        },
+        |_| {
+            let t = Instant::now();
+            black_box(s.grantee.open(&s.grant, INTERVAL).unwrap());
+            t.elapsed()
+        },
+    );
+    g.finish();
+}
+
+/// Run `raw` and `machine` alternately, call by call inside one `iter_custom`, so the shared
+/// machine's load drifts over both alike; then print the median per-sample ratio. `machine`
+/// returns the time of its own timed region (so it can build inputs untimed).
+fn paired(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: &str,
+    what: &str,
+    rng: &mut ChaCha20Rng,
+    mut raw: impl FnMut(&mut ChaCha20Rng),
+    mut machine: impl FnMut(&mut ChaCha20Rng) -> Duration,
+) {
+    let pairs = RefCell::new(Vec::new());
+    g.bench_function(id, |b| {
         b.iter_custom(|iters| {
             let (mut raw_t, mut mach_t) = (Duration::ZERO, Duration::ZERO);
             for _ in 0..iters {
                 let t0 = Instant::now();
-                black_box(
-                    raw::decrypt_reencrypted(
-                        raw::secret_key(&s.bob),
-                        raw::public_key(&dpk),
-                        raw::capsule(&capsule),
-                        raw_cfrags.iter().cloned(),
-                        &ciphertext,
-                    )
-                    .unwrap(),
-                );
-                let t1 = Instant::now();
-                black_box(s.grantee.open(&s.grant, INTERVAL).unwrap());
-                let t2 = Instant::now();
-                raw_t += t1 - t0;
-                mach_t += t2 - t1;
+                raw(rng);
+                raw_t += t0.elapsed();
+                mach_t += machine(rng);
             }
             pairs
                 .borrow_mut()
@@ -473,8 +454,7 @@ fn benches(c: &mut Criterion) {
             mach_t
         })
     });
-    report("open (m = 2)", &pairs);
-    g.finish();
+    report(what, &pairs);
 }
 
 /// Print the median per-sample raw and machine times and their ratio, then reset.
