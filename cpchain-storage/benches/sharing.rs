@@ -318,6 +318,45 @@ fn benches(c: &mut Criterion) {
             t.elapsed()
         },
     );
+    // The market case (§2.2.2, encrypted once, authorised many times): the owner granted
+    // this interval to someone before, untimed; the timed grant is the next buyer's.
+    paired(
+        &mut g,
+        "grant_again",
+        "grant of an interval granted before (m = 2, n = 3)",
+        &mut rng,
+        |rng| {
+            black_box(raw::generate_kfrags_with_rng(
+                rng,
+                raw::secret_key(&delegating),
+                raw::public_key(&bob_pk),
+                raw::signer(&signer),
+                2,
+                3,
+                true,
+                true,
+            ));
+        },
+        |rng| {
+            let mut o = owner();
+            let req = GrantRequest {
+                first_interval: INTERVAL,
+                last_interval: INTERVAL,
+                grantee: bob_pk,
+                threshold: 2,
+                proxies: addrs,
+                expires_at: EXPIRES,
+            };
+            o.grant(NOW, rng, &req).unwrap();
+            while o.poll_output().is_some() {}
+            let t = Instant::now();
+            o.grant(NOW, rng, &req).unwrap();
+            while let Some(out) = o.poll_output() {
+                black_box(out);
+            }
+            t.elapsed()
+        },
+    );
     let raw_reencrypt = |rng: &mut ChaCha20Rng| {
         black_box(raw::reencrypt_with_rng(
             rng,

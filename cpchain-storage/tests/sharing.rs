@@ -920,3 +920,106 @@ fn transport_mode_refuses_exactly_what_signed_mode_refuses() {
         })
     );
 }
+
+#[test]
+fn owner_forgets_expired_grants_so_its_table_does_not_fill_for_good() {
+    let mut rng = ChaCha20Rng::from_seed([31; 32]);
+    let mut owner = Owner::new(
+        SecretKey::from_bytes(&[0x44; 32]).unwrap(),
+        master(),
+        STREAM,
+        OwnerConfig {
+            max_grants: 2,
+            ..OwnerConfig::default()
+        },
+    )
+    .unwrap();
+    let proxies: Vec<Address> = (0..3)
+        .map(|i| proxy_key(i).public_key().address())
+        .collect();
+    let (gk, _) = PreSecretKey::random(&mut rng).unwrap();
+    let request = |expires_at| GrantRequest {
+        first_interval: 1,
+        last_interval: 1,
+        grantee: gk.public_key(),
+        threshold: 2,
+        proxies: &proxies,
+        expires_at,
+    };
+    owner
+        .grant(NOW, &mut rng, &request(Timestamp(5_000)))
+        .unwrap();
+    owner
+        .grant(NOW, &mut rng, &request(Timestamp(9_000)))
+        .unwrap();
+    while owner.poll_output().is_some() {}
+    assert_eq!(
+        owner.grant(NOW, &mut rng, &request(EXPIRES)),
+        Err(SharingError::CapacityExceeded)
+    );
+    assert_eq!(owner.next_deadline(), Some(Timestamp(5_000)));
+    owner.handle_timeout(Timestamp(4_999));
+    assert_eq!(owner.grants(), 2);
+    owner.handle_timeout(Timestamp(5_000));
+    assert_eq!(owner.grants(), 1);
+    assert_eq!(owner.next_deadline(), Some(Timestamp(9_000)));
+    owner
+        .grant(Timestamp(5_000), &mut rng, &request(EXPIRES))
+        .unwrap();
+    assert_eq!(owner.grants(), 2);
+}
+
+#[test]
+fn a_second_grant_of_an_interval_names_the_same_delegating_key_cached_or_not() {
+    let mut rng = ChaCha20Rng::from_seed([32; 32]);
+    let owner = |max_cached_keys| {
+        Owner::new(
+            SecretKey::from_bytes(&[0x44; 32]).unwrap(),
+            master(),
+            STREAM,
+            OwnerConfig {
+                max_cached_keys,
+                ..OwnerConfig::default()
+            },
+        )
+        .unwrap()
+    };
+    let proxies: Vec<Address> = (0..3)
+        .map(|i| proxy_key(i).public_key().address())
+        .collect();
+    let (gk, _) = PreSecretKey::random(&mut rng).unwrap();
+    let req = GrantRequest {
+        first_interval: 3,
+        last_interval: 6,
+        grantee: gk.public_key(),
+        threshold: 2,
+        proxies: &proxies,
+        expires_at: EXPIRES,
+    };
+    let keys_of = |o: &mut Owner, rng: &mut ChaCha20Rng| {
+        o.grant(NOW, rng, &req).unwrap();
+        let mut keys = None;
+        while let Some(out) = o.poll_output() {
+            if let OwnerOutput::PublishGrant(g) = out {
+                keys = Some(g.grant.delegating_keys.to_vec());
+            }
+        }
+        keys.unwrap()
+    };
+    // A cache of 2 keeps only the two highest intervals of 3..=6: hits and misses mix.
+    let (mut cached, mut uncached) = (owner(2), owner(0));
+    let first = keys_of(&mut cached, &mut rng);
+    let again = keys_of(&mut cached, &mut rng);
+    let fresh = keys_of(&mut uncached, &mut rng);
+    assert_eq!(first, again);
+    assert_eq!(first, fresh);
+    for (interval, pk) in (3..=6).zip(&first) {
+        assert_eq!(
+            pk,
+            &delegating_key(&master(), &STREAM, interval)
+                .unwrap()
+                .public_key()
+        );
+        assert_eq!(&cached.delegating_public_key(interval).unwrap(), pk);
+    }
+}

@@ -22,6 +22,10 @@ pub struct OwnerConfig {
     pub max_grants: usize,
     /// Capacity of the output queue.
     pub max_outputs: usize,
+    /// Delegating public keys kept of intervals already granted. An interval is encrypted
+    /// once and granted many times (§2.2.2); a kept key spares each later grant of it a
+    /// scalar multiplication (about 5 % of a grant). Zero disables the cache.
+    pub max_cached_keys: usize,
 }
 
 impl Default for OwnerConfig {
@@ -30,6 +34,7 @@ impl Default for OwnerConfig {
             chain_id: 337,
             max_grants: 1024,
             max_outputs: 4 * MAX_PROXIES,
+            max_cached_keys: 256,
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct Owner {
     signer_pk: PrePublicKey,
     config: OwnerConfig,
     grants: BTreeMap<GrantId, Grant>,
+    /// Delegating public keys by interval (public data, derived deterministically).
+    key_cache: BTreeMap<u64, PrePublicKey>,
     outputs: VecDeque<OwnerOutput>,
 }
 
@@ -117,6 +124,7 @@ impl Owner {
             signer,
             config,
             grants: BTreeMap::new(),
+            key_cache: BTreeMap::new(),
             outputs: VecDeque::new(),
         })
     }
@@ -138,7 +146,21 @@ impl Owner {
 
     /// Interval `interval`'s delegating public key.
     pub fn delegating_public_key(&self, interval: u64) -> Result<PrePublicKey, SharingError> {
+        if let Some(pk) = self.key_cache.get(&interval) {
+            return Ok(*pk);
+        }
         Ok(delegating_key(&self.master, &self.stream, interval)?.public_key())
+    }
+
+    /// Keep `interval`'s delegating public key, evicting the lowest interval when full.
+    fn cache_key(&mut self, interval: u64, pk: PrePublicKey) {
+        if self.config.max_cached_keys == 0 || self.key_cache.contains_key(&interval) {
+            return;
+        }
+        if self.key_cache.len() >= self.config.max_cached_keys {
+            self.key_cache.pop_first();
+        }
+        self.key_cache.insert(interval, pk);
     }
 
     /// Wrap interval `interval`'s data key under its delegating key: the capsule that goes
@@ -208,8 +230,12 @@ impl Owner {
         let mut per_proxy: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
         for interval in request.first_interval..=request.last_interval {
             let sk = delegating_key(&self.master, &self.stream, interval)?;
+            let pk = match self.key_cache.get(&interval) {
+                Some(pk) => *pk,
+                None => sk.public_key(),
+            };
             delegating_keys
-                .push(sk.public_key())
+                .push(pk)
                 .map_err(|_| SharingError::MalformedGrant)?;
             let kfrags = generate_kfrags(
                 rng,
@@ -241,6 +267,10 @@ impl Owner {
         };
         grant.validate()?;
         let (id, signed) = grant.sign(&self.identity)?;
+        let first = signed.grant.first_interval;
+        for (interval, pk) in (first..).zip(signed.grant.delegating_keys.iter()) {
+            self.cache_key(interval, *pk);
+        }
 
         self.grants.insert(id, signed.grant.clone());
         self.outputs
@@ -287,6 +317,22 @@ impl Owner {
         }
         self.grants.remove(grant);
         Ok(())
+    }
+
+    /// Forget grants that have expired: nothing can revoke or use them any more, and the
+    /// table of [`OwnerConfig::max_grants`] would otherwise fill for good.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.grants.retain(|_, g| now < g.expires_at);
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) next has a grant to forget.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.grants.values().map(|g| g.expires_at).min()
+    }
+
+    /// Number of grants remembered (live or not yet timed out).
+    pub fn grants(&self) -> usize {
+        self.grants.len()
     }
 
     /// The next thing the host must do, if any.
