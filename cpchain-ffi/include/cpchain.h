@@ -82,6 +82,8 @@
 // Largest encoded LBFT block header.
 #define CPCHAIN_LBFT_HEADER_MAX_LEN 160
 
+
+
 // Bytes of the longest message text plus its NUL terminator, rounded up: a buffer of this
 // size always suffices for `cpchain_result_message`.
 #define CPCHAIN_RESULT_MESSAGE_MAX 128
@@ -100,7 +102,9 @@
 // 7520-7529 certificates, 7530-7539 committees, 7540-7559 rejected messages, 7560-7569
 // proposing, 7599 other), 76xx DPoR (RPT and
 // election), 77xx data chains (7701-7709 schedule, 7710-7719 writer, 7720-7769
-// verification and opening, 7799 other). Blocks 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
+// verification and opening, 7799 other), 78xx authorised sharing (returned only by a
+// library built with the `pre` feature; the codes exist in every build so that C code
+// compiles either way). Block 79xx is reserved. `CPCHAIN_RESULT_NO_OUTPUT`
 // (7008) is a state, not a failure: a poll found nothing. A code, once published, keeps its number; new codes
 // are only ever added. Pass any code to `cpchain_result_message` for a readable text.
 enum cpchain_result
@@ -230,6 +234,10 @@ enum cpchain_result
   CPCHAIN_RESULT_LBFT_VALIDATOR_SET = 7531,
   // This node's key is not in the committee.
   CPCHAIN_RESULT_LBFT_NOT_A_VALIDATOR = 7532,
+  // Persisted validator bytes that do not fit this chain, key or committee (another
+  // chain id, votes signed by another validator, an inconsistent lock): refused, so a
+  // restored validator can never sign against what it signed before.
+  CPCHAIN_RESULT_LBFT_PERSISTED_MISMATCH = 7533,
   // A message for a height already decided (ignored).
   CPCHAIN_RESULT_LBFT_STALE_HEIGHT = 7540,
   // A message too many heights or rounds ahead.
@@ -274,6 +282,20 @@ enum cpchain_result
   CPCHAIN_RESULT_DPOR_NOT_ENOUGH_DEFAULT_PROPOSERS = 7605,
   // The spec's seat counts are inconsistent.
   CPCHAIN_RESULT_DPOR_SEATS = 7606,
+  // A committee for the schedule without exactly `proposers_per_term` members.
+  CPCHAIN_RESULT_DPOR_COMMITTEE_SIZE = 7607,
+  // A committee for the schedule that names one address twice.
+  CPCHAIN_RESULT_DPOR_DUPLICATE_MEMBER = 7608,
+  // A different committee is already installed for the term: a second would fork the
+  // schedule.
+  CPCHAIN_RESULT_DPOR_SCHEDULE_CONFLICT = 7609,
+  // The schedule holds its capacity of terms; prune served terms first.
+  CPCHAIN_RESULT_DPOR_SCHEDULE_FULL = 7610,
+  // The height is not a checkpoint (the last block of a term).
+  CPCHAIN_RESULT_DPOR_NOT_CHECKPOINT = 7611,
+  // No committee is known for the height's term (or the height is genesis): nobody may
+  // be named as its proposer.
+  CPCHAIN_RESULT_DPOR_NO_PROPOSER = 7612,
   // Another DPoR error (a newer SDK error this build maps coarsely).
   CPCHAIN_RESULT_DPOR_OTHER = 7699,
   // Data-chain schedule with a zero block period T.
@@ -334,6 +356,38 @@ enum cpchain_result
   CPCHAIN_RESULT_CHAIN_BACKDATED_AFTER_ANCHOR = 7739,
   // Another data-chain error (a newer SDK error this build maps coarsely).
   CPCHAIN_RESULT_CHAIN_OTHER = 7799,
+  // A grant with an empty interval range (first after last).
+  CPCHAIN_RESULT_SHARE_EMPTY_INTERVAL_RANGE = 7801,
+  // A grant over more intervals than one grant may carry (`CPCHAIN_SHARE_MAX_INTERVALS`).
+  CPCHAIN_RESULT_SHARE_TOO_MANY_INTERVALS = 7802,
+  // A threshold `m` of zero or above the number of proxies `n`.
+  CPCHAIN_RESULT_SHARE_INVALID_THRESHOLD = 7803,
+  // No proxies, more than `CPCHAIN_SHARE_MAX_PROXIES`, or one listed twice.
+  CPCHAIN_RESULT_SHARE_INVALID_PROXY_SET = 7804,
+  // A grant whose expiry is not after its issue time.
+  CPCHAIN_RESULT_SHARE_INVALID_EXPIRY = 7805,
+  // A grant, revoke or response for another chain.
+  CPCHAIN_RESULT_SHARE_WRONG_CHAIN = 7806,
+  // A grant, revoke or response not signed by its claimed signer.
+  CPCHAIN_RESULT_SHARE_BAD_SIGNATURE = 7807,
+  // A grant whose structure is inconsistent (key count, ranges).
+  CPCHAIN_RESULT_SHARE_MALFORMED_GRANT = 7808,
+  // A grant for another grantee key or another proxy.
+  CPCHAIN_RESULT_SHARE_NOT_ADDRESSED_TO_US = 7809,
+  // No such grant is held.
+  CPCHAIN_RESULT_SHARE_UNKNOWN_GRANT = 7810,
+  // The grant is expired, not yet valid, or revoked.
+  CPCHAIN_RESULT_SHARE_GRANT_NOT_LIVE = 7811,
+  // The interval is outside the grant.
+  CPCHAIN_RESULT_SHARE_INTERVAL_OUTSIDE_GRANT = 7812,
+  // Fewer verified cfrags than the grant's threshold `m`.
+  CPCHAIN_RESULT_SHARE_NOT_ENOUGH_CFRAGS = 7813,
+  // No request is pending for this grant and interval.
+  CPCHAIN_RESULT_SHARE_NO_PENDING_REQUEST = 7814,
+  // A sharing machine's capacity (grants, requests, output queue) is full.
+  CPCHAIN_RESULT_SHARE_CAPACITY_EXCEEDED = 7815,
+  // Another sharing error (a newer SDK error this build maps coarsely).
+  CPCHAIN_RESULT_SHARE_OTHER = 7899,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -398,7 +452,8 @@ enum cpchain_lbft_output_kind
   CPCHAIN_LBFT_OUTPUT_KIND_BROADCAST = 1,
   // Send the message bytes to the one validator `info.peer`.
   CPCHAIN_LBFT_OUTPUT_KIND_SEND = 2,
-  // Write the bytes durably before acting on any later output; restore from them.
+  // Write the bytes durably before acting on any later output; after a crash, re-create
+  // the validator from the last ones with `cpchain_lbft_validator_restore`.
   CPCHAIN_LBFT_OUTPUT_KIND_PERSIST = 3,
   // Judge the transactions of the encoded block `info.block_id` at `info.height` and
   // answer with `cpchain_lbft_validator_block_checked`.
@@ -1422,6 +1477,63 @@ cpchain_result cpchain_lbft_validator_new(const cpchain_chain_spec *spec,
                                           size_t parent_len,
                                           uint64_t now_ms,
                                           cpchain_lbft_validator **out);
+
+// Re-create a validator after a crash from the bytes of its last `PERSIST` output (the
+// host wrote them durably before acting on any later output). The arguments are those of
+// `cpchain_lbft_validator_new` with the same key, committee and rotation; the height,
+// round, own votes and lock come from `persisted`. The restored validator never signs
+// anything that conflicts with what it signed before the crash: its first polls
+// re-broadcast its votes of the current round and a round change, so peers catch it up.
+//
+// If the host's chain head is past the persisted parent (it crashed after acting on a
+// `COMMIT` but before the next `PERSIST`), make a fresh validator at the head with
+// `cpchain_lbft_validator_new` instead: nothing was signed at the new height yet. Either
+// way, hand it the head's VALIDATE with `cpchain_lbft_validator_remember`.
+//
+// Refusals: `CPCHAIN_RESULT_DECODE_*` for bytes that are not a persisted record (truncated,
+// garbage, another message), `CPCHAIN_RESULT_LBFT_PERSISTED_MISMATCH` for a record of
+// another chain or another validator, and the constructor's committee errors. `*out` is
+// NULL on any error.
+//
+// # Safety
+//
+// `spec` and `key` live handles; every (pointer, length) readable; `out` a writable
+// pointer.
+cpchain_result cpchain_lbft_validator_restore(const cpchain_chain_spec *spec,
+                                              const cpchain_secret_key *key,
+                                              const uint8_t *validators,
+                                              size_t n_validators,
+                                              const uint8_t *proposers,
+                                              size_t n_proposers,
+                                              uint32_t impeach_quorum,
+                                              const uint8_t *persisted,
+                                              size_t persisted_len,
+                                              cpchain_lbft_validator **out);
+
+// Give a (restored or fresh) validator a VALIDATE (bare or enveloped) from the host's
+// chain, so it can hand decided blocks to lagging peers: first the chain head's, then
+// older ones, newest first. Checked like a message: it must link to the head (or to the
+// oldest VALIDATE already given) and carry a quorum certificate. Refusals:
+// `CPCHAIN_RESULT_LBFT_DUPLICATE` (already held), `..._STALE_HEIGHT` (as many held as the
+// validator keeps), `..._WRONG_PARENT`, `..._CERT_*`, `CPCHAIN_RESULT_DECODE_*`; the
+// validator is unchanged on any refusal.
+//
+// # Safety
+//
+// `v` a live handle; `validate` readable for `validate_len` bytes.
+cpchain_result cpchain_lbft_validator_remember(cpchain_lbft_validator *v,
+                                               const uint8_t *validate,
+                                               size_t validate_len);
+
+// Where the validator stands: the height it is deciding and its round there (for logs,
+// and to check a restore).
+//
+// # Safety
+//
+// `v` a live handle; `height` and `round` writable.
+cpchain_result cpchain_lbft_validator_position(const cpchain_lbft_validator *v,
+                                               uint64_t *height,
+                                               uint32_t *round);
 
 // Release a validator. NULL is fine; a poisoned one is freed like any other.
 //
