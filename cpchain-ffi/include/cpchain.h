@@ -52,6 +52,10 @@
 // Bytes of the per-record header `cpchain_chain_open_block` writes: time (8) and length (4).
 #define CPCHAIN_RECORD_HEADER_LEN 12
 
+// Terms a schedule holds when the host has no reason to choose: the election's lead window
+// plus ample history.
+#define CPCHAIN_DPOR_SCHEDULE_DEFAULT_CAPACITY 64
+
 // Bytes of a secret key scalar.
 #define CPCHAIN_SECRET_KEY_LEN 32
 
@@ -82,7 +86,10 @@
 // Largest encoded LBFT block header.
 #define CPCHAIN_LBFT_HEADER_MAX_LEN 160
 
-
+// Largest encoded persisted validator record (a `PERSIST` output): a buffer of this size
+// always holds one (a real record is far smaller: it holds at most the locked block; ask
+// `cpchain_lbft_validator_poll` with a NULL buffer for the exact size).
+#define CPCHAIN_LBFT_PERSISTED_MAX_LEN 1465152
 
 // Bytes of the longest message text plus its NUL terminator, rounded up: a buffer of this
 // size always suffices for `cpchain_result_message`.
@@ -512,6 +519,11 @@ typedef struct cpchain_chain_spec cpchain_chain_spec;
 // `cpchain_chain_writer_free`. Single-threaded: see the module docs of cpchain-ffi.
 typedef struct cpchain_chain_writer cpchain_chain_writer;
 
+// Who proposes which height (§2.4.1): the default proposers, and the committee elected for
+// each term. A mutable, single-threaded handle (see the crate docs); make it with
+// `cpchain_dpor_schedule_new`, release it with `cpchain_dpor_schedule_free`.
+typedef struct cpchain_dpor_schedule cpchain_dpor_schedule;
+
 // An LBFT validator (§2.4.2): a mutable, single-threaded handle; see the crate docs.
 // Make it with `cpchain_lbft_validator_new`, release it with `cpchain_lbft_validator_free`.
 typedef struct cpchain_lbft_validator cpchain_lbft_validator;
@@ -679,6 +691,26 @@ typedef struct {
   // How the seat was filled.
   cpchain_seat_kind kind;
 } cpchain_seat;
+
+// Where a height sits in the term structure, and who seals it.
+typedef struct {
+  // The term the height belongs to (genesis is term 0).
+  uint64_t term;
+  // The view inside the term: each committee member proposes once per view.
+  uint64_t view;
+  // The committee slot sealing the height: `((h - 1) mod term_blocks) mod proposers`.
+  uint32_t slot;
+  // Whether the height is a checkpoint (the last block of its term), where the election
+  // of a later term's committee happens.
+  bool is_checkpoint;
+  // Whether default proposers seal the height whatever the elections say.
+  bool is_default;
+  // Whether a proposer is known (`proposer` is valid); false for genesis and for a term
+  // whose committee is not installed yet.
+  bool has_proposer;
+  // The proposer's address, when known; zero otherwise.
+  uint8_t proposer[20];
+} cpchain_dpor_slot;
 
 // Memory for one secret key in the caller's storage (a `static`, a stack frame), for
 // firmware that has no heap: pass it to `cpchain_secret_key_from_bytes_in` or
@@ -1075,6 +1107,98 @@ cpchain_result cpchain_elect(const cpchain_chain_spec *spec,
                              cpchain_seat *out,
                              size_t out_cap,
                              size_t *out_len);
+
+// Make a schedule for `spec` with `default_proposers` (`n_defaults` addresses of 20 bytes
+// back to back, at least the spec's `proposers_per_term`, distinct), holding at most
+// `capacity` elected terms (`CPCHAIN_DPOR_SCHEDULE_DEFAULT_CAPACITY` is a good choice).
+// Heights up to the spec's `default_proposers_until`, and the first terms no election can
+// reach, are sealed by default proposers; later terms need a committee from
+// `cpchain_dpor_schedule_elect_at` or `..._install`. Refusals:
+// `CPCHAIN_RESULT_DPOR_COMMITTEE_SIZE` (too few defaults), `..._DUPLICATE_MEMBER`,
+// `..._SEATS` (inconsistent spec). `*out` is NULL on any error.
+//
+// # Safety
+//
+// `spec` a live handle; `default_proposers` readable for `n_defaults * 20` bytes; `out` a
+// writable pointer.
+cpchain_result cpchain_dpor_schedule_new(const cpchain_chain_spec *spec,
+                                         const uint8_t *default_proposers,
+                                         size_t n_defaults,
+                                         size_t capacity,
+                                         cpchain_dpor_schedule **out);
+
+// Release a schedule. NULL is fine.
+//
+// # Safety
+//
+// `s` NULL or a live handle not freed before, used by no other thread now or afterwards.
+void cpchain_dpor_schedule_free(cpchain_dpor_schedule *s);
+
+// Install the committee serving `term`: `n_seats` seats in slot order, as
+// `cpchain_elect` wrote them (a host that runs the election itself, or that takes the
+// committee from a trusted snapshot). Installing the same committee again is fine; a
+// different one for an installed term is `CPCHAIN_RESULT_DPOR_SCHEDULE_CONFLICT`. Also
+// `..._COMMITTEE_SIZE`, `..._DUPLICATE_MEMBER`, `..._SCHEDULE_FULL`, and
+// `CPCHAIN_RESULT_INVALID_PARAMETER` for an unknown seat kind. Unchanged on any error.
+//
+// # Safety
+//
+// `s` a live handle; `seats` an array of `n_seats` structs (NULL when 0).
+cpchain_result cpchain_dpor_schedule_install(cpchain_dpor_schedule *s,
+                                             uint64_t term,
+                                             const cpchain_seat *seats,
+                                             size_t n_seats);
+
+// Run the election at the checkpoint `checkpoint_height` (seeded by its 32-byte hash) over
+// `candidates` and install the committee for the term it serves, written to `*term`
+// (`term_of(checkpoint) + election_lead_terms + 1`). Same inputs in any order, same
+// committee. Refusals: `CPCHAIN_RESULT_DPOR_NOT_CHECKPOINT`, the election's codes, and
+// those of `..._install`; unchanged on any error.
+//
+// # Safety
+//
+// `s` a live handle; `checkpoint_hash` readable for `hash_len` bytes; `candidates` an
+// array of `n_candidates` structs; `term` writable.
+cpchain_result cpchain_dpor_schedule_elect_at(cpchain_dpor_schedule *s,
+                                              uint64_t checkpoint_height,
+                                              const uint8_t *checkpoint_hash,
+                                              size_t hash_len,
+                                              const cpchain_candidate *candidates,
+                                              size_t n_candidates,
+                                              uint64_t *term);
+
+// Where `height` sits (term, view, slot, checkpoint) and who seals it, into `*out`. A
+// height whose proposer is unknown (genesis, or a term without an installed committee) is
+// not an error: `out->has_proposer` is false. See `cpchain_dpor_schedule_proposer_of` for
+// the strict form.
+//
+// # Safety
+//
+// `s` a live handle; `out` writable.
+cpchain_result cpchain_dpor_schedule_slot(const cpchain_dpor_schedule *s,
+                                          uint64_t height,
+                                          cpchain_dpor_slot *out);
+
+// The address that seals `height` into `addr` (20 bytes), or
+// `CPCHAIN_RESULT_DPOR_NO_PROPOSER` when none is known (genesis, or a term whose committee
+// is not installed: guessing would let two nodes disagree silently).
+//
+// # Safety
+//
+// `s` a live handle; `addr` writable for `addr_len` bytes.
+cpchain_result cpchain_dpor_schedule_proposer_of(const cpchain_dpor_schedule *s,
+                                                 uint64_t height,
+                                                 uint8_t *addr,
+                                                 size_t addr_len);
+
+// Forget the committees of terms before `term` (already served); `*dropped` is how many.
+//
+// # Safety
+//
+// `s` a live handle; `dropped` writable.
+cpchain_result cpchain_dpor_schedule_prune_before(cpchain_dpor_schedule *s,
+                                                  uint64_t term,
+                                                  size_t *dropped);
 
 // Keccak-256 of `data`: the hash of addresses, block hashes and every signing digest.
 //

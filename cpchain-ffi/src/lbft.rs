@@ -472,8 +472,12 @@ fn boxed_validator(validator: Validator<FixedSchedule>) -> *mut cpchain_lbft_val
 }
 
 /// Largest encoded persisted validator record (a `PERSIST` output): a buffer of this size
-/// always holds one.
-pub const CPCHAIN_LBFT_PERSISTED_MAX_LEN: usize = <Persisted as WireMessage>::MAX_ENCODED_LEN;
+/// always holds one (a real record is far smaller: it holds at most the locked block; ask
+/// `cpchain_lbft_validator_poll` with a NULL buffer for the exact size).
+pub const CPCHAIN_LBFT_PERSISTED_MAX_LEN: usize = 1_465_152;
+
+const _: () =
+    assert!(<Persisted as WireMessage>::MAX_ENCODED_LEN == CPCHAIN_LBFT_PERSISTED_MAX_LEN);
 
 /// Re-create a validator after a crash from the bytes of its last `PERSIST` output (the
 /// host wrote them durably before acting on any later output). The arguments are those of

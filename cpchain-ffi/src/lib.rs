@@ -152,6 +152,7 @@ const _: () = {
     shareable::<cpchain_chain_spec>();
     shareable::<cpchain_chain_writer>();
     shareable::<cpchain_lbft_validator>();
+    shareable::<cpchain_dpor_schedule>();
 };
 
 /// The library's version, NUL-terminated and static (never free it): for logs and for

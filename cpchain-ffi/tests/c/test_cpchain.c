@@ -1486,6 +1486,139 @@ static void test_lbft_light(void) {
   cpchain_chain_spec_free(spec);
 }
 
+/* ---- DPoR: the proposer schedule of a term, from defaults and from an election. ---- */
+
+static void test_dpor_schedule(void) {
+  cpchain_chain_spec *spec = NULL;
+  CHECK_RC(cpchain_chain_spec_mainnet(&spec), CPCHAIN_RESULT_OK);
+  uint32_t per_term = 0, view_len = 0;
+  uint64_t term_blocks = 0, until = 0, lead = 0;
+  CHECK_RC(cpchain_chain_spec_proposers_per_term(spec, &per_term), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_spec_view_len(spec, &view_len), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_spec_term_blocks(spec, &term_blocks), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_spec_default_proposers_until(spec, &until), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_spec_election_lead_terms(spec, &lead), CPCHAIN_RESULT_OK);
+  enum { ND = 16, NC = 12 };
+  if (per_term != 12 || term_blocks != 36 || until != 180 || lead != 2) {
+    CHECK(!"the schedule test assumes mainnet's 12 x 3 terms, defaults to 180, lead 2");
+    cpchain_chain_spec_free(spec);
+    return;
+  }
+  uint8_t defaults[ND][20];
+  for (int i = 0; i < ND; i++) memset(defaults[i], 0xa0 + i, 20);
+  cpchain_dpor_schedule *sch = NULL;
+  CHECK_RC(cpchain_dpor_schedule_new(spec, &defaults[0][0], ND,
+                                     CPCHAIN_DPOR_SCHEDULE_DEFAULT_CAPACITY, &sch),
+           CPCHAIN_RESULT_OK);
+
+  /* Term 0 is sealed by default proposers: each proposes once per view, three views. */
+  cpchain_dpor_slot sl;
+  uint8_t who[20];
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 1, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.term == 0 && sl.view == 0 && sl.slot == 0 && !sl.is_checkpoint && sl.is_default &&
+        sl.has_proposer && memcmp(sl.proposer, defaults[0], 20) == 0);
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 13, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.view == 1 && sl.slot == 0 && memcmp(sl.proposer, defaults[0], 20) == 0);
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 36, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.term == 0 && sl.view == 2 && sl.slot == 11 && sl.is_checkpoint);
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 36, who, sizeof who), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(who, defaults[11], 20) == 0);
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 37, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.term == 1 && sl.view == 0 && sl.slot == 0 && !sl.is_checkpoint);
+  /* Genesis has no proposer; nor has term 5 (heights 181..216) before its election. */
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 0, who, sizeof who), CPCHAIN_RESULT_DPOR_NO_PROPOSER);
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 181, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.term == 5 && !sl.is_default && !sl.has_proposer);
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 181, who, sizeof who),
+           CPCHAIN_RESULT_DPOR_NO_PROPOSER);
+
+  /* The election at checkpoint 108 (end of term 2) installs term 5's committee: the same
+   * committee cpchain_elect draws for term 5 from the same inputs. */
+  cpchain_candidate cands[NC];
+  for (int i = 0; i < NC; i++) {
+    memset(cands[i].address, 0x30 + i, 20);
+    cands[i].rpt = (uint32_t)(500 + 700 * i);
+  }
+  uint8_t hash[32];
+  memset(hash, 0x5e, sizeof hash);
+  uint64_t term = 0;
+  CHECK_RC(cpchain_dpor_schedule_elect_at(sch, 100, hash, 32, cands, NC, &term),
+           CPCHAIN_RESULT_DPOR_NOT_CHECKPOINT);
+  CHECK_RC(cpchain_dpor_schedule_elect_at(sch, 108, hash, 32, cands, NC, &term), CPCHAIN_RESULT_OK);
+  CHECK(term == 5);
+  cpchain_seat committee[12];
+  size_t k = 0;
+  CHECK_RC(cpchain_elect(spec, hash, 32, 5, cands, NC, &defaults[0][0], ND, committee, 12, &k),
+           CPCHAIN_RESULT_OK);
+  CHECK(k == 12);
+  for (uint64_t h = 181; h <= 216; h++) {
+    CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, h, who, sizeof who), CPCHAIN_RESULT_OK);
+    CHECK(memcmp(who, committee[(h - 1) % 36 % 12].address, 20) == 0);
+  }
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 181 + 12, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.view == 1 && sl.has_proposer && memcmp(sl.proposer, committee[0].address, 20) == 0);
+  /* Installing the same committee again is fine; another one would fork the schedule. */
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 5, committee, 12), CPCHAIN_RESULT_OK);
+  cpchain_seat other[12];
+  for (int i = 0; i < 12; i++) other[i] = committee[11 - i];
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 5, other, 12), CPCHAIN_RESULT_DPOR_SCHEDULE_CONFLICT);
+  CHECK_RC(cpchain_dpor_schedule_elect_at(sch, 108, hash, 32, cands, NC - 1, &term),
+           CPCHAIN_RESULT_DPOR_SCHEDULE_CONFLICT);
+  /* Bad committees. */
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 6, committee, 11), CPCHAIN_RESULT_DPOR_COMMITTEE_SIZE);
+  other[3] = other[4];
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 6, other, 12), CPCHAIN_RESULT_DPOR_DUPLICATE_MEMBER);
+  {
+    /* A seat kind C made up is refused: read as an integer, never as an enum. */
+    cpchain_seat weird[12];
+    memcpy(weird, committee, sizeof weird);
+    uint32_t bogus = 7;
+    memcpy(&weird[2].kind, &bogus, sizeof bogus);
+    CHECK_RC(cpchain_dpor_schedule_install(sch, 6, weird, 12), CPCHAIN_RESULT_INVALID_PARAMETER);
+  }
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 6, NULL, 12), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_install(NULL, 6, committee, 12), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_elect_at(sch, 144, hash, 31, cands, NC, &term),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_dpor_schedule_elect_at(sch, 144, hash, 32, cands, NC, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 1, who, 19), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 1, NULL, 20), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 1, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_slot(NULL, 1, &sl), CPCHAIN_RESULT_NULL_PARAMETER);
+  /* Pruning served terms. */
+  size_t dropped = 9;
+  CHECK_RC(cpchain_dpor_schedule_prune_before(sch, 6, &dropped), CPCHAIN_RESULT_OK);
+  CHECK(dropped == 1);
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 181, who, sizeof who),
+           CPCHAIN_RESULT_DPOR_NO_PROPOSER);
+  CHECK_RC(cpchain_dpor_schedule_prune_before(sch, 6, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  cpchain_dpor_schedule_free(sch);
+  cpchain_dpor_schedule_free(NULL);
+
+  /* A full schedule refuses, until served terms are pruned. */
+  CHECK_RC(cpchain_dpor_schedule_new(spec, &defaults[0][0], ND, 1, &sch), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 5, committee, 12), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 6, committee, 12), CPCHAIN_RESULT_DPOR_SCHEDULE_FULL);
+  CHECK_RC(cpchain_dpor_schedule_prune_before(sch, 6, &dropped), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 6, committee, 12), CPCHAIN_RESULT_OK);
+  cpchain_dpor_schedule_free(sch);
+
+  /* Bad defaults: too few, or one twice. */
+  sch = (cpchain_dpor_schedule *)(uintptr_t)1;
+  CHECK_RC(cpchain_dpor_schedule_new(spec, &defaults[0][0], 11, 64, &sch),
+           CPCHAIN_RESULT_DPOR_COMMITTEE_SIZE);
+  CHECK(sch == NULL);
+  memcpy(defaults[5], defaults[6], 20);
+  CHECK_RC(cpchain_dpor_schedule_new(spec, &defaults[0][0], ND, 64, &sch),
+           CPCHAIN_RESULT_DPOR_DUPLICATE_MEMBER);
+  CHECK_RC(cpchain_dpor_schedule_new(spec, NULL, ND, 64, &sch), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_new(NULL, &defaults[0][0], ND, 64, &sch), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_new(spec, &defaults[0][0], ND, 64, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK(sch == NULL);
+  cpchain_chain_spec_free(spec);
+}
+
 /* ---- An LBFT network of four validator handles (devnet: f = 1), driven entirely through
  * the C API: one proposes, all vote, all commit; a light client verifies the commit. ---- */
 
@@ -2039,6 +2172,7 @@ int main(void) {
   test_chain_writer_and_reader();
   test_chain_bad_input();
   test_rpt_and_election();
+  test_dpor_schedule();
   test_lbft_light();
   test_lbft_validators();
   test_lbft_crash_and_restore();
