@@ -95,6 +95,42 @@
 // size always suffices for `cpchain_result_message`.
 #define CPCHAIN_RESULT_MESSAGE_MAX 128
 
+#if defined(CPCHAIN_PRE)
+// Bytes of a grant id (Keccak-256 of the grant).
+#define CPCHAIN_SHARE_GRANT_ID_LEN 32
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Bytes of an Umbral public key (compressed point): the grantee's receiving key.
+#define CPCHAIN_PRE_PUBLIC_KEY_LEN 33
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Bytes of the seed a grantee's Umbral key is made from.
+#define CPCHAIN_PRE_SEED_LEN 32
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Most proxies (`n`) of one grant.
+#define CPCHAIN_SHARE_MAX_PROXIES 16
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Most encryption intervals one grant covers.
+#define CPCHAIN_SHARE_MAX_INTERVALS 16
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Largest encoded wrapped interval key (`cpchain_share_owner_wrap_interval_key`).
+#define CPCHAIN_SHARE_WRAPPED_KEY_MAX_LEN 192
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Largest output any sharing handle polls (a kfrag package of a grant of
+// `CPCHAIN_SHARE_MAX_INTERVALS` intervals): a buffer of this size always suffices.
+#define CPCHAIN_SHARE_OUTPUT_MAX_LEN 7252
+#endif
+
 // Longest wire encoding of a chain spec, in bytes (longer input is refused unparsed).
 #define CPCHAIN_CHAIN_SPEC_MAX_ENCODED_LEN 512
 
@@ -507,6 +543,109 @@ typedef uint32_t cpchain_lbft_fault;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+#if defined(CPCHAIN_PRE)
+// What a sharing handle's `_poll` wrote, in the order the host must act on it.
+enum cpchain_share_output_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+#if defined(CPCHAIN_PRE)
+  // Nothing (with `CPCHAIN_RESULT_NO_OUTPUT` or an error).
+  CPCHAIN_SHARE_OUTPUT_KIND_NONE = 0,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Owner: publish the signed grant record (the bytes) on chain and give it to the
+  // grantee (`cpchain_share_grantee_accept_grant`). Comes before the grant's kfrags.
+  CPCHAIN_SHARE_OUTPUT_KIND_PUBLISH_GRANT = 1,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Owner: send the bytes (a signed kfrag package) to proxy `info.peer` over a
+  // confidential, authenticated channel.
+  CPCHAIN_SHARE_OUTPUT_KIND_SEND_KFRAGS = 2,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Owner: publish the signed revoke (the bytes) on chain.
+  CPCHAIN_SHARE_OUTPUT_KIND_PUBLISH_REVOKE = 3,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Owner: send the signed revoke (the bytes) to proxy `info.peer`.
+  CPCHAIN_SHARE_OUTPUT_KIND_SEND_REVOKE = 4,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Proxy: the kfrags of grant `info.grant_id` verified and are held.
+  CPCHAIN_SHARE_OUTPUT_KIND_ACCEPTED = 5,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Proxy: send the bytes (a signed cfrag response) back to the grantee that asked.
+  CPCHAIN_SHARE_OUTPUT_KIND_REPLY = 6,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Proxy: a delivery, request or revoke for `info.grant_id` was not served;
+  // `info.reason` says why (it may be stale: not a fault).
+  CPCHAIN_SHARE_OUTPUT_KIND_REFUSED = 7,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Proxy: a revoke was honoured; the kfrags of `info.grant_id` are gone.
+  CPCHAIN_SHARE_OUTPUT_KIND_DROPPED = 8,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Grantee: send the bytes (a re-encryption request) to proxy `info.peer`.
+  CPCHAIN_SHARE_OUTPUT_KIND_SEND_REQUEST = 9,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Grantee: `m` verified cfrags are held for (`info.grant_id`, `info.interval`):
+  // `cpchain_share_grantee_open` will succeed.
+  CPCHAIN_SHARE_OUTPUT_KIND_READY = 10,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Proxy or grantee: a peer misbehaved; `info.fault` says how, `info.peer` who, and the
+  // bytes are the signed evidence (a cfrag response or a kfrag package).
+  CPCHAIN_SHARE_OUTPUT_KIND_FAULT = 11,
+#endif
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cpchain_share_output_kind cpchain_share_output_kind;
+#else
+typedef uint32_t cpchain_share_output_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Kinds of sharing misbehaviour.
+enum cpchain_share_fault
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+#if defined(CPCHAIN_PRE)
+  // Not a fault output.
+  CPCHAIN_SHARE_FAULT_NONE = 0,
+#endif
+#if defined(CPCHAIN_PRE)
+  // A proxy of the grant signed a cfrag that is not a correct re-encryption.
+  CPCHAIN_SHARE_FAULT_INVALID_CFRAG = 1,
+#endif
+#if defined(CPCHAIN_PRE)
+  // A cfrag signed by a party that is not a proxy of the grant.
+  CPCHAIN_SHARE_FAULT_PROXY_OUTSIDE_GRANT = 2,
+#endif
+#if defined(CPCHAIN_PRE)
+  // The owner signed a grant whose kfrag for `info.interval` does not verify.
+  CPCHAIN_SHARE_FAULT_INVALID_KFRAG = 3,
+#endif
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cpchain_share_fault cpchain_share_fault;
+#else
+typedef uint32_t cpchain_share_fault;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+#endif
+
 // The parameters every node of one chain must agree on (white paper section 2.4, section 5.1).
 //
 // Create with `cpchain_chain_spec_mainnet`, `cpchain_chain_spec_devnet` or
@@ -535,6 +674,24 @@ typedef struct cpchain_lbft_validator cpchain_lbft_validator;
 // scalar. Immutable once made, so one
 // handle may be used from several threads at once.
 typedef struct cpchain_secret_key cpchain_secret_key;
+
+#if defined(CPCHAIN_PRE)
+// The party a grant authorises: holds its Umbral receiving key, collects cfrags and opens
+// interval keys. A mutable, single-threaded handle; the key is wiped when freed.
+typedef struct cpchain_share_grantee cpchain_share_grantee;
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The owner of a data stream: wraps interval keys, issues and revokes grants. A mutable,
+// single-threaded handle; holds the master secret and chain key (wiped when freed).
+typedef struct cpchain_share_owner cpchain_share_owner;
+#endif
+
+#if defined(CPCHAIN_PRE)
+// A re-encryption proxy: holds verified kfrags, re-encrypts under live grants, honours
+// revokes. A mutable, single-threaded handle; its chain key signs every cfrag it returns.
+typedef struct cpchain_share_proxy cpchain_share_proxy;
+#endif
 
 // The three clocks of a stream (§2.2.1), in milliseconds: the block period T, the
 // encryption interval e and the upload interval u. e and u must be positive multiples of
@@ -732,6 +889,22 @@ typedef struct {
   // For `FAULT`, its kind.
   cpchain_lbft_fault fault;
 } cpchain_lbft_output_info;
+
+#if defined(CPCHAIN_PRE)
+// Facts about a polled sharing output beside its bytes.
+typedef struct {
+  // The recipient (`SEND_*`), or the offender (`FAULT`); zero otherwise.
+  uint8_t peer[20];
+  // The grant the output concerns; zero when none.
+  uint8_t grant_id[32];
+  // The interval (`SEND_REQUEST`, `REPLY`, `READY`, `FAULT`); zero otherwise.
+  uint64_t interval;
+  // For `REFUSED`, why; `CPCHAIN_RESULT_OK` otherwise.
+  cpchain_result reason;
+  // For `FAULT`, its kind.
+  cpchain_share_fault fault;
+} cpchain_share_output_info;
+#endif
 
 // The RPT weights of white paper section 5.1.2, in percent (they sum to 100).
 typedef struct {
@@ -1757,6 +1930,363 @@ cpchain_result cpchain_lbft_validator_poll(cpchain_lbft_validator *v,
 // `buf` must be valid for writes of `len` bytes (or NULL with `len == 0`); `out_len` must
 // point to a writable `size_t`.
 cpchain_result cpchain_result_message(uint32_t result, char *buf, size_t len, size_t *out_len);
+
+#if defined(CPCHAIN_PRE)
+// Make an owner of `stream` (32 bytes) with chain identity `identity` (copied: the key
+// handle may be freed afterwards) and the stream's 32-byte `master` secret (the one its
+// data-chain writer was made with), signing grants for chain `chain_id`. `*out` is NULL
+// on any error.
+//
+// # Safety
+//
+// `identity` a live handle; `master` readable for `master_len` bytes, `stream` for
+// `stream_len`; `out` a writable pointer.
+cpchain_result cpchain_share_owner_new(const cpchain_secret_key *identity,
+                                       const uint8_t *master,
+                                       size_t master_len,
+                                       const uint8_t *stream,
+                                       size_t stream_len,
+                                       uint64_t chain_id,
+                                       cpchain_share_owner **out);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Release an owner, wiping its secrets. NULL is fine.
+//
+// # Safety
+//
+// `o` NULL or a live handle not freed before, used by no other thread now or afterwards.
+void cpchain_share_owner_free(cpchain_share_owner *o);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Wrap encryption interval `interval`'s data key under that interval's own delegating key:
+// the capsule the key-index record of every block of the interval carries, and what a
+// grantee asks proxies to re-encrypt. `seed` is 32 bytes of fresh entropy. Encoded into
+// `buf` (at most `CPCHAIN_SHARE_WRAPPED_KEY_MAX_LEN` bytes); `*out_len` as usual.
+//
+// # Safety
+//
+// `o` a live handle; `seed` readable for `seed_len` bytes; `buf` writable for `buf_len`;
+// `out_len` a writable `size_t`.
+cpchain_result cpchain_share_owner_wrap_interval_key(const cpchain_share_owner *o,
+                                                     const uint8_t *seed,
+                                                     size_t seed_len,
+                                                     uint64_t interval,
+                                                     uint8_t *buf,
+                                                     size_t buf_len,
+                                                     size_t *out_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Grant the holder of the Umbral receiving key `grantee` (33 bytes) encryption intervals
+// `first_interval..=last_interval` through the `n_proxies` proxies (20-byte addresses back
+// to back, `n`), any `threshold` (`m`) of which open, until `expires_at_ms`. `seed` is 32
+// bytes of fresh entropy. Writes the grant id (32 bytes) to `grant_id`; then poll:
+// `PUBLISH_GRANT` (the signed grant record) and one `SEND_KFRAGS` per proxy. Refusals:
+// `CPCHAIN_RESULT_SHARE_EMPTY_INTERVAL_RANGE`, `..._TOO_MANY_INTERVALS`,
+// `..._INVALID_THRESHOLD`, `..._INVALID_PROXY_SET`, `..._INVALID_EXPIRY`,
+// `..._CAPACITY_EXCEEDED` (poll first), `CPCHAIN_RESULT_INVALID_PUBLIC_KEY`; nothing is
+// emitted on any refusal.
+//
+// # Safety
+//
+// `o` a live handle; every (pointer, length) readable; `grant_id` writable for `id_len`
+// bytes.
+cpchain_result cpchain_share_owner_grant(cpchain_share_owner *o,
+                                         uint64_t now_ms,
+                                         const uint8_t *seed,
+                                         size_t seed_len,
+                                         uint64_t first_interval,
+                                         uint64_t last_interval,
+                                         const uint8_t *grantee,
+                                         size_t grantee_len,
+                                         uint8_t threshold,
+                                         const uint8_t *proxies,
+                                         size_t n_proxies,
+                                         uint64_t expires_at_ms,
+                                         uint8_t *grant_id,
+                                         size_t id_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Withdraw grant `grant_id` (32 bytes); then poll: `PUBLISH_REVOKE` and one `SEND_REVOKE`
+// per proxy. `CPCHAIN_RESULT_SHARE_UNKNOWN_GRANT` for a grant this owner did not make (or
+// revoked already).
+//
+// # Safety
+//
+// `o` a live handle; `grant_id` readable for `id_len` bytes.
+cpchain_result cpchain_share_owner_revoke(cpchain_share_owner *o,
+                                          uint64_t now_ms,
+                                          const uint8_t *grant_id,
+                                          size_t id_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The owner's next output (see `cpchain_share_output_kind`), as the validator's poll:
+// `CPCHAIN_RESULT_NO_OUTPUT` when none; on a too-small buffer the size needed in
+// `*out_len` and the same output next time (`CPCHAIN_SHARE_OUTPUT_MAX_LEN` always fits).
+//
+// # Safety
+//
+// `o` a live handle; `buf` writable for `buf_len` bytes; `out_len`, `kind`, `info`
+// writable.
+cpchain_result cpchain_share_owner_poll(cpchain_share_owner *o,
+                                        uint8_t *buf,
+                                        size_t buf_len,
+                                        size_t *out_len,
+                                        cpchain_share_output_kind *kind,
+                                        cpchain_share_output_info *info);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Make a proxy with chain identity `identity` (copied) serving grants of chain `chain_id`.
+// `*out` is NULL on any error.
+//
+// # Safety
+//
+// `identity` a live handle; `out` a writable pointer.
+cpchain_result cpchain_share_proxy_new(const cpchain_secret_key *identity,
+                                       uint64_t chain_id,
+                                       cpchain_share_proxy **out);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Release a proxy, wiping its key and kfrags. NULL is fine.
+//
+// # Safety
+//
+// `p` NULL or a live handle not freed before, used by no other thread now or afterwards.
+void cpchain_share_proxy_free(cpchain_share_proxy *p);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// A kfrag package (`SEND_KFRAGS` bytes) from an owner. Every kfrag is verified against the
+// signed grant before any is kept; poll for `ACCEPTED`, `REFUSED` (wrong chain, expired,
+// revoked, not for this proxy, bad signature) or a `FAULT` of the owner. Error codes only
+// for undecodable bytes (`CPCHAIN_RESULT_DECODE_*`) and a full proxy.
+//
+// # Safety
+//
+// `p` a live handle; `bytes` readable for `len` bytes.
+cpchain_result cpchain_share_proxy_handle_delivery(cpchain_share_proxy *p,
+                                                   uint64_t now_ms,
+                                                   const uint8_t *bytes,
+                                                   size_t len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// A grantee's re-encryption request (`SEND_REQUEST` bytes). Served only under a live grant
+// that covers the interval: poll for `REPLY` (the signed cfrag response) or `REFUSED`.
+// `seed` is 32 bytes of fresh entropy. Error codes only for undecodable bytes and a full
+// output queue.
+//
+// # Safety
+//
+// `p` a live handle; `seed` readable for `seed_len` bytes, `bytes` for `len`.
+cpchain_result cpchain_share_proxy_handle_request(cpchain_share_proxy *p,
+                                                  uint64_t now_ms,
+                                                  const uint8_t *seed,
+                                                  size_t seed_len,
+                                                  const uint8_t *bytes,
+                                                  size_t len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// An owner's signed revoke (`SEND_REVOKE` bytes): the grant's kfrags are dropped and a
+// replayed package cannot reinstall them; poll for `DROPPED` or `REFUSED` (not signed by
+// the grant's owner).
+//
+// # Safety
+//
+// `p` a live handle; `bytes` readable for `len` bytes.
+cpchain_result cpchain_share_proxy_handle_revoke(cpchain_share_proxy *p,
+                                                 uint64_t now_ms,
+                                                 const uint8_t *bytes,
+                                                 size_t len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Whether the proxy holds kfrags of grant `grant_id` (32 bytes) now.
+//
+// # Safety
+//
+// `p` a live handle; `grant_id` readable for `id_len` bytes; `holds` writable.
+cpchain_result cpchain_share_proxy_holds(const cpchain_share_proxy *p,
+                                         const uint8_t *grant_id,
+                                         size_t id_len,
+                                         bool *holds);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The timer fired at `now_ms`: forget expired grants and revocation tombstones.
+//
+// # Safety
+//
+// `p` a live handle.
+cpchain_result cpchain_share_proxy_handle_timeout(cpchain_share_proxy *p, uint64_t now_ms);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// When to call `cpchain_share_proxy_handle_timeout` next (`*has_deadline` false: never).
+//
+// # Safety
+//
+// `p` a live handle; `has_deadline` and `deadline_ms` writable.
+cpchain_result cpchain_share_proxy_next_deadline(const cpchain_share_proxy *p,
+                                                 bool *has_deadline,
+                                                 uint64_t *deadline_ms);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The proxy's next output; as `cpchain_share_owner_poll`.
+//
+// # Safety
+//
+// `p` a live handle; `buf` writable for `buf_len` bytes; `out_len`, `kind`, `info`
+// writable.
+cpchain_result cpchain_share_proxy_poll(cpchain_share_proxy *p,
+                                        uint8_t *buf,
+                                        size_t buf_len,
+                                        size_t *out_len,
+                                        cpchain_share_output_kind *kind,
+                                        cpchain_share_output_info *info);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Make a grantee whose Umbral receiving key comes from the 32-byte secret `seed` (the
+// key's storage form: the same seed gives the same key), accepting grants of chain
+// `chain_id`. Its public key, for the owner, is `cpchain_share_grantee_public_key`.
+// `*out` is NULL on any error.
+//
+// # Safety
+//
+// `seed` readable for `seed_len` bytes; `out` a writable pointer.
+cpchain_result cpchain_share_grantee_new(const uint8_t *seed,
+                                         size_t seed_len,
+                                         uint64_t chain_id,
+                                         cpchain_share_grantee **out);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Release a grantee, wiping its key and opened material. NULL is fine.
+//
+// # Safety
+//
+// `g` NULL or a live handle not freed before, used by no other thread now or afterwards.
+void cpchain_share_grantee_free(cpchain_share_grantee *g);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The grantee's Umbral receiving key (33 bytes), which an owner grants to.
+//
+// # Safety
+//
+// `g` a live handle; `out` writable for `out_len` bytes.
+cpchain_result cpchain_share_grantee_public_key(const cpchain_share_grantee *g,
+                                                uint8_t *out,
+                                                size_t out_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Take a signed grant record (`PUBLISH_GRANT` bytes, from the chain or the owner) after
+// checking it is signed by its owner, for this chain and for this grantee; its id (32
+// bytes) goes to `grant_id`. Refusals: `CPCHAIN_RESULT_SHARE_BAD_SIGNATURE`,
+// `..._WRONG_CHAIN`, `..._NOT_ADDRESSED_TO_US`, `..._MALFORMED_GRANT`,
+// `CPCHAIN_RESULT_DECODE_*`.
+//
+// # Safety
+//
+// `g` a live handle; `bytes` readable for `len` bytes; `grant_id` writable for `id_len`.
+cpchain_result cpchain_share_grantee_accept_grant(cpchain_share_grantee *g,
+                                                  const uint8_t *bytes,
+                                                  size_t len,
+                                                  uint8_t *grant_id,
+                                                  size_t id_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Ask every proxy of grant `grant_id` to re-encrypt interval `interval`'s wrapped key
+// (`wrapped`: the encoded capsule from the interval's key-index record, as
+// `cpchain_share_owner_wrap_interval_key` made it); then poll one `SEND_REQUEST` per proxy.
+// Asking again restarts the collection. Refusals: `CPCHAIN_RESULT_SHARE_UNKNOWN_GRANT`,
+// `..._INTERVAL_OUTSIDE_GRANT`, `..._GRANT_NOT_LIVE`, `..._CAPACITY_EXCEEDED`,
+// `CPCHAIN_RESULT_DECODE_*`.
+//
+// # Safety
+//
+// `g` a live handle; `grant_id` readable for `id_len` bytes, `wrapped` for `wrapped_len`.
+cpchain_result cpchain_share_grantee_request(cpchain_share_grantee *g,
+                                             uint64_t now_ms,
+                                             const uint8_t *grant_id,
+                                             size_t id_len,
+                                             uint64_t interval,
+                                             const uint8_t *wrapped,
+                                             size_t wrapped_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// A proxy's signed cfrag response (`REPLY` bytes). Verified against the grant before it
+// counts: a bad one is a `FAULT` naming the proxy, an unattributable or stale one is
+// ignored; `READY` once `m` verified cfrags are held. Error codes only for undecodable
+// bytes and a full output queue.
+//
+// # Safety
+//
+// `g` a live handle; `bytes` readable for `len` bytes.
+cpchain_result cpchain_share_grantee_handle_cfrag(cpchain_share_grantee *g,
+                                                  uint64_t now_ms,
+                                                  const uint8_t *bytes,
+                                                  size_t len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// How many verified cfrags the grantee holds for (`grant_id`, `interval`).
+//
+// # Safety
+//
+// `g` a live handle; `grant_id` readable for `id_len` bytes; `count` writable.
+cpchain_result cpchain_share_grantee_verified_cfrags(const cpchain_share_grantee *g,
+                                                     const uint8_t *grant_id,
+                                                     size_t id_len,
+                                                     uint64_t interval,
+                                                     size_t *count);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Open interval `interval`'s 32-byte data key with the `m` verified cfrags held for grant
+// `grant_id`, into `key` (`CPCHAIN_DATA_KEY_LEN` bytes; handle it as a secret). It decrypts
+// that interval's blocks with `cpchain_chain_open_block`, and no other interval's.
+// Refusals: `CPCHAIN_RESULT_SHARE_NOT_ENOUGH_CFRAGS` (fewer than `m`), `..._UNKNOWN_GRANT`,
+// `..._NO_PENDING_REQUEST`, `..._INTERVAL_OUTSIDE_GRANT`, a `CPCHAIN_RESULT_*` crypto code
+// when the capsule does not open (a substituted capsule).
+//
+// # Safety
+//
+// `g` a live handle; `grant_id` readable for `id_len` bytes; `key` writable for `key_len`.
+cpchain_result cpchain_share_grantee_open(const cpchain_share_grantee *g,
+                                          const uint8_t *grant_id,
+                                          size_t id_len,
+                                          uint64_t interval,
+                                          uint8_t *key,
+                                          size_t key_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The grantee's next output; as `cpchain_share_owner_poll`.
+//
+// # Safety
+//
+// `g` a live handle; `buf` writable for `buf_len` bytes; `out_len`, `kind`, `info`
+// writable.
+cpchain_result cpchain_share_grantee_poll(cpchain_share_grantee *g,
+                                          uint8_t *buf,
+                                          size_t buf_len,
+                                          size_t *out_len,
+                                          cpchain_share_output_kind *kind,
+                                          cpchain_share_output_info *info);
+#endif
 
 // The CPChain mainnet parameters (chain id 337, 10 s blocks, 7 validators, 12 proposers a
 // term). `*out` is a new handle to free with `cpchain_chain_spec_free`.
