@@ -311,7 +311,7 @@ static void test_grant_open_and_revoke(void) {
    * unattributable response (ignored), or a FAULT naming a proxy; never READY. */
   static uint8_t t[CPCHAIN_SHARE_OUTPUT_MAX_LEN];
   unsigned faults = 0;
-  for (size_t i = 0; i < 300; i++) {
+  for (size_t i = 0; i < 100; i++) {
     memcpy(t, cfrag[1], cfrag_len[1]);
     size_t pos = 3 + ((size_t)next_byte() * 256u + next_byte()) % (cfrag_len[1] - 3);
     t[pos] ^= (uint8_t)(1u << (next_byte() % 8));
