@@ -52,6 +52,10 @@
 // Bytes of the per-record header `cpchain_chain_open_block` writes: time (8) and length (4).
 #define CPCHAIN_RECORD_HEADER_LEN 12
 
+// Terms a schedule holds when the host has no reason to choose: the election's lead window
+// plus ample history.
+#define CPCHAIN_DPOR_SCHEDULE_DEFAULT_CAPACITY 64
+
 // Bytes of a secret key scalar.
 #define CPCHAIN_SECRET_KEY_LEN 32
 
@@ -82,9 +86,50 @@
 // Largest encoded LBFT block header.
 #define CPCHAIN_LBFT_HEADER_MAX_LEN 160
 
+// Largest encoded persisted validator record (a `PERSIST` output): a buffer of this size
+// always holds one (a real record is far smaller: it holds at most the locked block; ask
+// `cpchain_lbft_validator_poll` with a NULL buffer for the exact size).
+#define CPCHAIN_LBFT_PERSISTED_MAX_LEN 1465152
+
 // Bytes of the longest message text plus its NUL terminator, rounded up: a buffer of this
 // size always suffices for `cpchain_result_message`.
 #define CPCHAIN_RESULT_MESSAGE_MAX 128
+
+#if defined(CPCHAIN_PRE)
+// Bytes of a grant id (Keccak-256 of the grant).
+#define CPCHAIN_SHARE_GRANT_ID_LEN 32
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Bytes of an Umbral public key (compressed point): the grantee's receiving key.
+#define CPCHAIN_PRE_PUBLIC_KEY_LEN 33
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Bytes of the seed a grantee's Umbral key is made from.
+#define CPCHAIN_PRE_SEED_LEN 32
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Most proxies (`n`) of one grant.
+#define CPCHAIN_SHARE_MAX_PROXIES 16
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Most encryption intervals one grant covers.
+#define CPCHAIN_SHARE_MAX_INTERVALS 16
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Largest encoded wrapped interval key (`cpchain_share_owner_wrap_interval_key`).
+#define CPCHAIN_SHARE_WRAPPED_KEY_MAX_LEN 192
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Largest output any sharing handle polls (a kfrag package of a grant of
+// `CPCHAIN_SHARE_MAX_INTERVALS` intervals): a buffer of this size always suffices.
+#define CPCHAIN_SHARE_OUTPUT_MAX_LEN 7252
+#endif
 
 // Longest wire encoding of a chain spec, in bytes (longer input is refused unparsed).
 #define CPCHAIN_CHAIN_SPEC_MAX_ENCODED_LEN 512
@@ -100,7 +145,9 @@
 // 7520-7529 certificates, 7530-7539 committees, 7540-7559 rejected messages, 7560-7569
 // proposing, 7599 other), 76xx DPoR (RPT and
 // election), 77xx data chains (7701-7709 schedule, 7710-7719 writer, 7720-7769
-// verification and opening, 7799 other). Blocks 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
+// verification and opening, 7799 other), 78xx authorised sharing (returned only by a
+// library built with the `pre` feature; the codes exist in every build so that C code
+// compiles either way). Block 79xx is reserved. `CPCHAIN_RESULT_NO_OUTPUT`
 // (7008) is a state, not a failure: a poll found nothing. A code, once published, keeps its number; new codes
 // are only ever added. Pass any code to `cpchain_result_message` for a readable text.
 enum cpchain_result
@@ -230,6 +277,10 @@ enum cpchain_result
   CPCHAIN_RESULT_LBFT_VALIDATOR_SET = 7531,
   // This node's key is not in the committee.
   CPCHAIN_RESULT_LBFT_NOT_A_VALIDATOR = 7532,
+  // Persisted validator bytes that do not fit this chain, key or committee (another
+  // chain id, votes signed by another validator, an inconsistent lock): refused, so a
+  // restored validator can never sign against what it signed before.
+  CPCHAIN_RESULT_LBFT_PERSISTED_MISMATCH = 7533,
   // A message for a height already decided (ignored).
   CPCHAIN_RESULT_LBFT_STALE_HEIGHT = 7540,
   // A message too many heights or rounds ahead.
@@ -274,6 +325,20 @@ enum cpchain_result
   CPCHAIN_RESULT_DPOR_NOT_ENOUGH_DEFAULT_PROPOSERS = 7605,
   // The spec's seat counts are inconsistent.
   CPCHAIN_RESULT_DPOR_SEATS = 7606,
+  // A committee for the schedule without exactly `proposers_per_term` members.
+  CPCHAIN_RESULT_DPOR_COMMITTEE_SIZE = 7607,
+  // A committee for the schedule that names one address twice.
+  CPCHAIN_RESULT_DPOR_DUPLICATE_MEMBER = 7608,
+  // A different committee is already installed for the term: a second would fork the
+  // schedule.
+  CPCHAIN_RESULT_DPOR_SCHEDULE_CONFLICT = 7609,
+  // The schedule holds its capacity of terms; prune served terms first.
+  CPCHAIN_RESULT_DPOR_SCHEDULE_FULL = 7610,
+  // The height is not a checkpoint (the last block of a term).
+  CPCHAIN_RESULT_DPOR_NOT_CHECKPOINT = 7611,
+  // No committee is known for the height's term (or the height is genesis): nobody may
+  // be named as its proposer.
+  CPCHAIN_RESULT_DPOR_NO_PROPOSER = 7612,
   // Another DPoR error (a newer SDK error this build maps coarsely).
   CPCHAIN_RESULT_DPOR_OTHER = 7699,
   // Data-chain schedule with a zero block period T.
@@ -334,6 +399,38 @@ enum cpchain_result
   CPCHAIN_RESULT_CHAIN_BACKDATED_AFTER_ANCHOR = 7739,
   // Another data-chain error (a newer SDK error this build maps coarsely).
   CPCHAIN_RESULT_CHAIN_OTHER = 7799,
+  // A grant with an empty interval range (first after last).
+  CPCHAIN_RESULT_SHARE_EMPTY_INTERVAL_RANGE = 7801,
+  // A grant over more intervals than one grant may carry (`CPCHAIN_SHARE_MAX_INTERVALS`).
+  CPCHAIN_RESULT_SHARE_TOO_MANY_INTERVALS = 7802,
+  // A threshold `m` of zero or above the number of proxies `n`.
+  CPCHAIN_RESULT_SHARE_INVALID_THRESHOLD = 7803,
+  // No proxies, more than `CPCHAIN_SHARE_MAX_PROXIES`, or one listed twice.
+  CPCHAIN_RESULT_SHARE_INVALID_PROXY_SET = 7804,
+  // A grant whose expiry is not after its issue time.
+  CPCHAIN_RESULT_SHARE_INVALID_EXPIRY = 7805,
+  // A grant, revoke or response for another chain.
+  CPCHAIN_RESULT_SHARE_WRONG_CHAIN = 7806,
+  // A grant, revoke or response not signed by its claimed signer.
+  CPCHAIN_RESULT_SHARE_BAD_SIGNATURE = 7807,
+  // A grant whose structure is inconsistent (key count, ranges).
+  CPCHAIN_RESULT_SHARE_MALFORMED_GRANT = 7808,
+  // A grant for another grantee key or another proxy.
+  CPCHAIN_RESULT_SHARE_NOT_ADDRESSED_TO_US = 7809,
+  // No such grant is held.
+  CPCHAIN_RESULT_SHARE_UNKNOWN_GRANT = 7810,
+  // The grant is expired, not yet valid, or revoked.
+  CPCHAIN_RESULT_SHARE_GRANT_NOT_LIVE = 7811,
+  // The interval is outside the grant.
+  CPCHAIN_RESULT_SHARE_INTERVAL_OUTSIDE_GRANT = 7812,
+  // Fewer verified cfrags than the grant's threshold `m`.
+  CPCHAIN_RESULT_SHARE_NOT_ENOUGH_CFRAGS = 7813,
+  // No request is pending for this grant and interval.
+  CPCHAIN_RESULT_SHARE_NO_PENDING_REQUEST = 7814,
+  // A sharing machine's capacity (grants, requests, output queue) is full.
+  CPCHAIN_RESULT_SHARE_CAPACITY_EXCEEDED = 7815,
+  // Another sharing error (a newer SDK error this build maps coarsely).
+  CPCHAIN_RESULT_SHARE_OTHER = 7899,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -398,7 +495,8 @@ enum cpchain_lbft_output_kind
   CPCHAIN_LBFT_OUTPUT_KIND_BROADCAST = 1,
   // Send the message bytes to the one validator `info.peer`.
   CPCHAIN_LBFT_OUTPUT_KIND_SEND = 2,
-  // Write the bytes durably before acting on any later output; restore from them.
+  // Write the bytes durably before acting on any later output; after a crash, re-create
+  // the validator from the last ones with `cpchain_lbft_validator_restore`.
   CPCHAIN_LBFT_OUTPUT_KIND_PERSIST = 3,
   // Judge the transactions of the encoded block `info.block_id` at `info.height` and
   // answer with `cpchain_lbft_validator_block_checked`.
@@ -445,6 +543,109 @@ typedef uint32_t cpchain_lbft_fault;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+#if defined(CPCHAIN_PRE)
+// What a sharing handle's `_poll` wrote, in the order the host must act on it.
+enum cpchain_share_output_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+#if defined(CPCHAIN_PRE)
+  // Nothing (with `CPCHAIN_RESULT_NO_OUTPUT` or an error).
+  CPCHAIN_SHARE_OUTPUT_KIND_NONE = 0,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Owner: publish the signed grant record (the bytes) on chain and give it to the
+  // grantee (`cpchain_share_grantee_accept_grant`). Comes before the grant's kfrags.
+  CPCHAIN_SHARE_OUTPUT_KIND_PUBLISH_GRANT = 1,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Owner: send the bytes (a signed kfrag package) to proxy `info.peer` over a
+  // confidential, authenticated channel.
+  CPCHAIN_SHARE_OUTPUT_KIND_SEND_KFRAGS = 2,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Owner: publish the signed revoke (the bytes) on chain.
+  CPCHAIN_SHARE_OUTPUT_KIND_PUBLISH_REVOKE = 3,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Owner: send the signed revoke (the bytes) to proxy `info.peer`.
+  CPCHAIN_SHARE_OUTPUT_KIND_SEND_REVOKE = 4,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Proxy: the kfrags of grant `info.grant_id` verified and are held.
+  CPCHAIN_SHARE_OUTPUT_KIND_ACCEPTED = 5,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Proxy: send the bytes (a signed cfrag response) back to the grantee that asked.
+  CPCHAIN_SHARE_OUTPUT_KIND_REPLY = 6,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Proxy: a delivery, request or revoke for `info.grant_id` was not served;
+  // `info.reason` says why (it may be stale: not a fault).
+  CPCHAIN_SHARE_OUTPUT_KIND_REFUSED = 7,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Proxy: a revoke was honoured; the kfrags of `info.grant_id` are gone.
+  CPCHAIN_SHARE_OUTPUT_KIND_DROPPED = 8,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Grantee: send the bytes (a re-encryption request) to proxy `info.peer`.
+  CPCHAIN_SHARE_OUTPUT_KIND_SEND_REQUEST = 9,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Grantee: `m` verified cfrags are held for (`info.grant_id`, `info.interval`):
+  // `cpchain_share_grantee_open` will succeed.
+  CPCHAIN_SHARE_OUTPUT_KIND_READY = 10,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Proxy or grantee: a peer misbehaved; `info.fault` says how, `info.peer` who, and the
+  // bytes are the signed evidence (a cfrag response or a kfrag package).
+  CPCHAIN_SHARE_OUTPUT_KIND_FAULT = 11,
+#endif
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cpchain_share_output_kind cpchain_share_output_kind;
+#else
+typedef uint32_t cpchain_share_output_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Kinds of sharing misbehaviour.
+enum cpchain_share_fault
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+#if defined(CPCHAIN_PRE)
+  // Not a fault output.
+  CPCHAIN_SHARE_FAULT_NONE = 0,
+#endif
+#if defined(CPCHAIN_PRE)
+  // A proxy of the grant signed a cfrag that is not a correct re-encryption.
+  CPCHAIN_SHARE_FAULT_INVALID_CFRAG = 1,
+#endif
+#if defined(CPCHAIN_PRE)
+  // A cfrag signed by a party that is not a proxy of the grant.
+  CPCHAIN_SHARE_FAULT_PROXY_OUTSIDE_GRANT = 2,
+#endif
+#if defined(CPCHAIN_PRE)
+  // The owner signed a grant whose kfrag for `info.interval` does not verify.
+  CPCHAIN_SHARE_FAULT_INVALID_KFRAG = 3,
+#endif
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cpchain_share_fault cpchain_share_fault;
+#else
+typedef uint32_t cpchain_share_fault;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+#endif
+
 // The parameters every node of one chain must agree on (white paper section 2.4, section 5.1).
 //
 // Create with `cpchain_chain_spec_mainnet`, `cpchain_chain_spec_devnet` or
@@ -457,6 +658,11 @@ typedef struct cpchain_chain_spec cpchain_chain_spec;
 // `cpchain_chain_writer_free`. Single-threaded: see the module docs of cpchain-ffi.
 typedef struct cpchain_chain_writer cpchain_chain_writer;
 
+// Who proposes which height (§2.4.1): the default proposers, and the committee elected for
+// each term. A mutable, single-threaded handle (see the crate docs); make it with
+// `cpchain_dpor_schedule_new`, release it with `cpchain_dpor_schedule_free`.
+typedef struct cpchain_dpor_schedule cpchain_dpor_schedule;
+
 // An LBFT validator (§2.4.2): a mutable, single-threaded handle; see the crate docs.
 // Make it with `cpchain_lbft_validator_new`, release it with `cpchain_lbft_validator_free`.
 typedef struct cpchain_lbft_validator cpchain_lbft_validator;
@@ -468,6 +674,24 @@ typedef struct cpchain_lbft_validator cpchain_lbft_validator;
 // scalar. Immutable once made, so one
 // handle may be used from several threads at once.
 typedef struct cpchain_secret_key cpchain_secret_key;
+
+#if defined(CPCHAIN_PRE)
+// The party a grant authorises: holds its Umbral receiving key, collects cfrags and opens
+// interval keys. A mutable, single-threaded handle; the key is wiped when freed.
+typedef struct cpchain_share_grantee cpchain_share_grantee;
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The owner of a data stream: wraps interval keys, issues and revokes grants. A mutable,
+// single-threaded handle; holds the master secret and chain key (wiped when freed).
+typedef struct cpchain_share_owner cpchain_share_owner;
+#endif
+
+#if defined(CPCHAIN_PRE)
+// A re-encryption proxy: holds verified kfrags, re-encrypts under live grants, honours
+// revokes. A mutable, single-threaded handle; its chain key signs every cfrag it returns.
+typedef struct cpchain_share_proxy cpchain_share_proxy;
+#endif
 
 // The three clocks of a stream (§2.2.1), in milliseconds: the block period T, the
 // encryption interval e and the upload interval u. e and u must be positive multiples of
@@ -625,6 +849,26 @@ typedef struct {
   cpchain_seat_kind kind;
 } cpchain_seat;
 
+// Where a height sits in the term structure, and who seals it.
+typedef struct {
+  // The term the height belongs to (genesis is term 0).
+  uint64_t term;
+  // The view inside the term: each committee member proposes once per view.
+  uint64_t view;
+  // The committee slot sealing the height: `((h - 1) mod term_blocks) mod proposers`.
+  uint32_t slot;
+  // Whether the height is a checkpoint (the last block of its term), where the election
+  // of a later term's committee happens.
+  bool is_checkpoint;
+  // Whether default proposers seal the height whatever the elections say.
+  bool is_default;
+  // Whether a proposer is known (`proposer` is valid); false for genesis and for a term
+  // whose committee is not installed yet.
+  bool has_proposer;
+  // The proposer's address, when known; zero otherwise.
+  uint8_t proposer[20];
+} cpchain_dpor_slot;
+
 // Memory for one secret key in the caller's storage (a `static`, a stack frame), for
 // firmware that has no heap: pass it to `cpchain_secret_key_from_bytes_in` or
 // `cpchain_secret_key_from_seed_in`. Its contents are private. The storage must stay in
@@ -645,6 +889,22 @@ typedef struct {
   // For `FAULT`, its kind.
   cpchain_lbft_fault fault;
 } cpchain_lbft_output_info;
+
+#if defined(CPCHAIN_PRE)
+// Facts about a polled sharing output beside its bytes.
+typedef struct {
+  // The recipient (`SEND_*`), or the offender (`FAULT`); zero otherwise.
+  uint8_t peer[20];
+  // The grant the output concerns; zero when none.
+  uint8_t grant_id[32];
+  // The interval (`SEND_REQUEST`, `REPLY`, `READY`, `FAULT`); zero otherwise.
+  uint64_t interval;
+  // For `REFUSED`, why; `CPCHAIN_RESULT_OK` otherwise.
+  cpchain_result reason;
+  // For `FAULT`, its kind.
+  cpchain_share_fault fault;
+} cpchain_share_output_info;
+#endif
 
 // The RPT weights of white paper section 5.1.2, in percent (they sum to 100).
 typedef struct {
@@ -1020,6 +1280,98 @@ cpchain_result cpchain_elect(const cpchain_chain_spec *spec,
                              cpchain_seat *out,
                              size_t out_cap,
                              size_t *out_len);
+
+// Make a schedule for `spec` with `default_proposers` (`n_defaults` addresses of 20 bytes
+// back to back, at least the spec's `proposers_per_term`, distinct), holding at most
+// `capacity` elected terms (`CPCHAIN_DPOR_SCHEDULE_DEFAULT_CAPACITY` is a good choice).
+// Heights up to the spec's `default_proposers_until`, and the first terms no election can
+// reach, are sealed by default proposers; later terms need a committee from
+// `cpchain_dpor_schedule_elect_at` or `..._install`. Refusals:
+// `CPCHAIN_RESULT_DPOR_COMMITTEE_SIZE` (too few defaults), `..._DUPLICATE_MEMBER`,
+// `..._SEATS` (inconsistent spec). `*out` is NULL on any error.
+//
+// # Safety
+//
+// `spec` a live handle; `default_proposers` readable for `n_defaults * 20` bytes; `out` a
+// writable pointer.
+cpchain_result cpchain_dpor_schedule_new(const cpchain_chain_spec *spec,
+                                         const uint8_t *default_proposers,
+                                         size_t n_defaults,
+                                         size_t capacity,
+                                         cpchain_dpor_schedule **out);
+
+// Release a schedule. NULL is fine.
+//
+// # Safety
+//
+// `s` NULL or a live handle not freed before, used by no other thread now or afterwards.
+void cpchain_dpor_schedule_free(cpchain_dpor_schedule *s);
+
+// Install the committee serving `term`: `n_seats` seats in slot order, as
+// `cpchain_elect` wrote them (a host that runs the election itself, or that takes the
+// committee from a trusted snapshot). Installing the same committee again is fine; a
+// different one for an installed term is `CPCHAIN_RESULT_DPOR_SCHEDULE_CONFLICT`. Also
+// `..._COMMITTEE_SIZE`, `..._DUPLICATE_MEMBER`, `..._SCHEDULE_FULL`, and
+// `CPCHAIN_RESULT_INVALID_PARAMETER` for an unknown seat kind. Unchanged on any error.
+//
+// # Safety
+//
+// `s` a live handle; `seats` an array of `n_seats` structs (NULL when 0).
+cpchain_result cpchain_dpor_schedule_install(cpchain_dpor_schedule *s,
+                                             uint64_t term,
+                                             const cpchain_seat *seats,
+                                             size_t n_seats);
+
+// Run the election at the checkpoint `checkpoint_height` (seeded by its 32-byte hash) over
+// `candidates` and install the committee for the term it serves, written to `*term`
+// (`term_of(checkpoint) + election_lead_terms + 1`). Same inputs in any order, same
+// committee. Refusals: `CPCHAIN_RESULT_DPOR_NOT_CHECKPOINT`, the election's codes, and
+// those of `..._install`; unchanged on any error.
+//
+// # Safety
+//
+// `s` a live handle; `checkpoint_hash` readable for `hash_len` bytes; `candidates` an
+// array of `n_candidates` structs; `term` writable.
+cpchain_result cpchain_dpor_schedule_elect_at(cpchain_dpor_schedule *s,
+                                              uint64_t checkpoint_height,
+                                              const uint8_t *checkpoint_hash,
+                                              size_t hash_len,
+                                              const cpchain_candidate *candidates,
+                                              size_t n_candidates,
+                                              uint64_t *term);
+
+// Where `height` sits (term, view, slot, checkpoint) and who seals it, into `*out`. A
+// height whose proposer is unknown (genesis, or a term without an installed committee) is
+// not an error: `out->has_proposer` is false. See `cpchain_dpor_schedule_proposer_of` for
+// the strict form.
+//
+// # Safety
+//
+// `s` a live handle; `out` writable.
+cpchain_result cpchain_dpor_schedule_slot(const cpchain_dpor_schedule *s,
+                                          uint64_t height,
+                                          cpchain_dpor_slot *out);
+
+// The address that seals `height` into `addr` (20 bytes), or
+// `CPCHAIN_RESULT_DPOR_NO_PROPOSER` when none is known (genesis, or a term whose committee
+// is not installed: guessing would let two nodes disagree silently).
+//
+// # Safety
+//
+// `s` a live handle; `addr` writable for `addr_len` bytes.
+cpchain_result cpchain_dpor_schedule_proposer_of(const cpchain_dpor_schedule *s,
+                                                 uint64_t height,
+                                                 uint8_t *addr,
+                                                 size_t addr_len);
+
+// Forget the committees of terms before `term` (already served); `*dropped` is how many.
+//
+// # Safety
+//
+// `s` a live handle; `dropped` writable.
+cpchain_result cpchain_dpor_schedule_prune_before(cpchain_dpor_schedule *s,
+                                                  uint64_t term,
+                                                  size_t *dropped);
 
 // Keccak-256 of `data`: the hash of addresses, block hashes and every signing digest.
 //
@@ -1423,6 +1775,63 @@ cpchain_result cpchain_lbft_validator_new(const cpchain_chain_spec *spec,
                                           uint64_t now_ms,
                                           cpchain_lbft_validator **out);
 
+// Re-create a validator after a crash from the bytes of its last `PERSIST` output (the
+// host wrote them durably before acting on any later output). The arguments are those of
+// `cpchain_lbft_validator_new` with the same key, committee and rotation; the height,
+// round, own votes and lock come from `persisted`. The restored validator never signs
+// anything that conflicts with what it signed before the crash: its first polls
+// re-broadcast its votes of the current round and a round change, so peers catch it up.
+//
+// If the host's chain head is past the persisted parent (it crashed after acting on a
+// `COMMIT` but before the next `PERSIST`), make a fresh validator at the head with
+// `cpchain_lbft_validator_new` instead: nothing was signed at the new height yet. Either
+// way, hand it the head's VALIDATE with `cpchain_lbft_validator_remember`.
+//
+// Refusals: `CPCHAIN_RESULT_DECODE_*` for bytes that are not a persisted record (truncated,
+// garbage, another message), `CPCHAIN_RESULT_LBFT_PERSISTED_MISMATCH` for a record of
+// another chain or another validator, and the constructor's committee errors. `*out` is
+// NULL on any error.
+//
+// # Safety
+//
+// `spec` and `key` live handles; every (pointer, length) readable; `out` a writable
+// pointer.
+cpchain_result cpchain_lbft_validator_restore(const cpchain_chain_spec *spec,
+                                              const cpchain_secret_key *key,
+                                              const uint8_t *validators,
+                                              size_t n_validators,
+                                              const uint8_t *proposers,
+                                              size_t n_proposers,
+                                              uint32_t impeach_quorum,
+                                              const uint8_t *persisted,
+                                              size_t persisted_len,
+                                              cpchain_lbft_validator **out);
+
+// Give a (restored or fresh) validator a VALIDATE (bare or enveloped) from the host's
+// chain, so it can hand decided blocks to lagging peers: first the chain head's, then
+// older ones, newest first. Checked like a message: it must link to the head (or to the
+// oldest VALIDATE already given) and carry a quorum certificate. Refusals:
+// `CPCHAIN_RESULT_LBFT_DUPLICATE` (already held), `..._STALE_HEIGHT` (as many held as the
+// validator keeps), `..._WRONG_PARENT`, `..._CERT_*`, `CPCHAIN_RESULT_DECODE_*`; the
+// validator is unchanged on any refusal.
+//
+// # Safety
+//
+// `v` a live handle; `validate` readable for `validate_len` bytes.
+cpchain_result cpchain_lbft_validator_remember(cpchain_lbft_validator *v,
+                                               const uint8_t *validate,
+                                               size_t validate_len);
+
+// Where the validator stands: the height it is deciding and its round there (for logs,
+// and to check a restore).
+//
+// # Safety
+//
+// `v` a live handle; `height` and `round` writable.
+cpchain_result cpchain_lbft_validator_position(const cpchain_lbft_validator *v,
+                                               uint64_t *height,
+                                               uint32_t *round);
+
 // Release a validator. NULL is fine; a poisoned one is freed like any other.
 //
 // # Safety
@@ -1521,6 +1930,363 @@ cpchain_result cpchain_lbft_validator_poll(cpchain_lbft_validator *v,
 // `buf` must be valid for writes of `len` bytes (or NULL with `len == 0`); `out_len` must
 // point to a writable `size_t`.
 cpchain_result cpchain_result_message(uint32_t result, char *buf, size_t len, size_t *out_len);
+
+#if defined(CPCHAIN_PRE)
+// Make an owner of `stream` (32 bytes) with chain identity `identity` (copied: the key
+// handle may be freed afterwards) and the stream's 32-byte `master` secret (the one its
+// data-chain writer was made with), signing grants for chain `chain_id`. `*out` is NULL
+// on any error.
+//
+// # Safety
+//
+// `identity` a live handle; `master` readable for `master_len` bytes, `stream` for
+// `stream_len`; `out` a writable pointer.
+cpchain_result cpchain_share_owner_new(const cpchain_secret_key *identity,
+                                       const uint8_t *master,
+                                       size_t master_len,
+                                       const uint8_t *stream,
+                                       size_t stream_len,
+                                       uint64_t chain_id,
+                                       cpchain_share_owner **out);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Release an owner, wiping its secrets. NULL is fine.
+//
+// # Safety
+//
+// `o` NULL or a live handle not freed before, used by no other thread now or afterwards.
+void cpchain_share_owner_free(cpchain_share_owner *o);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Wrap encryption interval `interval`'s data key under that interval's own delegating key:
+// the capsule the key-index record of every block of the interval carries, and what a
+// grantee asks proxies to re-encrypt. `seed` is 32 bytes of fresh entropy. Encoded into
+// `buf` (at most `CPCHAIN_SHARE_WRAPPED_KEY_MAX_LEN` bytes); `*out_len` as usual.
+//
+// # Safety
+//
+// `o` a live handle; `seed` readable for `seed_len` bytes; `buf` writable for `buf_len`;
+// `out_len` a writable `size_t`.
+cpchain_result cpchain_share_owner_wrap_interval_key(const cpchain_share_owner *o,
+                                                     const uint8_t *seed,
+                                                     size_t seed_len,
+                                                     uint64_t interval,
+                                                     uint8_t *buf,
+                                                     size_t buf_len,
+                                                     size_t *out_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Grant the holder of the Umbral receiving key `grantee` (33 bytes) encryption intervals
+// `first_interval..=last_interval` through the `n_proxies` proxies (20-byte addresses back
+// to back, `n`), any `threshold` (`m`) of which open, until `expires_at_ms`. `seed` is 32
+// bytes of fresh entropy. Writes the grant id (32 bytes) to `grant_id`; then poll:
+// `PUBLISH_GRANT` (the signed grant record) and one `SEND_KFRAGS` per proxy. Refusals:
+// `CPCHAIN_RESULT_SHARE_EMPTY_INTERVAL_RANGE`, `..._TOO_MANY_INTERVALS`,
+// `..._INVALID_THRESHOLD`, `..._INVALID_PROXY_SET`, `..._INVALID_EXPIRY`,
+// `..._CAPACITY_EXCEEDED` (poll first), `CPCHAIN_RESULT_INVALID_PUBLIC_KEY`; nothing is
+// emitted on any refusal.
+//
+// # Safety
+//
+// `o` a live handle; every (pointer, length) readable; `grant_id` writable for `id_len`
+// bytes.
+cpchain_result cpchain_share_owner_grant(cpchain_share_owner *o,
+                                         uint64_t now_ms,
+                                         const uint8_t *seed,
+                                         size_t seed_len,
+                                         uint64_t first_interval,
+                                         uint64_t last_interval,
+                                         const uint8_t *grantee,
+                                         size_t grantee_len,
+                                         uint8_t threshold,
+                                         const uint8_t *proxies,
+                                         size_t n_proxies,
+                                         uint64_t expires_at_ms,
+                                         uint8_t *grant_id,
+                                         size_t id_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Withdraw grant `grant_id` (32 bytes); then poll: `PUBLISH_REVOKE` and one `SEND_REVOKE`
+// per proxy. `CPCHAIN_RESULT_SHARE_UNKNOWN_GRANT` for a grant this owner did not make (or
+// revoked already).
+//
+// # Safety
+//
+// `o` a live handle; `grant_id` readable for `id_len` bytes.
+cpchain_result cpchain_share_owner_revoke(cpchain_share_owner *o,
+                                          uint64_t now_ms,
+                                          const uint8_t *grant_id,
+                                          size_t id_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The owner's next output (see `cpchain_share_output_kind`), as the validator's poll:
+// `CPCHAIN_RESULT_NO_OUTPUT` when none; on a too-small buffer the size needed in
+// `*out_len` and the same output next time (`CPCHAIN_SHARE_OUTPUT_MAX_LEN` always fits).
+//
+// # Safety
+//
+// `o` a live handle; `buf` writable for `buf_len` bytes; `out_len`, `kind`, `info`
+// writable.
+cpchain_result cpchain_share_owner_poll(cpchain_share_owner *o,
+                                        uint8_t *buf,
+                                        size_t buf_len,
+                                        size_t *out_len,
+                                        cpchain_share_output_kind *kind,
+                                        cpchain_share_output_info *info);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Make a proxy with chain identity `identity` (copied) serving grants of chain `chain_id`.
+// `*out` is NULL on any error.
+//
+// # Safety
+//
+// `identity` a live handle; `out` a writable pointer.
+cpchain_result cpchain_share_proxy_new(const cpchain_secret_key *identity,
+                                       uint64_t chain_id,
+                                       cpchain_share_proxy **out);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Release a proxy, wiping its key and kfrags. NULL is fine.
+//
+// # Safety
+//
+// `p` NULL or a live handle not freed before, used by no other thread now or afterwards.
+void cpchain_share_proxy_free(cpchain_share_proxy *p);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// A kfrag package (`SEND_KFRAGS` bytes) from an owner. Every kfrag is verified against the
+// signed grant before any is kept; poll for `ACCEPTED`, `REFUSED` (wrong chain, expired,
+// revoked, not for this proxy, bad signature) or a `FAULT` of the owner. Error codes only
+// for undecodable bytes (`CPCHAIN_RESULT_DECODE_*`) and a full proxy.
+//
+// # Safety
+//
+// `p` a live handle; `bytes` readable for `len` bytes.
+cpchain_result cpchain_share_proxy_handle_delivery(cpchain_share_proxy *p,
+                                                   uint64_t now_ms,
+                                                   const uint8_t *bytes,
+                                                   size_t len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// A grantee's re-encryption request (`SEND_REQUEST` bytes). Served only under a live grant
+// that covers the interval: poll for `REPLY` (the signed cfrag response) or `REFUSED`.
+// `seed` is 32 bytes of fresh entropy. Error codes only for undecodable bytes and a full
+// output queue.
+//
+// # Safety
+//
+// `p` a live handle; `seed` readable for `seed_len` bytes, `bytes` for `len`.
+cpchain_result cpchain_share_proxy_handle_request(cpchain_share_proxy *p,
+                                                  uint64_t now_ms,
+                                                  const uint8_t *seed,
+                                                  size_t seed_len,
+                                                  const uint8_t *bytes,
+                                                  size_t len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// An owner's signed revoke (`SEND_REVOKE` bytes): the grant's kfrags are dropped and a
+// replayed package cannot reinstall them; poll for `DROPPED` or `REFUSED` (not signed by
+// the grant's owner).
+//
+// # Safety
+//
+// `p` a live handle; `bytes` readable for `len` bytes.
+cpchain_result cpchain_share_proxy_handle_revoke(cpchain_share_proxy *p,
+                                                 uint64_t now_ms,
+                                                 const uint8_t *bytes,
+                                                 size_t len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Whether the proxy holds kfrags of grant `grant_id` (32 bytes) now.
+//
+// # Safety
+//
+// `p` a live handle; `grant_id` readable for `id_len` bytes; `holds` writable.
+cpchain_result cpchain_share_proxy_holds(const cpchain_share_proxy *p,
+                                         const uint8_t *grant_id,
+                                         size_t id_len,
+                                         bool *holds);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The timer fired at `now_ms`: forget expired grants and revocation tombstones.
+//
+// # Safety
+//
+// `p` a live handle.
+cpchain_result cpchain_share_proxy_handle_timeout(cpchain_share_proxy *p, uint64_t now_ms);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// When to call `cpchain_share_proxy_handle_timeout` next (`*has_deadline` false: never).
+//
+// # Safety
+//
+// `p` a live handle; `has_deadline` and `deadline_ms` writable.
+cpchain_result cpchain_share_proxy_next_deadline(const cpchain_share_proxy *p,
+                                                 bool *has_deadline,
+                                                 uint64_t *deadline_ms);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The proxy's next output; as `cpchain_share_owner_poll`.
+//
+// # Safety
+//
+// `p` a live handle; `buf` writable for `buf_len` bytes; `out_len`, `kind`, `info`
+// writable.
+cpchain_result cpchain_share_proxy_poll(cpchain_share_proxy *p,
+                                        uint8_t *buf,
+                                        size_t buf_len,
+                                        size_t *out_len,
+                                        cpchain_share_output_kind *kind,
+                                        cpchain_share_output_info *info);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Make a grantee whose Umbral receiving key comes from the 32-byte secret `seed` (the
+// key's storage form: the same seed gives the same key), accepting grants of chain
+// `chain_id`. Its public key, for the owner, is `cpchain_share_grantee_public_key`.
+// `*out` is NULL on any error.
+//
+// # Safety
+//
+// `seed` readable for `seed_len` bytes; `out` a writable pointer.
+cpchain_result cpchain_share_grantee_new(const uint8_t *seed,
+                                         size_t seed_len,
+                                         uint64_t chain_id,
+                                         cpchain_share_grantee **out);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Release a grantee, wiping its key and opened material. NULL is fine.
+//
+// # Safety
+//
+// `g` NULL or a live handle not freed before, used by no other thread now or afterwards.
+void cpchain_share_grantee_free(cpchain_share_grantee *g);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The grantee's Umbral receiving key (33 bytes), which an owner grants to.
+//
+// # Safety
+//
+// `g` a live handle; `out` writable for `out_len` bytes.
+cpchain_result cpchain_share_grantee_public_key(const cpchain_share_grantee *g,
+                                                uint8_t *out,
+                                                size_t out_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Take a signed grant record (`PUBLISH_GRANT` bytes, from the chain or the owner) after
+// checking it is signed by its owner, for this chain and for this grantee; its id (32
+// bytes) goes to `grant_id`. Refusals: `CPCHAIN_RESULT_SHARE_BAD_SIGNATURE`,
+// `..._WRONG_CHAIN`, `..._NOT_ADDRESSED_TO_US`, `..._MALFORMED_GRANT`,
+// `CPCHAIN_RESULT_DECODE_*`.
+//
+// # Safety
+//
+// `g` a live handle; `bytes` readable for `len` bytes; `grant_id` writable for `id_len`.
+cpchain_result cpchain_share_grantee_accept_grant(cpchain_share_grantee *g,
+                                                  const uint8_t *bytes,
+                                                  size_t len,
+                                                  uint8_t *grant_id,
+                                                  size_t id_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Ask every proxy of grant `grant_id` to re-encrypt interval `interval`'s wrapped key
+// (`wrapped`: the encoded capsule from the interval's key-index record, as
+// `cpchain_share_owner_wrap_interval_key` made it); then poll one `SEND_REQUEST` per proxy.
+// Asking again restarts the collection. Refusals: `CPCHAIN_RESULT_SHARE_UNKNOWN_GRANT`,
+// `..._INTERVAL_OUTSIDE_GRANT`, `..._GRANT_NOT_LIVE`, `..._CAPACITY_EXCEEDED`,
+// `CPCHAIN_RESULT_DECODE_*`.
+//
+// # Safety
+//
+// `g` a live handle; `grant_id` readable for `id_len` bytes, `wrapped` for `wrapped_len`.
+cpchain_result cpchain_share_grantee_request(cpchain_share_grantee *g,
+                                             uint64_t now_ms,
+                                             const uint8_t *grant_id,
+                                             size_t id_len,
+                                             uint64_t interval,
+                                             const uint8_t *wrapped,
+                                             size_t wrapped_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// A proxy's signed cfrag response (`REPLY` bytes). Verified against the grant before it
+// counts: a bad one is a `FAULT` naming the proxy, an unattributable or stale one is
+// ignored; `READY` once `m` verified cfrags are held. Error codes only for undecodable
+// bytes and a full output queue.
+//
+// # Safety
+//
+// `g` a live handle; `bytes` readable for `len` bytes.
+cpchain_result cpchain_share_grantee_handle_cfrag(cpchain_share_grantee *g,
+                                                  uint64_t now_ms,
+                                                  const uint8_t *bytes,
+                                                  size_t len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// How many verified cfrags the grantee holds for (`grant_id`, `interval`).
+//
+// # Safety
+//
+// `g` a live handle; `grant_id` readable for `id_len` bytes; `count` writable.
+cpchain_result cpchain_share_grantee_verified_cfrags(const cpchain_share_grantee *g,
+                                                     const uint8_t *grant_id,
+                                                     size_t id_len,
+                                                     uint64_t interval,
+                                                     size_t *count);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// Open interval `interval`'s 32-byte data key with the `m` verified cfrags held for grant
+// `grant_id`, into `key` (`CPCHAIN_DATA_KEY_LEN` bytes; handle it as a secret). It decrypts
+// that interval's blocks with `cpchain_chain_open_block`, and no other interval's.
+// Refusals: `CPCHAIN_RESULT_SHARE_NOT_ENOUGH_CFRAGS` (fewer than `m`), `..._UNKNOWN_GRANT`,
+// `..._NO_PENDING_REQUEST`, `..._INTERVAL_OUTSIDE_GRANT`, a `CPCHAIN_RESULT_*` crypto code
+// when the capsule does not open (a substituted capsule).
+//
+// # Safety
+//
+// `g` a live handle; `grant_id` readable for `id_len` bytes; `key` writable for `key_len`.
+cpchain_result cpchain_share_grantee_open(const cpchain_share_grantee *g,
+                                          const uint8_t *grant_id,
+                                          size_t id_len,
+                                          uint64_t interval,
+                                          uint8_t *key,
+                                          size_t key_len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The grantee's next output; as `cpchain_share_owner_poll`.
+//
+// # Safety
+//
+// `g` a live handle; `buf` writable for `buf_len` bytes; `out_len`, `kind`, `info`
+// writable.
+cpchain_result cpchain_share_grantee_poll(cpchain_share_grantee *g,
+                                          uint8_t *buf,
+                                          size_t buf_len,
+                                          size_t *out_len,
+                                          cpchain_share_output_kind *kind,
+                                          cpchain_share_output_info *info);
+#endif
 
 // The CPChain mainnet parameters (chain id 337, 10 s blocks, 7 validators, 12 proposers a
 // term). `*out` is a new handle to free with `cpchain_chain_spec_free`.

@@ -235,3 +235,327 @@ pub unsafe extern "C" fn cpchain_elect(
         )
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The proposer schedule.
+// ---------------------------------------------------------------------------------------
+
+use crate::boundary::{ffi_boundary_void, Exclusive, OutBuf};
+use crate::FfiResult;
+use cpchain_consensus::dpor::{Committee, Schedule, ScheduleError, Seat};
+use cpchain_core::Height;
+
+/// Terms a schedule holds when the host has no reason to choose: the election's lead window
+/// plus ample history.
+pub const CPCHAIN_DPOR_SCHEDULE_DEFAULT_CAPACITY: usize = 64;
+
+const _: () = assert!(
+    cpchain_consensus::dpor::DEFAULT_SCHEDULE_CAPACITY == CPCHAIN_DPOR_SCHEDULE_DEFAULT_CAPACITY
+);
+
+/// Who proposes which height (§2.4.1): the default proposers, and the committee elected for
+/// each term. A mutable, single-threaded handle (see the crate docs); make it with
+/// `cpchain_dpor_schedule_new`, release it with `cpchain_dpor_schedule_free`.
+pub struct cpchain_dpor_schedule {
+    inner: Exclusive<Schedule>,
+    /// The spec's `proposers_per_term` (at least 1): the length of a view.
+    per_view: u64,
+}
+
+/// Where a height sits in the term structure, and who seals it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct cpchain_dpor_slot {
+    /// The term the height belongs to (genesis is term 0).
+    pub term: u64,
+    /// The view inside the term: each committee member proposes once per view.
+    pub view: u64,
+    /// The committee slot sealing the height: `((h - 1) mod term_blocks) mod proposers`.
+    pub slot: u32,
+    /// Whether the height is a checkpoint (the last block of its term), where the election
+    /// of a later term's committee happens.
+    pub is_checkpoint: bool,
+    /// Whether default proposers seal the height whatever the elections say.
+    pub is_default: bool,
+    /// Whether a proposer is known (`proposer` is valid); false for genesis and for a term
+    /// whose committee is not installed yet.
+    pub has_proposer: bool,
+    /// The proposer's address, when known; zero otherwise.
+    pub proposer: [u8; 20],
+}
+
+/// A seat as C may have written it: the kind is read as a plain integer (any bit pattern
+/// is a valid `u32`, not every one a valid enum) and checked. Same layout as
+/// `cpchain_seat`.
+#[repr(C)]
+struct RawSeat {
+    address: [u8; 20],
+    kind: u32,
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RawSeat>() == core::mem::size_of::<cpchain_seat>());
+    assert!(core::mem::align_of::<RawSeat>() == core::mem::align_of::<cpchain_seat>());
+};
+
+impl From<ScheduleError> for cpchain_result {
+    fn from(e: ScheduleError) -> Self {
+        use cpchain_result as R;
+        match e {
+            ScheduleError::Spec => R::DporSeats,
+            ScheduleError::CommitteeSize(_) => R::DporCommitteeSize,
+            ScheduleError::DuplicateMember(_) => R::DporDuplicateMember,
+            ScheduleError::Conflict(_) => R::DporScheduleConflict,
+            ScheduleError::Full(_) => R::DporScheduleFull,
+            ScheduleError::NotCheckpoint(_) => R::DporNotCheckpoint,
+            ScheduleError::Election(e) => e.into(),
+            _ => R::DporOther,
+        }
+    }
+}
+
+/// Borrow a schedule handle.
+///
+/// # Safety
+///
+/// `s` a live handle.
+unsafe fn schedule_ref<'a>(
+    s: *const cpchain_dpor_schedule,
+) -> FfiResult<&'a cpchain_dpor_schedule> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { handle(s) }
+}
+
+/// Make a schedule for `spec` with `default_proposers` (`n_defaults` addresses of 20 bytes
+/// back to back, at least the spec's `proposers_per_term`, distinct), holding at most
+/// `capacity` elected terms (`CPCHAIN_DPOR_SCHEDULE_DEFAULT_CAPACITY` is a good choice).
+/// Heights up to the spec's `default_proposers_until`, and the first terms no election can
+/// reach, are sealed by default proposers; later terms need a committee from
+/// `cpchain_dpor_schedule_elect_at` or `..._install`. Refusals:
+/// `CPCHAIN_RESULT_DPOR_COMMITTEE_SIZE` (too few defaults), `..._DUPLICATE_MEMBER`,
+/// `..._SEATS` (inconsistent spec). `*out` is NULL on any error.
+///
+/// # Safety
+///
+/// `spec` a live handle; `default_proposers` readable for `n_defaults * 20` bytes; `out` a
+/// writable pointer.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_dpor_schedule_new(
+    spec: *const cpchain_chain_spec,
+    default_proposers: *const u8,
+    n_defaults: usize,
+    capacity: usize,
+    out: *mut *mut cpchain_dpor_schedule,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutPtr::new(out) }?;
+        out.set(core::ptr::null_mut());
+        // SAFETY: forwarded from this function's contract.
+        let spec = unsafe { handle(spec) }?;
+        // SAFETY: forwarded from this function's contract (arrays of 20 bytes).
+        let defaults = unsafe {
+            input_items(default_proposers.cast::<[u8; CPCHAIN_ADDRESS_LEN]>(), n_defaults)
+        }?;
+        let defaults: Vec<Address> = defaults.iter().map(|a| Address(*a)).collect();
+        let schedule = Schedule::new(&spec.spec, &defaults, capacity)?;
+        out.set(Box::into_raw(Box::new(cpchain_dpor_schedule {
+            inner: Exclusive::new(schedule),
+            per_view: u64::from(spec.spec.proposers_per_term).max(1),
+        })));
+        Ok(())
+    }
+}
+
+/// Release a schedule. NULL is fine.
+///
+/// # Safety
+///
+/// `s` NULL or a live handle not freed before, used by no other thread now or afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_dpor_schedule_free(s: *mut cpchain_dpor_schedule) {
+    ffi_boundary_void! {
+        if !s.is_null() {
+            // SAFETY: a non-NULL handle came from Box::into_raw in `_new` and is freed once.
+            drop(unsafe { Box::from_raw(s) });
+        }
+    }
+}
+
+/// Install the committee serving `term`: `n_seats` seats in slot order, as
+/// `cpchain_elect` wrote them (a host that runs the election itself, or that takes the
+/// committee from a trusted snapshot). Installing the same committee again is fine; a
+/// different one for an installed term is `CPCHAIN_RESULT_DPOR_SCHEDULE_CONFLICT`. Also
+/// `..._COMMITTEE_SIZE`, `..._DUPLICATE_MEMBER`, `..._SCHEDULE_FULL`, and
+/// `CPCHAIN_RESULT_INVALID_PARAMETER` for an unknown seat kind. Unchanged on any error.
+///
+/// # Safety
+///
+/// `s` a live handle; `seats` an array of `n_seats` structs (NULL when 0).
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_dpor_schedule_install(
+    s: *mut cpchain_dpor_schedule,
+    term: u64,
+    seats: *const cpchain_seat,
+    n_seats: usize,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let s = unsafe { schedule_ref(s) }?;
+        // SAFETY: forwarded from this function's contract; RawSeat has cpchain_seat's
+        // layout and accepts every bit pattern.
+        let raw = unsafe { input_items(seats.cast::<RawSeat>(), n_seats) }?;
+        let seats = raw
+            .iter()
+            .map(|r| {
+                let kind = match r.kind {
+                    0 => SeatKind::Low,
+                    1 => SeatKind::High,
+                    2 => SeatKind::Default,
+                    _ => return Err(cpchain_result::InvalidParameter),
+                };
+                Ok(Seat { address: Address(r.address), kind })
+            })
+            .collect::<FfiResult<Vec<Seat>>>()?;
+        s.inner.lock()?.install(Term(term), Committee::from_seats(seats))?;
+        Ok(())
+    }
+}
+
+/// Run the election at the checkpoint `checkpoint_height` (seeded by its 32-byte hash) over
+/// `candidates` and install the committee for the term it serves, written to `*term`
+/// (`term_of(checkpoint) + election_lead_terms + 1`). Same inputs in any order, same
+/// committee. Refusals: `CPCHAIN_RESULT_DPOR_NOT_CHECKPOINT`, the election's codes, and
+/// those of `..._install`; unchanged on any error.
+///
+/// # Safety
+///
+/// `s` a live handle; `checkpoint_hash` readable for `hash_len` bytes; `candidates` an
+/// array of `n_candidates` structs; `term` writable.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_dpor_schedule_elect_at(
+    s: *mut cpchain_dpor_schedule,
+    checkpoint_height: u64,
+    checkpoint_hash: *const u8,
+    hash_len: usize,
+    candidates: *const cpchain_candidate,
+    n_candidates: usize,
+    term: *mut u64,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let s = unsafe { schedule_ref(s) }?;
+        // SAFETY: forwarded from this function's contract.
+        let term = unsafe { OutPtr::new(term) }?;
+        // SAFETY: forwarded from this function's contract.
+        let hash = unsafe { input_array::<32>(checkpoint_hash, hash_len) }?;
+        // SAFETY: forwarded from this function's contract.
+        let cands = unsafe { input_items(candidates, n_candidates) }?;
+        let cands: Vec<Candidate> = cands
+            .iter()
+            .map(|c| Candidate {
+                address: Address(c.address),
+                rpt: Rpt(c.rpt),
+            })
+            .collect();
+        let served = s
+            .inner
+            .lock()?
+            .elect_at(Height(checkpoint_height), &Hash(*hash), &cands)?;
+        term.set(served.get());
+        Ok(())
+    }
+}
+
+/// Where `height` sits (term, view, slot, checkpoint) and who seals it, into `*out`. A
+/// height whose proposer is unknown (genesis, or a term without an installed committee) is
+/// not an error: `out->has_proposer` is false. See `cpchain_dpor_schedule_proposer_of` for
+/// the strict form.
+///
+/// # Safety
+///
+/// `s` a live handle; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_dpor_schedule_slot(
+    s: *const cpchain_dpor_schedule,
+    height: u64,
+    out: *mut cpchain_dpor_slot,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let s = unsafe { schedule_ref(s) }?;
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutPtr::new(out) }?;
+        let g = s.inner.lock()?;
+        let h = Height(height);
+        let clock = g.clock();
+        let slot = clock.slot_of(h);
+        let proposer = g.proposer_of(h);
+        // The view: which pass of the rotation inside the term the height falls in.
+        let view = height.checked_sub(1).map_or(0, |x| {
+            x.checked_rem(clock.term_blocks()).unwrap_or(0) / s.per_view
+        });
+        out.set(cpchain_dpor_slot {
+            term: g.term_of(h).get(),
+            view,
+            slot: slot.map_or(0, |x| u32::try_from(x).unwrap_or(u32::MAX)),
+            is_checkpoint: g.is_checkpoint(h),
+            is_default: g.is_default_height(h),
+            has_proposer: proposer.is_some(),
+            proposer: proposer.map_or([0; 20], |a| a.0),
+        });
+        Ok(())
+    }
+}
+
+/// The address that seals `height` into `addr` (20 bytes), or
+/// `CPCHAIN_RESULT_DPOR_NO_PROPOSER` when none is known (genesis, or a term whose committee
+/// is not installed: guessing would let two nodes disagree silently).
+///
+/// # Safety
+///
+/// `s` a live handle; `addr` writable for `addr_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_dpor_schedule_proposer_of(
+    s: *const cpchain_dpor_schedule,
+    height: u64,
+    addr: *mut u8,
+    addr_len: usize,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let s = unsafe { schedule_ref(s) }?;
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutBuf::new(addr, addr_len) }?;
+        if out.cap() < CPCHAIN_ADDRESS_LEN {
+            return Err(cpchain_result::InsufficientSize);
+        }
+        let who = s
+            .inner
+            .lock()?
+            .proposer_of(Height(height))
+            .ok_or(cpchain_result::DporNoProposer)?;
+        out.write_fixed(&who.0)
+    }
+}
+
+/// Forget the committees of terms before `term` (already served); `*dropped` is how many.
+///
+/// # Safety
+///
+/// `s` a live handle; `dropped` writable.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_dpor_schedule_prune_before(
+    s: *mut cpchain_dpor_schedule,
+    term: u64,
+    dropped: *mut usize,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let s = unsafe { schedule_ref(s) }?;
+        // SAFETY: forwarded from this function's contract.
+        let dropped = unsafe { OutPtr::new(dropped) }?;
+        dropped.set(s.inner.lock()?.prune_before(Term(term)));
+        Ok(())
+    }
+}

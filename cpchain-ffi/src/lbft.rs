@@ -94,6 +94,7 @@ impl From<ConfigError> for cpchain_result {
             ConfigError::Spec(s) => s.into(),
             ConfigError::ValidatorCount { .. } => cpchain_result::LbftValidatorCount,
             ConfigError::NotAValidator => cpchain_result::LbftNotAValidator,
+            ConfigError::PersistedMismatch => cpchain_result::LbftPersistedMismatch,
             ConfigError::DuplicateValidator | ConfigError::TooManyValidators => {
                 cpchain_result::LbftValidatorSet
             }
@@ -201,11 +202,7 @@ pub unsafe extern "C" fn cpchain_lbft_verify_validate(
         let spec = unsafe { handle(spec) }?;
         // SAFETY: forwarded from this function's contract.
         let signatures = unsafe { OutPtr::new(signatures) }?;
-        let quorum = match impeach_quorum {
-            0 => ImpeachQuorum::TwoFPlusOne,
-            1 => ImpeachQuorum::FPlusOne,
-            _ => return Err(cpchain_result::InvalidParameter),
-        };
+        let quorum = impeach_quorum_of(impeach_quorum)?;
         // SAFETY: forwarded from this function's contract (arrays of bytes).
         let keys = unsafe {
             input_items(
@@ -247,7 +244,9 @@ pub unsafe extern "C" fn cpchain_lbft_verify_validate(
 
 use crate::boundary::{ffi_boundary_void, Exclusive};
 use crate::{cpchain_bytes, cpchain_secret_key};
-use cpchain_consensus::lbft::{Config, Fault, Output, ProposeError, Rejected, Validator};
+use cpchain_consensus::lbft::{
+    Config, Fault, Output, Persisted, ProposeError, Rejected, Validator,
+};
 use cpchain_core::Hash;
 
 /// What `cpchain_lbft_validator_poll` wrote, in the order the host must act on it.
@@ -260,7 +259,8 @@ pub enum cpchain_lbft_output_kind {
     Broadcast = 1,
     /// Send the message bytes to the one validator `info.peer`.
     Send = 2,
-    /// Write the bytes durably before acting on any later output; restore from them.
+    /// Write the bytes durably before acting on any later output; after a crash, re-create
+    /// the validator from the last ones with `cpchain_lbft_validator_restore`.
     Persist = 3,
     /// Judge the transactions of the encoded block `info.block_id` at `info.height` and
     /// answer with `cpchain_lbft_validator_block_checked`.
@@ -440,11 +440,7 @@ pub unsafe extern "C" fn cpchain_lbft_validator_new(
         let spec = unsafe { handle(spec) }?;
         // SAFETY: forwarded from this function's contract.
         let key = unsafe { handle(key) }?.key.clone();
-        let quorum = match impeach_quorum {
-            0 => ImpeachQuorum::TwoFPlusOne,
-            1 => ImpeachQuorum::FPlusOne,
-            _ => return Err(cpchain_result::InvalidParameter),
-        };
+        let quorum = impeach_quorum_of(impeach_quorum)?;
         // SAFETY: forwarded from this function's contract.
         let (set, schedule) =
             unsafe { committee(&spec.spec, validators, n_validators, proposers, n_proposers) }?;
@@ -453,9 +449,142 @@ pub unsafe extern "C" fn cpchain_lbft_validator_new(
         let mut cfg = Config::new(spec.spec.clone(), set, key);
         cfg.impeach_quorum = quorum;
         let validator = Validator::new(cfg, schedule, parent, Timestamp(now_ms))?;
-        out.set(Box::into_raw(Box::new(cpchain_lbft_validator {
-            inner: Exclusive::new(ValidatorState { validator, pending: None }),
-        })));
+        out.set(boxed_validator(validator));
+        Ok(())
+    }
+}
+
+fn impeach_quorum_of(code: u32) -> FfiResult<ImpeachQuorum> {
+    match code {
+        0 => Ok(ImpeachQuorum::TwoFPlusOne),
+        1 => Ok(ImpeachQuorum::FPlusOne),
+        _ => Err(cpchain_result::InvalidParameter),
+    }
+}
+
+fn boxed_validator(validator: Validator<FixedSchedule>) -> *mut cpchain_lbft_validator {
+    Box::into_raw(Box::new(cpchain_lbft_validator {
+        inner: Exclusive::new(ValidatorState {
+            validator,
+            pending: None,
+        }),
+    }))
+}
+
+/// Largest encoded persisted validator record (a `PERSIST` output): a buffer of this size
+/// always holds one (a real record is far smaller: it holds at most the locked block; ask
+/// `cpchain_lbft_validator_poll` with a NULL buffer for the exact size).
+pub const CPCHAIN_LBFT_PERSISTED_MAX_LEN: usize = 1_465_152;
+
+const _: () =
+    assert!(<Persisted as WireMessage>::MAX_ENCODED_LEN == CPCHAIN_LBFT_PERSISTED_MAX_LEN);
+
+/// Re-create a validator after a crash from the bytes of its last `PERSIST` output (the
+/// host wrote them durably before acting on any later output). The arguments are those of
+/// `cpchain_lbft_validator_new` with the same key, committee and rotation; the height,
+/// round, own votes and lock come from `persisted`. The restored validator never signs
+/// anything that conflicts with what it signed before the crash: its first polls
+/// re-broadcast its votes of the current round and a round change, so peers catch it up.
+///
+/// If the host's chain head is past the persisted parent (it crashed after acting on a
+/// `COMMIT` but before the next `PERSIST`), make a fresh validator at the head with
+/// `cpchain_lbft_validator_new` instead: nothing was signed at the new height yet. Either
+/// way, hand it the head's VALIDATE with `cpchain_lbft_validator_remember`.
+///
+/// Refusals: `CPCHAIN_RESULT_DECODE_*` for bytes that are not a persisted record (truncated,
+/// garbage, another message), `CPCHAIN_RESULT_LBFT_PERSISTED_MISMATCH` for a record of
+/// another chain or another validator, and the constructor's committee errors. `*out` is
+/// NULL on any error.
+///
+/// # Safety
+///
+/// `spec` and `key` live handles; every (pointer, length) readable; `out` a writable
+/// pointer.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_restore(
+    spec: *const cpchain_chain_spec,
+    key: *const cpchain_secret_key,
+    validators: *const u8,
+    n_validators: usize,
+    proposers: *const u8,
+    n_proposers: usize,
+    impeach_quorum: u32,
+    persisted: *const u8,
+    persisted_len: usize,
+    out: *mut *mut cpchain_lbft_validator,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutPtr::new(out) }?;
+        out.set(core::ptr::null_mut());
+        // SAFETY: forwarded from this function's contract.
+        let spec = unsafe { handle(spec) }?;
+        // SAFETY: forwarded from this function's contract.
+        let key = unsafe { handle(key) }?.key.clone();
+        let quorum = impeach_quorum_of(impeach_quorum)?;
+        // SAFETY: forwarded from this function's contract.
+        let (set, schedule) =
+            unsafe { committee(&spec.spec, validators, n_validators, proposers, n_proposers) }?;
+        // SAFETY: forwarded from this function's contract.
+        let record: Persisted = encoding::decode(unsafe { input(persisted, persisted_len) }?)?;
+        let mut cfg = Config::new(spec.spec.clone(), set, key);
+        cfg.impeach_quorum = quorum;
+        let validator = Validator::restore(cfg, schedule, record)?;
+        out.set(boxed_validator(validator));
+        Ok(())
+    }
+}
+
+/// Give a (restored or fresh) validator a VALIDATE (bare or enveloped) from the host's
+/// chain, so it can hand decided blocks to lagging peers: first the chain head's, then
+/// older ones, newest first. Checked like a message: it must link to the head (or to the
+/// oldest VALIDATE already given) and carry a quorum certificate. Refusals:
+/// `CPCHAIN_RESULT_LBFT_DUPLICATE` (already held), `..._STALE_HEIGHT` (as many held as the
+/// validator keeps), `..._WRONG_PARENT`, `..._CERT_*`, `CPCHAIN_RESULT_DECODE_*`; the
+/// validator is unchanged on any refusal.
+///
+/// # Safety
+///
+/// `v` a live handle; `validate` readable for `validate_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_remember(
+    v: *mut cpchain_lbft_validator,
+    validate: *const u8,
+    validate_len: usize,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let v = unsafe { validator_ref(v) }?;
+        // SAFETY: forwarded from this function's contract.
+        let bytes = unsafe { input(validate, validate_len) }?;
+        let validate = decode_validate(bytes)?;
+        v.inner.lock()?.validator.remember(validate)?;
+        Ok(())
+    }
+}
+
+/// Where the validator stands: the height it is deciding and its round there (for logs,
+/// and to check a restore).
+///
+/// # Safety
+///
+/// `v` a live handle; `height` and `round` writable.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_position(
+    v: *const cpchain_lbft_validator,
+    height: *mut u64,
+    round: *mut u32,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let v = unsafe { validator_ref(v) }?;
+        // SAFETY: forwarded from this function's contract.
+        let height = unsafe { OutPtr::new(height) }?;
+        // SAFETY: forwarded from this function's contract.
+        let round = unsafe { OutPtr::new(round) }?;
+        let g = v.inner.lock()?;
+        height.set(g.validator.height().0);
+        round.set(g.validator.round());
         Ok(())
     }
 }

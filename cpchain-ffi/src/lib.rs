@@ -90,8 +90,11 @@
 //!   AddressSanitizer + UBSan and under valgrind, against the static and the shared library,
 //!   plus a C++17 program; it prints `N passed, N failed` last.
 //! * `tests/c/example.c`: the example above as a complete program.
+//! * `tests/c/test_share.c`: the sharing tests, built with `-DCPCHAIN_PRE` against a `pre`
+//!   library by the C test script (ASan + UBSan and valgrind).
 //! * `examples/c-gateway/gateway.c` (repository root): a firmware-style gateway with static
-//!   buffers only, run by the C test script under ASan and valgrind.
+//!   buffers only, run by the C test script under ASan and valgrind; with `-DCPCHAIN_PRE` it
+//!   also makes a share grant.
 //! * `tests/ffi_agrees_with_rust.rs`: the C entry points, called from Rust, give the same
 //!   bytes and the same errors as the Rust API, on fixed and random input.
 //!
@@ -102,18 +105,24 @@
 //! | keys, signing, recovery, addresses | `cpchain_secret_key_*`, `cpchain_signature_*`, `cpchain_public_key_*`, `cpchain_address_*` | 71xx, 72xx |
 //! | AEAD | `cpchain_aead_*` | 71xx |
 //! | chain parameters | `cpchain_chain_spec_*` | 74xx |
-//! | LBFT validator, light verification | `cpchain_lbft_*` | 75xx |
-//! | DPoR: RPT and election | `cpchain_rpt_compute`, `cpchain_elect` | 76xx |
+//! | LBFT validator (with crash restore), light verification | `cpchain_lbft_*` | 75xx |
+//! | DPoR: RPT, election, proposer schedule | `cpchain_rpt_compute`, `cpchain_elect`, `cpchain_dpor_schedule_*` | 76xx |
 //! | data chains: writer, reader | `cpchain_chain_*`, `cpchain_records_next` | 77xx |
+//! | authorised sharing (feature `pre` only) | `cpchain_share_owner_*`, `cpchain_share_proxy_*`, `cpchain_share_grantee_*` | 78xx |
 //!
 //! # Build features
 //!
 //! The FFI must never be built against test-only cryptography: it enables
 //! `cpchain-crypto/forbid-insecure-test-crypto`, so any build graph that also turns on the
 //! simulator's `insecure-test-crypto` fails to compile.
-//! Authorised sharing (Umbral proxy re-encryption, feature `pre` of the storage and crypto
-//! crates, GPL-3.0) is not exposed through the C API yet; codes 78xx are reserved for it,
-//! and the default build of this library links no GPL code.
+//!
+//! Authorised sharing (Umbral proxy re-encryption, white paper §2.2.2) is behind this crate's
+//! `pre` feature, which enables `cpchain-storage/pre` and `cpchain-crypto/pre` and so links
+//! umbral-pre (GPL-3.0-only): a library built with it is GPL-3.0. The default build links no
+//! GPL code. The header declares the sharing API under `#if defined(CPCHAIN_PRE)` (cbindgen
+//! maps the feature to that macro), so one committed header serves both builds: C code
+//! defines `CPCHAIN_PRE` exactly when it links a `pre` library. The 78xx result codes exist
+//! in both builds (so that C code compiles either way) but only a `pre` build returns them.
 #![cfg_attr(
     not(test),
     deny(
@@ -132,6 +141,8 @@ mod dpor;
 mod keys;
 mod lbft;
 mod result;
+#[cfg(feature = "pre")]
+mod share;
 mod spec;
 
 pub use aead::*;
@@ -141,6 +152,8 @@ pub use dpor::*;
 pub use keys::*;
 pub use lbft::*;
 pub use result::{cpchain_result, cpchain_result_message, CPCHAIN_RESULT_MESSAGE_MAX};
+#[cfg(feature = "pre")]
+pub use share::*;
 pub use spec::*;
 
 use core::ffi::c_char;
@@ -152,6 +165,15 @@ const _: () = {
     shareable::<cpchain_chain_spec>();
     shareable::<cpchain_chain_writer>();
     shareable::<cpchain_lbft_validator>();
+    shareable::<cpchain_dpor_schedule>();
+};
+
+#[cfg(feature = "pre")]
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<cpchain_share_owner>();
+    shareable::<cpchain_share_proxy>();
+    shareable::<cpchain_share_grantee>();
 };
 
 /// The library's version, NUL-terminated and static (never free it): for logs and for

@@ -13,7 +13,9 @@ use cpchain_crypto::CryptoError;
 /// 7520-7529 certificates, 7530-7539 committees, 7540-7559 rejected messages, 7560-7569
 /// proposing, 7599 other), 76xx DPoR (RPT and
 /// election), 77xx data chains (7701-7709 schedule, 7710-7719 writer, 7720-7769
-/// verification and opening, 7799 other). Blocks 78xx (sharing) and 79xx are reserved. `CPCHAIN_RESULT_NO_OUTPUT`
+/// verification and opening, 7799 other), 78xx authorised sharing (returned only by a
+/// library built with the `pre` feature; the codes exist in every build so that C code
+/// compiles either way). Block 79xx is reserved. `CPCHAIN_RESULT_NO_OUTPUT`
 /// (7008) is a state, not a failure: a poll found nothing. A code, once published, keeps its number; new codes
 /// are only ever added. Pass any code to `cpchain_result_message` for a readable text.
 #[allow(non_camel_case_types)]
@@ -142,6 +144,10 @@ pub enum cpchain_result {
     LbftValidatorSet = 7531,
     /// This node's key is not in the committee.
     LbftNotAValidator = 7532,
+    /// Persisted validator bytes that do not fit this chain, key or committee (another
+    /// chain id, votes signed by another validator, an inconsistent lock): refused, so a
+    /// restored validator can never sign against what it signed before.
+    LbftPersistedMismatch = 7533,
     /// A message for a height already decided (ignored).
     LbftStaleHeight = 7540,
     /// A message too many heights or rounds ahead.
@@ -186,6 +192,20 @@ pub enum cpchain_result {
     DporNotEnoughDefaultProposers = 7605,
     /// The spec's seat counts are inconsistent.
     DporSeats = 7606,
+    /// A committee for the schedule without exactly `proposers_per_term` members.
+    DporCommitteeSize = 7607,
+    /// A committee for the schedule that names one address twice.
+    DporDuplicateMember = 7608,
+    /// A different committee is already installed for the term: a second would fork the
+    /// schedule.
+    DporScheduleConflict = 7609,
+    /// The schedule holds its capacity of terms; prune served terms first.
+    DporScheduleFull = 7610,
+    /// The height is not a checkpoint (the last block of a term).
+    DporNotCheckpoint = 7611,
+    /// No committee is known for the height's term (or the height is genesis): nobody may
+    /// be named as its proposer.
+    DporNoProposer = 7612,
     /// Another DPoR error (a newer SDK error this build maps coarsely).
     DporOther = 7699,
     /// Data-chain schedule with a zero block period T.
@@ -246,6 +266,38 @@ pub enum cpchain_result {
     ChainBackdatedAfterAnchor = 7739,
     /// Another data-chain error (a newer SDK error this build maps coarsely).
     ChainOther = 7799,
+    /// A grant with an empty interval range (first after last).
+    ShareEmptyIntervalRange = 7801,
+    /// A grant over more intervals than one grant may carry (`CPCHAIN_SHARE_MAX_INTERVALS`).
+    ShareTooManyIntervals = 7802,
+    /// A threshold `m` of zero or above the number of proxies `n`.
+    ShareInvalidThreshold = 7803,
+    /// No proxies, more than `CPCHAIN_SHARE_MAX_PROXIES`, or one listed twice.
+    ShareInvalidProxySet = 7804,
+    /// A grant whose expiry is not after its issue time.
+    ShareInvalidExpiry = 7805,
+    /// A grant, revoke or response for another chain.
+    ShareWrongChain = 7806,
+    /// A grant, revoke or response not signed by its claimed signer.
+    ShareBadSignature = 7807,
+    /// A grant whose structure is inconsistent (key count, ranges).
+    ShareMalformedGrant = 7808,
+    /// A grant for another grantee key or another proxy.
+    ShareNotAddressedToUs = 7809,
+    /// No such grant is held.
+    ShareUnknownGrant = 7810,
+    /// The grant is expired, not yet valid, or revoked.
+    ShareGrantNotLive = 7811,
+    /// The interval is outside the grant.
+    ShareIntervalOutsideGrant = 7812,
+    /// Fewer verified cfrags than the grant's threshold `m`.
+    ShareNotEnoughCfrags = 7813,
+    /// No request is pending for this grant and interval.
+    ShareNoPendingRequest = 7814,
+    /// A sharing machine's capacity (grants, requests, output queue) is full.
+    ShareCapacityExceeded = 7815,
+    /// Another sharing error (a newer SDK error this build maps coarsely).
+    ShareOther = 7899,
 }
 
 impl cpchain_result {
@@ -308,6 +360,7 @@ impl cpchain_result {
         cpchain_result::LbftValidatorCount,
         cpchain_result::LbftValidatorSet,
         cpchain_result::LbftNotAValidator,
+        cpchain_result::LbftPersistedMismatch,
         cpchain_result::LbftStaleHeight,
         cpchain_result::LbftTooFarAhead,
         cpchain_result::LbftBufferFull,
@@ -330,6 +383,12 @@ impl cpchain_result {
         cpchain_result::DporDuplicateDefaultProposer,
         cpchain_result::DporNotEnoughDefaultProposers,
         cpchain_result::DporSeats,
+        cpchain_result::DporCommitteeSize,
+        cpchain_result::DporDuplicateMember,
+        cpchain_result::DporScheduleConflict,
+        cpchain_result::DporScheduleFull,
+        cpchain_result::DporNotCheckpoint,
+        cpchain_result::DporNoProposer,
         cpchain_result::DporOther,
         cpchain_result::ChainZeroPeriod,
         cpchain_result::ChainEncryptionInterval,
@@ -359,6 +418,22 @@ impl cpchain_result {
         cpchain_result::ChainTruncatedAfterAnchor,
         cpchain_result::ChainBackdatedAfterAnchor,
         cpchain_result::ChainOther,
+        cpchain_result::ShareEmptyIntervalRange,
+        cpchain_result::ShareTooManyIntervals,
+        cpchain_result::ShareInvalidThreshold,
+        cpchain_result::ShareInvalidProxySet,
+        cpchain_result::ShareInvalidExpiry,
+        cpchain_result::ShareWrongChain,
+        cpchain_result::ShareBadSignature,
+        cpchain_result::ShareMalformedGrant,
+        cpchain_result::ShareNotAddressedToUs,
+        cpchain_result::ShareUnknownGrant,
+        cpchain_result::ShareGrantNotLive,
+        cpchain_result::ShareIntervalOutsideGrant,
+        cpchain_result::ShareNotEnoughCfrags,
+        cpchain_result::ShareNoPendingRequest,
+        cpchain_result::ShareCapacityExceeded,
+        cpchain_result::ShareOther,
     ];
 
     /// The code for a raw number from C, which may be anything; `None` if unknown. A raw
@@ -430,6 +505,9 @@ impl cpchain_result {
             R::LbftValidatorCount => "committee size is not 3f + 1",
             R::LbftValidatorSet => "invalid committee",
             R::LbftNotAValidator => "key is not in the committee",
+            R::LbftPersistedMismatch => {
+                "persisted validator state does not match this chain, key or committee"
+            }
             R::LbftStaleHeight => "message for a decided height",
             R::LbftTooFarAhead => "message too far ahead",
             R::LbftBufferFull => "future-message buffer full",
@@ -452,6 +530,12 @@ impl cpchain_result {
             R::DporDuplicateDefaultProposer => "duplicate default proposer address",
             R::DporNotEnoughDefaultProposers => "too few default proposers to fill the committee",
             R::DporSeats => "inconsistent committee seat counts in the chain spec",
+            R::DporCommitteeSize => "committee size is not proposers_per_term",
+            R::DporDuplicateMember => "committee names one address twice",
+            R::DporScheduleConflict => "another committee is already installed for the term",
+            R::DporScheduleFull => "schedule holds its capacity of terms",
+            R::DporNotCheckpoint => "height is not a checkpoint",
+            R::DporNoProposer => "no committee is known for this height",
             R::DporOther => "DPoR operation failed",
             R::ChainZeroPeriod => "data-chain block period T must be positive",
             R::ChainEncryptionInterval => "encryption interval e must be a positive multiple of T",
@@ -481,6 +565,22 @@ impl cpchain_result {
             R::ChainTruncatedAfterAnchor => "chain truncated after an anchor",
             R::ChainBackdatedAfterAnchor => "block backdated behind an anchor",
             R::ChainOther => "data-chain operation failed",
+            R::ShareEmptyIntervalRange => "grant interval range is empty",
+            R::ShareTooManyIntervals => "grant covers too many intervals",
+            R::ShareInvalidThreshold => "threshold m is zero or above the number of proxies",
+            R::ShareInvalidProxySet => "no proxies, too many, or one listed twice",
+            R::ShareInvalidExpiry => "grant expiry is not after its issue time",
+            R::ShareWrongChain => "sharing message of another chain",
+            R::ShareBadSignature => "sharing message not signed by its claimed signer",
+            R::ShareMalformedGrant => "malformed grant",
+            R::ShareNotAddressedToUs => "grant is for another grantee or proxy",
+            R::ShareUnknownGrant => "unknown grant",
+            R::ShareGrantNotLive => "grant is expired, not yet valid, or revoked",
+            R::ShareIntervalOutsideGrant => "interval outside the grant",
+            R::ShareNotEnoughCfrags => "fewer verified cfrags than the threshold",
+            R::ShareNoPendingRequest => "no pending request for this grant and interval",
+            R::ShareCapacityExceeded => "sharing capacity exceeded",
+            R::ShareOther => "sharing operation failed",
         }
     }
 }

@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Regenerate include/cpchain.h with the pinned cbindgen and fail on any difference from the
 # committed header. With --write, update the committed header instead.
+#
+# The header covers both builds: cbindgen reads every item of the source whatever the
+# features, and cbindgen.toml maps `feature = "pre"` to CPCHAIN_PRE, so the sharing API
+# (built only with `--features pre`) is declared under `#if defined(CPCHAIN_PRE)`. This
+# script also checks that the guarded block is there, and that it is guarded: the sharing
+# functions appear when the header is preprocessed with -DCPCHAIN_PRE and not without.
 # Installs nothing; install the pinned version with:
 #   cargo install cbindgen --version 0.29.4 --locked
 set -euo pipefail
@@ -24,6 +30,21 @@ fi
 fresh="$(mktemp)"
 trap 'rm -f "$fresh"' EXIT
 (cd "$ffi_dir" && cbindgen --quiet --config cbindgen.toml --crate cpchain-ffi --output "$fresh" .)
+
+# The sharing API is in the header, and only under CPCHAIN_PRE.
+if ! grep -q '^#if defined(CPCHAIN_PRE)$' "$fresh"; then
+  echo "check-header.sh: no CPCHAIN_PRE block in the generated header (cbindgen.toml [defines])" >&2
+  exit 1
+fi
+if command -v cc >/dev/null 2>&1; then
+  with_pre="$(cc -E -P -DCPCHAIN_PRE -x c "$fresh" | grep -c 'cpchain_share_[a-z_]*(' || true)"
+  without="$(cc -E -P -x c "$fresh" | grep -c 'cpchain_share_[a-z_]*(' || true)"
+  if [ "$with_pre" -eq 0 ] || [ "$without" -ne 0 ]; then
+    echo "check-header.sh: sharing functions must be declared under CPCHAIN_PRE only" \
+      "($with_pre with it, $without without)" >&2
+    exit 1
+  fi
+fi
 
 if [ "${1:-}" = "--write" ]; then
   cp "$fresh" "$header"

@@ -9,7 +9,11 @@
 #   5. the C++17 test program (tests/c/header_cpp17.cpp), static library;
 #   6. examples/c-gateway (static buffers only) under ASan, under valgrind, and once with its
 #      malloc counter, which fails if the writer phase allocates;
-#   7. with CPCHAIN_FFI_PANIC_ABORT=1, the C tests against a panic = "abort" build.
+#   7. the sharing API (feature `pre`, GPL-3.0): the header with -DCPCHAIN_PRE as C11 and
+#      C++17, the sharing tests (tests/c/test_share.c) under ASan + UBSan and under valgrind
+#      against a library built with `--features pre`, that library's exports against the
+#      header's CPCHAIN_PRE declarations, and examples/c-gateway with its share grant;
+#   8. with CPCHAIN_FFI_PANIC_ABORT=1, the C tests against a panic = "abort" build.
 # Installs nothing: it fails clearly when gcc, g++ or valgrind is missing (.ci/run installs
 # them). Prints "N passed, N failed" as its last line; exits non-zero on any failure.
 #
@@ -32,12 +36,25 @@ fi
 
 cargo_flags=(-p cpchain-ffi)
 [ "$profile" = release ] && cargo_flags+=(--release)
-(cd "$root" && cargo build "${cargo_flags[@]}")
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 lib_dir="$target_dir/$profile"
 static_lib="$lib_dir/libcpchain_ffi.a"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# The `pre` build first: both builds write the same library paths, so its libraries are
+# copied aside before the default build replaces them (the dependencies of both stay
+# cached side by side; switching relinks cpchain-ffi only).
+(cd "$root" && cargo build "${cargo_flags[@]}" --features pre)
+pre_dir="$work/pre-lib"
+mkdir -p "$pre_dir"
+cp "$lib_dir/libcpchain_ffi.a" "$lib_dir/libcpchain_ffi.so" "$pre_dir/"
+pre_static="$pre_dir/libcpchain_ffi.a"
+
+(cd "$root" && cargo build "${cargo_flags[@]}")
 [ -f "$static_lib" ] || { echo "run-c-tests.sh: $static_lib not built" >&2; exit 1; }
 [ -f "$lib_dir/libcpchain_ffi.so" ] || { echo "run-c-tests.sh: libcpchain_ffi.so not built" >&2; exit 1; }
 
@@ -46,9 +63,6 @@ sys_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -pthread)
 warn=(-Wall -Wextra -Werror -pedantic)
 inc=(-I "$ffi_dir/include")
 src="$ffi_dir/tests/c"
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
 
 total_passed=0
 total_failed=0
@@ -110,18 +124,25 @@ gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -O0 \
 run_counted "valgrind" valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \
   --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 "$work/test_valgrind"
 
-# 4. The shared library: it exports exactly the functions the header declares, nothing else.
-echo "--- shared-library exports"
-nm -D --defined-only "$lib_dir/libcpchain_ffi.so" | awk '{print $NF}' | sort -u >"$work/exported"
-grep -v '^[[:space:]]*//' "$ffi_dir/include/cpchain.h" | grep -oE '\bcpchain_[a-z0-9_]+\(' \
-  | tr -d '(' | sort -u >"$work/declared"
-if ! diff -u "$work/declared" "$work/exported"; then
-  echo "shared library exports differ from the header's declarations" >&2
-  total_failed=$((total_failed + 1))
-else
-  echo "$(wc -l <"$work/declared") functions declared and exported"
-  total_passed=$((total_passed + 1))
-fi
+# 4. The shared library: it exports exactly the functions the header declares, nothing else
+#    (the header preprocessed as the C compiler sees it: without CPCHAIN_PRE for the default
+#    library, with it for the `pre` one).
+check_exports() {
+  local name="$1" so="$2"
+  shift 2
+  echo "--- shared-library exports ($name)"
+  nm -D --defined-only "$so" | awk '{print $NF}' | sort -u >"$work/exported-$name"
+  gcc -E -P "$@" -x c "$ffi_dir/include/cpchain.h" | grep -oE '\bcpchain_[a-z0-9_]+\(' \
+    | tr -d '(' | sort -u >"$work/declared-$name"
+  if ! diff -u "$work/declared-$name" "$work/exported-$name"; then
+    echo "$name: shared library exports differ from the header's declarations" >&2
+    total_failed=$((total_failed + 1))
+  else
+    echo "$(wc -l <"$work/declared-$name") functions declared and exported"
+    total_passed=$((total_passed + 1))
+  fi
+}
+check_exports default "$lib_dir/libcpchain_ffi.so"
 gcc -std=c11 "${warn[@]}" "${inc[@]}" -g "$src/test_cpchain.c" \
   -L "$lib_dir" -Wl,-rpath,"$lib_dir" -lcpchain_ffi -pthread -o "$work/test_shared"
 run_counted "shared-library" "$work/test_shared"
@@ -167,7 +188,38 @@ gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -O0 -DGATEWAY_COUNT_HEAP "$gateway_src"
   "${sys_libs[@]}" -o "$work/gateway_heap"
 run_example "c-gateway (no heap in the writer phase)" "$work/gateway_heap"
 
-# 7. Opt-in (CPCHAIN_FFI_PANIC_ABORT=1): the library built with panic = "abort" passes the
+# 7. Sharing (feature `pre`): header, tests under ASan and valgrind, exports, gateway grant.
+echo "--- header with CPCHAIN_PRE: C11 and C++17"
+gcc -std=c11 "${warn[@]}" -DCPCHAIN_PRE "${inc[@]}" -fsyntax-only "$src/header_c11.c"
+g++ -std=c++17 "${warn[@]}" -DCPCHAIN_PRE "${inc[@]}" -fsyntax-only "$src/header_cpp17.cpp"
+gcc -std=c99 "${warn[@]}" -Wconversion -Wsign-conversion -Wstrict-prototypes -DCPCHAIN_PRE \
+  "${inc[@]}" -fsyntax-only -x c - <<<'#include "cpchain.h"'
+echo "header compiles with CPCHAIN_PRE"
+gcc -std=c11 "${warn[@]}" -DCPCHAIN_PRE "${inc[@]}" -g -O1 -fno-omit-frame-pointer \
+  -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+  "$src/test_share.c" "$pre_static" "${sys_libs[@]}" -o "$work/share_asan"
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1 \
+  run_counted "pre: asan" "$work/share_asan"
+gcc -std=c11 "${warn[@]}" -DCPCHAIN_PRE "${inc[@]}" -g -O0 \
+  "$src/test_share.c" "$pre_static" "${sys_libs[@]}" -o "$work/share_valgrind"
+run_counted "pre: valgrind" valgrind --quiet --leak-check=full \
+  --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+  --error-exitcode=1 "$work/share_valgrind"
+check_exports pre "$pre_dir/libcpchain_ffi.so" -DCPCHAIN_PRE
+gcc -std=c11 "${warn[@]}" -DCPCHAIN_PRE "${inc[@]}" -g -O1 -fno-omit-frame-pointer \
+  -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+  "$gateway_src" "$pre_static" "${sys_libs[@]}" -o "$work/gateway_pre_asan"
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 run_example "pre: c-gateway with a share grant (asan)" \
+  "$work/gateway_pre_asan"
+gcc -std=c11 "${warn[@]}" -DCPCHAIN_PRE "${inc[@]}" -g -O0 "$gateway_src" "$pre_static" \
+  "${sys_libs[@]}" -o "$work/gateway_pre_valgrind"
+run_example "pre: c-gateway with a share grant (valgrind)" valgrind --quiet --leak-check=full \
+  --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 "$work/gateway_pre_valgrind"
+gcc -std=c11 "${warn[@]}" -DCPCHAIN_PRE "${inc[@]}" -g -O0 -DGATEWAY_COUNT_HEAP "$gateway_src" \
+  "$pre_static" "${sys_libs[@]}" -o "$work/gateway_pre_heap"
+run_example "pre: c-gateway (no heap in the writer phase)" "$work/gateway_pre_heap"
+
+# 8. Opt-in (CPCHAIN_FFI_PANIC_ABORT=1): the library built with panic = "abort" passes the
 #    same tests under valgrind. A separate target directory keeps the normal build intact.
 if [ "${CPCHAIN_FFI_PANIC_ABORT:-0}" = 1 ]; then
   abort_target="$target_dir/ffi-panic-abort"

@@ -18,6 +18,11 @@
  * opens the first block with the interval's data key (that part is not firmware, and the
  * library's reader uses temporary heap memory inside the call).
  *
+ * Built with -DCPCHAIN_PRE against a library made with `--features pre` (GPL-3.0), the host
+ * also sells one encryption interval (§2.2.2): the owner grants the chain's second minute to
+ * a buyer through 2-of-3 re-encryption proxies, the proxies re-encrypt the interval's
+ * capsule, and the buyer opens that interval's blocks, and no other interval's.
+ *
  * Built and run by cpchain-ffi/tests/run-c-tests.sh under AddressSanitizer and valgrind, and
  * once with -DGATEWAY_COUNT_HEAP, which interposes malloc and fails if the writer phase
  * allocates at all. Exit status 0 on success.
@@ -143,6 +148,157 @@ static size_t read_sensor(uint64_t t, char *buf, size_t cap) {
   return n > 0 ? (size_t)n : 0;
 }
 
+#if defined(CPCHAIN_PRE)
+/* ---- The share grant (host side): owner, three proxies and a buyer in one process, every
+ * message crossing as bytes through one static buffer per hop. ---- */
+#define N_PROXIES 3
+static uint8_t msg[CPCHAIN_SHARE_OUTPUT_MAX_LEN];   /* the message in flight */
+static uint8_t reply[CPCHAIN_SHARE_OUTPUT_MAX_LEN]; /* a proxy's answer */
+static uint8_t wrapped[CPCHAIN_SHARE_WRAPPED_KEY_MAX_LEN];
+
+static int share_grant(const uint8_t *stream, const uint8_t *master, uint64_t interval) {
+  const uint64_t now = START_MS + RUN_MS, expires = now + 86400000ULL;
+  uint8_t seed[32], b[32];
+  cpchain_result rc;
+  /* Entropy for the randomised steps: a hardware RNG in real life, a counter here. */
+#define FRESH_SEED() (memset(seed, (int)(++seed_counter), sizeof seed), seed)
+  unsigned seed_counter = 0x40;
+  cpchain_share_owner *owner = NULL;
+  cpchain_share_proxy *proxy[N_PROXIES] = {NULL};
+  cpchain_share_grantee *buyer = NULL;
+  uint8_t proxy_addr[N_PROXIES][20];
+  int ok = -1;
+
+  memset(b, 0x0e, sizeof b); /* the owner's wallet key */
+  cpchain_secret_key *k = NULL;
+  if ((rc = cpchain_secret_key_from_bytes(b, sizeof b, &k)) != CPCHAIN_RESULT_OK ||
+      (rc = cpchain_share_owner_new(k, master, 32, stream, 32, 337, &owner)) != CPCHAIN_RESULT_OK) {
+    report("owner", rc);
+    cpchain_secret_key_free(k);
+    return -1;
+  }
+  cpchain_secret_key_free(k);
+  for (int i = 0; i < N_PROXIES; i++) {
+    memset(b, 0x60 + i, sizeof b);
+    k = NULL;
+    rc = cpchain_secret_key_from_bytes(b, sizeof b, &k);
+    if (rc == CPCHAIN_RESULT_OK) rc = cpchain_secret_key_address(k, proxy_addr[i], 20);
+    if (rc == CPCHAIN_RESULT_OK) rc = cpchain_share_proxy_new(k, 337, &proxy[i]);
+    cpchain_secret_key_free(k);
+    if (rc != CPCHAIN_RESULT_OK) {
+      report("proxy", rc);
+      goto out;
+    }
+  }
+  memset(b, 0xb0, sizeof b); /* the buyer's receiving-key seed */
+  uint8_t buyer_pk[CPCHAIN_PRE_PUBLIC_KEY_LEN];
+  if ((rc = cpchain_share_grantee_new(b, sizeof b, 337, &buyer)) != CPCHAIN_RESULT_OK ||
+      (rc = cpchain_share_grantee_public_key(buyer, buyer_pk, sizeof buyer_pk)) != CPCHAIN_RESULT_OK) {
+    report("buyer", rc);
+    goto out;
+  }
+
+  /* The owner grants one interval (the chain's second minute), any 2 of 3 proxies. */
+  uint8_t grant_id[CPCHAIN_SHARE_GRANT_ID_LEN];
+  rc = cpchain_share_owner_grant(owner, now, FRESH_SEED(), 32, interval, interval, buyer_pk, sizeof buyer_pk, 2,
+                                 &proxy_addr[0][0], N_PROXIES, expires, grant_id, sizeof grant_id);
+  if (rc != CPCHAIN_RESULT_OK) {
+    report("grant", rc);
+    goto out;
+  }
+  size_t len = 0;
+  cpchain_share_output_kind kind;
+  cpchain_share_output_info info;
+  unsigned accepted = 0;
+  while ((rc = cpchain_share_owner_poll(owner, msg, sizeof msg, &len, &kind, &info)) == CPCHAIN_RESULT_OK) {
+    if (kind == CPCHAIN_SHARE_OUTPUT_KIND_PUBLISH_GRANT) {
+      /* On chain in real life; the buyer reads it from there. */
+      uint8_t id[CPCHAIN_SHARE_GRANT_ID_LEN];
+      if ((rc = cpchain_share_grantee_accept_grant(buyer, msg, len, id, sizeof id)) != CPCHAIN_RESULT_OK) {
+        report("accept grant", rc);
+        goto out;
+      }
+      printf("host: grant record published (%zu bytes), buyer accepted it\n", len);
+    } else if (kind == CPCHAIN_SHARE_OUTPUT_KIND_SEND_KFRAGS) {
+      for (int i = 0; i < N_PROXIES; i++) {
+        if (memcmp(info.peer, proxy_addr[i], 20) != 0) continue;
+        size_t rlen = 0;
+        cpchain_share_output_kind rkind;
+        cpchain_share_output_info rinfo;
+        if (cpchain_share_proxy_handle_delivery(proxy[i], now, msg, len) == CPCHAIN_RESULT_OK &&
+            cpchain_share_proxy_poll(proxy[i], reply, sizeof reply, &rlen, &rkind, &rinfo) ==
+                CPCHAIN_RESULT_OK &&
+            rkind == CPCHAIN_SHARE_OUTPUT_KIND_ACCEPTED)
+          accepted++;
+      }
+    }
+  }
+  printf("host: %u of %d proxies verified and hold their kfrags\n", accepted, N_PROXIES);
+  if (rc != CPCHAIN_RESULT_NO_OUTPUT || accepted != N_PROXIES) goto out;
+
+  /* The interval's capsule (the key-index record carries it), asked for by the buyer. */
+  size_t wlen = 0;
+  rc = cpchain_share_owner_wrap_interval_key(owner, FRESH_SEED(), 32, interval, wrapped, sizeof wrapped,
+                                             &wlen);
+  if (rc == CPCHAIN_RESULT_OK)
+    rc = cpchain_share_grantee_request(buyer, now, grant_id, sizeof grant_id, interval, wrapped, wlen);
+  if (rc != CPCHAIN_RESULT_OK) {
+    report("request", rc);
+    goto out;
+  }
+  unsigned cfrags = 0, ready = 0;
+  while (cpchain_share_grantee_poll(buyer, msg, sizeof msg, &len, &kind, &info) == CPCHAIN_RESULT_OK) {
+    if (kind == CPCHAIN_SHARE_OUTPUT_KIND_READY) ready++;
+    if (kind != CPCHAIN_SHARE_OUTPUT_KIND_SEND_REQUEST) continue;
+    for (int i = 0; i < N_PROXIES; i++) {
+      if (memcmp(info.peer, proxy_addr[i], 20) != 0) continue;
+      size_t rlen = 0;
+      cpchain_share_output_kind rkind;
+      cpchain_share_output_info rinfo;
+      if (cpchain_share_proxy_handle_request(proxy[i], now, FRESH_SEED(), 32, msg, len) == CPCHAIN_RESULT_OK &&
+          cpchain_share_proxy_poll(proxy[i], reply, sizeof reply, &rlen, &rkind, &rinfo) == CPCHAIN_RESULT_OK &&
+          rkind == CPCHAIN_SHARE_OUTPUT_KIND_REPLY &&
+          cpchain_share_grantee_handle_cfrag(buyer, now, reply, rlen) == CPCHAIN_RESULT_OK)
+        cfrags++;
+    }
+  }
+  /* Anything left (the READY, if the last request's answer brought it). */
+  while (cpchain_share_grantee_poll(buyer, msg, sizeof msg, &len, &kind, &info) == CPCHAIN_RESULT_OK)
+    if (kind == CPCHAIN_SHARE_OUTPUT_KIND_READY) ready++;
+  uint8_t key[CPCHAIN_DATA_KEY_LEN];
+  rc = cpchain_share_grantee_open(buyer, grant_id, sizeof grant_id, interval, key, sizeof key);
+  printf("host: buyer got %u cfrags (2 needed), opened interval %llu: %s\n", cfrags,
+         (unsigned long long)interval, rc == CPCHAIN_RESULT_OK ? "yes" : "no");
+  if (rc != CPCHAIN_RESULT_OK || ready != 1) goto out;
+
+  /* The key opens that interval's blocks and no other's. */
+  static uint8_t plain[CPCHAIN_CHAIN_OUTPUT_MAX_LEN * 2];
+  unsigned opened = 0, refused = 0;
+  for (size_t i = 0; i < n_blocks; i++) {
+    size_t plain_len = 0, count = 0;
+    rc = cpchain_chain_open_block(block_index[i].ptr, block_index[i].len, key, sizeof key, plain,
+                                  sizeof plain, &plain_len, &count);
+    if (rc == CPCHAIN_RESULT_OK) opened++;
+    else if (rc == CPCHAIN_RESULT_CHAIN_WRONG_INTERVAL_KEY) refused++;
+    else {
+      report("buyer open block", rc);
+      goto out;
+    }
+  }
+  printf("host: buyer decrypted the %u blocks of its interval; the %u others stay sealed\n", opened,
+         refused);
+  if (opened == 0 || refused == 0 || opened + refused != n_blocks) goto out;
+  ok = 0;
+out:
+  memset(key, 0, sizeof key);
+  cpchain_share_grantee_free(buyer);
+  for (int i = 0; i < N_PROXIES; i++) cpchain_share_proxy_free(proxy[i]);
+  cpchain_share_owner_free(owner);
+  return ok;
+#undef FRESH_SEED
+}
+#endif
+
 int main(void) {
   /* Provisioning: a device seed (from a hardware RNG in real life), the stream's id, and the
    * owner's master secret (from the owner's wallet). Fixed here so runs are reproducible. */
@@ -264,6 +420,9 @@ int main(void) {
   if (stats.records != samples || summary.checkpoint.next_index != n_blocks ||
       summary.anchored_index + 1 != n_blocks)
     return 1;
+#if defined(CPCHAIN_PRE)
+  if (share_grant(stream, master, info.interval + 1) != 0) return 1;
+#endif
   printf("c-gateway: ok\n");
   return 0;
 }

@@ -1486,6 +1486,139 @@ static void test_lbft_light(void) {
   cpchain_chain_spec_free(spec);
 }
 
+/* ---- DPoR: the proposer schedule of a term, from defaults and from an election. ---- */
+
+static void test_dpor_schedule(void) {
+  cpchain_chain_spec *spec = NULL;
+  CHECK_RC(cpchain_chain_spec_mainnet(&spec), CPCHAIN_RESULT_OK);
+  uint32_t per_term = 0, view_len = 0;
+  uint64_t term_blocks = 0, until = 0, lead = 0;
+  CHECK_RC(cpchain_chain_spec_proposers_per_term(spec, &per_term), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_spec_view_len(spec, &view_len), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_spec_term_blocks(spec, &term_blocks), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_spec_default_proposers_until(spec, &until), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_spec_election_lead_terms(spec, &lead), CPCHAIN_RESULT_OK);
+  enum { ND = 16, NC = 12 };
+  if (per_term != 12 || term_blocks != 36 || until != 180 || lead != 2) {
+    CHECK(!"the schedule test assumes mainnet's 12 x 3 terms, defaults to 180, lead 2");
+    cpchain_chain_spec_free(spec);
+    return;
+  }
+  uint8_t defaults[ND][20];
+  for (int i = 0; i < ND; i++) memset(defaults[i], 0xa0 + i, 20);
+  cpchain_dpor_schedule *sch = NULL;
+  CHECK_RC(cpchain_dpor_schedule_new(spec, &defaults[0][0], ND,
+                                     CPCHAIN_DPOR_SCHEDULE_DEFAULT_CAPACITY, &sch),
+           CPCHAIN_RESULT_OK);
+
+  /* Term 0 is sealed by default proposers: each proposes once per view, three views. */
+  cpchain_dpor_slot sl;
+  uint8_t who[20];
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 1, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.term == 0 && sl.view == 0 && sl.slot == 0 && !sl.is_checkpoint && sl.is_default &&
+        sl.has_proposer && memcmp(sl.proposer, defaults[0], 20) == 0);
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 13, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.view == 1 && sl.slot == 0 && memcmp(sl.proposer, defaults[0], 20) == 0);
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 36, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.term == 0 && sl.view == 2 && sl.slot == 11 && sl.is_checkpoint);
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 36, who, sizeof who), CPCHAIN_RESULT_OK);
+  CHECK(memcmp(who, defaults[11], 20) == 0);
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 37, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.term == 1 && sl.view == 0 && sl.slot == 0 && !sl.is_checkpoint);
+  /* Genesis has no proposer; nor has term 5 (heights 181..216) before its election. */
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 0, who, sizeof who), CPCHAIN_RESULT_DPOR_NO_PROPOSER);
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 181, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.term == 5 && !sl.is_default && !sl.has_proposer);
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 181, who, sizeof who),
+           CPCHAIN_RESULT_DPOR_NO_PROPOSER);
+
+  /* The election at checkpoint 108 (end of term 2) installs term 5's committee: the same
+   * committee cpchain_elect draws for term 5 from the same inputs. */
+  cpchain_candidate cands[NC];
+  for (int i = 0; i < NC; i++) {
+    memset(cands[i].address, 0x30 + i, 20);
+    cands[i].rpt = (uint32_t)(500 + 700 * i);
+  }
+  uint8_t hash[32];
+  memset(hash, 0x5e, sizeof hash);
+  uint64_t term = 0;
+  CHECK_RC(cpchain_dpor_schedule_elect_at(sch, 100, hash, 32, cands, NC, &term),
+           CPCHAIN_RESULT_DPOR_NOT_CHECKPOINT);
+  CHECK_RC(cpchain_dpor_schedule_elect_at(sch, 108, hash, 32, cands, NC, &term), CPCHAIN_RESULT_OK);
+  CHECK(term == 5);
+  cpchain_seat committee[12];
+  size_t k = 0;
+  CHECK_RC(cpchain_elect(spec, hash, 32, 5, cands, NC, &defaults[0][0], ND, committee, 12, &k),
+           CPCHAIN_RESULT_OK);
+  CHECK(k == 12);
+  for (uint64_t h = 181; h <= 216; h++) {
+    CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, h, who, sizeof who), CPCHAIN_RESULT_OK);
+    CHECK(memcmp(who, committee[(h - 1) % 36 % 12].address, 20) == 0);
+  }
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 181 + 12, &sl), CPCHAIN_RESULT_OK);
+  CHECK(sl.view == 1 && sl.has_proposer && memcmp(sl.proposer, committee[0].address, 20) == 0);
+  /* Installing the same committee again is fine; another one would fork the schedule. */
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 5, committee, 12), CPCHAIN_RESULT_OK);
+  cpchain_seat other[12];
+  for (int i = 0; i < 12; i++) other[i] = committee[11 - i];
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 5, other, 12), CPCHAIN_RESULT_DPOR_SCHEDULE_CONFLICT);
+  CHECK_RC(cpchain_dpor_schedule_elect_at(sch, 108, hash, 32, cands, NC - 1, &term),
+           CPCHAIN_RESULT_DPOR_SCHEDULE_CONFLICT);
+  /* Bad committees. */
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 6, committee, 11), CPCHAIN_RESULT_DPOR_COMMITTEE_SIZE);
+  other[3] = other[4];
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 6, other, 12), CPCHAIN_RESULT_DPOR_DUPLICATE_MEMBER);
+  {
+    /* A seat kind C made up is refused: read as an integer, never as an enum. */
+    cpchain_seat weird[12];
+    memcpy(weird, committee, sizeof weird);
+    uint32_t bogus = 7;
+    memcpy(&weird[2].kind, &bogus, sizeof bogus);
+    CHECK_RC(cpchain_dpor_schedule_install(sch, 6, weird, 12), CPCHAIN_RESULT_INVALID_PARAMETER);
+  }
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 6, NULL, 12), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_install(NULL, 6, committee, 12), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_elect_at(sch, 144, hash, 31, cands, NC, &term),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK_RC(cpchain_dpor_schedule_elect_at(sch, 144, hash, 32, cands, NC, NULL),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 1, who, 19), CPCHAIN_RESULT_INSUFFICIENT_SIZE);
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 1, NULL, 20), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_slot(sch, 1, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_slot(NULL, 1, &sl), CPCHAIN_RESULT_NULL_PARAMETER);
+  /* Pruning served terms. */
+  size_t dropped = 9;
+  CHECK_RC(cpchain_dpor_schedule_prune_before(sch, 6, &dropped), CPCHAIN_RESULT_OK);
+  CHECK(dropped == 1);
+  CHECK_RC(cpchain_dpor_schedule_proposer_of(sch, 181, who, sizeof who),
+           CPCHAIN_RESULT_DPOR_NO_PROPOSER);
+  CHECK_RC(cpchain_dpor_schedule_prune_before(sch, 6, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  cpchain_dpor_schedule_free(sch);
+  cpchain_dpor_schedule_free(NULL);
+
+  /* A full schedule refuses, until served terms are pruned. */
+  CHECK_RC(cpchain_dpor_schedule_new(spec, &defaults[0][0], ND, 1, &sch), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 5, committee, 12), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 6, committee, 12), CPCHAIN_RESULT_DPOR_SCHEDULE_FULL);
+  CHECK_RC(cpchain_dpor_schedule_prune_before(sch, 6, &dropped), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_dpor_schedule_install(sch, 6, committee, 12), CPCHAIN_RESULT_OK);
+  cpchain_dpor_schedule_free(sch);
+
+  /* Bad defaults: too few, or one twice. */
+  sch = (cpchain_dpor_schedule *)(uintptr_t)1;
+  CHECK_RC(cpchain_dpor_schedule_new(spec, &defaults[0][0], 11, 64, &sch),
+           CPCHAIN_RESULT_DPOR_COMMITTEE_SIZE);
+  CHECK(sch == NULL);
+  memcpy(defaults[5], defaults[6], 20);
+  CHECK_RC(cpchain_dpor_schedule_new(spec, &defaults[0][0], ND, 64, &sch),
+           CPCHAIN_RESULT_DPOR_DUPLICATE_MEMBER);
+  CHECK_RC(cpchain_dpor_schedule_new(spec, NULL, ND, 64, &sch), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_new(NULL, &defaults[0][0], ND, 64, &sch), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_dpor_schedule_new(spec, &defaults[0][0], ND, 64, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK(sch == NULL);
+  cpchain_chain_spec_free(spec);
+}
+
 /* ---- An LBFT network of four validator handles (devnet: f = 1), driven entirely through
  * the C API: one proposes, all vote, all commit; a light client verifies the commit. ---- */
 
@@ -1689,6 +1822,292 @@ static void test_lbft_validators(void) {
   cpchain_chain_spec_free(spec);
 }
 
+/* ---- Crash and restore: a validator freed mid-height comes back from its last PERSIST
+ * bytes and never signs against what it signed before (no equivocation FAULT anywhere),
+ * and the network still decides the block. ---- */
+
+static uint8_t saved_persist[NVAL][16384]; /* the host's "disk": last PERSIST per validator */
+static size_t saved_len[NVAL];
+static uint8_t sent_by_1[64][2048]; /* what validator 1 broadcast before its crash */
+static size_t sent_by_1_len[64];
+static size_t n_sent_by_1;
+
+struct pump_stats {
+  unsigned commits, faults, rebroadcast_matches;
+  uint8_t commit[NVAL][4096];
+  size_t commit_len[NVAL];
+};
+
+/* Poll every live validator once to empty, queueing its messages; then deliver the queue.
+ * `record_1` keeps validator 1's broadcasts; `compare_1` matches them against the record. */
+static void pump_once(cpchain_lbft_validator *v[NVAL], const uint8_t addrs[NVAL][20], uint64_t now,
+                      struct pump_stats *st, int record_1, int compare_1) {
+  size_t n = 0;
+  cpchain_lbft_output_kind kind;
+  cpchain_lbft_output_info info;
+  for (int i = 0; i < NVAL; i++) {
+    if (v[i] == NULL) continue;
+    for (;;) {
+      cpchain_result r = cpchain_lbft_validator_poll(v[i], lbft_buf, sizeof lbft_buf, &n, &kind, &info);
+      if (r == CPCHAIN_RESULT_NO_OUTPUT) break;
+      CHECK_RC(r, CPCHAIN_RESULT_OK);
+      if (r != CPCHAIN_RESULT_OK) break;
+      if (kind == CPCHAIN_LBFT_OUTPUT_KIND_PERSIST) {
+        CHECK(n <= sizeof saved_persist[i]);
+        if (n <= sizeof saved_persist[i]) {
+          memcpy(saved_persist[i], lbft_buf, n);
+          saved_len[i] = n;
+        }
+      } else if (kind == CPCHAIN_LBFT_OUTPUT_KIND_BROADCAST || kind == CPCHAIN_LBFT_OUTPUT_KIND_SEND) {
+        if (i == 1 && kind == CPCHAIN_LBFT_OUTPUT_KIND_BROADCAST) {
+          if (record_1 && n_sent_by_1 < 64 && n <= sizeof sent_by_1[0]) {
+            memcpy(sent_by_1[n_sent_by_1], lbft_buf, n);
+            sent_by_1_len[n_sent_by_1++] = n;
+          }
+          if (compare_1)
+            for (size_t k = 0; k < n_sent_by_1; k++)
+              if (sent_by_1_len[k] == n && memcmp(sent_by_1[k], lbft_buf, n) == 0)
+                st->rebroadcast_matches++;
+        }
+        int to = -1;
+        if (kind == CPCHAIN_LBFT_OUTPUT_KIND_SEND)
+          for (int j = 0; j < NVAL; j++)
+            if (memcmp(info.peer, addrs[j], 20) == 0) to = j;
+        if (lbft_tail < sizeof lbft_queue / sizeof lbft_queue[0]) {
+          struct lbft_msg *m = &lbft_queue[lbft_tail++];
+          m->from = i;
+          m->to = to;
+          m->len = n;
+          m->bytes = malloc(n);
+          memcpy(m->bytes, lbft_buf, n);
+        }
+      } else if (kind == CPCHAIN_LBFT_OUTPUT_KIND_CHECK_BLOCK) {
+        CHECK_RC(cpchain_lbft_validator_block_checked(v[i], now, info.block_id, 32, true),
+                 CPCHAIN_RESULT_OK);
+      } else if (kind == CPCHAIN_LBFT_OUTPUT_KIND_COMMIT) {
+        if (st->commit_len[i] == 0 && n <= sizeof st->commit[i]) {
+          memcpy(st->commit[i], lbft_buf, n);
+          st->commit_len[i] = n;
+          st->commits++;
+        }
+      } else if (kind == CPCHAIN_LBFT_OUTPUT_KIND_FAULT) {
+        st->faults++;
+      }
+    }
+  }
+  while (lbft_head < lbft_tail) {
+    struct lbft_msg *m = &lbft_queue[lbft_head++];
+    for (int j = 0; j < NVAL; j++) {
+      if (v[j] == NULL || j == m->from || (m->to >= 0 && m->to != j)) continue;
+      cpchain_result r =
+          cpchain_lbft_validator_handle_bytes(v[j], now, addrs[m->from], 20, m->bytes, m->len);
+      CHECK(r != CPCHAIN_RESULT_PANIC);
+      if (r == CPCHAIN_RESULT_LBFT_EQUIVOCATION) st->faults++;
+    }
+    free(m->bytes);
+  }
+}
+
+static void test_lbft_crash_and_restore(void) {
+  cpchain_chain_spec *spec = NULL, *mainnet = NULL;
+  CHECK_RC(cpchain_chain_spec_devnet(&spec), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_spec_mainnet(&mainnet), CPCHAIN_RESULT_OK);
+  uint64_t period = 0;
+  CHECK_RC(cpchain_chain_spec_block_period_ms(spec, &period), CPCHAIN_RESULT_OK);
+  cpchain_secret_key *keys[NVAL];
+  uint8_t pks[NVAL][33], addrs[NVAL][20];
+  for (int i = 0; i < NVAL; i++) {
+    uint8_t b[32];
+    memset(b, 0x70 + i, 32);
+    CHECK_RC(cpchain_secret_key_from_bytes(b, 32, &keys[i]), CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_secret_key_public_key(keys[i], pks[i], 33), CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_secret_key_address(keys[i], addrs[i], 20), CPCHAIN_RESULT_OK);
+  }
+  const uint64_t t0 = 1000000;
+  uint8_t genesis[CPCHAIN_LBFT_HEADER_MAX_LEN];
+  size_t glen = 0;
+  CHECK_RC(cpchain_lbft_genesis_header(spec, t0, genesis, sizeof genesis, &glen), CPCHAIN_RESULT_OK);
+  cpchain_lbft_validator *v[NVAL];
+  for (int i = 0; i < NVAL; i++)
+    CHECK_RC(cpchain_lbft_validator_new(spec, keys[i], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                        genesis, glen, t0, &v[i]),
+             CPCHAIN_RESULT_OK);
+  memset(saved_len, 0, sizeof saved_len);
+  n_sent_by_1 = 0;
+  lbft_head = lbft_tail = 0;
+  static struct pump_stats st;
+  memset(&st, 0, sizeof st);
+
+  /* Height 1: validator 0 proposes; one pump delivers the proposal, a second lets the
+   * others judge it, persist and prepare. */
+  uint64_t now = t0 + period;
+  const uint8_t tx[] = {0x01, 0x02, 0x03};
+  cpchain_bytes txs[1] = {{tx, sizeof tx}};
+  uint8_t id[32];
+  CHECK_RC(cpchain_lbft_validator_propose(v[0], now, txs, 1, id, sizeof id), CPCHAIN_RESULT_OK);
+  pump_once(v, (const uint8_t(*)[20])addrs, now, &st, 1, 0);
+  /* Validator 1 has the proposal: it asks to check it, then persists and prepares. Take
+   * its outputs up to and including its first vote broadcast, and crash right after. */
+  size_t n = 0;
+  cpchain_lbft_output_kind kind;
+  cpchain_lbft_output_info info;
+  int voted = 0;
+  for (int guard = 0; guard < 16 && !voted; guard++) {
+    cpchain_result r = cpchain_lbft_validator_poll(v[1], lbft_buf, sizeof lbft_buf, &n, &kind, &info);
+    if (r == CPCHAIN_RESULT_NO_OUTPUT) break;
+    CHECK_RC(r, CPCHAIN_RESULT_OK);
+    if (kind == CPCHAIN_LBFT_OUTPUT_KIND_CHECK_BLOCK) {
+      CHECK_RC(cpchain_lbft_validator_block_checked(v[1], now, info.block_id, 32, true),
+               CPCHAIN_RESULT_OK);
+    } else if (kind == CPCHAIN_LBFT_OUTPUT_KIND_PERSIST && n <= sizeof saved_persist[1]) {
+      memcpy(saved_persist[1], lbft_buf, n);
+      saved_len[1] = n;
+    } else if (kind == CPCHAIN_LBFT_OUTPUT_KIND_BROADCAST && n <= sizeof sent_by_1[0]) {
+      memcpy(sent_by_1[n_sent_by_1], lbft_buf, n);
+      sent_by_1_len[n_sent_by_1++] = n;
+      voted = 1; /* the PREPARE went out (persisted first, as the contract says) */
+      struct lbft_msg *m = &lbft_queue[lbft_tail++];
+      m->from = 1;
+      m->to = -1;
+      m->len = n;
+      m->bytes = malloc(n);
+      memcpy(m->bytes, lbft_buf, n);
+    }
+  }
+  CHECK(voted && saved_len[1] > 0);
+  uint64_t h = 0;
+  uint32_t round = 0;
+  CHECK_RC(cpchain_lbft_validator_position(v[1], &h, &round), CPCHAIN_RESULT_OK);
+  CHECK(h == 1 && round == 0);
+
+  /* The crash: the handle and everything in memory is gone; only the PERSIST bytes remain. */
+  cpchain_lbft_validator_free(v[1]);
+  v[1] = NULL;
+
+  /* Bad bytes are refused with a code and no handle. */
+  cpchain_lbft_validator *bad = (cpchain_lbft_validator *)(uintptr_t)1;
+  for (size_t cut = 0; cut < saved_len[1]; cut += 7) {
+    cpchain_result r = cpchain_lbft_validator_restore(spec, keys[1], &pks[0][0], NVAL, &addrs[0][0],
+                                                      NVAL, 0, saved_persist[1], cut, &bad);
+    CHECK(r >= CPCHAIN_RESULT_DECODE_TOO_LARGE && r <= CPCHAIN_RESULT_DECODE_OTHER);
+    CHECK(bad == NULL);
+  }
+  uint8_t garbage[256];
+  for (int i = 0; i < 100; i++) {
+    size_t glen2 = (size_t)(next_byte() % sizeof garbage);
+    fill_garbage(garbage, glen2);
+    if (glen2 > 3 && (i & 1)) { garbage[0] = 1; garbage[1] = 2; garbage[2] = 4; } /* PERSIST tag */
+    cpchain_result r = cpchain_lbft_validator_restore(spec, keys[1], &pks[0][0], NVAL, &addrs[0][0],
+                                                      NVAL, 0, garbage, glen2, &bad);
+    CHECK(r != CPCHAIN_RESULT_OK && r != CPCHAIN_RESULT_PANIC && bad == NULL);
+  }
+  /* Flipped bits: an error, or (when the flip hits a don't-care value) a valid record, but
+   * never a crash or a handle on failure. */
+  {
+    static uint8_t flipped[16384];
+    for (int i = 0; i < 200; i++) {
+      memcpy(flipped, saved_persist[1], saved_len[1]);
+      size_t bit = ((size_t)next_byte() * 256u + next_byte()) % (saved_len[1] * 8);
+      flipped[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+      cpchain_lbft_validator *x = NULL;
+      cpchain_result r = cpchain_lbft_validator_restore(spec, keys[1], &pks[0][0], NVAL, &addrs[0][0],
+                                                        NVAL, 0, flipped, saved_len[1], &x);
+      CHECK(r != CPCHAIN_RESULT_PANIC && (r == CPCHAIN_RESULT_OK) == (x != NULL));
+      cpchain_lbft_validator_free(x);
+    }
+  }
+  {
+    /* The record under another validator's key (its vote is signed by validator 1), with
+     * another chain's spec, a header instead of a record, a bad flag, NULLs: */
+    CHECK_RC(cpchain_lbft_validator_restore(spec, keys[2], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                            saved_persist[1], saved_len[1], &bad),
+             CPCHAIN_RESULT_LBFT_PERSISTED_MISMATCH);
+    CHECK(bad == NULL);
+    cpchain_result r = cpchain_lbft_validator_restore(mainnet, keys[1], &pks[0][0], NVAL, &addrs[0][0],
+                                                      NVAL, 0, saved_persist[1], saved_len[1], &bad);
+    CHECK(r == CPCHAIN_RESULT_LBFT_VALIDATOR_COUNT || r == CPCHAIN_RESULT_LBFT_PERSISTED_MISMATCH);
+    CHECK_RC(cpchain_lbft_validator_restore(spec, keys[1], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                            genesis, glen, &bad),
+             CPCHAIN_RESULT_DECODE_WRONG_TAG);
+    CHECK_RC(cpchain_lbft_validator_restore(spec, keys[1], &pks[0][0], NVAL, &addrs[0][0], NVAL, 9,
+                                            saved_persist[1], saved_len[1], &bad),
+             CPCHAIN_RESULT_INVALID_PARAMETER);
+    CHECK_RC(cpchain_lbft_validator_restore(NULL, keys[1], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                            saved_persist[1], saved_len[1], &bad),
+             CPCHAIN_RESULT_NULL_PARAMETER);
+    CHECK_RC(cpchain_lbft_validator_restore(spec, NULL, &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                            saved_persist[1], saved_len[1], &bad),
+             CPCHAIN_RESULT_NULL_PARAMETER);
+    CHECK_RC(cpchain_lbft_validator_restore(spec, keys[1], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                            NULL, saved_len[1], &bad),
+             CPCHAIN_RESULT_NULL_PARAMETER);
+    CHECK_RC(cpchain_lbft_validator_restore(spec, keys[1], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                            saved_persist[1], saved_len[1], NULL),
+             CPCHAIN_RESULT_NULL_PARAMETER);
+    CHECK(bad == NULL);
+  }
+
+  /* The restart: a new handle from spec, key and the persisted bytes. */
+  CHECK_RC(cpchain_lbft_validator_restore(spec, keys[1], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                          saved_persist[1], saved_len[1], &v[1]),
+           CPCHAIN_RESULT_OK);
+  CHECK(v[1] != NULL);
+  h = 0;
+  round = 9;
+  CHECK_RC(cpchain_lbft_validator_position(v[1], &h, &round), CPCHAIN_RESULT_OK);
+  CHECK(h == 1 && round == 0);
+  CHECK_RC(cpchain_lbft_validator_position(v[1], NULL, &round), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_validator_position(NULL, &h, &round), CPCHAIN_RESULT_NULL_PARAMETER);
+
+  /* Run to the decision. The restored validator re-broadcasts exactly the vote it signed
+   * before (same bytes), and nobody sees an equivocation. */
+  for (int step = 0; step < 50 && st.commits < NVAL; step++)
+    pump_once(v, (const uint8_t(*)[20])addrs, now, &st, 0, 1);
+  CHECK(st.commits == NVAL);
+  CHECK(st.faults == 0);
+  CHECK(st.rebroadcast_matches >= 1);
+  for (int i = 1; i < NVAL; i++)
+    CHECK(st.commit_len[i] == st.commit_len[0] &&
+          memcmp(st.commit[i], st.commit[0], st.commit_len[0]) == 0);
+
+  /* A second crash, after the decision: the record is now at height 2. The restored
+   * validator is handed the head's VALIDATE to help lagging peers; once only. */
+  cpchain_lbft_validator_free(v[1]);
+  v[1] = NULL;
+  CHECK_RC(cpchain_lbft_validator_restore(spec, keys[1], &pks[0][0], NVAL, &addrs[0][0], NVAL, 0,
+                                          saved_persist[1], saved_len[1], &v[1]),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_lbft_validator_position(v[1], &h, &round), CPCHAIN_RESULT_OK);
+  CHECK(h == 2);
+  fill_garbage(garbage, 40);
+  {
+    cpchain_result r = cpchain_lbft_validator_remember(v[1], garbage, 40);
+    CHECK(r >= CPCHAIN_RESULT_DECODE_TOO_LARGE && r <= CPCHAIN_RESULT_DECODE_OTHER);
+  }
+  CHECK_RC(cpchain_lbft_validator_remember(v[1], NULL, 4), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_lbft_validator_remember(NULL, st.commit[0], st.commit_len[0]),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  {
+    /* A tampered certificate is refused, state unchanged. */
+    static uint8_t t[4096];
+    memcpy(t, st.commit[0], st.commit_len[0]);
+    t[st.commit_len[0] - 5] ^= 1;
+    cpchain_result r = cpchain_lbft_validator_remember(v[1], t, st.commit_len[0]);
+    CHECK(r != CPCHAIN_RESULT_OK && r != CPCHAIN_RESULT_PANIC);
+  }
+  CHECK_RC(cpchain_lbft_validator_remember(v[1], st.commit[0], st.commit_len[0]), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_lbft_validator_remember(v[1], st.commit[0], st.commit_len[0]),
+           CPCHAIN_RESULT_LBFT_DUPLICATE);
+
+  while (lbft_head < lbft_tail) free(lbft_queue[lbft_head++].bytes);
+  for (int i = 0; i < NVAL; i++) {
+    cpchain_lbft_validator_free(v[i]);
+    cpchain_secret_key_free(keys[i]);
+  }
+  cpchain_chain_spec_free(mainnet);
+  cpchain_chain_spec_free(spec);
+}
+
 /* Handles are immutable: one key and one spec may be used from several threads at once. */
 struct thread_arg {
   const cpchain_secret_key *key;
@@ -1753,8 +2172,10 @@ int main(void) {
   test_chain_writer_and_reader();
   test_chain_bad_input();
   test_rpt_and_election();
+  test_dpor_schedule();
   test_lbft_light();
   test_lbft_validators();
+  test_lbft_crash_and_restore();
   printf("%u passed, %u failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
