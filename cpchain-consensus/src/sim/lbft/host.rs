@@ -60,7 +60,7 @@ impl ValidatorHost {
         }
         let last = engine.parent().clone();
         let height = engine.height();
-        let impeach_id = engine.impeach_block().id();
+        let impeach_id = engine.impeach_id();
         ValidatorHost {
             shared,
             id,
@@ -132,7 +132,7 @@ impl ValidatorHost {
             return;
         }
         self.height = self.engine.height();
-        self.impeach_id = self.engine.impeach_block().id();
+        self.impeach_id = self.engine.impeach_id();
         self.seen_votes.clear();
         self.seen_proposal = None;
         if let Some(b) = self.byzantine.as_mut() {

@@ -2,8 +2,8 @@
 //! schedule, who is where. Secret keys are not here: each node gets only its own.
 
 use crate::lbft::{
-    verify_validate, Block, BlockId, Certificate, FixedSchedule, Header, ImpeachQuorum, Message,
-    Phase, Validate, ValidatorSet, Vote,
+    Block, BlockId, Certificate, FixedSchedule, Header, ImpeachQuorum, Message, Phase, Validate,
+    ValidatorSet, Vote,
 };
 use crate::sim::NodeId;
 use alloc::collections::BTreeMap;
@@ -276,15 +276,17 @@ impl Shared {
             block: block.clone(),
             certificate: certificate.clone(),
         };
-        let ok = verify_validate(
+        // The block's id is computed anew inside, from the block: `id` only keys the memo.
+        let ok = crate::lbft::light::verify_validate_on(
             &self.spec,
             &self.validators,
             self.impeach_quorum,
             &self.schedule,
             &v,
             parent,
+            &parent_id,
         )
-        .is_ok();
+        .is_ok_and(|(_, computed)| computed == id);
         if ok {
             self.verified
                 .borrow_mut()
