@@ -1,5 +1,4 @@
-//! Simulation aids: a per-thread verification cache for real signatures (runtime opt-in,
-//! feature `std`) and, behind feature `insecure-test-crypto`, a fast keyed-hash stand-in
+//! Simulation aids: a per-thread verification cache (runtime opt-in, feature `std`) and, behind feature `insecure-test-crypto`, a fast keyed-hash stand-in
 //! for ECDSA.
 //!
 //! # `insecure-test-crypto`
@@ -55,6 +54,14 @@ pub(crate) mod insecure {
 /// turns it on. Verification is a pure function, so a hit is as good as the check; a miss
 /// costs one lookup. Simulators turn it on so that n nodes checking the same vote pay for
 /// one verification; nothing else should.
+///
+/// Keys are the exact inputs of the check, never a digest of them: `(key, digest,
+/// signature)` for [`crate::PublicKey::verify`], `(key, signature, domain, payload)` for
+/// [`crate::PublicKey::verify_payload`] and `(signature, domain, payload)` → signer for
+/// [`crate::Signature::recover_signer`] (the last two also save the signing digest and the
+/// address hash on a hit). Both signature schemes go through it: under
+/// `insecure-test-crypto` a hit saves a Keccak permutation rather than an ECDSA check, which
+/// is what lets swarm runs reach thousands of heights a second.
 #[cfg(feature = "std")]
 pub mod verify_cache {
     use crate::PublicKey;

@@ -207,15 +207,17 @@ impl ValidatorHost {
                         self.engine.block_checked(now, block.id(), valid);
                     }
                     Output::Commit { block, certificate } => {
-                        let id = block.id();
+                        let claimed = certificate.block;
                         let certified = block.header.parent == self.last_id
                             && self.shared.certified(
                                 &self.last,
                                 self.last_id,
                                 &block,
-                                id,
+                                claimed,
                                 &certificate,
                             );
+                        // Certified means the block hashes to `claimed` (checked there).
+                        let id = if certified { claimed } else { block.id() };
                         self.last_id = id;
                         ctx.observe(Event::Committed {
                             height: block.header.height,

@@ -255,7 +255,9 @@ impl Shared {
         self.addresses.get(id).copied().unwrap_or(Address::ZERO)
     }
 
-    /// Light verification of a decided block against its parent, memoised per run.
+    /// Light verification of a decided block against its parent, memoised per run. `true`
+    /// also means the block's own hash is `id` (a memo entry is stored only under the id
+    /// computed from its block, and a hit needs an equal block).
     pub fn certified(
         &self,
         parent: &Header,
