@@ -152,7 +152,8 @@ pub mod verify_cache {
         ENABLED.with(|e| e.get())
     }
 
-    /// `(hits, misses)` since [`enable`].
+    /// `(hits, misses)` of all lookups since [`enable`] (a payload-level miss is followed by
+    /// a digest-level lookup, so one check may count twice).
     pub fn stats() -> (u64, u64) {
         CACHE.with(|c| {
             c.borrow()
