@@ -163,49 +163,94 @@ impl PublicKey {
 
     /// Verify `sig` over `digest`. High-s signatures cannot exist here: [`Signature`]
     /// refuses them on construction.
+    ///
+    /// Goes through the per-thread verification cache when a simulator turned it on
+    /// ([`crate::verify_cache`]): a hit stands for a check of the very same
+    /// (key, digest, signature) bytes that succeeded before.
     pub fn verify(&self, digest: &Hash, sig: &Signature) -> Result<(), CryptoError> {
+        #[cfg(feature = "std")]
+        if crate::verify_cache::is_enabled() {
+            let compressed = self.to_compressed();
+            let sig_bytes = sig.to_bytes();
+            let cache_key =
+                crate::verify_cache::verify_key(&compressed, digest.as_bytes(), &sig_bytes);
+            if crate::verify_cache::known(&cache_key) == Some(true) {
+                return Ok(());
+            }
+            #[cfg(feature = "insecure-test-crypto")]
+            let r = Self::verify_insecure(&compressed, digest, &sig_bytes);
+            #[cfg(not(feature = "insecure-test-crypto"))]
+            let r = self.verify_ecdsa(digest, sig);
+            if r.is_ok() {
+                crate::verify_cache::remember(cache_key);
+            }
+            return r;
+        }
         #[cfg(feature = "insecure-test-crypto")]
-        let r = if Signature::insecure(&self.to_compressed(), digest) == *sig {
-            Ok(())
-        } else {
-            Err(CryptoError::BadSignature)
-        };
+        let r = Self::verify_insecure(&self.to_compressed(), digest, &sig.to_bytes());
         #[cfg(not(feature = "insecure-test-crypto"))]
         let r = self.verify_ecdsa(digest, sig);
         r
     }
 
-    /// ECDSA verification, through the per-thread cache when a simulator turned it on.
+    /// The keyed-hash check: recompute the signature this key makes over `digest` and
+    /// compare the bytes (one encoding per signature, see [`Signature`]).
+    #[cfg(feature = "insecure-test-crypto")]
+    fn verify_insecure(
+        compressed: &[u8; 33],
+        digest: &Hash,
+        sig: &[u8; 65],
+    ) -> Result<(), CryptoError> {
+        // `sig` parsed, so it equals the raw form exactly when the raw form parses and is
+        // the signature; the repaired form (x at or above the group order, probability
+        // 2^-128) is only built for a mismatch.
+        let raw = Signature::insecure_raw(compressed, digest);
+        if raw == *sig || Signature::insecure_repair(raw).to_bytes() == *sig {
+            Ok(())
+        } else {
+            Err(CryptoError::BadSignature)
+        }
+    }
+
+    /// ECDSA verification proper.
     #[cfg(not(feature = "insecure-test-crypto"))]
     fn verify_ecdsa(&self, digest: &Hash, sig: &Signature) -> Result<(), CryptoError> {
-        #[cfg(feature = "std")]
-        let cache_key = crate::verify_cache::verify_key(
-            &self.to_compressed(),
-            digest.as_bytes(),
-            &sig.to_bytes(),
-        );
-        #[cfg(feature = "std")]
-        if crate::verify_cache::known(&cache_key) == Some(true) {
-            return Ok(());
-        }
-        let r = self
-            .inner
+        self.inner
             .verify_prehash(digest.as_bytes(), &sig.rs)
-            .map_err(|_| CryptoError::BadSignature);
-        #[cfg(feature = "std")]
-        if r.is_ok() {
-            crate::verify_cache::remember(cache_key);
-        }
-        r
+            .map_err(|_| CryptoError::BadSignature)
     }
 
     /// Verify a domain-separated signature made with [`SecretKey::sign`].
+    ///
+    /// With the verification cache on, a check of the very same (key, signature, domain,
+    /// payload) that succeeded before is a hit without even hashing the payload.
     pub fn verify_payload(
         &self,
         domain: &Domain,
         payload: &[u8],
         sig: &Signature,
     ) -> Result<(), CryptoError> {
+        #[cfg(feature = "std")]
+        if crate::verify_cache::is_enabled() {
+            let mut buf = [0u8; crate::verify_cache::PAYLOAD_KEY_MAX];
+            let key = crate::verify_cache::payload_key(
+                &mut buf,
+                &self.to_compressed(),
+                &sig.to_bytes(),
+                domain.name().as_bytes(),
+                payload,
+            );
+            if let Some(key) = key {
+                if crate::verify_cache::known_payload(key) {
+                    return Ok(());
+                }
+                let r = self.verify(&signing_digest(domain, payload), sig);
+                if r.is_ok() {
+                    crate::verify_cache::remember_payload(key);
+                }
+                return r;
+            }
+        }
         self.verify(&signing_digest(domain, payload), sig)
     }
 
@@ -281,9 +326,10 @@ impl Signature {
     /// The public key that made this signature over `digest` (go-ethereum's `Ecrecover`).
     pub fn recover(&self, digest: &Hash) -> Result<PublicKey, CryptoError> {
         #[cfg(feature = "std")]
-        let cache_key = crate::verify_cache::recover_key(digest.as_bytes(), &self.to_bytes());
+        let cache_key = crate::verify_cache::is_enabled()
+            .then(|| crate::verify_cache::recover_key(digest.as_bytes(), &self.to_bytes()));
         #[cfg(feature = "std")]
-        if let Some(pk) = crate::verify_cache::recovered(&cache_key) {
+        if let Some(pk) = cache_key.as_ref().and_then(crate::verify_cache::recovered) {
             return Ok(pk);
         }
         #[cfg(feature = "insecure-test-crypto")]
@@ -308,8 +354,8 @@ impl Signature {
             .map(|inner| PublicKey { inner })
             .map_err(|_| CryptoError::RecoveryFailed);
         #[cfg(feature = "std")]
-        if let Ok(pk) = r {
-            crate::verify_cache::remember_recovered(cache_key, pk);
+        if let (Ok(pk), Some(key)) = (r, cache_key) {
+            crate::verify_cache::remember_recovered(key, pk);
         }
         r
     }
@@ -317,14 +363,12 @@ impl Signature {
     /// The simulation-only keyed-hash signature of `signer` (compressed) over `digest`.
     #[cfg(feature = "insecure-test-crypto")]
     fn insecure(signer: &[u8; 33], digest: &Hash) -> Signature {
-        let mut bytes = [0u8; 65];
-        let s = crate::sim_crypto::insecure::mac(signer, digest);
-        for (d, x) in bytes.iter_mut().zip(signer.iter().skip(1).chain(s.iter())) {
-            *d = *x;
-        }
-        if let Some(v) = bytes.last_mut() {
-            *v = signer.first().copied().unwrap_or(2) & 1;
-        }
+        Self::insecure_repair(Self::insecure_raw(signer, digest))
+    }
+
+    /// [`Signature::insecure_raw`] brought into range.
+    #[cfg(feature = "insecure-test-crypto")]
+    fn insecure_repair(mut bytes: [u8; 65]) -> Signature {
         // r (an x coordinate) reaches the group order with probability 2^-128: then shrink
         // r below 2^248, keeping it non-zero (recovery fails for that key; verify works, as
         // the MAC in s is untouched). s is a MAC already made low and non-zero; should it
@@ -348,8 +392,50 @@ impl Signature {
         }
     }
 
+    /// `r ‖ s ‖ v` before the range repair of [`Signature::insecure`]: r = the signer's
+    /// x coordinate, s = the MAC, v = the y parity.
+    #[cfg(feature = "insecure-test-crypto")]
+    fn insecure_raw(signer: &[u8; 33], digest: &Hash) -> [u8; 65] {
+        let mut bytes = [0u8; 65];
+        let s = crate::sim_crypto::insecure::mac(signer, digest);
+        for (d, x) in bytes.iter_mut().zip(signer.iter().skip(1).chain(s.iter())) {
+            *d = *x;
+        }
+        if let Some(v) = bytes.last_mut() {
+            *v = signer.first().copied().unwrap_or(2) & 1;
+        }
+        bytes
+    }
+
     /// The address that signed `payload` under `domain` with [`SecretKey::sign`].
+    ///
+    /// With the verification cache on, a recovery of the very same (signature, domain,
+    /// payload) done before is a hit without hashing the payload or the key again.
     pub fn recover_signer(&self, domain: &Domain, payload: &[u8]) -> Result<Address, CryptoError> {
+        #[cfg(feature = "std")]
+        if crate::verify_cache::is_enabled() {
+            let mut buf = [0u8; crate::verify_cache::PAYLOAD_KEY_MAX];
+            // No key in a recovery: the all-zero placeholder is no SEC1 key.
+            let key = crate::verify_cache::payload_key(
+                &mut buf,
+                &[0u8; 33],
+                &self.to_bytes(),
+                domain.name().as_bytes(),
+                payload,
+            );
+            if let Some(key) = key {
+                if let Some(signer) = crate::verify_cache::recovered_signer(key) {
+                    return Ok(signer);
+                }
+                let r = self
+                    .recover(&signing_digest(domain, payload))
+                    .map(|pk| pk.address());
+                if let Ok(signer) = r {
+                    crate::verify_cache::remember_signer(key, signer);
+                }
+                return r;
+            }
+        }
         self.recover(&signing_digest(domain, payload))
             .map(|pk| pk.address())
     }

@@ -7,7 +7,7 @@
 
 use super::error::BlockError;
 use alloc::vec::Vec;
-use cpchain_core::encoding::{encode_to_vec, Domain};
+use cpchain_core::encoding::{encode_to_slice, Domain};
 use cpchain_core::{keccak256, Address, ChainSpec, Hash, Height, Timestamp, WireMessage};
 use cpchain_crypto::{SecretKey, Signature};
 use serde::{Deserialize, Serialize};
@@ -52,11 +52,15 @@ impl WireMessage for Header {
 impl Header {
     /// The block id: keccak256 of the canonical encoding. Canonical decoding guarantees one
     /// byte form per header, so the id is a function of the header's content.
+    ///
+    /// It costs an encoding and a Keccak permutation: the engine computes it once per
+    /// block it takes in (never trusting an id from the wire) and passes it along.
     pub fn id(&self) -> BlockId {
-        // A Header always fits its MAX_ENCODED_LEN; the fallback is unreachable but keeps
-        // the function total.
-        match encode_to_vec(self) {
-            Ok(bytes) => keccak256(&bytes),
+        // A Header always fits its MAX_ENCODED_LEN (encoded on the stack, no allocation);
+        // the fallback is unreachable but keeps the function total.
+        let mut buf = [0u8; <Header as WireMessage>::MAX_ENCODED_LEN];
+        match encode_to_slice(self, &mut buf) {
+            Ok(bytes) => keccak256(bytes),
             Err(_) => Hash::ZERO,
         }
     }
@@ -75,14 +79,23 @@ impl Header {
             timestamp,
             proposer: Address::ZERO,
             coinbase: Address::ZERO,
-            tx_root: tx_root(&[]),
+            tx_root: EMPTY_TX_ROOT,
         }
     }
 }
 
+/// [`tx_root`] of an empty body (`keccak256` of nothing), the root of every impeach block.
+pub const EMPTY_TX_ROOT: Hash = Hash([
+    0xc5, 0xd2, 0x46, 0x01, 0x86, 0xf7, 0x23, 0x3c, 0x92, 0x7e, 0x7d, 0xb2, 0xdc, 0xc7, 0x03, 0xc0,
+    0xe5, 0x00, 0xb6, 0x53, 0xca, 0x82, 0x27, 0x3b, 0x7b, 0xfa, 0xd8, 0x04, 0x5d, 0x85, 0xa4, 0x70,
+]);
+
 /// Commitment to a body: `keccak256(keccak256(tx_0) ‖ … ‖ keccak256(tx_n))`. A flat list
 /// hash rather than mainnet's trie, since the engine only needs binding, not proofs.
 pub fn tx_root(transactions: &[Vec<u8>]) -> Hash {
+    if transactions.is_empty() {
+        return EMPTY_TX_ROOT;
+    }
     let mut leaves = Vec::with_capacity(transactions.len().saturating_mul(32));
     for tx in transactions {
         leaves.extend_from_slice(keccak256(tx).as_bytes());
@@ -157,17 +170,27 @@ impl Block {
     /// step 1): empty body, zero coinbase, the impeached `proposer`, no seal, and time
     /// `parent + period + impeach timeout`. Every honest validator builds the same id.
     pub fn impeach(spec: &ChainSpec, parent: &Header, proposer: Address) -> Block {
+        Block::impeach_on(spec, parent, parent.id(), proposer)
+    }
+
+    /// [`Block::impeach`] on a parent whose id the caller has computed.
+    pub(crate) fn impeach_on(
+        spec: &ChainSpec,
+        parent: &Header,
+        parent_id: BlockId,
+        proposer: Address,
+    ) -> Block {
         let header = Header {
             chain_id: spec.chain_id,
             height: Height(parent.height.0.saturating_add(1)),
-            parent: parent.id(),
+            parent: parent_id,
             timestamp: parent
                 .timestamp
                 .saturating_add(spec.block_period)
                 .saturating_add(spec.impeach_timeout),
             proposer,
             coinbase: Address::ZERO,
-            tx_root: tx_root(&[]),
+            tx_root: EMPTY_TX_ROOT,
         };
         Block {
             header,
@@ -179,9 +202,15 @@ impl Block {
     /// Check the seal was made by the header's proposer. Costs one public-key recovery
     /// (proposers are RNodes whose keys the validators know only by address).
     pub fn verify_seal(&self) -> Result<(), BlockError> {
+        self.verify_seal_of(&self.id())
+    }
+
+    /// [`Block::verify_seal`] with the block's id computed by the caller (from this very
+    /// header: the seal is checked over `id`).
+    pub(crate) fn verify_seal_of(&self, id: &BlockId) -> Result<(), BlockError> {
         let seal = self.seal.as_ref().ok_or(BlockError::BadSeal)?;
         let signer = seal
-            .recover_signer(&SEAL_DOMAIN, self.id().as_bytes())
+            .recover_signer(&SEAL_DOMAIN, id.as_bytes())
             .map_err(|_| BlockError::BadSeal)?;
         if signer == self.header.proposer {
             Ok(())
@@ -193,10 +222,11 @@ impl Block {
 
 /// What must hold of a normal (non-impeach) proposal at the height after `parent`, apart
 /// from the seal and the host's judgement of the body (§2.4.2 Normal Case step 1 and the
-/// mainnet time window).
+/// mainnet time window). `parent_id` is `parent.id()`, computed once by the caller.
 pub(crate) fn check_normal_header(
     spec: &ChainSpec,
     parent: &Header,
+    parent_id: &BlockId,
     scheduled: Option<Address>,
     block: &Block,
     max_block_bytes: usize,
@@ -209,7 +239,7 @@ pub(crate) fn check_normal_header(
     if h.height.0 != parent.height.0.saturating_add(1) {
         return Err(BlockError::WrongHeight);
     }
-    if h.parent != parent.id() {
+    if h.parent != *parent_id {
         return Err(BlockError::WrongParent);
     }
     if scheduled != Some(h.proposer) {
@@ -270,11 +300,45 @@ mod tests {
         );
         assert_eq!(b.verify_seal(), Ok(()));
         assert_eq!(
-            check_normal_header(&spec, &g, Some(k.public_key().address()), &b, 1000, 10),
+            check_normal_header(
+                &spec,
+                &g,
+                &g.id(),
+                Some(k.public_key().address()),
+                &b,
+                1000,
+                10
+            ),
             Ok(())
         );
         b.header.coinbase = Address([2; 20]);
         assert_eq!(b.verify_seal(), Err(BlockError::BadSeal));
+    }
+
+    #[test]
+    fn empty_tx_root_is_keccak_of_nothing() {
+        assert_eq!(EMPTY_TX_ROOT, keccak256(&[]));
+        assert_eq!(tx_root(&[]), EMPTY_TX_ROOT);
+    }
+
+    #[test]
+    fn id_is_keccak_of_the_wire_encoding() {
+        let spec = ChainSpec::devnet();
+        let g = Header::genesis(&spec, Timestamp(5));
+        let b = Block::propose(
+            &spec,
+            &g,
+            &key(3),
+            Address([1; 20]),
+            Timestamp(3_005),
+            vec![],
+        );
+        let bytes = cpchain_core::encoding::encode_to_vec(&b.header).unwrap();
+        assert_eq!(b.id(), keccak256(&bytes));
+        assert_eq!(
+            Block::impeach_on(&spec, &g, g.id(), Address([4; 20])),
+            Block::impeach(&spec, &g, Address([4; 20]))
+        );
     }
 
     #[test]

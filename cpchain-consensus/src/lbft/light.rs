@@ -4,7 +4,9 @@
 //! impeach block, and has a quorum of *distinct* valid COMMIT signatures from the validator
 //! set. The mainnet client checked neither the seal nor distinctness on import.
 
-use super::block::{check_normal_header, Block, Header, MAX_BLOCK_BYTES, MAX_TRANSACTIONS};
+use super::block::{
+    check_normal_header, Block, BlockId, Header, MAX_BLOCK_BYTES, MAX_TRANSACTIONS,
+};
 use super::committee::{ImpeachQuorum, ValidatorSet};
 use super::error::{BlockError, CertificateError, LightError};
 use super::message::Validate;
@@ -50,12 +52,36 @@ pub fn verify_validate<S: ProposerSchedule + ?Sized>(
     validate: &Validate,
     parent: &Header,
 ) -> Result<usize, LightError> {
+    verify_validate_on(
+        spec,
+        validators,
+        impeach_quorum,
+        schedule,
+        validate,
+        parent,
+        &parent.id(),
+    )
+    .map(|(checked, _)| checked)
+}
+
+/// [`verify_validate`] with `parent_id = parent.id()` computed by the caller; also returns
+/// the block's id, computed here from the block (never taken from the message).
+pub(crate) fn verify_validate_on<S: ProposerSchedule + ?Sized>(
+    spec: &ChainSpec,
+    validators: &ValidatorSet,
+    impeach_quorum: ImpeachQuorum,
+    schedule: &S,
+    validate: &Validate,
+    parent: &Header,
+    parent_id: &BlockId,
+) -> Result<(usize, BlockId), LightError> {
     let block = &validate.block;
     let cert = &validate.certificate;
     let height = block.header.height;
     let scheduled = schedule.proposer_of(height);
     let (kind, quorum, seal_checks) = if block.is_impeach() {
-        let expected = Block::impeach(spec, parent, scheduled.unwrap_or(Address::ZERO));
+        let expected =
+            Block::impeach_on(spec, parent, *parent_id, scheduled.unwrap_or(Address::ZERO));
         if *block != expected {
             return Err(LightError::Block(BlockError::NotTheImpeachBlock));
         }
@@ -68,6 +94,7 @@ pub fn verify_validate<S: ProposerSchedule + ?Sized>(
         check_normal_header(
             spec,
             parent,
+            parent_id,
             scheduled,
             block,
             MAX_BLOCK_BYTES,
@@ -75,12 +102,13 @@ pub fn verify_validate<S: ProposerSchedule + ?Sized>(
         )?;
         (VoteKind::Commit, validators.quorum(), 1)
     };
-    if cert.kind != kind || cert.height != height || cert.block != block.id() {
+    let id = block.id();
+    if cert.kind != kind || cert.height != height || cert.block != id {
         return Err(LightError::Certificate(CertificateError::Mismatch));
     }
     let checked = cert.verify(spec.chain_id, validators, quorum)?;
     if seal_checks > 0 {
-        block.verify_seal()?;
+        block.verify_seal_of(&id)?;
     }
-    Ok(checked.saturating_add(seal_checks))
+    Ok((checked.saturating_add(seal_checks), id))
 }

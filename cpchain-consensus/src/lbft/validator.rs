@@ -13,7 +13,7 @@
 use super::block::{check_normal_header, Block, BlockId, Header};
 use super::config::Config;
 use super::error::{BlockError, CertificateError, ConfigError, ProposeError, Rejected};
-use super::light::verify_validate;
+use super::light::verify_validate_on;
 use super::message::{
     proposal_payload, round_change_payload, LockProof, Message, Proposal, RoundChange, Validate,
     PROPOSAL_DOMAIN, ROUND_CHANGE_DOMAIN,
@@ -184,6 +184,8 @@ pub struct Validator<S> {
     me: Address,
     // The current height.
     parent: Header,
+    /// `parent.id()`, computed once per height (ids cost an encoding and a hash).
+    parent_id: BlockId,
     height: Height,
     impeach: Block,
     impeach_id: BlockId,
@@ -197,7 +199,8 @@ pub struct Validator<S> {
     blocks: BTreeMap<BlockId, Block>,
     approved: BTreeSet<BlockId>,
     pending_check: Option<BlockId>,
-    pre_prepare: Option<(Header, Signature)>,
+    /// The first correctly sealed PRE-PREPARE of the height: id, header, seal.
+    pre_prepare: Option<(BlockId, Header, Signature)>,
     proposals: BTreeMap<u32, Proposal>,
     votes: BTreeMap<(u32, Phase, usize), Vote>,
     tally: BTreeMap<(u32, Phase, BlockId), usize>,
@@ -318,7 +321,7 @@ impl<S: ProposerSchedule> Validator<S> {
         }
         let expected = match self.recent.front() {
             Some(oldest) => oldest.block.header.parent,
-            None => self.parent.id(),
+            None => self.parent_id,
         };
         if id != expected {
             return Err(Rejected::Block(BlockError::WrongParent));
@@ -350,7 +353,8 @@ impl<S: ProposerSchedule> Validator<S> {
     fn blank(cfg: Config, schedule: S, me: Address, parent: Header, now: Timestamp) -> Self {
         let height = Height(parent.height.0.saturating_add(1));
         let impeached = schedule.proposer_of(height).unwrap_or(Address::ZERO);
-        let impeach = Block::impeach(&cfg.spec, &parent, impeached);
+        let parent_id = parent.id();
+        let impeach = Block::impeach_on(&cfg.spec, &parent, parent_id, impeached);
         let impeach_id = impeach.id();
         let times = RoundTimes::first(&cfg.spec, parent.timestamp, now);
         let mut blocks = BTreeMap::new();
@@ -360,6 +364,7 @@ impl<S: ProposerSchedule> Validator<S> {
             schedule,
             me,
             parent,
+            parent_id,
             height,
             impeach,
             impeach_id,
@@ -413,6 +418,10 @@ impl<S: ProposerSchedule> Validator<S> {
     /// The deterministic impeach block of the current height.
     pub fn impeach_block(&self) -> &Block {
         &self.impeach
+    }
+    /// The id of [`Validator::impeach_block`], without hashing it again.
+    pub fn impeach_id(&self) -> BlockId {
+        self.impeach_id
     }
     /// Work counters.
     pub fn stats(&self) -> Stats {
@@ -522,7 +531,7 @@ impl<S: ProposerSchedule> Validator<S> {
         self.pending_check = None;
         if valid {
             self.approved.insert(block);
-        } else if let Some((header, seal)) = self.pre_prepare.clone() {
+        } else if let Some((_, header, seal)) = self.pre_prepare.clone() {
             self.outputs.push_back(Output::Fault(Fault::IllicitBlock {
                 header,
                 seal,
@@ -581,7 +590,7 @@ impl<S: ProposerSchedule> Validator<S> {
         self.outputs
             .push_back(Output::Broadcast(Message::PrePrepare(block.clone())));
         if let Some(seal) = block.seal {
-            self.pre_prepare = Some((block.header.clone(), seal));
+            self.pre_prepare = Some((id, block.header.clone(), seal));
         }
         self.blocks.insert(id, block);
         self.approved.insert(id);
@@ -689,13 +698,13 @@ impl<S: ProposerSchedule> Validator<S> {
             return Err(Rejected::Block(BlockError::WrongProposer));
         }
         let id = block.id();
-        if let Some((first, _)) = &self.pre_prepare {
-            if first.id() == id {
+        if let Some((first, _, _)) = &self.pre_prepare {
+            if *first == id {
                 return Err(Rejected::Duplicate);
             }
         }
         self.stats.recoveries = self.stats.recoveries.saturating_add(1);
-        let seal = match (block.verify_seal(), block.seal) {
+        let seal = match (block.verify_seal_of(&id), block.seal) {
             (Ok(()), Some(seal)) => seal,
             _ => {
                 self.outputs
@@ -703,7 +712,7 @@ impl<S: ProposerSchedule> Validator<S> {
                 return Err(Rejected::Block(BlockError::BadSeal));
             }
         };
-        if let Some((first, first_seal)) = &self.pre_prepare {
+        if let Some((_, first, first_seal)) = &self.pre_prepare {
             self.outputs
                 .push_back(Output::Fault(Fault::ProposerEquivocation {
                     first: first.clone(),
@@ -713,10 +722,11 @@ impl<S: ProposerSchedule> Validator<S> {
                 }));
             return Err(Rejected::ConflictingProposal);
         }
-        self.pre_prepare = Some((block.header.clone(), seal));
+        self.pre_prepare = Some((id, block.header.clone(), seal));
         if let Err(reason) = check_normal_header(
             &self.cfg.spec,
             &self.parent,
+            &self.parent_id,
             scheduled,
             &block,
             self.cfg.max_block_bytes,
@@ -792,7 +802,7 @@ impl<S: ProposerSchedule> Validator<S> {
                 if cert.round >= p.round {
                     return Err(Rejected::Certificate(CertificateError::Mismatch));
                 }
-                self.check_lock_proof(&p.block, cert)?;
+                self.check_lock_proof(id, &p.block, cert)?;
             }
             None if id == self.impeach_id => {}
             // A normal block without a P-certificate would need a fresh content check;
@@ -884,12 +894,12 @@ impl<S: ProposerSchedule> Validator<S> {
                 return Err(Rejected::Certificate(CertificateError::Mismatch));
             }
             if !self.has_pcert(proof.certificate.round, id) {
-                self.check_lock_proof(&proof.block, &proof.certificate)?;
+                self.check_lock_proof(id, &proof.block, &proof.certificate)?;
                 self.store_block(id, proof.block)?;
                 self.pcerts
                     .insert((proof.certificate.round, id), proof.certificate);
             } else if !self.blocks.contains_key(&id) {
-                self.check_block_shape(&proof.block)?;
+                self.check_block_shape(id, &proof.block)?;
                 self.store_block(id, proof.block)?;
             }
         }
@@ -901,16 +911,17 @@ impl<S: ProposerSchedule> Validator<S> {
 
     fn on_validate(&mut self, now: Timestamp, v: Validate) -> Result<(), Rejected> {
         // Light verification: the same rules users apply (§2.4.2 step 6).
-        let checked = verify_validate(
+        let checked = verify_validate_on(
             &self.cfg.spec,
             &self.cfg.validators,
             self.cfg.impeach_quorum,
             &self.schedule,
             &v,
             &self.parent,
+            &self.parent_id,
         );
-        match checked {
-            Ok(n) => {
+        let id = match checked {
+            Ok((n, id)) => {
                 // `n` counts the seal of a normal block as one of its checks.
                 let seal = u64::from(!v.block.is_impeach());
                 self.stats.verifies = self
@@ -918,15 +929,16 @@ impl<S: ProposerSchedule> Validator<S> {
                     .verifies
                     .saturating_add((n as u64).saturating_sub(seal));
                 self.stats.recoveries = self.stats.recoveries.saturating_add(seal);
+                id
             }
             Err(e) => {
                 self.stats.verifies = self.stats.verifies.saturating_add(1);
                 return Err(e.into());
             }
-        }
+        };
         // §2.4.2 step 5: adopt and re-broadcast once (we leave the height, so later
         // copies are stale).
-        self.decide(now, v.block, v.certificate);
+        self.decide(now, id, v.block, v.certificate);
         Ok(())
     }
 
@@ -936,9 +948,13 @@ impl<S: ProposerSchedule> Validator<S> {
     /// height; its certificate a PREPARE-phase quorum on it. The seal and the content are
     /// not re-checked: the certificate holds at least f + 1 honest PREPAREs, each given
     /// only after those checks.
-    fn check_lock_proof(&mut self, block: &Block, cert: &Certificate) -> Result<(), Rejected> {
-        let id = block.id();
-        self.check_block_shape(block)?;
+    fn check_lock_proof(
+        &mut self,
+        id: BlockId,
+        block: &Block,
+        cert: &Certificate,
+    ) -> Result<(), Rejected> {
+        self.check_block_shape(id, block)?;
         let impeach = id == self.impeach_id;
         if cert.kind != VoteKind::of(Phase::Prepare, impeach)
             || cert.height != self.height
@@ -957,8 +973,9 @@ impl<S: ProposerSchedule> Validator<S> {
         n.map(|_| ()).map_err(Rejected::Certificate)
     }
 
-    fn check_block_shape(&self, block: &Block) -> Result<(), Rejected> {
-        if block.id() == self.impeach_id {
+    /// `id` is `block.id()`, computed by the caller.
+    fn check_block_shape(&self, id: BlockId, block: &Block) -> Result<(), Rejected> {
+        if id == self.impeach_id {
             return if *block == self.impeach {
                 Ok(())
             } else {
@@ -971,6 +988,7 @@ impl<S: ProposerSchedule> Validator<S> {
         check_normal_header(
             &self.cfg.spec,
             &self.parent,
+            &self.parent_id,
             self.schedule.proposer_of(self.height),
             block,
             self.cfg.max_block_bytes,
@@ -1101,8 +1119,9 @@ impl<S: ProposerSchedule> Validator<S> {
     fn sign_vote(&mut self, phase: Phase, id: BlockId) -> Vote {
         let kind = VoteKind::of(phase, id == self.impeach_id);
         self.stats.signs = self.stats.signs.saturating_add(1);
-        Vote::sign(
+        Vote::sign_as(
             &self.cfg.key,
+            self.me,
             self.cfg.spec.chain_id,
             kind,
             self.height,
@@ -1232,7 +1251,7 @@ impl<S: ProposerSchedule> Validator<S> {
                 let block = self.blocks.get(&id).cloned();
                 let cert = self.certificate(r, Phase::Commit, id);
                 if let (Some(block), Some(cert)) = (block, cert) {
-                    self.decide(now, block, cert);
+                    self.decide(now, id, block, cert);
                     return;
                 }
             }
@@ -1284,9 +1303,8 @@ impl<S: ProposerSchedule> Validator<S> {
 
     fn proposal_to_prepare(&self) -> Option<BlockId> {
         if self.round == 0 {
-            let (header, _) = self.pre_prepare.as_ref()?;
-            let id = header.id();
-            return self.approved.contains(&id).then_some(id);
+            let (id, _, _) = self.pre_prepare.as_ref()?;
+            return self.approved.contains(id).then_some(*id);
         }
         let p = self.proposals.get(&self.round)?;
         let id = p.block.id();
@@ -1298,7 +1316,8 @@ impl<S: ProposerSchedule> Validator<S> {
         }
     }
 
-    fn decide(&mut self, now: Timestamp, block: Block, certificate: Certificate) {
+    /// `id` is `block.id()`, computed by the caller.
+    fn decide(&mut self, now: Timestamp, id: BlockId, block: Block, certificate: Certificate) {
         self.stats.decided = self.stats.decided.saturating_add(1);
         self.outputs.push_back(Output::Commit {
             block: block.clone(),
@@ -1314,16 +1333,17 @@ impl<S: ProposerSchedule> Validator<S> {
             self.recent.pop_front();
         }
         self.helped.clear();
-        self.advance(header, now);
+        self.advance(header, id, now);
     }
 
-    fn advance(&mut self, parent: Header, now: Timestamp) {
+    fn advance(&mut self, parent: Header, parent_id: BlockId, now: Timestamp) {
         let height = Height(parent.height.0.saturating_add(1));
         let impeached = self.schedule.proposer_of(height).unwrap_or(Address::ZERO);
-        self.impeach = Block::impeach(&self.cfg.spec, &parent, impeached);
+        self.impeach = Block::impeach_on(&self.cfg.spec, &parent, parent_id, impeached);
         self.impeach_id = self.impeach.id();
         self.times = RoundTimes::first(&self.cfg.spec, parent.timestamp, now);
         self.parent = parent;
+        self.parent_id = parent_id;
         self.height = height;
         self.round = 0;
         self.prepared = None;

@@ -121,6 +121,28 @@ impl Vote {
         round: u32,
         block: BlockId,
     ) -> Vote {
+        Vote::sign_as(
+            key,
+            key.public_key().address(),
+            chain_id,
+            kind,
+            height,
+            round,
+            block,
+        )
+    }
+
+    /// [`Vote::sign`] by a signer that knows its address (`voter` must be `key`'s: the
+    /// engine computes it once rather than hashing the public key for every vote).
+    pub(crate) fn sign_as(
+        key: &SecretKey,
+        voter: Address,
+        chain_id: u64,
+        kind: VoteKind,
+        height: Height,
+        round: u32,
+        block: BlockId,
+    ) -> Vote {
         let signature = key.sign(
             &kind.domain(),
             &vote_payload(chain_id, height, round, &block),
@@ -130,7 +152,7 @@ impl Vote {
             height,
             round,
             block,
-            voter: key.public_key().address(),
+            voter,
             signature,
         }
     }

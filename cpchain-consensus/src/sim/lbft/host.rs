@@ -60,7 +60,7 @@ impl ValidatorHost {
         }
         let last = engine.parent().clone();
         let height = engine.height();
-        let impeach_id = engine.impeach_block().id();
+        let impeach_id = engine.impeach_id();
         ValidatorHost {
             shared,
             id,
@@ -132,7 +132,7 @@ impl ValidatorHost {
             return;
         }
         self.height = self.engine.height();
-        self.impeach_id = self.engine.impeach_block().id();
+        self.impeach_id = self.engine.impeach_id();
         self.seen_votes.clear();
         self.seen_proposal = None;
         if let Some(b) = self.byzantine.as_mut() {
@@ -207,15 +207,17 @@ impl ValidatorHost {
                         self.engine.block_checked(now, block.id(), valid);
                     }
                     Output::Commit { block, certificate } => {
-                        let id = block.id();
+                        let claimed = certificate.block;
                         let certified = block.header.parent == self.last_id
                             && self.shared.certified(
                                 &self.last,
                                 self.last_id,
                                 &block,
-                                id,
+                                claimed,
                                 &certificate,
                             );
+                        // Certified means the block hashes to `claimed` (checked there).
+                        let id = if certified { claimed } else { block.id() };
                         self.last_id = id;
                         ctx.observe(Event::Committed {
                             height: block.header.height,

@@ -73,10 +73,20 @@ impl LightNode {
             let Message::Validate(v) = &*m else {
                 continue;
             };
-            if self.verifier.verify(v, &self.last).is_err() {
+            // The engine's light verification (LightVerifier::verify), with the id of the
+            // last accepted block kept rather than hashed again.
+            let verdict = crate::lbft::light::verify_validate_on(
+                &self.verifier.spec,
+                &self.verifier.validators,
+                self.verifier.impeach_quorum,
+                &self.verifier.schedule,
+                v,
+                &self.last,
+                &self.last_id,
+            );
+            let Ok((_, id)) = verdict else {
                 continue;
-            }
-            let id = v.block.id();
+            };
             let certified = v.block.header.parent == self.last_id
                 && self
                     .shared

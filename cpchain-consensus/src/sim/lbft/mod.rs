@@ -242,7 +242,24 @@ pub const GENESIS_MS: u64 = 1_700_000_000_000;
 /// Most events of one run.
 pub const EVENT_BUDGET: u64 = 20_000_000;
 
+std::thread_local! {
+    /// Keys already derived on this thread: a k256 key costs a scalar multiplication, and
+    /// every run of a batch uses the same ones.
+    static KEYS: core::cell::RefCell<alloc::collections::BTreeMap<usize, SecretKey>> =
+        const { core::cell::RefCell::new(alloc::collections::BTreeMap::new()) };
+}
+
+/// Node key `i`, a pure function of `i` (memoised per thread).
 fn key(i: usize) -> SecretKey {
+    if let Some(k) = KEYS.with(|m| m.borrow().get(&i).cloned()) {
+        return k;
+    }
+    let k = derive_key(i);
+    KEYS.with(|m| m.borrow_mut().insert(i, k.clone()));
+    k
+}
+
+fn derive_key(i: usize) -> SecretKey {
     let mut counter = 0u64;
     loop {
         let h = keccak256_concat(&[
@@ -270,7 +287,7 @@ pub fn run(scenario: &Scenario, seed: u64, trace_lines: usize) -> RunReport {
     spec.fault_tolerance = u32::try_from(f).unwrap_or(0);
     // Keys by index, validators ordered by address so that node i is committee member i.
     let mut vkeys: Vec<SecretKey> = (0..n).map(key).collect();
-    vkeys.sort_by_key(|k| k.public_key().address());
+    vkeys.sort_by_cached_key(|k| k.public_key().address());
     let publics: Vec<_> = vkeys.iter().map(|k| k.public_key()).collect();
     let Ok(validators) = ValidatorSet::new(&publics) else {
         return failed_setup(seed, "validator set refused");

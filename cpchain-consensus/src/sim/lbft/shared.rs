@@ -2,8 +2,8 @@
 //! schedule, who is where. Secret keys are not here: each node gets only its own.
 
 use crate::lbft::{
-    verify_validate, Block, BlockId, Certificate, FixedSchedule, Header, ImpeachQuorum, Message,
-    Phase, Validate, ValidatorSet, Vote,
+    Block, BlockId, Certificate, FixedSchedule, Header, ImpeachQuorum, Message, Phase, Validate,
+    ValidatorSet, Vote,
 };
 use crate::sim::NodeId;
 use alloc::collections::BTreeMap;
@@ -255,7 +255,9 @@ impl Shared {
         self.addresses.get(id).copied().unwrap_or(Address::ZERO)
     }
 
-    /// Light verification of a decided block against its parent, memoised per run.
+    /// Light verification of a decided block against its parent, memoised per run. `true`
+    /// also means the block's own hash is `id` (a memo entry is stored only under the id
+    /// computed from its block, and a hit needs an equal block).
     pub fn certified(
         &self,
         parent: &Header,
@@ -276,15 +278,17 @@ impl Shared {
             block: block.clone(),
             certificate: certificate.clone(),
         };
-        let ok = verify_validate(
+        // The block's id is computed anew inside, from the block: `id` only keys the memo.
+        let ok = crate::lbft::light::verify_validate_on(
             &self.spec,
             &self.validators,
             self.impeach_quorum,
             &self.schedule,
             &v,
             parent,
+            &parent_id,
         )
-        .is_ok();
+        .is_ok_and(|(_, computed)| computed == id);
         if ok {
             self.verified
                 .borrow_mut()
