@@ -254,6 +254,9 @@ struct Lbft {
     start: u8,
     /// Safety mode (see the module docs); otherwise liveness mode.
     adversarial: bool,
+    /// The lock rule (Tendermint's prevote rule); off only to show that the check catches
+    /// its absence.
+    lock_rule: bool,
     /// Liveness mode: heights whose round-0 proposal timer may fire at any moment.
     early_heights: u8,
     /// Stop at the first discovery of this property, searching breadth first (the
@@ -325,7 +328,10 @@ impl Lbft {
         v.lock.map(|(_, b)| b).unwrap_or(Val::I)
     }
 
-    fn acceptable(v: &V, val: Val, pol: Option<u8>) -> bool {
+    fn acceptable(&self, v: &V, val: Val, pol: Option<u8>) -> bool {
+        if !self.lock_rule {
+            return true;
+        }
         match v.lock {
             None => true,
             Some((_, b)) if b == val => true,
@@ -414,7 +420,7 @@ impl Lbft {
             }
             if v.prepared.is_none() {
                 if let Some((val, pol)) = v.proposal {
-                    let pick = if v.r == 0 || Self::acceptable(v, val, pol) {
+                    let pick = if v.r == 0 || self.acceptable(v, val, pol) {
                         val
                     } else {
                         Self::fallback(v)
@@ -928,6 +934,7 @@ fn safety(impeach_quorum: usize, heights: u8, max_round: u8) -> Lbft {
         max_round,
         adversarial: true,
         start: 1,
+        lock_rule: true,
         early_heights: 0,
         first: None,
     }
@@ -940,6 +947,7 @@ fn liveness(early_heights: u8, max_round: u8) -> Lbft {
         max_round,
         adversarial: false,
         start: 1,
+        lock_rule: true,
         early_heights,
         first: None,
     }
@@ -988,6 +996,18 @@ fn model_agreement_holds_across_rounds_with_a_byzantine_leader_under_two_f_plus_
     checker.assert_any_discovery("a decision in a later round");
     checker.assert_any_discovery("a height decided by impeachment");
     checker.assert_any_discovery("a normal block decided");
+}
+
+#[test]
+fn model_finds_a_fork_across_rounds_without_the_lock_rule() {
+    // The rounds check has teeth: with the lock rule removed (prepare any proposal, whatever
+    // the lock), the same configuration yields a fork across rounds 0 and 1.
+    let mut m = safety(3, 1, 1);
+    m.lock_rule = false;
+    m.first = Some(("agreement", false));
+    let checker = check(m, "safety without the lock rule");
+    let path = checker.assert_any_discovery("agreement");
+    println!("fork without the lock rule: {:?}", path.into_actions());
 }
 
 #[test]
