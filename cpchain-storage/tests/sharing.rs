@@ -1008,6 +1008,14 @@ fn a_second_grant_of_an_interval_names_the_same_delegating_key_cached_or_not() {
     };
     // A cache of 2 keeps only the two highest intervals of 3..=6: hits and misses mix.
     let (mut cached, mut uncached) = (owner(2), owner(0));
+    // Wrapping an interval's key (at the interval's close) keeps its public key too.
+    let wrapped = cached.wrap_interval_key(&mut rng, 6).unwrap();
+    assert_eq!(
+        wrapped
+            .open_original(&delegating_key(&master(), &STREAM, 6).unwrap())
+            .unwrap(),
+        *master().interval_key(&STREAM, 6).aead_key()
+    );
     let first = keys_of(&mut cached, &mut rng);
     let again = keys_of(&mut cached, &mut rng);
     let fresh = keys_of(&mut uncached, &mut rng);

@@ -316,7 +316,7 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
 
     // The host shards every block, places the shards and writes its key-index record with
     // the interval key wrapped for proxy re-encryption.
-    let owner = Owner::new(
+    let mut owner = Owner::new(
         owner_key.clone(),
         master.clone(),
         stream,

@@ -37,8 +37,8 @@
 //!   signed [`Grant`] for the chain) then one `SendKfrags` per proxy (a [`KfragDelivery`]
 //!   with that proxy's kfrag of every interval). `revoke(now, grant)` emits `PublishRevoke`
 //!   then `SendRevoke` to every proxy of the grant. `handle_timeout(now)` forgets
-//!   expired grants (`next_deadline` says when); later grants of an interval reuse its
-//!   delegating public key.
+//!   expired grants (`next_deadline` says when); grants reuse the delegating public
+//!   key an interval's wrap or first grant computed.
 //! * [`Proxy`]: `handle_delivery` verifies the grant signature and every kfrag before keeping
 //!   any (all or nothing); `handle_request` re-encrypts a capsule only under a live grant
 //!   (not expired, not revoked, interval inside it) and replies with a [`CfragResponse`]

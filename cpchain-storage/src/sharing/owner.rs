@@ -22,9 +22,10 @@ pub struct OwnerConfig {
     pub max_grants: usize,
     /// Capacity of the output queue.
     pub max_outputs: usize,
-    /// Delegating public keys kept of intervals already granted. An interval is encrypted
-    /// once and granted many times (§2.2.2); a kept key spares each later grant of it a
-    /// scalar multiplication (about 5 % of a grant). Zero disables the cache.
+    /// Delegating public keys kept of intervals already wrapped or granted (the most recent
+    /// intervals win). An interval is encrypted once and granted many times (§2.2.2); a
+    /// kept key spares each grant of it a scalar multiplication (about 5 % of a grant).
+    /// Zero disables the cache.
     pub max_cached_keys: usize,
 }
 
@@ -164,20 +165,23 @@ impl Owner {
     }
 
     /// Wrap interval `interval`'s data key under its delegating key: the capsule that goes
-    /// in the key-index record of every block of the interval.
+    /// in the key-index record of every block of the interval. The interval's delegating
+    /// public key is kept ([`OwnerConfig::max_cached_keys`]), so the grants that sell the
+    /// interval later do not multiply for it again.
     pub fn wrap_interval_key(
-        &self,
+        &mut self,
         rng: &mut impl CryptoRngCore,
         interval: u64,
     ) -> Result<WrappedKey, SharingError> {
         let pk = self.delegating_public_key(interval)?;
+        self.cache_key(interval, pk);
         let key = self.master.interval_key(&self.stream, interval);
         Ok(wrap_key(rng, &pk, key.aead_key())?)
     }
 
     /// [`wrap_interval_key`](Self::wrap_interval_key) in the key-index record's byte form.
     pub fn interval_capsule(
-        &self,
+        &mut self,
         rng: &mut impl CryptoRngCore,
         interval: u64,
     ) -> Result<CapsuleBytes, SharingError> {
