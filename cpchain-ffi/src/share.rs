@@ -369,7 +369,9 @@ pub unsafe extern "C" fn cpchain_share_owner_free(o: *mut cpchain_share_owner) {
 /// Wrap encryption interval `interval`'s data key under that interval's own delegating key:
 /// the capsule the key-index record of every block of the interval carries, and what a
 /// grantee asks proxies to re-encrypt. `seed` is 32 bytes of fresh entropy. Encoded into
-/// `buf` (at most `CPCHAIN_SHARE_WRAPPED_KEY_MAX_LEN` bytes); `*out_len` as usual.
+/// `buf` (at most `CPCHAIN_SHARE_WRAPPED_KEY_MAX_LEN` bytes); `*out_len` as usual. The
+/// handle keeps the interval's delegating public key for the grants that sell the interval
+/// later (a cache inside the handle's lock, hence the `const` pointer).
 ///
 /// # Safety
 ///
