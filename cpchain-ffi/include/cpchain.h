@@ -131,6 +131,19 @@
 #define CPCHAIN_SHARE_OUTPUT_MAX_LEN 7252
 #endif
 
+#if defined(CPCHAIN_PRE)
+// `reply_auth` of `cpchain_share_proxy_new_with`: every cfrag reply signed by the proxy's
+// chain key (evidence a third party can check; what `cpchain_share_proxy_new` makes).
+#define CPCHAIN_SHARE_REPLY_AUTH_SIGNED 0
+#endif
+
+#if defined(CPCHAIN_PRE)
+// `reply_auth` of `cpchain_share_proxy_new_with`: unsigned replies, for hosts whose
+// transport authenticates the proxy (a re-encryption at the cost of Umbral alone; see
+// `ReplyAuth` in the Rust docs for what is given up).
+#define CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT 1
+#endif
+
 // Longest wire encoding of a chain spec, in bytes (longer input is refused unparsed).
 #define CPCHAIN_CHAIN_SPEC_MAX_ENCODED_LEN 512
 
@@ -600,8 +613,15 @@ enum cpchain_share_output_kind
 #endif
 #if defined(CPCHAIN_PRE)
   // Proxy or grantee: a peer misbehaved; `info.fault` says how, `info.peer` who, and the
-  // bytes are the signed evidence (a cfrag response or a kfrag package).
+  // bytes are the evidence (a signed cfrag response or kfrag package; an unsigned cfrag
+  // for the two `UNSIGNED` faults).
   CPCHAIN_SHARE_OUTPUT_KIND_FAULT = 11,
+#endif
+#if defined(CPCHAIN_PRE)
+  // Proxy made with `CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT`: send the bytes (an unsigned
+  // cfrag) back to the grantee that asked, over the authenticated channel the request
+  // came in on.
+  CPCHAIN_SHARE_OUTPUT_KIND_UNSIGNED_REPLY = 12,
 #endif
 };
 #ifndef __cplusplus
@@ -635,6 +655,15 @@ enum cpchain_share_fault
 #if defined(CPCHAIN_PRE)
   // The owner signed a grant whose kfrag for `info.interval` does not verify.
   CPCHAIN_SHARE_FAULT_INVALID_KFRAG = 3,
+#endif
+#if defined(CPCHAIN_PRE)
+  // An unsigned cfrag from proxy `info.peer` (as the host's transport named it) of the
+  // grant that is not a correct re-encryption; the evidence convinces the grantee only.
+  CPCHAIN_SHARE_FAULT_INVALID_UNSIGNED_CFRAG = 4,
+#endif
+#if defined(CPCHAIN_PRE)
+  // An unsigned cfrag from a peer that is not a proxy of the grant.
+  CPCHAIN_SHARE_FAULT_UNSIGNED_CFRAG_OUTSIDE_GRANT = 5,
 #endif
 };
 #ifndef __cplusplus
@@ -2055,6 +2084,22 @@ cpchain_result cpchain_share_proxy_new(const cpchain_secret_key *identity,
 #endif
 
 #if defined(CPCHAIN_PRE)
+// A proxy as `cpchain_share_proxy_new`, with its reply authentication chosen:
+// `CPCHAIN_SHARE_REPLY_AUTH_SIGNED` (the same as `_new`) or
+// `CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT` (replies are polled as `UNSIGNED_REPLY`; only for a
+// transport that authenticates this proxy to the grantee). Any other value is
+// `CPCHAIN_RESULT_INVALID_PARAMETER`.
+//
+// # Safety
+//
+// As `cpchain_share_proxy_new`.
+cpchain_result cpchain_share_proxy_new_with(const cpchain_secret_key *identity,
+                                            uint64_t chain_id,
+                                            uint32_t reply_auth,
+                                            cpchain_share_proxy **out);
+#endif
+
+#if defined(CPCHAIN_PRE)
 // Release a proxy, wiping its key and kfrags. NULL is fine.
 //
 // # Safety
@@ -2241,6 +2286,24 @@ cpchain_result cpchain_share_grantee_handle_cfrag(cpchain_share_grantee *g,
                                                   uint64_t now_ms,
                                                   const uint8_t *bytes,
                                                   size_t len);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// An unsigned cfrag (`UNSIGNED_REPLY` bytes of a proxy made with
+// `CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT`) from `from` (`CPCHAIN_ADDRESS_LEN` bytes): the proxy
+// the host's *authenticated* transport says sent it. That address is all that ties the
+// cfrag to a proxy, so never take it from the message or an unauthenticated channel.
+// Checked as `cpchain_share_grantee_handle_cfrag`; faults name `from`.
+//
+// # Safety
+//
+// `g` a live handle; `from` readable for `from_len` bytes; `bytes` readable for `len`.
+cpchain_result cpchain_share_grantee_handle_unsigned_cfrag(cpchain_share_grantee *g,
+                                                           uint64_t now_ms,
+                                                           const uint8_t *from,
+                                                           size_t from_len,
+                                                           const uint8_t *bytes,
+                                                           size_t len);
 #endif
 
 #if defined(CPCHAIN_PRE)

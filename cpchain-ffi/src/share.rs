@@ -34,9 +34,9 @@ use cpchain_core::encoding::{self, WireMessage};
 use cpchain_core::{Address, Hash, Timestamp};
 use cpchain_crypto::pre::{PrePublicKey, PreSecretKey, WrappedKey};
 use cpchain_storage::sharing::{
-    CfragResponse, Fault, GrantId, GrantRequest, Grantee, GranteeConfig, GranteeOutput,
+    CfragBody, CfragResponse, Fault, GrantId, GrantRequest, Grantee, GranteeConfig, GranteeOutput,
     KfragDelivery, Owner, OwnerConfig, OwnerOutput, Proxy, ProxyConfig, ProxyOutput,
-    ReencryptionRequest, SharingError, SignedGrant, SignedRevoke,
+    ReencryptionRequest, ReplyAuth, SharingError, SignedGrant, SignedRevoke,
 };
 use cpchain_storage::{MasterSecret, StreamId};
 use rand_chacha::ChaCha20Rng;
@@ -66,6 +66,7 @@ const _: () = {
     assert!(<KfragDelivery as WireMessage>::MAX_ENCODED_LEN == CPCHAIN_SHARE_OUTPUT_MAX_LEN);
     assert!(<SignedGrant as WireMessage>::MAX_ENCODED_LEN <= CPCHAIN_SHARE_OUTPUT_MAX_LEN);
     assert!(<CfragResponse as WireMessage>::MAX_ENCODED_LEN <= CPCHAIN_SHARE_OUTPUT_MAX_LEN);
+    assert!(<CfragBody as WireMessage>::MAX_ENCODED_LEN <= CPCHAIN_SHARE_OUTPUT_MAX_LEN);
     assert!(<SignedRevoke as WireMessage>::MAX_ENCODED_LEN <= CPCHAIN_SHARE_OUTPUT_MAX_LEN);
     assert!(<ReencryptionRequest as WireMessage>::MAX_ENCODED_LEN <= CPCHAIN_SHARE_OUTPUT_MAX_LEN);
 };
@@ -101,9 +102,22 @@ pub enum cpchain_share_output_kind {
     /// `cpchain_share_grantee_open` will succeed.
     Ready = 10,
     /// Proxy or grantee: a peer misbehaved; `info.fault` says how, `info.peer` who, and the
-    /// bytes are the signed evidence (a cfrag response or a kfrag package).
+    /// bytes are the evidence (a signed cfrag response or kfrag package; an unsigned cfrag
+    /// for the two `UNSIGNED` faults).
     Fault = 11,
+    /// Proxy made with `CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT`: send the bytes (an unsigned
+    /// cfrag) back to the grantee that asked, over the authenticated channel the request
+    /// came in on.
+    UnsignedReply = 12,
 }
+
+/// `reply_auth` of `cpchain_share_proxy_new_with`: every cfrag reply signed by the proxy's
+/// chain key (evidence a third party can check; what `cpchain_share_proxy_new` makes).
+pub const CPCHAIN_SHARE_REPLY_AUTH_SIGNED: u32 = 0;
+/// `reply_auth` of `cpchain_share_proxy_new_with`: unsigned replies, for hosts whose
+/// transport authenticates the proxy (a re-encryption at the cost of Umbral alone; see
+/// `ReplyAuth` in the Rust docs for what is given up).
+pub const CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT: u32 = 1;
 
 /// Kinds of sharing misbehaviour.
 #[repr(u32)]
@@ -117,6 +131,11 @@ pub enum cpchain_share_fault {
     ProxyOutsideGrant = 2,
     /// The owner signed a grant whose kfrag for `info.interval` does not verify.
     InvalidKfrag = 3,
+    /// An unsigned cfrag from proxy `info.peer` (as the host's transport named it) of the
+    /// grant that is not a correct re-encryption; the evidence convinces the grantee only.
+    InvalidUnsignedCfrag = 4,
+    /// An unsigned cfrag from a peer that is not a proxy of the grant.
+    UnsignedCfragOutsideGrant = 5,
 }
 
 /// Facts about a polled sharing output beside its bytes.
@@ -241,6 +260,20 @@ fn fault_polled(f: Fault) -> FfiResult<Polled> {
             info.fault = cpchain_share_fault::InvalidKfrag;
             info.interval = interval;
             info.grant_id = evidence.grant.grant.id()?.0 .0;
+            encoding::encode_to_vec(&*evidence)?
+        }
+        Fault::InvalidUnsignedCfrag { peer, evidence } => {
+            info.peer = peer.0;
+            info.fault = cpchain_share_fault::InvalidUnsignedCfrag;
+            info.grant_id = evidence.grant.0 .0;
+            info.interval = evidence.interval;
+            encoding::encode_to_vec(&*evidence)?
+        }
+        Fault::UnsignedCfragOutsideGrant { peer, evidence } => {
+            info.peer = peer.0;
+            info.fault = cpchain_share_fault::UnsignedCfragOutsideGrant;
+            info.grant_id = evidence.grant.0 .0;
+            info.interval = evidence.interval;
             encoding::encode_to_vec(&*evidence)?
         }
         _ => return Err(cpchain_result::ShareOther),
@@ -599,6 +632,45 @@ pub unsafe extern "C" fn cpchain_share_proxy_new(
     }
 }
 
+/// A proxy as `cpchain_share_proxy_new`, with its reply authentication chosen:
+/// `CPCHAIN_SHARE_REPLY_AUTH_SIGNED` (the same as `_new`) or
+/// `CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT` (replies are polled as `UNSIGNED_REPLY`; only for a
+/// transport that authenticates this proxy to the grantee). Any other value is
+/// `CPCHAIN_RESULT_INVALID_PARAMETER`.
+///
+/// # Safety
+///
+/// As `cpchain_share_proxy_new`.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_share_proxy_new_with(
+    identity: *const cpchain_secret_key,
+    chain_id: u64,
+    reply_auth: u32,
+    out: *mut *mut cpchain_share_proxy,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutPtr::new(out) }?;
+        out.set(core::ptr::null_mut());
+        let reply_auth = match reply_auth {
+            CPCHAIN_SHARE_REPLY_AUTH_SIGNED => ReplyAuth::Signed,
+            CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT => ReplyAuth::Transport,
+            _ => return Err(cpchain_result::InvalidParameter),
+        };
+        // SAFETY: forwarded from this function's contract.
+        let identity = unsafe { handle(identity) }?.key.clone();
+        let config = ProxyConfig {
+            chain_id,
+            reply_auth,
+            ..ProxyConfig::default()
+        };
+        out.set(Box::into_raw(Box::new(cpchain_share_proxy {
+            inner: Machine::new(Proxy::new(identity, config)),
+        })));
+        Ok(())
+    }
+}
+
 /// Release a proxy, wiping its key and kfrags. NULL is fine.
 ///
 /// # Safety
@@ -774,6 +846,11 @@ fn proxy_polled(o: ProxyOutput) -> FfiResult<Polled> {
             info.grant_id = response.body.grant.0 .0;
             info.interval = response.body.interval;
             (K::Reply, bytes)
+        }
+        ProxyOutput::UnsignedReply(body) => {
+            info.grant_id = body.grant.0 .0;
+            info.interval = body.interval;
+            (K::UnsignedReply, encoding::encode_to_vec(&*body)?)
         }
         ProxyOutput::Refused { grant, reason } => {
             info.grant_id = grant.0 .0;
@@ -990,6 +1067,39 @@ pub unsafe extern "C" fn cpchain_share_grantee_handle_cfrag(
         // SAFETY: forwarded from this function's contract.
         let response: CfragResponse = encoding::decode(unsafe { input(bytes, len) }?)?;
         g.inner.lock()?.machine.handle_cfrag(Timestamp(now_ms), response)?;
+        Ok(())
+    }
+}
+
+/// An unsigned cfrag (`UNSIGNED_REPLY` bytes of a proxy made with
+/// `CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT`) from `from` (`CPCHAIN_ADDRESS_LEN` bytes): the proxy
+/// the host's *authenticated* transport says sent it. That address is all that ties the
+/// cfrag to a proxy, so never take it from the message or an unauthenticated channel.
+/// Checked as `cpchain_share_grantee_handle_cfrag`; faults name `from`.
+///
+/// # Safety
+///
+/// `g` a live handle; `from` readable for `from_len` bytes; `bytes` readable for `len`.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_share_grantee_handle_unsigned_cfrag(
+    g: *mut cpchain_share_grantee,
+    now_ms: u64,
+    from: *const u8,
+    from_len: usize,
+    bytes: *const u8,
+    len: usize,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let g = unsafe { handle(g) }?;
+        // SAFETY: forwarded from this function's contract.
+        let from = Address(*unsafe { input_array::<CPCHAIN_ADDRESS_LEN>(from, from_len) }?);
+        // SAFETY: forwarded from this function's contract.
+        let body: CfragBody = encoding::decode(unsafe { input(bytes, len) }?)?;
+        g.inner
+            .lock()?
+            .machine
+            .handle_unsigned_cfrag(Timestamp(now_ms), from, body)?;
         Ok(())
     }
 }

@@ -643,10 +643,144 @@ static void test_bad_input(void) {
   CHECK(strstr(text, "cfrags") != NULL);
 }
 
+/* Proxies made with CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT: unsigned replies, attributed by the
+ * grantee to the sender the host's authenticated transport names. */
+static void test_transport_replies(void) {
+  cpchain_share_proxy *tp[3] = {NULL, NULL, NULL};
+  uint8_t b[32];
+  for (int i = 0; i < 3; i++) {
+    cpchain_secret_key *k = NULL;
+    memset(b, 0x50 + i, 32); /* the same identities as proxy[0..3]: same addresses */
+    CHECK_RC(cpchain_secret_key_from_bytes(b, 32, &k), CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_share_proxy_new_with(k, CHAIN_ID, CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT, &tp[i]),
+             CPCHAIN_RESULT_OK);
+    if (i == 0) {
+      cpchain_share_proxy *bad = (cpchain_share_proxy *)&b;
+      CHECK_RC(cpchain_share_proxy_new_with(k, CHAIN_ID, 7, &bad), CPCHAIN_RESULT_INVALID_PARAMETER);
+      CHECK(bad == NULL);
+      CHECK_RC(cpchain_share_proxy_new_with(NULL, CHAIN_ID, CPCHAIN_SHARE_REPLY_AUTH_SIGNED, &bad),
+               CPCHAIN_RESULT_NULL_PARAMETER);
+      CHECK_RC(cpchain_share_proxy_new_with(k, CHAIN_ID, CPCHAIN_SHARE_REPLY_AUTH_SIGNED, NULL),
+               CPCHAIN_RESULT_NULL_PARAMETER);
+    }
+    cpchain_secret_key_free(k);
+  }
+  cpchain_share_grantee *buyer = NULL;
+  uint8_t buyer_pk[CPCHAIN_PRE_PUBLIC_KEY_LEN];
+  memset(b, 0x35, 32);
+  CHECK_RC(cpchain_share_grantee_new(b, 32, CHAIN_ID, &buyer), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_share_grantee_public_key(buyer, buyer_pk, sizeof buyer_pk), CPCHAIN_RESULT_OK);
+
+  size_t n = 0;
+  cpchain_share_output_kind kind;
+  cpchain_share_output_info info;
+  /* Whatever the earlier tests left in the owner's queue. */
+  while (cpchain_share_owner_poll(owner, out_buf, sizeof out_buf, &n, &kind, &info) ==
+         CPCHAIN_RESULT_OK) {
+  }
+  uint8_t grant_id[32];
+  CHECK_RC(cpchain_share_owner_grant(owner, NOW, fresh_seed(), 32, 0, 0, buyer_pk, 33, 2,
+                                     &proxy_addr[0][0], 3, EXPIRES, grant_id, sizeof grant_id),
+           CPCHAIN_RESULT_OK);
+  drain_owner_grant(grant_id, 3);
+  uint8_t accepted[32];
+  CHECK_RC(cpchain_share_grantee_accept_grant(buyer, grant_record, grant_record_len, accepted, 32),
+           CPCHAIN_RESULT_OK);
+  CHECK(memcmp(accepted, grant_id, 32) == 0);
+  for (int p = 0; p < 3; p++) {
+    CHECK_RC(cpchain_share_proxy_handle_delivery(tp[p], NOW, delivery[p], delivery_len[p]),
+             CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_share_proxy_poll(tp[p], out_buf, sizeof out_buf, &n, &kind, &info),
+             CPCHAIN_RESULT_OK);
+    CHECK(kind == CPCHAIN_SHARE_OUTPUT_KIND_ACCEPTED);
+  }
+  uint8_t wrapped[CPCHAIN_SHARE_WRAPPED_KEY_MAX_LEN];
+  size_t wrapped_len = 0;
+  CHECK_RC(cpchain_share_owner_wrap_interval_key(owner, fresh_seed(), 32, 0, wrapped, sizeof wrapped,
+                                                 &wrapped_len),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_share_grantee_request(buyer, NOW, grant_id, 32, 0, wrapped, wrapped_len),
+           CPCHAIN_RESULT_OK);
+  static uint8_t req[CPCHAIN_SHARE_OUTPUT_MAX_LEN];
+  static uint8_t body[3][CPCHAIN_SHARE_OUTPUT_MAX_LEN];
+  size_t body_len[3] = {0, 0, 0};
+  while (cpchain_share_grantee_poll(buyer, req, sizeof req, &n, &kind, &info) == CPCHAIN_RESULT_OK) {
+    int p = proxy_index(info.peer);
+    CHECK(kind == CPCHAIN_SHARE_OUTPUT_KIND_SEND_REQUEST && p >= 0 && p < 3);
+    if (p < 0 || p > 2) continue;
+    CHECK_RC(cpchain_share_proxy_handle_request(tp[p], NOW, fresh_seed(), 32, req, n),
+             CPCHAIN_RESULT_OK);
+    cpchain_share_output_info pi;
+    CHECK_RC(cpchain_share_proxy_poll(tp[p], body[p], sizeof body[p], &body_len[p], &kind, &pi),
+             CPCHAIN_RESULT_OK);
+    CHECK(kind == CPCHAIN_SHARE_OUTPUT_KIND_UNSIGNED_REPLY && pi.interval == 0);
+    CHECK(memcmp(pi.grant_id, grant_id, 32) == 0);
+  }
+  /* A signed-reply entry point refuses an unsigned body (another message tag). */
+  CHECK(cpchain_share_grantee_handle_cfrag(buyer, NOW, body[0], body_len[0]) != CPCHAIN_RESULT_OK);
+  /* Relayed by a peer outside the grant (proxy 3's address): a fault naming that peer. */
+  CHECK_RC(cpchain_share_grantee_handle_unsigned_cfrag(buyer, NOW, proxy_addr[3], 20, body[0],
+                                                       body_len[0]),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_share_grantee_poll(buyer, out_buf, sizeof out_buf, &n, &kind, &info),
+           CPCHAIN_RESULT_OK);
+  CHECK(kind == CPCHAIN_SHARE_OUTPUT_KIND_FAULT &&
+        info.fault == CPCHAIN_SHARE_FAULT_UNSIGNED_CFRAG_OUTSIDE_GRANT);
+  CHECK(memcmp(info.peer, proxy_addr[3], 20) == 0 && n == body_len[0]);
+  /* Proxy 0's body claimed by proxy 1: a cfrag of another proxy's kfrag counts once only. */
+  CHECK_RC(cpchain_share_grantee_handle_unsigned_cfrag(buyer, NOW, proxy_addr[0], 20, body[0],
+                                                       body_len[0]),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_share_grantee_handle_unsigned_cfrag(buyer, NOW, proxy_addr[1], 20, body[0],
+                                                       body_len[0]),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_share_grantee_poll(buyer, out_buf, sizeof out_buf, &n, &kind, &info),
+           CPCHAIN_RESULT_NO_OUTPUT);
+  uint8_t key[CPCHAIN_DATA_KEY_LEN];
+  CHECK_RC(cpchain_share_grantee_open(buyer, grant_id, 32, 0, key, sizeof key),
+           CPCHAIN_RESULT_SHARE_NOT_ENOUGH_CFRAGS);
+  /* Bad arguments come back as codes and change nothing. */
+  CHECK_RC(cpchain_share_grantee_handle_unsigned_cfrag(buyer, NOW, NULL, 20, body[1], body_len[1]),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_share_grantee_handle_unsigned_cfrag(buyer, NOW, proxy_addr[1], 19, body[1],
+                                                       body_len[1]),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK(cpchain_share_grantee_handle_unsigned_cfrag(buyer, NOW, proxy_addr[1], 20, body[1],
+                                                    body_len[1] - 1) != CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_share_grantee_handle_unsigned_cfrag(NULL, NOW, proxy_addr[1], 20, body[1],
+                                                       body_len[1]),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  /* Proxy 1's own body makes the threshold: READY, and interval 0's blocks open. */
+  CHECK_RC(cpchain_share_grantee_handle_unsigned_cfrag(buyer, NOW, proxy_addr[1], 20, body[1],
+                                                       body_len[1]),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_share_grantee_poll(buyer, out_buf, sizeof out_buf, &n, &kind, &info),
+           CPCHAIN_RESULT_OK);
+  CHECK(kind == CPCHAIN_SHARE_OUTPUT_KIND_READY && info.interval == 0);
+  CHECK_RC(cpchain_share_grantee_open(buyer, grant_id, 32, 0, key, sizeof key), CPCHAIN_RESULT_OK);
+  static uint8_t plain[CPCHAIN_CHAIN_OUTPUT_MAX_LEN];
+  unsigned opened = 0;
+  for (size_t i = 0; i < n_blocks; i++) {
+    size_t plen = 0, records = 0;
+    cpchain_result r = cpchain_chain_open_block(blocks[i], block_len[i], key, sizeof key, plain,
+                                                sizeof plain, &plen, &records);
+    if (block_interval[i] == 0) {
+      CHECK_RC(r, CPCHAIN_RESULT_OK);
+      opened++;
+    } else {
+      CHECK_RC(r, CPCHAIN_RESULT_CHAIN_WRONG_INTERVAL_KEY);
+    }
+  }
+  CHECK(opened >= 1);
+  for (int i = 0; i < 3; i++) cpchain_share_proxy_free(tp[i]);
+  cpchain_share_grantee_free(buyer);
+}
+
 int main(void) {
   setup();
   test_grant_open_and_revoke();
   test_bad_input();
+  test_transport_replies();
   teardown();
   printf("%u passed, %u failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
