@@ -10,33 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned passed;
-static unsigned failed;
-
-#define CHECK(cond)                                                                      \
-  do {                                                                                   \
-    if (cond) {                                                                          \
-      passed++;                                                                          \
-    } else {                                                                             \
-      failed++;                                                                          \
-      fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                    \
-    }                                                                                    \
-  } while (0)
-
-#define CHECK_RC(call, expected)                                                         \
-  do {                                                                                   \
-    cpchain_result rc_ = (call);                                                         \
-    if (rc_ == (cpchain_result)(expected)) {                                             \
-      passed++;                                                                          \
-    } else {                                                                             \
-      char msg_[CPCHAIN_RESULT_MESSAGE_MAX];                                             \
-      size_t n_ = 0;                                                                     \
-      cpchain_result_message((uint32_t)rc_, msg_, sizeof msg_, &n_);                     \
-      failed++;                                                                          \
-      fprintf(stderr, "FAIL %s:%d: %s\n  returned %u (%s), expected %s\n", __FILE__,     \
-              __LINE__, #call, (unsigned)rc_, msg_, #expected);                          \
-    }                                                                                    \
-  } while (0)
+#include "check.h"
 
 static void hex_to_bytes(const char *hex, uint8_t *out, size_t len) {
   for (size_t i = 0; i < len; i++) {

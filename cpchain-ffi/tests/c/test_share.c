@@ -15,33 +15,7 @@
 #error "build the sharing tests with -DCPCHAIN_PRE against a library built with --features pre"
 #endif
 
-static unsigned passed;
-static unsigned failed;
-
-#define CHECK(cond)                                                                      \
-  do {                                                                                   \
-    if (cond) {                                                                          \
-      passed++;                                                                          \
-    } else {                                                                             \
-      failed++;                                                                          \
-      fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                    \
-    }                                                                                    \
-  } while (0)
-
-#define CHECK_RC(call, expected)                                                         \
-  do {                                                                                   \
-    cpchain_result rc_ = (call);                                                         \
-    if (rc_ == (cpchain_result)(expected)) {                                             \
-      passed++;                                                                          \
-    } else {                                                                             \
-      char msg_[CPCHAIN_RESULT_MESSAGE_MAX];                                             \
-      size_t n_ = 0;                                                                     \
-      cpchain_result_message((uint32_t)rc_, msg_, sizeof msg_, &n_);                     \
-      failed++;                                                                          \
-      fprintf(stderr, "FAIL %s:%d: %s\n  returned %u (%s), expected %s\n", __FILE__,     \
-              __LINE__, #call, (unsigned)rc_, msg_, #expected);                          \
-    }                                                                                    \
-  } while (0)
+#include "check.h"
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
 static uint8_t next_byte(void) {
