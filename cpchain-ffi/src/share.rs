@@ -615,20 +615,10 @@ pub unsafe extern "C" fn cpchain_share_proxy_new(
     chain_id: u64,
     out: *mut *mut cpchain_share_proxy,
 ) -> cpchain_result {
-    ffi_boundary! {
-        // SAFETY: forwarded from this function's contract.
-        let out = unsafe { OutPtr::new(out) }?;
-        out.set(core::ptr::null_mut());
-        // SAFETY: forwarded from this function's contract.
-        let identity = unsafe { handle(identity) }?.key.clone();
-        let config = ProxyConfig {
-            chain_id,
-            ..ProxyConfig::default()
-        };
-        out.set(Box::into_raw(Box::new(cpchain_share_proxy {
-            inner: Machine::new(Proxy::new(identity, config)),
-        })));
-        Ok(())
+    // SAFETY: forwarded from this function's contract (the same as `_new_with`'s), which has
+    // its own panic boundary.
+    unsafe {
+        cpchain_share_proxy_new_with(identity, chain_id, CPCHAIN_SHARE_REPLY_AUTH_SIGNED, out)
     }
 }
 

@@ -282,80 +282,59 @@ fn benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
     let addrs = &addrs;
+    let raw_grant = |rng: &mut ChaCha20Rng| {
+        black_box(raw::generate_kfrags_with_rng(
+            rng,
+            raw::secret_key(&delegating),
+            raw::public_key(&bob_pk),
+            raw::signer(&signer),
+            2,
+            3,
+            true,
+            true,
+        ));
+    };
+    // A fresh owner per call, built outside the timed region; `wrapped` first wraps the
+    // interval's key (untimed), as an owner does when the interval closes.
+    let machine_grant = |wrapped: bool| {
+        move |rng: &mut ChaCha20Rng| {
+            let mut o = owner();
+            if wrapped {
+                black_box(o.wrap_interval_key(rng, INTERVAL).unwrap());
+            }
+            let req = GrantRequest {
+                first_interval: INTERVAL,
+                last_interval: INTERVAL,
+                grantee: bob_pk,
+                threshold: 2,
+                proxies: addrs,
+                expires_at: EXPIRES,
+            };
+            let t = Instant::now();
+            o.grant(NOW, rng, &req).unwrap();
+            while let Some(out) = o.poll_output() {
+                black_box(out);
+            }
+            t.elapsed()
+        }
+    };
     paired(
         &mut g,
         "grant",
         "grant (m = 2, n = 3, one interval)",
         &mut rng,
-        |rng| {
-            black_box(raw::generate_kfrags_with_rng(
-                rng,
-                raw::secret_key(&delegating),
-                raw::public_key(&bob_pk),
-                raw::signer(&signer),
-                2,
-                3,
-                true,
-                true,
-            ));
-        },
-        // A fresh owner per call, built outside the timed region.
-        |rng| {
-            let mut o = owner();
-            let req = GrantRequest {
-                first_interval: INTERVAL,
-                last_interval: INTERVAL,
-                grantee: bob_pk,
-                threshold: 2,
-                proxies: addrs,
-                expires_at: EXPIRES,
-            };
-            let t = Instant::now();
-            o.grant(NOW, rng, &req).unwrap();
-            while let Some(out) = o.poll_output() {
-                black_box(out);
-            }
-            t.elapsed()
-        },
+        raw_grant,
+        machine_grant(false),
     );
-    // The normal flow: the owner wrapped the interval's key when the interval closed (for
-    // its key-index record), untimed; the timed grant sells the interval later. A repeat
-    // grant of an interval hits the same kept key.
+    // The normal flow: the interval's key was wrapped for its key-index record when the
+    // interval closed; the grant sells it later. A repeat grant hits the same kept key.
     paired(
         &mut g,
         "grant_after_wrap",
         "grant of an interval the owner wrapped (m = 2, n = 3)",
         &mut rng,
-        |rng| {
-            black_box(raw::generate_kfrags_with_rng(
-                rng,
-                raw::secret_key(&delegating),
-                raw::public_key(&bob_pk),
-                raw::signer(&signer),
-                2,
-                3,
-                true,
-                true,
-            ));
-        },
-        |rng| {
-            let mut o = owner();
-            let req = GrantRequest {
-                first_interval: INTERVAL,
-                last_interval: INTERVAL,
-                grantee: bob_pk,
-                threshold: 2,
-                proxies: addrs,
-                expires_at: EXPIRES,
-            };
-            black_box(o.wrap_interval_key(rng, INTERVAL).unwrap());
-            let t = Instant::now();
-            o.grant(NOW, rng, &req).unwrap();
-            while let Some(out) = o.poll_output() {
-                black_box(out);
-            }
-            t.elapsed()
-        },
+        raw_grant,
+        machine_grant(true),
     );
     let raw_reencrypt = |rng: &mut ChaCha20Rng| {
         black_box(raw::reencrypt_with_rng(
