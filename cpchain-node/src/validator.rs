@@ -1,0 +1,332 @@
+//! The adapter between the LBFT validator engine and this host: the only module that
+//! knows `cpchain_consensus::lbft::Validator`'s API (so the coming one-contract reshape of
+//! the machines' outputs stays local).
+//!
+//! The host's duties, in the engine's output order: `Persist` is written to redb with
+//! immediate durability before any later output is acted on (sends are returned to the
+//! caller only after the whole drain, so every send follows every persist before it);
+//! `Commit` goes to the block store (and, at a DPoR checkpoint, runs the election);
+//! `CheckBlock` is answered at once; `Fault` is counted and logged.
+
+use crate::config::NodeConfig;
+use crate::error::NodeError;
+use crate::store::Store;
+use cpchain_consensus::dpor;
+use cpchain_consensus::lbft::{
+    Config, Fault, Header, Message, Output, ProposeError, ProposerSchedule, Validate, Validator,
+    Vote,
+};
+use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
+use cpchain_crypto::SecretKey;
+use std::io::Write;
+
+/// The DPoR proposer schedule as the engine consumes it.
+#[derive(Debug, Clone)]
+pub struct DporSchedule(pub dpor::Schedule);
+
+impl ProposerSchedule for DporSchedule {
+    fn proposer_of(&self, height: Height) -> Option<Address> {
+        self.0.proposer_of(height)
+    }
+}
+
+/// What the network must do after a drain, in order.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Publish to every node (gossipsub).
+    Broadcast(Vec<u8>),
+    /// Send to one validator (request-response).
+    Send {
+        /// The validator.
+        to: Address,
+        /// The encoded message.
+        bytes: Vec<u8>,
+    },
+}
+
+/// Counters for the status file and the devnet display.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Counters {
+    /// Blocks this node decided or adopted since it started.
+    pub decided: u64,
+    /// Of those, impeach blocks.
+    pub impeached: u64,
+    /// Blocks this node proposed.
+    pub proposed: u64,
+    /// Faults the engine reported.
+    pub faults: u64,
+    /// Messages the engine refused.
+    pub rejected: u64,
+}
+
+/// The validator role: engine + schedule glue + durable outputs.
+pub struct ValidatorHost {
+    engine: Validator<DporSchedule>,
+    spec: ChainSpec,
+    me: Address,
+    proposed_at: Option<Height>,
+    vote_log: Option<std::fs::File>,
+    /// Counters since start.
+    pub counters: Counters,
+}
+
+impl std::fmt::Debug for ValidatorHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidatorHost")
+            .field("me", &self.me)
+            .field("height", &self.engine.height())
+            .finish()
+    }
+}
+
+/// The genesis header of the chain `cfg` describes.
+pub fn genesis(cfg: &NodeConfig) -> Header {
+    Header::genesis(&cfg.spec(), cfg.genesis_time())
+}
+
+/// The DPoR schedule with the committee as default proposers, elections replayed from the
+/// stored chain (checkpoint hashes are real chain state; candidates are none yet: the
+/// devnet chain carries no campaign transactions, so every elected seat is padded with
+/// default proposers).
+fn schedule(cfg: &NodeConfig, store: &Store) -> Result<DporSchedule, NodeError> {
+    let spec = cfg.spec();
+    let set = cfg.validator_set().map_err(NodeError::Consensus)?;
+    let defaults: Vec<Address> = set.addresses().collect();
+    let mut s = dpor::Schedule::new(&spec, &defaults, 8)
+        .map_err(|e| NodeError::Consensus(format!("schedule: {e}")))?;
+    for v in store.all()? {
+        elect(&mut s, &v);
+    }
+    Ok(DporSchedule(s))
+}
+
+fn elect(s: &mut dpor::Schedule, v: &Validate) {
+    let h = v.block.header.height;
+    if s.is_checkpoint(h) {
+        let id = v.block.id();
+        match s.elect_at(h, &id, &[]) {
+            Ok(term) => tracing::debug!(height = h.0, term = term.get(), "election"),
+            Err(e) => tracing::warn!(height = h.0, "election failed: {e}"),
+        }
+        let current = s.term_of(h);
+        s.prune_before(current);
+    }
+}
+
+impl ValidatorHost {
+    /// Start from the database: restore from the last `Persist` if it is at the chain
+    /// head, else start fresh at the head (a crash between a `Commit` and the next
+    /// `Persist`: nothing was signed at the new height yet); then hand the engine the
+    /// head's VALIDATEs with `remember`.
+    pub fn start(
+        cfg: &NodeConfig,
+        key: SecretKey,
+        store: &Store,
+        now: Timestamp,
+    ) -> Result<ValidatorHost, NodeError> {
+        let spec = cfg.spec();
+        let set = cfg.validator_set().map_err(NodeError::Consensus)?;
+        let me = key.public_key().address();
+        let mut lcfg = Config::new(spec.clone(), set, key);
+        lcfg.catch_up_heights = cfg.catch_up_heights;
+        lcfg.future_heights = cfg.catch_up_heights;
+        let sched = schedule(cfg, store)?;
+        let head = store.head()?;
+        let head_header = head
+            .as_ref()
+            .map(|v| v.block.header.clone())
+            .unwrap_or_else(|| genesis(cfg));
+        let persisted = store.persisted()?;
+        let engine = match persisted {
+            Some(p) if p.parent.id() == head_header.id() => {
+                tracing::info!(height = p.parent.height.0 + 1, round = p.round, "restoring");
+                Validator::restore(lcfg, sched, p)
+            }
+            Some(p) if p.parent.height < head_header.height => {
+                tracing::info!(height = head_header.height.0 + 1, "starting at the chain head");
+                Validator::new(lcfg, sched, head_header, now)
+            }
+            Some(p) => {
+                return Err(NodeError::DatabaseCorrupt {
+                    path: cfg.db_path(),
+                    reason: format!(
+                        "validator state at height {} does not match the block store head {}",
+                        p.parent.height.0 + 1,
+                        head_header.height.0
+                    ),
+                })
+            }
+            None => Validator::new(lcfg, sched, head_header, now),
+        }
+        .map_err(|e| NodeError::Consensus(e.to_string()))?;
+        let vote_log = if cfg.vote_log {
+            let path = cfg.vote_log_path();
+            Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| NodeError::io(path, e))?,
+            )
+        } else {
+            None
+        };
+        let mut host = ValidatorHost {
+            engine,
+            spec,
+            me,
+            proposed_at: None,
+            vote_log,
+            counters: Counters::default(),
+        };
+        for v in store.newest(usize::try_from(cfg.catch_up_heights).unwrap_or(8))? {
+            if host.engine.remember(v).is_err() {
+                break;
+            }
+        }
+        Ok(host)
+    }
+
+    /// This validator's address.
+    pub fn address(&self) -> Address {
+        self.me
+    }
+
+    /// The height being decided.
+    pub fn height(&self) -> Height {
+        self.engine.height()
+    }
+
+    /// The current round.
+    pub fn round(&self) -> u32 {
+        self.engine.round()
+    }
+
+    fn log_vote(&mut self, vote: &Vote) {
+        if let Some(f) = self.vote_log.as_mut() {
+            if let Ok(bytes) = encoding::encode_to_vec(vote) {
+                // Written before the vote is sent; the page cache survives SIGKILL.
+                let _ = writeln!(f, "{}", hex::encode(bytes));
+            }
+        }
+    }
+
+    /// Bytes from the peer bound to `from`.
+    pub fn on_bytes(&mut self, now: Timestamp, from: Address, bytes: &[u8]) {
+        let msg = match encoding::decode::<Message>(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(%from, "undecodable message: {e}");
+                self.counters.rejected += 1;
+                return;
+            }
+        };
+        if let Message::Vote(v) = &msg {
+            self.log_vote(v);
+        }
+        if let Err(e) = self.engine.handle_message(now, from, msg) {
+            tracing::trace!(%from, "refused: {e}");
+            self.counters.rejected += 1;
+        }
+    }
+
+    /// When the host must call [`ValidatorHost::on_timeout`] next.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let engine = self.engine.next_deadline();
+        match (engine, self.propose_time()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn propose_time(&self) -> Option<Timestamp> {
+        let h = self.engine.height();
+        if self.proposed_at == Some(h)
+            || self.engine.round() != 0
+            || self.engine.schedule().proposer_of(h) != Some(self.me)
+        {
+            return None;
+        }
+        Some(
+            self.engine
+                .parent()
+                .timestamp
+                .saturating_add(self.spec.block_period),
+        )
+    }
+
+    /// The timer fired: propose on our slot, and let the engine act on its deadlines.
+    pub fn on_timeout(&mut self, now: Timestamp) {
+        if self.propose_time().is_some_and(|t| now >= t) {
+            let h = self.engine.height();
+            self.proposed_at = Some(h);
+            match self.engine.propose(now, Vec::new()) {
+                Ok(_) => {
+                    self.counters.proposed += 1;
+                    tracing::debug!(height = h.0, "proposed");
+                }
+                Err(ProposeError::AlreadyProposed) => {}
+                Err(e) => tracing::debug!(height = h.0, "not proposing: {e}"),
+            }
+        }
+        if self.engine.next_deadline().is_some_and(|d| now >= d) {
+            self.engine.handle_timeout(now);
+        }
+    }
+
+    /// Drain the engine: persist, store commits, answer block checks; return the sends.
+    /// On a storage error nothing after the failed write is acted on.
+    pub fn drain(&mut self, now: Timestamp, store: &Store) -> Result<Vec<Action>, NodeError> {
+        let mut actions = Vec::new();
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                Output::Persist(p) => store.put_persisted(&p)?,
+                Output::Broadcast(m) => {
+                    if let Message::Vote(v) = &m {
+                        self.log_vote(v);
+                    }
+                    match encoding::encode_to_vec(&m) {
+                        Ok(b) => actions.push(Action::Broadcast(b)),
+                        Err(e) => tracing::error!("cannot encode own message: {e}"),
+                    }
+                }
+                Output::Send { to, msg } => match encoding::encode_to_vec(&msg) {
+                    Ok(bytes) => actions.push(Action::Send { to, bytes }),
+                    Err(e) => tracing::error!("cannot encode own message: {e}"),
+                },
+                Output::CheckBlock { block, .. } => {
+                    // No transaction format is wired in yet: only empty bodies are valid.
+                    let valid = block.transactions.is_empty();
+                    self.engine.block_checked(now, block.id(), valid);
+                }
+                Output::Commit { block, certificate } => {
+                    let height = block.header.height;
+                    let impeach = block.is_impeach();
+                    let v = Validate { block, certificate };
+                    store.put_block(&v)?;
+                    elect(&mut self.engine.schedule_mut().0, &v);
+                    self.counters.decided += 1;
+                    if impeach {
+                        self.counters.impeached += 1;
+                    }
+                    tracing::info!(height = height.0, impeach, "committed");
+                }
+                Output::Fault(f) => {
+                    self.counters.faults += 1;
+                    tracing::warn!("fault: {}", fault_name(&f));
+                }
+            }
+        }
+        Ok(actions)
+    }
+}
+
+fn fault_name(f: &Fault) -> &'static str {
+    match f {
+        Fault::Equivocation { .. } => "vote equivocation",
+        Fault::ProposerEquivocation { .. } => "proposer equivocation",
+        Fault::LeaderEquivocation { .. } => "leader equivocation",
+        Fault::BadSeal { .. } => "bad seal",
+        Fault::IllicitBlock { .. } => "illicit block",
+    }
+}
