@@ -111,8 +111,14 @@ mod tests {
     #[test]
     fn malformed_bindings_are_refused_without_panic() {
         let peer = peer_id_of(&key(7));
-        assert_eq!(verify("rust-libp2p/0.1", 41, &peer), Err(BindingError::Missing));
-        assert_eq!(verify(&format!("{AGENT_PREFIX}zz"), 41, &peer), Err(BindingError::Malformed));
+        assert_eq!(
+            verify("rust-libp2p/0.1", 41, &peer),
+            Err(BindingError::Missing)
+        );
+        assert_eq!(
+            verify(&format!("{AGENT_PREFIX}zz"), 41, &peer),
+            Err(BindingError::Malformed)
+        );
         let bad_v = format!("{AGENT_PREFIX}{}", "11".repeat(64) + "07");
         assert_eq!(verify(&bad_v, 41, &peer), Err(BindingError::Malformed));
     }

@@ -114,7 +114,9 @@ impl NodeConfig {
         let keys = self.validator_keys()?;
         let n = keys.len();
         if n == 0 || n % 3 != 1 {
-            return Err(format!("{n} validators: the committee must have 3f + 1 members"));
+            return Err(format!(
+                "{n} validators: the committee must have 3f + 1 members"
+            ));
         }
         ValidatorSet::new(&keys).map_err(|e| format!("validators: {e}"))
     }

@@ -216,7 +216,10 @@ pub async fn run(opts: DevnetOptions, exe: PathBuf) -> Result<(), NodeError> {
             break;
         }
         if let Some(h) = opts.heights {
-            if statuses.iter().all(|s| s.as_ref().is_some_and(|s| s.head >= h)) {
+            if statuses
+                .iter()
+                .all(|s| s.as_ref().is_some_and(|s| s.head >= h))
+            {
                 println!("devnet: every node has {h} blocks, stopping");
                 break;
             }
@@ -233,12 +236,18 @@ pub async fn run(opts: DevnetOptions, exe: PathBuf) -> Result<(), NodeError> {
         terminate(c);
     }
     for c in children.iter_mut() {
-        if tokio::time::timeout(Duration::from_secs(5), c.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), c.wait())
+            .await
+            .is_err()
+        {
             let _ = c.kill().await;
         }
     }
     match check_agreement(&configs) {
-        Ok(n) => println!("devnet: stopped; the {} chains agree on all {n} common heights", configs.len()),
+        Ok(n) => println!(
+            "devnet: stopped; the {} chains agree on all {n} common heights",
+            configs.len()
+        ),
         Err(e) => failure = Some(e),
     }
     match failure {

@@ -94,7 +94,10 @@ fn main_inner(cli: Cli) -> Result<(), NodeError> {
         Command::Keygen { out } => {
             let key = generate_key(&out)?;
             println!("address {}", key.public_key().address());
-            println!("public key {}", hex::encode(key.public_key().to_compressed()));
+            println!(
+                "public key {}",
+                hex::encode(key.public_key().to_compressed())
+            );
             println!("peer id {}", cpchain_node::binding::peer_id_of(&key));
             Ok(())
         }
@@ -121,7 +124,11 @@ fn main_inner(cli: Cli) -> Result<(), NodeError> {
             let cfg = NodeConfig::load(&config)?;
             let store = Store::open_existing(&cfg.db_path())?;
             for v in store.all()? {
-                let kind = if v.block.is_impeach() { "impeach" } else { "normal" };
+                let kind = if v.block.is_impeach() {
+                    "impeach"
+                } else {
+                    "normal"
+                };
                 println!(
                     "{} {} {kind}",
                     v.block.header.height.0,

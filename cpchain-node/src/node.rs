@@ -228,7 +228,11 @@ fn execute(
     for a in actions {
         match a {
             Action::Broadcast(bytes) => {
-                if let Err(e) = swarm.behaviour_mut().gossipsub.publish(topic.clone(), bytes) {
+                if let Err(e) = swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(topic.clone(), bytes)
+                {
                     // No peers yet, or a duplicate of a message already published: the
                     // engine's round changes repeat what matters.
                     tracing::debug!("publish: {e}");
@@ -259,20 +263,20 @@ fn on_event(
                 return;
             };
             match binding::verify(&info.agent_version, chain_id, &peer_id) {
-            Ok(address) if set.contains(&address) => {
-                if peers.bound.insert(peer_id, address).is_none() {
-                    tracing::info!(peer = %peer_id, %address, "peer bound");
+                Ok(address) if set.contains(&address) => {
+                    if peers.bound.insert(peer_id, address).is_none() {
+                        tracing::info!(peer = %peer_id, %address, "peer bound");
+                    }
+                    peers.by_address.insert(address, peer_id);
                 }
-                peers.by_address.insert(address, peer_id);
-            }
-            Ok(address) => {
-                tracing::warn!(peer = %peer_id, %address, "not a validator; disconnecting");
-                let _ = swarm.disconnect_peer_id(peer_id);
-            }
-            Err(e) => {
-                tracing::warn!(peer = %peer_id, "binding refused: {e}; disconnecting");
-                let _ = swarm.disconnect_peer_id(peer_id);
-            }
+                Ok(address) => {
+                    tracing::warn!(peer = %peer_id, %address, "not a validator; disconnecting");
+                    let _ = swarm.disconnect_peer_id(peer_id);
+                }
+                Err(e) => {
+                    tracing::warn!(peer = %peer_id, "binding refused: {e}; disconnecting");
+                    let _ = swarm.disconnect_peer_id(peer_id);
+                }
             }
         }
         SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {

@@ -43,6 +43,24 @@ impl ChainStamp {
     }
 }
 
+/// `Database::open`, with redb's panics turned into errors: redb 2.6 asserts (panics) on
+/// a file shorter than its header says (`raw_file_len >= layout.len`), so a truncated
+/// file would otherwise abort the node with a backtrace instead of an operator's error.
+fn open_guarded(path: &Path) -> Result<Database, String> {
+    match std::panic::catch_unwind(|| Database::open(path)) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            Err(format!("the file is damaged (redb: {msg})"))
+        }
+    }
+}
+
 /// The node's database.
 pub struct Store {
     db: Database,
@@ -71,7 +89,7 @@ impl Store {
         let db = if fresh {
             Database::create(path).map_err(|e| corrupt(e.to_string()))?
         } else {
-            Database::open(path).map_err(|e| corrupt(e.to_string()))?
+            open_guarded(path).map_err(corrupt)?
         };
         let store = Store {
             db,
@@ -111,9 +129,9 @@ impl Store {
                 std::io::Error::from(std::io::ErrorKind::NotFound),
             ));
         }
-        let db = Database::open(path).map_err(|e| NodeError::DatabaseCorrupt {
+        let db = open_guarded(path).map_err(|reason| NodeError::DatabaseCorrupt {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason,
         })?;
         let store = Store {
             db,
@@ -165,11 +183,15 @@ impl Store {
             let val: Validate = encoding::decode(v.value())
                 .map_err(|e| corrupt(format!("block {height} does not decode: {e}")))?;
             if val.block.header.height.0 != height {
-                return Err(corrupt(format!("block stored at {height} has another height")));
+                return Err(corrupt(format!(
+                    "block stored at {height} has another height"
+                )));
             }
             if let Some((ph, pid)) = prev {
                 if ph.checked_add(1) != Some(height) || val.block.header.parent != pid {
-                    return Err(corrupt(format!("block {height} does not link to block {ph}")));
+                    return Err(corrupt(format!(
+                        "block {height} does not link to block {ph}"
+                    )));
                 }
             }
             prev = Some((height, val.block.id()));

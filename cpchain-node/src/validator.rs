@@ -143,7 +143,10 @@ impl ValidatorHost {
                 Validator::restore(lcfg, sched, p)
             }
             Some(p) if p.parent.height < head_header.height => {
-                tracing::info!(height = head_header.height.0 + 1, "starting at the chain head");
+                tracing::info!(
+                    height = head_header.height.0 + 1,
+                    "starting at the chain head"
+                );
                 Validator::new(lcfg, sched, head_header, now)
             }
             Some(p) => {

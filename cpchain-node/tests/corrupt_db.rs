@@ -25,7 +25,10 @@ fn refuses(net: &Net, i: usize, why: &str) {
         Duration::from_secs(15),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "node started on a {why} database\n{stderr}");
+    assert!(
+        !out.status.success(),
+        "node started on a {why} database\n{stderr}"
+    );
     assert!(
         stderr.contains("refusing to start"),
         "no clear error for a {why} database:\n{stderr}"
@@ -39,7 +42,10 @@ fn truncated_corrupt_or_foreign_database_is_refused_at_start_up() {
     let len = std::fs::metadata(&db0).expect("db").len();
 
     // Truncated to half.
-    let f = std::fs::OpenOptions::new().write(true).open(&db0).expect("open");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&db0)
+        .expect("open");
     f.set_len(len / 2).expect("truncate");
     drop(f);
     refuses(&net, 0, "truncated");
@@ -58,14 +64,25 @@ fn truncated_corrupt_or_foreign_database_is_refused_at_start_up() {
     // second network.
     let other = network_with_blocks();
     std::fs::copy(other.db_path(1), net.db_path(1)).expect("copy");
-    let out = run_bounded(&["run", "--config"], &[&net.configs[1]], Duration::from_secs(15));
+    let out = run_bounded(
+        &["run", "--config"],
+        &[&net.configs[1]],
+        Duration::from_secs(15),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "started on a foreign database\n{stderr}");
+    assert!(
+        !out.status.success(),
+        "started on a foreign database\n{stderr}"
+    );
     assert!(stderr.contains("foreign"), "{stderr}");
 
     // Node 2's database, untouched, still starts (the checks do not refuse good files):
     // it runs until stopped.
-    let out = run_bounded(&["run", "--config"], &[&net.configs[2]], Duration::from_secs(3));
+    let out = run_bounded(
+        &["run", "--config"],
+        &[&net.configs[2]],
+        Duration::from_secs(3),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("node started"), "{stderr}");
 }

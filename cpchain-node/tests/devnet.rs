@@ -34,13 +34,20 @@ fn four_validators_commit_fifty_heights_with_identical_chains() {
     assert!(stdout.contains("every node has 50 blocks"), "{stdout}");
     assert!(stdout.contains("chains agree"), "{stdout}");
     // Check it ourselves too, from the four databases.
-    let configs: Vec<_> = (0..4).map(|i| cpchain_node::devnet::config_path(&d, i)).collect();
+    let configs: Vec<_> = (0..4)
+        .map(|i| cpchain_node::devnet::config_path(&d, i))
+        .collect();
     let chains: Vec<Vec<[u8; 32]>> = configs
         .iter()
         .map(|c| {
             let cfg = cpchain_node::config::NodeConfig::load(c).expect("config");
             let store = cpchain_node::store::Store::open_existing(&cfg.db_path()).expect("db");
-            store.all().expect("blocks").iter().map(|v| v.block.id().0).collect()
+            store
+                .all()
+                .expect("blocks")
+                .iter()
+                .map(|v| v.block.id().0)
+                .collect()
         })
         .collect();
     let common = assert_chains_agree(&chains);

@@ -66,7 +66,11 @@ impl Net {
             cmd.arg("--vote-log");
         }
         let out = cmd.output().expect("run devnet --init-only");
-        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let configs: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(PathBuf::from)
@@ -179,7 +183,9 @@ impl Net {
 
     /// The database file of node `i`.
     pub fn db_path(&self, i: usize) -> PathBuf {
-        NodeConfig::load(&self.configs[i]).expect("config").db_path()
+        NodeConfig::load(&self.configs[i])
+            .expect("config")
+            .db_path()
     }
 }
 
@@ -199,7 +205,12 @@ pub fn assert_chains_agree(chains: &[Vec<[u8; 32]>]) -> usize {
     for h in 0..common {
         let first = chains[0][h];
         for (i, c) in chains.iter().enumerate() {
-            assert_eq!(c[h], first, "node {i} differs from node 0 at height {}", h + 1);
+            assert_eq!(
+                c[h],
+                first,
+                "node {i} differs from node 0 at height {}",
+                h + 1
+            );
         }
     }
     common
