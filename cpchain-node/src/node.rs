@@ -291,21 +291,19 @@ fn on_event(
         }
         SwarmEvent::Behaviour(BehaviourEvent::Direct(request_response::Event::Message {
             peer,
-            message,
+            message:
+                request_response::Message::Request {
+                    request, channel, ..
+                },
             ..
         })) => {
-            if let request_response::Message::Request {
-                request, channel, ..
-            } = message
-            {
-                let _ = swarm
-                    .behaviour_mut()
-                    .direct
-                    .send_response(channel, Vec::new());
-                match peers.bound.get(&peer).copied() {
-                    Some(from) => host.on_bytes(now(), from, &request),
-                    None => peers.unbound_drops += 1,
-                }
+            let _ = swarm
+                .behaviour_mut()
+                .direct
+                .send_response(channel, Vec::new());
+            match peers.bound.get(&peer).copied() {
+                Some(from) => host.on_bytes(now(), from, &request),
+                None => peers.unbound_drops += 1,
             }
         }
         SwarmEvent::ConnectionClosed {
