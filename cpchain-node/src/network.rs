@@ -26,6 +26,14 @@ pub enum Event {
     Direct(request_response::Event<Vec<u8>, Vec<u8>>),
     /// An identify event (carries the peer's binding).
     Identify(Box<identify::Event>),
+    /// A block sync event (a request for blocks, or the blocks).
+    Sync(request_response::Event<SyncRequest, SyncResponse>),
+}
+
+impl From<request_response::Event<SyncRequest, SyncResponse>> for Event {
+    fn from(e: request_response::Event<SyncRequest, SyncResponse>) -> Self {
+        Event::Sync(e)
+    }
 }
 
 impl From<gossipsub::Event> for Event {
@@ -56,6 +64,116 @@ pub struct Behaviour {
     pub direct: request_response::Behaviour<BytesCodec>,
     /// Peer identification, carrying the address binding.
     pub identify: identify::Behaviour,
+    /// Block sync.
+    pub sync: request_response::Behaviour<SyncCodec>,
+}
+
+/// The block sync protocol.
+pub const SYNC_PROTOCOL: &str = "/cpchain/sync/1";
+
+/// Most blocks in one sync response.
+pub const SYNC_MAX_BLOCKS: u32 = 64;
+
+/// Body bytes after which a sync response stops adding blocks (it stays under
+/// [`MAX_MESSAGE_BYTES`] since one block with its certificate is at most ~1.1 MiB).
+pub const SYNC_SOFT_BYTES: usize = 512 * 1024;
+
+/// "Send me up to `max` blocks from height `from`."
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncRequest {
+    /// First height wanted.
+    pub from: u64,
+    /// Most blocks wanted (the server caps it at [`SYNC_MAX_BLOCKS`]).
+    pub max: u32,
+}
+
+/// Encoded VALIDATEs (block + C-certificate) in height order; empty if none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncResponse(pub Vec<Vec<u8>>);
+
+/// Codec of the sync protocol: a 12-byte request; a response of length-prefixed blocks,
+/// the whole bounded by [`MAX_MESSAGE_BYTES`] and at most [`SYNC_MAX_BLOCKS`] entries.
+#[derive(Debug, Clone, Default)]
+pub struct SyncCodec;
+
+fn bad(msg: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+#[async_trait::async_trait]
+impl request_response::Codec for SyncCodec {
+    type Protocol = StreamProtocol;
+    type Request = SyncRequest;
+    type Response = SyncResponse;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncRequest>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        let frame = read_frame(io).await?;
+        let (from, max) = frame
+            .split_at_checked(8)
+            .ok_or_else(|| bad("short sync request"))?;
+        let from = u64::from_le_bytes(from.try_into().map_err(|_| bad("sync request"))?);
+        let max = u32::from_le_bytes(max.try_into().map_err(|_| bad("sync request"))?);
+        Ok(SyncRequest { from, max })
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncResponse>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        let frame = read_frame(io).await?;
+        let mut rest = frame.as_slice();
+        let mut blocks = Vec::new();
+        while !rest.is_empty() {
+            if blocks.len() >= SYNC_MAX_BLOCKS as usize {
+                return Err(bad("too many blocks"));
+            }
+            let (len, tail) = rest
+                .split_at_checked(4)
+                .ok_or_else(|| bad("short length"))?;
+            let len = u32::from_be_bytes(len.try_into().map_err(|_| bad("length"))?) as usize;
+            let (block, tail) = tail
+                .split_at_checked(len)
+                .ok_or_else(|| bad("short block"))?;
+            blocks.push(block.to_vec());
+            rest = tail;
+        }
+        Ok(SyncResponse(blocks))
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: SyncRequest,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        let mut frame = req.from.to_le_bytes().to_vec();
+        frame.extend_from_slice(&req.max.to_le_bytes());
+        write_frame(io, &frame).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: SyncResponse,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        let mut frame = Vec::new();
+        for b in res.0 {
+            let len = u32::try_from(b.len()).map_err(|_| bad("block too large"))?;
+            frame.extend_from_slice(&len.to_be_bytes());
+            frame.extend_from_slice(&b);
+        }
+        write_frame(io, &frame).await
+    }
 }
 
 /// Length-prefixed raw bytes (u32 big-endian length, then the bytes), bounded by
@@ -182,10 +300,16 @@ pub fn swarm(
                 identify::Config::new("/cpchain/node/1".into(), key.public())
                     .with_agent_version(agent_version),
             );
+            let sync = request_response::Behaviour::with_codec(
+                SyncCodec,
+                [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            );
             Ok(Behaviour {
                 gossipsub,
                 direct,
                 identify,
+                sync,
             })
         })
         .map_err(|e| format!("behaviour: {e}"))?;

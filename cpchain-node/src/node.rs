@@ -53,6 +53,8 @@ pub struct Status {
     pub faults: u64,
     /// Messages refused.
     pub rejected: u64,
+    /// Blocks imported by block sync since start.
+    pub synced: u64,
     /// Messages dropped because their author's binding was not (yet) verified.
     pub unbound: u64,
     /// Peers with a verified binding.
@@ -94,6 +96,8 @@ fn write_status(path: &Path, s: &Status) {
 
 struct Peers {
     bound: HashMap<PeerId, Address>,
+    sync_in_flight: bool,
+    sync_turn: usize,
     by_address: HashMap<Address, PeerId>,
     unbound_drops: u64,
 }
@@ -134,6 +138,8 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     }
     let mut peers = Peers {
         bound: HashMap::new(),
+        sync_in_flight: false,
+        sync_turn: 0,
         by_address: HashMap::new(),
         unbound_drops: 0,
     };
@@ -159,7 +165,9 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
             .unwrap_or(Duration::from_secs(1));
         tokio::select! {
             ev = swarm.select_next_some() => {
-                on_event(ev, &mut swarm, &mut host, &mut peers, &set, cfg.chain_id);
+                if let Err(e) = on_event(ev, &mut swarm, &mut host, &store, &mut peers, &set, cfg.chain_id) {
+                    break Err(e);
+                }
             }
             _ = tokio::time::sleep(wait) => host.on_timeout(now()),
             _ = tick.tick() => {
@@ -171,6 +179,9 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
                             .build();
                         let _ = swarm.dial(opts);
                     }
+                }
+                if host.is_behind() && !peers.sync_in_flight {
+                    request_blocks(&mut swarm, &store, &mut peers);
                 }
                 fill_status(&mut status, &host, &store, &peers);
                 write_status(&status_path, &status);
@@ -193,6 +204,51 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     result
 }
 
+/// Ask the next bound peer (round robin) for the blocks after our head.
+fn request_blocks(swarm: &mut libp2p::Swarm<network::Behaviour>, store: &Store, peers: &mut Peers) {
+    let mut ids: Vec<PeerId> = peers.bound.keys().copied().collect();
+    if ids.is_empty() {
+        return;
+    }
+    ids.sort();
+    peers.sync_turn = peers.sync_turn.wrapping_add(1);
+    let Some(peer) = ids.get(peers.sync_turn % ids.len()) else {
+        return;
+    };
+    let head = store
+        .head()
+        .ok()
+        .flatten()
+        .map(|v| v.block.header.height.0)
+        .unwrap_or(0);
+    let req = network::SyncRequest {
+        from: head.saturating_add(1),
+        max: network::SYNC_MAX_BLOCKS,
+    };
+    tracing::info!(%peer, from = req.from, "block sync: requesting");
+    swarm.behaviour_mut().sync.send_request(peer, req);
+    peers.sync_in_flight = true;
+}
+
+/// The blocks a peer asked for, from our store.
+fn serve_blocks(store: &Store, req: network::SyncRequest) -> network::SyncResponse {
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    let max = u64::from(req.max.min(network::SYNC_MAX_BLOCKS));
+    for h in req.from..req.from.saturating_add(max) {
+        let Ok(Some(v)) = store.block(h) else { break };
+        let Ok(b) = cpchain_core::encoding::encode_to_vec(&v) else {
+            break;
+        };
+        bytes = bytes.saturating_add(b.len());
+        out.push(b);
+        if bytes >= network::SYNC_SOFT_BYTES {
+            break;
+        }
+    }
+    network::SyncResponse(out)
+}
+
 fn fill_status(s: &mut Status, host: &ValidatorHost, store: &Store, peers: &Peers) {
     let Counters {
         decided,
@@ -200,6 +256,7 @@ fn fill_status(s: &mut Status, host: &ValidatorHost, store: &Store, peers: &Peer
         proposed,
         faults,
         rejected,
+        synced,
     } = host.counters;
     s.head = store
         .head()
@@ -214,6 +271,7 @@ fn fill_status(s: &mut Status, host: &ValidatorHost, store: &Store, peers: &Peer
     s.proposed = proposed;
     s.faults = faults;
     s.rejected = rejected;
+    s.synced = synced;
     s.unbound = peers.unbound_drops;
     s.peers = peers.bound.len();
     s.time_ms = now().0;
@@ -253,14 +311,50 @@ fn on_event(
     ev: SwarmEvent<BehaviourEvent>,
     swarm: &mut libp2p::Swarm<network::Behaviour>,
     host: &mut ValidatorHost,
+    store: &Store,
     peers: &mut Peers,
     set: &cpchain_consensus::lbft::ValidatorSet,
     chain_id: u64,
-) {
+) -> Result<(), NodeError> {
     match ev {
+        SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+            peer,
+            message,
+            ..
+        })) => match message {
+            request_response::Message::Request {
+                request, channel, ..
+            } => {
+                if peers.bound.contains_key(&peer) {
+                    let resp = serve_blocks(store, request);
+                    let _ = swarm.behaviour_mut().sync.send_response(channel, resp);
+                }
+            }
+            request_response::Message::Response { response, .. } => {
+                peers.sync_in_flight = false;
+                let mut blocks = Vec::new();
+                for b in &response.0 {
+                    match cpchain_core::encoding::decode(b) {
+                        Ok(v) => blocks.push(v),
+                        Err(e) => {
+                            tracing::warn!(%peer, "sync: undecodable block: {e}");
+                            break;
+                        }
+                    }
+                }
+                let got = blocks.len();
+                let applied = host.apply_synced(now(), blocks, store)?;
+                if got == 0 || applied < got {
+                    host.sync_done();
+                }
+            }
+        },
+        SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure {
+            ..
+        })) => peers.sync_in_flight = false,
         SwarmEvent::Behaviour(BehaviourEvent::Identify(ev)) => {
             let identify::Event::Received { peer_id, info, .. } = *ev else {
-                return;
+                return Ok(());
             };
             match binding::verify(&info.agent_version, chain_id, &peer_id) {
                 Ok(address) if set.contains(&address) => {
@@ -318,4 +412,5 @@ fn on_event(
         }
         _ => {}
     }
+    Ok(())
 }

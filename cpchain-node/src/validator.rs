@@ -13,8 +13,8 @@ use crate::error::NodeError;
 use crate::store::Store;
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::{
-    Config, Fault, Header, Message, Output, ProposeError, ProposerSchedule, Validate, Validator,
-    Vote,
+    verify_validate, Config, Fault, Header, Message, Output, ProposeError, ProposerSchedule,
+    Rejected, Validate, Validator, Vote,
 };
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::SecretKey;
@@ -57,11 +57,17 @@ pub struct Counters {
     pub faults: u64,
     /// Messages the engine refused.
     pub rejected: u64,
+    /// Blocks imported by block sync.
+    pub synced: u64,
 }
 
 /// The validator role: engine + schedule glue + durable outputs.
 pub struct ValidatorHost {
     engine: Validator<DporSchedule>,
+    lcfg: Config,
+    genesis: Header,
+    catch_up: usize,
+    behind: bool,
     spec: ChainSpec,
     me: Address,
     proposed_at: Option<Height>,
@@ -130,6 +136,7 @@ impl ValidatorHost {
         let mut lcfg = Config::new(spec.clone(), set, key);
         lcfg.catch_up_heights = cfg.catch_up_heights;
         lcfg.future_heights = cfg.catch_up_heights;
+        let engine_cfg = lcfg.clone();
         let sched = schedule(cfg, store)?;
         let head = store.head()?;
         let head_header = head
@@ -140,14 +147,14 @@ impl ValidatorHost {
         let engine = match persisted {
             Some(p) if p.parent.id() == head_header.id() => {
                 tracing::info!(height = p.parent.height.0 + 1, round = p.round, "restoring");
-                Validator::restore(lcfg, sched, p)
+                Validator::restore(engine_cfg, sched, p)
             }
             Some(p) if p.parent.height < head_header.height => {
                 tracing::info!(
                     height = head_header.height.0 + 1,
                     "starting at the chain head"
                 );
-                Validator::new(lcfg, sched, head_header, now)
+                Validator::new(engine_cfg, sched, head_header, now)
             }
             Some(p) => {
                 return Err(NodeError::DatabaseCorrupt {
@@ -159,7 +166,7 @@ impl ValidatorHost {
                     ),
                 })
             }
-            None => Validator::new(lcfg, sched, head_header, now),
+            None => Validator::new(engine_cfg, sched, head_header, now),
         }
         .map_err(|e| NodeError::Consensus(e.to_string()))?;
         let vote_log = if cfg.vote_log {
@@ -174,20 +181,93 @@ impl ValidatorHost {
         } else {
             None
         };
+        let catch_up = usize::try_from(cfg.catch_up_heights).unwrap_or(8);
         let mut host = ValidatorHost {
             engine,
+            lcfg,
+            genesis: genesis(cfg),
+            catch_up,
+            behind: false,
             spec,
             me,
             proposed_at: None,
             vote_log,
             counters: Counters::default(),
         };
-        for v in store.newest(usize::try_from(cfg.catch_up_heights).unwrap_or(8))? {
-            if host.engine.remember(v).is_err() {
+        host.remember_head(store)?;
+        Ok(host)
+    }
+
+    /// Hand the engine the chain head's VALIDATE and older ones (catch-up for peers).
+    fn remember_head(&mut self, store: &Store) -> Result<(), NodeError> {
+        for v in store.newest(self.catch_up)? {
+            if self.engine.remember(v).is_err() {
                 break;
             }
         }
-        Ok(host)
+        Ok(())
+    }
+
+    /// Whether current traffic is further ahead than the engine can buffer or be caught
+    /// up on (`catch_up_heights`): the host must sync blocks.
+    pub fn is_behind(&self) -> bool {
+        self.behind
+    }
+
+    /// Nothing more to sync from the peer asked.
+    pub fn sync_done(&mut self) {
+        self.behind = false;
+    }
+
+    /// Block sync: import `blocks` (in height order from the head + 1), each light-verified
+    /// against its parent and the DPoR schedule (seal, impeach block, a quorum of distinct
+    /// valid COMMIT signatures) before it is stored; stop at the first that fails. If any
+    /// was imported, restart the engine with `Validator::new` at the new head (the engine
+    /// cannot jump heights itself) and `remember` the newest. Returns how many.
+    pub fn apply_synced(
+        &mut self,
+        now: Timestamp,
+        blocks: Vec<Validate>,
+        store: &Store,
+    ) -> Result<usize, NodeError> {
+        let mut head = match store.head()? {
+            Some(v) => v.block.header,
+            None => self.genesis.clone(),
+        };
+        let mut sched = self.engine.schedule().clone();
+        let mut applied = 0usize;
+        for v in blocks {
+            if Some(v.block.header.height.0) != head.height.0.checked_add(1) {
+                break;
+            }
+            if let Err(e) = verify_validate(
+                &self.spec,
+                &self.lcfg.validators,
+                self.lcfg.impeach_quorum,
+                &sched,
+                &v,
+                &head,
+            ) {
+                tracing::warn!(
+                    height = v.block.header.height.0,
+                    "synced block refused: {e}"
+                );
+                break;
+            }
+            store.put_block(&v)?;
+            elect(&mut sched.0, &v);
+            head = v.block.header.clone();
+            applied += 1;
+        }
+        if applied > 0 {
+            self.engine = Validator::new(self.lcfg.clone(), sched, head.clone(), now)
+                .map_err(|e| NodeError::Consensus(e.to_string()))?;
+            self.proposed_at = None;
+            self.remember_head(store)?;
+            self.counters.synced += applied as u64;
+            tracing::info!(head = head.height.0, applied, "block sync");
+        }
+        Ok(applied)
     }
 
     /// This validator's address.
@@ -229,6 +309,9 @@ impl ValidatorHost {
         }
         if let Err(e) = self.engine.handle_message(now, from, msg) {
             tracing::trace!(%from, "refused: {e}");
+            if e == Rejected::TooFarAhead {
+                self.behind = true;
+            }
             self.counters.rejected += 1;
         }
     }
