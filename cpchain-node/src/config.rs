@@ -27,6 +27,9 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// TCP port on 127.0.0.1.
     pub listen_port: u16,
+    /// Port of the HTTP JSON API on 127.0.0.1 (none: no API).
+    #[serde(default)]
+    pub api_port: Option<u16>,
     /// Peers to keep connected to: multiaddrs ending in `/p2p/<peer id>`.
     pub peers: Vec<String>,
     /// Record every vote seen (sent or received) in `votes.log`, for the equivocation

@@ -76,7 +76,8 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
         };
         keys.push(key);
     }
-    let ports = free_ports(n)?;
+    let all_ports = free_ports(2 * n)?;
+    let (ports, api_ports) = all_ports.split_at(n);
     let validators: Vec<String> = keys
         .iter()
         .map(|k| hex::encode(k.public_key().to_compressed()))
@@ -86,7 +87,7 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
     for (i, path) in paths.iter().enumerate() {
         let peers = keys
             .iter()
-            .zip(&ports)
+            .zip(ports)
             .enumerate()
             .filter(|(j, _)| *j != i)
             .map(|(_, (k, port))| format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", peer_id_of(k)))
@@ -100,6 +101,7 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
             key_file: PathBuf::from("key"),
             data_dir: PathBuf::from("."),
             listen_port: ports.get(i).copied().unwrap_or(0),
+            api_port: api_ports.get(i).copied(),
             peers,
             vote_log: opts.vote_log,
             catch_up_heights: 8,

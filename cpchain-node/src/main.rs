@@ -43,6 +43,11 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Transactions.
+    Tx {
+        #[command(subcommand)]
+        command: TxCommand,
+    },
     /// Start a local network of validator processes on 127.0.0.1.
     Devnet {
         /// Validators (3f + 1).
@@ -70,6 +75,75 @@ enum Command {
         #[arg(long)]
         vote_log: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum TxCommand {
+    /// Sign a transfer with KEY and submit it to a node's HTTP API.
+    Send {
+        /// The sender's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Recipient address (0x…).
+        #[arg(long)]
+        to: String,
+        /// Base units.
+        #[arg(long)]
+        amount: u128,
+        /// Nonce (default: the sender's next, asked from the node).
+        #[arg(long)]
+        nonce: Option<u64>,
+        /// Chain id.
+        #[arg(long, default_value_t = 41)]
+        chain_id: u64,
+        /// The node's API port on 127.0.0.1.
+        #[arg(long)]
+        api_port: u16,
+    },
+}
+
+fn send_tx(
+    key: PathBuf,
+    to: String,
+    amount: u128,
+    nonce: Option<u64>,
+    chain_id: u64,
+    api_port: u16,
+) -> Result<(), NodeError> {
+    use cpchain_node::api::http;
+    use cpchain_node::tx::{Transaction, TxBody, TxKind};
+    let net = |e: std::io::Error| NodeError::Network(format!("API: {e}"));
+    let key = cpchain_node::config::load_key(&key)?;
+    let to: cpchain_core::Address = to.parse().map_err(|e| NodeError::Config {
+        path: PathBuf::from("--to"),
+        reason: format!("{e}"),
+    })?;
+    let nonce = match nonce {
+        Some(n) => n,
+        None => {
+            let me = key.public_key().address();
+            let (_, body) = http(api_port, "GET", &format!("/account/{me}"), None).map_err(net)?;
+            let v: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| NodeError::Network(e.to_string()))?;
+            v["nonce"].as_u64().unwrap_or(0)
+        }
+    };
+    let tx = Transaction::sign(
+        &key,
+        TxBody {
+            chain_id,
+            nonce,
+            kind: TxKind::Transfer { to, amount },
+        },
+    );
+    let body = serde_json::json!({ "tx": hex::encode(tx.to_bytes()) }).to_string();
+    let (status, reply) = http(api_port, "POST", "/tx", Some(&body)).map_err(net)?;
+    println!("{status} {reply}");
+    if status == 200 {
+        Ok(())
+    } else {
+        Err(NodeError::Network(format!("refused: {reply}")))
+    }
 }
 
 fn logging() {
@@ -137,6 +211,17 @@ fn main_inner(cli: Cli) -> Result<(), NodeError> {
             }
             Ok(())
         }
+        Command::Tx {
+            command:
+                TxCommand::Send {
+                    key,
+                    to,
+                    amount,
+                    nonce,
+                    chain_id,
+                    api_port,
+                },
+        } => send_tx(key, to, amount, nonce, chain_id, api_port),
         Command::Devnet {
             validators,
             period_ms,

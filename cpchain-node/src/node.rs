@@ -2,6 +2,7 @@
 //! swarm, the engine adapter and the database; the engine's outputs are acted on in
 //! order after each input (persist first, see [`crate::validator`]).
 
+use crate::api::{self, ApiRequest};
 use crate::binding;
 use crate::config::{load_key, NodeConfig};
 use crate::error::NodeError;
@@ -53,6 +54,10 @@ pub struct Status {
     pub faults: u64,
     /// Messages refused.
     pub rejected: u64,
+    /// Transactions in blocks decided since start.
+    pub committed_txs: u64,
+    /// Pending transactions.
+    pub mempool: usize,
     /// Blocks imported by block sync since start.
     pub synced: u64,
     /// Messages dropped because their author's binding was not (yet) verified.
@@ -106,7 +111,7 @@ struct Peers {
 pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| NodeError::io(&cfg.data_dir, e))?;
     let key = load_key(&cfg.key_file)?;
-    let store = open_store(&cfg)?;
+    let store = std::sync::Arc::new(open_store(&cfg)?);
     let set = cfg.validator_set().map_err(NodeError::Consensus)?;
     let mut host = ValidatorHost::start(&cfg, key.clone(), &store, now())?;
     let keypair = binding::transport_keypair(&key);
@@ -121,11 +126,33 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
         .listen_on(listen)
         .map_err(|e| NodeError::Network(format!("listen on port {}: {e}", cfg.listen_port)))?;
     let topic = gossipsub::IdentTopic::new(format!("/cpchain/{}/lbft", cfg.chain_id));
-    swarm
-        .behaviour_mut()
-        .gossipsub
-        .subscribe(&topic)
-        .map_err(|e| NodeError::Network(format!("subscribe: {e}")))?;
+    let tx_topic = gossipsub::IdentTopic::new(format!("/cpchain/{}/tx", cfg.chain_id));
+    for t in [&topic, &tx_topic] {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(t)
+            .map_err(|e| NodeError::Network(format!("subscribe: {e}")))?;
+    }
+    let shared_status = std::sync::Arc::new(std::sync::Mutex::new(Status::default()));
+    let (api_tx, mut api_rx) = tokio::sync::mpsc::channel::<ApiRequest>(1024);
+    if let Some(port) = cfg.api_port {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| NodeError::Network(format!("API port {port}: {e}")))?;
+        let app = api::router(api::ApiState {
+            store: store.clone(),
+            status: shared_status.clone(),
+            requests: api_tx.clone(),
+        });
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("API server: {e}");
+            }
+        });
+        tracing::info!(port, "HTTP API");
+    }
+    drop(api_tx);
     let mut dial_list = Vec::new();
     for p in &cfg.peers {
         let addr: Multiaddr = p
@@ -165,11 +192,34 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
             .unwrap_or(Duration::from_secs(1));
         tokio::select! {
             ev = swarm.select_next_some() => {
+                if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) = &ev {
+                    if message.topic == tx_topic.hash() {
+                        // Transactions authenticate themselves by signature.
+                        if let Err(e) = host.admit(&message.data, &store) {
+                            tracing::trace!("gossiped transaction refused: {e}");
+                        }
+                        continue;
+                    }
+                }
                 if let Err(e) = on_event(ev, &mut swarm, &mut host, &store, &mut peers, &set, cfg.chain_id) {
                     break Err(e);
                 }
             }
-            _ = tokio::time::sleep(wait) => host.on_timeout(now()),
+            Some(req) = api_rx.recv() => match req {
+                ApiRequest::Submit(bytes, reply) => {
+                    let r = host.admit(&bytes, &store);
+                    if r.is_ok() {
+                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), bytes) {
+                            tracing::debug!("transaction gossip: {e}");
+                        }
+                    }
+                    let _ = reply.send(r);
+                }
+                ApiRequest::Account(a, reply) => {
+                    let _ = reply.send(host.account(&a, &store));
+                }
+            },
+            _ = tokio::time::sleep(wait) => host.on_timeout(now(), &store),
             _ = tick.tick() => {
                 for (pid, addr) in &dial_list {
                     if !swarm.is_connected(pid) {
@@ -185,6 +235,9 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
                 }
                 fill_status(&mut status, &host, &store, &peers);
                 write_status(&status_path, &status);
+                if let Ok(mut g) = shared_status.lock() {
+                    *g = status.clone();
+                }
             }
             _ = sigterm.recv() => break Ok(()),
             _ = tokio::signal::ctrl_c() => break Ok(()),
@@ -257,6 +310,7 @@ fn fill_status(s: &mut Status, host: &ValidatorHost, store: &Store, peers: &Peer
         faults,
         rejected,
         synced,
+        committed_txs,
     } = host.counters;
     s.head = store
         .head()
@@ -272,6 +326,8 @@ fn fill_status(s: &mut Status, host: &ValidatorHost, store: &Store, peers: &Peer
     s.faults = faults;
     s.rejected = rejected;
     s.synced = synced;
+    s.committed_txs = committed_txs;
+    s.mempool = host.mempool.len();
     s.unbound = peers.unbound_drops;
     s.peers = peers.bound.len();
     s.time_ms = now().0;

@@ -11,14 +11,16 @@
 //! [`NodeError::DatabaseCorrupt`] / [`NodeError::DatabaseForeign`], never started afresh.
 
 use crate::error::NodeError;
+use crate::tx::{Account, Overlay};
 use cpchain_consensus::lbft::{Persisted, Validate};
-use cpchain_core::{encoding, Hash};
+use cpchain_core::{encoding, Address, Hash};
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::{Path, PathBuf};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("accounts");
 
 /// Stamped into every node database.
 pub const MAGIC: &[u8] = b"cpchain-node/db/v1";
@@ -105,6 +107,7 @@ impl Store {
                     .map_err(storage)?;
                 tx.open_table(STATE).map_err(storage)?;
                 tx.open_table(BLOCKS).map_err(storage)?;
+                tx.open_table(ACCOUNTS).map_err(storage)?;
             }
             tx.commit().map_err(storage)?;
         } else {
@@ -226,8 +229,9 @@ impl Store {
         tx.commit().map_err(storage)
     }
 
-    /// Append a decided block with its certificate durably.
-    pub fn put_block(&self, v: &Validate) -> Result<(), NodeError> {
+    /// Append a decided block with its certificate and the account changes it makes, in
+    /// one durable transaction (the state never runs ahead of or behind the chain).
+    pub fn put_block(&self, v: &Validate, accounts: &Overlay) -> Result<(), NodeError> {
         let bytes = encoding::encode_to_vec(v).map_err(storage)?;
         let mut tx = self.db.begin_write().map_err(storage)?;
         tx.set_durability(Durability::Immediate);
@@ -235,8 +239,28 @@ impl Store {
             let mut t = tx.open_table(BLOCKS).map_err(storage)?;
             t.insert(v.block.header.height.0, bytes.as_slice())
                 .map_err(storage)?;
+            let mut a = tx.open_table(ACCOUNTS).map_err(storage)?;
+            for (addr, acct) in &accounts.accounts {
+                let enc = postcard::to_allocvec(acct).map_err(storage)?;
+                a.insert(addr.0.as_slice(), enc.as_slice())
+                    .map_err(storage)?;
+            }
         }
         tx.commit().map_err(storage)
+    }
+
+    /// A stored account, if it was ever touched.
+    pub fn account(&self, address: &Address) -> Result<Option<Account>, NodeError> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let t = match tx.open_table(ACCOUNTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(storage(e)),
+        };
+        let Some(v) = t.get(address.0.as_slice()).map_err(storage)? else {
+            return Ok(None);
+        };
+        postcard::from_bytes(v.value()).map(Some).map_err(storage)
     }
 
     /// The block at `height`, if stored.

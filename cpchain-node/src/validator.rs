@@ -11,13 +11,16 @@
 use crate::config::NodeConfig;
 use crate::error::NodeError;
 use crate::store::Store;
+use crate::tx::{self, Account, Mempool, Overlay, GENESIS_BALANCE};
 use cpchain_consensus::dpor;
+use cpchain_consensus::lbft::Block;
 use cpchain_consensus::lbft::{
     verify_validate, Config, Fault, Header, Message, Output, ProposeError, ProposerSchedule,
     Rejected, Validate, Validator, Vote,
 };
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::SecretKey;
+use std::collections::BTreeSet;
 use std::io::Write;
 
 /// The DPoR proposer schedule as the engine consumes it.
@@ -59,6 +62,8 @@ pub struct Counters {
     pub rejected: u64,
     /// Blocks imported by block sync.
     pub synced: u64,
+    /// Transactions in the blocks this node decided.
+    pub committed_txs: u64,
 }
 
 /// The validator role: engine + schedule glue + durable outputs.
@@ -68,6 +73,9 @@ pub struct ValidatorHost {
     genesis: Header,
     catch_up: usize,
     behind: bool,
+    allocated: BTreeSet<Address>,
+    /// Pending transactions.
+    pub mempool: Mempool,
     spec: ChainSpec,
     me: Address,
     proposed_at: Option<Height>,
@@ -83,6 +91,50 @@ impl std::fmt::Debug for ValidatorHost {
             .field("height", &self.engine.height())
             .finish()
     }
+}
+
+/// Most pending transactions a node holds (admission beyond it is `mempool_full`).
+pub const MEMPOOL_CAPACITY: usize = 50_000;
+
+/// Most transactions a proposer puts in one block.
+pub const MAX_BLOCK_TXS: usize = 4_000;
+
+/// The state of `a`: stored, else its genesis allocation.
+pub fn load_account(store: &Store, allocated: &BTreeSet<Address>, a: &Address) -> Account {
+    match store.account(a) {
+        Ok(Some(acct)) => acct,
+        _ => Account {
+            balance: if allocated.contains(a) {
+                GENESIS_BALANCE
+            } else {
+                0
+            },
+            ..Account::default()
+        },
+    }
+}
+
+/// Execute a block's transactions on the stored state: `Err` if any fails to decode,
+/// recover, or apply (signatures are recovered on all cores).
+pub fn execute(
+    spec: &ChainSpec,
+    block: &Block,
+    store: &Store,
+    allocated: &BTreeSet<Address>,
+) -> Result<Overlay, tx::TxError> {
+    let checked = tx::check_all(&block.transactions, spec.chain_id)?;
+    let load = |a: &Address| load_account(store, allocated, a);
+    let mut overlay = Overlay::default();
+    for c in &checked {
+        overlay.apply(
+            spec,
+            c,
+            block.header.timestamp,
+            block.header.coinbase,
+            &load,
+        )?;
+    }
+    Ok(overlay)
 }
 
 /// The genesis header of the chain `cfg` describes.
@@ -188,6 +240,12 @@ impl ValidatorHost {
             genesis: genesis(cfg),
             catch_up,
             behind: false,
+            allocated: cfg
+                .validator_set()
+                .map_err(NodeError::Consensus)?
+                .addresses()
+                .collect(),
+            mempool: Mempool::new(MEMPOOL_CAPACITY),
             spec,
             me,
             proposed_at: None,
@@ -254,7 +312,17 @@ impl ValidatorHost {
                 );
                 break;
             }
-            store.put_block(&v)?;
+            let overlay = match execute(&self.spec, &v.block, store, &self.allocated) {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(
+                        height = v.block.header.height.0,
+                        "certified block does not execute: {e}"
+                    );
+                    break;
+                }
+            };
+            store.put_block(&v, &overlay)?;
             elect(&mut sched.0, &v);
             head = v.block.header.clone();
             applied += 1;
@@ -264,10 +332,31 @@ impl ValidatorHost {
                 .map_err(|e| NodeError::Consensus(e.to_string()))?;
             self.proposed_at = None;
             self.remember_head(store)?;
+            let allocated = &self.allocated;
+            self.mempool
+                .prune(&|a: &Address| load_account(store, allocated, a));
             self.counters.synced += applied as u64;
             tracing::info!(head = head.height.0, applied, "block sync");
         }
         Ok(applied)
+    }
+
+    /// Admit an encoded transaction to the mempool (API or gossip).
+    pub fn admit(
+        &mut self,
+        bytes: &[u8],
+        store: &Store,
+    ) -> Result<cpchain_core::Hash, tx::TxError> {
+        let allocated = &self.allocated;
+        self.mempool
+            .admit(bytes, self.spec.chain_id, &|a: &Address| {
+                load_account(store, allocated, a)
+            })
+    }
+
+    /// An account's state.
+    pub fn account(&self, a: &Address, store: &Store) -> Account {
+        load_account(store, &self.allocated, a)
     }
 
     /// This validator's address.
@@ -342,11 +431,21 @@ impl ValidatorHost {
     }
 
     /// The timer fired: propose on our slot, and let the engine act on its deadlines.
-    pub fn on_timeout(&mut self, now: Timestamp) {
-        if self.propose_time().is_some_and(|t| now >= t) {
+    pub fn on_timeout(&mut self, now: Timestamp, store: &Store) {
+        if let Some(earliest) = self.propose_time().filter(|t| now >= *t) {
             let h = self.engine.height();
             self.proposed_at = Some(h);
-            match self.engine.propose(now, Vec::new()) {
+            let time = if now > earliest { now } else { earliest };
+            let allocated = &self.allocated;
+            let txs = self.mempool.select(
+                &self.spec,
+                time,
+                self.lcfg.coinbase,
+                MAX_BLOCK_TXS,
+                self.lcfg.max_block_bytes,
+                &|a: &Address| load_account(store, allocated, a),
+            );
+            match self.engine.propose(now, txs) {
                 Ok(_) => {
                     self.counters.proposed += 1;
                     tracing::debug!(height = h.0, "proposed");
@@ -381,15 +480,34 @@ impl ValidatorHost {
                     Err(e) => tracing::error!("cannot encode own message: {e}"),
                 },
                 Output::CheckBlock { block, .. } => {
-                    // No transaction format is wired in yet: only empty bodies are valid.
-                    let valid = block.transactions.is_empty();
+                    let valid = match execute(&self.spec, &block, store, &self.allocated) {
+                        Ok(_) => true,
+                        Err(e) => {
+                            tracing::warn!(height = block.header.height.0, "illicit proposal: {e}");
+                            false
+                        }
+                    };
                     self.engine.block_checked(now, block.id(), valid);
                 }
                 Output::Commit { block, certificate } => {
                     let height = block.header.height;
                     let impeach = block.is_impeach();
+                    let txs = block.transactions.len();
+                    let overlay = execute(&self.spec, &block, store, &self.allocated)
+                        .unwrap_or_else(|e| {
+                            // Only a Byzantine quorum certifies such a block.
+                            tracing::error!(
+                                height = height.0,
+                                "certified block does not execute: {e}"
+                            );
+                            Overlay::default()
+                        });
                     let v = Validate { block, certificate };
-                    store.put_block(&v)?;
+                    store.put_block(&v, &overlay)?;
+                    let allocated = &self.allocated;
+                    self.mempool
+                        .prune(&|a: &Address| load_account(store, allocated, a));
+                    self.counters.committed_txs += txs as u64;
                     elect(&mut self.engine.schedule_mut().0, &v);
                     self.counters.decided += 1;
                     if impeach {

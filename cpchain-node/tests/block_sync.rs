@@ -31,7 +31,10 @@ fn validator_offline_for_over_100_heights_syncs_and_rejoins() {
         net.head(3)
     );
     let synced = net.status(3).map(|s| s.synced).unwrap_or(0);
-    assert!(synced >= 90, "node 3 imported only {synced} blocks by block sync");
+    assert!(
+        synced >= 90,
+        "node 3 imported only {synced} blocks by block sync"
+    );
     // Node 3 votes again: without node 0, nodes 1, 2, 3 are exactly the quorum.
     net.stop(0);
     let now = (1..4).map(|i| net.head(i)).max().unwrap_or(0);
