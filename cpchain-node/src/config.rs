@@ -36,6 +36,10 @@ pub struct NodeConfig {
     /// observer of the tests.
     #[serde(default)]
     pub vote_log: bool,
+    /// Fault injection for tests and demonstrations: a silent proposer never proposes on
+    /// its slots (it still votes), so the others impeach it.
+    #[serde(default)]
+    pub silent_proposer: bool,
     /// Recent VALIDATEs each validator keeps to catch up a lagging peer.
     #[serde(default = "default_catch_up")]
     pub catch_up_heights: u64,
@@ -132,6 +136,12 @@ impl NodeConfig {
     /// Path of the live status file (JSON, rewritten twice a second).
     pub fn status_path(&self) -> PathBuf {
         self.data_dir.join("status.json")
+    }
+
+    /// Path of the blocked-peers file: peer ids (one a line) this node refuses to talk
+    /// to, re-read twice a second (partitions in tests; operators banning a peer).
+    pub fn blocked_peers_path(&self) -> PathBuf {
+        self.data_dir.join("blocked_peers")
     }
 
     /// Path of the vote log.

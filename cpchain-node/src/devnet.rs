@@ -104,6 +104,7 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
             api_port: api_ports.get(i).copied(),
             peers,
             vote_log: opts.vote_log,
+            silent_proposer: false,
             catch_up_heights: 8,
         };
         cfg.save(path)?;

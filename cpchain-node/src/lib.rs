@@ -73,8 +73,11 @@
 //! * A tampered transaction body recovers to another (unfunded) address, so it is refused
 //!   as `insufficient_funds`; `bad_signature` is for signatures that do not parse or
 //!   recover (high s, bad v, zero r).
-//! * Not done: impeachment of a silent proposer and partition-heal tests (4), the
-//!   benchmark, a follower role, `tx` kinds beyond transfers, a full-disk test.
+//! * Fault injection for tests: `silent_proposer` in the config (a validator that votes
+//!   but never proposes) and the `blocked_peers` file in the data directory (peer ids
+//!   refused through libp2p's block list, re-read twice a second: partitions).
+//! * Not done: a follower role, `tx` kinds beyond transfers, a full-disk test, the
+//!   criterion benchmark of issue 14.
 //! * `status` reads the status file the running node rewrites twice a second (redb
 //!   locks the database of a running node).
 //! * The normal dependency graph of this crate has a second `rand_core` (0.9, through

@@ -6,7 +6,7 @@
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{gossipsub, identify, noise, tcp, yamux, StreamProtocol, Swarm};
+use libp2p::{allow_block_list, gossipsub, identify, noise, tcp, yamux, StreamProtocol, Swarm};
 use std::io;
 use std::time::Duration;
 
@@ -28,6 +28,12 @@ pub enum Event {
     Identify(Box<identify::Event>),
     /// A block sync event (a request for blocks, or the blocks).
     Sync(request_response::Event<SyncRequest, SyncResponse>),
+}
+
+impl From<std::convert::Infallible> for Event {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
+    }
 }
 
 impl From<request_response::Event<SyncRequest, SyncResponse>> for Event {
@@ -66,6 +72,8 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     /// Block sync.
     pub sync: request_response::Behaviour<SyncCodec>,
+    /// Peers refused by the operator (the `blocked_peers` file: partitions in tests).
+    pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
 }
 
 /// The block sync protocol.
@@ -310,6 +318,7 @@ pub fn swarm(
                 direct,
                 identify,
                 sync,
+                blocked: allow_block_list::Behaviour::default(),
             })
         })
         .map_err(|e| format!("behaviour: {e}"))?;

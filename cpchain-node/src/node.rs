@@ -182,6 +182,7 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     let actions = host.drain(now(), &store)?;
     execute(&mut swarm, &topic, &peers, actions);
 
+    let mut blocked: std::collections::HashSet<PeerId> = std::collections::HashSet::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| NodeError::Network(format!("signal handler: {e}")))?;
@@ -222,7 +223,7 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
             _ = tokio::time::sleep(wait) => host.on_timeout(now(), &store),
             _ = tick.tick() => {
                 for (pid, addr) in &dial_list {
-                    if !swarm.is_connected(pid) {
+                    if !swarm.is_connected(pid) && !blocked.contains(pid) {
                         let opts = DialOpts::peer_id(*pid)
                             .addresses(vec![addr.clone()])
                             .condition(PeerCondition::DisconnectedAndNotDialing)
@@ -230,6 +231,7 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
                         let _ = swarm.dial(opts);
                     }
                 }
+                apply_blocked(&mut swarm, &cfg.blocked_peers_path(), &mut blocked);
                 if host.is_behind() && !peers.sync_in_flight {
                     request_blocks(&mut swarm, &store, &mut peers);
                 }
@@ -255,6 +257,26 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
         Err(e) => tracing::error!("stopping: {e}"),
     }
     result
+}
+
+/// Block exactly the peers listed in `path` (absent file: none).
+fn apply_blocked(
+    swarm: &mut libp2p::Swarm<network::Behaviour>,
+    path: &Path,
+    blocked: &mut std::collections::HashSet<PeerId>,
+) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let want: std::collections::HashSet<PeerId> =
+        text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    for p in want.difference(blocked) {
+        tracing::info!(peer = %p, "blocking peer");
+        swarm.behaviour_mut().blocked.block_peer(*p);
+    }
+    for p in blocked.difference(&want) {
+        tracing::info!(peer = %p, "unblocking peer");
+        swarm.behaviour_mut().blocked.unblock_peer(*p);
+    }
+    *blocked = want;
 }
 
 /// Ask the next bound peer (round robin) for the blocks after our head.

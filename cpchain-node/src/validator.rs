@@ -79,6 +79,7 @@ pub struct ValidatorHost {
     spec: ChainSpec,
     me: Address,
     proposed_at: Option<Height>,
+    silent: bool,
     vote_log: Option<std::fs::File>,
     /// Counters since start.
     pub counters: Counters,
@@ -249,6 +250,7 @@ impl ValidatorHost {
             spec,
             me,
             proposed_at: None,
+            silent: cfg.silent_proposer,
             vote_log,
             counters: Counters::default(),
         };
@@ -416,7 +418,8 @@ impl ValidatorHost {
 
     fn propose_time(&self) -> Option<Timestamp> {
         let h = self.engine.height();
-        if self.proposed_at == Some(h)
+        if self.silent
+            || self.proposed_at == Some(h)
             || self.engine.round() != 0
             || self.engine.schedule().proposer_of(h) != Some(self.me)
         {
