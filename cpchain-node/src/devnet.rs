@@ -171,6 +171,7 @@ pub async fn run(opts: DevnetOptions, exe: PathBuf) -> Result<(), NodeError> {
             .arg("run")
             .arg("--config")
             .arg(c)
+            .arg("--exit-with-parent")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))

@@ -30,6 +30,9 @@ enum Command {
         /// The node's configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// Stop when the parent process dies (devnets and tests: no orphaned nodes).
+        #[arg(long)]
+        exit_with_parent: bool,
     },
     /// Show a node's status (its live status file, or its database if it is stopped).
     Status {
@@ -175,9 +178,12 @@ fn main_inner(cli: Cli) -> Result<(), NodeError> {
             println!("peer id {}", cpchain_node::binding::peer_id_of(&key));
             Ok(())
         }
-        Command::Run { config } => {
+        Command::Run {
+            config,
+            exit_with_parent,
+        } => {
             let cfg = NodeConfig::load(&config)?;
-            runtime()?.block_on(cpchain_node::node::run(cfg))
+            runtime()?.block_on(cpchain_node::node::run(cfg, exit_with_parent))
         }
         Command::Status { config } => {
             let cfg = NodeConfig::load(&config)?;

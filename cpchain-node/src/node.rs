@@ -107,8 +107,10 @@ struct Peers {
     unbound_drops: u64,
 }
 
-/// Run a validator until SIGTERM / Ctrl-C (or a storage error).
-pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
+/// Run a validator until SIGTERM / Ctrl-C (or a storage error); with `exit_with_parent`,
+/// also when the parent process dies (the node is re-parented).
+pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeError> {
+    let parent = std::os::unix::process::parent_id();
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| NodeError::io(&cfg.data_dir, e))?;
     let key = load_key(&cfg.key_file)?;
     let store = std::sync::Arc::new(open_store(&cfg)?);
@@ -222,6 +224,10 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
             },
             _ = tokio::time::sleep(wait) => host.on_timeout(now(), &store),
             _ = tick.tick() => {
+                if exit_with_parent && std::os::unix::process::parent_id() != parent {
+                    tracing::info!("parent process gone");
+                    break Ok(());
+                }
                 for (pid, addr) in &dial_list {
                     if !swarm.is_connected(pid) && !blocked.contains(pid) {
                         let opts = DialOpts::peer_id(*pid)

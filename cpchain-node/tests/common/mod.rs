@@ -95,6 +95,7 @@ impl Net {
             .arg("run")
             .arg("--config")
             .arg(&self.configs[i])
+            .arg("--exit-with-parent")
             .env("CPCHAIN_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
