@@ -39,7 +39,8 @@
 //!   `{"code", "message"}` with stable codes (`bad_signature`, `wrong_chain`,
 //!   `nonce_replayed`, `decode`, `insufficient_funds`, `duplicate`, `mempool_full`,
 //!   `not_found`, …). Transactions spread between nodes by gossipsub.
-//! * [`node`]: the process loop (`cpchain-node run`), the status file.
+//! * [`node`]: the validator process loop (`cpchain-node run`), the status file;
+//!   [`follower`]: the follower's loop (`run` with a key outside the committee).
 //! * [`devnet`]: `cpchain-node devnet`, a local network of processes.
 //!
 //! # Restart
@@ -65,8 +66,10 @@
 //!
 //! # Deviations from issue 14, with reasons
 //!
-//! * Roles: only the validator role exists (no separate proposer RNode, no follower
-//!   syncing from genesis); block sync serves validators that fell behind.
+//! * Roles: validator and follower ([`follower`]: a node whose key is not in the
+//!   committee syncs from genesis, light-verifying every certificate, and keeps up by
+//!   polling block sync; validators serve it but never hand its messages to the engine).
+//!   There is no separate proposer RNode: every validator is a default proposer.
 //! * Transactions: one kind (transfer); genesis gives every validator address
 //!   `tx::GENESIS_BALANCE`. Test 5 floods 600 transfers, not 100,000: in the dev-profile
 //!   test run on a shared 2-core machine the larger flood takes minutes.
@@ -91,6 +94,7 @@ pub mod binding;
 pub mod config;
 pub mod devnet;
 pub mod error;
+pub mod follower;
 pub mod network;
 pub mod node;
 pub mod store;

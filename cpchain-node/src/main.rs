@@ -183,7 +183,15 @@ fn main_inner(cli: Cli) -> Result<(), NodeError> {
             exit_with_parent,
         } => {
             let cfg = NodeConfig::load(&config)?;
-            runtime()?.block_on(cpchain_node::node::run(cfg, exit_with_parent))
+            let key = cpchain_node::config::load_key(&cfg.key_file)?;
+            let set = cfg
+                .validator_set()
+                .map_err(cpchain_node::error::NodeError::Consensus)?;
+            if set.contains(&key.public_key().address()) {
+                runtime()?.block_on(cpchain_node::node::run(cfg, exit_with_parent))
+            } else {
+                runtime()?.block_on(cpchain_node::follower::run(cfg, exit_with_parent))
+            }
         }
         Command::Status { config } => {
             let cfg = NodeConfig::load(&config)?;

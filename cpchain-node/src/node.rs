@@ -90,7 +90,8 @@ pub fn open_store(cfg: &NodeConfig) -> Result<Store, NodeError> {
     Store::open(&cfg.db_path(), stamp)
 }
 
-fn write_status(path: &Path, s: &Status) {
+/// Write the status file atomically (temporary file, then rename).
+pub fn write_status(path: &Path, s: &Status) {
     let tmp = path.with_extension("json.tmp");
     if let Ok(text) = serde_json::to_string(s) {
         if std::fs::write(&tmp, text).is_ok() {
@@ -101,6 +102,7 @@ fn write_status(path: &Path, s: &Status) {
 
 struct Peers {
     bound: HashMap<PeerId, Address>,
+    followers: std::collections::HashSet<PeerId>,
     sync_in_flight: bool,
     sync_turn: usize,
     by_address: HashMap<Address, PeerId>,
@@ -167,6 +169,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     }
     let mut peers = Peers {
         bound: HashMap::new(),
+        followers: std::collections::HashSet::new(),
         sync_in_flight: false,
         sync_turn: 0,
         by_address: HashMap::new(),
@@ -409,7 +412,7 @@ fn on_event(
             request_response::Message::Request {
                 request, channel, ..
             } => {
-                if peers.bound.contains_key(&peer) {
+                if peers.bound.contains_key(&peer) || peers.followers.contains(&peer) {
                     let resp = serve_blocks(store, request);
                     let _ = swarm.behaviour_mut().sync.send_response(channel, resp);
                 }
@@ -448,8 +451,9 @@ fn on_event(
                     peers.by_address.insert(address, peer_id);
                 }
                 Ok(address) => {
-                    tracing::warn!(peer = %peer_id, %address, "not a validator; disconnecting");
-                    let _ = swarm.disconnect_peer_id(peer_id);
+                    // A follower: served block sync, never heard on consensus.
+                    tracing::info!(peer = %peer_id, %address, "follower bound");
+                    peers.followers.insert(peer_id);
                 }
                 Err(e) => {
                     tracing::warn!(peer = %peer_id, "binding refused: {e}; disconnecting");
@@ -489,6 +493,7 @@ fn on_event(
             num_established: 0,
             ..
         } => {
+            peers.followers.remove(&peer_id);
             if let Some(a) = peers.bound.remove(&peer_id) {
                 peers.by_address.remove(&a);
                 tracing::info!(peer = %peer_id, "peer disconnected");

@@ -15,8 +15,8 @@ use crate::tx::{self, Account, Mempool, Overlay, GENESIS_BALANCE};
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::Block;
 use cpchain_consensus::lbft::{
-    verify_validate, Config, Fault, Header, Message, Output, ProposeError, ProposerSchedule,
-    Rejected, Validate, Validator, Vote,
+    verify_validate, Config, Fault, Header, ImpeachQuorum, Message, Output, ProposeError,
+    ProposerSchedule, Rejected, Validate, Validator, ValidatorSet, Vote,
 };
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::SecretKey;
@@ -138,6 +138,49 @@ pub fn execute(
     Ok(overlay)
 }
 
+/// Import synced blocks in height order from the stored head + 1: each is light-verified
+/// (`verify_validate`: parent, scheduled seal or the impeach block, a quorum of distinct
+/// valid signatures), executed and stored with its account changes, and elections run at
+/// checkpoints; stops at the first that fails. Returns how many and the new head.
+pub fn import(
+    spec: &ChainSpec,
+    validators: &ValidatorSet,
+    impeach_quorum: ImpeachQuorum,
+    sched: &mut DporSchedule,
+    genesis: &Header,
+    allocated: &BTreeSet<Address>,
+    store: &Store,
+    blocks: Vec<Validate>,
+) -> Result<(usize, Header), NodeError> {
+    let mut head = match store.head()? {
+        Some(v) => v.block.header,
+        None => genesis.clone(),
+    };
+    let mut applied = 0usize;
+    for v in blocks {
+        let height = v.block.header.height.0;
+        if Some(height) != head.height.0.checked_add(1) {
+            break;
+        }
+        if let Err(e) = verify_validate(spec, validators, impeach_quorum, &*sched, &v, &head) {
+            tracing::warn!(height, "synced block refused: {e}");
+            break;
+        }
+        let overlay = match execute(spec, &v.block, store, allocated) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(height, "certified block does not execute: {e}");
+                break;
+            }
+        };
+        store.put_block(&v, &overlay)?;
+        elect(&mut sched.0, &v);
+        head = v.block.header.clone();
+        applied += 1;
+    }
+    Ok((applied, head))
+}
+
 /// The genesis header of the chain `cfg` describes.
 pub fn genesis(cfg: &NodeConfig) -> Header {
     Header::genesis(&cfg.spec(), cfg.genesis_time())
@@ -147,7 +190,7 @@ pub fn genesis(cfg: &NodeConfig) -> Header {
 /// stored chain (checkpoint hashes are real chain state; candidates are none yet: the
 /// devnet chain carries no campaign transactions, so every elected seat is padded with
 /// default proposers).
-fn schedule(cfg: &NodeConfig, store: &Store) -> Result<DporSchedule, NodeError> {
+pub fn schedule(cfg: &NodeConfig, store: &Store) -> Result<DporSchedule, NodeError> {
     let spec = cfg.spec();
     let set = cfg.validator_set().map_err(NodeError::Consensus)?;
     let defaults: Vec<Address> = set.addresses().collect();
@@ -290,45 +333,17 @@ impl ValidatorHost {
         blocks: Vec<Validate>,
         store: &Store,
     ) -> Result<usize, NodeError> {
-        let mut head = match store.head()? {
-            Some(v) => v.block.header,
-            None => self.genesis.clone(),
-        };
         let mut sched = self.engine.schedule().clone();
-        let mut applied = 0usize;
-        for v in blocks {
-            if Some(v.block.header.height.0) != head.height.0.checked_add(1) {
-                break;
-            }
-            if let Err(e) = verify_validate(
-                &self.spec,
-                &self.lcfg.validators,
-                self.lcfg.impeach_quorum,
-                &sched,
-                &v,
-                &head,
-            ) {
-                tracing::warn!(
-                    height = v.block.header.height.0,
-                    "synced block refused: {e}"
-                );
-                break;
-            }
-            let overlay = match execute(&self.spec, &v.block, store, &self.allocated) {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::error!(
-                        height = v.block.header.height.0,
-                        "certified block does not execute: {e}"
-                    );
-                    break;
-                }
-            };
-            store.put_block(&v, &overlay)?;
-            elect(&mut sched.0, &v);
-            head = v.block.header.clone();
-            applied += 1;
-        }
+        let (applied, head) = import(
+            &self.spec,
+            &self.lcfg.validators,
+            self.lcfg.impeach_quorum,
+            &mut sched,
+            &self.genesis,
+            &self.allocated,
+            store,
+            blocks,
+        )?;
         if applied > 0 {
             self.engine = Validator::new(self.lcfg.clone(), sched, head.clone(), now)
                 .map_err(|e| NodeError::Consensus(e.to_string()))?;
