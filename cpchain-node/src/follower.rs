@@ -10,7 +10,7 @@ use crate::config::{load_key, NodeConfig};
 use crate::error::NodeError;
 use crate::network::{self, Event as BehaviourEvent};
 use crate::node::{now, open_store, write_status, Status};
-use crate::validator::{genesis, import, load_account, schedule};
+use crate::validator::{genesis, import, load_account, schedule, ImportRules};
 use cpchain_consensus::lbft::ImpeachQuorum;
 use futures::StreamExt;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
@@ -106,7 +106,14 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                             Err(e) => { tracing::warn!(%peer, "sync: undecodable block: {e}"); break; }
                         }
                     }
-                    match import(&spec, &set, ImpeachQuorum::default(), &mut sched, &genesis, &allocated, &store, blocks) {
+                    let rules = ImportRules {
+                        spec: &spec,
+                        validators: &set,
+                        impeach_quorum: ImpeachQuorum::default(),
+                        genesis: &genesis,
+                        allocated: &allocated,
+                    };
+                    match import(&rules, &mut sched, &store, blocks) {
                         Ok((n, head)) if n > 0 => {
                             status.synced += n as u64;
                             tracing::info!(head = head.height.0, n, "follower: verified and stored");

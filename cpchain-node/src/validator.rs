@@ -138,20 +138,38 @@ pub fn execute(
     Ok(overlay)
 }
 
+/// What checking and executing a synced block needs.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportRules<'a> {
+    /// Chain parameters.
+    pub spec: &'a ChainSpec,
+    /// The committee whose certificates are checked.
+    pub validators: &'a ValidatorSet,
+    /// The impeach certificate rule.
+    pub impeach_quorum: ImpeachQuorum,
+    /// The genesis header (the parent of height 1).
+    pub genesis: &'a Header,
+    /// Addresses with a genesis balance.
+    pub allocated: &'a BTreeSet<Address>,
+}
+
 /// Import synced blocks in height order from the stored head + 1: each is light-verified
 /// (`verify_validate`: parent, scheduled seal or the impeach block, a quorum of distinct
 /// valid signatures), executed and stored with its account changes, and elections run at
 /// checkpoints; stops at the first that fails. Returns how many and the new head.
 pub fn import(
-    spec: &ChainSpec,
-    validators: &ValidatorSet,
-    impeach_quorum: ImpeachQuorum,
+    rules: &ImportRules<'_>,
     sched: &mut DporSchedule,
-    genesis: &Header,
-    allocated: &BTreeSet<Address>,
     store: &Store,
     blocks: Vec<Validate>,
 ) -> Result<(usize, Header), NodeError> {
+    let ImportRules {
+        spec,
+        validators,
+        impeach_quorum,
+        genesis,
+        allocated,
+    } = *rules;
     let mut head = match store.head()? {
         Some(v) => v.block.header,
         None => genesis.clone(),
@@ -334,16 +352,14 @@ impl ValidatorHost {
         store: &Store,
     ) -> Result<usize, NodeError> {
         let mut sched = self.engine.schedule().clone();
-        let (applied, head) = import(
-            &self.spec,
-            &self.lcfg.validators,
-            self.lcfg.impeach_quorum,
-            &mut sched,
-            &self.genesis,
-            &self.allocated,
-            store,
-            blocks,
-        )?;
+        let rules = ImportRules {
+            spec: &self.spec,
+            validators: &self.lcfg.validators,
+            impeach_quorum: self.lcfg.impeach_quorum,
+            genesis: &self.genesis,
+            allocated: &self.allocated,
+        };
+        let (applied, head) = import(&rules, &mut sched, store, blocks)?;
         if applied > 0 {
             self.engine = Validator::new(self.lcfg.clone(), sched, head.clone(), now)
                 .map_err(|e| NodeError::Consensus(e.to_string()))?;
