@@ -6,6 +6,11 @@
 //! docs/BENCHMARKS.md, "Signature recovery".
 //!
 //! `cargo bench -p cpchain-crypto --features libsecp256k1 --bench recovery`
+//!
+//! Instruction counts (a busy, shared machine makes wall-clock ratios noisy): with
+//! `RECOVERY_CALLGRIND=<op>:<n>` the bench binary runs `n` operations `op` (one of the names
+//! in [`OPS`]) instead of criterion; run it under `valgrind --tool=callgrind` with n = 0 and
+//! n = 200 and divide the difference by 200 (see docs/BENCHMARKS.md).
 
 #![allow(missing_docs)] // criterion_group! generates undocumented public items
 
@@ -98,5 +103,64 @@ fn recovery(c: &mut Criterion) {
     g.finish();
 }
 
+/// The operations `RECOVERY_CALLGRIND` can repeat.
+const OPS: [&str; 7] = [
+    "raw-recover",
+    "sdk-k256-recover",
+    "sdk-libsecp256k1-recover",
+    "sign",
+    "raw-verify",
+    "sdk-k256-verify",
+    "sdk-libsecp256k1-verify",
+];
+
+/// Run `n` operations `op` on the same inputs as the criterion benches.
+fn callgrind(spec: &str) {
+    let (op, n) = spec.split_once(':').expect("RECOVERY_CALLGRIND=<op>:<n>");
+    let n: usize = n.parse().expect("a count");
+    assert!(OPS.contains(&op), "op is one of {OPS:?}");
+    let items = inputs();
+    let sk = SecretKey::from_bytes(&[0x11; 32]).unwrap();
+    for k in 0..n {
+        let (d, s, pk) = &items[k % items.len()];
+        let b = s.to_bytes();
+        match op {
+            "raw-recover" => {
+                let rs = k256::ecdsa::Signature::from_slice(&b[..64]).unwrap();
+                let v = RecoveryId::from_byte(b[64]).unwrap();
+                let vk = VerifyingKey::recover_from_prehash(d.as_bytes(), &rs, v).unwrap();
+                let p = vk.to_encoded_point(false);
+                black_box(Keccak256::digest(&p.as_bytes()[1..]));
+            }
+            "sdk-k256-recover" => {
+                black_box(s.recover_k256(d).unwrap().address());
+            }
+            #[cfg(feature = "libsecp256k1")]
+            "sdk-libsecp256k1-recover" => {
+                black_box(s.recover_libsecp256k1(d).unwrap().address());
+            }
+            "sign" => {
+                black_box(sk.sign_prehash(d));
+            }
+            "raw-verify" => {
+                let rs = k256::ecdsa::Signature::from_slice(&b[..64]).unwrap();
+                pk.as_k256().verify_prehash(d.as_bytes(), &rs).unwrap();
+            }
+            "sdk-k256-verify" => pk.verify_k256(d, s).unwrap(),
+            #[cfg(feature = "libsecp256k1")]
+            "sdk-libsecp256k1-verify" => pk.verify_libsecp256k1(d, s).unwrap(),
+            _ => panic!("{op} needs feature libsecp256k1"),
+        }
+    }
+}
+
 criterion_group!(benches, recovery);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("RECOVERY_CALLGRIND") {
+        callgrind(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -239,7 +239,7 @@ impl PublicKey {
     pub fn verify_k256(&self, digest: &Hash, sig: &Signature) -> Result<(), CryptoError> {
         let (r, s) = sig.rs.split_scalars();
         let z = digest_scalar(digest);
-        let s_inv = *s.invert();
+        let s_inv = *s.invert_vartime();
         let u1 = z * s_inv;
         let u2 = *r * s_inv;
         let q = ProjectivePoint::from(*self.inner.as_affine());
@@ -418,7 +418,8 @@ impl Signature {
     /// `recover_from_prehash` computes the same `Q` and then runs a full verification of the
     /// signature under it, which cannot fail for a `Q` computed this way (verification
     /// recomputes `z·s⁻¹·G + r·s⁻¹·Q = R`); skipping it halves the cost. Refuses an `r` that
-    /// is no x coordinate and a result at infinity. `v ∈ {2, 3}` (x = r + n) cannot reach
+    /// is no x coordinate and a result at infinity. Everything here is public (signature,
+    /// digest, key), so the variable-time inversion is used, as k256's own verification does. `v ∈ {2, 3}` (x = r + n) cannot reach
     /// here: [`Signature::from_bytes`] refuses it, as mainnet does.
     pub fn recover_k256(&self, digest: &Hash) -> Result<PublicKey, CryptoError> {
         let (r, s) = self.rs.split_scalars();
@@ -426,7 +427,7 @@ impl Signature {
         let y_odd = Choice::from(u8::from(self.v.is_y_odd()));
         let big_r = Option::<AffinePoint>::from(AffinePoint::decompress(&r.to_repr(), y_odd))
             .ok_or(CryptoError::RecoveryFailed)?;
-        let r_inv = *r.invert();
+        let r_inv = *r.invert_vartime();
         let u1 = -(r_inv * z);
         let u2 = r_inv * *s;
         let q = ProjectivePoint::lincomb(

@@ -38,7 +38,8 @@ compile_error!(
 compile_error!(
     "cpchain-crypto: feature `insecure-test-crypto` (simulation-only keyed-hash signatures) \
      is enabled in a build that also contains cpchain-ffi (feature `forbid-insecure-test-crypto`). \
-     Build the simulator on its own: `cargo run --release -p cpchain-examples --example simulate \
+     Build the simulator on its own: `RUSTFLAGS=\"--cfg cpchain_insecure_test_crypto\" cargo run \
+     --release --target-dir target/insecure-sim -p cpchain-examples --example simulate \
      --features insecure-test-crypto`."
 );
 
