@@ -33,8 +33,8 @@
 //! key is in this source: signatures made with it are forgeable by anyone. It builds only
 //! when rustc also gets `--cfg cpchain_insecure_test_crypto`
 //! (`RUSTFLAGS="--cfg cpchain_insecure_test_crypto"`), which feature unification cannot set,
-//! and never together with `cpchain-ffi` (`forbid-insecure-test-crypto`). Deviation from
-//! issue 12 item 7, none: this is its suggested fence. See the `sim_crypto` module source.
+//! and never together with `cpchain-ffi` (`forbid-insecure-test-crypto`). See the
+//! `sim_crypto` module source and docs/security/crypto.md.
 //! With `std`, [`verify_cache`] is a per-thread, opt-in memo of signature checks for
 //! simulators.
 //!
