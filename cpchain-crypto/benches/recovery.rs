@@ -15,7 +15,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented public items
 
 use cpchain_crypto::{keccak256, Hash, SecretKey, Signature};
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{black_box, criterion_group, Criterion};
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use k256::ecdsa::{RecoveryId, VerifyingKey};
 use sha3::{Digest, Keccak256};
