@@ -249,12 +249,8 @@ fn checkpoint_to_c(c: &Checkpoint) -> cpchain_chain_checkpoint {
     }
 }
 
-/// Read and check every input of a writer constructor, then build the writer.
-///
-/// # Safety
-///
-/// As `cpchain_chain_writer_new`.
-unsafe fn build_writer(
+/// The raw arguments of a writer constructor, as C passed them.
+struct WriterArgs {
     stream: *const u8,
     stream_len: usize,
     schedule: *const cpchain_chain_schedule,
@@ -264,7 +260,25 @@ unsafe fn build_writer(
     from: *const cpchain_chain_checkpoint,
     entropy: *const u8,
     entropy_len: usize,
-) -> FfiResult<ChainWriter> {
+}
+
+/// Read and check every input of a writer constructor, then build the writer.
+///
+/// # Safety
+///
+/// As `cpchain_chain_writer_new`.
+unsafe fn build_writer(args: WriterArgs) -> FfiResult<ChainWriter> {
+    let WriterArgs {
+        stream,
+        stream_len,
+        schedule,
+        device,
+        master,
+        master_len,
+        from,
+        entropy,
+        entropy_len,
+    } = args;
     // SAFETY: forwarded from this function's contract.
     let stream = unsafe { input_array::<CPCHAIN_STREAM_ID_LEN>(stream, stream_len) }?;
     // SAFETY: forwarded from this function's contract (a plain struct of integers).
@@ -330,7 +344,7 @@ pub unsafe extern "C" fn cpchain_chain_writer_new(
         out.set(core::ptr::null_mut());
         // SAFETY: forwarded from this function's contract.
         let writer = unsafe {
-            build_writer(
+            build_writer(WriterArgs {
                 stream,
                 stream_len,
                 schedule,
@@ -338,9 +352,9 @@ pub unsafe extern "C" fn cpchain_chain_writer_new(
                 master,
                 master_len,
                 from,
-                session_entropy,
-                session_entropy_len,
-            )
+                entropy: session_entropy,
+                entropy_len: session_entropy_len,
+            })
         }?;
         out.set(Box::into_raw(Box::new(cpchain_chain_writer {
             inner: Exclusive::new(writer),
@@ -379,7 +393,7 @@ pub unsafe extern "C" fn cpchain_chain_writer_new_in(
         let slot: NonNull<cpchain_chain_writer> = storage_slot(storage)?;
         // SAFETY: forwarded from this function's contract.
         let writer = unsafe {
-            build_writer(
+            build_writer(WriterArgs {
                 stream,
                 stream_len,
                 schedule,
@@ -387,9 +401,9 @@ pub unsafe extern "C" fn cpchain_chain_writer_new_in(
                 master,
                 master_len,
                 from,
-                session_entropy,
-                session_entropy_len,
-            )
+                entropy: session_entropy,
+                entropy_len: session_entropy_len,
+            })
         }?;
         let value = cpchain_chain_writer {
             inner: Exclusive::new(writer),

@@ -9,6 +9,11 @@
 //! It lives in cpchain-ffi because a global allocator needs `unsafe`, which only this crate
 //! allows; it drives the Rust machines of cpchain-storage as well as the C functions.
 //! Run with `--features pre` for the sharing machines. `--nocapture` prints the figures.
+//!
+//! SAFETY (for every `unsafe` call to a C function below, hence the lint allowance): each
+//! pointer passed points to a live local of exactly the length passed with it, and each
+//! handle is live until its one `_free` call. The allocator's own unsafe blocks say why.
+#![allow(clippy::undocumented_unsafe_blocks)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -845,5 +850,128 @@ mod sharing {
         unsafe { cpchain_secret_key_free(identity) };
         // Freeing the handle returns everything it held (it was itself made before `base`).
         assert!(live() < base);
+    }
+
+    /// The same flood through the grantee's C entry points (default config): grants from
+    /// outsiders until the table is full, then outsiders' cfrags until the queue is full.
+    #[test]
+    fn c_grantee_handle_stays_within_its_bound() {
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let seed = [0x0bu8; 32];
+        let me = PreSecretKey::from_seed(&seed).unwrap();
+        let mut g = core::ptr::null_mut();
+        assert_eq!(
+            unsafe { cpchain_share_grantee_new(seed.as_ptr(), 32, CHAIN, &mut g) },
+            cpchain_result::Ok
+        );
+        let config = GranteeConfig::default();
+        let bound = config.memory_bound() as isize + 2 * CPCHAIN_SHARE_OUTPUT_MAX_LEN as isize;
+        let proxies = addrs(MAX_PROXIES as u32);
+        let big = big_grant(&mut rng, &me, &proxies);
+        let grant_bytes = |i: u32| {
+            let owner = key(8000 + i);
+            let mut grant = big.grant.clone();
+            grant.owner = owner.public_key().address();
+            grant.salt[..4].copy_from_slice(&i.to_be_bytes());
+            encoding::encode_to_vec(&grant.sign(&owner).unwrap().1).unwrap()
+        };
+        // A real cfrag (of some capsule) under a held grant, signed by an outsider.
+        let first = grant_bytes(0);
+        let base = live();
+        let mut id = [0u8; 32];
+        let mut accepted = 0;
+        let mut results = std::collections::BTreeMap::new();
+        for i in 0..(config.max_grants as u32 + 20) {
+            let bytes = if i == 0 { first.clone() } else { grant_bytes(i) };
+            let rc = unsafe {
+                cpchain_share_grantee_accept_grant(g, bytes.as_ptr(), bytes.len(), id.as_mut_ptr(), 32)
+            };
+            accepted += (rc == cpchain_result::Ok) as usize;
+            *results.entry(rc as u32).or_insert(0) += 1;
+        }
+        assert_eq!(accepted, config.max_grants);
+        let first_id = encoding::decode::<SignedGrant>(&first)
+            .unwrap()
+            .verify(CHAIN)
+            .unwrap();
+        let d = PreSecretKey::random(&mut rng).unwrap().0;
+        let wrapped = cpchain_crypto::pre::wrap_key(
+            &mut rng,
+            &d.public_key(),
+            &cpchain_crypto::aead::AeadKey::from_bytes([1; 32]),
+        )
+        .unwrap();
+        let signer = KfragSigner::new(&d);
+        let kf = generate_kfrags(&mut rng, &d, &me.public_key(), &signer, 1, 1).unwrap();
+        let cfrag = cpchain_crypto::pre::reencrypt(&mut rng, wrapped.capsule(), &kf[0]);
+        let body = CfragBody {
+            grant: first_id,
+            interval: 0,
+            capsule: wrapped.capsule().clone(),
+            cfrag: cfrag.to_unverified(),
+        };
+        let outsider = encoding::encode_to_vec(&CfragResponse::sign(body, &key(9000)).unwrap())
+            .unwrap();
+        let garbage = vec![0x5au8; 2 * CPCHAIN_SHARE_OUTPUT_MAX_LEN];
+        for i in 0..(2 * config.max_outputs + 20) {
+            let bytes = if i % 2 == 0 { &outsider } else { &garbage };
+            let rc = unsafe {
+                cpchain_share_grantee_handle_cfrag(g, NOW.as_millis(), bytes.as_ptr(), bytes.len())
+            };
+            *results.entry(rc as u32).or_insert(0) += 1;
+        }
+        let held = live() - base - (garbage.len() + outsider.len()) as isize;
+        println!(
+            "C grantee handle (default config): holds {held} B after the flood, bound {bound} B; result codes {results:?}"
+        );
+        assert!(held <= bound, "{held} > {bound}");
+        assert!(results.contains_key(&(cpchain_result::ShareCapacityExceeded as u32)));
+        // Honest traffic afterwards: drained, the grantee takes requests again.
+        let mut buf = vec![0u8; CPCHAIN_SHARE_OUTPUT_MAX_LEN];
+        loop {
+            let (mut n, mut kind) = (0usize, cpchain_share_output_kind::None);
+            let mut info = core::mem::MaybeUninit::uninit();
+            let rc = unsafe {
+                cpchain_share_grantee_poll(
+                    g,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut n,
+                    &mut kind,
+                    info.as_mut_ptr(),
+                )
+            };
+            if rc == cpchain_result::NoOutput {
+                break;
+            }
+            assert_eq!(rc, cpchain_result::Ok);
+        }
+        let wk = encoding::encode_to_vec(&wrapped).unwrap();
+        assert_eq!(
+            unsafe {
+                cpchain_share_grantee_request(
+                    g,
+                    NOW.as_millis(),
+                    first_id.0.as_bytes().as_ptr(),
+                    32,
+                    0,
+                    wk.as_ptr(),
+                    wk.len(),
+                )
+            },
+            cpchain_result::Ok
+        );
+        unsafe { cpchain_share_grantee_free(g) };
+    }
+
+    /// The default configs' bounds, as `docs/security/data.md` states them (x86_64).
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn default_bounds_are_the_documented_figures() {
+        let p = ProxyConfig::default().memory_bound();
+        let g = GranteeConfig::default().memory_bound();
+        let o = OwnerConfig::default().memory_bound();
+        println!("default bounds: proxy {p} B, grantee {g} B, owner {o} B");
+        assert_eq!((p, g, o), (73_545_312, 56_180_320, 7_916_760));
     }
 }

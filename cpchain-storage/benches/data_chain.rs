@@ -171,6 +171,7 @@ fn one_mib_block() -> VecBlock {
         record_count: n,
         interval: 0,
         key_id: key.id(),
+        salt: SessionSalt([0x5a; 16]),
     };
     Block::seal(header, pt, &key, &device()).unwrap()
 }
