@@ -882,9 +882,19 @@ mod sharing {
         let mut accepted = 0;
         let mut results = std::collections::BTreeMap::new();
         for i in 0..(config.max_grants as u32 + 20) {
-            let bytes = if i == 0 { first.clone() } else { grant_bytes(i) };
+            let bytes = if i == 0 {
+                first.clone()
+            } else {
+                grant_bytes(i)
+            };
             let rc = unsafe {
-                cpchain_share_grantee_accept_grant(g, bytes.as_ptr(), bytes.len(), id.as_mut_ptr(), 32)
+                cpchain_share_grantee_accept_grant(
+                    g,
+                    bytes.as_ptr(),
+                    bytes.len(),
+                    id.as_mut_ptr(),
+                    32,
+                )
             };
             accepted += (rc == cpchain_result::Ok) as usize;
             *results.entry(rc as u32).or_insert(0) += 1;
@@ -910,8 +920,8 @@ mod sharing {
             capsule: wrapped.capsule().clone(),
             cfrag: cfrag.to_unverified(),
         };
-        let outsider = encoding::encode_to_vec(&CfragResponse::sign(body, &key(9000)).unwrap())
-            .unwrap();
+        let outsider =
+            encoding::encode_to_vec(&CfragResponse::sign(body, &key(9000)).unwrap()).unwrap();
         let garbage = vec![0x5au8; 2 * CPCHAIN_SHARE_OUTPUT_MAX_LEN];
         for i in 0..(2 * config.max_outputs + 20) {
             let bytes = if i % 2 == 0 { &outsider } else { &garbage };
