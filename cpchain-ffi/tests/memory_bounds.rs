@@ -504,7 +504,7 @@ mod sharing {
             }
         }
         assert!(full > 0);
-        // 4. Decoding a delivery whose kfrag count claims far more than the limit allocates
+        // 4. Decoding a delivery whose kfrag count claims far more than the limit reserves
         //    nothing for the kfrags it does not carry.
         //    The kfrag list starts after the envelope, the signed grant and the proxy address;
         //    its length prefix claims 65 535 kfrags, one kfrag's worth of bytes follows.
@@ -983,5 +983,53 @@ mod sharing {
         let o = OwnerConfig::default().memory_bound();
         println!("default bounds: proxy {p} B, grantee {g} B, owner {o} B");
         assert_eq!((p, g, o), (73_545_312, 56_180_320, 7_916_760));
+    }
+
+    /// The delivery layout before this change: kfrags in a `Vec`, which serde pre-reserves
+    /// from the length prefix. Same wire form as [`KfragDelivery`].
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct VecDelivery {
+        grant: SignedGrant,
+        proxy: Address,
+        kfrags: Vec<cpchain_crypto::pre::KeyFrag>,
+    }
+
+    impl cpchain_core::WireMessage for VecDelivery {
+        const TAG: u16 = <KfragDelivery as cpchain_core::WireMessage>::TAG;
+        const MAX_ENCODED_LEN: usize =
+            <KfragDelivery as cpchain_core::WireMessage>::MAX_ENCODED_LEN;
+    }
+
+    /// A delivery whose kfrag count claims 65 535 (three bytes) is refused without
+    /// reserving memory for kfrags the bytes do not carry. (The former `Vec` layout was not
+    /// much worse: postcard bounds serde's pre-reservation by the input left; measured
+    /// here so the figure in the docs is a measurement.)
+    #[test]
+    fn a_forged_kfrag_count_is_refused_without_reserving_for_it() {
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let grantee = PreSecretKey::random(&mut rng).unwrap().0;
+        let big = big_grant(&mut rng, &grantee, &addrs(1));
+        let honest = big.delivery(&key(1), 0, 0);
+        let grant_len = encoding::encode_to_vec(&honest.grant).unwrap().len() - 3;
+        let full_bytes = encoding::encode_to_vec(&honest).unwrap();
+        // Envelope, signed grant, proxy address, then the count: 65 535 claimed, one kfrag's
+        // worth of bytes given.
+        let mut lying = full_bytes[..3 + grant_len + 20].to_vec();
+        lying.extend_from_slice(&[0xff, 0xff, 0x03]);
+        lying.extend_from_slice(&full_bytes[3 + grant_len + 21..][..300]);
+        // Both layouts read the honest bytes alike.
+        let old: VecDelivery = encoding::decode(&full_bytes).unwrap();
+        assert_eq!(old.kfrags.len(), MAX_GRANT_INTERVALS);
+        drop(old);
+
+        let before = reset_peak();
+        assert!(encoding::decode::<KfragDelivery>(&lying).is_err());
+        let now = peak() - before;
+        let before = reset_peak();
+        assert!(encoding::decode::<VecDelivery>(&lying).is_err());
+        let then = peak() - before;
+        println!("forged kfrag count: {now} B reserved now, {then} B with the Vec layout");
+        assert!(now < 4096, "{now}");
+        assert!(then < 64 * 1024, "{then}");
     }
 }

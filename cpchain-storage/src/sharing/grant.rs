@@ -269,9 +269,10 @@ pub struct KfragDelivery {
     pub grant: SignedGrant,
     /// The proxy the kfrags are for.
     pub proxy: Address,
-    /// One kfrag per granted interval, in interval order. A fixed-capacity list, so a
-    /// decoder never reserves memory for kfrags the bytes do not carry (a `Vec` would
-    /// pre-allocate up to 1 MiB from a forged length prefix).
+    /// One kfrag per granted interval, in interval order. A fixed-capacity list: decoding
+    /// refuses a 17th kfrag outright and reserves nothing on the word of a length prefix,
+    /// and the delivery's size is a compile-time constant (the machines' memory bounds
+    /// count on it).
     pub kfrags: heapless::Vec<KeyFrag, MAX_GRANT_INTERVALS>,
 }
 
