@@ -176,6 +176,7 @@
 //! [`Config::catch_up_heights`] VALIDATEs are kept.
 
 pub mod block;
+pub mod budget;
 pub mod committee;
 pub mod config;
 pub mod error;
@@ -186,7 +187,8 @@ pub mod schedule;
 pub mod validator;
 pub mod vote;
 
-pub use block::{Block, BlockId, Header, MAX_BLOCK_BYTES, MAX_TRANSACTIONS};
+pub use block::{Block, BlockId, Header, MAX_BLOCK_BYTES, MAX_BODY_HEAP, MAX_TRANSACTIONS};
+pub use budget::Held;
 pub use committee::{ImpeachQuorum, ValidatorSet, MAX_VALIDATORS};
 pub use config::Config;
 pub use error::{BlockError, CertificateError, ConfigError, LightError, ProposeError, Rejected};
