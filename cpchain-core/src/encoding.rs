@@ -157,9 +157,7 @@ where
 /// Heap bytes a list accepted by [`bounded_byte_vecs`] may hold: its stated decoded-size cap.
 #[cfg(feature = "alloc")]
 pub const fn bounded_byte_vecs_heap(max_items: usize, max_bytes: usize) -> usize {
-    max_bytes.saturating_add(
-        max_items.saturating_mul(core::mem::size_of::<alloc::vec::Vec<u8>>()),
-    )
+    max_bytes.saturating_add(max_items.saturating_mul(core::mem::size_of::<alloc::vec::Vec<u8>>()))
 }
 
 #[cfg(feature = "alloc")]
@@ -179,7 +177,10 @@ mod bounded {
         type Value = Vec<Vec<u8>>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "at most {MAX_ITEMS} byte strings of {MAX_BYTES} bytes in all")
+            write!(
+                f,
+                "at most {MAX_ITEMS} byte strings of {MAX_BYTES} bytes in all"
+            )
         }
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -436,7 +437,10 @@ mod tests {
         let bytes = encode_to_vec(&ok).unwrap();
         assert_eq!(decode::<Body>(&bytes).unwrap(), ok);
         // Five items (cap 4), even empty ones.
-        let many = encode_to_vec(&Body { items: vec![vec![]; 5] }).unwrap();
+        let many = encode_to_vec(&Body {
+            items: vec![vec![]; 5],
+        })
+        .unwrap();
         assert_eq!(decode::<Body>(&many), Err(DecodeError::Malformed));
         // Eleven bytes in all (cap 10).
         let big = encode_to_vec(&Body {

@@ -15,38 +15,18 @@ use cpchain_core::encoding::encode_to_vec;
 use cpchain_core::{keccak256, Address, ChainSpec, Hash, Height, Timestamp};
 use cpchain_crypto::SecretKey;
 use libfuzzer_sys::fuzz_target;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
+use std::alloc::System;
 use std::sync::OnceLock;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            LIVE.fetch_add(l.size(), Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) };
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        let q = unsafe { System.realloc(p, l, new) };
-        if !q.is_null() {
-            LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-            LIVE.fetch_add(new, Ordering::Relaxed);
-        }
-        q
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Live heap bytes of the process (allocated − freed, reallocations included).
+fn live() -> isize {
+    let s = GLOBAL.stats();
+    s.bytes_allocated as isize - s.bytes_deallocated as isize
+}
 
 const N: usize = 4;
 
@@ -193,7 +173,7 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut v = Validator::new(cfg, w.schedule.clone(), w.genesis.clone(), w.genesis.timestamp)
         .expect("validator");
     while v.poll_output().is_some() {}
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live();
     let now = Timestamp(w.genesis.timestamp.0 + w.spec.block_period.0);
     for op in ops.iter().take(48) {
         let (from, msg) = message(w, &v, op);
@@ -203,7 +183,7 @@ fuzz_target!(|ops: Vec<Op>| {
         let _ = v.handle_bytes(now, from, &bytes);
         drop(bytes);
         while v.poll_output().is_some() {}
-        let held = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+        let held = usize::try_from(live() - before).unwrap_or(0);
         let bound = v.config().peer_memory_bound(N, v.round().saturating_add(1));
         assert!(held <= bound, "held {held} > bound {bound} after {op:?}");
     }

@@ -373,7 +373,10 @@ mod tests {
         // Trimmed to its length: 24 bytes per empty transaction, not 48.
         assert_eq!(ok.transactions.capacity(), MAX_TRANSACTIONS);
         // Bytes over the cap are refused too, whatever the count.
-        b.transactions = vec![vec![7u8; MAX_BLOCK_BYTES / 2], vec![7u8; MAX_BLOCK_BYTES / 2 + 1]];
+        b.transactions = vec![
+            vec![7u8; MAX_BLOCK_BYTES / 2],
+            vec![7u8; MAX_BLOCK_BYTES / 2 + 1],
+        ];
         assert_eq!(
             decode::<Block>(&encode_to_vec(&b).unwrap()),
             Err(DecodeError::Malformed)

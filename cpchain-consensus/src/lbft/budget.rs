@@ -47,16 +47,13 @@ use cpchain_crypto::Signature;
 
 /// Heap bytes of a block: its transaction list and each transaction's bytes.
 pub fn heap_of_block(block: &Block) -> usize {
-    block
-        .transactions
-        .iter()
-        .fold(
-            block
-                .transactions
-                .capacity()
-                .saturating_mul(size_of::<Vec<u8>>()),
-            |acc, tx| acc.saturating_add(tx.capacity()),
-        )
+    block.transactions.iter().fold(
+        block
+            .transactions
+            .capacity()
+            .saturating_mul(size_of::<Vec<u8>>()),
+        |acc, tx| acc.saturating_add(tx.capacity()),
+    )
 }
 
 /// Heap bytes of a certificate's signature list.
@@ -239,7 +236,14 @@ pub(crate) fn authenticate_future<S: ProposerSchedule>(
             )
             .map_err(|_| Rejected::BadSignature)?;
             if let Some(lock) = &rc.lock {
-                check_quorum(cfg, stats, &lock.block, &lock.certificate, h, Phase::Prepare)?;
+                check_quorum(
+                    cfg,
+                    stats,
+                    &lock.block,
+                    &lock.certificate,
+                    h,
+                    Phase::Prepare,
+                )?;
                 if lock.certificate.round >= rc.round {
                     return Err(Rejected::Certificate(CertificateError::Mismatch));
                 }
@@ -313,10 +317,11 @@ fn check_quorum(
 ) -> Result<(), Rejected> {
     let impeach = block.is_impeach();
     if impeach && !looks_impeach(block) {
-        return Err(Rejected::Block(super::error::BlockError::NotTheImpeachBlock));
+        return Err(Rejected::Block(
+            super::error::BlockError::NotTheImpeachBlock,
+        ));
     }
-    if cert.kind != VoteKind::of(phase, impeach) || cert.height != h || cert.block != block.id()
-    {
+    if cert.kind != VoteKind::of(phase, impeach) || cert.height != h || cert.block != block.id() {
         return Err(Rejected::Certificate(CertificateError::Mismatch));
     }
     let quorum = if impeach {
@@ -376,13 +381,18 @@ impl Config {
         let l = usize::try_from(self.round_lookahead)
             .unwrap_or(usize::MAX)
             .saturating_add(1);
-        let r = usize::try_from(rounds).unwrap_or(usize::MAX).saturating_add(l);
+        let r = usize::try_from(rounds)
+            .unwrap_or(usize::MAX)
+            .saturating_add(l);
         let fh = usize::try_from(self.future_heights).unwrap_or(usize::MAX);
         let ch = usize::try_from(self.catch_up_heights).unwrap_or(usize::MAX);
         let cert = n.saturating_mul(size_of::<(Address, Signature)>());
         let future = self
             .future_bytes
-            .saturating_add(self.future_buffer.saturating_mul(entry_cost(size_of::<Entry>())))
+            .saturating_add(
+                self.future_buffer
+                    .saturating_mul(entry_cost(size_of::<Entry>())),
+            )
             .saturating_add(
                 n.saturating_add(fh.saturating_mul(2))
                     .saturating_mul(2)

@@ -12,8 +12,7 @@
 
 use super::block::{check_normal_header, Block, BlockId, Header};
 use super::budget::{
-    authenticate_future, heap_of_block, heap_of_certificate, heap_of_proposal, FutureBuffer,
-    Held,
+    authenticate_future, heap_of_block, heap_of_certificate, heap_of_proposal, FutureBuffer, Held,
 };
 use super::config::Config;
 use super::error::{BlockError, CertificateError, ConfigError, ProposeError, Rejected};
@@ -441,9 +440,9 @@ impl<S: ProposerSchedule> Validator<S> {
         let votes = self.votes.len().saturating_add(self.tally.len());
         Held {
             future: self.future.bytes(),
-            height: self.height_bytes().saturating_add(
-                self.pcerts.values().map(heap_of_certificate).sum::<usize>(),
-            ),
+            height: self
+                .height_bytes()
+                .saturating_add(self.pcerts.values().map(heap_of_certificate).sum::<usize>()),
             catch_up: self.catch_up_bytes(),
             entries: votes
                 .saturating_add(self.round_changes.len())
