@@ -444,5 +444,8 @@ mod tests {
         let bound = cfg.peer_memory_bound(7, 1);
         assert!(bound <= 64 << 20, "bound {bound}");
         assert!(bound >= cfg.future_bytes + cfg.height_bytes + cfg.catch_up_bytes);
+        let per_round = cfg.peer_memory_bound(7, 2) - bound;
+        std::println!("bound at n = 7, round 0: {bound} B; per further round: {per_round} B");
+        assert!(per_round < 64 << 10, "per round {per_round}");
     }
 }
