@@ -429,6 +429,7 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
 
     /// Issue 12: at the default `Config` and `n = 7` the bound is at most 64 MiB.
