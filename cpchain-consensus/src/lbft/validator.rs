@@ -171,7 +171,8 @@ pub struct Stats {
     pub verifies: u64,
     /// Public keys recovered (proposer seals: proposers are known by address only).
     pub recoveries: u64,
-    /// Future-height messages dropped because the buffer was full.
+    /// Authenticated future-height messages dropped because the buffer or the sender's
+    /// quota was full (in messages or bytes).
     pub dropped_future: u64,
     /// Messages rejected.
     pub rejected: u64,
