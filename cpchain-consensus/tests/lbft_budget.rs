@@ -76,14 +76,19 @@ fn one_member_cannot_fill_the_future_buffer() {
     for i in 0..quota + 20 {
         let id = cpchain_core::keccak256(&(i as u32).to_le_bytes());
         let vote = fx.vote(1, VoteKind::Prepare, 2 + (i % 3) as u64, 0, id);
-        if v.handle_message(T0, fx.addr(1), Message::Vote(vote)).is_ok() {
+        if v.handle_message(T0, fx.addr(1), Message::Vote(vote))
+            .is_ok()
+        {
             kept += 1;
         }
     }
     assert_eq!(kept, quota);
     assert_eq!(v.stats().dropped_future, 20);
     let other = fx.vote(2, VoteKind::Prepare, 2, 0, Hash([7; 32]));
-    assert_eq!(v.handle_message(T0, fx.addr(2), Message::Vote(other)), Ok(()));
+    assert_eq!(
+        v.handle_message(T0, fx.addr(2), Message::Vote(other)),
+        Ok(())
+    );
 }
 
 /// Old code kept up to `max_blocks_per_height` blocks of any size at the current height;
@@ -108,7 +113,8 @@ fn height_bytes_caps_blocks_at_the_current_height() {
         let r = v.handle_message(T0, fx.addr(2), Message::Proposal(p.clone()));
         (r, v.held().height)
     };
-    let (r, held) = run(Config::new(fx.spec.clone(), fx.set.clone(), fx.keys[0].clone()).height_bytes);
+    let (r, held) =
+        run(Config::new(fx.spec.clone(), fx.set.clone(), fx.keys[0].clone()).height_bytes);
     assert_eq!(r, Ok(()));
     // The block once in the block store, once in the proposal: 2 × (4000 + 24).
     assert!(held >= 2 * 4024, "{held}");

@@ -114,14 +114,10 @@ impl Config {
         if self.future_sender_messages == 0 {
             return Err(ConfigError::Limit("future_sender_messages"));
         }
-        if self.future_bytes > 1 << 34 {
+        // Zero would refuse every future message (the budgets are checked in
+        // `budget::FutureBuffer::push`; no upper cap: they are the host's choice).
+        if self.future_bytes == 0 || self.future_sender_bytes == 0 {
             return Err(ConfigError::Limit("future_bytes"));
-        }
-        if self.height_bytes > 1 << 34 {
-            return Err(ConfigError::Limit("height_bytes"));
-        }
-        if self.catch_up_bytes > 1 << 34 {
-            return Err(ConfigError::Limit("catch_up_bytes"));
         }
         // At least the previous height: a validator one height behind must be caught up.
         if self.catch_up_heights == 0 || self.catch_up_heights > 1024 {
