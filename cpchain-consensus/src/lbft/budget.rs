@@ -3,8 +3,8 @@
 //! Three byte budgets of [`Config`] cover everything that can be large, because it carries
 //! a block:
 //!
-//! * **the future buffer** ([`FutureBuffer`]): messages for heights `h + 1 ..= h +
-//!   future_heights`. Nothing enters it unauthenticated ([`authenticate_future`]): a vote
+//! * **the future buffer** (`FutureBuffer`): messages for heights `h + 1 ..= h +
+//!   future_heights`. Nothing enters it unauthenticated (`authenticate_future`): a vote
 //!   or round change must be signed by a member, a proposal by the leader of its height and
 //!   round (with a proof-of-lock quorum, or the empty impeach body), a PRE-PREPARE sealed by
 //!   the scheduled proposer of its height, a VALIDATE carry a commit quorum. Each

@@ -204,7 +204,7 @@
 //!
 //! with `L = round_lookahead + 1`, `C = 88n` bytes of certificate signatures and
 //! `E(x) = 3·size_of(x) + 64` per counted entry. At the defaults and `n = 7` in round 0
-//! it is 36.8 MiB (issue 12 asks ≤ 64 MiB); a counting-allocator flood test
+//! it is 36.8 MiB (issue 12 asks ≤ 64 MiB), plus 19 KiB per further round entered; a counting-allocator flood test
 //! (`tests/lbft_memory.rs`) measured 12.8 MiB held after 71.5 MB of maximum-size
 //! messages of every kind from an outsider and `f` Byzantine members. What is out of
 //! scope (the host's queues, allocator overhead) is listed in `docs/security/lbft-memory.md`.
