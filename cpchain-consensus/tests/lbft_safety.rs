@@ -154,8 +154,13 @@ fn remember_refuses_a_validate_with_stripped_or_forged_seal() {
     let fx = Fixture::new(4);
     let b = fx.proposal(&fx.genesis, vec![vec![9; 4]]);
     let cert = fx.cert(&[0, 1, 2], VoteKind::Commit, 1, 0, b.id());
-    let mut v = Validator::new(fx.config(0), fx.schedule.clone(), b.header.clone(), at(3_000))
-        .unwrap();
+    let mut v = Validator::new(
+        fx.config(0),
+        fx.schedule.clone(),
+        b.header.clone(),
+        at(3_000),
+    )
+    .unwrap();
     for bad in [stripped(&b), forged(&fx, &b)] {
         let validate = Validate {
             block: bad,
@@ -235,7 +240,10 @@ fn stripped_round_change_arriving_first_does_not_hide_the_lock() {
     assert_eq!(proposals.len(), 1);
     assert_eq!(proposals[0].block.id(), b.id());
     assert_eq!(proposals[0].block.seal, b.seal);
-    assert_eq!(proposals[0].proof_of_lock.as_ref().map(|c| c.round), Some(0));
+    assert_eq!(
+        proposals[0].proof_of_lock.as_ref().map(|c| c.round),
+        Some(0)
+    );
 }
 
 /// Issue 12 item 3: the scheduled proposer's validly sealed block of another chain (its
@@ -283,7 +291,12 @@ fn replayed_pre_prepare_from_another_chain_or_parent_is_no_equivocation_evidence
         );
         let mut outs = drain(&mut v);
         assert_eq!(v.state(), State::Idle, "no impeachment on a replay");
-        outs.extend(feed(&mut v, now, fx.addr(1), Message::PrePrepare(b.clone())));
+        outs.extend(feed(
+            &mut v,
+            now,
+            fx.addr(1),
+            Message::PrePrepare(b.clone()),
+        ));
         assert_eq!(faults(&outs), vec![], "false evidence ({why:?})");
         let votes = broadcast_votes(&outs);
         assert_eq!(votes.len(), 1);

@@ -163,9 +163,8 @@ pub struct Persisted {
 
 impl WireMessage for Persisted {
     const TAG: u16 = 0x0207;
-    const MAX_ENCODED_LEN: usize = <Message as WireMessage>::MAX_ENCODED_LEN
-        + <Block as WireMessage>::MAX_ENCODED_LEN
-        + 1024;
+    const MAX_ENCODED_LEN: usize =
+        <Message as WireMessage>::MAX_ENCODED_LEN + <Block as WireMessage>::MAX_ENCODED_LEN + 1024;
 }
 
 /// Work counters: the benchmark's signature accounting and the bounded-buffer drops.

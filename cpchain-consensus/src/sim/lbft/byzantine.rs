@@ -447,9 +447,7 @@ impl Byzantine {
             Some(Block { seal, ..b.clone() })
         };
         match msg {
-            Message::PrePrepare(b) => {
-                tamper(b, &mut self.rng, &self.key).map(Message::PrePrepare)
-            }
+            Message::PrePrepare(b) => tamper(b, &mut self.rng, &self.key).map(Message::PrePrepare),
             Message::Proposal(p) => {
                 let block = tamper(&p.block, &mut self.rng, &self.key)?;
                 let mut p = p.clone();
