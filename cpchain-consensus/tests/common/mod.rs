@@ -512,7 +512,7 @@ impl Net {
     /// `msg` with the seal of the normal block it carries stripped (even draws) or
     /// replaced by node `i`'s own seal over the same id; `None` if it carries none.
     pub fn tampered(&mut self, i: usize, msg: &Message) -> Option<Message> {
-        let strip = self.next_rand() % 2 == 0;
+        let strip = self.next_rand().is_multiple_of(2);
         let key = self.fx.keys[i].clone();
         let tamper = |b: &Block| -> Option<Block> {
             if b.is_impeach() {
