@@ -44,7 +44,7 @@ use cpchain_core::{Duration, Hash, Timestamp};
 use cpchain_crypto::aead::AeadKey;
 use cpchain_storage::{
     open_block, verify_chain, Anchor, BlockId, ChainVerifier, Checkpoint, HeaplessBlock,
-    IntervalKey, MasterSecret, NoKeys, Output, Schedule, StreamId, VecBlock, Writer,
+    IntervalKey, MasterSecret, NoKeys, Output, Schedule, SessionSalt, StreamId, VecBlock, Writer,
 };
 use zeroize::{Zeroize, Zeroizing};
 
@@ -54,13 +54,17 @@ pub const CPCHAIN_CHAIN_BLOCK_CAP: usize = 4096;
 /// of framing.
 pub const CPCHAIN_CHAIN_PLAINTEXT_CAP: usize = 4080;
 /// Largest encoded output of `cpchain_chain_writer_poll` (a block); the poll buffer size.
-pub const CPCHAIN_CHAIN_OUTPUT_MAX_LEN: usize = 4342;
+pub const CPCHAIN_CHAIN_OUTPUT_MAX_LEN: usize = 4358;
 /// Largest encoded anchor.
 pub const CPCHAIN_CHAIN_ANCHOR_MAX_LEN: usize = 152;
 /// Bytes of a stream id.
 pub const CPCHAIN_STREAM_ID_LEN: usize = 32;
 /// Bytes of an owner's master secret (the root of every interval key of its streams).
 pub const CPCHAIN_MASTER_SECRET_LEN: usize = 32;
+/// Bytes of fresh entropy a writer session takes (they salt its nonces).
+pub const CPCHAIN_SESSION_ENTROPY_LEN: usize = 32;
+/// Bytes of a writer session's salt, as a block header carries it.
+pub const CPCHAIN_SESSION_SALT_LEN: usize = 16;
 /// Bytes of one interval's data key.
 pub const CPCHAIN_DATA_KEY_LEN: usize = 32;
 /// Bytes of the per-record header `cpchain_chain_open_block` writes: time (8) and length (4).
@@ -166,6 +170,8 @@ pub struct cpchain_chain_block_info {
     pub key_id: [u8; 32],
     /// Records in the block.
     pub record_count: u32,
+    /// The sealing writer session's salt (the first 16 bytes of the block's nonce).
+    pub salt: [u8; 16],
 }
 
 /// The fields of an encoded anchor, read without verifying its signature.
@@ -243,12 +249,8 @@ fn checkpoint_to_c(c: &Checkpoint) -> cpchain_chain_checkpoint {
     }
 }
 
-/// Read and check every input of a writer constructor, then build the writer.
-///
-/// # Safety
-///
-/// As `cpchain_chain_writer_new`.
-unsafe fn build_writer(
+/// The raw arguments of a writer constructor, as C passed them.
+struct WriterArgs {
     stream: *const u8,
     stream_len: usize,
     schedule: *const cpchain_chain_schedule,
@@ -256,7 +258,27 @@ unsafe fn build_writer(
     master: *const u8,
     master_len: usize,
     from: *const cpchain_chain_checkpoint,
-) -> FfiResult<ChainWriter> {
+    entropy: *const u8,
+    entropy_len: usize,
+}
+
+/// Read and check every input of a writer constructor, then build the writer.
+///
+/// # Safety
+///
+/// As `cpchain_chain_writer_new`.
+unsafe fn build_writer(args: WriterArgs) -> FfiResult<ChainWriter> {
+    let WriterArgs {
+        stream,
+        stream_len,
+        schedule,
+        device,
+        master,
+        master_len,
+        from,
+        entropy,
+        entropy_len,
+    } = args;
     // SAFETY: forwarded from this function's contract.
     let stream = unsafe { input_array::<CPCHAIN_STREAM_ID_LEN>(stream, stream_len) }?;
     // SAFETY: forwarded from this function's contract (a plain struct of integers).
@@ -272,12 +294,16 @@ unsafe fn build_writer(
         // SAFETY: forwarded from this function's contract (a plain struct).
         checkpoint_of(unsafe { handle(from) }?)
     };
-    Ok(Writer::resume(
+    // SAFETY: forwarded from this function's contract.
+    let entropy = unsafe { input_array::<CPCHAIN_SESSION_ENTROPY_LEN>(entropy, entropy_len) }?;
+    let salt = SessionSalt::from_entropy(&device.public_key().address(), entropy);
+    Ok(Writer::with_salt(
         StreamId(*stream),
         schedule,
         device,
         master,
         checkpoint,
+        salt,
     ))
 }
 
@@ -285,8 +311,10 @@ unsafe fn build_writer(
 /// signing with `device` (the handle is only read: the writer keeps its own copy, so the
 /// key handle may be freed afterwards) and deriving interval keys from `master` (32 bytes,
 /// the owner's secret). `from` is NULL for a new chain, or the checkpoint after the last
-/// block persisted before a restart (never an older one: block indices, and so AEAD
-/// nonces, would repeat).
+/// block persisted before a restart (so the chain goes on without a fork).
+/// `session_entropy` is 32 bytes of fresh entropy from the caller's RNG
+/// (`CPCHAIN_SESSION_ENTROPY_LEN`), new for every writer: they salt the session's nonces, so
+/// even a writer restarted from genesis never reuses a (key, nonce) pair.
 ///
 /// On success `*out` is a handle to free with `cpchain_chain_writer_free`; on any error it
 /// is NULL. A bad schedule is `CPCHAIN_RESULT_CHAIN_ZERO_PERIOD`,
@@ -294,9 +322,9 @@ unsafe fn build_writer(
 ///
 /// # Safety
 ///
-/// `stream` readable for `stream_len` bytes, `master` for `master_len`; `schedule` (and
-/// `from` unless NULL) a readable struct; `device` a live key handle; `out` a writable
-/// pointer.
+/// `stream` readable for `stream_len` bytes, `master` for `master_len`, `session_entropy`
+/// for `session_entropy_len`; `schedule` (and `from` unless NULL) a readable struct;
+/// `device` a live key handle; `out` a writable pointer.
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_writer_new(
     stream: *const u8,
@@ -306,6 +334,8 @@ pub unsafe extern "C" fn cpchain_chain_writer_new(
     master: *const u8,
     master_len: usize,
     from: *const cpchain_chain_checkpoint,
+    session_entropy: *const u8,
+    session_entropy_len: usize,
     out: *mut *mut cpchain_chain_writer,
 ) -> cpchain_result {
     ffi_boundary! {
@@ -314,7 +344,17 @@ pub unsafe extern "C" fn cpchain_chain_writer_new(
         out.set(core::ptr::null_mut());
         // SAFETY: forwarded from this function's contract.
         let writer = unsafe {
-            build_writer(stream, stream_len, schedule, device, master, master_len, from)
+            build_writer(WriterArgs {
+                stream,
+                stream_len,
+                schedule,
+                device,
+                master,
+                master_len,
+                from,
+                entropy: session_entropy,
+                entropy_len: session_entropy_len,
+            })
         }?;
         out.set(Box::into_raw(Box::new(cpchain_chain_writer {
             inner: Exclusive::new(writer),
@@ -342,6 +382,8 @@ pub unsafe extern "C" fn cpchain_chain_writer_new_in(
     master: *const u8,
     master_len: usize,
     from: *const cpchain_chain_checkpoint,
+    session_entropy: *const u8,
+    session_entropy_len: usize,
     out: *mut *mut cpchain_chain_writer,
 ) -> cpchain_result {
     ffi_boundary! {
@@ -351,7 +393,17 @@ pub unsafe extern "C" fn cpchain_chain_writer_new_in(
         let slot: NonNull<cpchain_chain_writer> = storage_slot(storage)?;
         // SAFETY: forwarded from this function's contract.
         let writer = unsafe {
-            build_writer(stream, stream_len, schedule, device, master, master_len, from)
+            build_writer(WriterArgs {
+                stream,
+                stream_len,
+                schedule,
+                device,
+                master,
+                master_len,
+                from,
+                entropy: session_entropy,
+                entropy_len: session_entropy_len,
+            })
         }?;
         let value = cpchain_chain_writer {
             inner: Exclusive::new(writer),
@@ -652,6 +704,7 @@ pub unsafe extern "C" fn cpchain_chain_block_get_info(
             interval: h.interval,
             key_id: h.key_id.0 .0,
             record_count: h.record_count,
+            salt: h.salt.0,
         });
         Ok(())
     }

@@ -834,6 +834,8 @@ static void test_chain_spec(void) {
 static const cpchain_chain_schedule SCHED = {1000, 60000, 10000}; /* T 1 s, e 1 min, u 10 s */
 static uint8_t STREAM[CPCHAIN_STREAM_ID_LEN];
 static uint8_t MASTER[CPCHAIN_MASTER_SECRET_LEN];
+/* A writer session's entropy (a hardware RNG's bytes on a gateway); fixed so runs compare. */
+static const uint8_t SESSION[CPCHAIN_SESSION_ENTROPY_LEN] = {0x5e, 0x55, 0x10, 0x17};
 
 /* Outputs collected from one writer run. */
 #define MAX_OUT 8
@@ -924,7 +926,7 @@ static void test_chain_writer_and_reader(void) {
   /* In caller storage: the firmware path. */
   cpchain_chain_writer *w = NULL;
   CHECK_RC(cpchain_chain_writer_new_in(&writer_storage, STREAM, sizeof STREAM, &SCHED, device,
-                                       MASTER, sizeof MASTER, NULL, &w),
+                                       MASTER, sizeof MASTER, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_OK);
   CHECK(w != NULL && (void *)w == (void *)&writer_storage);
   run_reference(w, &run_a);
@@ -948,7 +950,7 @@ static void test_chain_writer_and_reader(void) {
 
   /* On the heap: the same inputs give the same bytes (deterministic signatures). */
   CHECK_RC(cpchain_chain_writer_new(STREAM, sizeof STREAM, &SCHED, device, MASTER,
-                                    sizeof MASTER, NULL, &w),
+                                    sizeof MASTER, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_OK);
   run_reference(w, &run_b);
   CHECK(run_b.n_blocks == 2 && run_b.n_anchors == 1);
@@ -958,6 +960,38 @@ static void test_chain_writer_and_reader(void) {
   }
   CHECK(memcmp(run_a.anchors[0], run_b.anchors[0], run_a.anchor_len[0]) == 0);
   cpchain_chain_writer_free(w);
+
+  /* Restarted from genesis with fresh session entropy (issue 12 item 5): the same records
+   * under the same interval key get another nonce salt, so no ciphertext repeats. */
+  uint8_t session2[CPCHAIN_SESSION_ENTROPY_LEN];
+  memcpy(session2, SESSION, sizeof session2);
+  session2[31] ^= 1;
+  CHECK_RC(cpchain_chain_writer_new(STREAM, sizeof STREAM, &SCHED, device, MASTER,
+                                    sizeof MASTER, NULL, session2, sizeof session2, &w),
+           CPCHAIN_RESULT_OK);
+  run_reference(w, &run_c);
+  cpchain_chain_writer_free(w);
+  CHECK(run_c.n_blocks == 2);
+  for (size_t i = 0; i < run_c.n_blocks; i++) {
+    cpchain_chain_block_info ia, ic;
+    CHECK_RC(cpchain_chain_block_get_info(run_a.blocks[i], run_a.block_len[i], &ia),
+             CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_chain_block_get_info(run_c.blocks[i], run_c.block_len[i], &ic),
+             CPCHAIN_RESULT_OK);
+    CHECK(ia.index == ic.index && memcmp(ia.key_id, ic.key_id, 32) == 0); /* same key */
+    CHECK(memcmp(ia.salt, ic.salt, sizeof ia.salt) != 0);                 /* other nonce */
+    /* The body (the encoding's tail: ciphertext and tag) differs. */
+    size_t tail = 16 + 2;
+    CHECK(run_a.block_len[i] == run_c.block_len[i] &&
+          memcmp(run_a.blocks[i] + run_a.block_len[i] - tail,
+                 run_c.blocks[i] + run_c.block_len[i] - tail, tail) != 0);
+  }
+  /* No session entropy, or the wrong amount, is refused. */
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 32, NULL, NULL, 32, &w),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 32, NULL, SESSION, 16, &w),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK(w == NULL);
 
   /* Block and anchor info. */
   cpchain_chain_block_info info[2];
@@ -1072,7 +1106,7 @@ static void test_chain_writer_and_reader(void) {
   cpchain_chain_checkpoint from = {info[1].index + 1, {0}, info[1].last_time_ms};
   memcpy(from.head, info[1].id, 32);
   CHECK_RC(cpchain_chain_writer_new_in(&writer_storage, STREAM, 32, &SCHED, device, MASTER, 32,
-                                       &from, &w),
+                                       &from, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_OK);
   run_c = run_a;
   size_t before = run_c.n_blocks;
@@ -1096,38 +1130,38 @@ static void test_chain_bad_input(void) {
   cpchain_chain_writer *w = (cpchain_chain_writer *)(uintptr_t)1;
   const cpchain_chain_schedule bad_t = {0, 60000, 10000}, bad_e = {1000, 1500, 10000},
                                bad_u = {1000, 60000, 0};
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_t, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_t, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_CHAIN_ZERO_PERIOD);
   CHECK(w == NULL);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_e, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_e, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_CHAIN_ENCRYPTION_INTERVAL);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_u, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_u, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_CHAIN_UPLOAD_INTERVAL);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 31, &SCHED, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 31, &SCHED, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_INVALID_LENGTH);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 33, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 33, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_INVALID_LENGTH);
-  CHECK_RC(cpchain_chain_writer_new(NULL, 32, &SCHED, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(NULL, 32, &SCHED, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_NULL_PARAMETER);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, NULL, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, NULL, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_NULL_PARAMETER);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, NULL, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, NULL, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_NULL_PARAMETER);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, NULL, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, NULL, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_NULL_PARAMETER);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 32, NULL, NULL),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 32, NULL, SESSION, sizeof SESSION, NULL),
            CPCHAIN_RESULT_NULL_PARAMETER);
   CHECK(w == NULL);
-  CHECK_RC(cpchain_chain_writer_new_in(NULL, STREAM, 32, &SCHED, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new_in(NULL, STREAM, 32, &SCHED, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_NULL_PARAMETER);
   cpchain_chain_writer_storage *misaligned =
       (cpchain_chain_writer_storage *)((uint8_t *)&writer_storage + 1);
-  CHECK_RC(cpchain_chain_writer_new_in(misaligned, STREAM, 32, &SCHED, device, MASTER, 32, NULL,
+  CHECK_RC(cpchain_chain_writer_new_in(misaligned, STREAM, 32, &SCHED, device, MASTER, 32, NULL, SESSION, sizeof SESSION,
                                        &w),
            CPCHAIN_RESULT_INVALID_PARAMETER);
 
   CHECK_RC(cpchain_chain_writer_new_in(&writer_storage, STREAM, 32, &SCHED, device, MASTER, 32,
-                                       NULL, &w),
+                                       NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_OK);
   /* NULL handles and outputs. */
   size_t n = 0;

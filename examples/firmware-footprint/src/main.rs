@@ -26,7 +26,7 @@ use cpchain_core::{Duration, Timestamp};
 use cpchain_crypto::aead::{seal_in_place, AeadKey, HeaplessBuffer, Nonce};
 use cpchain_crypto::{keccak256, SecretKey};
 use cpchain_storage::block::BLOCK_OVERHEAD;
-use cpchain_storage::{MasterSecret, Output, Schedule, StreamId, Writer};
+use cpchain_storage::{Checkpoint, MasterSecret, Output, Schedule, SessionSalt, StreamId, Writer};
 
 /// Body capacity of a data block: 4 KiB, the gateway profile of issue 7.
 const BLOCK_CAP: usize = 4096;
@@ -86,11 +86,15 @@ fn gateway() -> bool {
     ) else {
         return false;
     };
-    let writer = Writer::new(
+    // The session salt's entropy: a hardware RNG's bytes on a real board.
+    let salt = SessionSalt::from_entropy(&device.public_key().address(), &black_box([0x5e; 32]));
+    let writer = Writer::with_salt(
         StreamId(black_box([0x33u8; 32])),
         schedule,
         device,
         MasterSecret::from_bytes(black_box([0x22u8; 32])),
+        Checkpoint::GENESIS,
+        salt,
     );
     // SAFETY: the reset handler runs once, single-threaded, with no interrupts enabled; these
     // are the only references ever made to the two statics.
