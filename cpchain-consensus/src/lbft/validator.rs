@@ -133,7 +133,9 @@ pub enum State {
 /// What a validator must keep across a crash: everything it has signed at the current
 /// height and round, its lock, and the sealed block it prepared or proposed (version 2,
 /// tag `0x0207`; version 1, tag `0x0204`, kept no block but the locked one, so a restarted
-/// validator forgot its good copy, issue 12 item 0).
+/// validator forgot its good copy, issue 12 item 0). A v1 record does not decode (wrong
+/// tag): upgrade a validator between heights, not with votes of the current height on
+/// disk, since [`Validator::new`] at the chain head knows nothing it signed there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Persisted {
     /// Chain id, checked on restore.
