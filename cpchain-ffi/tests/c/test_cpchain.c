@@ -431,6 +431,41 @@ static void test_domain_signatures(void) {
   cpchain_secret_key_free(sk);
 }
 
+/* Issue 12 item 4: one accepted byte form per signature. The same (r, s) with v flipped
+ * (0 <-> 1) is a valid ECDSA pair, so plain verification accepted it; every C entry point
+ * that checks a signature against a key or an address must refuse it. */
+static void test_v_flipped_signatures_are_refused(void) {
+  cpchain_secret_key *sk = test_key();
+  const uint8_t payload[] = "v must recover the key";
+  size_t dlen = strlen(DOMAIN);
+  uint8_t digest[32], sig[65], psig[65], pk[33], pk65[65], addr[20], rec[20];
+  CHECK_RC(cpchain_keccak256(payload, sizeof payload, digest, 32), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_sign_prehash(sk, digest, 32, sig, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_sign(sk, DOMAIN, dlen, payload, sizeof payload, psig, 65),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_public_key(sk, pk, 33), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_public_key_uncompress(pk, 33, pk65, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_address(sk, addr, 20), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_public_key_verify(pk, 33, digest, 32, sig, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_public_key_verify_payload(pk, 33, DOMAIN, dlen, payload, sizeof payload, psig, 65),
+           CPCHAIN_RESULT_OK);
+  sig[64] ^= 1;
+  psig[64] ^= 1;
+  /* Still well-formed bytes: the refusal is the verification's, not the parser's. */
+  CHECK_RC(cpchain_signature_validate(sig, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_public_key_verify(pk, 33, digest, 32, sig, 65), CPCHAIN_RESULT_BAD_SIGNATURE);
+  CHECK_RC(cpchain_public_key_verify(pk65, 65, digest, 32, sig, 65), CPCHAIN_RESULT_BAD_SIGNATURE);
+  CHECK_RC(cpchain_public_key_verify_payload(pk, 33, DOMAIN, dlen, payload, sizeof payload, psig, 65),
+           CPCHAIN_RESULT_BAD_SIGNATURE);
+  cpchain_result r = cpchain_signature_check_address(sig, 65, digest, 32, addr, 20);
+  CHECK(r == CPCHAIN_RESULT_WRONG_SIGNER || r == CPCHAIN_RESULT_RECOVERY_FAILED);
+  r = cpchain_signature_check_signer(psig, 65, DOMAIN, dlen, payload, sizeof payload, addr, 20);
+  CHECK(r == CPCHAIN_RESULT_WRONG_SIGNER || r == CPCHAIN_RESULT_RECOVERY_FAILED);
+  r = cpchain_signature_recover_address(sig, 65, digest, 32, rec, 20);
+  CHECK(r == CPCHAIN_RESULT_RECOVERY_FAILED || (r == CPCHAIN_RESULT_OK && memcmp(addr, rec, 20) != 0));
+  cpchain_secret_key_free(sk);
+}
+
 static void test_public_keys(void) {
   cpchain_secret_key *sk = test_key();
   uint8_t pk[33], full[65], back[33], a1[20], a2[20], a3[20];
@@ -2176,6 +2211,7 @@ int main(void) {
   test_secret_key_in_caller_storage();
   test_prehash_signatures();
   test_domain_signatures();
+  test_v_flipped_signatures_are_refused();
   test_public_keys();
   test_addresses();
   test_aead();
