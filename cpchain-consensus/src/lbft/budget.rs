@@ -230,7 +230,14 @@ pub(crate) fn authenticate_future<S: ProposerSchedule>(
             stats.verifies = stats.verifies.saturating_add(1);
             key.verify_payload(
                 &ROUND_CHANGE_DOMAIN,
-                &round_change_payload(chain, h, rc.round),
+                &round_change_payload(
+                    chain,
+                    h,
+                    rc.round,
+                    rc.lock
+                        .as_ref()
+                        .map(|l| (l.block.id(), l.certificate.round)),
+                ),
                 &rc.signature,
             )
             .map_err(|_| Rejected::BadSignature)?;

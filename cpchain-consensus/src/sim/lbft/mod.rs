@@ -380,7 +380,7 @@ pub fn run(scenario: &Scenario, seed: u64, trace_lines: usize) -> RunReport {
                 *slot = Some(if forker {
                     Behaviour::forker()
                 } else {
-                    let drawn = Behaviour::draw(&mut rng);
+                    let drawn = Behaviour::draw(&mut rng).with_tampering(seed, i);
                     scenario.behaviour.unwrap_or(drawn)
                 });
                 picked += 1;
