@@ -230,7 +230,7 @@
 //! it is 36.8 MiB (issue 12 asks ≤ 64 MiB), plus 19 KiB per further round entered; a counting-allocator flood test
 //! (`tests/lbft_memory.rs`) measured 12.8 MiB held after 71.5 MB of maximum-size
 //! messages of every kind from an outsider and `f` Byzantine members. What is out of
-//! scope (the host's queues, allocator overhead) is listed in `docs/security/lbft-memory.md`.
+//! scope (the host's queues, allocator overhead) is listed in `docs/SECURITY.md` (section 2).
 
 pub mod block;
 pub mod budget;
