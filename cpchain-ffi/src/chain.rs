@@ -33,20 +33,24 @@
 //! heap buffers, freed before they return: a reader is not a firmware path.
 
 use crate::boundary::{
-    ffi_boundary, ffi_boundary_void, handle, input, input_array, input_items, overlaps,
-    storage_slot, Exclusive, Origin, OutBuf, OutPtr,
+    ffi_boundary, ffi_boundary_void, handle, input, input_array, overlaps, storage_slot,
+    Exclusive, Origin, OutBuf, OutPtr,
 };
-use crate::keys::public_key;
 use crate::{cpchain_result, cpchain_secret_key, FfiResult};
 use core::ptr::NonNull;
 use cpchain_core::encoding::{self, WireMessage};
 use cpchain_core::{Duration, Hash, Timestamp};
-use cpchain_crypto::aead::AeadKey;
 use cpchain_storage::{
-    open_block, verify_chain, Anchor, BlockId, ChainVerifier, Checkpoint, HeaplessBlock,
-    IntervalKey, MasterSecret, NoKeys, Output, Schedule, StreamId, VecBlock, Writer,
+    Anchor, BlockId, Checkpoint, HeaplessBlock, MasterSecret, Output, Schedule, StreamId, Writer,
 };
 use zeroize::{Zeroize, Zeroizing};
+// The host-side readers (std builds only).
+#[cfg(feature = "std")]
+use crate::{boundary::input_items, keys::public_key};
+#[cfg(feature = "std")]
+use cpchain_crypto::aead::AeadKey;
+#[cfg(feature = "std")]
+use cpchain_storage::{open_block, verify_chain, ChainVerifier, IntervalKey, NoKeys, VecBlock};
 
 /// Block body capacity of the C writer, in bytes (framed records plus the 16-byte tag).
 pub const CPCHAIN_CHAIN_BLOCK_CAP: usize = 4096;
@@ -297,6 +301,7 @@ unsafe fn build_writer(
 /// `stream` readable for `stream_len` bytes, `master` for `master_len`; `schedule` (and
 /// `from` unless NULL) a readable struct; `device` a live key handle; `out` a writable
 /// pointer.
+#[cfg(feature = "alloc")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_writer_new(
     stream: *const u8,
@@ -316,7 +321,7 @@ pub unsafe extern "C" fn cpchain_chain_writer_new(
         let writer = unsafe {
             build_writer(stream, stream_len, schedule, device, master, master_len, from)
         }?;
-        out.set(Box::into_raw(Box::new(cpchain_chain_writer {
+        out.set(alloc::boxed::Box::into_raw(alloc::boxed::Box::new(cpchain_chain_writer {
             inner: Exclusive::new(writer),
             origin: Origin::Heap,
         })));
@@ -379,6 +384,7 @@ pub unsafe extern "C" fn cpchain_chain_writer_free(writer: *mut cpchain_chain_wr
         if writer.is_null() {
             return;
         }
+        #[cfg_attr(not(feature = "alloc"), allow(unused_variables))]
         // SAFETY: a live handle (contract).
         let origin = unsafe { (*writer).origin };
         // SAFETY: the handle was written by one of our constructors and is dropped once
@@ -393,11 +399,12 @@ pub unsafe extern "C" fn cpchain_chain_writer_free(writer: *mut cpchain_chain_wr
         };
         // The body buffers may hold plaintext records: wipe the whole handle.
         bytes.zeroize();
+        #[cfg(feature = "alloc")]
         if origin == Origin::Heap {
             // SAFETY: a heap handle came from Box::into_raw of a Box<cpchain_chain_writer>;
             // the MaybeUninit box has the same layout and deallocates without dropping again.
             drop(unsafe {
-                Box::from_raw(writer.cast::<core::mem::MaybeUninit<cpchain_chain_writer>>())
+                alloc::boxed::Box::from_raw(writer.cast::<core::mem::MaybeUninit<cpchain_chain_writer>>())
             });
         }
     }
@@ -619,6 +626,7 @@ pub unsafe extern "C" fn cpchain_chain_writer_get_stats(
 }
 
 /// Decode an encoded block from untrusted bytes (allocates its body).
+#[cfg(feature = "std")]
 fn decode_block(bytes: &[u8]) -> FfiResult<VecBlock> {
     Ok(encoding::decode::<VecBlock>(bytes)?)
 }
@@ -629,6 +637,7 @@ fn decode_block(bytes: &[u8]) -> FfiResult<VecBlock> {
 /// # Safety
 ///
 /// `block` readable for `len` bytes; `out` a writable `cpchain_chain_block_info`.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_block_get_info(
     block: *const u8,
@@ -662,6 +671,7 @@ pub unsafe extern "C" fn cpchain_chain_block_get_info(
 /// # Safety
 ///
 /// `anchor` readable for `len` bytes; `out` a writable `cpchain_chain_anchor_info`.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_anchor_get_info(
     anchor: *const u8,
@@ -692,6 +702,7 @@ pub unsafe extern "C" fn cpchain_chain_anchor_get_info(
 ///
 /// `master` readable for `master_len` bytes, `stream` for `stream_len`; `out` writable for
 /// `out_len` bytes (`CPCHAIN_DATA_KEY_LEN` needed).
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_data_key(
     master: *const u8,
@@ -732,6 +743,7 @@ pub unsafe extern "C" fn cpchain_chain_data_key(
 /// `stream`, `device`, `master` readable for their lengths; `schedule` (and `from` unless
 /// NULL) readable structs; `anchors` and `blocks` arrays of `n_anchors` / `n_blocks`
 /// `cpchain_bytes` (NULL when the count is 0), each naming readable bytes; `out` writable.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_verify(
     stream: *const u8,
@@ -816,6 +828,7 @@ pub unsafe extern "C" fn cpchain_chain_verify(
 ///
 /// `block` readable for `block_len` bytes, `key` for `key_len`; `buf` writable for
 /// `buf_len`; `out_len` a writable `size_t`; `record_count` a writable `size_t`.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_open_block(
     block: *const u8,
@@ -884,6 +897,7 @@ pub unsafe extern "C" fn cpchain_chain_open_block(
 ///
 /// `buf` readable for `buf_len` bytes and alive while `*data` is used; `offset`, `time_ms`,
 /// `data`, `data_len` writable.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_records_next(
     buf: *const u8,

@@ -133,27 +133,39 @@
     )
 )]
 #![allow(non_camel_case_types)]
+#![cfg_attr(not(feature = "std"), no_std)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
 
 mod aead;
 mod boundary;
 mod chain;
+#[cfg(feature = "alloc")]
 mod dpor;
+#[cfg(not(feature = "std"))]
+mod firmware;
 mod keys;
+#[cfg(feature = "alloc")]
 mod lbft;
 mod result;
 #[cfg(feature = "pre")]
 mod share;
+#[cfg(feature = "alloc")]
 mod spec;
 
 pub use aead::*;
 pub(crate) use boundary::FfiResult;
 pub use chain::*;
+#[cfg(feature = "alloc")]
 pub use dpor::*;
 pub use keys::*;
+#[cfg(feature = "alloc")]
 pub use lbft::*;
 pub use result::{cpchain_result, cpchain_result_message, CPCHAIN_RESULT_MESSAGE_MAX};
 #[cfg(feature = "pre")]
 pub use share::*;
+#[cfg(feature = "alloc")]
 pub use spec::*;
 
 use core::ffi::c_char;
@@ -162,8 +174,13 @@ use core::ffi::c_char;
 const _: () = {
     const fn shareable<T: Send + Sync>() {}
     shareable::<cpchain_secret_key>();
-    shareable::<cpchain_chain_spec>();
     shareable::<cpchain_chain_writer>();
+};
+
+#[cfg(feature = "alloc")]
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<cpchain_chain_spec>();
     shareable::<cpchain_lbft_validator>();
     shareable::<cpchain_dpor_schedule>();
 };
