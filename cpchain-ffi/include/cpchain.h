@@ -26,7 +26,8 @@
  * recover, Keccak, AEAD, the data-chain writer in caller storage), plus the hooks below,
  * which the firmware defines. A firmware library built with `--features alloc` adds the
  * CPCHAIN_ALLOC functions (chain specs, LBFT light verification, DPoR): define
- * CPCHAIN_ALLOC as well. Sharing (CPCHAIN_PRE) needs a host build.
+ * CPCHAIN_ALLOC as well. Sharing (CPCHAIN_PRE) needs a host build. The hooks a firmware
+ * defines (cpchain_hook_*) are declared at the end, under !defined(CPCHAIN_STD).
  */
 #if !defined(CPCHAIN_NO_STD)
 #  ifndef CPCHAIN_STD
@@ -37,29 +38,6 @@
 #  endif
 #endif
 
-#if defined(CPCHAIN_NO_STD)
-#ifdef __cplusplus
-extern "C" {
-#endif
-/*
- * Called by the no_std library when it panics (an SDK bug: it is panic-free by lint), with
- * the source location (`file` not NUL-terminated). The firmware decides what is safe: reset,
- * log, halt. It must not return; if it does, the library spins forever.
- */
-void cpchain_hook_panic(const char *file, size_t file_len, uint32_t line);
-#if defined(CPCHAIN_ALLOC)
-/*
- * The heap of a no_std + alloc library: `size` bytes aligned to `align` (a power of two),
- * or NULL when out of memory (the library then panics). The gateway path never calls it.
- */
-void *cpchain_hook_alloc(size_t size, size_t align);
-/* Give back memory from cpchain_hook_alloc, with the size and alignment it was asked for. */
-void cpchain_hook_free(void *ptr, size_t size, size_t align);
-#endif
-#ifdef __cplusplus
-}
-#endif
-#endif
 
 
 // Bytes of a ChaCha20-Poly1305 key.
@@ -1547,18 +1525,24 @@ cpchain_result cpchain_dpor_schedule_prune_before(cpchain_dpor_schedule *s,
 #endif
 
 #if !defined(CPCHAIN_STD)
-// The firmware's panic hook; must not return.
-extern void cpchain_hook_panic(const uint8_t *file, size_t file_len, uint32_t line);
+// Defined by the firmware: called by the `no_std` library when it panics (an SDK bug;
+// the library is panic-free by lint) with the source location (`file` is not
+// NUL-terminated). The firmware decides what is safe: reset, log, halt. It must not
+// return; if it does, the library spins forever.
+extern void cpchain_hook_panic(const char *file, size_t file_len, uint32_t line);
 #endif
 
 #if (!defined(CPCHAIN_STD) && defined(CPCHAIN_ALLOC))
-// The firmware's allocator: `size` bytes aligned to `align`, or NULL.
-extern uint8_t *cpchain_hook_alloc(size_t size, size_t align);
+// Defined by the firmware for a `no_std` + `alloc` library: `size` bytes aligned to
+// `align` (a power of two), or NULL when out of memory (the library then panics).
+// Only the `CPCHAIN_ALLOC` functions call it, never the gateway path.
+extern void *cpchain_hook_alloc(size_t size, size_t align);
 #endif
 
 #if (!defined(CPCHAIN_STD) && defined(CPCHAIN_ALLOC))
-// Return memory from `cpchain_hook_alloc` with the same size and alignment.
-extern void cpchain_hook_free(uint8_t *ptr, size_t size, size_t align);
+// Defined by the firmware: give back memory from `cpchain_hook_alloc`, with the
+// size and alignment it was asked for.
+extern void cpchain_hook_free(void *ptr, size_t size, size_t align);
 #endif
 
 // Keccak-256 of `data`: the hash of addresses, block hashes and every signing digest.

@@ -415,6 +415,7 @@ unsafe impl<T: Send> Sync for Exclusive<T> {}
 
 impl<T> Exclusive<T> {
     /// Wrap a fresh state machine.
+    #[inline(always)]
     pub(crate) fn new(inner: T) -> Self {
         Exclusive {
             state: core::sync::atomic::AtomicU8::new(IDLE),

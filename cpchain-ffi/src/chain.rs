@@ -247,12 +247,42 @@ fn checkpoint_to_c(c: &Checkpoint) -> cpchain_chain_checkpoint {
     }
 }
 
-/// Read and check every input of a writer constructor, then build the writer.
+/// The checked inputs of a writer constructor: small, so that checking them costs no
+/// writer-sized stack frame.
+struct WriterParts {
+    stream: StreamId,
+    schedule: Schedule,
+    device: cpchain_crypto::SecretKey,
+    master: MasterSecret,
+    checkpoint: Checkpoint,
+}
+
+impl WriterParts {
+    /// The handle, built as one expression so that the compiler can construct the ~9 KiB
+    /// writer straight in its destination (caller storage or a fresh box): a firmware stack
+    /// must not hold copies of it. On a Cortex-M4F build this took `_new_in` from about
+    /// 28 KiB of stack to what docs/BENCHMARKS.md ("Firmware") records.
+    #[inline(always)]
+    fn into_handle(self, origin: Origin) -> cpchain_chain_writer {
+        cpchain_chain_writer {
+            inner: Exclusive::new(Writer::resume(
+                self.stream,
+                self.schedule,
+                self.device,
+                self.master,
+                self.checkpoint,
+            )),
+            origin,
+        }
+    }
+}
+
+/// Read and check every input of a writer constructor.
 ///
 /// # Safety
 ///
 /// As `cpchain_chain_writer_new`.
-unsafe fn build_writer(
+unsafe fn writer_parts(
     stream: *const u8,
     stream_len: usize,
     schedule: *const cpchain_chain_schedule,
@@ -260,7 +290,7 @@ unsafe fn build_writer(
     master: *const u8,
     master_len: usize,
     from: *const cpchain_chain_checkpoint,
-) -> FfiResult<ChainWriter> {
+) -> FfiResult<WriterParts> {
     // SAFETY: forwarded from this function's contract.
     let stream = unsafe { input_array::<CPCHAIN_STREAM_ID_LEN>(stream, stream_len) }?;
     // SAFETY: forwarded from this function's contract (a plain struct of integers).
@@ -276,13 +306,13 @@ unsafe fn build_writer(
         // SAFETY: forwarded from this function's contract (a plain struct).
         checkpoint_of(unsafe { handle(from) }?)
     };
-    Ok(Writer::resume(
-        StreamId(*stream),
+    Ok(WriterParts {
+        stream: StreamId(*stream),
         schedule,
         device,
         master,
         checkpoint,
-    ))
+    })
 }
 
 /// Make a data-chain writer on the heap for `stream` (32 bytes), with clocks `schedule`,
@@ -318,13 +348,12 @@ pub unsafe extern "C" fn cpchain_chain_writer_new(
         let out = unsafe { OutPtr::new(out) }?;
         out.set(core::ptr::null_mut());
         // SAFETY: forwarded from this function's contract.
-        let writer = unsafe {
-            build_writer(stream, stream_len, schedule, device, master, master_len, from)
+        let parts = unsafe {
+            writer_parts(stream, stream_len, schedule, device, master, master_len, from)
         }?;
-        out.set(alloc::boxed::Box::into_raw(alloc::boxed::Box::new(cpchain_chain_writer {
-            inner: Exclusive::new(writer),
-            origin: Origin::Heap,
-        })));
+        out.set(alloc::boxed::Box::into_raw(alloc::boxed::Box::new(
+            parts.into_handle(Origin::Heap),
+        )));
         Ok(())
     }
 }
@@ -355,16 +384,12 @@ pub unsafe extern "C" fn cpchain_chain_writer_new_in(
         out.set(core::ptr::null_mut());
         let slot: NonNull<cpchain_chain_writer> = storage_slot(storage)?;
         // SAFETY: forwarded from this function's contract.
-        let writer = unsafe {
-            build_writer(stream, stream_len, schedule, device, master, master_len, from)
+        let parts = unsafe {
+            writer_parts(stream, stream_len, schedule, device, master, master_len, from)
         }?;
-        let value = cpchain_chain_writer {
-            inner: Exclusive::new(writer),
-            origin: Origin::Caller,
-        };
         // SAFETY: `slot` is non-NULL and aligned (storage_slot), large enough (compile-time
         // assertion), and vouched writable and unused by the caller; nothing is dropped.
-        unsafe { slot.as_ptr().write(value) };
+        unsafe { slot.as_ptr().write(parts.into_handle(Origin::Caller)) };
         out.set(slot.as_ptr());
         Ok(())
     }

@@ -22,14 +22,18 @@
 //!
 //! so the firmware chooses the heap (a static arena, its RTOS's pools). An allocation
 //! failure reaches `cpchain_hook_panic`. The header declares the three hooks under
-//! `CPCHAIN_NO_STD`; the gateway path (keys, signing, AEAD, the writer) calls none of the
+//! `!defined(CPCHAIN_STD)`; the gateway path (keys, signing, AEAD, the writer) calls none of the
 //! allocation hooks.
 
+use core::ffi::c_char;
 use core::panic::PanicInfo;
 
 extern "C" {
-    /// The firmware's panic hook; must not return.
-    fn cpchain_hook_panic(file: *const u8, file_len: usize, line: u32);
+    /// Defined by the firmware: called by the `no_std` library when it panics (an SDK bug;
+    /// the library is panic-free by lint) with the source location (`file` is not
+    /// NUL-terminated). The firmware decides what is safe: reset, log, halt. It must not
+    /// return; if it does, the library spins forever.
+    fn cpchain_hook_panic(file: *const c_char, file_len: usize, line: u32);
 }
 
 /// The panic handler of the `no_std` library: report the location to the firmware's hook,
@@ -42,7 +46,7 @@ fn panic(info: &PanicInfo<'_>) -> ! {
         .map_or(("", 0), |l| (l.file(), l.line()));
     // SAFETY: the hook is the firmware's, declared in cpchain.h with this signature; `file`
     // is valid for `file.len()` bytes for the whole call.
-    unsafe { cpchain_hook_panic(file.as_ptr(), file.len(), line) };
+    unsafe { cpchain_hook_panic(file.as_ptr().cast::<c_char>(), file.len(), line) };
     loop {
         core::hint::spin_loop();
     }
@@ -51,12 +55,16 @@ fn panic(info: &PanicInfo<'_>) -> ! {
 #[cfg(feature = "alloc")]
 mod heap {
     use core::alloc::{GlobalAlloc, Layout};
+    use core::ffi::c_void;
 
     extern "C" {
-        /// The firmware's allocator: `size` bytes aligned to `align`, or NULL.
-        fn cpchain_hook_alloc(size: usize, align: usize) -> *mut u8;
-        /// Return memory from `cpchain_hook_alloc` with the same size and alignment.
-        fn cpchain_hook_free(ptr: *mut u8, size: usize, align: usize);
+        /// Defined by the firmware for a `no_std` + `alloc` library: `size` bytes aligned to
+        /// `align` (a power of two), or NULL when out of memory (the library then panics).
+        /// Only the `CPCHAIN_ALLOC` functions call it, never the gateway path.
+        fn cpchain_hook_alloc(size: usize, align: usize) -> *mut c_void;
+        /// Defined by the firmware: give back memory from `cpchain_hook_alloc`, with the
+        /// size and alignment it was asked for.
+        fn cpchain_hook_free(ptr: *mut c_void, size: usize, align: usize);
     }
 
     /// The global allocator of a `no_std` + `alloc` build: the firmware's C hooks.
@@ -67,12 +75,12 @@ mod heap {
     unsafe impl GlobalAlloc for FirmwareHeap {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             // SAFETY: forwards to the firmware's hook with a valid layout.
-            unsafe { cpchain_hook_alloc(layout.size(), layout.align()) }
+            unsafe { cpchain_hook_alloc(layout.size(), layout.align()).cast::<u8>() }
         }
 
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
             // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc's contract).
-            unsafe { cpchain_hook_free(ptr, layout.size(), layout.align()) }
+            unsafe { cpchain_hook_free(ptr.cast::<c_void>(), layout.size(), layout.align()) }
         }
     }
 
