@@ -258,10 +258,12 @@ struct WriterParts {
 }
 
 impl WriterParts {
-    /// The handle, built as one expression so that the compiler can construct the ~9 KiB
-    /// writer straight in its destination (caller storage or a fresh box): a firmware stack
-    /// must not hold copies of it. On a Cortex-M4F build this took `_new_in` from about
-    /// 28 KiB of stack to what docs/BENCHMARKS.md ("Firmware") records.
+    /// The handle, built as one expression (no `Result` around the writer) so that the
+    /// compiler can construct the ~9 KiB writer straight in its destination (caller storage
+    /// or a fresh box): a firmware stack must not hold copies of it. Measured on a
+    /// Cortex-M4F (docs/BENCHMARKS.md, "Firmware"): at opt-level "s" `_new_in` then needs
+    /// about 1.1 KiB of stack; at "z" LLVM still keeps one writer-sized temporary (about
+    /// 10 KiB). An in-place initialiser in cpchain-storage would remove that.
     #[inline(always)]
     fn into_handle(self, origin: Origin) -> cpchain_chain_writer {
         cpchain_chain_writer {
