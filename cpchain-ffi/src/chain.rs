@@ -33,8 +33,8 @@
 //! heap buffers, freed before they return: a reader is not a firmware path.
 
 use crate::boundary::{
-    ffi_boundary, ffi_boundary_void, handle, input, input_array, overlaps, storage_slot,
-    Exclusive, Origin, OutBuf, OutPtr,
+    ffi_boundary, ffi_boundary_void, handle, input, input_array, overlaps, storage_slot, Exclusive,
+    Origin, OutBuf, OutPtr,
 };
 use crate::{cpchain_result, cpchain_secret_key, FfiResult};
 use core::ptr::NonNull;

@@ -7,10 +7,10 @@
 //! Arrays go in and out as C structs in caller memory; each call may use temporary heap
 //! memory, freed before it returns.
 
-#[cfg(not(feature = "std"))]
-use alloc::{boxed::Box, vec::Vec};
 use crate::boundary::{ffi_boundary, handle, input_array, input_items, OutArray, OutPtr};
 use crate::{cpchain_chain_spec, cpchain_result, CPCHAIN_ADDRESS_LEN};
+#[cfg(not(feature = "std"))]
+use alloc::{boxed::Box, vec::Vec};
 use cpchain_consensus::dpor::{
     compute_rpt, elect, Candidate, ElectionError, Observation, Rpt, RptError, SeatKind,
 };

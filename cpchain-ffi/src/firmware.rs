@@ -41,9 +41,7 @@ extern "C" {
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
-    let (file, line) = info
-        .location()
-        .map_or(("", 0), |l| (l.file(), l.line()));
+    let (file, line) = info.location().map_or(("", 0), |l| (l.file(), l.line()));
     // SAFETY: the hook is the firmware's, declared in cpchain.h with this signature; `file`
     // is valid for `file.len()` bytes for the whole call.
     unsafe { cpchain_hook_panic(file.as_ptr().cast::<c_char>(), file.len(), line) };

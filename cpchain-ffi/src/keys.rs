@@ -91,10 +91,12 @@ pub(crate) fn domain_digest(domain: &[u8], payload: &[u8]) -> FfiResult<Hash> {
 /// Box a new secret key into `*out`.
 #[cfg(feature = "alloc")]
 fn emit_key(out: &OutPtr<*mut cpchain_secret_key>, key: SecretKey) {
-    out.set(alloc::boxed::Box::into_raw(alloc::boxed::Box::new(cpchain_secret_key {
-        key,
-        origin: Origin::Heap,
-    })));
+    out.set(alloc::boxed::Box::into_raw(alloc::boxed::Box::new(
+        cpchain_secret_key {
+            key,
+            origin: Origin::Heap,
+        },
+    )));
 }
 
 /// Move a new secret key into checked caller storage and hand out the handle.

@@ -5,10 +5,10 @@
 //! returns a `cpchain_result` (so a NULL handle is an error code, never a silent 0). Amounts
 //! in base units (18 decimals) do not fit 64 bits and come out as 16 big-endian bytes.
 
-#[cfg(not(feature = "std"))]
-use alloc::boxed::Box;
 use crate::boundary::{ffi_boundary, ffi_boundary_void, handle, input, OutBuf, OutPtr};
 use crate::cpchain_result;
+#[cfg(not(feature = "std"))]
+use alloc::boxed::Box;
 use cpchain_core::{encoding, ChainSpec, WireMessage};
 
 /// Longest wire encoding of a chain spec, in bytes (longer input is refused unparsed).

@@ -22,7 +22,10 @@ fn define(text: &str, name: &str) -> u64 {
         .find(|l| l.starts_with(&format!("#define {name} ")))
         .expect("define in the fixture");
     let v = line.split_whitespace().nth(2).expect("value");
-    v.trim_end_matches("ull").trim_end_matches('u').parse().expect("number")
+    v.trim_end_matches("ull")
+        .trim_end_matches('u')
+        .parse()
+        .expect("number")
 }
 
 fn main() {

@@ -230,7 +230,12 @@ fn gateway(rng: &mut Entropy, out: &mut OutFile) -> Result<(), &'static str> {
     );
     // SAFETY: the entry runs once, single-threaded, with no interrupt handler touching these
     // statics; these are the only references ever made to them.
-    let (w, tx) = unsafe { ((*addr_of_mut!(WRITER)).write(writer), &mut *addr_of_mut!(TX)) };
+    let (w, tx) = unsafe {
+        (
+            (*addr_of_mut!(WRITER)).write(writer),
+            &mut *addr_of_mut!(TX),
+        )
+    };
     let mut blocks = 0;
     for i in 0..READINGS {
         let now = START_MS + u64::from(i) * 1000 + 137;
@@ -274,8 +279,15 @@ fn light(out: &mut OutFile) -> Result<(), &'static str> {
     );
     let check = |bytes: &[u8]| -> Result<usize, ()> {
         let v: Validate = decode(bytes).map_err(|_| ())?;
-        verify_validate(&spec, &set, ImpeachQuorum::TwoFPlusOne, &schedule, &v, &parent)
-            .map_err(|_| ())
+        verify_validate(
+            &spec,
+            &set,
+            ImpeachQuorum::TwoFPlusOne,
+            &schedule,
+            &v,
+            &parent,
+        )
+        .map_err(|_| ())
     };
     let good = check(&fixture::VALIDATE);
     let mut bad = fixture::VALIDATE;
@@ -288,7 +300,10 @@ fn light(out: &mut OutFile) -> Result<(), &'static str> {
     rec[8..12].copy_from_slice(&u32::from(refused).to_le_bytes());
     rec[12..].copy_from_slice(&(HEAP.peak.get() as u32).to_le_bytes());
     out.emit(OUT_LIGHT, &rec);
-    hprintln!("rust-firmware: light verification heap peak {} bytes", HEAP.peak.get());
+    hprintln!(
+        "rust-firmware: light verification heap peak {} bytes",
+        HEAP.peak.get()
+    );
     match (good, refused) {
         (Ok(8), true) => Ok(()),
         (Ok(_), true) => Err("signature count"),
