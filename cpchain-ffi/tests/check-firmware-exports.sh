@@ -5,8 +5,8 @@
 # include/cpchain.h declares for it (preprocessed with -DCPCHAIN_NO_STD, and with
 # -DCPCHAIN_ALLOC too), and that it leaves to the firmware exactly the hooks the header
 # declares (`cpchain_hook_*`: the panic hook, plus the allocation hooks with `alloc`).
-# The host build's exports are checked by run-c-tests.sh. Needs arm-none-eabi-nm (Debian
-# binutils-arm-none-eabi) and gcc. Prints "N passed, N failed" last.
+# The host build's exports are checked by run-c-tests.sh. Needs arm-none-eabi-readelf (Debian
+# binutils-arm-none-eabi) for arm-none-eabi-readelf, and gcc. Prints "N passed, N failed" last.
 set -euo pipefail
 ffi_dir="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "$ffi_dir/.." && pwd)"
@@ -26,10 +26,12 @@ check() {
   (cd "$root" && cargo build --quiet -p cpchain-ffi --no-default-features $features \
     --target "$target" --profile firmware 2>&1 | grep -v 'dropping unsupported crate type' || true)
   local lib="$target_dir/$target/firmware/libcpchain_ffi.a"
-  arm-none-eabi-nm --defined-only -g "$lib" 2>/dev/null | awk '$2 == "T" {print $3}' \
-    | grep -E '^cpchain_' | sort -u >"$work/defined-$name"
-  arm-none-eabi-nm -u "$lib" 2>/dev/null | awk '{print $NF}' | grep -E '^cpchain_' \
-    | sort -u >"$work/undefined-$name"
+  # readelf, not nm: binutils 2.40's nm reports "no symbols" for rustc's LTO object.
+  arm-none-eabi-readelf -sW "$lib" >"$work/symbols-$name"
+  awk '$4 == "FUNC" && $5 == "GLOBAL" && $7 != "UND" {print $8}' "$work/symbols-$name" \
+    | { grep -E '^cpchain_' || true; } | sort -u >"$work/defined-$name"
+  awk '$5 == "GLOBAL" && $7 == "UND" {print $8}' "$work/symbols-$name" \
+    | { grep -E '^cpchain_' || true; } | sort -u >"$work/undefined-$name"
   gcc -E -P "$@" -x c "$ffi_dir/include/cpchain.h" | grep -oE '\bcpchain_[a-z0-9_]+\(' \
     | tr -d '(' | sort -u >"$work/declared-all-$name"
   grep -v '^cpchain_hook_' "$work/declared-all-$name" >"$work/declared-$name" || true
