@@ -28,7 +28,7 @@ case "$board" in
   *) echo "build.sh: unknown board $board" >&2; exit 2 ;;
 esac
 (cd "$root" && cargo build --quiet -p cpchain-ffi --no-default-features "${features[@]}" \
-  --target "$target" --profile firmware 2>&1 | grep -v 'dropping unsupported crate type' || true)
+  --target "$target" --profile firmware 2>&1 | { grep -v -e 'dropping unsupported crate type' -e '^$' || true; } >&2)
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 lib="$target_dir/$target/firmware/libcpchain_ffi.a"
