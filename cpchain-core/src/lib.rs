@@ -9,6 +9,7 @@
 //! * [`Height`], [`Term`], [`View`]: the counters of the white paper's §2.4 protocol.
 //! * [`ChainSpec`]: the chain parameters, with the real mainnet figures in
 //!   [`ChainSpec::mainnet`] and a fast [`ChainSpec::devnet`].
+//! * [`machine`]: the one sans-IO contract ([`Machine`]) every state machine of the SDK keeps.
 //! * [`encoding`]: the versioned, tagged, size-limited, canonical postcard wire format and
 //!   the domain-separated signing digest every signed payload goes through.
 //!
@@ -35,6 +36,7 @@ mod error;
 pub mod fixed_bytes;
 mod hash;
 mod ids;
+pub mod machine;
 mod spec;
 mod time;
 
@@ -43,5 +45,6 @@ pub use encoding::{Domain, WireMessage};
 pub use error::{AddressError, DecodeError, EncodeError, SpecError};
 pub use hash::{keccak256, keccak256_concat, Hash};
 pub use ids::{Height, Term, View};
+pub use machine::{Machine, MachineStats};
 pub use spec::{ChainSpec, RptWeights, BASE_UNITS_PER_CPC};
 pub use time::{Duration, Timestamp};
