@@ -57,7 +57,7 @@
 #define CPCHAIN_CHAIN_PLAINTEXT_CAP 4080
 
 // Largest encoded output of `cpchain_chain_writer_poll` (a block); the poll buffer size.
-#define CPCHAIN_CHAIN_OUTPUT_MAX_LEN 4342
+#define CPCHAIN_CHAIN_OUTPUT_MAX_LEN 4358
 
 // Largest encoded anchor.
 #define CPCHAIN_CHAIN_ANCHOR_MAX_LEN 152
@@ -67,6 +67,12 @@
 
 // Bytes of an owner's master secret (the root of every interval key of its streams).
 #define CPCHAIN_MASTER_SECRET_LEN 32
+
+// Bytes of fresh entropy a writer session takes (they salt its nonces).
+#define CPCHAIN_SESSION_ENTROPY_LEN 32
+
+// Bytes of a writer session's salt, as a block header carries it.
+#define CPCHAIN_SESSION_SALT_LEN 16
 
 // Bytes of one interval's data key.
 #define CPCHAIN_DATA_KEY_LEN 32
@@ -156,7 +162,7 @@
 #if defined(CPCHAIN_PRE)
 // Largest output any sharing handle polls (a kfrag package of a grant of
 // `CPCHAIN_SHARE_MAX_INTERVALS` intervals): a buffer of this size always suffices.
-#define CPCHAIN_SHARE_OUTPUT_MAX_LEN 7252
+#define CPCHAIN_SHARE_OUTPUT_MAX_LEN 7268
 #endif
 
 #if defined(CPCHAIN_PRE)
@@ -474,6 +480,8 @@ enum cpchain_result
   CPCHAIN_RESULT_SHARE_NO_PENDING_REQUEST = 7814,
   // A sharing machine's capacity (grants, requests, output queue) is full.
   CPCHAIN_RESULT_SHARE_CAPACITY_EXCEEDED = 7815,
+  // The owner already holds a grant with this id (its RNG repeated itself).
+  CPCHAIN_RESULT_SHARE_DUPLICATE_GRANT = 7816,
   // Another sharing error (a newer SDK error this build maps coarsely).
   CPCHAIN_RESULT_SHARE_OTHER = 7899,
 };
@@ -864,6 +872,8 @@ typedef struct {
   uint8_t key_id[32];
   // Records in the block.
   uint32_t record_count;
+  // The sealing writer session's salt (the first 16 bytes of the block's nonce).
+  uint8_t salt[16];
 } cpchain_chain_block_info;
 
 // The fields of an encoded anchor, read without verifying its signature.
@@ -1127,8 +1137,10 @@ cpchain_result cpchain_aead_open_in_place(const uint8_t *key,
 // signing with `device` (the handle is only read: the writer keeps its own copy, so the
 // key handle may be freed afterwards) and deriving interval keys from `master` (32 bytes,
 // the owner's secret). `from` is NULL for a new chain, or the checkpoint after the last
-// block persisted before a restart (never an older one: block indices, and so AEAD
-// nonces, would repeat).
+// block persisted before a restart (so the chain goes on without a fork).
+// `session_entropy` is 32 bytes of fresh entropy from the caller's RNG
+// (`CPCHAIN_SESSION_ENTROPY_LEN`), new for every writer: they salt the session's nonces, so
+// even a writer restarted from genesis never reuses a (key, nonce) pair.
 //
 // On success `*out` is a handle to free with `cpchain_chain_writer_free`; on any error it
 // is NULL. A bad schedule is `CPCHAIN_RESULT_CHAIN_ZERO_PERIOD`,
@@ -1136,9 +1148,9 @@ cpchain_result cpchain_aead_open_in_place(const uint8_t *key,
 //
 // # Safety
 //
-// `stream` readable for `stream_len` bytes, `master` for `master_len`; `schedule` (and
-// `from` unless NULL) a readable struct; `device` a live key handle; `out` a writable
-// pointer.
+// `stream` readable for `stream_len` bytes, `master` for `master_len`, `session_entropy`
+// for `session_entropy_len`; `schedule` (and `from` unless NULL) a readable struct;
+// `device` a live key handle; `out` a writable pointer.
 cpchain_result cpchain_chain_writer_new(const uint8_t *stream,
                                         size_t stream_len,
                                         const cpchain_chain_schedule *schedule,
@@ -1146,6 +1158,8 @@ cpchain_result cpchain_chain_writer_new(const uint8_t *stream,
                                         const uint8_t *master,
                                         size_t master_len,
                                         const cpchain_chain_checkpoint *from,
+                                        const uint8_t *session_entropy,
+                                        size_t session_entropy_len,
                                         cpchain_chain_writer **out);
 #endif
 
@@ -1165,6 +1179,8 @@ cpchain_result cpchain_chain_writer_new_in(cpchain_chain_writer_storage *storage
                                            const uint8_t *master,
                                            size_t master_len,
                                            const cpchain_chain_checkpoint *from,
+                                           const uint8_t *session_entropy,
+                                           size_t session_entropy_len,
                                            cpchain_chain_writer **out);
 
 // Release a writer and wipe it (device key, master secret, buffered plaintext). NULL is

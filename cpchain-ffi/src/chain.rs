@@ -41,7 +41,8 @@ use core::ptr::NonNull;
 use cpchain_core::encoding::{self, WireMessage};
 use cpchain_core::{Duration, Hash, Timestamp};
 use cpchain_storage::{
-    Anchor, BlockId, Checkpoint, HeaplessBlock, MasterSecret, Output, Schedule, StreamId, Writer,
+    Anchor, BlockId, Checkpoint, HeaplessBlock, MasterSecret, Output, Schedule, SessionSalt,
+    StreamId, Writer,
 };
 use zeroize::{Zeroize, Zeroizing};
 // The host-side readers (std builds only).
@@ -58,13 +59,17 @@ pub const CPCHAIN_CHAIN_BLOCK_CAP: usize = 4096;
 /// of framing.
 pub const CPCHAIN_CHAIN_PLAINTEXT_CAP: usize = 4080;
 /// Largest encoded output of `cpchain_chain_writer_poll` (a block); the poll buffer size.
-pub const CPCHAIN_CHAIN_OUTPUT_MAX_LEN: usize = 4342;
+pub const CPCHAIN_CHAIN_OUTPUT_MAX_LEN: usize = 4358;
 /// Largest encoded anchor.
 pub const CPCHAIN_CHAIN_ANCHOR_MAX_LEN: usize = 152;
 /// Bytes of a stream id.
 pub const CPCHAIN_STREAM_ID_LEN: usize = 32;
 /// Bytes of an owner's master secret (the root of every interval key of its streams).
 pub const CPCHAIN_MASTER_SECRET_LEN: usize = 32;
+/// Bytes of fresh entropy a writer session takes (they salt its nonces).
+pub const CPCHAIN_SESSION_ENTROPY_LEN: usize = 32;
+/// Bytes of a writer session's salt, as a block header carries it.
+pub const CPCHAIN_SESSION_SALT_LEN: usize = 16;
 /// Bytes of one interval's data key.
 pub const CPCHAIN_DATA_KEY_LEN: usize = 32;
 /// Bytes of the per-record header `cpchain_chain_open_block` writes: time (8) and length (4).
@@ -170,6 +175,8 @@ pub struct cpchain_chain_block_info {
     pub key_id: [u8; 32],
     /// Records in the block.
     pub record_count: u32,
+    /// The sealing writer session's salt (the first 16 bytes of the block's nonce).
+    pub salt: [u8; 16],
 }
 
 /// The fields of an encoded anchor, read without verifying its signature.
@@ -247,6 +254,19 @@ fn checkpoint_to_c(c: &Checkpoint) -> cpchain_chain_checkpoint {
     }
 }
 
+/// The raw arguments of a writer constructor, as C passed them.
+struct WriterArgs {
+    stream: *const u8,
+    stream_len: usize,
+    schedule: *const cpchain_chain_schedule,
+    device: *const cpchain_secret_key,
+    master: *const u8,
+    master_len: usize,
+    from: *const cpchain_chain_checkpoint,
+    entropy: *const u8,
+    entropy_len: usize,
+}
+
 /// The checked inputs of a writer constructor: small, so that checking them costs no
 /// writer-sized stack frame.
 struct WriterParts {
@@ -255,6 +275,7 @@ struct WriterParts {
     device: cpchain_crypto::SecretKey,
     master: MasterSecret,
     checkpoint: Checkpoint,
+    salt: SessionSalt,
 }
 
 impl WriterParts {
@@ -267,12 +288,13 @@ impl WriterParts {
     #[inline(always)]
     fn into_handle(self, origin: Origin) -> cpchain_chain_writer {
         cpchain_chain_writer {
-            inner: Exclusive::new(Writer::resume(
+            inner: Exclusive::new(Writer::with_salt(
                 self.stream,
                 self.schedule,
                 self.device,
                 self.master,
                 self.checkpoint,
+                self.salt,
             )),
             origin,
         }
@@ -284,15 +306,18 @@ impl WriterParts {
 /// # Safety
 ///
 /// As `cpchain_chain_writer_new`.
-unsafe fn writer_parts(
-    stream: *const u8,
-    stream_len: usize,
-    schedule: *const cpchain_chain_schedule,
-    device: *const cpchain_secret_key,
-    master: *const u8,
-    master_len: usize,
-    from: *const cpchain_chain_checkpoint,
-) -> FfiResult<WriterParts> {
+unsafe fn writer_parts(args: WriterArgs) -> FfiResult<WriterParts> {
+    let WriterArgs {
+        stream,
+        stream_len,
+        schedule,
+        device,
+        master,
+        master_len,
+        from,
+        entropy,
+        entropy_len,
+    } = args;
     // SAFETY: forwarded from this function's contract.
     let stream = unsafe { input_array::<CPCHAIN_STREAM_ID_LEN>(stream, stream_len) }?;
     // SAFETY: forwarded from this function's contract (a plain struct of integers).
@@ -308,12 +333,16 @@ unsafe fn writer_parts(
         // SAFETY: forwarded from this function's contract (a plain struct).
         checkpoint_of(unsafe { handle(from) }?)
     };
+    // SAFETY: forwarded from this function's contract.
+    let entropy = unsafe { input_array::<CPCHAIN_SESSION_ENTROPY_LEN>(entropy, entropy_len) }?;
+    let salt = SessionSalt::from_entropy(&device.public_key().address(), entropy);
     Ok(WriterParts {
         stream: StreamId(*stream),
         schedule,
         device,
         master,
         checkpoint,
+        salt,
     })
 }
 
@@ -321,8 +350,10 @@ unsafe fn writer_parts(
 /// signing with `device` (the handle is only read: the writer keeps its own copy, so the
 /// key handle may be freed afterwards) and deriving interval keys from `master` (32 bytes,
 /// the owner's secret). `from` is NULL for a new chain, or the checkpoint after the last
-/// block persisted before a restart (never an older one: block indices, and so AEAD
-/// nonces, would repeat).
+/// block persisted before a restart (so the chain goes on without a fork).
+/// `session_entropy` is 32 bytes of fresh entropy from the caller's RNG
+/// (`CPCHAIN_SESSION_ENTROPY_LEN`), new for every writer: they salt the session's nonces, so
+/// even a writer restarted from genesis never reuses a (key, nonce) pair.
 ///
 /// On success `*out` is a handle to free with `cpchain_chain_writer_free`; on any error it
 /// is NULL. A bad schedule is `CPCHAIN_RESULT_CHAIN_ZERO_PERIOD`,
@@ -330,9 +361,9 @@ unsafe fn writer_parts(
 ///
 /// # Safety
 ///
-/// `stream` readable for `stream_len` bytes, `master` for `master_len`; `schedule` (and
-/// `from` unless NULL) a readable struct; `device` a live key handle; `out` a writable
-/// pointer.
+/// `stream` readable for `stream_len` bytes, `master` for `master_len`, `session_entropy`
+/// for `session_entropy_len`; `schedule` (and `from` unless NULL) a readable struct;
+/// `device` a live key handle; `out` a writable pointer.
 #[cfg(feature = "alloc")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_writer_new(
@@ -343,6 +374,8 @@ pub unsafe extern "C" fn cpchain_chain_writer_new(
     master: *const u8,
     master_len: usize,
     from: *const cpchain_chain_checkpoint,
+    session_entropy: *const u8,
+    session_entropy_len: usize,
     out: *mut *mut cpchain_chain_writer,
 ) -> cpchain_result {
     ffi_boundary! {
@@ -351,7 +384,17 @@ pub unsafe extern "C" fn cpchain_chain_writer_new(
         out.set(core::ptr::null_mut());
         // SAFETY: forwarded from this function's contract.
         let parts = unsafe {
-            writer_parts(stream, stream_len, schedule, device, master, master_len, from)
+            writer_parts(WriterArgs {
+                stream,
+                stream_len,
+                schedule,
+                device,
+                master,
+                master_len,
+                from,
+                entropy: session_entropy,
+                entropy_len: session_entropy_len,
+            })
         }?;
         out.set(alloc::boxed::Box::into_raw(alloc::boxed::Box::new(
             parts.into_handle(Origin::Heap),
@@ -378,6 +421,8 @@ pub unsafe extern "C" fn cpchain_chain_writer_new_in(
     master: *const u8,
     master_len: usize,
     from: *const cpchain_chain_checkpoint,
+    session_entropy: *const u8,
+    session_entropy_len: usize,
     out: *mut *mut cpchain_chain_writer,
 ) -> cpchain_result {
     ffi_boundary! {
@@ -387,7 +432,17 @@ pub unsafe extern "C" fn cpchain_chain_writer_new_in(
         let slot: NonNull<cpchain_chain_writer> = storage_slot(storage)?;
         // SAFETY: forwarded from this function's contract.
         let parts = unsafe {
-            writer_parts(stream, stream_len, schedule, device, master, master_len, from)
+            writer_parts(WriterArgs {
+                stream,
+                stream_len,
+                schedule,
+                device,
+                master,
+                master_len,
+                from,
+                entropy: session_entropy,
+                entropy_len: session_entropy_len,
+            })
         }?;
         // SAFETY: `slot` is non-NULL and aligned (storage_slot), large enough (compile-time
         // assertion), and vouched writable and unused by the caller; nothing is dropped.
@@ -688,6 +743,7 @@ pub unsafe extern "C" fn cpchain_chain_block_get_info(
             interval: h.interval,
             key_id: h.key_id.0 .0,
             record_count: h.record_count,
+            salt: h.salt.0,
         });
         Ok(())
     }

@@ -296,6 +296,8 @@ pub enum cpchain_result {
     ShareNoPendingRequest = 7814,
     /// A sharing machine's capacity (grants, requests, output queue) is full.
     ShareCapacityExceeded = 7815,
+    /// The owner already holds a grant with this id (its RNG repeated itself).
+    ShareDuplicateGrant = 7816,
     /// Another sharing error (a newer SDK error this build maps coarsely).
     ShareOther = 7899,
 }
@@ -433,6 +435,7 @@ impl cpchain_result {
         cpchain_result::ShareNotEnoughCfrags,
         cpchain_result::ShareNoPendingRequest,
         cpchain_result::ShareCapacityExceeded,
+        cpchain_result::ShareDuplicateGrant,
         cpchain_result::ShareOther,
     ];
 
@@ -580,6 +583,7 @@ impl cpchain_result {
             R::ShareNotEnoughCfrags => "fewer verified cfrags than the threshold",
             R::ShareNoPendingRequest => "no pending request for this grant and interval",
             R::ShareCapacityExceeded => "sharing capacity exceeded",
+            R::ShareDuplicateGrant => "a grant with this id is already held",
             R::ShareOther => "sharing operation failed",
         }
     }

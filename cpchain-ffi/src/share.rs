@@ -57,7 +57,7 @@ pub const CPCHAIN_SHARE_MAX_INTERVALS: usize = 16;
 pub const CPCHAIN_SHARE_WRAPPED_KEY_MAX_LEN: usize = 192;
 /// Largest output any sharing handle polls (a kfrag package of a grant of
 /// `CPCHAIN_SHARE_MAX_INTERVALS` intervals): a buffer of this size always suffices.
-pub const CPCHAIN_SHARE_OUTPUT_MAX_LEN: usize = 7252;
+pub const CPCHAIN_SHARE_OUTPUT_MAX_LEN: usize = 7268;
 
 const _: () = {
     assert!(cpchain_storage::sharing::MAX_PROXIES == CPCHAIN_SHARE_MAX_PROXIES);
@@ -181,6 +181,7 @@ impl From<SharingError> for cpchain_result {
             SharingError::NotEnoughCfrags { .. } => R::ShareNotEnoughCfrags,
             SharingError::NoPendingRequest => R::ShareNoPendingRequest,
             SharingError::CapacityExceeded => R::ShareCapacityExceeded,
+            SharingError::DuplicateGrant => R::ShareDuplicateGrant,
             SharingError::Decode(d) => d.into(),
             SharingError::Crypto(c) => c.into(),
             SharingError::Encode(_) => R::EncodeFailed,

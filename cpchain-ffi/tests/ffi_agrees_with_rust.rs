@@ -251,8 +251,8 @@ mod data_chain {
     use super::*;
     use cpchain_core::{Duration, Timestamp};
     use cpchain_storage::{
-        open_block_to_vec, verify_chain, ChainVerifier, MasterSecret, NoKeys, Output, Schedule,
-        StreamId, VecBlock, Writer,
+        open_block_to_vec, verify_chain, ChainVerifier, Checkpoint, MasterSecret, NoKeys, Output,
+        Schedule, SessionSalt, StreamId, VecBlock, Writer,
     };
 
     const STREAM: [u8; 32] = [0x17; 32];
@@ -262,6 +262,9 @@ mod data_chain {
         encryption_interval_ms: 4000,
         upload_interval_ms: 3000,
     };
+
+    /// The session entropy both writers get (a hardware RNG's bytes on a gateway).
+    const SESSION: [u8; 32] = [0x5e; 32];
 
     enum Step {
         Append(u64, Vec<u8>),
@@ -281,6 +284,8 @@ mod data_chain {
                 MASTER.as_ptr(),
                 32,
                 ptr::null(),
+                SESSION.as_ptr(),
+                SESSION.len(),
                 &mut w,
             )
         };
@@ -322,11 +327,14 @@ mod data_chain {
             Duration::from_millis(3000),
         )
         .unwrap();
-        let mut w: Writer<CPCHAIN_CHAIN_BLOCK_CAP> = Writer::new(
+        let salt = SessionSalt::from_entropy(&device.public_key().address(), &SESSION);
+        let mut w: Writer<CPCHAIN_CHAIN_BLOCK_CAP> = Writer::with_salt(
             StreamId(STREAM),
             schedule,
             device,
             MasterSecret::from_bytes(MASTER),
+            Checkpoint::GENESIS,
+            salt,
         );
         let mut outs = Vec::new();
         for s in steps {

@@ -4,7 +4,7 @@
 //!   capacity, draining each sealed block (framing, key cache, header, AEAD, body hash, block
 //!   id, device signature, output move).
 //! * `ingest/raw/<record>-<block>`: for the same bytes, the raw crates only: copy the records
-//!   into a block buffer, ChaCha20-Poly1305 seal it, Keccak-256 over it and one secp256k1
+//!   into a block buffer, XChaCha20-Poly1305 seal it (salt ‖ index nonce, as the SDK since wire v2), Keccak-256 over it and one secp256k1
 //!   signature per block.
 //! * `shard_place`: Reed–Solomon (k = 4, m = 2) of a 64 KiB block plus disjoint placement of
 //!   its 6 shards over 64 nodes with r = 2.
@@ -16,7 +16,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented public items
 
 use chacha20poly1305::aead::AeadInPlace;
-use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
+use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
 use cpchain_core::{Duration as Ms, Timestamp};
 use cpchain_crypto::SecretKey;
 use cpchain_storage::*;
@@ -69,7 +69,7 @@ fn sdk_ingest<const CAP: usize>(w: &mut Writer<CAP>, clock: &mut u64, record: &[
     sealed
 }
 
-fn raw_ingest(cap: usize, record: &[u8], sk: &SigningKey, aead: &ChaCha20Poly1305) -> usize {
+fn raw_ingest(cap: usize, record: &[u8], sk: &SigningKey, aead: &XChaCha20Poly1305) -> usize {
     let per_block = records_per_block(record.len(), cap);
     let mut buf: Vec<u8> = Vec::with_capacity(cap);
     let mut sealed = 0;
@@ -79,8 +79,8 @@ fn raw_ingest(cap: usize, record: &[u8], sk: &SigningKey, aead: &ChaCha20Poly130
         buf.extend_from_slice(record);
         in_block += 1;
         if in_block == per_block {
-            let mut nonce = [0u8; 12];
-            nonce[4..].copy_from_slice(&index.to_be_bytes());
+            let mut nonce = [0x5a_u8; 24];
+            nonce[16..].copy_from_slice(&index.to_be_bytes());
             let tag = aead
                 .encrypt_in_place_detached(&nonce.into(), b"header", &mut buf)
                 .unwrap();
@@ -108,13 +108,14 @@ fn ingest_case<const CAP: usize>(c: &mut Criterion, record: usize, name: &str) {
         schedule(),
         device(),
         MasterSecret::from_bytes([0x22; 32]),
+        &mut <rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(1),
     ));
     let mut clock = 0u64;
     g.bench_function(format!("sdk/{name}"), |b| {
         b.iter(|| sdk_ingest(&mut w, &mut clock, black_box(&rec)))
     });
     let sk = SigningKey::from_bytes((&[0x11u8; 32]).into()).unwrap();
-    let aead = ChaCha20Poly1305::new(&[0x22u8; 32].into());
+    let aead = XChaCha20Poly1305::new(&[0x22u8; 32].into());
     g.bench_function(format!("raw/{name}"), |b| {
         b.iter(|| raw_ingest(CAP, black_box(&rec), &sk, &aead))
     });
@@ -134,6 +135,7 @@ fn chain_of_64k_blocks(n: usize) -> Vec<VecBlock> {
         schedule(),
         device(),
         MasterSecret::from_bytes([0x22; 32]),
+        &mut <rand_chacha::ChaCha20Rng as rand_chacha::rand_core::SeedableRng>::seed_from_u64(1),
     ));
     let rec = vec![0x5a_u8; 4096];
     let mut out = Vec::new();
@@ -169,6 +171,7 @@ fn one_mib_block() -> VecBlock {
         record_count: n,
         interval: 0,
         key_id: key.id(),
+        salt: SessionSalt([0x5a; 16]),
     };
     Block::seal(header, pt, &key, &device()).unwrap()
 }

@@ -4,11 +4,13 @@
 //! ```text
 //! Block    = header ‖ body_hash ‖ signature ‖ body
 //! header   = stream ‖ index ‖ prev ‖ first_time ‖ last_time ‖ record_count ‖ interval ‖ key_id
-//! body     = ChaCha20-Poly1305(interval key, nonce(index), aad = header bytes, plaintext) ‖ tag
+//!            ‖ salt (16 bytes, the writer session's)
+//! body     = XChaCha20-Poly1305(interval key, nonce = salt ‖ index (u64 BE),
+//!                               aad = header bytes, plaintext) ‖ tag
 //! plaintext= frame*        frame = varint(time − first_time) ‖ varint(len) ‖ record bytes
 //! body_hash= keccak256(body)
-//! block id = keccak256("cpchain/storage/block-id/v1\0" ‖ header bytes ‖ body_hash)
-//! signature= device key over signing_digest("cpchain/storage/block/v1", block id)
+//! block id = keccak256("cpchain/storage/block-id/v2\0" ‖ header bytes ‖ body_hash)
+//! signature= device key over signing_digest("cpchain/storage/block/v2", block id)
 //! ```
 //!
 //! *Header bytes* are the canonical postcard encoding of [`BlockHeader`] (fixed-size fields as
@@ -21,14 +23,34 @@
 //! * `body_hash` lets anyone holding no key (a storage node, an auditor, the chain) check
 //!   that a body belongs to its header: the block id, which anchors put on chain, commits to
 //!   the ciphertext too.
-//! * **Nonce uniqueness.** The nonce is `"cpdb" ‖ index (u64 BE)`. A key belongs to exactly
-//!   one (stream, interval) pair (HKDF `info` binds both, see [`crate::keys`]), and within one
-//!   stream a writer gives every block a fresh index (it increments after every seal and can
-//!   only be resumed from a [`crate::Checkpoint`] taken after the last sealed block). So no
-//!   two blocks sealed under one key share a nonce. The one way to break this is to resume a
-//!   writer from a checkpoint older than a block that already left the device; the writer's
-//!   output contract (persist the sealed block, which is the checkpoint, before sending it
-//!   anywhere) rules that out.
+//!
+//! # Nonce uniqueness without persistent state (wire v2)
+//! The interval key is HKDF(master secret, stream, interval): it is the same for every
+//! writer of the stream, and a v1 block's nonce was `"cpdb" ‖ index`. A writer restarted
+//! from genesis (factory reset, lost flash, a cloned image, a gateway that always starts
+//! from genesis) or two gateways of one owner writing one stream name would then encrypt
+//! different records under one (key, nonce) pair, and ChaCha20-Poly1305 would leak the XOR
+//! of the plaintexts and the Poly1305 key. Safety must not rest on the device remembering
+//! anything, so v2 puts the randomness in the nonce:
+//!
+//! * Every writer session (every [`crate::Writer::new`] or [`crate::Writer::resume`]) draws a
+//!   [`SessionSalt`] of 128 bits: Keccak-256 of a domain label, the device's address and 32
+//!   bytes from the caller's RNG, truncated. It is carried in every block header, so readers
+//!   need nothing else to decrypt.
+//! * The AEAD is XChaCha20-Poly1305 (chacha20poly1305 0.10) with the 24-byte nonce
+//!   `salt ‖ index (u64 BE)`. Within a session indices never repeat; across sessions the
+//!   salts differ except with probability about s² / 2¹²⁹ for s sessions under one key.
+//!   The device address in the salt's preimage keeps two devices apart even if their RNGs
+//!   produced equal bytes; a device whose RNG repeats its output after a reset (a cloned
+//!   image with a fixed seed and no entropy source) is outside what any scheme can fix
+//!   without state, and is out of scope (see `docs/security/data.md`).
+//! * The interval key stays what it was: one key per (stream, interval), so key-index
+//!   records and sharing grants, which sell an interval's key, are unchanged. Only the
+//!   nonce moved.
+//!
+//! The block's wire tag moved from 0x0401 to 0x0405 and its signature and id labels from
+//! `v1` to `v2`, so a v1 decoder refuses a v2 block (and vice versa) instead of misreading
+//! it. Deviation from the paper: §2.2.2 names no cipher; the extended nonce is our choice.
 
 use crate::error::SealError;
 use crate::keys::{IntervalKey, KeyId};
@@ -36,21 +58,69 @@ use core::fmt;
 use core::marker::PhantomData;
 use cpchain_core::encoding::Domain;
 use cpchain_core::{keccak256, keccak256_concat, Hash, Timestamp, WireMessage};
-use cpchain_crypto::aead::{seal_detached, Nonce, TAG_LEN};
+use cpchain_crypto::aead::{AeadKey, TAG_LEN};
 use cpchain_crypto::{PublicKey, SecretKey, Signature};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Domain of the device signature over a block id.
-pub const BLOCK_DOMAIN: Domain = Domain::new("cpchain/storage/block/v1");
+pub const BLOCK_DOMAIN: Domain = Domain::new("cpchain/storage/block/v2");
 
 /// Prefix of the block-id preimage.
-pub const BLOCK_ID_PREFIX: &[u8] = b"cpchain/storage/block-id/v1\0";
+pub const BLOCK_ID_PREFIX: &[u8] = b"cpchain/storage/block-id/v2\0";
 
 /// Largest block body (ciphertext + tag) any decoder accepts: 1 MiB.
 pub const MAX_BLOCK_BODY: usize = 1 << 20;
 
-/// Largest encoding of a [`BlockHeader`]: 3 × 32 fixed bytes plus 4 u64 and one u32 varint.
-pub const HEADER_MAX: usize = 32 * 3 + 10 * 4 + 5;
+/// Largest encoding of a [`BlockHeader`]: 3 × 32 fixed bytes, 4 u64 and one u32 varint, and
+/// the 16-byte session salt.
+pub const HEADER_MAX: usize = 32 * 3 + 10 * 4 + 5 + SALT_LEN;
+
+/// Bytes of a writer session's salt.
+pub const SALT_LEN: usize = 16;
+
+/// Prefix of a session salt's preimage.
+pub const SALT_PREFIX: &[u8] = b"cpchain/storage/session-salt/v2\0";
+
+/// Bytes of an XChaCha20-Poly1305 nonce: salt ‖ index.
+pub const XNONCE_LEN: usize = 24;
+
+/// The random value of one writer session, carried in every block header it seals and
+/// prefixed to the block index in the nonce, so that no two writer sessions (a restart from
+/// genesis, two gateways of one stream) ever use one (key, nonce) pair (see the module docs).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct SessionSalt(#[serde(with = "cpchain_core::fixed_bytes")] pub [u8; SALT_LEN]);
+
+impl SessionSalt {
+    /// The salt of a session of the device at `device`, from 32 bytes of fresh entropy
+    /// (the caller's RNG, a hardware RNG on firmware): the first 16 bytes of
+    /// `keccak256("cpchain/storage/session-salt/v2\0" ‖ device address ‖ entropy)`.
+    pub fn from_entropy(device: &cpchain_core::Address, entropy: &[u8; 32]) -> SessionSalt {
+        let h = keccak256_concat(&[SALT_PREFIX, &device.0, entropy]);
+        let mut salt = [0u8; SALT_LEN];
+        for (d, s) in salt.iter_mut().zip(h.as_bytes()) {
+            *d = *s;
+        }
+        SessionSalt(salt)
+    }
+
+    /// A fresh salt for a session of the device at `device`, drawing 32 bytes from `rng`.
+    pub fn random(
+        device: &cpchain_core::Address,
+        rng: &mut impl cpchain_crypto::CryptoRngCore,
+    ) -> SessionSalt {
+        let mut entropy = [0u8; 32];
+        rng.fill_bytes(&mut entropy);
+        SessionSalt::from_entropy(device, &entropy)
+    }
+}
+
+impl fmt::Debug for SessionSalt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionSalt(0x")?;
+        cpchain_core::fixed_bytes::write_hex(f, &self.0)?;
+        f.write_str(")")
+    }
+}
 
 /// Bytes a block's wire encoding adds to its body, at most: envelope, header, body hash,
 /// signature and the body's length prefix.
@@ -105,6 +175,8 @@ pub struct BlockHeader {
     pub interval: u64,
     /// Commitment to the key the body is sealed under.
     pub key_id: KeyId,
+    /// The sealing writer session's salt: the first 16 bytes of the block's nonce.
+    pub salt: SessionSalt,
 }
 
 /// A header's canonical bytes in a fixed buffer (no allocation).
@@ -152,27 +224,61 @@ impl BlockHeader {
         out.put_varint(u64::from(self.record_count));
         out.put_varint(self.interval);
         out.put(self.key_id.0.as_bytes());
+        out.put(&self.salt.0);
         out
     }
 
-    /// The AEAD nonce of this block (see the module docs for why it never repeats under a
-    /// key).
-    pub fn nonce(&self) -> Nonce {
-        block_nonce(self.index)
+    /// The XChaCha20-Poly1305 nonce of this block (see the module docs for why it never
+    /// repeats under a key).
+    pub fn nonce(&self) -> [u8; XNONCE_LEN] {
+        block_nonce(&self.salt, self.index)
     }
 }
 
-/// `"cpdb" ‖ index (u64 BE)`.
-pub fn block_nonce(index: u64) -> Nonce {
-    let mut n = [0u8; 12];
-    let (prefix, idx) = n.split_at_mut(4);
-    for (d, s) in prefix.iter_mut().zip(b"cpdb") {
-        *d = *s;
+/// `salt ‖ index (u64 BE)`: the 24-byte nonce of block `index` of a writer session.
+pub fn block_nonce(salt: &SessionSalt, index: u64) -> [u8; XNONCE_LEN] {
+    let mut n = [0u8; XNONCE_LEN];
+    let (prefix, idx) = n.split_at_mut(SALT_LEN);
+    for (d, s) in prefix.iter_mut().zip(salt.0) {
+        *d = s;
     }
     for (d, s) in idx.iter_mut().zip(index.to_be_bytes()) {
         *d = s;
     }
-    Nonce(n)
+    n
+}
+
+/// XChaCha20-Poly1305 encryption of `buf` in place; returns the detached tag.
+pub(crate) fn xseal_detached(
+    key: &AeadKey,
+    nonce: &[u8; XNONCE_LEN],
+    aad: &[u8],
+    buf: &mut [u8],
+) -> Result<[u8; TAG_LEN], SealError> {
+    use chacha20poly1305::aead::AeadInPlace;
+    use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
+    let cipher = XChaCha20Poly1305::new(key.expose_secret().into());
+    let tag = cipher
+        .encrypt_in_place_detached(nonce.into(), aad, buf)
+        .map_err(|_| SealError::BufferFull)?;
+    Ok(tag.into())
+}
+
+/// XChaCha20-Poly1305 decryption of `buf` in place against `tag`; `Err` (and `buf` left as
+/// garbage the caller must not use) when the tag does not verify.
+pub(crate) fn xopen_detached(
+    key: &AeadKey,
+    nonce: &[u8; XNONCE_LEN],
+    aad: &[u8],
+    buf: &mut [u8],
+    tag: &[u8; TAG_LEN],
+) -> Result<(), ()> {
+    use chacha20poly1305::aead::AeadInPlace;
+    use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
+    let cipher = XChaCha20Poly1305::new(key.expose_secret().into());
+    cipher
+        .decrypt_in_place_detached(nonce.into(), aad, buf, tag.into())
+        .map_err(|_| ())
 }
 
 /// The id of a block with header bytes `header` and body hash `body_hash`.
@@ -256,7 +362,8 @@ pub type HeaplessBlock<const N: usize> = Block<heapless::Vec<u8, N>>;
 pub type VecBlock = Block<alloc::vec::Vec<u8>>;
 
 impl<B: BlockBody> WireMessage for Block<B> {
-    const TAG: u16 = 0x0401;
+    /// v2 (XChaCha20-Poly1305, salted nonce); v1 blocks were 0x0401.
+    const TAG: u16 = 0x0405;
     const MAX_ENCODED_LEN: usize = B::MAX_LEN + BLOCK_OVERHEAD;
 }
 
@@ -349,8 +456,7 @@ pub fn seal_in_place<B: BlockBody>(
         .as_mut()
         .split_at_mut_checked(plain_len)
         .ok_or(SealError::BufferFull)?;
-    let tag = seal_detached(key.aead_key(), &header.nonce(), hb.as_slice(), pt)
-        .map_err(|_| SealError::BufferFull)?;
+    let tag = xseal_detached(key.aead_key(), &header.nonce(), hb.as_slice(), pt)?;
     for (d, s) in tag_slot.iter_mut().zip(tag) {
         *d = s;
     }
@@ -646,6 +752,7 @@ mod tests {
             record_count: u32::MAX,
             interval: u64::MAX,
             key_id: KeyId(Hash([0xdd; 32])),
+            salt: SessionSalt([0xcc; SALT_LEN]),
         }
     }
 
@@ -681,9 +788,32 @@ mod tests {
     }
 
     #[test]
-    fn nonce_is_injective_in_index() {
-        assert_ne!(block_nonce(1).0, block_nonce(256).0);
-        assert_eq!(&block_nonce(7).0[..4], b"cpdb");
+    fn nonce_is_injective_in_salt_and_index() {
+        let a = SessionSalt([1; SALT_LEN]);
+        let b = SessionSalt([2; SALT_LEN]);
+        assert_ne!(block_nonce(&a, 1), block_nonce(&a, 256));
+        assert_ne!(block_nonce(&a, 7), block_nonce(&b, 7));
+        assert_eq!(&block_nonce(&a, 7)[..SALT_LEN], &a.0);
+        assert_eq!(&block_nonce(&a, 7)[SALT_LEN..], &7u64.to_be_bytes());
+    }
+
+    #[test]
+    fn salt_binds_device_and_entropy() {
+        let d1 = cpchain_core::Address([1; 20]);
+        let d2 = cpchain_core::Address([2; 20]);
+        let e = [9u8; 32];
+        assert_eq!(
+            SessionSalt::from_entropy(&d1, &e),
+            SessionSalt::from_entropy(&d1, &e)
+        );
+        assert_ne!(
+            SessionSalt::from_entropy(&d1, &e),
+            SessionSalt::from_entropy(&d2, &e)
+        );
+        assert_ne!(
+            SessionSalt::from_entropy(&d1, &e),
+            SessionSalt::from_entropy(&d1, &[8; 32])
+        );
     }
 
     #[test]

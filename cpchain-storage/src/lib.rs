@@ -26,7 +26,11 @@
 //! let stream = StreamId([7; 32]);
 //! let device = SecretKey::from_bytes(&[0x11; 32])?;
 //! let owner = MasterSecret::from_bytes([0x22; 32]);
-//! let mut writer: Writer<4096> = Writer::new(stream, schedule, device.clone(), owner.clone());
+//! # let mut rng = rand_chacha::ChaCha20Rng::from_seed([0x5e; 32]);
+//! # use rand_chacha::rand_core::SeedableRng;
+//! // `rng`: the device's hardware RNG; it salts this writer session's nonces.
+//! let mut writer: Writer<4096> =
+//!     Writer::new(stream, schedule, device.clone(), owner.clone(), &mut rng);
 //!
 //! let (mut blocks, mut anchors) = (Vec::new(), Vec::new());
 //! for (t, reading) in [(100, &b"21.5C"[..]), (600, b"21.6C"), (1_200, b"21.8C")] {
@@ -96,7 +100,7 @@
 //! serve and open grants; see the module docs.
 //!
 //! # Wire types (tags 0x04xx)
-//! [`Block`] 0x0401, [`Anchor`] 0x0402, [`KeyIndexRecord`] 0x0403, [`Shard`] 0x0404; all go
+//! [`Block`] 0x0405 (v2; v1 was 0x0401), [`Anchor`] 0x0402, [`KeyIndexRecord`] 0x0403, [`Shard`] 0x0404; all go
 //! through [`cpchain_core::encoding`] (canonical, size-limited, no panics).
 //!
 //! # Deviations from the paper
@@ -107,6 +111,11 @@
 //!   interval of one stream opens nothing else.
 //! * Shards of one block are placed on disjoint node sets (see [`placement`]) rather than
 //!   each independently on its r closest nodes, so that losing any m nodes is survivable.
+//! * Blocks are sealed with XChaCha20-Poly1305 under nonce = session salt ‖ block index,
+//!   the salt drawn from the caller's RNG for every writer session and carried in the
+//!   header, rather than ChaCha20-Poly1305 under an index-only nonce: a writer restarted
+//!   from genesis, or a second gateway of the stream, then never reuses a (key, nonce) pair,
+//!   without any persistent state (issue 12 item 5; reasoning in [`block`]).
 //! * Anchors are emitted only when the head moved: an idle stream costs no transactions.
 #![no_std]
 #![cfg_attr(
@@ -142,7 +151,7 @@ pub use anchor::{Anchor, ANCHOR_DOMAIN};
 pub use block::VecBlock;
 pub use block::{
     seal_in_place, Block, BlockBody, BlockHeader, BlockId, BlockRef, BlockSeal, HeaplessBlock,
-    Record, Records, StreamId, BLOCK_DOMAIN, MAX_BLOCK_BODY,
+    Record, Records, SessionSalt, StreamId, BLOCK_DOMAIN, MAX_BLOCK_BODY,
 };
 pub use error::{ConfigError, PlacementError, SealError, ShardError, VerifyError, WriteError};
 pub use index::{KeyIndexRecord, ShardId, ShardParams, MAX_SHARDS};

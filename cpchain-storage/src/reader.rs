@@ -18,13 +18,13 @@
 //! [`VerifyError::ConflictingBlock`], the two blocks) is the evidence.
 
 use crate::anchor::Anchor;
-use crate::block::{Block, BlockBody, BlockHeader, BlockId, Records, StreamId};
+use crate::block::{xopen_detached, Block, BlockBody, BlockHeader, BlockId, Records, StreamId};
 use crate::keys::{IntervalKey, KeyRing};
 use crate::schedule::Schedule;
 use crate::writer::Checkpoint;
 use crate::VerifyError;
 use cpchain_core::Timestamp;
-use cpchain_crypto::aead::{open_detached, TAG_LEN};
+use cpchain_crypto::aead::TAG_LEN;
 use cpchain_crypto::PublicKey;
 
 /// Streaming verifier of one stream's chain.
@@ -277,7 +277,7 @@ pub fn open_block<'s, B: BlockBody>(
         *d = *s;
     }
     let hb = h.to_bytes();
-    open_detached(key.aead_key(), &h.nonce(), hb.as_slice(), buf, tag)
+    xopen_detached(key.aead_key(), &h.nonce(), hb.as_slice(), buf, tag)
         .map_err(|_| VerifyError::DecryptFailed { index })?;
     Records::parse(buf, h).ok_or(VerifyError::MalformedRecords { index })
 }

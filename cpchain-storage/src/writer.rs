@@ -14,8 +14,12 @@
 //! # Ordering contract
 //! A block is always polled before the anchor that covers it, and the block *is* the
 //! writer's checkpoint ([`Checkpoint::after`]): persist it before you send it or the anchor
-//! anywhere. After a restart, [`Writer::resume`] from the last persisted block; never from an
-//! older one, or block indices (and so AEAD nonces) would be reused.
+//! anywhere. After a restart, [`Writer::resume`] from the last persisted block, so the chain
+//! continues without a fork. Nonce safety does not depend on this: every writer session
+//! draws a fresh [`SessionSalt`] from the caller's RNG ([`Writer::new`], [`Writer::resume`])
+//! or entropy ([`Writer::with_salt`]) and every block's nonce is salt ‖ index, so even a
+//! writer restarted from genesis, or resumed from an old checkpoint, never reuses a
+//! (key, nonce) pair (see [`crate::block`]).
 //!
 //! # Firmware
 //! No allocator: two `heapless::Vec<u8, BLOCK_CAP>` body buffers (where `BLOCK_CAP` is the
@@ -45,7 +49,8 @@
 
 use crate::anchor::Anchor;
 use crate::block::{
-    framed_len, seal_in_place, BlockHeader, BlockId, BlockRef, BlockSeal, RecordFramer, StreamId,
+    framed_len, seal_in_place, BlockHeader, BlockId, BlockRef, BlockSeal, RecordFramer,
+    SessionSalt, StreamId,
 };
 use crate::keys::{IntervalKey, MasterSecret};
 use crate::schedule::Schedule;
@@ -53,7 +58,7 @@ use crate::WriteError;
 use core::fmt;
 use cpchain_core::{Hash, Timestamp};
 use cpchain_crypto::aead::TAG_LEN;
-use cpchain_crypto::{PublicKey, SecretKey};
+use cpchain_crypto::{CryptoRngCore, PublicKey, SecretKey};
 
 /// Where a writer continues an existing chain: the position after its last persisted block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +134,8 @@ pub struct Writer<const BLOCK_CAP: usize> {
     schedule: Schedule,
     device: SecretKey,
     master: MasterSecret,
+    /// This session's salt: the first 16 bytes of every nonce it uses.
+    salt: SessionSalt,
     key: Option<IntervalKey>,
     next_index: u64,
     head: BlockId,
@@ -164,23 +171,43 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
     pub const PLAINTEXT_CAP: usize = BLOCK_CAP.saturating_sub(TAG_LEN);
 
     /// A writer for a new chain. `device` signs blocks and anchors; `master` derives the
-    /// interval keys.
+    /// interval keys; `rng` (the caller's, a hardware RNG on firmware) gives this session's
+    /// salt, so a writer started from genesis again never repeats a nonce.
     pub fn new(
         stream: StreamId,
         schedule: Schedule,
         device: SecretKey,
         master: MasterSecret,
+        rng: &mut impl CryptoRngCore,
     ) -> Self {
-        Self::resume(stream, schedule, device, master, Checkpoint::GENESIS)
+        Self::resume(stream, schedule, device, master, Checkpoint::GENESIS, rng)
     }
 
-    /// A writer continuing a chain from `checkpoint` (see the ordering contract).
+    /// A writer continuing a chain from `checkpoint` (see the ordering contract), with a
+    /// fresh session salt from `rng`.
     pub fn resume(
         stream: StreamId,
         schedule: Schedule,
         device: SecretKey,
         master: MasterSecret,
         checkpoint: Checkpoint,
+        rng: &mut impl CryptoRngCore,
+    ) -> Self {
+        let salt = SessionSalt::random(&device.public_key().address(), rng);
+        Self::with_salt(stream, schedule, device, master, checkpoint, salt)
+    }
+
+    /// A writer continuing from `checkpoint` ([`Checkpoint::GENESIS`] for a new chain) with
+    /// the session salt `salt`: for hosts that hold entropy rather than an RNG (the C API,
+    /// [`SessionSalt::from_entropy`]). The salt must be fresh for every session, never saved
+    /// and reused: a repeated salt under one stream is a repeated nonce.
+    pub fn with_salt(
+        stream: StreamId,
+        schedule: Schedule,
+        device: SecretKey,
+        master: MasterSecret,
+        checkpoint: Checkpoint,
+        salt: SessionSalt,
     ) -> Self {
         let resumed = checkpoint.next_index > 0;
         Writer {
@@ -188,6 +215,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
             schedule,
             device,
             master,
+            salt,
             key: None,
             next_index: checkpoint.next_index,
             head: checkpoint.head,
@@ -215,6 +243,11 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
     /// The device public key readers verify blocks and anchors against.
     pub fn device_public_key(&self) -> PublicKey {
         self.device.public_key()
+    }
+
+    /// This session's salt (carried in every block it seals).
+    pub fn salt(&self) -> SessionSalt {
+        self.salt
     }
 
     /// The schedule (T, e, u).
@@ -441,6 +474,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
             record_count: meta.count,
             interval,
             key_id: key.id(),
+            salt: self.salt,
         };
         let (open, spare) = if self.a_is_open {
             (&mut self.buf_a, &mut self.buf_b)

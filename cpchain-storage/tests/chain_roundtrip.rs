@@ -42,7 +42,7 @@ proptest! {
 
     #[test]
     fn chain_round_trips_records(recs in records()) {
-        let mut w: Writer<1024> = Writer::new(STREAM, schedule(), device(), master());
+        let mut w: Writer<1024> = Writer::new(STREAM, schedule(), device(), master(), &mut rng());
         let end = recs.last().map_or(0, |r| r.0) + 10_000;
         let chain = build(&mut w, &recs, end);
         let s = verify_chain(verifier(), &chain.anchors, &chain.blocks, &master()).unwrap();
@@ -59,7 +59,7 @@ proptest! {
     fn any_single_byte_flip_in_any_block_is_detected(
         recs in records(), which in any::<prop::sample::Index>(), byte in any::<prop::sample::Index>(), bit in 0u8..8
     ) {
-        let mut w: Writer<1024> = Writer::new(STREAM, schedule(), device(), master());
+        let mut w: Writer<1024> = Writer::new(STREAM, schedule(), device(), master(), &mut rng());
         let end = recs.last().map_or(0, |r| r.0) + 10_000;
         let chain = build(&mut w, &recs, end);
         let i = which.index(chain.blocks.len());

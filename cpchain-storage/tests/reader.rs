@@ -251,6 +251,7 @@ fn a_block_backdated_behind_an_anchor_is_detected() {
             record_count: 1,
             interval: 0,
             key_id: key.id(),
+            salt: SessionSalt([7; 16]),
         };
         Block::seal(h, pt, &key, &sk).unwrap()
     };
@@ -314,7 +315,13 @@ fn a_block_under_the_wrong_intervals_key_is_detected() {
 
 #[test]
 fn a_block_of_another_stream_is_rejected() {
-    let mut w = Writer::<CAP>::new(StreamId([5; 32]), schedule(), device(), master());
+    let mut w = Writer::<CAP>::new(
+        StreamId([5; 32]),
+        schedule(),
+        device(),
+        master(),
+        &mut rng(),
+    );
     let other = build(&mut w, &sample_records()[..4], 100_000);
     let mut chain = sample_chain();
     chain.blocks[0] = other.blocks[0].clone();

@@ -1031,3 +1031,120 @@ fn a_second_grant_of_an_interval_names_the_same_delegating_key_cached_or_not() {
         assert_eq!(&cached.delegating_public_key(interval).unwrap(), pk);
     }
 }
+
+/// Issue 12 item 6: two grants of one request in one millisecond used to share a `GrantId`
+/// while carrying different kfrags; proxies holding either set let the grantee reach
+/// `Ready`, then `open` failed. Now every grant is salted from the RNG: the ids differ, and
+/// `Ready` under an id means `open` succeeds.
+#[test]
+fn equal_grants_in_one_millisecond_get_distinct_ids_and_ready_means_open_succeeds() {
+    let mut w = world(61);
+    let proxies = w.proxy_addrs(2);
+    let req = GrantRequest {
+        first_interval: 3,
+        last_interval: 3,
+        grantee: w.grantee.public_key(),
+        threshold: 2,
+        proxies: &proxies,
+        expires_at: EXPIRES,
+    };
+    let a = w.owner.grant(NOW, &mut w.rng, &req).unwrap();
+    let b = w.owner.grant(NOW, &mut w.rng, &req).unwrap();
+    assert_ne!(a, b, "one id for two kfrag sets");
+    assert_eq!(w.owner.grants(), 2);
+    let mut deliveries = Vec::new();
+    while let Some(o) = w.owner.poll_output() {
+        match o {
+            OwnerOutput::PublishGrant(g) => {
+                w.grantee.accept_grant(&wire(&*g)).unwrap();
+            }
+            OwnerOutput::SendKfrags { to, delivery } => deliveries.push((to, wire(&*delivery))),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // The adversarial mix: proxy 0 gets only grant a's kfrags, proxy 1 only grant b's.
+    for (to, d) in &deliveries {
+        let id = d.grant.verify(337).unwrap();
+        if (*to == proxies[0] && id == a) || (*to == proxies[1] && id == b) {
+            let p = w.proxy(*to);
+            p.handle_delivery(NOW, d.clone()).unwrap();
+            assert_eq!(p.poll_output(), Some(ProxyOutput::Accepted(id)));
+        }
+    }
+    for id in [a, b] {
+        let wrapped = w.wrapped(3);
+        w.grantee.request(NOW, &id, 3, wrapped).unwrap();
+        let mut rng = w.rng.clone();
+        while let Some(o) = w.grantee.poll_output() {
+            let GranteeOutput::SendRequest { to, request } = o else {
+                panic!("unexpected {o:?}")
+            };
+            let p = w.proxy(to);
+            p.handle_request(NOW, &mut rng, wire(&*request)).unwrap();
+            match p.poll_output() {
+                Some(ProxyOutput::Reply { response, .. }) => {
+                    w.grantee.handle_cfrag(NOW, wire(&*response)).unwrap();
+                }
+                Some(ProxyOutput::Refused { reason, .. }) => {
+                    assert_eq!(reason, SharingError::UnknownGrant)
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // One proxy of each set: never Ready with cfrags of two kfrag sets.
+        assert_eq!(w.grantee.verified_cfrags(&id, 3), 1);
+        assert_eq!(w.grantee.poll_output(), None);
+        assert!(matches!(
+            w.grantee.open(&id, 3),
+            Err(SharingError::NotEnoughCfrags { have: 1, need: 2 })
+        ));
+    }
+    // Now both proxies hold grant a: Ready, and open gives the interval's key.
+    for (to, d) in &deliveries {
+        if *to == proxies[1] && d.grant.verify(337).unwrap() == a {
+            let p = w.proxy(*to);
+            p.handle_delivery(NOW, d.clone()).unwrap();
+            assert_eq!(p.poll_output(), Some(ProxyOutput::Accepted(a)));
+        }
+    }
+    let wrapped = w.wrapped(3);
+    let responses = w.responses(&a, 3, wrapped);
+    for r in responses {
+        w.grantee.handle_cfrag(NOW, r).unwrap();
+    }
+    let mut ready = false;
+    while let Some(o) = w.grantee.poll_output() {
+        ready |= o
+            == GranteeOutput::Ready {
+                grant: a,
+                interval: 3,
+            };
+    }
+    assert!(ready);
+    let key = w.grantee.open(&a, 3).unwrap();
+    assert_eq!(key, master().interval_key(&STREAM, 3));
+}
+
+/// The owner never names two kfrag sets with one id, even when its RNG repeats itself.
+#[test]
+fn a_repeating_rng_cannot_issue_a_second_grant_under_one_id() {
+    let mut w = world(62);
+    let proxies = w.proxy_addrs(2);
+    let req = GrantRequest {
+        first_interval: 1,
+        last_interval: 1,
+        grantee: w.grantee.public_key(),
+        threshold: 1,
+        proxies: &proxies,
+        expires_at: EXPIRES,
+    };
+    let mut stuck = w.rng.clone();
+    w.owner.grant(NOW, &mut stuck.clone(), &req).unwrap();
+    while w.owner.poll_output().is_some() {}
+    assert_eq!(
+        w.owner.grant(NOW, &mut stuck, &req),
+        Err(SharingError::DuplicateGrant)
+    );
+    assert_eq!(w.owner.poll_output(), None);
+    assert_eq!(w.owner.grants(), 1);
+}

@@ -3,6 +3,7 @@
 mod common;
 use common::*;
 use cpchain_core::{encoding, Timestamp};
+use cpchain_crypto::SecretKey;
 use cpchain_storage::*;
 
 #[test]
@@ -127,7 +128,7 @@ fn a_late_record_is_refused_and_the_writer_is_unchanged() {
 
 #[test]
 fn a_record_larger_than_a_block_is_refused_and_the_writer_is_unchanged() {
-    let mut w: Writer<256> = Writer::new(STREAM, schedule(), device(), master());
+    let mut w: Writer<256> = Writer::new(STREAM, schedule(), device(), master(), &mut rng());
     w.append(Timestamp(1), b"x").unwrap();
     let before = (w.checkpoint(), w.open_records(), w.stats());
     let max = Writer::<256>::PLAINTEXT_CAP;
@@ -140,7 +141,7 @@ fn a_record_larger_than_a_block_is_refused_and_the_writer_is_unchanged() {
 
 #[test]
 fn a_full_block_seals_early_and_drops_nothing() {
-    let mut w: Writer<256> = Writer::new(STREAM, schedule(), device(), master());
+    let mut w: Writer<256> = Writer::new(STREAM, schedule(), device(), master(), &mut rng());
     let mut chain = Chain::default();
     for i in 0..20u64 {
         w.append(Timestamp(i), &[i as u8; 40]).unwrap();
@@ -209,6 +210,7 @@ fn a_resumed_writer_continues_the_same_chain() {
         device(),
         master(),
         Checkpoint::after(last.view()),
+        &mut rng(),
     );
     assert_eq!(
         w2.append(Timestamp(last.header.last_time.as_millis() - 1), b"x"),
@@ -244,7 +246,7 @@ fn firmware_and_host_blocks_share_one_wire_form() {
     let back: HeaplessBlock<CAP> = encoding::decode(&fw).unwrap();
     assert_eq!(back, owned);
     assert_eq!(b.to_block::<heapless::Vec<u8, 16>>(), None);
-    assert_eq!(encoding::peek_tag(&fw), Ok(0x0401));
+    assert_eq!(encoding::peek_tag(&fw), Ok(0x0405));
 }
 
 #[test]
@@ -295,4 +297,66 @@ fn a_lent_block_is_released_by_the_next_call() {
     assert_eq!(chain.blocks.len(), 1);
     assert_eq!(chain.blocks[0].header.prev, id);
     assert_eq!(chain.blocks[0].header.index, 1);
+}
+
+/// Issue 12 item 5: a writer restarted from genesis (same device, same master secret, same
+/// stream) and a second gateway of the same owner writing the same stream name both seal
+/// block 0, 1, ... again; with a salted nonce no (key, nonce) pair and no ciphertext repeats.
+#[test]
+fn writers_restarted_from_genesis_never_reuse_a_key_nonce_pair() {
+    use rand_chacha::rand_core::SeedableRng;
+    let records = sample_records();
+    let other_device = SecretKey::from_bytes(&[0x44; 32]).unwrap();
+    // (device, RNG seed): the first session, the same device after a factory reset, a second
+    // gateway of the owner, and a cloned image whose RNG repeats the first session's bytes
+    // on another device key.
+    let sessions = [
+        (device(), 1u64),
+        (device(), 2),
+        (other_device.clone(), 3),
+        (other_device, 1),
+    ];
+    let mut seen: Vec<(KeyId, [u8; 24], Vec<u8>)> = Vec::new();
+    for (dev, seed) in sessions {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        let mut w: Writer<CAP> = Writer::new(STREAM, schedule(), dev.clone(), master(), &mut rng);
+        let chain = build(&mut w, &records, 1_000_000);
+        assert!(chain.blocks.len() >= 10);
+        let verifier = ChainVerifier::new(STREAM, dev.public_key(), schedule());
+        verify_chain(verifier, &chain.anchors, &chain.blocks, &master()).unwrap();
+        for b in &chain.blocks {
+            let pair = (b.header.key_id, b.header.nonce());
+            for (k, n, body) in &seen {
+                assert!((k, n) != (&pair.0, &pair.1), "(key, nonce) reused: {b:?}");
+                assert_ne!(
+                    body, &b.body,
+                    "equal ciphertext for block {}",
+                    b.header.index
+                );
+            }
+            // The reader still opens it with the interval key alone (the salt is in the header).
+            let key = master().interval_key(&STREAM, b.header.interval);
+            open_block_to_vec(b, &key).unwrap();
+            seen.push((pair.0, pair.1, b.body.clone()));
+        }
+    }
+    // Same plaintexts, same keys: the keys did repeat, only the nonces kept them apart.
+    let keys: std::collections::BTreeSet<_> = seen.iter().map(|s| s.0).collect();
+    assert!(keys.len() < seen.len());
+}
+
+#[test]
+fn the_session_salt_comes_from_the_rng_and_is_in_every_header() {
+    use rand_chacha::rand_core::SeedableRng;
+    let mut r1 = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    let mut r2 = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    let a: Writer<CAP> = Writer::new(STREAM, schedule(), device(), master(), &mut r1);
+    let b: Writer<CAP> = Writer::new(STREAM, schedule(), device(), master(), &mut r2);
+    // Same inputs, same outputs: the salt is a function of the RNG's bytes and the device.
+    assert_eq!(a.salt(), b.salt());
+    let c: Writer<CAP> = Writer::new(STREAM, schedule(), device(), master(), &mut r1);
+    assert_ne!(a.salt(), c.salt());
+    let chain = build(&mut writer(), &sample_records(), 1_000_000);
+    let salt = writer().salt();
+    assert!(chain.blocks.iter().all(|b| b.header.salt == salt));
 }

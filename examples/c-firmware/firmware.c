@@ -9,7 +9,8 @@
  * What it does (white paper §2.2.1, §2.4.2):
  *  1. draws its device-key seed, master secret and stream id from the firmware's entropy
  *     source (fw_entropy; the MPS2 has no TRNG, so under QEMU it is a fixed-seed Keccak
- *     DRBG: replace it with the device's TRNG on hardware);
+ *     DRBG: replace it with the device's TRNG on hardware), and the writer's session
+ *     entropy from the same source;
  *  2. records a sensor reading every second for 70 s with the data-chain writer in caller
  *     storage (T = 5 s, e = 20 s: four encryption intervals, u = 10 s), playing the clock
  *     (handle_timeout at each deadline) and polling every output; no heap on this path (the
@@ -141,7 +142,7 @@ enum {
   OUT_LIGHT = 7,   /* rc u32, signatures u32, rc of the tampered copy u32, arena peak u32 */
   OUT_DEVICE = 8,  /* the device address, 20 bytes */
   OUT_END = 9,     /* status u32 */
-  OUT_WRITER = 10, /* master 32, stream 32, T e u as u64 ms */
+  OUT_WRITER = 10, /* master 32, stream 32, T e u as u64 ms, session entropy 32 */
 };
 static int out_file = -1;
 static bool out_failed;
@@ -247,21 +248,27 @@ static int run_gateway(const cpchain_secret_key *device) {
   uint8_t master[CPCHAIN_MASTER_SECRET_LEN], stream[CPCHAIN_STREAM_ID_LEN];
   fw_entropy(master, sizeof master);
   fw_entropy(stream, sizeof stream);
+  /* Fresh for every writer session: it salts the session's nonces, so even a device that
+   * restarts its chain from genesis never reuses a (key, nonce) pair. */
+  uint8_t session[CPCHAIN_SESSION_ENTROPY_LEN];
+  fw_entropy(session, sizeof session);
   const cpchain_chain_schedule schedule = {PERIOD_MS, INTERVAL_MS, UPLOAD_MS};
   cpchain_chain_writer *w = NULL;
   cpchain_result rc;
   MEASURE("writer_new_in", NULL, rc,
           cpchain_chain_writer_new_in(&writer_storage, stream, sizeof stream, &schedule, device,
-                                      master, sizeof master, NULL, &w));
+                                      master, sizeof master, NULL, session, sizeof session,
+                                      &w));
   if (rc != CPCHAIN_RESULT_OK) return fail(3, "writer_new_in", rc);
   {
-    uint8_t rest[88];
+    uint8_t rest[120];
     memcpy(rest, master, 32);
     memcpy(rest + 32, stream, 32);
     put_le(rest + 64, PERIOD_MS, 8);
     put_le(rest + 72, INTERVAL_MS, 8);
     put_le(rest + 80, UPLOAD_MS, 8);
-    emit(OUT_WRITER, rest, 88);
+    memcpy(rest + 88, session, 32);
+    emit(OUT_WRITER, rest, sizeof rest);
   }
   memset(master, 0, sizeof master);
 

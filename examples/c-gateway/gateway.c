@@ -14,6 +14,12 @@
  * main loop plays the clock, calling cpchain_chain_writer_handle_timeout at the deadline the
  * writer asks for, and polls outputs after every input until CPCHAIN_RESULT_NO_OUTPUT.
  *
+ * Randomness enters the same way: the library has no RNG, and the gateway takes every random
+ * byte from one caller-provided source (`struct entropy_source`, set up by main: the MCU's
+ * TRNG on a board, getrandom(2) in this host build). This gateway always starts its chain
+ * from genesis, so the writer's session entropy, drawn fresh at every start, is what keeps
+ * a restarted gateway from reusing a (key, nonce) pair: its blocks carry a new nonce salt.
+ *
  * It then plays the owner's host once: verifies the persisted chain against the anchors and
  * opens the first block with the interval's data key (that part is not firmware, and the
  * library's reader uses temporary heap memory inside the call).
@@ -35,6 +41,28 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+
+/* ---- Randomness: a caller-provided source. `fill` writes `len` fresh random bytes to `out`
+ * and returns 0, or returns non-zero when the source failed (then nothing random is used). */
+typedef int (*entropy_fn)(void *ctx, uint8_t *out, size_t len);
+struct entropy_source {
+  entropy_fn fill;
+  void *ctx;
+};
+
+/* The host build's source: the kernel's CSPRNG through getrandom(2) (no allocation, so the
+ * no-heap check of the writer phase still holds). Firmware passes its TRNG driver instead. */
+static int host_entropy(void *ctx, uint8_t *out, size_t len) {
+  (void)ctx;
+  while (len > 0) {
+    ssize_t n = getrandom(out, len, 0);
+    if (n <= 0) return -1;
+    out += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
 
 #ifdef GATEWAY_COUNT_HEAP
 /* Count every allocation made while `counting` is set (glibc's __libc_* are the real ones). */
@@ -156,13 +184,14 @@ static uint8_t msg[CPCHAIN_SHARE_OUTPUT_MAX_LEN];   /* the message in flight */
 static uint8_t reply[CPCHAIN_SHARE_OUTPUT_MAX_LEN]; /* a proxy's answer */
 static uint8_t wrapped[CPCHAIN_SHARE_WRAPPED_KEY_MAX_LEN];
 
-static int share_grant(const uint8_t *stream, const uint8_t *master, uint64_t interval) {
+static int share_grant(const struct entropy_source *rng, const uint8_t *stream,
+                       const uint8_t *master, uint64_t interval) {
   const uint64_t now = START_MS + RUN_MS, expires = now + 86400000ULL;
   uint8_t seed[32], b[32];
   cpchain_result rc;
-  /* Entropy for the randomised steps: a hardware RNG in real life, a counter here. */
-#define FRESH_SEED() (memset(seed, (int)(++seed_counter), sizeof seed), seed)
-  unsigned seed_counter = 0x40;
+  /* Entropy for the randomised steps, fresh from the caller's source every time (NULL, which
+   * the library refuses, if the source failed). */
+#define FRESH_SEED() (rng->fill(rng->ctx, seed, sizeof seed) == 0 ? seed : NULL)
   cpchain_share_owner *owner = NULL;
   cpchain_share_proxy *proxy[N_PROXIES] = {NULL};
   cpchain_share_grantee *buyer = NULL;
@@ -300,8 +329,11 @@ out:
 #endif
 
 int main(void) {
+  /* The caller's randomness source (a TRNG driver on a board). */
+  const struct entropy_source rng = {host_entropy, NULL};
   /* Provisioning: a device seed (from a hardware RNG in real life), the stream's id, and the
-   * owner's master secret (from the owner's wallet). Fixed here so runs are reproducible. */
+   * owner's master secret (from the owner's wallet). Fixed here so the identities are the
+   * same on every run; the writer's session entropy is not (see below). */
   uint8_t seed[CPCHAIN_SEED_LEN], stream[CPCHAIN_STREAM_ID_LEN], master[CPCHAIN_MASTER_SECRET_LEN];
   memset(seed, 0x5e, sizeof seed);
   memset(stream, 0x57, sizeof stream);
@@ -318,9 +350,16 @@ int main(void) {
     report("device key", rc);
     return 1;
   }
+  /* Fresh at every start: it salts this writer session's nonces. Never stored or reused. */
+  uint8_t session[CPCHAIN_SESSION_ENTROPY_LEN];
+  if (rng.fill(rng.ctx, session, sizeof session) != 0) {
+    fprintf(stderr, "gateway: no entropy\n");
+    return 1;
+  }
   cpchain_chain_writer *writer = NULL;
   rc = cpchain_chain_writer_new_in(&writer_storage, stream, sizeof stream, &SCHEDULE, device, master,
-                                   sizeof master, NULL, &writer);
+                                   sizeof master, NULL, session, sizeof session, &writer);
+  memset(session, 0, sizeof session);
   if (rc != CPCHAIN_RESULT_OK) {
     report("writer", rc);
     return 1;
@@ -421,7 +460,7 @@ int main(void) {
       summary.anchored_index + 1 != n_blocks)
     return 1;
 #if defined(CPCHAIN_PRE)
-  if (share_grant(stream, master, info.interval + 1) != 0) return 1;
+  if (share_grant(&rng, stream, master, info.interval + 1) != 0) return 1;
 #endif
   printf("c-gateway: ok\n");
   return 0;

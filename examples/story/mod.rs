@@ -182,7 +182,7 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
         Duration::from_secs(30),
     )?;
     let writer: Writer<{ network::BLOCK_CAP }> =
-        Writer::new(stream, schedule, device.clone(), master.clone());
+        Writer::new(stream, schedule, device.clone(), master.clone(), &mut rng);
 
     // ---------------------------------------------------------------- 2. network set-up
     let validators = ValidatorSet::new(&validator_publics)?;

@@ -94,7 +94,8 @@ fn check_output(bytes: &[u8]) -> Checked {
         "the device derived another key from its seed than Rust does"
     );
     let w = find(WRITER);
-    assert_eq!(w.len(), 88);
+    assert_eq!(w.len(), 120);
+    let session: [u8; 32] = w[88..120].try_into().unwrap();
     let master: [u8; 32] = w[..32].try_into().unwrap();
     let stream = StreamId(w[32..64].try_into().unwrap());
     let schedule = Schedule::new(
@@ -105,11 +106,14 @@ fn check_output(bytes: &[u8]) -> Checked {
     .expect("the device's schedule");
 
     // Replay every writer call the device made, collecting the outputs in order.
-    let mut writer: Writer<BLOCK_CAP> = Writer::new(
+    let salt = SessionSalt::from_entropy(&device.public_key().address(), &session);
+    let mut writer: Writer<BLOCK_CAP> = Writer::with_salt(
         stream,
         schedule,
         device.clone(),
         MasterSecret::from_bytes(master),
+        Checkpoint::GENESIS,
+        salt,
     );
     let mut want: Vec<(u8, Vec<u8>)> = Vec::new();
     let mut appended: Vec<(u64, Vec<u8>)> = Vec::new();
@@ -424,6 +428,7 @@ fn synthetic_output() -> Vec<u8> {
     let master = [0x22u8; 32];
     let stream = [0x33u8; 32];
     let (period, interval, upload) = (5_000u64, 20_000u64, 10_000u64);
+    let session = [0x44u8; 32];
     let device = SecretKey::random(&mut ChaCha20Rng::from_seed(seed));
     let mut out = Vec::new();
     rec(&mut out, KEY_SEED, &seed);
@@ -434,6 +439,7 @@ fn synthetic_output() -> Vec<u8> {
     for v in [period, interval, upload] {
         w.extend_from_slice(&v.to_le_bytes());
     }
+    w.extend_from_slice(&session);
     rec(&mut out, WRITER, &w);
     let schedule = Schedule::new(
         Duration::from_millis(period),
@@ -441,11 +447,14 @@ fn synthetic_output() -> Vec<u8> {
         Duration::from_millis(upload),
     )
     .unwrap();
-    let mut writer: Writer<BLOCK_CAP> = Writer::new(
+    let salt = SessionSalt::from_entropy(&device.public_key().address(), &session);
+    let mut writer: Writer<BLOCK_CAP> = Writer::with_salt(
         StreamId(stream),
         schedule,
         device,
         MasterSecret::from_bytes(master),
+        Checkpoint::GENESIS,
+        salt,
     );
     let mut tx = vec![0u8; 8192];
     let drain = |writer: &mut Writer<BLOCK_CAP>, out: &mut Vec<u8>, tx: &mut [u8]| {

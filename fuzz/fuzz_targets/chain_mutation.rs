@@ -38,8 +38,16 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let mut w: Writer<1024> =
-            Writer::new(STREAM, schedule(), device(), MasterSecret::from_bytes([0x22; 32]));
+        // A fixed session salt: the fixture is the same chain on every run.
+        let salt = SessionSalt::from_entropy(&device().public_key().address(), &[0x5e; 32]);
+        let mut w: Writer<1024> = Writer::with_salt(
+            STREAM,
+            schedule(),
+            device(),
+            MasterSecret::from_bytes([0x22; 32]),
+            Checkpoint::GENESIS,
+            salt,
+        );
         let (mut blocks, mut anchors) = (Vec::new(), Vec::new());
         let mut drain = |w: &mut Writer<1024>| {
             while let Some(o) = w.poll_output() {

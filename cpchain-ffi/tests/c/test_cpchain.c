@@ -431,6 +431,41 @@ static void test_domain_signatures(void) {
   cpchain_secret_key_free(sk);
 }
 
+/* Issue 12 item 4: one accepted byte form per signature. The same (r, s) with v flipped
+ * (0 <-> 1) is a valid ECDSA pair, so plain verification accepted it; every C entry point
+ * that checks a signature against a key or an address must refuse it. */
+static void test_v_flipped_signatures_are_refused(void) {
+  cpchain_secret_key *sk = test_key();
+  const uint8_t payload[] = "v must recover the key";
+  size_t dlen = strlen(DOMAIN);
+  uint8_t digest[32], sig[65], psig[65], pk[33], pk65[65], addr[20], rec[20];
+  CHECK_RC(cpchain_keccak256(payload, sizeof payload, digest, 32), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_sign_prehash(sk, digest, 32, sig, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_sign(sk, DOMAIN, dlen, payload, sizeof payload, psig, 65),
+           CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_public_key(sk, pk, 33), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_public_key_uncompress(pk, 33, pk65, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_secret_key_address(sk, addr, 20), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_public_key_verify(pk, 33, digest, 32, sig, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_public_key_verify_payload(pk, 33, DOMAIN, dlen, payload, sizeof payload, psig, 65),
+           CPCHAIN_RESULT_OK);
+  sig[64] ^= 1;
+  psig[64] ^= 1;
+  /* Still well-formed bytes: the refusal is the verification's, not the parser's. */
+  CHECK_RC(cpchain_signature_validate(sig, 65), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_public_key_verify(pk, 33, digest, 32, sig, 65), CPCHAIN_RESULT_BAD_SIGNATURE);
+  CHECK_RC(cpchain_public_key_verify(pk65, 65, digest, 32, sig, 65), CPCHAIN_RESULT_BAD_SIGNATURE);
+  CHECK_RC(cpchain_public_key_verify_payload(pk, 33, DOMAIN, dlen, payload, sizeof payload, psig, 65),
+           CPCHAIN_RESULT_BAD_SIGNATURE);
+  cpchain_result r = cpchain_signature_check_address(sig, 65, digest, 32, addr, 20);
+  CHECK(r == CPCHAIN_RESULT_WRONG_SIGNER || r == CPCHAIN_RESULT_RECOVERY_FAILED);
+  r = cpchain_signature_check_signer(psig, 65, DOMAIN, dlen, payload, sizeof payload, addr, 20);
+  CHECK(r == CPCHAIN_RESULT_WRONG_SIGNER || r == CPCHAIN_RESULT_RECOVERY_FAILED);
+  r = cpchain_signature_recover_address(sig, 65, digest, 32, rec, 20);
+  CHECK(r == CPCHAIN_RESULT_RECOVERY_FAILED || (r == CPCHAIN_RESULT_OK && memcmp(addr, rec, 20) != 0));
+  cpchain_secret_key_free(sk);
+}
+
 static void test_public_keys(void) {
   cpchain_secret_key *sk = test_key();
   uint8_t pk[33], full[65], back[33], a1[20], a2[20], a3[20];
@@ -834,6 +869,8 @@ static void test_chain_spec(void) {
 static const cpchain_chain_schedule SCHED = {1000, 60000, 10000}; /* T 1 s, e 1 min, u 10 s */
 static uint8_t STREAM[CPCHAIN_STREAM_ID_LEN];
 static uint8_t MASTER[CPCHAIN_MASTER_SECRET_LEN];
+/* A writer session's entropy (a hardware RNG's bytes on a gateway); fixed so runs compare. */
+static const uint8_t SESSION[CPCHAIN_SESSION_ENTROPY_LEN] = {0x5e, 0x55, 0x10, 0x17};
 
 /* Outputs collected from one writer run. */
 #define MAX_OUT 8
@@ -924,7 +961,7 @@ static void test_chain_writer_and_reader(void) {
   /* In caller storage: the firmware path. */
   cpchain_chain_writer *w = NULL;
   CHECK_RC(cpchain_chain_writer_new_in(&writer_storage, STREAM, sizeof STREAM, &SCHED, device,
-                                       MASTER, sizeof MASTER, NULL, &w),
+                                       MASTER, sizeof MASTER, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_OK);
   CHECK(w != NULL && (void *)w == (void *)&writer_storage);
   run_reference(w, &run_a);
@@ -948,7 +985,7 @@ static void test_chain_writer_and_reader(void) {
 
   /* On the heap: the same inputs give the same bytes (deterministic signatures). */
   CHECK_RC(cpchain_chain_writer_new(STREAM, sizeof STREAM, &SCHED, device, MASTER,
-                                    sizeof MASTER, NULL, &w),
+                                    sizeof MASTER, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_OK);
   run_reference(w, &run_b);
   CHECK(run_b.n_blocks == 2 && run_b.n_anchors == 1);
@@ -958,6 +995,38 @@ static void test_chain_writer_and_reader(void) {
   }
   CHECK(memcmp(run_a.anchors[0], run_b.anchors[0], run_a.anchor_len[0]) == 0);
   cpchain_chain_writer_free(w);
+
+  /* Restarted from genesis with fresh session entropy (issue 12 item 5): the same records
+   * under the same interval key get another nonce salt, so no ciphertext repeats. */
+  uint8_t session2[CPCHAIN_SESSION_ENTROPY_LEN];
+  memcpy(session2, SESSION, sizeof session2);
+  session2[31] ^= 1;
+  CHECK_RC(cpchain_chain_writer_new(STREAM, sizeof STREAM, &SCHED, device, MASTER,
+                                    sizeof MASTER, NULL, session2, sizeof session2, &w),
+           CPCHAIN_RESULT_OK);
+  run_reference(w, &run_c);
+  cpchain_chain_writer_free(w);
+  CHECK(run_c.n_blocks == 2);
+  for (size_t i = 0; i < run_c.n_blocks; i++) {
+    cpchain_chain_block_info ia, ic;
+    CHECK_RC(cpchain_chain_block_get_info(run_a.blocks[i], run_a.block_len[i], &ia),
+             CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_chain_block_get_info(run_c.blocks[i], run_c.block_len[i], &ic),
+             CPCHAIN_RESULT_OK);
+    CHECK(ia.index == ic.index && memcmp(ia.key_id, ic.key_id, 32) == 0); /* same key */
+    CHECK(memcmp(ia.salt, ic.salt, sizeof ia.salt) != 0);                 /* other nonce */
+    /* The body (the encoding's tail: ciphertext and tag) differs. */
+    size_t tail = 16 + 2;
+    CHECK(run_a.block_len[i] == run_c.block_len[i] &&
+          memcmp(run_a.blocks[i] + run_a.block_len[i] - tail,
+                 run_c.blocks[i] + run_c.block_len[i] - tail, tail) != 0);
+  }
+  /* No session entropy, or the wrong amount, is refused. */
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 32, NULL, NULL, 32, &w),
+           CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 32, NULL, SESSION, 16, &w),
+           CPCHAIN_RESULT_INVALID_LENGTH);
+  CHECK(w == NULL);
 
   /* Block and anchor info. */
   cpchain_chain_block_info info[2];
@@ -1072,7 +1141,7 @@ static void test_chain_writer_and_reader(void) {
   cpchain_chain_checkpoint from = {info[1].index + 1, {0}, info[1].last_time_ms};
   memcpy(from.head, info[1].id, 32);
   CHECK_RC(cpchain_chain_writer_new_in(&writer_storage, STREAM, 32, &SCHED, device, MASTER, 32,
-                                       &from, &w),
+                                       &from, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_OK);
   run_c = run_a;
   size_t before = run_c.n_blocks;
@@ -1096,38 +1165,38 @@ static void test_chain_bad_input(void) {
   cpchain_chain_writer *w = (cpchain_chain_writer *)(uintptr_t)1;
   const cpchain_chain_schedule bad_t = {0, 60000, 10000}, bad_e = {1000, 1500, 10000},
                                bad_u = {1000, 60000, 0};
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_t, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_t, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_CHAIN_ZERO_PERIOD);
   CHECK(w == NULL);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_e, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_e, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_CHAIN_ENCRYPTION_INTERVAL);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_u, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &bad_u, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_CHAIN_UPLOAD_INTERVAL);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 31, &SCHED, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 31, &SCHED, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_INVALID_LENGTH);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 33, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 33, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_INVALID_LENGTH);
-  CHECK_RC(cpchain_chain_writer_new(NULL, 32, &SCHED, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(NULL, 32, &SCHED, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_NULL_PARAMETER);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, NULL, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, NULL, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_NULL_PARAMETER);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, NULL, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, NULL, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_NULL_PARAMETER);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, NULL, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, NULL, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_NULL_PARAMETER);
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 32, NULL, NULL),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 32, NULL, SESSION, sizeof SESSION, NULL),
            CPCHAIN_RESULT_NULL_PARAMETER);
   CHECK(w == NULL);
-  CHECK_RC(cpchain_chain_writer_new_in(NULL, STREAM, 32, &SCHED, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new_in(NULL, STREAM, 32, &SCHED, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_NULL_PARAMETER);
   cpchain_chain_writer_storage *misaligned =
       (cpchain_chain_writer_storage *)((uint8_t *)&writer_storage + 1);
-  CHECK_RC(cpchain_chain_writer_new_in(misaligned, STREAM, 32, &SCHED, device, MASTER, 32, NULL,
+  CHECK_RC(cpchain_chain_writer_new_in(misaligned, STREAM, 32, &SCHED, device, MASTER, 32, NULL, SESSION, sizeof SESSION,
                                        &w),
            CPCHAIN_RESULT_INVALID_PARAMETER);
 
   CHECK_RC(cpchain_chain_writer_new_in(&writer_storage, STREAM, 32, &SCHED, device, MASTER, 32,
-                                       NULL, &w),
+                                       NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_OK);
   /* NULL handles and outputs. */
   size_t n = 0;
@@ -2138,6 +2207,7 @@ int main(void) {
   test_secret_key_in_caller_storage();
   test_prehash_signatures();
   test_domain_signatures();
+  test_v_flipped_signatures_are_refused();
   test_public_keys();
   test_addresses();
   test_aead();

@@ -41,6 +41,7 @@ static const uint8_t *fresh_seed(void) {
 
 static const cpchain_chain_schedule SCHED = {1000, 60000, 10000}; /* T 1 s, e 1 min, u 10 s */
 static uint8_t STREAM[32], MASTER[32];
+static const uint8_t SESSION[CPCHAIN_SESSION_ENTROPY_LEN] = {0x5e, 0x55};
 
 /* ---- The world: a device chain, an owner, proxies, a grantee. ---- */
 
@@ -72,7 +73,7 @@ static int proxy_index(const uint8_t addr[20]) {
 
 static void write_device_chain(const cpchain_secret_key *device) {
   cpchain_chain_writer *w = NULL;
-  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 32, NULL, &w),
+  CHECK_RC(cpchain_chain_writer_new(STREAM, 32, &SCHED, device, MASTER, 32, NULL, SESSION, sizeof SESSION, &w),
            CPCHAIN_RESULT_OK);
   /* Two records in interval 0 (the first minute), two in interval 1. */
   const uint64_t times[4] = {100, 600, 61000, 61500};

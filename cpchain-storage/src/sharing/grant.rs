@@ -15,15 +15,22 @@ pub const MAX_GRANT_INTERVALS: usize = 16;
 /// Most proxies (kfrag shares `n`) of one grant.
 pub const MAX_PROXIES: usize = 16;
 
-/// Domain of the owner's grant signature.
-pub const GRANT_DOMAIN: Domain = Domain::new("cpchain/sharing/grant/v1");
+/// Domain of the owner's grant signature (v2: grants carry a random salt).
+pub const GRANT_DOMAIN: Domain = Domain::new("cpchain/sharing/grant/v2");
+
+/// Bytes of a grant's random salt.
+pub const GRANT_SALT_LEN: usize = 16;
 /// Domain of the owner's revoke signature.
 pub const REVOKE_DOMAIN: Domain = Domain::new("cpchain/sharing/revoke/v1");
 /// Domain of a proxy's signature over a cfrag response.
 pub const CFRAG_DOMAIN: Domain = Domain::new("cpchain/sharing/cfrag/v1");
 
 /// A grant's identity: Keccak-256 of its canonical encoding, so every party (and the chain)
-/// names it the same way and no two grants share one.
+/// names it the same way. No two grants share one because every grant carries 16 random
+/// bytes from the owner's RNG ([`Grant::salt`]) and the owner refuses an id it already
+/// holds: two grants of one request in one millisecond have different kfrags, and each
+/// must have its own id, or proxies holding either set would let a grantee reach `Ready`
+/// with cfrags that do not combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct GrantId(pub Hash);
 
@@ -56,11 +63,16 @@ pub struct Grant {
     pub issued_at: Timestamp,
     /// When proxies stop re-encrypting for it.
     pub expires_at: Timestamp,
+    /// Random bytes from the owner's RNG: they make the grant's id unique even for equal
+    /// requests issued in one millisecond (see [`GrantId`]).
+    #[serde(with = "cpchain_core::fixed_bytes")]
+    pub salt: [u8; GRANT_SALT_LEN],
 }
 
 impl WireMessage for Grant {
     const TAG: u16 = 0x0510;
-    const MAX_ENCODED_LEN: usize = 3
+    const MAX_ENCODED_LEN: usize = GRANT_SALT_LEN
+        + 3
         + 10
         + 20
         + 32
@@ -257,8 +269,11 @@ pub struct KfragDelivery {
     pub grant: SignedGrant,
     /// The proxy the kfrags are for.
     pub proxy: Address,
-    /// One kfrag per granted interval, in interval order.
-    pub kfrags: Vec<KeyFrag>,
+    /// One kfrag per granted interval, in interval order. A fixed-capacity list: decoding
+    /// refuses a 17th kfrag outright and reserves nothing on the word of a length prefix,
+    /// and the delivery's size is a compile-time constant (the machines' memory bounds
+    /// count on it).
+    pub kfrags: heapless::Vec<KeyFrag, MAX_GRANT_INTERVALS>,
 }
 
 impl WireMessage for KfragDelivery {

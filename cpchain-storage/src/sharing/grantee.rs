@@ -1,11 +1,13 @@
 //! The grantee's side: ask the grant's proxies, verify their cfrags, open with `m`.
 
 use super::grant::{CfragBody, CfragResponse, Grant, GrantId, ReencryptionRequest, SignedGrant};
-use super::{Fault, SharingError};
+use super::memory::{btree_map_bytes, deque_bytes};
+use super::{Fault, SharingError, MAX_PROXIES};
 use crate::keys::IntervalKey;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
+use core::mem::size_of;
 use cpchain_core::{Address, Timestamp};
 use cpchain_crypto::pre::{PrePublicKey, PreSecretKey, VerifiedCapsuleFrag, WrappedKey};
 
@@ -32,6 +34,33 @@ impl Default for GranteeConfig {
         }
     }
 }
+
+impl GranteeConfig {
+    /// Most heap bytes a [`Grantee`] with this config holds, whatever owners, proxies and
+    /// outsiders send (see the `sharing` module docs for the formula): grants, pending
+    /// requests with at most one verified cfrag per proxy of the grant, and the output queue.
+    pub const fn memory_bound(&self) -> usize {
+        let grants = btree_map_bytes::<GrantId, Grant>(self.max_grants);
+        let pending = btree_map_bytes::<(GrantId, u64), Pending>(self.max_pending)
+            + self.max_pending * btree_map_bytes::<Address, VerifiedCapsuleFrag>(MAX_PROXIES);
+        let outputs = deque_bytes::<GranteeOutput>(self.max_outputs)
+            + self.max_outputs * GRANTEE_OUTPUT_HEAP_MAX;
+        grants + pending + outputs
+    }
+}
+
+/// Largest heap part of one [`GranteeOutput`]: a boxed request, or a fault's boxed evidence.
+const GRANTEE_OUTPUT_HEAP_MAX: usize = {
+    let a = size_of::<ReencryptionRequest>();
+    let b = size_of::<CfragResponse>();
+    let c = size_of::<CfragBody>();
+    let ab = if a > b { a } else { b };
+    if ab > c {
+        ab
+    } else {
+        c
+    }
+};
 
 /// What the host must do for the grantee.
 #[derive(Debug, Clone, PartialEq)]

@@ -58,6 +58,30 @@
 //! and local limits, and leaves state unchanged. Time comes in as `now`, randomness as
 //! `&mut impl CryptoRngCore`; same inputs, same outputs.
 //!
+//! # Memory bounds (issue 12 item 1)
+//! Every machine holds on behalf of peers only what its config allows, and each config has a
+//! `memory_bound()`: the most heap bytes the machine holds (beyond `size_of` of the machine
+//! itself), whatever any peer or outsider sends, as a formula of its capacities:
+//!
+//! ```text
+//! Proxy    btree(max_grants × Held) + max_grants × 16 × VerifiedKeyFrag
+//!          + btree(max_grants × tombstone) + deque(max_outputs) + max_outputs × largest output
+//! Grantee  btree(max_grants × Grant) + btree(max_pending × Pending)
+//!          + max_pending × btree(16 × VerifiedCapsuleFrag) + deque(max_outputs)
+//!          + max_outputs × largest output
+//! Owner    btree(max_grants × Grant) + btree(max_cached_keys × PrePublicKey)
+//!          + deque(max_outputs) + max_outputs × largest output
+//! ```
+//!
+//! with [`btree_map_bytes`] and [`deque_bytes`] the collections' worst cases. Each item is
+//! itself capped (at most [`MAX_GRANT_INTERVALS`] kfrags, [`MAX_PROXIES`] proxies, fixed-size
+//! keys and capsules, no `Vec` decoded from the wire), so a count bound is a byte bound.
+//! What is kept is authenticated first: a proxy keeps kfrags only under a grant signed by its
+//! owner and every kfrag verified; a grantee keeps a grant only signed by its owner and
+//! addressed to it, and a cfrag only verified, from a proxy of the grant, for a request it
+//! made. `cpchain-ffi/tests/memory_bounds.rs` floods each machine with maximum-size inputs under a
+//! counting allocator and checks the bound; `docs/security/data.md` has the threat model.
+//!
 //! # Revocation
 //! Revocation is forward by construction: a grant names a finite interval range, and later
 //! intervals have fresh delegating keys that no kfrag covers, so the owner simply issues no
@@ -88,15 +112,17 @@
 
 mod grant;
 mod grantee;
+mod memory;
 mod owner;
 mod proxy;
 
 pub use grant::{
     CfragBody, CfragResponse, Grant, GrantId, KfragDelivery, ReencryptionRequest, Revoke,
-    SignedGrant, SignedRevoke, CFRAG_DOMAIN, GRANT_DOMAIN, MAX_GRANT_INTERVALS, MAX_PROXIES,
-    REVOKE_DOMAIN,
+    SignedGrant, SignedRevoke, CFRAG_DOMAIN, GRANT_DOMAIN, GRANT_SALT_LEN, MAX_GRANT_INTERVALS,
+    MAX_PROXIES, REVOKE_DOMAIN,
 };
 pub use grantee::{Grantee, GranteeConfig, GranteeOutput};
+pub use memory::{btree_map_bytes, deque_bytes};
 pub use owner::{GrantRequest, Owner, OwnerConfig, OwnerOutput};
 pub use proxy::{Proxy, ProxyConfig, ProxyOutput};
 
@@ -228,6 +254,11 @@ pub enum SharingError {
     /// A configured capacity (grants, pending requests, output queue) is full.
     #[error("capacity exceeded")]
     CapacityExceeded,
+    /// The owner already holds a grant with this id: the salt the RNG gave repeated an
+    /// earlier grant's (a broken RNG), and two kfrag sets under one id would make a
+    /// grantee's `Ready` a lie. Nothing was emitted; retry with a working RNG.
+    #[error("a grant with this id is already held")]
+    DuplicateGrant,
     /// The key-index record carries no capsule (the owner did not enable sharing for it).
     #[error("no capsule in the key-index record")]
     NoCapsule,

@@ -1,6 +1,9 @@
 //! The owner's side: wrap interval keys into capsules, issue and revoke grants.
 
-use super::grant::{Grant, GrantId, KfragDelivery, Revoke, SignedGrant, SignedRevoke};
+use super::grant::{
+    Grant, GrantId, KfragDelivery, Revoke, SignedGrant, SignedRevoke, GRANT_SALT_LEN,
+};
+use super::memory::{btree_map_bytes, deque_bytes};
 use super::{delegating_key, kfrag_signer_key, SharingError, MAX_GRANT_INTERVALS, MAX_PROXIES};
 use crate::block::StreamId;
 use crate::index::CapsuleBytes;
@@ -8,6 +11,7 @@ use crate::keys::MasterSecret;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
+use core::mem::size_of;
 use cpchain_core::encoding::encode_to_heapless;
 use cpchain_core::{Address, Timestamp};
 use cpchain_crypto::pre::{generate_kfrags, wrap_key, KfragSigner, PrePublicKey, WrappedKey};
@@ -37,6 +41,23 @@ impl Default for OwnerConfig {
             max_outputs: 4 * MAX_PROXIES,
             max_cached_keys: 256,
         }
+    }
+}
+
+impl OwnerConfig {
+    /// Most heap bytes an [`Owner`] with this config holds, whatever grant requests it is
+    /// asked to serve (see the `sharing` module docs for the formula): remembered grants,
+    /// cached delegating keys and the output queue (a signed grant or a kfrag delivery each).
+    pub const fn memory_bound(&self) -> usize {
+        let grants = btree_map_bytes::<GrantId, Grant>(self.max_grants);
+        let keys = btree_map_bytes::<u64, PrePublicKey>(self.max_cached_keys);
+        let largest = if size_of::<KfragDelivery>() > size_of::<SignedGrant>() {
+            size_of::<KfragDelivery>()
+        } else {
+            size_of::<SignedGrant>()
+        };
+        let outputs = deque_bytes::<OwnerOutput>(self.max_outputs) + self.max_outputs * largest;
+        grants + keys + outputs
     }
 }
 
@@ -191,6 +212,9 @@ impl Owner {
 
     /// Authorise `request.grantee` for the requested intervals through `request.proxies`.
     /// Emits `PublishGrant` then one `SendKfrags` per proxy; on error nothing is emitted.
+    /// Every grant draws a salt from `rng`, so its id is its own even when an equal request
+    /// comes in the same millisecond; an id already held is refused
+    /// ([`SharingError::DuplicateGrant`]).
     pub fn grant(
         &mut self,
         now: Timestamp,
@@ -229,9 +253,14 @@ impl Owner {
         let proxies = heapless::Vec::from_slice(request.proxies)
             .map_err(|_| SharingError::InvalidProxySet)?;
 
+        // The salt that keeps this grant's id apart from every other's (issue 12 item 6).
+        let mut salt = [0u8; GRANT_SALT_LEN];
+        rng.fill_bytes(&mut salt);
+
         // Per interval: derive the delegating key and split it for the grantee (§2.2.2).
         let mut delegating_keys = heapless::Vec::new();
-        let mut per_proxy: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
+        let mut per_proxy: Vec<heapless::Vec<_, MAX_GRANT_INTERVALS>> =
+            (0..n).map(|_| heapless::Vec::new()).collect();
         for interval in request.first_interval..=request.last_interval {
             let sk = delegating_key(&self.master, &self.stream, interval)?;
             let pk = match self.key_cache.get(&interval) {
@@ -251,7 +280,12 @@ impl Owner {
             )
             .map_err(|_| SharingError::InvalidThreshold)?;
             for (list, kfrag) in per_proxy.iter_mut().zip(kfrags.iter()) {
-                list.push(kfrag.to_unverified());
+                // Cannot fail: count ≤ MAX_GRANT_INTERVALS was checked above.
+                list.push(kfrag.to_unverified())
+                    .map_err(|_| SharingError::TooManyIntervals {
+                        len: count,
+                        max: MAX_GRANT_INTERVALS,
+                    })?;
             }
         }
 
@@ -268,9 +302,14 @@ impl Owner {
             delegating_keys,
             issued_at: now,
             expires_at: request.expires_at,
+            salt,
         };
         grant.validate()?;
         let (id, signed) = grant.sign(&self.identity)?;
+        if self.grants.contains_key(&id) {
+            // Only a repeating RNG gets here; one id must never name two kfrag sets.
+            return Err(SharingError::DuplicateGrant);
+        }
         let first = signed.grant.first_interval;
         for (interval, pk) in (first..).zip(signed.grant.delegating_keys.iter()) {
             self.cache_key(interval, *pk);

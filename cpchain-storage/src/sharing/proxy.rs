@@ -3,10 +3,12 @@
 use super::grant::{
     CfragBody, CfragResponse, Grant, GrantId, KfragDelivery, ReencryptionRequest, SignedRevoke,
 };
-use super::{Fault, ReplyAuth, SharingError};
+use super::memory::{btree_map_bytes, deque_bytes};
+use super::{Fault, ReplyAuth, SharingError, MAX_GRANT_INTERVALS};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
+use core::mem::size_of;
 use cpchain_core::{Address, Timestamp};
 use cpchain_crypto::pre::{reencrypt, VerifiedKeyFrag};
 use cpchain_crypto::{CryptoRngCore, SecretKey};
@@ -33,6 +35,36 @@ impl Default for ProxyConfig {
             max_outputs: 256,
             reply_auth: ReplyAuth::Signed,
         }
+    }
+}
+
+impl ProxyConfig {
+    /// Most heap bytes a [`Proxy`] with this config holds, whatever owners, grantees and
+    /// outsiders send (see the `sharing` module docs for the formula): held grants with
+    /// their verified kfrags, revocation tombstones and the output queue, each entry at its
+    /// largest.
+    pub const fn memory_bound(&self) -> usize {
+        let held = btree_map_bytes::<GrantId, Held>(self.max_grants)
+            + self.max_grants * MAX_GRANT_INTERVALS * size_of::<VerifiedKeyFrag>();
+        let tombstones = btree_map_bytes::<GrantId, (Address, Timestamp)>(self.max_grants);
+        let outputs =
+            deque_bytes::<ProxyOutput>(self.max_outputs) + self.max_outputs * PROXY_OUTPUT_HEAP_MAX;
+        held + tombstones + outputs
+    }
+}
+
+/// Largest heap part of one [`ProxyOutput`]: a signed reply (the boxed response and its wire
+/// bytes, whose buffer grew by doubling), an unsigned reply, or a fault carrying a delivery.
+const PROXY_OUTPUT_HEAP_MAX: usize = max(
+    size_of::<CfragResponse>() + 2 * <CfragResponse as cpchain_core::WireMessage>::MAX_ENCODED_LEN,
+    max(size_of::<CfragBody>(), size_of::<KfragDelivery>()),
+);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
     }
 }
 

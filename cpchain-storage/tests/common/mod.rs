@@ -26,8 +26,13 @@ pub fn master() -> MasterSecret {
     MasterSecret::from_bytes([0x22; 32])
 }
 
+/// A deterministic stand-in for the device's hardware RNG (tests need the same bytes twice).
+pub fn rng() -> rand_chacha::ChaCha20Rng {
+    rand_chacha::rand_core::SeedableRng::seed_from_u64(0x5a17)
+}
+
 pub fn writer() -> Writer<CAP> {
-    Writer::new(STREAM, schedule(), device(), master())
+    Writer::new(STREAM, schedule(), device(), master(), &mut rng())
 }
 
 pub fn verifier() -> ChainVerifier {

@@ -6,7 +6,7 @@
 //! source (`Entropy`: the MPS2 has no TRNG, so under QEMU a Keccak DRBG over a fixed seed;
 //! a device reads its TRNG there), records a reading every second for 70 s with a
 //! `Writer<4096>` in a static (T = 5 s, e = 20 s, u = 10 s), playing the clock and polling
-//! every output, and writes its inputs, each writer call, each sealed block and anchor to
+//! every output (its session salt from the same source), and writes its inputs, each writer call, each sealed block and anchor to
 //! `cpchain-firmware.bin` over semihosting, in the record format of the C image, which
 //! `examples/tests/firmware.rs` replays with the host's `Writer` (byte identity) and verifies
 //! against the anchors. It then light-verifies the VALIDATE of
@@ -36,7 +36,9 @@ use cpchain_core::encoding::{decode, encode_to_slice};
 use cpchain_core::{keccak256, Address, ChainSpec, Duration, Timestamp};
 use cpchain_crypto::{PublicKey, SecretKey};
 use cpchain_storage::block::BLOCK_OVERHEAD;
-use cpchain_storage::{MasterSecret, Output, Schedule, StreamId, Writer};
+use cpchain_storage::{
+    Checkpoint, MasterSecret, Output, Schedule, SessionSalt, StreamId, Writer,
+};
 use rand_core::SeedableRng;
 
 mod fixture {
@@ -209,12 +211,17 @@ fn gateway(rng: &mut Entropy, out: &mut OutFile) -> Result<(), &'static str> {
     let mut stream = [0u8; 32];
     rng.fill(&mut master);
     rng.fill(&mut stream);
-    let mut inputs = [0u8; 88];
+    // Fresh for every writer session: it salts the session's nonces (no (key, nonce) reuse
+    // even if the device restarts its chain from genesis).
+    let mut session = [0u8; 32];
+    rng.fill(&mut session);
+    let mut inputs = [0u8; 120];
     inputs[..32].copy_from_slice(&master);
     inputs[32..64].copy_from_slice(&stream);
     inputs[64..72].copy_from_slice(&PERIOD_MS.to_le_bytes());
     inputs[72..80].copy_from_slice(&INTERVAL_MS.to_le_bytes());
     inputs[80..88].copy_from_slice(&UPLOAD_MS.to_le_bytes());
+    inputs[88..].copy_from_slice(&session);
     out.emit(OUT_WRITER, &inputs);
     let schedule = Schedule::new(
         Duration::from_millis(PERIOD_MS),
@@ -222,11 +229,14 @@ fn gateway(rng: &mut Entropy, out: &mut OutFile) -> Result<(), &'static str> {
         Duration::from_millis(UPLOAD_MS),
     )
     .map_err(|_| "schedule")?;
-    let writer = Writer::new(
+    let salt = SessionSalt::from_entropy(&device.public_key().address(), &session);
+    let writer = Writer::with_salt(
         StreamId(stream),
         schedule,
         device,
         MasterSecret::from_bytes(master),
+        Checkpoint::GENESIS,
+        salt,
     );
     // SAFETY: the entry runs once, single-threaded, with no interrupt handler touching these
     // statics; these are the only references ever made to them.
