@@ -21,7 +21,8 @@ use cpchain_core::encoding::{self, encode_to_slice};
 use cpchain_core::{ChainSpec, Duration, Height, Timestamp};
 use cpchain_crypto::SecretKey;
 use cpchain_storage::{
-    read_chain, Anchor, ChainVerifier, MasterSecret, Output, Schedule, StreamId, VecBlock, Writer,
+    read_chain, Anchor, ChainVerifier, Checkpoint, MasterSecret, Output, Schedule, SessionSalt,
+    StreamId, VecBlock, Writer,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
