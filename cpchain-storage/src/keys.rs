@@ -24,7 +24,7 @@
 //!
 //! Secrets are zeroized on drop and print as `<redacted>`.
 
-use crate::block::StreamId;
+use crate::ids::StreamId;
 use core::fmt;
 use cpchain_core::{keccak256_concat, Hash};
 use cpchain_crypto::aead::AeadKey;

@@ -85,7 +85,7 @@ impl World {
         for o in outs {
             match o {
                 OwnerOutput::PublishGrant(g) => {
-                    assert_eq!(self.grantee.accept_grant(&wire(&*g)).unwrap(), id);
+                    assert_eq!(self.grantee.accept_grant(NOW, &wire(&*g)).unwrap(), id);
                 }
                 OwnerOutput::SendKfrags { to, delivery } => {
                     let d = wire(&*delivery);
@@ -341,7 +341,7 @@ fn tampered_or_forged_cfrag_is_rejected_and_its_proxy_identified() {
 }
 
 #[test]
-fn cfrag_from_a_proxy_outside_the_grant_is_rejected() {
+fn cfrag_from_a_proxy_outside_the_grant_is_dropped_and_counted_not_a_fault() {
     let mut w = world(5);
     let g = w.grant(1, 1, 2, 3);
     let wrapped = w.wrapped(1);
@@ -349,14 +349,18 @@ fn cfrag_from_a_proxy_outside_the_grant_is_rejected() {
     // Proxy 3 is not in the grant; it relays a correct cfrag under its own signature.
     let outsider = w.proxies[3].address();
     let relayed = CfragResponse::sign(rs[0].body.clone(), &proxy_key(3)).unwrap();
-    let outs = w.deliver(vec![relayed.clone()]);
+    assert_ne!(relayed.signer().unwrap(), w.proxies[0].address());
+    let before = w.grantee.stats();
+    let outs = w.deliver(vec![relayed]);
+    // An outsider's cfrag proves nothing about anyone: no fault, one drop by reason.
+    assert_eq!(outs, vec![]);
+    let after = w.grantee.stats();
     assert_eq!(
-        outs,
-        vec![GranteeOutput::Fault(Fault::ProxyOutsideGrant {
-            proxy: outsider,
-            evidence: Box::new(relayed)
-        })]
+        after.dropped.get(GranteeDrop::OutsideGrant as usize),
+        before.dropped.get(GranteeDrop::OutsideGrant as usize) + 1
     );
+    assert_eq!(after.dropped.total(), before.dropped.total() + 1);
+    let _ = outsider;
     assert_eq!(w.grantee.verified_cfrags(&g, 1), 0);
     // And proxy 3 never held kfrags of the grant to begin with.
     assert!(!w.proxies[3].holds(&g));
@@ -824,12 +828,16 @@ fn proxies_sign_replies_unless_told_the_transport_authenticates() {
     );
     // The same body again, even named as another proxy's, is the same kfrag share.
     let (_, body) = bodies[0].clone();
-    let before = w.grantee.ignored();
+    let before = w.grantee.stats().dropped;
     w.grantee
         .handle_unsigned_cfrag(NOW, bodies[2].0, body)
         .unwrap();
     assert_eq!(w.grantee.poll_output(), None);
-    assert_eq!(w.grantee.ignored(), before + 1);
+    let after = w.grantee.stats().dropped;
+    assert_eq!(
+        after.get(GranteeDrop::Duplicate as usize),
+        before.get(GranteeDrop::Duplicate as usize) + 1
+    );
 }
 
 #[test]
@@ -856,17 +864,19 @@ fn unsigned_bad_cfrag_blames_the_transport_sender_and_outsiders_are_refused() {
         }))
     );
 
-    // A correct cfrag relayed by a peer outside the grant (proxy 3) does not count.
+    // A correct cfrag relayed by a peer outside the grant (proxy 3) does not count: it is
+    // dropped and counted, not a fault.
     let outsider = w.proxies[3].address();
     w.grantee
         .handle_unsigned_cfrag(NOW, outsider, body0.clone())
         .unwrap();
+    assert_eq!(w.grantee.poll_output(), None);
     assert_eq!(
-        w.grantee.poll_output(),
-        Some(GranteeOutput::Fault(Fault::UnsignedCfragOutsideGrant {
-            peer: outsider,
-            evidence: Box::new(body0)
-        }))
+        w.grantee
+            .stats()
+            .dropped
+            .get(GranteeDrop::OutsideGrant as usize),
+        1
     );
     assert_eq!(w.grantee.verified_cfrags(&g, 6), 0);
 
@@ -1056,7 +1066,7 @@ fn equal_grants_in_one_millisecond_get_distinct_ids_and_ready_means_open_succeed
     while let Some(o) = w.owner.poll_output() {
         match o {
             OwnerOutput::PublishGrant(g) => {
-                w.grantee.accept_grant(&wire(&*g)).unwrap();
+                w.grantee.accept_grant(NOW, &wire(&*g)).unwrap();
             }
             OwnerOutput::SendKfrags { to, delivery } => deliveries.push((to, wire(&*delivery))),
             other => panic!("unexpected {other:?}"),

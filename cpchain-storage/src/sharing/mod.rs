@@ -52,10 +52,16 @@
 //!   cfrags it emits `Ready` and [`Grantee::open`] returns the interval's data key, which
 //!   opens that interval's blocks with the data-chain reader.
 //!
-//! Outputs are drained with `poll_output`. Peers' misbehaviour (a forged or tampered cfrag, a
-//! cfrag from a proxy outside the grant, a kfrag that does not verify) is a [`Fault`] output
-//! naming the offender and carrying signed evidence; `Err` is only for the caller's mistakes
-//! and local limits, and leaves state unchanged. Time comes in as `now`, randomness as
+//! All three keep the SDK's one machine contract ([`cpchain_core::machine::Machine`]):
+//! outputs are drained with `poll_output`, one timer at `next_deadline`, counters in
+//! `stats()`. A peer's input that is not acted on is dropped and counted by reason
+//! ([`ProxyDrop`], [`GranteeDrop`]); the proxy also reports it as `Refused`, so the host can
+//! answer the requester. Only checkable misbehaviour is a [`Fault`] output naming the
+//! offender with evidence: a cfrag signed by a proxy of the grant that is not a correct
+//! re-encryption, a kfrag the owner signed that does not verify. A cfrag from an outsider
+//! (not a proxy of the grant) proves nothing about anyone and is only counted
+//! ([`GranteeDrop::OutsideGrant`]; before issue 13 it was a `Fault`). `Err` is only for the
+//! caller's mistakes and local limits, and leaves state unchanged. Time comes in as `now`, randomness as
 //! `&mut impl CryptoRngCore`; same inputs, same outputs.
 //!
 //! # Memory bounds (issue 12 item 1)
@@ -121,10 +127,12 @@ pub use grant::{
     SignedGrant, SignedRevoke, CFRAG_DOMAIN, GRANT_DOMAIN, GRANT_SALT_LEN, MAX_GRANT_INTERVALS,
     MAX_PROXIES, REVOKE_DOMAIN,
 };
-pub use grantee::{Grantee, GranteeConfig, GranteeOutput};
+pub use grantee::{
+    Grantee, GranteeConfig, GranteeDrop, GranteeOutput, GranteeStats, GRANTEE_DROP_REASONS,
+};
 pub use memory::{btree_map_bytes, deque_bytes};
-pub use owner::{GrantRequest, Owner, OwnerConfig, OwnerOutput};
-pub use proxy::{Proxy, ProxyConfig, ProxyOutput};
+pub use owner::{GrantRequest, Owner, OwnerConfig, OwnerOutput, OwnerStats};
+pub use proxy::{Proxy, ProxyConfig, ProxyDrop, ProxyOutput, ProxyStats, PROXY_DROP_REASONS};
 
 use crate::block::StreamId;
 use crate::index::KeyIndexRecord;
@@ -298,24 +306,10 @@ pub enum Fault {
         /// The signed response.
         evidence: Box<CfragResponse>,
     },
-    /// A cfrag signed by a party that is not a proxy of the grant.
-    ProxyOutsideGrant {
-        /// The signer of the response.
-        proxy: Address,
-        /// The signed response.
-        evidence: Box<CfragResponse>,
-    },
     /// An unsigned cfrag ([`ReplyAuth::Transport`]) from a proxy of the grant that is not a
     /// correct re-encryption. `peer` is the sender the host's authenticated transport
     /// named; without a signature the evidence convinces the grantee only.
     InvalidUnsignedCfrag {
-        /// The sender, as the host's transport named it.
-        peer: Address,
-        /// The cfrag as received.
-        evidence: Box<CfragBody>,
-    },
-    /// An unsigned cfrag from a peer that is not a proxy of the grant.
-    UnsignedCfragOutsideGrant {
         /// The sender, as the host's transport named it.
         peer: Address,
         /// The cfrag as received.

@@ -13,6 +13,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::mem::size_of;
 use cpchain_core::encoding::encode_to_heapless;
+use cpchain_core::machine::{Machine, MachineStats};
 use cpchain_core::{Address, Timestamp};
 use cpchain_crypto::pre::{generate_kfrags, wrap_key, KfragSigner, PrePublicKey, WrappedKey};
 use cpchain_crypto::{CryptoRngCore, SecretKey};
@@ -85,6 +86,24 @@ pub enum OwnerOutput {
     },
 }
 
+/// The owner's counters ([`Machine::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnerStats {
+    /// Grants issued.
+    pub grants: u64,
+    /// Grants revoked.
+    pub revokes: u64,
+    /// Grants forgotten at their expiry by `handle_timeout`.
+    pub expired: u64,
+}
+
+impl MachineStats for OwnerStats {
+    /// The owner takes no peer input (every input is its own command), so it drops none.
+    fn dropped(&self) -> u64 {
+        0
+    }
+}
+
 /// A grant the owner is asked to make.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrantRequest<'a> {
@@ -116,6 +135,7 @@ pub struct Owner {
     /// Delegating public keys by interval (public data, derived deterministically).
     key_cache: BTreeMap<u64, PrePublicKey>,
     outputs: VecDeque<OwnerOutput>,
+    stats: OwnerStats,
 }
 
 impl core::fmt::Debug for Owner {
@@ -148,6 +168,7 @@ impl Owner {
             grants: BTreeMap::new(),
             key_cache: BTreeMap::new(),
             outputs: VecDeque::new(),
+            stats: OwnerStats::default(),
         })
     }
 
@@ -316,6 +337,7 @@ impl Owner {
         }
 
         self.grants.insert(id, signed.grant.clone());
+        self.stats.grants = self.stats.grants.saturating_add(1);
         self.outputs
             .push_back(OwnerOutput::PublishGrant(Box::new(signed.clone())));
         for (to, kfrags) in request.proxies.iter().zip(per_proxy) {
@@ -359,13 +381,22 @@ impl Owner {
             });
         }
         self.grants.remove(grant);
+        self.stats.revokes = self.stats.revokes.saturating_add(1);
         Ok(())
     }
 
     /// Forget grants that have expired: nothing can revoke or use them any more, and the
     /// table of [`OwnerConfig::max_grants`] would otherwise fill for good.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        let before = self.grants.len();
         self.grants.retain(|_, g| now < g.expires_at);
+        let gone = before.saturating_sub(self.grants.len());
+        self.stats.expired = self.stats.expired.saturating_add(gone as u64);
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> OwnerStats {
+        self.stats
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) next has a grant to forget.
@@ -381,5 +412,28 @@ impl Owner {
     /// The next thing the host must do, if any.
     pub fn poll_output(&mut self) -> Option<OwnerOutput> {
         self.outputs.pop_front()
+    }
+}
+
+/// The SDK's one machine contract ([`cpchain_core::machine`]); it calls the inherent
+/// methods of the same names.
+impl Machine for Owner {
+    type Output<'a> = OwnerOutput;
+    type Stats = OwnerStats;
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        Owner::handle_timeout(self, now);
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        Owner::next_deadline(self)
+    }
+
+    fn poll_output(&mut self) -> Option<OwnerOutput> {
+        Owner::poll_output(self)
+    }
+
+    fn stats(&self) -> OwnerStats {
+        Owner::stats(self)
     }
 }

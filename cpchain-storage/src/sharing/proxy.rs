@@ -9,6 +9,7 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::mem::size_of;
+use cpchain_core::machine::{Drops, Machine, MachineStats};
 use cpchain_core::{Address, Timestamp};
 use cpchain_crypto::pre::{reencrypt, VerifiedKeyFrag};
 use cpchain_crypto::{CryptoRngCore, SecretKey};
@@ -98,6 +99,67 @@ pub enum ProxyOutput {
     Fault(Fault),
 }
 
+/// Why the proxy did not act on a peer's delivery, request or revoke: the index into
+/// [`ProxyStats::dropped`]. Each such input also comes out as [`ProxyOutput::Refused`] (so
+/// the host can answer the requester), except an invalid kfrag, which is a `Fault`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum ProxyDrop {
+    /// Bad signature, wrong chain, or a grant that does not decode to a valid one.
+    Unauthenticated = 0,
+    /// A delivery for another proxy.
+    NotForUs = 1,
+    /// The grant is expired, not yet valid, or revoked.
+    NotLive = 2,
+    /// No kfrags of the grant are held.
+    UnknownGrant = 3,
+    /// The interval asked for is outside the grant.
+    OutsideGrant = 4,
+    /// A delivery whose kfrag count does not match its grant, or another malformed input.
+    Malformed = 5,
+    /// A delivery whose kfrag does not verify under the owner's signed grant (a `Fault`).
+    InvalidKfrag = 6,
+}
+
+/// Number of [`ProxyDrop`] reasons.
+pub const PROXY_DROP_REASONS: usize = 7;
+
+impl ProxyDrop {
+    /// The reason a refusal with `e` counts under.
+    fn of(e: SharingError) -> ProxyDrop {
+        match e {
+            SharingError::NotAddressedToUs => ProxyDrop::NotForUs,
+            SharingError::GrantNotLive => ProxyDrop::NotLive,
+            SharingError::UnknownGrant => ProxyDrop::UnknownGrant,
+            SharingError::IntervalOutsideGrant => ProxyDrop::OutsideGrant,
+            SharingError::BadSignature
+            | SharingError::WrongChain
+            | SharingError::Decode(_)
+            | SharingError::Crypto(_) => ProxyDrop::Unauthenticated,
+            _ => ProxyDrop::Malformed,
+        }
+    }
+}
+
+/// The proxy's counters ([`Machine::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProxyStats {
+    /// Deliveries verified and held.
+    pub accepted: u64,
+    /// Cfrags returned (signed or not).
+    pub replies: u64,
+    /// Revokes honoured.
+    pub revoked: u64,
+    /// Dropped peer inputs by [`ProxyDrop`] reason.
+    pub dropped: Drops<PROXY_DROP_REASONS>,
+}
+
+impl MachineStats for ProxyStats {
+    fn dropped(&self) -> u64 {
+        self.dropped.total()
+    }
+}
+
 struct Held {
     grant: Grant,
     kfrags: Vec<VerifiedKeyFrag>,
@@ -111,6 +173,7 @@ pub struct Proxy {
     held: BTreeMap<GrantId, Held>,
     tombstones: BTreeMap<GrantId, (Address, Timestamp)>,
     outputs: VecDeque<ProxyOutput>,
+    stats: ProxyStats,
 }
 
 impl core::fmt::Debug for Proxy {
@@ -133,7 +196,19 @@ impl Proxy {
             held: BTreeMap::new(),
             tombstones: BTreeMap::new(),
             outputs: VecDeque::new(),
+            stats: ProxyStats::default(),
         }
+    }
+
+    /// Counters, dropped peer inputs by reason among them.
+    pub fn stats(&self) -> ProxyStats {
+        self.stats
+    }
+
+    /// Drop a peer's input: count it and tell the host (room was checked by the caller).
+    fn refuse(&mut self, grant: GrantId, reason: SharingError) {
+        self.stats.dropped.add(ProxyDrop::of(reason) as usize);
+        self.outputs.push_back(ProxyOutput::Refused { grant, reason });
     }
 
     /// The proxy's chain address.
@@ -177,8 +252,7 @@ impl Proxy {
                     .grant
                     .id()
                     .unwrap_or(GrantId(Default::default()));
-                self.outputs
-                    .push_back(ProxyOutput::Refused { grant, reason });
+                self.refuse(grant, reason);
                 return Ok(());
             }
         };
@@ -200,10 +274,7 @@ impl Proxy {
                 None
             };
         if let Some(reason) = refusal {
-            self.outputs.push_back(ProxyOutput::Refused {
-                grant: grant_id,
-                reason,
-            });
+            self.refuse(grant_id, reason);
             return Ok(());
         }
         if !self.held.contains_key(&grant_id) && self.held.len() >= self.config.max_grants {
@@ -220,6 +291,7 @@ impl Proxy {
                 Ok(v) => verified.push(v),
                 Err(_) => {
                     let owner = grant.owner;
+                    self.stats.dropped.add(ProxyDrop::InvalidKfrag as usize);
                     self.outputs
                         .push_back(ProxyOutput::Fault(Fault::InvalidKfrag {
                             owner,
@@ -238,6 +310,7 @@ impl Proxy {
                 kfrags: verified,
             },
         );
+        self.stats.accepted = self.stats.accepted.saturating_add(1);
         self.outputs.push_back(ProxyOutput::Accepted(grant_id));
         Ok(())
     }
@@ -253,21 +326,17 @@ impl Proxy {
         request: ReencryptionRequest,
     ) -> Result<(), SharingError> {
         self.room(1)?;
-        let refuse = |reason| ProxyOutput::Refused {
-            grant: request.grant,
-            reason,
-        };
         let Some(held) = self.held.get(&request.grant) else {
             let reason = if self.tombstones.contains_key(&request.grant) {
                 SharingError::GrantNotLive
             } else {
                 SharingError::UnknownGrant
             };
-            self.outputs.push_back(refuse(reason));
+            self.refuse(request.grant, reason);
             return Ok(());
         };
         if !held.grant.is_live(now) {
-            self.outputs.push_back(refuse(SharingError::GrantNotLive));
+            self.refuse(request.grant, SharingError::GrantNotLive);
             return Ok(());
         }
         let kfrag = request
@@ -276,8 +345,7 @@ impl Proxy {
             .and_then(|o| usize::try_from(o).ok())
             .and_then(|o| held.kfrags.get(o));
         let Some(kfrag) = kfrag else {
-            self.outputs
-                .push_back(refuse(SharingError::IntervalOutsideGrant));
+            self.refuse(request.grant, SharingError::IntervalOutsideGrant);
             return Ok(());
         };
         let cfrag = reencrypt(rng, &request.capsule, kfrag).to_unverified();
@@ -297,6 +365,7 @@ impl Proxy {
             }
             ReplyAuth::Transport => ProxyOutput::UnsignedReply(Box::new(body)),
         };
+        self.stats.replies = self.stats.replies.saturating_add(1);
         self.outputs.push_back(output);
         Ok(())
     }
@@ -318,8 +387,7 @@ impl Proxy {
             },
         };
         if let Some(reason) = refusal {
-            self.outputs
-                .push_back(ProxyOutput::Refused { grant: id, reason });
+            self.refuse(id, reason);
             return Ok(());
         }
         let needs_tombstone = revoke.revoke.until > now;
@@ -336,6 +404,7 @@ impl Proxy {
             self.tombstones
                 .insert(id, (revoke.revoke.owner, revoke.revoke.until));
         }
+        self.stats.revoked = self.stats.revoked.saturating_add(1);
         self.outputs.push_back(ProxyOutput::Dropped(id));
         Ok(())
     }
@@ -356,5 +425,28 @@ impl Proxy {
     /// The next thing the host must do, if any.
     pub fn poll_output(&mut self) -> Option<ProxyOutput> {
         self.outputs.pop_front()
+    }
+}
+
+/// The SDK's one machine contract ([`cpchain_core::machine`]); it calls the inherent
+/// methods of the same names.
+impl Machine for Proxy {
+    type Output<'a> = ProxyOutput;
+    type Stats = ProxyStats;
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        Proxy::handle_timeout(self, now);
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        Proxy::next_deadline(self)
+    }
+
+    fn poll_output(&mut self) -> Option<ProxyOutput> {
+        Proxy::poll_output(self)
+    }
+
+    fn stats(&self) -> ProxyStats {
+        Proxy::stats(self)
     }
 }

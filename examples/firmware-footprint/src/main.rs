@@ -26,7 +26,7 @@ use cpchain_core::{Duration, Timestamp};
 use cpchain_crypto::aead::{seal_in_place, AeadKey, HeaplessBuffer, Nonce};
 use cpchain_crypto::{keccak256, SecretKey};
 use cpchain_storage::block::BLOCK_OVERHEAD;
-use cpchain_storage::{Checkpoint, MasterSecret, Output, Schedule, SessionSalt, StreamId, Writer};
+use cpchain_storage::{Checkpoint, MasterSecret, Schedule, SessionSalt, StreamId, Writer, WriterOutput};
 
 /// Body capacity of a data block: 4 KiB, the gateway profile of issue 7.
 const BLOCK_CAP: usize = 4096;
@@ -107,8 +107,8 @@ fn gateway() -> bool {
         }
         while let Some(out) = w.poll_output() {
             let bytes = match &out {
-                Output::Block(b) => b.encode_to_slice(tx).map(|b| b.len()),
-                Output::Anchor(a) => encode_to_slice(a, tx).map(|b| b.len()),
+                WriterOutput::Block(b) => b.encode_to_slice(tx).map(|b| b.len()),
+                WriterOutput::Anchor(a) => encode_to_slice(a, tx).map(|b| b.len()),
             };
             match bytes {
                 Ok(n) => sent += black_box(n),
