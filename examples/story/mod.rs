@@ -503,7 +503,7 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
         match o {
             OwnerOutput::PublishGrant(g) => {
                 let bytes = encoding::encode_to_vec(&*g)?;
-                buyer.accept_grant(&encoding::decode(&bytes)?)?;
+                buyer.accept_grant(now, &encoding::decode(&bytes)?)?;
             }
             OwnerOutput::SendKfrags { to, delivery } => {
                 let bytes = encoding::encode_to_vec(&*delivery)?;
