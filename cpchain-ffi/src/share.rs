@@ -257,7 +257,7 @@ fn fault_polled(f: Fault) -> FfiResult<Polled> {
             info.peer = owner.0;
             info.fault = cpchain_share_fault::InvalidKfrag;
             info.interval = interval;
-            info.grant_id = evidence.grant.grant.id()?.0 .0;
+            info.grant_id = evidence.grant.body.id()?.0 .0;
             encoding::encode_to_vec(&*evidence)?
         }
         Fault::InvalidUnsignedCfrag { peer, evidence } => {
@@ -499,12 +499,12 @@ fn owner_polled(o: OwnerOutput) -> FfiResult<Polled> {
     let mut info = NO_INFO;
     let (kind, bytes) = match o {
         OwnerOutput::PublishGrant(g) => {
-            info.grant_id = g.grant.id()?.0 .0;
+            info.grant_id = g.body.id()?.0 .0;
             (K::PublishGrant, encoding::encode_to_vec(&*g)?)
         }
         OwnerOutput::SendKfrags { to, delivery } => {
             info.peer = to.0;
-            info.grant_id = delivery.grant.grant.id()?.0 .0;
+            info.grant_id = delivery.grant.body.id()?.0 .0;
             (K::SendKfrags, encoding::encode_to_vec(&*delivery)?)
         }
         OwnerOutput::PublishRevoke(r) => {
@@ -513,7 +513,7 @@ fn owner_polled(o: OwnerOutput) -> FfiResult<Polled> {
         }
         OwnerOutput::SendRevoke { to, revoke } => {
             info.peer = to.0;
-            info.grant_id = revoke.revoke.grant.0 .0;
+            info.grant_id = revoke.body.grant.0 .0;
             (K::SendRevoke, encoding::encode_to_vec(&revoke)?)
         }
         _ => return Err(cpchain_result::ShareOther),

@@ -612,7 +612,7 @@ mod sharing {
         }
         // Maximum-size grants addressed to this grantee, signed by outsiders (anyone can).
         let outsider_grant = |i: u32| {
-            let mut g = signed_honest.clone().unwrap().grant;
+            let mut g = signed_honest.clone().unwrap().body;
             g.owner = key(5000 + i).public_key().address();
             g.proxies = heapless::Vec::from_slice(&addrs(MAX_PROXIES as u32)).unwrap();
             g.first_interval = 0;

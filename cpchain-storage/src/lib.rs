@@ -143,6 +143,7 @@ pub mod reader;
 mod schedule;
 #[cfg(feature = "alloc")]
 pub mod shard;
+pub mod signed;
 #[cfg(feature = "pre")]
 pub mod sharing;
 pub mod writer;
@@ -164,6 +165,7 @@ pub use reader::{open_block, verify_chain, ChainSummary, ChainVerifier};
 #[cfg(feature = "alloc")]
 pub use reader::{open_block_to_vec, read_chain, OpenedBlock};
 pub use schedule::Schedule;
+pub use signed::{Signable, Signed, SignedError};
 #[cfg(feature = "alloc")]
 pub use shard::{reassemble, shard_block, Shard};
 pub use writer::{Checkpoint, Writer, WriterOutput, WriterStats};

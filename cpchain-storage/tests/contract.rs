@@ -224,7 +224,7 @@ mod sharing {
         let d = p.deliveries[0].clone();
         let out = step(proxy, |x| x.handle_delivery(NOW, d).unwrap(), |o| format!("{o:?}"));
         assert_eq!(out.len(), 1);
-        assert!(proxy.holds(&p.grant.as_ref().unwrap().grant.id().unwrap()));
+        assert!(proxy.holds(&p.grant.as_ref().unwrap().body.id().unwrap()));
         // A delivery for another proxy is a peer's bad input: counted, state unchanged.
         let foreign = p.deliveries[1].clone();
         let out = bad_peer_input(

@@ -699,12 +699,12 @@ fn end_to_end_over_a_real_data_chain() {
     let mut records = Vec::new();
     for b in &chain.blocks {
         let (mut rec, _shards) = shard_block(b, ShardParams::new(4, 2).unwrap()).unwrap();
-        let interval = b.header.interval;
-        let cap = capsules
-            .entry(interval)
-            .or_insert_with(|| w.owner.interval_capsule(&mut w.rng, interval).unwrap())
-            .clone();
-        rec.capsule = Some(cap);
+        // One call puts the interval's capsule in the record (issue 13 item 8) …
+        w.owner.attach_capsule(&mut w.rng, &mut rec).unwrap();
+        let cap = rec.capsule.clone().unwrap();
+        // … and every block of an interval carries the same one.
+        let first = capsules.entry(b.header.interval).or_insert_with(|| cap.clone());
+        assert_eq!(*first, cap);
         records.push(wire(&rec));
     }
     let intervals: Vec<u64> = capsules.keys().copied().collect();
@@ -1011,7 +1011,7 @@ fn a_second_grant_of_an_interval_names_the_same_delegating_key_cached_or_not() {
         let mut keys = None;
         while let Some(out) = o.poll_output() {
             if let OwnerOutput::PublishGrant(g) = out {
-                keys = Some(g.grant.delegating_keys.to_vec());
+                keys = Some(g.body.delegating_keys.to_vec());
             }
         }
         keys.unwrap()
@@ -1157,4 +1157,63 @@ fn a_repeating_rng_cannot_issue_a_second_grant_under_one_id() {
     );
     assert_eq!(w.owner.poll_output(), None);
     assert_eq!(w.owner.grants(), 1);
+}
+
+/// Issue 13 item 6: grants, revokes and cfrag responses are `Signed<T>` now; their wire
+/// form (tag, body, 65-byte signature) and their signed bytes (the body's canonical
+/// encoding under the old domain) are unchanged, so no version moves.
+#[test]
+fn signed_sharing_records_keep_their_wire_form_and_signed_bytes() {
+    fn check<T: cpchain_storage::Signable>(
+        signed: &cpchain_storage::Signed<T>,
+        tag: u16,
+        domain: &cpchain_core::encoding::Domain,
+        signer: Address,
+    ) {
+        let wire = encoding::encode_to_vec(signed).unwrap();
+        let body = encoding::encode_to_vec(&signed.body).unwrap();
+        assert_eq!(wire[1..3], tag.to_be_bytes());
+        assert_eq!(wire[3..wire.len() - 65], body[3..]);
+        assert_eq!(wire[wire.len() - 65..], signed.signature.to_bytes());
+        assert_eq!(signed.signature.recover_signer(domain, &body).unwrap(), signer);
+    }
+    let mut w = world(31);
+    let owner = w.owner.address();
+    let proxies = w.proxy_addrs(2);
+    let req = GrantRequest {
+        first_interval: 1,
+        last_interval: 1,
+        grantee: w.grantee.public_key(),
+        threshold: 1,
+        proxies: &proxies,
+        expires_at: EXPIRES,
+    };
+    let id = w.owner.grant(NOW, &mut w.rng, &req).unwrap();
+    let Some(OwnerOutput::PublishGrant(g)) = w.owner.poll_output() else {
+        panic!("no grant")
+    };
+    check(&*g, 0x0511, &GRANT_DOMAIN, owner);
+    assert_eq!(
+        GrantId(cpchain_core::keccak256(&encoding::encode_to_vec(&g.body).unwrap())),
+        id
+    );
+    while w.owner.poll_output().is_some() {}
+    w.owner.revoke(NOW, &id).unwrap();
+    let Some(OwnerOutput::PublishRevoke(r)) = w.owner.poll_output() else {
+        panic!("no revoke")
+    };
+    check(&r, 0x0513, &REVOKE_DOMAIN, owner);
+    while w.owner.poll_output().is_some() {}
+    let body = CfragBody {
+        grant: id,
+        interval: 1,
+        capsule: w.wrapped(1).capsule().clone(),
+        cfrag: {
+            let g2 = w.grant(2, 2, 1, 1);
+            let wrapped = w.wrapped(2);
+            w.responses(&g2, 2, wrapped).remove(0).body.cfrag
+        },
+    };
+    let response = CfragResponse::sign(body, &proxy_key(0)).unwrap();
+    check(&response, 0x0517, &CFRAG_DOMAIN, proxy_key(0).public_key().address());
 }

@@ -215,16 +215,16 @@ impl Grantee {
         grant: &SignedGrant,
     ) -> Result<GrantId, SharingError> {
         let id = grant.verify(self.config.chain_id)?;
-        if grant.grant.grantee != self.public {
+        if grant.body.grantee != self.public {
             return Err(SharingError::NotAddressedToUs);
         }
-        if now >= grant.grant.expires_at {
+        if now >= grant.body.expires_at {
             return Err(SharingError::GrantNotLive);
         }
         if !self.grants.contains_key(&id) && self.grants.len() >= self.config.max_grants {
             return Err(SharingError::CapacityExceeded);
         }
-        if self.grants.insert(id, grant.grant.clone()).is_none() {
+        if self.grants.insert(id, grant.body.clone()).is_none() {
             self.stats.grants_accepted = self.stats.grants_accepted.saturating_add(1);
         }
         Ok(id)

@@ -17,6 +17,23 @@
 //! interval *i*'s delegating key only, so they cannot open interval *j*
 //! (`tests/sharing.rs::grant_for_interval_i_opens_i_only`).
 //!
+//! # The paper's steps, and where each is in the code
+//! §2.2.2 describes "one-time encryption and multiple authorization" in four sentences; the
+//! code cites them as steps 1–4:
+//! 1. "The user uses a symmetrically encrypted secret key for encrypting each encryption
+//!    interval": the data-chain writer seals each interval's blocks under its interval key
+//!    ([`crate::keys::MasterSecret::interval_key`], [`crate::Writer`]).
+//! 2. "the correspondence between the encrypted data block and the secret key is recorded in
+//!    the improved DHT": the block's [`KeyIndexRecord`] names the key by commitment, and
+//!    [`Owner::attach_capsule`] puts the interval key, wrapped for re-encryption, into it.
+//! 3. "the secret key needs to be updated every encryption interval": every interval has its
+//!    own data key and its own delegating key ([`delegating_key`]).
+//! 4. "The re-encryption system based on asymmetric encryption is used to transmit the secret
+//!    key …, thus ensuring that the authorization of data is limited to a single encryption
+//!    interval": [`Owner::grant`] splits interval delegating keys into kfrags for proxies,
+//!    [`Proxy::handle_request`] re-encrypts the capsule, [`Grantee::handle_cfrag`] collects
+//!    `m` cfrags and [`Grantee::open`] recovers the interval key.
+//!
 //! # Key derivation (HKDF over Keccak-256, `hkdf::SimpleHkdf<sha3::Keccak256>`)
 //! Same construction and salt as the data chain's interval data keys, with distinct labels:
 //!
@@ -46,8 +63,9 @@
 //!   bare [`CfragBody`] under [`ReplyAuth::Transport`]; `handle_revoke` drops the grant's
 //!   kfrags and keeps a tombstone until the grant would have expired, so a replayed
 //!   delivery cannot reinstall them.
-//! * [`Grantee`]: `accept_grant`, then `request(now, grant, interval, wrapped key)` emits one
-//!   request per proxy; `handle_cfrag` verifies each signed cfrag (`handle_unsigned_cfrag`
+//! * [`Grantee`]: `accept_grant(now, grant)`, then `request(now, grant, interval, wrapped
+//!   key)` emits one request per proxy (it expires after [`GranteeConfig::request_timeout`]
+//!   or with its grant, whichever is first: `handle_timeout` emits `Expired`); `handle_cfrag` verifies each signed cfrag (`handle_unsigned_cfrag`
 //!   each unsigned one, with the sender the host's transport names); with `m` verified
 //!   cfrags it emits `Ready` and [`Grantee::open`] returns the interval's data key, which
 //!   opens that interval's blocks with the data-chain reader.

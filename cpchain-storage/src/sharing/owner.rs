@@ -6,7 +6,7 @@ use super::grant::{
 use super::memory::{btree_map_bytes, deque_bytes};
 use super::{delegating_key, kfrag_signer_key, SharingError, MAX_GRANT_INTERVALS, MAX_PROXIES};
 use crate::block::StreamId;
-use crate::index::CapsuleBytes;
+use crate::index::{CapsuleBytes, KeyIndexRecord};
 use crate::keys::MasterSecret;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -51,7 +51,8 @@ impl OwnerConfig {
     /// cached delegating keys and the output queue (a signed grant or a kfrag delivery each).
     pub const fn memory_bound(&self) -> usize {
         let grants = btree_map_bytes::<GrantId, Grant>(self.max_grants);
-        let keys = btree_map_bytes::<u64, PrePublicKey>(self.max_cached_keys);
+        let keys = btree_map_bytes::<u64, PrePublicKey>(self.max_cached_keys)
+            + btree_map_bytes::<u64, CapsuleBytes>(self.max_cached_keys);
         let largest = if size_of::<KfragDelivery>() > size_of::<SignedGrant>() {
             size_of::<KfragDelivery>()
         } else {
@@ -134,6 +135,9 @@ pub struct Owner {
     grants: BTreeMap<GrantId, Grant>,
     /// Delegating public keys by interval (public data, derived deterministically).
     key_cache: BTreeMap<u64, PrePublicKey>,
+    /// The capsule [`Owner::attach_capsule`] put in each recent interval's records (public:
+    /// it is in the key index), so every block of an interval shares one.
+    capsule_cache: BTreeMap<u64, CapsuleBytes>,
     outputs: VecDeque<OwnerOutput>,
     stats: OwnerStats,
 }
@@ -167,6 +171,7 @@ impl Owner {
             config,
             grants: BTreeMap::new(),
             key_cache: BTreeMap::new(),
+            capsule_cache: BTreeMap::new(),
             outputs: VecDeque::new(),
             stats: OwnerStats::default(),
         })
@@ -229,6 +234,39 @@ impl Owner {
     ) -> Result<CapsuleBytes, SharingError> {
         let wrapped = self.wrap_interval_key(rng, interval)?;
         Ok(encode_to_heapless(&wrapped)?)
+    }
+
+    /// Put the capsule of `record`'s interval into the key-index record, in one call
+    /// (§2.2.2 step 2 in the `sharing` module docs: the key index records which key opens
+    /// the block, here wrapped for re-encryption). Every
+    /// block of an interval gets the same capsule: the first call for an interval wraps its
+    /// key, later calls reuse it (the most recent [`OwnerConfig::max_cached_keys`]
+    /// intervals are kept). A record of another stream is refused with
+    /// [`SharingError::NotAddressedToUs`] and left unchanged.
+    pub fn attach_capsule(
+        &mut self,
+        rng: &mut impl CryptoRngCore,
+        record: &mut KeyIndexRecord,
+    ) -> Result<(), SharingError> {
+        if record.stream != self.stream {
+            return Err(SharingError::NotAddressedToUs);
+        }
+        let interval = record.interval;
+        let capsule = match self.capsule_cache.get(&interval) {
+            Some(c) => c.clone(),
+            None => {
+                let c = self.interval_capsule(rng, interval)?;
+                if self.config.max_cached_keys > 0 {
+                    if self.capsule_cache.len() >= self.config.max_cached_keys {
+                        self.capsule_cache.pop_first();
+                    }
+                    self.capsule_cache.insert(interval, c.clone());
+                }
+                c
+            }
+        };
+        record.capsule = Some(capsule);
+        Ok(())
     }
 
     /// Authorise `request.grantee` for the requested intervals through `request.proxies`.
@@ -331,12 +369,12 @@ impl Owner {
             // Only a repeating RNG gets here; one id must never name two kfrag sets.
             return Err(SharingError::DuplicateGrant);
         }
-        let first = signed.grant.first_interval;
-        for (interval, pk) in (first..).zip(signed.grant.delegating_keys.iter()) {
+        let first = signed.body.first_interval;
+        for (interval, pk) in (first..).zip(signed.body.delegating_keys.iter()) {
             self.cache_key(interval, *pk);
         }
 
-        self.grants.insert(id, signed.grant.clone());
+        self.grants.insert(id, signed.body.clone());
         self.stats.grants = self.stats.grants.saturating_add(1);
         self.outputs
             .push_back(OwnerOutput::PublishGrant(Box::new(signed.clone())));

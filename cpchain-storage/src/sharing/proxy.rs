@@ -249,14 +249,14 @@ impl Proxy {
             Err(reason) => {
                 let grant = delivery
                     .grant
-                    .grant
+                    .body
                     .id()
                     .unwrap_or(GrantId(Default::default()));
                 self.refuse(grant, reason);
                 return Ok(());
             }
         };
-        let grant = &delivery.grant.grant;
+        let grant = &delivery.grant.body;
         let refusal =
             if delivery.proxy != self.address || grant.proxy_index(&self.address).is_none() {
                 Some(SharingError::NotAddressedToUs)
@@ -302,7 +302,7 @@ impl Proxy {
                 }
             }
         }
-        let grant = delivery.grant.grant;
+        let grant = delivery.grant.body;
         self.held.insert(
             grant_id,
             Held {
@@ -378,11 +378,11 @@ impl Proxy {
         revoke: SignedRevoke,
     ) -> Result<(), SharingError> {
         self.room(1)?;
-        let id = revoke.revoke.grant;
+        let id = revoke.body.grant;
         let refusal = match revoke.verify(self.config.chain_id) {
             Err(e) => Some(e),
             Ok(()) => match self.held.get(&id) {
-                Some(h) if h.grant.owner != revoke.revoke.owner => Some(SharingError::BadSignature),
+                Some(h) if h.grant.owner != revoke.body.owner => Some(SharingError::BadSignature),
                 _ => None,
             },
         };
@@ -390,7 +390,7 @@ impl Proxy {
             self.refuse(id, reason);
             return Ok(());
         }
-        let needs_tombstone = revoke.revoke.until > now;
+        let needs_tombstone = revoke.body.until > now;
         if needs_tombstone
             && self.tombstones.len() >= self.config.max_grants
             && !self.tombstones.contains_key(&id)
@@ -402,7 +402,7 @@ impl Proxy {
         self.held.remove(&id);
         if needs_tombstone {
             self.tombstones
-                .insert(id, (revoke.revoke.owner, revoke.revoke.until));
+                .insert(id, (revoke.body.owner, revoke.body.until));
         }
         self.stats.revoked = self.stats.revoked.saturating_add(1);
         self.outputs.push_back(ProxyOutput::Dropped(id));
