@@ -44,7 +44,9 @@ where
 }
 
 /// A peer's bad input: dropped, counted exactly once in `stats().dropped()`, and the
-/// machine's observable state (`snapshot`) unchanged.
+/// machine's observable state (`snapshot`) unchanged. (The writer takes no peer input, so
+/// only the sharing machines, behind `pre`, use it.)
+#[cfg_attr(not(feature = "pre"), allow(dead_code))]
 fn bad_peer_input<M, I, P, S>(m: &mut M, input: I, snapshot: P) -> Vec<String>
 where
     M: Machine,

@@ -94,6 +94,7 @@
 //!          + max_pending × btree(16 × VerifiedCapsuleFrag) + deque(max_outputs)
 //!          + max_outputs × largest output
 //! Owner    btree(max_grants × Grant) + btree(max_cached_keys × PrePublicKey)
+//!          + btree(max_cached_keys × CapsuleBytes)
 //!          + deque(max_outputs) + max_outputs × largest output
 //! ```
 //!
