@@ -2,7 +2,8 @@
 //! second of wall time, swarm nemesis, 2 light nodes, for a fixed batch of seeds.
 //!
 //! The signature scheme is chosen at compile time: run once with
-//! `--features insecure-test-crypto` (keyed hashes, simulation only) and once with
+//! `--features insecure-test-crypto` and `RUSTFLAGS="--cfg cpchain_insecure_test_crypto"`
+//! (keyed hashes, simulation only; the cfg is the required opt-in) and once with
 //! `--features sim` (real k256 with the simulator's verification cache). Criterion's
 //! throughput is "elements/s" = heights committed per second (the highest height an honest
 //! node reached, summed over the runs of one iteration — what the `simulate` CLI counts).

@@ -8,7 +8,7 @@
 //! (inputs `handle_message`, `handle_timeout`, `block_checked`, `propose`; outputs drained
 //! from `poll_output`: broadcasts, `Persist` before any dependent send, content checks,
 //! committed blocks with their certificates, and faults as evidence), the wire messages
-//! (tags `0x0200`–`0x0206`), and light verification of VALIDATE messages for ordinary
+//! (tags `0x0200`–`0x0207`), and light verification of VALIDATE messages for ordinary
 //! nodes ([`lbft::light`]). It is Byzantine-safe where the paper's rule is not: impeach
 //! certificates need `2f + 1` by default, and heights have Tendermint-style rounds with
 //! locks. The safety and liveness arguments, with the tests guarding each invariant, are

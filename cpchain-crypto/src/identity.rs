@@ -5,8 +5,12 @@ use core::fmt;
 use cpchain_core::encoding::{signing_digest, Domain};
 use cpchain_core::{keccak256, Address, Hash};
 use k256::ecdsa::hazmat::SignPrimitive;
-use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use k256::ecdsa::{self, RecoveryId, SigningKey, VerifyingKey};
+use k256::elliptic_curve::ops::{Invert, LinearCombination, Reduce};
+use k256::elliptic_curve::point::{AffineCoordinates, DecompressPoint};
+use k256::elliptic_curve::subtle::Choice;
+use k256::elliptic_curve::PrimeField;
+use k256::{AffinePoint, ProjectivePoint, Scalar, U256};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -161,8 +165,9 @@ impl PublicKey {
         Address(out)
     }
 
-    /// Verify `sig` over `digest`. High-s signatures cannot exist here: [`Signature`]
-    /// refuses them on construction.
+    /// Verify `sig` over `digest`: accepted exactly when `sig` (all 65 bytes, `v` included)
+    /// recovers this key, so a signature with its `v` flipped is refused. High-s signatures
+    /// cannot exist here: [`Signature`] refuses them on construction.
     ///
     /// Goes through the per-thread verification cache when a simulator turned it on
     /// ([`crate::verify_cache`]): a hit stands for a check of the very same
@@ -212,12 +217,51 @@ impl PublicKey {
         }
     }
 
-    /// ECDSA verification proper.
+    /// ECDSA verification proper, on the backend of this build.
     #[cfg(not(feature = "insecure-test-crypto"))]
     fn verify_ecdsa(&self, digest: &Hash, sig: &Signature) -> Result<(), CryptoError> {
-        self.inner
-            .verify_prehash(digest.as_bytes(), &sig.rs)
-            .map_err(|_| CryptoError::BadSignature)
+        #[cfg(feature = "libsecp256k1")]
+        let r = self.verify_libsecp256k1(digest, sig);
+        #[cfg(not(feature = "libsecp256k1"))]
+        let r = self.verify_k256(digest, sig);
+        r
+    }
+
+    /// Strict ECDSA verification on k256, whatever the build's backend (benches and
+    /// differential tests call it by name).
+    ///
+    /// Plain ECDSA (k256's `verify_prehash`, go-ethereum's `VerifySignature`) checks only
+    /// `x(R') mod n = r` for `R' = z·s⁻¹·G + r·s⁻¹·Q`, so it accepts both values of `v`. Here
+    /// `R'` must be exactly the point that `r ‖ v` names: `x(R') = r` (no reduction, as
+    /// `v ∈ {0, 1}` never names `x = r + n`) and the parity of `y(R')` equal to `v`. That is
+    /// the same one double-scalar multiplication as plain verification, and it accepts exactly
+    /// when [`Signature::recover`] gives this key: `R' = R` ⇔ `Q = r⁻¹(s·R − z·G)`.
+    pub fn verify_k256(&self, digest: &Hash, sig: &Signature) -> Result<(), CryptoError> {
+        let (r, s) = sig.rs.split_scalars();
+        let z = digest_scalar(digest);
+        let s_inv = *s.invert_vartime();
+        let u1 = z * s_inv;
+        let u2 = *r * s_inv;
+        let q = ProjectivePoint::from(*self.inner.as_affine());
+        let big_r = ProjectivePoint::lincomb(&ProjectivePoint::GENERATOR, &u1, &q, &u2).to_affine();
+        let on_r = big_r.x() == r.to_repr();
+        let parity = bool::from(big_r.y_is_odd()) == sig.v.is_y_odd();
+        // The identity's affine form has x = 0, which no r equals (r is non-zero).
+        if big_r != AffinePoint::IDENTITY && on_r && parity {
+            Ok(())
+        } else {
+            Err(CryptoError::BadSignature)
+        }
+    }
+
+    /// Verification on libsecp256k1 (feature `libsecp256k1`, hosts only): the key must be
+    /// the one `sig` recovers, as in [`PublicKey::verify_k256`].
+    #[cfg(feature = "libsecp256k1")]
+    pub fn verify_libsecp256k1(&self, digest: &Hash, sig: &Signature) -> Result<(), CryptoError> {
+        match sig.recover_libsecp256k1(digest) {
+            Ok(pk) if pk == *self => Ok(()),
+            _ => Err(CryptoError::BadSignature),
+        }
     }
 
     /// Verify a domain-separated signature made with [`SecretKey::sign`].
@@ -278,6 +322,12 @@ impl<'de> Deserialize<'de> for PublicKey {
         PublicKey::from_sec1_bytes(&bytes)
             .map_err(|_| serde::de::Error::custom("invalid secp256k1 public key"))
     }
+}
+
+/// The digest as a scalar, as ECDSA reads it: 256 bits reduced modulo the group order (a
+/// digest at or above n is reduced, as go-ethereum and k256 do).
+fn digest_scalar(digest: &Hash) -> Scalar {
+    <Scalar as Reduce<U256>>::reduce_bytes(&k256::FieldBytes::from(*digest.as_bytes()))
 }
 
 /// A 65-byte recoverable ECDSA signature `r ‖ s ‖ v`, `v ∈ {0, 1}`, always low-s.
@@ -349,15 +399,54 @@ impl Signature {
                 .filter(|pk| pk.verify(digest, self).is_ok())
                 .ok_or(CryptoError::RecoveryFailed)
         };
-        #[cfg(not(feature = "insecure-test-crypto"))]
-        let r = VerifyingKey::recover_from_prehash(digest.as_bytes(), &self.rs, self.v)
-            .map(|inner| PublicKey { inner })
-            .map_err(|_| CryptoError::RecoveryFailed);
+        #[cfg(all(not(feature = "insecure-test-crypto"), feature = "libsecp256k1"))]
+        let r = self.recover_libsecp256k1(digest);
+        #[cfg(all(not(feature = "insecure-test-crypto"), not(feature = "libsecp256k1")))]
+        let r = self.recover_k256(digest);
         #[cfg(feature = "std")]
         if let (Ok(pk), Some(key)) = (r, cache_key) {
             crate::verify_cache::remember_recovered(key, pk);
         }
         r
+    }
+
+    /// Public-key recovery on k256 with ONE double-scalar multiplication, whatever the
+    /// build's backend (benches and differential tests call it by name; firmware uses it).
+    ///
+    /// `R` is the curve point with `x = r` and `y` of parity `v`; then
+    /// `Q = r⁻¹(s·R − z·G) = (−z·r⁻¹)·G + (s·r⁻¹)·R`, one `lincomb`. ecdsa 0.16's
+    /// `recover_from_prehash` computes the same `Q` and then runs a full verification of the
+    /// signature under it, which cannot fail for a `Q` computed this way (verification
+    /// recomputes `z·s⁻¹·G + r·s⁻¹·Q = R`); skipping it halves the cost. Refuses an `r` that
+    /// is no x coordinate and a result at infinity. Everything here is public (signature,
+    /// digest, key), so the variable-time inversion is used, as k256's own verification does. `v ∈ {2, 3}` (x = r + n) cannot reach
+    /// here: [`Signature::from_bytes`] refuses it, as mainnet does.
+    pub fn recover_k256(&self, digest: &Hash) -> Result<PublicKey, CryptoError> {
+        let (r, s) = self.rs.split_scalars();
+        let z = digest_scalar(digest);
+        let y_odd = Choice::from(u8::from(self.v.is_y_odd()));
+        let big_r = Option::<AffinePoint>::from(AffinePoint::decompress(&r.to_repr(), y_odd))
+            .ok_or(CryptoError::RecoveryFailed)?;
+        let r_inv = *r.invert_vartime();
+        let u1 = -(r_inv * z);
+        let u2 = r_inv * *s;
+        let q = ProjectivePoint::lincomb(
+            &ProjectivePoint::GENERATOR,
+            &u1,
+            &ProjectivePoint::from(big_r),
+            &u2,
+        );
+        VerifyingKey::from_affine(q.to_affine())
+            .map(|inner| PublicKey { inner })
+            .map_err(|_| CryptoError::RecoveryFailed)
+    }
+
+    /// Public-key recovery on libsecp256k1 (feature `libsecp256k1`, hosts only): go-ethereum's
+    /// own backend: 2.4× fewer instructions than [`Signature::recover_k256`] on x86-64
+    /// (docs/BENCHMARKS.md, "Signature recovery").
+    #[cfg(feature = "libsecp256k1")]
+    pub fn recover_libsecp256k1(&self, digest: &Hash) -> Result<PublicKey, CryptoError> {
+        crate::libsecp::recover(digest, &self.to_bytes())
     }
 
     /// The simulation-only keyed-hash signature of `signer` (compressed) over `digest`.

@@ -10,9 +10,33 @@
 //! * [`aead`]: ChaCha20-Poly1305 sealing in place, over an `alloc::vec::Vec` or a
 //!   fixed-capacity `heapless::Vec` (through [`aead::HeaplessBuffer`]) for firmware.
 //!
-//! Feature `insecure-test-crypto` (off by default, simulation only, refused together with
-//! the FFI) replaces ECDSA with a keyed hash; see the `sim_crypto` module source. With
-//! `std`, [`verify_cache`] is a per-thread, opt-in memo of signature checks for simulators.
+//! # One accepted encoding per signature
+//! [`PublicKey::verify`] (and everything built on it: `verify_payload`, data blocks, anchors,
+//! votes, the C API) accepts a signature only when its 65 bytes, `v` included, recover the
+//! verifying key. Plain ECDSA verification ignores `v`, so `r ‖ s ‖ 0` and `r ‖ s ‖ 1` would
+//! both pass; here exactly one does. The check costs nothing extra: the point
+//! `R' = z·s⁻¹·G + r·s⁻¹·Q` that plain verification computes must have `x = r` and the `y`
+//! parity `v`.
+//!
+//! # Recovery
+//! [`Signature::recover`] computes `Q = r⁻¹(s·R − z·G)` with one double-scalar
+//! multiplication ([`Signature::recover_k256`], `no_std`, the firmware path) instead of
+//! ecdsa 0.16's `recover_from_prehash`, which adds a full verification that cannot fail.
+//! Feature `libsecp256k1` (hosts only; refused for `target_os = "none"`) recovers and
+//! verifies on libsecp256k1 instead, go-ethereum's backend; both backends accept and refuse
+//! the same bytes (tests/recovery_backends.rs). Only `v ∈ {0, 1}` is accepted, as on mainnet:
+//! go-ethereum's low-level `secp256k1.RecoverPubkey` takes `v ∈ {2, 3}` (x = r + n) but its
+//! `ValidateSignatureValues` and every transaction and seal check refuse them.
+//!
+//! # Simulation only: `insecure-test-crypto`
+//! Feature `insecure-test-crypto` (off by default) replaces ECDSA with a keyed hash whose
+//! key is in this source: signatures made with it are forgeable by anyone. It builds only
+//! when rustc also gets `--cfg cpchain_insecure_test_crypto`
+//! (`RUSTFLAGS="--cfg cpchain_insecure_test_crypto"`), which feature unification cannot set,
+//! and never together with `cpchain-ffi` (`forbid-insecure-test-crypto`). See the
+//! `sim_crypto` module source and docs/security/crypto.md.
+//! With `std`, [`verify_cache`] is a per-thread, opt-in memo of signature checks for
+//! simulators.
 //!
 //! Secrets ([`SecretKey`], [`aead::AeadKey`]) are zeroized on drop and print as `<redacted>`.
 //!
@@ -58,6 +82,8 @@ extern crate std;
 pub mod aead;
 mod error;
 mod identity;
+#[cfg(feature = "libsecp256k1")]
+mod libsecp;
 #[cfg(feature = "pre")]
 pub mod pre;
 mod sim_crypto;

@@ -15,9 +15,21 @@
 //! low-s scalar and the 65 bytes still parse). `KEY` is a private constant of this module:
 //! code outside it (the simulated Byzantine validators) cannot compute a MAC for a key it
 //! does not hold, so inside the simulation signatures are unforgeable; outside it, they are
-//! worthless. The build fails when the feature meets `forbid-insecure-test-crypto`, the
+//! worthless. The feature alone does not build: rustc must also get
+//! `--cfg cpchain_insecure_test_crypto` (RUSTFLAGS), an opt-in that no dependency can switch
+//! on through feature unification, so a host crate that merely inherits the feature fails to
+//! compile. The build also fails when the feature meets `forbid-insecure-test-crypto`, the
 //! marker feature `cpchain-ffi` sets, so no shipped artifact can contain it; the feature is
 //! never on by default.
+
+#[cfg(all(feature = "insecure-test-crypto", not(cpchain_insecure_test_crypto)))]
+compile_error!(
+    "cpchain-crypto: feature `insecure-test-crypto` makes every signature forgeable (a keyed \
+     hash with its key in the source). It was enabled, perhaps through feature unification, \
+     without the explicit opt-in. For the simulator only, build with \
+     RUSTFLAGS=\"--cfg cpchain_insecure_test_crypto\" (and a separate --target-dir); never \
+     ship such a build."
+);
 
 #[cfg(all(
     feature = "insecure-test-crypto",
@@ -26,7 +38,8 @@
 compile_error!(
     "cpchain-crypto: feature `insecure-test-crypto` (simulation-only keyed-hash signatures) \
      is enabled in a build that also contains cpchain-ffi (feature `forbid-insecure-test-crypto`). \
-     Build the simulator on its own: `cargo run --release -p cpchain-examples --example simulate \
+     Build the simulator on its own: `RUSTFLAGS=\"--cfg cpchain_insecure_test_crypto\" cargo run \
+     --release --target-dir target/insecure-sim -p cpchain-examples --example simulate \
      --features insecure-test-crypto`."
 );
 

@@ -93,9 +93,10 @@
 #define CPCHAIN_LBFT_HEADER_MAX_LEN 160
 
 // Largest encoded persisted validator record (a `PERSIST` output): a buffer of this size
-// always holds one (a real record is far smaller: it holds at most the locked block; ask
-// `cpchain_lbft_validator_poll` with a NULL buffer for the exact size).
-#define CPCHAIN_LBFT_PERSISTED_MAX_LEN 1465152
+// always holds one (a real record is far smaller: it holds at most the locked block and
+// the block the validator prepared; ask `cpchain_lbft_validator_poll` with a NULL buffer
+// for the exact size).
+#define CPCHAIN_LBFT_PERSISTED_MAX_LEN 2841664
 
 // Bytes of the longest message text plus its NUL terminator, rounded up: a buffer of this
 // size always suffices for `cpchain_result_message`.

@@ -472,9 +472,10 @@ fn boxed_validator(validator: Validator<FixedSchedule>) -> *mut cpchain_lbft_val
 }
 
 /// Largest encoded persisted validator record (a `PERSIST` output): a buffer of this size
-/// always holds one (a real record is far smaller: it holds at most the locked block; ask
-/// `cpchain_lbft_validator_poll` with a NULL buffer for the exact size).
-pub const CPCHAIN_LBFT_PERSISTED_MAX_LEN: usize = 1_465_152;
+/// always holds one (a real record is far smaller: it holds at most the locked block and
+/// the block the validator prepared; ask `cpchain_lbft_validator_poll` with a NULL buffer
+/// for the exact size).
+pub const CPCHAIN_LBFT_PERSISTED_MAX_LEN: usize = 2_841_664;
 
 const _: () =
     assert!(<Persisted as WireMessage>::MAX_ENCODED_LEN == CPCHAIN_LBFT_PERSISTED_MAX_LEN);

@@ -3,7 +3,7 @@
 //! a round leader's [`Proposal`] and the [`RoundChange`] that carries a proof-of-lock.
 //!
 //! Wire tags (`0x02xx`): `0x0200` [`Message`], `0x0201` [`Validate`], `0x0202`
-//! [`Block`], `0x0203` [`Vote`], `0x0204` [`crate::lbft::Persisted`], `0x0205`
+//! [`Block`], `0x0203` [`Vote`], `0x0207` [`crate::lbft::Persisted`] (v2; `0x0204` was v1), `0x0205`
 //! [`Certificate`], `0x0206` [`crate::lbft::Header`].
 
 use super::block::{Block, BlockId, MAX_BLOCK_BYTES};
@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 
 /// Domain of a round leader's proposal signature.
 pub const PROPOSAL_DOMAIN: Domain = Domain::new("cpchain/lbft/proposal/v1");
-/// Domain of a round-change signature.
-pub const ROUND_CHANGE_DOMAIN: Domain = Domain::new("cpchain/lbft/round-change/v1");
+/// Domain of a round-change signature. `v2`: the signature also covers the carried lock
+/// (issue 12 item 2); a `v1` signature (over `chain ‖ height ‖ round` only) never verifies
+/// as a `v2` one, so an old-format copy cannot pass for a new one.
+pub const ROUND_CHANGE_DOMAIN: Domain = Domain::new("cpchain/lbft/round-change/v2");
 
 /// Any LBFT message between validators.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +137,12 @@ pub struct LockProof {
 /// Sent on entering round `round ≥ 1`: lets the next leader learn every lock before it
 /// proposes (the liveness argument needs this), and lets lagging validators catch up in
 /// rounds (f + 1 round changes for a round prove an honest validator is there).
+///
+/// The signature covers the lock it carries (its block id and certificate round), so a
+/// relay cannot strip the lock from a copy and deliver that first: the stripped copy does
+/// not verify, and the real one is not a duplicate of it. The lock's seal and body are not
+/// signed (the id does not cover them); the receiver checks them as the light verifier
+/// would.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundChange {
     /// Height.
@@ -145,16 +153,31 @@ pub struct RoundChange {
     pub lock: Option<LockProof>,
     /// The sender.
     pub voter: Address,
-    /// Signature over `chain ‖ height ‖ round`.
+    /// Signature over `chain ‖ height ‖ round ‖ lock flag ‖ locked block id ‖ lock round`
+    /// (zeros after a clear flag), under [`ROUND_CHANGE_DOMAIN`].
     pub signature: Signature,
 }
 
-pub(crate) fn round_change_payload(chain_id: u64, height: Height, round: u32) -> [u8; 20] {
-    let mut out = [0u8; 20];
-    let parts: [&[u8]; 3] = [
+/// The signed payload of a round change. `lock` is the carried lock's block id (computed
+/// from the block, never taken from the wire) and its certificate round.
+pub(crate) fn round_change_payload(
+    chain_id: u64,
+    height: Height,
+    round: u32,
+    lock: Option<(BlockId, u32)>,
+) -> [u8; 57] {
+    let mut out = [0u8; 57];
+    let (flag, id, lock_round) = match lock {
+        Some((id, r)) => (1u8, id, r),
+        None => (0u8, BlockId::ZERO, 0),
+    };
+    let parts: [&[u8]; 6] = [
         &chain_id.to_le_bytes(),
         &height.0.to_le_bytes(),
         &round.to_le_bytes(),
+        &[flag],
+        id.as_bytes(),
+        &lock_round.to_le_bytes(),
     ];
     for (dst, src) in out.iter_mut().zip(parts.iter().flat_map(|p| p.iter())) {
         *dst = *src;
@@ -162,8 +185,15 @@ pub(crate) fn round_change_payload(chain_id: u64, height: Height, round: u32) ->
     out
 }
 
+impl LockProof {
+    /// What a round change signs of this lock: the block id and the certificate round.
+    pub(crate) fn signed_part(&self) -> (BlockId, u32) {
+        (self.block.id(), self.certificate.round)
+    }
+}
+
 impl RoundChange {
-    /// Sign a round change.
+    /// Sign a round change, covering the lock it carries.
     pub fn sign(
         key: &SecretKey,
         chain_id: u64,
@@ -171,6 +201,7 @@ impl RoundChange {
         round: u32,
         lock: Option<LockProof>,
     ) -> RoundChange {
+        let signed = lock.as_ref().map(LockProof::signed_part);
         RoundChange {
             height,
             round,
@@ -178,7 +209,7 @@ impl RoundChange {
             voter: key.public_key().address(),
             signature: key.sign(
                 &ROUND_CHANGE_DOMAIN,
-                &round_change_payload(chain_id, height, round),
+                &round_change_payload(chain_id, height, round, signed),
             ),
         }
     }

@@ -64,6 +64,29 @@
 //!    duplicates). Users check the proposer seal against the schedule (mainnet did not).
 //! 5. **Transaction root** is a flat hash list ([`block::tx_root`]), not a trie: the engine
 //!    needs binding, not inclusion proofs.
+//! 6. **Seals on every path** (issue 12 item 0). The seal is not in the block id, so a
+//!    certificate or a leader's or round change's signature on an id says nothing about
+//!    the seal beside it. A validator takes a block from any path (PRE-PREPARE, a leader's
+//!    proof-of-lock, a round change's lock, VALIDATE, [`Validator::remember`],
+//!    [`Validator::restore`]) only as the light verifier would accept it: a normal block
+//!    well-formed for the height and sealed by the scheduled proposer, with the body its
+//!    header commits to; the impeach block exactly as built locally, unsealed (the paper's
+//!    impeach blocks carry no seal). So every [`Output::Commit`] and every VALIDATE sent
+//!    passes light verification (tests in `tests/lbft_safety.rs`; the property tests check
+//!    every `Commit` under a seal-stripping adversary). [`Persisted`] (v2) also keeps the
+//!    block the validator prepared, so a restart does not forget its good copy.
+//! 7. **Round changes sign their lock** ([`message::ROUND_CHANGE_DOMAIN`] `v2`: chain ‖
+//!    height ‖ round ‖ lock flag ‖ locked block id ‖ certificate round). With `v1` (chain ‖
+//!    height ‖ round) a relay could deliver a copy without the lock first and make the real
+//!    one a duplicate, hiding a lock the liveness argument needs (issue 12 item 2).
+//! 8. **PRE-PREPARE slot.** Only a header for this chain, height and parent, carrying the
+//!    body its header commits to, takes the height's PRE-PREPARE slot; anything else is
+//!    refused without a fault, since a validly sealed header of another chain or parent (a
+//!    proposer key reused on a testnet, a relaunched devnet) or a sealed header with a
+//!    swapped body (the body is not sealed) is not the proposer's misbehaviour here.
+//!    [`Fault::ProposerEquivocation`] needs two sealed headers for this slot, and
+//!    [`Fault::IllicitBlock`] (with its impeachment) a sealed header for it (issue 12
+//!    item 3).
 //!
 //! # Safety (agreement): no two different blocks are decided at one height
 //!

@@ -10,7 +10,7 @@
 //! durably before sending what follows can restart with [`Validator::restore`] and never
 //! sign two conflicting votes (test `restore_after_crash_never_double_votes`).
 
-use super::block::{check_normal_header, Block, BlockId, Header};
+use super::block::{check_normal_header, tx_root, Block, BlockId, Header};
 use super::config::Config;
 use super::error::{BlockError, CertificateError, ConfigError, ProposeError, Rejected};
 use super::light::verify_validate_on;
@@ -131,7 +131,11 @@ pub enum State {
 }
 
 /// What a validator must keep across a crash: everything it has signed at the current
-/// height and round, and its lock.
+/// height and round, its lock, and the sealed block it prepared or proposed (version 2,
+/// tag `0x0207`; version 1, tag `0x0204`, kept no block but the locked one, so a restarted
+/// validator forgot its good copy, issue 12 item 0). A v1 record does not decode (wrong
+/// tag): upgrade a validator between heights, not with votes of the current height on
+/// disk, since [`Validator::new`] at the chain head knows nothing it signed there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Persisted {
     /// Chain id, checked on restore.
@@ -148,6 +152,11 @@ pub struct Persisted {
     pub committed: Option<Vote>,
     /// Own lock and the P-certificate behind it.
     pub lock: Option<(u32, LockProof)>,
+    /// The sealed normal block of this height this validator prepared in the current
+    /// round, or else the PRE-PREPARE it holds (its own, if it proposed), unless it is the
+    /// locked block (kept above). Restored only if its seal is valid, so a restarted
+    /// validator commits its good copy when the COMMITs arrive.
+    pub prepared_block: Option<Block>,
     /// Whether this node sealed a proposal at this height (a second one is equivocation).
     pub proposed: bool,
     /// Whether this node sent its leader proposal in the current round.
@@ -155,8 +164,9 @@ pub struct Persisted {
 }
 
 impl WireMessage for Persisted {
-    const TAG: u16 = 0x0204;
-    const MAX_ENCODED_LEN: usize = <Message as WireMessage>::MAX_ENCODED_LEN + 1024;
+    const TAG: u16 = 0x0207;
+    const MAX_ENCODED_LEN: usize =
+        <Message as WireMessage>::MAX_ENCODED_LEN + <Block as WireMessage>::MAX_ENCODED_LEN + 1024;
 }
 
 /// Work counters: the benchmark's signature accounting and the bounded-buffer drops.
@@ -279,6 +289,8 @@ impl<S: ProposerSchedule> Validator<S> {
             if proof.certificate.block != id || proof.certificate.round != round {
                 return Err(ConfigError::PersistedMismatch);
             }
+            v.check_block_sealed(id, &proof.block)
+                .map_err(|_| ConfigError::PersistedMismatch)?;
             v.blocks.insert(id, proof.block);
             v.pcerts.insert((round, id), proof.certificate);
             v.lock = Some((round, id));
@@ -293,8 +305,39 @@ impl<S: ProposerSchedule> Validator<S> {
             v.committed = Some(c.clone());
             v.outputs.push_back(Output::Broadcast(Message::Vote(c)));
         }
+        if let Some(block) = persisted.prepared_block {
+            v.restore_prepared_block(block)?;
+        }
         v.announce_round();
         Ok(v)
+    }
+
+    /// Take back the block of [`Persisted::prepared_block`]: checked like a block from a
+    /// peer (the seal rule of every path), then held as the height's PRE-PREPARE. A block
+    /// this validator prepared in the current round is approved already; in round 0 with
+    /// nothing prepared the host is asked to judge it again, as on first receipt.
+    fn restore_prepared_block(&mut self, block: Block) -> Result<(), ConfigError> {
+        let id = block.id();
+        if block.is_impeach() {
+            return Err(ConfigError::PersistedMismatch);
+        }
+        self.check_block_sealed(id, &block)
+            .map_err(|_| ConfigError::PersistedMismatch)?;
+        let Some(seal) = block.seal else {
+            return Err(ConfigError::PersistedMismatch);
+        };
+        self.pre_prepare = Some((id, block.header.clone(), seal));
+        if self.prepared.as_ref().is_some_and(|p| p.block == id) || self.proposed {
+            self.approved.insert(id);
+        } else if self.round == 0 && self.prepared.is_none() {
+            self.pending_check = Some(id);
+            self.outputs.push_back(Output::CheckBlock {
+                height: self.height,
+                block: block.clone(),
+            });
+        }
+        self.blocks.insert(id, block);
+        Ok(())
     }
 
     /// Give a restarted validator a VALIDATE from the host's chain, to hand to lagging
@@ -306,8 +349,13 @@ impl<S: ProposerSchedule> Validator<S> {
     /// nowhere else (test `restarted_validator_helps_peers_with_the_head_it_remembers`).
     ///
     /// Checked like a message, state unchanged on `Err`: it must link (the head, or the
-    /// parent of the oldest VALIDATE held; else [`BlockError::WrongParent`]) and carry a
-    /// commit-phase certificate of the right kind with a quorum of valid signatures.
+    /// parent of the oldest VALIDATE held; else [`BlockError::WrongParent`]), carry the body
+    /// its header commits to ([`BlockError::TxRoot`]) and the seal the light verifier
+    /// requires (a normal block sealed by its proposer, an impeach block unsealed; else
+    /// [`BlockError::BadSeal`]: the seal is not in the id, so the chain link does not pin
+    /// it), and a commit-phase certificate of the right kind with a quorum of valid
+    /// signatures. Whatever is remembered is handed to peers, so it must pass their light
+    /// verification.
     /// [`Rejected::Duplicate`] if already held, [`Rejected::StaleHeight`] once
     /// `catch_up_heights` are held.
     pub fn remember(&mut self, validate: Validate) -> Result<(), Rejected> {
@@ -326,6 +374,7 @@ impl<S: ProposerSchedule> Validator<S> {
         if id != expected {
             return Err(Rejected::Block(BlockError::WrongParent));
         }
+        self.check_remembered_block(&id, &validate.block)?;
         let impeach = validate.block.is_impeach();
         let cert = &validate.certificate;
         if cert.kind != VoteKind::of(Phase::Commit, impeach)
@@ -348,6 +397,22 @@ impl<S: ProposerSchedule> Validator<S> {
         n.map_err(Rejected::Certificate)?;
         self.recent.push_front(validate);
         Ok(())
+    }
+
+    /// What the chain link of [`Validator::remember`] does not pin: the header is the
+    /// host's (its id links), but body and seal are outside the id. A decided normal block
+    /// carries its proposer's seal; an impeach block none (light verification requires
+    /// exactly that). `id` is `block.id()`.
+    fn check_remembered_block(&mut self, id: &BlockId, block: &Block) -> Result<(), Rejected> {
+        check_body_binding(block)?;
+        if block.is_impeach() {
+            return match block.seal {
+                None => Ok(()),
+                Some(_) => Err(Rejected::Block(BlockError::BadSeal)),
+            };
+        }
+        self.stats.recoveries = self.stats.recoveries.saturating_add(1);
+        block.verify_seal_of(id).map_err(Rejected::Block)
     }
 
     fn blank(cfg: Config, schedule: S, me: Address, parent: Header, now: Timestamp) -> Self {
@@ -586,14 +651,15 @@ impl<S: ProposerSchedule> Validator<S> {
         self.stats.signs = self.stats.signs.saturating_add(1);
         let id = block.id();
         self.proposed = true;
-        self.emit_persist();
-        self.outputs
-            .push_back(Output::Broadcast(Message::PrePrepare(block.clone())));
         if let Some(seal) = block.seal {
             self.pre_prepare = Some((id, block.header.clone(), seal));
         }
-        self.blocks.insert(id, block);
+        self.blocks.insert(id, block.clone());
         self.approved.insert(id);
+        // Persisted with the block it seals, so a restart keeps it (issue 12 item 0).
+        self.emit_persist();
+        self.outputs
+            .push_back(Output::Broadcast(Message::PrePrepare(block)));
         self.progress(now);
         Ok(id)
     }
@@ -697,6 +763,7 @@ impl<S: ProposerSchedule> Validator<S> {
         if scheduled != Some(block.header.proposer) {
             return Err(Rejected::Block(BlockError::WrongProposer));
         }
+        self.check_pre_prepare_place(&block)?;
         let id = block.id();
         if let Some((first, _, _)) = &self.pre_prepare {
             if *first == id {
@@ -712,6 +779,7 @@ impl<S: ProposerSchedule> Validator<S> {
                 return Err(Rejected::Block(BlockError::BadSeal));
             }
         };
+        check_body_binding(&block)?;
         if let Some((_, first, first_seal)) = &self.pre_prepare {
             self.outputs
                 .push_back(Output::Fault(Fault::ProposerEquivocation {
@@ -754,6 +822,26 @@ impl<S: ProposerSchedule> Validator<S> {
             });
         }
         self.progress(now);
+        Ok(())
+    }
+
+    /// Only a header for this chain, height and parent may take the height's PRE-PREPARE
+    /// slot (issue 12 item 3). A validly sealed header of another chain or parent (a
+    /// proposer key reused across networks, a relaunched devnet) is the proposer's honest
+    /// work elsewhere: refused without a fault, so it neither becomes `first` of a
+    /// [`Fault::ProposerEquivocation`] nor an [`Fault::IllicitBlock`] that would impeach an
+    /// honest proposer. Checked before the seal: it costs no public-key recovery.
+    fn check_pre_prepare_place(&self, block: &Block) -> Result<(), Rejected> {
+        let h = &block.header;
+        if h.chain_id != self.cfg.spec.chain_id {
+            return Err(Rejected::Block(BlockError::WrongChain));
+        }
+        if h.height != self.height {
+            return Err(Rejected::Block(BlockError::WrongHeight));
+        }
+        if h.parent != self.parent_id {
+            return Err(Rejected::Block(BlockError::WrongParent));
+        }
         Ok(())
     }
 
@@ -804,7 +892,7 @@ impl<S: ProposerSchedule> Validator<S> {
                 }
                 self.check_lock_proof(id, &p.block, cert)?;
             }
-            None if id == self.impeach_id => {}
+            None if id == self.impeach_id => self.check_block_sealed(id, &p.block)?,
             // A normal block without a P-certificate would need a fresh content check;
             // only the scheduled proposer's round-0 PRE-PREPARE gets one.
             None => return Err(Rejected::Unexpected),
@@ -876,10 +964,16 @@ impl<S: ProposerSchedule> Validator<S> {
             .validators
             .key_of(&rc.voter)
             .ok_or(Rejected::NotMember)?;
+        let lock_id = rc.lock.as_ref().map(|p| p.block.id());
         self.stats.verifies = self.stats.verifies.saturating_add(1);
         key.verify_payload(
             &ROUND_CHANGE_DOMAIN,
-            &round_change_payload(self.cfg.spec.chain_id, self.height, rc.round),
+            &round_change_payload(
+                self.cfg.spec.chain_id,
+                self.height,
+                rc.round,
+                lock_id.zip(rc.lock.as_ref().map(|p| p.certificate.round)),
+            ),
             &rc.signature,
         )
         .map_err(|_| Rejected::BadSignature)?;
@@ -888,8 +982,7 @@ impl<S: ProposerSchedule> Validator<S> {
             self.progress(now);
             return Ok(());
         }
-        if let Some(proof) = rc.lock {
-            let id = proof.block.id();
+        if let (Some(proof), Some(id)) = (rc.lock, lock_id) {
             if proof.certificate.round >= rc.round {
                 return Err(Rejected::Certificate(CertificateError::Mismatch));
             }
@@ -899,7 +992,7 @@ impl<S: ProposerSchedule> Validator<S> {
                 self.pcerts
                     .insert((proof.certificate.round, id), proof.certificate);
             } else if !self.blocks.contains_key(&id) {
-                self.check_block_shape(id, &proof.block)?;
+                self.check_block_sealed(id, &proof.block)?;
                 self.store_block(id, proof.block)?;
             }
         }
@@ -945,16 +1038,18 @@ impl<S: ProposerSchedule> Validator<S> {
     // ----- block bookkeeping -----
 
     /// A lock proof's block must be the impeach block or a well-formed block for this
-    /// height; its certificate a PREPARE-phase quorum on it. The seal and the content are
-    /// not re-checked: the certificate holds at least f + 1 honest PREPAREs, each given
-    /// only after those checks.
+    /// height sealed by the scheduled proposer; its certificate a PREPARE-phase quorum on
+    /// it. The content is not re-judged: the certificate holds at least f + 1 honest
+    /// PREPAREs, each given only after the host's check. The seal *is* re-checked: it is
+    /// not part of the id the certificate signs, so a copy with a stripped or replaced
+    /// seal carries the same certificate (issue 12 item 0).
     fn check_lock_proof(
         &mut self,
         id: BlockId,
         block: &Block,
         cert: &Certificate,
     ) -> Result<(), Rejected> {
-        self.check_block_shape(id, block)?;
+        self.check_block_sealed(id, block)?;
         let impeach = id == self.impeach_id;
         if cert.kind != VoteKind::of(Phase::Prepare, impeach)
             || cert.height != self.height
@@ -995,6 +1090,21 @@ impl<S: ProposerSchedule> Validator<S> {
             self.cfg.max_transactions,
         )
         .map_err(Rejected::Block)
+    }
+
+    /// The seal rule of every path that takes a block from outside (issue 12 item 0): what
+    /// the light verifier accepts at this height. The impeach block is unsealed by design
+    /// (every validator builds it) and must equal the local one, seal `None` and empty body
+    /// included; any other block must be well-formed for this height and carry a seal by
+    /// its proposer, who [`check_block_shape`](Self::check_block_shape) has checked is the
+    /// scheduled one. `id` is `block.id()`, computed by the caller.
+    fn check_block_sealed(&mut self, id: BlockId, block: &Block) -> Result<(), Rejected> {
+        self.check_block_shape(id, block)?;
+        if id == self.impeach_id {
+            return Ok(());
+        }
+        self.stats.recoveries = self.stats.recoveries.saturating_add(1);
+        block.verify_seal_of(&id).map_err(Rejected::Block)
     }
 
     fn store_block(&mut self, id: BlockId, block: Block) -> Result<(), Rejected> {
@@ -1383,13 +1493,41 @@ impl<S: ProposerSchedule> Validator<S> {
             prepared: self.prepared.clone(),
             committed: self.committed.clone(),
             lock,
+            prepared_block: self.prepared_block(),
             proposed: self.proposed,
             led: self.led,
         }
     }
 
+    /// See [`Persisted::prepared_block`]: the normal block of this round's PREPARE, else
+    /// the held PRE-PREPARE (only well-formed, sealed ones are held), unless locked on it.
+    fn prepared_block(&self) -> Option<Block> {
+        let prepared = self
+            .prepared
+            .as_ref()
+            .map(|p| p.block)
+            .filter(|id| *id != self.impeach_id);
+        let held = self.pre_prepare.as_ref().map(|(id, _, _)| *id);
+        let id = prepared.or(held)?;
+        if self.lock.is_some_and(|(_, locked)| locked == id) {
+            return None;
+        }
+        self.blocks.get(&id).cloned()
+    }
+
     fn emit_persist(&mut self) {
         let p = self.persisted();
         self.outputs.push_back(Output::Persist(p));
+    }
+}
+
+/// The body a header commits to. The seal covers the header only, so anyone relaying a
+/// sealed header can attach another body: a mismatch is not the proposer's doing and is
+/// refused without a fault and without taking the PRE-PREPARE slot (issue 12 item 3).
+fn check_body_binding(block: &Block) -> Result<(), Rejected> {
+    if tx_root(&block.transactions) == block.header.tx_root {
+        Ok(())
+    } else {
+        Err(Rejected::Block(BlockError::TxRoot))
     }
 }

@@ -290,6 +290,16 @@ pub struct Net {
     /// Nodes cut off: messages to them are diverted into `held`.
     pub partitioned: Vec<usize>,
     pub held: Vec<Envelope>,
+    /// A node that strips or forges the proposer's seal in every block-carrying message
+    /// it sends (the tampered copy first), and relays a tampered copy of every such message
+    /// it receives (issue 12 item 0): no signature on those messages covers the seal.
+    pub tamperer: Option<usize>,
+    /// Commit outputs and VALIDATEs sent by validators, each checked with the light
+    /// verifier (every node's engine is honest; only what the network adds is not).
+    pub light_checked: usize,
+    /// (parent id, VALIDATE) pairs already light-verified: every honest node commits and
+    /// broadcasts the same ones, and checking each once keeps the cases cheap.
+    light_ok: std::collections::HashSet<(BlockId, Vec<u8>)>,
 }
 
 impl Net {
@@ -324,6 +334,9 @@ impl Net {
             chains: vec![Vec::new(); n],
             partitioned: Vec::new(),
             held: Vec::new(),
+            tamperer: None,
+            light_checked: 0,
+            light_ok: Default::default(),
         };
         for i in 0..n {
             net.pump(i);
@@ -398,6 +411,14 @@ impl Net {
                         if self.roles[i] == Role::Silent {
                             continue;
                         }
+                        if let Message::Validate(v) = &msg {
+                            self.assert_light_valid(i, v, "broadcast VALIDATE");
+                        }
+                        if self.tamperer == Some(i) {
+                            if let Some(bad) = self.tampered(i, &msg) {
+                                self.send_all(i, bad);
+                            }
+                        }
                         if let Message::Vote(v) = &msg {
                             if self.roles[i] == Role::Honest {
                                 self.sent_votes[i].push(v.clone());
@@ -415,6 +436,18 @@ impl Net {
                             continue;
                         }
                         let to = self.fx.set.index_of(&to).unwrap();
+                        if let Message::Validate(v) = &msg {
+                            self.assert_light_valid(i, v, "catch-up VALIDATE");
+                        }
+                        if self.tamperer == Some(i) {
+                            if let Some(bad) = self.tampered(i, &msg) {
+                                self.queue.push_back(Envelope {
+                                    from: i,
+                                    to,
+                                    msg: bad,
+                                });
+                            }
+                        }
                         self.queue.push_back(Envelope { from: i, to, msg });
                     }
                     Output::Persist(p) => self.persisted[i] = Some(p),
@@ -424,6 +457,13 @@ impl Net {
                     }
                     Output::Commit { block, certificate } => {
                         assert_eq!(certificate.block, block.id());
+                        let v = Validate { block, certificate };
+                        let parent = self.chains[i]
+                            .last()
+                            .map(|c| c.block.header.clone())
+                            .unwrap_or_else(|| self.fx.genesis.clone());
+                        self.assert_light_ok(i, &v, &parent, "Commit output");
+                        let Validate { block, certificate } = v;
                         self.decided[i].push((block.header.height, block.id()));
                         self.heads[i] = Some(block.header.clone());
                         self.chains[i].push(Validate { block, certificate });
@@ -431,6 +471,85 @@ impl Net {
                     Output::Fault(f) => self.faults.push(f),
                 }
             }
+        }
+    }
+
+    /// A VALIDATE node `i` sends must pass light verification on its parent, taken from
+    /// `i`'s own chain (a validator only hands out what it decided or remembered).
+    fn assert_light_valid(&mut self, i: usize, v: &Validate, what: &str) {
+        let h = v.block.header.height.0;
+        let parent = if h == 1 {
+            self.fx.genesis.clone()
+        } else {
+            match self.chains[i]
+                .iter()
+                .find(|c| c.block.header.height.0 + 1 == h)
+            {
+                Some(c) => c.block.header.clone(),
+                None => return,
+            }
+        };
+        self.assert_light_ok(i, v, &parent, what);
+    }
+
+    fn assert_light_ok(&mut self, i: usize, v: &Validate, parent: &Header, what: &str) {
+        self.light_checked += 1;
+        let key = (
+            parent.id(),
+            cpchain_core::encoding::encode_to_vec(v).expect("encodable"),
+        );
+        if self.light_ok.contains(&key) {
+            return;
+        }
+        assert_eq!(
+            self.fx.light().verify(v, parent).map(|_| ()),
+            Ok(()),
+            "node {i}: {what} fails light verification"
+        );
+        self.light_ok.insert(key);
+    }
+
+    /// `msg` with the seal of the normal block it carries stripped (even draws) or
+    /// replaced by node `i`'s own seal over the same id; `None` if it carries none.
+    pub fn tampered(&mut self, i: usize, msg: &Message) -> Option<Message> {
+        let strip = self.next_rand().is_multiple_of(2);
+        let key = self.fx.keys[i].clone();
+        let tamper = |b: &Block| -> Option<Block> {
+            if b.is_impeach() {
+                return None;
+            }
+            let seal = if strip {
+                None
+            } else {
+                Some(key.sign(&block::SEAL_DOMAIN, b.id().as_bytes()))
+            };
+            Some(Block { seal, ..b.clone() })
+        };
+        match msg {
+            Message::PrePrepare(b) => tamper(b).map(Message::PrePrepare),
+            Message::Proposal(p) => {
+                let block = tamper(&p.block)?;
+                Some(Message::Proposal(Proposal { block, ..p.clone() }))
+            }
+            Message::RoundChange(rc) => {
+                let lock = rc.lock.as_ref()?;
+                let block = tamper(&lock.block)?;
+                Some(Message::RoundChange(RoundChange {
+                    lock: Some(LockProof {
+                        block,
+                        certificate: lock.certificate.clone(),
+                    }),
+                    ..rc.clone()
+                }))
+            }
+            Message::Validate(v) => {
+                let block = tamper(&v.block)?;
+                Some(Message::Validate(Validate {
+                    block,
+                    certificate: v.certificate.clone(),
+                }))
+            }
+            Message::Vote(_) => None,
         }
     }
 
@@ -477,6 +596,12 @@ impl Net {
         let now = self.now;
         let from = self.fx.addr(env.from);
         self.byzantine_react(env.to, &env.msg);
+        if self.tamperer == Some(env.to) && self.roles[env.to] != Role::Silent {
+            // Relay a tampered copy of what it hears; in random order it may arrive first.
+            if let Some(bad) = self.tampered(env.to, &env.msg) {
+                self.send_all(env.to, bad);
+            }
+        }
         let _ = self.nodes[env.to].handle_message(now, from, env.msg);
         self.pump(env.to);
         true

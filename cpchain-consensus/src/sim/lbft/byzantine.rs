@@ -4,7 +4,8 @@
 //! with anyone else's.
 
 use super::shared::{Event, Shared, SimMsg, ILLICIT_TX};
-use crate::lbft::{Block, BlockId, Message, Phase, Vote, VoteKind};
+use crate::lbft::block::SEAL_DOMAIN;
+use crate::lbft::{Block, BlockId, LockProof, Message, Phase, Vote, VoteKind};
 use crate::sim::network::{chance, uniform};
 use crate::sim::{Context, NodeId, SimRng};
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -42,6 +43,11 @@ pub struct Behaviour {
     /// At one height, vote on both the normal and the impeach path, then go silent for
     /// the rest of the run (the deadlock scenario of the engine's round design).
     pub both_paths_then_silent: bool,
+    /// Strip or forge the proposer's seal in every block-carrying message it sends
+    /// (PRE-PREPARE, proposal, round-change lock, VALIDATE) and in a copy of every such
+    /// message it hears, sent ahead of the real one: the seal is not in the block id, so
+    /// the votes, certificates and round-change signatures still verify (issue 12 item 0).
+    pub tamper_seals: bool,
 }
 
 impl Behaviour {
@@ -64,6 +70,8 @@ impl Behaviour {
                 replay_old: chance(rng, 300),
                 flood_future: chance(rng, 250),
                 both_paths_then_silent: chance(rng, 200),
+                // Drawn apart, by `with_tampering`: see there.
+                tamper_seals: false,
             };
             if b != Behaviour::default()
                 && b != (Behaviour {
@@ -73,6 +81,18 @@ impl Behaviour {
             {
                 return b;
             }
+        }
+    }
+
+    /// Add `tamper_seals` (30 %), drawn from its own stream keyed by the run's seed and
+    /// the validator, not from the scenario's: every other choice a seed makes (faults,
+    /// the other misbehaviours) stays what it was before this behaviour existed, so the
+    /// seeds CI replays keep their scenarios.
+    pub fn with_tampering(self, seed: u64, id: NodeId) -> Self {
+        let mut rng = SimRng::seed_from_u64(seed ^ 0x5ea1_0000_0000_0000 ^ (id as u64));
+        Behaviour {
+            tamper_seals: chance(&mut rng, 300),
+            ..self
         }
     }
 
@@ -326,6 +346,11 @@ impl Byzantine {
         }
         let b = self.behaviour;
         let Message::Vote(v) = msg else {
+            if b.tamper_seals {
+                if let Some(bad) = self.tampered(&msg) {
+                    ctx.broadcast(SimMsg::Lbft(Rc::new(bad)));
+                }
+            }
             ctx.broadcast(SimMsg::Lbft(Rc::new(msg)));
             return;
         };
@@ -398,6 +423,62 @@ impl Byzantine {
             wrong.block = self.random_id();
             wrong.signature = Signature::from_bytes(&v.signature.to_bytes()).unwrap_or(v.signature);
             ctx.broadcast(SimMsg::Lbft(Rc::new(Message::Vote(wrong))));
+        }
+    }
+}
+
+impl Byzantine {
+    /// With `tamper_seals`: send a seal-tampered copy of a block-carrying message just
+    /// heard, so it may arrive before the real one.
+    pub fn relay_tampered(&mut self, msg: &Message, ctx: &mut Context<SimMsg, Record, Event>) {
+        if self.silent || !self.behaviour.tamper_seals || msg.height() < self.height {
+            return;
+        }
+        if let Some(bad) = self.tampered(msg) {
+            ctx.broadcast(SimMsg::Lbft(Rc::new(bad)));
+        }
+    }
+
+    /// `msg` with the seal of the normal block it carries stripped or replaced by a seal
+    /// of our own over the same id; `None` if it carries no sealed block. Every signature
+    /// on the message still verifies (none covers the seal).
+    fn tampered(&mut self, msg: &Message) -> Option<Message> {
+        let tamper = |b: &Block, rng: &mut SimRng, key: &SecretKey| -> Option<Block> {
+            if b.is_impeach() {
+                return None;
+            }
+            let seal = if chance(rng, 500) {
+                None
+            } else {
+                Some(key.sign(&SEAL_DOMAIN, b.id().as_bytes()))
+            };
+            Some(Block { seal, ..b.clone() })
+        };
+        match msg {
+            Message::PrePrepare(b) => tamper(b, &mut self.rng, &self.key).map(Message::PrePrepare),
+            Message::Proposal(p) => {
+                let block = tamper(&p.block, &mut self.rng, &self.key)?;
+                let mut p = p.clone();
+                p.block = block;
+                Some(Message::Proposal(p))
+            }
+            Message::RoundChange(rc) => {
+                let lock = rc.lock.as_ref()?;
+                let block = tamper(&lock.block, &mut self.rng, &self.key)?;
+                let mut rc = rc.clone();
+                rc.lock = Some(LockProof {
+                    block,
+                    certificate: lock.certificate.clone(),
+                });
+                Some(Message::RoundChange(rc))
+            }
+            Message::Validate(v) => {
+                let block = tamper(&v.block, &mut self.rng, &self.key)?;
+                let mut v = v.clone();
+                v.block = block;
+                Some(Message::Validate(v))
+            }
+            Message::Vote(_) => None,
         }
     }
 }

@@ -320,6 +320,8 @@ impl ValidatorHost {
                         && !b.is_impeach()
                         && self.shared.schedule.proposer_of(self.engine.height())
                             == Some(b.header.proposer)
+                        && b.header.parent == self.last_id
+                        && crate::lbft::block::tx_root(&b.transactions) == b.header.tx_root
                         && b.verify_seal().is_ok() =>
                 {
                     Expect::ProposerEquivocation(b.header.proposer)
@@ -343,7 +345,8 @@ impl ValidatorHost {
             }
             Message::PrePrepare(b) => {
                 // The engine keeps the first correctly sealed PRE-PREPARE of the scheduled
-                // proposer, licit or not.
+                // proposer for this chain, height and parent, with the body its header
+                // commits to, licit or not.
                 let kept = match r {
                     Ok(()) => true,
                     Err(Rejected::Block(e)) => !matches!(
@@ -351,6 +354,10 @@ impl ValidatorHost {
                         BlockError::BadSeal
                             | BlockError::WrongProposer
                             | BlockError::NotTheImpeachBlock
+                            | BlockError::WrongChain
+                            | BlockError::WrongHeight
+                            | BlockError::WrongParent
+                            | BlockError::TxRoot
                     ),
                     Err(_) => false,
                 };
@@ -430,6 +437,7 @@ impl SimNode for ValidatorHost {
             SimMsg::Lbft(m) => {
                 if let Some(b) = self.byzantine.as_mut() {
                     b.heard(&m);
+                    b.relay_tampered(&m, ctx);
                 }
                 let expect = self.expectation(&m);
                 let height = self.engine.height();

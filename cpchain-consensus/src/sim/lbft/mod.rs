@@ -376,7 +376,7 @@ pub fn run(scenario: &Scenario, seed: u64, trace_lines: usize) -> RunReport {
                 *slot = Some(if forker {
                     Behaviour::forker()
                 } else {
-                    Behaviour::draw(&mut rng)
+                    Behaviour::draw(&mut rng).with_tampering(seed, i)
                 });
                 picked += 1;
             }
