@@ -44,7 +44,8 @@ use cpchain_core::{Duration, Hash, Timestamp};
 use cpchain_crypto::aead::AeadKey;
 use cpchain_storage::{
     open_block, verify_chain, Anchor, BlockId, ChainVerifier, Checkpoint, HeaplessBlock,
-    IntervalKey, MasterSecret, NoKeys, WriterOutput, Schedule, SessionSalt, StreamId, VecBlock, Writer,
+    IntervalKey, MasterSecret, NoKeys, Schedule, SessionSalt, StreamId, VecBlock, Writer,
+    WriterOutput,
 };
 use zeroize::{Zeroize, Zeroizing};
 

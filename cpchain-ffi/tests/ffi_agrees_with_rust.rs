@@ -251,8 +251,8 @@ mod data_chain {
     use super::*;
     use cpchain_core::{Duration, Timestamp};
     use cpchain_storage::{
-        open_block_to_vec, verify_chain, ChainVerifier, Checkpoint, MasterSecret, NoKeys, WriterOutput,
-        Schedule, SessionSalt, StreamId, VecBlock, Writer,
+        open_block_to_vec, verify_chain, ChainVerifier, Checkpoint, MasterSecret, NoKeys, Schedule,
+        SessionSalt, StreamId, VecBlock, Writer, WriterOutput,
     };
 
     const STREAM: [u8; 32] = [0x17; 32];

@@ -133,8 +133,8 @@ extern crate alloc;
 
 pub mod anchor;
 pub mod block;
-mod ids;
 mod error;
+mod ids;
 pub mod index;
 pub mod keys;
 pub mod market;
@@ -143,9 +143,9 @@ pub mod reader;
 mod schedule;
 #[cfg(feature = "alloc")]
 pub mod shard;
-pub mod signed;
 #[cfg(feature = "pre")]
 pub mod sharing;
+pub mod signed;
 pub mod writer;
 
 pub use anchor::{Anchor, ANCHOR_DOMAIN};
@@ -165,7 +165,7 @@ pub use reader::{open_block, verify_chain, ChainSummary, ChainVerifier};
 #[cfg(feature = "alloc")]
 pub use reader::{open_block_to_vec, read_chain, OpenedBlock};
 pub use schedule::Schedule;
-pub use signed::{Signable, Signed, SignedError};
 #[cfg(feature = "alloc")]
 pub use shard::{reassemble, shard_block, Shard};
+pub use signed::{Signable, Signed, SignedError};
 pub use writer::{Checkpoint, Writer, WriterOutput, WriterStats};

@@ -39,7 +39,11 @@ where
     assert_eq!(m.next_deadline(), Some(due), "an early call is harmless");
     assert!(m.poll_output().is_none(), "an early call emits nothing");
     let out = step(m, |m| m.handle_timeout(due), show);
-    assert_ne!(m.next_deadline(), Some(due), "the deadline fired and moved on");
+    assert_ne!(
+        m.next_deadline(),
+        Some(due),
+        "the deadline fired and moved on"
+    );
     (due, out)
 }
 
@@ -73,8 +77,16 @@ fn show_writer(o: WriterOutput<'_>) -> String {
 #[test]
 fn writer_keeps_the_contract() {
     let mut w = writer();
-    assert_eq!(Machine::next_deadline(&w), None, "nothing open, nothing due");
-    let out = step(&mut w, |w| w.append(Timestamp(100), b"r1").unwrap(), show_writer);
+    assert_eq!(
+        Machine::next_deadline(&w),
+        None,
+        "nothing open, nothing due"
+    );
+    let out = step(
+        &mut w,
+        |w| w.append(Timestamp(100), b"r1").unwrap(),
+        show_writer,
+    );
     assert!(out.is_empty());
     // The block of the first period seals at its end (T = 1 s).
     let (due, out) = fire(&mut w, show_writer);
@@ -224,7 +236,11 @@ mod sharing {
         let mut p = parties();
         let proxy = &mut p.proxies[0];
         let d = p.deliveries[0].clone();
-        let out = step(proxy, |x| x.handle_delivery(NOW, d).unwrap(), |o| format!("{o:?}"));
+        let out = step(
+            proxy,
+            |x| x.handle_delivery(NOW, d).unwrap(),
+            |o| format!("{o:?}"),
+        );
         assert_eq!(out.len(), 1);
         assert!(proxy.holds(&p.grant.as_ref().unwrap().body.id().unwrap()));
         // A delivery for another proxy is a peer's bad input: counted, state unchanged.

@@ -703,7 +703,9 @@ fn end_to_end_over_a_real_data_chain() {
         w.owner.attach_capsule(&mut w.rng, &mut rec).unwrap();
         let cap = rec.capsule.clone().unwrap();
         // … and every block of an interval carries the same one.
-        let first = capsules.entry(b.header.interval).or_insert_with(|| cap.clone());
+        let first = capsules
+            .entry(b.header.interval)
+            .or_insert_with(|| cap.clone());
         assert_eq!(*first, cap);
         records.push(wire(&rec));
     }
@@ -1175,7 +1177,10 @@ fn signed_sharing_records_keep_their_wire_form_and_signed_bytes() {
         assert_eq!(wire[1..3], tag.to_be_bytes());
         assert_eq!(wire[3..wire.len() - 65], body[3..]);
         assert_eq!(wire[wire.len() - 65..], signed.signature.to_bytes());
-        assert_eq!(signed.signature.recover_signer(domain, &body).unwrap(), signer);
+        assert_eq!(
+            signed.signature.recover_signer(domain, &body).unwrap(),
+            signer
+        );
     }
     let mut w = world(31);
     let owner = w.owner.address();
@@ -1194,7 +1199,9 @@ fn signed_sharing_records_keep_their_wire_form_and_signed_bytes() {
     };
     check(&*g, 0x0511, &GRANT_DOMAIN, owner);
     assert_eq!(
-        GrantId(cpchain_core::keccak256(&encoding::encode_to_vec(&g.body).unwrap())),
+        GrantId(cpchain_core::keccak256(
+            &encoding::encode_to_vec(&g.body).unwrap()
+        )),
         id
     );
     while w.owner.poll_output().is_some() {}
@@ -1215,5 +1222,10 @@ fn signed_sharing_records_keep_their_wire_form_and_signed_bytes() {
         },
     };
     let response = CfragResponse::sign(body, &proxy_key(0)).unwrap();
-    check(&response, 0x0517, &CFRAG_DOMAIN, proxy_key(0).public_key().address());
+    check(
+        &response,
+        0x0517,
+        &CFRAG_DOMAIN,
+        proxy_key(0).public_key().address(),
+    );
 }

@@ -208,7 +208,8 @@ impl Proxy {
     /// Drop a peer's input: count it and tell the host (room was checked by the caller).
     fn refuse(&mut self, grant: GrantId, reason: SharingError) {
         self.stats.dropped.add(ProxyDrop::of(reason) as usize);
-        self.outputs.push_back(ProxyOutput::Refused { grant, reason });
+        self.outputs
+            .push_back(ProxyOutput::Refused { grant, reason });
     }
 
     /// The proxy's chain address.
