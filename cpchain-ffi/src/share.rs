@@ -508,7 +508,7 @@ fn owner_polled(o: OwnerOutput) -> FfiResult<Polled> {
             (K::SendKfrags, encoding::encode_to_vec(&*delivery)?)
         }
         OwnerOutput::PublishRevoke(r) => {
-            info.grant_id = r.revoke.grant.0 .0;
+            info.grant_id = r.body.grant.0 .0;
             (K::PublishRevoke, encoding::encode_to_vec(&r)?)
         }
         OwnerOutput::SendRevoke { to, revoke } => {

@@ -168,4 +168,4 @@ pub use schedule::Schedule;
 #[cfg(feature = "alloc")]
 pub use shard::{reassemble, shard_block, Shard};
 pub use signed::{Signable, Signed, SignedError};
-pub use writer::{Checkpoint, Writer, WriterOutput, WriterStats};
+pub use writer::{Checkpoint, Output, Writer, WriterOutput, WriterStats};

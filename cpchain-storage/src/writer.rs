@@ -108,6 +108,11 @@ pub enum WriterOutput<'a> {
     Anchor(Anchor),
 }
 
+/// The name [`WriterOutput`] had before issue 13 (every machine's output enum is now named
+/// `<Machine>Output`); kept so code written against it, in flight on other branches, still
+/// builds. New code names `WriterOutput`.
+pub type Output<'a> = WriterOutput<'a>;
+
 /// Counters, for the host's telemetry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriterStats {
