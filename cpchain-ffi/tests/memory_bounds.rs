@@ -992,7 +992,7 @@ mod sharing {
         let g = GranteeConfig::default().memory_bound();
         let o = OwnerConfig::default().memory_bound();
         println!("default bounds: proxy {p} B, grantee {g} B, owner {o} B");
-        assert_eq!((p, g, o), (73_545_312, 56_216_400, 7_916_760));
+        assert_eq!((p, g, o), (65_860_320, 48_258_456, 7_327_832));
     }
 
     /// The delivery layout before this change: kfrags in a `Vec`, which serde pre-reserves
