@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build the no_std firmware footprint image for a Cortex-M4F (thumbv7em-none-eabihf) and
-# print its sizes as `text=<bytes> data=<bytes> bss=<bytes>`.
+# Build the Rust firmware image (examples/firmware-footprint: cortex-m-rt, for the MPS2-AN386
+# board, Cortex-M4F, thumbv7em-none-eabihf) and print its sizes as
+# `text=<bytes> data=<bytes> bss=<bytes>`. Run it with
+#   examples/c-firmware/run.sh an386 examples/firmware-footprint/target/thumbv7em-none-eabihf/release/cpchain-firmware-footprint OUT_DIR
 # Needs: rustup target thumbv7em-none-eabihf, arm-none-eabi-size (Debian binutils-arm-none-eabi).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -4,7 +4,7 @@
 #![cfg(feature = "sim")]
 
 use cpchain_consensus::lbft::{ImpeachQuorum, Phase};
-use cpchain_consensus::sim::lbft::{check_safety, run, Event, NemesisMode, Scenario};
+use cpchain_consensus::sim::lbft::{check_safety, run, Behaviour, Event, NemesisMode, Scenario};
 use cpchain_consensus::sim::Observed;
 use cpchain_core::{Hash, Height, Timestamp};
 
@@ -82,6 +82,48 @@ fn each_nemesis_alone_keeps_safety_and_liveness() {
         let r = run(&sc, 3, 0);
         assert!(r.violations.is_empty(), "{mode:?}: {:?}", r.violations);
     }
+}
+
+/// Issue 12, item 8.3: f Byzantine validators flooding maximum-size messages (forged
+/// locks, PRE-PREPAREs and VALIDATEs, plus signed votes for later heights) at every height:
+/// every honest host's memory checker holds and the chain still decides every height.
+#[test]
+fn flood_max_byzantine_keeps_honest_memory_within_the_bound() {
+    for n in [4usize, 7] {
+        let mut sc = Scenario::new(n, 5, NemesisMode::Byzantine);
+        sc.behaviour = Some(Behaviour {
+            flood_max: true,
+            flood_future: true,
+            ..Behaviour::none()
+        });
+        for seed in 0..2u64 {
+            let r = run(&sc, seed, 0);
+            assert!(
+                r.violations.is_empty(),
+                "n={n} seed {seed}: {:?}",
+                r.violations
+            );
+            assert!(r.figures.heights >= 5, "n={n} seed {seed}: {}", r.setup);
+        }
+    }
+}
+
+/// The memory checker fires on an honest node's over-budget report.
+#[test]
+fn memory_checker_rejects_an_over_budget_report() {
+    let log = vec![ev(
+        0,
+        10,
+        Event::OverBudget {
+            held: 70 << 20,
+            bound: 64 << 20,
+        },
+    )];
+    let (v, _) = check_safety(&shared(), &log, &[true; 4]);
+    assert!(v.iter().any(|v| v.checker == "memory"), "{v:?}");
+    // A Byzantine node's report is not a violation.
+    let (v, _) = check_safety(&shared(), &log, &[false; 4]);
+    assert!(v.is_empty(), "{v:?}");
 }
 
 fn ev(node: usize, at: u64, event: Event) -> Observed<Event> {

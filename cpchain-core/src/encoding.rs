@@ -132,6 +132,122 @@ pub fn decode<T: WireMessage>(input: &[u8]) -> Result<T, DecodeError> {
     Ok(msg)
 }
 
+/// Decoding a list of byte strings (a block body) with caps checked *while* decoding:
+/// at most `MAX_ITEMS` items and `MAX_BYTES` bytes in all, each item copied from the
+/// input only after the input is known to hold it, and the list grown as items arrive
+/// (never pre-allocated from a length prefix the input has not paid for). Use it with
+/// `#[serde(deserialize_with = "cpchain_core::encoding::bounded_byte_vecs::<_, ITEMS, BYTES>")]`.
+///
+/// Why: a `Vec<Vec<u8>>` decoded by plain serde costs 24 heap bytes per item (48 while the
+/// list doubles) for an empty item that costs one wire byte, so a 1.4 MB message could
+/// become 64 MiB. With this decoder the heap of an accepted list is at most
+/// `MAX_BYTES + MAX_ITEMS × size_of::<Vec<u8>>()` (capacity trimmed to the length), and
+/// a refused one is freed at once. The wire format is postcard's usual one (a varint
+/// count, then each item as a varint length and raw bytes), so encoding is unchanged.
+#[cfg(feature = "alloc")]
+pub fn bounded_byte_vecs<'de, D, const MAX_ITEMS: usize, const MAX_BYTES: usize>(
+    deserializer: D,
+) -> Result<alloc::vec::Vec<alloc::vec::Vec<u8>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    deserializer.deserialize_seq(bounded::Items::<MAX_ITEMS, MAX_BYTES>)
+}
+
+/// Heap bytes a list accepted by [`bounded_byte_vecs`] may hold: its stated decoded-size cap.
+#[cfg(feature = "alloc")]
+pub const fn bounded_byte_vecs_heap(max_items: usize, max_bytes: usize) -> usize {
+    max_bytes.saturating_add(max_items.saturating_mul(core::mem::size_of::<alloc::vec::Vec<u8>>()))
+}
+
+#[cfg(feature = "alloc")]
+mod bounded {
+    use alloc::vec::Vec;
+    use core::fmt;
+    use serde::de::{DeserializeSeed, Error, SeqAccess, Visitor};
+
+    /// Items pre-allocated before any has arrived (a constant, whatever the prefix says).
+    const PREALLOC: usize = 16;
+
+    pub(super) struct Items<const MAX_ITEMS: usize, const MAX_BYTES: usize>;
+
+    impl<'de, const MAX_ITEMS: usize, const MAX_BYTES: usize> Visitor<'de>
+        for Items<MAX_ITEMS, MAX_BYTES>
+    {
+        type Value = Vec<Vec<u8>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(
+                f,
+                "at most {MAX_ITEMS} byte strings of {MAX_BYTES} bytes in all"
+            )
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            if seq.size_hint().is_some_and(|n| n > MAX_ITEMS) {
+                return Err(A::Error::custom("too many items"));
+            }
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(PREALLOC));
+            let mut used = 0usize;
+            loop {
+                let left = MAX_BYTES.saturating_sub(used);
+                let Some(item) = seq.next_element_seed(Item { left })? else {
+                    break;
+                };
+                if items.len() >= MAX_ITEMS {
+                    return Err(A::Error::custom("too many items"));
+                }
+                used = used.saturating_add(item.len());
+                items.push(item);
+            }
+            items.shrink_to_fit();
+            Ok(items)
+        }
+    }
+
+    /// One byte string, refused if longer than `left`.
+    struct Item {
+        left: usize,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Item {
+        type Value = Vec<u8>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<u8>, D::Error> {
+            d.deserialize_bytes(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Item {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a byte string of at most {} bytes", self.left)
+        }
+
+        fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            if v.len() > self.left {
+                return Err(E::custom("too many bytes"));
+            }
+            Ok(v.to_vec())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            if seq.size_hint().is_some_and(|n| n > self.left) {
+                return Err(A::Error::custom("too many bytes"));
+            }
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(PREALLOC));
+            while let Some(b) = seq.next_element::<u8>()? {
+                if out.len() >= self.left {
+                    return Err(A::Error::custom("too many bytes"));
+                }
+                out.push(b);
+            }
+            out.shrink_to_fit();
+            Ok(out)
+        }
+    }
+}
+
 /// Read the tag of an envelope without decoding the body: how a host dispatches bytes from a
 /// peer to the right decoder.
 pub fn peek_tag(input: &[u8]) -> Result<u16, DecodeError> {
@@ -300,6 +416,43 @@ mod tests {
         v[HEADER_LEN] = 0x80;
         v.insert(HEADER_LEN + 1, 0x00);
         assert_eq!(decode::<Probe>(&v), Err(DecodeError::NonCanonical));
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Body {
+        #[serde(deserialize_with = "bounded_byte_vecs::<_, 4, 10>")]
+        items: alloc::vec::Vec<alloc::vec::Vec<u8>>,
+    }
+    impl WireMessage for Body {
+        const TAG: u16 = 0x7f02;
+        const MAX_ENCODED_LEN: usize = 1 << 16;
+    }
+
+    #[test]
+    fn bounded_byte_vecs_refuse_counts_and_bytes_over_the_caps() {
+        use alloc::vec;
+        let ok = Body {
+            items: vec![vec![1, 2, 3], vec![], vec![4; 7]],
+        };
+        let bytes = encode_to_vec(&ok).unwrap();
+        assert_eq!(decode::<Body>(&bytes).unwrap(), ok);
+        // Five items (cap 4), even empty ones.
+        let many = encode_to_vec(&Body {
+            items: vec![vec![]; 5],
+        })
+        .unwrap();
+        assert_eq!(decode::<Body>(&many), Err(DecodeError::Malformed));
+        // Eleven bytes in all (cap 10).
+        let big = encode_to_vec(&Body {
+            items: vec![vec![0; 6], vec![0; 5]],
+        })
+        .unwrap();
+        assert_eq!(decode::<Body>(&big), Err(DecodeError::Malformed));
+        // A count prefix the input does not pay for: refused, nothing large allocated.
+        let mut lying = bytes.clone();
+        lying.truncate(HEADER_LEN);
+        lying.extend_from_slice(&[0x80, 0x80, 0x04]);
+        assert_eq!(decode::<Body>(&lying), Err(DecodeError::Malformed));
     }
 
     #[test]

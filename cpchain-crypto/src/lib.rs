@@ -34,7 +34,7 @@
 //! when rustc also gets `--cfg cpchain_insecure_test_crypto`
 //! (`RUSTFLAGS="--cfg cpchain_insecure_test_crypto"`), which feature unification cannot set,
 //! and never together with `cpchain-ffi` (`forbid-insecure-test-crypto`). See the
-//! `sim_crypto` module source and docs/security/crypto.md.
+//! `sim_crypto` module source and docs/SECURITY.md (section 3).
 //! With `std`, [`verify_cache`] is a per-thread, opt-in memo of signature checks for
 //! simulators.
 //!

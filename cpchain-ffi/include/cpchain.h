@@ -18,6 +18,28 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/*
+ * Builds. The host library (default features, `std`) has every function of this header.
+ * A firmware library, built `--no-default-features` for a microcontroller, is `no_std`: C
+ * code linking it defines CPCHAIN_NO_STD, and then only the functions outside the
+ * CPCHAIN_STD and CPCHAIN_ALLOC blocks are declared (keys in caller storage, sign, verify,
+ * recover, Keccak, AEAD, the data-chain writer in caller storage), plus the hooks below,
+ * which the firmware defines. A firmware library built with `--features alloc` adds the
+ * CPCHAIN_ALLOC functions (chain specs, LBFT light verification, DPoR): define
+ * CPCHAIN_ALLOC as well. Sharing (CPCHAIN_PRE) needs a host build. The hooks a firmware
+ * defines (cpchain_hook_*) are declared at the end, under !defined(CPCHAIN_STD).
+ */
+#if !defined(CPCHAIN_NO_STD)
+#  ifndef CPCHAIN_STD
+#    define CPCHAIN_STD 1
+#  endif
+#  ifndef CPCHAIN_ALLOC
+#    define CPCHAIN_ALLOC 1
+#  endif
+#endif
+
+
+
 // Bytes of a ChaCha20-Poly1305 key.
 #define CPCHAIN_AEAD_KEY_LEN 32
 
@@ -58,9 +80,11 @@
 // Bytes of the per-record header `cpchain_chain_open_block` writes: time (8) and length (4).
 #define CPCHAIN_RECORD_HEADER_LEN 12
 
+#if defined(CPCHAIN_ALLOC)
 // Terms a schedule holds when the host has no reason to choose: the election's lead window
 // plus ample history.
 #define CPCHAIN_DPOR_SCHEDULE_DEFAULT_CAPACITY 64
+#endif
 
 // Bytes of a secret key scalar.
 #define CPCHAIN_SECRET_KEY_LEN 32
@@ -89,14 +113,18 @@
 // Longest signing-domain name accepted, in bytes.
 #define CPCHAIN_DOMAIN_MAX_LEN 255
 
+#if defined(CPCHAIN_ALLOC)
 // Largest encoded LBFT block header.
 #define CPCHAIN_LBFT_HEADER_MAX_LEN 160
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Largest encoded persisted validator record (a `PERSIST` output): a buffer of this size
 // always holds one (a real record is far smaller: it holds at most the locked block and
 // the block the validator prepared; ask `cpchain_lbft_validator_poll` with a NULL buffer
 // for the exact size).
 #define CPCHAIN_LBFT_PERSISTED_MAX_LEN 2841664
+#endif
 
 // Bytes of the longest message text plus its NUL terminator, rounded up: a buffer of this
 // size always suffices for `cpchain_result_message`.
@@ -151,11 +179,15 @@
 #define CPCHAIN_SHARE_REPLY_AUTH_TRANSPORT 1
 #endif
 
+#if defined(CPCHAIN_ALLOC)
 // Longest wire encoding of a chain spec, in bytes (longer input is refused unparsed).
 #define CPCHAIN_CHAIN_SPEC_MAX_ENCODED_LEN 512
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Bytes of a 128-bit amount, big-endian.
 #define CPCHAIN_AMOUNT_LEN 16
+#endif
 
 // What every fallible C API call returns: `CPCHAIN_RESULT_OK` (0) or an error code.
 //
@@ -484,18 +516,25 @@ typedef uint32_t cpchain_chain_output_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+#if defined(CPCHAIN_ALLOC)
 // How a committee seat was filled.
 enum cpchain_seat_kind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
+#if defined(CPCHAIN_ALLOC)
   // Drawn from the low-RPT half.
   CPCHAIN_SEAT_KIND_LOW = 0,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // Drawn from the high-RPT half.
   CPCHAIN_SEAT_KIND_HIGH = 1,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // A default proposer filling a seat the election left open.
   CPCHAIN_SEAT_KIND_DEFAULT = 2,
+#endif
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -504,31 +543,47 @@ typedef enum cpchain_seat_kind cpchain_seat_kind;
 typedef uint32_t cpchain_seat_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // What `cpchain_lbft_validator_poll` wrote, in the order the host must act on it.
 enum cpchain_lbft_output_kind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
+#if defined(CPCHAIN_ALLOC)
   // Nothing (with `CPCHAIN_RESULT_NO_OUTPUT` or an error).
   CPCHAIN_LBFT_OUTPUT_KIND_NONE = 0,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // Send the message bytes to every validator (a VALIDATE also to every node).
   CPCHAIN_LBFT_OUTPUT_KIND_BROADCAST = 1,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // Send the message bytes to the one validator `info.peer`.
   CPCHAIN_LBFT_OUTPUT_KIND_SEND = 2,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // Write the bytes durably before acting on any later output; after a crash, re-create
   // the validator from the last ones with `cpchain_lbft_validator_restore`.
   CPCHAIN_LBFT_OUTPUT_KIND_PERSIST = 3,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // Judge the transactions of the encoded block `info.block_id` at `info.height` and
   // answer with `cpchain_lbft_validator_block_checked`.
   CPCHAIN_LBFT_OUTPUT_KIND_CHECK_BLOCK = 4,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // The block is final: the bytes are its VALIDATE (block and C-certificate), which
   // light clients verify with `cpchain_lbft_verify_validate`.
   CPCHAIN_LBFT_OUTPUT_KIND_COMMIT = 5,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // A peer misbehaved: `info.fault` says how and `info.peer` who (when known); for vote
   // equivocation the bytes are the two encoded votes, back to back.
   CPCHAIN_LBFT_OUTPUT_KIND_FAULT = 6,
+#endif
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -537,25 +592,39 @@ typedef enum cpchain_lbft_output_kind cpchain_lbft_output_kind;
 typedef uint32_t cpchain_lbft_output_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Kinds of misbehaviour a validator reports.
 enum cpchain_lbft_fault
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
+#if defined(CPCHAIN_ALLOC)
   // Not a fault output.
   CPCHAIN_LBFT_FAULT_NONE = 0,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // Two signed votes of one phase for different blocks in one round.
   CPCHAIN_LBFT_FAULT_EQUIVOCATION = 1,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // Two different proposals sealed by one proposer at one height.
   CPCHAIN_LBFT_FAULT_PROPOSER_EQUIVOCATION = 2,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // Two different leader proposals in one round.
   CPCHAIN_LBFT_FAULT_LEADER_EQUIVOCATION = 3,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // A proposal whose seal does not verify (`peer` delivered it).
   CPCHAIN_LBFT_FAULT_BAD_SEAL = 4,
+#endif
+#if defined(CPCHAIN_ALLOC)
   // A correctly sealed but illicit proposal.
   CPCHAIN_LBFT_FAULT_ILLICIT_BLOCK = 5,
+#endif
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -564,6 +633,7 @@ typedef enum cpchain_lbft_fault cpchain_lbft_fault;
 typedef uint32_t cpchain_lbft_fault;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+#endif
 
 #if defined(CPCHAIN_PRE)
 // What a sharing handle's `_poll` wrote, in the order the host must act on it.
@@ -692,26 +762,32 @@ typedef uint32_t cpchain_share_fault;
 #endif // __cplusplus
 #endif
 
+#if defined(CPCHAIN_ALLOC)
 // The parameters every node of one chain must agree on (white paper section 2.4, section 5.1).
 //
 // Create with `cpchain_chain_spec_mainnet`, `cpchain_chain_spec_devnet` or
 // `cpchain_chain_spec_decode`; release with `cpchain_chain_spec_free`. Immutable, so one
 // handle may be read from several threads at once.
 typedef struct cpchain_chain_spec cpchain_chain_spec;
+#endif
 
 // The data-chain writer of one stream. Make it with `cpchain_chain_writer_new` (heap) or
 // `cpchain_chain_writer_new_in` (caller storage), release it with
 // `cpchain_chain_writer_free`. Single-threaded: see the module docs of cpchain-ffi.
 typedef struct cpchain_chain_writer cpchain_chain_writer;
 
+#if defined(CPCHAIN_ALLOC)
 // Who proposes which height (§2.4.1): the default proposers, and the committee elected for
 // each term. A mutable, single-threaded handle (see the crate docs); make it with
 // `cpchain_dpor_schedule_new`, release it with `cpchain_dpor_schedule_free`.
 typedef struct cpchain_dpor_schedule cpchain_dpor_schedule;
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // An LBFT validator (§2.4.2): a mutable, single-threaded handle; see the crate docs.
 // Make it with `cpchain_lbft_validator_new`, release it with `cpchain_lbft_validator_free`.
 typedef struct cpchain_lbft_validator cpchain_lbft_validator;
+#endif
 
 // A secp256k1 secret key: an account, validator or device identity.
 //
@@ -841,6 +917,7 @@ typedef struct {
   uint64_t keyed_blocks;
 } cpchain_chain_summary;
 
+#if defined(CPCHAIN_ALLOC)
 // What the chain shows of one candidate over the RPT and punishment windows (the host
 // extracts these from its chain).
 typedef struct {
@@ -861,7 +938,9 @@ typedef struct {
   // Impeach blocks at this candidate's slots in the punishment window.
   uint64_t impeached_blocks;
 } cpchain_rpt_observation;
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // One candidate's RPT and the rank scores (0 to 100) behind it, for audit and display.
 typedef struct {
   // The candidate's address.
@@ -880,7 +959,9 @@ typedef struct {
   // election weighs.
   uint32_t rpt;
 } cpchain_rpt_record;
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // A campaigning candidate and its RPT: the election's input.
 typedef struct {
   // The candidate's address.
@@ -888,7 +969,9 @@ typedef struct {
   // Its RPT.
   uint32_t rpt;
 } cpchain_candidate;
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // One committee seat, in slot order.
 typedef struct {
   // Who proposes in this slot.
@@ -896,7 +979,9 @@ typedef struct {
   // How the seat was filled.
   cpchain_seat_kind kind;
 } cpchain_seat;
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Where a height sits in the term structure, and who seals it.
 typedef struct {
   // The term the height belongs to (genesis is term 0).
@@ -916,6 +1001,7 @@ typedef struct {
   // The proposer's address, when known; zero otherwise.
   uint8_t proposer[20];
 } cpchain_dpor_slot;
+#endif
 
 // Memory for one secret key in the caller's storage (a `static`, a stack frame), for
 // firmware that has no heap: pass it to `cpchain_secret_key_from_bytes_in` or
@@ -926,6 +1012,7 @@ typedef struct {
   uint64_t _opaque[24];
 } cpchain_secret_key_storage;
 
+#if defined(CPCHAIN_ALLOC)
 // Facts about a polled output beside its bytes.
 typedef struct {
   // For `SEND`, the recipient; for `FAULT`, the offender when known; zero otherwise.
@@ -937,6 +1024,7 @@ typedef struct {
   // For `FAULT`, its kind.
   cpchain_lbft_fault fault;
 } cpchain_lbft_output_info;
+#endif
 
 #if defined(CPCHAIN_PRE)
 // Facts about a polled sharing output beside its bytes.
@@ -954,6 +1042,7 @@ typedef struct {
 } cpchain_share_output_info;
 #endif
 
+#if defined(CPCHAIN_ALLOC)
 // The RPT weights of white paper section 5.1.2, in percent (they sum to 100).
 typedef struct {
   // Account balance (AB).
@@ -967,6 +1056,7 @@ typedef struct {
   // Blocks proposed in the window, blockchain maintenance (BM).
   uint32_t maintenance;
 } cpchain_rpt_weights;
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -1051,6 +1141,7 @@ cpchain_result cpchain_aead_open_in_place(const uint8_t *key,
                                           size_t sealed_len,
                                           size_t *out_len);
 
+#if defined(CPCHAIN_ALLOC)
 // Make a data-chain writer on the heap for `stream` (32 bytes), with clocks `schedule`,
 // signing with `device` (the handle is only read: the writer keeps its own copy, so the
 // key handle may be freed afterwards) and deriving interval keys from `master` (32 bytes,
@@ -1079,6 +1170,7 @@ cpchain_result cpchain_chain_writer_new(const uint8_t *stream,
                                         const uint8_t *session_entropy,
                                         size_t session_entropy_len,
                                         cpchain_chain_writer **out);
+#endif
 
 // `cpchain_chain_writer_new` without the heap: the writer is made in `storage` (about
 // 9 KiB; `sizeof(cpchain_chain_writer_storage)`), and `*out` points into it. A NULL or
@@ -1191,6 +1283,7 @@ cpchain_result cpchain_chain_writer_checkpoint(const cpchain_chain_writer *write
 cpchain_result cpchain_chain_writer_get_stats(const cpchain_chain_writer *writer,
                                               cpchain_chain_writer_stats *out);
 
+#if defined(CPCHAIN_STD)
 // Read the public fields of an encoded block (no verification: run `cpchain_chain_verify`
 // for that). The checkpoint after this block is `{index + 1, id, last_time_ms}`.
 //
@@ -1200,7 +1293,9 @@ cpchain_result cpchain_chain_writer_get_stats(const cpchain_chain_writer *writer
 cpchain_result cpchain_chain_block_get_info(const uint8_t *block,
                                             size_t len,
                                             cpchain_chain_block_info *out);
+#endif
 
+#if defined(CPCHAIN_STD)
 // Read the fields of an encoded anchor (no signature check: `cpchain_chain_verify` does it).
 //
 // # Safety
@@ -1209,7 +1304,9 @@ cpchain_result cpchain_chain_block_get_info(const uint8_t *block,
 cpchain_result cpchain_chain_anchor_get_info(const uint8_t *anchor,
                                              size_t len,
                                              cpchain_chain_anchor_info *out);
+#endif
 
+#if defined(CPCHAIN_STD)
 // The data key of `stream`'s encryption interval `interval`, derived from the owner's
 // master secret: what opens that interval's blocks, and what a share grants. Handle the
 // output as a secret.
@@ -1225,7 +1322,9 @@ cpchain_result cpchain_chain_data_key(const uint8_t *master,
                                       uint64_t interval,
                                       uint8_t *out,
                                       size_t out_len);
+#endif
 
+#if defined(CPCHAIN_STD)
 // Verify a run of encoded `blocks` (in the order received) of `stream`, signed by `device`
 // (SEC1 public key, 33 or 65 bytes), against encoded `anchors`, starting from `from` (NULL:
 // block 0). With a `master` secret (32 bytes; NULL with length 0 for none) each block's key
@@ -1256,7 +1355,9 @@ cpchain_result cpchain_chain_verify(const uint8_t *stream,
                                     const uint8_t *master,
                                     size_t master_len,
                                     cpchain_chain_summary *out);
+#endif
 
+#if defined(CPCHAIN_STD)
 // Decrypt one encoded block with its interval's data key (32 bytes, from
 // `cpchain_chain_data_key` or a share) into `buf` as a flat list of records, each
 // `time_ms (uint64 little-endian) || len (uint32 little-endian) || len bytes`; walk it
@@ -1280,7 +1381,9 @@ cpchain_result cpchain_chain_open_block(const uint8_t *block,
                                         size_t buf_len,
                                         size_t *out_len,
                                         size_t *record_count);
+#endif
 
+#if defined(CPCHAIN_STD)
 // Walk the records `cpchain_chain_open_block` wrote: start with `*offset = 0`; each call
 // returns the record at `*offset` (`*time_ms`, and `*data`/`*data_len` pointing into `buf`)
 // and advances `*offset`. At the end it returns `CPCHAIN_RESULT_NO_OUTPUT`; a record that
@@ -1296,7 +1399,9 @@ cpchain_result cpchain_records_next(const uint8_t *buf,
                                     uint64_t *time_ms,
                                     const uint8_t **data,
                                     size_t *data_len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // RPT of every observed candidate, in input order, under `spec`'s weights. Writes `n`
 // records to `out`; `*out_len` is always `n`, and if `out_cap < n` nothing is written and
 // the result is `CPCHAIN_RESULT_INSUFFICIENT_SIZE`. Duplicate addresses are
@@ -1313,7 +1418,9 @@ cpchain_result cpchain_rpt_compute(const cpchain_chain_spec *spec,
                                    cpchain_rpt_record *out,
                                    size_t out_cap,
                                    size_t *out_len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Elect the committee serving `term` from `candidates`, seeded by the 32-byte
 // `checkpoint_hash` (§2.4.1). `default_proposers` is `n_defaults` addresses of 20 bytes,
 // back to back; they fill the seats the election leaves open. Writes the spec's
@@ -1337,7 +1444,9 @@ cpchain_result cpchain_elect(const cpchain_chain_spec *spec,
                              cpchain_seat *out,
                              size_t out_cap,
                              size_t *out_len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Make a schedule for `spec` with `default_proposers` (`n_defaults` addresses of 20 bytes
 // back to back, at least the spec's `proposers_per_term`, distinct), holding at most
 // `capacity` elected terms (`CPCHAIN_DPOR_SCHEDULE_DEFAULT_CAPACITY` is a good choice).
@@ -1356,14 +1465,18 @@ cpchain_result cpchain_dpor_schedule_new(const cpchain_chain_spec *spec,
                                          size_t n_defaults,
                                          size_t capacity,
                                          cpchain_dpor_schedule **out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Release a schedule. NULL is fine.
 //
 // # Safety
 //
 // `s` NULL or a live handle not freed before, used by no other thread now or afterwards.
 void cpchain_dpor_schedule_free(cpchain_dpor_schedule *s);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Install the committee serving `term`: `n_seats` seats in slot order, as
 // `cpchain_elect` wrote them (a host that runs the election itself, or that takes the
 // committee from a trusted snapshot). Installing the same committee again is fine; a
@@ -1378,7 +1491,9 @@ cpchain_result cpchain_dpor_schedule_install(cpchain_dpor_schedule *s,
                                              uint64_t term,
                                              const cpchain_seat *seats,
                                              size_t n_seats);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Run the election at the checkpoint `checkpoint_height` (seeded by its 32-byte hash) over
 // `candidates` and install the committee for the term it serves, written to `*term`
 // (`term_of(checkpoint) + election_lead_terms + 1`). Same inputs in any order, same
@@ -1396,7 +1511,9 @@ cpchain_result cpchain_dpor_schedule_elect_at(cpchain_dpor_schedule *s,
                                               const cpchain_candidate *candidates,
                                               size_t n_candidates,
                                               uint64_t *term);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Where `height` sits (term, view, slot, checkpoint) and who seals it, into `*out`. A
 // height whose proposer is unknown (genesis, or a term without an installed committee) is
 // not an error: `out->has_proposer` is false. See `cpchain_dpor_schedule_proposer_of` for
@@ -1408,7 +1525,9 @@ cpchain_result cpchain_dpor_schedule_elect_at(cpchain_dpor_schedule *s,
 cpchain_result cpchain_dpor_schedule_slot(const cpchain_dpor_schedule *s,
                                           uint64_t height,
                                           cpchain_dpor_slot *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // The address that seals `height` into `addr` (20 bytes), or
 // `CPCHAIN_RESULT_DPOR_NO_PROPOSER` when none is known (genesis, or a term whose committee
 // is not installed: guessing would let two nodes disagree silently).
@@ -1420,7 +1539,9 @@ cpchain_result cpchain_dpor_schedule_proposer_of(const cpchain_dpor_schedule *s,
                                                  uint64_t height,
                                                  uint8_t *addr,
                                                  size_t addr_len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Forget the committees of terms before `term` (already served); `*dropped` is how many.
 //
 // # Safety
@@ -1429,6 +1550,28 @@ cpchain_result cpchain_dpor_schedule_proposer_of(const cpchain_dpor_schedule *s,
 cpchain_result cpchain_dpor_schedule_prune_before(cpchain_dpor_schedule *s,
                                                   uint64_t term,
                                                   size_t *dropped);
+#endif
+
+#if !defined(CPCHAIN_STD)
+// Defined by the firmware: called by the `no_std` library when it panics (an SDK bug;
+// the library is panic-free by lint) with the source location (`file` is not
+// NUL-terminated). The firmware decides what is safe: reset, log, halt. It must not
+// return; if it does, the library spins forever.
+extern void cpchain_hook_panic(const char *file, size_t file_len, uint32_t line);
+#endif
+
+#if (!defined(CPCHAIN_STD) && defined(CPCHAIN_ALLOC))
+// Defined by the firmware for a `no_std` + `alloc` library: `size` bytes aligned to
+// `align` (a power of two), or NULL when out of memory (the library then panics).
+// Only the `CPCHAIN_ALLOC` functions call it, never the gateway path.
+extern void *cpchain_hook_alloc(size_t size, size_t align);
+#endif
+
+#if (!defined(CPCHAIN_STD) && defined(CPCHAIN_ALLOC))
+// Defined by the firmware: give back memory from `cpchain_hook_alloc`, with the
+// size and alignment it was asked for.
+extern void cpchain_hook_free(void *ptr, size_t size, size_t align);
+#endif
 
 // Keccak-256 of `data`: the hash of addresses, block hashes and every signing digest.
 //
@@ -1460,6 +1603,7 @@ cpchain_result cpchain_signing_digest(const char *domain,
                                       uint8_t *out,
                                       size_t out_len);
 
+#if defined(CPCHAIN_ALLOC)
 // Make a secret key from its 32-byte big-endian scalar (go-ethereum's `crypto.ToECDSA`).
 //
 // On success `*out` is a new handle to free with `cpchain_secret_key_free`; on any error
@@ -1472,7 +1616,9 @@ cpchain_result cpchain_signing_digest(const char *domain,
 cpchain_result cpchain_secret_key_from_bytes(const uint8_t *bytes,
                                              size_t len,
                                              cpchain_secret_key **out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Make a secret key from 32 bytes of the caller's entropy. The library reads no OS
 // randomness: the caller supplies it (a hardware RNG, `getrandom`, a KDF output).
 //
@@ -1487,6 +1633,7 @@ cpchain_result cpchain_secret_key_from_bytes(const uint8_t *bytes,
 cpchain_result cpchain_secret_key_from_seed(const uint8_t *seed,
                                             size_t seed_len,
                                             cpchain_secret_key **out);
+#endif
 
 // `cpchain_secret_key_from_bytes` without the heap: the key is made in `storage`, and
 // `*out` (a handle that points into `storage`) is used and freed like any other. A NULL or
@@ -1758,6 +1905,7 @@ cpchain_result cpchain_address_to_checksum(const uint8_t *address,
                                            size_t buf_len,
                                            size_t *out_len);
 
+#if defined(CPCHAIN_ALLOC)
 // The genesis header of the chain `spec` describes, at `timestamp_ms`: the first parent a
 // light client verifies against. Encoded into `buf`; `*out_len` as usual.
 //
@@ -1769,7 +1917,9 @@ cpchain_result cpchain_lbft_genesis_header(const cpchain_chain_spec *spec,
                                            uint8_t *buf,
                                            size_t buf_len,
                                            size_t *out_len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // The header of the block a VALIDATE carries, encoded: the next parent once the VALIDATE
 // has verified. Does not verify anything.
 //
@@ -1782,7 +1932,9 @@ cpchain_result cpchain_lbft_validate_header(const uint8_t *validate,
                                             uint8_t *buf,
                                             size_t buf_len,
                                             size_t *out_len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Verify a VALIDATE message (bare or enveloped) against the encoded `parent` header:
 // `validators` is the committee as `n_validators` compressed public keys of 33 bytes back
 // to back (the spec's `3f + 1`); `proposers` the proposer rotation as `n_proposers`
@@ -1809,7 +1961,9 @@ cpchain_result cpchain_lbft_verify_validate(const cpchain_chain_spec *spec,
                                             const uint8_t *validate,
                                             size_t validate_len,
                                             size_t *signatures);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Make a validator for the height after `parent` (an encoded header: genesis, or the
 // host's chain head), at `now_ms`. `key` is this validator's identity (copied: the key
 // handle may be freed afterwards) and must be in `validators` (33-byte compressed keys, the
@@ -1831,7 +1985,9 @@ cpchain_result cpchain_lbft_validator_new(const cpchain_chain_spec *spec,
                                           size_t parent_len,
                                           uint64_t now_ms,
                                           cpchain_lbft_validator **out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Re-create a validator after a crash from the bytes of its last `PERSIST` output (the
 // host wrote them durably before acting on any later output). The arguments are those of
 // `cpchain_lbft_validator_new` with the same key, committee and rotation; the height,
@@ -1863,7 +2019,9 @@ cpchain_result cpchain_lbft_validator_restore(const cpchain_chain_spec *spec,
                                               const uint8_t *persisted,
                                               size_t persisted_len,
                                               cpchain_lbft_validator **out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Give a (restored or fresh) validator a VALIDATE (bare or enveloped) from the host's
 // chain, so it can hand decided blocks to lagging peers: first the chain head's, then
 // older ones, newest first. Checked like a message: it must link to the head (or to the
@@ -1878,7 +2036,9 @@ cpchain_result cpchain_lbft_validator_restore(const cpchain_chain_spec *spec,
 cpchain_result cpchain_lbft_validator_remember(cpchain_lbft_validator *v,
                                                const uint8_t *validate,
                                                size_t validate_len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Where the validator stands: the height it is deciding and its round there (for logs,
 // and to check a restore).
 //
@@ -1888,14 +2048,18 @@ cpchain_result cpchain_lbft_validator_remember(cpchain_lbft_validator *v,
 cpchain_result cpchain_lbft_validator_position(const cpchain_lbft_validator *v,
                                                uint64_t *height,
                                                uint32_t *round);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Release a validator. NULL is fine; a poisoned one is freed like any other.
 //
 // # Safety
 //
 // `v` NULL or a live handle not freed before, used by no other thread now or afterwards.
 void cpchain_lbft_validator_free(cpchain_lbft_validator *v);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Feed message bytes received at `now_ms` from the transport peer `from` (20-byte
 // address; it only names the deliverer of a bad seal: messages authenticate themselves).
 // A dropped message returns why (`CPCHAIN_RESULT_LBFT_*` or `CPCHAIN_RESULT_DECODE_*`) and
@@ -1911,14 +2075,18 @@ cpchain_result cpchain_lbft_validator_handle_bytes(cpchain_lbft_validator *v,
                                                    size_t from_len,
                                                    const uint8_t *bytes,
                                                    size_t len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // The timer fired at `now_ms` (arm it at `cpchain_lbft_validator_next_deadline`).
 //
 // # Safety
 //
 // `v` a live handle.
 cpchain_result cpchain_lbft_validator_handle_timeout(cpchain_lbft_validator *v, uint64_t now_ms);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // The host's verdict on the block it was asked to judge (`CHECK_BLOCK`), by its 32-byte id.
 // An answer for another block is ignored.
 //
@@ -1930,7 +2098,9 @@ cpchain_result cpchain_lbft_validator_block_checked(cpchain_lbft_validator *v,
                                                     const uint8_t *block_id,
                                                     size_t id_len,
                                                     bool valid);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Seal and broadcast a proposal of `n_txs` transactions (each a `cpchain_bytes`) when this
 // validator is the scheduled proposer of the current height; `*block_id` (32 bytes) is its
 // id. Refusals: `CPCHAIN_RESULT_LBFT_NOT_SCHEDULED`, `..._ALREADY_PROPOSED`,
@@ -1946,7 +2116,9 @@ cpchain_result cpchain_lbft_validator_propose(cpchain_lbft_validator *v,
                                               size_t n_txs,
                                               uint8_t *block_id,
                                               size_t id_len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // When to call `cpchain_lbft_validator_handle_timeout` next (`*has_deadline` false: no
 // timer needed).
 //
@@ -1956,7 +2128,9 @@ cpchain_result cpchain_lbft_validator_propose(cpchain_lbft_validator *v,
 cpchain_result cpchain_lbft_validator_next_deadline(const cpchain_lbft_validator *v,
                                                     bool *has_deadline,
                                                     uint64_t *deadline_ms);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // The next output, in order: bytes into `buf` (`*out_len` their length), `*kind` what to do
 // with them, `*info` the facts beside them. Returns `CPCHAIN_RESULT_NO_OUTPUT` when there is
 // none. A too-small buffer gets `CPCHAIN_RESULT_INSUFFICIENT_SIZE` with the size needed in
@@ -1973,6 +2147,7 @@ cpchain_result cpchain_lbft_validator_poll(cpchain_lbft_validator *v,
                                            size_t *out_len,
                                            cpchain_lbft_output_kind *kind,
                                            cpchain_lbft_output_info *info);
+#endif
 
 // Write the readable text of `result` into `buf`, NUL-terminated, for logs and error
 // reports. Any number is accepted: codes this build does not know get a generic text.
@@ -2405,6 +2580,7 @@ cpchain_result cpchain_share_grantee_poll(cpchain_share_grantee *g,
                                           cpchain_share_output_info *info);
 #endif
 
+<<<<<<< HEAD
 #if defined(CPCHAIN_PRE)
 // The timer fired at `now_ms`: expire requests that waited longer than the grantee's
 // request timeout (30 s) or outlived their grant (each comes out as an `EXPIRED` output),
@@ -2428,6 +2604,9 @@ cpchain_result cpchain_share_grantee_next_deadline(const cpchain_share_grantee *
                                                    uint64_t *deadline_ms);
 #endif
 
+=======
+#if defined(CPCHAIN_ALLOC)
+>>>>>>> main
 // The CPChain mainnet parameters (chain id 337, 10 s blocks, 7 validators, 12 proposers a
 // term). `*out` is a new handle to free with `cpchain_chain_spec_free`.
 //
@@ -2435,7 +2614,9 @@ cpchain_result cpchain_share_grantee_next_deadline(const cpchain_share_grantee *
 //
 // `out` must point to a writable pointer.
 cpchain_result cpchain_chain_spec_mainnet(cpchain_chain_spec **out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // A fast development chain (3 s blocks, 4 validators, 4 proposers a term). `*out` as in
 // `cpchain_chain_spec_mainnet`.
 //
@@ -2443,7 +2624,9 @@ cpchain_result cpchain_chain_spec_mainnet(cpchain_chain_spec **out);
 //
 // `out` must point to a writable pointer.
 cpchain_result cpchain_chain_spec_devnet(cpchain_chain_spec **out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Decode a spec from untrusted wire bytes (as written by `cpchain_chain_spec_encode` or
 // the Rust SDK) and check that it is consistent. Refusals are typed
 // (`CPCHAIN_RESULT_DECODE_*`, or `CPCHAIN_RESULT_SPEC_INVALID` for a well-formed but
@@ -2455,7 +2638,9 @@ cpchain_result cpchain_chain_spec_devnet(cpchain_chain_spec **out);
 cpchain_result cpchain_chain_spec_decode(const uint8_t *bytes,
                                          size_t len,
                                          cpchain_chain_spec **out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Encode a spec for the wire (at most `CPCHAIN_CHAIN_SPEC_MAX_ENCODED_LEN` bytes). On
 // success `*out_len` is the encoded length; on a too-small buffer it is the size needed and
 // nothing is written. `buf` may be NULL with `buf_len` 0 to ask for the size.
@@ -2467,7 +2652,9 @@ cpchain_result cpchain_chain_spec_encode(const cpchain_chain_spec *spec,
                                          uint8_t *buf,
                                          size_t buf_len,
                                          size_t *out_len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Release a spec. `NULL` is accepted and does nothing.
 //
 // # Safety
@@ -2475,7 +2662,9 @@ cpchain_result cpchain_chain_spec_encode(const cpchain_chain_spec *spec,
 // `spec` must be NULL or a handle from this library not freed before; it must not be used
 // afterwards.
 void cpchain_chain_spec_free(cpchain_chain_spec *spec);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Minimum RNode-pool deposit in base units, as 16 big-endian bytes.
 //
 // # Safety
@@ -2484,7 +2673,9 @@ void cpchain_chain_spec_free(cpchain_chain_spec *spec);
 cpchain_result cpchain_chain_spec_rnode_deposit(const cpchain_chain_spec *spec,
                                                 uint8_t *out,
                                                 size_t out_len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Minimum economy-pool deposit in base units, as 16 big-endian bytes.
 //
 // # Safety
@@ -2493,7 +2684,9 @@ cpchain_result cpchain_chain_spec_rnode_deposit(const cpchain_chain_spec *spec,
 cpchain_result cpchain_chain_spec_economy_deposit(const cpchain_chain_spec *spec,
                                                   uint8_t *out,
                                                   size_t out_len);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // The weights of the five RPT dimensions, in percent.
 //
 // # Safety
@@ -2501,77 +2694,99 @@ cpchain_result cpchain_chain_spec_economy_deposit(const cpchain_chain_spec *spec
 // `spec` a live handle; `out` a writable `cpchain_rpt_weights`.
 cpchain_result cpchain_chain_spec_rpt_weights(const cpchain_chain_spec *spec,
                                               cpchain_rpt_weights *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Chain id, bound into every signed protocol payload.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint64_t`.
 cpchain_result cpchain_chain_spec_chain_id(const cpchain_chain_spec *spec, uint64_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Target time between blocks, in milliseconds.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint64_t`.
 cpchain_result cpchain_chain_spec_block_period_ms(const cpchain_chain_spec *spec, uint64_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Proposers in one committee: the term length in proposer slots.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_proposers_per_term(const cpchain_chain_spec *spec, uint32_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Blocks each proposer seals per term.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_view_len(const cpchain_chain_spec *spec, uint32_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Byzantine validators tolerated (f).
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_fault_tolerance(const cpchain_chain_spec *spec, uint32_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Members of the validator committee: 3f + 1.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_validators(const cpchain_chain_spec *spec, uint32_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Votes in a normal-case quorum certificate: 2f + 1.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_quorum(const cpchain_chain_spec *spec, uint32_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Blocks in one term: proposers_per_term x view_len.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint64_t`.
 cpchain_result cpchain_chain_spec_term_blocks(const cpchain_chain_spec *spec, uint64_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // How long after the block period validators wait before impeaching, in milliseconds.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint64_t`.
 cpchain_result cpchain_chain_spec_impeach_timeout_ms(const cpchain_chain_spec *spec, uint64_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // How long an RNode deposit is locked after joining, in milliseconds.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint64_t`.
 cpchain_result cpchain_chain_spec_rnode_lock_ms(const cpchain_chain_spec *spec, uint64_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Heights up to and including this one are sealed by the default proposers only.
 //
 // # Safety
@@ -2579,21 +2794,27 @@ cpchain_result cpchain_chain_spec_rnode_lock_ms(const cpchain_chain_spec *spec, 
 // `spec` must be a live handle; `out` must point to a writable `uint64_t`.
 cpchain_result cpchain_chain_spec_default_proposers_until(const cpchain_chain_spec *spec,
                                                           uint64_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Most candidates an election considers.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_max_candidates(const cpchain_chain_spec *spec, uint32_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Blocks in the RPT observation window.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint64_t`.
 cpchain_result cpchain_chain_spec_rpt_window(const cpchain_chain_spec *spec, uint64_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Blocks over which impeachments count for the RPT punishment.
 //
 // # Safety
@@ -2601,21 +2822,27 @@ cpchain_result cpchain_chain_spec_rpt_window(const cpchain_chain_spec *spec, uin
 // `spec` must be a live handle; `out` must point to a writable `uint64_t`.
 cpchain_result cpchain_chain_spec_impeach_punish_window(const cpchain_chain_spec *spec,
                                                         uint64_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Committee seats filled by election.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_elected_seats(const cpchain_chain_spec *spec, uint32_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Of the elected seats, how many come from the low-RPT half.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_low_rpt_seats(const cpchain_chain_spec *spec, uint32_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // How many terms ahead of the checkpoint an elected committee serves.
 //
 // # Safety
@@ -2623,7 +2850,9 @@ cpchain_result cpchain_chain_spec_low_rpt_seats(const cpchain_chain_spec *spec, 
 // `spec` must be a live handle; `out` must point to a writable `uint64_t`.
 cpchain_result cpchain_chain_spec_election_lead_terms(const cpchain_chain_spec *spec,
                                                       uint64_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Leading zero bits required of the CPU admission proof.
 //
 // # Safety
@@ -2631,7 +2860,9 @@ cpchain_result cpchain_chain_spec_election_lead_terms(const cpchain_chain_spec *
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_admission_cpu_difficulty(const cpchain_chain_spec *spec,
                                                            uint32_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Leading zero bits required of the memory admission proof.
 //
 // # Safety
@@ -2639,7 +2870,9 @@ cpchain_result cpchain_chain_spec_admission_cpu_difficulty(const cpchain_chain_s
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_admission_memory_difficulty(const cpchain_chain_spec *spec,
                                                               uint32_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Oldest block, in blocks behind the head, an admission proof may be over.
 //
 // # Safety
@@ -2647,20 +2880,25 @@ cpchain_result cpchain_chain_spec_admission_memory_difficulty(const cpchain_chai
 // `spec` must be a live handle; `out` must point to a writable `uint64_t`.
 cpchain_result cpchain_chain_spec_admission_max_block_age(const cpchain_chain_spec *spec,
                                                           uint64_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Most terms one campaign may cover.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_max_campaign_terms(const cpchain_chain_spec *spec, uint32_t *out);
+#endif
 
+#if defined(CPCHAIN_ALLOC)
 // Free transactions an ordinary address may send per day.
 //
 // # Safety
 //
 // `spec` must be a live handle; `out` must point to a writable `uint32_t`.
 cpchain_result cpchain_chain_spec_free_tx_per_day(const cpchain_chain_spec *spec, uint32_t *out);
+#endif
 
 #ifdef __cplusplus
 }  // extern "C"

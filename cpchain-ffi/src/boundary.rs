@@ -17,6 +17,7 @@ pub(crate) type FfiResult<T = ()> = Result<T, cpchain_result>;
 /// so no unwinding ever crosses into C. On `panic = "abort"` builds there is nothing to
 /// catch; the library is written panic-free (no unwrap, expect, panic or slice indexing,
 /// enforced by clippy), and `extern "C"` functions abort rather than unwind in any case.
+#[cfg(feature = "std")]
 macro_rules! ffi_boundary {
     ($($body:tt)*) => {{
         let run = || -> $crate::boundary::FfiResult { $($body)* };
@@ -30,12 +31,36 @@ macro_rules! ffi_boundary {
     }};
 }
 
+/// The `no_std` form: there is no unwinding to catch (firmware targets abort on panic, and
+/// the panic handler calls the firmware's `cpchain_hook_panic`, which never returns), so the
+/// body's result is the call's result.
+#[cfg(not(feature = "std"))]
+macro_rules! ffi_boundary {
+    ($($body:tt)*) => {{
+        let run = || -> $crate::boundary::FfiResult { $($body)* };
+        match run() {
+            ::core::result::Result::Ok(()) => $crate::cpchain_result::Ok,
+            ::core::result::Result::Err(e) => e,
+        }
+    }};
+}
+
 /// The same guard for functions that return nothing (the `_free` functions): a panic is
 /// swallowed, because there is no way to report it and unwinding into C is not an option.
+#[cfg(feature = "std")]
 macro_rules! ffi_boundary_void {
     ($($body:tt)*) => {{
         let run = || { $($body)* };
         let _ = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(run));
+    }};
+}
+
+/// The `no_std` form of [`ffi_boundary_void`]: nothing to catch (see `ffi_boundary`).
+#[cfg(not(feature = "std"))]
+macro_rules! ffi_boundary_void {
+    ($($body:tt)*) => {{
+        let run = || { $($body)* };
+        run();
     }};
 }
 
@@ -115,6 +140,7 @@ pub(crate) unsafe fn in_place<'a>(ptr: *mut u8, len: usize) -> FfiResult<&'a mut
 ///
 /// Unless `n == 0`, `ptr` must be valid for reads of `n` initialised `T`s, unchanged for `'a`,
 /// and every bit pattern C may put there must be a valid `T` (plain integers and pointers).
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 pub(crate) unsafe fn input_items<'a, T>(ptr: *const T, n: usize) -> FfiResult<&'a [T]> {
     if n == 0 {
         return Ok(&[]);
@@ -156,6 +182,7 @@ pub(crate) unsafe fn handle<'a, T>(ptr: *const T) -> FfiResult<&'a T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
     /// Boxed by a constructor; `_free` deallocates.
+    #[cfg(feature = "alloc")]
     Heap,
     /// Placed in caller storage by an `_in` constructor; `_free` drops (wipes) in place and
     /// leaves the memory to the caller.
@@ -210,11 +237,13 @@ impl<T> OutPtr<T> {
 
 /// A caller-owned output array of `cap` C structs, possibly uninitialised; written element
 /// by element through raw pointers, never referenced.
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 pub(crate) struct OutArray<T> {
     ptr: *mut T,
     cap: usize,
 }
 
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 impl<T> OutArray<T> {
     /// Check the array: NULL only with `cap == 0` (a size query), aligned, and a byte size
     /// no Rust slice would refuse.
@@ -386,6 +415,7 @@ unsafe impl<T: Send> Sync for Exclusive<T> {}
 
 impl<T> Exclusive<T> {
     /// Wrap a fresh state machine.
+    #[inline(always)]
     pub(crate) fn new(inner: T) -> Self {
         Exclusive {
             state: core::sync::atomic::AtomicU8::new(IDLE),
@@ -436,11 +466,16 @@ impl<T> core::ops::DerefMut for ExclusiveGuard<'_, T> {
 
 impl<T> Drop for ExclusiveGuard<'_, T> {
     fn drop(&mut self) {
+        // Without std a panic never unwinds (the panic hook does not return), so a guard
+        // is only ever dropped on a normal return.
+        #[cfg(feature = "std")]
         let next = if std::thread::panicking() {
             POISONED
         } else {
             IDLE
         };
+        #[cfg(not(feature = "std"))]
+        let next = IDLE;
         self.owner
             .state
             .store(next, core::sync::atomic::Ordering::Release);

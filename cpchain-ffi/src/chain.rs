@@ -33,21 +33,31 @@
 //! heap buffers, freed before they return: a reader is not a firmware path.
 
 use crate::boundary::{
-    ffi_boundary, ffi_boundary_void, handle, input, input_array, input_items, overlaps,
-    storage_slot, Exclusive, Origin, OutBuf, OutPtr,
+    ffi_boundary, ffi_boundary_void, handle, input, input_array, overlaps, storage_slot, Exclusive,
+    Origin, OutBuf, OutPtr,
 };
-use crate::keys::public_key;
 use crate::{cpchain_result, cpchain_secret_key, FfiResult};
 use core::ptr::NonNull;
 use cpchain_core::encoding::{self, WireMessage};
 use cpchain_core::{Duration, Hash, Timestamp};
-use cpchain_crypto::aead::AeadKey;
 use cpchain_storage::{
+<<<<<<< HEAD
     open_block, verify_chain, Anchor, BlockId, ChainVerifier, Checkpoint, HeaplessBlock,
     IntervalKey, MasterSecret, NoKeys, Schedule, SessionSalt, StreamId, VecBlock, Writer,
     WriterOutput,
+=======
+    Anchor, BlockId, Checkpoint, HeaplessBlock, MasterSecret, Output, Schedule, SessionSalt,
+    StreamId, Writer,
+>>>>>>> main
 };
 use zeroize::{Zeroize, Zeroizing};
+// The host-side readers (std builds only).
+#[cfg(feature = "std")]
+use crate::{boundary::input_items, keys::public_key};
+#[cfg(feature = "std")]
+use cpchain_crypto::aead::AeadKey;
+#[cfg(feature = "std")]
+use cpchain_storage::{open_block, verify_chain, ChainVerifier, IntervalKey, NoKeys, VecBlock};
 
 /// Block body capacity of the C writer, in bytes (framed records plus the 16-byte tag).
 pub const CPCHAIN_CHAIN_BLOCK_CAP: usize = 4096;
@@ -263,12 +273,46 @@ struct WriterArgs {
     entropy_len: usize,
 }
 
-/// Read and check every input of a writer constructor, then build the writer.
+/// The checked inputs of a writer constructor: small, so that checking them costs no
+/// writer-sized stack frame.
+struct WriterParts {
+    stream: StreamId,
+    schedule: Schedule,
+    device: cpchain_crypto::SecretKey,
+    master: MasterSecret,
+    checkpoint: Checkpoint,
+    salt: SessionSalt,
+}
+
+impl WriterParts {
+    /// The handle, built as one expression (no `Result` around the writer) so that the
+    /// compiler can construct the ~9 KiB writer straight in its destination (caller storage
+    /// or a fresh box): a firmware stack must not hold copies of it. Measured on a
+    /// Cortex-M4F (docs/BENCHMARKS.md, "Firmware"): at opt-level "s" `_new_in` then needs
+    /// about 1.1 KiB of stack; at "z" LLVM still keeps one writer-sized temporary (about
+    /// 10 KiB). An in-place initialiser in cpchain-storage would remove that.
+    #[inline(always)]
+    fn into_handle(self, origin: Origin) -> cpchain_chain_writer {
+        cpchain_chain_writer {
+            inner: Exclusive::new(Writer::with_salt(
+                self.stream,
+                self.schedule,
+                self.device,
+                self.master,
+                self.checkpoint,
+                self.salt,
+            )),
+            origin,
+        }
+    }
+}
+
+/// Read and check every input of a writer constructor.
 ///
 /// # Safety
 ///
 /// As `cpchain_chain_writer_new`.
-unsafe fn build_writer(args: WriterArgs) -> FfiResult<ChainWriter> {
+unsafe fn writer_parts(args: WriterArgs) -> FfiResult<WriterParts> {
     let WriterArgs {
         stream,
         stream_len,
@@ -298,14 +342,14 @@ unsafe fn build_writer(args: WriterArgs) -> FfiResult<ChainWriter> {
     // SAFETY: forwarded from this function's contract.
     let entropy = unsafe { input_array::<CPCHAIN_SESSION_ENTROPY_LEN>(entropy, entropy_len) }?;
     let salt = SessionSalt::from_entropy(&device.public_key().address(), entropy);
-    Ok(Writer::with_salt(
-        StreamId(*stream),
+    Ok(WriterParts {
+        stream: StreamId(*stream),
         schedule,
         device,
         master,
         checkpoint,
         salt,
-    ))
+    })
 }
 
 /// Make a data-chain writer on the heap for `stream` (32 bytes), with clocks `schedule`,
@@ -326,6 +370,7 @@ unsafe fn build_writer(args: WriterArgs) -> FfiResult<ChainWriter> {
 /// `stream` readable for `stream_len` bytes, `master` for `master_len`, `session_entropy`
 /// for `session_entropy_len`; `schedule` (and `from` unless NULL) a readable struct;
 /// `device` a live key handle; `out` a writable pointer.
+#[cfg(feature = "alloc")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_writer_new(
     stream: *const u8,
@@ -344,8 +389,8 @@ pub unsafe extern "C" fn cpchain_chain_writer_new(
         let out = unsafe { OutPtr::new(out) }?;
         out.set(core::ptr::null_mut());
         // SAFETY: forwarded from this function's contract.
-        let writer = unsafe {
-            build_writer(WriterArgs {
+        let parts = unsafe {
+            writer_parts(WriterArgs {
                 stream,
                 stream_len,
                 schedule,
@@ -357,10 +402,9 @@ pub unsafe extern "C" fn cpchain_chain_writer_new(
                 entropy_len: session_entropy_len,
             })
         }?;
-        out.set(Box::into_raw(Box::new(cpchain_chain_writer {
-            inner: Exclusive::new(writer),
-            origin: Origin::Heap,
-        })));
+        out.set(alloc::boxed::Box::into_raw(alloc::boxed::Box::new(
+            parts.into_handle(Origin::Heap),
+        )));
         Ok(())
     }
 }
@@ -393,8 +437,8 @@ pub unsafe extern "C" fn cpchain_chain_writer_new_in(
         out.set(core::ptr::null_mut());
         let slot: NonNull<cpchain_chain_writer> = storage_slot(storage)?;
         // SAFETY: forwarded from this function's contract.
-        let writer = unsafe {
-            build_writer(WriterArgs {
+        let parts = unsafe {
+            writer_parts(WriterArgs {
                 stream,
                 stream_len,
                 schedule,
@@ -406,13 +450,9 @@ pub unsafe extern "C" fn cpchain_chain_writer_new_in(
                 entropy_len: session_entropy_len,
             })
         }?;
-        let value = cpchain_chain_writer {
-            inner: Exclusive::new(writer),
-            origin: Origin::Caller,
-        };
         // SAFETY: `slot` is non-NULL and aligned (storage_slot), large enough (compile-time
         // assertion), and vouched writable and unused by the caller; nothing is dropped.
-        unsafe { slot.as_ptr().write(value) };
+        unsafe { slot.as_ptr().write(parts.into_handle(Origin::Caller)) };
         out.set(slot.as_ptr());
         Ok(())
     }
@@ -432,6 +472,7 @@ pub unsafe extern "C" fn cpchain_chain_writer_free(writer: *mut cpchain_chain_wr
         if writer.is_null() {
             return;
         }
+        #[cfg_attr(not(feature = "alloc"), allow(unused_variables))]
         // SAFETY: a live handle (contract).
         let origin = unsafe { (*writer).origin };
         // SAFETY: the handle was written by one of our constructors and is dropped once
@@ -446,11 +487,12 @@ pub unsafe extern "C" fn cpchain_chain_writer_free(writer: *mut cpchain_chain_wr
         };
         // The body buffers may hold plaintext records: wipe the whole handle.
         bytes.zeroize();
+        #[cfg(feature = "alloc")]
         if origin == Origin::Heap {
             // SAFETY: a heap handle came from Box::into_raw of a Box<cpchain_chain_writer>;
             // the MaybeUninit box has the same layout and deallocates without dropping again.
             drop(unsafe {
-                Box::from_raw(writer.cast::<core::mem::MaybeUninit<cpchain_chain_writer>>())
+                alloc::boxed::Box::from_raw(writer.cast::<core::mem::MaybeUninit<cpchain_chain_writer>>())
             });
         }
     }
@@ -674,6 +716,7 @@ pub unsafe extern "C" fn cpchain_chain_writer_get_stats(
 }
 
 /// Decode an encoded block from untrusted bytes (allocates its body).
+#[cfg(feature = "std")]
 fn decode_block(bytes: &[u8]) -> FfiResult<VecBlock> {
     Ok(encoding::decode::<VecBlock>(bytes)?)
 }
@@ -684,6 +727,7 @@ fn decode_block(bytes: &[u8]) -> FfiResult<VecBlock> {
 /// # Safety
 ///
 /// `block` readable for `len` bytes; `out` a writable `cpchain_chain_block_info`.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_block_get_info(
     block: *const u8,
@@ -718,6 +762,7 @@ pub unsafe extern "C" fn cpchain_chain_block_get_info(
 /// # Safety
 ///
 /// `anchor` readable for `len` bytes; `out` a writable `cpchain_chain_anchor_info`.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_anchor_get_info(
     anchor: *const u8,
@@ -748,6 +793,7 @@ pub unsafe extern "C" fn cpchain_chain_anchor_get_info(
 ///
 /// `master` readable for `master_len` bytes, `stream` for `stream_len`; `out` writable for
 /// `out_len` bytes (`CPCHAIN_DATA_KEY_LEN` needed).
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_data_key(
     master: *const u8,
@@ -788,6 +834,7 @@ pub unsafe extern "C" fn cpchain_chain_data_key(
 /// `stream`, `device`, `master` readable for their lengths; `schedule` (and `from` unless
 /// NULL) readable structs; `anchors` and `blocks` arrays of `n_anchors` / `n_blocks`
 /// `cpchain_bytes` (NULL when the count is 0), each naming readable bytes; `out` writable.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_verify(
     stream: *const u8,
@@ -872,6 +919,7 @@ pub unsafe extern "C" fn cpchain_chain_verify(
 ///
 /// `block` readable for `block_len` bytes, `key` for `key_len`; `buf` writable for
 /// `buf_len`; `out_len` a writable `size_t`; `record_count` a writable `size_t`.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_open_block(
     block: *const u8,
@@ -940,6 +988,7 @@ pub unsafe extern "C" fn cpchain_chain_open_block(
 ///
 /// `buf` readable for `buf_len` bytes and alive while `*data` is used; `offset`, `time_ms`,
 /// `data`, `data_len` writable.
+#[cfg(feature = "std")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_records_next(
     buf: *const u8,

@@ -9,6 +9,8 @@
 
 use crate::boundary::{ffi_boundary, handle, input_array, input_items, OutArray, OutPtr};
 use crate::{cpchain_chain_spec, cpchain_result, CPCHAIN_ADDRESS_LEN};
+#[cfg(not(feature = "std"))]
+use alloc::{boxed::Box, vec::Vec};
 use cpchain_consensus::dpor::{
     compute_rpt, elect, Candidate, ElectionError, Observation, Rpt, RptError, SeatKind,
 };

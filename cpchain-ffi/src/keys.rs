@@ -89,11 +89,14 @@ pub(crate) fn domain_digest(domain: &[u8], payload: &[u8]) -> FfiResult<Hash> {
 }
 
 /// Box a new secret key into `*out`.
+#[cfg(feature = "alloc")]
 fn emit_key(out: &OutPtr<*mut cpchain_secret_key>, key: SecretKey) {
-    out.set(Box::into_raw(Box::new(cpchain_secret_key {
-        key,
-        origin: Origin::Heap,
-    })));
+    out.set(alloc::boxed::Box::into_raw(alloc::boxed::Box::new(
+        cpchain_secret_key {
+            key,
+            origin: Origin::Heap,
+        },
+    )));
 }
 
 /// Move a new secret key into checked caller storage and hand out the handle.
@@ -189,6 +192,7 @@ pub(crate) unsafe fn input_nonnull<'a>(ptr: *const u8, len: usize) -> FfiResult<
 /// # Safety
 ///
 /// `bytes` must be readable for `len` bytes; `out` must point to a writable pointer.
+#[cfg(feature = "alloc")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_secret_key_from_bytes(
     bytes: *const u8,
@@ -218,6 +222,7 @@ pub unsafe extern "C" fn cpchain_secret_key_from_bytes(
 /// # Safety
 ///
 /// `seed` must be readable for `seed_len` bytes; `out` must point to a writable pointer.
+#[cfg(feature = "alloc")]
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_secret_key_from_seed(
     seed: *const u8,
@@ -312,7 +317,8 @@ pub unsafe extern "C" fn cpchain_secret_key_free(key: *mut cpchain_secret_key) {
         match origin {
             // SAFETY: a heap handle came from Box::into_raw in emit_key and is freed once,
             // per this function's contract. SecretKey zeroizes on drop.
-            Origin::Heap => drop(unsafe { Box::from_raw(key) }),
+            #[cfg(feature = "alloc")]
+            Origin::Heap => drop(unsafe { alloc::boxed::Box::from_raw(key) }),
             Origin::Caller => {
                 // SAFETY: a caller-storage handle was written by emit_key_in and is dropped
                 // once, per this function's contract; the memory stays the caller's. The drop

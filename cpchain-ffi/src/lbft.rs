@@ -21,6 +21,8 @@
 use crate::boundary::{ffi_boundary, handle, input, input_items, OutBuf, OutPtr};
 use crate::CPCHAIN_PUBLIC_KEY_COMPRESSED_LEN;
 use crate::{cpchain_chain_spec, cpchain_result, FfiResult, CPCHAIN_ADDRESS_LEN};
+#[cfg(not(feature = "std"))]
+use alloc::{boxed::Box, vec::Vec};
 use cpchain_consensus::lbft::{
     verify_validate, BlockError, CertificateError, ConfigError, FixedSchedule, Header,
     ImpeachQuorum, LightError, Message, Validate, ValidatorSet,

@@ -112,6 +112,28 @@
 //!
 //! # Build features
 //!
+//! `std` (default) is the host library: the whole API. Without it (`--no-default-features`)
+//! the library is `#![no_std]` for microcontrollers (built and run on a Cortex-M4F and a
+//! Cortex-M33 under QEMU by `examples/c-firmware`): keys in caller storage
+//! (`cpchain_secret_key_from_*_in`), signing, verification, recovery, Keccak, AEAD and the
+//! data-chain writer in caller storage (`cpchain_chain_writer_new_in`), with no heap at all.
+//! The `alloc` feature adds, over a heap the firmware supplies through the C hooks
+//! `cpchain_hook_alloc` / `cpchain_hook_free`, chain specs, LBFT light verification and
+//! DPoR. The host-side readers (`cpchain_chain_verify`, `cpchain_chain_open_block`, block and
+//! anchor info) and the LBFT validator handle need `std`. The header marks each function's
+//! build: C code linking a firmware library defines `CPCHAIN_NO_STD` (and `CPCHAIN_ALLOC` for
+//! an `alloc` build), which hides the `CPCHAIN_STD` (and `CPCHAIN_ALLOC`) blocks;
+//! `tests/check-firmware-exports.sh` checks each build's symbols against the header.
+//!
+//! Without std a panic cannot be caught: the library's panic handler calls the firmware's
+//! `cpchain_hook_panic(file, file_len, line)`, which must not return (reset, log, halt: the
+//! firmware decides), and `ffi_boundary!` passes results straight through. Deviation from
+//! the rest of these docs: on a `no_std` build `CPCHAIN_RESULT_PANIC` and
+//! `CPCHAIN_RESULT_HANDLE_POISONED` are never returned, since a panic never comes back.
+//! Build it with the workspace's `firmware` profile (opt-level "z", LTO, panic = abort):
+//! `cargo build -p cpchain-ffi --no-default-features [--features alloc]
+//! --target thumbv7em-none-eabihf --profile firmware`.
+//!
 //! The FFI must never be built against test-only cryptography: it enables
 //! `cpchain-crypto/forbid-insecure-test-crypto`, so any build graph that also turns on the
 //! simulator's `insecure-test-crypto` fails to compile.
@@ -133,27 +155,39 @@
     )
 )]
 #![allow(non_camel_case_types)]
+#![cfg_attr(not(feature = "std"), no_std)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
 
 mod aead;
 mod boundary;
 mod chain;
+#[cfg(feature = "alloc")]
 mod dpor;
+#[cfg(not(feature = "std"))]
+mod firmware;
 mod keys;
+#[cfg(feature = "alloc")]
 mod lbft;
 mod result;
 #[cfg(feature = "pre")]
 mod share;
+#[cfg(feature = "alloc")]
 mod spec;
 
 pub use aead::*;
 pub(crate) use boundary::FfiResult;
 pub use chain::*;
+#[cfg(feature = "alloc")]
 pub use dpor::*;
 pub use keys::*;
+#[cfg(feature = "alloc")]
 pub use lbft::*;
 pub use result::{cpchain_result, cpchain_result_message, CPCHAIN_RESULT_MESSAGE_MAX};
 #[cfg(feature = "pre")]
 pub use share::*;
+#[cfg(feature = "alloc")]
 pub use spec::*;
 
 use core::ffi::c_char;
@@ -162,8 +196,13 @@ use core::ffi::c_char;
 const _: () = {
     const fn shareable<T: Send + Sync>() {}
     shareable::<cpchain_secret_key>();
-    shareable::<cpchain_chain_spec>();
     shareable::<cpchain_chain_writer>();
+};
+
+#[cfg(feature = "alloc")]
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<cpchain_chain_spec>();
     shareable::<cpchain_lbft_validator>();
     shareable::<cpchain_dpor_schedule>();
 };

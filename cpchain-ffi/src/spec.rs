@@ -7,6 +7,8 @@
 
 use crate::boundary::{ffi_boundary, ffi_boundary_void, handle, input, OutBuf, OutPtr};
 use crate::cpchain_result;
+#[cfg(not(feature = "std"))]
+use alloc::boxed::Box;
 use cpchain_core::{encoding, ChainSpec, WireMessage};
 
 /// Longest wire encoding of a chain spec, in bytes (longer input is refused unparsed).

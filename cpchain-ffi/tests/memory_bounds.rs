@@ -4,7 +4,7 @@
 //! and through its C entry points, with maximum-size inputs from outsiders and from
 //! legitimate-but-malicious peers, checks the heap it holds against the documented bound
 //! of its config (`memory_bound()`, formulas in the `cpchain_storage::sharing` docs and
-//! `docs/security/data.md`), then checks that honest traffic still works.
+//! `docs/SECURITY.md`, section 4), then checks that honest traffic still works.
 //!
 //! It lives in cpchain-ffi because a global allocator needs `unsafe`, which only this crate
 //! allows; it drives the Rust machines of cpchain-storage as well as the C functions.
@@ -984,7 +984,7 @@ mod sharing {
         unsafe { cpchain_share_grantee_free(g) };
     }
 
-    /// The default configs' bounds, as `docs/security/data.md` states them (x86_64).
+    /// The default configs' bounds, as `docs/SECURITY.md`, section 4 states them (x86_64).
     #[cfg(target_pointer_width = "64")]
     #[test]
     fn default_bounds_are_the_documented_figures() {

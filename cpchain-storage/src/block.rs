@@ -43,7 +43,7 @@
 //!   The device address in the salt's preimage keeps two devices apart even if their RNGs
 //!   produced equal bytes; a device whose RNG repeats its output after a reset (a cloned
 //!   image with a fixed seed and no entropy source) is outside what any scheme can fix
-//!   without state, and is out of scope (see `docs/security/data.md`).
+//!   without state, and is out of scope (see `docs/SECURITY.md`, section 4).
 //! * The interval key stays what it was: one key per (stream, interval), so key-index
 //!   records and sharing grants, which sell an interval's key, are unchanged. Only the
 //!   nonce moved.

@@ -22,6 +22,12 @@ pub const MAX_BLOCK_BYTES: usize = 1 << 20;
 /// Hard cap on transactions per block, bounding per-transaction overhead in messages.
 pub const MAX_TRANSACTIONS: usize = 1 << 16;
 
+/// Most heap bytes a decoded block body can hold (`MAX_BLOCK_BYTES` + 24 bytes of `Vec`
+/// header per transaction on a 64-bit host: 2.5 MiB). The decoder enforces it while
+/// decoding; the memory budgets of [`crate::lbft::Config`] are stated in multiples of it.
+pub const MAX_BODY_HEAP: usize =
+    cpchain_core::encoding::bounded_byte_vecs_heap(MAX_TRANSACTIONS, MAX_BLOCK_BYTES);
+
 /// Domain of the proposer's seal over a block id.
 pub const SEAL_DOMAIN: Domain = Domain::new("cpchain/lbft/seal/v1");
 
@@ -112,6 +118,12 @@ pub struct Block {
     /// which every validator builds itself.
     pub seal: Option<Signature>,
     /// Transactions, opaque to the engine; the host judges them (see `Output::CheckBlock`).
+    /// Decoding refuses more than [`MAX_TRANSACTIONS`] of them or more than
+    /// [`MAX_BLOCK_BYTES`] in all, counting as it goes, so a decoded body holds at most
+    /// [`MAX_BODY_HEAP`] heap bytes.
+    #[serde(
+        deserialize_with = "cpchain_core::encoding::bounded_byte_vecs::<_, MAX_TRANSACTIONS, MAX_BLOCK_BYTES>"
+    )]
     pub transactions: Vec<Vec<u8>>,
 }
 
@@ -339,6 +351,37 @@ mod tests {
             Block::impeach_on(&spec, &g, g.id(), Address([4; 20])),
             Block::impeach(&spec, &g, Address([4; 20]))
         );
+    }
+
+    /// Issue 12 item 1: a body of `MAX_TRANSACTIONS + 1` empty transactions (65 KiB on
+    /// the wire) used to decode, costing 48 heap bytes per wire byte; now the decoder
+    /// refuses it, and the largest body it accepts stays within `MAX_BODY_HEAP`.
+    #[test]
+    fn decoding_refuses_more_than_max_transactions() {
+        use cpchain_core::encoding::{decode, encode_to_vec};
+        use cpchain_core::DecodeError;
+        let spec = ChainSpec::devnet();
+        let g = Header::genesis(&spec, Timestamp(0));
+        let mut b = Block::impeach(&spec, &g, Address([1; 20]));
+        b.transactions = vec![Vec::new(); MAX_TRANSACTIONS + 1];
+        let bytes = encode_to_vec(&b).unwrap();
+        assert!(bytes.len() < 70_000);
+        assert_eq!(decode::<Block>(&bytes), Err(DecodeError::Malformed));
+        b.transactions.pop();
+        let ok = decode::<Block>(&encode_to_vec(&b).unwrap()).unwrap();
+        assert_eq!(ok.transactions.len(), MAX_TRANSACTIONS);
+        // Trimmed to its length: 24 bytes per empty transaction, not 48.
+        assert_eq!(ok.transactions.capacity(), MAX_TRANSACTIONS);
+        // Bytes over the cap are refused too, whatever the count.
+        b.transactions = vec![
+            vec![7u8; MAX_BLOCK_BYTES / 2],
+            vec![7u8; MAX_BLOCK_BYTES / 2 + 1],
+        ];
+        assert_eq!(
+            decode::<Block>(&encode_to_vec(&b).unwrap()),
+            Err(DecodeError::Malformed)
+        );
+        assert_eq!(MAX_BODY_HEAP, MAX_BLOCK_BYTES + MAX_TRANSACTIONS * 24);
     }
 
     #[test]

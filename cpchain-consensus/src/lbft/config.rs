@@ -1,6 +1,6 @@
 //! What a validator needs to run: chain, committee, key, the impeach rule and every bound.
 
-use super::block::{MAX_BLOCK_BYTES, MAX_TRANSACTIONS};
+use super::block::{MAX_BLOCK_BYTES, MAX_BODY_HEAP, MAX_TRANSACTIONS};
 use super::committee::{ImpeachQuorum, ValidatorSet};
 use super::error::ConfigError;
 use cpchain_core::{Address, ChainSpec, Duration};
@@ -26,8 +26,21 @@ pub struct Config {
     pub max_round_length: Duration,
     /// How many heights ahead messages are buffered (catch-up).
     pub future_heights: u64,
-    /// Capacity of the future-message buffer; overflow is dropped and counted.
+    /// Capacity of the future-message buffer, in messages; overflow is dropped and counted.
     pub future_buffer: usize,
+    /// Capacity of the future-message buffer in bytes (entries plus heap, see
+    /// [`crate::lbft::budget`]): messages carry blocks, so a count alone bounds nothing.
+    pub future_bytes: usize,
+    /// Most future messages kept per member (votes, round changes, proposals); the
+    /// scheduled proposer of each future height and its VALIDATE get one each.
+    pub future_sender_messages: usize,
+    /// Most future-buffer bytes charged to one sender (member, or one height's PRE-PREPARE
+    /// or VALIDATE); at least one maximum-size block message.
+    pub future_sender_bytes: usize,
+    /// Most heap bytes of blocks (and proposals carrying them) kept at the current height.
+    pub height_bytes: usize,
+    /// Most heap bytes of recent VALIDATEs kept for catch-up (the newest is always kept).
+    pub catch_up_bytes: usize,
     /// How many recent VALIDATEs are kept to bring a lagging validator up to date (the
     /// mirror of `future_heights`): a validator at most this many heights behind is
     /// caught up by the engine; one further behind needs the host's block sync.
@@ -43,7 +56,10 @@ pub struct Config {
 impl Config {
     /// A configuration with default bounds: 1 MiB blocks, rounds capped at 64 impeach
     /// timeouts, 8 heights and 1024 messages buffered, 8 heights of VALIDATEs kept for
-    /// catch-up, 16 rounds of lookahead.
+    /// catch-up, 16 rounds of lookahead. Byte budgets, in units of the largest decoded
+    /// block body `B` = [`MAX_BODY_HEAP`] (2.5 MiB): future buffer `6B` with `B + 64 KiB`
+    /// and 128 messages per sender, current height `5B`, catch-up `3B`; the whole is
+    /// about 37 MiB at `n = 7` ([`Config::peer_memory_bound`]).
     pub fn new(spec: ChainSpec, validators: ValidatorSet, key: SecretKey) -> Config {
         let max_round_length = spec.impeach_timeout.saturating_mul(64);
         let coinbase = key.public_key().address();
@@ -57,6 +73,11 @@ impl Config {
             max_round_length,
             future_heights: 8,
             future_buffer: 1024,
+            future_bytes: 6 * MAX_BODY_HEAP,
+            future_sender_messages: 128,
+            future_sender_bytes: MAX_BODY_HEAP + (64 << 10),
+            height_bytes: 5 * MAX_BODY_HEAP,
+            catch_up_bytes: 3 * MAX_BODY_HEAP,
             catch_up_heights: 8,
             round_lookahead: 16,
             max_blocks_per_height: 16,
@@ -89,6 +110,14 @@ impl Config {
         }
         if self.future_buffer == 0 || self.future_buffer > 1 << 20 {
             return Err(ConfigError::Limit("future_buffer"));
+        }
+        if self.future_sender_messages == 0 {
+            return Err(ConfigError::Limit("future_sender_messages"));
+        }
+        // Zero would refuse every future message (the budgets are checked in
+        // `budget::FutureBuffer::push`; no upper cap: they are the host's choice).
+        if self.future_bytes == 0 || self.future_sender_bytes == 0 {
+            return Err(ConfigError::Limit("future_bytes"));
         }
         // At least the previous height: a validator one height behind must be caught up.
         if self.catch_up_heights == 0 || self.catch_up_heights > 1024 {

@@ -141,7 +141,8 @@ pub enum Rejected {
     /// For a height too far ahead to buffer.
     #[error("height too far ahead")]
     TooFarAhead,
-    /// The future-message buffer is full; the message was dropped and counted.
+    /// The future-message buffer, or the sender's quota in it, is full (in messages or
+    /// bytes); the message was dropped and counted.
     #[error("future buffer full")]
     BufferFull,
     /// For a round already left, where it can no longer matter.
@@ -171,7 +172,8 @@ pub enum Rejected {
     /// A second proposal from the same proposer at one height (reported as a fault).
     #[error("conflicting proposal")]
     ConflictingProposal,
-    /// More blocks at this height than the engine keeps.
+    /// More blocks at this height than the engine keeps, in number
+    /// (`Config::max_blocks_per_height`) or in bytes (`Config::height_bytes`).
     #[error("too many blocks at this height")]
     TooManyBlocks,
     /// A proposal that is not needed or not allowed in the current state.

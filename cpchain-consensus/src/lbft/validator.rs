@@ -11,6 +11,9 @@
 //! sign two conflicting votes (test `restore_after_crash_never_double_votes`).
 
 use super::block::{check_normal_header, tx_root, Block, BlockId, Header};
+use super::budget::{
+    authenticate_future, heap_of_block, heap_of_certificate, heap_of_proposal, FutureBuffer, Held,
+};
 use super::config::Config;
 use super::error::{BlockError, CertificateError, ConfigError, ProposeError, Rejected};
 use super::light::verify_validate_on;
@@ -178,7 +181,8 @@ pub struct Stats {
     pub verifies: u64,
     /// Public keys recovered (proposer seals: proposers are known by address only).
     pub recoveries: u64,
-    /// Future-height messages dropped because the buffer was full.
+    /// Authenticated future-height messages dropped because the buffer or the sender's
+    /// quota was full (in messages or bytes).
     pub dropped_future: u64,
     /// Messages rejected.
     pub rejected: u64,
@@ -226,7 +230,8 @@ pub struct Validator<S> {
     /// `n × catch_up_heights` entries (only heights held in `recent` are inserted).
     helped: BTreeSet<(Address, Height)>,
     // Other heights and the host.
-    future: VecDeque<(Address, Message)>,
+    /// Authenticated messages for later heights, under per-sender quotas (`budget`).
+    future: FutureBuffer,
     outputs: VecDeque<Output>,
     stats: Stats,
 }
@@ -395,6 +400,13 @@ impl<S: ProposerSchedule> Validator<S> {
         };
         self.stats.verifies = self.stats.verifies.saturating_add(counted as u64);
         n.map_err(Rejected::Certificate)?;
+        let extra = heap_of_block(&validate.block)
+            .saturating_add(heap_of_certificate(&validate.certificate));
+        if !self.recent.is_empty()
+            && self.catch_up_bytes().saturating_add(extra) > self.cfg.catch_up_bytes
+        {
+            return Err(Rejected::StaleHeight);
+        }
         self.recent.push_front(validate);
         Ok(())
     }
@@ -452,7 +464,7 @@ impl<S: ProposerSchedule> Validator<S> {
             round_changes: BTreeSet::new(),
             recent: VecDeque::new(),
             helped: BTreeSet::new(),
-            future: VecDeque::new(),
+            future: FutureBuffer::default(),
             outputs: VecDeque::new(),
             stats: Stats::default(),
         }
@@ -488,6 +500,58 @@ impl<S: ProposerSchedule> Validator<S> {
     pub fn impeach_id(&self) -> BlockId {
         self.impeach_id
     }
+    /// What this validator holds on behalf of peers now, by budget; never more than
+    /// [`Config::peer_memory_bound`] (see [`crate::lbft::budget`]).
+    pub fn held(&self) -> Held {
+        let votes = self.votes.len().saturating_add(self.tally.len());
+        Held {
+            future: self.future.bytes(),
+            height: self
+                .height_bytes()
+                .saturating_add(self.pcerts.values().map(heap_of_certificate).sum::<usize>()),
+            catch_up: self.catch_up_bytes(),
+            entries: votes
+                .saturating_add(self.round_changes.len())
+                .saturating_add(self.proposals.len())
+                .saturating_add(self.pcerts.len())
+                .saturating_add(self.helped.len())
+                .saturating_add(self.future.len()),
+        }
+    }
+
+    /// Heap of the current height's blocks and proposals: what `height_bytes` caps.
+    fn height_bytes(&self) -> usize {
+        let blocks = self.blocks.values().map(heap_of_block).sum::<usize>();
+        let proposals = self.proposals.values().map(heap_of_proposal).sum::<usize>();
+        blocks.saturating_add(proposals)
+    }
+
+    fn catch_up_bytes(&self) -> usize {
+        self.recent
+            .iter()
+            .map(|v| heap_of_block(&v.block).saturating_add(heap_of_certificate(&v.certificate)))
+            .sum()
+    }
+
+    /// Refuse `extra` more bytes at this height if they would pass `height_bytes`.
+    fn admit_at_height(&self, extra: usize) -> Result<(), Rejected> {
+        if self.height_bytes().saturating_add(extra) > self.cfg.height_bytes {
+            return Err(Rejected::TooManyBlocks);
+        }
+        Ok(())
+    }
+
+    /// Drop the oldest recent VALIDATEs beyond `catch_up_heights` or `catch_up_bytes`,
+    /// always keeping the newest (the one a validator one height behind needs).
+    fn trim_recent(&mut self) {
+        let keep = usize::try_from(self.cfg.catch_up_heights).unwrap_or(usize::MAX);
+        while self.recent.len() > 1
+            && (self.recent.len() > keep || self.catch_up_bytes() > self.cfg.catch_up_bytes)
+        {
+            self.recent.pop_front();
+        }
+    }
+
     /// Work counters.
     pub fn stats(&self) -> Stats {
         self.stats
@@ -718,6 +782,9 @@ impl<S: ProposerSchedule> Validator<S> {
         }
     }
 
+    /// Keep a message for a later height: only if it authenticates (nothing from a sender
+    /// that could not have sent it is kept) and fits its sender's quota and the buffer's
+    /// byte budget (see [`crate::lbft::budget`]).
     fn buffer(&mut self, from: Address, msg: Message) -> Result<(), Rejected> {
         let ahead = msg.height().0.saturating_sub(self.height.0);
         if ahead > self.cfg.future_heights {
@@ -727,20 +794,19 @@ impl<S: ProposerSchedule> Validator<S> {
             self.stats.dropped_future = self.stats.dropped_future.saturating_add(1);
             return Err(Rejected::BufferFull);
         }
-        self.future.push_back((from, msg));
-        Ok(())
+        let slot = authenticate_future(&self.cfg, &self.schedule, &mut self.stats, &msg)?;
+        let r = self.future.push(&self.cfg, from, slot, msg);
+        if r.is_err() {
+            self.stats.dropped_future = self.stats.dropped_future.saturating_add(1);
+        }
+        r
     }
 
     /// Replay buffered messages that became current; stops when none is left for the
     /// (possibly advancing) current height.
     fn drain_future(&mut self, now: Timestamp) {
         loop {
-            let height = self.height;
-            self.future.retain(|(_, m)| m.height() >= height);
-            let Some(pos) = self.future.iter().position(|(_, m)| m.height() == height) else {
-                return;
-            };
-            let Some((from, msg)) = self.future.remove(pos) else {
+            let Some((from, msg)) = self.future.take(self.height) else {
                 return;
             };
             if self.dispatch(now, from, msg).is_err() {
@@ -897,6 +963,13 @@ impl<S: ProposerSchedule> Validator<S> {
             // only the scheduled proposer's round-0 PRE-PREPARE gets one.
             None => return Err(Rejected::Unexpected),
         }
+        // The proposal keeps its own copy of the block: both count at this height.
+        let stored = if self.blocks.contains_key(&id) {
+            0
+        } else {
+            heap_of_block(&p.block)
+        };
+        self.admit_at_height(stored.saturating_add(heap_of_proposal(&p)))?;
         self.store_block(id, p.block.clone())?;
         if let Some(cert) = p.proof_of_lock.clone() {
             self.pcerts.entry((cert.round, id)).or_insert(cert);
@@ -1114,6 +1187,7 @@ impl<S: ProposerSchedule> Validator<S> {
         if self.blocks.len() >= self.cfg.max_blocks_per_height {
             return Err(Rejected::TooManyBlocks);
         }
+        self.admit_at_height(heap_of_block(&block))?;
         self.blocks.insert(id, block);
         Ok(())
     }
@@ -1438,10 +1512,7 @@ impl<S: ProposerSchedule> Validator<S> {
         self.outputs
             .push_back(Output::Broadcast(Message::Validate(validate.clone())));
         self.recent.push_back(validate);
-        let keep = usize::try_from(self.cfg.catch_up_heights).unwrap_or(usize::MAX);
-        while self.recent.len() > keep {
-            self.recent.pop_front();
-        }
+        self.trim_recent();
         self.helped.clear();
         self.advance(header, id, now);
     }

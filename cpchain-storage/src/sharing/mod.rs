@@ -105,7 +105,7 @@
 //! owner and every kfrag verified; a grantee keeps a grant only signed by its owner and
 //! addressed to it, and a cfrag only verified, from a proxy of the grant, for a request it
 //! made. `cpchain-ffi/tests/memory_bounds.rs` floods each machine with maximum-size inputs under a
-//! counting allocator and checks the bound; `docs/security/data.md` has the threat model.
+//! counting allocator and checks the bound; `docs/SECURITY.md`, section 4 has the threat model.
 //!
 //! # Revocation
 //! Revocation is forward by construction: a grant names a finite interval range, and later

@@ -4,14 +4,18 @@
 //! with anyone else's.
 
 use super::shared::{Event, Shared, SimMsg, ILLICIT_TX};
-use crate::lbft::block::SEAL_DOMAIN;
-use crate::lbft::{Block, BlockId, LockProof, Message, Phase, Vote, VoteKind};
+use crate::lbft::block::{tx_root, SEAL_DOMAIN};
+use crate::lbft::ProposerSchedule;
+use crate::lbft::{
+    Block, BlockId, Certificate, Header, LockProof, Message, Phase, RoundChange, Validate, Vote,
+    VoteKind, MAX_BLOCK_BYTES,
+};
 use crate::sim::network::{chance, uniform};
 use crate::sim::{Context, NodeId, SimRng};
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::rc::Rc;
 use alloc::vec::Vec;
-use cpchain_core::{keccak256, Hash, Height, Timestamp};
+use cpchain_core::{keccak256, Address, Hash, Height, Timestamp};
 use cpchain_crypto::{SecretKey, Signature};
 use rand_core::{RngCore, SeedableRng};
 
@@ -43,6 +47,11 @@ pub struct Behaviour {
     /// At one height, vote on both the normal and the impeach path, then go silent for
     /// the rest of the run (the deadlock scenario of the engine's round design).
     pub both_paths_then_silent: bool,
+    /// On each new height, send maximum-size messages (a `MAX_BLOCK_BYTES` body): a
+    /// round change carrying a lock with a forged certificate, a PRE-PREPARE for the next
+    /// height sealed by a key that is not the proposer's, and a VALIDATE with a forged
+    /// certificate. Honest hosts check that what they hold stays within the memory bound.
+    pub flood_max: bool,
     /// Strip or forge the proposer's seal in every block-carrying message it sends
     /// (PRE-PREPARE, proposal, round-change lock, VALIDATE) and in a copy of every such
     /// message it hears, sent ahead of the real one: the seal is not in the block id, so
@@ -70,6 +79,7 @@ impl Behaviour {
                 replay_old: chance(rng, 300),
                 flood_future: chance(rng, 250),
                 both_paths_then_silent: chance(rng, 200),
+                flood_max: chance(rng, 200),
                 // Drawn apart, by `with_tampering`: see there.
                 tamper_seals: false,
             };
@@ -128,6 +138,8 @@ pub struct Byzantine {
     impeach_block: BlockId,
     sent: BTreeMap<(u64, u32, Phase), BTreeSet<BlockId>>,
     old: VecDeque<Rc<Message>>,
+    /// The maximum-size body of `flood_max` and its root, built once.
+    big: Option<(Vec<Vec<u8>>, Hash)>,
 }
 
 impl Byzantine {
@@ -147,6 +159,7 @@ impl Byzantine {
             impeach_block: Hash::ZERO,
             sent: BTreeMap::new(),
             old: VecDeque::new(),
+            big: None,
         }
     }
 
@@ -199,9 +212,100 @@ impl Byzantine {
                 ctx.broadcast(SimMsg::Lbft(Rc::new(Message::Vote(v))));
             }
         }
+        if self.behaviour.flood_max {
+            self.flood_max(shared, height, ctx);
+        }
         if self.behaviour.replay_old {
             self.replay(ctx);
         }
+    }
+
+    /// A maximum-size block at `height` claiming `proposer`, sealed with this key.
+    fn big_block(&mut self, shared: &Shared, height: Height, proposer: Address) -> Block {
+        let (body, root) = self
+            .big
+            .get_or_insert_with(|| {
+                let body = alloc::vec![alloc::vec![0xb1; MAX_BLOCK_BYTES]];
+                let root = tx_root(&body);
+                (body, root)
+            })
+            .clone();
+        let header = Header {
+            chain_id: shared.spec.chain_id,
+            height,
+            parent: self.random_id(),
+            timestamp: Timestamp(0),
+            proposer,
+            coinbase: self.key.public_key().address(),
+            tx_root: root,
+        };
+        let seal = self.key.sign(&SEAL_DOMAIN, header.id().as_bytes());
+        Block {
+            header,
+            seal: Some(seal),
+            transactions: body,
+        }
+    }
+
+    /// A quorum-sized certificate of every member's address with this key's signature.
+    fn forged(
+        &self,
+        shared: &Shared,
+        kind: VoteKind,
+        height: Height,
+        block: BlockId,
+    ) -> Certificate {
+        let v = Vote::sign(&self.key, shared.spec.chain_id, kind, height, 0, block);
+        let mut signatures: Vec<_> = shared
+            .validators
+            .addresses()
+            .map(|a| (a, v.signature))
+            .collect();
+        signatures.sort_by_key(|s| s.0);
+        Certificate {
+            kind,
+            height,
+            round: 0,
+            block,
+            signatures,
+        }
+    }
+
+    fn flood_max(
+        &mut self,
+        shared: &Shared,
+        height: Height,
+        ctx: &mut Context<SimMsg, Record, Event>,
+    ) {
+        let me = self.key.public_key().address();
+        let chain = shared.spec.chain_id;
+        let current = shared.schedule.proposer_of(height).unwrap_or(Address::ZERO);
+        let lock_block = self.big_block(shared, height, current);
+        let certificate = self.forged(shared, VoteKind::Prepare, height, lock_block.id());
+        let rc = RoundChange::sign(
+            &self.key,
+            chain,
+            height,
+            1,
+            Some(LockProof {
+                block: lock_block,
+                certificate,
+            }),
+        );
+        ctx.broadcast(SimMsg::Lbft(Rc::new(Message::RoundChange(rc))));
+        let next = Height(height.0.saturating_add(1));
+        let claimed = shared.schedule.proposer_of(next).unwrap_or(Address::ZERO);
+        if claimed == me {
+            // Its own sealed block would be a real proposal (and an equivocation).
+            return;
+        }
+        let b = self.big_block(shared, next, claimed);
+        let certificate = self.forged(shared, VoteKind::Commit, next, b.id());
+        ctx.broadcast(SimMsg::Lbft(Rc::new(Message::PrePrepare(b.clone()))));
+        ctx.broadcast(SimMsg::Lbft(Rc::new(Message::Validate(Validate {
+            block: b,
+            certificate,
+        }))));
     }
 
     fn random_id(&mut self) -> BlockId {

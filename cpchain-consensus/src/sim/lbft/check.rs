@@ -165,6 +165,13 @@ pub fn check_safety(
                     }
                 }
             }
+            Event::OverBudget { held, bound } if is_honest(o.node) => v.push(Violation {
+                checker: "memory",
+                detail: format!(
+                    "{} holds {held} bytes on behalf of peers, over its bound of {bound}",
+                    name(o.node)
+                ),
+            }),
             Event::MissedDetection {
                 culprit,
                 height,

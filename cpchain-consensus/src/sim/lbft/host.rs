@@ -369,6 +369,26 @@ impl ValidatorHost {
         }
     }
 
+    /// The memory checker: an honest engine's accounted holdings against its bound.
+    fn check_memory(&self, ctx: &mut Ctx) {
+        if self.byzantine.is_some() {
+            return;
+        }
+        let held = self.engine.held();
+        let cfg = self.engine.config();
+        let bytes = held
+            .future
+            .saturating_add(held.height)
+            .saturating_add(held.catch_up);
+        let bound = cfg.peer_memory_bound(
+            self.shared.n_validators,
+            self.engine.round().saturating_add(1),
+        );
+        if bytes > bound || held.future > cfg.future_bytes {
+            ctx.observe(Event::OverBudget { held: bytes, bound });
+        }
+    }
+
     fn on_status(&mut self, from: NodeId, next: Height, ctx: &mut Ctx) {
         if self.byzantine.is_some() {
             return;
@@ -445,6 +465,7 @@ impl SimNode for ValidatorHost {
                 let r = self.engine.handle_message(now, from_addr, (*m).clone());
                 self.accepted(&m, height, &r);
                 self.pump(now, ctx, expect);
+                self.check_memory(ctx);
             }
         }
     }

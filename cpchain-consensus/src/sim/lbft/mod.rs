@@ -99,6 +99,9 @@ pub struct Scenario {
     pub min_delay_ms: u64,
     /// Greatest one-way link delay, ms (the message delay `Δ` of the liveness bound).
     pub max_delay_ms: u64,
+    /// The Byzantine validators' misbehaviours, when a test fixes them (`None`: drawn
+    /// per seed).
+    pub behaviour: Option<Behaviour>,
 }
 
 impl Scenario {
@@ -112,6 +115,7 @@ impl Scenario {
             impeach_quorum: ImpeachQuorum::default(),
             min_delay_ms: 10,
             max_delay_ms: 100,
+            behaviour: None,
         }
     }
 }
@@ -376,7 +380,8 @@ pub fn run(scenario: &Scenario, seed: u64, trace_lines: usize) -> RunReport {
                 *slot = Some(if forker {
                     Behaviour::forker()
                 } else {
-                    Behaviour::draw(&mut rng).with_tampering(seed, i)
+                    let drawn = Behaviour::draw(&mut rng).with_tampering(seed, i);
+                    scenario.behaviour.unwrap_or(drawn)
                 });
                 picked += 1;
             }

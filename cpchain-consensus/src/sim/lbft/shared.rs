@@ -189,6 +189,15 @@ pub enum Event {
         /// Height.
         height: Height,
     },
+    /// An honest validator held more on behalf of peers than its budgets allow (the
+    /// memory checker): `held` bytes (future buffer + current height + catch-up, as the
+    /// engine accounts them) against `bound` (`Config::peer_memory_bound`).
+    OverBudget {
+        /// Bytes held.
+        held: usize,
+        /// The bound.
+        bound: usize,
+    },
 }
 
 /// Per block id: the (VALIDATE, parent id) pairs already verified.
