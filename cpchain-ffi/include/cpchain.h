@@ -2580,7 +2580,6 @@ cpchain_result cpchain_share_grantee_poll(cpchain_share_grantee *g,
                                           cpchain_share_output_info *info);
 #endif
 
-<<<<<<< HEAD
 #if defined(CPCHAIN_PRE)
 // The timer fired at `now_ms`: expire requests that waited longer than the grantee's
 // request timeout (30 s) or outlived their grant (each comes out as an `EXPIRED` output),
@@ -2604,9 +2603,7 @@ cpchain_result cpchain_share_grantee_next_deadline(const cpchain_share_grantee *
                                                    uint64_t *deadline_ms);
 #endif
 
-=======
 #if defined(CPCHAIN_ALLOC)
->>>>>>> main
 // The CPChain mainnet parameters (chain id 337, 10 s blocks, 7 validators, 12 proposers a
 // term). `*out` is a new handle to free with `cpchain_chain_spec_free`.
 //

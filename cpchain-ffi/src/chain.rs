@@ -41,14 +41,8 @@ use core::ptr::NonNull;
 use cpchain_core::encoding::{self, WireMessage};
 use cpchain_core::{Duration, Hash, Timestamp};
 use cpchain_storage::{
-<<<<<<< HEAD
-    open_block, verify_chain, Anchor, BlockId, ChainVerifier, Checkpoint, HeaplessBlock,
-    IntervalKey, MasterSecret, NoKeys, Schedule, SessionSalt, StreamId, VecBlock, Writer,
-    WriterOutput,
-=======
-    Anchor, BlockId, Checkpoint, HeaplessBlock, MasterSecret, Output, Schedule, SessionSalt,
-    StreamId, Writer,
->>>>>>> main
+    Anchor, BlockId, Checkpoint, HeaplessBlock, MasterSecret, Schedule, SessionSalt, StreamId,
+    Writer, WriterOutput,
 };
 use zeroize::{Zeroize, Zeroizing};
 // The host-side readers (std builds only).
