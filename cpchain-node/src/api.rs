@@ -1,0 +1,230 @@
+//! The HTTP JSON API (axum): node status, a block by height with its certificate, an
+//! account, and transaction submission. Errors are JSON `{"code": …, "message": …}` with a
+//! stable code. Reads go to the database directly (redb readers run beside the node's
+//! writer); a submission goes to the node loop, which owns the mempool.
+
+use crate::node::Status;
+use crate::store::Store;
+use crate::tx::{Account, TxError};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cpchain_core::{Address, Hash};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// A request the API hands to the node loop.
+#[derive(Debug)]
+pub enum ApiRequest {
+    /// Admit an encoded transaction.
+    Submit(Vec<u8>, oneshot::Sender<Result<Hash, TxError>>),
+    /// Read an account.
+    Account(Address, oneshot::Sender<Account>),
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The node's database.
+    pub store: Arc<Store>,
+    /// The node's live status.
+    pub status: Arc<Mutex<Status>>,
+    /// The node loop.
+    pub requests: mpsc::Sender<ApiRequest>,
+}
+
+/// A transaction submission: the encoded envelope in hex.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Submit {
+    /// `hex(postcard(Transaction))`.
+    pub tx: String,
+}
+
+type Reply = (StatusCode, Json<Value>);
+
+fn error(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Reply {
+    (
+        status,
+        Json(json!({ "code": code, "message": message.to_string() })),
+    )
+}
+
+/// The API's routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .route("/block/{height}", get(block))
+        .route("/account/{address}", get(account))
+        .route("/tx", post(submit))
+        .with_state(state)
+}
+
+async fn status(State(s): State<ApiState>) -> Reply {
+    let st = s.status.lock().map(|g| g.clone()).unwrap_or_default();
+    match serde_json::to_value(st) {
+        Ok(v) => (StatusCode::OK, Json(v)),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
+    }
+}
+
+async fn block(State(s): State<ApiState>, Path(height): Path<String>) -> Reply {
+    let Ok(height) = height.parse::<u64>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_height",
+            "height must be a number",
+        );
+    };
+    match s.store.block(height) {
+        Ok(Some(v)) => {
+            let b = &v.block;
+            let c = &v.certificate;
+            let txs: Vec<String> = b
+                .transactions
+                .iter()
+                .map(|t| hex::encode(crate::tx::tx_hash(t).0))
+                .collect();
+            (
+                StatusCode::OK,
+                Json(json!({
+                    "height": b.header.height.0,
+                    "id": hex::encode(b.id().0),
+                    "parent": hex::encode(b.header.parent.0),
+                    "timestamp_ms": b.header.timestamp.0,
+                    "proposer": b.header.proposer.to_string(),
+                    "coinbase": b.header.coinbase.to_string(),
+                    "impeach": b.is_impeach(),
+                    "transactions": txs,
+                    "certificate": {
+                        "kind": format!("{:?}", c.kind),
+                        "round": c.round,
+                        "signers": c.signatures.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>(),
+                    },
+                })),
+            )
+        }
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no block {height}"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "storage", e),
+    }
+}
+
+async fn account(State(s): State<ApiState>, Path(address): Path<String>) -> Reply {
+    let Ok(address) = address.parse::<Address>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_address",
+            "not a 20-byte hex address",
+        );
+    };
+    let (tx, rx) = oneshot::channel();
+    if s.requests
+        .send(ApiRequest::Account(address, tx))
+        .await
+        .is_err()
+    {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "node is stopping",
+        );
+    }
+    match rx.await {
+        Ok(a) => (
+            StatusCode::OK,
+            Json(json!({
+                "address": address.to_string(),
+                "nonce": a.nonce,
+                "balance": a.balance.to_string(),
+            })),
+        ),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "node is stopping",
+        ),
+    }
+}
+
+async fn submit(
+    State(s): State<ApiState>,
+    body: Result<Json<Submit>, axum::extract::rejection::JsonRejection>,
+) -> Reply {
+    let Ok(Json(body)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "expected {\"tx\": \"<hex>\"}",
+        );
+    };
+    let Ok(bytes) = hex::decode(body.tx.trim_start_matches("0x")) else {
+        return error(StatusCode::BAD_REQUEST, "decode", "tx is not hex");
+    };
+    if bytes.len() > 1024 {
+        return error(StatusCode::BAD_REQUEST, "decode", "tx too large");
+    }
+    let (tx, rx) = oneshot::channel();
+    if s.requests
+        .send(ApiRequest::Submit(bytes, tx))
+        .await
+        .is_err()
+    {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "node is stopping",
+        );
+    }
+    match rx.await {
+        Ok(Ok(hash)) => (StatusCode::OK, Json(json!({ "hash": hex::encode(hash.0) }))),
+        Ok(Err(e)) => {
+            let status = match e {
+                TxError::MempoolFull => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            error(status, e.code(), e)
+        }
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "node is stopping",
+        ),
+    }
+}
+
+/// A minimal HTTP/1.1 client for the CLI and the tests (no client library needed):
+/// `method path` with an optional JSON body to `127.0.0.1:port`; returns (status, body).
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}

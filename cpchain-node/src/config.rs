@@ -1,0 +1,182 @@
+//! The node's configuration file (JSON) and key file, and the chain parameters they give.
+
+use crate::error::NodeError;
+use cpchain_consensus::lbft::ValidatorSet;
+use cpchain_core::{ChainSpec, Duration, Height, Timestamp};
+use cpchain_crypto::{PublicKey, SecretKey};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One node's configuration: which chain, which committee, where its key and data live,
+/// and whom to dial. Every validator of a network has the same chain fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeConfig {
+    /// Chain id, bound into every signature.
+    pub chain_id: u64,
+    /// Target time between blocks, milliseconds.
+    pub block_period_ms: u64,
+    /// Wait for a proposal beyond the period before impeaching, milliseconds.
+    pub impeach_timeout_ms: u64,
+    /// Genesis time (Unix milliseconds): the genesis header is derived from it.
+    pub genesis_ms: u64,
+    /// The validators committee: compressed SEC1 public keys, hex.
+    pub validators: Vec<String>,
+    /// The file holding this node's secp256k1 secret key (hex), relative to the config.
+    pub key_file: PathBuf,
+    /// Directory for the database, status file and vote log, relative to the config.
+    pub data_dir: PathBuf,
+    /// TCP port on 127.0.0.1.
+    pub listen_port: u16,
+    /// Port of the HTTP JSON API on 127.0.0.1 (none: no API).
+    #[serde(default)]
+    pub api_port: Option<u16>,
+    /// Peers to keep connected to: multiaddrs ending in `/p2p/<peer id>`.
+    pub peers: Vec<String>,
+    /// Record every vote seen (sent or received) in `votes.log`, for the equivocation
+    /// observer of the tests.
+    #[serde(default)]
+    pub vote_log: bool,
+    /// Fault injection for tests and demonstrations: a silent proposer never proposes on
+    /// its slots (it still votes), so the others impeach it.
+    #[serde(default)]
+    pub silent_proposer: bool,
+    /// Recent VALIDATEs each validator keeps to catch up a lagging peer.
+    #[serde(default = "default_catch_up")]
+    pub catch_up_heights: u64,
+}
+
+fn default_catch_up() -> u64 {
+    8
+}
+
+impl NodeConfig {
+    /// Read and check a configuration file; relative paths are made relative to it.
+    pub fn load(path: &Path) -> Result<NodeConfig, NodeError> {
+        let text = std::fs::read_to_string(path).map_err(|e| NodeError::io(path, e))?;
+        let mut cfg: NodeConfig = serde_json::from_str(&text).map_err(|e| NodeError::Config {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if cfg.key_file.is_relative() {
+            cfg.key_file = base.join(&cfg.key_file);
+        }
+        if cfg.data_dir.is_relative() {
+            cfg.data_dir = base.join(&cfg.data_dir);
+        }
+        cfg.spec().validate().map_err(|e| NodeError::Config {
+            path: path.to_path_buf(),
+            reason: format!("chain parameters: {e}"),
+        })?;
+        cfg.validator_set().map_err(|reason| NodeError::Config {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Write the configuration as pretty JSON.
+    pub fn save(&self, path: &Path) -> Result<(), NodeError> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| NodeError::Config {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        std::fs::write(path, text).map_err(|e| NodeError::io(path, e))
+    }
+
+    /// The chain parameters: the devnet spec with this file's chain id, period, timeout
+    /// and committee size (`f = (n − 1) / 3`; every validator is also a default proposer).
+    pub fn spec(&self) -> ChainSpec {
+        let n = u32::try_from(self.validators.len()).unwrap_or(u32::MAX);
+        let mut spec = ChainSpec::devnet();
+        spec.chain_id = self.chain_id;
+        spec.block_period = Duration::from_millis(self.block_period_ms);
+        spec.impeach_timeout = Duration::from_millis(self.impeach_timeout_ms);
+        spec.fault_tolerance = n.saturating_sub(1) / 3;
+        spec.proposers_per_term = n.max(1);
+        spec.elected_seats = spec.elected_seats.min(spec.proposers_per_term);
+        spec.low_rpt_seats = spec.low_rpt_seats.min(spec.elected_seats);
+        spec.default_proposers_until = Height(u64::from(spec.proposers_per_term) * 3);
+        spec
+    }
+
+    /// The genesis time.
+    pub fn genesis_time(&self) -> Timestamp {
+        Timestamp(self.genesis_ms)
+    }
+
+    /// The committee's public keys, in file order.
+    pub fn validator_keys(&self) -> Result<Vec<PublicKey>, String> {
+        self.validators
+            .iter()
+            .map(|h| {
+                let bytes = hex::decode(h).map_err(|e| format!("validator key {h}: {e}"))?;
+                PublicKey::from_sec1_bytes(&bytes).map_err(|e| format!("validator key {h}: {e}"))
+            })
+            .collect()
+    }
+
+    /// The committee.
+    pub fn validator_set(&self) -> Result<ValidatorSet, String> {
+        let keys = self.validator_keys()?;
+        let n = keys.len();
+        if n == 0 || n % 3 != 1 {
+            return Err(format!(
+                "{n} validators: the committee must have 3f + 1 members"
+            ));
+        }
+        ValidatorSet::new(&keys).map_err(|e| format!("validators: {e}"))
+    }
+
+    /// Path of the redb database.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("chain.redb")
+    }
+
+    /// Path of the live status file (JSON, rewritten twice a second).
+    pub fn status_path(&self) -> PathBuf {
+        self.data_dir.join("status.json")
+    }
+
+    /// Path of the blocked-peers file: peer ids (one a line) this node refuses to talk
+    /// to, re-read twice a second (partitions in tests; operators banning a peer).
+    pub fn blocked_peers_path(&self) -> PathBuf {
+        self.data_dir.join("blocked_peers")
+    }
+
+    /// Path of the vote log.
+    pub fn vote_log_path(&self) -> PathBuf {
+        self.data_dir.join("votes.log")
+    }
+}
+
+/// Read a key file: the secret scalar in hex (64 digits), surrounding whitespace ignored.
+pub fn load_key(path: &Path) -> Result<SecretKey, NodeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| NodeError::io(path, e))?;
+    let bytes = zeroize::Zeroizing::new(
+        hex::decode(text.trim()).map_err(|_| NodeError::Key(path.to_path_buf()))?,
+    );
+    let arr: &[u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| NodeError::Key(path.to_path_buf()))?;
+    SecretKey::from_bytes(arr).map_err(|_| NodeError::Key(path.to_path_buf()))
+}
+
+/// A fresh key from the OS RNG, written to `path` (mode 0600); returns it.
+pub fn generate_key(path: &Path) -> Result<SecretKey, NodeError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let key = SecretKey::random(&mut rand_core::OsRng);
+    let hexed = zeroize::Zeroizing::new(hex::encode(key.to_bytes().as_slice()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| NodeError::io(path, e))?;
+    f.write_all(hexed.as_bytes())
+        .and_then(|()| f.write_all(b"\n"))
+        .map_err(|e| NodeError::io(path, e))?;
+    Ok(key)
+}

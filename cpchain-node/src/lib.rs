@@ -1,0 +1,102 @@
+//! The reference host node of the CPChain SDK: the LBFT validator state machine
+//! (`cpchain_consensus::lbft::Validator`) on a real network (rust-libp2p) and a real disk
+//! (redb), run as real OS processes. `std` only; none of the SDK's `no_std` crates
+//! depends on it. It is also the model a host author copies: the engine's sans-IO
+//! contract (inputs with `now`, outputs drained in order, one timer) meets sockets,
+//! fsync and SIGKILL here.
+//!
+//! # Parts
+//!
+//! * [`network`]: one libp2p `NetworkBehaviour` (malachite's shape): gossipsub for
+//!   consensus traffic and VALIDATE (author-signed, keccak content ids), request-response
+//!   for the engine's direct sends (catch-up VALIDATEs), identify; TCP + noise + yamux.
+//! * [`binding`]: the transport key (ed25519, derived from the identity key) is bound to
+//!   the node's CPChain address by a secp256k1 signature over chain id and peer id,
+//!   carried in identify and checked on receipt. Messages are handed to the validator
+//!   only from bound peers, with the recovered address as `from`; a peer whose binding
+//!   fails or names a non-validator is disconnected.
+//! * [`store`]: redb; the engine's last `Persist` record and the block store (blocks with
+//!   their C-certificates), each write fsynced (`Durability::Immediate`) before the
+//!   node acts on any later output. A corrupt, truncated, locked or foreign database is
+//!   a clear error at start-up, never a fresh start.
+//! * [`validator`]: the one adapter module that knows the engine's API: restore or start
+//!   at the head, `remember` the head's VALIDATEs, propose on DPoR slots, persist,
+//!   commit, answer block checks.
+//! * [`tx`]: signed transaction envelopes (chain id, nonce, kind, body; 65-byte
+//!   recoverable signature under a domain), accounts with nonces and balances, the SDK's
+//!   fee policy (`dpor::transaction_fee`, free daily quota), the bounded mempool. A
+//!   proposal is judged on `Output::CheckBlock` by executing it on the stored state,
+//!   recovering signatures on all cores; a block's account changes are stored in the
+//!   same redb transaction as the block.
+//! * Block sync (`/cpchain/sync/1`, request-response): a validator whose traffic is more
+//!   than `catch_up_heights` ahead (the engine says `TooFarAhead`) fetches blocks with
+//!   their certificates from bound peers, 64 at a time, light-verifies each
+//!   (`lbft::verify_validate`: parent, schedule seal or impeach block, quorum of distinct
+//!   valid signatures), executes and stores it, then restarts the engine at the new head
+//!   with `Validator::new` and `remember` (test `block_sync`).
+//! * [`api`]: the HTTP JSON API (axum): `GET /status`, `GET /block/{height}` (with its
+//!   certificate), `GET /account/{0x…}`, `POST /tx` (`{"tx": "<hex>"}`); errors are
+//!   `{"code", "message"}` with stable codes (`bad_signature`, `wrong_chain`,
+//!   `nonce_replayed`, `decode`, `insufficient_funds`, `duplicate`, `mempool_full`,
+//!   `not_found`, …). Transactions spread between nodes by gossipsub.
+//! * [`node`]: the validator process loop (`cpchain-node run`), the status file;
+//!   [`follower`]: the follower's loop (`run` with a key outside the committee).
+//! * [`devnet`]: `cpchain-node devnet`, a local network of processes.
+//!
+//! # Restart
+//!
+//! On start the node opens its database, takes the chain head (last stored block, or
+//! genesis) and the last `Persist` record: if the record is at the head it calls
+//! `Validator::restore` (the engine re-broadcasts its votes and announces its round);
+//! if the head is past the record (killed between storing a `Commit` and the next
+//! `Persist`) it calls `Validator::new` at the head, where nothing was signed yet; a
+//! record above the head cannot be written by this node and is refused as corrupt.
+//! Then it hands the engine the head's VALIDATE and older ones with `remember`. Since
+//! every signed vote is persisted before it is sent, a node killed at any instant never
+//! signs a vote conflicting with one it sent before (test `sigkill_restart`).
+//!
+//! # Roles and DPoR inputs
+//!
+//! Every validator is also a default proposer: `dpor::Schedule` names the proposer of
+//! each height, and a validator proposes with `Validator::propose` on its slot. At each
+//! checkpoint the node runs `Schedule::elect_at` with the checkpoint block's id (real
+//! chain state) and **no candidates** (not yet real: the devnet chain carries no
+//! campaign or RPT transactions), so every elected seat is padded with default
+//! proposers.
+//!
+//! # Deviations from issue 14, with reasons
+//!
+//! * Roles: validator and follower ([`follower`]: a node whose key is not in the
+//!   committee syncs from genesis, light-verifying every certificate, and keeps up by
+//!   polling block sync; validators serve it but never hand its messages to the engine).
+//!   There is no separate proposer RNode: every validator is a default proposer.
+//! * Transactions: one kind (transfer); genesis gives every validator address
+//!   `tx::GENESIS_BALANCE`. Test 5 floods 600 transfers, not 100,000: in the dev-profile
+//!   test run on a shared 2-core machine the larger flood takes minutes.
+//! * A tampered transaction body recovers to another (unfunded) address, so it is refused
+//!   as `insufficient_funds`; `bad_signature` is for signatures that do not parse or
+//!   recover (high s, bad v, zero r).
+//! * Fault injection for tests: `silent_proposer` in the config (a validator that votes
+//!   but never proposes) and the `blocked_peers` file in the data directory (peer ids
+//!   refused through libp2p's block list, re-read twice a second: partitions).
+//! * Not done: a follower role, `tx` kinds beyond transfers, a full-disk test, the
+//!   criterion benchmark of issue 14.
+//! * `status` reads the status file the running node rewrites twice a second (redb
+//!   locks the database of a running node).
+//! * The normal dependency graph of this crate has a second `rand_core` (0.9, through
+//!   yamux 0.13, which libp2p-yamux 0.47 requires); the workspace's one-RustCrypto check
+//!   excludes this host-only crate. No firmware links it.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod binding;
+pub mod config;
+pub mod devnet;
+pub mod error;
+pub mod follower;
+pub mod network;
+pub mod node;
+pub mod store;
+pub mod tx;
+pub mod validator;

@@ -1,0 +1,328 @@
+//! The libp2p stack, in the shape of malachite's network crate: one `NetworkBehaviour`
+//! of gossipsub (consensus traffic and VALIDATE, signed by the author, content-addressed
+//! message ids), request-response (direct sends: catch-up VALIDATEs) and identify (which
+//! carries the CPChain address binding, see [`crate::binding`]), over TCP + noise + yamux.
+
+use futures::{AsyncReadExt, AsyncWriteExt};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{allow_block_list, gossipsub, identify, noise, tcp, yamux, StreamProtocol, Swarm};
+use std::io;
+use std::time::Duration;
+
+/// Largest message on either protocol: an LBFT message (1 MiB block + certificate) fits.
+pub const MAX_MESSAGE_BYTES: usize = 2 * 1024 * 1024;
+
+/// The request-response protocol for direct LBFT sends.
+pub const DIRECT_PROTOCOL: &str = "/cpchain/lbft/direct/1";
+
+/// What the combined behaviour reports to the node loop.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Event {
+    /// A gossipsub event (a received broadcast, subscriptions).
+    Gossipsub(gossipsub::Event),
+    /// A request-response event (a direct message, an ack, a failure).
+    Direct(request_response::Event<Vec<u8>, Vec<u8>>),
+    /// An identify event (carries the peer's binding).
+    Identify(Box<identify::Event>),
+    /// A block sync event (a request for blocks, or the blocks).
+    Sync(request_response::Event<SyncRequest, SyncResponse>),
+}
+
+impl From<std::convert::Infallible> for Event {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
+    }
+}
+
+impl From<request_response::Event<SyncRequest, SyncResponse>> for Event {
+    fn from(e: request_response::Event<SyncRequest, SyncResponse>) -> Self {
+        Event::Sync(e)
+    }
+}
+
+impl From<gossipsub::Event> for Event {
+    fn from(e: gossipsub::Event) -> Self {
+        Event::Gossipsub(e)
+    }
+}
+
+impl From<request_response::Event<Vec<u8>, Vec<u8>>> for Event {
+    fn from(e: request_response::Event<Vec<u8>, Vec<u8>>) -> Self {
+        Event::Direct(e)
+    }
+}
+
+impl From<identify::Event> for Event {
+    fn from(e: identify::Event) -> Self {
+        Event::Identify(Box::new(e))
+    }
+}
+
+/// The combined behaviour.
+#[derive(NetworkBehaviour)]
+#[behaviour(to_swarm = "Event")]
+pub struct Behaviour {
+    /// Broadcast of consensus messages.
+    pub gossipsub: gossipsub::Behaviour,
+    /// Direct sends.
+    pub direct: request_response::Behaviour<BytesCodec>,
+    /// Peer identification, carrying the address binding.
+    pub identify: identify::Behaviour,
+    /// Block sync.
+    pub sync: request_response::Behaviour<SyncCodec>,
+    /// Peers refused by the operator (the `blocked_peers` file: partitions in tests).
+    pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+}
+
+/// The block sync protocol.
+pub const SYNC_PROTOCOL: &str = "/cpchain/sync/1";
+
+/// Most blocks in one sync response.
+pub const SYNC_MAX_BLOCKS: u32 = 64;
+
+/// Body bytes after which a sync response stops adding blocks (it stays under
+/// [`MAX_MESSAGE_BYTES`] since one block with its certificate is at most ~1.1 MiB).
+pub const SYNC_SOFT_BYTES: usize = 512 * 1024;
+
+/// "Send me up to `max` blocks from height `from`."
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncRequest {
+    /// First height wanted.
+    pub from: u64,
+    /// Most blocks wanted (the server caps it at [`SYNC_MAX_BLOCKS`]).
+    pub max: u32,
+}
+
+/// Encoded VALIDATEs (block + C-certificate) in height order; empty if none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncResponse(pub Vec<Vec<u8>>);
+
+/// Codec of the sync protocol: a 12-byte request; a response of length-prefixed blocks,
+/// the whole bounded by [`MAX_MESSAGE_BYTES`] and at most [`SYNC_MAX_BLOCKS`] entries.
+#[derive(Debug, Clone, Default)]
+pub struct SyncCodec;
+
+fn bad(msg: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+#[async_trait::async_trait]
+impl request_response::Codec for SyncCodec {
+    type Protocol = StreamProtocol;
+    type Request = SyncRequest;
+    type Response = SyncResponse;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncRequest>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        let frame = read_frame(io).await?;
+        let (from, max) = frame
+            .split_at_checked(8)
+            .ok_or_else(|| bad("short sync request"))?;
+        let from = u64::from_le_bytes(from.try_into().map_err(|_| bad("sync request"))?);
+        let max = u32::from_le_bytes(max.try_into().map_err(|_| bad("sync request"))?);
+        Ok(SyncRequest { from, max })
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncResponse>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        let frame = read_frame(io).await?;
+        let mut rest = frame.as_slice();
+        let mut blocks = Vec::new();
+        while !rest.is_empty() {
+            if blocks.len() >= SYNC_MAX_BLOCKS as usize {
+                return Err(bad("too many blocks"));
+            }
+            let (len, tail) = rest
+                .split_at_checked(4)
+                .ok_or_else(|| bad("short length"))?;
+            let len = u32::from_be_bytes(len.try_into().map_err(|_| bad("length"))?) as usize;
+            let (block, tail) = tail
+                .split_at_checked(len)
+                .ok_or_else(|| bad("short block"))?;
+            blocks.push(block.to_vec());
+            rest = tail;
+        }
+        Ok(SyncResponse(blocks))
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: SyncRequest,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        let mut frame = req.from.to_le_bytes().to_vec();
+        frame.extend_from_slice(&req.max.to_le_bytes());
+        write_frame(io, &frame).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: SyncResponse,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        let mut frame = Vec::new();
+        for b in res.0 {
+            let len = u32::try_from(b.len()).map_err(|_| bad("block too large"))?;
+            frame.extend_from_slice(&len.to_be_bytes());
+            frame.extend_from_slice(&b);
+        }
+        write_frame(io, &frame).await
+    }
+}
+
+/// Length-prefixed raw bytes (u32 big-endian length, then the bytes), bounded by
+/// [`MAX_MESSAGE_BYTES`] before anything is allocated. The response is empty (an ack).
+#[derive(Debug, Clone, Default)]
+pub struct BytesCodec;
+
+async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_MESSAGE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
+    io: &mut T,
+    data: &[u8],
+) -> io::Result<()> {
+    let len = u32::try_from(data.len())
+        .ok()
+        .filter(|&l| l as usize <= MAX_MESSAGE_BYTES)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+    io.write_all(&len.to_be_bytes()).await?;
+    io.write_all(data).await?;
+    io.close().await
+}
+
+#[async_trait::async_trait]
+impl request_response::Codec for BytesCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &req).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &res).await
+    }
+}
+
+/// Gossipsub message id: keccak256 of the payload, so a message re-broadcast by another
+/// node (VALIDATE) or re-sent after a restart is one message.
+fn message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
+    gossipsub::MessageId::new(&cpchain_core::keccak256(&m.data).0)
+}
+
+/// Build the swarm for `keypair`, announcing `agent_version` (the binding).
+pub fn swarm(
+    keypair: libp2p::identity::Keypair,
+    agent_version: String,
+) -> Result<Swarm<Behaviour>, String> {
+    let gcfg = gossipsub::ConfigBuilder::default()
+        .max_transmit_size(MAX_MESSAGE_BYTES)
+        .heartbeat_interval(Duration::from_millis(500))
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .message_id_fn(message_id)
+        .mesh_n_low(1)
+        .mesh_n(3)
+        .mesh_outbound_min(1)
+        .mesh_n_high(12)
+        .flood_publish(true)
+        .build()
+        .map_err(|e| format!("gossipsub config: {e}"))?;
+    let builder = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| format!("transport: {e}"))?;
+    let built = builder
+        .with_behaviour(|key| {
+            let gossipsub = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gcfg,
+            )?;
+            let direct = request_response::Behaviour::with_codec(
+                BytesCodec,
+                [(StreamProtocol::new(DIRECT_PROTOCOL), ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(5)),
+            );
+            let identify = identify::Behaviour::new(
+                identify::Config::new("/cpchain/node/1".into(), key.public())
+                    .with_agent_version(agent_version),
+            );
+            let sync = request_response::Behaviour::with_codec(
+                SyncCodec,
+                [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            );
+            Ok(Behaviour {
+                gossipsub,
+                direct,
+                identify,
+                sync,
+                blocked: allow_block_list::Behaviour::default(),
+            })
+        })
+        .map_err(|e| format!("behaviour: {e}"))?;
+    Ok(built
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build())
+}

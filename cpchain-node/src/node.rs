@@ -1,0 +1,505 @@
+//! `cpchain-node run`: one validator process. A single-threaded tokio loop owns the
+//! swarm, the engine adapter and the database; the engine's outputs are acted on in
+//! order after each input (persist first, see [`crate::validator`]).
+
+use crate::api::{self, ApiRequest};
+use crate::binding;
+use crate::config::{load_key, NodeConfig};
+use crate::error::NodeError;
+use crate::network::{self, Event as BehaviourEvent};
+use crate::store::{ChainStamp, Store};
+use crate::validator::{genesis, Action, Counters, ValidatorHost};
+use cpchain_core::{keccak256, Address, Timestamp};
+use futures::StreamExt;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{gossipsub, identify, request_response, Multiaddr, PeerId};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Wall-clock time in Unix milliseconds: the engine's `now`.
+pub fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// The live status a running node writes to `status.json` twice a second (read by
+/// `cpchain-node status` and the devnet display).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Status {
+    /// The node's CPChain address.
+    pub address: String,
+    /// Its transport peer id.
+    pub peer_id: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Height of the last stored block.
+    pub head: u64,
+    /// Height being decided.
+    pub height: u64,
+    /// Current round there.
+    pub round: u32,
+    /// Blocks decided since start.
+    pub decided: u64,
+    /// Impeach blocks among them.
+    pub impeached: u64,
+    /// Blocks proposed since start.
+    pub proposed: u64,
+    /// Faults reported by the engine.
+    pub faults: u64,
+    /// Messages refused.
+    pub rejected: u64,
+    /// Transactions in blocks decided since start.
+    pub committed_txs: u64,
+    /// Pending transactions.
+    pub mempool: usize,
+    /// Blocks imported by block sync since start.
+    pub synced: u64,
+    /// Messages dropped because their author's binding was not (yet) verified.
+    pub unbound: u64,
+    /// Peers with a verified binding.
+    pub peers: usize,
+    /// When this was written (Unix ms).
+    pub time_ms: u64,
+    /// Whether the node has stopped.
+    pub stopped: bool,
+}
+
+/// Hash of the committee's addresses, stamped into the database.
+pub fn committee_hash(cfg: &NodeConfig) -> Result<cpchain_core::Hash, NodeError> {
+    let set = cfg.validator_set().map_err(NodeError::Consensus)?;
+    let mut bytes = Vec::new();
+    for a in set.addresses() {
+        bytes.extend_from_slice(&a.0);
+    }
+    Ok(keccak256(&bytes))
+}
+
+/// Open the database `cfg` names, checking it belongs to `cfg`'s chain.
+pub fn open_store(cfg: &NodeConfig) -> Result<Store, NodeError> {
+    let stamp = ChainStamp {
+        chain_id: cfg.chain_id,
+        genesis: genesis(cfg).id(),
+        committee: committee_hash(cfg)?,
+    };
+    Store::open(&cfg.db_path(), stamp)
+}
+
+/// Write the status file atomically (temporary file, then rename).
+pub fn write_status(path: &Path, s: &Status) {
+    let tmp = path.with_extension("json.tmp");
+    if let Ok(text) = serde_json::to_string(s) {
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+}
+
+struct Peers {
+    bound: HashMap<PeerId, Address>,
+    followers: std::collections::HashSet<PeerId>,
+    sync_in_flight: bool,
+    sync_turn: usize,
+    by_address: HashMap<Address, PeerId>,
+    unbound_drops: u64,
+}
+
+/// Run a validator until SIGTERM / Ctrl-C (or a storage error); with `exit_with_parent`,
+/// also when the parent process dies (the node is re-parented).
+pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeError> {
+    let parent = std::os::unix::process::parent_id();
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| NodeError::io(&cfg.data_dir, e))?;
+    let key = load_key(&cfg.key_file)?;
+    let store = std::sync::Arc::new(open_store(&cfg)?);
+    let set = cfg.validator_set().map_err(NodeError::Consensus)?;
+    let mut host = ValidatorHost::start(&cfg, key.clone(), &store, now())?;
+    let keypair = binding::transport_keypair(&key);
+    let me_peer = keypair.public().to_peer_id();
+    let agent = binding::agent_version(&key, cfg.chain_id, &me_peer);
+    drop(key);
+    let mut swarm = network::swarm(keypair, agent).map_err(NodeError::Network)?;
+    let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", cfg.listen_port)
+        .parse()
+        .map_err(|e| NodeError::Network(format!("listen address: {e}")))?;
+    swarm
+        .listen_on(listen)
+        .map_err(|e| NodeError::Network(format!("listen on port {}: {e}", cfg.listen_port)))?;
+    let topic = gossipsub::IdentTopic::new(format!("/cpchain/{}/lbft", cfg.chain_id));
+    let tx_topic = gossipsub::IdentTopic::new(format!("/cpchain/{}/tx", cfg.chain_id));
+    for t in [&topic, &tx_topic] {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(t)
+            .map_err(|e| NodeError::Network(format!("subscribe: {e}")))?;
+    }
+    let shared_status = std::sync::Arc::new(std::sync::Mutex::new(Status::default()));
+    let (api_tx, mut api_rx) = tokio::sync::mpsc::channel::<ApiRequest>(1024);
+    if let Some(port) = cfg.api_port {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| NodeError::Network(format!("API port {port}: {e}")))?;
+        let app = api::router(api::ApiState {
+            store: store.clone(),
+            status: shared_status.clone(),
+            requests: api_tx.clone(),
+        });
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("API server: {e}");
+            }
+        });
+        tracing::info!(port, "HTTP API");
+    }
+    drop(api_tx);
+    let mut dial_list = Vec::new();
+    for p in &cfg.peers {
+        let addr: Multiaddr = p
+            .parse()
+            .map_err(|e| NodeError::Network(format!("peer {p}: {e}")))?;
+        let Some(libp2p::multiaddr::Protocol::P2p(pid)) = addr.iter().last() else {
+            return Err(NodeError::Network(format!("peer {p}: no /p2p/<peer id>")));
+        };
+        dial_list.push((pid, addr));
+    }
+    let mut peers = Peers {
+        bound: HashMap::new(),
+        followers: std::collections::HashSet::new(),
+        sync_in_flight: false,
+        sync_turn: 0,
+        by_address: HashMap::new(),
+        unbound_drops: 0,
+    };
+    let status_path = cfg.status_path();
+    let mut status = Status {
+        address: host.address().to_string(),
+        peer_id: me_peer.to_string(),
+        pid: std::process::id(),
+        ..Status::default()
+    };
+    tracing::info!(address = %host.address(), peer = %me_peer, port = cfg.listen_port, "node started");
+
+    let actions = host.drain(now(), &store)?;
+    execute(&mut swarm, &topic, &peers, actions);
+
+    let mut blocked: std::collections::HashSet<PeerId> = std::collections::HashSet::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| NodeError::Network(format!("signal handler: {e}")))?;
+    let result = loop {
+        let wait = host
+            .next_deadline()
+            .map(|d| Duration::from_millis(d.0.saturating_sub(now().0)))
+            .unwrap_or(Duration::from_secs(1));
+        tokio::select! {
+            ev = swarm.select_next_some() => {
+                if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) = &ev {
+                    if message.topic == tx_topic.hash() {
+                        // Transactions authenticate themselves by signature.
+                        if let Err(e) = host.admit(&message.data, &store) {
+                            tracing::trace!("gossiped transaction refused: {e}");
+                        }
+                        continue;
+                    }
+                }
+                if let Err(e) = on_event(ev, &mut swarm, &mut host, &store, &mut peers, &set, cfg.chain_id) {
+                    break Err(e);
+                }
+            }
+            Some(req) = api_rx.recv() => match req {
+                ApiRequest::Submit(bytes, reply) => {
+                    let r = host.admit(&bytes, &store);
+                    if r.is_ok() {
+                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), bytes) {
+                            tracing::debug!("transaction gossip: {e}");
+                        }
+                    }
+                    let _ = reply.send(r);
+                }
+                ApiRequest::Account(a, reply) => {
+                    let _ = reply.send(host.account(&a, &store));
+                }
+            },
+            _ = tokio::time::sleep(wait) => host.on_timeout(now(), &store),
+            _ = tick.tick() => {
+                if exit_with_parent && std::os::unix::process::parent_id() != parent {
+                    tracing::info!("parent process gone");
+                    break Ok(());
+                }
+                for (pid, addr) in &dial_list {
+                    if !swarm.is_connected(pid) && !blocked.contains(pid) {
+                        let opts = DialOpts::peer_id(*pid)
+                            .addresses(vec![addr.clone()])
+                            .condition(PeerCondition::DisconnectedAndNotDialing)
+                            .build();
+                        let _ = swarm.dial(opts);
+                    }
+                }
+                apply_blocked(&mut swarm, &cfg.blocked_peers_path(), &mut blocked);
+                if host.is_behind() && !peers.sync_in_flight {
+                    request_blocks(&mut swarm, &store, &mut peers);
+                }
+                fill_status(&mut status, &host, &store, &peers);
+                write_status(&status_path, &status);
+                if let Ok(mut g) = shared_status.lock() {
+                    *g = status.clone();
+                }
+            }
+            _ = sigterm.recv() => break Ok(()),
+            _ = tokio::signal::ctrl_c() => break Ok(()),
+        }
+        match host.drain(now(), &store) {
+            Ok(actions) => execute(&mut swarm, &topic, &peers, actions),
+            Err(e) => break Err(e),
+        }
+    };
+    fill_status(&mut status, &host, &store, &peers);
+    status.stopped = true;
+    write_status(&status_path, &status);
+    match &result {
+        Ok(()) => tracing::info!("stopped"),
+        Err(e) => tracing::error!("stopping: {e}"),
+    }
+    result
+}
+
+/// Block exactly the peers listed in `path` (absent file: none).
+fn apply_blocked(
+    swarm: &mut libp2p::Swarm<network::Behaviour>,
+    path: &Path,
+    blocked: &mut std::collections::HashSet<PeerId>,
+) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let want: std::collections::HashSet<PeerId> =
+        text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    for p in want.difference(blocked) {
+        tracing::info!(peer = %p, "blocking peer");
+        swarm.behaviour_mut().blocked.block_peer(*p);
+    }
+    for p in blocked.difference(&want) {
+        tracing::info!(peer = %p, "unblocking peer");
+        swarm.behaviour_mut().blocked.unblock_peer(*p);
+    }
+    *blocked = want;
+}
+
+/// Ask the next bound peer (round robin) for the blocks after our head.
+fn request_blocks(swarm: &mut libp2p::Swarm<network::Behaviour>, store: &Store, peers: &mut Peers) {
+    let mut ids: Vec<PeerId> = peers.bound.keys().copied().collect();
+    if ids.is_empty() {
+        return;
+    }
+    ids.sort();
+    peers.sync_turn = peers.sync_turn.wrapping_add(1);
+    let Some(peer) = ids.get(peers.sync_turn % ids.len()) else {
+        return;
+    };
+    let head = store
+        .head()
+        .ok()
+        .flatten()
+        .map(|v| v.block.header.height.0)
+        .unwrap_or(0);
+    let req = network::SyncRequest {
+        from: head.saturating_add(1),
+        max: network::SYNC_MAX_BLOCKS,
+    };
+    tracing::info!(%peer, from = req.from, "block sync: requesting");
+    swarm.behaviour_mut().sync.send_request(peer, req);
+    peers.sync_in_flight = true;
+}
+
+/// The blocks a peer asked for, from our store.
+fn serve_blocks(store: &Store, req: network::SyncRequest) -> network::SyncResponse {
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    let max = u64::from(req.max.min(network::SYNC_MAX_BLOCKS));
+    for h in req.from..req.from.saturating_add(max) {
+        let Ok(Some(v)) = store.block(h) else { break };
+        let Ok(b) = cpchain_core::encoding::encode_to_vec(&v) else {
+            break;
+        };
+        bytes = bytes.saturating_add(b.len());
+        out.push(b);
+        if bytes >= network::SYNC_SOFT_BYTES {
+            break;
+        }
+    }
+    network::SyncResponse(out)
+}
+
+fn fill_status(s: &mut Status, host: &ValidatorHost, store: &Store, peers: &Peers) {
+    let Counters {
+        decided,
+        impeached,
+        proposed,
+        faults,
+        rejected,
+        synced,
+        committed_txs,
+    } = host.counters;
+    s.head = store
+        .head()
+        .ok()
+        .flatten()
+        .map(|v| v.block.header.height.0)
+        .unwrap_or(0);
+    s.height = host.height().0;
+    s.round = host.round();
+    s.decided = decided;
+    s.impeached = impeached;
+    s.proposed = proposed;
+    s.faults = faults;
+    s.rejected = rejected;
+    s.synced = synced;
+    s.committed_txs = committed_txs;
+    s.mempool = host.mempool.len();
+    s.unbound = peers.unbound_drops;
+    s.peers = peers.bound.len();
+    s.time_ms = now().0;
+}
+
+fn execute(
+    swarm: &mut libp2p::Swarm<network::Behaviour>,
+    topic: &gossipsub::IdentTopic,
+    peers: &Peers,
+    actions: Vec<Action>,
+) {
+    for a in actions {
+        match a {
+            Action::Broadcast(bytes) => {
+                if let Err(e) = swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(topic.clone(), bytes)
+                {
+                    // No peers yet, or a duplicate of a message already published: the
+                    // engine's round changes repeat what matters.
+                    tracing::debug!("publish: {e}");
+                }
+            }
+            Action::Send { to, bytes } => {
+                if let Some(pid) = peers.by_address.get(&to) {
+                    swarm.behaviour_mut().direct.send_request(pid, bytes);
+                } else {
+                    tracing::debug!(%to, "no connection to send to");
+                }
+            }
+        }
+    }
+}
+
+fn on_event(
+    ev: SwarmEvent<BehaviourEvent>,
+    swarm: &mut libp2p::Swarm<network::Behaviour>,
+    host: &mut ValidatorHost,
+    store: &Store,
+    peers: &mut Peers,
+    set: &cpchain_consensus::lbft::ValidatorSet,
+    chain_id: u64,
+) -> Result<(), NodeError> {
+    match ev {
+        SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+            peer,
+            message,
+            ..
+        })) => match message {
+            request_response::Message::Request {
+                request, channel, ..
+            } => {
+                if peers.bound.contains_key(&peer) || peers.followers.contains(&peer) {
+                    let resp = serve_blocks(store, request);
+                    let _ = swarm.behaviour_mut().sync.send_response(channel, resp);
+                }
+            }
+            request_response::Message::Response { response, .. } => {
+                peers.sync_in_flight = false;
+                let mut blocks = Vec::new();
+                for b in &response.0 {
+                    match cpchain_core::encoding::decode(b) {
+                        Ok(v) => blocks.push(v),
+                        Err(e) => {
+                            tracing::warn!(%peer, "sync: undecodable block: {e}");
+                            break;
+                        }
+                    }
+                }
+                let got = blocks.len();
+                let applied = host.apply_synced(now(), blocks, store)?;
+                if got == 0 || applied < got {
+                    host.sync_done();
+                }
+            }
+        },
+        SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure {
+            ..
+        })) => peers.sync_in_flight = false,
+        SwarmEvent::Behaviour(BehaviourEvent::Identify(ev)) => {
+            let identify::Event::Received { peer_id, info, .. } = *ev else {
+                return Ok(());
+            };
+            match binding::verify(&info.agent_version, chain_id, &peer_id) {
+                Ok(address) if set.contains(&address) => {
+                    if peers.bound.insert(peer_id, address).is_none() {
+                        tracing::info!(peer = %peer_id, %address, "peer bound");
+                    }
+                    peers.by_address.insert(address, peer_id);
+                }
+                Ok(address) => {
+                    // A follower: served block sync, never heard on consensus.
+                    tracing::info!(peer = %peer_id, %address, "follower bound");
+                    peers.followers.insert(peer_id);
+                }
+                Err(e) => {
+                    tracing::warn!(peer = %peer_id, "binding refused: {e}; disconnecting");
+                    let _ = swarm.disconnect_peer_id(peer_id);
+                }
+            }
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+            message,
+            ..
+        })) => {
+            let from = message.source.and_then(|s| peers.bound.get(&s).copied());
+            match from {
+                Some(from) => host.on_bytes(now(), from, &message.data),
+                None => peers.unbound_drops += 1,
+            }
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Direct(request_response::Event::Message {
+            peer,
+            message:
+                request_response::Message::Request {
+                    request, channel, ..
+                },
+            ..
+        })) => {
+            let _ = swarm
+                .behaviour_mut()
+                .direct
+                .send_response(channel, Vec::new());
+            match peers.bound.get(&peer).copied() {
+                Some(from) => host.on_bytes(now(), from, &request),
+                None => peers.unbound_drops += 1,
+            }
+        }
+        SwarmEvent::ConnectionClosed {
+            peer_id,
+            num_established: 0,
+            ..
+        } => {
+            peers.followers.remove(&peer_id);
+            if let Some(a) = peers.bound.remove(&peer_id) {
+                peers.by_address.remove(&a);
+                tracing::info!(peer = %peer_id, "peer disconnected");
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

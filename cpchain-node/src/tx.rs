@@ -1,0 +1,474 @@
+//! Signed transaction envelopes, account state and the mempool.
+//!
+//! A transaction is a [`TxBody`] (chain id, nonce, kind and body: today one kind, a
+//! transfer) and a 65-byte recoverable secp256k1 signature over its postcard encoding
+//! under [`TX_DOMAIN`]; the sender is the recovered address (Ethereum-style: no public key
+//! is sent). Accounts hold a nonce, a balance and the day counter of the SDK's fee policy
+//! (`dpor::transaction_fee`: `free_tx_per_day` free transactions a UTC day of the block's
+//! time, then [`TRANSFER_FEE`] paid to the block's coinbase). A transaction applies only
+//! with the sender's next nonce, so a replay is refused (`nonce_replayed`).
+//!
+//! Genesis allocation: every validator address starts with [`GENESIS_BALANCE`] (the
+//! devnet has no other allocation yet).
+
+use cpchain_consensus::dpor::{transaction_fee, Sender};
+use cpchain_core::{encoding, keccak256, Address, ChainSpec, Domain, Hash, Timestamp, WireMessage};
+use cpchain_crypto::{SecretKey, Signature};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+
+/// Domain of transaction signatures.
+pub const TX_DOMAIN: Domain = Domain::new("cpchain-node/tx/v1");
+
+/// What a transfer costs once the sender's free daily quota is used.
+pub const TRANSFER_FEE: u128 = 21_000;
+
+/// Balance of every validator address at genesis.
+pub const GENESIS_BALANCE: u128 = 1_000_000_000_000_000;
+
+/// What a transaction does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxKind {
+    /// Move `amount` base units to `to`.
+    Transfer {
+        /// The recipient.
+        to: Address,
+        /// Base units.
+        amount: u128,
+    },
+}
+
+/// The signed part of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxBody {
+    /// Chain id: a signature for another chain never applies here.
+    pub chain_id: u64,
+    /// The sender's sequence number, from 0; each applies once.
+    pub nonce: u64,
+    /// What it does.
+    pub kind: TxKind,
+}
+
+impl WireMessage for TxBody {
+    const TAG: u16 = 0x0a00;
+    const MAX_ENCODED_LEN: usize = 128;
+}
+
+/// A signed transaction envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// What is signed.
+    pub body: TxBody,
+    /// `r ‖ s ‖ v` over the body's encoding under [`TX_DOMAIN`] (raw bytes: a malformed
+    /// signature is a `bad_signature`, not an undecodable envelope).
+    #[serde(with = "cpchain_core::fixed_bytes")]
+    pub signature: [u8; 65],
+}
+
+impl WireMessage for Transaction {
+    const TAG: u16 = 0x0a01;
+    const MAX_ENCODED_LEN: usize = 256;
+}
+
+/// Why a transaction was refused; [`TxError::code`] is the API's stable error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    /// Not a canonical transaction encoding.
+    #[error("not a transaction encoding")]
+    Decode,
+    /// Signed for another chain.
+    #[error("signed for chain {0}")]
+    WrongChain(u64),
+    /// The signature is malformed or does not recover.
+    #[error("bad signature")]
+    BadSignature,
+    /// The nonce was used already (a replay).
+    #[error("nonce {got} already used (next is {next})")]
+    NonceReplayed {
+        /// The sender's next nonce.
+        next: u64,
+        /// The transaction's.
+        got: u64,
+    },
+    /// The nonce is ahead of the sender's next one (held until the gap fills, in the pool).
+    #[error("nonce {got} is ahead of the next one ({next})")]
+    NonceGap {
+        /// The sender's next nonce.
+        next: u64,
+        /// The transaction's.
+        got: u64,
+    },
+    /// Balance below amount plus fee.
+    #[error("insufficient funds")]
+    InsufficientFunds,
+    /// The same transaction is already pending.
+    #[error("already pending")]
+    Duplicate,
+    /// The mempool is full.
+    #[error("mempool full")]
+    MempoolFull,
+}
+
+impl TxError {
+    /// The stable code of the HTTP API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxError::Decode => "decode",
+            TxError::WrongChain(_) => "wrong_chain",
+            TxError::BadSignature => "bad_signature",
+            TxError::NonceReplayed { .. } => "nonce_replayed",
+            TxError::NonceGap { .. } => "nonce_gap",
+            TxError::InsufficientFunds => "insufficient_funds",
+            TxError::Duplicate => "duplicate",
+            TxError::MempoolFull => "mempool_full",
+        }
+    }
+}
+
+impl Transaction {
+    /// Sign `body` with `key`.
+    pub fn sign(key: &SecretKey, body: TxBody) -> Transaction {
+        let bytes = encoding::encode_to_vec(&body).unwrap_or_default();
+        let signature = key.sign(&TX_DOMAIN, &bytes).to_bytes();
+        Transaction { body, signature }
+    }
+
+    /// The encoded envelope (what goes into blocks and to the API).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encoding::encode_to_vec(self).unwrap_or_default()
+    }
+
+    /// Decode an envelope.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Transaction, TxError> {
+        encoding::decode(bytes).map_err(|_| TxError::Decode)
+    }
+
+    /// The sender: the address recovered from the signature (one recovery).
+    pub fn sender(&self) -> Result<Address, TxError> {
+        let bytes = encoding::encode_to_vec(&self.body).map_err(|_| TxError::Decode)?;
+        Signature::from_bytes(&self.signature)
+            .and_then(|s| s.recover_signer(&TX_DOMAIN, &bytes))
+            .map_err(|_| TxError::BadSignature)
+    }
+}
+
+/// The id of an encoded transaction.
+pub fn tx_hash(bytes: &[u8]) -> Hash {
+    keccak256(bytes)
+}
+
+/// One account's state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The next nonce.
+    pub nonce: u64,
+    /// Base units.
+    pub balance: u128,
+    /// UTC day (of block time) of `sent_today`.
+    pub day: u64,
+    /// Transactions sent that day (the fee policy's free quota).
+    pub sent_today: u32,
+}
+
+/// A decoded transaction with its recovered sender.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The envelope.
+    pub tx: Transaction,
+    /// Its sender.
+    pub sender: Address,
+    /// Its encoding.
+    pub bytes: Vec<u8>,
+}
+
+/// Decode and recover the senders of `txs`, on every core (`std::thread::scope` over
+/// chunks): recovery is the cost of a block check.
+pub fn check_all(txs: &[Vec<u8>], chain_id: u64) -> Result<Vec<Checked>, TxError> {
+    let one = |b: &Vec<u8>| -> Result<Checked, TxError> {
+        let tx = Transaction::from_bytes(b)?;
+        if tx.body.chain_id != chain_id {
+            return Err(TxError::WrongChain(tx.body.chain_id));
+        }
+        let sender = tx.sender()?;
+        Ok(Checked {
+            tx,
+            sender,
+            bytes: b.clone(),
+        })
+    };
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if txs.len() < 64 || cores < 2 {
+        return txs.iter().map(one).collect();
+    }
+    let chunk = txs.len().div_ceil(cores);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = txs
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(one).collect::<Result<Vec<_>, _>>()))
+            .collect();
+        let mut out = Vec::with_capacity(txs.len());
+        for h in handles {
+            out.extend(h.join().map_err(|_| TxError::Decode)??);
+        }
+        Ok(out)
+    })
+}
+
+/// Account changes of a block on top of the stored state.
+#[derive(Debug, Default, Clone)]
+pub struct Overlay {
+    /// Changed accounts.
+    pub accounts: BTreeMap<Address, Account>,
+}
+
+impl Overlay {
+    /// The account, from the overlay or `load`.
+    pub fn get(&self, a: &Address, load: &impl Fn(&Address) -> Account) -> Account {
+        self.accounts.get(a).copied().unwrap_or_else(|| load(a))
+    }
+
+    /// Apply one checked transaction at block time `time` with fees to `coinbase`.
+    pub fn apply(
+        &mut self,
+        spec: &ChainSpec,
+        c: &Checked,
+        time: Timestamp,
+        coinbase: Address,
+        load: &impl Fn(&Address) -> Account,
+    ) -> Result<(), TxError> {
+        let mut from = self.get(&c.sender, load);
+        if c.tx.body.nonce < from.nonce {
+            return Err(TxError::NonceReplayed {
+                next: from.nonce,
+                got: c.tx.body.nonce,
+            });
+        }
+        if c.tx.body.nonce > from.nonce {
+            return Err(TxError::NonceGap {
+                next: from.nonce,
+                got: c.tx.body.nonce,
+            });
+        }
+        let day = cpchain_consensus::dpor::day_of(time);
+        let sent = if from.day == day { from.sent_today } else { 0 };
+        let fee = transaction_fee(spec, Sender::Ordinary, sent, TRANSFER_FEE);
+        let TxKind::Transfer { to, amount } = c.tx.body.kind;
+        let cost = amount.checked_add(fee).ok_or(TxError::InsufficientFunds)?;
+        from.balance = from
+            .balance
+            .checked_sub(cost)
+            .ok_or(TxError::InsufficientFunds)?;
+        from.nonce = from.nonce.saturating_add(1);
+        from.day = day;
+        from.sent_today = sent.saturating_add(1);
+        self.accounts.insert(c.sender, from);
+        let mut dest = self.get(&to, load);
+        dest.balance = dest.balance.saturating_add(amount);
+        self.accounts.insert(to, dest);
+        if fee > 0 {
+            let mut cb = self.get(&coinbase, load);
+            cb.balance = cb.balance.saturating_add(fee);
+            self.accounts.insert(coinbase, cb);
+        }
+        Ok(())
+    }
+}
+
+/// Pending transactions, bounded by a count; ordered by (sender, nonce).
+#[derive(Debug)]
+pub struct Mempool {
+    pending: BTreeMap<(Address, u64), Checked>,
+    hashes: HashSet<Hash>,
+    capacity: usize,
+}
+
+impl Mempool {
+    /// An empty pool for at most `capacity` transactions.
+    pub fn new(capacity: usize) -> Mempool {
+        Mempool {
+            pending: BTreeMap::new(),
+            hashes: HashSet::new(),
+            capacity,
+        }
+    }
+
+    /// How many are pending.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether none is pending.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Admit an encoded transaction: decode, chain, signature, nonce not used; returns its
+    /// hash.
+    pub fn admit(
+        &mut self,
+        bytes: &[u8],
+        chain_id: u64,
+        load: &impl Fn(&Address) -> Account,
+    ) -> Result<Hash, TxError> {
+        let hash = tx_hash(bytes);
+        if self.hashes.contains(&hash) {
+            return Err(TxError::Duplicate);
+        }
+        if self.pending.len() >= self.capacity {
+            return Err(TxError::MempoolFull);
+        }
+        let mut checked = check_all(&[bytes.to_vec()], chain_id)?;
+        let c = checked.pop().ok_or(TxError::Decode)?;
+        let account = load(&c.sender);
+        let next = account.nonce;
+        if c.tx.body.nonce < next {
+            return Err(TxError::NonceReplayed {
+                next,
+                got: c.tx.body.nonce,
+            });
+        }
+        let TxKind::Transfer { amount, .. } = c.tx.body.kind;
+        if account.balance < amount {
+            return Err(TxError::InsufficientFunds);
+        }
+        let key = (c.sender, c.tx.body.nonce);
+        if self.pending.contains_key(&key) {
+            return Err(TxError::Duplicate);
+        }
+        self.hashes.insert(hash);
+        self.pending.insert(key, c);
+        Ok(hash)
+    }
+
+    /// Transactions for a block: per sender, consecutive nonces from its next one that
+    /// apply, up to `max_count` and `max_bytes`.
+    pub fn select(
+        &self,
+        spec: &ChainSpec,
+        time: Timestamp,
+        coinbase: Address,
+        max_count: usize,
+        max_bytes: usize,
+        load: &impl Fn(&Address) -> Account,
+    ) -> Vec<Vec<u8>> {
+        let mut overlay = Overlay::default();
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for c in self.pending.values() {
+            if out.len() >= max_count || bytes.saturating_add(c.bytes.len()) > max_bytes {
+                break;
+            }
+            if overlay.apply(spec, c, time, coinbase, load).is_ok() {
+                bytes += c.bytes.len();
+                out.push(c.bytes.clone());
+            }
+        }
+        out
+    }
+
+    /// Forget what is committed or can never apply: nonces below each sender's next.
+    pub fn prune(&mut self, load: &impl Fn(&Address) -> Account) {
+        let mut next: BTreeMap<Address, u64> = BTreeMap::new();
+        let hashes = &mut self.hashes;
+        self.pending.retain(|(sender, nonce), c| {
+            let n = *next.entry(*sender).or_insert_with(|| load(sender).nonce);
+            let keep = *nonce >= n;
+            if !keep {
+                hashes.remove(&tx_hash(&c.bytes));
+            }
+            keep
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(b: u8) -> SecretKey {
+        SecretKey::from_bytes(&[b; 32]).expect("valid scalar")
+    }
+
+    fn transfer(k: &SecretKey, chain_id: u64, nonce: u64, amount: u128) -> Vec<u8> {
+        Transaction::sign(
+            k,
+            TxBody {
+                chain_id,
+                nonce,
+                kind: TxKind::Transfer {
+                    to: Address([9; 20]),
+                    amount,
+                },
+            },
+        )
+        .to_bytes()
+    }
+
+    #[test]
+    fn transfer_applies_once_and_a_replay_is_refused() {
+        let spec = ChainSpec::devnet();
+        let k = key(3);
+        let me = k.public_key().address();
+        let load = |a: &Address| Account {
+            balance: if *a == me { 1_000 } else { 0 },
+            ..Account::default()
+        };
+        let tx = transfer(&k, spec.chain_id, 0, 100);
+        let c = check_all(&[tx], spec.chain_id).expect("valid");
+        let mut o = Overlay::default();
+        o.apply(&spec, &c[0], Timestamp(0), Address([1; 20]), &load)
+            .expect("applies");
+        assert_eq!(o.get(&me, &load).balance, 900);
+        assert_eq!(o.get(&Address([9; 20]), &load).balance, 100);
+        assert_eq!(
+            o.apply(&spec, &c[0], Timestamp(0), Address([1; 20]), &load),
+            Err(TxError::NonceReplayed { next: 1, got: 0 })
+        );
+    }
+
+    #[test]
+    fn bad_signature_and_wrong_chain_are_refused_with_their_codes() {
+        let spec = ChainSpec::devnet();
+        let k = key(3);
+        let mut tx = Transaction::from_bytes(&transfer(&k, spec.chain_id, 0, 1)).expect("tx");
+        tx.body.nonce = 5; // the signature no longer covers the body
+        let recovered = tx.sender();
+        assert_ne!(recovered, Ok(k.public_key().address()));
+        tx.signature[64] = 7; // v > 1
+        assert_eq!(tx.sender(), Err(TxError::BadSignature));
+        let err = check_all(&[tx.to_bytes()], spec.chain_id).expect_err("bad v");
+        assert_eq!(err.code(), "bad_signature");
+        let other = transfer(&k, spec.chain_id + 1, 0, 1);
+        let err = check_all(&[other], spec.chain_id).expect_err("wrong chain");
+        assert_eq!(err.code(), "wrong_chain");
+        let err = check_all(&[vec![1, 2, 3]], spec.chain_id).expect_err("garbage");
+        assert_eq!(err.code(), "decode");
+    }
+
+    #[test]
+    fn fee_is_charged_after_the_free_daily_quota() {
+        let mut spec = ChainSpec::devnet();
+        spec.free_tx_per_day = 1;
+        let k = key(3);
+        let me = k.public_key().address();
+        let cb = Address([1; 20]);
+        let load = |a: &Address| Account {
+            balance: if *a == me { 100_000 } else { 0 },
+            ..Account::default()
+        };
+        let txs = [
+            transfer(&k, spec.chain_id, 0, 10),
+            transfer(&k, spec.chain_id, 1, 10),
+        ];
+        let c = check_all(&txs, spec.chain_id).expect("valid");
+        let mut o = Overlay::default();
+        for t in &c {
+            o.apply(&spec, t, Timestamp(0), cb, &load).expect("applies");
+        }
+        assert_eq!(o.get(&cb, &load).balance, TRANSFER_FEE);
+        assert_eq!(o.get(&me, &load).balance, 100_000 - 20 - TRANSFER_FEE);
+    }
+}

@@ -1,0 +1,570 @@
+//! The adapter between the LBFT validator engine and this host: the only module that
+//! knows `cpchain_consensus::lbft::Validator`'s API (so the coming one-contract reshape of
+//! the machines' outputs stays local).
+//!
+//! The host's duties, in the engine's output order: `Persist` is written to redb with
+//! immediate durability before any later output is acted on (sends are returned to the
+//! caller only after the whole drain, so every send follows every persist before it);
+//! `Commit` goes to the block store (and, at a DPoR checkpoint, runs the election);
+//! `CheckBlock` is answered at once; `Fault` is counted and logged.
+
+use crate::config::NodeConfig;
+use crate::error::NodeError;
+use crate::store::Store;
+use crate::tx::{self, Account, Mempool, Overlay, GENESIS_BALANCE};
+use cpchain_consensus::dpor;
+use cpchain_consensus::lbft::Block;
+use cpchain_consensus::lbft::{
+    verify_validate, Config, Fault, Header, ImpeachQuorum, Message, Output, ProposeError,
+    ProposerSchedule, Rejected, Validate, Validator, ValidatorSet, Vote,
+};
+use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
+use cpchain_crypto::SecretKey;
+use std::collections::BTreeSet;
+use std::io::Write;
+
+/// The DPoR proposer schedule as the engine consumes it.
+#[derive(Debug, Clone)]
+pub struct DporSchedule(pub dpor::Schedule);
+
+impl ProposerSchedule for DporSchedule {
+    fn proposer_of(&self, height: Height) -> Option<Address> {
+        self.0.proposer_of(height)
+    }
+}
+
+/// What the network must do after a drain, in order.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Publish to every node (gossipsub).
+    Broadcast(Vec<u8>),
+    /// Send to one validator (request-response).
+    Send {
+        /// The validator.
+        to: Address,
+        /// The encoded message.
+        bytes: Vec<u8>,
+    },
+}
+
+/// Counters for the status file and the devnet display.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Counters {
+    /// Blocks this node decided or adopted since it started.
+    pub decided: u64,
+    /// Of those, impeach blocks.
+    pub impeached: u64,
+    /// Blocks this node proposed.
+    pub proposed: u64,
+    /// Faults the engine reported.
+    pub faults: u64,
+    /// Messages the engine refused.
+    pub rejected: u64,
+    /// Blocks imported by block sync.
+    pub synced: u64,
+    /// Transactions in the blocks this node decided.
+    pub committed_txs: u64,
+}
+
+/// The validator role: engine + schedule glue + durable outputs.
+pub struct ValidatorHost {
+    engine: Validator<DporSchedule>,
+    lcfg: Config,
+    genesis: Header,
+    catch_up: usize,
+    behind: bool,
+    allocated: BTreeSet<Address>,
+    /// Pending transactions.
+    pub mempool: Mempool,
+    spec: ChainSpec,
+    me: Address,
+    proposed_at: Option<Height>,
+    silent: bool,
+    vote_log: Option<std::fs::File>,
+    /// Counters since start.
+    pub counters: Counters,
+}
+
+impl std::fmt::Debug for ValidatorHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidatorHost")
+            .field("me", &self.me)
+            .field("height", &self.engine.height())
+            .finish()
+    }
+}
+
+/// Most pending transactions a node holds (admission beyond it is `mempool_full`).
+pub const MEMPOOL_CAPACITY: usize = 50_000;
+
+/// Most transactions a proposer puts in one block.
+pub const MAX_BLOCK_TXS: usize = 4_000;
+
+/// The state of `a`: stored, else its genesis allocation.
+pub fn load_account(store: &Store, allocated: &BTreeSet<Address>, a: &Address) -> Account {
+    match store.account(a) {
+        Ok(Some(acct)) => acct,
+        _ => Account {
+            balance: if allocated.contains(a) {
+                GENESIS_BALANCE
+            } else {
+                0
+            },
+            ..Account::default()
+        },
+    }
+}
+
+/// Execute a block's transactions on the stored state: `Err` if any fails to decode,
+/// recover, or apply (signatures are recovered on all cores).
+pub fn execute(
+    spec: &ChainSpec,
+    block: &Block,
+    store: &Store,
+    allocated: &BTreeSet<Address>,
+) -> Result<Overlay, tx::TxError> {
+    let checked = tx::check_all(&block.transactions, spec.chain_id)?;
+    let load = |a: &Address| load_account(store, allocated, a);
+    let mut overlay = Overlay::default();
+    for c in &checked {
+        overlay.apply(
+            spec,
+            c,
+            block.header.timestamp,
+            block.header.coinbase,
+            &load,
+        )?;
+    }
+    Ok(overlay)
+}
+
+/// What checking and executing a synced block needs.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportRules<'a> {
+    /// Chain parameters.
+    pub spec: &'a ChainSpec,
+    /// The committee whose certificates are checked.
+    pub validators: &'a ValidatorSet,
+    /// The impeach certificate rule.
+    pub impeach_quorum: ImpeachQuorum,
+    /// The genesis header (the parent of height 1).
+    pub genesis: &'a Header,
+    /// Addresses with a genesis balance.
+    pub allocated: &'a BTreeSet<Address>,
+}
+
+/// Import synced blocks in height order from the stored head + 1: each is light-verified
+/// (`verify_validate`: parent, scheduled seal or the impeach block, a quorum of distinct
+/// valid signatures), executed and stored with its account changes, and elections run at
+/// checkpoints; stops at the first that fails. Returns how many and the new head.
+pub fn import(
+    rules: &ImportRules<'_>,
+    sched: &mut DporSchedule,
+    store: &Store,
+    blocks: Vec<Validate>,
+) -> Result<(usize, Header), NodeError> {
+    let ImportRules {
+        spec,
+        validators,
+        impeach_quorum,
+        genesis,
+        allocated,
+    } = *rules;
+    let mut head = match store.head()? {
+        Some(v) => v.block.header,
+        None => genesis.clone(),
+    };
+    let mut applied = 0usize;
+    for v in blocks {
+        let height = v.block.header.height.0;
+        if Some(height) != head.height.0.checked_add(1) {
+            break;
+        }
+        if let Err(e) = verify_validate(spec, validators, impeach_quorum, &*sched, &v, &head) {
+            tracing::warn!(height, "synced block refused: {e}");
+            break;
+        }
+        let overlay = match execute(spec, &v.block, store, allocated) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(height, "certified block does not execute: {e}");
+                break;
+            }
+        };
+        store.put_block(&v, &overlay)?;
+        elect(&mut sched.0, &v);
+        head = v.block.header.clone();
+        applied += 1;
+    }
+    Ok((applied, head))
+}
+
+/// The genesis header of the chain `cfg` describes.
+pub fn genesis(cfg: &NodeConfig) -> Header {
+    Header::genesis(&cfg.spec(), cfg.genesis_time())
+}
+
+/// The DPoR schedule with the committee as default proposers, elections replayed from the
+/// stored chain (checkpoint hashes are real chain state; candidates are none yet: the
+/// devnet chain carries no campaign transactions, so every elected seat is padded with
+/// default proposers).
+pub fn schedule(cfg: &NodeConfig, store: &Store) -> Result<DporSchedule, NodeError> {
+    let spec = cfg.spec();
+    let set = cfg.validator_set().map_err(NodeError::Consensus)?;
+    let defaults: Vec<Address> = set.addresses().collect();
+    let mut s = dpor::Schedule::new(&spec, &defaults, 8)
+        .map_err(|e| NodeError::Consensus(format!("schedule: {e}")))?;
+    for v in store.all()? {
+        elect(&mut s, &v);
+    }
+    Ok(DporSchedule(s))
+}
+
+fn elect(s: &mut dpor::Schedule, v: &Validate) {
+    let h = v.block.header.height;
+    if s.is_checkpoint(h) {
+        let id = v.block.id();
+        match s.elect_at(h, &id, &[]) {
+            Ok(term) => tracing::debug!(height = h.0, term = term.get(), "election"),
+            Err(e) => tracing::warn!(height = h.0, "election failed: {e}"),
+        }
+        let current = s.term_of(h);
+        s.prune_before(current);
+    }
+}
+
+impl ValidatorHost {
+    /// Start from the database: restore from the last `Persist` if it is at the chain
+    /// head, else start fresh at the head (a crash between a `Commit` and the next
+    /// `Persist`: nothing was signed at the new height yet); then hand the engine the
+    /// head's VALIDATEs with `remember`.
+    pub fn start(
+        cfg: &NodeConfig,
+        key: SecretKey,
+        store: &Store,
+        now: Timestamp,
+    ) -> Result<ValidatorHost, NodeError> {
+        let spec = cfg.spec();
+        let set = cfg.validator_set().map_err(NodeError::Consensus)?;
+        let me = key.public_key().address();
+        let mut lcfg = Config::new(spec.clone(), set, key);
+        lcfg.catch_up_heights = cfg.catch_up_heights;
+        lcfg.future_heights = cfg.catch_up_heights;
+        let engine_cfg = lcfg.clone();
+        let sched = schedule(cfg, store)?;
+        let head = store.head()?;
+        let head_header = head
+            .as_ref()
+            .map(|v| v.block.header.clone())
+            .unwrap_or_else(|| genesis(cfg));
+        let persisted = store.persisted()?;
+        let engine = match persisted {
+            Some(p) if p.parent.id() == head_header.id() => {
+                tracing::info!(height = p.parent.height.0 + 1, round = p.round, "restoring");
+                Validator::restore(engine_cfg, sched, p)
+            }
+            Some(p) if p.parent.height < head_header.height => {
+                tracing::info!(
+                    height = head_header.height.0 + 1,
+                    "starting at the chain head"
+                );
+                Validator::new(engine_cfg, sched, head_header, now)
+            }
+            Some(p) => {
+                return Err(NodeError::DatabaseCorrupt {
+                    path: cfg.db_path(),
+                    reason: format!(
+                        "validator state at height {} does not match the block store head {}",
+                        p.parent.height.0 + 1,
+                        head_header.height.0
+                    ),
+                })
+            }
+            None => Validator::new(engine_cfg, sched, head_header, now),
+        }
+        .map_err(|e| NodeError::Consensus(e.to_string()))?;
+        let vote_log = if cfg.vote_log {
+            let path = cfg.vote_log_path();
+            Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| NodeError::io(path, e))?,
+            )
+        } else {
+            None
+        };
+        let catch_up = usize::try_from(cfg.catch_up_heights).unwrap_or(8);
+        let mut host = ValidatorHost {
+            engine,
+            lcfg,
+            genesis: genesis(cfg),
+            catch_up,
+            behind: false,
+            allocated: cfg
+                .validator_set()
+                .map_err(NodeError::Consensus)?
+                .addresses()
+                .collect(),
+            mempool: Mempool::new(MEMPOOL_CAPACITY),
+            spec,
+            me,
+            proposed_at: None,
+            silent: cfg.silent_proposer,
+            vote_log,
+            counters: Counters::default(),
+        };
+        host.remember_head(store)?;
+        Ok(host)
+    }
+
+    /// Hand the engine the chain head's VALIDATE and older ones (catch-up for peers).
+    fn remember_head(&mut self, store: &Store) -> Result<(), NodeError> {
+        for v in store.newest(self.catch_up)? {
+            if self.engine.remember(v).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether current traffic is further ahead than the engine can buffer or be caught
+    /// up on (`catch_up_heights`): the host must sync blocks.
+    pub fn is_behind(&self) -> bool {
+        self.behind
+    }
+
+    /// Nothing more to sync from the peer asked.
+    pub fn sync_done(&mut self) {
+        self.behind = false;
+    }
+
+    /// Block sync: import `blocks` (in height order from the head + 1), each light-verified
+    /// against its parent and the DPoR schedule (seal, impeach block, a quorum of distinct
+    /// valid COMMIT signatures) before it is stored; stop at the first that fails. If any
+    /// was imported, restart the engine with `Validator::new` at the new head (the engine
+    /// cannot jump heights itself) and `remember` the newest. Returns how many.
+    pub fn apply_synced(
+        &mut self,
+        now: Timestamp,
+        blocks: Vec<Validate>,
+        store: &Store,
+    ) -> Result<usize, NodeError> {
+        let mut sched = self.engine.schedule().clone();
+        let rules = ImportRules {
+            spec: &self.spec,
+            validators: &self.lcfg.validators,
+            impeach_quorum: self.lcfg.impeach_quorum,
+            genesis: &self.genesis,
+            allocated: &self.allocated,
+        };
+        let (applied, head) = import(&rules, &mut sched, store, blocks)?;
+        if applied > 0 {
+            self.engine = Validator::new(self.lcfg.clone(), sched, head.clone(), now)
+                .map_err(|e| NodeError::Consensus(e.to_string()))?;
+            self.proposed_at = None;
+            self.remember_head(store)?;
+            let allocated = &self.allocated;
+            self.mempool
+                .prune(&|a: &Address| load_account(store, allocated, a));
+            self.counters.synced += applied as u64;
+            tracing::info!(head = head.height.0, applied, "block sync");
+        }
+        Ok(applied)
+    }
+
+    /// Admit an encoded transaction to the mempool (API or gossip).
+    pub fn admit(
+        &mut self,
+        bytes: &[u8],
+        store: &Store,
+    ) -> Result<cpchain_core::Hash, tx::TxError> {
+        let allocated = &self.allocated;
+        self.mempool
+            .admit(bytes, self.spec.chain_id, &|a: &Address| {
+                load_account(store, allocated, a)
+            })
+    }
+
+    /// An account's state.
+    pub fn account(&self, a: &Address, store: &Store) -> Account {
+        load_account(store, &self.allocated, a)
+    }
+
+    /// This validator's address.
+    pub fn address(&self) -> Address {
+        self.me
+    }
+
+    /// The height being decided.
+    pub fn height(&self) -> Height {
+        self.engine.height()
+    }
+
+    /// The current round.
+    pub fn round(&self) -> u32 {
+        self.engine.round()
+    }
+
+    fn log_vote(&mut self, vote: &Vote) {
+        if let Some(f) = self.vote_log.as_mut() {
+            if let Ok(bytes) = encoding::encode_to_vec(vote) {
+                // Written before the vote is sent; the page cache survives SIGKILL.
+                let _ = writeln!(f, "{}", hex::encode(bytes));
+            }
+        }
+    }
+
+    /// Bytes from the peer bound to `from`.
+    pub fn on_bytes(&mut self, now: Timestamp, from: Address, bytes: &[u8]) {
+        let msg = match encoding::decode::<Message>(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(%from, "undecodable message: {e}");
+                self.counters.rejected += 1;
+                return;
+            }
+        };
+        if let Message::Vote(v) = &msg {
+            self.log_vote(v);
+        }
+        if let Err(e) = self.engine.handle_message(now, from, msg) {
+            tracing::trace!(%from, "refused: {e}");
+            if e == Rejected::TooFarAhead {
+                self.behind = true;
+            }
+            self.counters.rejected += 1;
+        }
+    }
+
+    /// When the host must call [`ValidatorHost::on_timeout`] next.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let engine = self.engine.next_deadline();
+        match (engine, self.propose_time()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn propose_time(&self) -> Option<Timestamp> {
+        let h = self.engine.height();
+        if self.silent
+            || self.proposed_at == Some(h)
+            || self.engine.round() != 0
+            || self.engine.schedule().proposer_of(h) != Some(self.me)
+        {
+            return None;
+        }
+        Some(
+            self.engine
+                .parent()
+                .timestamp
+                .saturating_add(self.spec.block_period),
+        )
+    }
+
+    /// The timer fired: propose on our slot, and let the engine act on its deadlines.
+    pub fn on_timeout(&mut self, now: Timestamp, store: &Store) {
+        if let Some(earliest) = self.propose_time().filter(|t| now >= *t) {
+            let h = self.engine.height();
+            self.proposed_at = Some(h);
+            let time = if now > earliest { now } else { earliest };
+            let allocated = &self.allocated;
+            let txs = self.mempool.select(
+                &self.spec,
+                time,
+                self.lcfg.coinbase,
+                MAX_BLOCK_TXS,
+                self.lcfg.max_block_bytes,
+                &|a: &Address| load_account(store, allocated, a),
+            );
+            match self.engine.propose(now, txs) {
+                Ok(_) => {
+                    self.counters.proposed += 1;
+                    tracing::debug!(height = h.0, "proposed");
+                }
+                Err(ProposeError::AlreadyProposed) => {}
+                Err(e) => tracing::debug!(height = h.0, "not proposing: {e}"),
+            }
+        }
+        if self.engine.next_deadline().is_some_and(|d| now >= d) {
+            self.engine.handle_timeout(now);
+        }
+    }
+
+    /// Drain the engine: persist, store commits, answer block checks; return the sends.
+    /// On a storage error nothing after the failed write is acted on.
+    pub fn drain(&mut self, now: Timestamp, store: &Store) -> Result<Vec<Action>, NodeError> {
+        let mut actions = Vec::new();
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                Output::Persist(p) => store.put_persisted(&p)?,
+                Output::Broadcast(m) => {
+                    if let Message::Vote(v) = &m {
+                        self.log_vote(v);
+                    }
+                    match encoding::encode_to_vec(&m) {
+                        Ok(b) => actions.push(Action::Broadcast(b)),
+                        Err(e) => tracing::error!("cannot encode own message: {e}"),
+                    }
+                }
+                Output::Send { to, msg } => match encoding::encode_to_vec(&msg) {
+                    Ok(bytes) => actions.push(Action::Send { to, bytes }),
+                    Err(e) => tracing::error!("cannot encode own message: {e}"),
+                },
+                Output::CheckBlock { block, .. } => {
+                    let valid = match execute(&self.spec, &block, store, &self.allocated) {
+                        Ok(_) => true,
+                        Err(e) => {
+                            tracing::warn!(height = block.header.height.0, "illicit proposal: {e}");
+                            false
+                        }
+                    };
+                    self.engine.block_checked(now, block.id(), valid);
+                }
+                Output::Commit { block, certificate } => {
+                    let height = block.header.height;
+                    let impeach = block.is_impeach();
+                    let txs = block.transactions.len();
+                    let overlay = execute(&self.spec, &block, store, &self.allocated)
+                        .unwrap_or_else(|e| {
+                            // Only a Byzantine quorum certifies such a block.
+                            tracing::error!(
+                                height = height.0,
+                                "certified block does not execute: {e}"
+                            );
+                            Overlay::default()
+                        });
+                    let v = Validate { block, certificate };
+                    store.put_block(&v, &overlay)?;
+                    let allocated = &self.allocated;
+                    self.mempool
+                        .prune(&|a: &Address| load_account(store, allocated, a));
+                    self.counters.committed_txs += txs as u64;
+                    elect(&mut self.engine.schedule_mut().0, &v);
+                    self.counters.decided += 1;
+                    if impeach {
+                        self.counters.impeached += 1;
+                    }
+                    tracing::info!(height = height.0, impeach, "committed");
+                }
+                Output::Fault(f) => {
+                    self.counters.faults += 1;
+                    tracing::warn!("fault: {}", fault_name(&f));
+                }
+            }
+        }
+        Ok(actions)
+    }
+}
+
+fn fault_name(f: &Fault) -> &'static str {
+    match f {
+        Fault::Equivocation { .. } => "vote equivocation",
+        Fault::ProposerEquivocation { .. } => "proposer equivocation",
+        Fault::LeaderEquivocation { .. } => "leader equivocation",
+        Fault::BadSeal { .. } => "bad seal",
+        Fault::IllicitBlock { .. } => "illicit block",
+    }
+}
