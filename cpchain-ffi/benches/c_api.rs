@@ -476,7 +476,7 @@ mod sharing {
         while let Some(o) = owner.poll_output() {
             match o {
                 OwnerOutput::PublishGrant(g) => {
-                    grantee.accept_grant(&g).unwrap();
+                    grantee.accept_grant(NOW, &g).unwrap();
                 }
                 OwnerOutput::SendKfrags { to, delivery } => {
                     let i = proxies.iter().position(|p| *p == to).unwrap();
@@ -586,6 +586,7 @@ mod sharing {
             assert_eq!(
                 cpchain_share_grantee_accept_grant(
                     grantee_h,
+                    NOW.0,
                     grant_record.as_ptr(),
                     grant_record.len(),
                     gid.as_mut_ptr(),

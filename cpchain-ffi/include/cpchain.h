@@ -702,6 +702,11 @@ enum cpchain_share_output_kind
   // came in on.
   CPCHAIN_SHARE_OUTPUT_KIND_UNSIGNED_REPLY = 12,
 #endif
+#if defined(CPCHAIN_PRE)
+  // Grantee: the request for (`info.grant_id`, `info.interval`) timed out before `m`
+  // verified cfrags came; it is forgotten (ask again with `cpchain_share_grantee_request`).
+  CPCHAIN_SHARE_OUTPUT_KIND_EXPIRED = 13,
+#endif
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -728,7 +733,9 @@ enum cpchain_share_fault
   CPCHAIN_SHARE_FAULT_INVALID_CFRAG = 1,
 #endif
 #if defined(CPCHAIN_PRE)
-  // A cfrag signed by a party that is not a proxy of the grant.
+  // Reserved (was: a cfrag signed by a party outside the grant). Since issue 13 such a
+  // cfrag proves nothing about anyone: it is dropped and counted, never a fault. The
+  // value is kept so that the other values do not move.
   CPCHAIN_SHARE_FAULT_PROXY_OUTSIDE_GRANT = 2,
 #endif
 #if defined(CPCHAIN_PRE)
@@ -741,7 +748,8 @@ enum cpchain_share_fault
   CPCHAIN_SHARE_FAULT_INVALID_UNSIGNED_CFRAG = 4,
 #endif
 #if defined(CPCHAIN_PRE)
-  // An unsigned cfrag from a peer that is not a proxy of the grant.
+  // Reserved (was: an unsigned cfrag from a peer outside the grant); dropped and counted
+  // since issue 13, never a fault.
   CPCHAIN_SHARE_FAULT_UNSIGNED_CFRAG_OUTSIDE_GRANT = 5,
 #endif
 };
@@ -1217,13 +1225,16 @@ cpchain_result cpchain_chain_writer_append(cpchain_chain_writer *writer,
 // `writer` a live handle.
 cpchain_result cpchain_chain_writer_handle_timeout(cpchain_chain_writer *writer, uint64_t now_ms);
 
-// Seal the open block now (before a planned shutdown). `*sealed` is false when there was
-// nothing to seal or a sealed block is still unpolled.
+// Seal the open block at `now_ms` (before a planned shutdown); time passes first, as in
+// `cpchain_chain_writer_handle_timeout`. `*sealed` is false when there was nothing to seal,
+// a sealed block is still unpolled, or `now_ms` is before a time already seen.
 //
 // # Safety
 //
 // `writer` a live handle; `sealed` a writable `bool`.
-cpchain_result cpchain_chain_writer_flush(cpchain_chain_writer *writer, bool *sealed);
+cpchain_result cpchain_chain_writer_flush(cpchain_chain_writer *writer,
+                                          uint64_t now_ms,
+                                          bool *sealed);
 
 // When to call `cpchain_chain_writer_handle_timeout` next. `*has_deadline` is false when
 // no timer is needed (nothing open, no anchor due); otherwise `*deadline_ms` is the time.
@@ -2264,6 +2275,29 @@ cpchain_result cpchain_share_owner_poll(cpchain_share_owner *o,
 #endif
 
 #if defined(CPCHAIN_PRE)
+// The timer fired at `now_ms`: forget grants that have expired. Without it an owner
+// remembers every grant it ever made and refuses new ones once it holds
+// `max_grants` (1,024) of them (`CPCHAIN_RESULT_SHARE_CAPACITY_EXCEEDED`).
+//
+// # Safety
+//
+// `o` a live handle.
+cpchain_result cpchain_share_owner_handle_timeout(cpchain_share_owner *o, uint64_t now_ms);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// When to call `cpchain_share_owner_handle_timeout` next: the earliest expiry of a grant
+// the owner remembers (`*has_deadline` false: none).
+//
+// # Safety
+//
+// `o` a live handle; `has_deadline` and `deadline_ms` writable.
+cpchain_result cpchain_share_owner_next_deadline(const cpchain_share_owner *o,
+                                                 bool *has_deadline,
+                                                 uint64_t *deadline_ms);
+#endif
+
+#if defined(CPCHAIN_PRE)
 // Make a proxy with chain identity `identity` (copied) serving grants of chain `chain_id`.
 // `*out` is NULL on any error.
 //
@@ -2433,12 +2467,13 @@ cpchain_result cpchain_share_grantee_public_key(const cpchain_share_grantee *g,
 // checking it is signed by its owner, for this chain and for this grantee; its id (32
 // bytes) goes to `grant_id`. Refusals: `CPCHAIN_RESULT_SHARE_BAD_SIGNATURE`,
 // `..._WRONG_CHAIN`, `..._NOT_ADDRESSED_TO_US`, `..._MALFORMED_GRANT`,
-// `CPCHAIN_RESULT_DECODE_*`.
+// `..._GRANT_NOT_LIVE` (expired at `now_ms`), `CPCHAIN_RESULT_DECODE_*`.
 //
 // # Safety
 //
 // `g` a live handle; `bytes` readable for `len` bytes; `grant_id` writable for `id_len`.
 cpchain_result cpchain_share_grantee_accept_grant(cpchain_share_grantee *g,
+                                                  uint64_t now_ms,
                                                   const uint8_t *bytes,
                                                   size_t len,
                                                   uint8_t *grant_id,
@@ -2543,6 +2578,29 @@ cpchain_result cpchain_share_grantee_poll(cpchain_share_grantee *g,
                                           size_t *out_len,
                                           cpchain_share_output_kind *kind,
                                           cpchain_share_output_info *info);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// The timer fired at `now_ms`: expire requests that waited longer than the grantee's
+// request timeout (30 s) or outlived their grant (each comes out as an `EXPIRED` output),
+// and forget expired grants.
+//
+// # Safety
+//
+// `g` a live handle.
+cpchain_result cpchain_share_grantee_handle_timeout(cpchain_share_grantee *g, uint64_t now_ms);
+#endif
+
+#if defined(CPCHAIN_PRE)
+// When to call `cpchain_share_grantee_handle_timeout` next: the earliest unanswered
+// request's deadline or grant expiry (`*has_deadline` false: none).
+//
+// # Safety
+//
+// `g` a live handle; `has_deadline` and `deadline_ms` writable.
+cpchain_result cpchain_share_grantee_next_deadline(const cpchain_share_grantee *g,
+                                                   bool *has_deadline,
+                                                   uint64_t *deadline_ms);
 #endif
 
 #if defined(CPCHAIN_ALLOC)

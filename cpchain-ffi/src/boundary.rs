@@ -482,6 +482,84 @@ impl<T> Drop for ExclusiveGuard<'_, T> {
     }
 }
 
+/// An output taken from a machine and converted for C: the bytes that go to the caller's
+/// buffer (the kind and info beside them are the handle's own business).
+#[cfg_attr(not(feature = "pre"), allow(dead_code))] // only the sharing handles use it yet
+pub(crate) trait PolledBytes {
+    /// The bytes for the caller's buffer.
+    fn bytes(&self) -> &[u8];
+}
+
+/// The one pending-output wrapper of every C handle whose machine has outputs (issue 13):
+/// the machine and the output it handed out that did not fit the caller's buffer yet,
+/// which the next poll hands out again, so a too-small buffer loses nothing.
+#[cfg_attr(not(feature = "pre"), allow(dead_code))] // only the sharing handles use it yet
+pub(crate) struct Driven<M, P> {
+    /// The machine (any `cpchain_core::machine::Machine`, or a hand-rolled one).
+    pub(crate) machine: M,
+    pending: Option<P>,
+}
+
+#[cfg_attr(not(feature = "pre"), allow(dead_code))] // only the sharing handles use it yet
+impl<M, P: PolledBytes> Driven<M, P> {
+    /// Wrap `machine` with nothing pending.
+    pub(crate) fn new(machine: M) -> Self {
+        Driven {
+            machine,
+            pending: None,
+        }
+    }
+
+    /// Hand out the pending output, or take the next one with `next` (the handle's
+    /// `poll_output` and conversion); write its bytes to `out` and their length to
+    /// `out_len`. Returns the output so the caller can report its kind and info.
+    /// `NoOutput` (with `*out_len` 0) when there is none; `InsufficientSize` (with the size
+    /// needed in `*out_len`) keeps it pending.
+    pub(crate) fn poll_into(
+        &mut self,
+        next: impl FnOnce(&mut M) -> Option<FfiResult<P>>,
+        out: &OutBuf,
+        out_len: &OutPtr<usize>,
+    ) -> FfiResult<P> {
+        let p = match self.pending.take() {
+            Some(p) => p,
+            None => match next(&mut self.machine) {
+                Some(p) => p?,
+                None => {
+                    out_len.set(0);
+                    return Err(cpchain_result::NoOutput);
+                }
+            },
+        };
+        if let Err(e) = out.write(p.bytes(), Some(out_len)) {
+            self.pending = Some(p);
+            return Err(e);
+        }
+        Ok(p)
+    }
+}
+
+/// The C form of `Machine::next_deadline`, shared by every handle: `*has_deadline` false
+/// means no timer is needed; otherwise `*deadline_ms` is when to call `_handle_timeout`.
+///
+/// # Safety
+///
+/// `has_deadline` and `deadline_ms` writable (NULL is refused).
+#[cfg_attr(not(feature = "pre"), allow(dead_code))] // only the sharing handles use it yet
+pub(crate) unsafe fn write_deadline(
+    next: Option<cpchain_core::Timestamp>,
+    has_deadline: *mut bool,
+    deadline_ms: *mut u64,
+) -> FfiResult {
+    // SAFETY: forwarded from this function's contract.
+    let has = unsafe { OutPtr::new(has_deadline) }?;
+    // SAFETY: forwarded from this function's contract.
+    let at = unsafe { OutPtr::new(deadline_ms) }?;
+    has.set(next.is_some());
+    at.set(next.map_or(0, |t| t.as_millis()));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

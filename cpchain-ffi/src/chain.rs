@@ -41,8 +41,8 @@ use core::ptr::NonNull;
 use cpchain_core::encoding::{self, WireMessage};
 use cpchain_core::{Duration, Hash, Timestamp};
 use cpchain_storage::{
-    Anchor, BlockId, Checkpoint, HeaplessBlock, MasterSecret, Output, Schedule, SessionSalt,
-    StreamId, Writer,
+    Anchor, BlockId, Checkpoint, HeaplessBlock, MasterSecret, Schedule, SessionSalt, StreamId,
+    Writer, WriterOutput,
 };
 use zeroize::{Zeroize, Zeroizing};
 // The host-side readers (std builds only).
@@ -551,8 +551,9 @@ pub unsafe extern "C" fn cpchain_chain_writer_handle_timeout(
     }
 }
 
-/// Seal the open block now (before a planned shutdown). `*sealed` is false when there was
-/// nothing to seal or a sealed block is still unpolled.
+/// Seal the open block at `now_ms` (before a planned shutdown); time passes first, as in
+/// `cpchain_chain_writer_handle_timeout`. `*sealed` is false when there was nothing to seal,
+/// a sealed block is still unpolled, or `now_ms` is before a time already seen.
 ///
 /// # Safety
 ///
@@ -560,6 +561,7 @@ pub unsafe extern "C" fn cpchain_chain_writer_handle_timeout(
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_chain_writer_flush(
     writer: *mut cpchain_chain_writer,
+    now_ms: u64,
     sealed: *mut bool,
 ) -> cpchain_result {
     ffi_boundary! {
@@ -567,7 +569,7 @@ pub unsafe extern "C" fn cpchain_chain_writer_flush(
         let w = unsafe { writer_ref(writer) }?;
         // SAFETY: forwarded from this function's contract.
         let sealed = unsafe { OutPtr::new(sealed) }?;
-        sealed.set(w.inner.lock()?.flush());
+        sealed.set(w.inner.lock()?.flush(Timestamp(now_ms)));
         Ok(())
     }
 }
@@ -644,11 +646,11 @@ pub unsafe extern "C" fn cpchain_chain_writer_poll(
             return Err(cpchain_result::NoOutput);
         };
         let (written, k) = match output {
-            Output::Block(b) => (
+            WriterOutput::Block(b) => (
                 b.encode_to_slice(out.zeroed_slice())?.len(),
                 cpchain_chain_output_kind::Block,
             ),
-            Output::Anchor(a) => (
+            WriterOutput::Anchor(a) => (
                 encoding::encode_to_slice(&a, out.zeroed_slice())?.len(),
                 cpchain_chain_output_kind::Anchor,
             ),

@@ -26,8 +26,8 @@
 //! the handle unchanged.
 
 use crate::boundary::{
-    ffi_boundary, ffi_boundary_void, handle, input, input_array, input_items, Exclusive, OutBuf,
-    OutPtr,
+    ffi_boundary, ffi_boundary_void, handle, input, input_array, input_items, write_deadline,
+    Driven, Exclusive, OutBuf, OutPtr, PolledBytes,
 };
 use crate::{cpchain_result, cpchain_secret_key, FfiResult, CPCHAIN_ADDRESS_LEN};
 use cpchain_core::encoding::{self, WireMessage};
@@ -109,6 +109,9 @@ pub enum cpchain_share_output_kind {
     /// cfrag) back to the grantee that asked, over the authenticated channel the request
     /// came in on.
     UnsignedReply = 12,
+    /// Grantee: the request for (`info.grant_id`, `info.interval`) timed out before `m`
+    /// verified cfrags came; it is forgotten (ask again with `cpchain_share_grantee_request`).
+    Expired = 13,
 }
 
 /// `reply_auth` of `cpchain_share_proxy_new_with`: every cfrag reply signed by the proxy's
@@ -127,14 +130,17 @@ pub enum cpchain_share_fault {
     None = 0,
     /// A proxy of the grant signed a cfrag that is not a correct re-encryption.
     InvalidCfrag = 1,
-    /// A cfrag signed by a party that is not a proxy of the grant.
+    /// Reserved (was: a cfrag signed by a party outside the grant). Since issue 13 such a
+    /// cfrag proves nothing about anyone: it is dropped and counted, never a fault. The
+    /// value is kept so that the other values do not move.
     ProxyOutsideGrant = 2,
     /// The owner signed a grant whose kfrag for `info.interval` does not verify.
     InvalidKfrag = 3,
     /// An unsigned cfrag from proxy `info.peer` (as the host's transport named it) of the
     /// grant that is not a correct re-encryption; the evidence convinces the grantee only.
     InvalidUnsignedCfrag = 4,
-    /// An unsigned cfrag from a peer that is not a proxy of the grant.
+    /// Reserved (was: an unsigned cfrag from a peer outside the grant); dropped and counted
+    /// since issue 13, never a fault.
     UnsignedCfragOutsideGrant = 5,
 }
 
@@ -197,19 +203,17 @@ struct Polled {
     info: cpchain_share_output_info,
 }
 
-/// A machine and the output it handed out that did not fit the caller's buffer yet.
-struct Machine<M> {
-    machine: M,
-    pending: Option<Polled>,
+impl PolledBytes for Polled {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
-impl<M> Machine<M> {
-    fn new(machine: M) -> Exclusive<Machine<M>> {
-        Exclusive::new(Machine {
-            machine,
-            pending: None,
-        })
-    }
+/// A sharing machine behind a C handle: the boundary's one pending-output wrapper.
+type Machine<M> = Driven<M, Polled>;
+
+fn wrap<M>(machine: M) -> Exclusive<Machine<M>> {
+    Exclusive::new(Driven::new(machine))
 }
 
 /// An RNG from the caller's 32-byte seed (wiped after use).
@@ -245,13 +249,6 @@ fn fault_polled(f: Fault) -> FfiResult<Polled> {
             info.interval = evidence.body.interval;
             encoding::encode_to_vec(&*evidence)?
         }
-        Fault::ProxyOutsideGrant { proxy, evidence } => {
-            info.peer = proxy.0;
-            info.fault = cpchain_share_fault::ProxyOutsideGrant;
-            info.grant_id = evidence.body.grant.0 .0;
-            info.interval = evidence.body.interval;
-            encoding::encode_to_vec(&*evidence)?
-        }
         Fault::InvalidKfrag {
             owner,
             interval,
@@ -260,19 +257,12 @@ fn fault_polled(f: Fault) -> FfiResult<Polled> {
             info.peer = owner.0;
             info.fault = cpchain_share_fault::InvalidKfrag;
             info.interval = interval;
-            info.grant_id = evidence.grant.grant.id()?.0 .0;
+            info.grant_id = evidence.grant.body.id()?.0 .0;
             encoding::encode_to_vec(&*evidence)?
         }
         Fault::InvalidUnsignedCfrag { peer, evidence } => {
             info.peer = peer.0;
             info.fault = cpchain_share_fault::InvalidUnsignedCfrag;
-            info.grant_id = evidence.grant.0 .0;
-            info.interval = evidence.interval;
-            encoding::encode_to_vec(&*evidence)?
-        }
-        Fault::UnsignedCfragOutsideGrant { peer, evidence } => {
-            info.peer = peer.0;
-            info.fault = cpchain_share_fault::UnsignedCfragOutsideGrant;
             info.grant_id = evidence.grant.0 .0;
             info.interval = evidence.interval;
             encoding::encode_to_vec(&*evidence)?
@@ -311,23 +301,7 @@ unsafe fn poll_machine<M>(
     let out_len = unsafe { OutPtr::new(out_len) }?;
     // SAFETY: forwarded from this function's contract.
     let out = unsafe { OutBuf::new(buf, buf_len) }?;
-    let mut g = cell.lock()?;
-    if g.pending.is_none() {
-        match next(&mut g.machine) {
-            Some(p) => g.pending = Some(p?),
-            None => {
-                out_len.set(0);
-                return Err(cpchain_result::NoOutput);
-            }
-        }
-    }
-    let Some(p) = g.pending.take() else {
-        return Err(cpchain_result::NoOutput);
-    };
-    if let Err(e) = out.write(&p.bytes, Some(&out_len)) {
-        g.pending = Some(p);
-        return Err(e);
-    }
+    let p = cell.lock()?.poll_into(next, &out, &out_len)?;
     kind.set(p.kind);
     info.set(p.info);
     Ok(())
@@ -379,7 +353,7 @@ pub unsafe extern "C" fn cpchain_share_owner_new(
         };
         let owner = Owner::new(identity, master, StreamId(*stream), config)?;
         out.set(Box::into_raw(Box::new(cpchain_share_owner {
-            inner: Machine::new(owner),
+            inner: wrap(owner),
         })));
         Ok(())
     }
@@ -525,21 +499,21 @@ fn owner_polled(o: OwnerOutput) -> FfiResult<Polled> {
     let mut info = NO_INFO;
     let (kind, bytes) = match o {
         OwnerOutput::PublishGrant(g) => {
-            info.grant_id = g.grant.id()?.0 .0;
+            info.grant_id = g.body.id()?.0 .0;
             (K::PublishGrant, encoding::encode_to_vec(&*g)?)
         }
         OwnerOutput::SendKfrags { to, delivery } => {
             info.peer = to.0;
-            info.grant_id = delivery.grant.grant.id()?.0 .0;
+            info.grant_id = delivery.grant.body.id()?.0 .0;
             (K::SendKfrags, encoding::encode_to_vec(&*delivery)?)
         }
         OwnerOutput::PublishRevoke(r) => {
-            info.grant_id = r.revoke.grant.0 .0;
+            info.grant_id = r.body.grant.0 .0;
             (K::PublishRevoke, encoding::encode_to_vec(&r)?)
         }
         OwnerOutput::SendRevoke { to, revoke } => {
             info.peer = to.0;
-            info.grant_id = revoke.revoke.grant.0 .0;
+            info.grant_id = revoke.body.grant.0 .0;
             (K::SendRevoke, encoding::encode_to_vec(&revoke)?)
         }
         _ => return Err(cpchain_result::ShareOther),
@@ -578,6 +552,47 @@ pub unsafe extern "C" fn cpchain_share_owner_poll(
                 Err(e)
             }
         }
+    }
+}
+
+/// The timer fired at `now_ms`: forget grants that have expired. Without it an owner
+/// remembers every grant it ever made and refuses new ones once it holds
+/// `max_grants` (1,024) of them (`CPCHAIN_RESULT_SHARE_CAPACITY_EXCEEDED`).
+///
+/// # Safety
+///
+/// `o` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_share_owner_handle_timeout(
+    o: *mut cpchain_share_owner,
+    now_ms: u64,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let o = unsafe { handle(o) }?;
+        o.inner.lock()?.machine.handle_timeout(Timestamp(now_ms));
+        Ok(())
+    }
+}
+
+/// When to call `cpchain_share_owner_handle_timeout` next: the earliest expiry of a grant
+/// the owner remembers (`*has_deadline` false: none).
+///
+/// # Safety
+///
+/// `o` a live handle; `has_deadline` and `deadline_ms` writable.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_share_owner_next_deadline(
+    o: *const cpchain_share_owner,
+    has_deadline: *mut bool,
+    deadline_ms: *mut u64,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let o = unsafe { handle(o) }?;
+        let next = o.inner.lock()?.machine.next_deadline();
+        // SAFETY: forwarded from this function's contract.
+        unsafe { write_deadline(next, has_deadline, deadline_ms) }
     }
 }
 
@@ -656,7 +671,7 @@ pub unsafe extern "C" fn cpchain_share_proxy_new_with(
             ..ProxyConfig::default()
         };
         out.set(Box::into_raw(Box::new(cpchain_share_proxy {
-            inner: Machine::new(Proxy::new(identity, config)),
+            inner: wrap(Proxy::new(identity, config)),
         })));
         Ok(())
     }
@@ -814,14 +829,9 @@ pub unsafe extern "C" fn cpchain_share_proxy_next_deadline(
     ffi_boundary! {
         // SAFETY: forwarded from this function's contract.
         let p = unsafe { handle(p) }?;
-        // SAFETY: forwarded from this function's contract.
-        let has = unsafe { OutPtr::new(has_deadline) }?;
-        // SAFETY: forwarded from this function's contract.
-        let at = unsafe { OutPtr::new(deadline_ms) }?;
         let next = p.inner.lock()?.machine.next_deadline();
-        has.set(next.is_some());
-        at.set(next.map_or(0, |t| t.as_millis()));
-        Ok(())
+        // SAFETY: forwarded from this function's contract.
+        unsafe { write_deadline(next, has_deadline, deadline_ms) }
     }
 }
 
@@ -925,7 +935,7 @@ pub unsafe extern "C" fn cpchain_share_grantee_new(
             ..GranteeConfig::default()
         };
         out.set(Box::into_raw(Box::new(cpchain_share_grantee {
-            inner: Machine::new(Grantee::new(key, config)),
+            inner: wrap(Grantee::new(key, config)),
         })));
         Ok(())
     }
@@ -974,7 +984,7 @@ pub unsafe extern "C" fn cpchain_share_grantee_public_key(
 /// checking it is signed by its owner, for this chain and for this grantee; its id (32
 /// bytes) goes to `grant_id`. Refusals: `CPCHAIN_RESULT_SHARE_BAD_SIGNATURE`,
 /// `..._WRONG_CHAIN`, `..._NOT_ADDRESSED_TO_US`, `..._MALFORMED_GRANT`,
-/// `CPCHAIN_RESULT_DECODE_*`.
+/// `..._GRANT_NOT_LIVE` (expired at `now_ms`), `CPCHAIN_RESULT_DECODE_*`.
 ///
 /// # Safety
 ///
@@ -982,6 +992,7 @@ pub unsafe extern "C" fn cpchain_share_grantee_public_key(
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_share_grantee_accept_grant(
     g: *mut cpchain_share_grantee,
+    now_ms: u64,
     bytes: *const u8,
     len: usize,
     grant_id: *mut u8,
@@ -997,7 +1008,7 @@ pub unsafe extern "C" fn cpchain_share_grantee_accept_grant(
         }
         // SAFETY: forwarded from this function's contract.
         let grant: SignedGrant = encoding::decode(unsafe { input(bytes, len) }?)?;
-        let id = g.inner.lock()?.machine.accept_grant(&grant)?;
+        let id = g.inner.lock()?.machine.accept_grant(Timestamp(now_ms), &grant)?;
         out.write_fixed(id.0.as_bytes())
     }
 }
@@ -1169,6 +1180,11 @@ fn grantee_polled(o: GranteeOutput) -> FfiResult<Polled> {
             info.interval = interval;
             (K::Ready, Vec::new())
         }
+        GranteeOutput::Expired { grant, interval } => {
+            info.grant_id = grant.0 .0;
+            info.interval = interval;
+            (K::Expired, Vec::new())
+        }
         GranteeOutput::Fault(f) => return fault_polled(f),
         _ => return Err(cpchain_result::ShareOther),
     };
@@ -1202,5 +1218,46 @@ pub unsafe extern "C" fn cpchain_share_grantee_poll(
                 Err(e)
             }
         }
+    }
+}
+
+/// The timer fired at `now_ms`: expire requests that waited longer than the grantee's
+/// request timeout (30 s) or outlived their grant (each comes out as an `EXPIRED` output),
+/// and forget expired grants.
+///
+/// # Safety
+///
+/// `g` a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_share_grantee_handle_timeout(
+    g: *mut cpchain_share_grantee,
+    now_ms: u64,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let g = unsafe { handle(g) }?;
+        g.inner.lock()?.machine.handle_timeout(Timestamp(now_ms));
+        Ok(())
+    }
+}
+
+/// When to call `cpchain_share_grantee_handle_timeout` next: the earliest unanswered
+/// request's deadline or grant expiry (`*has_deadline` false: none).
+///
+/// # Safety
+///
+/// `g` a live handle; `has_deadline` and `deadline_ms` writable.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_share_grantee_next_deadline(
+    g: *const cpchain_share_grantee,
+    has_deadline: *mut bool,
+    deadline_ms: *mut u64,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let g = unsafe { handle(g) }?;
+        let next = g.inner.lock()?.machine.next_deadline();
+        // SAFETY: forwarded from this function's contract.
+        unsafe { write_deadline(next, has_deadline, deadline_ms) }
     }
 }

@@ -251,8 +251,8 @@ mod data_chain {
     use super::*;
     use cpchain_core::{Duration, Timestamp};
     use cpchain_storage::{
-        open_block_to_vec, verify_chain, ChainVerifier, Checkpoint, MasterSecret, NoKeys, Output,
-        Schedule, SessionSalt, StreamId, VecBlock, Writer,
+        open_block_to_vec, verify_chain, ChainVerifier, Checkpoint, MasterSecret, NoKeys, Schedule,
+        SessionSalt, StreamId, VecBlock, Writer, WriterOutput,
     };
 
     const STREAM: [u8; 32] = [0x17; 32];
@@ -351,8 +351,8 @@ mod data_chain {
             while let Some(o) = w.poll_output() {
                 let mut buf = vec![0u8; CPCHAIN_CHAIN_OUTPUT_MAX_LEN];
                 let (k, n) = match o {
-                    Output::Block(b) => (1, b.encode_to_slice(&mut buf).unwrap().len()),
-                    Output::Anchor(a) => {
+                    WriterOutput::Block(b) => (1, b.encode_to_slice(&mut buf).unwrap().len()),
+                    WriterOutput::Anchor(a) => {
                         (2, encoding::encode_to_slice(&a, &mut buf).unwrap().len())
                     }
                 };

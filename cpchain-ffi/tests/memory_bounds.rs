@@ -549,6 +549,7 @@ mod sharing {
             max_grants: 6,
             max_pending: 8,
             max_outputs: 20,
+            ..GranteeConfig::default()
         };
         let bound = config.memory_bound() as isize;
         let (gk, _) = PreSecretKey::random(&mut rng).unwrap();
@@ -611,7 +612,7 @@ mod sharing {
         }
         // Maximum-size grants addressed to this grantee, signed by outsiders (anyone can).
         let outsider_grant = |i: u32| {
-            let mut g = signed_honest.clone().unwrap().grant;
+            let mut g = signed_honest.clone().unwrap().body;
             g.owner = key(5000 + i).public_key().address();
             g.proxies = heapless::Vec::from_slice(&addrs(MAX_PROXIES as u32)).unwrap();
             g.first_interval = 0;
@@ -627,11 +628,11 @@ mod sharing {
         let mut grantee = Grantee::new(gk, config);
         let base = live();
         grantee
-            .accept_grant(signed_honest.as_ref().unwrap())
+            .accept_grant(NOW, signed_honest.as_ref().unwrap())
             .unwrap();
         let mut flood_ids = Vec::new();
         for i in 0..(2 * config.max_grants as u32) {
-            if let Ok(id) = grantee.accept_grant(&outsider_grant(i)) {
+            if let Ok(id) = grantee.accept_grant(NOW, &outsider_grant(i)) {
                 flood_ids.push(id);
             }
         }
@@ -651,20 +652,28 @@ mod sharing {
         }
         grantee.request(NOW, &honest, 3, wrapped.clone()).unwrap();
         while grantee.poll_output().is_some() {}
-        // Outsiders' cfrags (a real cfrag re-signed by a non-proxy), a malicious proxy's
-        // replays of its own and of another proxy's cfrag, until the queue is full.
+        // Outsiders' cfrags (a real cfrag re-signed by a non-proxy: dropped and counted
+        // since issue 13), a malicious proxy's replays of its own cfrag, and a proxy of the
+        // grant signing a cfrag for an interval outside it (a fault, carrying the largest
+        // evidence), until the queue is full.
         let outsider = key(6000);
+        let mut misrouted = responses[0].body.clone();
+        misrouted.interval = 99;
         let mut full = 0;
-        for i in 0..(3 * config.max_outputs) {
-            let r = match i % 3 {
+        for i in 0..(8 * config.max_outputs) {
+            let r = match i % 4 {
                 0 => grantee.handle_cfrag(
                     NOW,
                     CfragResponse::sign(responses[0].body.clone(), &outsider).unwrap(),
                 ),
                 1 => grantee.handle_cfrag(NOW, responses[0].clone()),
-                _ => grantee.handle_cfrag(
+                2 => grantee.handle_cfrag(
                     NOW,
                     CfragResponse::sign(responses[0].body.clone(), &proxy_keys[0]).unwrap(),
+                ),
+                _ => grantee.handle_cfrag(
+                    NOW,
+                    CfragResponse::sign(misrouted.clone(), &proxy_keys[1]).unwrap(),
                 ),
             };
             if r == Err(SharingError::CapacityExceeded) {
@@ -890,6 +899,7 @@ mod sharing {
             let rc = unsafe {
                 cpchain_share_grantee_accept_grant(
                     g,
+                    NOW.0,
                     bytes.as_ptr(),
                     bytes.len(),
                     id.as_mut_ptr(),
@@ -985,7 +995,10 @@ mod sharing {
         let o = OwnerConfig::default().memory_bound();
         println!("default bounds: proxy {p} B, grantee {g} B, owner {o} B");
         assert!(p <= 80_000_000, "proxy bound {p} B over its 80 MB ceiling");
-        assert!(g <= 64_000_000, "grantee bound {g} B over its 64 MB ceiling");
+        assert!(
+            g <= 64_000_000,
+            "grantee bound {g} B over its 64 MB ceiling"
+        );
         assert!(o <= 8_000_000, "owner bound {o} B over its 8 MB ceiling");
         // and each is a real bound, not a degenerate formula
         assert!(p > 1_000_000 && g > 1_000_000 && o > 100_000);

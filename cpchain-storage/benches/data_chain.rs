@@ -61,7 +61,7 @@ fn sdk_ingest<const CAP: usize>(w: &mut Writer<CAP>, clock: &mut u64, record: &[
             break;
         }
         while let Some(o) = w.poll_output() {
-            if let Output::Block(b) = o {
+            if let WriterOutput::Block(b) = o {
                 sealed += black_box(b.body.len());
             }
         }
@@ -144,7 +144,7 @@ fn chain_of_64k_blocks(n: usize) -> Vec<VecBlock> {
         t += 1;
         w.append(Timestamp(t), &rec).unwrap();
         while let Some(o) = w.poll_output() {
-            if let Output::Block(b) = o {
+            if let WriterOutput::Block(b) = o {
                 out.push(b.to_vec_block());
             }
         }

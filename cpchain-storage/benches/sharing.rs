@@ -71,7 +71,7 @@ fn setup() -> Setup {
     while let Some(o) = owner.poll_output() {
         match o {
             OwnerOutput::PublishGrant(g) => {
-                grantee.accept_grant(&g).unwrap();
+                grantee.accept_grant(NOW, &g).unwrap();
             }
             OwnerOutput::SendKfrags { to, delivery } => {
                 let p = proxies.iter_mut().find(|p| p.address() == to).unwrap();

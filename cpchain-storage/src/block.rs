@@ -126,35 +126,7 @@ impl fmt::Debug for SessionSalt {
 /// signature and the body's length prefix.
 pub const BLOCK_OVERHEAD: usize = cpchain_core::encoding::HEADER_LEN + HEADER_MAX + 32 + 65 + 5;
 
-/// Identifies one data stream (one sensor, one device feed) of one owner.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-pub struct StreamId(#[serde(with = "cpchain_core::fixed_bytes")] pub [u8; 32]);
-
-impl StreamId {
-    /// A stream id derived from the owner's address and a stream name, so distinct owners
-    /// cannot collide by choosing the same name.
-    pub fn derive(owner: &cpchain_core::Address, name: &[u8]) -> StreamId {
-        StreamId(keccak256_concat(&[b"cpchain/storage/stream/v1\0", &owner.0, name]).0)
-    }
-}
-
-impl fmt::Debug for StreamId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StreamId(0x")?;
-        cpchain_core::fixed_bytes::write_hex(f, &self.0)?;
-        f.write_str(")")
-    }
-}
-
-/// The id of a block: the hash the next block links to and an anchor puts on chain.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-pub struct BlockId(pub Hash);
-
-impl fmt::Debug for BlockId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BlockId({})", self.0)
-    }
-}
+pub use crate::ids::{BlockId, StreamId};
 
 /// The signed, authenticated-but-not-encrypted part of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,12 +10,11 @@
 //! opaque bytes so this record's format and licence do not depend on the PRE library; the
 //! sharing feature authenticates it itself.
 
-use crate::block::{BlockId, StreamId};
+use crate::ids::{BlockId, StreamId};
 use crate::keys::KeyId;
 use crate::placement::KadKey;
 use crate::ConfigError;
-use core::fmt;
-use cpchain_core::{Hash, WireMessage};
+use cpchain_core::WireMessage;
 use serde::{Deserialize, Serialize};
 
 /// Most shards (k + m) one block may have.
@@ -24,23 +23,7 @@ pub const MAX_SHARDS: usize = 64;
 /// Largest capsule the key index carries (an Umbral capsule is under 100 bytes).
 pub const MAX_CAPSULE_LEN: usize = 256;
 
-/// The content hash of a shard.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-pub struct ShardId(pub Hash);
-
-impl ShardId {
-    /// The shard's key in libp2p's Kademlia key space (SHA-256 of the id, as libp2p hashes
-    /// record keys).
-    pub fn kad_key(&self) -> KadKey {
-        KadKey::from_preimage(self.0.as_bytes())
-    }
-}
-
-impl fmt::Debug for ShardId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ShardId({})", self.0)
-    }
-}
+pub use crate::ids::ShardId;
 
 /// Reed–Solomon parameters: k data shards and m parity shards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -24,7 +24,7 @@
 //!
 //! Secrets are zeroized on drop and print as `<redacted>`.
 
-use crate::block::StreamId;
+use crate::ids::StreamId;
 use core::fmt;
 use cpchain_core::{keccak256_concat, Hash};
 use cpchain_crypto::aead::AeadKey;
@@ -213,6 +213,28 @@ impl KeyRing for [IntervalKey] {
     }
 }
 
+/// One key is a ring: a buyer that opened one interval reads it without building a list.
+impl KeyRing for IntervalKey {
+    fn interval_key(&self, stream: &StreamId, interval: u64) -> Option<IntervalKey> {
+        (self.stream == *stream && self.interval == interval).then(|| self.clone())
+    }
+}
+
+/// A fixed list of keys (no allocator needed).
+impl<const N: usize> KeyRing for [IntervalKey; N] {
+    fn interval_key(&self, stream: &StreamId, interval: u64) -> Option<IntervalKey> {
+        self.as_slice().interval_key(stream, interval)
+    }
+}
+
+/// The keys a buyer collected, as it collected them.
+#[cfg(feature = "alloc")]
+impl KeyRing for alloc::vec::Vec<IntervalKey> {
+    fn interval_key(&self, stream: &StreamId, interval: u64) -> Option<IntervalKey> {
+        self.as_slice().interval_key(stream, interval)
+    }
+}
+
 /// A ring with no keys: verify a chain's structure without reading it (a storage node or an
 /// auditor).
 #[derive(Debug, Clone, Copy, Default)]
@@ -278,5 +300,27 @@ mod tests {
         let raw = k.aead_key().expose_secret();
         let hex: alloc::string::String = raw.iter().map(|b| alloc::format!("{b:02x}")).collect();
         assert!(!dk.contains(&hex[..8]));
+    }
+
+    #[test]
+    fn key_ring_works_for_one_key_an_array_and_a_vec() {
+        let m = MasterSecret::from_bytes([7; 32]);
+        let s = StreamId([8; 32]);
+        let k1 = m.interval_key(&s, 1);
+        let k2 = m.interval_key(&s, 2);
+        fn find<R: KeyRing + ?Sized>(r: &R, s: &StreamId, i: u64) -> Option<IntervalKey> {
+            r.interval_key(s, i)
+        }
+        assert_eq!(find(&k1, &s, 1), Some(k1.clone()));
+        assert_eq!(find(&k1, &s, 2), None);
+        assert_eq!(find(&k1, &StreamId([9; 32]), 1), None);
+        let arr = [k1.clone(), k2.clone()];
+        assert_eq!(find(&arr, &s, 2), Some(k2.clone()));
+        #[cfg(feature = "alloc")]
+        {
+            let v = alloc::vec![k1.clone(), k2.clone()];
+            assert_eq!(find(&v, &s, 1), Some(k1));
+            assert_eq!(find(&v, &s, 3), None);
+        }
     }
 }

@@ -11,8 +11,8 @@
 //!
 //! ```text
 //!   device / gateway (no_std, no alloc)               host (alloc)
-//!   records ──► Writer ──► Output::Block ──► persist ──► shard_block ──► place_shards ──► DHT
-//!                     └──► Output::Anchor ─────────────────────────────────────────────► chain
+//!   records ──► Writer ──► WriterOutput::Block ──► persist ──► shard_block ──► place_shards ──► DHT
+//!                     └──► WriterOutput::Anchor ─────────────────────────────────────────────► chain
 //!   reader: anchors + blocks ──► verify_chain ──► open_block (interval key) ──► records
 //! ```
 //!
@@ -37,16 +37,16 @@
 //!     writer.append(Timestamp(t), reading)?;
 //!     while let Some(out) = writer.poll_output() {
 //!         match out {
-//!             Output::Block(b) => blocks.push(b.to_vec_block()), // persist, shard, place
-//!             Output::Anchor(a) => anchors.push(a), // put on chain
+//!             WriterOutput::Block(b) => blocks.push(b.to_vec_block()), // persist, shard, place
+//!             WriterOutput::Anchor(a) => anchors.push(a), // put on chain
 //!         }
 //!     }
 //! }
 //! writer.handle_timeout(Timestamp(10_000)); // the host's timer: seal and anchor
 //! while let Some(out) = writer.poll_output() {
 //!     match out {
-//!         Output::Block(b) => blocks.push(b.to_vec_block()),
-//!         Output::Anchor(a) => anchors.push(a),
+//!         WriterOutput::Block(b) => blocks.push(b.to_vec_block()),
+//!         WriterOutput::Anchor(a) => anchors.push(a),
 //!     }
 //! }
 //! assert_eq!((blocks.len(), anchors.len()), (2, 1));
@@ -134,6 +134,7 @@ extern crate alloc;
 pub mod anchor;
 pub mod block;
 mod error;
+mod ids;
 pub mod index;
 pub mod keys;
 pub mod market;
@@ -144,6 +145,7 @@ mod schedule;
 pub mod shard;
 #[cfg(feature = "pre")]
 pub mod sharing;
+pub mod signed;
 pub mod writer;
 
 pub use anchor::{Anchor, ANCHOR_DOMAIN};
@@ -165,4 +167,5 @@ pub use reader::{open_block_to_vec, read_chain, OpenedBlock};
 pub use schedule::Schedule;
 #[cfg(feature = "alloc")]
 pub use shard::{reassemble, shard_block, Shard};
-pub use writer::{Checkpoint, Output, Writer, WriterStats};
+pub use signed::{Signable, Signed, SignedError};
+pub use writer::{Checkpoint, Output, Writer, WriterOutput, WriterStats};

@@ -15,9 +15,10 @@
 //! larger than [`SignedListing::MAX_ENCODED_LEN`].
 
 use crate::block::StreamId;
-use cpchain_core::encoding::{encode_to_slice, Domain};
+use crate::signed::{Signable, Signed, SignedError};
+use cpchain_core::encoding::{encode_to_heapless, encode_to_slice, Domain};
 use cpchain_core::{keccak256, Address, EncodeError, Hash, Timestamp, WireMessage};
-use cpchain_crypto::{SecretKey, Signature};
+use cpchain_crypto::SecretKey;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -107,6 +108,15 @@ impl From<EncodeError> for ListingError {
     }
 }
 
+impl From<SignedError> for ListingError {
+    fn from(e: SignedError) -> Self {
+        match e {
+            SignedError::BadSignature => ListingError::BadSignature,
+            SignedError::Encode(e) => ListingError::Encode(e),
+        }
+    }
+}
+
 impl Listing {
     /// Field checks beyond the length bounds the types already enforce.
     pub fn validate(&self) -> Result<(), ListingError> {
@@ -133,45 +143,31 @@ impl Listing {
     /// Sign as the seller (the key must be [`Listing::seller`]'s).
     pub fn sign(self, seller: &SecretKey) -> Result<SignedListing, ListingError> {
         self.validate()?;
-        let mut buf = [0u8; Listing::MAX_ENCODED_LEN];
-        let signature = seller.sign(&LISTING_DOMAIN, self.encode(&mut buf)?);
-        Ok(SignedListing {
-            listing: self,
-            signature,
-        })
+        Ok(Signed::sign_with(self, seller)?.1)
     }
 }
 
-/// A listing with the seller's signature: what a market indexes and syncs to the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignedListing {
-    /// The listing.
-    pub listing: Listing,
-    /// The seller's signature under [`LISTING_DOMAIN`].
-    pub signature: Signature,
+impl Signable for Listing {
+    const DOMAIN: Domain = LISTING_DOMAIN;
+    const SIGNED_TAG: u16 = 0x0521;
+    /// A fixed-capacity buffer: listings are signed and checked without an allocator.
+    type Encoded = heapless::Vec<u8, { Listing::MAX_ENCODED_LEN }>;
+    fn encode_payload(&self) -> Result<Self::Encoded, EncodeError> {
+        encode_to_heapless(self)
+    }
 }
 
-impl WireMessage for SignedListing {
-    const TAG: u16 = 0x0521;
-    const MAX_ENCODED_LEN: usize = Listing::MAX_ENCODED_LEN + 65;
-}
+/// A listing with the seller's signature under [`LISTING_DOMAIN`] (wire tag 0x0521): what a
+/// market indexes and syncs to the chain.
+pub type SignedListing = Signed<Listing>;
 
-impl SignedListing {
+impl Signed<Listing> {
     /// Check fields, chain and the seller's signature; return the listing id.
     pub fn verify(&self, chain_id: u64) -> Result<ListingId, ListingError> {
-        if self.listing.chain_id != chain_id {
+        if self.body.chain_id != chain_id {
             return Err(ListingError::WrongChain);
         }
-        self.listing.validate()?;
-        let mut buf = [0u8; Listing::MAX_ENCODED_LEN];
-        let bytes = self.listing.encode(&mut buf)?;
-        let signer = self
-            .signature
-            .recover_signer(&LISTING_DOMAIN, bytes)
-            .map_err(|_| ListingError::BadSignature)?;
-        if signer != self.listing.seller {
-            return Err(ListingError::BadSignature);
-        }
-        Ok(ListingId(keccak256(bytes)))
+        self.body.validate()?;
+        Ok(ListingId(self.verify_by(&self.body.seller)?))
     }
 }

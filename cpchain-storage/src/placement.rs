@@ -83,7 +83,7 @@ pub use self::alloc_placement::*;
 #[cfg(feature = "alloc")]
 mod alloc_placement {
     use super::*;
-    use crate::index::ShardId;
+    use crate::ids::ShardId;
     use crate::PlacementError;
     use alloc::collections::BTreeSet;
     use alloc::vec::Vec;

@@ -6,8 +6,8 @@
 //! * [`Writer::append`]`(now, record)`: a record observed at `now`.
 //! * [`Writer::handle_timeout`]`(now)`: the host's timer fired; call it at
 //!   [`Writer::next_deadline`] so a quiet stream still seals its block when the period ends.
-//! * [`Writer::poll_output`] until `None` after every input: [`Output::Block`] (persist it,
-//!   then store its shards) and [`Output::Anchor`] (put it on chain). A block is *lent*
+//! * [`Writer::poll_output`] until `None` after every input: [`WriterOutput::Block`] (persist it,
+//!   then store its shards) and [`WriterOutput::Anchor`] (put it on chain). A block is *lent*
 //!   ([`crate::BlockRef`] borrows the writer's buffer): encode or copy it before the next
 //!   call on the writer, which releases the buffer.
 //!
@@ -56,6 +56,7 @@ use crate::keys::{IntervalKey, MasterSecret};
 use crate::schedule::Schedule;
 use crate::WriteError;
 use core::fmt;
+use cpchain_core::machine::{Machine, MachineStats};
 use cpchain_core::{Hash, Timestamp};
 use cpchain_crypto::aead::TAG_LEN;
 use cpchain_crypto::{CryptoRngCore, PublicKey, SecretKey};
@@ -96,13 +97,21 @@ impl Checkpoint {
 /// `BLOCK_CAP` bytes, no block-sized stack frame on firmware) until the next call on the
 /// writer, which releases it. Encode it ([`BlockRef::encode_to_slice`]) or copy it
 /// ([`BlockRef::to_block`]) before then.
+///
+/// Not `#[non_exhaustive]`: the data chain's two products are fixed by §2.2.1 (the sealed
+/// block and the anchor that commits to it), and firmware hosts match both exhaustively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output<'a> {
+pub enum WriterOutput<'a> {
     /// Persist this sealed block, then shard and store it.
     Block(BlockRef<'a>),
     /// Record this anchor on chain (after the blocks it covers are stored).
     Anchor(Anchor),
 }
+
+/// The name [`WriterOutput`] had before issue 13 (every machine's output enum is now named
+/// `<Machine>Output`); kept so code written against it, in flight on other branches, still
+/// builds. New code names `WriterOutput`.
+pub type Output<'a> = WriterOutput<'a>;
 
 /// Counters, for the host's telemetry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -117,6 +126,14 @@ pub struct WriterStats {
     pub anchors: u64,
     /// Anchors replaced by a newer one before the host polled them.
     pub anchors_superseded: u64,
+}
+
+impl MachineStats for WriterStats {
+    /// A writer takes no peer input (its inputs are the device's own records and clock), so
+    /// it never drops any.
+    fn dropped(&self) -> u64 {
+        0
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -350,16 +367,23 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
         self.last_now = Some(now);
     }
 
-    /// Seal the open block now, before its period ends (for example before a planned
-    /// shutdown). Returns `false` if there was nothing to seal or a sealed block is still
-    /// unpolled.
-    pub fn flush(&mut self) -> bool {
+    /// Seal the open block at `now`, before its period ends (for example before a planned
+    /// shutdown). Time passes first, exactly as in [`handle_timeout`](Self::handle_timeout)
+    /// (a period that is over seals, a due anchor is emitted), then whatever is still open
+    /// is sealed. Returns whether a block was sealed; `false` if there was nothing to seal,
+    /// a sealed block is still unpolled, or `now` is earlier than a time already seen.
+    pub fn flush(&mut self, now: Timestamp) -> bool {
         self.release();
-        if self.meta.is_none() || self.sealed.is_some() || self.next_index == u64::MAX {
+        if self.last_now.is_some_and(|last| now < last) {
             return false;
         }
-        self.seal_open();
-        true
+        let before = self.stats.blocks;
+        self.advance(now);
+        self.last_now = Some(now);
+        if self.meta.is_some() && self.sealed.is_none() && self.next_index != u64::MAX {
+            self.seal_open();
+        }
+        self.stats.blocks > before
     }
 
     /// When the host should call [`Writer::handle_timeout`] next: the end of the open
@@ -379,7 +403,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
     }
 
     /// The next thing the host must do, in order; `None` when there is nothing left.
-    pub fn poll_output(&mut self) -> Option<Output<'_>> {
+    pub fn poll_output(&mut self) -> Option<WriterOutput<'_>> {
         self.release();
         if let Some(seal) = self.sealed {
             self.lent = true;
@@ -388,14 +412,14 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
             } else {
                 &self.buf_a
             };
-            return Some(Output::Block(BlockRef {
+            return Some(WriterOutput::Block(BlockRef {
                 header: seal.header,
                 body_hash: seal.body_hash,
                 signature: seal.signature,
                 body: body.as_slice(),
             }));
         }
-        self.anchor.take().map(Output::Anchor)
+        self.anchor.take().map(WriterOutput::Anchor)
     }
 
     /// Free the sealed slot once its block has been lent to the host.
@@ -493,5 +517,28 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
         }
         self.meta = None;
         self.key = Some(key);
+    }
+}
+
+/// The SDK's one machine contract ([`cpchain_core::machine`]); the inherent methods of the
+/// same names are what this calls, so code that does not import the trait keeps working.
+impl<const BLOCK_CAP: usize> Machine for Writer<BLOCK_CAP> {
+    type Output<'a> = WriterOutput<'a>;
+    type Stats = WriterStats;
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        Writer::handle_timeout(self, now);
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        Writer::next_deadline(self)
+    }
+
+    fn poll_output(&mut self) -> Option<WriterOutput<'_>> {
+        Writer::poll_output(self)
+    }
+
+    fn stats(&self) -> WriterStats {
+        Writer::stats(self)
     }
 }

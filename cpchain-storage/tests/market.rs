@@ -54,7 +54,7 @@ fn signed_listing_round_trips_and_verifies() {
 fn altered_or_misattributed_listing_fails_verification() {
     let signed = listing().sign(&seller()).unwrap();
     let mut altered = signed.clone();
-    altered.listing.price = 1;
+    altered.body.price = 1;
     assert_eq!(altered.verify(337), Err(ListingError::BadSignature));
     // Signed by someone who is not the named seller.
     let other = SecretKey::from_bytes(&[0x78; 32]).unwrap();
@@ -91,4 +91,25 @@ fn over_long_fields_do_not_decode() {
     long.extend_from_slice(&bytes[title_at + 1 + l.title.len()..]);
     assert!(encoding::decode::<Listing>(&long).is_err());
     assert!(l.encode(&mut [0u8; 16]).is_err());
+}
+
+/// Issue 13 item 6: `SignedListing` is now `Signed<Listing>`, and its wire form and signed
+/// bytes are what the hand-written type had: the tag 0x0521, then the listing's fields, then
+/// the 65-byte signature; the signature is over the listing's canonical encoding under
+/// `LISTING_DOMAIN`.
+#[test]
+fn signed_listing_keeps_its_wire_form_and_signed_bytes() {
+    let l = listing();
+    let signed = l.clone().sign(&seller()).unwrap();
+    let wire = encoding::encode_to_vec(&signed).unwrap();
+    let body = encoding::encode_to_vec(&l).unwrap();
+    assert_eq!(wire[1..3], 0x0521u16.to_be_bytes());
+    assert_eq!(wire[0], body[0]);
+    assert_eq!(wire[3..wire.len() - 65], body[3..]);
+    assert_eq!(wire[wire.len() - 65..], signed.signature.to_bytes());
+    let signer = signed
+        .signature
+        .recover_signer(&LISTING_DOMAIN, &body)
+        .unwrap();
+    assert_eq!(signer, seller().public_key().address());
 }

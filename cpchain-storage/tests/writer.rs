@@ -230,8 +230,8 @@ fn a_resumed_writer_continues_the_same_chain() {
 fn firmware_and_host_blocks_share_one_wire_form() {
     let mut w = writer();
     w.append(Timestamp(1), b"abc").unwrap();
-    assert!(w.flush());
-    let Some(Output::Block(b)) = w.poll_output() else {
+    assert!(w.flush(Timestamp(1)));
+    let Some(WriterOutput::Block(b)) = w.poll_output() else {
         panic!("no block")
     };
     let mut tx = [0u8; 4400];
@@ -256,7 +256,7 @@ fn an_unpolled_anchor_is_superseded_by_the_newer_one() {
     w.append(Timestamp(100), b"a").unwrap();
     w.handle_timeout(Timestamp(2000)); // seals block 0, anchors it
     match w.poll_output() {
-        Some(Output::Block(b)) => chain.blocks.push(b.to_vec_block()),
+        Some(WriterOutput::Block(b)) => chain.blocks.push(b.to_vec_block()),
         other => panic!("expected a block, got {other:?}"),
     }
     // The host does not take the anchor; a new block and boundary come.
@@ -287,7 +287,7 @@ fn a_lent_block_is_released_by_the_next_call() {
     w.append(Timestamp(10), b"a").unwrap();
     w.append(Timestamp(1010), b"b").unwrap();
     let id = match w.poll_output() {
-        Some(Output::Block(b)) => b.id(),
+        Some(WriterOutput::Block(b)) => b.id(),
         other => panic!("expected a block, got {other:?}"),
     };
     // The host took the block and goes on without polling to None: the slot is free again.

@@ -243,7 +243,7 @@ static int share_grant(const struct entropy_source *rng, const uint8_t *stream,
     if (kind == CPCHAIN_SHARE_OUTPUT_KIND_PUBLISH_GRANT) {
       /* On chain in real life; the buyer reads it from there. */
       uint8_t id[CPCHAIN_SHARE_GRANT_ID_LEN];
-      if ((rc = cpchain_share_grantee_accept_grant(buyer, msg, len, id, sizeof id)) != CPCHAIN_RESULT_OK) {
+      if ((rc = cpchain_share_grantee_accept_grant(buyer, now, msg, len, id, sizeof id)) != CPCHAIN_RESULT_OK) {
         report("accept grant", rc);
         goto out;
       }

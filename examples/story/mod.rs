@@ -331,21 +331,12 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
         .collect();
     let mut dht: BTreeMap<KadKey, Vec<Shard>> = BTreeMap::new();
     let mut index: BTreeMap<BlockId, KeyIndexRecord> = BTreeMap::new();
-    let mut capsules = BTreeMap::new();
     let mut example_line = String::new();
     for block in &gateway.blocks {
         let (mut record, shards) = shard_block(block, params)?;
         let interval = block.header.interval;
-        let capsule = match capsules.get(&interval) {
-            Some(c) => Clone::clone(c),
-            None => {
-                let c = owner.interval_capsule(&mut rng, interval)?;
-                capsules.insert(interval, c.clone());
-                c
-            }
-        };
-        let capsule_len = capsule.len();
-        record.capsule = Some(capsule);
+        owner.attach_capsule(&mut rng, &mut record)?;
+        let capsule_len = record.capsule.as_ref().map_or(0, |c| c.len());
         let placement = place_shards(&record.shards, &storage_nodes, 1)?;
         for (shard, place) in shards.into_iter().zip(&placement) {
             for node in &place.nodes {
@@ -503,7 +494,7 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
         match o {
             OwnerOutput::PublishGrant(g) => {
                 let bytes = encoding::encode_to_vec(&*g)?;
-                buyer.accept_grant(&encoding::decode(&bytes)?)?;
+                buyer.accept_grant(now, &encoding::decode(&bytes)?)?;
             }
             OwnerOutput::SendKfrags { to, delivery } => {
                 let bytes = encoding::encode_to_vec(&*delivery)?;

@@ -10,7 +10,7 @@ use cpchain_consensus::lbft::{
 use cpchain_consensus::sim::{Context, NodeId, SimNode};
 use cpchain_core::{encoding, keccak256, Address, ChainSpec, Duration, Hash, Height, Timestamp};
 use cpchain_crypto::SecretKey;
-use cpchain_storage::{Anchor, Output as WriterOutput, VecBlock, Writer};
+use cpchain_storage::{Anchor, VecBlock, Writer, WriterOutput};
 use std::collections::BTreeSet;
 use std::rc::Rc;
 

@@ -140,7 +140,7 @@ fn check_output(bytes: &[u8]) -> Checked {
                 drain(&mut writer, &mut want, &mut tx);
             }
             FLUSH => {
-                writer.flush();
+                writer.flush(writer.checkpoint().last_time);
                 drain(&mut writer, &mut want, &mut tx);
             }
             _ => {}
@@ -481,7 +481,7 @@ fn synthetic_output() -> Vec<u8> {
         drain(&mut writer, &mut out, &mut tx);
     }
     rec(&mut out, FLUSH, &[]);
-    writer.flush();
+    writer.flush(writer.checkpoint().last_time);
     drain(&mut writer, &mut out, &mut tx);
     rec(&mut out, END, &0u32.to_le_bytes());
     out

@@ -52,8 +52,8 @@ fn fixture() -> &'static Fixture {
         let mut drain = |w: &mut Writer<1024>| {
             while let Some(o) = w.poll_output() {
                 match o {
-                    Output::Block(b) => blocks.push(encode_to_vec(&b.to_vec_block()).unwrap()),
-                    Output::Anchor(a) => anchors.push(encode_to_vec(&a).unwrap()),
+                    WriterOutput::Block(b) => blocks.push(encode_to_vec(&b.to_vec_block()).unwrap()),
+                    WriterOutput::Anchor(a) => anchors.push(encode_to_vec(&a).unwrap()),
                 }
             }
         };

@@ -1217,13 +1217,13 @@ static void test_chain_bad_input(void) {
            CPCHAIN_RESULT_NULL_PARAMETER);
   CHECK_RC(cpchain_chain_writer_next_deadline(w, NULL, &at), CPCHAIN_RESULT_NULL_PARAMETER);
   CHECK_RC(cpchain_chain_writer_next_deadline(w, &flag, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
-  CHECK_RC(cpchain_chain_writer_flush(w, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
+  CHECK_RC(cpchain_chain_writer_flush(w, 0, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
   CHECK_RC(cpchain_chain_writer_checkpoint(NULL, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
   CHECK_RC(cpchain_chain_writer_get_stats(w, NULL), CPCHAIN_RESULT_NULL_PARAMETER);
   /* Nothing yet: NO_OUTPUT, and flush has nothing to seal. */
   CHECK_RC(cpchain_chain_writer_poll(w, poll_buf, sizeof poll_buf, &n, &kind),
            CPCHAIN_RESULT_NO_OUTPUT);
-  CHECK_RC(cpchain_chain_writer_flush(w, &flag), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_writer_flush(w, 0, &flag), CPCHAIN_RESULT_OK);
   CHECK(!flag);
 
   /* Oversized record refused; the largest that fits is accepted. */
@@ -1250,12 +1250,15 @@ static void test_chain_bad_input(void) {
   CHECK(kind == CPCHAIN_CHAIN_OUTPUT_KIND_BLOCK && n > CPCHAIN_CHAIN_PLAINTEXT_CAP - 4);
   CHECK_RC(cpchain_chain_writer_append(w, 1200, big, 10), CPCHAIN_RESULT_OK);
   /* The period of the 200 ms record ended at 1200: that block is sealed and unpolled, so
-   * flush has nothing it may seal; after a poll it seals the open one. */
-  CHECK_RC(cpchain_chain_writer_flush(w, &flag), CPCHAIN_RESULT_OK);
+   * flush has nothing it may seal; after a poll it seals the open one. A flush at a time
+   * before one already seen seals nothing. */
+  CHECK_RC(cpchain_chain_writer_flush(w, 1200, &flag), CPCHAIN_RESULT_OK);
   CHECK(!flag);
   CHECK_RC(cpchain_chain_writer_poll(w, poll_buf, sizeof poll_buf, &n, &kind), CPCHAIN_RESULT_OK);
   CHECK(kind == CPCHAIN_CHAIN_OUTPUT_KIND_BLOCK);
-  CHECK_RC(cpchain_chain_writer_flush(w, &flag), CPCHAIN_RESULT_OK);
+  CHECK_RC(cpchain_chain_writer_flush(w, 1100, &flag), CPCHAIN_RESULT_OK);
+  CHECK(!flag);
+  CHECK_RC(cpchain_chain_writer_flush(w, 1250, &flag), CPCHAIN_RESULT_OK);
   CHECK(flag);
   cpchain_chain_writer_free(w);
   cpchain_chain_writer_free(NULL);

@@ -3,11 +3,12 @@
 
 use super::SharingError;
 use crate::block::StreamId;
+use crate::signed::{Signable, Signed, SignedError};
 use alloc::vec::Vec;
 use cpchain_core::encoding::{encode_to_vec, Domain};
 use cpchain_core::{keccak256, Address, Hash, Timestamp, WireMessage};
 use cpchain_crypto::pre::{Capsule, CapsuleFrag, KeyFrag, PrePublicKey};
-use cpchain_crypto::{SecretKey, Signature};
+use cpchain_crypto::SecretKey;
 use serde::{Deserialize, Serialize};
 
 /// Most encryption intervals one grant covers: bounds the grant and the kfrag delivery.
@@ -143,15 +144,26 @@ impl Grant {
     /// Sign as the owner (the signer must be [`Grant::owner`]); returns the grant's id too,
     /// from the same single encoding.
     pub fn sign(self, owner: &SecretKey) -> Result<(GrantId, SignedGrant), SharingError> {
-        let payload = encode_to_vec(&self)?;
-        let signature = owner.sign(&GRANT_DOMAIN, &payload);
-        Ok((
-            GrantId(keccak256(&payload)),
-            SignedGrant {
-                grant: self,
-                signature,
-            },
-        ))
+        let (id, signed) = Signed::sign_with(self, owner)?;
+        Ok((GrantId(id), signed))
+    }
+}
+
+impl Signable for Grant {
+    const DOMAIN: Domain = GRANT_DOMAIN;
+    const SIGNED_TAG: u16 = 0x0511;
+    type Encoded = Vec<u8>;
+    fn encode_payload(&self) -> Result<Vec<u8>, cpchain_core::EncodeError> {
+        encode_to_vec(self)
+    }
+}
+
+impl From<SignedError> for SharingError {
+    fn from(e: SignedError) -> Self {
+        match e {
+            SignedError::BadSignature => SharingError::BadSignature,
+            SignedError::Encode(e) => SharingError::Encode(e),
+        }
     }
 }
 
@@ -162,36 +174,17 @@ fn has_duplicates<T: PartialEq>(items: &[T]) -> bool {
         .any(|(i, a)| items.iter().skip(i + 1).any(|b| a == b))
 }
 
-/// A grant with the owner's signature.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SignedGrant {
-    /// The grant.
-    pub grant: Grant,
-    /// The owner's signature under [`GRANT_DOMAIN`].
-    pub signature: Signature,
-}
+/// A grant with the owner's signature under [`GRANT_DOMAIN`] (wire tag 0x0511).
+pub type SignedGrant = Signed<Grant>;
 
-impl WireMessage for SignedGrant {
-    const TAG: u16 = 0x0511;
-    const MAX_ENCODED_LEN: usize = Grant::MAX_ENCODED_LEN + 65;
-}
-
-impl SignedGrant {
+impl Signed<Grant> {
     /// Check structure, chain and the owner's signature; return the grant id.
     pub fn verify(&self, chain_id: u64) -> Result<GrantId, SharingError> {
-        if self.grant.chain_id != chain_id {
+        if self.body.chain_id != chain_id {
             return Err(SharingError::WrongChain);
         }
-        self.grant.validate()?;
-        let payload = encode_to_vec(&self.grant)?;
-        let signer = self
-            .signature
-            .recover_signer(&GRANT_DOMAIN, &payload)
-            .map_err(|_| SharingError::BadSignature)?;
-        if signer != self.grant.owner {
-            return Err(SharingError::BadSignature);
-        }
-        Ok(GrantId(keccak256(&payload)))
+        self.body.validate()?;
+        Ok(GrantId(self.verify_by(&self.body.owner)?))
     }
 }
 
@@ -219,44 +212,30 @@ impl WireMessage for Revoke {
 impl Revoke {
     /// Sign as the owner.
     pub fn sign(self, owner: &SecretKey) -> Result<SignedRevoke, SharingError> {
-        let payload = encode_to_vec(&self)?;
-        Ok(SignedRevoke {
-            revoke: self,
-            signature: owner.sign(&REVOKE_DOMAIN, &payload),
-        })
+        Ok(Signed::sign_with(self, owner)?.1)
     }
 }
 
-/// A revoke with the owner's signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignedRevoke {
-    /// The revoke.
-    pub revoke: Revoke,
-    /// The owner's signature under [`REVOKE_DOMAIN`].
-    pub signature: Signature,
+impl Signable for Revoke {
+    const DOMAIN: Domain = REVOKE_DOMAIN;
+    const SIGNED_TAG: u16 = 0x0513;
+    type Encoded = Vec<u8>;
+    fn encode_payload(&self) -> Result<Vec<u8>, cpchain_core::EncodeError> {
+        encode_to_vec(self)
+    }
 }
 
-impl WireMessage for SignedRevoke {
-    const TAG: u16 = 0x0513;
-    const MAX_ENCODED_LEN: usize = Revoke::MAX_ENCODED_LEN + 65;
-}
+/// A revoke with the owner's signature under [`REVOKE_DOMAIN`] (wire tag 0x0513).
+pub type SignedRevoke = Signed<Revoke>;
 
-impl SignedRevoke {
+impl Signed<Revoke> {
     /// Check chain and that the revoke's owner signed it.
     pub fn verify(&self, chain_id: u64) -> Result<(), SharingError> {
-        if self.revoke.chain_id != chain_id {
+        if self.body.chain_id != chain_id {
             return Err(SharingError::WrongChain);
         }
-        let payload = encode_to_vec(&self.revoke)?;
-        let signer = self
-            .signature
-            .recover_signer(&REVOKE_DOMAIN, &payload)
-            .map_err(|_| SharingError::BadSignature)?;
-        if signer == self.revoke.owner {
-            Ok(())
-        } else {
-            Err(SharingError::BadSignature)
-        }
+        self.verify_by(&self.body.owner)?;
+        Ok(())
     }
 }
 
@@ -324,26 +303,22 @@ impl WireMessage for CfragBody {
         + <CapsuleFrag as WireMessage>::MAX_ENCODED_LEN;
 }
 
-/// A cfrag with the proxy's signature.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CfragResponse {
-    /// The signed content.
-    pub body: CfragBody,
-    /// The proxy identity's signature under [`CFRAG_DOMAIN`].
-    pub signature: Signature,
+impl Signable for CfragBody {
+    const DOMAIN: Domain = CFRAG_DOMAIN;
+    const SIGNED_TAG: u16 = 0x0517;
+    type Encoded = Vec<u8>;
+    fn encode_payload(&self) -> Result<Vec<u8>, cpchain_core::EncodeError> {
+        encode_to_vec(self)
+    }
 }
 
-impl WireMessage for CfragResponse {
-    const TAG: u16 = 0x0517;
-    const MAX_ENCODED_LEN: usize = CfragBody::MAX_ENCODED_LEN + 65;
-}
+/// A cfrag with the proxy identity's signature under [`CFRAG_DOMAIN`] (wire tag 0x0517).
+pub type CfragResponse = Signed<CfragBody>;
 
-impl CfragResponse {
+impl Signed<CfragBody> {
     /// Sign `body` as a proxy.
     pub fn sign(body: CfragBody, proxy: &SecretKey) -> Result<CfragResponse, SharingError> {
-        let payload = encode_to_vec(&body)?;
-        let signature = proxy.sign(&CFRAG_DOMAIN, &payload);
-        Ok(CfragResponse { body, signature })
+        Ok(Signed::sign_with(body, proxy)?.1)
     }
 
     /// Sign `body` and return the response with its wire encoding, built from the signed
@@ -373,9 +348,6 @@ impl CfragResponse {
 
     /// The address that signed the response.
     pub fn signer(&self) -> Result<Address, SharingError> {
-        let payload = encode_to_vec(&self.body)?;
-        self.signature
-            .recover_signer(&CFRAG_DOMAIN, &payload)
-            .map_err(|_| SharingError::BadSignature)
+        Ok(self.recover_signer()?.0)
     }
 }

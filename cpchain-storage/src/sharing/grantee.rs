@@ -8,7 +8,8 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::mem::size_of;
-use cpchain_core::{Address, Timestamp};
+use cpchain_core::machine::{Drops, Machine, MachineStats};
+use cpchain_core::{Address, Duration, Timestamp};
 use cpchain_crypto::pre::{PrePublicKey, PreSecretKey, VerifiedCapsuleFrag, WrappedKey};
 
 /// The grantee machine's limits and chain.
@@ -22,6 +23,11 @@ pub struct GranteeConfig {
     pub max_pending: usize,
     /// Capacity of the output queue.
     pub max_outputs: usize,
+    /// How long a request may wait for its `m` cfrags before it expires (its deadline is
+    /// also capped by the grant's expiry). An expired request is forgotten and reported
+    /// with [`GranteeOutput::Expired`], so proxies that never answer cannot hold a pending
+    /// slot for ever.
+    pub request_timeout: Duration,
 }
 
 impl Default for GranteeConfig {
@@ -31,6 +37,7 @@ impl Default for GranteeConfig {
             max_grants: 256,
             max_pending: 1024,
             max_outputs: 256,
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -80,25 +87,76 @@ pub enum GranteeOutput {
         /// The interval.
         interval: u64,
     },
-    /// A proxy misbehaved.
+    /// A request timed out before `m` verified cfrags came ([`GranteeConfig::request_timeout`]
+    /// or the grant's expiry): it is forgotten; ask again with [`Grantee::request`].
+    Expired {
+        /// The grant.
+        grant: GrantId,
+        /// The interval.
+        interval: u64,
+    },
+    /// A proxy of the grant misbehaved, with evidence.
     Fault(Fault),
+}
+
+/// Why the grantee dropped a peer's cfrag: the index into [`GranteeStats::dropped`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum GranteeDrop {
+    /// The response's signature did not recover a signer.
+    BadSignature = 0,
+    /// It names a grant this grantee does not hold.
+    UnknownGrant = 1,
+    /// Its sender (signer, or the peer the transport named) is not a proxy of the grant:
+    /// an outsider's cfrag proves nothing about anyone, so it is no `Fault`.
+    OutsideGrant = 2,
+    /// A correct cfrag of a capsule no pending request asked for (stale or misrouted).
+    NotRequested = 3,
+    /// A second share from the same proxy or of the same kfrag: adds nothing towards `m`.
+    Duplicate = 4,
+    /// From a proxy of the grant but not a correct re-encryption (also a `Fault`).
+    Invalid = 5,
+}
+
+/// Number of [`GranteeDrop`] reasons.
+pub const GRANTEE_DROP_REASONS: usize = 6;
+
+/// The grantee's counters ([`Machine::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GranteeStats {
+    /// Grants accepted.
+    pub grants_accepted: u64,
+    /// Verified cfrags counted towards a threshold.
+    pub cfrags_counted: u64,
+    /// Requests that reached their threshold (`Ready`).
+    pub ready: u64,
+    /// Requests that expired before their threshold.
+    pub requests_expired: u64,
+    /// Dropped cfrags by [`GranteeDrop`] reason.
+    pub dropped: Drops<GRANTEE_DROP_REASONS>,
+}
+
+impl MachineStats for GranteeStats {
+    fn dropped(&self) -> u64 {
+        self.dropped.total()
+    }
 }
 
 /// What [`Grantee::check_cfrag`] made of a cfrag.
 enum Verdict {
     /// Verified and counted towards the threshold.
     Counted,
-    /// Stale, misrouted or a duplicate share: dropped and counted in `ignored`.
-    Ignored,
-    /// Attributed to a party that is not a proxy of the grant.
-    OutsideGrant,
-    /// From a proxy of the grant, but not a correct re-encryption.
-    Invalid,
+    /// Dropped and counted for this reason; a fault when `Invalid`.
+    Dropped(GranteeDrop),
 }
 
 struct Pending {
     wrapped: WrappedKey,
     cfrags: BTreeMap<Address, VerifiedCapsuleFrag>,
+    /// When the request expires unless it reached its threshold first.
+    expires_at: Timestamp,
+    /// Whether `m` verified cfrags are held (then it waits only for the grant's expiry).
+    ready: bool,
 }
 
 /// The party a grant authorises: holds its Umbral receiving key.
@@ -109,7 +167,7 @@ pub struct Grantee {
     grants: BTreeMap<GrantId, Grant>,
     pending: BTreeMap<(GrantId, u64), Pending>,
     outputs: VecDeque<GranteeOutput>,
-    ignored: u64,
+    stats: GranteeStats,
 }
 
 impl core::fmt::Debug for Grantee {
@@ -118,7 +176,7 @@ impl core::fmt::Debug for Grantee {
             .field("public", &self.public)
             .field("grants", &self.grants.len())
             .field("pending", &self.pending.len())
-            .field("ignored", &self.ignored)
+            .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
 }
@@ -133,7 +191,7 @@ impl Grantee {
             grants: BTreeMap::new(),
             pending: BTreeMap::new(),
             outputs: VecDeque::new(),
-            ignored: 0,
+            stats: GranteeStats::default(),
         }
     }
 
@@ -142,30 +200,42 @@ impl Grantee {
         self.public
     }
 
-    /// Responses dropped as unattributable or stale (bad signature, unknown grant, capsule
-    /// not asked for, duplicate).
-    pub fn ignored(&self) -> u64 {
-        self.ignored
+    /// Counters, dropped cfrags by reason among them.
+    pub fn stats(&self) -> GranteeStats {
+        self.stats
     }
 
-    /// Take a grant (from the chain or the owner) after checking it is signed by its owner,
-    /// on this chain, and for this grantee.
-    pub fn accept_grant(&mut self, grant: &SignedGrant) -> Result<GrantId, SharingError> {
+    /// Take a grant (from the chain or the owner) at `now` after checking it is signed by
+    /// its owner, on this chain, for this grantee, and not expired. `Err` here is not a
+    /// peer's input being dropped: the host chose to hand this grant in (its own mistake or
+    /// a local limit), and nothing changes.
+    pub fn accept_grant(
+        &mut self,
+        now: Timestamp,
+        grant: &SignedGrant,
+    ) -> Result<GrantId, SharingError> {
         let id = grant.verify(self.config.chain_id)?;
-        if grant.grant.grantee != self.public {
+        if grant.body.grantee != self.public {
             return Err(SharingError::NotAddressedToUs);
+        }
+        if now >= grant.body.expires_at {
+            return Err(SharingError::GrantNotLive);
         }
         if !self.grants.contains_key(&id) && self.grants.len() >= self.config.max_grants {
             return Err(SharingError::CapacityExceeded);
         }
-        self.grants.insert(id, grant.grant.clone());
+        if self.grants.insert(id, grant.body.clone()).is_none() {
+            self.stats.grants_accepted = self.stats.grants_accepted.saturating_add(1);
+        }
         Ok(id)
     }
 
     /// Ask every proxy of `grant` to re-encrypt `interval`'s wrapped key (from the
     /// interval's key-index record). Emits one `SendRequest` per proxy. Asking again for the
     /// same (grant, interval) starts the collection afresh (cfrags already held are dropped),
-    /// which is how a grantee retries after a substituted capsule.
+    /// which is how a grantee retries after a substituted capsule. The request expires at
+    /// `now +` [`GranteeConfig::request_timeout`] or the grant's expiry, whichever is first
+    /// ([`Machine::next_deadline`]).
     pub fn request(
         &mut self,
         now: Timestamp,
@@ -197,19 +267,27 @@ impl Grantee {
                 }),
             });
         }
+        let expires_at = now
+            .saturating_add(self.config.request_timeout)
+            .min(g.expires_at);
         self.pending.insert(
             key,
             Pending {
                 wrapped,
                 cfrags: BTreeMap::new(),
+                expires_at,
+                ready: false,
             },
         );
         Ok(())
     }
 
-    /// A proxy's signed cfrag. Verified against the grant before it counts: a cfrag signed
-    /// by a non-proxy, or one that is not a correct re-encryption, is a `Fault` naming the
-    /// signer. `Err` only when the output queue is full.
+    /// A proxy's signed cfrag (§2.2.2 step 4: the proxies re-encrypt, the buyer collects).
+    /// Verified against the grant before it counts. One that is not a correct re-encryption,
+    /// signed by a proxy of the grant, is a `Fault` naming the signer with the signed
+    /// response as evidence; anything else unusable (no signer, unknown grant, a signer
+    /// outside the grant, not asked for, a duplicate share) is dropped and counted by
+    /// [`GranteeDrop`] reason. `Err` only when the output queue is full.
     pub fn handle_cfrag(
         &mut self,
         _now: Timestamp,
@@ -219,19 +297,15 @@ impl Grantee {
             return Err(SharingError::CapacityExceeded);
         }
         let Ok(proxy) = response.signer() else {
-            self.ignored = self.ignored.saturating_add(1);
+            self.drop_cfrag(GranteeDrop::BadSignature);
             return Ok(());
         };
         let fault = match self.check_cfrag(proxy, &response.body) {
-            Verdict::Counted | Verdict::Ignored => return Ok(()),
-            Verdict::OutsideGrant => Fault::ProxyOutsideGrant {
+            Verdict::Dropped(GranteeDrop::Invalid) => Fault::InvalidCfrag {
                 proxy,
                 evidence: Box::new(response),
             },
-            Verdict::Invalid => Fault::InvalidCfrag {
-                proxy,
-                evidence: Box::new(response),
-            },
+            Verdict::Counted | Verdict::Dropped(_) => return Ok(()),
         };
         self.outputs.push_back(GranteeOutput::Fault(fault));
         Ok(())
@@ -241,7 +315,7 @@ impl Grantee {
     /// the host's *authenticated* transport says sent it: that is the only thing tying the
     /// cfrag to a proxy, so never pass an address taken from the message or from an
     /// unauthenticated channel. Checked exactly as [`handle_cfrag`](Self::handle_cfrag);
-    /// faults name `from`. `Err` only when the output queue is full.
+    /// faults name `from`, drops are counted. `Err` only when the output queue is full.
     ///
     /// [`ReplyAuth::Transport`]: super::ReplyAuth::Transport
     pub fn handle_unsigned_cfrag(
@@ -254,35 +328,35 @@ impl Grantee {
             return Err(SharingError::CapacityExceeded);
         }
         let fault = match self.check_cfrag(from, &body) {
-            Verdict::Counted | Verdict::Ignored => return Ok(()),
-            Verdict::OutsideGrant => Fault::UnsignedCfragOutsideGrant {
+            Verdict::Dropped(GranteeDrop::Invalid) => Fault::InvalidUnsignedCfrag {
                 peer: from,
                 evidence: Box::new(body),
             },
-            Verdict::Invalid => Fault::InvalidUnsignedCfrag {
-                peer: from,
-                evidence: Box::new(body),
-            },
+            Verdict::Counted | Verdict::Dropped(_) => return Ok(()),
         };
         self.outputs.push_back(GranteeOutput::Fault(fault));
         Ok(())
     }
 
+    fn drop_cfrag(&mut self, reason: GranteeDrop) -> Verdict {
+        self.stats.dropped.add(reason as usize);
+        Verdict::Dropped(reason)
+    }
+
     /// The checks shared by signed and unsigned cfrags, `proxy` being whoever the cfrag is
-    /// attributed to. Counts a good cfrag (emitting `Ready` at the threshold) and bumps
-    /// `ignored` for a stale one; the caller turns the fault verdicts into outputs.
+    /// attributed to. Counts a good cfrag (emitting `Ready` at the threshold) and every
+    /// dropped one by reason; the caller turns `Invalid` into a fault.
     fn check_cfrag(&mut self, proxy: Address, body: &CfragBody) -> Verdict {
         let Some(grant) = self.grants.get(&body.grant) else {
-            self.ignored = self.ignored.saturating_add(1);
-            return Verdict::Ignored;
+            return self.drop_cfrag(GranteeDrop::UnknownGrant);
         };
         if grant.proxy_index(&proxy).is_none() {
-            return Verdict::OutsideGrant;
+            return self.drop_cfrag(GranteeDrop::OutsideGrant);
         }
         let Some(delegating) = grant.delegating_key(body.interval) else {
             // A granted proxy answering for an interval outside the grant: the proxy must
             // not have had a kfrag for it, so whatever it sent cannot be a valid cfrag.
-            return Verdict::Invalid;
+            return self.drop_cfrag(GranteeDrop::Invalid);
         };
         let threshold = grant.threshold;
         let verified = body.cfrag.verify(
@@ -292,7 +366,7 @@ impl Grantee {
             &grant.grantee,
         );
         let Ok(verified) = verified else {
-            return Verdict::Invalid;
+            return self.drop_cfrag(GranteeDrop::Invalid);
         };
         let key = (body.grant, body.interval);
         let Some(pending) = self
@@ -301,18 +375,19 @@ impl Grantee {
             .filter(|p| p.wrapped.capsule() == &body.capsule)
         else {
             // A correct cfrag of a capsule we did not ask about: stale or misrouted.
-            self.ignored = self.ignored.saturating_add(1);
-            return Verdict::Ignored;
+            return self.drop_cfrag(GranteeDrop::NotRequested);
         };
         let share = verified.kfrag_id();
         let same_share = pending.cfrags.values().any(|held| held.kfrag_id() == share);
         if pending.cfrags.contains_key(&proxy) || same_share {
             // One share per proxy and per kfrag: a duplicate adds nothing towards `m`.
-            self.ignored = self.ignored.saturating_add(1);
-            return Verdict::Ignored;
+            return self.drop_cfrag(GranteeDrop::Duplicate);
         }
         pending.cfrags.insert(proxy, verified);
+        self.stats.cfrags_counted = self.stats.cfrags_counted.saturating_add(1);
         if pending.cfrags.len() == usize::from(threshold) {
+            pending.ready = true;
+            self.stats.ready = self.stats.ready.saturating_add(1);
             self.outputs.push_back(GranteeOutput::Ready {
                 grant: key.0,
                 interval: key.1,
@@ -363,8 +438,67 @@ impl Grantee {
         self.pending.remove(&(*grant, interval));
     }
 
+    /// Time passed: forget expired grants (with their requests) and expire requests that
+    /// did not reach their threshold in time, emitting `Expired` for each (while the output
+    /// queue has room; the count in [`GranteeStats::requests_expired`] is always kept).
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        let grants = &self.grants;
+        let mut expired = Vec::new();
+        self.pending.retain(|key, p| {
+            let grant_live = grants.get(&key.0).is_some_and(|g| now < g.expires_at);
+            let keep = grant_live && (p.ready || now < p.expires_at);
+            if !keep && !p.ready {
+                expired.push(*key);
+            }
+            keep
+        });
+        self.grants.retain(|_, g| now < g.expires_at);
+        for (grant, interval) in expired {
+            self.stats.requests_expired = self.stats.requests_expired.saturating_add(1);
+            if self.outputs.len() < self.config.max_outputs {
+                self.outputs
+                    .push_back(GranteeOutput::Expired { grant, interval });
+            }
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) next has something to expire: the
+    /// earliest unanswered request's deadline or grant expiry.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let requests = self
+            .pending
+            .values()
+            .filter(|p| !p.ready)
+            .map(|p| p.expires_at);
+        let grants = self.grants.values().map(|g| g.expires_at);
+        requests.chain(grants).min()
+    }
+
     /// The next thing the host must do, if any.
     pub fn poll_output(&mut self) -> Option<GranteeOutput> {
         self.outputs.pop_front()
+    }
+}
+
+/// The SDK's one machine contract ([`cpchain_core::machine`]); it calls the inherent
+/// methods of the same names.
+impl Machine for Grantee {
+    type Output<'a> = GranteeOutput;
+    type Stats = GranteeStats;
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        Grantee::handle_timeout(self, now);
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        Grantee::next_deadline(self)
+    }
+
+    fn poll_output(&mut self) -> Option<GranteeOutput> {
+        Grantee::poll_output(self)
+    }
+
+    fn stats(&self) -> GranteeStats {
+        Grantee::stats(self)
     }
 }

@@ -17,6 +17,23 @@
 //! interval *i*'s delegating key only, so they cannot open interval *j*
 //! (`tests/sharing.rs::grant_for_interval_i_opens_i_only`).
 //!
+//! # The paper's steps, and where each is in the code
+//! §2.2.2 describes "one-time encryption and multiple authorization" in four sentences; the
+//! code cites them as steps 1–4:
+//! 1. "The user uses a symmetrically encrypted secret key for encrypting each encryption
+//!    interval": the data-chain writer seals each interval's blocks under its interval key
+//!    ([`crate::keys::MasterSecret::interval_key`], [`crate::Writer`]).
+//! 2. "the correspondence between the encrypted data block and the secret key is recorded in
+//!    the improved DHT": the block's [`KeyIndexRecord`] names the key by commitment, and
+//!    [`Owner::attach_capsule`] puts the interval key, wrapped for re-encryption, into it.
+//! 3. "the secret key needs to be updated every encryption interval": every interval has its
+//!    own data key and its own delegating key ([`delegating_key`]).
+//! 4. "The re-encryption system based on asymmetric encryption is used to transmit the secret
+//!    key …, thus ensuring that the authorization of data is limited to a single encryption
+//!    interval": [`Owner::grant`] splits interval delegating keys into kfrags for proxies,
+//!    [`Proxy::handle_request`] re-encrypts the capsule, [`Grantee::handle_cfrag`] collects
+//!    `m` cfrags and [`Grantee::open`] recovers the interval key.
+//!
 //! # Key derivation (HKDF over Keccak-256, `hkdf::SimpleHkdf<sha3::Keccak256>`)
 //! Same construction and salt as the data chain's interval data keys, with distinct labels:
 //!
@@ -46,16 +63,23 @@
 //!   bare [`CfragBody`] under [`ReplyAuth::Transport`]; `handle_revoke` drops the grant's
 //!   kfrags and keeps a tombstone until the grant would have expired, so a replayed
 //!   delivery cannot reinstall them.
-//! * [`Grantee`]: `accept_grant`, then `request(now, grant, interval, wrapped key)` emits one
-//!   request per proxy; `handle_cfrag` verifies each signed cfrag (`handle_unsigned_cfrag`
+//! * [`Grantee`]: `accept_grant(now, grant)`, then `request(now, grant, interval, wrapped
+//!   key)` emits one request per proxy (it expires after [`GranteeConfig::request_timeout`]
+//!   or with its grant, whichever is first: `handle_timeout` emits `Expired`); `handle_cfrag` verifies each signed cfrag (`handle_unsigned_cfrag`
 //!   each unsigned one, with the sender the host's transport names); with `m` verified
 //!   cfrags it emits `Ready` and [`Grantee::open`] returns the interval's data key, which
 //!   opens that interval's blocks with the data-chain reader.
 //!
-//! Outputs are drained with `poll_output`. Peers' misbehaviour (a forged or tampered cfrag, a
-//! cfrag from a proxy outside the grant, a kfrag that does not verify) is a [`Fault`] output
-//! naming the offender and carrying signed evidence; `Err` is only for the caller's mistakes
-//! and local limits, and leaves state unchanged. Time comes in as `now`, randomness as
+//! All three keep the SDK's one machine contract ([`cpchain_core::machine::Machine`]):
+//! outputs are drained with `poll_output`, one timer at `next_deadline`, counters in
+//! `stats()`. A peer's input that is not acted on is dropped and counted by reason
+//! ([`ProxyDrop`], [`GranteeDrop`]); the proxy also reports it as `Refused`, so the host can
+//! answer the requester. Only checkable misbehaviour is a [`Fault`] output naming the
+//! offender with evidence: a cfrag signed by a proxy of the grant that is not a correct
+//! re-encryption, a kfrag the owner signed that does not verify. A cfrag from an outsider
+//! (not a proxy of the grant) proves nothing about anyone and is only counted
+//! ([`GranteeDrop::OutsideGrant`]; before issue 13 it was a `Fault`). `Err` is only for the
+//! caller's mistakes and local limits, and leaves state unchanged. Time comes in as `now`, randomness as
 //! `&mut impl CryptoRngCore`; same inputs, same outputs.
 //!
 //! # Memory bounds (issue 12 item 1)
@@ -70,6 +94,7 @@
 //!          + max_pending × btree(16 × VerifiedCapsuleFrag) + deque(max_outputs)
 //!          + max_outputs × largest output
 //! Owner    btree(max_grants × Grant) + btree(max_cached_keys × PrePublicKey)
+//!          + btree(max_cached_keys × CapsuleBytes)
 //!          + deque(max_outputs) + max_outputs × largest output
 //! ```
 //!
@@ -121,10 +146,12 @@ pub use grant::{
     SignedGrant, SignedRevoke, CFRAG_DOMAIN, GRANT_DOMAIN, GRANT_SALT_LEN, MAX_GRANT_INTERVALS,
     MAX_PROXIES, REVOKE_DOMAIN,
 };
-pub use grantee::{Grantee, GranteeConfig, GranteeOutput};
+pub use grantee::{
+    Grantee, GranteeConfig, GranteeDrop, GranteeOutput, GranteeStats, GRANTEE_DROP_REASONS,
+};
 pub use memory::{btree_map_bytes, deque_bytes};
-pub use owner::{GrantRequest, Owner, OwnerConfig, OwnerOutput};
-pub use proxy::{Proxy, ProxyConfig, ProxyOutput};
+pub use owner::{GrantRequest, Owner, OwnerConfig, OwnerOutput, OwnerStats};
+pub use proxy::{Proxy, ProxyConfig, ProxyDrop, ProxyOutput, ProxyStats, PROXY_DROP_REASONS};
 
 use crate::block::StreamId;
 use crate::index::KeyIndexRecord;
@@ -298,24 +325,10 @@ pub enum Fault {
         /// The signed response.
         evidence: Box<CfragResponse>,
     },
-    /// A cfrag signed by a party that is not a proxy of the grant.
-    ProxyOutsideGrant {
-        /// The signer of the response.
-        proxy: Address,
-        /// The signed response.
-        evidence: Box<CfragResponse>,
-    },
     /// An unsigned cfrag ([`ReplyAuth::Transport`]) from a proxy of the grant that is not a
     /// correct re-encryption. `peer` is the sender the host's authenticated transport
     /// named; without a signature the evidence convinces the grantee only.
     InvalidUnsignedCfrag {
-        /// The sender, as the host's transport named it.
-        peer: Address,
-        /// The cfrag as received.
-        evidence: Box<CfragBody>,
-    },
-    /// An unsigned cfrag from a peer that is not a proxy of the grant.
-    UnsignedCfragOutsideGrant {
         /// The sender, as the host's transport named it.
         peer: Address,
         /// The cfrag as received.

@@ -6,13 +6,14 @@ use super::grant::{
 use super::memory::{btree_map_bytes, deque_bytes};
 use super::{delegating_key, kfrag_signer_key, SharingError, MAX_GRANT_INTERVALS, MAX_PROXIES};
 use crate::block::StreamId;
-use crate::index::CapsuleBytes;
+use crate::index::{CapsuleBytes, KeyIndexRecord};
 use crate::keys::MasterSecret;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::mem::size_of;
 use cpchain_core::encoding::encode_to_heapless;
+use cpchain_core::machine::{Machine, MachineStats};
 use cpchain_core::{Address, Timestamp};
 use cpchain_crypto::pre::{generate_kfrags, wrap_key, KfragSigner, PrePublicKey, WrappedKey};
 use cpchain_crypto::{CryptoRngCore, SecretKey};
@@ -50,7 +51,8 @@ impl OwnerConfig {
     /// cached delegating keys and the output queue (a signed grant or a kfrag delivery each).
     pub const fn memory_bound(&self) -> usize {
         let grants = btree_map_bytes::<GrantId, Grant>(self.max_grants);
-        let keys = btree_map_bytes::<u64, PrePublicKey>(self.max_cached_keys);
+        let keys = btree_map_bytes::<u64, PrePublicKey>(self.max_cached_keys)
+            + btree_map_bytes::<u64, CapsuleBytes>(self.max_cached_keys);
         let largest = if size_of::<KfragDelivery>() > size_of::<SignedGrant>() {
             size_of::<KfragDelivery>()
         } else {
@@ -85,6 +87,24 @@ pub enum OwnerOutput {
     },
 }
 
+/// The owner's counters ([`Machine::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnerStats {
+    /// Grants issued.
+    pub grants: u64,
+    /// Grants revoked.
+    pub revokes: u64,
+    /// Grants forgotten at their expiry by `handle_timeout`.
+    pub expired: u64,
+}
+
+impl MachineStats for OwnerStats {
+    /// The owner takes no peer input (every input is its own command), so it drops none.
+    fn dropped(&self) -> u64 {
+        0
+    }
+}
+
 /// A grant the owner is asked to make.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrantRequest<'a> {
@@ -115,7 +135,11 @@ pub struct Owner {
     grants: BTreeMap<GrantId, Grant>,
     /// Delegating public keys by interval (public data, derived deterministically).
     key_cache: BTreeMap<u64, PrePublicKey>,
+    /// The capsule [`Owner::attach_capsule`] put in each recent interval's records (public:
+    /// it is in the key index), so every block of an interval shares one.
+    capsule_cache: BTreeMap<u64, CapsuleBytes>,
     outputs: VecDeque<OwnerOutput>,
+    stats: OwnerStats,
 }
 
 impl core::fmt::Debug for Owner {
@@ -147,7 +171,9 @@ impl Owner {
             config,
             grants: BTreeMap::new(),
             key_cache: BTreeMap::new(),
+            capsule_cache: BTreeMap::new(),
             outputs: VecDeque::new(),
+            stats: OwnerStats::default(),
         })
     }
 
@@ -208,6 +234,39 @@ impl Owner {
     ) -> Result<CapsuleBytes, SharingError> {
         let wrapped = self.wrap_interval_key(rng, interval)?;
         Ok(encode_to_heapless(&wrapped)?)
+    }
+
+    /// Put the capsule of `record`'s interval into the key-index record, in one call
+    /// (§2.2.2 step 2 in the `sharing` module docs: the key index records which key opens
+    /// the block, here wrapped for re-encryption). Every
+    /// block of an interval gets the same capsule: the first call for an interval wraps its
+    /// key, later calls reuse it (the most recent [`OwnerConfig::max_cached_keys`]
+    /// intervals are kept). A record of another stream is refused with
+    /// [`SharingError::NotAddressedToUs`] and left unchanged.
+    pub fn attach_capsule(
+        &mut self,
+        rng: &mut impl CryptoRngCore,
+        record: &mut KeyIndexRecord,
+    ) -> Result<(), SharingError> {
+        if record.stream != self.stream {
+            return Err(SharingError::NotAddressedToUs);
+        }
+        let interval = record.interval;
+        let capsule = match self.capsule_cache.get(&interval) {
+            Some(c) => c.clone(),
+            None => {
+                let c = self.interval_capsule(rng, interval)?;
+                if self.config.max_cached_keys > 0 {
+                    if self.capsule_cache.len() >= self.config.max_cached_keys {
+                        self.capsule_cache.pop_first();
+                    }
+                    self.capsule_cache.insert(interval, c.clone());
+                }
+                c
+            }
+        };
+        record.capsule = Some(capsule);
+        Ok(())
     }
 
     /// Authorise `request.grantee` for the requested intervals through `request.proxies`.
@@ -310,12 +369,13 @@ impl Owner {
             // Only a repeating RNG gets here; one id must never name two kfrag sets.
             return Err(SharingError::DuplicateGrant);
         }
-        let first = signed.grant.first_interval;
-        for (interval, pk) in (first..).zip(signed.grant.delegating_keys.iter()) {
+        let first = signed.body.first_interval;
+        for (interval, pk) in (first..).zip(signed.body.delegating_keys.iter()) {
             self.cache_key(interval, *pk);
         }
 
-        self.grants.insert(id, signed.grant.clone());
+        self.grants.insert(id, signed.body.clone());
+        self.stats.grants = self.stats.grants.saturating_add(1);
         self.outputs
             .push_back(OwnerOutput::PublishGrant(Box::new(signed.clone())));
         for (to, kfrags) in request.proxies.iter().zip(per_proxy) {
@@ -359,13 +419,22 @@ impl Owner {
             });
         }
         self.grants.remove(grant);
+        self.stats.revokes = self.stats.revokes.saturating_add(1);
         Ok(())
     }
 
     /// Forget grants that have expired: nothing can revoke or use them any more, and the
     /// table of [`OwnerConfig::max_grants`] would otherwise fill for good.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        let before = self.grants.len();
         self.grants.retain(|_, g| now < g.expires_at);
+        let gone = before.saturating_sub(self.grants.len());
+        self.stats.expired = self.stats.expired.saturating_add(gone as u64);
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> OwnerStats {
+        self.stats
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) next has a grant to forget.
@@ -381,5 +450,28 @@ impl Owner {
     /// The next thing the host must do, if any.
     pub fn poll_output(&mut self) -> Option<OwnerOutput> {
         self.outputs.pop_front()
+    }
+}
+
+/// The SDK's one machine contract ([`cpchain_core::machine`]); it calls the inherent
+/// methods of the same names.
+impl Machine for Owner {
+    type Output<'a> = OwnerOutput;
+    type Stats = OwnerStats;
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        Owner::handle_timeout(self, now);
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        Owner::next_deadline(self)
+    }
+
+    fn poll_output(&mut self) -> Option<OwnerOutput> {
+        Owner::poll_output(self)
+    }
+
+    fn stats(&self) -> OwnerStats {
+        Owner::stats(self)
     }
 }

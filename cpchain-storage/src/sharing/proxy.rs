@@ -9,6 +9,7 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::mem::size_of;
+use cpchain_core::machine::{Drops, Machine, MachineStats};
 use cpchain_core::{Address, Timestamp};
 use cpchain_crypto::pre::{reencrypt, VerifiedKeyFrag};
 use cpchain_crypto::{CryptoRngCore, SecretKey};
@@ -98,6 +99,67 @@ pub enum ProxyOutput {
     Fault(Fault),
 }
 
+/// Why the proxy did not act on a peer's delivery, request or revoke: the index into
+/// [`ProxyStats::dropped`]. Each such input also comes out as [`ProxyOutput::Refused`] (so
+/// the host can answer the requester), except an invalid kfrag, which is a `Fault`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum ProxyDrop {
+    /// Bad signature, wrong chain, or a grant that does not decode to a valid one.
+    Unauthenticated = 0,
+    /// A delivery for another proxy.
+    NotForUs = 1,
+    /// The grant is expired, not yet valid, or revoked.
+    NotLive = 2,
+    /// No kfrags of the grant are held.
+    UnknownGrant = 3,
+    /// The interval asked for is outside the grant.
+    OutsideGrant = 4,
+    /// A delivery whose kfrag count does not match its grant, or another malformed input.
+    Malformed = 5,
+    /// A delivery whose kfrag does not verify under the owner's signed grant (a `Fault`).
+    InvalidKfrag = 6,
+}
+
+/// Number of [`ProxyDrop`] reasons.
+pub const PROXY_DROP_REASONS: usize = 7;
+
+impl ProxyDrop {
+    /// The reason a refusal with `e` counts under.
+    fn of(e: SharingError) -> ProxyDrop {
+        match e {
+            SharingError::NotAddressedToUs => ProxyDrop::NotForUs,
+            SharingError::GrantNotLive => ProxyDrop::NotLive,
+            SharingError::UnknownGrant => ProxyDrop::UnknownGrant,
+            SharingError::IntervalOutsideGrant => ProxyDrop::OutsideGrant,
+            SharingError::BadSignature
+            | SharingError::WrongChain
+            | SharingError::Decode(_)
+            | SharingError::Crypto(_) => ProxyDrop::Unauthenticated,
+            _ => ProxyDrop::Malformed,
+        }
+    }
+}
+
+/// The proxy's counters ([`Machine::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProxyStats {
+    /// Deliveries verified and held.
+    pub accepted: u64,
+    /// Cfrags returned (signed or not).
+    pub replies: u64,
+    /// Revokes honoured.
+    pub revoked: u64,
+    /// Dropped peer inputs by [`ProxyDrop`] reason.
+    pub dropped: Drops<PROXY_DROP_REASONS>,
+}
+
+impl MachineStats for ProxyStats {
+    fn dropped(&self) -> u64 {
+        self.dropped.total()
+    }
+}
+
 struct Held {
     grant: Grant,
     kfrags: Vec<VerifiedKeyFrag>,
@@ -111,6 +173,7 @@ pub struct Proxy {
     held: BTreeMap<GrantId, Held>,
     tombstones: BTreeMap<GrantId, (Address, Timestamp)>,
     outputs: VecDeque<ProxyOutput>,
+    stats: ProxyStats,
 }
 
 impl core::fmt::Debug for Proxy {
@@ -133,7 +196,20 @@ impl Proxy {
             held: BTreeMap::new(),
             tombstones: BTreeMap::new(),
             outputs: VecDeque::new(),
+            stats: ProxyStats::default(),
         }
+    }
+
+    /// Counters, dropped peer inputs by reason among them.
+    pub fn stats(&self) -> ProxyStats {
+        self.stats
+    }
+
+    /// Drop a peer's input: count it and tell the host (room was checked by the caller).
+    fn refuse(&mut self, grant: GrantId, reason: SharingError) {
+        self.stats.dropped.add(ProxyDrop::of(reason) as usize);
+        self.outputs
+            .push_back(ProxyOutput::Refused { grant, reason });
     }
 
     /// The proxy's chain address.
@@ -174,15 +250,14 @@ impl Proxy {
             Err(reason) => {
                 let grant = delivery
                     .grant
-                    .grant
+                    .body
                     .id()
                     .unwrap_or(GrantId(Default::default()));
-                self.outputs
-                    .push_back(ProxyOutput::Refused { grant, reason });
+                self.refuse(grant, reason);
                 return Ok(());
             }
         };
-        let grant = &delivery.grant.grant;
+        let grant = &delivery.grant.body;
         let refusal =
             if delivery.proxy != self.address || grant.proxy_index(&self.address).is_none() {
                 Some(SharingError::NotAddressedToUs)
@@ -200,10 +275,7 @@ impl Proxy {
                 None
             };
         if let Some(reason) = refusal {
-            self.outputs.push_back(ProxyOutput::Refused {
-                grant: grant_id,
-                reason,
-            });
+            self.refuse(grant_id, reason);
             return Ok(());
         }
         if !self.held.contains_key(&grant_id) && self.held.len() >= self.config.max_grants {
@@ -220,6 +292,7 @@ impl Proxy {
                 Ok(v) => verified.push(v),
                 Err(_) => {
                     let owner = grant.owner;
+                    self.stats.dropped.add(ProxyDrop::InvalidKfrag as usize);
                     self.outputs
                         .push_back(ProxyOutput::Fault(Fault::InvalidKfrag {
                             owner,
@@ -230,7 +303,7 @@ impl Proxy {
                 }
             }
         }
-        let grant = delivery.grant.grant;
+        let grant = delivery.grant.body;
         self.held.insert(
             grant_id,
             Held {
@@ -238,6 +311,7 @@ impl Proxy {
                 kfrags: verified,
             },
         );
+        self.stats.accepted = self.stats.accepted.saturating_add(1);
         self.outputs.push_back(ProxyOutput::Accepted(grant_id));
         Ok(())
     }
@@ -253,21 +327,17 @@ impl Proxy {
         request: ReencryptionRequest,
     ) -> Result<(), SharingError> {
         self.room(1)?;
-        let refuse = |reason| ProxyOutput::Refused {
-            grant: request.grant,
-            reason,
-        };
         let Some(held) = self.held.get(&request.grant) else {
             let reason = if self.tombstones.contains_key(&request.grant) {
                 SharingError::GrantNotLive
             } else {
                 SharingError::UnknownGrant
             };
-            self.outputs.push_back(refuse(reason));
+            self.refuse(request.grant, reason);
             return Ok(());
         };
         if !held.grant.is_live(now) {
-            self.outputs.push_back(refuse(SharingError::GrantNotLive));
+            self.refuse(request.grant, SharingError::GrantNotLive);
             return Ok(());
         }
         let kfrag = request
@@ -276,8 +346,7 @@ impl Proxy {
             .and_then(|o| usize::try_from(o).ok())
             .and_then(|o| held.kfrags.get(o));
         let Some(kfrag) = kfrag else {
-            self.outputs
-                .push_back(refuse(SharingError::IntervalOutsideGrant));
+            self.refuse(request.grant, SharingError::IntervalOutsideGrant);
             return Ok(());
         };
         let cfrag = reencrypt(rng, &request.capsule, kfrag).to_unverified();
@@ -297,6 +366,7 @@ impl Proxy {
             }
             ReplyAuth::Transport => ProxyOutput::UnsignedReply(Box::new(body)),
         };
+        self.stats.replies = self.stats.replies.saturating_add(1);
         self.outputs.push_back(output);
         Ok(())
     }
@@ -309,20 +379,19 @@ impl Proxy {
         revoke: SignedRevoke,
     ) -> Result<(), SharingError> {
         self.room(1)?;
-        let id = revoke.revoke.grant;
+        let id = revoke.body.grant;
         let refusal = match revoke.verify(self.config.chain_id) {
             Err(e) => Some(e),
             Ok(()) => match self.held.get(&id) {
-                Some(h) if h.grant.owner != revoke.revoke.owner => Some(SharingError::BadSignature),
+                Some(h) if h.grant.owner != revoke.body.owner => Some(SharingError::BadSignature),
                 _ => None,
             },
         };
         if let Some(reason) = refusal {
-            self.outputs
-                .push_back(ProxyOutput::Refused { grant: id, reason });
+            self.refuse(id, reason);
             return Ok(());
         }
-        let needs_tombstone = revoke.revoke.until > now;
+        let needs_tombstone = revoke.body.until > now;
         if needs_tombstone
             && self.tombstones.len() >= self.config.max_grants
             && !self.tombstones.contains_key(&id)
@@ -334,8 +403,9 @@ impl Proxy {
         self.held.remove(&id);
         if needs_tombstone {
             self.tombstones
-                .insert(id, (revoke.revoke.owner, revoke.revoke.until));
+                .insert(id, (revoke.body.owner, revoke.body.until));
         }
+        self.stats.revoked = self.stats.revoked.saturating_add(1);
         self.outputs.push_back(ProxyOutput::Dropped(id));
         Ok(())
     }
@@ -356,5 +426,28 @@ impl Proxy {
     /// The next thing the host must do, if any.
     pub fn poll_output(&mut self) -> Option<ProxyOutput> {
         self.outputs.pop_front()
+    }
+}
+
+/// The SDK's one machine contract ([`cpchain_core::machine`]); it calls the inherent
+/// methods of the same names.
+impl Machine for Proxy {
+    type Output<'a> = ProxyOutput;
+    type Stats = ProxyStats;
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        Proxy::handle_timeout(self, now);
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        Proxy::next_deadline(self)
+    }
+
+    fn poll_output(&mut self) -> Option<ProxyOutput> {
+        Proxy::poll_output(self)
+    }
+
+    fn stats(&self) -> ProxyStats {
+        Proxy::stats(self)
     }
 }

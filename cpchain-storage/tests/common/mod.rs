@@ -59,11 +59,11 @@ pub struct Chain {
 pub fn drain<const N: usize>(w: &mut Writer<N>, chain: &mut Chain) {
     while let Some(o) = w.poll_output() {
         match o {
-            Output::Block(b) => {
+            WriterOutput::Block(b) => {
                 chain.blocks.push(to_host(&b));
                 chain.order.push('B');
             }
-            Output::Anchor(a) => {
+            WriterOutput::Anchor(a) => {
                 chain.anchors.push(a);
                 chain.order.push('A');
             }

@@ -264,7 +264,7 @@ fn gateway(rng: &mut Entropy, out: &mut OutFile) -> Result<(), &'static str> {
         blocks += drain(w, tx, out)?;
     }
     out.emit(OUT_FLUSH, &[]);
-    w.flush();
+    w.flush(w.checkpoint().last_time);
     blocks += drain(w, tx, out)?;
     hprintln!("rust-firmware: {} blocks sealed", blocks);
     if blocks == 0 {
