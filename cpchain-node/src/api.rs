@@ -228,3 +228,19 @@ pub fn http(
         .unwrap_or_default();
     Ok((status, body))
 }
+
+/// Starts the HTTP API on 127.0.0.1:`port` in the background; shared by every role so the
+/// validator and the follower serve the same routes with the same errors.
+pub async fn serve(port: u16, state: ApiState) -> Result<(), crate::error::NodeError> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| crate::error::NodeError::Network(format!("API port {port}: {e}")))?;
+    let app = router(state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("API server: {e}");
+        }
+    });
+    tracing::info!(port, "HTTP API");
+    Ok(())
+}

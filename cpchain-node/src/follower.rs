@@ -9,7 +9,7 @@ use crate::binding;
 use crate::config::{load_key, NodeConfig};
 use crate::error::NodeError;
 use crate::network::{self, Event as BehaviourEvent};
-use crate::node::{now, open_store, write_status, Status};
+use crate::node::{now, open_store, parse_peers, write_status, Status};
 use crate::validator::{genesis, import, load_account, schedule, ImportRules};
 use cpchain_consensus::lbft::ImpeachQuorum;
 use futures::StreamExt;
@@ -42,32 +42,19 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     swarm
         .listen_on(listen)
         .map_err(|e| NodeError::Network(format!("listen: {e}")))?;
-    let mut dial_list = Vec::new();
-    for p in &cfg.peers {
-        let addr: Multiaddr = p
-            .parse()
-            .map_err(|e| NodeError::Network(format!("peer {p}: {e}")))?;
-        let Some(libp2p::multiaddr::Protocol::P2p(pid)) = addr.iter().last() else {
-            return Err(NodeError::Network(format!("peer {p}: no /p2p/<peer id>")));
-        };
-        dial_list.push((pid, addr));
-    }
+    let dial_list = parse_peers(&cfg.peers)?;
     let shared_status = std::sync::Arc::new(std::sync::Mutex::new(Status::default()));
     let (api_tx, mut api_rx) = tokio::sync::mpsc::channel::<ApiRequest>(64);
     if let Some(port) = cfg.api_port {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|e| NodeError::Network(format!("API port {port}: {e}")))?;
-        let app = api::router(api::ApiState {
-            store: store.clone(),
-            status: shared_status.clone(),
-            requests: api_tx.clone(),
-        });
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("API server: {e}");
-            }
-        });
+        api::serve(
+            port,
+            api::ApiState {
+                store: store.clone(),
+                status: shared_status.clone(),
+                requests: api_tx.clone(),
+            },
+        )
+        .await?;
     }
     drop(api_tx);
     tracing::info!(%address, peer = %me_peer, "follower started");

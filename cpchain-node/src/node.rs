@@ -80,6 +80,22 @@ pub fn committee_hash(cfg: &NodeConfig) -> Result<cpchain_core::Hash, NodeError>
     Ok(keccak256(&bytes))
 }
 
+/// The configured peers as (peer id, address) pairs to dial; every role reads them the same
+/// way, and a peer without its `/p2p/<peer id>` is a configuration error, not a silent skip.
+pub fn parse_peers(peers: &[String]) -> Result<Vec<(PeerId, Multiaddr)>, NodeError> {
+    let mut dial_list = Vec::with_capacity(peers.len());
+    for p in peers {
+        let addr: Multiaddr = p
+            .parse()
+            .map_err(|e| NodeError::Network(format!("peer {p}: {e}")))?;
+        let Some(libp2p::multiaddr::Protocol::P2p(pid)) = addr.iter().last() else {
+            return Err(NodeError::Network(format!("peer {p}: no /p2p/<peer id>")));
+        };
+        dial_list.push((pid, addr));
+    }
+    Ok(dial_list)
+}
+
 /// Open the database `cfg` names, checking it belongs to `cfg`'s chain.
 pub fn open_store(cfg: &NodeConfig) -> Result<Store, NodeError> {
     let stamp = ChainStamp {
@@ -141,32 +157,18 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     let shared_status = std::sync::Arc::new(std::sync::Mutex::new(Status::default()));
     let (api_tx, mut api_rx) = tokio::sync::mpsc::channel::<ApiRequest>(1024);
     if let Some(port) = cfg.api_port {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|e| NodeError::Network(format!("API port {port}: {e}")))?;
-        let app = api::router(api::ApiState {
-            store: store.clone(),
-            status: shared_status.clone(),
-            requests: api_tx.clone(),
-        });
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("API server: {e}");
-            }
-        });
-        tracing::info!(port, "HTTP API");
+        api::serve(
+            port,
+            api::ApiState {
+                store: store.clone(),
+                status: shared_status.clone(),
+                requests: api_tx.clone(),
+            },
+        )
+        .await?;
     }
     drop(api_tx);
-    let mut dial_list = Vec::new();
-    for p in &cfg.peers {
-        let addr: Multiaddr = p
-            .parse()
-            .map_err(|e| NodeError::Network(format!("peer {p}: {e}")))?;
-        let Some(libp2p::multiaddr::Protocol::P2p(pid)) = addr.iter().last() else {
-            return Err(NodeError::Network(format!("peer {p}: no /p2p/<peer id>")));
-        };
-        dial_list.push((pid, addr));
-    }
+    let dial_list = parse_peers(&cfg.peers)?;
     let mut peers = Peers {
         bound: HashMap::new(),
         followers: std::collections::HashSet::new(),
