@@ -52,6 +52,24 @@ fn error(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Rep
     )
 }
 
+/// Hands a request to the node loop and waits for its answer; `Err` is the reply a caller
+/// returns when the loop has gone (the node is stopping). One place for the round trip.
+async fn ask<T>(
+    s: &ApiState,
+    make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
+) -> Result<T, Reply> {
+    let stopping = || {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "node is stopping",
+        )
+    };
+    let (tx, rx) = oneshot::channel();
+    s.requests.send(make(tx)).await.map_err(|_| stopping())?;
+    rx.await.map_err(|_| stopping())
+}
+
 /// The API's routes.
 pub fn router(state: ApiState) -> Router {
     Router::new()
@@ -123,19 +141,7 @@ async fn account(State(s): State<ApiState>, Path(address): Path<String>) -> Repl
             "not a 20-byte hex address",
         );
     };
-    let (tx, rx) = oneshot::channel();
-    if s.requests
-        .send(ApiRequest::Account(address, tx))
-        .await
-        .is_err()
-    {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopping",
-            "node is stopping",
-        );
-    }
-    match rx.await {
+    match ask(&s, |tx| ApiRequest::Account(address, tx)).await {
         Ok(a) => (
             StatusCode::OK,
             Json(json!({
@@ -144,11 +150,7 @@ async fn account(State(s): State<ApiState>, Path(address): Path<String>) -> Repl
                 "balance": a.balance.to_string(),
             })),
         ),
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopping",
-            "node is stopping",
-        ),
+        Err(reply) => reply,
     }
 }
 
@@ -169,19 +171,7 @@ async fn submit(
     if bytes.len() > 1024 {
         return error(StatusCode::BAD_REQUEST, "decode", "tx too large");
     }
-    let (tx, rx) = oneshot::channel();
-    if s.requests
-        .send(ApiRequest::Submit(bytes, tx))
-        .await
-        .is_err()
-    {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopping",
-            "node is stopping",
-        );
-    }
-    match rx.await {
+    match ask(&s, |tx| ApiRequest::Submit(bytes, tx)).await {
         Ok(Ok(hash)) => (StatusCode::OK, Json(json!({ "hash": hex::encode(hash.0) }))),
         Ok(Err(e)) => {
             let status = match e {
@@ -190,11 +180,7 @@ async fn submit(
             };
             error(status, e.code(), e)
         }
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopping",
-            "node is stopping",
-        ),
+        Err(reply) => reply,
     }
 }
 
@@ -243,4 +229,27 @@ pub async fn serve(port: u16, state: ApiState) -> Result<(), crate::error::NodeE
     });
     tracing::info!(port, "HTTP API");
     Ok(())
+}
+
+/// The live status and the request queue every role shares with its API; starts the HTTP
+/// API when the config names a port. `capacity` bounds the requests waiting for the loop.
+pub async fn start(
+    port: Option<u16>,
+    store: Arc<Store>,
+    capacity: usize,
+) -> Result<(Arc<Mutex<Status>>, mpsc::Receiver<ApiRequest>), crate::error::NodeError> {
+    let status = Arc::new(Mutex::new(Status::default()));
+    let (requests, rx) = mpsc::channel::<ApiRequest>(capacity);
+    if let Some(port) = port {
+        serve(
+            port,
+            ApiState {
+                store,
+                status: status.clone(),
+                requests,
+            },
+        )
+        .await?;
+    }
+    Ok((status, rx))
 }

@@ -43,20 +43,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         .listen_on(listen)
         .map_err(|e| NodeError::Network(format!("listen: {e}")))?;
     let dial_list = parse_peers(&cfg.peers)?;
-    let shared_status = std::sync::Arc::new(std::sync::Mutex::new(Status::default()));
-    let (api_tx, mut api_rx) = tokio::sync::mpsc::channel::<ApiRequest>(64);
-    if let Some(port) = cfg.api_port {
-        api::serve(
-            port,
-            api::ApiState {
-                store: store.clone(),
-                status: shared_status.clone(),
-                requests: api_tx.clone(),
-            },
-        )
-        .await?;
-    }
-    drop(api_tx);
+    let (shared_status, mut api_rx) = api::start(cfg.api_port, store.clone(), 64).await?;
     tracing::info!(%address, peer = %me_peer, "follower started");
     let mut bound: HashMap<PeerId, cpchain_core::Address> = HashMap::new();
     let mut in_flight = false;

@@ -154,20 +154,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
             .subscribe(t)
             .map_err(|e| NodeError::Network(format!("subscribe: {e}")))?;
     }
-    let shared_status = std::sync::Arc::new(std::sync::Mutex::new(Status::default()));
-    let (api_tx, mut api_rx) = tokio::sync::mpsc::channel::<ApiRequest>(1024);
-    if let Some(port) = cfg.api_port {
-        api::serve(
-            port,
-            api::ApiState {
-                store: store.clone(),
-                status: shared_status.clone(),
-                requests: api_tx.clone(),
-            },
-        )
-        .await?;
-    }
-    drop(api_tx);
+    let (shared_status, mut api_rx) = api::start(cfg.api_port, store.clone(), 1024).await?;
     let dial_list = parse_peers(&cfg.peers)?;
     let mut peers = Peers {
         bound: HashMap::new(),
