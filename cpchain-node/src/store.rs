@@ -75,7 +75,28 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn storage(e: impl std::fmt::Display) -> NodeError {
+/// A redb error while running: [`NodeError::DiskFull`] when the OS said the disk is
+/// full (ENOSPC), else [`NodeError::Storage`].
+fn storage(e: impl Into<redb::Error>) -> NodeError {
+    let e: redb::Error = e.into();
+    if let redb::Error::Io(io) = &e {
+        if is_disk_full(io) {
+            return NodeError::DiskFull(io.to_string());
+        }
+    }
+    NodeError::Storage(e.to_string())
+}
+
+/// Whether an I/O error means "no space left" (ENOSPC, or EFBIG from a file-size limit).
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge
+    ) || matches!(e.raw_os_error(), Some(28) | Some(27))
+}
+
+/// An encoding error of our own records (not the disk's fault).
+fn codec(e: impl std::fmt::Display) -> NodeError {
     NodeError::Storage(e.to_string())
 }
 
@@ -219,7 +240,7 @@ impl Store {
 
     /// Write the validator's record durably (fsynced when this returns `Ok`).
     pub fn put_persisted(&self, p: &Persisted) -> Result<(), NodeError> {
-        let bytes = encoding::encode_to_vec(p).map_err(storage)?;
+        let bytes = encoding::encode_to_vec(p).map_err(codec)?;
         let mut tx = self.db.begin_write().map_err(storage)?;
         tx.set_durability(Durability::Immediate);
         {
@@ -232,7 +253,7 @@ impl Store {
     /// Append a decided block with its certificate and the account changes it makes, in
     /// one durable transaction (the state never runs ahead of or behind the chain).
     pub fn put_block(&self, v: &Validate, accounts: &Overlay) -> Result<(), NodeError> {
-        let bytes = encoding::encode_to_vec(v).map_err(storage)?;
+        let bytes = encoding::encode_to_vec(v).map_err(codec)?;
         let mut tx = self.db.begin_write().map_err(storage)?;
         tx.set_durability(Durability::Immediate);
         {
@@ -241,7 +262,7 @@ impl Store {
                 .map_err(storage)?;
             let mut a = tx.open_table(ACCOUNTS).map_err(storage)?;
             for (addr, acct) in &accounts.accounts {
-                let enc = postcard::to_allocvec(acct).map_err(storage)?;
+                let enc = postcard::to_allocvec(acct).map_err(codec)?;
                 a.insert(addr.0.as_slice(), enc.as_slice())
                     .map_err(storage)?;
             }
@@ -260,7 +281,7 @@ impl Store {
         let Some(v) = t.get(address.0.as_slice()).map_err(storage)? else {
             return Ok(None);
         };
-        postcard::from_bytes(v.value()).map(Some).map_err(storage)
+        postcard::from_bytes(v.value()).map(Some).map_err(codec)
     }
 
     /// The block at `height`, if stored.
@@ -270,7 +291,7 @@ impl Store {
         let Some(v) = t.get(height).map_err(storage)? else {
             return Ok(None);
         };
-        encoding::decode(v.value()).map(Some).map_err(storage)
+        encoding::decode(v.value()).map(Some).map_err(codec)
     }
 
     /// The highest stored block.
@@ -280,7 +301,7 @@ impl Store {
         let Some((_, v)) = t.last().map_err(storage)? else {
             return Ok(None);
         };
-        encoding::decode(v.value()).map(Some).map_err(storage)
+        encoding::decode(v.value()).map(Some).map_err(codec)
     }
 
     /// How many blocks are stored.
@@ -302,7 +323,7 @@ impl Store {
         let mut out = Vec::new();
         for row in t.iter().map_err(storage)?.rev().take(n) {
             let (_, v) = row.map_err(storage)?;
-            out.push(encoding::decode(v.value()).map_err(storage)?);
+            out.push(encoding::decode(v.value()).map_err(codec)?);
         }
         Ok(out)
     }
@@ -314,7 +335,7 @@ impl Store {
         let mut out = Vec::new();
         for row in t.iter().map_err(storage)? {
             let (_, v) = row.map_err(storage)?;
-            out.push(encoding::decode(v.value()).map_err(storage)?);
+            out.push(encoding::decode(v.value()).map_err(codec)?);
         }
         Ok(out)
     }
