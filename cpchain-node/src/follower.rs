@@ -1,8 +1,18 @@
-//! The follower role: a node whose key is not in the validators committee keeps the
-//! chain without voting. It polls bound peers for the blocks after its head over the
-//! block sync protocol (from genesis when it starts empty), light-verifies every
-//! certificate like a light client (`lbft::verify_validate`), executes and stores each
-//! block, and serves the same status file and HTTP API reads as a validator.
+//! The follower and proposer roles: a node whose key is not in the validators committee
+//! keeps the chain without voting. It polls bound peers for the blocks after its head
+//! over the block sync protocol (from genesis when it starts empty) and takes the
+//! VALIDATEs the validators gossip, light-verifies every certificate like a light client
+//! (`lbft::verify_validate`), executes and stores each block, and serves the same status
+//! file and HTTP API reads as a validator.
+//!
+//! With `campaign` in its configuration it is a **proposer** (an RNode on the DPoR
+//! schedule that is not a validator, white paper §2.3-2.4): once synced it deposits into
+//! the RNode pool (`JoinRNodes`), then campaigns (`Campaign`, with CPU and memory
+//! admission proofs over its head block) whenever it does not stand in the next election;
+//! elected at a checkpoint, it proposes on its slots: at the parent's time plus the
+//! block period it seals a block of its mempool (`Block::propose`) and gossips the
+//! PRE-PREPARE to the validators, which run LBFT as usual and accept it only on its slots
+//! (the engine checks the seal against the schedule).
 
 use crate::api::{self, ApiRequest};
 use crate::binding;
@@ -10,13 +20,20 @@ use crate::config::{load_key, NodeConfig};
 use crate::error::NodeError;
 use crate::network::{self, Event as BehaviourEvent};
 use crate::node::{now, open_store, parse_peers, write_status, Status};
-use crate::validator::{genesis, import, load_account, schedule, ImportRules};
-use cpchain_consensus::lbft::ImpeachQuorum;
+use crate::dpor_state::first_unelected_term;
+use crate::tx::{ChainView, Mempool, Transaction, TxBody, TxKind};
+use crate::validator::{
+    canonical_id, genesis, import, load_account, schedule, ImportRules, MAX_BLOCK_TXS,
+};
+use cpchain_consensus::dpor;
+use cpchain_consensus::lbft::{Block, Header, ImpeachQuorum, Message};
+use cpchain_core::{encoding, Height, Timestamp};
+use libp2p::gossipsub;
 use futures::StreamExt;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, request_response, Multiaddr, PeerId};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Run a follower until SIGTERM / Ctrl-C (or the parent's death with `exit_with_parent`).
@@ -27,15 +44,30 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     let store = std::sync::Arc::new(open_store(&cfg)?);
     let spec = cfg.spec();
     let set = cfg.validator_set().map_err(NodeError::Consensus)?;
-    let allocated: BTreeSet<_> = set.addresses().collect();
+    let allocated = cfg.allocation().map_err(NodeError::Consensus)?;
     let mut sched = schedule(&cfg, &store)?;
     let genesis = genesis(&cfg);
     let keypair = binding::transport_keypair(&key);
     let me_peer = keypair.public().to_peer_id();
     let agent = binding::agent_version(&key, cfg.chain_id, &me_peer);
     let address = key.public_key().address();
-    drop(key);
+    let mut proposer = cfg.campaign.then(|| Proposer {
+        key,
+        mempool: Mempool::new(crate::validator::MEMPOOL_CAPACITY),
+        proposed_at: None,
+        join_sent: None,
+        campaign_sent: None,
+    });
     let mut swarm = network::swarm(keypair, agent).map_err(NodeError::Network)?;
+    let topic = gossipsub::IdentTopic::new(format!("/cpchain/{}/lbft", cfg.chain_id));
+    let tx_topic = gossipsub::IdentTopic::new(format!("/cpchain/{}/tx", cfg.chain_id));
+    for t in [&topic, &tx_topic] {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(t)
+            .map_err(|e| NodeError::Network(format!("subscribe: {e}")))?;
+    }
     let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", cfg.listen_port)
         .parse()
         .map_err(|e| NodeError::Network(format!("listen address: {e}")))?;
@@ -58,9 +90,47 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| NodeError::Network(format!("signal handler: {e}")))?;
+    let rules = ImportRules {
+        spec: &spec,
+        validators: &set,
+        impeach_quorum: ImpeachQuorum::default(),
+        genesis: &genesis,
+        allocated: &allocated,
+    };
     let result = loop {
+        let head_header = match store.head() {
+            Ok(h) => h.map(|v| v.block.header).unwrap_or_else(|| genesis.clone()),
+            Err(e) => break Err(e),
+        };
+        let wait = proposer
+            .as_ref()
+            .and_then(|p| p.propose_time(&spec, &sched.0, &head_header, address))
+            .map(|t| Duration::from_millis(t.0.saturating_sub(now().0)))
+            .unwrap_or(Duration::from_secs(1));
         tokio::select! {
             ev = swarm.select_next_some() => match ev {
+                SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) => {
+                    if message.topic == tx_topic.hash() {
+                        if let Some(p) = proposer.as_mut() {
+                            let _ = p.mempool.admit(&message.data, cfg.chain_id, &|a: &cpchain_core::Address| load_account(&store, &allocated, a));
+                        }
+                    } else if let Ok(Message::Validate(v)) = encoding::decode::<Message>(&message.data) {
+                        // The next block, as the validators announce it: light-verified by
+                        // `import` like a synced one.
+                        if v.block.header.height.0 == head_header.height.0 + 1 {
+                            match import(&rules, &mut sched, &store, vec![v]) {
+                                Ok((n, _)) => {
+                                    if n > 0 {
+                                        if let Some(p) = proposer.as_mut() {
+                                            p.mempool.prune(&|a: &cpchain_core::Address| load_account(&store, &allocated, a));
+                                        }
+                                    }
+                                }
+                                Err(e) => break Err(e),
+                            }
+                        }
+                    }
+                }
                 SwarmEvent::Behaviour(BehaviourEvent::Identify(ev)) => {
                     if let identify::Event::Received { peer_id, info, .. } = *ev {
                         match binding::verify(&info.agent_version, cfg.chain_id, &peer_id) {
@@ -80,13 +150,6 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                             Err(e) => { tracing::warn!(%peer, "sync: undecodable block: {e}"); break; }
                         }
                     }
-                    let rules = ImportRules {
-                        spec: &spec,
-                        validators: &set,
-                        impeach_quorum: ImpeachQuorum::default(),
-                        genesis: &genesis,
-                        allocated: &allocated,
-                    };
                     match import(&rules, &mut sched, &store, blocks) {
                         Ok((n, head)) if n > 0 => {
                             status.synced += n as u64;
@@ -101,16 +164,45 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                 _ => {}
             },
             Some(req) = api_rx.recv() => match req {
-                ApiRequest::Submit(_, reply) => {
-                    let _ = reply.send(Err(crate::tx::TxError::MempoolFull));
-                }
+                ApiRequest::Submit(bytes, reply) => match proposer.as_mut() {
+                    Some(p) => {
+                        let r = p.mempool.admit(&bytes, cfg.chain_id, &|a: &cpchain_core::Address| load_account(&store, &allocated, a));
+                        if r.is_ok() {
+                            let _ = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), bytes);
+                        }
+                        let _ = reply.send(r);
+                    }
+                    None => {
+                        let _ = reply.send(Err(crate::tx::TxError::MempoolFull));
+                    }
+                },
                 ApiRequest::Account(a, reply) => {
                     let _ = reply.send(load_account(&store, &allocated, &a));
                 }
             },
+            _ = tokio::time::sleep(wait), if proposer.is_some() => {
+                if let Some(p) = proposer.as_mut() {
+                    if let Some(bytes) = p.propose(&spec, &sched.0, &head_header, address, &store, &allocated, now()) {
+                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(topic.clone(), bytes) {
+                            tracing::warn!("proposal not published: {e}");
+                        } else {
+                            status.proposed += 1;
+                        }
+                    }
+                }
+            }
             _ = tick.tick() => {
                 if exit_with_parent && std::os::unix::process::parent_id() != parent {
                     break Ok(());
+                }
+                if let Some(p) = proposer.as_mut() {
+                    for bytes in p.campaign(&spec, &head_header, address, &store, &allocated, now()) {
+                        let _ = p.mempool.admit(&bytes, cfg.chain_id, &|a: &cpchain_core::Address| load_account(&store, &allocated, a));
+                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), bytes) {
+                            tracing::debug!("campaign transaction gossip: {e}");
+                        }
+                    }
+                    status.mempool = p.mempool.len();
                 }
                 for (pid, addr) in &dial_list {
                     if !swarm.is_connected(pid) {
@@ -150,4 +242,138 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     status.stopped = true;
     write_status(&status_path, &status);
     result
+}
+
+/// The proposer's part: its key, mempool and campaign progress.
+struct Proposer {
+    key: cpchain_crypto::SecretKey,
+    mempool: Mempool,
+    proposed_at: Option<Height>,
+    join_sent: Option<u64>,
+    campaign_sent: Option<u64>,
+}
+
+impl Proposer {
+    /// When to propose the block after `head`, if this node holds that slot.
+    fn propose_time(
+        &self,
+        spec: &cpchain_core::ChainSpec,
+        sched: &dpor::Schedule,
+        head: &Header,
+        me: cpchain_core::Address,
+    ) -> Option<Timestamp> {
+        let h = Height(head.height.0.saturating_add(1));
+        if self.proposed_at == Some(h) || sched.proposer_of(h) != Some(me) {
+            return None;
+        }
+        Some(head.timestamp.saturating_add(spec.block_period))
+    }
+
+    /// Seal the block after `head` from the mempool if it is our slot and time: the
+    /// encoded PRE-PREPARE to gossip.
+    #[allow(clippy::too_many_arguments)]
+    fn propose(
+        &mut self,
+        spec: &cpchain_core::ChainSpec,
+        sched: &dpor::Schedule,
+        head: &Header,
+        me: cpchain_core::Address,
+        store: &crate::store::Store,
+        allocated: &crate::tx::Allocation,
+        now: Timestamp,
+    ) -> Option<Vec<u8>> {
+        let earliest = self.propose_time(spec, sched, head, me)?;
+        if now < earliest {
+            return None;
+        }
+        let h = Height(head.height.0.saturating_add(1));
+        self.proposed_at = Some(h);
+        let canonical = |x: Height| canonical_id(store, head, x);
+        let chain = ChainView {
+            height: h,
+            canonical: &canonical,
+        };
+        let base = store.dpor().unwrap_or_default();
+        let txs = self.mempool.select(
+            spec,
+            now,
+            me,
+            MAX_BLOCK_TXS,
+            cpchain_consensus::lbft::MAX_BLOCK_BYTES,
+            &|a: &cpchain_core::Address| load_account(store, allocated, a),
+            &base,
+            &chain,
+        );
+        let n = txs.len();
+        let block = Block::propose(spec, head, &self.key, me, now, txs);
+        tracing::info!(height = h.0, txs = n, "proposer: sealed a block on our slot");
+        encoding::encode_to_vec(&Message::PrePrepare(block)).ok()
+    }
+
+    /// The campaign transactions due now (signed, encoded): the RNode deposit once, then a
+    /// campaign whenever we do not stand in the next election; each re-sent if it was not
+    /// committed within a proof's lifetime. Only once synced (head at most a few periods
+    /// old).
+    fn campaign(
+        &mut self,
+        spec: &cpchain_core::ChainSpec,
+        head: &Header,
+        me: cpchain_core::Address,
+        store: &crate::store::Store,
+        allocated: &crate::tx::Allocation,
+        now: Timestamp,
+    ) -> Vec<Vec<u8>> {
+        let fresh = head.timestamp.0.saturating_add(spec.block_period.as_millis() * 4) >= now.0;
+        if !fresh {
+            return Vec::new();
+        }
+        let Ok(state) = store.dpor() else {
+            return Vec::new();
+        };
+        let account = load_account(store, allocated, &me);
+        let h = head.height.0;
+        let retry = spec.admission_max_block_age;
+        let due = |sent: Option<u64>| sent.is_none_or(|s| h > s.saturating_add(retry));
+        let body = |kind| TxBody {
+            chain_id: spec.chain_id,
+            nonce: account.nonce,
+            kind,
+        };
+        if !state.is_rnode(&me) {
+            if !due(self.join_sent) {
+                return Vec::new();
+            }
+            self.join_sent = Some(h);
+            tracing::info!("proposer: joining the RNode pool");
+            let tx = Transaction::sign(
+                &self.key,
+                body(TxKind::JoinRNodes {
+                    amount: spec.rnode_deposit,
+                }),
+            );
+            return vec![tx.to_bytes()];
+        }
+        let next = first_unelected_term(spec, Height(h.saturating_add(1)));
+        if state.is_candidate(&me, next) || !due(self.campaign_sent) {
+            return Vec::new();
+        }
+        self.campaign_sent = Some(h);
+        let proof = match dpor::prove_admission(spec, &me, head.height, &head.id(), 1 << 24) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!("proposer: no admission proof: {e}");
+                return Vec::new();
+            }
+        };
+        tracing::info!(term = next.get(), "proposer: campaigning");
+        let tx = Transaction::sign(
+            &self.key,
+            body(TxKind::Campaign(dpor::Campaign {
+                candidate: me,
+                terms: spec.max_campaign_terms,
+                proof,
+            })),
+        );
+        vec![tx.to_bytes()]
+    }
 }

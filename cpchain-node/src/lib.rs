@@ -93,6 +93,7 @@ pub mod api;
 pub mod binding;
 pub mod config;
 pub mod devnet;
+pub mod dpor_state;
 pub mod error;
 pub mod follower;
 pub mod network;

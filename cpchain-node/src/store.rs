@@ -11,6 +11,7 @@
 //! [`NodeError::DatabaseCorrupt`] / [`NodeError::DatabaseForeign`], never started afresh.
 
 use crate::error::NodeError;
+use crate::dpor_state::DporState;
 use crate::tx::{Account, Overlay};
 use cpchain_consensus::lbft::{Persisted, Validate};
 use cpchain_core::{encoding, Address, Hash};
@@ -250,8 +251,9 @@ impl Store {
         tx.commit().map_err(storage)
     }
 
-    /// Append a decided block with its certificate and the account changes it makes, in
-    /// one durable transaction (the state never runs ahead of or behind the chain).
+    /// Append a decided block with its certificate, the account changes it makes and the
+    /// DPoR state after it, in one durable transaction (the state never runs ahead of or
+    /// behind the chain).
     pub fn put_block(&self, v: &Validate, accounts: &Overlay) -> Result<(), NodeError> {
         let bytes = encoding::encode_to_vec(v).map_err(codec)?;
         let mut tx = self.db.begin_write().map_err(storage)?;
@@ -266,8 +268,24 @@ impl Store {
                 a.insert(addr.0.as_slice(), enc.as_slice())
                     .map_err(storage)?;
             }
+            let dpor = postcard::to_allocvec(&accounts.dpor).map_err(codec)?;
+            let mut st = tx.open_table(STATE).map_err(storage)?;
+            st.insert("dpor", dpor.as_slice()).map_err(storage)?;
         }
         tx.commit().map_err(storage)
+    }
+
+    /// The DPoR state after the head block (empty before any block).
+    pub fn dpor(&self) -> Result<DporState, NodeError> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let t = tx.open_table(STATE).map_err(storage)?;
+        let Some(v) = t.get("dpor").map_err(storage)? else {
+            return Ok(DporState::default());
+        };
+        postcard::from_bytes(v.value()).map_err(|e| NodeError::DatabaseCorrupt {
+            path: self.path.clone(),
+            reason: format!("stored DPoR state does not decode: {e}"),
+        })
     }
 
     /// A stored account, if it was ever touched.
