@@ -332,13 +332,12 @@ impl Proposer {
         };
         let account = load_account(store, allocated, &me);
         let h = head.height.0;
-        let retry = spec.admission_max_block_age;
+        // Re-sent if not committed within 10 blocks (a gossip publish before the mesh
+        // formed is lost); well inside a proof's lifetime.
+        let retry = 10u64.min(spec.admission_max_block_age);
         let due = |sent: Option<u64>| sent.is_none_or(|s| h > s.saturating_add(retry));
-        let body = |kind| TxBody {
-            chain_id: spec.chain_id,
-            nonce: account.nonce,
-            kind,
-        };
+        let mut nonce = account.nonce;
+        let mut out = Vec::new();
         if !state.is_rnode(&me) {
             if !due(self.join_sent) {
                 return Vec::new();
@@ -347,33 +346,45 @@ impl Proposer {
             tracing::info!("proposer: joining the RNode pool");
             let tx = Transaction::sign(
                 &self.key,
-                body(TxKind::JoinRNodes {
-                    amount: spec.rnode_deposit,
-                }),
+                TxBody {
+                    chain_id: spec.chain_id,
+                    nonce,
+                    kind: TxKind::JoinRNodes {
+                        amount: spec.rnode_deposit,
+                    },
+                },
             );
-            return vec![tx.to_bytes()];
+            out.push(tx.to_bytes());
+            // The campaign follows in the same or a later block (next nonce).
+            nonce = nonce.saturating_add(1);
+            self.campaign_sent = None;
         }
         let next = first_unelected_term(spec, Height(h.saturating_add(1)));
         if state.is_candidate(&me, next) || !due(self.campaign_sent) {
-            return Vec::new();
+            return out;
         }
         self.campaign_sent = Some(h);
         let proof = match dpor::prove_admission(spec, &me, head.height, &head.id(), 1 << 24) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!("proposer: no admission proof: {e}");
-                return Vec::new();
+                return out;
             }
         };
         tracing::info!(term = next.get(), "proposer: campaigning");
         let tx = Transaction::sign(
             &self.key,
-            body(TxKind::Campaign(dpor::Campaign {
-                candidate: me,
-                terms: spec.max_campaign_terms,
-                proof,
-            })),
+            TxBody {
+                chain_id: spec.chain_id,
+                nonce,
+                kind: TxKind::Campaign(dpor::Campaign {
+                    candidate: me,
+                    terms: spec.max_campaign_terms,
+                    proof,
+                }),
+            },
         );
-        vec![tx.to_bytes()]
+        out.push(tx.to_bytes());
+        out
     }
 }
