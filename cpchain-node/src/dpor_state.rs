@@ -235,7 +235,9 @@ impl DporState {
         // Served and elected terms are forgotten.
         let current = clock.term_of(height);
         self.committees = self.committees.split_off(&current);
-        self.campaigns = self.campaigns.split_off(&Term(term.get().saturating_add(1)));
+        self.campaigns = self
+            .campaigns
+            .split_off(&Term(term.get().saturating_add(1)));
     }
 
     /// What the chain shows of the candidates of `term` (see the module docs for which
@@ -259,7 +261,8 @@ impl DporState {
                             o.proposed_blocks.saturating_add(u64::from(act.proposed));
                     }
                 }
-                o.impeached_blocks = self.impeachments.iter().filter(|(_, x)| x == a).count() as u64;
+                o.impeached_blocks =
+                    self.impeachments.iter().filter(|(_, x)| x == a).count() as u64;
                 o
             })
             .collect()
@@ -395,16 +398,39 @@ mod tests {
         let obs = st.observe(Term(3), &balance);
         let oa = obs.iter().find(|o| o.address == a).expect("a observed");
         let ob = obs.iter().find(|o| o.address == b).expect("b observed");
-        assert_eq!((oa.transactions, oa.proposed_blocks, oa.impeached_blocks), (16, 1, 0));
-        assert_eq!((ob.transactions, ob.proposed_blocks, ob.impeached_blocks), (0, 0, 1));
+        assert_eq!(
+            (oa.transactions, oa.proposed_blocks, oa.impeached_blocks),
+            (16, 1, 0)
+        );
+        assert_eq!(
+            (ob.transactions, ob.proposed_blocks, ob.impeached_blocks),
+            (0, 0, 1)
+        );
         assert_eq!(oa.balance, 900_000 * BASE_UNITS_PER_CPC);
         assert_eq!((oa.data_uploaded, oa.proxy_assists), (0, 0));
-        st.end_block(&spec, &d, Height(12), &Hash([12; 32]), d[3], false, &[], balance);
+        st.end_block(
+            &spec,
+            &d,
+            Height(12),
+            &Hash([12; 32]),
+            d[3],
+            false,
+            &[],
+            balance,
+        );
         let committee = st.committees.get(&Term(3)).expect("term 3 elected");
         assert_eq!(committee.len(), spec.proposers_per_term as usize);
         assert!(committee.contains(&a), "the top-RPT candidate is seated");
-        let ra = st.last_rpt.iter().find(|r| r.address == a).expect("rpt of a");
-        let rb = st.last_rpt.iter().find(|r| r.address == b).expect("rpt of b");
+        let ra = st
+            .last_rpt
+            .iter()
+            .find(|r| r.address == a)
+            .expect("rpt of a");
+        let rb = st
+            .last_rpt
+            .iter()
+            .find(|r| r.address == b)
+            .expect("rpt of b");
         assert!(ra.rpt > rb.rpt, "{ra:?} vs {rb:?}");
         // Term 3 is elected: its campaigns are gone, later ones stay.
         assert!(!st.campaigns.contains_key(&Term(3)));

@@ -17,10 +17,10 @@
 use crate::api::{self, ApiRequest};
 use crate::binding;
 use crate::config::{load_key, NodeConfig};
+use crate::dpor_state::first_unelected_term;
 use crate::error::NodeError;
 use crate::network::{self, Event as BehaviourEvent};
 use crate::node::{now, open_store, parse_peers, write_status, Status};
-use crate::dpor_state::first_unelected_term;
 use crate::tx::{ChainView, Mempool, Transaction, TxBody, TxKind};
 use crate::validator::{
     canonical_id, genesis, import, load_account, schedule, ImportRules, MAX_BLOCK_TXS,
@@ -28,8 +28,8 @@ use crate::validator::{
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::{Block, Header, ImpeachQuorum, Message};
 use cpchain_core::{encoding, Height, Timestamp};
-use libp2p::gossipsub;
 use futures::StreamExt;
+use libp2p::gossipsub;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, request_response, Multiaddr, PeerId};
@@ -306,7 +306,11 @@ impl Proposer {
         );
         let n = txs.len();
         let block = Block::propose(spec, head, &self.key, me, now, txs);
-        tracing::info!(height = h.0, txs = n, "proposer: sealed a block on our slot");
+        tracing::info!(
+            height = h.0,
+            txs = n,
+            "proposer: sealed a block on our slot"
+        );
         encoding::encode_to_vec(&Message::PrePrepare(block)).ok()
     }
 
@@ -323,7 +327,11 @@ impl Proposer {
         allocated: &crate::tx::Allocation,
         now: Timestamp,
     ) -> Vec<Vec<u8>> {
-        let fresh = head.timestamp.0.saturating_add(spec.block_period.as_millis() * 4) >= now.0;
+        let fresh = head
+            .timestamp
+            .0
+            .saturating_add(spec.block_period.as_millis() * 4)
+            >= now.0;
         if !fresh {
             return Vec::new();
         }

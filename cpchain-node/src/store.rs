@@ -10,8 +10,8 @@
 //! corrupt, or was made for another chain is refused at start-up with
 //! [`NodeError::DatabaseCorrupt`] / [`NodeError::DatabaseForeign`], never started afresh.
 
-use crate::error::NodeError;
 use crate::dpor_state::DporState;
+use crate::error::NodeError;
 use crate::tx::{Account, Overlay};
 use cpchain_consensus::lbft::{Persisted, Validate};
 use cpchain_core::{encoding, Address, Hash};

@@ -347,12 +347,10 @@ impl Overlay {
         match &c.tx.body.kind {
             TxKind::Transfer { .. } => {}
             TxKind::JoinRNodes { amount } => {
-                self.dpor
-                    .join(spec, time, c.sender, *amount)
-                    .map_err(|e| {
-                        tracing::debug!(sender = %c.sender, "rnode deposit refused: {e}");
-                        TxError::RNodeDeposit
-                    })?;
+                self.dpor.join(spec, time, c.sender, *amount).map_err(|e| {
+                    tracing::debug!(sender = %c.sender, "rnode deposit refused: {e}");
+                    TxError::RNodeDeposit
+                })?;
             }
             TxKind::Campaign(campaign) => {
                 self.dpor

@@ -9,9 +9,9 @@
 //! `CheckBlock` is answered at once; `Fault` is counted and logged.
 
 use crate::config::NodeConfig;
+use crate::dpor_state::{self, DporState};
 use crate::error::NodeError;
 use crate::store::Store;
-use crate::dpor_state::{self, DporState};
 use crate::tx::{self, Account, Allocation, ChainView, Mempool, Overlay};
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::Block;
@@ -257,7 +257,10 @@ pub fn schedule(cfg: &NodeConfig, store: &Store) -> Result<DporSchedule, NodeErr
     let defaults: Vec<Address> = set.addresses().collect();
     let mut s = dpor::Schedule::new(&spec, &defaults, 8)
         .map_err(|e| NodeError::Consensus(format!("schedule: {e}")))?;
-    let head = store.head()?.map(|v| v.block.header.height).unwrap_or(Height(0));
+    let head = store
+        .head()?
+        .map(|v| v.block.header.height)
+        .unwrap_or(Height(0));
     install(&mut s, &store.dpor()?, head);
     Ok(DporSchedule(s))
 }

@@ -53,7 +53,11 @@ fn fill(path: &Path) -> u64 {
             Ok(0) => break,
             Ok(n) => written += n as u64,
             Err(e) => {
-                assert_eq!(e.raw_os_error(), Some(28), "filler stopped by {e}, not ENOSPC");
+                assert_eq!(
+                    e.raw_os_error(),
+                    Some(28),
+                    "filler stopped by {e}, not ENOSPC"
+                );
                 break;
             }
         }
@@ -131,7 +135,10 @@ fn full_disk_stops_the_node_cleanly_and_it_restarts_once_space_is_back() {
     };
     net.children[3] = None;
     let log = std::fs::read_to_string(&log3).expect("node 3 log");
-    assert!(!status.success(), "node 3 exited with success on a full disk");
+    assert!(
+        !status.success(),
+        "node 3 exited with success on a full disk"
+    );
     assert!(
         !log.contains("panicked"),
         "node 3 panicked on a full disk:\n{log}"
