@@ -78,7 +78,9 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     let (shared_status, mut api_rx) = api::start(cfg.api_port, store.clone(), 64).await?;
     tracing::info!(%address, peer = %me_peer, "follower started");
     let mut bound: HashMap<PeerId, cpchain_core::Address> = HashMap::new();
-    let mut in_flight = false;
+    // When the outstanding block sync request was sent: one at a time, and given up after
+    // `SYNC_PATIENCE` (a lost request must not stall a proposer for the protocol's timeout).
+    let mut in_flight: Option<std::time::Instant> = None;
     let mut turn = 0usize;
     let mut status = Status {
         address: address.to_string(),
@@ -117,6 +119,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                     } else if let Ok(Message::Validate(v)) = encoding::decode::<Message>(&message.data) {
                         // The next block, as the validators announce it: light-verified by
                         // `import` like a synced one.
+                        tracing::debug!(height = v.block.header.height.0, head = head_header.height.0, "gossiped VALIDATE");
                         if v.block.header.height.0 == head_header.height.0 + 1 {
                             match import(&rules, &mut sched, &store, vec![v]) {
                                 Ok((n, _)) => {
@@ -142,7 +145,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                 SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
                     message: request_response::Message::Response { response, .. }, peer, ..
                 })) => {
-                    in_flight = false;
+                    in_flight = None;
                     let mut blocks = Vec::new();
                     for b in &response.0 {
                         match cpchain_core::encoding::decode(b) {
@@ -159,7 +162,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                         Err(e) => break Err(e),
                     }
                 }
-                SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { .. })) => in_flight = false,
+                SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { .. })) => in_flight = None,
                 SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => { bound.remove(&peer_id); }
                 _ => {}
             },
@@ -214,7 +217,11 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                     }
                 }
                 let head = store.head().ok().flatten().map(|v| v.block.header.height.0).unwrap_or(0);
-                if !in_flight {
+                if in_flight.is_some_and(|t| t.elapsed() > SYNC_PATIENCE) {
+                    tracing::debug!("block sync request unanswered; asking another peer");
+                    in_flight = None;
+                }
+                if in_flight.is_none() {
                     let mut ids: Vec<PeerId> = bound.keys().copied().collect();
                     ids.sort();
                     if !ids.is_empty() {
@@ -222,7 +229,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                         if let Some(p) = ids.get(turn % ids.len()) {
                             let req = network::SyncRequest { from: head + 1, max: network::SYNC_MAX_BLOCKS };
                             swarm.behaviour_mut().sync.send_request(p, req);
-                            in_flight = true;
+                            in_flight = Some(std::time::Instant::now());
                         }
                     }
                 }
@@ -243,6 +250,9 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     write_status(&status_path, &status);
     result
 }
+
+/// How long a block sync request may stay unanswered before another peer is asked.
+const SYNC_PATIENCE: Duration = Duration::from_millis(1_500);
 
 /// The proposer's part: its key, mempool and campaign progress.
 struct Proposer {
@@ -269,6 +279,15 @@ impl Proposer {
         Some(head.timestamp.saturating_add(spec.block_period))
     }
 
+    /// Whether a proposal on `head` can still be in time: before the validators impeach
+    /// the slot (a proposer catching up on old blocks does not seal stale ones).
+    fn in_time(spec: &cpchain_core::ChainSpec, head: &Header, now: Timestamp) -> bool {
+        now <= head
+            .timestamp
+            .saturating_add(spec.block_period)
+            .saturating_add(spec.impeach_timeout)
+    }
+
     /// Seal the block after `head` from the mempool if it is our slot and time: the
     /// encoded PRE-PREPARE to gossip.
     #[allow(clippy::too_many_arguments)]
@@ -288,6 +307,13 @@ impl Proposer {
         }
         let h = Height(head.height.0.saturating_add(1));
         self.proposed_at = Some(h);
+        if !Self::in_time(spec, head, now) {
+            tracing::info!(
+                height = h.0,
+                "proposer: too late for our slot (behind the chain)"
+            );
+            return None;
+        }
         let canonical = |x: Height| canonical_id(store, head, x);
         let chain = ChainView {
             height: h,

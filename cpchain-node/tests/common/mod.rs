@@ -111,7 +111,10 @@ impl Net {
             .arg("--config")
             .arg(&self.configs[i])
             .arg("--exit-with-parent")
-            .env("CPCHAIN_LOG", "info")
+            .env(
+                "CPCHAIN_LOG",
+                std::env::var("CPCHAIN_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
