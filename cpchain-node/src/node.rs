@@ -70,12 +70,24 @@ pub struct Status {
     pub stopped: bool,
 }
 
-/// Hash of the committee's addresses, stamped into the database.
+/// Hash of the committee's addresses (followed, when there are any, by the proposer
+/// RNodes funded at genesis: they are part of the genesis state), stamped into the
+/// database, so a node restarted with another genesis allocation refuses its database.
 pub fn committee_hash(cfg: &NodeConfig) -> Result<cpchain_core::Hash, NodeError> {
     let set = cfg.validator_set().map_err(NodeError::Consensus)?;
     let mut bytes = Vec::new();
     for a in set.addresses() {
         bytes.extend_from_slice(&a.0);
+    }
+    if !cfg.proposers.is_empty() {
+        bytes.extend_from_slice(b"proposers");
+        let alloc = cfg.allocation().map_err(NodeError::Consensus)?;
+        for (a, balance) in &alloc {
+            if !set.contains(a) {
+                bytes.extend_from_slice(&a.0);
+                bytes.extend_from_slice(&balance.to_be_bytes());
+            }
+        }
     }
     Ok(keccak256(&bytes))
 }
