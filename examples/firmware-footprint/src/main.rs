@@ -36,9 +36,7 @@ use cpchain_core::encoding::{decode, encode_to_slice};
 use cpchain_core::{keccak256, Address, ChainSpec, Duration, Timestamp};
 use cpchain_crypto::{PublicKey, SecretKey};
 use cpchain_storage::block::BLOCK_OVERHEAD;
-use cpchain_storage::{
-    Checkpoint, MasterSecret, Output, Schedule, SessionSalt, StreamId, Writer,
-};
+use cpchain_storage::{Checkpoint, MasterSecret, Output, Schedule, SessionSalt, StreamId, Writer};
 use rand_core::SeedableRng;
 
 mod fixture {
