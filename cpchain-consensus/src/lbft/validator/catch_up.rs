@@ -2,7 +2,7 @@
 //! (see the module docs of [`crate::lbft`], *Catch-up*), and the VALIDATE that moves this
 //! validator on (§2.4.2 step 5).
 
-use super::{receive::check_body_binding, Output, Validator};
+use super::{receive::check_body_binding, Validator, ValidatorOutput};
 use crate::lbft::block::{Block, BlockId};
 use crate::lbft::budget::{heap_of_block, heap_of_certificate};
 use crate::lbft::error::{BlockError, CertificateError, Rejected};
@@ -132,7 +132,7 @@ impl<S: ProposerSchedule> Validator<S> {
             return;
         };
         if self.helped.insert((from, height)) {
-            self.outputs.push_back(Output::Send {
+            self.outputs.push_back(ValidatorOutput::Send {
                 to: from,
                 msg: Message::Validate(v.clone()),
             });

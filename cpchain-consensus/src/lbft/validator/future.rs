@@ -1,7 +1,7 @@
 //! The future buffer: authenticated messages for later heights, replayed when their
 //! height comes (see [`crate::lbft::budget`]).
 
-use super::Validator;
+use super::{Validator, Verdict};
 use crate::lbft::budget::authenticate_future;
 use crate::lbft::error::Rejected;
 use crate::lbft::message::Message;
@@ -18,15 +18,16 @@ impl<S: ProposerSchedule> Validator<S> {
             return Err(Rejected::TooFarAhead);
         }
         if self.future.len() >= self.cfg.future_buffer {
-            self.stats.dropped_future = self.stats.dropped_future.saturating_add(1);
             return Err(Rejected::BufferFull);
         }
         let slot = authenticate_future(&self.cfg, &self.schedule, &mut self.stats, &msg)?;
-        let r = self.future.push(&self.cfg, from, slot, msg);
-        if r.is_err() {
-            self.stats.dropped_future = self.stats.dropped_future.saturating_add(1);
-        }
-        r
+        self.future.push(&self.cfg, from, slot, msg)
+    }
+
+    /// Count a dropped peer message by reason and give the host its verdict.
+    pub(super) fn count_drop(&mut self, why: Rejected) -> Verdict {
+        self.stats.dropped.add(why.drop_reason() as usize);
+        Verdict::of(why)
     }
 
     /// Replay buffered messages that became current; stops when none is left for the
@@ -36,8 +37,8 @@ impl<S: ProposerSchedule> Validator<S> {
             let Some((from, msg)) = self.future.take(self.height) else {
                 return;
             };
-            if self.dispatch(now, from, msg).is_err() {
-                self.stats.rejected = self.stats.rejected.saturating_add(1);
+            if let Err(why) = self.dispatch(now, from, msg) {
+                self.count_drop(why);
             }
         }
     }

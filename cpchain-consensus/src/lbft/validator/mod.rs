@@ -5,7 +5,7 @@
 //! block's transactions) and [`Validator::propose`]. Outputs: drained from
 //! [`Validator::poll_output`]; the host arms one timer at [`Validator::next_deadline`].
 //!
-//! Ordering contract: every [`Output::Persist`] precedes the [`Output::Broadcast`] of any
+//! Ordering contract: every [`ValidatorOutput::Persist`] precedes the [`ValidatorOutput::Broadcast`] of any
 //! vote, proposal or round change that depends on it. A host that writes each `Persist`
 //! durably before sending what follows can restart with [`Validator::restore`] and never
 //! sign two conflicting votes (test `restore_after_crash_never_double_votes`).
@@ -21,6 +21,7 @@ use super::vote::{Certificate, Phase, Vote};
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use cpchain_core::encoding::decode;
+use cpchain_core::machine::Machine;
 use cpchain_core::{Address, Height, Timestamp};
 use cpchain_crypto::Signature;
 
@@ -34,7 +35,9 @@ mod receive;
 mod steps;
 mod tally;
 
-pub use output::{Fault, Output, State, Stats};
+pub use output::{
+    Fault, State, Stats, ValidatorDrop, ValidatorOutput, Verdict, VALIDATOR_DROP_REASONS,
+};
 pub use persist::Persisted;
 
 /// An LBFT 2.0 validator. `S` is the proposer schedule (from DPoR).
@@ -79,7 +82,7 @@ pub struct Validator<S> {
     // Other heights and the host.
     /// Authenticated messages for later heights, under per-sender quotas (`budget`).
     future: FutureBuffer,
-    outputs: VecDeque<Output>,
+    outputs: VecDeque<ValidatorOutput>,
     stats: Stats,
 }
 
@@ -237,7 +240,7 @@ impl<S: ProposerSchedule> Validator<S> {
     }
 
     /// The next output, in order; `None` when drained.
-    pub fn poll_output(&mut self) -> Option<Output> {
+    pub fn poll_output(&mut self) -> Option<ValidatorOutput> {
         self.outputs.pop_front()
     }
 
@@ -253,38 +256,28 @@ impl<S: ProposerSchedule> Validator<S> {
         Some(d)
     }
 
-    /// Decode and handle bytes from a peer.
-    pub fn handle_bytes(
-        &mut self,
-        now: Timestamp,
-        from: Address,
-        bytes: &[u8],
-    ) -> Result<(), Rejected> {
+    /// Decode and handle bytes from a peer (see [`Validator::handle_message`]); bytes
+    /// that do not decode are [`Verdict::Reject`] with [`Rejected::Decode`].
+    pub fn handle_bytes(&mut self, now: Timestamp, from: Address, bytes: &[u8]) -> Verdict {
         match decode::<Message>(bytes) {
             Ok(msg) => self.handle_message(now, from, msg),
-            Err(e) => {
-                self.stats.rejected = self.stats.rejected.saturating_add(1);
-                Err(Rejected::Decode(e))
-            }
+            Err(e) => self.count_drop(Rejected::Decode(e)),
         }
     }
 
-    /// Handle a message from a peer. `from` is the transport sender, used only to name
-    /// the deliverer of an unattributable bad seal: every message authenticates itself by
-    /// signature. `Err` says why the message was dropped; the state is then unchanged
+    /// Handle a message from a peer. `from` is the transport sender, used to answer a
+    /// laggard and to name the deliverer of a bad seal: every message authenticates itself
+    /// by signature. A peer's bad message is not the caller's error: the [`Verdict`] says
+    /// whether it was taken in, ignored or rejected (for the host's peer scoring), a dropped
+    /// one is counted by reason in [`Stats::dropped`], and the state is then unchanged
     /// (apart from counters and `Fault` outputs).
-    pub fn handle_message(
-        &mut self,
-        now: Timestamp,
-        from: Address,
-        msg: Message,
-    ) -> Result<(), Rejected> {
-        let r = self.dispatch(now, from, msg);
-        if r.is_err() {
-            self.stats.rejected = self.stats.rejected.saturating_add(1);
-        }
+    pub fn handle_message(&mut self, now: Timestamp, from: Address, msg: Message) -> Verdict {
+        let verdict = match self.dispatch(now, from, msg) {
+            Ok(()) => Verdict::Accept,
+            Err(why) => self.count_drop(why),
+        };
         self.drain_future(now);
-        r
+        verdict
     }
 
     /// The round timer fired (or the host polls): give up on a missing proposal
@@ -307,7 +300,7 @@ impl<S: ProposerSchedule> Validator<S> {
     }
 
     /// The host's verdict on the transactions of a proposal it was asked to check with
-    /// [`Output::CheckBlock`]. An invalid body is illicit (§2.4.2): impeach.
+    /// [`ValidatorOutput::CheckBlock`]. An invalid body is illicit (§2.4.2): impeach.
     pub fn block_checked(&mut self, now: Timestamp, block: BlockId, valid: bool) {
         if self.pending_check != Some(block) {
             return;
@@ -316,11 +309,12 @@ impl<S: ProposerSchedule> Validator<S> {
         if valid {
             self.approved.insert(block);
         } else if let Some((_, header, seal)) = self.pre_prepare.clone() {
-            self.outputs.push_back(Output::Fault(Fault::IllicitBlock {
-                header,
-                seal,
-                reason: BlockError::Content,
-            }));
+            self.outputs
+                .push_back(ValidatorOutput::Fault(Fault::IllicitBlock {
+                    header,
+                    seal,
+                    reason: BlockError::Content,
+                }));
             if self.round == 0 && self.prepared.is_none() && self.lock.is_none() {
                 let id = self.impeach_id;
                 self.prepare(id);
@@ -378,7 +372,7 @@ impl<S: ProposerSchedule> Validator<S> {
         // Persisted with the block it seals, so a restart keeps it (issue 12 item 0).
         self.emit_persist();
         self.outputs
-            .push_back(Output::Broadcast(Message::PrePrepare(block)));
+            .push_back(ValidatorOutput::Broadcast(Message::PrePrepare(block)));
         self.progress(now);
         Ok(id)
     }
@@ -416,5 +410,31 @@ impl<S: ProposerSchedule> Validator<S> {
             Message::RoundChange(rc) => self.on_round_change(now, rc),
             Message::Validate(v) => self.on_validate(now, v),
         }
+    }
+}
+
+/// The SDK's one machine contract ([`cpchain_core::machine`]); it calls the inherent
+/// methods of the same names. The validator always has a deadline (its round timer).
+impl<S: ProposerSchedule> Machine for Validator<S> {
+    type Output<'a>
+        = ValidatorOutput
+    where
+        S: 'a;
+    type Stats = Stats;
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        Validator::handle_timeout(self, now);
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        Validator::next_deadline(self)
+    }
+
+    fn poll_output(&mut self) -> Option<ValidatorOutput> {
+        Validator::poll_output(self)
+    }
+
+    fn stats(&self) -> Stats {
+        Validator::stats(self)
     }
 }

@@ -1,6 +1,6 @@
 //! Crash safety: the record a validator persists before acting, and the restart from it.
 
-use super::{Output, Validator};
+use super::{Validator, ValidatorOutput};
 use crate::lbft::block::{Block, Header};
 use crate::lbft::config::Config;
 use crate::lbft::error::ConfigError;
@@ -50,13 +50,13 @@ impl WireMessage for Persisted {
 }
 
 impl<S: ProposerSchedule> Validator<S> {
-    /// A validator restarted from its last [`Output::Persist`]. It will not sign anything
+    /// A validator restarted from its last [`ValidatorOutput::Persist`]. It will not sign anything
     /// that conflicts with what it signed before the crash; it re-broadcasts its votes of
     /// the current round so peers that missed them can count them, and a round change for
     /// its height and round (with its lock), so peers that moved on while it was down
     /// answer with the VALIDATEs it missed and peers in later rounds pull it forward.
     ///
-    /// A processed [`Output::Commit`] is durable in the host's chain. If the host crashed
+    /// A processed [`ValidatorOutput::Commit`] is durable in the host's chain. If the host crashed
     /// after it but before the next `Persist`, its chain head is past `persisted.parent`:
     /// start with [`Validator::new`] at the head instead — nothing was signed there yet,
     /// since the `Persist` of a new height precedes every vote at it.
@@ -98,12 +98,14 @@ impl<S: ProposerSchedule> Validator<S> {
         if let Some(p) = persisted.prepared {
             v.record_own(p.clone());
             v.prepared = Some(p.clone());
-            v.outputs.push_back(Output::Broadcast(Message::Vote(p)));
+            v.outputs
+                .push_back(ValidatorOutput::Broadcast(Message::Vote(p)));
         }
         if let Some(c) = persisted.committed {
             v.record_own(c.clone());
             v.committed = Some(c.clone());
-            v.outputs.push_back(Output::Broadcast(Message::Vote(c)));
+            v.outputs
+                .push_back(ValidatorOutput::Broadcast(Message::Vote(c)));
         }
         if let Some(block) = persisted.prepared_block {
             v.restore_prepared_block(block)?;
@@ -131,7 +133,7 @@ impl<S: ProposerSchedule> Validator<S> {
             self.approved.insert(id);
         } else if self.round == 0 && self.prepared.is_none() {
             self.pending_check = Some(id);
-            self.outputs.push_back(Output::CheckBlock {
+            self.outputs.push_back(ValidatorOutput::CheckBlock {
                 height: self.height,
                 block: block.clone(),
             });
@@ -182,6 +184,6 @@ impl<S: ProposerSchedule> Validator<S> {
 
     pub(super) fn emit_persist(&mut self) {
         let p = self.persisted();
-        self.outputs.push_back(Output::Persist(p));
+        self.outputs.push_back(ValidatorOutput::Persist(p));
     }
 }

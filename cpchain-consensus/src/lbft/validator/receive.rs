@@ -1,14 +1,11 @@
 //! Checking and taking in a peer's message at the current height: PRE-PREPARE, a leader's
 //! proposal, a vote, a round change.
 
-use super::{Fault, Output, Validator};
+use super::{Fault, Validator, ValidatorOutput};
 use crate::lbft::block::{check_normal_header, tx_root, Block};
 use crate::lbft::budget::{heap_of_block, heap_of_proposal};
 use crate::lbft::error::{BlockError, CertificateError, Rejected};
-use crate::lbft::message::{
-    proposal_payload, round_change_payload, Proposal, RoundChange, PROPOSAL_DOMAIN,
-    ROUND_CHANGE_DOMAIN,
-};
+use crate::lbft::message::{Proposal, RoundChange};
 use crate::lbft::round::leader;
 use crate::lbft::schedule::ProposerSchedule;
 use crate::lbft::vote::Vote;
@@ -41,14 +38,14 @@ impl<S: ProposerSchedule> Validator<S> {
             (Ok(()), Some(seal)) => seal,
             _ => {
                 self.outputs
-                    .push_back(Output::Fault(Fault::BadSeal { from, block: id }));
+                    .push_back(ValidatorOutput::Fault(Fault::BadSeal { from, block: id }));
                 return Err(Rejected::Block(BlockError::BadSeal));
             }
         };
         check_body_binding(&block)?;
         if let Some((_, first, first_seal)) = &self.pre_prepare {
             self.outputs
-                .push_back(Output::Fault(Fault::ProposerEquivocation {
+                .push_back(ValidatorOutput::Fault(Fault::ProposerEquivocation {
                     first: first.clone(),
                     first_seal: *first_seal,
                     second: block.header.clone(),
@@ -66,11 +63,12 @@ impl<S: ProposerSchedule> Validator<S> {
             self.cfg.max_block_bytes,
             self.cfg.max_transactions,
         ) {
-            self.outputs.push_back(Output::Fault(Fault::IllicitBlock {
-                header: block.header,
-                seal,
-                reason,
-            }));
+            self.outputs
+                .push_back(ValidatorOutput::Fault(Fault::IllicitBlock {
+                    header: block.header,
+                    seal,
+                    reason,
+                }));
             // §2.4.2: an illicit block from the proposer triggers impeachment at once.
             if self.round == 0 && self.prepared.is_none() && self.lock.is_none() {
                 let imp = self.impeach_id;
@@ -82,7 +80,7 @@ impl<S: ProposerSchedule> Validator<S> {
         self.store_block(id, block.clone())?;
         if self.round == 0 && self.prepared.is_none() {
             self.pending_check = Some(id);
-            self.outputs.push_back(Output::CheckBlock {
+            self.outputs.push_back(ValidatorOutput::CheckBlock {
                 height: self.height,
                 block,
             });
@@ -130,22 +128,13 @@ impl<S: ProposerSchedule> Validator<S> {
         if first_id == Some((id, pol_round)) {
             return Err(Rejected::Duplicate);
         }
-        let key = self
-            .cfg
-            .validators
-            .key_of(&p.leader)
-            .ok_or(Rejected::NotMember)?;
         self.stats.verifies = self.stats.verifies.saturating_add(1);
-        key.verify_payload(
-            &PROPOSAL_DOMAIN,
-            &proposal_payload(self.cfg.spec.chain_id, self.height, p.round, &id, pol_round),
-            &p.signature,
-        )
-        .map_err(|_| Rejected::BadSignature)?;
+        p.verify(self.cfg.spec.chain_id, &self.cfg.validators)
+            .map_err(|_| Rejected::BadSignature)?;
         if let Some(first) = self.proposals.get(&p.round) {
             // Two signed proposals of one round: the leader equivocated.
             self.outputs
-                .push_back(Output::Fault(Fault::LeaderEquivocation {
+                .push_back(ValidatorOutput::Fault(Fault::LeaderEquivocation {
                     first: first.clone(),
                     second: p,
                 }));
@@ -202,10 +191,11 @@ impl<S: ProposerSchedule> Validator<S> {
             self.stats.verifies = self.stats.verifies.saturating_add(1);
             v.verify(self.cfg.spec.chain_id, &self.cfg.validators)
                 .map_err(|_| Rejected::BadSignature)?;
-            self.outputs.push_back(Output::Fault(Fault::Equivocation {
-                first: first.clone(),
-                second: v,
-            }));
+            self.outputs
+                .push_back(ValidatorOutput::Fault(Fault::Equivocation {
+                    first: first.clone(),
+                    second: v,
+                }));
             return Err(Rejected::Equivocation);
         }
         self.stats.verifies = self.stats.verifies.saturating_add(1);
@@ -236,24 +226,10 @@ impl<S: ProposerSchedule> Validator<S> {
         if !far && self.round_changes.contains(&(rc.round, idx)) {
             return Err(Rejected::Duplicate);
         }
-        let key = self
-            .cfg
-            .validators
-            .key_of(&rc.voter)
-            .ok_or(Rejected::NotMember)?;
         let lock_id = rc.lock.as_ref().map(|p| p.block.id());
         self.stats.verifies = self.stats.verifies.saturating_add(1);
-        key.verify_payload(
-            &ROUND_CHANGE_DOMAIN,
-            &round_change_payload(
-                self.cfg.spec.chain_id,
-                self.height,
-                rc.round,
-                lock_id.zip(rc.lock.as_ref().map(|p| p.certificate.round)),
-            ),
-            &rc.signature,
-        )
-        .map_err(|_| Rejected::BadSignature)?;
+        rc.verify(self.cfg.spec.chain_id, &self.cfg.validators)
+            .map_err(|_| Rejected::BadSignature)?;
         if far {
             self.note_presence(rc.round, idx);
             self.progress(now);

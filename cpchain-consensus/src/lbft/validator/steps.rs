@@ -1,7 +1,7 @@
 //! The protocol steps a validator takes itself (§2.4.2): sign and send PREPARE and COMMIT,
 //! lead a round, change round, decide and move to the next height.
 
-use super::{Output, Validator};
+use super::{Validator, ValidatorOutput};
 use crate::lbft::block::{Block, BlockId, Header};
 use crate::lbft::message::{LockProof, Message, Proposal, RoundChange, Validate};
 use crate::lbft::round::{leader, RoundTimes};
@@ -37,7 +37,8 @@ impl<S: ProposerSchedule> Validator<S> {
         self.prepared = Some(v.clone());
         self.record_own(v.clone());
         self.emit_persist();
-        self.outputs.push_back(Output::Broadcast(Message::Vote(v)));
+        self.outputs
+            .push_back(ValidatorOutput::Broadcast(Message::Vote(v)));
     }
 
     /// Lock on `id` and send this round's COMMIT (or IMPEACH COMMIT). At most one per
@@ -51,7 +52,8 @@ impl<S: ProposerSchedule> Validator<S> {
         self.committed = Some(v.clone());
         self.record_own(v.clone());
         self.emit_persist();
-        self.outputs.push_back(Output::Broadcast(Message::Vote(v)));
+        self.outputs
+            .push_back(ValidatorOutput::Broadcast(Message::Vote(v)));
     }
 
     /// Round leader: propose the valid value with its P-certificate, else the impeach block.
@@ -82,7 +84,7 @@ impl<S: ProposerSchedule> Validator<S> {
         );
         self.emit_persist();
         self.outputs
-            .push_back(Output::Broadcast(Message::Proposal(p.clone())));
+            .push_back(ValidatorOutput::Broadcast(Message::Proposal(p.clone())));
         self.proposals.insert(self.round, p);
     }
 
@@ -123,7 +125,7 @@ impl<S: ProposerSchedule> Validator<S> {
             lock,
         );
         self.outputs
-            .push_back(Output::Broadcast(Message::RoundChange(rc)));
+            .push_back(ValidatorOutput::Broadcast(Message::RoundChange(rc)));
     }
 
     pub(super) fn round_times(&self, round: u32, start: Timestamp) -> RoundTimes {
@@ -223,14 +225,16 @@ impl<S: ProposerSchedule> Validator<S> {
         certificate: Certificate,
     ) {
         self.stats.decided = self.stats.decided.saturating_add(1);
-        self.outputs.push_back(Output::Commit {
+        self.outputs.push_back(ValidatorOutput::Commit {
             block: block.clone(),
             certificate: certificate.clone(),
         });
         let header = block.header.clone();
         let validate = Validate { block, certificate };
         self.outputs
-            .push_back(Output::Broadcast(Message::Validate(validate.clone())));
+            .push_back(ValidatorOutput::Broadcast(Message::Validate(
+                validate.clone(),
+            )));
         self.recent.push_back(validate);
         self.trim_recent();
         self.helped.clear();
