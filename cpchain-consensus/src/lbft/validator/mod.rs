@@ -7,7 +7,7 @@
 //!
 //! Ordering contract: every [`ValidatorOutput::Persist`] precedes the [`ValidatorOutput::Broadcast`] of any
 //! vote, proposal or round change that depends on it. A host that writes each `Persist`
-//! durably before sending what follows can restart with [`Validator::restore`] and never
+//! durably before sending what follows can restart with [`Validator::restart`] and never
 //! sign two conflicting votes (test `restore_after_crash_never_double_votes`).
 
 use super::block::{Block, BlockId, Header};
@@ -87,9 +87,10 @@ pub struct Validator<S> {
 }
 
 impl<S: ProposerSchedule> Validator<S> {
-    /// A validator starting at the height after `parent` (genesis or the host's chain
-    /// head), at time `now`. After a restart, give it the head's VALIDATE with
-    /// [`Validator::remember`].
+    /// A fresh validator starting at the height after `parent` (genesis or the host's
+    /// chain head), at time `now`, with nothing persisted. A host that may have state on
+    /// disk starts with [`Validator::restart`] instead, which also takes the record and the
+    /// head's VALIDATE.
     pub fn new(
         cfg: Config,
         schedule: S,
