@@ -176,7 +176,7 @@ impl<S: ProposerSchedule> Validator<S> {
             v.check_block_sealed(id, &proof.block)
                 .map_err(|_| ConfigError::PersistedMismatch)?;
             v.blocks.insert(id, proof.block);
-            v.pcerts.insert((round, id), proof.certificate);
+            v.tally.learn_pcert(id, proof.certificate);
             v.lock = Some((round, id));
         }
         if let Some(p) = persisted.prepared {
