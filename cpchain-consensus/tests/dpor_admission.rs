@@ -24,7 +24,8 @@ fn prover() -> Address {
 /// An RNode pool holding the prover at the minimum deposit.
 fn pool_with_prover(spec: &ChainSpec) -> RNodePool {
     let mut pool = RNodePool::new(spec, 16);
-    pool.join(Timestamp(0), prover(), spec.rnode_deposit).unwrap();
+    pool.join(Timestamp(0), prover(), spec.rnode_deposit)
+        .unwrap();
     pool
 }
 
