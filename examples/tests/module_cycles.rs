@@ -660,16 +660,6 @@ const KNOWN_CYCLES: &[(&[&str], &str)] = &[
          validator into lbft/validator/ with Stats in a file of its own, which breaks it",
     ),
     (
-        &[
-            "cpchain-crypto/src/identity.rs",
-            "cpchain-crypto/src/libsecp.rs",
-            "cpchain-crypto/src/sim_crypto.rs",
-        ],
-        "the libsecp256k1 backend and the verify cache return and store identity's \
-         PublicKey while identity calls them; they belong under identity/ (not done: \
-         sim_crypto.rs is being edited by the cpchain-sim move)",
-    ),
-    (
         &["cpchain-ffi/src/boundary.rs", "cpchain-ffi/src/result.rs"],
         "boundary returns cpchain_result; result's exported text functions use boundary's \
          guards; moving either reorders the generated C header (checked by \
