@@ -8,7 +8,9 @@
 #   features, transitively) only on the workspace crates below it: never consensus <->
 #   storage, never on cpchain-sim, cpchain-node, cpchain-ffi or the examples;
 # * cpchain-ffi (shipped to C and firmware) never on cpchain-sim (which carries
-#   insecure-test-crypto), cpchain-node or the examples.
+#   insecure-test-crypto), cpchain-node or the examples; cpchain-sim and cpchain-node never
+#   on cpchain-ffi, and neither on the other.
+# A crate not in the workspace (yet) is reported and skipped.
 #
 # Prints one line per crate checked; exits 1 on the first crate with a dependency it must
 # not have, naming it. Run from anywhere: scripts/check-crate-deps.sh
@@ -44,6 +46,10 @@ check_allowed() {
 check_denied() {
   local crate="$1"; shift
   local deps bad=()
+  if ! cargo pkgid -p "$crate" >/dev/null 2>&1; then
+    echo "$crate: not in the workspace, skipped"
+    return
+  fi
   deps="$(workspace_deps "$crate")"
   for d in $deps; do
     for x in "$@"; do [ "$d" = "$x" ] && bad+=("$d"); done
@@ -61,5 +67,7 @@ check_allowed cpchain-crypto cpchain-core
 check_allowed cpchain-consensus cpchain-core cpchain-crypto
 check_allowed cpchain-storage cpchain-core cpchain-crypto
 check_denied cpchain-ffi cpchain-sim cpchain-node cpchain-examples
+check_denied cpchain-sim cpchain-ffi cpchain-node
+check_denied cpchain-node cpchain-ffi cpchain-sim
 
 exit "$fail"
