@@ -14,7 +14,8 @@
 //!
 //! Here the chains are made in-process: the committee's COMMIT votes are signed with the
 //! same calls validators make, so the certificate is the one a host receives in a VALIDATE
-//! broadcast (or from a node's block API). Every step asserts what it prints, so CI runs it.
+//! broadcast (or from a node's block API). Every step asserts what it prints, and
+//! `tests/verify_one_block.rs` runs it under `cargo test`.
 //!
 //! Run: `cargo run --example verify_one_block`
 
@@ -37,7 +38,8 @@ use rand_core::SeedableRng;
 const BLOCKS: u64 = 10;
 const MIDDLE: u64 = 6;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Both checks, each step asserted; also run by `cargo test` (`tests/verify_one_block.rs`).
+pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A seeded RNG: the SDK never reads OS randomness, so the run is reproducible.
     let mut rng = ChaCha20Rng::seed_from_u64(2026);
     consensus_block(&mut rng)?;
