@@ -660,12 +660,6 @@ const KNOWN_CYCLES: &[(&[&str], &str)] = &[
          validator into lbft/validator/ with Stats in a file of its own, which breaks it",
     ),
     (
-        &["cpchain-ffi/src/boundary.rs", "cpchain-ffi/src/result.rs"],
-        "boundary returns cpchain_result; result's exported text functions use boundary's \
-         guards; moving either reorders the generated C header (checked by \
-         tests/check-header.sh), left for a header-regenerating change",
-    ),
-    (
         &["cpchain-node/src/api.rs", "cpchain-node/src/node.rs"],
         "host binary crate under active change (node roles); api reads node::Status while \
          node starts the api",
