@@ -375,7 +375,12 @@ impl Crate {
                     use_tree(&toks, &mut i, Vec::new(), &mut items);
                     self.modules[cur].uses.extend(items);
                 }
-                Tok::Ident(kw) if ITEM_KEYWORDS.contains(&kw.as_str()) => {
+                // An item of the module itself, not one inside an `impl` or `fn` body (an
+                // associated `type Stats = …` defines nothing at module level).
+                Tok::Ident(kw)
+                    if ITEM_KEYWORDS.contains(&kw.as_str())
+                        && stack.last().is_some_and(|s| s.1 == depth) =>
+                {
                     let mut k = i + 1;
                     if kw == "macro_rules" && is(toks.get(k), &Tok::Punct('!')) {
                         k += 1;
@@ -801,4 +806,36 @@ fn module_cycles_checker_follows_globs_groups_and_inline_modules() {
         ]
     );
     assert_eq!(krate.cycles().len(), 1, "a.rs <-> c.rs");
+}
+
+#[test]
+fn module_cycles_checker_resolves_through_a_facade_with_an_associated_type() {
+    // `v/mod.rs` re-exports `Stats` from `v/out.rs` and also has an associated type named
+    // `Stats`: a path to `crate::v::Stats` leads to out.rs, not to the facade.
+    let krate = mem_crate(&[
+        ("src/lib.rs", "mod b;\nmod v;\n"),
+        (
+            "src/v/mod.rs",
+            "mod out;\npub use out::Stats;\nuse crate::b::helper;\n\
+             impl Machine for V { type Stats = Stats; fn f() {} }\n",
+        ),
+        ("src/v/out.rs", "pub struct Stats;\n"),
+        ("src/b.rs", "use crate::v::Stats;\npub fn helper() {}\n"),
+    ]);
+    let edges: Vec<(String, String)> = krate
+        .edges()
+        .keys()
+        .map(|(a, b)| {
+            (
+                krate.files[*a].display().to_string(),
+                krate.files[*b].display().to_string(),
+            )
+        })
+        .collect();
+    assert!(edges.contains(&("src/b.rs".to_owned(), "src/v/out.rs".to_owned())));
+    assert!(!edges.contains(&("src/b.rs".to_owned(), "src/v/mod.rs".to_owned())));
+    assert!(
+        krate.cycles().is_empty(),
+        "b -> v/out, v/mod -> b: no cycle"
+    );
 }
