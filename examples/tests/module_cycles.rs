@@ -655,23 +655,11 @@ fn read_disk(p: &Path) -> Option<String> {
 /// when a cycle appears that is not listed *and* when a listed one is gone (so the entry is
 /// deleted with the fix). Each entry is the sorted set of files of one cycle, relative to
 /// the workspace.
-const KNOWN_CYCLES: &[(&[&str], &str)] = &[
-    (
-        &[
-            "cpchain-consensus/src/lbft/validator/output.rs",
-            "cpchain-consensus/src/lbft/validator/persist.rs",
-        ],
-        "ValidatorOutput::Persist carries Persisted while persist.rs emits ValidatorOutputs; \
-         Persisted belongs in output.rs with the other types the validator hands out (issue \
-         13 item 4), left to branch `split`, which is rewriting persist.rs (one restart \
-         function)",
-    ),
-    (
-        &["cpchain-node/src/api.rs", "cpchain-node/src/node.rs"],
-        "host binary crate under active change (node roles); api reads node::Status while \
+const KNOWN_CYCLES: &[(&[&str], &str)] = &[(
+    &["cpchain-node/src/api.rs", "cpchain-node/src/node.rs"],
+    "host binary crate under active change (node roles); api reads node::Status while \
          node starts the api",
-    ),
-];
+)];
 
 #[test]
 fn no_import_cycle_between_module_files_of_any_crate() {
