@@ -137,7 +137,7 @@ impl DporState {
         let terms = dpor::check_campaign(
             spec,
             campaign,
-            self.is_rnode(&signer),
+            &self.pool(spec),
             head,
             first,
             canonical_hash,
