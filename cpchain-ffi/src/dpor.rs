@@ -316,6 +316,27 @@ impl From<ScheduleError> for cpchain_result {
     }
 }
 
+/// A copy of the schedule behind the handle `s`, for a validator of `spec`: the handle
+/// stays the caller's. A schedule made from another chain spec is
+/// `CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH`.
+///
+/// # Safety
+///
+/// `s` a live handle.
+pub(crate) unsafe fn schedule_copy(
+    s: *const cpchain_dpor_schedule,
+    spec: &cpchain_core::ChainSpec,
+) -> FfiResult<Schedule> {
+    // SAFETY: forwarded from this function's contract.
+    let s = unsafe { schedule_ref(s) }?;
+    let copy = s.inner.lock()?.clone();
+    if copy.spec() == spec {
+        Ok(copy)
+    } else {
+        Err(cpchain_result::LbftScheduleMismatch)
+    }
+}
+
 /// Borrow a schedule handle.
 ///
 /// # Safety

@@ -12,22 +12,47 @@
 //!
 //! # The validator handle
 //!
-//! `cpchain_lbft_validator` wraps the sans-IO `Validator` with a fixed proposer rotation:
-//! feed it peer bytes (`_handle_bytes`), timer expiries (`_handle_timeout`), verdicts on
+//! `cpchain_lbft_validator` wraps the sans-IO `Validator` with a proposer schedule: a fixed
+//! rotation (`cpchain_lbft_validator_new` / `_restore`) or a copy of a DPoR schedule
+//! (`cpchain_lbft_validator_new_dpor` / `_restore_dpor`, refreshed with
+//! `cpchain_lbft_validator_set_schedule` after each election). Feed it peer bytes (`_handle_bytes`), timer expiries (`_handle_timeout`), verdicts on
 //! proposals (`_block_checked`) and, when scheduled, a proposal (`_propose`); then `_poll`
 //! until `CPCHAIN_RESULT_NO_OUTPUT`, acting on each output's kind in order (persist before
 //! sending). It is a mutable handle: single-threaded and poisoned by a caught panic.
+//!
+//! # Schedules are copied, never shared
+//!
+//! A validator takes a *copy* of the `cpchain_dpor_schedule` it is given: the schedule
+//! handle stays the caller's (free it whenever), and the validator never reads C memory
+//! after the call returns, so there is no lifetime to get wrong and no lock shared between
+//! two handles. The price is that an election is installed twice: in the host's schedule
+//! (`cpchain_dpor_schedule_elect_at` at the checkpoint's `COMMIT`), then in each validator
+//! with `cpchain_lbft_validator_set_schedule`, before the first height of the term it
+//! serves (the election lead gives the host `election_lead_terms` terms to do so). A
+//! validator whose copy lacks the committee of its height knows no proposer there and
+//! can only certify the impeach block.
+//!
+//! # Fault evidence
+//!
+//! A `FAULT` output's bytes are an encoded evidence message (tag `0x0208`, versioned like
+//! every wire message) for vote, proposer and leader equivocation and for an illicit
+//! block; `cpchain_lbft_verify_evidence` lets anyone with the committee check them and
+//! names the offender. A bad seal has no bytes: a seal that does not recover to the
+//! header's proposer proves nothing about anyone, and `info.peer` names only the deliverer.
 
 use crate::boundary::{ffi_boundary, handle, input, input_items, OutBuf, OutPtr};
 use crate::CPCHAIN_PUBLIC_KEY_COMPRESSED_LEN;
 use crate::{cpchain_chain_spec, cpchain_result, FfiResult, CPCHAIN_ADDRESS_LEN};
 #[cfg(not(feature = "std"))]
 use alloc::{boxed::Box, vec::Vec};
+use cpchain_consensus::dpor;
+use cpchain_consensus::evidence::{self, EvidenceError, IllicitReason, OffenceKind};
 use cpchain_consensus::lbft::{
     verify_validate, BlockError, CertificateError, ConfigError, FixedSchedule, Header,
-    ImpeachQuorum, LightError, Message, Validate, ValidatorSet,
+    ImpeachQuorum, LightError, Message, ProposerSchedule, Validate, ValidatorSet,
 };
 use cpchain_core::encoding::{self, peek_tag, WireMessage};
+use cpchain_core::Height;
 use cpchain_core::{Address, Timestamp};
 use cpchain_crypto::PublicKey;
 
@@ -205,29 +230,9 @@ pub unsafe extern "C" fn cpchain_lbft_verify_validate(
         // SAFETY: forwarded from this function's contract.
         let signatures = unsafe { OutPtr::new(signatures) }?;
         let quorum = impeach_quorum_of(impeach_quorum)?;
-        // SAFETY: forwarded from this function's contract (arrays of bytes).
-        let keys = unsafe {
-            input_items(
-                validators.cast::<[u8; CPCHAIN_PUBLIC_KEY_COMPRESSED_LEN]>(),
-                n_validators,
-            )
-        }?;
         // SAFETY: forwarded from this function's contract.
-        let props =
-            unsafe { input_items(proposers.cast::<[u8; CPCHAIN_ADDRESS_LEN]>(), n_proposers) }?;
-        let expected = usize::try_from(spec.spec.validators()).unwrap_or(usize::MAX);
-        if keys.len() != expected {
-            return Err(cpchain_result::LbftValidatorCount);
-        }
-        let keys: Vec<PublicKey> = keys
-            .iter()
-            .map(|k| {
-                // SAFETY: a 33-byte array of ours, read for its length.
-                unsafe { crate::keys::public_key(k.as_ptr(), k.len()) }
-            })
-            .collect::<FfiResult<_>>()?;
-        let set = ValidatorSet::new(&keys)?;
-        let schedule = FixedSchedule::new(props.iter().map(|a| Address(*a)).collect());
+        let (set, schedule) =
+            unsafe { committee(&spec.spec, validators, n_validators, proposers, n_proposers) }?;
         // SAFETY: forwarded from this function's contract.
         let parent = unsafe { input(parent, parent_len) }?;
         let parent: Header = encoding::decode(parent)?;
@@ -245,7 +250,7 @@ pub unsafe extern "C" fn cpchain_lbft_verify_validate(
 // ---------------------------------------------------------------------------------------
 
 use crate::boundary::{ffi_boundary_void, Exclusive};
-use crate::{cpchain_bytes, cpchain_secret_key};
+use crate::{cpchain_bytes, cpchain_dpor_schedule, cpchain_secret_key};
 use cpchain_consensus::lbft::{
     Config, Fault, Output, Persisted, ProposeError, Rejected, Validator,
 };
@@ -270,8 +275,10 @@ pub enum cpchain_lbft_output_kind {
     /// The block is final: the bytes are its VALIDATE (block and C-certificate), which
     /// light clients verify with `cpchain_lbft_verify_validate`.
     Commit = 5,
-    /// A peer misbehaved: `info.fault` says how and `info.peer` who (when known); for vote
-    /// equivocation the bytes are the two encoded votes, back to back.
+    /// A peer misbehaved: `info.fault` says how and `info.peer` who (for a bad seal, the
+    /// deliverer). The bytes are the encoded evidence (at most
+    /// `CPCHAIN_LBFT_EVIDENCE_MAX_LEN`), which `cpchain_lbft_verify_evidence` checks;
+    /// none (length 0) for a bad seal, which proves nothing about anyone.
     Fault = 6,
 }
 
@@ -320,8 +327,28 @@ struct Polled {
     info: cpchain_lbft_output_info,
 }
 
+/// The proposer schedule a C validator follows: a fixed rotation, or the validator's own
+/// copy of a DPoR schedule (see the module docs: copied, never shared).
+#[derive(Debug, Clone)]
+enum HostSchedule {
+    /// `proposers[(h - 1) mod m]`.
+    Fixed(FixedSchedule),
+    /// Default proposers and elected committees per term (boxed: the spec it holds makes
+    /// it ten times a rotation's size).
+    Dpor(Box<dpor::Schedule>),
+}
+
+impl ProposerSchedule for HostSchedule {
+    fn proposer_of(&self, height: Height) -> Option<Address> {
+        match self {
+            HostSchedule::Fixed(s) => s.proposer_of(height),
+            HostSchedule::Dpor(s) => ProposerSchedule::proposer_of(&**s, height),
+        }
+    }
+}
+
 struct ValidatorState {
-    validator: Validator<FixedSchedule>,
+    validator: Validator<HostSchedule>,
     /// An output taken from the validator but not yet delivered (the caller's buffer was too
     /// small): it is handed out again by the next poll, so nothing is lost.
     pending: Option<Polled>,
@@ -371,7 +398,7 @@ impl From<ProposeError> for cpchain_result {
     }
 }
 
-/// Build the committee and schedule from C arrays.
+/// Build the committee and a fixed schedule from C arrays.
 ///
 /// # Safety
 ///
@@ -382,7 +409,30 @@ unsafe fn committee(
     n_validators: usize,
     proposers: *const u8,
     n_proposers: usize,
-) -> FfiResult<(ValidatorSet, FixedSchedule)> {
+) -> FfiResult<(ValidatorSet, HostSchedule)> {
+    // SAFETY: forwarded from this function's contract.
+    let set = unsafe { validator_set(spec, validators, n_validators) }?;
+    // SAFETY: forwarded from this function's contract.
+    let props = unsafe { input_items(proposers.cast::<[u8; CPCHAIN_ADDRESS_LEN]>(), n_proposers) }?;
+    Ok((
+        set,
+        HostSchedule::Fixed(FixedSchedule::new(
+            props.iter().map(|a| Address(*a)).collect(),
+        )),
+    ))
+}
+
+/// The committee from `n_validators` 33-byte compressed keys, back to back: the spec's
+/// `3f + 1`, distinct.
+///
+/// # Safety
+///
+/// `validators` readable for `n_validators * 33` bytes (NULL when 0).
+unsafe fn validator_set(
+    spec: &cpchain_core::ChainSpec,
+    validators: *const u8,
+    n_validators: usize,
+) -> FfiResult<ValidatorSet> {
     // SAFETY: forwarded from this function's contract.
     let keys = unsafe {
         input_items(
@@ -390,8 +440,6 @@ unsafe fn committee(
             n_validators,
         )
     }?;
-    // SAFETY: forwarded from this function's contract.
-    let props = unsafe { input_items(proposers.cast::<[u8; CPCHAIN_ADDRESS_LEN]>(), n_proposers) }?;
     let expected = usize::try_from(spec.validators()).unwrap_or(usize::MAX);
     if keys.len() != expected {
         return Err(cpchain_result::LbftValidatorCount);
@@ -403,11 +451,7 @@ unsafe fn committee(
             unsafe { crate::keys::public_key(k.as_ptr(), k.len()) }
         })
         .collect::<FfiResult<_>>()?;
-    let set = ValidatorSet::new(&keys)?;
-    Ok((
-        set,
-        FixedSchedule::new(props.iter().map(|a| Address(*a)).collect()),
-    ))
+    Ok(ValidatorSet::new(&keys)?)
 }
 
 /// Make a validator for the height after `parent` (an encoded header: genesis, or the
@@ -464,7 +508,7 @@ fn impeach_quorum_of(code: u32) -> FfiResult<ImpeachQuorum> {
     }
 }
 
-fn boxed_validator(validator: Validator<FixedSchedule>) -> *mut cpchain_lbft_validator {
+fn boxed_validator(validator: Validator<HostSchedule>) -> *mut cpchain_lbft_validator {
     Box::into_raw(Box::new(cpchain_lbft_validator {
         inner: Exclusive::new(ValidatorState {
             validator,
@@ -534,6 +578,121 @@ pub unsafe extern "C" fn cpchain_lbft_validator_restore(
         cfg.impeach_quorum = quorum;
         let validator = Validator::restore(cfg, schedule, record)?;
         out.set(boxed_validator(validator));
+        Ok(())
+    }
+}
+
+/// `cpchain_lbft_validator_new` with a DPoR proposer schedule instead of a fixed
+/// rotation: the validator takes a copy of `schedule` as it is now (default proposers and
+/// the committees installed so far); the schedule handle stays the caller's and may be
+/// freed at once. Install each later election with `cpchain_lbft_validator_set_schedule`
+/// (see the module docs). `schedule` must have been made from the same chain spec as
+/// `spec` (`CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH` otherwise). `*out` is NULL on any error.
+///
+/// # Safety
+///
+/// `spec`, `key` and `schedule` live handles (`schedule` not in use by another thread);
+/// every (pointer, length) readable; `out` a writable pointer.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_new_dpor(
+    spec: *const cpchain_chain_spec,
+    key: *const cpchain_secret_key,
+    validators: *const u8,
+    n_validators: usize,
+    schedule: *const cpchain_dpor_schedule,
+    impeach_quorum: u32,
+    parent: *const u8,
+    parent_len: usize,
+    now_ms: u64,
+    out: *mut *mut cpchain_lbft_validator,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutPtr::new(out) }?;
+        out.set(core::ptr::null_mut());
+        // SAFETY: forwarded from this function's contract.
+        let spec = unsafe { handle(spec) }?;
+        // SAFETY: forwarded from this function's contract.
+        let key = unsafe { handle(key) }?.key.clone();
+        let quorum = impeach_quorum_of(impeach_quorum)?;
+        // SAFETY: forwarded from this function's contract.
+        let set = unsafe { validator_set(&spec.spec, validators, n_validators) }?;
+        // SAFETY: forwarded from this function's contract.
+        let schedule = unsafe { crate::dpor::schedule_copy(schedule, &spec.spec) }?;
+        // SAFETY: forwarded from this function's contract.
+        let parent: Header = encoding::decode(unsafe { input(parent, parent_len) }?)?;
+        let mut cfg = Config::new(spec.spec.clone(), set, key);
+        cfg.impeach_quorum = quorum;
+        let validator =
+            Validator::new(cfg, HostSchedule::Dpor(Box::new(schedule)), parent, Timestamp(now_ms))?;
+        out.set(boxed_validator(validator));
+        Ok(())
+    }
+}
+
+/// `cpchain_lbft_validator_restore` with a DPoR proposer schedule (copied, as in
+/// `cpchain_lbft_validator_new_dpor`). The persisted record does not hold the schedule:
+/// pass the host's schedule with every election up to the restart installed.
+///
+/// # Safety
+///
+/// As `cpchain_lbft_validator_new_dpor`.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_restore_dpor(
+    spec: *const cpchain_chain_spec,
+    key: *const cpchain_secret_key,
+    validators: *const u8,
+    n_validators: usize,
+    schedule: *const cpchain_dpor_schedule,
+    impeach_quorum: u32,
+    persisted: *const u8,
+    persisted_len: usize,
+    out: *mut *mut cpchain_lbft_validator,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutPtr::new(out) }?;
+        out.set(core::ptr::null_mut());
+        // SAFETY: forwarded from this function's contract.
+        let spec = unsafe { handle(spec) }?;
+        // SAFETY: forwarded from this function's contract.
+        let key = unsafe { handle(key) }?.key.clone();
+        let quorum = impeach_quorum_of(impeach_quorum)?;
+        // SAFETY: forwarded from this function's contract.
+        let set = unsafe { validator_set(&spec.spec, validators, n_validators) }?;
+        // SAFETY: forwarded from this function's contract.
+        let schedule = unsafe { crate::dpor::schedule_copy(schedule, &spec.spec) }?;
+        // SAFETY: forwarded from this function's contract.
+        let record: Persisted = encoding::decode(unsafe { input(persisted, persisted_len) }?)?;
+        let mut cfg = Config::new(spec.spec.clone(), set, key);
+        cfg.impeach_quorum = quorum;
+        let validator = Validator::restore(cfg, HostSchedule::Dpor(Box::new(schedule)), record)?;
+        out.set(boxed_validator(validator));
+        Ok(())
+    }
+}
+
+/// Replace the validator's proposer schedule with a fresh copy of `schedule`: call it after
+/// every election installed in the host's schedule (at the latest before the first height
+/// of the term it serves). A validator made with a fixed rotation switches to the DPoR
+/// schedule. `CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH` for a schedule of another chain spec;
+/// the validator is unchanged on any error.
+///
+/// # Safety
+///
+/// `v` and `schedule` live handles, neither in use by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_validator_set_schedule(
+    v: *mut cpchain_lbft_validator,
+    schedule: *const cpchain_dpor_schedule,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let v = unsafe { validator_ref(v) }?;
+        let mut g = v.inner.lock()?;
+        // SAFETY: forwarded from this function's contract.
+        let copy = unsafe { crate::dpor::schedule_copy(schedule, &g.validator.config().spec) }?;
+        *g.validator.schedule_mut() = HostSchedule::Dpor(Box::new(copy));
         Ok(())
     }
 }
@@ -783,27 +942,26 @@ fn polled(output: Output) -> FfiResult<Polled> {
             )
         }
         Output::Fault(f) => {
-            let mut bytes = Vec::new();
-            info.fault = match f {
-                Fault::Equivocation { first, second } => {
-                    info.peer = first.voter.0;
-                    bytes = encoding::encode_to_vec(&first)?;
-                    bytes.extend(encoding::encode_to_vec(&second)?);
-                    cpchain_lbft_fault::Equivocation
+            let (fault, peer) = match &f {
+                Fault::Equivocation { first, .. } => {
+                    (cpchain_lbft_fault::Equivocation, first.voter)
                 }
                 Fault::ProposerEquivocation { first, .. } => {
-                    info.peer = first.proposer.0;
-                    cpchain_lbft_fault::ProposerEquivocation
+                    (cpchain_lbft_fault::ProposerEquivocation, first.proposer)
                 }
-                Fault::LeaderEquivocation { .. } => cpchain_lbft_fault::LeaderEquivocation,
-                Fault::BadSeal { from, .. } => {
-                    info.peer = from.0;
-                    cpchain_lbft_fault::BadSeal
+                Fault::LeaderEquivocation { first, .. } => {
+                    (cpchain_lbft_fault::LeaderEquivocation, first.leader)
                 }
+                Fault::BadSeal { from, .. } => (cpchain_lbft_fault::BadSeal, *from),
                 Fault::IllicitBlock { header, .. } => {
-                    info.peer = header.proposer.0;
-                    cpchain_lbft_fault::IllicitBlock
+                    (cpchain_lbft_fault::IllicitBlock, header.proposer)
                 }
+            };
+            info.fault = fault;
+            info.peer = peer.0;
+            let bytes = match evidence::Evidence::from_fault(&f) {
+                Some(e) => encoding::encode_to_vec(&e)?,
+                None => Vec::new(),
             };
             (K::Fault, bytes)
         }
@@ -863,6 +1021,155 @@ pub unsafe extern "C" fn cpchain_lbft_validator_poll(
         out_len.set(p.bytes.len());
         kind.set(p.kind);
         info.set(p.info);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fault evidence.
+// ---------------------------------------------------------------------------------------
+
+/// Largest `FAULT` output's bytes (encoded evidence): a buffer of this size holds any.
+pub const CPCHAIN_LBFT_EVIDENCE_MAX_LEN: usize = 512;
+
+const _: () =
+    assert!(<evidence::Evidence as WireMessage>::MAX_ENCODED_LEN == CPCHAIN_LBFT_EVIDENCE_MAX_LEN);
+
+/// Why an illicit block was refused, as the reporting validator judged it.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum cpchain_lbft_illicit_reason {
+    /// Not an illicit-block offence.
+    None = 0,
+    /// Not the scheduled proposer (re-check with the schedule).
+    WrongProposer = 1,
+    /// A normal block with a zero coinbase.
+    ZeroCoinbase = 2,
+    /// Timestamp outside the proposal window (re-check with the parent header).
+    Timestamp = 3,
+    /// Body over the size or count limit (re-check with the body).
+    TooLarge = 4,
+    /// The body does not match the transaction root (re-check with the body).
+    TxRoot = 5,
+    /// The reporter's host judged the transactions invalid.
+    Content = 6,
+    /// Another header rule (wrong chain, height or parent).
+    Other = 7,
+}
+
+/// What verified evidence proves (`cpchain_lbft_verify_evidence`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct cpchain_lbft_offence {
+    /// How: equivocation, proposer or leader equivocation, or an illicit block.
+    pub fault: cpchain_lbft_fault,
+    /// Who: the voter, proposer or leader whose signatures the evidence holds.
+    pub offender: [u8; 20],
+    /// At which height.
+    pub height: u64,
+    /// Whether `round` is meaningful (votes and leader proposals).
+    pub has_round: bool,
+    /// In which round.
+    pub round: u32,
+    /// For an illicit block, the reporter's reason (only the seal is proven: see
+    /// `cpchain_lbft_verify_evidence`).
+    pub reason: cpchain_lbft_illicit_reason,
+}
+
+impl From<EvidenceError> for cpchain_result {
+    fn from(e: EvidenceError) -> Self {
+        use cpchain_result as R;
+        match e {
+            EvidenceError::Decode(d) => d.into(),
+            EvidenceError::WrongChain => R::LbftWrongChain,
+            EvidenceError::DifferentSlots => R::LbftEvidenceDifferentSlots,
+            EvidenceError::NoConflict => R::LbftEvidenceNoConflict,
+            EvidenceError::NotMember => R::LbftEvidenceNotMember,
+            EvidenceError::BadSignature => R::LbftEvidenceBadSignature,
+            EvidenceError::ImpeachBlock => R::LbftEvidenceImpeachBlock,
+            _ => R::LbftOther,
+        }
+    }
+}
+
+fn illicit_reason(r: IllicitReason) -> cpchain_lbft_illicit_reason {
+    use cpchain_lbft_illicit_reason as C;
+    match r {
+        IllicitReason::WrongProposer => C::WrongProposer,
+        IllicitReason::ZeroCoinbase => C::ZeroCoinbase,
+        IllicitReason::Timestamp => C::Timestamp,
+        IllicitReason::TooLarge => C::TooLarge,
+        IllicitReason::TxRoot => C::TxRoot,
+        IllicitReason::Content => C::Content,
+        _ => C::Other,
+    }
+}
+
+/// Check the bytes of a `FAULT` output (from any validator: they need not be ours) against
+/// the committee `validators` (`n_validators` compressed keys of 33 bytes, the spec's
+/// `3f + 1`) of the chain `spec` describes, and say who misbehaved in `*out`: both
+/// signatures of an equivocation verify for one signer about one slot and conflict; an
+/// illicit block's seal is its proposer's. The reason of an illicit block is the
+/// reporter's claim: a stranger re-checks it with the parent header or the body (or not
+/// at all, for `CONTENT`, the reporter's own judgement of the transactions).
+///
+/// Refusals: `CPCHAIN_RESULT_DECODE_*` for bytes that are not evidence,
+/// `CPCHAIN_RESULT_LBFT_WRONG_CHAIN`, `..._LBFT_EVIDENCE_NO_CONFLICT`,
+/// `..._EVIDENCE_DIFFERENT_SLOTS`, `..._EVIDENCE_BAD_SIGNATURE`, `..._EVIDENCE_NOT_MEMBER`,
+/// `..._EVIDENCE_IMPEACH_BLOCK`, and the committee errors of
+/// `cpchain_lbft_verify_validate`. `*out` is zeroed (`fault` NONE) on any error.
+///
+/// # Safety
+///
+/// `spec` a live handle; every (pointer, length) readable; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_verify_evidence(
+    spec: *const cpchain_chain_spec,
+    validators: *const u8,
+    n_validators: usize,
+    evidence_bytes: *const u8,
+    evidence_len: usize,
+    out: *mut cpchain_lbft_offence,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { OutPtr::new(out) }?;
+        out.set(cpchain_lbft_offence {
+            fault: cpchain_lbft_fault::None,
+            offender: [0; 20],
+            height: 0,
+            has_round: false,
+            round: 0,
+            reason: cpchain_lbft_illicit_reason::None,
+        });
+        // SAFETY: forwarded from this function's contract.
+        let spec = unsafe { handle(spec) }?;
+        // SAFETY: forwarded from this function's contract.
+        let set = unsafe { validator_set(&spec.spec, validators, n_validators) }?;
+        // SAFETY: forwarded from this function's contract.
+        let bytes = unsafe { input(evidence_bytes, evidence_len) }?;
+        let o = evidence::verify_evidence_bytes(spec.spec.chain_id, &set, bytes)?;
+        let (fault, reason) = match o.kind {
+            OffenceKind::VoteEquivocation => {
+                (cpchain_lbft_fault::Equivocation, cpchain_lbft_illicit_reason::None)
+            }
+            OffenceKind::ProposerEquivocation => {
+                (cpchain_lbft_fault::ProposerEquivocation, cpchain_lbft_illicit_reason::None)
+            }
+            OffenceKind::LeaderEquivocation => {
+                (cpchain_lbft_fault::LeaderEquivocation, cpchain_lbft_illicit_reason::None)
+            }
+            OffenceKind::IllicitBlock(r) => (cpchain_lbft_fault::IllicitBlock, illicit_reason(r)),
+            _ => return Err(cpchain_result::LbftOther),
+        };
+        out.set(cpchain_lbft_offence {
+            fault,
+            offender: o.offender.0,
+            height: o.height.0,
+            has_round: o.round.is_some(),
+            round: o.round.unwrap_or(0),
+            reason,
+        });
         Ok(())
     }
 }

@@ -137,6 +137,11 @@ impl Schedule {
         })
     }
 
+    /// The chain spec the schedule was made for (a host checks it against its validator's).
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
     /// The term arithmetic.
     pub fn clock(&self) -> &TermClock {
         &self.clock
