@@ -410,10 +410,11 @@ unsafe fn committee(
     proposers: *const u8,
     n_proposers: usize,
 ) -> FfiResult<(ValidatorSet, HostSchedule)> {
-    // SAFETY: forwarded from this function's contract.
-    let set = unsafe { validator_set(spec, validators, n_validators) }?;
+    // The proposers are read first: a NULL list is refused before any key is parsed.
     // SAFETY: forwarded from this function's contract.
     let props = unsafe { input_items(proposers.cast::<[u8; CPCHAIN_ADDRESS_LEN]>(), n_proposers) }?;
+    // SAFETY: forwarded from this function's contract.
+    let set = unsafe { validator_set(spec, validators, n_validators) }?;
     Ok((
         set,
         HostSchedule::Fixed(FixedSchedule::new(
