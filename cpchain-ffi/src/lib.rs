@@ -100,7 +100,7 @@
 //! * `tests/c/test_lbft_dpor.c`: four validators on a DPoR schedule across term boundaries
 //!   into an elected committee, and each attributable fault's evidence verified (run under
 //!   ASan and valgrind); `tests/evidence_agrees_with_rust.rs`: the `FAULT` bytes equal the
-//!   Rust evidence, and leader equivocation, which C cannot sign.
+//!   Rust evidence of the same fault.
 //!
 //! # Areas
 //!

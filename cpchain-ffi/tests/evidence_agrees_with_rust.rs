@@ -1,7 +1,6 @@
 //! The C validator's `FAULT` bytes are the Rust evidence of the same fault, byte for byte,
-//! and `cpchain_lbft_verify_evidence` names the offender as `verify_evidence` does. Leader
-//! equivocation is provoked here rather than in C: a C host has no call that signs a round
-//! leader's proposal, so only a Rust test can forge the second one.
+//! and `cpchain_lbft_verify_evidence` names the offender as `verify_evidence` does (the C
+//! test `tests/c/test_lbft_dpor.c` provokes each fault through the C API alone).
 //!
 //! SAFETY (for every `unsafe` call below, hence the lint allowance): each pointer passed
 //! points to a live local of exactly the length passed with it, and each handle is live until

@@ -3,8 +3,8 @@
  *      across three term boundaries; the host runs each checkpoint's election in its own
  *      schedule and hands every validator a fresh copy, and from height 37 (term 3, the
  *      first an election serves) the elected committee proposes;
- *   2. faults provoked through the C API (proposer and vote equivocation with two handles
- *      of one key, an illicit block, a bad seal): the FAULT bytes are evidence that
+ *   2. faults provoked through the C API (proposer, vote and leader equivocation with two
+ *      handles of one key, an illicit block, a bad seal): the FAULT bytes are evidence that
  *      cpchain_lbft_verify_evidence traces to the offender, and tampered evidence is
  *      refused.
  * Built and run by run-c-tests.sh under ASan + UBSan and under valgrind. */
@@ -484,6 +484,92 @@ static void test_faults_carry_evidence(void) {
     CHECK(f.len == 0);
     CHECK(cpchain_lbft_verify_evidence(spec, &pks[0][0], NVAL, f.bytes, f.len, &o) !=
           CPCHAIN_RESULT_OK);
+  }
+
+  /* Leader equivocation: the leader of round 1 (committee slot (h + r) mod n = 2 in address
+   * order) runs twice. One copy sees block A prepared by a quorum, locks on it and, in
+   * round 1, proposes A with its proof-of-lock; the other saw nothing and proposes the
+   * impeach block. A validator that receives both names the leader. */
+  {
+    int order[NVAL] = {0, 1, 2, 3};
+    for (int i = 0; i < NVAL; i++)
+      for (int j = i + 1; j < NVAL; j++)
+        if (memcmp(addrs[order[j]], addrs[order[i]], 20) < 0) {
+          int x = order[i];
+          order[i] = order[j];
+          order[j] = x;
+        }
+    const int lead = order[2];
+    int helpers[2], nh = 0, witness = -1;
+    for (int i = 0; i < NVAL && nh < 2; i++)
+      if (i != lead) helpers[nh++] = i;
+    for (int i = 0; i < NVAL; i++)
+      if (i != lead && i != helpers[0] && i != helpers[1]) witness = i;
+    cpchain_lbft_validator *locked = NULL, *blank = NULL, *x = NULL;
+    NEW(lead, locked);
+    NEW(lead, blank);
+    NEW(witness, x);
+    drain(locked, t0, true, NULL, NULL, NULL);
+    drain(blank, t0, true, NULL, NULL, NULL);
+    drain(x, t0, true, NULL, NULL, NULL);
+    CHECK_RC(cpchain_lbft_validator_handle_bytes(locked, now, addrs[0], 20, pp_a, pp_a_len),
+             CPCHAIN_RESULT_OK);
+    drain(locked, now, true, NULL, NULL, NULL);
+    for (int k = 0; k < 2; k++) {
+      cpchain_lbft_validator *h = NULL;
+      NEW(helpers[k], h);
+      drain(h, t0, true, NULL, NULL, NULL);
+      static uint8_t prep[4096];
+      size_t prep_len = 0;
+      CHECK_RC(cpchain_lbft_validator_handle_bytes(h, now, addrs[0], 20, pp_a, pp_a_len),
+               CPCHAIN_RESULT_OK);
+      drain(h, now, true, NULL, prep, &prep_len);
+      CHECK(prep_len > 0);
+      CHECK_RC(cpchain_lbft_validator_handle_bytes(locked, now, addrs[helpers[k]], 20, prep, prep_len),
+               CPCHAIN_RESULT_OK);
+      drain(locked, now, true, NULL, NULL, NULL);
+      cpchain_lbft_validator_free(h);
+    }
+    /* Both copies run their timers until they propose for round 1 (a Proposal message:
+     * variant 1 of the envelope, the byte after version and tag). */
+    static uint8_t prop[2][4096];
+    size_t prop_len[2] = {0, 0};
+    cpchain_lbft_validator *copies[2] = {locked, blank};
+    for (int c = 0; c < 2; c++) {
+      for (int guard = 0; guard < 40 && prop_len[c] == 0; guard++) {
+        bool has = false;
+        uint64_t at = 0;
+        CHECK_RC(cpchain_lbft_validator_next_deadline(copies[c], &has, &at), CPCHAIN_RESULT_OK);
+        if (!has) break;
+        CHECK_RC(cpchain_lbft_validator_handle_timeout(copies[c], at), CPCHAIN_RESULT_OK);
+        size_t n = 0;
+        cpchain_lbft_output_kind kind;
+        cpchain_lbft_output_info info;
+        while (cpchain_lbft_validator_poll(copies[c], buf, sizeof buf, &n, &kind, &info) ==
+               CPCHAIN_RESULT_OK)
+          if (kind == CPCHAIN_LBFT_OUTPUT_KIND_BROADCAST && n > 4 && buf[3] == 1 &&
+              prop_len[c] == 0 && n <= sizeof prop[c]) {
+            memcpy(prop[c], buf, n);
+            prop_len[c] = n;
+          }
+      }
+    }
+    CHECK(prop_len[0] > 0 && prop_len[1] > 0);
+    CHECK(prop_len[0] != prop_len[1] || memcmp(prop[0], prop[1], prop_len[0]) != 0);
+    struct fault_seen f = {0};
+    for (int c = 0; c < 2; c++) {
+      cpchain_result r = cpchain_lbft_validator_handle_bytes(x, now, addrs[lead], 20, prop[c], prop_len[c]);
+      CHECK(r != CPCHAIN_RESULT_PANIC);
+      drain(x, now, true, &f, NULL, NULL);
+    }
+    CHECK(f.n == 1 && f.info.fault == CPCHAIN_LBFT_FAULT_LEADER_EQUIVOCATION);
+    CHECK(memcmp(f.info.peer, addrs[lead], 20) == 0);
+    CHECK_RC(cpchain_lbft_verify_evidence(spec, &pks[0][0], NVAL, f.bytes, f.len, &o), CPCHAIN_RESULT_OK);
+    CHECK(o.fault == CPCHAIN_LBFT_FAULT_LEADER_EQUIVOCATION && memcmp(o.offender, addrs[lead], 20) == 0);
+    CHECK(o.height == 1 && o.has_round && o.round == 1);
+    cpchain_lbft_validator_free(locked);
+    cpchain_lbft_validator_free(blank);
+    cpchain_lbft_validator_free(x);
   }
 
   /* A too-small poll buffer never loses a fault: size first, then the bytes. */
