@@ -249,7 +249,7 @@ pub unsafe extern "C" fn cpchain_lbft_verify_validate(
 // The validator handle.
 // ---------------------------------------------------------------------------------------
 
-use crate::boundary::{ffi_boundary_void, Exclusive};
+use crate::boundary::{ffi_boundary_void, write_deadline, Driven, Exclusive, PolledBytes};
 use crate::{cpchain_bytes, cpchain_dpor_schedule, cpchain_secret_key};
 use cpchain_consensus::lbft::{
     Config, Fault, Output, Persisted, ProposeError, Rejected, Validator,
@@ -347,12 +347,14 @@ impl ProposerSchedule for HostSchedule {
     }
 }
 
-struct ValidatorState {
-    validator: Validator<HostSchedule>,
-    /// An output taken from the validator but not yet delivered (the caller's buffer was too
-    /// small): it is handed out again by the next poll, so nothing is lost.
-    pending: Option<Polled>,
+impl PolledBytes for Polled {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
+
+/// The validator and its pending output: the boundary's one pending-output wrapper.
+type ValidatorState = Driven<Validator<HostSchedule>, Polled>;
 
 /// An LBFT validator (§2.4.2): a mutable, single-threaded handle; see the crate docs.
 /// Make it with `cpchain_lbft_validator_new`, release it with `cpchain_lbft_validator_free`.
@@ -511,10 +513,7 @@ fn impeach_quorum_of(code: u32) -> FfiResult<ImpeachQuorum> {
 
 fn boxed_validator(validator: Validator<HostSchedule>) -> *mut cpchain_lbft_validator {
     Box::into_raw(Box::new(cpchain_lbft_validator {
-        inner: Exclusive::new(ValidatorState {
-            validator,
-            pending: None,
-        }),
+        inner: Exclusive::new(Driven::new(validator)),
     }))
 }
 
@@ -692,8 +691,8 @@ pub unsafe extern "C" fn cpchain_lbft_validator_set_schedule(
         let v = unsafe { validator_ref(v) }?;
         let mut g = v.inner.lock()?;
         // SAFETY: forwarded from this function's contract.
-        let copy = unsafe { crate::dpor::schedule_copy(schedule, &g.validator.config().spec) }?;
-        *g.validator.schedule_mut() = HostSchedule::Dpor(Box::new(copy));
+        let copy = unsafe { crate::dpor::schedule_copy(schedule, &g.machine.config().spec) }?;
+        *g.machine.schedule_mut() = HostSchedule::Dpor(Box::new(copy));
         Ok(())
     }
 }
@@ -721,7 +720,7 @@ pub unsafe extern "C" fn cpchain_lbft_validator_remember(
         // SAFETY: forwarded from this function's contract.
         let bytes = unsafe { input(validate, validate_len) }?;
         let validate = decode_validate(bytes)?;
-        v.inner.lock()?.validator.remember(validate)?;
+        v.inner.lock()?.machine.remember(validate)?;
         Ok(())
     }
 }
@@ -746,8 +745,8 @@ pub unsafe extern "C" fn cpchain_lbft_validator_position(
         // SAFETY: forwarded from this function's contract.
         let round = unsafe { OutPtr::new(round) }?;
         let g = v.inner.lock()?;
-        height.set(g.validator.height().0);
-        round.set(g.validator.round());
+        height.set(g.machine.height().0);
+        round.set(g.machine.round());
         Ok(())
     }
 }
@@ -805,7 +804,7 @@ pub unsafe extern "C" fn cpchain_lbft_validator_handle_bytes(
         // SAFETY: forwarded from this function's contract.
         let bytes = unsafe { input(bytes, len) }?;
         let mut g = v.inner.lock()?;
-        g.validator.handle_bytes(Timestamp(now_ms), Address(*from), bytes)?;
+        g.machine.handle_bytes(Timestamp(now_ms), Address(*from), bytes)?;
         Ok(())
     }
 }
@@ -823,7 +822,7 @@ pub unsafe extern "C" fn cpchain_lbft_validator_handle_timeout(
     ffi_boundary! {
         // SAFETY: forwarded from this function's contract.
         let v = unsafe { validator_ref(v) }?;
-        v.inner.lock()?.validator.handle_timeout(Timestamp(now_ms));
+        v.inner.lock()?.machine.handle_timeout(Timestamp(now_ms));
         Ok(())
     }
 }
@@ -849,7 +848,7 @@ pub unsafe extern "C" fn cpchain_lbft_validator_block_checked(
         let id = unsafe { crate::boundary::input_array::<32>(block_id, id_len) }?;
         v.inner
             .lock()?
-            .validator
+            .machine
             .block_checked(Timestamp(now_ms), Hash(*id), valid);
         Ok(())
     }
@@ -888,7 +887,7 @@ pub unsafe extern "C" fn cpchain_lbft_validator_propose(
             // SAFETY: forwarded from this function's contract on each element.
             transactions.push(unsafe { input(t.ptr, t.len) }?.to_vec());
         }
-        let id = v.inner.lock()?.validator.propose(Timestamp(now_ms), transactions)?;
+        let id = v.inner.lock()?.machine.propose(Timestamp(now_ms), transactions)?;
         out.write_fixed(id.as_bytes())
     }
 }
@@ -908,14 +907,9 @@ pub unsafe extern "C" fn cpchain_lbft_validator_next_deadline(
     ffi_boundary! {
         // SAFETY: forwarded from this function's contract.
         let v = unsafe { validator_ref(v) }?;
+        let next = v.inner.lock()?.machine.next_deadline();
         // SAFETY: forwarded from this function's contract.
-        let has = unsafe { OutPtr::new(has_deadline) }?;
-        // SAFETY: forwarded from this function's contract.
-        let at = unsafe { OutPtr::new(deadline_ms) }?;
-        let next = v.inner.lock()?.validator.next_deadline();
-        has.set(next.is_some());
-        at.set(next.map_or(0, |t| t.as_millis()));
-        Ok(())
+        unsafe { write_deadline(next, has_deadline, deadline_ms) }
     }
 }
 
@@ -1002,24 +996,10 @@ pub unsafe extern "C" fn cpchain_lbft_validator_poll(
         let v = unsafe { validator_ref(v) }?;
         // SAFETY: forwarded from this function's contract.
         let out = unsafe { OutBuf::new(buf, buf_len) }?;
-        let mut g = v.inner.lock()?;
-        if g.pending.is_none() {
-            match g.validator.poll_output() {
-                Some(o) => g.pending = Some(polled(o)?),
-                None => {
-                    out_len.set(0);
-                    return Err(cpchain_result::NoOutput);
-                }
-            }
-        }
-        let Some(p) = g.pending.take() else {
-            return Err(cpchain_result::NoOutput);
-        };
-        if let Err(e) = out.write(&p.bytes, Some(&out_len)) {
-            g.pending = Some(p);
-            return Err(e);
-        }
-        out_len.set(p.bytes.len());
+        let p = v
+            .inner
+            .lock()?
+            .poll_into(|m| m.poll_output().map(polled), &out, &out_len)?;
         kind.set(p.kind);
         info.set(p.info);
         Ok(())
