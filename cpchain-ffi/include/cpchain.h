@@ -564,6 +564,38 @@ typedef uint32_t cpchain_seat_kind;
 #endif
 
 #if defined(CPCHAIN_ALLOC)
+// What the validator made of a peer's message: whether to relay it and whether to blame
+// the peer that delivered it (for a host that scores peers, as gossipsub does).
+enum cpchain_lbft_verdict_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+#if defined(CPCHAIN_ALLOC)
+  // Taken in (or buffered for its later height): relay it.
+  CPCHAIN_LBFT_VERDICT_KIND_ACCEPT = 0,
+#endif
+#if defined(CPCHAIN_ALLOC)
+  // Dropped without blame (a duplicate, a stale or too-early message): do not relay,
+  // do not penalise.
+  CPCHAIN_LBFT_VERDICT_KIND_IGNORE = 1,
+#endif
+#if defined(CPCHAIN_ALLOC)
+  // Dropped as invalid in itself (undecodable, badly signed, a bad seal): do not relay;
+  // the deliverer relayed what no honest node relays.
+  CPCHAIN_LBFT_VERDICT_KIND_REJECT = 2,
+#endif
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cpchain_lbft_verdict_kind cpchain_lbft_verdict_kind;
+#else
+typedef uint32_t cpchain_lbft_verdict_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+#endif
+
+#if defined(CPCHAIN_ALLOC)
 // What `cpchain_lbft_validator_poll` wrote, in the order the host must act on it.
 enum cpchain_lbft_output_kind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -1080,6 +1112,17 @@ typedef struct {
 typedef struct {
   uint64_t _opaque[24];
 } cpchain_secret_key_storage;
+
+#if defined(CPCHAIN_ALLOC)
+// The verdict on one message from `cpchain_lbft_validator_handle_bytes`.
+typedef struct {
+  // Accept, ignore or reject.
+  cpchain_lbft_verdict_kind kind;
+  // Why it was dropped (`CPCHAIN_RESULT_LBFT_*` or `CPCHAIN_RESULT_DECODE_*`, the codes
+  // the engine counts by); `CPCHAIN_RESULT_OK` when accepted.
+  cpchain_result reason;
+} cpchain_lbft_verdict;
+#endif
 
 #if defined(CPCHAIN_ALLOC)
 // Facts about a polled output beside its bytes.
@@ -2206,20 +2249,26 @@ void cpchain_lbft_validator_free(cpchain_lbft_validator *v);
 
 #if defined(CPCHAIN_ALLOC)
 // Feed message bytes received at `now_ms` from the transport peer `from` (20-byte
-// address; it only names the deliverer of a bad seal: messages authenticate themselves).
-// A dropped message returns why (`CPCHAIN_RESULT_LBFT_*` or `CPCHAIN_RESULT_DECODE_*`) and
-// leaves the state unchanged apart from counters and `FAULT` outputs; poll afterwards
-// either way.
+// address; it names the peer to answer with catch-up and the deliverer of a bad seal:
+// messages authenticate themselves). A peer's bad message is not the caller's error
+// (issue 13, the SDK's machine contract): it returns `CPCHAIN_RESULT_OK`, is dropped and
+// counted by reason inside the engine, and leaves the state unchanged apart from counters
+// and `FAULT` outputs; poll afterwards either way. `*verdict` (when `verdict` is not
+// NULL) says whether the message was accepted, ignored or rejected and why, for a host
+// that scores its peers. Errors are the caller's own (a NULL or a wrong length, a busy or
+// poisoned handle); `*verdict` is not written then.
 //
 // # Safety
 //
-// `v` a live handle; `from` readable for `from_len` bytes, `bytes` for `len`.
+// `v` a live handle; `from` readable for `from_len` bytes, `bytes` for `len`; `verdict`
+// NULL or writable.
 cpchain_result cpchain_lbft_validator_handle_bytes(cpchain_lbft_validator *v,
                                                    uint64_t now_ms,
                                                    const uint8_t *from,
                                                    size_t from_len,
                                                    const uint8_t *bytes,
-                                                   size_t len);
+                                                   size_t len,
+                                                   cpchain_lbft_verdict *verdict);
 #endif
 
 #if defined(CPCHAIN_ALLOC)

@@ -252,7 +252,7 @@ pub unsafe extern "C" fn cpchain_lbft_verify_validate(
 use crate::boundary::{ffi_boundary_void, write_deadline, Driven, Exclusive, PolledBytes};
 use crate::{cpchain_bytes, cpchain_dpor_schedule, cpchain_secret_key};
 use cpchain_consensus::lbft::{
-    Config, Fault, Output, Persisted, ProposeError, Rejected, Validator,
+    Config, Fault, Persisted, ProposeError, Rejected, Validator, ValidatorOutput, Verdict,
 };
 use cpchain_core::Hash;
 
@@ -778,15 +778,69 @@ unsafe fn validator_ref<'a>(
     unsafe { handle(v) }
 }
 
+/// What the validator made of a peer's message: whether to relay it and whether to blame
+/// the peer that delivered it (for a host that scores peers, as gossipsub does).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum cpchain_lbft_verdict_kind {
+    /// Taken in (or buffered for its later height): relay it.
+    Accept = 0,
+    /// Dropped without blame (a duplicate, a stale or too-early message): do not relay,
+    /// do not penalise.
+    Ignore = 1,
+    /// Dropped as invalid in itself (undecodable, badly signed, a bad seal): do not relay;
+    /// the deliverer relayed what no honest node relays.
+    Reject = 2,
+}
+
+/// The verdict on one message from `cpchain_lbft_validator_handle_bytes`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct cpchain_lbft_verdict {
+    /// Accept, ignore or reject.
+    pub kind: cpchain_lbft_verdict_kind,
+    /// Why it was dropped (`CPCHAIN_RESULT_LBFT_*` or `CPCHAIN_RESULT_DECODE_*`, the codes
+    /// the engine counts by); `CPCHAIN_RESULT_OK` when accepted.
+    pub reason: cpchain_result,
+}
+
+fn verdict_of(v: &Verdict) -> cpchain_lbft_verdict {
+    match v {
+        Verdict::Accept => cpchain_lbft_verdict {
+            kind: cpchain_lbft_verdict_kind::Accept,
+            reason: cpchain_result::Ok,
+        },
+        Verdict::Ignore(why) => cpchain_lbft_verdict {
+            kind: cpchain_lbft_verdict_kind::Ignore,
+            reason: (*why).into(),
+        },
+        Verdict::Reject(why) => cpchain_lbft_verdict {
+            kind: cpchain_lbft_verdict_kind::Reject,
+            reason: (*why).into(),
+        },
+        // `Verdict` may grow: an unknown verdict is treated as a drop without blame.
+        #[allow(unreachable_patterns)]
+        _ => cpchain_lbft_verdict {
+            kind: cpchain_lbft_verdict_kind::Ignore,
+            reason: cpchain_result::LbftOther,
+        },
+    }
+}
+
 /// Feed message bytes received at `now_ms` from the transport peer `from` (20-byte
-/// address; it only names the deliverer of a bad seal: messages authenticate themselves).
-/// A dropped message returns why (`CPCHAIN_RESULT_LBFT_*` or `CPCHAIN_RESULT_DECODE_*`) and
-/// leaves the state unchanged apart from counters and `FAULT` outputs; poll afterwards
-/// either way.
+/// address; it names the peer to answer with catch-up and the deliverer of a bad seal:
+/// messages authenticate themselves). A peer's bad message is not the caller's error
+/// (issue 13, the SDK's machine contract): it returns `CPCHAIN_RESULT_OK`, is dropped and
+/// counted by reason inside the engine, and leaves the state unchanged apart from counters
+/// and `FAULT` outputs; poll afterwards either way. `*verdict` (when `verdict` is not
+/// NULL) says whether the message was accepted, ignored or rejected and why, for a host
+/// that scores its peers. Errors are the caller's own (a NULL or a wrong length, a busy or
+/// poisoned handle); `*verdict` is not written then.
 ///
 /// # Safety
 ///
-/// `v` a live handle; `from` readable for `from_len` bytes, `bytes` for `len`.
+/// `v` a live handle; `from` readable for `from_len` bytes, `bytes` for `len`; `verdict`
+/// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn cpchain_lbft_validator_handle_bytes(
     v: *mut cpchain_lbft_validator,
@@ -795,8 +849,15 @@ pub unsafe extern "C" fn cpchain_lbft_validator_handle_bytes(
     from_len: usize,
     bytes: *const u8,
     len: usize,
+    verdict: *mut cpchain_lbft_verdict,
 ) -> cpchain_result {
     ffi_boundary! {
+        let verdict = if verdict.is_null() {
+            None
+        } else {
+            // SAFETY: forwarded from this function's contract (non-NULL: writable).
+            Some(unsafe { OutPtr::new(verdict) }?)
+        };
         // SAFETY: forwarded from this function's contract.
         let v = unsafe { validator_ref(v) }?;
         // SAFETY: forwarded from this function's contract.
@@ -804,7 +865,10 @@ pub unsafe extern "C" fn cpchain_lbft_validator_handle_bytes(
         // SAFETY: forwarded from this function's contract.
         let bytes = unsafe { input(bytes, len) }?;
         let mut g = v.inner.lock()?;
-        g.machine.handle_bytes(Timestamp(now_ms), Address(*from), bytes)?;
+        let judged = g.machine.handle_bytes(Timestamp(now_ms), Address(*from), bytes);
+        if let Some(out) = verdict {
+            out.set(verdict_of(&judged));
+        }
         Ok(())
     }
 }
@@ -913,22 +977,22 @@ pub unsafe extern "C" fn cpchain_lbft_validator_next_deadline(
     }
 }
 
-fn polled(output: Output) -> FfiResult<Polled> {
+fn polled(output: ValidatorOutput) -> FfiResult<Polled> {
     use cpchain_lbft_output_kind as K;
     let mut info = NO_INFO;
     let (kind, bytes) = match output {
-        Output::Broadcast(m) => (K::Broadcast, encoding::encode_to_vec(&m)?),
-        Output::Send { to, msg } => {
+        ValidatorOutput::Broadcast(m) => (K::Broadcast, encoding::encode_to_vec(&m)?),
+        ValidatorOutput::Send { to, msg } => {
             info.peer = to.0;
             (K::Send, encoding::encode_to_vec(&msg)?)
         }
-        Output::Persist(p) => (K::Persist, encoding::encode_to_vec(&p)?),
-        Output::CheckBlock { height, block } => {
+        ValidatorOutput::Persist(p) => (K::Persist, encoding::encode_to_vec(&p)?),
+        ValidatorOutput::CheckBlock { height, block } => {
             info.height = height.0;
             info.block_id = block.id().0;
             (K::CheckBlock, encoding::encode_to_vec(&block)?)
         }
-        Output::Commit { block, certificate } => {
+        ValidatorOutput::Commit { block, certificate } => {
             info.height = block.header.height.0;
             info.block_id = block.id().0;
             (
@@ -936,7 +1000,7 @@ fn polled(output: Output) -> FfiResult<Polled> {
                 encoding::encode_to_vec(&Validate { block, certificate })?,
             )
         }
-        Output::Fault(f) => {
+        ValidatorOutput::Fault(f) => {
             let (fault, peer) = match &f {
                 Fault::Equivocation { first, .. } => {
                     (cpchain_lbft_fault::Equivocation, first.voter)
@@ -951,6 +1015,8 @@ fn polled(output: Output) -> FfiResult<Polled> {
                 Fault::IllicitBlock { header, .. } => {
                     (cpchain_lbft_fault::IllicitBlock, header.proposer)
                 }
+                // `Fault` may grow; the C enum names every kind the engine has today.
+                _ => return Err(cpchain_result::LbftOther),
             };
             info.fault = fault;
             info.peer = peer.0;
@@ -960,6 +1026,8 @@ fn polled(output: Output) -> FfiResult<Polled> {
             };
             (K::Fault, bytes)
         }
+        // `ValidatorOutput` may grow; every kind the engine has today is mapped above.
+        _ => return Err(cpchain_result::LbftOther),
     };
     Ok(Polled { kind, bytes, info })
 }

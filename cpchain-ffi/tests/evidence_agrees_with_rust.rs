@@ -10,7 +10,7 @@
 
 use cpchain_consensus::evidence::{verify_evidence, Evidence, OffenceKind};
 use cpchain_consensus::lbft::{
-    leader, Block, Config, FixedSchedule, Header, Message, Output, Proposal, Validator,
+    leader, Block, Config, FixedSchedule, Header, Message, Proposal, Validator, ValidatorOutput,
     ValidatorSet, Vote, VoteKind,
 };
 use cpchain_core::encoding::encode_to_vec;
@@ -62,7 +62,7 @@ fn both_see(n: &Net, msgs: &[Message]) -> (Vec<u8>, Vec<u8>, cpchain_lbft_output
     for m in msgs {
         let _ = rust.handle_message(now, Address(n.addrs[1]), m.clone());
         while let Some(o) = rust.poll_output() {
-            if let Output::Fault(f) = o {
+            if let ValidatorOutput::Fault(f) = o {
                 rust_fault.get_or_insert(f);
             }
         }
@@ -107,6 +107,7 @@ fn both_see(n: &Net, msgs: &[Message]) -> (Vec<u8>, Vec<u8>, cpchain_lbft_output
                 20,
                 bytes.as_ptr(),
                 bytes.len(),
+                ptr::null_mut(),
             )
         };
         assert_ne!(r, cpchain_result::Panic);

@@ -91,7 +91,7 @@ static void pump(struct net *net, uint64_t now) {
     for (int j = 0; j < NVAL; j++) {
       if (j == m->from || (m->to >= 0 && m->to != j)) continue;
       cpchain_result r =
-          cpchain_lbft_validator_handle_bytes(net->v[j], now, net->addrs[m->from], 20, m->bytes, m->len);
+          cpchain_lbft_validator_handle_bytes(net->v[j], now, net->addrs[m->from], 20, m->bytes, m->len, NULL);
       CHECK(r != CPCHAIN_RESULT_PANIC);
     }
     free(m->bytes);
@@ -378,10 +378,10 @@ static void test_faults_carry_evidence(void) {
   /* Proposer equivocation: v1 gets both sealed blocks. */
   {
     struct fault_seen f = {0};
-    CHECK_RC(cpchain_lbft_validator_handle_bytes(v1, now, addrs[0], 20, pp_a, pp_a_len),
+    CHECK_RC(cpchain_lbft_validator_handle_bytes(v1, now, addrs[0], 20, pp_a, pp_a_len, NULL),
              CPCHAIN_RESULT_OK);
     drain(v1, now, true, &f, NULL, NULL);
-    cpchain_result r = cpchain_lbft_validator_handle_bytes(v1, now, addrs[0], 20, pp_b, pp_b_len);
+    cpchain_result r = cpchain_lbft_validator_handle_bytes(v1, now, addrs[0], 20, pp_b, pp_b_len, NULL);
     CHECK(r != CPCHAIN_RESULT_PANIC);
     drain(v1, now, true, &f, NULL, NULL);
     CHECK(f.n == 1 && f.info.fault == CPCHAIN_LBFT_FAULT_PROPOSER_EQUIVOCATION);
@@ -423,14 +423,14 @@ static void test_faults_carry_evidence(void) {
   /* Vote equivocation: validator 2's two handles each prepare one of the blocks; v3 sees
    * both PREPAREs. */
   {
-    CHECK_RC(cpchain_lbft_validator_handle_bytes(v2, now, addrs[0], 20, pp_a, pp_a_len), CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_lbft_validator_handle_bytes(v2, now, addrs[0], 20, pp_a, pp_a_len, NULL), CPCHAIN_RESULT_OK);
     drain(v2, now, true, NULL, prep_a, &prep_a_len);
-    CHECK_RC(cpchain_lbft_validator_handle_bytes(v2b, now, addrs[0], 20, pp_b, pp_b_len), CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_lbft_validator_handle_bytes(v2b, now, addrs[0], 20, pp_b, pp_b_len, NULL), CPCHAIN_RESULT_OK);
     drain(v2b, now, true, NULL, prep_b, &prep_b_len);
     CHECK(prep_a_len > 0 && prep_b_len > 0);
     struct fault_seen f = {0};
-    CHECK_RC(cpchain_lbft_validator_handle_bytes(v3, now, addrs[2], 20, prep_a, prep_a_len), CPCHAIN_RESULT_OK);
-    cpchain_result r = cpchain_lbft_validator_handle_bytes(v3, now, addrs[2], 20, prep_b, prep_b_len);
+    CHECK_RC(cpchain_lbft_validator_handle_bytes(v3, now, addrs[2], 20, prep_a, prep_a_len, NULL), CPCHAIN_RESULT_OK);
+    cpchain_result r = cpchain_lbft_validator_handle_bytes(v3, now, addrs[2], 20, prep_b, prep_b_len, NULL);
     CHECK(r != CPCHAIN_RESULT_PANIC);
     drain(v3, now, true, &f, NULL, NULL);
     CHECK(f.n == 1 && f.info.fault == CPCHAIN_LBFT_FAULT_EQUIVOCATION);
@@ -455,7 +455,7 @@ static void test_faults_carry_evidence(void) {
   /* An illicit block: the host judges block A's transactions invalid. */
   {
     struct fault_seen f = {0};
-    CHECK_RC(cpchain_lbft_validator_handle_bytes(judge, now, addrs[0], 20, pp_a, pp_a_len),
+    CHECK_RC(cpchain_lbft_validator_handle_bytes(judge, now, addrs[0], 20, pp_a, pp_a_len, NULL),
              CPCHAIN_RESULT_OK);
     drain(judge, now, false, &f, NULL, NULL);
     CHECK(f.n == 1 && f.info.fault == CPCHAIN_LBFT_FAULT_ILLICIT_BLOCK);
@@ -476,8 +476,22 @@ static void test_faults_carry_evidence(void) {
     CHECK(seen >= 2);
     t[at + 19] ^= 0x01;
     struct fault_seen f = {0};
-    cpchain_result r = cpchain_lbft_validator_handle_bytes(relay, now, addrs[3], 20, t, pp_a_len);
-    CHECK_RC(r, CPCHAIN_RESULT_LBFT_BAD_SEAL);
+    /* A peer's bad message is no error of the caller: OK, and the verdict blames the
+     * deliverer. */
+    cpchain_lbft_verdict verdict = {CPCHAIN_LBFT_VERDICT_KIND_ACCEPT, CPCHAIN_RESULT_PANIC};
+    cpchain_result r = cpchain_lbft_validator_handle_bytes(relay, now, addrs[3], 20, t, pp_a_len, &verdict);
+    CHECK_RC(r, CPCHAIN_RESULT_OK);
+    CHECK(verdict.kind == CPCHAIN_LBFT_VERDICT_KIND_REJECT);
+    CHECK_RC(verdict.reason, CPCHAIN_RESULT_LBFT_BAD_SEAL);
+    /* Block A itself, intact, is accepted; the same again is ignored as a duplicate. */
+    CHECK_RC(cpchain_lbft_validator_handle_bytes(relay, now, addrs[3], 20, pp_a, pp_a_len, &verdict),
+             CPCHAIN_RESULT_OK);
+    CHECK(verdict.kind == CPCHAIN_LBFT_VERDICT_KIND_ACCEPT);
+    CHECK_RC(verdict.reason, CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_lbft_validator_handle_bytes(relay, now, addrs[3], 20, pp_a, pp_a_len, &verdict),
+             CPCHAIN_RESULT_OK);
+    CHECK(verdict.kind == CPCHAIN_LBFT_VERDICT_KIND_IGNORE);
+    CHECK_RC(verdict.reason, CPCHAIN_RESULT_LBFT_DUPLICATE);
     drain(relay, now, true, &f, NULL, NULL);
     CHECK(f.n == 1 && f.info.fault == CPCHAIN_LBFT_FAULT_BAD_SEAL);
     CHECK(memcmp(f.info.peer, addrs[3], 20) == 0);
@@ -512,7 +526,7 @@ static void test_faults_carry_evidence(void) {
     drain(locked, t0, true, NULL, NULL, NULL);
     drain(blank, t0, true, NULL, NULL, NULL);
     drain(x, t0, true, NULL, NULL, NULL);
-    CHECK_RC(cpchain_lbft_validator_handle_bytes(locked, now, addrs[0], 20, pp_a, pp_a_len),
+    CHECK_RC(cpchain_lbft_validator_handle_bytes(locked, now, addrs[0], 20, pp_a, pp_a_len, NULL),
              CPCHAIN_RESULT_OK);
     drain(locked, now, true, NULL, NULL, NULL);
     for (int k = 0; k < 2; k++) {
@@ -521,11 +535,11 @@ static void test_faults_carry_evidence(void) {
       drain(h, t0, true, NULL, NULL, NULL);
       static uint8_t prep[4096];
       size_t prep_len = 0;
-      CHECK_RC(cpchain_lbft_validator_handle_bytes(h, now, addrs[0], 20, pp_a, pp_a_len),
+      CHECK_RC(cpchain_lbft_validator_handle_bytes(h, now, addrs[0], 20, pp_a, pp_a_len, NULL),
                CPCHAIN_RESULT_OK);
       drain(h, now, true, NULL, prep, &prep_len);
       CHECK(prep_len > 0);
-      CHECK_RC(cpchain_lbft_validator_handle_bytes(locked, now, addrs[helpers[k]], 20, prep, prep_len),
+      CHECK_RC(cpchain_lbft_validator_handle_bytes(locked, now, addrs[helpers[k]], 20, prep, prep_len, NULL),
                CPCHAIN_RESULT_OK);
       drain(locked, now, true, NULL, NULL, NULL);
       cpchain_lbft_validator_free(h);
@@ -558,7 +572,7 @@ static void test_faults_carry_evidence(void) {
     CHECK(prop_len[0] != prop_len[1] || memcmp(prop[0], prop[1], prop_len[0]) != 0);
     struct fault_seen f = {0};
     for (int c = 0; c < 2; c++) {
-      cpchain_result r = cpchain_lbft_validator_handle_bytes(x, now, addrs[lead], 20, prop[c], prop_len[c]);
+      cpchain_result r = cpchain_lbft_validator_handle_bytes(x, now, addrs[lead], 20, prop[c], prop_len[c], NULL);
       CHECK(r != CPCHAIN_RESULT_PANIC);
       drain(x, now, true, &f, NULL, NULL);
     }
@@ -577,9 +591,9 @@ static void test_faults_carry_evidence(void) {
     cpchain_lbft_validator *w = NULL;
     NEW(1, w);
     drain(w, t0, true, NULL, NULL, NULL);
-    CHECK_RC(cpchain_lbft_validator_handle_bytes(w, now, addrs[0], 20, pp_a, pp_a_len), CPCHAIN_RESULT_OK);
+    CHECK_RC(cpchain_lbft_validator_handle_bytes(w, now, addrs[0], 20, pp_a, pp_a_len, NULL), CPCHAIN_RESULT_OK);
     drain(w, now, true, NULL, NULL, NULL);
-    cpchain_result r = cpchain_lbft_validator_handle_bytes(w, now, addrs[0], 20, pp_b, pp_b_len);
+    cpchain_result r = cpchain_lbft_validator_handle_bytes(w, now, addrs[0], 20, pp_b, pp_b_len, NULL);
     CHECK(r != CPCHAIN_RESULT_PANIC);
     size_t n = 0;
     cpchain_lbft_output_kind kind;
