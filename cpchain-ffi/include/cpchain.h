@@ -2095,6 +2095,30 @@ cpchain_result cpchain_lbft_verify_validate(const cpchain_chain_spec *spec,
 #endif
 
 #if defined(CPCHAIN_ALLOC)
+// `cpchain_lbft_verify_validate` for a chain whose proposers come from a DPoR schedule:
+// the seal must be that of `schedule`'s proposer of the block's height (default proposers,
+// or the elected committee of its term; a term whose committee is not installed admits
+// only the impeach block). The schedule is read for the call, not kept; it must have been
+// made from `spec` (`CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH` otherwise). Refusals as
+// `cpchain_lbft_verify_validate`.
+//
+// # Safety
+//
+// `spec` and `schedule` live handles (`schedule` not in use by another thread); every
+// (pointer, length) readable; `signatures` a writable `size_t`.
+cpchain_result cpchain_lbft_verify_validate_dpor(const cpchain_chain_spec *spec,
+                                                 const uint8_t *validators,
+                                                 size_t n_validators,
+                                                 const cpchain_dpor_schedule *schedule,
+                                                 uint32_t impeach_quorum,
+                                                 const uint8_t *parent,
+                                                 size_t parent_len,
+                                                 const uint8_t *validate,
+                                                 size_t validate_len,
+                                                 size_t *signatures);
+#endif
+
+#if defined(CPCHAIN_ALLOC)
 // Make a validator for the height after `parent` (an encoded header: genesis, or the
 // host's chain head), at `now_ms`. `key` is this validator's identity (copied: the key
 // handle may be freed afterwards) and must be in `validators` (33-byte compressed keys, the

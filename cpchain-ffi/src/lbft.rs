@@ -6,7 +6,9 @@
 //! The chain of trust is the header: start from `cpchain_lbft_genesis_header`, verify each
 //! VALIDATE against the current parent with `cpchain_lbft_verify_validate`, and take the
 //! next parent from it with `cpchain_lbft_validate_header`. Headers cross as their wire
-//! encoding (at most `CPCHAIN_LBFT_HEADER_MAX_LEN` bytes). A VALIDATE is accepted both bare
+//! encoding (at most `CPCHAIN_LBFT_HEADER_MAX_LEN` bytes). On a chain whose proposers come
+//! from DPoR, `cpchain_lbft_verify_validate_dpor` takes the `cpchain_dpor_schedule` (read
+//! for the call) instead of a fixed rotation. A VALIDATE is accepted both bare
 //! (tag 0x0201) and inside the validators' message envelope (tag 0x0200), as it arrives from
 //! the network. Each call may use temporary heap memory, freed before it returns.
 //!
@@ -240,6 +242,53 @@ pub unsafe extern "C" fn cpchain_lbft_verify_validate(
         let bytes = unsafe { input(validate, validate_len) }?;
         let v = decode_validate(bytes)?;
         let n = verify_validate(&spec.spec, &set, quorum, &schedule, &v, &parent)?;
+        signatures.set(n);
+        Ok(())
+    }
+}
+
+/// `cpchain_lbft_verify_validate` for a chain whose proposers come from a DPoR schedule:
+/// the seal must be that of `schedule`'s proposer of the block's height (default proposers,
+/// or the elected committee of its term; a term whose committee is not installed admits
+/// only the impeach block). The schedule is read for the call, not kept; it must have been
+/// made from `spec` (`CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH` otherwise). Refusals as
+/// `cpchain_lbft_verify_validate`.
+///
+/// # Safety
+///
+/// `spec` and `schedule` live handles (`schedule` not in use by another thread); every
+/// (pointer, length) readable; `signatures` a writable `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cpchain_lbft_verify_validate_dpor(
+    spec: *const cpchain_chain_spec,
+    validators: *const u8,
+    n_validators: usize,
+    schedule: *const crate::cpchain_dpor_schedule,
+    impeach_quorum: u32,
+    parent: *const u8,
+    parent_len: usize,
+    validate: *const u8,
+    validate_len: usize,
+    signatures: *mut usize,
+) -> cpchain_result {
+    ffi_boundary! {
+        // SAFETY: forwarded from this function's contract.
+        let spec = unsafe { handle(spec) }?;
+        // SAFETY: forwarded from this function's contract.
+        let signatures = unsafe { OutPtr::new(signatures) }?;
+        let quorum = impeach_quorum_of(impeach_quorum)?;
+        // SAFETY: forwarded from this function's contract.
+        let set = unsafe { validator_set(&spec.spec, validators, n_validators) }?;
+        // SAFETY: forwarded from this function's contract.
+        let parent: Header = encoding::decode(unsafe { input(parent, parent_len) }?)?;
+        // SAFETY: forwarded from this function's contract.
+        let v = decode_validate(unsafe { input(validate, validate_len) }?)?;
+        // SAFETY: forwarded from this function's contract.
+        let n = unsafe {
+            crate::dpor::with_schedule(schedule, &spec.spec, |s| {
+                Ok(verify_validate(&spec.spec, &set, quorum, s, &v, &parent)?)
+            })
+        }?;
         signatures.set(n);
         Ok(())
     }

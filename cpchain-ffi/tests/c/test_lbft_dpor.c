@@ -196,6 +196,12 @@ static void test_validators_follow_the_elected_committee(void) {
   }
   uint8_t head36[CPCHAIN_LBFT_HEADER_MAX_LEN];
   size_t head36_len = 0;
+  /* A light client follows the chain with the same schedule: each VALIDATE verifies
+   * against its parent header and the schedule's proposer of its height. */
+  uint8_t parent_hdr[CPCHAIN_LBFT_HEADER_MAX_LEN];
+  size_t parent_hdr_len = glen;
+  memcpy(parent_hdr, genesis, glen);
+  unsigned light_ok = 0, fixed_refused = 0;
   unsigned elections = 0, elected_differs = 0, total_faults = 0;
   uint64_t parent_time = t0;
   for (uint64_t h = 1; h <= last; h++) {
@@ -222,6 +228,24 @@ static void test_validators_follow_the_elected_committee(void) {
     total_faults += net.faults;
     CHECK(memcmp(net.commit_id, id, 32) == 0); /* the proposal was decided, not impeached */
     parent_time = now;
+    {
+      size_t sigs = 0;
+      cpchain_result r = cpchain_lbft_verify_validate_dpor(spec, &pks[0][0], NVAL, host, 0, parent_hdr,
+                                                           parent_hdr_len, net.commit, net.commit_len, &sigs);
+      CHECK_RC(r, CPCHAIN_RESULT_OK);
+      if (r == CPCHAIN_RESULT_OK && sigs >= 3) light_ok++;
+      /* Where the elected order differs, the fixed rotation refuses the block. */
+      if (h >= first_elected && p != (int)((h - 1) % NVAL)) {
+        CHECK_RC(cpchain_lbft_verify_validate(spec, &pks[0][0], NVAL, &net.addrs[0][0], NVAL, 0,
+                                              parent_hdr, parent_hdr_len, net.commit, net.commit_len,
+                                              &sigs),
+                 CPCHAIN_RESULT_LBFT_WRONG_PROPOSER);
+        fixed_refused++;
+      }
+      CHECK_RC(cpchain_lbft_validate_header(net.commit, net.commit_len, parent_hdr, sizeof parent_hdr,
+                                            &parent_hdr_len),
+               CPCHAIN_RESULT_OK);
+    }
     if (h == first_elected - 1) {
       CHECK_RC(cpchain_lbft_validate_header(net.commit, net.commit_len, head36, sizeof head36,
                                             &head36_len),
@@ -240,6 +264,18 @@ static void test_validators_follow_the_elected_committee(void) {
     }
   }
   CHECK(elections == 3);
+  CHECK(light_ok == last);
+  CHECK(fixed_refused == elected_differs);
+  {
+    /* The light check's refusals: another spec's schedule, NULL schedule. */
+    size_t sigs = 0;
+    CHECK_RC(cpchain_lbft_verify_validate_dpor(spec, &pks[0][0], NVAL, other_chain, 0, genesis, glen,
+                                               net.commit, net.commit_len, &sigs),
+             CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH);
+    CHECK_RC(cpchain_lbft_verify_validate_dpor(spec, &pks[0][0], NVAL, NULL, 0, genesis, glen,
+                                               net.commit, net.commit_len, &sigs),
+             CPCHAIN_RESULT_NULL_PARAMETER);
+  }
   CHECK(total_faults == 0);
   CHECK(elected_differs > 0);
   uint64_t height = 0;
