@@ -36,6 +36,8 @@ struct net {
   uint8_t commit[4096]; /* validator 0's VALIDATE of the height */
   size_t commit_len;
   uint8_t commit_id[32];
+  uint8_t persisted[NVAL][16384]; /* the host's "disk": each validator's last PERSIST */
+  size_t persisted_len[NVAL];
 };
 
 static void push(int from, int to, const uint8_t *bytes, size_t n) {
@@ -63,7 +65,13 @@ static void pump(struct net *net, uint64_t now) {
       if (r == CPCHAIN_RESULT_NO_OUTPUT) break;
       CHECK_RC(r, CPCHAIN_RESULT_OK);
       if (r != CPCHAIN_RESULT_OK) break;
-      if (kind == CPCHAIN_LBFT_OUTPUT_KIND_BROADCAST) {
+      if (kind == CPCHAIN_LBFT_OUTPUT_KIND_PERSIST) {
+        CHECK(n <= sizeof net->persisted[i]);
+        if (n <= sizeof net->persisted[i]) {
+          memcpy(net->persisted[i], buf, n);
+          net->persisted_len[i] = n;
+        }
+      } else if (kind == CPCHAIN_LBFT_OUTPUT_KIND_BROADCAST) {
         push(i, -1, buf, n);
       } else if (kind == CPCHAIN_LBFT_OUTPUT_KIND_SEND) {
         for (int j = 0; j < NVAL; j++)
@@ -282,6 +290,18 @@ static void test_validators_follow_the_elected_committee(void) {
   uint32_t round = 9;
   CHECK_RC(cpchain_lbft_validator_position(net.v[0], &height, &round), CPCHAIN_RESULT_OK);
   CHECK(height == last + 1 && round == 0);
+
+  /* A crash: validator 1 comes back from its last PERSIST with the host's schedule, at
+   * the height it had reached. */
+  cpchain_lbft_validator_free(net.v[1]);
+  net.v[1] = NULL;
+  CHECK_RC(cpchain_lbft_validator_restore_dpor(spec, keys[1], &pks[0][0], NVAL, host, 0,
+                                               net.persisted[1], net.persisted_len[1], &net.v[1]),
+           CPCHAIN_RESULT_OK);
+  CHECK(net.v[1] != NULL);
+  height = 0;
+  CHECK_RC(cpchain_lbft_validator_position(net.v[1], &height, &round), CPCHAIN_RESULT_OK);
+  CHECK(height == last + 1);
 
   /* A validator whose copy lacks the election knows no proposer in term 3, so the elected
    * proposer of height 37 may not propose there; after set_schedule it may. */
