@@ -25,8 +25,9 @@
 //! ([`ScheduleError::Full`]) and the host prunes served terms with
 //! [`Schedule::prune_before`].
 
-use super::election::{duplicate_address, elect, Candidate, Committee};
+use super::election::{elect, Committee};
 use super::error::ScheduleError;
+use super::rpt::{duplicate_address, Candidate};
 use crate::lbft::ProposerSchedule;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
