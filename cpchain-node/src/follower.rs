@@ -106,7 +106,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         };
         let wait = proposer
             .as_ref()
-            .and_then(|p| p.propose_time(&spec, &sched.0, &head_header, address))
+            .and_then(|p| p.propose_time(&spec, &sched, &head_header, address))
             .map(|t| Duration::from_millis(t.0.saturating_sub(now().0)))
             .unwrap_or(Duration::from_secs(1));
         tokio::select! {
@@ -185,7 +185,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
             },
             _ = tokio::time::sleep(wait), if proposer.is_some() => {
                 if let Some(p) = proposer.as_mut() {
-                    if let Some(bytes) = p.propose(&spec, &sched.0, &head_header, address, &store, &allocated, now()) {
+                    if let Some(bytes) = p.propose(&spec, &sched, &head_header, address, &store, &allocated, now()) {
                         if let Err(e) = swarm.behaviour_mut().gossipsub.publish(topic.clone(), bytes) {
                             tracing::warn!("proposal not published: {e}");
                         } else {

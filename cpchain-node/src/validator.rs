@@ -17,21 +17,11 @@ use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::Block;
 use cpchain_consensus::lbft::{
     verify_validate, Config, ConfigError, Fault, Header, ImpeachQuorum, Message, ProposeError,
-    ProposerSchedule, Rejected, Validate, Validator, ValidatorOutput, ValidatorSet, Vote,
+    Rejected, Validate, Validator, ValidatorOutput, ValidatorSet, Vote,
 };
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::SecretKey;
 use std::io::Write;
-
-/// The DPoR proposer schedule as the engine consumes it.
-#[derive(Debug, Clone)]
-pub struct DporSchedule(pub dpor::Schedule);
-
-impl ProposerSchedule for DporSchedule {
-    fn proposer_of(&self, height: Height) -> Option<Address> {
-        self.0.proposer_of(height)
-    }
-}
 
 /// What the network must do after a drain, in order.
 #[derive(Debug, Clone)]
@@ -68,7 +58,7 @@ pub struct Counters {
 
 /// The validator role: engine + schedule glue + durable outputs.
 pub struct ValidatorHost {
-    engine: Validator<DporSchedule>,
+    engine: Validator<dpor::Schedule>,
     lcfg: Config,
     genesis: Header,
     catch_up: usize,
@@ -202,7 +192,7 @@ pub struct ImportRules<'a> {
 /// checkpoints; stops at the first that fails. Returns how many and the new head.
 pub fn import(
     rules: &ImportRules<'_>,
-    sched: &mut DporSchedule,
+    sched: &mut dpor::Schedule,
     store: &Store,
     blocks: Vec<Validate>,
 ) -> Result<(usize, Header), NodeError> {
@@ -236,7 +226,7 @@ pub fn import(
             }
         };
         store.put_block(&v, &overlay)?;
-        install(&mut sched.0, &overlay.dpor, v.block.header.height);
+        install(sched, &overlay.dpor, v.block.header.height);
         head = v.block.header.clone();
         applied += 1;
     }
@@ -251,7 +241,7 @@ pub fn genesis(cfg: &NodeConfig) -> Header {
 /// The DPoR schedule with the committee as default proposers and the committees elected
 /// at checkpoints as stored with the head block (elections ran when each checkpoint
 /// block was executed, with the campaigning RNodes and RPT from the chain at that block).
-pub fn schedule(cfg: &NodeConfig, store: &Store) -> Result<DporSchedule, NodeError> {
+pub fn schedule(cfg: &NodeConfig, store: &Store) -> Result<dpor::Schedule, NodeError> {
     let spec = cfg.spec();
     let set = cfg.validator_set().map_err(NodeError::Consensus)?;
     let defaults: Vec<Address> = set.addresses().collect();
@@ -262,7 +252,7 @@ pub fn schedule(cfg: &NodeConfig, store: &Store) -> Result<DporSchedule, NodeErr
         .map(|v| v.block.header.height)
         .unwrap_or(Height(0));
     install(&mut s, &store.dpor()?, head);
-    Ok(DporSchedule(s))
+    Ok(s)
 }
 
 /// Install the committees elected up to the block at `height` and forget served terms.
@@ -622,7 +612,7 @@ impl ValidatorHost {
                     self.mempool
                         .prune(&|a: &Address| load_account(store, allocated, a));
                     self.counters.committed_txs += txs as u64;
-                    install(&mut self.engine.schedule_mut().0, &overlay.dpor, height);
+                    install(self.engine.schedule_mut(), &overlay.dpor, height);
                     self.counters.decided += 1;
                     if impeach {
                         self.counters.impeached += 1;
