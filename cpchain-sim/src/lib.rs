@@ -1,8 +1,9 @@
 //! A deterministic discrete-event network simulator with a nemesis, for any sans-IO state
-//! machine (feature `sim`, std only).
+//! machine of the SDK (std only; it used to be the `sim` module of `cpchain-consensus`, whose
+//! `no_std` crate it no longer weighs on).
 //!
 //! The white paper (§6) tests CPChain with Jepsen: packet delay, disconnection, node
-//! crashes, clock drift. This module does the same in-process and reproducibly, in the
+//! crashes, clock drift. This crate does the same in-process and reproducibly, in the
 //! style of FoundationDB's simulation and TigerBeetle's VOPR:
 //!
 //! * **One seed, one run.** All randomness (latencies, losses, duplications, the fault plan)
@@ -25,11 +26,18 @@
 //!   and local time); [`Simulator::with_trace`] keeps the tail of a readable trace to print
 //!   when a seed fails (turn it on when replaying: formatting costs more than simulating).
 //!
-//! The LBFT adapter, its Byzantine behaviours and its checkers live in `sim::lbft`
-//! when the engine is present; the `simulate` example is the command line.
+//! The LBFT adapter, its Byzantine behaviours and its checkers live in [`lbft`]; the
+//! `simulate` example is the command line.
+//!
+//! # Feature `insecure-test-crypto` (simulation only)
+//! Signatures become `cpchain-crypto`'s keyed hashes (forgeable by design, much faster than
+//! k256). The build also needs `RUSTFLAGS="--cfg cpchain_insecure_test_crypto"` and refuses
+//! any graph that contains `cpchain-ffi`; build with `-p cpchain-sim` or `-p
+//! cpchain-examples` alone, into `--target-dir target/insecure-sim`. [`INSECURE_TEST_CRYPTO`]
+//! says which scheme a build has.
 //!
 //! ```
-//! use cpchain_consensus::sim::*;
+//! use cpchain_sim::*;
 //! use cpchain_core::{Duration, Timestamp};
 //!
 //! /// Each node counts the pings it got and pings everyone every 100 ms.
@@ -61,13 +69,16 @@
 //! assert_eq!(sim.node(0).unwrap().got, 20);
 //! ```
 
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
 mod clock;
 mod nemesis;
 pub(crate) mod network;
 mod node;
 mod simulator;
 
-#[doc(hidden)]
 pub mod lbft;
 
 pub use clock::{NodeClock, MAX_DRIFT_PPM};

@@ -8,10 +8,10 @@ pub mod network;
 
 use cpchain_consensus::dpor::{self, Observation, SeatKind, DEFAULT_SCHEDULE_CAPACITY};
 use cpchain_consensus::lbft::{self, Header, ImpeachQuorum, LightVerifier, Validate, ValidatorSet};
-use cpchain_consensus::sim::{FaultPlan, SimRng, Simulator, StopReason, Topology};
 use cpchain_core::{encoding, Address, ChainSpec, Duration, Height, Timestamp};
 use cpchain_crypto::pre::PreSecretKey;
 use cpchain_crypto::SecretKey;
+use cpchain_sim::{FaultPlan, SimRng, Simulator, StopReason, Topology};
 use cpchain_storage::sharing::{
     self, GrantRequest, Grantee, GranteeConfig, GranteeOutput, Owner, OwnerConfig, OwnerOutput,
     Proxy, ProxyConfig, ProxyOutput, ReencryptionRequest,

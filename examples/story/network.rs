@@ -1,4 +1,4 @@
-//! The demo's network as nodes of the deterministic simulator (`cpchain_consensus::sim`):
+//! The demo's network as nodes of the deterministic simulator (`cpchain_sim`):
 //! the LBFT validators, the term's proposers (RNodes that seal blocks on their DPoR slot and
 //! keep a mempool) and the gateway (the data-chain writer, sending its anchors as
 //! transactions). Each node is a thin host around a sans-IO state machine of the SDK.
@@ -7,9 +7,9 @@ use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::{
     Block, Fault, Header, LightVerifier, Message, Output, ProposerSchedule, Validate, Validator,
 };
-use cpchain_consensus::sim::{Context, NodeId, SimNode};
 use cpchain_core::{encoding, keccak256, Address, ChainSpec, Duration, Hash, Height, Timestamp};
 use cpchain_crypto::SecretKey;
+use cpchain_sim::{Context, NodeId, SimNode};
 use cpchain_storage::{Anchor, VecBlock, Writer, WriterOutput};
 use std::collections::BTreeSet;
 use std::rc::Rc;

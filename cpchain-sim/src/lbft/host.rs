@@ -4,13 +4,13 @@
 
 use super::byzantine::Byzantine;
 use super::shared::{Event, FaultClass, Record, Shared, SimMsg, ILLICIT_TX};
-use crate::lbft::{
+use crate::{Context, NodeId, SimNode};
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use cpchain_consensus::lbft::{
     BlockError, BlockId, Config, Fault, FixedSchedule, Header, Message, Output, Phase,
     ProposerSchedule, Rejected, Validate, Validator,
 };
-use crate::sim::{Context, NodeId, SimNode};
-use alloc::collections::BTreeMap;
-use alloc::rc::Rc;
 use cpchain_core::{Address, Height, Timestamp};
 
 type Ctx = Context<SimMsg, Record, Event>;
@@ -321,7 +321,8 @@ impl ValidatorHost {
                         && self.shared.schedule.proposer_of(self.engine.height())
                             == Some(b.header.proposer)
                         && b.header.parent == self.last_id
-                        && crate::lbft::block::tx_root(&b.transactions) == b.header.tx_root
+                        && cpchain_consensus::lbft::block::tx_root(&b.transactions)
+                            == b.header.tx_root
                         && b.verify_seal().is_ok() =>
                 {
                     Expect::ProposerEquivocation(b.header.proposer)

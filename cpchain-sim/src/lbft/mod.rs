@@ -1,6 +1,6 @@
 //! The LBFT adapter of the simulator: `n` validators and `m` light nodes driven only
-//! through the engine's public sans-IO API ([`crate::lbft::Validator`],
-//! [`crate::lbft::LightVerifier`]), Byzantine validators, and the checkers.
+//! through the engine's public sans-IO API ([`cpchain_consensus::lbft::Validator`],
+//! [`cpchain_consensus::lbft::LightVerifier`]), Byzantine validators, and the checkers.
 //!
 //! [`run`] plays one (seed, [`Scenario`]) and returns a [`RunReport`]: the violations the
 //! checkers found, the figures of the summary, and (when asked) the tail of the trace.
@@ -36,9 +36,8 @@ pub use host::ValidatorHost;
 pub use light::{LightNode, LIGHT_BUFFER};
 pub use shared::{Event, FaultClass, Record, Shared, SimMsg, ILLICIT_TX};
 
-use crate::lbft::{Config, FixedSchedule, Header, ImpeachQuorum, ValidatorSet};
-use crate::sim::network::uniform;
-use crate::sim::{
+use crate::network::uniform;
+use crate::{
     Context, FaultPlan, Nemesis, NodeId, SimNode, SimRng, Simulator, Stats, StopReason, Topology,
 };
 use alloc::boxed::Box;
@@ -46,6 +45,7 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cpchain_consensus::lbft::{Config, FixedSchedule, Header, ImpeachQuorum, ValidatorSet};
 use cpchain_core::{keccak256_concat, Address, ChainSpec, Duration, Height, Timestamp};
 use cpchain_crypto::SecretKey;
 use rand_core::{RngCore, SeedableRng};
@@ -459,9 +459,9 @@ pub fn run(scenario: &Scenario, seed: u64, trace_lines: usize) -> RunReport {
             if let Some(l) = sim.topology().link(a, b) {
                 links += 1;
                 sum += match l.latency {
-                    crate::sim::Latency::Constant(d) => d,
-                    crate::sim::Latency::Uniform { min, max }
-                    | crate::sim::Latency::LongTail { min, max, .. } => (min + max) / 2,
+                    crate::Latency::Constant(d) => d,
+                    crate::Latency::Uniform { min, max }
+                    | crate::Latency::LongTail { min, max, .. } => (min + max) / 2,
                 };
             }
         }
