@@ -26,8 +26,15 @@
 //!   and local time); [`Simulator::with_trace`] keeps the tail of a readable trace to print
 //!   when a seed fails (turn it on when replaying: formatting costs more than simulating).
 //!
-//! The LBFT adapter, its Byzantine behaviours and its checkers live in [`lbft`]; the
-//! `simulate` example is the command line.
+//! # Adapters
+//! Every machine of the SDK keeps one contract ([`cpchain_core::machine::Machine`]), so one
+//! generic node, [`MachineNode`], drives each: it arms the machine's timer and drains its
+//! outputs; a small [`Host`] per kind of node says which input a message is and where each
+//! output goes. The adapters:
+//! * [`lbft`]: validator hosts (honest and Byzantine), light nodes, and the checkers
+//!   (agreement, validity, equivocation detection, liveness, memory); the `simulate` example
+//!   is its command line;
+//! * [`storage`]: a gateway around the data-chain writer, its anchors sent to the chain.
 //!
 //! # Feature `insecure-test-crypto` (simulation only)
 //! Signatures become `cpchain-crypto`'s keyed hashes (forgeable by design, much faster than
@@ -74,14 +81,17 @@
 extern crate alloc;
 
 mod clock;
+pub mod machine;
 mod nemesis;
 pub(crate) mod network;
 mod node;
 mod simulator;
 
 pub mod lbft;
+pub mod storage;
 
 pub use clock::{NodeClock, MAX_DRIFT_PPM};
+pub use machine::{drain_to, Host, HostContext, MachineNode};
 pub use nemesis::{FaultKind, FaultPlan, FaultWindow, Nemesis};
 pub use network::{Latency, LinkProfile, Topology, Weather};
 pub use node::{Context, Destination, NodeId, SimNode};
