@@ -34,7 +34,9 @@
 //! * [`lbft`]: validator hosts (honest and Byzantine), light nodes, and the checkers
 //!   (agreement, validity, equivocation detection, liveness, memory); the `simulate` example
 //!   is its command line;
-//! * [`storage`]: a gateway around the data-chain writer, its anchors sent to the chain.
+//! * [`storage`]: a gateway around the data-chain writer, its anchors sent to the chain;
+//! * `sharing` (feature `pre`, which links umbral-pre and makes the build GPL-3.0): the
+//!   owner, proxies and grantee of proxy re-encryption.
 //!
 //! # Feature `insecure-test-crypto` (simulation only)
 //! Signatures become `cpchain-crypto`'s keyed hashes (forgeable by design, much faster than
@@ -88,6 +90,8 @@ mod node;
 mod simulator;
 
 pub mod lbft;
+#[cfg(feature = "pre")]
+pub mod sharing;
 pub mod storage;
 
 pub use clock::{NodeClock, MAX_DRIFT_PPM};
