@@ -1,21 +1,35 @@
-//! The demo's network as nodes of the deterministic simulator (`cpchain_sim`):
-//! the LBFT validators, the term's proposers (RNodes that seal blocks on their DPoR slot and
-//! keep a mempool) and the gateway (the data-chain writer, sending its anchors as
-//! transactions). Each node is a thin host around a sans-IO state machine of the SDK.
+//! Act 2, the network: 7 LBFT validators commit the gateway's anchors; a silent proposer
+//! is impeached. The demo's network runs as nodes of the deterministic simulator
+//! (`cpchain_sim`): the LBFT validators, the term's proposers (RNodes that seal blocks on
+//! their DPoR slot and keep a mempool) and the gateway (the data-chain writer on the
+//! simulator's storage adapter, sending its anchors as transactions). Each node is a thin
+//! host around a sans-IO state machine of the SDK.
 
-use cpchain_consensus::dpor;
+use super::gateway::{self, reading};
+use super::{secs, section, short_addr, short_hex, Cast, Result, READINGS, SILENT_SLOT};
+use cpchain_consensus::dpor::{self, DEFAULT_SCHEDULE_CAPACITY};
 use cpchain_consensus::lbft::{
-    Block, Fault, Header, LightVerifier, Message, Output, ProposerSchedule, Validate, Validator,
+    self, Block, Fault, Header, ImpeachQuorum, LightVerifier, Message, Output, Persisted,
+    ProposerSchedule, Validate, Validator, ValidatorSet,
 };
 use cpchain_core::{encoding, keccak256, Address, ChainSpec, Duration, Hash, Height, Timestamp};
 use cpchain_crypto::SecretKey;
-use cpchain_sim::{Context, NodeId, SimNode};
-use cpchain_storage::{Anchor, VecBlock, Writer, WriterOutput};
+use cpchain_sim::storage::{AnchorTx, Gateway as GatewayHost, GatewayNode, StorageEvent};
+use cpchain_sim::{
+    Context, FaultPlan, MachineNode, NodeId, SimNode, SimRng, Simulator, Stats, StopReason,
+    Topology,
+};
+use cpchain_storage::{Anchor, VecBlock, Writer};
+use rand_core::SeedableRng;
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::rc::Rc;
 
 /// Body capacity of the gateway's blocks (ten short readings fit easily).
 pub const BLOCK_CAP: usize = 1024;
+
+/// A gateway node of the demo network.
+pub type Gateway = GatewayNode<BLOCK_CAP, Msg, Rc<Persisted>, Event>;
 
 /// The DPoR proposer schedule, as the LBFT engine and light clients consume it.
 #[derive(Debug, Clone)]
@@ -52,7 +66,21 @@ pub enum Event {
     AnchorSubmitted,
 }
 
-type Ctx = Context<Msg, Rc<cpchain_consensus::lbft::Persisted>, Event>;
+impl From<AnchorTx> for Msg {
+    fn from(tx: AnchorTx) -> Self {
+        Msg::Tx(tx.0)
+    }
+}
+
+impl From<StorageEvent> for Event {
+    fn from(e: StorageEvent) -> Self {
+        match e {
+            StorageEvent::AnchorSubmitted => Event::AnchorSubmitted,
+        }
+    }
+}
+
+type Ctx = Context<Msg, Rc<Persisted>, Event>;
 
 /// Public facts every node may know.
 pub struct Net {
@@ -236,100 +264,6 @@ impl ProposerNode {
     }
 }
 
-/// The gateway: a sensor read every `every`, recorded by the data-chain writer; sealed
-/// blocks are kept for the host's storage step, anchors go to the proposers as transactions.
-pub struct GatewayNode {
-    net: Rc<Net>,
-    writer: Writer<BLOCK_CAP>,
-    start: Timestamp,
-    every: Duration,
-    readings: u64,
-    next: u64,
-    /// Sealed blocks, in order.
-    pub blocks: Vec<VecBlock>,
-    /// Anchors emitted, in order.
-    pub anchors: Vec<Anchor>,
-    /// Anything that went wrong (reported by the demo after the run).
-    pub errors: Vec<String>,
-}
-
-/// The sensor: a temperature in hundredths of a degree, deterministic in `i`.
-pub fn reading(i: u64) -> Vec<u8> {
-    let centi = 2_100 + (i * 37) % 61 + (i / 30) * 7;
-    format!("{}.{:02}C", centi / 100, centi % 100).into_bytes()
-}
-
-impl GatewayNode {
-    /// A gateway taking `readings` readings from `start`, one every `every`.
-    pub fn new(
-        net: Rc<Net>,
-        writer: Writer<BLOCK_CAP>,
-        start: Timestamp,
-        every: Duration,
-        readings: u64,
-    ) -> Self {
-        GatewayNode {
-            net,
-            writer,
-            start,
-            every,
-            readings,
-            next: 0,
-            blocks: Vec::new(),
-            anchors: Vec::new(),
-            errors: Vec::new(),
-        }
-    }
-
-    fn time_of(&self, i: u64) -> Timestamp {
-        self.start.saturating_add(self.every.saturating_mul(i))
-    }
-
-    fn drain(&mut self, ctx: &mut Ctx) {
-        while let Some(out) = self.writer.poll_output() {
-            match out {
-                WriterOutput::Block(b) => self.blocks.push(b.to_vec_block()),
-                WriterOutput::Anchor(a) => {
-                    self.anchors.push(a);
-                    match encoding::encode_to_vec(&a) {
-                        Ok(tx) => {
-                            let tx = Rc::new(tx);
-                            for &p in &self.net.proposers {
-                                ctx.send(p, Msg::Tx(tx.clone()));
-                            }
-                            ctx.observe(Event::AnchorSubmitted);
-                        }
-                        Err(e) => self.errors.push(format!("anchor encoding: {e}")),
-                    }
-                }
-            }
-        }
-    }
-
-    fn on_timeout(&mut self, now: Timestamp, ctx: &mut Ctx) {
-        while self.next < self.readings && self.time_of(self.next) <= now {
-            let t = self.time_of(self.next);
-            if let Err(e) = self.writer.append(t, &reading(self.next)) {
-                self.errors.push(format!("reading {}: {e}", self.next));
-            }
-            self.next += 1;
-            self.drain(ctx);
-        }
-        if self.writer.next_deadline().is_some_and(|d| d <= now) {
-            self.writer.handle_timeout(now);
-            self.drain(ctx);
-        }
-    }
-
-    fn deadline(&self) -> Option<Timestamp> {
-        let reading = (self.next < self.readings).then(|| self.time_of(self.next));
-        [reading, self.writer.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-}
-
 /// A node of the demo network.
 #[allow(clippy::large_enum_variant)]
 pub enum Node {
@@ -337,8 +271,8 @@ pub enum Node {
     Validator(ValidatorNode),
     /// A proposer.
     Proposer(ProposerNode),
-    /// The data gateway.
-    Gateway(GatewayNode),
+    /// The data gateway: the data-chain writer on the simulator's storage adapter.
+    Gateway(Gateway),
     /// A node that is down (the demo plans no crashes; the simulator's restart hook needs
     /// something to return).
     Down,
@@ -346,12 +280,14 @@ pub enum Node {
 
 impl SimNode for Node {
     type Message = Msg;
-    type Persisted = Rc<cpchain_consensus::lbft::Persisted>;
+    type Persisted = Rc<Persisted>;
     type Observation = Event;
 
     fn on_start(&mut self, now: Timestamp, ctx: &mut Ctx) {
-        if let Node::Validator(v) = self {
-            v.pump(now, ctx);
+        match self {
+            Node::Validator(v) => v.pump(now, ctx),
+            Node::Gateway(g) => g.on_start(now, ctx),
+            Node::Proposer(_) | Node::Down => {}
         }
     }
 
@@ -366,7 +302,8 @@ impl SimNode for Node {
                 }
             }
             Node::Proposer(p) => p.on_message(msg),
-            Node::Gateway(_) | Node::Down => {}
+            Node::Gateway(g) => g.on_message(now, from, msg, ctx),
+            Node::Down => {}
         }
     }
 
@@ -388,8 +325,272 @@ impl SimNode for Node {
         match self {
             Node::Validator(v) => v.engine.next_deadline(),
             Node::Proposer(p) => p.deadline(),
-            Node::Gateway(g) => g.deadline(),
+            Node::Gateway(g) => g.next_deadline(),
             Node::Down => None,
         }
     }
+}
+
+/// What the simulation established, for every act to tell.
+pub struct Run {
+    /// The committed chain (the first validator's, up to the term's end).
+    pub chain: Vec<Validate>,
+    /// Whether every validator committed that chain.
+    pub validators_agree: bool,
+    /// The gateway's sealed blocks, in order.
+    pub blocks: Vec<VecBlock>,
+    /// The gateway's anchors, in order.
+    pub anchors: Vec<Anchor>,
+    /// Faults the validators reported.
+    pub faults: Vec<&'static str>,
+    /// The simulator's counters.
+    pub stats: Stats,
+    /// How light clients (and the buyer) check VALIDATE messages.
+    pub light: LightVerifier<DporSchedule>,
+    /// The term's proposer schedule (elections happen on a copy).
+    pub dpor_schedule: Rc<dpor::Schedule>,
+    /// The genesis header.
+    pub genesis: Header,
+    /// The term's last height.
+    pub term_end: u64,
+}
+
+/// Simulate the network (validators, proposers, the gateway around `writer`) until every
+/// validator has committed the whole term.
+pub fn simulate(cast: &Cast, seed: u64, writer: Writer<BLOCK_CAP>) -> Result<Run> {
+    let spec = &cast.spec;
+    let genesis_time = cast.genesis_time;
+    let validators = ValidatorSet::new(&cast.validator_publics)?;
+    let dpor_schedule = Rc::new(dpor::Schedule::new(
+        spec,
+        &cast.proposers,
+        DEFAULT_SCHEDULE_CAPACITY,
+    )?);
+    let lbft_schedule = DporSchedule(dpor_schedule.clone());
+    let light = LightVerifier {
+        spec: spec.clone(),
+        validators: validators.clone(),
+        impeach_quorum: ImpeachQuorum::default(),
+        schedule: lbft_schedule.clone(),
+    };
+    let genesis = Header::genesis(spec, genesis_time);
+    // Node ids: validators (committee order), proposers (slot order), the gateway.
+    let mut addresses: Vec<Address> = validators.addresses().collect();
+    let n_validators = addresses.len();
+    addresses.extend(cast.proposers.iter().copied());
+    let gateway_id = addresses.len();
+    addresses.push(gateway::address(cast));
+    let net = Rc::new(Net {
+        spec: spec.clone(),
+        addresses,
+        validators: (0..n_validators).collect(),
+        proposers: (n_validators..gateway_id).collect(),
+        light: light.clone(),
+    });
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut sorted_keys: Vec<&SecretKey> = cast.validator_keys.iter().collect();
+    sorted_keys.sort_by_key(|k| k.public_key().address());
+    for (id, key) in sorted_keys.into_iter().enumerate() {
+        let cfg = lbft::Config::new(spec.clone(), validators.clone(), key.clone());
+        let engine =
+            lbft::Validator::new(cfg, lbft_schedule.clone(), genesis.clone(), genesis_time)?;
+        nodes.push(Node::Validator(ValidatorNode::new(net.clone(), id, engine)));
+    }
+    for key in &cast.proposer_keys {
+        let is_silent = key.public_key().address() == cast.silent;
+        nodes.push(Node::Proposer(ProposerNode::new(
+            net.clone(),
+            key.clone(),
+            genesis.clone(),
+            is_silent,
+        )));
+    }
+    nodes.push(Node::Gateway(MachineNode::new(
+        writer,
+        GatewayHost::new(
+            net.proposers.clone(),
+            reading,
+            genesis_time,
+            Duration::from_secs(1),
+            READINGS,
+        ),
+    )));
+    let mut topo_rng = SimRng::seed_from_u64(seed);
+    let topology = Topology::random(nodes.len(), 20, 120, &mut topo_rng);
+    let term_end = dpor_schedule.clock().term_blocks();
+    // n validators check the same signatures: verify each once while simulating.
+    cpchain_crypto::verify_cache::enable(1 << 16);
+    let mut sim = Simulator::new(
+        seed,
+        genesis_time,
+        nodes,
+        topology,
+        FaultPlan::none(),
+        Box::new(|_, _| Node::Down),
+    )
+    .with_event_budget(5_000_000);
+    let done = |s: &Simulator<Node>| {
+        (0..n_validators).all(|i| match s.node(i) {
+            Some(Node::Validator(v)) => v.chain.len() as u64 >= term_end,
+            _ => false,
+        })
+    };
+    let deadline = genesis_time.saturating_add(Duration::from_mins(30));
+    let stop = sim.run_until(deadline, done);
+    cpchain_crypto::verify_cache::disable();
+    if stop != StopReason::Condition {
+        return Err(format!("the network did not reach height {term_end}: {stop:?}").into());
+    }
+
+    let Some(Node::Gateway(gateway)) = sim.node(gateway_id) else {
+        return Err("gateway missing".into());
+    };
+    if let Some(e) = gateway.host.errors.first() {
+        return Err(format!("gateway: {e}").into());
+    }
+    let chains: Vec<&Vec<Validate>> = (0..n_validators)
+        .filter_map(|i| match sim.node(i) {
+            Some(Node::Validator(v)) => Some(&v.chain),
+            _ => None,
+        })
+        .collect();
+    let chain: Vec<Validate> = chains
+        .first()
+        .map(|c| c.iter().take(term_end as usize).cloned().collect())
+        .ok_or("no validator")?;
+    let validators_agree = chains.len() == n_validators
+        && chains.iter().all(|c| {
+            c.iter()
+                .zip(&chain)
+                .all(|(a, b)| a.block.id() == b.block.id())
+        });
+    let faults: Vec<&'static str> = sim
+        .observations()
+        .iter()
+        .filter_map(|o| match o.event {
+            Event::Fault(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    Ok(Run {
+        chain,
+        validators_agree,
+        blocks: gateway.host.blocks.clone(),
+        anchors: gateway.host.anchors.clone(),
+        faults,
+        stats: sim.stats(),
+        light,
+        dpor_schedule,
+        genesis,
+        term_end,
+    })
+}
+
+/// What act 2 established about the chain.
+pub struct Consensus {
+    /// Heights whose committed block is an impeach block.
+    pub impeached_heights: Vec<u64>,
+    /// Whether every impeach block names the silent proposer.
+    pub impeach_blocks_name_silent: bool,
+    /// Every anchor on chain: (height, transaction index, anchor).
+    pub anchor_places: Vec<(u64, usize, Anchor)>,
+    /// Time of the last committed block.
+    pub last_time: Timestamp,
+}
+
+/// Tell act 2: the committee, the silent proposer's impeachments, the anchors on chain.
+pub fn report(cast: &Cast, run: &Run, out: &mut dyn Write) -> Result<Consensus> {
+    let (spec, names, silent) = (&cast.spec, &cast.names, cast.silent);
+    let genesis_time = cast.genesis_time;
+    let chain = &run.chain;
+    section(
+        out,
+        "2. LBFT: 7 validators commit the anchors; a silent proposer is impeached",
+    )?;
+    let validators = &run.light.validators;
+    writeln!(
+        out,
+        "   {} validators (f = {}, quorum {}), {} proposers in term 0, period {} s, impeach timeout {} s",
+        validators.len(),
+        validators.f(),
+        validators.quorum(),
+        cast.proposers.len(),
+        spec.block_period.as_millis() / 1000,
+        spec.impeach_timeout.as_millis() / 1000
+    )?;
+    writeln!(
+        out,
+        "   proposer {} ({}) is silent; it owns slot {} of every 12",
+        names.of(&silent),
+        short_addr(&silent),
+        SILENT_SLOT + 1
+    )?;
+    let last_time = chain
+        .last()
+        .map(|v| v.block.header.timestamp)
+        .unwrap_or(genesis_time);
+    writeln!(
+        out,
+        "   simulated network (seeded, 20-120 ms links): {} heights over {} of chain time, {} messages delivered",
+        chain.len(),
+        secs(genesis_time, last_time),
+        run.stats.delivered
+    )?;
+    let mut impeached_heights = Vec::new();
+    let mut impeach_blocks_name_silent = true;
+    for v in chain {
+        let h = &v.block.header;
+        if v.block.is_impeach() {
+            impeached_heights.push(h.height.0);
+            impeach_blocks_name_silent &= h.proposer == silent;
+            if impeached_heights.len() == 1 {
+                writeln!(
+                    out,
+                    "   h{}: no proposal by {} (parent + period + impeach timeout), so the validators commit\n   the IMPEACH block {}: proposer {}, zero coinbase, empty body, {} IMPEACH COMMIT signatures",
+                    h.height.0,
+                    secs(genesis_time, h.timestamp),
+                    short_hex(v.block.id().as_bytes()),
+                    names.of(&h.proposer),
+                    v.certificate.signatures.len()
+                )?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "   impeach blocks at heights {:?} (every slot of {}); {} normal blocks; faults reported: {}",
+        impeached_heights,
+        names.of(&silent),
+        chain.len() - impeached_heights.len(),
+        if run.faults.is_empty() {
+            "none".to_string()
+        } else {
+            run.faults.join(", ")
+        }
+    )?;
+    let mut anchor_places: Vec<(u64, usize, Anchor)> = Vec::new();
+    for v in chain {
+        for (i, tx) in v.block.transactions.iter().enumerate() {
+            let a: Anchor = encoding::decode(tx)?;
+            anchor_places.push((v.block.header.height.0, i, a));
+        }
+    }
+    let carriers: BTreeSet<u64> = anchor_places.iter().map(|(h, _, _)| *h).collect();
+    writeln!(
+        out,
+        "   {} anchor transactions committed in blocks {}; all 7 validators hold the same chain: {}",
+        anchor_places.len(),
+        carriers
+            .iter()
+            .map(|h| format!("h{h}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        if run.validators_agree { "yes" } else { "NO" }
+    )?;
+    Ok(Consensus {
+        impeached_heights,
+        impeach_blocks_name_silent,
+        anchor_places,
+        last_time,
+    })
 }
