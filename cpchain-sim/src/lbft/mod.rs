@@ -32,7 +32,7 @@ mod shared;
 
 pub use byzantine::{Behaviour, Byzantine};
 pub use check::{check_liveness, check_safety, Figures, Violation};
-pub use host::ValidatorHost;
+pub use host::{Engine, EngineStats, ValidatorHost, ValidatorNode};
 pub use light::{LightNode, LIGHT_BUFFER};
 pub use shared::{Event, FaultClass, Record, Shared, SimMsg, ILLICIT_TX};
 
@@ -167,8 +167,8 @@ impl LivenessBound {
 /// A simulated LBFT node.
 #[allow(clippy::large_enum_variant)]
 pub enum LbftNode {
-    /// A validator host (honest or Byzantine).
-    Validator(ValidatorHost),
+    /// A validator (honest or Byzantine): the engine and its host on the generic node.
+    Validator(ValidatorNode),
     /// A light node.
     Light(LightNode),
 }
@@ -177,7 +177,7 @@ impl LbftNode {
     /// Height of the last block this node committed.
     pub fn committed_height(&self) -> Height {
         match self {
-            LbftNode::Validator(v) => v.committed_height(),
+            LbftNode::Validator(v) => v.host.committed_height(),
             LbftNode::Light(l) => l.committed_height(),
         }
     }
