@@ -9,14 +9,14 @@ use super::gateway::{self, reading};
 use super::{secs, section, short_addr, short_hex, Cast, Result, READINGS, SILENT_SLOT};
 use cpchain_consensus::dpor::{self, DEFAULT_SCHEDULE_CAPACITY};
 use cpchain_consensus::lbft::{
-    self, Block, Fault, Header, ImpeachQuorum, LightVerifier, Message, Output, Persisted,
-    ProposerSchedule, Validate, Validator, ValidatorSet,
+    self, Block, BlockId, Fault, Header, ImpeachQuorum, LightVerifier, Message, Output, Persisted,
+    ProposerSchedule, Validate, ValidatorSet,
 };
 use cpchain_core::{encoding, keccak256, Address, ChainSpec, Duration, Hash, Height, Timestamp};
 use cpchain_crypto::SecretKey;
 use cpchain_sim::storage::{AnchorTx, Gateway as GatewayHost, GatewayNode, StorageEvent};
 use cpchain_sim::{
-    Context, FaultPlan, MachineNode, NodeId, SimNode, SimRng, Simulator, Stats, StopReason,
+    Context, FaultPlan, Host, MachineNode, NodeId, SimNode, SimRng, Simulator, Stats, StopReason,
     Topology,
 };
 use cpchain_storage::{Anchor, VecBlock, Writer};
@@ -102,65 +102,104 @@ impl Net {
     }
 }
 
-/// A validator host: the engine plus the host's chain and transaction check.
-pub struct ValidatorNode {
+/// The validator's engine behind the one machine contract.
+pub type Engine = cpchain_sim::lbft::Engine<DporSchedule>;
+
+/// A validator of the demo network: the engine and its host on the simulator's generic node.
+pub type ValidatorNode = MachineNode<Engine, ValidatorHost>;
+
+/// A validator's host: routes the engine's outputs, judges block bodies, keeps the chain.
+pub struct ValidatorHost {
     net: Rc<Net>,
     id: NodeId,
-    engine: Validator<DporSchedule>,
+    /// Content verdicts owed to the engine, given once the drain is over.
+    checks: Vec<(BlockId, bool)>,
     /// Decided blocks with their certificates, in height order.
     pub chain: Vec<Validate>,
 }
 
-impl ValidatorNode {
-    /// A validator host around `engine`.
-    pub fn new(net: Rc<Net>, id: NodeId, engine: Validator<DporSchedule>) -> Self {
-        ValidatorNode {
+impl ValidatorHost {
+    /// The host of validator node `id`.
+    pub fn new(net: Rc<Net>, id: NodeId) -> Self {
+        ValidatorHost {
             net,
             id,
-            engine,
+            checks: Vec::new(),
             chain: Vec::new(),
         }
     }
+}
 
-    fn pump(&mut self, now: Timestamp, ctx: &mut Ctx) {
-        while let Some(out) = self.engine.poll_output() {
-            match out {
-                Output::Persist(p) => ctx.persist(Rc::new(p)),
-                Output::Broadcast(m) => {
-                    let m = Rc::new(m);
-                    if matches!(*m, Message::Validate(_)) {
-                        // VALIDATE goes to every node (§2.4.2 step 4): proposers follow the chain.
-                        ctx.broadcast(Msg::Lbft(m));
-                    } else {
-                        for &v in self.net.validators.iter().filter(|&&v| v != self.id) {
-                            ctx.send(v, Msg::Lbft(m.clone()));
-                        }
-                    }
-                }
-                Output::Send { to, msg } => {
-                    if let Some(node) = self.net.node_of(&to) {
-                        ctx.send(node, Msg::Lbft(Rc::new(msg)));
-                    }
-                }
-                Output::CheckBlock { block, .. } => {
-                    // The host's judgement of the body: every transaction must be a
-                    // well-formed anchor (canonical encoding, size-limited).
-                    let valid = block
-                        .transactions
-                        .iter()
-                        .all(|tx| encoding::decode::<Anchor>(tx).is_ok());
-                    self.engine.block_checked(now, block.id(), valid);
-                }
-                Output::Commit { block, certificate } => {
-                    ctx.observe(Event::Committed {
-                        height: block.header.height,
-                        impeach: block.is_impeach(),
-                    });
-                    self.chain.push(Validate { block, certificate });
-                }
-                Output::Fault(f) => ctx.observe(Event::Fault(fault_name(&f))),
-            }
+impl Host<Engine> for ValidatorHost {
+    type Message = Msg;
+    type Persisted = Rc<Persisted>;
+    type Observation = Event;
+
+    fn on_message(
+        &mut self,
+        engine: &mut Engine,
+        now: Timestamp,
+        from: NodeId,
+        msg: Msg,
+        _: &mut Ctx,
+    ) {
+        if let Msg::Lbft(m) = msg {
+            let from = self
+                .net
+                .addresses
+                .get(from)
+                .copied()
+                .unwrap_or(Address::ZERO);
+            // A refused message is the engine's verdict; it leaves the state unchanged.
+            let _ = engine.handle_message(now, from, (*m).clone());
         }
+    }
+
+    fn on_output(&mut self, _: Timestamp, out: Output, ctx: &mut Ctx) {
+        match out {
+            Output::Persist(p) => ctx.persist(Rc::new(p)),
+            Output::Broadcast(m) => {
+                let m = Rc::new(m);
+                if matches!(*m, Message::Validate(_)) {
+                    // VALIDATE goes to every node (§2.4.2 step 4): proposers follow the chain.
+                    ctx.broadcast(Msg::Lbft(m));
+                } else {
+                    for &v in self.net.validators.iter().filter(|&&v| v != self.id) {
+                        ctx.send(v, Msg::Lbft(m.clone()));
+                    }
+                }
+            }
+            Output::Send { to, msg } => {
+                if let Some(node) = self.net.node_of(&to) {
+                    ctx.send(node, Msg::Lbft(Rc::new(msg)));
+                }
+            }
+            Output::CheckBlock { block, .. } => {
+                // The host's judgement of the body: every transaction must be a
+                // well-formed anchor (canonical encoding, size-limited).
+                let valid = block
+                    .transactions
+                    .iter()
+                    .all(|tx| encoding::decode::<Anchor>(tx).is_ok());
+                self.checks.push((block.id(), valid));
+            }
+            Output::Commit { block, certificate } => {
+                ctx.observe(Event::Committed {
+                    height: block.header.height,
+                    impeach: block.is_impeach(),
+                });
+                self.chain.push(Validate { block, certificate });
+            }
+            Output::Fault(f) => ctx.observe(Event::Fault(fault_name(&f))),
+        }
+    }
+
+    fn after_drain(&mut self, engine: &mut Engine, now: Timestamp, _: &mut Ctx) -> bool {
+        let owed = !self.checks.is_empty();
+        for (id, valid) in self.checks.drain(..) {
+            engine.block_checked(now, id, valid);
+        }
+        owed
     }
 }
 
@@ -285,7 +324,7 @@ impl SimNode for Node {
 
     fn on_start(&mut self, now: Timestamp, ctx: &mut Ctx) {
         match self {
-            Node::Validator(v) => v.pump(now, ctx),
+            Node::Validator(v) => v.on_start(now, ctx),
             Node::Gateway(g) => g.on_start(now, ctx),
             Node::Proposer(_) | Node::Down => {}
         }
@@ -293,14 +332,7 @@ impl SimNode for Node {
 
     fn on_message(&mut self, now: Timestamp, from: NodeId, msg: Msg, ctx: &mut Ctx) {
         match self {
-            Node::Validator(v) => {
-                if let Msg::Lbft(m) = msg {
-                    let from = v.net.addresses.get(from).copied().unwrap_or(Address::ZERO);
-                    // A refused message is the engine's verdict; it leaves the state unchanged.
-                    let _ = v.engine.handle_message(now, from, (*m).clone());
-                    v.pump(now, ctx);
-                }
-            }
+            Node::Validator(v) => v.on_message(now, from, msg, ctx),
             Node::Proposer(p) => p.on_message(msg),
             Node::Gateway(g) => g.on_message(now, from, msg, ctx),
             Node::Down => {}
@@ -309,12 +341,7 @@ impl SimNode for Node {
 
     fn on_timeout(&mut self, now: Timestamp, ctx: &mut Ctx) {
         match self {
-            Node::Validator(v) => {
-                if v.engine.next_deadline().is_some_and(|d| now >= d) {
-                    v.engine.handle_timeout(now);
-                }
-                v.pump(now, ctx);
-            }
+            Node::Validator(v) => v.on_timeout(now, ctx),
             Node::Proposer(p) => p.on_timeout(now, ctx),
             Node::Gateway(g) => g.on_timeout(now, ctx),
             Node::Down => {}
@@ -323,7 +350,7 @@ impl SimNode for Node {
 
     fn next_deadline(&self) -> Option<Timestamp> {
         match self {
-            Node::Validator(v) => v.engine.next_deadline(),
+            Node::Validator(v) => v.next_deadline(),
             Node::Proposer(p) => p.deadline(),
             Node::Gateway(g) => g.next_deadline(),
             Node::Down => None,
@@ -394,7 +421,10 @@ pub fn simulate(cast: &Cast, seed: u64, writer: Writer<BLOCK_CAP>) -> Result<Run
         let cfg = lbft::Config::new(spec.clone(), validators.clone(), key.clone());
         let engine =
             lbft::Validator::new(cfg, lbft_schedule.clone(), genesis.clone(), genesis_time)?;
-        nodes.push(Node::Validator(ValidatorNode::new(net.clone(), id, engine)));
+        nodes.push(Node::Validator(MachineNode::new(
+            cpchain_sim::lbft::Engine(engine),
+            ValidatorHost::new(net.clone(), id),
+        )));
     }
     for key in &cast.proposer_keys {
         let is_silent = key.public_key().address() == cast.silent;
@@ -431,7 +461,7 @@ pub fn simulate(cast: &Cast, seed: u64, writer: Writer<BLOCK_CAP>) -> Result<Run
     .with_event_budget(5_000_000);
     let done = |s: &Simulator<Node>| {
         (0..n_validators).all(|i| match s.node(i) {
-            Some(Node::Validator(v)) => v.chain.len() as u64 >= term_end,
+            Some(Node::Validator(v)) => v.host.chain.len() as u64 >= term_end,
             _ => false,
         })
     };
@@ -450,7 +480,7 @@ pub fn simulate(cast: &Cast, seed: u64, writer: Writer<BLOCK_CAP>) -> Result<Run
     }
     let chains: Vec<&Vec<Validate>> = (0..n_validators)
         .filter_map(|i| match sim.node(i) {
-            Some(Node::Validator(v)) => Some(&v.chain),
+            Some(Node::Validator(v)) => Some(&v.host.chain),
             _ => None,
         })
         .collect();

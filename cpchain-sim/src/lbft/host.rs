@@ -20,16 +20,18 @@ use cpchain_core::{Address, Height, Timestamp};
 ///
 /// A newtype only until `lbft::Validator` implements [`Machine`] itself (issue 13, the
 /// validator half); it forwards every call and adds nothing.
-pub struct Engine(pub Validator<FixedSchedule>);
+/// Generic over the proposer schedule, so any host (the demo's, with a DPoR schedule) can
+/// put the validator on a [`MachineNode`].
+pub struct Engine<S = FixedSchedule>(pub Validator<S>);
 
-impl core::ops::Deref for Engine {
-    type Target = Validator<FixedSchedule>;
+impl<S> core::ops::Deref for Engine<S> {
+    type Target = Validator<S>;
     fn deref(&self) -> &Self::Target {
         &self.0
     }
 }
 
-impl core::ops::DerefMut for Engine {
+impl<S> core::ops::DerefMut for Engine<S> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.0
     }
@@ -46,8 +48,11 @@ impl MachineStats for EngineStats {
     }
 }
 
-impl Machine for Engine {
-    type Output<'a> = Output;
+impl<S: ProposerSchedule> Machine for Engine<S> {
+    type Output<'a>
+        = Output
+    where
+        S: 'a;
     type Stats = EngineStats;
     fn handle_timeout(&mut self, now: Timestamp) {
         self.0.handle_timeout(now);
