@@ -38,6 +38,9 @@
 //! * `sharing` (feature `pre`, which links umbral-pre and makes the build GPL-3.0): the
 //!   owner, proxies and grantee of proxy re-encryption.
 //!
+//! Nodes that are no machine of the SDK (a light node around the stateless light
+//! verification, the demo's proposers) implement [`SimNode`] directly.
+//!
 //! # Feature `insecure-test-crypto` (simulation only)
 //! Signatures become `cpchain-crypto`'s keyed hashes (forgeable by design, much faster than
 //! k256). The build also needs `RUSTFLAGS="--cfg cpchain_insecure_test_crypto"` and refuses
