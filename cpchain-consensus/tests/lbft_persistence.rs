@@ -7,11 +7,11 @@ use common::*;
 use cpchain_consensus::lbft::*;
 use cpchain_core::{Height, Timestamp};
 
-fn last_persist(outs: &[Output]) -> Persisted {
+fn last_persist(outs: &[ValidatorOutput]) -> Persisted {
     outs.iter()
         .rev()
         .find_map(|o| match o {
-            Output::Persist(p) => Some(p.clone()),
+            ValidatorOutput::Persist(p) => Some(p.clone()),
             _ => None,
         })
         .expect("a Persist output")
@@ -131,8 +131,8 @@ fn persist_precedes_every_dependent_send() {
     let mut kinds = 0;
     for o in &outs {
         match o {
-            Output::Persist(p) => persisted = Some(p.clone()),
-            Output::Broadcast(m) => {
+            ValidatorOutput::Persist(p) => persisted = Some(p.clone()),
+            ValidatorOutput::Broadcast(m) => {
                 let p = persisted.as_ref().expect("a Persist before any send");
                 match m {
                     Message::PrePrepare(_) => assert!(p.proposed),
@@ -151,7 +151,7 @@ fn persist_precedes_every_dependent_send() {
     assert!(kinds > 5);
     assert!(outs
         .iter()
-        .any(|o| matches!(o, Output::Broadcast(Message::Proposal(_)))));
+        .any(|o| matches!(o, ValidatorOutput::Broadcast(Message::Proposal(_)))));
 }
 
 #[test]
@@ -213,7 +213,7 @@ fn restored_validator_reannounces_its_round_and_is_caught_up() {
     let announced: Vec<_> = outs
         .iter()
         .filter_map(|o| match o {
-            Output::Broadcast(Message::RoundChange(rc)) => Some(rc.clone()),
+            ValidatorOutput::Broadcast(Message::RoundChange(rc)) => Some(rc.clone()),
             _ => None,
         })
         .collect();
@@ -233,7 +233,7 @@ fn restored_validator_reannounces_its_round_and_is_caught_up() {
     let answer = drain(helper)
         .into_iter()
         .find_map(|o| match o {
-            Output::Send { to, msg } if to == fx.addr(0) => Some(msg),
+            ValidatorOutput::Send { to, msg } if to == fx.addr(0) => Some(msg),
             _ => None,
         })
         .expect("a catch-up answer");
@@ -265,7 +265,7 @@ fn restored_validator_announces_only_an_earlier_round_lock() {
         drain(&mut r)
             .into_iter()
             .find_map(|o| match o {
-                Output::Broadcast(Message::RoundChange(rc)) => Some(rc),
+                ValidatorOutput::Broadcast(Message::RoundChange(rc)) => Some(rc),
                 _ => None,
             })
             .expect("a round change")
@@ -287,7 +287,7 @@ fn restored_validator_announces_only_an_earlier_round_lock() {
     for rc in [rc0, rc1] {
         assert_eq!(
             peer.handle_message(t, fx.addr(0), Message::RoundChange(rc)),
-            Ok(())
+            Verdict::Accept
         );
     }
 }
@@ -356,7 +356,7 @@ fn restarted_validator_helps_peers_with_the_head_it_remembers() {
     let _ = v.handle_message(net.now, fx.addr(2), Message::RoundChange(stuck));
     assert!(drain(&mut v).iter().any(|o| matches!(
         o,
-        Output::Send { to, msg: Message::Validate(x) } if *to == fx.addr(2) && *x == head
+        ValidatorOutput::Send { to, msg: Message::Validate(x) } if *to == fx.addr(2) && *x == head
     )));
     net.nodes[1] = v;
     assert!(

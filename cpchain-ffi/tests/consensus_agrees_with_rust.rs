@@ -11,7 +11,7 @@
 
 use cpchain_consensus::dpor::{Candidate, Rpt, Schedule, DEFAULT_SCHEDULE_CAPACITY};
 use cpchain_consensus::lbft::{
-    Config, FixedSchedule, Header, Output, Persisted, Validator, ValidatorSet,
+    Config, FixedSchedule, Header, Persisted, Validator, ValidatorOutput, ValidatorSet,
 };
 use cpchain_core::encoding::{decode, encode_to_vec};
 use cpchain_core::{Address, ChainSpec, Hash, Height, Timestamp};
@@ -127,7 +127,7 @@ fn restore_matches_the_rust_validator() {
     .unwrap();
     let mut record = Vec::new();
     while let Some(o) = v.poll_output() {
-        if let Output::Persist(p) = o {
+        if let ValidatorOutput::Persist(p) = o {
             record = encode_to_vec(&p).unwrap();
         }
     }
@@ -172,8 +172,8 @@ fn restore_matches_the_rust_validator() {
     while let Some(o) = rust.poll_output() {
         seen += 1;
         let want = match o {
-            Output::Broadcast(m) => encode_to_vec(&m).unwrap(),
-            Output::Persist(p) => encode_to_vec(&p).unwrap(),
+            ValidatorOutput::Broadcast(m) => encode_to_vec(&m).unwrap(),
+            ValidatorOutput::Persist(p) => encode_to_vec(&p).unwrap(),
             other => panic!("unexpected {other:?}"),
         };
         let mut n = 0;

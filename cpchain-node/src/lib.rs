@@ -25,7 +25,7 @@
 //! * [`tx`]: signed transaction envelopes (chain id, nonce, kind, body; 65-byte
 //!   recoverable signature under a domain), accounts with nonces and balances, the SDK's
 //!   fee policy (`dpor::transaction_fee`, free daily quota), the bounded mempool. A
-//!   proposal is judged on `Output::CheckBlock` by executing it on the stored state,
+//!   proposal is judged on `ValidatorOutput::CheckBlock` by executing it on the stored state,
 //!   recovering signatures on all cores; a block's account changes are stored in the
 //!   same redb transaction as the block.
 //! * Block sync (`/cpchain/sync/1`, request-response): a validator whose traffic is more

@@ -15,8 +15,8 @@ use crate::tx::{self, Account, Mempool, Overlay, GENESIS_BALANCE};
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::Block;
 use cpchain_consensus::lbft::{
-    verify_validate, Config, Fault, Header, ImpeachQuorum, Message, Output, ProposeError,
-    ProposerSchedule, Rejected, Validate, Validator, ValidatorSet, Vote,
+    verify_validate, Config, Fault, Header, ImpeachQuorum, Message, ProposeError, ProposerSchedule,
+    Rejected, Validate, Validator, ValidatorOutput, ValidatorSet, Vote,
 };
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::SecretKey;
@@ -429,7 +429,8 @@ impl ValidatorHost {
         if let Message::Vote(v) = &msg {
             self.log_vote(v);
         }
-        if let Err(e) = self.engine.handle_message(now, from, msg) {
+        // A peer's bad message is a verdict, not an error (the engine counts it by reason).
+        if let Some(e) = self.engine.handle_message(now, from, msg).rejected() {
             tracing::trace!(%from, "refused: {e}");
             if e == Rejected::TooFarAhead {
                 self.behind = true;
@@ -499,8 +500,8 @@ impl ValidatorHost {
         let mut actions = Vec::new();
         while let Some(out) = self.engine.poll_output() {
             match out {
-                Output::Persist(p) => store.put_persisted(&p)?,
-                Output::Broadcast(m) => {
+                ValidatorOutput::Persist(p) => store.put_persisted(&p)?,
+                ValidatorOutput::Broadcast(m) => {
                     if let Message::Vote(v) = &m {
                         self.log_vote(v);
                     }
@@ -509,11 +510,11 @@ impl ValidatorHost {
                         Err(e) => tracing::error!("cannot encode own message: {e}"),
                     }
                 }
-                Output::Send { to, msg } => match encoding::encode_to_vec(&msg) {
+                ValidatorOutput::Send { to, msg } => match encoding::encode_to_vec(&msg) {
                     Ok(bytes) => actions.push(Action::Send { to, bytes }),
                     Err(e) => tracing::error!("cannot encode own message: {e}"),
                 },
-                Output::CheckBlock { block, .. } => {
+                ValidatorOutput::CheckBlock { block, .. } => {
                     let valid = match execute(&self.spec, &block, store, &self.allocated) {
                         Ok(_) => true,
                         Err(e) => {
@@ -523,7 +524,7 @@ impl ValidatorHost {
                     };
                     self.engine.block_checked(now, block.id(), valid);
                 }
-                Output::Commit { block, certificate } => {
+                ValidatorOutput::Commit { block, certificate } => {
                     let height = block.header.height;
                     let impeach = block.is_impeach();
                     let txs = block.transactions.len();
@@ -549,10 +550,11 @@ impl ValidatorHost {
                     }
                     tracing::info!(height = height.0, impeach, "committed");
                 }
-                Output::Fault(f) => {
+                ValidatorOutput::Fault(f) => {
                     self.counters.faults += 1;
                     tracing::warn!("fault: {}", fault_name(&f));
                 }
+                other => tracing::warn!("output this host does not know: {other:?}"),
             }
         }
         Ok(actions)
@@ -566,5 +568,6 @@ fn fault_name(f: &Fault) -> &'static str {
         Fault::LeaderEquivocation { .. } => "leader equivocation",
         Fault::BadSeal { .. } => "bad seal",
         Fault::IllicitBlock { .. } => "illicit block",
+        _ => "other fault",
     }
 }

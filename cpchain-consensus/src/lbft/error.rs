@@ -1,9 +1,12 @@
 //! Error types of the LBFT engine: small, `Copy`, `#[non_exhaustive]`.
 //!
 //! Two families: errors of the *caller* (a bad configuration, a `propose` at the wrong
-//! time) and [`Rejected`], the reason a peer's message was dropped. A rejection is not a
-//! failure of the host: the message was untrusted input and the engine's state is unchanged.
-//! Rejections that prove misbehaviour additionally produce a [`crate::lbft::Fault`] output.
+//! time), returned as `Err`, and [`Rejected`], the reason a peer's message was dropped. A
+//! rejection is not a failure of the host: the message was untrusted input, the engine's
+//! state is unchanged, and it comes back inside a [`crate::lbft::Verdict`] (never as `Err`)
+//! and is counted by reason ([`crate::lbft::ValidatorDrop`]). Rejections that prove
+//! misbehaviour additionally produce a [`crate::lbft::Fault`] output. (`Err(Rejected)` is
+//! left only where the caller hands over data of its own: [`crate::lbft::Validator::remember`].)
 
 use cpchain_core::{DecodeError, SpecError};
 use thiserror::Error;
@@ -124,8 +127,9 @@ pub enum CertificateError {
     Mismatch,
 }
 
-/// Why a peer's message was dropped without any state change. Returned for the host's
-/// logging and for tests; misbehaviour that can be proven is also emitted as a `Fault`.
+/// Why a peer's message was dropped without any state change: carried by the
+/// [`crate::lbft::Verdict`] for the host's peer scoring and logging, and counted in the
+/// validator's stats; misbehaviour that can be proven is also emitted as a `Fault`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum Rejected {

@@ -11,16 +11,16 @@
 //!   (PRE-PREPARE, [`Message::PrePrepare`]). A validator checks the seal, the header (chain,
 //!   height, parent, scheduled proposer, non-zero coinbase, time in
 //!   `parent + period ..= parent + period + impeach timeout`, transaction root, size) and asks
-//!   the host to judge the transactions ([`Output::CheckBlock`]); then it broadcasts PREPARE.
+//!   the host to judge the transactions ([`ValidatorOutput::CheckBlock`]); then it broadcasts PREPARE.
 //!   On `2f + 1` PREPAREs (a P-certificate) it broadcasts COMMIT; on `2f + 1` COMMITs (a
-//!   C-certificate) it emits [`Output::Commit`] and broadcasts VALIDATE ([`Validate`]: the
+//!   C-certificate) it emits [`ValidatorOutput::Commit`] and broadcasts VALIDATE ([`Validate`]: the
 //!   block and the certificate). A validator that receives a valid VALIDATE for its height
 //!   adopts it and re-broadcasts it once.
 //! * **Catch-up** (added: the paper assumes every VALIDATE arrives). Each validator keeps
 //!   the VALIDATEs of its last [`Config::catch_up_heights`] heights. A round change for an
 //!   old height `h` from a member (it timed out at `h`), or a re-broadcast VALIDATE of
 //!   `h − 1` (it has just adopted that and now works on `h`), is answered with
-//!   [`Output::Send`] of VALIDATE(`h`) to that peer — at most once per peer and height in
+//!   [`ValidatorOutput::Send`] of VALIDATE(`h`) to that peer — at most once per peer and height in
 //!   each round of the answering validator, so an answer lost in the network is repeated
 //!   after its next round change while a Byzantine peer obtains at most
 //!   `catch_up_heights` blocks per round however much it sends. A restored validator
@@ -71,7 +71,7 @@
 //!    [`Validator::restore`]) only as the light verifier would accept it: a normal block
 //!    well-formed for the height and sealed by the scheduled proposer, with the body its
 //!    header commits to; the impeach block exactly as built locally, unsealed (the paper's
-//!    impeach blocks carry no seal). So every [`Output::Commit`] and every VALIDATE sent
+//!    impeach blocks carry no seal). So every [`ValidatorOutput::Commit`] and every VALIDATE sent
 //!    passes light verification (tests in `tests/lbft_safety.rs`; the property tests check
 //!    every `Commit` under a seal-stripping adversary). [`Persisted`] (v2) also keeps the
 //!    block the validator prepared, so a restart does not forget its good copy.
@@ -105,7 +105,7 @@
 //!   P-certificate for `B' ≠ B` alone, so no honest validator commits `B'` in `r'`, and no
 //!   C-certificate for `B'` forms (`locked_validator_refuses_other_block_without_later_certificate`,
 //!   `later_certificate_unlocks`).
-//! * *Across crashes*: every vote, lock and proposal is preceded by [`Output::Persist`]; a
+//! * *Across crashes*: every vote, lock and proposal is preceded by [`ValidatorOutput::Persist`]; a
 //!   validator restored from it keeps its round, votes and lock
 //!   (`restore_after_crash_never_double_votes`).
 //! * *VALIDATE adoption* checks a full C-certificate, which by the above is unique.
@@ -169,14 +169,14 @@
 //! [`Validator::next_deadline`]), [`Validator::block_checked`] (the host's verdict on a
 //! proposal's transactions) and [`Validator::propose`] (when the validator is also the
 //! scheduled proposer; other proposers use [`Block::propose`]). Outputs, drained in order
-//! from [`Validator::poll_output`]: [`Output::Persist`] (before any send that depends on
-//! it), [`Output::Broadcast`], [`Output::Send`] (a recent VALIDATE to a validator whose
-//! round change shows it is behind: catch-up), [`Output::CheckBlock`], [`Output::Commit`] and
-//! [`Output::Fault`] (vote, proposer and leader equivocation, bad seals, illicit blocks).
+//! from [`Validator::poll_output`]: [`ValidatorOutput::Persist`] (before any send that depends on
+//! it), [`ValidatorOutput::Broadcast`], [`ValidatorOutput::Send`] (a recent VALIDATE to a validator whose
+//! round change shows it is behind: catch-up), [`ValidatorOutput::CheckBlock`], [`ValidatorOutput::Commit`] and
+//! [`ValidatorOutput::Fault`] (vote, proposer and leader equivocation, bad seals, illicit blocks).
 //!
 //! # Block content: a request/answer pair, not a callback
 //!
-//! The engine emits [`Output::CheckBlock`] and the host answers with
+//! The engine emits [`ValidatorOutput::CheckBlock`] and the host answers with
 //! [`Validator::block_checked`]. A callback trait would be simpler for a synchronous Rust
 //! host, but judging transactions means executing them against state the host owns, often
 //! on another thread or across the C API; a pair keeps the engine free of host references,
@@ -253,5 +253,8 @@ pub use light::{verify_validate, LightVerifier};
 pub use message::{LockProof, Message, Proposal, RoundChange, Validate};
 pub use round::{leader, round_length, RoundTimes};
 pub use schedule::{FixedSchedule, ProposerSchedule};
-pub use validator::{Fault, Output, Persisted, State, Stats, Validator};
+pub use validator::{
+    Fault, Persisted, State, Stats, Validator, ValidatorDrop, ValidatorOutput, Verdict,
+    VALIDATOR_DROP_REASONS,
+};
 pub use vote::{Certificate, Phase, Vote, VoteKind};

@@ -163,46 +163,51 @@ impl Fixture {
     }
 }
 
-pub fn drain<S: ProposerSchedule>(v: &mut Validator<S>) -> Vec<Output> {
-    std::iter::from_fn(|| v.poll_output()).collect()
+/// Every pending output, through the SDK's one drain loop.
+pub fn drain<S: ProposerSchedule + 'static>(v: &mut Validator<S>) -> Vec<ValidatorOutput> {
+    let mut outs = Vec::new();
+    cpchain_core::machine::drain(v, |o| outs.push(o));
+    outs
 }
 
-pub fn broadcast_votes(outs: &[Output]) -> Vec<Vote> {
+pub fn broadcast_votes(outs: &[ValidatorOutput]) -> Vec<Vote> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Broadcast(Message::Vote(v)) => Some(v.clone()),
+            ValidatorOutput::Broadcast(Message::Vote(v)) => Some(v.clone()),
             _ => None,
         })
         .collect()
 }
 
-pub fn commits(outs: &[Output]) -> Vec<(Block, Certificate)> {
+pub fn commits(outs: &[ValidatorOutput]) -> Vec<(Block, Certificate)> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Commit { block, certificate } => Some((block.clone(), certificate.clone())),
+            ValidatorOutput::Commit { block, certificate } => {
+                Some((block.clone(), certificate.clone()))
+            }
             _ => None,
         })
         .collect()
 }
 
-pub fn faults(outs: &[Output]) -> Vec<Fault> {
+pub fn faults(outs: &[ValidatorOutput]) -> Vec<Fault> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Fault(f) => Some(f.clone()),
+            ValidatorOutput::Fault(f) => Some(f.clone()),
             _ => None,
         })
         .collect()
 }
 
 /// Answer every content check positively.
-pub fn approve_checks<S: ProposerSchedule>(
+pub fn approve_checks<S: ProposerSchedule + 'static>(
     v: &mut Validator<S>,
     now: Timestamp,
-    outs: &[Output],
-) -> Vec<Output> {
+    outs: &[ValidatorOutput],
+) -> Vec<ValidatorOutput> {
     let mut more = Vec::new();
     for o in outs {
-        if let Output::CheckBlock { block, .. } = o {
+        if let ValidatorOutput::CheckBlock { block, .. } = o {
             v.block_checked(now, block.id(), true);
             more.extend(drain(v));
         }
@@ -211,12 +216,12 @@ pub fn approve_checks<S: ProposerSchedule>(
 }
 
 /// Feed a message and drain, approving content checks.
-pub fn feed<S: ProposerSchedule>(
+pub fn feed<S: ProposerSchedule + 'static>(
     v: &mut Validator<S>,
     now: Timestamp,
     from: Address,
     msg: Message,
-) -> Vec<Output> {
+) -> Vec<ValidatorOutput> {
     let _ = v.handle_message(now, from, msg);
     let mut outs = drain(v);
     let more = approve_checks(v, now, &outs);
@@ -407,7 +412,7 @@ impl Net {
                     break;
                 }
                 match o {
-                    Output::Broadcast(msg) => {
+                    ValidatorOutput::Broadcast(msg) => {
                         if self.roles[i] == Role::Silent {
                             continue;
                         }
@@ -431,7 +436,7 @@ impl Net {
                         }
                         self.send_all(i, msg);
                     }
-                    Output::Send { to, msg } => {
+                    ValidatorOutput::Send { to, msg } => {
                         if self.roles[i] == Role::Silent {
                             continue;
                         }
@@ -450,12 +455,12 @@ impl Net {
                         }
                         self.queue.push_back(Envelope { from: i, to, msg });
                     }
-                    Output::Persist(p) => self.persisted[i] = Some(p),
-                    Output::CheckBlock { block, .. } => {
+                    ValidatorOutput::Persist(p) => self.persisted[i] = Some(p),
+                    ValidatorOutput::CheckBlock { block, .. } => {
                         let now = self.now;
                         self.nodes[i].block_checked(now, block.id(), true);
                     }
-                    Output::Commit { block, certificate } => {
+                    ValidatorOutput::Commit { block, certificate } => {
                         assert_eq!(certificate.block, block.id());
                         let v = Validate { block, certificate };
                         let parent = self.chains[i]
@@ -468,7 +473,8 @@ impl Net {
                         self.heads[i] = Some(block.header.clone());
                         self.chains[i].push(Validate { block, certificate });
                     }
-                    Output::Fault(f) => self.faults.push(f),
+                    ValidatorOutput::Fault(f) => self.faults.push(f),
+                    other => panic!("an output this network does not know: {other:?}"),
                 }
             }
         }

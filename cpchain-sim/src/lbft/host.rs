@@ -10,63 +10,15 @@ use crate::NodeId;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use cpchain_consensus::lbft::{
-    BlockError, BlockId, Config, Fault, FixedSchedule, Header, Message, Output, Phase,
-    ProposerSchedule, Rejected, Stats, Validate, Validator,
+    BlockError, BlockId, Config, Fault, FixedSchedule, Header, Message, Phase, ProposerSchedule,
+    Rejected, Validate, Validator, ValidatorOutput, Verdict,
 };
-use cpchain_core::machine::{Machine, MachineStats};
 use cpchain_core::{Address, Height, Timestamp};
 
-/// The simulated validator's engine: the LBFT validator behind the one machine contract.
-///
-/// A newtype only until `lbft::Validator` implements [`Machine`] itself (issue 13, the
-/// validator half); it forwards every call and adds nothing.
-/// Generic over the proposer schedule, so any host (the demo's, with a DPoR schedule) can
-/// put the validator on a [`MachineNode`].
-pub struct Engine<S = FixedSchedule>(pub Validator<S>);
-
-impl<S> core::ops::Deref for Engine<S> {
-    type Target = Validator<S>;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl<S> core::ops::DerefMut for Engine<S> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-/// The engine's counters as the contract reads them.
-#[derive(Clone, Debug)]
-pub struct EngineStats(pub Stats);
-
-impl MachineStats for EngineStats {
-    /// Messages rejected, and authenticated future messages dropped for want of room.
-    fn dropped(&self) -> u64 {
-        self.0.rejected.saturating_add(self.0.dropped_future)
-    }
-}
-
-impl<S: ProposerSchedule> Machine for Engine<S> {
-    type Output<'a>
-        = Output
-    where
-        S: 'a;
-    type Stats = EngineStats;
-    fn handle_timeout(&mut self, now: Timestamp) {
-        self.0.handle_timeout(now);
-    }
-    fn next_deadline(&self) -> Option<Timestamp> {
-        self.0.next_deadline()
-    }
-    fn poll_output(&mut self) -> Option<Output> {
-        self.0.poll_output()
-    }
-    fn stats(&self) -> EngineStats {
-        EngineStats(self.0.stats())
-    }
-}
+/// The simulated validator's engine: the LBFT validator, which keeps the one machine
+/// contract itself. Generic over the proposer schedule, so any host (the demo's, with a DPoR
+/// schedule) can put it on a [`MachineNode`].
+pub type Engine<S = FixedSchedule> = Validator<S>;
 
 /// A simulated validator: the engine and its host on the generic node.
 pub type ValidatorNode = MachineNode<Engine, ValidatorHost>;
@@ -177,7 +129,6 @@ impl ValidatorHost {
                 }
             }
         }
-        let engine = Engine(engine);
         let host = ValidatorHost::new(shared, id, &engine, byzantine, disk);
         Some(MachineNode::new(engine, host))
     }
@@ -247,11 +198,11 @@ impl ValidatorHost {
     }
 
     /// One output of the engine (see [`Host::on_output`]).
-    fn output(&mut self, out: Output, ctx: &mut Ctx) {
+    fn output(&mut self, out: ValidatorOutput, ctx: &mut Ctx) {
         match out {
-            Output::Persist(p) => ctx.persist(Record::Engine(Rc::new(p))),
-            Output::Broadcast(m) => self.send(m, ctx),
-            Output::Send { to, msg } => {
+            ValidatorOutput::Persist(p) => ctx.persist(Record::Engine(Rc::new(p))),
+            ValidatorOutput::Broadcast(m) => self.send(m, ctx),
+            ValidatorOutput::Send { to, msg } => {
                 if let Some(node) = self.shared.node_of(&to) {
                     let silent = self.byzantine.as_ref().is_some_and(|b| b.is_silent());
                     if !silent {
@@ -259,7 +210,7 @@ impl ValidatorHost {
                     }
                 }
             }
-            Output::CheckBlock { block, .. } => {
+            ValidatorOutput::CheckBlock { block, .. } => {
                 let valid = !block
                     .transactions
                     .iter()
@@ -268,7 +219,7 @@ impl ValidatorHost {
                 // as they did when the verdict was given inside the drain loop.
                 self.checks.push((block.id(), valid));
             }
-            Output::Commit { block, certificate } => {
+            ValidatorOutput::Commit { block, certificate } => {
                 let claimed = certificate.block;
                 let certified = block.header.parent == self.last_id
                     && self.shared.certified(
@@ -293,7 +244,7 @@ impl ValidatorHost {
                 self.chain.insert(self.last.height.0, m.clone());
                 ctx.persist(Record::Block(m));
             }
-            Output::Fault(f) => {
+            ValidatorOutput::Fault(f) => {
                 if self.byzantine.is_some() {
                     return;
                 }
@@ -312,6 +263,8 @@ impl ValidatorHost {
                 }
                 ctx.observe(ev);
             }
+            // An output kind added to the engine after this adapter: nothing to route yet.
+            _ => {}
         }
     }
 
@@ -394,18 +347,12 @@ impl ValidatorHost {
     }
 
     /// Record what the engine took in at the current height.
-    fn accepted(
-        &mut self,
-        engine: &Engine,
-        msg: &Message,
-        height: Height,
-        r: &Result<(), Rejected>,
-    ) {
+    fn accepted(&mut self, engine: &Engine, msg: &Message, height: Height, r: &Verdict) {
         if self.byzantine.is_some() || msg.height() != height || engine.height() != height {
             return;
         }
         match msg {
-            Message::Vote(v) if r.is_ok() => {
+            Message::Vote(v) if r.is_accept() => {
                 self.seen_votes
                     .entry((v.voter, v.round, v.kind.phase()))
                     .or_insert(v.block);
@@ -414,9 +361,9 @@ impl ValidatorHost {
                 // The engine keeps the first correctly sealed PRE-PREPARE of the scheduled
                 // proposer for this chain, height and parent, with the body its header
                 // commits to, licit or not.
-                let kept = match r {
-                    Ok(()) => true,
-                    Err(Rejected::Block(e)) => !matches!(
+                let kept = match r.rejected() {
+                    None => true,
+                    Some(Rejected::Block(e)) => !matches!(
                         e,
                         BlockError::BadSeal
                             | BlockError::WrongProposer
@@ -426,7 +373,7 @@ impl ValidatorHost {
                             | BlockError::WrongParent
                             | BlockError::TxRoot
                     ),
-                    Err(_) => false,
+                    Some(_) => false,
                 };
                 if kept && self.seen_proposal.is_none() {
                     self.seen_proposal = Some(b.id());
@@ -502,6 +449,13 @@ fn fault_event(f: &Fault) -> Event {
             round: 0,
             phase: None,
         },
+        _ => Event::Fault {
+            class: FaultClass::Other,
+            culprit: None,
+            height: Height(0),
+            round: 0,
+            phase: None,
+        },
     }
 }
 
@@ -541,7 +495,7 @@ impl Host<Engine> for ValidatorHost {
         }
     }
 
-    fn on_output(&mut self, _: Timestamp, out: Output, ctx: &mut Ctx) {
+    fn on_output(&mut self, _: Timestamp, out: ValidatorOutput, ctx: &mut Ctx) {
         self.output(out, ctx);
     }
 

@@ -32,7 +32,7 @@ mod shared;
 
 pub use byzantine::{Behaviour, Byzantine};
 pub use check::{check_liveness, check_safety, Figures, Violation};
-pub use host::{Engine, EngineStats, ValidatorHost, ValidatorNode};
+pub use host::{Engine, ValidatorHost, ValidatorNode};
 pub use light::{LightNode, LIGHT_BUFFER};
 pub use shared::{Event, FaultClass, Record, Shared, SimMsg, ILLICIT_TX};
 

@@ -104,7 +104,7 @@ impl fmt::Debug for SimMsg {
 /// A durable record of a simulated node.
 #[derive(Debug, Clone)]
 pub enum Record {
-    /// The engine's last `Output::Persist`.
+    /// The engine's last `ValidatorOutput::Persist`.
     Engine(Rc<cpchain_consensus::lbft::Persisted>),
     /// A decided block with its certificate (the host's chain).
     Block(Rc<Message>),
@@ -121,6 +121,9 @@ pub enum FaultClass {
     IllicitBlock,
     /// A proposal with a bad seal.
     BadSeal,
+    /// A fault kind added to the engine after this adapter (it names no culprit here, so
+    /// the false-accusation checker cannot misjudge it).
+    Other,
 }
 
 /// What simulated LBFT nodes report to the checkers.
