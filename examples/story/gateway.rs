@@ -4,7 +4,8 @@
 //! block, places the shards on DHT nodes and writes each block's key-index record with the
 //! interval key wrapped for proxy re-encryption.
 
-use super::network::{Run, BLOCK_CAP};
+use super::network::Run;
+use super::nodes::BLOCK_CAP;
 use super::{section, short_addr, Cast, Result, INTERVALS, READINGS};
 use cpchain_core::{encoding, Address};
 use cpchain_storage::sharing::{Owner, OwnerConfig};

@@ -9,12 +9,14 @@
 //! [`gateway`] (the sensor's data chain, sharded and stored), [`network`] (LBFT and the
 //! proposers in the simulator), [`buyer`] (one interval granted, read and checked against
 //! the chain) and [`dpor`] (RPT and the next committee). The simulation itself runs before
-//! the first act is told: the gateway is one of its nodes.
+//! the first act is told: the gateway is one of its nodes ([`nodes`]: the demo's network as
+//! nodes of the simulator).
 
 pub mod buyer;
 pub mod dpor;
 pub mod gateway;
 pub mod network;
+pub mod nodes;
 
 use cpchain_core::{Address, ChainSpec, Duration, Timestamp};
 use cpchain_crypto::{PublicKey, SecretKey};
