@@ -323,8 +323,75 @@ fn leader_equivocation_is_a_fault() {
     drain(&mut v);
     let r = v.handle_message(t, fx.addr(l), Message::Proposal(second.clone()));
     assert_eq!(r, Verdict::Ignore(Rejected::ConflictingProposal));
+    let evidence = faults(&drain(&mut v));
     assert_eq!(
-        faults(&drain(&mut v)),
-        vec![Fault::LeaderEquivocation { first, second }]
+        evidence,
+        vec![Fault::LeaderEquivocation {
+            first: first.clone(),
+            second: second.clone()
+        }]
+    );
+    // A third party checks the evidence with the public verify: both signed by the leader.
+    for p in [&first, &second] {
+        assert_eq!(p.verify(fx.spec.chain_id, &fx.set), Ok(()));
+    }
+}
+
+/// Issue 13: a host, a test or DPoR checks a proposal or a round change with its public
+/// `verify` instead of rebuilding the signed bytes from the source. The proposal's
+/// signature covers its proof-of-lock flag, the payload's last byte: a proof-of-lock of
+/// round `u32::MAX` and none differ in that byte alone.
+#[test]
+fn proposals_and_round_changes_verify_with_their_public_verify() {
+    let fx = Fixture::new(4);
+    let chain = fx.spec.chain_id;
+    let l = leader_index(&fx, 1);
+    let b = fx.proposal(&fx.genesis, vec![vec![5]]);
+    let cert = fx.cert(&[0, 1, 2], VoteKind::Prepare, 1, 0, b.id());
+    let p = Proposal::sign(
+        &fx.keys[l],
+        chain,
+        Height(1),
+        1,
+        b.clone(),
+        Some(cert.clone()),
+    );
+    assert_eq!(p.verify(chain, &fx.set), Ok(()));
+    assert_eq!(
+        p.verify(chain + 1, &fx.set),
+        Err(CertificateError::BadSignature)
+    );
+    let mut max = cert.clone();
+    max.round = u32::MAX;
+    let q = Proposal::sign(&fx.keys[l], chain, Height(1), 1, b.clone(), Some(max));
+    assert_eq!(q.verify(chain, &fx.set), Ok(()));
+    let mut flag_only = q.clone();
+    flag_only.proof_of_lock = None;
+    assert_eq!(
+        flag_only.verify(chain, &fx.set),
+        Err(CertificateError::BadSignature)
+    );
+    let not_leader = Proposal::sign(&fx.keys[l ^ 1], chain, Height(1), 1, b.clone(), None);
+    assert_eq!(
+        not_leader.verify(chain, &fx.set),
+        Err(CertificateError::NotMember)
+    );
+
+    let lock = LockProof {
+        block: b,
+        certificate: cert,
+    };
+    let rc = RoundChange::sign(&fx.keys[1], chain, Height(1), 2, Some(lock));
+    assert_eq!(rc.verify(chain, &fx.set), Ok(()));
+    let mut stripped = rc.clone();
+    stripped.lock = None;
+    assert_eq!(
+        stripped.verify(chain, &fx.set),
+        Err(CertificateError::BadSignature)
+    );
+    let outsider = RoundChange::sign(&secret(9999), chain, Height(1), 2, None);
+    assert_eq!(
+        outsider.verify(chain, &fx.set),
+        Err(CertificateError::NotMember)
     );
 }

@@ -355,7 +355,7 @@ fn restarted_validator_keeps_the_block_it_prepared() {
     // Through the wire format, as a host stores it.
     let bytes = cpchain_core::encoding::encode_to_vec(&persisted).unwrap();
     let persisted: Persisted = cpchain_core::encoding::decode(&bytes).unwrap();
-    let mut r = Validator::restore(fx.config(1), fx.schedule.clone(), persisted).unwrap();
+    let mut r = restart_at_record(fx.config(1), fx.schedule.clone(), persisted);
     let mut outs = drain(&mut r);
     for i in [0, 2, X] {
         let c = fx.vote(i, VoteKind::Commit, 1, 0, b.id());

@@ -175,7 +175,9 @@ fn consensus_benches(c: &mut Criterion) {
         b.iter(|| {
             let p: Persisted = decode(black_box(&record)).unwrap();
             let cfg = Config::new(spec.clone(), set.clone(), keys[0].clone());
-            Validator::restore(cfg, rotation.clone(), p).unwrap()
+            let head = p.parent.clone();
+            let since = p.round_start;
+            Validator::restart(cfg, rotation.clone(), Some(p), head, [], since).unwrap()
         })
     });
     let mut spec_h = std::ptr::null_mut();

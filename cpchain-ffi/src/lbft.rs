@@ -97,6 +97,7 @@ impl From<ConfigError> for cpchain_result {
             ConfigError::ValidatorCount { .. } => cpchain_result::LbftValidatorCount,
             ConfigError::NotAValidator => cpchain_result::LbftNotAValidator,
             ConfigError::PersistedMismatch => cpchain_result::LbftPersistedMismatch,
+            ConfigError::BadHead(r) => r.into(),
             ConfigError::DuplicateValidator | ConfigError::TooManyValidators => {
                 cpchain_result::LbftValidatorSet
             }
@@ -532,7 +533,11 @@ pub unsafe extern "C" fn cpchain_lbft_validator_restore(
         let record: Persisted = encoding::decode(unsafe { input(persisted, persisted_len) }?)?;
         let mut cfg = Config::new(spec.spec.clone(), set, key);
         cfg.impeach_quorum = quorum;
-        let validator = Validator::restore(cfg, schedule, record)?;
+        // The record-at-the-head case of `Validator::restart` (the C host gives the head's
+        // VALIDATE afterwards with `_remember`); `now` is unused on that path.
+        let head = record.parent.clone();
+        let since = record.round_start;
+        let validator = Validator::restart(cfg, schedule, Some(record), head, [], since)?;
         out.set(boxed_validator(validator));
         Ok(())
     }

@@ -132,8 +132,9 @@ fn restore_matches_the_rust_validator() {
         }
     }
     let p: Persisted = decode(&record).unwrap();
-    let mut rust =
-        Validator::restore(Config::new(spec.clone(), set, keys[0].clone()), rotation, p).unwrap();
+    let (head, since) = (p.parent.clone(), p.round_start);
+    let cfg = Config::new(spec.clone(), set, keys[0].clone());
+    let mut rust = Validator::restart(cfg, rotation, Some(p), head, [], since).unwrap();
 
     let mut spec_h = ptr::null_mut();
     let mut key_h = ptr::null_mut();

@@ -38,9 +38,14 @@ pub enum ConfigError {
     /// A limit is zero or above its hard cap.
     #[error("limit out of range: {0}")]
     Limit(&'static str),
-    /// The persisted state is for another chain or is internally inconsistent.
+    /// The persisted state is for another chain, is internally inconsistent, or is ahead
+    /// of (or beside) the chain head it is restarted with.
     #[error("persisted state does not match the configuration")]
     PersistedMismatch,
+    /// The chain head's VALIDATE handed to [`crate::lbft::Validator::restart`] is not the
+    /// head's or does not verify.
+    #[error("the chain head's VALIDATE was refused: {0}")]
+    BadHead(Rejected),
 }
 
 /// Why the host's `propose` call was refused.

@@ -24,10 +24,10 @@
 //!   each round of the answering validator, so an answer lost in the network is repeated
 //!   after its next round change while a Byzantine peer obtains at most
 //!   `catch_up_heights` blocks per round however much it sends. A restored validator
-//!   ([`Validator::restore`]) announces its height and round at once with a round change,
-//!   and the host hands a restarted one its chain head's VALIDATE (and older ones) with
-//!   [`Validator::remember`]: the certificate of a decision made just before a crash may
-//!   exist nowhere else.
+//!   ([`Validator::restart`]) announces its height and round at once with a round change,
+//!   and the host hands a restarted one its chain head's VALIDATE (and older ones) in the
+//!   same call (they are [`Validator::remember`]ed): the certificate of a decision made
+//!   just before a crash may exist nowhere else.
 //! * **Impeachment.** When the timer expires at `parent.time + period + impeach timeout`, or
 //!   the proposal is illicit, every validator builds the same deterministic impeach block
 //!   ([`Block::impeach`]: empty body, zero coinbase, the impeached proposer, time
@@ -68,7 +68,7 @@
 //!    certificate or a leader's or round change's signature on an id says nothing about
 //!    the seal beside it. A validator takes a block from any path (PRE-PREPARE, a leader's
 //!    proof-of-lock, a round change's lock, VALIDATE, [`Validator::remember`],
-//!    [`Validator::restore`]) only as the light verifier would accept it: a normal block
+//!    [`Validator::restart`]) only as the light verifier would accept it: a normal block
 //!    well-formed for the height and sealed by the scheduled proposer, with the body its
 //!    header commits to; the impeach block exactly as built locally, unsealed (the paper's
 //!    impeach blocks carry no seal). So every [`ValidatorOutput::Commit`] and every VALIDATE sent
@@ -162,17 +162,34 @@
 //! `restarted_validator_helps_peers_with_the_head_it_remembers`, and the property tests
 //! (which, after the lossy prefix, deliver everything and require a decision).
 //!
-//! # Inputs and outputs
+//! # Inputs and outputs: the SDK's one machine contract
 //!
-//! Inputs: [`Validator::handle_message`] / [`Validator::handle_bytes`] (from peers),
-//! [`Validator::handle_timeout`] (the host's single timer, armed at
-//! [`Validator::next_deadline`]), [`Validator::block_checked`] (the host's verdict on a
-//! proposal's transactions) and [`Validator::propose`] (when the validator is also the
-//! scheduled proposer; other proposers use [`Block::propose`]). Outputs, drained in order
-//! from [`Validator::poll_output`]: [`ValidatorOutput::Persist`] (before any send that depends on
-//! it), [`ValidatorOutput::Broadcast`], [`ValidatorOutput::Send`] (a recent VALIDATE to a validator whose
-//! round change shows it is behind: catch-up), [`ValidatorOutput::CheckBlock`], [`ValidatorOutput::Commit`] and
-//! [`ValidatorOutput::Fault`] (vote, proposer and leader equivocation, bad seals, illicit blocks).
+//! [`Validator`] implements [`cpchain_core::machine::Machine`] (as does
+//! [`crate::dpor::Whitelist`]). Inputs: [`Validator::handle_message`] /
+//! [`Validator::handle_bytes`] (from peers), [`Validator::handle_timeout`] (the host's
+//! single timer, armed at [`Validator::next_deadline`]), [`Validator::block_checked`] (the
+//! host's verdict on a proposal's transactions) and [`Validator::propose`] (when the
+//! validator is also the scheduled proposer; other proposers use [`Block::propose`]). A
+//! host starts it with [`Validator::restart`] (its persisted record, if any, its chain head
+//! and the head's VALIDATE) or, on a new chain, [`Validator::new`]. Outputs, drained in
+//! order from [`Validator::poll_output`]: [`ValidatorOutput::Persist`] (before any send
+//! that depends on it), [`ValidatorOutput::Broadcast`], [`ValidatorOutput::Send`] (a recent
+//! VALIDATE to a validator whose round change shows it is behind: catch-up),
+//! [`ValidatorOutput::CheckBlock`], [`ValidatorOutput::Commit`] and
+//! [`ValidatorOutput::Fault`] (vote, proposer and leader equivocation, illicit blocks, and
+//! the bad seal that proves nothing to a third party: see [`Fault::BadSeal`]).
+//!
+//! A peer's bad message is not an error of the caller: `handle_message` returns a
+//! [`Verdict`] (`Accept`, `Ignore` or `Reject`, after gossipsub's message acceptance, for
+//! the host's peer scoring), every dropped message is counted by its [`ValidatorDrop`]
+//! reason in [`Stats::dropped`], and `Err` is left for the caller's own mistakes
+//! ([`ProposeError`], [`ConfigError`], a VALIDATE from the host's own chain that
+//! [`Validator::remember`] refuses). Deviations from issue 13, with reasons: the C API's
+//! `cpchain_lbft_validator_handle_bytes` returns OK for a dropped message and passes no
+//! verdict (kept minimal until the C boundary is reworked onto the shared pending-output
+//! wrapper); `Fault::BadSeal` stays a fault output without evidence, since none a third
+//! party could check can exist (its docs say why), for hosts that watch faults rather than
+//! verdicts.
 //!
 //! # Block content: a request/answer pair, not a callback
 //!

@@ -163,6 +163,17 @@ impl Fixture {
     }
 }
 
+/// A restart whose chain head is the record's parent (the crash came before any later
+/// Commit), with no VALIDATE to remember: the restore path of [`Validator::restart`].
+pub fn restart_at_record(
+    cfg: Config,
+    schedule: FixedSchedule,
+    p: Persisted,
+) -> Validator<FixedSchedule> {
+    let head = p.parent.clone();
+    Validator::restart(cfg, schedule, Some(p), head, [], Timestamp(0)).unwrap()
+}
+
 /// Every pending output, through the SDK's one drain loop.
 pub fn drain<S: ProposerSchedule + 'static>(v: &mut Validator<S>) -> Vec<ValidatorOutput> {
     let mut outs = Vec::new();
@@ -353,23 +364,22 @@ impl Net {
     pub fn crash_restore(&mut self, i: usize) {
         let p = self.persisted[i].clone().expect("persisted state");
         while self.nodes[i].poll_output().is_some() {}
-        // A processed Commit is durable (the block is in the host's chain); if the crash
-        // came before the next height's Persist, the host restarts at its chain head,
-        // where the validator has signed nothing yet.
-        let head = self.heads[i].clone();
-        self.nodes[i] = match head {
-            Some(h) if h.height >= p.parent.height.checked_next().unwrap() => {
-                Validator::new(self.fx.config(i), self.fx.schedule.clone(), h, self.now).unwrap()
-            }
-            _ => Validator::restore(self.fx.config(i), self.fx.schedule.clone(), p).unwrap(),
-        };
-        // Like a host, hand it the certificates of its chain head and before, newest first,
-        // so it can catch up peers that missed its last decisions.
-        for v in self.chains[i].iter().rev() {
-            if self.nodes[i].remember(v.clone()).is_err() {
-                break;
-            }
-        }
+        // The host's one restart call: its record, its chain head (a processed Commit is
+        // durable, so the head may be past the record) and the head's certificates, newest
+        // first, so it can catch up peers that missed its last decisions.
+        let head = self.heads[i]
+            .clone()
+            .unwrap_or_else(|| self.fx.genesis.clone());
+        let recent: Vec<Validate> = self.chains[i].iter().rev().cloned().collect();
+        self.nodes[i] = Validator::restart(
+            self.fx.config(i),
+            self.fx.schedule.clone(),
+            Some(p),
+            head,
+            recent,
+            self.now,
+        )
+        .unwrap();
         self.crashes += 1;
     }
 

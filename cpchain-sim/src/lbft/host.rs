@@ -9,6 +9,7 @@ use crate::machine::{Host, HostContext, MachineNode};
 use crate::NodeId;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
+use alloc::vec::Vec;
 use cpchain_consensus::lbft::{
     BlockError, BlockId, Config, Fault, FixedSchedule, Header, Message, Phase, ProposerSchedule,
     Rejected, Validate, Validator, ValidatorOutput, Verdict,
@@ -114,21 +115,32 @@ impl ValidatorHost {
             _ => None,
         });
         let schedule = shared.schedule.clone();
-        let mut engine = match persisted {
-            Some(p) => Validator::restore(cfg, schedule, (**p).clone()).ok()?,
-            None => Validator::new(cfg, schedule, genesis.clone(), now).ok()?,
-        };
-        // As the engine's restore docs ask: hand back the decided VALIDATEs, newest first, so
-        // a restarted validator can still prove its recent decisions to laggards.
-        for record in disk.iter().rev() {
-            if let Record::Block(m) = record {
-                if let Message::Validate(v) = &**m {
-                    if engine.remember(v.clone()).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
+        // The decided VALIDATEs on disk, newest first: the head's is the first.
+        let recent: Vec<Validate> = disk
+            .iter()
+            .rev()
+            .filter_map(|r| match r {
+                Record::Block(m) => match &**m {
+                    Message::Validate(v) => Some(v.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let head = recent
+            .first()
+            .map(|v| v.block.header.clone())
+            .unwrap_or_else(|| genesis.clone());
+        // The one restart call of the engine: record, head and recent VALIDATEs.
+        let engine = Validator::restart(
+            cfg,
+            schedule,
+            persisted.map(|p| (**p).clone()),
+            head,
+            recent,
+            now,
+        )
+        .ok()?;
         let host = ValidatorHost::new(shared, id, &engine, byzantine, disk);
         Some(MachineNode::new(engine, host))
     }

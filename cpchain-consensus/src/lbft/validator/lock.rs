@@ -53,10 +53,10 @@ impl<S: ProposerSchedule> Validator<S> {
     pub(super) fn valid_value(&self) -> Option<(u32, BlockId)> {
         let from_tally = self
             .tally
-            .iter()
-            .filter(|((r, ph, id), _)| *ph == Phase::Prepare && self.has_quorum(*r, *ph, *id))
-            .map(|((r, _, id), _)| (*r, *id));
-        let from_certs = self.pcerts.keys().copied();
+            .counted()
+            .filter(|(r, ph, id)| *ph == Phase::Prepare && self.has_quorum(*r, *ph, *id))
+            .map(|(r, _, id)| (r, id));
+        let from_certs = self.tally.pcert_keys();
         from_tally
             .chain(from_certs)
             .filter(|(_, id)| self.blocks.contains_key(id))

@@ -7,7 +7,7 @@
 //!
 //! Ordering contract: every [`ValidatorOutput::Persist`] precedes the [`ValidatorOutput::Broadcast`] of any
 //! vote, proposal or round change that depends on it. A host that writes each `Persist`
-//! durably before sending what follows can restart with [`Validator::restore`] and never
+//! durably before sending what follows can restart with [`Validator::restart`] and never
 //! sign two conflicting votes (test `restore_after_crash_never_double_votes`).
 
 use super::block::{Block, BlockId, Header};
@@ -17,7 +17,7 @@ use super::error::{BlockError, ConfigError, ProposeError, Rejected};
 use super::message::{Message, Proposal, Validate};
 use super::round::RoundTimes;
 use super::schedule::ProposerSchedule;
-use super::vote::{Certificate, Phase, Vote};
+use super::vote::Vote;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use cpchain_core::encoding::decode;
@@ -34,6 +34,8 @@ mod persist;
 mod receive;
 mod steps;
 mod tally;
+
+use tally::Tally;
 
 pub use output::{
     Fault, State, Stats, ValidatorDrop, ValidatorOutput, Verdict, VALIDATOR_DROP_REASONS,
@@ -66,9 +68,8 @@ pub struct Validator<S> {
     /// The first correctly sealed PRE-PREPARE of the height: id, header, seal.
     pre_prepare: Option<(BlockId, Header, Signature)>,
     proposals: BTreeMap<u32, Proposal>,
-    votes: BTreeMap<(u32, Phase, usize), Vote>,
-    tally: BTreeMap<(u32, Phase, BlockId), usize>,
-    pcerts: BTreeMap<(u32, BlockId), Certificate>,
+    /// Votes, counts and learnt P-certificates of this height.
+    tally: Tally,
     /// Highest round each validator was seen in (signed messages only), for catch-up.
     seen_round: Vec<u32>,
     round_changes: BTreeSet<(u32, usize)>,
@@ -87,9 +88,10 @@ pub struct Validator<S> {
 }
 
 impl<S: ProposerSchedule> Validator<S> {
-    /// A validator starting at the height after `parent` (genesis or the host's chain
-    /// head), at time `now`. After a restart, give it the head's VALIDATE with
-    /// [`Validator::remember`].
+    /// A fresh validator starting at the height after `parent` (genesis or the host's
+    /// chain head), at time `now`, with nothing persisted. A host that may have state on
+    /// disk starts with [`Validator::restart`] instead, which also takes the record and the
+    /// head's VALIDATE.
     pub fn new(
         cfg: Config,
         schedule: S,
@@ -141,9 +143,7 @@ impl<S: ProposerSchedule> Validator<S> {
             pending_check: None,
             pre_prepare: None,
             proposals: BTreeMap::new(),
-            votes: BTreeMap::new(),
-            tally: BTreeMap::new(),
-            pcerts: BTreeMap::new(),
+            tally: Tally::default(),
             seen_round: Vec::new(),
             round_changes: BTreeSet::new(),
             recent: VecDeque::new(),
@@ -192,17 +192,18 @@ impl<S: ProposerSchedule> Validator<S> {
     /// What this validator holds on behalf of peers now, by budget; never more than
     /// [`Config::peer_memory_bound`] (see [`crate::lbft::budget`]).
     pub fn held(&self) -> Held {
-        let votes = self.votes.len().saturating_add(self.tally.len());
+        let (votes, counts, pcerts) = self.tally.entries();
         Held {
             future: self.future.bytes(),
             height: self
                 .height_bytes()
-                .saturating_add(self.pcerts.values().map(heap_of_certificate).sum::<usize>()),
+                .saturating_add(self.tally.pcerts().map(heap_of_certificate).sum::<usize>()),
             catch_up: self.catch_up_bytes(),
             entries: votes
+                .saturating_add(counts)
                 .saturating_add(self.round_changes.len())
                 .saturating_add(self.proposals.len())
-                .saturating_add(self.pcerts.len())
+                .saturating_add(pcerts)
                 .saturating_add(self.helped.len())
                 .saturating_add(self.future.len()),
         }

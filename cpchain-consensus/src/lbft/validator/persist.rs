@@ -3,8 +3,8 @@
 use super::{Validator, ValidatorOutput};
 use crate::lbft::block::{Block, Header};
 use crate::lbft::config::Config;
-use crate::lbft::error::ConfigError;
-use crate::lbft::message::{LockProof, Message};
+use crate::lbft::error::{BlockError, ConfigError, Rejected};
+use crate::lbft::message::{LockProof, Message, Validate};
 use crate::lbft::schedule::ProposerSchedule;
 use crate::lbft::vote::{Phase, Vote};
 use cpchain_core::{Timestamp, WireMessage};
@@ -50,22 +50,106 @@ impl WireMessage for Persisted {
 }
 
 impl<S: ProposerSchedule> Validator<S> {
-    /// A validator restarted from its last [`ValidatorOutput::Persist`]. It will not sign anything
-    /// that conflicts with what it signed before the crash; it re-broadcasts its votes of
-    /// the current round so peers that missed them can count them, and a round change for
-    /// its height and round (with its lock), so peers that moved on while it was down
-    /// answer with the VALIDATEs it missed and peers in later rounds pull it forward.
+    /// Restart a validator: the one call a host makes when it starts with state on disk
+    /// (or none), instead of choosing between a fresh start and a restore and then handing
+    /// back decided blocks itself. `persisted` is its last [`ValidatorOutput::Persist`]
+    /// (`None` if it never wrote one), `head` its chain head's header (genesis on a new
+    /// chain), `recent` the head's VALIDATE first and then older ones, newest first (empty
+    /// at genesis), and `now` the time.
     ///
-    /// A processed [`ValidatorOutput::Commit`] is durable in the host's chain. If the host crashed
-    /// after it but before the next `Persist`, its chain head is past `persisted.parent`:
-    /// start with [`Validator::new`] at the head instead — nothing was signed there yet,
-    /// since the `Persist` of a new height precedes every vote at it.
+    /// * A record at the head (its parent is the head): restored. It will not sign
+    ///   anything that conflicts with what it signed before the crash; it re-broadcasts its
+    ///   votes of the current round so peers that missed them can count them, and a round
+    ///   change for its height and round (with its lock), so peers that moved on while it
+    ///   was down answer with the VALIDATEs it missed and peers in later rounds pull it
+    ///   forward.
+    /// * No record, or a record behind the head: a fresh start at the head, as
+    ///   [`Validator::new`]. A processed [`ValidatorOutput::Commit`] is durable in the
+    ///   host's chain; a host that crashed after it but before the next `Persist` (or synced
+    ///   blocks while down) has a head past the record, and nothing was signed above the
+    ///   record's height, since the `Persist` of a new height precedes every vote at it.
+    /// * A record ahead of the head, or beside it at its height: the host lost decided
+    ///   blocks, and starting would risk signing against its own earlier votes:
+    ///   [`ConfigError::PersistedMismatch`].
     ///
-    /// Either way, hand it the chain head's VALIDATE (and older ones) with
-    /// [`Validator::remember`]: the engine keeps decided VALIDATEs only in memory, and a
-    /// peer left at the height decided just before the crash may need exactly that
-    /// certificate to move on.
-    pub fn restore(cfg: Config, schedule: S, persisted: Persisted) -> Result<Self, ConfigError> {
+    /// Then `recent` is remembered for catch-up ([`Validator::remember`]): the engine
+    /// keeps decided VALIDATEs only in memory, and a peer left at the height decided just
+    /// before the crash may need exactly that certificate to move on. The head's own
+    /// VALIDATE must be accepted ([`ConfigError::BadHead`] with the reason otherwise); older
+    /// ones are taken until the catch-up bounds are full or one does not link.
+    ///
+    /// ```
+    /// use cpchain_consensus::lbft::*;
+    /// use cpchain_core::{ChainSpec, Timestamp};
+    /// use cpchain_crypto::SecretKey;
+    ///
+    /// let mut keys: Vec<SecretKey> = (1u8..=4).map(|i| SecretKey::from_bytes(&[i; 32]).unwrap()).collect();
+    /// keys.sort_by_key(|k| k.public_key().address());
+    /// let set = ValidatorSet::new(&keys.iter().map(|k| k.public_key()).collect::<Vec<_>>()).unwrap();
+    /// let spec = ChainSpec::devnet();
+    /// let schedule = FixedSchedule::new(vec![keys[1].public_key().address()]);
+    /// let genesis = Header::genesis(&spec, Timestamp(0));
+    /// let cfg = Config::new(spec.clone(), set, keys[0].clone());
+    ///
+    /// // First start: nothing persisted, the chain is its genesis.
+    /// let mut v = Validator::restart(cfg.clone(), schedule.clone(), None, genesis.clone(), [], Timestamp(0)).unwrap();
+    /// let mut record = None;
+    /// cpchain_core::machine::drain(&mut v, |out| {
+    ///     if let ValidatorOutput::Persist(p) = out {
+    ///         record = Some(p); // written durably before acting on what follows
+    ///     }
+    /// });
+    /// // The proposer is silent: the timer impeaches, and the vote is persisted first.
+    /// let due = v.next_deadline().unwrap();
+    /// v.handle_timeout(due);
+    /// cpchain_core::machine::drain(&mut v, |out| {
+    ///     if let ValidatorOutput::Persist(p) = out {
+    ///         record = Some(p);
+    ///     }
+    /// });
+    /// assert_eq!(v.state(), State::ImpeachPrepare);
+    ///
+    /// // Crash. The restart with the record and the (unchanged) head keeps the vote.
+    /// let r = Validator::restart(cfg, schedule, record, genesis, [], due).unwrap();
+    /// assert_eq!((r.height(), r.state()), (v.height(), State::ImpeachPrepare));
+    /// ```
+    pub fn restart<I>(
+        cfg: Config,
+        schedule: S,
+        persisted: Option<Persisted>,
+        head: Header,
+        recent: I,
+        now: Timestamp,
+    ) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = Validate>,
+    {
+        let mut v = match persisted {
+            Some(p) if p.parent == head => Validator::restore(cfg, schedule, p)?,
+            Some(p) if p.parent.height < head.height => Validator::new(cfg, schedule, head, now)?,
+            Some(_) => return Err(ConfigError::PersistedMismatch),
+            None => Validator::new(cfg, schedule, head, now)?,
+        };
+        let mut recent = recent.into_iter();
+        if let Some(validate) = recent.next() {
+            if validate.block.header != v.parent {
+                return Err(ConfigError::BadHead(Rejected::Block(
+                    BlockError::WrongParent,
+                )));
+            }
+            v.remember(validate).map_err(ConfigError::BadHead)?;
+        }
+        for older in recent {
+            if v.remember(older).is_err() {
+                break;
+            }
+        }
+        Ok(v)
+    }
+
+    /// The restore step of [`Validator::restart`], for a record whose parent is the chain
+    /// head: back to its height and round with its votes, lock and prepared block.
+    fn restore(cfg: Config, schedule: S, persisted: Persisted) -> Result<Self, ConfigError> {
         let me = cfg.check()?;
         if persisted.chain_id != cfg.spec.chain_id || persisted.parent.chain_id != cfg.spec.chain_id
         {
@@ -92,7 +176,7 @@ impl<S: ProposerSchedule> Validator<S> {
             v.check_block_sealed(id, &proof.block)
                 .map_err(|_| ConfigError::PersistedMismatch)?;
             v.blocks.insert(id, proof.block);
-            v.pcerts.insert((round, id), proof.certificate);
+            v.tally.learn_pcert(id, proof.certificate);
             v.lock = Some((round, id));
         }
         if let Some(p) = persisted.prepared {

@@ -161,7 +161,7 @@ impl<S: ProposerSchedule> Validator<S> {
         self.admit_at_height(stored.saturating_add(heap_of_proposal(&p)))?;
         self.store_block(id, p.block.clone())?;
         if let Some(cert) = p.proof_of_lock.clone() {
-            self.pcerts.entry((cert.round, id)).or_insert(cert);
+            self.tally.learn_pcert(id, cert);
         }
         if let Some(i) = self.cfg.validators.index_of(&p.leader) {
             self.note_presence(p.round, i);
@@ -184,7 +184,7 @@ impl<S: ProposerSchedule> Validator<S> {
             return Err(Rejected::KindMismatch);
         }
         let key = (v.round, v.kind.phase(), idx);
-        if let Some(first) = self.votes.get(&key) {
+        if let Some(first) = self.tally.vote_of(key.0, key.1, key.2) {
             if first.block == v.block {
                 return Err(Rejected::Duplicate);
             }
@@ -242,8 +242,7 @@ impl<S: ProposerSchedule> Validator<S> {
             if !self.has_pcert(proof.certificate.round, id) {
                 self.check_lock_proof(id, &proof.block, &proof.certificate)?;
                 self.store_block(id, proof.block)?;
-                self.pcerts
-                    .insert((proof.certificate.round, id), proof.certificate);
+                self.tally.learn_pcert(id, proof.certificate);
             } else if !self.blocks.contains_key(&id) {
                 self.check_block_sealed(id, &proof.block)?;
                 self.store_block(id, proof.block)?;

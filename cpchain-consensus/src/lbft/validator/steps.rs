@@ -1,7 +1,7 @@
 //! The protocol steps a validator takes itself (§2.4.2): sign and send PREPARE and COMMIT,
 //! lead a round, change round, decide and move to the next height.
 
-use super::{Validator, ValidatorOutput};
+use super::{tally::Tally, Validator, ValidatorOutput};
 use crate::lbft::block::{Block, BlockId, Header};
 use crate::lbft::message::{LockProof, Message, Proposal, RoundChange, Validate};
 use crate::lbft::round::{leader, RoundTimes};
@@ -143,9 +143,9 @@ impl<S: ProposerSchedule> Validator<S> {
             // §2.4.2 step 4: a C-certificate decides, in any round.
             let decided = self
                 .tally
-                .iter()
-                .filter(|((_, ph, id), _)| *ph == Phase::Commit && self.blocks.contains_key(id))
-                .map(|((r, _, id), _)| (*r, *id))
+                .counted()
+                .filter(|(_, ph, id)| *ph == Phase::Commit && self.blocks.contains_key(id))
+                .map(|(r, _, id)| (r, id))
                 .find(|(r, id)| self.has_quorum(*r, Phase::Commit, *id));
             if let Some((r, id)) = decided {
                 let block = self.blocks.get(&id).cloned();
@@ -182,14 +182,12 @@ impl<S: ProposerSchedule> Validator<S> {
                 let round = self.round;
                 let certified = self
                     .tally
-                    .range((round, Phase::Prepare, BlockId::ZERO)..)
-                    .take_while(|((r, ph, _), _)| *r == round && *ph == Phase::Prepare)
-                    .map(|((_, _, id), _)| *id)
+                    .prepared_in(round)
                     .chain(
-                        self.pcerts
-                            .keys()
+                        self.tally
+                            .pcert_keys()
                             .filter(|(r, _)| *r == round)
-                            .map(|(_, id)| *id),
+                            .map(|(_, id)| id),
                     )
                     .find(|id| self.has_pcert(round, *id) && self.blocks.contains_key(id));
                 if let Some(id) = certified {
@@ -262,9 +260,7 @@ impl<S: ProposerSchedule> Validator<S> {
         self.pending_check = None;
         self.pre_prepare = None;
         self.proposals.clear();
-        self.votes.clear();
-        self.tally.clear();
-        self.pcerts.clear();
+        self.tally = Tally::default();
         self.seen_round.clear();
         self.round_changes.clear();
         self.emit_persist();
