@@ -5,8 +5,9 @@
 //! storage nodes down, verifies them against the anchors and decrypts them; another
 //! interval stays closed three ways.
 
-use super::gateway::{reading, Stored, CLOSED, GRANTED, STORAGE_NODES, STORAGE_OFFLINE};
+use super::gateway::{Stored, CLOSED, GRANTED, STORAGE_NODES, STORAGE_OFFLINE};
 use super::network::{Consensus, Run};
+use super::nodes::reading;
 use super::{secs, section, short_hex, Cast, Result, READINGS};
 use cpchain_core::{encoding, Address, Duration, Timestamp};
 use cpchain_crypto::pre::PreSecretKey;

@@ -7,7 +7,7 @@
 use super::network::Run;
 use super::nodes::BLOCK_CAP;
 use super::{section, short_addr, Cast, Result, INTERVALS, READINGS};
-use cpchain_core::{encoding, Address};
+use cpchain_core::encoding;
 use cpchain_storage::sharing::{Owner, OwnerConfig};
 use cpchain_storage::{
     place_shards, shard_block, BlockId, KadKey, KeyIndexRecord, Shard, ShardParams, Writer,
@@ -21,12 +21,6 @@ pub(super) const CLOSED: u64 = 3;
 /// DHT storage nodes, and how many of them are offline when the buyer reads.
 pub(super) const STORAGE_NODES: usize = 8;
 pub(super) const STORAGE_OFFLINE: usize = 2;
-
-/// The sensor: a temperature in hundredths of a degree, deterministic in `i`.
-pub fn reading(i: u64) -> Vec<u8> {
-    let centi = 2_100 + (i * 37) % 61 + (i / 30) * 7;
-    format!("{}.{:02}C", centi / 100, centi % 100).into_bytes()
-}
 
 /// The device's data-chain writer (it draws its session salt from the story's randomness).
 pub fn writer(cast: &mut Cast) -> Writer<BLOCK_CAP> {
@@ -126,9 +120,4 @@ pub fn store(cast: &mut Cast, run: &Run, out: &mut dyn Write) -> Result<Stored> 
         storage_nodes,
         first_interval,
     })
-}
-
-/// The gateway's address on the simulated network.
-pub fn address(cast: &Cast) -> Address {
-    cast.device.public_key().address()
 }

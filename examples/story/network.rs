@@ -2,8 +2,9 @@
 //! is impeached. The validators, the term's proposers and the gateway ([`super::nodes`])
 //! run in the deterministic simulator until every validator has committed the whole term.
 
-use super::gateway::{self, reading};
-use super::nodes::{DporSchedule, Event, Net, Node, ProposerNode, ValidatorHost, BLOCK_CAP};
+use super::nodes::{
+    reading, DporSchedule, Event, Net, Node, ProposerNode, ValidatorHost, BLOCK_CAP,
+};
 use super::{secs, section, short_addr, short_hex, Cast, Result, READINGS, SILENT_SLOT};
 use cpchain_consensus::dpor::{self, DEFAULT_SCHEDULE_CAPACITY};
 use cpchain_consensus::lbft::{self, Header, ImpeachQuorum, LightVerifier, Validate, ValidatorSet};
@@ -65,7 +66,7 @@ pub fn simulate(cast: &Cast, seed: u64, writer: Writer<BLOCK_CAP>) -> Result<Run
     let n_validators = addresses.len();
     addresses.extend(cast.proposers.iter().copied());
     let gateway_id = addresses.len();
-    addresses.push(gateway::address(cast));
+    addresses.push(cast.device.public_key().address());
     let net = Rc::new(Net {
         spec: spec.clone(),
         addresses,

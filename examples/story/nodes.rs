@@ -20,6 +20,12 @@ use std::rc::Rc;
 /// Body capacity of the gateway's blocks (ten short readings fit easily).
 pub const BLOCK_CAP: usize = 1024;
 
+/// The sensor: a temperature in hundredths of a degree, deterministic in `i`.
+pub fn reading(i: u64) -> Vec<u8> {
+    let centi = 2_100 + (i * 37) % 61 + (i / 30) * 7;
+    format!("{}.{:02}C", centi / 100, centi % 100).into_bytes()
+}
+
 /// A gateway node of the demo network.
 pub type Gateway = GatewayNode<BLOCK_CAP, Msg, Rc<Persisted>, Event>;
 
