@@ -2,9 +2,7 @@
 //! is impeached. The validators, the term's proposers and the gateway ([`super::nodes`])
 //! run in the deterministic simulator until every validator has committed the whole term.
 
-use super::nodes::{
-    reading, DporSchedule, Event, Net, Node, ProposerNode, ValidatorHost, BLOCK_CAP,
-};
+use super::nodes::{reading, Event, Net, Node, ProposerNode, ValidatorHost, BLOCK_CAP};
 use super::{secs, section, short_addr, short_hex, Cast, Result, READINGS, SILENT_SLOT};
 use cpchain_consensus::dpor::{self, DEFAULT_SCHEDULE_CAPACITY};
 use cpchain_consensus::lbft::{self, Header, ImpeachQuorum, LightVerifier, Validate, ValidatorSet};
@@ -33,9 +31,9 @@ pub struct Run {
     /// The simulator's counters.
     pub stats: Stats,
     /// How light clients (and the buyer) check VALIDATE messages.
-    pub light: LightVerifier<DporSchedule>,
+    pub light: LightVerifier<dpor::Schedule>,
     /// The term's proposer schedule (elections happen on a copy).
-    pub dpor_schedule: Rc<dpor::Schedule>,
+    pub dpor_schedule: dpor::Schedule,
     /// The genesis header.
     pub genesis: Header,
     /// The term's last height.
@@ -48,17 +46,14 @@ pub fn simulate(cast: &Cast, seed: u64, writer: Writer<BLOCK_CAP>) -> Result<Run
     let spec = &cast.spec;
     let genesis_time = cast.genesis_time;
     let validators = ValidatorSet::new(&cast.validator_publics)?;
-    let dpor_schedule = Rc::new(dpor::Schedule::new(
-        spec,
-        &cast.proposers,
-        DEFAULT_SCHEDULE_CAPACITY,
-    )?);
-    let lbft_schedule = DporSchedule(dpor_schedule.clone());
+    // Every validator and the light verifier hold their own copy of the schedule: no
+    // election happens during the run (the one at the checkpoint is act 4's).
+    let dpor_schedule = dpor::Schedule::new(spec, &cast.proposers, DEFAULT_SCHEDULE_CAPACITY)?;
     let light = LightVerifier {
         spec: spec.clone(),
         validators: validators.clone(),
         impeach_quorum: ImpeachQuorum::default(),
-        schedule: lbft_schedule.clone(),
+        schedule: dpor_schedule.clone(),
     };
     let genesis = Header::genesis(spec, genesis_time);
     // Node ids: validators (committee order), proposers (slot order), the gateway.
@@ -80,7 +75,7 @@ pub fn simulate(cast: &Cast, seed: u64, writer: Writer<BLOCK_CAP>) -> Result<Run
     for (id, key) in sorted_keys.into_iter().enumerate() {
         let cfg = lbft::Config::new(spec.clone(), validators.clone(), key.clone());
         let engine =
-            lbft::Validator::new(cfg, lbft_schedule.clone(), genesis.clone(), genesis_time)?;
+            lbft::Validator::new(cfg, dpor_schedule.clone(), genesis.clone(), genesis_time)?;
         nodes.push(Node::Validator(MachineNode::new(
             engine,
             ValidatorHost::new(net.clone(), id),

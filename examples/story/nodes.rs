@@ -6,8 +6,7 @@
 
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::{
-    Block, BlockId, Fault, Header, LightVerifier, Message, Persisted, ProposerSchedule, Validate,
-    ValidatorOutput,
+    Block, BlockId, Fault, Header, LightVerifier, Message, Persisted, Validate, ValidatorOutput,
 };
 use cpchain_core::{encoding, keccak256, Address, ChainSpec, Hash, Height, Timestamp};
 use cpchain_crypto::SecretKey;
@@ -28,16 +27,6 @@ pub fn reading(i: u64) -> Vec<u8> {
 
 /// A gateway node of the demo network.
 pub type Gateway = GatewayNode<BLOCK_CAP, Msg, Rc<Persisted>, Event>;
-
-/// The DPoR proposer schedule, as the LBFT engine and light clients consume it.
-#[derive(Debug, Clone)]
-pub struct DporSchedule(pub Rc<dpor::Schedule>);
-
-impl ProposerSchedule for DporSchedule {
-    fn proposer_of(&self, height: Height) -> Option<Address> {
-        self.0.proposer_of(height)
-    }
-}
 
 /// A message on the simulated wire.
 #[derive(Debug, Clone)]
@@ -91,7 +80,7 @@ pub struct Net {
     /// Node ids of the proposers.
     pub proposers: Vec<NodeId>,
     /// How proposers check VALIDATE messages before adopting a block.
-    pub light: LightVerifier<DporSchedule>,
+    pub light: LightVerifier<dpor::Schedule>,
 }
 
 impl Net {
@@ -101,7 +90,7 @@ impl Net {
 }
 
 /// The validator's engine (it keeps the one machine contract itself).
-pub type Engine = cpchain_sim::lbft::Engine<DporSchedule>;
+pub type Engine = cpchain_sim::lbft::Engine<dpor::Schedule>;
 
 /// A validator of the demo network: the engine and its host on the simulator's generic node.
 pub type ValidatorNode = MachineNode<Engine, ValidatorHost>;
