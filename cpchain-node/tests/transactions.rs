@@ -28,9 +28,10 @@ const BATCH: usize = 2_000;
 /// bytes each, its byte budget), so no node's pool fills with transactions whose earlier
 /// nonces it had to refuse.
 const IN_FLIGHT: u64 = 30_000;
-/// Peak resident set of each node process (debug build): measured 0 MiB in this test
-/// (see the crate docs); the ceiling leaves room for a slower, more loaded machine.
-const RSS_CEILING_KB: u64 = 512 * 1024;
+/// Peak resident set of each node process (debug build): measured 71-75 MiB in this
+/// test; the ceiling leaves room for a slower, more loaded machine, and is far below
+/// what holding 100,000 transactions and their senders unbounded would add.
+const RSS_CEILING_KB: u64 = 256 * 1024;
 /// Block body limit of this test's network (~1,400 transfers).
 const BLOCK_BYTES: usize = 128 << 10;
 /// Funding per flooding account.
@@ -191,6 +192,7 @@ fn a_flood_of_100000_signed_transfers_commits_each_once_refuses_invalid_ones_and
             .unwrap_or(0)
     };
     let mut submitted = 0u64;
+    let mut retried = 0u64;
     let mut chunks: Vec<Vec<Vec<u8>>> = flood.chunks(BATCH).map(<[_]>::to_vec).collect();
     chunks.reverse();
     let mut b = 0usize;
@@ -240,7 +242,10 @@ fn a_flood_of_100000_signed_transfers_commits_each_once_refuses_invalid_ones_and
                     assert_eq!(*h, tx_hash(&batch[i]).0);
                     submitted += 1;
                 }
-                Err(code) if code == "mempool_full" => retries.push(batch[i].clone()),
+                Err(code) if code == "mempool_full" => {
+                    retried += 1;
+                    retries.push(batch[i].clone());
+                }
                 Err(code) => panic!("valid transaction refused: {code}"),
             }
         }
@@ -325,15 +330,22 @@ fn a_flood_of_100000_signed_transfers_commits_each_once_refuses_invalid_ones_and
             "node {i} peak RSS {kb} kB > {RSS_CEILING_KB} kB"
         );
     }
-    for (i, (rec, hits, _)) in recoveries.iter().enumerate() {
-        // Once per transaction it saw (by API or gossip), not again for the blocks: the
-        // slack is resubmissions after `mempool_full` and the node's own startup.
+    for (i, (rec, hits, block_rec)) in recoveries.iter().enumerate() {
+        // Once per transaction it saw (by API or gossip); judging and committing blocks
+        // takes senders from the cache (every committed transaction is looked up at least
+        // at commit). The only second recoveries are of transactions a block brought
+        // while the gossiped batch carrying them was still being recovered (a race the
+        // node does not wait out): counted as block recoveries, a few percent.
         assert!(
-            *rec <= seen_by_each + seen_by_each / 20,
+            *rec <= seen_by_each + block_rec + retried,
             "node {i} recovered {rec} times for {seen_by_each} transactions"
         );
         assert!(
-            *hits >= total,
+            *block_rec <= total / 10,
+            "node {i} recovered {block_rec} block transactions again"
+        );
+        assert!(
+            hits + block_rec >= total,
             "node {i}: block senders from the cache {hits} < {total}"
         );
     }
