@@ -14,6 +14,21 @@ use k256::{AffinePoint, ProjectivePoint, Scalar, U256};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The RFC 6979 nonce of secret scalar `d` for field element `z` with additional data
+/// `extra`, exactly as k256's signing derives it (HMAC-DRBG over SHA-256). Never inlined:
+/// see [`SecretKey::sign_ecdsa_with`]. The copy of `d` is wiped; `None` cannot happen
+/// (RFC 6979 only returns scalars in [1, n)), but is not a panic path either.
+#[cfg(not(feature = "insecure-test-crypto"))]
+#[inline(never)]
+fn rfc6979_nonce(d: &Scalar, z: &k256::FieldBytes, extra: &[u8]) -> Option<Scalar> {
+    use k256::elliptic_curve::bigint::ArrayEncoding;
+    use k256::elliptic_curve::Curve;
+    let x = zeroize::Zeroizing::new(d.to_bytes());
+    let n = k256::Secp256k1::ORDER.to_be_byte_array();
+    let k = zeroize::Zeroizing::new(rfc6979::generate_k::<sha2::Sha256, _>(&x, &n, z, extra));
+    Option::from(Scalar::from_repr(*k))
+}
+
 /// A secp256k1 secret key: a CPChain account, validator or device identity.
 ///
 /// Zeroized on drop (k256's `SigningKey` is `ZeroizeOnDrop`); `Debug` shows only the address.
@@ -61,9 +76,25 @@ impl SecretKey {
 
     #[cfg(not(feature = "insecure-test-crypto"))]
     fn sign_ecdsa(&self, digest: &Hash) -> Signature {
-        match self.inner.sign_prehash_recoverable(digest.as_bytes()) {
-            Ok((sig, v)) => Signature::from_parts(sig, v),
-            Err(_) => self.sign_prehash_retry(digest),
+        self.sign_ecdsa_with(digest, &[])
+            .unwrap_or_else(|| self.sign_prehash_retry(digest))
+    }
+
+    /// k256's `sign_prehash_recoverable` (RFC 6979 nonce with `extra` as its additional
+    /// data, then the signature, low-s, and the recovery id to match), in two steps: the
+    /// nonce comes from [`rfc6979_nonce`], which is never inlined, so that its HMAC-DRBG
+    /// state (about 2.2 KiB of stack on a Cortex-M4 at opt-level "z") is gone before the
+    /// scalar multiplication (about 9 KiB) starts. Same nonce, same signature, byte for
+    /// byte; `None` where k256 fails (r = 0 or s = 0).
+    #[cfg(not(feature = "insecure-test-crypto"))]
+    fn sign_ecdsa_with(&self, digest: &Hash, extra: &[u8]) -> Option<Signature> {
+        // bits2field of a 32-byte digest on a 256-bit curve is the digest itself.
+        let z = k256::FieldBytes::from(*digest.as_bytes());
+        let d: &Scalar = self.inner.as_nonzero_scalar().as_ref();
+        let k = rfc6979_nonce(d, &z, extra)?;
+        match d.try_sign_prehashed(k, &z) {
+            Ok((sig, Some(v))) => Some(Signature::from_parts(sig, v)),
+            _ => None,
         }
     }
 
@@ -73,14 +104,10 @@ impl SecretKey {
     /// ends at the first counter whose nonce is valid.
     #[cold]
     fn sign_prehash_retry(&self, digest: &Hash) -> Signature {
-        let z = k256::FieldBytes::from(*digest.as_bytes());
-        let scalar: &k256::Scalar = self.inner.as_nonzero_scalar().as_ref();
         let mut counter: u64 = 1;
         loop {
-            if let Ok((sig, Some(v))) =
-                scalar.try_sign_prehashed_rfc6979::<sha2::Sha256>(&z, &counter.to_le_bytes())
-            {
-                return Signature::from_parts(sig, v);
+            if let Some(sig) = self.sign_ecdsa_with(digest, &counter.to_le_bytes()) {
+                return sig;
             }
             counter = counter.wrapping_add(1);
         }

@@ -281,10 +281,10 @@ struct WriterParts {
 impl WriterParts {
     /// The handle, built as one expression (no `Result` around the writer) so that the
     /// compiler can construct the ~9 KiB writer straight in its destination (caller storage
-    /// or a fresh box): a firmware stack must not hold copies of it. Measured on a
-    /// Cortex-M4F (docs/BENCHMARKS.md, "Firmware"): at opt-level "s" `_new_in` then needs
-    /// about 1.1 KiB of stack; at "z" LLVM still keeps one writer-sized temporary (about
-    /// 10 KiB). An in-place initialiser in cpchain-storage would remove that.
+    /// or a fresh box): a firmware stack must not hold copies of it. `Writer::with_salt` is
+    /// always inlined for the same reason. Measured on a Cortex-M4F at opt-level "z"
+    /// (docs/BENCHMARKS.md, "Firmware"): `_new_in` needs 2.5 KiB of stack, where it needed
+    /// 11.4 KiB while `with_salt` was an out-of-line call returning the writer by value.
     #[inline(always)]
     fn into_handle(self, origin: Origin) -> cpchain_chain_writer {
         cpchain_chain_writer {

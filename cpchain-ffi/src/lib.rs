@@ -131,8 +131,13 @@
 //! the rest of these docs: on a `no_std` build `CPCHAIN_RESULT_PANIC` and
 //! `CPCHAIN_RESULT_HANDLE_POISONED` are never returned, since a panic never comes back.
 //! Build it with the workspace's `firmware` profile (opt-level "z", LTO, panic = abort):
-//! `cargo build -p cpchain-ffi --no-default-features [--features alloc]
-//! --target thumbv7em-none-eabihf --profile firmware`.
+//! `cargo rustc -p cpchain-ffi --no-default-features [--features alloc]
+//! --target thumbv7em-none-eabihf --profile firmware --crate-type staticlib`. Use
+//! `cargo rustc --crate-type staticlib`, not `cargo build`: this crate is also an rlib and a
+//! cdylib, and cargo runs LTO only for a unit whose every crate type takes it, so `cargo
+//! build` ships an archive with one object per crate (core's prebuilt ones included) and
+//! a C gateway image 65 % larger (82,656 against 50,248 bytes of flash, docs/BENCHMARKS.md,
+//! "Firmware").
 //!
 //! The FFI must never be built against test-only cryptography: it enables
 //! `cpchain-crypto/forbid-insecure-test-crypto`, so any build graph that also turns on the

@@ -21,10 +21,12 @@ failed=0
 check() {
   local name="$1" features="$2"
   shift 2
-  echo "--- $name: cargo build -p cpchain-ffi --no-default-features $features --target $target"
+  echo "--- $name: cargo rustc -p cpchain-ffi --no-default-features $features --target $target --crate-type staticlib"
+  # The library as examples/c-firmware/build.sh links it: `--crate-type staticlib` alone, so
+  # that cargo runs LTO (it does not for a unit that is also an rlib).
   # shellcheck disable=SC2086
-  (cd "$root" && cargo build --quiet -p cpchain-ffi --no-default-features $features \
-    --target "$target" --profile firmware 2>&1 | grep -v 'dropping unsupported crate type' || true)
+  (cd "$root" && cargo rustc --quiet -p cpchain-ffi --no-default-features $features \
+    --target "$target" --profile firmware --crate-type staticlib)
   local lib="$target_dir/$target/firmware/libcpchain_ffi.a"
   # readelf, not nm: binutils 2.40's nm reports "no symbols" for rustc's LTO object.
   arm-none-eabi-readelf -sW "$lib" >"$work/symbols-$name"

@@ -218,6 +218,13 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
     /// the session salt `salt`: for hosts that hold entropy rather than an RNG (the C API,
     /// [`SessionSalt::from_entropy`]). The salt must be fresh for every session, never saved
     /// and reused: a repeated salt under one stream is a repeated nonce.
+    ///
+    /// Always inlined: the writer is about `2 × BLOCK_CAP` bytes, and only when the caller
+    /// sees this struct literal can the compiler build it straight in its destination (a
+    /// `static`, caller storage, a box) rather than on the stack first and then copy it. On a
+    /// Cortex-M4 at opt-level "z" that is the difference between about 0.8 KiB and 11 KiB of
+    /// stack for the C API's `cpchain_chain_writer_new_in` (docs/BENCHMARKS.md, "Firmware").
+    #[inline(always)]
     pub fn with_salt(
         stream: StreamId,
         schedule: Schedule,
@@ -487,7 +494,7 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
         let interval = self.schedule.interval_of(meta.first);
         let key = match self.key.take() {
             Some(k) if k.interval() == interval => k,
-            _ => self.master.interval_key(&self.stream, interval),
+            _ => derive_interval_key(&self.master, &self.stream, interval),
         };
         let header = BlockHeader {
             stream: self.stream,
@@ -518,6 +525,15 @@ impl<const BLOCK_CAP: usize> Writer<BLOCK_CAP> {
         self.meta = None;
         self.key = Some(key);
     }
+}
+
+/// The interval key, derived outside [`Writer::seal_open`]'s frame: never inlined, so that
+/// the HKDF state (about 2.3 KiB on a Cortex-M4 at opt-level "z") is off the stack before the
+/// block signature's scalar multiplication (about 11 KiB) starts (docs/BENCHMARKS.md,
+/// "Firmware").
+#[inline(never)]
+fn derive_interval_key(master: &MasterSecret, stream: &StreamId, interval: u64) -> IntervalKey {
+    master.interval_key(stream, interval)
 }
 
 /// The SDK's one machine contract ([`cpchain_core::machine`]); the inherent methods of the

@@ -27,8 +27,11 @@ case "$board" in
          cpu=(-mcpu=cortex-m33 -mfpu=fpv5-sp-d16 -mfloat-abi=hard -DBOARD_AN505) ;;
   *) echo "build.sh: unknown board $board" >&2; exit 2 ;;
 esac
-(cd "$root" && cargo build --quiet -p cpchain-ffi --no-default-features "${features[@]}" \
-  --target "$target" --profile firmware 2>&1 | { grep -v -e 'dropping unsupported crate type' -e '^$' || true; } >&2)
+# `cargo rustc --crate-type staticlib`, not `cargo build`: the crate also declares `lib` and
+# `cdylib`, and cargo runs LTO only when every crate type of the unit can take it, so a plain
+# build ships one object per crate (core precompiled, unused code kept) in the archive.
+(cd "$root" && cargo rustc --quiet -p cpchain-ffi --no-default-features "${features[@]}" \
+  --target "$target" --profile firmware --crate-type staticlib)
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 lib="$target_dir/$target/firmware/libcpchain_ffi.a"
