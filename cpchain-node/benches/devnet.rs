@@ -232,9 +232,15 @@ fn presign(keys: &[SecretKey], nonces: &mut [u64], count: usize) -> Vec<Vec<u8>>
     })
 }
 
+/// Blocks as seen: when, and the hashes of their transactions.
+type Seen = Vec<(Instant, Vec<[u8; 32]>)>;
+
+/// What one loader thread did: transactions accepted, and each one's hash and POST time.
+type Sent = (usize, Vec<([u8; 32], Instant)>);
+
 /// Watches node 0's blocks: for each committed transaction hash, when it was seen.
 struct Watcher {
-    seen: Arc<Mutex<Vec<(Instant, Vec<[u8; 32]>)>>>,
+    seen: Arc<Mutex<Seen>>,
     stop: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
@@ -316,10 +322,7 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
         .collect();
     let ports: Vec<u16> = cfgs.iter().map(|c| c.api_port.expect("api")).collect();
     let t0 = Instant::now();
-    while (0..n).any(|i| {
-        net.status(i)
-            .map_or(true, |s| s.head < 2 || s.peers + 1 < n)
-    }) {
+    while (0..n).any(|i| net.status(i).is_none_or(|s| s.head < 2 || s.peers + 1 < n)) {
         assert!(
             t0.elapsed() < Duration::from_secs(60),
             "devnet did not start"
@@ -390,7 +393,7 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
         // reply from one node does not hold back the others).
         let batches: Vec<&[Vec<u8>]> = txs.chunks(per_batch.max(1)).collect();
         let window_start: Mutex<Option<(Instant, f64, usize)>> = Mutex::new(None);
-        let results: Vec<(usize, Vec<([u8; 32], Instant)>)> = std::thread::scope(|s| {
+        let results: Vec<Sent> = std::thread::scope(|s| {
             let hs: Vec<_> = (0..n)
                 .map(|node| {
                     let (batches, ports, watcher, net, window_start) =

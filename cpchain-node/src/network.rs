@@ -300,51 +300,6 @@ pub fn validate_gossip_id(data: &[u8]) -> Option<cpchain_core::Hash> {
     Some(cpchain_core::keccak256(&pre))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use cpchain_consensus::lbft::{Block, Certificate, Header, Message, Validate, VoteKind};
-    use cpchain_core::{encoding::encode_to_vec, ChainSpec, Height, Timestamp};
-    use cpchain_crypto::SecretKey;
-
-    #[test]
-    fn validates_of_one_block_share_a_gossip_id_and_other_messages_do_not() {
-        let spec = ChainSpec::devnet();
-        let genesis = Header::genesis(&spec, Timestamp(0));
-        let key = SecretKey::from_bytes(&[9; 32]).expect("scalar");
-        let block = Block::propose(
-            &spec,
-            &genesis,
-            &key,
-            key.public_key().address(),
-            Timestamp(3_000),
-            vec![vec![1, 2, 3]],
-        );
-        let cert = |round| Certificate {
-            kind: VoteKind::Commit,
-            height: Height(1),
-            round,
-            block: block.id(),
-            signatures: Vec::new(),
-        };
-        let v = |round| {
-            encode_to_vec(&Message::Validate(Validate {
-                block: block.clone(),
-                certificate: cert(round),
-            }))
-            .expect("encodes")
-        };
-        let (a, b) = (v(0), v(1));
-        assert_ne!(a, b, "two validators' copies differ");
-        let id = validate_gossip_id(&a).expect("a VALIDATE");
-        assert_eq!(validate_gossip_id(&b), Some(id));
-        let pre = encode_to_vec(&Message::PrePrepare(block.clone())).expect("encodes");
-        assert_eq!(validate_gossip_id(&pre), None);
-        assert_eq!(validate_gossip_id(&a[..10]), None, "truncated");
-        assert_eq!(validate_gossip_id(&[]), None);
-    }
-}
-
 /// Build the swarm for `keypair`, announcing `agent_version` (the binding).
 pub fn swarm(
     keypair: libp2p::identity::Keypair,
@@ -402,4 +357,49 @@ pub fn swarm(
     Ok(built
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpchain_consensus::lbft::{Block, Certificate, Header, Message, Validate, VoteKind};
+    use cpchain_core::{encoding::encode_to_vec, ChainSpec, Height, Timestamp};
+    use cpchain_crypto::SecretKey;
+
+    #[test]
+    fn validates_of_one_block_share_a_gossip_id_and_other_messages_do_not() {
+        let spec = ChainSpec::devnet();
+        let genesis = Header::genesis(&spec, Timestamp(0));
+        let key = SecretKey::from_bytes(&[9; 32]).expect("scalar");
+        let block = Block::propose(
+            &spec,
+            &genesis,
+            &key,
+            key.public_key().address(),
+            Timestamp(3_000),
+            vec![vec![1, 2, 3]],
+        );
+        let cert = |round| Certificate {
+            kind: VoteKind::Commit,
+            height: Height(1),
+            round,
+            block: block.id(),
+            signatures: Vec::new(),
+        };
+        let v = |round| {
+            encode_to_vec(&Message::Validate(Validate {
+                block: block.clone(),
+                certificate: cert(round),
+            }))
+            .expect("encodes")
+        };
+        let (a, b) = (v(0), v(1));
+        assert_ne!(a, b, "two validators' copies differ");
+        let id = validate_gossip_id(&a).expect("a VALIDATE");
+        assert_eq!(validate_gossip_id(&b), Some(id));
+        let pre = encode_to_vec(&Message::PrePrepare(block.clone())).expect("encodes");
+        assert_eq!(validate_gossip_id(&pre), None);
+        assert_eq!(validate_gossip_id(&a[..10]), None, "truncated");
+        assert_eq!(validate_gossip_id(&[]), None);
+    }
 }

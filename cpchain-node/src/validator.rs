@@ -80,6 +80,9 @@ pub struct ValidatorHost {
     /// Senders recovered by this node, by transaction hash: a block's transactions are
     /// not recovered again when the block is judged or committed.
     pub senders: SenderCache,
+    /// Account changes of the proposals judged valid at the current height, by block id:
+    /// the committed one is stored without executing it again.
+    checked: Vec<(cpchain_consensus::lbft::BlockId, Overlay)>,
     spec: ChainSpec,
     me: Address,
     proposed_at: Option<Height>,
@@ -109,6 +112,9 @@ pub const MEMPOOL_BYTES: usize = 48 << 20;
 /// Entries of the sender cache: the whole pool plus four full blocks of transactions the
 /// node did not have pending (at most `SENDER_CACHE_ENTRY_BYTES` × this ≈ 10 MiB).
 pub const SENDER_CACHE_CAPACITY: usize = MEMPOOL_CAPACITY + 4 * MAX_BLOCK_TXS;
+
+/// Most judged proposals whose account changes are kept for their commit (one a round).
+const MAX_CHECKED_OVERLAYS: usize = 4;
 
 /// Most transactions a proposer puts in one block (with ~100-byte transfers a 1 MiB
 /// block meets this bound and the byte bound together).
@@ -349,6 +355,7 @@ impl ValidatorHost {
                 .collect(),
             mempool: Mempool::new(MEMPOOL_CAPACITY, MEMPOOL_BYTES),
             senders: SenderCache::new(SENDER_CACHE_CAPACITY),
+            checked: Vec::new(),
             spec,
             me,
             proposed_at: None,
@@ -405,6 +412,7 @@ impl ValidatorHost {
             self.engine = Validator::new(self.lcfg.clone(), sched, head.clone(), now)
                 .map_err(|e| NodeError::Consensus(e.to_string()))?;
             self.proposed_at = None;
+            self.checked.clear();
             self.remember_head(store)?;
             let allocated = &self.allocated;
             self.mempool
@@ -570,7 +578,16 @@ impl ValidatorHost {
                         &self.allocated,
                         &mut self.senders,
                     ) {
-                        Ok(_) => true,
+                        Ok(overlay) => {
+                            // Kept for the commit of this block: the stored state cannot
+                            // change before it (only commits and block sync change it,
+                            // and both clear this).
+                            if self.checked.len() >= MAX_CHECKED_OVERLAYS {
+                                self.checked.remove(0);
+                            }
+                            self.checked.push((block.id(), overlay));
+                            true
+                        }
                         Err(e) => {
                             tracing::warn!(height = block.header.height.0, "illicit proposal: {e}");
                             false
@@ -582,13 +599,22 @@ impl ValidatorHost {
                     let height = block.header.height;
                     let impeach = block.is_impeach();
                     let txs = block.transactions.len();
-                    let overlay = execute_cached(
-                        &self.spec,
-                        &block,
-                        store,
-                        &self.allocated,
-                        &mut self.senders,
-                    )
+                    let id = block.id();
+                    let known = self
+                        .checked
+                        .drain(..)
+                        .find(|(checked, _)| *checked == id)
+                        .map(|(_, o)| o);
+                    let overlay = match known {
+                        Some(o) => Ok(o),
+                        None => execute_cached(
+                            &self.spec,
+                            &block,
+                            store,
+                            &self.allocated,
+                            &mut self.senders,
+                        ),
+                    }
                     .unwrap_or_else(|e| {
                         // Only a Byzantine quorum certifies such a block.
                         tracing::error!(height = height.0, "certified block does not execute: {e}");
