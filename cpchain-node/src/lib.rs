@@ -107,6 +107,15 @@
 //! * A tampered transaction body recovers to another (unfunded) address, so it is refused
 //!   as `insufficient_funds`; `bad_signature` is for signatures that do not parse or
 //!   recover (high s, bad v, zero r).
+//! * VALIDATE gossip: every validator still broadcasts the VALIDATE of each block it
+//!   decides (§2.4.2), but gossipsub's message id of a VALIDATE is its block's id
+//!   (`network::validate_gossip_id`), so a node takes the first copy and drops the other
+//!   `n − 2` (each up to 1 MiB) as duplicates. A first copy with a bad certificate
+//!   suppresses the good ones at that node; validators decide from their own COMMIT
+//!   votes and a node left behind catches up (engine catch-up, block sync), so only the
+//!   shortcut is lost.
+//! * A committed block's account changes are those computed when it was judged
+//!   (`CheckBlock`), not computed again (the state cannot change in between).
 //! * Fault injection for tests: `silent_proposer` in the config (a validator that votes
 //!   but never proposes) and the `blocked_peers` file in the data directory (peer ids
 //!   refused through libp2p's block list, re-read twice a second: partitions).
