@@ -50,7 +50,8 @@
 //!   limit); at most 8 gossiped batches are being recovered at once (further ones are
 //!   dropped and counted: their transactions are recovered when a block carries them).
 //! * The whole process: test `transactions` checks every node's peak RSS (VmHWM) after
-//!   the 100,000-transaction flood against 256 MiB (debug build; measured 71-75 MiB).
+//!   the 100,000-transaction flood against 256 MiB (debug build; measured 60-75 MiB
+//!   over three runs).
 //! * Block sync (`/cpchain/sync/1`, request-response): a validator whose traffic is more
 //!   than `catch_up_heights` ahead (the engine says `TooFarAhead`) fetches blocks with
 //!   their certificates from bound peers, 64 at a time, light-verifies each

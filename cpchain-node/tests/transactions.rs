@@ -28,8 +28,8 @@ const BATCH: usize = 2_000;
 /// bytes each, its byte budget), so no node's pool fills with transactions whose earlier
 /// nonces it had to refuse.
 const IN_FLIGHT: u64 = 30_000;
-/// Peak resident set of each node process (debug build): measured 71-75 MiB in this
-/// test; the ceiling leaves room for a slower, more loaded machine, and is far below
+/// Peak resident set of each node process (debug build): measured 60-75 MiB in this
+/// test (three runs); the ceiling leaves room for a slower, more loaded machine, and is far below
 /// what holding 100,000 transactions and their senders unbounded would add.
 const RSS_CEILING_KB: u64 = 256 * 1024;
 /// Block body limit of this test's network (~1,400 transfers).
