@@ -100,12 +100,12 @@ impl Cluster {
             let _ = self.nodes[to].handle_message(now, self.addrs[from], msg);
             while let Some(out) = self.nodes[to].poll_output() {
                 match out {
-                    Output::Broadcast(m) => {
+                    ValidatorOutput::Broadcast(m) => {
                         for j in (0..n).filter(|&j| j != to) {
                             self.queue.push_back((to, j, m.clone()));
                         }
                     }
-                    Output::CheckBlock { block, .. } => {
+                    ValidatorOutput::CheckBlock { block, .. } => {
                         self.nodes[to].block_checked(now, block.id(), true)
                     }
                     _ => {}
@@ -321,7 +321,7 @@ fn tx_check(c: &mut Criterion) {
         let (mut v, msg) = fresh();
         let _ = v.handle_message(now, cluster.addrs[1], msg);
         while let Some(out) = v.poll_output() {
-            if let Output::CheckBlock { block, .. } = out {
+            if let ValidatorOutput::CheckBlock { block, .. } = out {
                 let ok = host_check(&block);
                 v.block_checked(now, block.id(), ok);
             }
@@ -361,11 +361,11 @@ fn tx_check(c: &mut Criterion) {
                 let mut prepared = false;
                 while let Some(out) = v.poll_output() {
                     match out {
-                        Output::CheckBlock { block, .. } => {
+                        ValidatorOutput::CheckBlock { block, .. } => {
                             let ok = host_check(&block);
                             v.block_checked(now, block.id(), ok);
                         }
-                        Output::Broadcast(Message::Vote(_)) => prepared = true,
+                        ValidatorOutput::Broadcast(Message::Vote(_)) => prepared = true,
                         _ => {}
                     }
                 }

@@ -2,7 +2,7 @@
 //! default proposers; quiet, maximum duration or a manual command lifts it.
 
 use cpchain_consensus::dpor::{
-    LiftReason, Whitelist, WhitelistConfig, WhitelistError, WhitelistEvent,
+    LiftReason, Whitelist, WhitelistConfig, WhitelistError, WhitelistOutput,
 };
 use cpchain_core::{Address, Duration, Timestamp};
 
@@ -23,7 +23,7 @@ fn setup() -> (Whitelist, Address, Address) {
     (Whitelist::new(cfg, &[dp]).unwrap(), dp, stranger)
 }
 
-fn drain(w: &mut Whitelist) -> Vec<WhitelistEvent> {
+fn drain(w: &mut Whitelist) -> Vec<WhitelistOutput> {
     std::iter::from_fn(|| w.poll_output()).collect()
 }
 
@@ -41,7 +41,7 @@ fn dpor_whitelist_activates_after_sustained_high_load_only() {
     assert!(w.is_active());
     assert_eq!(
         drain(&mut w),
-        vec![WhitelistEvent::Activated { at: secs(140) }]
+        vec![WhitelistOutput::Activated { at: secs(140) }]
     );
     assert!(w.admits(&dp));
     assert!(!w.admits(&stranger));
@@ -63,7 +63,7 @@ fn dpor_whitelist_lifts_after_a_quiet_period() {
     assert!(w.admits(&stranger));
     assert_eq!(
         drain(&mut w),
-        vec![WhitelistEvent::Lifted {
+        vec![WhitelistOutput::Lifted {
             at: secs(510),
             reason: LiftReason::Quiet
         }]
@@ -85,7 +85,7 @@ fn dpor_whitelist_lifts_after_the_maximum_duration_and_on_command() {
     assert!(!w.is_active());
     assert_eq!(
         drain(&mut w),
-        vec![WhitelistEvent::Lifted {
+        vec![WhitelistOutput::Lifted {
             at: secs(3_660),
             reason: LiftReason::MaxDuration
         }]
@@ -100,7 +100,7 @@ fn dpor_whitelist_lifts_after_the_maximum_duration_and_on_command() {
     let events = drain(&mut w);
     assert_eq!(
         events.last(),
-        Some(&WhitelistEvent::Lifted {
+        Some(&WhitelistOutput::Lifted {
             at: secs(3_722),
             reason: LiftReason::Manual
         })
@@ -148,8 +148,8 @@ fn dpor_whitelist_refuses_bad_input_and_is_deterministic() {
     assert_eq!(
         run().1,
         vec![
-            WhitelistEvent::Activated { at: secs(70) },
-            WhitelistEvent::Lifted {
+            WhitelistOutput::Activated { at: secs(70) },
+            WhitelistOutput::Lifted {
                 at: secs(400),
                 reason: LiftReason::Quiet
             }
@@ -179,8 +179,9 @@ mod props {
                 }
                 while let Some(e) = w.poll_output() {
                     match e {
-                        WhitelistEvent::Activated { .. } => prop_assert!(!active),
-                        WhitelistEvent::Lifted { .. } => prop_assert!(active),
+                        WhitelistOutput::Activated { .. } => prop_assert!(!active),
+                        WhitelistOutput::Lifted { .. } => prop_assert!(active),
+                        other => prop_assert!(false, "unknown output {:?}", other),
                     }
                     active = !active;
                 }

@@ -20,7 +20,7 @@ fn outsider_future_pre_prepare_is_not_buffered() {
     b.header.proposer = h2;
     b.seal = Some(outsider.sign(&block::SEAL_DOMAIN, b.id().as_bytes()));
     let r = v.handle_message(T0, outsider.public_key().address(), Message::PrePrepare(b));
-    assert_eq!(r, Err(Rejected::Block(BlockError::BadSeal)));
+    assert_eq!(r, Verdict::Reject(Rejected::Block(BlockError::BadSeal)));
     assert_eq!(v.held().future, 0);
     // The scheduled proposer's own sealed block for height 2 is kept, once.
     let key = fx.proposer_of(Height(2));
@@ -29,12 +29,12 @@ fn outsider_future_pre_prepare_is_not_buffered() {
     let good = Block::propose(&fx.spec, &parent, key, h2, T0, vec![vec![2; 100]]);
     assert_eq!(
         v.handle_message(T0, h2, Message::PrePrepare(good.clone())),
-        Ok(())
+        Verdict::Accept
     );
     let second = Block::propose(&fx.spec, &parent, key, h2, T0, vec![vec![3; 100]]);
     assert_eq!(
         v.handle_message(T0, h2, Message::PrePrepare(second)),
-        Err(Rejected::BufferFull)
+        Verdict::Ignore(Rejected::BufferFull)
     );
     assert!(v.held().future > 200);
 }
@@ -48,7 +48,7 @@ fn unsigned_or_outsider_future_votes_are_not_buffered() {
     forged.signature = fx.vote(2, VoteKind::Prepare, 2, 0, Hash([1; 32])).signature;
     assert_eq!(
         v.handle_message(T0, fx.addr(1), Message::Vote(forged)),
-        Err(Rejected::BadSignature)
+        Verdict::Reject(Rejected::BadSignature)
     );
     let outsider = Vote::sign(
         &secret(9999),
@@ -60,7 +60,7 @@ fn unsigned_or_outsider_future_votes_are_not_buffered() {
     );
     assert_eq!(
         v.handle_message(T0, fx.addr(3), Message::Vote(outsider)),
-        Err(Rejected::NotMember)
+        Verdict::Reject(Rejected::NotMember)
     );
     assert_eq!(v.held().future, 0);
 }
@@ -77,17 +77,17 @@ fn one_member_cannot_fill_the_future_buffer() {
         let id = cpchain_core::keccak256(&(i as u32).to_le_bytes());
         let vote = fx.vote(1, VoteKind::Prepare, 2 + (i % 3) as u64, 0, id);
         if v.handle_message(T0, fx.addr(1), Message::Vote(vote))
-            .is_ok()
+            .is_accept()
         {
             kept += 1;
         }
     }
     assert_eq!(kept, quota);
-    assert_eq!(v.stats().dropped_future, 20);
+    assert_eq!(v.stats().dropped_for(ValidatorDrop::BufferFull), 20);
     let other = fx.vote(2, VoteKind::Prepare, 2, 0, Hash([7; 32]));
     assert_eq!(
         v.handle_message(T0, fx.addr(2), Message::Vote(other)),
-        Ok(())
+        Verdict::Accept
     );
 }
 
@@ -115,10 +115,10 @@ fn height_bytes_caps_blocks_at_the_current_height() {
     };
     let (r, held) =
         run(Config::new(fx.spec.clone(), fx.set.clone(), fx.keys[0].clone()).height_bytes);
-    assert_eq!(r, Ok(()));
+    assert_eq!(r, Verdict::Accept);
     // The block once in the block store, once in the proposal: 2 × (4000 + 24).
     assert!(held >= 2 * 4024, "{held}");
     let (r, held) = run(6000);
-    assert_eq!(r, Err(Rejected::TooManyBlocks));
+    assert_eq!(r, Verdict::Ignore(Rejected::TooManyBlocks));
     assert_eq!(held, 0);
 }

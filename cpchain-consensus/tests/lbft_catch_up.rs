@@ -35,10 +35,10 @@ fn lagging_validator_catches_up_from_validate_messages() {
     assert!(net.nodes[3].height().0 >= 5);
 }
 
-fn sent_validates(outs: &[Output]) -> Vec<(Address, Height)> {
+fn sent_validates(outs: &[ValidatorOutput]) -> Vec<(Address, Height)> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Send {
+            ValidatorOutput::Send {
                 to,
                 msg: Message::Validate(val),
             } => Some((*to, val.block.header.height)),
@@ -65,7 +65,7 @@ fn catch_up_answer_is_once_per_peer_and_height_per_round() {
         ))
     };
     let r = v.handle_message(net.now, fx.addr(3), rc(1));
-    assert_eq!(r, Err(Rejected::StaleHeight));
+    assert_eq!(r, Verdict::Ignore(Rejected::StaleHeight));
     assert_eq!(sent_validates(&drain(v)), vec![(fx.addr(3), Height(1))]);
     // Within one of our rounds, more round changes from it cost nothing more.
     for round in [1, 2, 3] {
@@ -104,8 +104,8 @@ fn validate_rebroadcast_by_a_laggard_is_answered_with_the_next_one() {
     let fx = Fixture::new(4);
     let v = &mut net.nodes[0];
     assert_eq!(v.height(), Height(4));
-    let answer = |outs: Vec<Output>| match outs.as_slice() {
-        [Output::Send { to, msg }] if *to == fx.addr(3) => msg.clone(),
+    let answer = |outs: Vec<ValidatorOutput>| match outs.as_slice() {
+        [ValidatorOutput::Send { to, msg }] if *to == fx.addr(3) => msg.clone(),
         other => panic!("expected one catch-up answer to node 3, got {other:?}"),
     };
     // Node 3 is stuck at height 1 and says so.
@@ -117,7 +117,7 @@ fn validate_rebroadcast_by_a_laggard_is_answered_with_the_next_one() {
         // Node 3 adopts it and re-broadcasts it.
         assert_eq!(
             v.handle_message(net.now, fx.addr(3), val.clone()),
-            Err(Rejected::StaleHeight)
+            Verdict::Ignore(Rejected::StaleHeight)
         );
         let outs = drain(v);
         if h == 3 {
@@ -142,20 +142,20 @@ fn future_buffer_is_bounded_and_drops_are_counted() {
         let vote = fx.vote(1, VoteKind::Prepare, 2, 0, cpchain_core::Hash([i; 32]));
         results.push(v.handle_message(T0, fx.addr(1), Message::Vote(vote)));
     }
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 4);
+    assert_eq!(results.iter().filter(|r| r.is_accept()).count(), 4);
     assert_eq!(
         results
             .iter()
-            .filter(|r| **r == Err(Rejected::BufferFull))
+            .filter(|r| **r == Verdict::Ignore(Rejected::BufferFull))
             .count(),
         6
     );
-    assert_eq!(v.stats().dropped_future, 6);
+    assert_eq!(v.stats().dropped_for(ValidatorDrop::BufferFull), 6);
     // Beyond the height window: refused outright.
     let far = fx.vote(1, VoteKind::Prepare, 100, 0, cpchain_core::Hash::ZERO);
     assert_eq!(
         v.handle_message(T0, fx.addr(1), Message::Vote(far)),
-        Err(Rejected::TooFarAhead)
+        Verdict::Ignore(Rejected::TooFarAhead)
     );
 }
 
@@ -172,28 +172,28 @@ fn validator_far_behind_in_rounds_catches_up_from_round_changes() {
         |i: usize, r: u32| RoundChange::sign(&fx.keys[i], fx.spec.chain_id, Height(1), r, None);
     assert_eq!(
         v.handle_message(t, fx.addr(1), Message::RoundChange(rc(1, far))),
-        Ok(())
+        Verdict::Accept
     );
     assert_eq!(
         v.handle_message(t, fx.addr(2), Message::RoundChange(rc(2, far + 5))),
-        Ok(())
+        Verdict::Accept
     );
     assert_eq!(v.round(), 0, "f validators are not enough");
     // A repeated or lower far round from the same sender costs nothing more.
     assert_eq!(
         v.handle_message(t, fx.addr(2), Message::RoundChange(rc(2, far))),
-        Err(Rejected::Duplicate)
+        Verdict::Ignore(Rejected::Duplicate)
     );
     assert_eq!(
         v.handle_message(t, fx.addr(3), Message::RoundChange(rc(3, far + 9))),
-        Ok(())
+        Verdict::Accept
     );
     // The (f + 1)-th highest round seen is `far`.
     assert_eq!(v.round(), far);
     let outs = drain(&mut v);
-    assert!(outs
-        .iter()
-        .any(|o| matches!(o, Output::Broadcast(Message::RoundChange(r)) if r.round == far)));
+    assert!(outs.iter().any(
+        |o| matches!(o, ValidatorOutput::Broadcast(Message::RoundChange(r)) if r.round == far)
+    ));
 }
 
 /// Node 0 misses height 1 (partitioned; what it missed is lost) while the other three

@@ -249,7 +249,7 @@ fn flood_from_outsider_and_f_byzantine_stays_within_the_bound() {
     let before = live();
     let mut kept = 0usize;
     for (from, b) in &msgs {
-        if v.handle_bytes(now, *from, b).is_ok() {
+        if v.handle_bytes(now, *from, b).is_accept() {
             kept += 1;
         }
         drain(&mut v);

@@ -7,11 +7,11 @@ use common::*;
 use cpchain_consensus::lbft::*;
 use cpchain_core::{Height, Timestamp};
 
-fn last_persist(outs: &[Output]) -> Persisted {
+fn last_persist(outs: &[ValidatorOutput]) -> Persisted {
     outs.iter()
         .rev()
         .find_map(|o| match o {
-            Output::Persist(p) => Some(p.clone()),
+            ValidatorOutput::Persist(p) => Some(p.clone()),
             _ => None,
         })
         .expect("a Persist output")
@@ -47,7 +47,7 @@ fn restore_after_crash_never_double_votes() {
 
     // Crash after PREPARE: the timer expires and a full impeach quorum arrives; the restored
     // validator may not impeach-prepare in round 0.
-    let mut r = Validator::restore(fx.config(0), fx.schedule.clone(), after_prepare).unwrap();
+    let mut r = restart_at_record(fx.config(0), fx.schedule.clone(), after_prepare);
     let mut routs = drain(&mut r);
     // It re-broadcasts what it had signed, byte for byte.
     assert_eq!(broadcast_votes(&routs), signed[..1].to_vec());
@@ -70,7 +70,7 @@ fn restore_after_crash_never_double_votes() {
         .any(|v| v.kind == VoteKind::ImpeachPrepare && v.round == 0));
 
     // Crash after COMMIT: the lock survives, and no IMPEACH COMMIT follows in round 0.
-    let mut r = Validator::restore(fx.config(0), fx.schedule.clone(), after_commit).unwrap();
+    let mut r = restart_at_record(fx.config(0), fx.schedule.clone(), after_commit);
     assert_eq!(r.lock(), Some((0, b.id())));
     assert_eq!(r.state(), State::Commit);
     let mut routs = drain(&mut r);
@@ -131,8 +131,8 @@ fn persist_precedes_every_dependent_send() {
     let mut kinds = 0;
     for o in &outs {
         match o {
-            Output::Persist(p) => persisted = Some(p.clone()),
-            Output::Broadcast(m) => {
+            ValidatorOutput::Persist(p) => persisted = Some(p.clone()),
+            ValidatorOutput::Broadcast(m) => {
                 let p = persisted.as_ref().expect("a Persist before any send");
                 match m {
                     Message::PrePrepare(_) => assert!(p.proposed),
@@ -151,7 +151,7 @@ fn persist_precedes_every_dependent_send() {
     assert!(kinds > 5);
     assert!(outs
         .iter()
-        .any(|o| matches!(o, Output::Broadcast(Message::Proposal(_)))));
+        .any(|o| matches!(o, ValidatorOutput::Broadcast(Message::Proposal(_)))));
 }
 
 #[test]
@@ -208,12 +208,12 @@ fn restored_validator_reannounces_its_round_and_is_caught_up() {
     let p = net.persisted[0].clone().expect("persisted at start");
     assert_eq!(p.parent.height, Height(0));
     let fx = net.fx.clone();
-    let mut r = Validator::restore(fx.config(0), fx.schedule.clone(), p.clone()).unwrap();
+    let mut r = restart_at_record(fx.config(0), fx.schedule.clone(), p.clone());
     let outs = drain(&mut r);
     let announced: Vec<_> = outs
         .iter()
         .filter_map(|o| match o {
-            Output::Broadcast(Message::RoundChange(rc)) => Some(rc.clone()),
+            ValidatorOutput::Broadcast(Message::RoundChange(rc)) => Some(rc.clone()),
             _ => None,
         })
         .collect();
@@ -233,7 +233,7 @@ fn restored_validator_reannounces_its_round_and_is_caught_up() {
     let answer = drain(helper)
         .into_iter()
         .find_map(|o| match o {
-            Output::Send { to, msg } if to == fx.addr(0) => Some(msg),
+            ValidatorOutput::Send { to, msg } if to == fx.addr(0) => Some(msg),
             _ => None,
         })
         .expect("a catch-up answer");
@@ -261,11 +261,11 @@ fn restored_validator_announces_only_an_earlier_round_lock() {
     }
     assert_eq!(v.lock(), Some((0, b.id())));
     let announce = |p: Persisted| {
-        let mut r = Validator::restore(fx.config(0), fx.schedule.clone(), p).unwrap();
+        let mut r = restart_at_record(fx.config(0), fx.schedule.clone(), p);
         drain(&mut r)
             .into_iter()
             .find_map(|o| match o {
-                Output::Broadcast(Message::RoundChange(rc)) => Some(rc),
+                ValidatorOutput::Broadcast(Message::RoundChange(rc)) => Some(rc),
                 _ => None,
             })
             .expect("a round change")
@@ -287,7 +287,7 @@ fn restored_validator_announces_only_an_earlier_round_lock() {
     for rc in [rc0, rc1] {
         assert_eq!(
             peer.handle_message(t, fx.addr(0), Message::RoundChange(rc)),
-            Ok(())
+            Verdict::Accept
         );
     }
 }
@@ -329,7 +329,7 @@ fn restarted_validator_helps_peers_with_the_head_it_remembers() {
     let restart = |net: &Net| {
         let p = net.persisted[1].clone().unwrap();
         assert_eq!(p.parent, head.block.header);
-        let mut v = Validator::restore(fx.config(1), fx.schedule.clone(), p).unwrap();
+        let mut v = restart_at_record(fx.config(1), fx.schedule.clone(), p);
         drain(&mut v);
         v
     };
@@ -356,7 +356,7 @@ fn restarted_validator_helps_peers_with_the_head_it_remembers() {
     let _ = v.handle_message(net.now, fx.addr(2), Message::RoundChange(stuck));
     assert!(drain(&mut v).iter().any(|o| matches!(
         o,
-        Output::Send { to, msg: Message::Validate(x) } if *to == fx.addr(2) && *x == head
+        ValidatorOutput::Send { to, msg: Message::Validate(x) } if *to == fx.addr(2) && *x == head
     )));
     net.nodes[1] = v;
     assert!(
@@ -365,4 +365,120 @@ fn restarted_validator_helps_peers_with_the_head_it_remembers() {
         net.nodes.iter().map(|v| v.height()).collect::<Vec<_>>()
     );
     net.assert_agreement();
+}
+
+/// Issue 13: a host restarts a validator with one call, [`Validator::restart`], handing it
+/// its record (if any), its chain head and the head's VALIDATE; the engine picks the
+/// restore or the fresh start and remembers the head, and refuses what cannot be safe.
+#[test]
+fn restart_is_one_call_with_the_record_and_the_chain_head() {
+    let fx = Fixture::new(4);
+    let records = |v: &mut Validator<FixedSchedule>| -> Vec<Persisted> {
+        drain(v)
+            .into_iter()
+            .filter_map(|o| match o {
+                ValidatorOutput::Persist(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    };
+    // First start: no record, the head is genesis.
+    let mut v = Validator::restart(
+        fx.config(0),
+        fx.schedule.clone(),
+        None,
+        fx.genesis.clone(),
+        [],
+        T0,
+    )
+    .unwrap();
+    records(&mut v);
+    // The proposer is silent: the timer impeaches; the vote is persisted first.
+    let due = v.next_deadline().unwrap();
+    v.handle_timeout(due);
+    let at_genesis = records(&mut v).pop().expect("persisted before the vote");
+    assert!(at_genesis.prepared.is_some());
+
+    // Record at the head: restored, its vote kept and sent again.
+    let mut r = Validator::restart(
+        fx.config(0),
+        fx.schedule.clone(),
+        Some(at_genesis.clone()),
+        fx.genesis.clone(),
+        [],
+        due,
+    )
+    .unwrap();
+    assert_eq!((r.height(), r.state()), (Height(1), State::ImpeachPrepare));
+    assert_eq!(
+        broadcast_votes(&drain(&mut r)),
+        vec![at_genesis.prepared.clone().unwrap()]
+    );
+
+    // Height 1 was decided and the host stored it, then crashed before the next record:
+    // the head is past the record, so a fresh start at the head, remembering it.
+    let b = fx.proposal(&fx.genesis, vec![vec![1; 8]]);
+    let head = Validate {
+        certificate: fx.cert(&[1, 2, 3], VoteKind::Commit, 1, 0, b.id()),
+        block: b,
+    };
+    let mut r = Validator::restart(
+        fx.config(0),
+        fx.schedule.clone(),
+        Some(at_genesis.clone()),
+        head.block.header.clone(),
+        [head.clone()],
+        due,
+    )
+    .unwrap();
+    assert_eq!((r.height(), r.state()), (Height(2), State::Idle));
+    let at_head = records(&mut r).pop().expect("a fresh start persists");
+    assert_eq!(at_head.parent, head.block.header);
+    // It holds the head's VALIDATE for a peer still at height 1.
+    let stuck = RoundChange::sign(&fx.keys[2], fx.spec.chain_id, Height(1), 2, None);
+    let _ = r.handle_message(due, fx.addr(2), Message::RoundChange(stuck));
+    assert!(drain(&mut r).iter().any(|o| matches!(
+        o,
+        ValidatorOutput::Send { to, msg: Message::Validate(x) } if *to == fx.addr(2) && *x == head
+    )));
+
+    // A record ahead of the head: the host lost decided blocks; refused.
+    let ahead = Validator::restart(
+        fx.config(0),
+        fx.schedule.clone(),
+        Some(at_head),
+        fx.genesis.clone(),
+        [],
+        due,
+    );
+    assert_eq!(ahead.err(), Some(ConfigError::PersistedMismatch));
+    // A head VALIDATE that is not the head's, or does not verify: refused.
+    let not_the_head = Validator::restart(
+        fx.config(0),
+        fx.schedule.clone(),
+        None,
+        fx.genesis.clone(),
+        [head.clone()],
+        due,
+    );
+    assert_eq!(
+        not_the_head.err(),
+        Some(ConfigError::BadHead(Rejected::Block(
+            BlockError::WrongParent
+        )))
+    );
+    let mut forged = head.clone();
+    forged.certificate.signatures.truncate(2);
+    let forged = Validator::restart(
+        fx.config(0),
+        fx.schedule.clone(),
+        None,
+        head.block.header.clone(),
+        [forged],
+        due,
+    );
+    assert!(matches!(
+        forged.err(),
+        Some(ConfigError::BadHead(Rejected::Certificate(_)))
+    ));
 }

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use cpchain_consensus::lbft::*;
 use cpchain_core::encoding::{decode, encode_to_vec};
+use cpchain_core::machine::MachineStats;
 use cpchain_core::{Hash, Height, WireMessage};
 use cpchain_crypto::Signature;
 
@@ -46,7 +47,7 @@ fn invalid_messages_are_rejected_without_state_change() {
     );
     let mut other_block = fx.proposal(&fx.genesis, vec![vec![6]]);
     other_block.header.height = Height(0);
-    let cases: Vec<(&str, Message, Rejected)> = vec![
+    let cases: Vec<(&str, Message, Verdict)> = vec![
         (
             "non-member vote",
             Message::Vote(Vote::sign(
@@ -57,32 +58,32 @@ fn invalid_messages_are_rejected_without_state_change() {
                 0,
                 b.id(),
             )),
-            Rejected::NotMember,
+            Verdict::Reject(Rejected::NotMember),
         ),
         (
             "vote with another validator's signature",
             Message::Vote(bad_sig),
-            Rejected::BadSignature,
+            Verdict::Reject(Rejected::BadSignature),
         ),
         (
             "vote signed for another chain",
             Message::Vote(other_chain),
-            Rejected::BadSignature,
+            Verdict::Reject(Rejected::BadSignature),
         ),
         (
             "vote for a decided height",
             Message::Vote(fx.vote(1, VoteKind::Prepare, 0, 0, b.id())),
-            Rejected::StaleHeight,
+            Verdict::Ignore(Rejected::StaleHeight),
         ),
         (
             "normal kind on the impeach block",
             Message::Vote(fx.vote(1, VoteKind::Commit, 1, 0, fx.impeach(&fx.genesis).id())),
-            Rejected::KindMismatch,
+            Verdict::Reject(Rejected::KindMismatch),
         ),
         (
             "round far ahead",
             Message::Vote(fx.vote(1, VoteKind::Prepare, 1, 10_000, b.id())),
-            Rejected::TooFarAhead,
+            Verdict::Ignore(Rejected::TooFarAhead),
         ),
         (
             "round change from a non-member",
@@ -93,7 +94,7 @@ fn invalid_messages_are_rejected_without_state_change() {
                 1,
                 None,
             )),
-            Rejected::NotMember,
+            Verdict::Reject(Rejected::NotMember),
         ),
         (
             "proposal from a validator that does not lead the round",
@@ -105,7 +106,7 @@ fn invalid_messages_are_rejected_without_state_change() {
                 fx.impeach(&fx.genesis),
                 None,
             )),
-            Rejected::NotMember,
+            Verdict::Reject(Rejected::NotMember),
         ),
         (
             "round-1 proposal of a normal block without proof of lock",
@@ -117,7 +118,7 @@ fn invalid_messages_are_rejected_without_state_change() {
                 b.clone(),
                 None,
             )),
-            Rejected::Unexpected,
+            Verdict::Reject(Rejected::Unexpected),
         ),
         (
             "round-1 proposal with a forged proof of lock",
@@ -129,10 +130,10 @@ fn invalid_messages_are_rejected_without_state_change() {
                 b.clone(),
                 Some(fx.cert(&[1, 2], VoteKind::Prepare, 1, 0, b.id())),
             )),
-            Rejected::Certificate(CertificateError::NoQuorum {
+            Verdict::Reject(Rejected::Certificate(CertificateError::NoQuorum {
                 found: 2,
                 quorum: 3,
-            }),
+            })),
         ),
         (
             "VALIDATE with a prepare certificate",
@@ -140,13 +141,23 @@ fn invalid_messages_are_rejected_without_state_change() {
                 block: b.clone(),
                 certificate: fx.cert(&[1, 2, 3], VoteKind::Prepare, 1, 0, b.id()),
             }),
-            Rejected::Certificate(CertificateError::Mismatch),
+            Verdict::Reject(Rejected::Certificate(CertificateError::Mismatch)),
         ),
     ];
-    for (what, msg, why) in cases {
+    let n_cases = cases.len() as u64;
+    for (what, msg, verdict) in cases {
         let before = snapshot(&v);
+        let counted = v.stats().dropped;
         let r = v.handle_message(now, fx.addr(1), msg);
-        assert_eq!(r, Err(why), "{what}");
+        assert_eq!(r, verdict, "{what}");
+        // Not an error of the caller: dropped and counted once, under its reason.
+        let reason = verdict.rejected().expect("a drop").drop_reason();
+        assert_eq!(
+            v.stats().dropped_for(reason),
+            counted.get(reason as usize) + 1,
+            "{what}: counted under {reason:?}"
+        );
+        assert_eq!(v.stats().dropped.total(), counted.total() + 1, "{what}");
         assert!(drain(&mut v).is_empty(), "{what}: no output");
         assert_eq!(snapshot(&v), before, "{what}: state changed");
     }
@@ -160,11 +171,12 @@ fn invalid_messages_are_rejected_without_state_change() {
     ] {
         assert!(matches!(
             v.handle_bytes(now, fx.addr(1), junk),
-            Err(Rejected::Decode(_))
+            Verdict::Reject(Rejected::Decode(_))
         ));
     }
     assert_eq!(snapshot(&v), before);
-    assert!(v.stats().rejected >= 10);
+    assert_eq!(v.stats().dropped_for(ValidatorDrop::Decode), 4);
+    assert_eq!(MachineStats::dropped(&v.stats()), n_cases + 4);
 }
 
 fn leader_index(fx: &Fixture, round: u32) -> usize {
@@ -184,7 +196,7 @@ fn equivocation_is_a_fault_with_both_signed_votes() {
     feed(&mut v, now, fx.addr(2), Message::Vote(first.clone()));
     let before = snapshot(&v);
     let r = v.handle_message(now, fx.addr(2), Message::Vote(second.clone()));
-    assert_eq!(r, Err(Rejected::Equivocation));
+    assert_eq!(r, Verdict::Ignore(Rejected::Equivocation));
     assert_eq!(snapshot(&v), before, "the second vote is not counted");
     let f = faults(&drain(&mut v));
     assert_eq!(
@@ -206,7 +218,7 @@ fn proposer_equivocation_is_a_fault() {
     let now = fx.genesis.timestamp + fx.spec.block_period;
     let b2 = fx.proposal(&fx.genesis, vec![vec![6; 6]]);
     let r = v.handle_message(now, fx.addr(1), Message::PrePrepare(b2.clone()));
-    assert_eq!(r, Err(Rejected::ConflictingProposal));
+    assert_eq!(r, Verdict::Ignore(Rejected::ConflictingProposal));
     match faults(&drain(&mut v)).as_slice() {
         [Fault::ProposerEquivocation { first, second, .. }] => {
             assert_eq!(first.id(), b.id());
@@ -280,7 +292,7 @@ fn every_message_round_trips_canonically() {
         .iter()
         .rev()
         .find_map(|o| match o {
-            Output::Persist(p) => Some(p.clone()),
+            ValidatorOutput::Persist(p) => Some(p.clone()),
             _ => None,
         })
         .unwrap();
@@ -310,9 +322,76 @@ fn leader_equivocation_is_a_fault() {
     let _ = v.handle_message(t, fx.addr(l), Message::Proposal(first.clone()));
     drain(&mut v);
     let r = v.handle_message(t, fx.addr(l), Message::Proposal(second.clone()));
-    assert_eq!(r, Err(Rejected::ConflictingProposal));
+    assert_eq!(r, Verdict::Ignore(Rejected::ConflictingProposal));
+    let evidence = faults(&drain(&mut v));
     assert_eq!(
-        faults(&drain(&mut v)),
-        vec![Fault::LeaderEquivocation { first, second }]
+        evidence,
+        vec![Fault::LeaderEquivocation {
+            first: first.clone(),
+            second: second.clone()
+        }]
+    );
+    // A third party checks the evidence with the public verify: both signed by the leader.
+    for p in [&first, &second] {
+        assert_eq!(p.verify(fx.spec.chain_id, &fx.set), Ok(()));
+    }
+}
+
+/// Issue 13: a host, a test or DPoR checks a proposal or a round change with its public
+/// `verify` instead of rebuilding the signed bytes from the source. The proposal's
+/// signature covers its proof-of-lock flag, the payload's last byte: a proof-of-lock of
+/// round `u32::MAX` and none differ in that byte alone.
+#[test]
+fn proposals_and_round_changes_verify_with_their_public_verify() {
+    let fx = Fixture::new(4);
+    let chain = fx.spec.chain_id;
+    let l = leader_index(&fx, 1);
+    let b = fx.proposal(&fx.genesis, vec![vec![5]]);
+    let cert = fx.cert(&[0, 1, 2], VoteKind::Prepare, 1, 0, b.id());
+    let p = Proposal::sign(
+        &fx.keys[l],
+        chain,
+        Height(1),
+        1,
+        b.clone(),
+        Some(cert.clone()),
+    );
+    assert_eq!(p.verify(chain, &fx.set), Ok(()));
+    assert_eq!(
+        p.verify(chain + 1, &fx.set),
+        Err(CertificateError::BadSignature)
+    );
+    let mut max = cert.clone();
+    max.round = u32::MAX;
+    let q = Proposal::sign(&fx.keys[l], chain, Height(1), 1, b.clone(), Some(max));
+    assert_eq!(q.verify(chain, &fx.set), Ok(()));
+    let mut flag_only = q.clone();
+    flag_only.proof_of_lock = None;
+    assert_eq!(
+        flag_only.verify(chain, &fx.set),
+        Err(CertificateError::BadSignature)
+    );
+    let not_leader = Proposal::sign(&fx.keys[l ^ 1], chain, Height(1), 1, b.clone(), None);
+    assert_eq!(
+        not_leader.verify(chain, &fx.set),
+        Err(CertificateError::NotMember)
+    );
+
+    let lock = LockProof {
+        block: b,
+        certificate: cert,
+    };
+    let rc = RoundChange::sign(&fx.keys[1], chain, Height(1), 2, Some(lock));
+    assert_eq!(rc.verify(chain, &fx.set), Ok(()));
+    let mut stripped = rc.clone();
+    stripped.lock = None;
+    assert_eq!(
+        stripped.verify(chain, &fx.set),
+        Err(CertificateError::BadSignature)
+    );
+    let outsider = RoundChange::sign(&secret(9999), chain, Height(1), 2, None);
+    assert_eq!(
+        outsider.verify(chain, &fx.set),
+        Err(CertificateError::NotMember)
     );
 }

@@ -39,7 +39,7 @@ fn forged(fx: &Fixture, b: &Block) -> Block {
 }
 
 /// Every `Commit` output passes light verification on `parent`.
-fn assert_commits_verify(fx: &Fixture, parent: &Header, outs: &[Output]) -> usize {
+fn assert_commits_verify(fx: &Fixture, parent: &Header, outs: &[ValidatorOutput]) -> usize {
     let mut n = 0;
     for (block, certificate) in commits(outs) {
         let v = Validate { block, certificate };
@@ -77,7 +77,7 @@ fn round_change_lock_with_stripped_or_forged_seal_is_refused_and_commit_verifies
         );
         assert_eq!(
             v.handle_message(now, fx.addr(X), Message::RoundChange(rc)),
-            Err(Rejected::Block(BlockError::BadSeal))
+            Verdict::Reject(Rejected::Block(BlockError::BadSeal))
         );
         let mut outs = drain(&mut v);
         for i in [0, 1, X] {
@@ -93,7 +93,7 @@ fn round_change_lock_with_stripped_or_forged_seal_is_refused_and_commit_verifies
         let validates: Vec<_> = outs
             .iter()
             .filter_map(|o| match o {
-                Output::Broadcast(Message::Validate(v)) => Some(v.clone()),
+                ValidatorOutput::Broadcast(Message::Validate(v)) => Some(v.clone()),
                 _ => None,
             })
             .collect();
@@ -130,7 +130,7 @@ fn proposal_proof_of_lock_with_stripped_seal_is_refused() {
         );
         assert_eq!(
             v.handle_message(at(9_100), fx.addr(leader1), Message::Proposal(p)),
-            Err(Rejected::Block(BlockError::BadSeal))
+            Verdict::Reject(Rejected::Block(BlockError::BadSeal))
         );
     }
     let p = Proposal::sign(
@@ -143,7 +143,7 @@ fn proposal_proof_of_lock_with_stripped_seal_is_refused() {
     );
     assert_eq!(
         v.handle_message(at(9_100), fx.addr(leader1), Message::Proposal(p)),
-        Ok(())
+        Verdict::Accept
     );
 }
 
@@ -222,18 +222,18 @@ fn stripped_round_change_arriving_first_does_not_hide_the_lock() {
     };
     assert_eq!(
         l.handle_message(at(9_010), fx.addr(X), Message::RoundChange(copy)),
-        Err(Rejected::BadSignature)
+        Verdict::Reject(Rejected::BadSignature)
     );
     assert_eq!(
         l.handle_message(at(9_020), fx.addr(locked), Message::RoundChange(real)),
-        Ok(())
+        Verdict::Accept
     );
     drain(&mut l);
     l.handle_timeout(at(9_000 + 1_500));
     let proposals: Vec<_> = drain(&mut l)
         .into_iter()
         .filter_map(|o| match o {
-            Output::Broadcast(Message::Proposal(p)) => Some(p),
+            ValidatorOutput::Broadcast(Message::Proposal(p)) => Some(p),
             _ => None,
         })
         .collect();
@@ -277,17 +277,28 @@ fn replayed_pre_prepare_from_another_chain_or_parent_is_no_equivocation_evidence
     );
     let mut swapped_body = b.clone();
     swapped_body.transactions = vec![vec![4; 8]];
-    for (replay, why) in [
-        (other_chain, BlockError::WrongChain),
-        (other_parent, BlockError::WrongParent),
-        (swapped_body, BlockError::TxRoot),
+    // Another chain's or parent's block is honest work elsewhere (ignored, no blame on
+    // the relay); a swapped body is invalid in itself (rejected: no honest relay sends it).
+    for (replay, verdict) in [
+        (
+            other_chain,
+            Verdict::Ignore(Rejected::Block(BlockError::WrongChain)),
+        ),
+        (
+            other_parent,
+            Verdict::Ignore(Rejected::Block(BlockError::WrongParent)),
+        ),
+        (
+            swapped_body,
+            Verdict::Reject(Rejected::Block(BlockError::TxRoot)),
+        ),
     ] {
         assert_eq!(replay.verify_seal(), Ok(()), "the replay is validly sealed");
         let mut v = fx.validator(0);
         let now = at(3_000);
         assert_eq!(
             v.handle_message(now, fx.addr(X), Message::PrePrepare(replay)),
-            Err(Rejected::Block(why))
+            verdict
         );
         let mut outs = drain(&mut v);
         assert_eq!(v.state(), State::Idle, "no impeachment on a replay");
@@ -297,7 +308,7 @@ fn replayed_pre_prepare_from_another_chain_or_parent_is_no_equivocation_evidence
             fx.addr(1),
             Message::PrePrepare(b.clone()),
         ));
-        assert_eq!(faults(&outs), vec![], "false evidence ({why:?})");
+        assert_eq!(faults(&outs), vec![], "false evidence ({verdict:?})");
         let votes = broadcast_votes(&outs);
         assert_eq!(votes.len(), 1);
         assert_eq!((votes[0].kind, votes[0].block), (VoteKind::Prepare, b.id()));
@@ -315,7 +326,7 @@ fn two_sealed_headers_for_this_height_are_still_proposer_equivocation() {
     feed(&mut v, now, fx.addr(1), Message::PrePrepare(b));
     assert_eq!(
         v.handle_message(now, fx.addr(1), Message::PrePrepare(c)),
-        Err(Rejected::ConflictingProposal)
+        Verdict::Ignore(Rejected::ConflictingProposal)
     );
     let f = faults(&drain(&mut v));
     assert!(matches!(f.as_slice(), [Fault::ProposerEquivocation { .. }]));
@@ -337,14 +348,14 @@ fn restarted_validator_keeps_the_block_it_prepared() {
         .iter()
         .rev()
         .find_map(|o| match o {
-            Output::Persist(p) => Some(p.clone()),
+            ValidatorOutput::Persist(p) => Some(p.clone()),
             _ => None,
         })
         .unwrap();
     // Through the wire format, as a host stores it.
     let bytes = cpchain_core::encoding::encode_to_vec(&persisted).unwrap();
     let persisted: Persisted = cpchain_core::encoding::decode(&bytes).unwrap();
-    let mut r = Validator::restore(fx.config(1), fx.schedule.clone(), persisted).unwrap();
+    let mut r = restart_at_record(fx.config(1), fx.schedule.clone(), persisted);
     let mut outs = drain(&mut r);
     for i in [0, 2, X] {
         let c = fx.vote(i, VoteKind::Commit, 1, 0, b.id());

@@ -133,7 +133,7 @@ fn run_case(case: &Case) {
             assert_eq!(v.height(), Height(2), "{}", case.step);
             let validates = outs
                 .iter()
-                .filter(|o| matches!(o, Output::Broadcast(Message::Validate(_))))
+                .filter(|o| matches!(o, ValidatorOutput::Broadcast(Message::Validate(_))))
                 .count();
             assert_eq!(validates, 1, "{}: VALIDATE broadcast once", case.step);
         }

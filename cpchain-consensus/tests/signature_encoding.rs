@@ -81,7 +81,7 @@ fn votes_certificates_proposals_round_changes_and_seals_with_v_flipped_are_refus
         let before = snapshot(&v);
         assert_eq!(
             v.handle_message(now, fx.addr(1), msg),
-            Err(Rejected::BadSignature),
+            Verdict::Reject(Rejected::BadSignature),
             "{what}"
         );
         assert!(drain(&mut v).is_empty(), "{what}: no output");

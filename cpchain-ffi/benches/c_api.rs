@@ -139,7 +139,7 @@ fn devnet_committee() -> (Vec<SecretKey>, Vec<[u8; 33]>, Vec<[u8; 20]>) {
 fn consensus_benches(c: &mut Criterion) {
     use cpchain_consensus::dpor::{Schedule, DEFAULT_SCHEDULE_CAPACITY};
     use cpchain_consensus::lbft::{
-        Config, FixedSchedule, Header, Output, Persisted, Validator, ValidatorSet,
+        Config, FixedSchedule, Header, Persisted, Validator, ValidatorOutput, ValidatorSet,
     };
     use cpchain_core::encoding::{decode, encode_to_vec};
     use cpchain_core::{Address, ChainSpec, Height, Timestamp};
@@ -167,7 +167,7 @@ fn consensus_benches(c: &mut Criterion) {
     .unwrap();
     let mut record = Vec::new();
     while let Some(o) = v.poll_output() {
-        if let Output::Persist(p) = o {
+        if let ValidatorOutput::Persist(p) = o {
             record = encode_to_vec(&p).unwrap();
         }
     }
@@ -175,7 +175,9 @@ fn consensus_benches(c: &mut Criterion) {
         b.iter(|| {
             let p: Persisted = decode(black_box(&record)).unwrap();
             let cfg = Config::new(spec.clone(), set.clone(), keys[0].clone());
-            Validator::restore(cfg, rotation.clone(), p).unwrap()
+            let head = p.parent.clone();
+            let since = p.round_start;
+            Validator::restart(cfg, rotation.clone(), Some(p), head, [], since).unwrap()
         })
     });
     let mut spec_h = std::ptr::null_mut();

@@ -2061,10 +2061,12 @@ void cpchain_lbft_validator_free(cpchain_lbft_validator *v);
 
 #if defined(CPCHAIN_ALLOC)
 // Feed message bytes received at `now_ms` from the transport peer `from` (20-byte
-// address; it only names the deliverer of a bad seal: messages authenticate themselves).
-// A dropped message returns why (`CPCHAIN_RESULT_LBFT_*` or `CPCHAIN_RESULT_DECODE_*`) and
-// leaves the state unchanged apart from counters and `FAULT` outputs; poll afterwards
-// either way.
+// address; it names the peer to answer with catch-up and the deliverer of a bad seal:
+// messages authenticate themselves). A peer's bad message is not the caller's error
+// (issue 13, the SDK's machine contract): it returns `CPCHAIN_RESULT_OK`, is dropped and
+// counted by reason inside the engine, and leaves the state unchanged apart from counters
+// and `FAULT` outputs; poll afterwards either way. Errors are the caller's own (a NULL or
+// a wrong length, a busy or poisoned handle).
 //
 // # Safety
 //

@@ -97,6 +97,7 @@ impl From<ConfigError> for cpchain_result {
             ConfigError::ValidatorCount { .. } => cpchain_result::LbftValidatorCount,
             ConfigError::NotAValidator => cpchain_result::LbftNotAValidator,
             ConfigError::PersistedMismatch => cpchain_result::LbftPersistedMismatch,
+            ConfigError::BadHead(r) => r.into(),
             ConfigError::DuplicateValidator | ConfigError::TooManyValidators => {
                 cpchain_result::LbftValidatorSet
             }
@@ -247,7 +248,7 @@ pub unsafe extern "C" fn cpchain_lbft_verify_validate(
 use crate::boundary::{ffi_boundary_void, Exclusive};
 use crate::{cpchain_bytes, cpchain_secret_key};
 use cpchain_consensus::lbft::{
-    Config, Fault, Output, Persisted, ProposeError, Rejected, Validator,
+    Config, Fault, Persisted, ProposeError, Rejected, Validator, ValidatorOutput,
 };
 use cpchain_core::Hash;
 
@@ -532,7 +533,11 @@ pub unsafe extern "C" fn cpchain_lbft_validator_restore(
         let record: Persisted = encoding::decode(unsafe { input(persisted, persisted_len) }?)?;
         let mut cfg = Config::new(spec.spec.clone(), set, key);
         cfg.impeach_quorum = quorum;
-        let validator = Validator::restore(cfg, schedule, record)?;
+        // The record-at-the-head case of `Validator::restart` (the C host gives the head's
+        // VALIDATE afterwards with `_remember`); `now` is unused on that path.
+        let head = record.parent.clone();
+        let since = record.round_start;
+        let validator = Validator::restart(cfg, schedule, Some(record), head, [], since)?;
         out.set(boxed_validator(validator));
         Ok(())
     }
@@ -620,10 +625,12 @@ unsafe fn validator_ref<'a>(
 }
 
 /// Feed message bytes received at `now_ms` from the transport peer `from` (20-byte
-/// address; it only names the deliverer of a bad seal: messages authenticate themselves).
-/// A dropped message returns why (`CPCHAIN_RESULT_LBFT_*` or `CPCHAIN_RESULT_DECODE_*`) and
-/// leaves the state unchanged apart from counters and `FAULT` outputs; poll afterwards
-/// either way.
+/// address; it names the peer to answer with catch-up and the deliverer of a bad seal:
+/// messages authenticate themselves). A peer's bad message is not the caller's error
+/// (issue 13, the SDK's machine contract): it returns `CPCHAIN_RESULT_OK`, is dropped and
+/// counted by reason inside the engine, and leaves the state unchanged apart from counters
+/// and `FAULT` outputs; poll afterwards either way. Errors are the caller's own (a NULL or
+/// a wrong length, a busy or poisoned handle).
 ///
 /// # Safety
 ///
@@ -645,7 +652,8 @@ pub unsafe extern "C" fn cpchain_lbft_validator_handle_bytes(
         // SAFETY: forwarded from this function's contract.
         let bytes = unsafe { input(bytes, len) }?;
         let mut g = v.inner.lock()?;
-        g.validator.handle_bytes(Timestamp(now_ms), Address(*from), bytes)?;
+        // The verdict is for a host that scores peers; C hosts poll the FAULT outputs.
+        let _verdict = g.validator.handle_bytes(Timestamp(now_ms), Address(*from), bytes);
         Ok(())
     }
 }
@@ -759,22 +767,22 @@ pub unsafe extern "C" fn cpchain_lbft_validator_next_deadline(
     }
 }
 
-fn polled(output: Output) -> FfiResult<Polled> {
+fn polled(output: ValidatorOutput) -> FfiResult<Polled> {
     use cpchain_lbft_output_kind as K;
     let mut info = NO_INFO;
     let (kind, bytes) = match output {
-        Output::Broadcast(m) => (K::Broadcast, encoding::encode_to_vec(&m)?),
-        Output::Send { to, msg } => {
+        ValidatorOutput::Broadcast(m) => (K::Broadcast, encoding::encode_to_vec(&m)?),
+        ValidatorOutput::Send { to, msg } => {
             info.peer = to.0;
             (K::Send, encoding::encode_to_vec(&msg)?)
         }
-        Output::Persist(p) => (K::Persist, encoding::encode_to_vec(&p)?),
-        Output::CheckBlock { height, block } => {
+        ValidatorOutput::Persist(p) => (K::Persist, encoding::encode_to_vec(&p)?),
+        ValidatorOutput::CheckBlock { height, block } => {
             info.height = height.0;
             info.block_id = block.id().0;
             (K::CheckBlock, encoding::encode_to_vec(&block)?)
         }
-        Output::Commit { block, certificate } => {
+        ValidatorOutput::Commit { block, certificate } => {
             info.height = block.header.height.0;
             info.block_id = block.id().0;
             (
@@ -782,7 +790,7 @@ fn polled(output: Output) -> FfiResult<Polled> {
                 encoding::encode_to_vec(&Validate { block, certificate })?,
             )
         }
-        Output::Fault(f) => {
+        ValidatorOutput::Fault(f) => {
             let mut bytes = Vec::new();
             info.fault = match f {
                 Fault::Equivocation { first, second } => {
@@ -804,9 +812,13 @@ fn polled(output: Output) -> FfiResult<Polled> {
                     info.peer = header.proposer.0;
                     cpchain_lbft_fault::IllicitBlock
                 }
+                // `Fault` may grow; the C enum names every kind the engine has today.
+                _ => return Err(cpchain_result::LbftOther),
             };
             (K::Fault, bytes)
         }
+        // `ValidatorOutput` may grow; every kind the engine has today is mapped above.
+        _ => return Err(cpchain_result::LbftOther),
     };
     Ok(Polled { kind, bytes, info })
 }

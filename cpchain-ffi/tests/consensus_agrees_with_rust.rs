@@ -11,7 +11,7 @@
 
 use cpchain_consensus::dpor::{Candidate, Rpt, Schedule, DEFAULT_SCHEDULE_CAPACITY};
 use cpchain_consensus::lbft::{
-    Config, FixedSchedule, Header, Output, Persisted, Validator, ValidatorSet,
+    Config, FixedSchedule, Header, Persisted, Validator, ValidatorOutput, ValidatorSet,
 };
 use cpchain_core::encoding::{decode, encode_to_vec};
 use cpchain_core::{Address, ChainSpec, Hash, Height, Timestamp};
@@ -127,13 +127,14 @@ fn restore_matches_the_rust_validator() {
     .unwrap();
     let mut record = Vec::new();
     while let Some(o) = v.poll_output() {
-        if let Output::Persist(p) = o {
+        if let ValidatorOutput::Persist(p) = o {
             record = encode_to_vec(&p).unwrap();
         }
     }
     let p: Persisted = decode(&record).unwrap();
-    let mut rust =
-        Validator::restore(Config::new(spec.clone(), set, keys[0].clone()), rotation, p).unwrap();
+    let (head, since) = (p.parent.clone(), p.round_start);
+    let cfg = Config::new(spec.clone(), set, keys[0].clone());
+    let mut rust = Validator::restart(cfg, rotation, Some(p), head, [], since).unwrap();
 
     let mut spec_h = ptr::null_mut();
     let mut key_h = ptr::null_mut();
@@ -172,8 +173,8 @@ fn restore_matches_the_rust_validator() {
     while let Some(o) = rust.poll_output() {
         seen += 1;
         let want = match o {
-            Output::Broadcast(m) => encode_to_vec(&m).unwrap(),
-            Output::Persist(p) => encode_to_vec(&p).unwrap(),
+            ValidatorOutput::Broadcast(m) => encode_to_vec(&m).unwrap(),
+            ValidatorOutput::Persist(p) => encode_to_vec(&p).unwrap(),
             other => panic!("unexpected {other:?}"),
         };
         let mut n = 0;

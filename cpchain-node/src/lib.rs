@@ -19,13 +19,13 @@
 //!   their C-certificates), each write fsynced (`Durability::Immediate`) before the
 //!   node acts on any later output. A corrupt, truncated, locked or foreign database is
 //!   a clear error at start-up, never a fresh start.
-//! * [`validator`]: the one adapter module that knows the engine's API: restore or start
-//!   at the head, `remember` the head's VALIDATEs, propose on DPoR slots, persist,
+//! * [`validator`]: the one adapter module that knows the engine's API: restart it with
+//!   its record, the chain head and the head's VALIDATEs, propose on DPoR slots, persist,
 //!   commit, answer block checks.
 //! * [`tx`]: signed transaction envelopes (chain id, nonce, kind, body; 65-byte
 //!   recoverable signature under a domain), accounts with nonces and balances, the SDK's
 //!   fee policy (`dpor::transaction_fee`, free daily quota), the mempool. A proposal is
-//!   judged on `Output::CheckBlock` by executing it on the stored state; a block's
+//!   judged on `ValidatorOutput::CheckBlock` by executing it on the stored state; a block's
 //!   account changes are stored in the same redb transaction as the block.
 //! * [`ingest`]: each node recovers each transaction's signature once: submissions
 //!   (`POST /tx`, `POST /txs` batches) and gossiped batches are recovered off the node
@@ -57,7 +57,7 @@
 //!   their certificates from bound peers, 64 at a time, light-verifies each
 //!   (`lbft::verify_validate`: parent, schedule seal or impeach block, quorum of distinct
 //!   valid signatures), executes and stores it, then restarts the engine at the new head
-//!   with `Validator::new` and `remember` (test `block_sync`).
+//!   with `Validator::restart` (test `block_sync`).
 //! * [`api`]: the HTTP JSON API (axum): `GET /status`, `GET /block/{height}` (with its
 //!   certificate), `GET /account/{0x…}`, `POST /tx` (`{"tx": "<hex>"}`); errors are
 //!   `{"code", "message"}` with stable codes (`bad_signature`, `wrong_chain`,
@@ -70,12 +70,12 @@
 //! # Restart
 //!
 //! On start the node opens its database, takes the chain head (last stored block, or
-//! genesis) and the last `Persist` record: if the record is at the head it calls
-//! `Validator::restore` (the engine re-broadcasts its votes and announces its round);
-//! if the head is past the record (killed between storing a `Commit` and the next
-//! `Persist`) it calls `Validator::new` at the head, where nothing was signed yet; a
-//! record above the head cannot be written by this node and is refused as corrupt.
-//! Then it hands the engine the head's VALIDATE and older ones with `remember`. Since
+//! genesis), its newest VALIDATEs and the last `Persist` record, and makes the engine's
+//! one restart call, `Validator::restart`: a record at the head is restored (the engine
+//! re-broadcasts its votes and announces its round); past a record (killed between
+//! storing a `Commit` and the next `Persist`) it starts fresh at the head, where nothing
+//! was signed yet; a record above the head cannot be written by this node and is refused
+//! as corrupt. The head's VALIDATE and older ones are kept for lagging peers. Since
 //! every signed vote is persisted before it is sent, a node killed at any instant never
 //! signs a vote conflicting with one it sent before (test `sigkill_restart`).
 //!

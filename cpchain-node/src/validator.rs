@@ -16,8 +16,8 @@ use crate::tx::{self, Account, Checked, Mempool, Overlay, GENESIS_BALANCE};
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::Block;
 use cpchain_consensus::lbft::{
-    verify_validate, Config, Fault, Header, ImpeachQuorum, Message, Output, ProposeError,
-    ProposerSchedule, Rejected, Validate, Validator, ValidatorSet, Vote,
+    verify_validate, Config, ConfigError, Fault, Header, ImpeachQuorum, Message, ProposeError,
+    ProposerSchedule, Rejected, Validate, Validator, ValidatorOutput, ValidatorSet, Vote,
 };
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::SecretKey;
@@ -277,10 +277,11 @@ fn elect(s: &mut dpor::Schedule, v: &Validate) {
 }
 
 impl ValidatorHost {
-    /// Start from the database: restore from the last `Persist` if it is at the chain
-    /// head, else start fresh at the head (a crash between a `Commit` and the next
-    /// `Persist`: nothing was signed at the new height yet); then hand the engine the
-    /// head's VALIDATEs with `remember`.
+    /// Start from the database with the engine's one restart call, `Validator::restart`:
+    /// the last `Persist` record, the chain head and its newest VALIDATEs. It restores a
+    /// record at the head, starts fresh at a head past it (a crash between a `Commit` and
+    /// the next `Persist`: nothing was signed at the new height yet), and refuses a record
+    /// above the head (reported as a corrupt database).
     pub fn start(
         cfg: &NodeConfig,
         key: SecretKey,
@@ -304,31 +305,35 @@ impl ValidatorHost {
             .map(|v| v.block.header.clone())
             .unwrap_or_else(|| genesis(cfg));
         let persisted = store.persisted()?;
-        let engine = match persisted {
-            Some(p) if p.parent.id() == head_header.id() => {
-                tracing::info!(height = p.parent.height.0 + 1, round = p.round, "restoring");
-                Validator::restore(engine_cfg, sched, p)
-            }
-            Some(p) if p.parent.height < head_header.height => {
-                tracing::info!(
-                    height = head_header.height.0 + 1,
-                    "starting at the chain head"
-                );
-                Validator::new(engine_cfg, sched, head_header, now)
-            }
-            Some(p) => {
-                return Err(NodeError::DatabaseCorrupt {
-                    path: cfg.db_path(),
-                    reason: format!(
-                        "validator state at height {} does not match the block store head {}",
-                        p.parent.height.0 + 1,
-                        head_header.height.0
-                    ),
-                })
-            }
-            None => Validator::new(engine_cfg, sched, head_header, now),
-        }
-        .map_err(|e| NodeError::Consensus(e.to_string()))?;
+        let catch_up = usize::try_from(cfg.catch_up_heights).unwrap_or(8);
+        // The engine's one restart call: it restores a record at the head, starts afresh
+        // at a head past the record (a Commit stored before the next Persist), and keeps
+        // the head's VALIDATE and older ones for lagging peers.
+        let engine = Validator::restart(
+            engine_cfg,
+            sched,
+            persisted.clone(),
+            head_header.clone(),
+            store.newest(catch_up)?,
+            now,
+        )
+        .map_err(|e| match (e, &persisted) {
+            (ConfigError::PersistedMismatch, Some(p)) => NodeError::DatabaseCorrupt {
+                path: cfg.db_path(),
+                reason: format!(
+                    "validator state at height {} does not match the block store head {}",
+                    p.parent.height.0 + 1,
+                    head_header.height.0
+                ),
+            },
+            (e, _) => NodeError::Consensus(e.to_string()),
+        })?;
+        tracing::info!(
+            height = engine.height().0,
+            round = engine.round(),
+            restored = persisted.is_some_and(|p| p.parent == head_header),
+            "validator started"
+        );
         let vote_log = if cfg.vote_log {
             let path = cfg.vote_log_path();
             Some(
@@ -341,8 +346,7 @@ impl ValidatorHost {
         } else {
             None
         };
-        let catch_up = usize::try_from(cfg.catch_up_heights).unwrap_or(8);
-        let mut host = ValidatorHost {
+        Ok(ValidatorHost {
             engine,
             lcfg,
             genesis: genesis(cfg),
@@ -362,19 +366,7 @@ impl ValidatorHost {
             silent: cfg.silent_proposer,
             vote_log,
             counters: Counters::default(),
-        };
-        host.remember_head(store)?;
-        Ok(host)
-    }
-
-    /// Hand the engine the chain head's VALIDATE and older ones (catch-up for peers).
-    fn remember_head(&mut self, store: &Store) -> Result<(), NodeError> {
-        for v in store.newest(self.catch_up)? {
-            if self.engine.remember(v).is_err() {
-                break;
-            }
-        }
-        Ok(())
+        })
     }
 
     /// Whether current traffic is further ahead than the engine can buffer or be caught
@@ -391,8 +383,9 @@ impl ValidatorHost {
     /// Block sync: import `blocks` (in height order from the head + 1), each light-verified
     /// against its parent and the DPoR schedule (seal, impeach block, a quorum of distinct
     /// valid COMMIT signatures) before it is stored; stop at the first that fails. If any
-    /// was imported, restart the engine with `Validator::new` at the new head (the engine
-    /// cannot jump heights itself) and `remember` the newest. Returns how many.
+    /// was imported, restart the engine with `Validator::restart` at the new head (the
+    /// engine cannot jump heights itself), handing it the newest VALIDATEs. Returns how
+    /// many.
     pub fn apply_synced(
         &mut self,
         now: Timestamp,
@@ -409,11 +402,17 @@ impl ValidatorHost {
         };
         let (applied, head) = import(&rules, &mut sched, store, blocks)?;
         if applied > 0 {
-            self.engine = Validator::new(self.lcfg.clone(), sched, head.clone(), now)
-                .map_err(|e| NodeError::Consensus(e.to_string()))?;
+            self.engine = Validator::restart(
+                self.lcfg.clone(),
+                sched,
+                None,
+                head.clone(),
+                store.newest(self.catch_up)?,
+                now,
+            )
+            .map_err(|e| NodeError::Consensus(e.to_string()))?;
             self.proposed_at = None;
             self.checked.clear();
-            self.remember_head(store)?;
             let allocated = &self.allocated;
             self.mempool
                 .prune(&|a: &Address| load_account(store, allocated, a));
@@ -486,7 +485,8 @@ impl ValidatorHost {
         if let Message::Vote(v) = &msg {
             self.log_vote(v);
         }
-        if let Err(e) = self.engine.handle_message(now, from, msg) {
+        // A peer's bad message is a verdict, not an error (the engine counts it by reason).
+        if let Some(e) = self.engine.handle_message(now, from, msg).rejected() {
             tracing::trace!(%from, "refused: {e}");
             if e == Rejected::TooFarAhead {
                 self.behind = true;
@@ -556,8 +556,8 @@ impl ValidatorHost {
         let mut actions = Vec::new();
         while let Some(out) = self.engine.poll_output() {
             match out {
-                Output::Persist(p) => store.put_persisted(&p)?,
-                Output::Broadcast(m) => {
+                ValidatorOutput::Persist(p) => store.put_persisted(&p)?,
+                ValidatorOutput::Broadcast(m) => {
                     if let Message::Vote(v) = &m {
                         self.log_vote(v);
                     }
@@ -566,11 +566,11 @@ impl ValidatorHost {
                         Err(e) => tracing::error!("cannot encode own message: {e}"),
                     }
                 }
-                Output::Send { to, msg } => match encoding::encode_to_vec(&msg) {
+                ValidatorOutput::Send { to, msg } => match encoding::encode_to_vec(&msg) {
                     Ok(bytes) => actions.push(Action::Send { to, bytes }),
                     Err(e) => tracing::error!("cannot encode own message: {e}"),
                 },
-                Output::CheckBlock { block, .. } => {
+                ValidatorOutput::CheckBlock { block, .. } => {
                     let valid = match execute_cached(
                         &self.spec,
                         &block,
@@ -595,7 +595,7 @@ impl ValidatorHost {
                     };
                     self.engine.block_checked(now, block.id(), valid);
                 }
-                Output::Commit { block, certificate } => {
+                ValidatorOutput::Commit { block, certificate } => {
                     let height = block.header.height;
                     let impeach = block.is_impeach();
                     let txs = block.transactions.len();
@@ -633,10 +633,11 @@ impl ValidatorHost {
                     }
                     tracing::info!(height = height.0, impeach, "committed");
                 }
-                Output::Fault(f) => {
+                ValidatorOutput::Fault(f) => {
                     self.counters.faults += 1;
                     tracing::warn!("fault: {}", fault_name(&f));
                 }
+                other => tracing::warn!("output this host does not know: {other:?}"),
             }
         }
         Ok(actions)
@@ -650,5 +651,6 @@ fn fault_name(f: &Fault) -> &'static str {
         Fault::LeaderEquivocation { .. } => "leader equivocation",
         Fault::BadSeal { .. } => "bad seal",
         Fault::IllicitBlock { .. } => "illicit block",
+        _ => "other fault",
     }
 }

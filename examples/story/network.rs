@@ -5,7 +5,8 @@
 
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::{
-    Block, Fault, Header, LightVerifier, Message, Output, ProposerSchedule, Validate, Validator,
+    Block, Fault, Header, LightVerifier, Message, ProposerSchedule, Validate, Validator,
+    ValidatorOutput,
 };
 use cpchain_consensus::sim::{Context, NodeId, SimNode};
 use cpchain_core::{encoding, keccak256, Address, ChainSpec, Duration, Hash, Height, Timestamp};
@@ -97,8 +98,8 @@ impl ValidatorNode {
     fn pump(&mut self, now: Timestamp, ctx: &mut Ctx) {
         while let Some(out) = self.engine.poll_output() {
             match out {
-                Output::Persist(p) => ctx.persist(Rc::new(p)),
-                Output::Broadcast(m) => {
+                ValidatorOutput::Persist(p) => ctx.persist(Rc::new(p)),
+                ValidatorOutput::Broadcast(m) => {
                     let m = Rc::new(m);
                     if matches!(*m, Message::Validate(_)) {
                         // VALIDATE goes to every node (§2.4.2 step 4): proposers follow the chain.
@@ -109,12 +110,12 @@ impl ValidatorNode {
                         }
                     }
                 }
-                Output::Send { to, msg } => {
+                ValidatorOutput::Send { to, msg } => {
                     if let Some(node) = self.net.node_of(&to) {
                         ctx.send(node, Msg::Lbft(Rc::new(msg)));
                     }
                 }
-                Output::CheckBlock { block, .. } => {
+                ValidatorOutput::CheckBlock { block, .. } => {
                     // The host's judgement of the body: every transaction must be a
                     // well-formed anchor (canonical encoding, size-limited).
                     let valid = block
@@ -123,14 +124,16 @@ impl ValidatorNode {
                         .all(|tx| encoding::decode::<Anchor>(tx).is_ok());
                     self.engine.block_checked(now, block.id(), valid);
                 }
-                Output::Commit { block, certificate } => {
+                ValidatorOutput::Commit { block, certificate } => {
                     ctx.observe(Event::Committed {
                         height: block.header.height,
                         impeach: block.is_impeach(),
                     });
                     self.chain.push(Validate { block, certificate });
                 }
-                Output::Fault(f) => ctx.observe(Event::Fault(fault_name(&f))),
+                ValidatorOutput::Fault(f) => ctx.observe(Event::Fault(fault_name(&f))),
+                // Outputs added after this story was written have nothing to show in it.
+                _ => {}
             }
         }
     }
@@ -143,6 +146,7 @@ fn fault_name(f: &Fault) -> &'static str {
         Fault::LeaderEquivocation { .. } => "leader equivocation",
         Fault::BadSeal { .. } => "bad seal",
         Fault::IllicitBlock { .. } => "illicit block",
+        _ => "other fault",
     }
 }
 

@@ -201,8 +201,8 @@ fuzz_target!(|data: &[u8]| {
         }
         while let Some(out) = v.poll_output() {
             match out {
-                Output::Persist(p) => last_persist = Some(p),
-                Output::Broadcast(Message::Vote(x)) => {
+                ValidatorOutput::Persist(p) => last_persist = Some(p),
+                ValidatorOutput::Broadcast(Message::Vote(x)) => {
                     assert_eq!(x.voter, me);
                     let p = last_persist.as_ref().expect("persist before the first vote");
                     assert!(
@@ -214,8 +214,8 @@ fuzz_target!(|data: &[u8]| {
                         assert_eq!(prev, x.block, "conflicting signatures at {key:?}");
                     }
                 }
-                Output::CheckBlock { block, .. } => pending = Some(block.id()),
-                Output::Commit { block, certificate } => {
+                ValidatorOutput::CheckBlock { block, .. } => pending = Some(block.id()),
+                ValidatorOutput::Commit { block, certificate } => {
                     let quorum = if block.is_impeach() { w.set.impeach_quorum(ImpeachQuorum::default()) } else { w.set.quorum() };
                     assert_eq!(certificate.block, block.id());
                     certificate.verify(w.spec.chain_id, &w.set, quorum).expect("committed certificate verifies");

@@ -107,4 +107,4 @@ pub use rpt::{
     RptRecord, RPT_FLOOR, RPT_MAX,
 };
 pub use schedule::{Schedule, TermClock, DEFAULT_SCHEDULE_CAPACITY};
-pub use whitelist::{LiftReason, Whitelist, WhitelistConfig, WhitelistEvent};
+pub use whitelist::{LiftReason, Whitelist, WhitelistConfig, WhitelistOutput, WhitelistStats};

@@ -3,9 +3,11 @@
 //! Inputs: load samples `handle_load(now, utilisation‰)` from the host's resource monitor,
 //! `handle_timeout(now)` when the host's timer fires, and the manual commands
 //! [`Whitelist::activate`] / [`Whitelist::deactivate`]. Outputs: [`Whitelist::admits`]
-//! answers per peer, and [`WhitelistEvent`]s drained with [`Whitelist::poll_output`] tell the
+//! answers per peer, and [`WhitelistOutput`]s drained with [`Whitelist::poll_output`] tell the
 //! host to switch its firewall rule; [`Whitelist::next_deadline`] is when to call
-//! `handle_timeout`.
+//! `handle_timeout`. It keeps the SDK's one machine contract ([`cpchain_core::machine`]):
+//! it takes no peer input, so its [`WhitelistStats`] never count a dropped one; `Err` is for
+//! the host's own mistakes (a bad config, a sample above 1000 ‰).
 //!
 //! # Rules (§2.6.3 steps 3 and 4)
 //! * **Activate** when every sample for at least `activate_after` has been at or above
@@ -19,10 +21,12 @@
 //!   overload that is not an attack.
 //!
 //! Time going backwards (a sample older than the last) is treated as no time passing.
-//! Events are buffered up to [`EVENT_CAPACITY`]; further ones are dropped and counted.
+//! Events are buffered up to [`EVENT_CAPACITY`]; further ones are dropped and counted
+//! ([`WhitelistStats::dropped_events`]).
 
 use super::error::WhitelistError;
 use alloc::collections::{BTreeSet, VecDeque};
+use cpchain_core::machine::{Machine, MachineStats};
 use cpchain_core::{Address, Duration, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -70,7 +74,8 @@ pub enum LiftReason {
 
 /// What the host must do with its firewall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum WhitelistEvent {
+#[non_exhaustive]
+pub enum WhitelistOutput {
     /// Reject every peer but the default proposers from now on.
     Activated {
         /// When.
@@ -83,6 +88,24 @@ pub enum WhitelistEvent {
         /// Why.
         reason: LiftReason,
     },
+}
+
+/// The filter's counters ([`Machine::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WhitelistStats {
+    /// Times the filter was switched on.
+    pub activations: u64,
+    /// Times it was lifted, for any reason.
+    pub lifts: u64,
+    /// Events dropped because the host did not drain them (a local limit, not peer input).
+    pub dropped_events: u64,
+}
+
+impl MachineStats for WhitelistStats {
+    /// Always 0: the filter takes no peer input.
+    fn dropped(&self) -> u64 {
+        0
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,8 +126,8 @@ pub struct Whitelist {
     allowed: BTreeSet<Address>,
     state: State,
     last: Timestamp,
-    events: VecDeque<WhitelistEvent>,
-    dropped_events: u64,
+    events: VecDeque<WhitelistOutput>,
+    stats: WhitelistStats,
 }
 
 impl Whitelist {
@@ -128,7 +151,7 @@ impl Whitelist {
             state: State::Inactive { high_since: None },
             last: Timestamp(0),
             events: VecDeque::with_capacity(EVENT_CAPACITY),
-            dropped_events: 0,
+            stats: WhitelistStats::default(),
         })
     }
 
@@ -148,9 +171,17 @@ impl Whitelist {
         self.last
     }
 
-    fn emit(&mut self, e: WhitelistEvent) {
+    fn emit(&mut self, e: WhitelistOutput) {
+        match e {
+            WhitelistOutput::Activated { .. } => {
+                self.stats.activations = self.stats.activations.saturating_add(1);
+            }
+            WhitelistOutput::Lifted { .. } => {
+                self.stats.lifts = self.stats.lifts.saturating_add(1);
+            }
+        }
         if self.events.len() >= EVENT_CAPACITY {
-            self.dropped_events = self.dropped_events.saturating_add(1);
+            self.stats.dropped_events = self.stats.dropped_events.saturating_add(1);
         } else {
             self.events.push_back(e);
         }
@@ -158,7 +189,7 @@ impl Whitelist {
 
     fn lift(&mut self, at: Timestamp, reason: LiftReason) {
         self.state = State::Inactive { high_since: None };
-        self.emit(WhitelistEvent::Lifted { at, reason });
+        self.emit(WhitelistOutput::Lifted { at, reason });
     }
 
     /// A load sample: utilisation in permille (0..=1000) at `now`.
@@ -181,7 +212,7 @@ impl Whitelist {
                         since: now,
                         quiet_since: None,
                     };
-                    self.emit(WhitelistEvent::Activated { at: now });
+                    self.emit(WhitelistOutput::Activated { at: now });
                 } else {
                     self.state = State::Inactive {
                         high_since: Some(start),
@@ -232,7 +263,7 @@ impl Whitelist {
                 since: now,
                 quiet_since: None,
             };
-            self.emit(WhitelistEvent::Activated { at: now });
+            self.emit(WhitelistOutput::Activated { at: now });
         }
     }
 
@@ -253,12 +284,40 @@ impl Whitelist {
     }
 
     /// The next event for the host, oldest first.
-    pub fn poll_output(&mut self) -> Option<WhitelistEvent> {
+    pub fn poll_output(&mut self) -> Option<WhitelistOutput> {
         self.events.pop_front()
     }
 
     /// Events dropped because the host did not drain them.
     pub fn dropped_events(&self) -> u64 {
-        self.dropped_events
+        self.stats.dropped_events
+    }
+
+    /// The filter's counters.
+    pub fn stats(&self) -> WhitelistStats {
+        self.stats
+    }
+}
+
+/// The SDK's one machine contract ([`cpchain_core::machine`]); it calls the inherent
+/// methods of the same names.
+impl Machine for Whitelist {
+    type Output<'a> = WhitelistOutput;
+    type Stats = WhitelistStats;
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        Whitelist::handle_timeout(self, now);
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        Whitelist::next_deadline(self)
+    }
+
+    fn poll_output(&mut self) -> Option<WhitelistOutput> {
+        Whitelist::poll_output(self)
+    }
+
+    fn stats(&self) -> WhitelistStats {
+        Whitelist::stats(self)
     }
 }

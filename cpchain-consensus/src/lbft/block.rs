@@ -117,7 +117,7 @@ pub struct Block {
     /// Proposer's signature over the id under [`SEAL_DOMAIN`]; `None` on impeach blocks,
     /// which every validator builds itself.
     pub seal: Option<Signature>,
-    /// Transactions, opaque to the engine; the host judges them (see `Output::CheckBlock`).
+    /// Transactions, opaque to the engine; the host judges them (see `ValidatorOutput::CheckBlock`).
     /// Decoding refuses more than [`MAX_TRANSACTIONS`] of them or more than
     /// [`MAX_BLOCK_BYTES`] in all, counting as it goes, so a decoded body holds at most
     /// [`MAX_BODY_HEAP`] heap bytes.

@@ -31,10 +31,7 @@
 use super::block::{Block, MAX_BODY_HEAP};
 use super::config::Config;
 use super::error::{CertificateError, Rejected};
-use super::message::{
-    proposal_payload, round_change_payload, LockProof, Message, Proposal, Validate,
-    PROPOSAL_DOMAIN, ROUND_CHANGE_DOMAIN,
-};
+use super::message::{LockProof, Message, Proposal, Validate};
 use super::round::leader;
 use super::schedule::ProposerSchedule;
 use super::validator::Stats;
@@ -226,21 +223,8 @@ pub(crate) fn authenticate_future<S: ProposerSchedule>(
             // Any round: a round change from far ahead is the round catch-up's input when
             // its height comes (one number per member then); the quota bounds the count.
             let idx = set.index_of(&rc.voter).ok_or(Rejected::NotMember)?;
-            let key = set.key_of(&rc.voter).ok_or(Rejected::NotMember)?;
             stats.verifies = stats.verifies.saturating_add(1);
-            key.verify_payload(
-                &ROUND_CHANGE_DOMAIN,
-                &round_change_payload(
-                    chain,
-                    h,
-                    rc.round,
-                    rc.lock
-                        .as_ref()
-                        .map(|l| (l.block.id(), l.certificate.round)),
-                ),
-                &rc.signature,
-            )
-            .map_err(|_| Rejected::BadSignature)?;
+            rc.verify(chain, set).map_err(|_| Rejected::BadSignature)?;
             if let Some(lock) = &rc.lock {
                 check_quorum(
                     cfg,
@@ -264,16 +248,8 @@ pub(crate) fn authenticate_future<S: ProposerSchedule>(
                 return Err(Rejected::NotMember);
             }
             let idx = set.index_of(&p.leader).ok_or(Rejected::NotMember)?;
-            let key = set.key_of(&p.leader).ok_or(Rejected::NotMember)?;
-            let id = p.block.id();
-            let pol = p.proof_of_lock.as_ref().map(|c| c.round);
             stats.verifies = stats.verifies.saturating_add(1);
-            key.verify_payload(
-                &PROPOSAL_DOMAIN,
-                &proposal_payload(chain, h, p.round, &id, pol),
-                &p.signature,
-            )
-            .map_err(|_| Rejected::BadSignature)?;
+            p.verify(chain, set).map_err(|_| Rejected::BadSignature)?;
             match &p.proof_of_lock {
                 Some(cert) => {
                     check_quorum(cfg, stats, &p.block, cert, h, Phase::Prepare)?;

@@ -1,9 +1,12 @@
 //! Error types of the LBFT engine: small, `Copy`, `#[non_exhaustive]`.
 //!
 //! Two families: errors of the *caller* (a bad configuration, a `propose` at the wrong
-//! time) and [`Rejected`], the reason a peer's message was dropped. A rejection is not a
-//! failure of the host: the message was untrusted input and the engine's state is unchanged.
-//! Rejections that prove misbehaviour additionally produce a [`crate::lbft::Fault`] output.
+//! time), returned as `Err`, and [`Rejected`], the reason a peer's message was dropped. A
+//! rejection is not a failure of the host: the message was untrusted input, the engine's
+//! state is unchanged, and it comes back inside a [`crate::lbft::Verdict`] (never as `Err`)
+//! and is counted by reason ([`crate::lbft::ValidatorDrop`]). Rejections that prove
+//! misbehaviour additionally produce a [`crate::lbft::Fault`] output. (`Err(Rejected)` is
+//! left only where the caller hands over data of its own: [`crate::lbft::Validator::remember`].)
 
 use cpchain_core::{DecodeError, SpecError};
 use thiserror::Error;
@@ -35,9 +38,14 @@ pub enum ConfigError {
     /// A limit is zero or above its hard cap.
     #[error("limit out of range: {0}")]
     Limit(&'static str),
-    /// The persisted state is for another chain or is internally inconsistent.
+    /// The persisted state is for another chain, is internally inconsistent, or is ahead
+    /// of (or beside) the chain head it is restarted with.
     #[error("persisted state does not match the configuration")]
     PersistedMismatch,
+    /// The chain head's VALIDATE handed to [`crate::lbft::Validator::restart`] is not the
+    /// head's or does not verify.
+    #[error("the chain head's VALIDATE was refused: {0}")]
+    BadHead(Rejected),
 }
 
 /// Why the host's `propose` call was refused.
@@ -124,8 +132,9 @@ pub enum CertificateError {
     Mismatch,
 }
 
-/// Why a peer's message was dropped without any state change. Returned for the host's
-/// logging and for tests; misbehaviour that can be proven is also emitted as a `Fault`.
+/// Why a peer's message was dropped without any state change: carried by the
+/// [`crate::lbft::Verdict`] for the host's peer scoring and logging, and counted in the
+/// validator's stats; misbehaviour that can be proven is also emitted as a `Fault`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum Rejected {

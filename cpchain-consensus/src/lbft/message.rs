@@ -7,6 +7,9 @@
 //! [`Certificate`], `0x0206` [`crate::lbft::Header`].
 
 use super::block::{Block, BlockId, MAX_BLOCK_BYTES};
+use super::committee::ValidatorSet;
+use super::error::CertificateError;
+use super::round::leader;
 use super::vote::{Certificate, Vote, MAX_CERTIFICATE_BYTES};
 use cpchain_core::encoding::Domain;
 use cpchain_core::{Address, Height, WireMessage};
@@ -74,11 +77,16 @@ pub struct Proposal {
     pub proof_of_lock: Option<Certificate>,
     /// The leader.
     pub leader: Address,
-    /// Leader's signature over `chain ‖ height ‖ round ‖ block id ‖ pol round`.
+    /// Leader's signature under [`PROPOSAL_DOMAIN`] over the 57 bytes `chain (u64 LE) ‖
+    /// height (u64 LE) ‖ round (u32 LE) ‖ block id (32) ‖ pol round (u32 LE, `u32::MAX`
+    /// without a proof-of-lock) ‖ pol flag (1 byte: 1 with a proof-of-lock, else 0)`. Check
+    /// it with [`Proposal::verify`].
     pub signature: Signature,
 }
 
-pub(crate) fn proposal_payload(
+/// The signed payload of a proposal (see [`Proposal::signature`]). `block` is computed
+/// from the block, never taken from the wire.
+fn proposal_payload(
     chain_id: u64,
     height: Height,
     round: u32,
@@ -123,6 +131,34 @@ impl Proposal {
             signature: key.sign(&PROPOSAL_DOMAIN, &payload),
         }
     }
+
+    /// Check that the leader of this proposal's height and round in `set` ([`leader`])
+    /// signed it for `chain_id`, covering the block's id and the proof-of-lock's round.
+    /// [`CertificateError::NotMember`] if `leader` is not that leader,
+    /// [`CertificateError::BadSignature`] if the signature does not verify. The
+    /// proof-of-lock's own signatures and the block's seal are not checked here (the
+    /// signature covers neither): a receiver checks them against its state.
+    pub fn verify(&self, chain_id: u64, set: &ValidatorSet) -> Result<(), CertificateError> {
+        if leader(set, self.height, self.round) != Some(self.leader) {
+            return Err(CertificateError::NotMember);
+        }
+        let key = set
+            .key_of(&self.leader)
+            .ok_or(CertificateError::NotMember)?;
+        let pol_round = self.proof_of_lock.as_ref().map(|c| c.round);
+        key.verify_payload(
+            &PROPOSAL_DOMAIN,
+            &proposal_payload(
+                chain_id,
+                self.height,
+                self.round,
+                &self.block.id(),
+                pol_round,
+            ),
+            &self.signature,
+        )
+        .map_err(|_| CertificateError::BadSignature)
+    }
 }
 
 /// A validator's lock: the block and the P-certificate that made it lock.
@@ -160,7 +196,7 @@ pub struct RoundChange {
 
 /// The signed payload of a round change. `lock` is the carried lock's block id (computed
 /// from the block, never taken from the wire) and its certificate round.
-pub(crate) fn round_change_payload(
+fn round_change_payload(
     chain_id: u64,
     height: Height,
     round: u32,
@@ -212,6 +248,22 @@ impl RoundChange {
                 &round_change_payload(chain_id, height, round, signed),
             ),
         }
+    }
+
+    /// Check that member `voter` of `set` signed this round change for `chain_id`,
+    /// covering the lock it carries (its block id, computed here, and certificate round).
+    /// [`CertificateError::NotMember`] if `voter` is not in `set`,
+    /// [`CertificateError::BadSignature`] if the signature does not verify. The lock's
+    /// certificate and seal are not checked here (the signature covers neither).
+    pub fn verify(&self, chain_id: u64, set: &ValidatorSet) -> Result<(), CertificateError> {
+        let key = set.key_of(&self.voter).ok_or(CertificateError::NotMember)?;
+        let signed = self.lock.as_ref().map(LockProof::signed_part);
+        key.verify_payload(
+            &ROUND_CHANGE_DOMAIN,
+            &round_change_payload(chain_id, self.height, self.round, signed),
+            &self.signature,
+        )
+        .map_err(|_| CertificateError::BadSignature)
     }
 }
 

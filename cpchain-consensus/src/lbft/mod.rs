@@ -11,23 +11,23 @@
 //!   (PRE-PREPARE, [`Message::PrePrepare`]). A validator checks the seal, the header (chain,
 //!   height, parent, scheduled proposer, non-zero coinbase, time in
 //!   `parent + period ..= parent + period + impeach timeout`, transaction root, size) and asks
-//!   the host to judge the transactions ([`Output::CheckBlock`]); then it broadcasts PREPARE.
+//!   the host to judge the transactions ([`ValidatorOutput::CheckBlock`]); then it broadcasts PREPARE.
 //!   On `2f + 1` PREPAREs (a P-certificate) it broadcasts COMMIT; on `2f + 1` COMMITs (a
-//!   C-certificate) it emits [`Output::Commit`] and broadcasts VALIDATE ([`Validate`]: the
+//!   C-certificate) it emits [`ValidatorOutput::Commit`] and broadcasts VALIDATE ([`Validate`]: the
 //!   block and the certificate). A validator that receives a valid VALIDATE for its height
 //!   adopts it and re-broadcasts it once.
 //! * **Catch-up** (added: the paper assumes every VALIDATE arrives). Each validator keeps
 //!   the VALIDATEs of its last [`Config::catch_up_heights`] heights. A round change for an
 //!   old height `h` from a member (it timed out at `h`), or a re-broadcast VALIDATE of
 //!   `h − 1` (it has just adopted that and now works on `h`), is answered with
-//!   [`Output::Send`] of VALIDATE(`h`) to that peer — at most once per peer and height in
+//!   [`ValidatorOutput::Send`] of VALIDATE(`h`) to that peer — at most once per peer and height in
 //!   each round of the answering validator, so an answer lost in the network is repeated
 //!   after its next round change while a Byzantine peer obtains at most
 //!   `catch_up_heights` blocks per round however much it sends. A restored validator
-//!   ([`Validator::restore`]) announces its height and round at once with a round change,
-//!   and the host hands a restarted one its chain head's VALIDATE (and older ones) with
-//!   [`Validator::remember`]: the certificate of a decision made just before a crash may
-//!   exist nowhere else.
+//!   ([`Validator::restart`]) announces its height and round at once with a round change,
+//!   and the host hands a restarted one its chain head's VALIDATE (and older ones) in the
+//!   same call (they are [`Validator::remember`]ed): the certificate of a decision made
+//!   just before a crash may exist nowhere else.
 //! * **Impeachment.** When the timer expires at `parent.time + period + impeach timeout`, or
 //!   the proposal is illicit, every validator builds the same deterministic impeach block
 //!   ([`Block::impeach`]: empty body, zero coinbase, the impeached proposer, time
@@ -68,10 +68,10 @@
 //!    certificate or a leader's or round change's signature on an id says nothing about
 //!    the seal beside it. A validator takes a block from any path (PRE-PREPARE, a leader's
 //!    proof-of-lock, a round change's lock, VALIDATE, [`Validator::remember`],
-//!    [`Validator::restore`]) only as the light verifier would accept it: a normal block
+//!    [`Validator::restart`]) only as the light verifier would accept it: a normal block
 //!    well-formed for the height and sealed by the scheduled proposer, with the body its
 //!    header commits to; the impeach block exactly as built locally, unsealed (the paper's
-//!    impeach blocks carry no seal). So every [`Output::Commit`] and every VALIDATE sent
+//!    impeach blocks carry no seal). So every [`ValidatorOutput::Commit`] and every VALIDATE sent
 //!    passes light verification (tests in `tests/lbft_safety.rs`; the property tests check
 //!    every `Commit` under a seal-stripping adversary). [`Persisted`] (v2) also keeps the
 //!    block the validator prepared, so a restart does not forget its good copy.
@@ -105,7 +105,7 @@
 //!   P-certificate for `B' ≠ B` alone, so no honest validator commits `B'` in `r'`, and no
 //!   C-certificate for `B'` forms (`locked_validator_refuses_other_block_without_later_certificate`,
 //!   `later_certificate_unlocks`).
-//! * *Across crashes*: every vote, lock and proposal is preceded by [`Output::Persist`]; a
+//! * *Across crashes*: every vote, lock and proposal is preceded by [`ValidatorOutput::Persist`]; a
 //!   validator restored from it keeps its round, votes and lock
 //!   (`restore_after_crash_never_double_votes`).
 //! * *VALIDATE adoption* checks a full C-certificate, which by the above is unique.
@@ -162,21 +162,38 @@
 //! `restarted_validator_helps_peers_with_the_head_it_remembers`, and the property tests
 //! (which, after the lossy prefix, deliver everything and require a decision).
 //!
-//! # Inputs and outputs
+//! # Inputs and outputs: the SDK's one machine contract
 //!
-//! Inputs: [`Validator::handle_message`] / [`Validator::handle_bytes`] (from peers),
-//! [`Validator::handle_timeout`] (the host's single timer, armed at
-//! [`Validator::next_deadline`]), [`Validator::block_checked`] (the host's verdict on a
-//! proposal's transactions) and [`Validator::propose`] (when the validator is also the
-//! scheduled proposer; other proposers use [`Block::propose`]). Outputs, drained in order
-//! from [`Validator::poll_output`]: [`Output::Persist`] (before any send that depends on
-//! it), [`Output::Broadcast`], [`Output::Send`] (a recent VALIDATE to a validator whose
-//! round change shows it is behind: catch-up), [`Output::CheckBlock`], [`Output::Commit`] and
-//! [`Output::Fault`] (vote, proposer and leader equivocation, bad seals, illicit blocks).
+//! [`Validator`] implements [`cpchain_core::machine::Machine`] (as does
+//! [`crate::dpor::Whitelist`]). Inputs: [`Validator::handle_message`] /
+//! [`Validator::handle_bytes`] (from peers), [`Validator::handle_timeout`] (the host's
+//! single timer, armed at [`Validator::next_deadline`]), [`Validator::block_checked`] (the
+//! host's verdict on a proposal's transactions) and [`Validator::propose`] (when the
+//! validator is also the scheduled proposer; other proposers use [`Block::propose`]). A
+//! host starts it with [`Validator::restart`] (its persisted record, if any, its chain head
+//! and the head's VALIDATE) or, on a new chain, [`Validator::new`]. Outputs, drained in
+//! order from [`Validator::poll_output`]: [`ValidatorOutput::Persist`] (before any send
+//! that depends on it), [`ValidatorOutput::Broadcast`], [`ValidatorOutput::Send`] (a recent
+//! VALIDATE to a validator whose round change shows it is behind: catch-up),
+//! [`ValidatorOutput::CheckBlock`], [`ValidatorOutput::Commit`] and
+//! [`ValidatorOutput::Fault`] (vote, proposer and leader equivocation, illicit blocks, and
+//! the bad seal that proves nothing to a third party: see [`Fault::BadSeal`]).
+//!
+//! A peer's bad message is not an error of the caller: `handle_message` returns a
+//! [`Verdict`] (`Accept`, `Ignore` or `Reject`, after gossipsub's message acceptance, for
+//! the host's peer scoring), every dropped message is counted by its [`ValidatorDrop`]
+//! reason in [`Stats::dropped`], and `Err` is left for the caller's own mistakes
+//! ([`ProposeError`], [`ConfigError`], a VALIDATE from the host's own chain that
+//! [`Validator::remember`] refuses). Deviations from issue 13, with reasons: the C API's
+//! `cpchain_lbft_validator_handle_bytes` returns OK for a dropped message and passes no
+//! verdict (kept minimal until the C boundary is reworked onto the shared pending-output
+//! wrapper); `Fault::BadSeal` stays a fault output without evidence, since none a third
+//! party could check can exist (its docs say why), for hosts that watch faults rather than
+//! verdicts.
 //!
 //! # Block content: a request/answer pair, not a callback
 //!
-//! The engine emits [`Output::CheckBlock`] and the host answers with
+//! The engine emits [`ValidatorOutput::CheckBlock`] and the host answers with
 //! [`Validator::block_checked`]. A callback trait would be simpler for a synchronous Rust
 //! host, but judging transactions means executing them against state the host owns, often
 //! on another thread or across the C API; a pair keeps the engine free of host references,
@@ -253,5 +270,8 @@ pub use light::{verify_validate, LightVerifier};
 pub use message::{LockProof, Message, Proposal, RoundChange, Validate};
 pub use round::{leader, round_length, RoundTimes};
 pub use schedule::{FixedSchedule, ProposerSchedule};
-pub use validator::{Fault, Output, Persisted, State, Stats, Validator};
+pub use validator::{
+    Fault, Persisted, State, Stats, Validator, ValidatorDrop, ValidatorOutput, Verdict,
+    VALIDATOR_DROP_REASONS,
+};
 pub use vote::{Certificate, Phase, Vote, VoteKind};

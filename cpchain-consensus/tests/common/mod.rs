@@ -163,46 +163,62 @@ impl Fixture {
     }
 }
 
-pub fn drain<S: ProposerSchedule>(v: &mut Validator<S>) -> Vec<Output> {
-    std::iter::from_fn(|| v.poll_output()).collect()
+/// A restart whose chain head is the record's parent (the crash came before any later
+/// Commit), with no VALIDATE to remember: the restore path of [`Validator::restart`].
+pub fn restart_at_record(
+    cfg: Config,
+    schedule: FixedSchedule,
+    p: Persisted,
+) -> Validator<FixedSchedule> {
+    let head = p.parent.clone();
+    Validator::restart(cfg, schedule, Some(p), head, [], Timestamp(0)).unwrap()
 }
 
-pub fn broadcast_votes(outs: &[Output]) -> Vec<Vote> {
+/// Every pending output, through the SDK's one drain loop.
+pub fn drain<S: ProposerSchedule + 'static>(v: &mut Validator<S>) -> Vec<ValidatorOutput> {
+    let mut outs = Vec::new();
+    cpchain_core::machine::drain(v, |o| outs.push(o));
+    outs
+}
+
+pub fn broadcast_votes(outs: &[ValidatorOutput]) -> Vec<Vote> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Broadcast(Message::Vote(v)) => Some(v.clone()),
+            ValidatorOutput::Broadcast(Message::Vote(v)) => Some(v.clone()),
             _ => None,
         })
         .collect()
 }
 
-pub fn commits(outs: &[Output]) -> Vec<(Block, Certificate)> {
+pub fn commits(outs: &[ValidatorOutput]) -> Vec<(Block, Certificate)> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Commit { block, certificate } => Some((block.clone(), certificate.clone())),
+            ValidatorOutput::Commit { block, certificate } => {
+                Some((block.clone(), certificate.clone()))
+            }
             _ => None,
         })
         .collect()
 }
 
-pub fn faults(outs: &[Output]) -> Vec<Fault> {
+pub fn faults(outs: &[ValidatorOutput]) -> Vec<Fault> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Fault(f) => Some(f.clone()),
+            ValidatorOutput::Fault(f) => Some(f.clone()),
             _ => None,
         })
         .collect()
 }
 
 /// Answer every content check positively.
-pub fn approve_checks<S: ProposerSchedule>(
+pub fn approve_checks<S: ProposerSchedule + 'static>(
     v: &mut Validator<S>,
     now: Timestamp,
-    outs: &[Output],
-) -> Vec<Output> {
+    outs: &[ValidatorOutput],
+) -> Vec<ValidatorOutput> {
     let mut more = Vec::new();
     for o in outs {
-        if let Output::CheckBlock { block, .. } = o {
+        if let ValidatorOutput::CheckBlock { block, .. } = o {
             v.block_checked(now, block.id(), true);
             more.extend(drain(v));
         }
@@ -211,12 +227,12 @@ pub fn approve_checks<S: ProposerSchedule>(
 }
 
 /// Feed a message and drain, approving content checks.
-pub fn feed<S: ProposerSchedule>(
+pub fn feed<S: ProposerSchedule + 'static>(
     v: &mut Validator<S>,
     now: Timestamp,
     from: Address,
     msg: Message,
-) -> Vec<Output> {
+) -> Vec<ValidatorOutput> {
     let _ = v.handle_message(now, from, msg);
     let mut outs = drain(v);
     let more = approve_checks(v, now, &outs);
@@ -348,23 +364,22 @@ impl Net {
     pub fn crash_restore(&mut self, i: usize) {
         let p = self.persisted[i].clone().expect("persisted state");
         while self.nodes[i].poll_output().is_some() {}
-        // A processed Commit is durable (the block is in the host's chain); if the crash
-        // came before the next height's Persist, the host restarts at its chain head,
-        // where the validator has signed nothing yet.
-        let head = self.heads[i].clone();
-        self.nodes[i] = match head {
-            Some(h) if h.height >= p.parent.height.checked_next().unwrap() => {
-                Validator::new(self.fx.config(i), self.fx.schedule.clone(), h, self.now).unwrap()
-            }
-            _ => Validator::restore(self.fx.config(i), self.fx.schedule.clone(), p).unwrap(),
-        };
-        // Like a host, hand it the certificates of its chain head and before, newest first,
-        // so it can catch up peers that missed its last decisions.
-        for v in self.chains[i].iter().rev() {
-            if self.nodes[i].remember(v.clone()).is_err() {
-                break;
-            }
-        }
+        // The host's one restart call: its record, its chain head (a processed Commit is
+        // durable, so the head may be past the record) and the head's certificates, newest
+        // first, so it can catch up peers that missed its last decisions.
+        let head = self.heads[i]
+            .clone()
+            .unwrap_or_else(|| self.fx.genesis.clone());
+        let recent: Vec<Validate> = self.chains[i].iter().rev().cloned().collect();
+        self.nodes[i] = Validator::restart(
+            self.fx.config(i),
+            self.fx.schedule.clone(),
+            Some(p),
+            head,
+            recent,
+            self.now,
+        )
+        .unwrap();
         self.crashes += 1;
     }
 
@@ -407,7 +422,7 @@ impl Net {
                     break;
                 }
                 match o {
-                    Output::Broadcast(msg) => {
+                    ValidatorOutput::Broadcast(msg) => {
                         if self.roles[i] == Role::Silent {
                             continue;
                         }
@@ -431,7 +446,7 @@ impl Net {
                         }
                         self.send_all(i, msg);
                     }
-                    Output::Send { to, msg } => {
+                    ValidatorOutput::Send { to, msg } => {
                         if self.roles[i] == Role::Silent {
                             continue;
                         }
@@ -450,12 +465,12 @@ impl Net {
                         }
                         self.queue.push_back(Envelope { from: i, to, msg });
                     }
-                    Output::Persist(p) => self.persisted[i] = Some(p),
-                    Output::CheckBlock { block, .. } => {
+                    ValidatorOutput::Persist(p) => self.persisted[i] = Some(p),
+                    ValidatorOutput::CheckBlock { block, .. } => {
                         let now = self.now;
                         self.nodes[i].block_checked(now, block.id(), true);
                     }
-                    Output::Commit { block, certificate } => {
+                    ValidatorOutput::Commit { block, certificate } => {
                         assert_eq!(certificate.block, block.id());
                         let v = Validate { block, certificate };
                         let parent = self.chains[i]
@@ -468,7 +483,8 @@ impl Net {
                         self.heads[i] = Some(block.header.clone());
                         self.chains[i].push(Validate { block, certificate });
                     }
-                    Output::Fault(f) => self.faults.push(f),
+                    ValidatorOutput::Fault(f) => self.faults.push(f),
+                    other => panic!("an output this network does not know: {other:?}"),
                 }
             }
         }

@@ -5,12 +5,13 @@
 use super::byzantine::Byzantine;
 use super::shared::{Event, FaultClass, Record, Shared, SimMsg, ILLICIT_TX};
 use crate::lbft::{
-    BlockError, BlockId, Config, Fault, FixedSchedule, Header, Message, Output, Phase,
-    ProposerSchedule, Rejected, Validate, Validator,
+    BlockError, BlockId, Config, Fault, FixedSchedule, Header, Message, Phase, ProposerSchedule,
+    Rejected, Validate, Validator, ValidatorOutput, Verdict,
 };
 use crate::sim::{Context, NodeId, SimNode};
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
+use alloc::vec::Vec;
 use cpchain_core::{Address, Height, Timestamp};
 
 type Ctx = Context<SimMsg, Record, Event>;
@@ -94,21 +95,32 @@ impl ValidatorHost {
             _ => None,
         });
         let schedule = shared.schedule.clone();
-        let mut engine = match persisted {
-            Some(p) => Validator::restore(cfg, schedule, (**p).clone()).ok()?,
-            None => Validator::new(cfg, schedule, genesis.clone(), now).ok()?,
-        };
-        // As the engine's restore docs ask: hand back the decided VALIDATEs, newest first, so
-        // a restarted validator can still prove its recent decisions to laggards.
-        for record in disk.iter().rev() {
-            if let Record::Block(m) = record {
-                if let Message::Validate(v) = &**m {
-                    if engine.remember(v.clone()).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
+        // The decided VALIDATEs on disk, newest first: the head's is the first.
+        let recent: Vec<Validate> = disk
+            .iter()
+            .rev()
+            .filter_map(|r| match r {
+                Record::Block(m) => match &**m {
+                    Message::Validate(v) => Some(v.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let head = recent
+            .first()
+            .map(|v| v.block.header.clone())
+            .unwrap_or_else(|| genesis.clone());
+        // The one restart call of the engine: record, head and recent VALIDATEs.
+        let engine = Validator::restart(
+            cfg,
+            schedule,
+            persisted.map(|p| (**p).clone()),
+            head,
+            recent,
+            now,
+        )
+        .ok()?;
         Some(ValidatorHost::new(shared, id, engine, byzantine, disk))
     }
 
@@ -189,9 +201,9 @@ impl ValidatorHost {
         loop {
             while let Some(out) = self.engine.poll_output() {
                 match out {
-                    Output::Persist(p) => ctx.persist(Record::Engine(Rc::new(p))),
-                    Output::Broadcast(m) => self.send(m, ctx),
-                    Output::Send { to, msg } => {
+                    ValidatorOutput::Persist(p) => ctx.persist(Record::Engine(Rc::new(p))),
+                    ValidatorOutput::Broadcast(m) => self.send(m, ctx),
+                    ValidatorOutput::Send { to, msg } => {
                         if let Some(node) = self.shared.node_of(&to) {
                             let silent = self.byzantine.as_ref().is_some_and(|b| b.is_silent());
                             if !silent {
@@ -199,14 +211,14 @@ impl ValidatorHost {
                             }
                         }
                     }
-                    Output::CheckBlock { block, .. } => {
+                    ValidatorOutput::CheckBlock { block, .. } => {
                         let valid = !block
                             .transactions
                             .iter()
                             .any(|t| t.as_slice() == ILLICIT_TX);
                         self.engine.block_checked(now, block.id(), valid);
                     }
-                    Output::Commit { block, certificate } => {
+                    ValidatorOutput::Commit { block, certificate } => {
                         let claimed = certificate.block;
                         let certified = block.header.parent == self.last_id
                             && self.shared.certified(
@@ -231,7 +243,7 @@ impl ValidatorHost {
                         self.chain.insert(self.last.height.0, m.clone());
                         ctx.persist(Record::Block(m));
                     }
-                    Output::Fault(f) => {
+                    ValidatorOutput::Fault(f) => {
                         if self.byzantine.is_some() {
                             continue;
                         }
@@ -333,12 +345,12 @@ impl ValidatorHost {
     }
 
     /// Record what the engine took in at the current height.
-    fn accepted(&mut self, msg: &Message, height: Height, r: &Result<(), Rejected>) {
+    fn accepted(&mut self, msg: &Message, height: Height, r: &Verdict) {
         if self.byzantine.is_some() || msg.height() != height || self.engine.height() != height {
             return;
         }
         match msg {
-            Message::Vote(v) if r.is_ok() => {
+            Message::Vote(v) if r.is_accept() => {
                 self.seen_votes
                     .entry((v.voter, v.round, v.kind.phase()))
                     .or_insert(v.block);
@@ -347,9 +359,9 @@ impl ValidatorHost {
                 // The engine keeps the first correctly sealed PRE-PREPARE of the scheduled
                 // proposer for this chain, height and parent, with the body its header
                 // commits to, licit or not.
-                let kept = match r {
-                    Ok(()) => true,
-                    Err(Rejected::Block(e)) => !matches!(
+                let kept = match r.rejected() {
+                    None => true,
+                    Some(Rejected::Block(e)) => !matches!(
                         e,
                         BlockError::BadSeal
                             | BlockError::WrongProposer
@@ -359,7 +371,7 @@ impl ValidatorHost {
                             | BlockError::WrongParent
                             | BlockError::TxRoot
                     ),
-                    Err(_) => false,
+                    Some(_) => false,
                 };
                 if kept && self.seen_proposal.is_none() {
                     self.seen_proposal = Some(b.id());

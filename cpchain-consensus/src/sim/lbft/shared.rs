@@ -104,7 +104,7 @@ impl fmt::Debug for SimMsg {
 /// A durable record of a simulated node.
 #[derive(Debug, Clone)]
 pub enum Record {
-    /// The engine's last `Output::Persist`.
+    /// The engine's last `ValidatorOutput::Persist`.
     Engine(Rc<crate::lbft::Persisted>),
     /// A decided block with its certificate (the host's chain).
     Block(Rc<Message>),
