@@ -3,9 +3,9 @@
 
 use cpchain_consensus::dpor::{
     check_campaign, cpu_digest, meets_difficulty, prove_admission, verify_admission,
-    AdmissionError, AdmissionProof, Campaign,
+    AdmissionError, AdmissionProof, Campaign, RNodePool,
 };
-use cpchain_core::{encoding, keccak256, Address, ChainSpec, Hash, Height, Term};
+use cpchain_core::{encoding, keccak256, Address, ChainSpec, Hash, Height, Term, Timestamp};
 
 const HEAD: Height = Height(1_000);
 
@@ -19,6 +19,14 @@ fn canonical(h: Height) -> Option<Hash> {
 
 fn prover() -> Address {
     Address(*b"cpchain-dpor-rnode-1")
+}
+
+/// An RNode pool holding the prover at the minimum deposit.
+fn pool_with_prover(spec: &ChainSpec) -> RNodePool {
+    let mut pool = RNodePool::new(spec, 16);
+    pool.join(Timestamp(0), prover(), spec.rnode_deposit)
+        .unwrap();
+    pool
 }
 
 /// One mainnet-difficulty proof, found once and shared (scrypt is 4 MiB and slow in debug).
@@ -139,30 +147,55 @@ fn dpor_admission_block_age_is_bounded() {
 #[test]
 fn dpor_admission_campaign_covers_one_to_three_terms() {
     let spec = ChainSpec::mainnet();
+    let pool = pool_with_prover(&spec);
     let mut c = Campaign {
         candidate: prover(),
         terms: 3,
         proof: *proof(),
     };
     assert_eq!(
-        check_campaign(&spec, &c, true, HEAD, Term(10), canonical),
+        check_campaign(&spec, &c, &pool, HEAD, Term(10), canonical),
         Ok(Term(10)..=Term(12))
     );
     c.terms = 1;
     assert_eq!(
-        check_campaign(&spec, &c, true, HEAD, Term(10), canonical),
+        check_campaign(&spec, &c, &pool, HEAD, Term(10), canonical),
         Ok(Term(10)..=Term(10))
     );
     for bad in [0, 4, u32::MAX] {
         c.terms = bad;
         assert_eq!(
-            check_campaign(&spec, &c, true, HEAD, Term(10), canonical),
+            check_campaign(&spec, &c, &pool, HEAD, Term(10), canonical),
             Err(AdmissionError::CampaignTerms(bad))
         );
     }
-    c.terms = 2;
+}
+
+/// Issue 13 item 8: the campaign check asks the RNode pool itself (it took an `is_rnode`
+/// flag the caller had to compute). A candidate outside the pool, and one that has quit it,
+/// is refused with its address; the same campaign from a member is admitted.
+#[test]
+fn dpor_admission_campaign_asks_the_rnode_pool() {
+    let spec = ChainSpec::mainnet();
+    let c = Campaign {
+        candidate: prover(),
+        terms: 2,
+        proof: *proof(),
+    };
+    let empty = RNodePool::new(&spec, 16);
     assert_eq!(
-        check_campaign(&spec, &c, false, HEAD, Term(10), canonical),
+        check_campaign(&spec, &c, &empty, HEAD, Term(10), canonical),
+        Err(AdmissionError::NotRNode(prover()))
+    );
+    let mut pool = pool_with_prover(&spec);
+    assert_eq!(
+        check_campaign(&spec, &c, &pool, HEAD, Term(10), canonical),
+        Ok(Term(10)..=Term(11))
+    );
+    let after_lock = Timestamp(0).saturating_add(spec.rnode_lock);
+    pool.quit(after_lock, Term(1), &prover()).unwrap();
+    assert_eq!(
+        check_campaign(&spec, &c, &pool, HEAD, Term(10), canonical),
         Err(AdmissionError::NotRNode(prover()))
     );
 }

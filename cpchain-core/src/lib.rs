@@ -8,7 +8,8 @@
 //!   SDK reads a clock: the host passes `now` in.
 //! * [`Height`], [`Term`], [`View`]: the counters of the white paper's §2.4 protocol.
 //! * [`ChainSpec`]: the chain parameters, with the real mainnet figures in
-//!   [`ChainSpec::mainnet`] and a fast [`ChainSpec::devnet`].
+//!   [`ChainSpec::mainnet`], a fast [`ChainSpec::devnet`], and [`ChainSpec::builder`] for a
+//!   custom chain (validated on `build()`).
 //! * [`machine`]: the one sans-IO contract ([`Machine`]) every state machine of the SDK keeps.
 //! * [`encoding`]: the versioned, tagged, size-limited, canonical postcard wire format and
 //!   the domain-separated signing digest every signed payload goes through.
@@ -46,5 +47,5 @@ pub use error::{AddressError, DecodeError, EncodeError, SpecError};
 pub use hash::{keccak256, keccak256_concat, Hash};
 pub use ids::{Height, Term, View};
 pub use machine::{Machine, MachineStats};
-pub use spec::{ChainSpec, RptWeights, BASE_UNITS_PER_CPC};
+pub use spec::{ChainSpec, ChainSpecBuilder, RptWeights, BASE_UNITS_PER_CPC};
 pub use time::{Duration, Timestamp};

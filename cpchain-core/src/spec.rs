@@ -49,8 +49,11 @@ impl RptWeights {
 /// The parameters every node of one chain must agree on.
 ///
 /// Consensus, DPoR and the reward schedule read their figures from here instead of from
-/// constants, so a devnet and mainnet run the same code. Check a hand-built spec with
-/// [`ChainSpec::validate`] before handing it to a state machine.
+/// constants, so a devnet and mainnet run the same code. The struct is `#[non_exhaustive]`
+/// (a new parameter must not break every host), so a custom chain starts from a base and
+/// changes what differs: [`ChainSpec::builder`] / [`ChainSpecBuilder`], whose `build()`
+/// validates. A spec changed field by field is checked with [`ChainSpec::validate`] before it
+/// is handed to a state machine.
 ///
 /// ```
 /// let spec = cpchain_core::ChainSpec::mainnet();
@@ -217,6 +220,100 @@ impl ChainSpec {
     }
 }
 
+/// A custom [`ChainSpec`], built from a base spec ([`ChainSpec::mainnet`] by default) with
+/// one setter per parameter; [`ChainSpecBuilder::build`] returns the spec only if it passes
+/// [`ChainSpec::validate`], so an inconsistent chain is a typed [`SpecError`] before any state
+/// machine sees it. Exists because `ChainSpec` is `#[non_exhaustive]`: hosts cannot write it
+/// as a literal, and should not have to edit `mainnet()` for a private chain.
+///
+/// ```
+/// use cpchain_core::{ChainSpec, Duration, Height, SpecError};
+///
+/// // A private 4-validator chain with 2 s blocks and 6 proposers a term.
+/// let spec = ChainSpec::builder()
+///     .chain_id(9_001)
+///     .block_period(Duration::from_secs(2))
+///     .impeach_timeout(Duration::from_secs(2))
+///     .fault_tolerance(1)
+///     .proposers_per_term(6)
+///     .elected_seats(4)
+///     .default_proposers_until(Height(18))
+///     .build()?;
+/// assert_eq!(spec.validators(), 4);
+/// assert_eq!(spec.term_blocks(), 18);
+///
+/// // More elected seats than committee seats: refused with its reason.
+/// let bad = ChainSpec::builder().proposers_per_term(6).build();
+/// assert_eq!(bad, Err(SpecError::Seats));
+/// # Ok::<(), SpecError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a builder does nothing until build() is called"]
+pub struct ChainSpecBuilder {
+    spec: ChainSpec,
+}
+
+impl ChainSpec {
+    /// A builder starting from the mainnet figures; see [`ChainSpecBuilder`].
+    pub fn builder() -> ChainSpecBuilder {
+        ChainSpecBuilder::new(ChainSpec::mainnet())
+    }
+}
+
+impl ChainSpecBuilder {
+    /// A builder starting from `base` (for example [`ChainSpec::devnet`]): every parameter
+    /// not set keeps the base's value.
+    pub fn new(base: ChainSpec) -> Self {
+        ChainSpecBuilder { spec: base }
+    }
+
+    /// The spec, if it is consistent ([`ChainSpec::validate`]'s checks and errors).
+    pub fn build(self) -> Result<ChainSpec, SpecError> {
+        self.spec.validate()?;
+        Ok(self.spec)
+    }
+}
+
+/// One setter per `ChainSpec` field, each documented by the field it sets.
+macro_rules! setters {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        impl ChainSpecBuilder {
+            $(
+                #[doc = concat!("Set [`ChainSpec::", stringify!($field), "`].")]
+                pub fn $field(mut self, value: $ty) -> Self {
+                    self.spec.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    chain_id: u64,
+    block_period: Duration,
+    proposers_per_term: u32,
+    view_len: u32,
+    fault_tolerance: u32,
+    impeach_timeout: Duration,
+    rnode_deposit: u128,
+    economy_deposit: u128,
+    rnode_lock: Duration,
+    default_proposers_until: Height,
+    max_candidates: u32,
+    rpt_window: u64,
+    rpt_weights: RptWeights,
+    impeach_punish_window: u64,
+    elected_seats: u32,
+    low_rpt_seats: u32,
+    election_lead_terms: u64,
+    admission_cpu_difficulty: u32,
+    admission_memory_difficulty: u32,
+    admission_max_block_age: u64,
+    max_campaign_terms: u32,
+    free_tx_per_day: u32,
+}
+
 impl crate::WireMessage for ChainSpec {
     /// Hosts distribute a devnet's spec as bytes; the tag keeps it from being read as
     /// anything else.
@@ -269,5 +366,97 @@ mod tests {
         let mut s = ChainSpec::mainnet();
         s.rnode_deposit = 1;
         assert_eq!(s.validate(), Err(SpecError::Deposits));
+    }
+
+    /// Issue 13 item 8: a custom chain without editing `mainnet()`. Every setter reaches its
+    /// field, unset fields keep the base's values, and `build()` refuses what `validate()`
+    /// refuses, with the same error.
+    #[test]
+    fn chain_spec_builder_sets_every_field_and_validates() {
+        let weights = RptWeights {
+            balance: 40,
+            transactions: 20,
+            proxy: 10,
+            data: 20,
+            maintenance: 10,
+        };
+        let s = ChainSpec::builder()
+            .chain_id(9_001)
+            .block_period(Duration::from_secs(2))
+            .proposers_per_term(6)
+            .view_len(2)
+            .fault_tolerance(3)
+            .impeach_timeout(Duration::from_secs(4))
+            .rnode_deposit(500)
+            .economy_deposit(50)
+            .rnode_lock(Duration::from_mins(5))
+            .default_proposers_until(Height(24))
+            .max_candidates(40)
+            .rpt_window(50)
+            .rpt_weights(weights)
+            .impeach_punish_window(1_000)
+            .elected_seats(5)
+            .low_rpt_seats(1)
+            .election_lead_terms(3)
+            .admission_cpu_difficulty(8)
+            .admission_memory_difficulty(4)
+            .admission_max_block_age(20)
+            .max_campaign_terms(2)
+            .free_tx_per_day(7)
+            .build()
+            .unwrap();
+        let mut want = ChainSpec::mainnet();
+        want.chain_id = 9_001;
+        want.block_period = Duration::from_secs(2);
+        want.proposers_per_term = 6;
+        want.view_len = 2;
+        want.fault_tolerance = 3;
+        want.impeach_timeout = Duration::from_secs(4);
+        want.rnode_deposit = 500;
+        want.economy_deposit = 50;
+        want.rnode_lock = Duration::from_mins(5);
+        want.default_proposers_until = Height(24);
+        want.max_candidates = 40;
+        want.rpt_window = 50;
+        want.rpt_weights = weights;
+        want.impeach_punish_window = 1_000;
+        want.elected_seats = 5;
+        want.low_rpt_seats = 1;
+        want.election_lead_terms = 3;
+        want.admission_cpu_difficulty = 8;
+        want.admission_memory_difficulty = 4;
+        want.admission_max_block_age = 20;
+        want.max_campaign_terms = 2;
+        want.free_tx_per_day = 7;
+        assert_eq!(s, want);
+        // Every value above differs from mainnet's, so a setter that wrote no field or the
+        // wrong one would leave a mainnet value behind and fail the comparison.
+        assert_eq!(s.validators(), 10);
+
+        // A base other than mainnet keeps its own values.
+        let d = ChainSpecBuilder::new(ChainSpec::devnet())
+            .chain_id(42)
+            .build()
+            .unwrap();
+        assert_eq!(d.block_period, ChainSpec::devnet().block_period);
+        assert_eq!(d.chain_id, 42);
+
+        // Refused exactly as validate() refuses.
+        assert_eq!(
+            ChainSpec::builder().fault_tolerance(0).build(),
+            Err(SpecError::FaultBound)
+        );
+        assert_eq!(
+            ChainSpec::builder().view_len(0).build(),
+            Err(SpecError::Zero("view_len"))
+        );
+        assert_eq!(
+            ChainSpec::builder().economy_deposit(u128::MAX).build(),
+            Err(SpecError::Deposits)
+        );
+        assert_eq!(
+            ChainSpec::builder().low_rpt_seats(9).build(),
+            Err(SpecError::Seats)
+        );
     }
 }

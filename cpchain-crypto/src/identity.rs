@@ -1,5 +1,12 @@
 //! Ethereum/CPChain-compatible secp256k1 identities.
 
+// The host-only libsecp256k1 recovery backend and the simulators' verification cache live
+// under this module: both return or store its types while it calls them.
+#[cfg(feature = "libsecp256k1")]
+mod libsecp;
+#[cfg(feature = "std")]
+pub mod verify_cache;
+
 use crate::CryptoError;
 use core::fmt;
 use cpchain_core::encoding::{signing_digest, Domain};
@@ -473,7 +480,7 @@ impl Signature {
     /// (docs/BENCHMARKS.md, "Signature recovery").
     #[cfg(feature = "libsecp256k1")]
     pub fn recover_libsecp256k1(&self, digest: &Hash) -> Result<PublicKey, CryptoError> {
-        crate::libsecp::recover(digest, &self.to_bytes())
+        libsecp::recover(digest, &self.to_bytes())
     }
 
     /// The simulation-only keyed-hash signature of `signer` (compressed) over `digest`.

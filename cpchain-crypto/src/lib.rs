@@ -82,14 +82,12 @@ extern crate std;
 pub mod aead;
 mod error;
 mod identity;
-#[cfg(feature = "libsecp256k1")]
-mod libsecp;
 #[cfg(feature = "pre")]
 pub mod pre;
 mod sim_crypto;
 
 #[cfg(feature = "std")]
-pub use sim_crypto::verify_cache;
+pub use identity::verify_cache;
 
 /// Whether this build signs with the simulation-only keyed hash of feature
 /// `insecure-test-crypto` instead of ECDSA (never in a shipped build).

@@ -189,7 +189,8 @@ pub use dpor::*;
 pub use keys::*;
 #[cfg(feature = "alloc")]
 pub use lbft::*;
-pub use result::{cpchain_result, cpchain_result_message, CPCHAIN_RESULT_MESSAGE_MAX};
+pub use result::message::cpchain_result_message;
+pub use result::{cpchain_result, CPCHAIN_RESULT_MESSAGE_MAX};
 #[cfg(feature = "pre")]
 pub use share::*;
 #[cfg(feature = "alloc")]

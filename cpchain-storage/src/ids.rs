@@ -5,7 +5,6 @@
 //! `index ↔ placement` were import cycles). `block` and `index` re-export them, so their
 //! paths (`block::StreamId`, `index::ShardId`) still work.
 
-use crate::placement::KadKey;
 use core::fmt;
 use cpchain_core::{keccak256_concat, Hash};
 use serde::{Deserialize, Serialize};
@@ -43,14 +42,6 @@ impl fmt::Debug for BlockId {
 /// The content hash of a shard.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 pub struct ShardId(pub Hash);
-
-impl ShardId {
-    /// The shard's key in libp2p's Kademlia key space (SHA-256 of the id, as libp2p hashes
-    /// record keys).
-    pub fn kad_key(&self) -> KadKey {
-        KadKey::from_preimage(self.0.as_bytes())
-    }
-}
 
 impl fmt::Debug for ShardId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

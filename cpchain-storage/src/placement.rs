@@ -18,6 +18,7 @@
 //!   is a deliberate refinement of the paper's DHT, and a reader recomputes the same
 //!   placement from the shard ids in the key-index record.
 
+use crate::ids::ShardId;
 use core::fmt;
 use sha2::{Digest, Sha256};
 
@@ -77,13 +78,22 @@ pub fn closest(target: &KadKey, nodes: &[KadKey], out: &mut [KadKey]) -> usize {
     written
 }
 
+// Here rather than in `ids.rs` so that the ids stay below placement (issue 13 item 5: the
+// method made `ids.rs ↔ placement.rs` an import cycle).
+impl ShardId {
+    /// The shard's key in libp2p's Kademlia key space (SHA-256 of the id, as libp2p hashes
+    /// record keys).
+    pub fn kad_key(&self) -> KadKey {
+        KadKey::from_preimage(self.0.as_bytes())
+    }
+}
+
 #[cfg(feature = "alloc")]
 pub use self::alloc_placement::*;
 
 #[cfg(feature = "alloc")]
 mod alloc_placement {
     use super::*;
-    use crate::ids::ShardId;
     use crate::PlacementError;
     use alloc::collections::BTreeSet;
     use alloc::vec::Vec;

@@ -18,6 +18,7 @@
 //! the `std` feature only to mark it as a host tool; it reads no clock and no OS randomness.
 
 use super::error::AdmissionError;
+use super::pools::RNodePool;
 use cpchain_core::{Address, ChainSpec, Hash, Height, Term, WireMessage};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -178,13 +179,14 @@ pub fn verify_admission(
     Ok(())
 }
 
-/// Check a campaign in full: term count, RNode membership (`is_rnode` from the host's RNode
-/// pool, see [`super::pools::RNodePool::is_rnode`]) and the admission proof. Returns the
-/// terms it covers, starting with `first_term` (the first term not yet elected).
+/// Check a campaign in full: term count, RNode membership in `rnodes` (the RNode pool,
+/// §5.1.1; asked here so a caller cannot pass a stale or mistyped flag) and the admission
+/// proof. Returns the terms it covers, starting with `first_term` (the first term not yet
+/// elected).
 pub fn check_campaign(
     spec: &ChainSpec,
     campaign: &Campaign,
-    is_rnode: bool,
+    rnodes: &RNodePool,
     head: Height,
     first_term: Term,
     canonical_hash: impl Fn(Height) -> Option<Hash>,
@@ -192,7 +194,7 @@ pub fn check_campaign(
     if campaign.terms == 0 || campaign.terms > spec.max_campaign_terms {
         return Err(AdmissionError::CampaignTerms(campaign.terms));
     }
-    if !is_rnode {
+    if !rnodes.is_rnode(&campaign.candidate) {
         return Err(AdmissionError::NotRNode(campaign.candidate));
     }
     verify_admission(

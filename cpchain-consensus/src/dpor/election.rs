@@ -34,21 +34,12 @@
 //! elected candidate: the committee's members are always distinct.
 
 use super::error::ElectionError;
-use super::rpt::Rpt;
+use super::rpt::{duplicate_address, Candidate};
 use alloc::vec::Vec;
 use cpchain_core::{keccak256_concat, Address, ChainSpec, Hash, Term};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
-
-/// A campaigning RNode with its RPT at the checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Candidate {
-    /// The RNode.
-    pub address: Address,
-    /// Its RPT (see [`super::rpt`]).
-    pub rpt: Rpt,
-}
 
 /// How a committee seat was filled; kept so audits and tests can check partition counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -134,17 +125,6 @@ impl Committee {
     pub fn first_duplicate(&self) -> Option<Address> {
         duplicate_address(self.members())
     }
-}
-
-/// The smallest address occurring twice in `addrs`, if any. Sorting a copy is several
-/// times faster than a `BTreeSet` for the 10,000-candidate lists a benchmark feeds in.
-pub(crate) fn duplicate_address(addrs: impl Iterator<Item = Address>) -> Option<Address> {
-    let mut v: Vec<Address> = addrs.collect();
-    v.sort_unstable();
-    v.windows(2).find_map(|w| match w {
-        [a, b] if a == b => Some(*a),
-        _ => None,
-    })
 }
 
 /// The election seed of §2.4.1 ("a random seed"): `keccak256(hash ‖ term BE)`. Binding the
@@ -335,6 +315,7 @@ fn uniform_below(rng: &mut ChaCha20Rng, bound: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dpor::rpt::Rpt;
 
     fn addr(i: u32) -> Address {
         let mut a = [0u8; 20];

@@ -91,7 +91,7 @@ pub use admission::{
 #[cfg(feature = "std")]
 pub use admission::{prove_admission, prove_cpu, prove_memory};
 pub use campaigns::CampaignRegistry;
-pub use election::{elect, election_seed, Candidate, Committee, Seat, SeatKind};
+pub use election::{elect, election_seed, Committee, Seat, SeatKind};
 pub use error::{
     AdmissionError, ElectionError, PoolError, RptError, ScheduleError, WhitelistError,
 };
@@ -103,8 +103,8 @@ pub use rewards::{
     YEARLY_BASIC_POOL,
 };
 pub use rpt::{
-    compute_rpt, punish, punish_window, rank_scores, rpt_window, DimensionScores, Observation, Rpt,
-    RptRecord, RPT_FLOOR, RPT_MAX,
+    compute_rpt, punish, punish_window, rank_scores, rpt_window, Candidate, DimensionScores,
+    Observation, Rpt, RptRecord, RPT_FLOOR, RPT_MAX,
 };
 pub use schedule::{Schedule, TermClock, DEFAULT_SCHEDULE_CAPACITY};
 pub use whitelist::{LiftReason, Whitelist, WhitelistConfig, WhitelistOutput, WhitelistStats};

@@ -20,8 +20,9 @@
 //! ([`ScheduleError::Full`]) and the host prunes served terms with
 //! [`Schedule::prune_before`].
 
-use super::election::{duplicate_address, elect, Candidate, Committee};
+use super::election::{elect, Committee};
 use super::error::ScheduleError;
+use super::rpt::{duplicate_address, Candidate};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use cpchain_core::{Address, ChainSpec, Hash, Height, Term};

@@ -206,7 +206,8 @@ impl Grantee {
     }
 
     /// Take a grant (from the chain or the owner) at `now` after checking it is signed by
-    /// its owner, on this chain, for this grantee, and not expired. `Err` here is not a
+    /// its owner, on this chain, for this grantee, and not expired (PRE step 4: the grant is
+    /// the grantee's proof of access, §2.2.1). `Err` here is not a
     /// peer's input being dropped: the host chose to hand this grant in (its own mistake or
     /// a local limit), and nothing changes.
     pub fn accept_grant(
@@ -231,7 +232,7 @@ impl Grantee {
     }
 
     /// Ask every proxy of `grant` to re-encrypt `interval`'s wrapped key (from the
-    /// interval's key-index record). Emits one `SendRequest` per proxy. Asking again for the
+    /// interval's key-index record; PRE step 4). Emits one `SendRequest` per proxy. Asking again for the
     /// same (grant, interval) starts the collection afresh (cfrags already held are dropped),
     /// which is how a grantee retries after a substituted capsule. The request expires at
     /// `now +` [`GranteeConfig::request_timeout`] or the grant's expiry, whichever is first
@@ -282,7 +283,8 @@ impl Grantee {
         Ok(())
     }
 
-    /// A proxy's signed cfrag (§2.2.2 step 4: the proxies re-encrypt, the buyer collects).
+    /// A proxy's signed cfrag (§2.2.2 step 4, PRE step 6: the proxies re-encrypt, the buyer
+    /// collects).
     /// Verified against the grant before it counts. One that is not a correct re-encryption,
     /// signed by a proxy of the grant, is a `Fault` naming the signer with the signed
     /// response as evidence; anything else unusable (no signer, unknown grant, a signer
@@ -354,8 +356,8 @@ impl Grantee {
             return self.drop_cfrag(GranteeDrop::OutsideGrant);
         }
         let Some(delegating) = grant.delegating_key(body.interval) else {
-            // A granted proxy answering for an interval outside the grant: the proxy must
-            // not have had a kfrag for it, so whatever it sent cannot be a valid cfrag.
+            // §2.2.2 step 4, one interval per kfrag: a granted proxy answering for an interval
+            // outside the grant had no kfrag for it, so what it sent cannot be a valid cfrag.
             return self.drop_cfrag(GranteeDrop::Invalid);
         };
         let threshold = grant.threshold;
@@ -403,8 +405,8 @@ impl Grantee {
             .map_or(0, |p| p.cfrags.len())
     }
 
-    /// Open `interval`'s data key with `m` verified cfrags; it decrypts the interval's
-    /// blocks with the data-chain reader.
+    /// Open `interval`'s data key with `m` verified cfrags (§2.2.2 step 4, PRE step 6); it
+    /// decrypts the interval's blocks with the data-chain reader, and no other interval's.
     pub fn open(&self, grant: &GrantId, interval: u64) -> Result<IntervalKey, SharingError> {
         let g = self.grants.get(grant).ok_or(SharingError::UnknownGrant)?;
         let pending = self

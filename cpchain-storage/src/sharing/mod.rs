@@ -34,6 +34,34 @@
 //!    [`Proxy::handle_request`] re-encrypts the capsule, [`Grantee::handle_cfrag`] collects
 //!    `m` cfrags and [`Grantee::open`] recovers the interval key.
 //!
+//! Step 4 is one sentence in the paper; the re-encryption it names runs in the PRE steps
+//! below (Umbral's protocol, with the paper's access rights of §2.2.1 — "the blockchain
+//! stores the access rights of each data record … the user … needs to provide proof" — and
+//! §2.2.4's proxy network, whose nodes the user authorises, OTP aim 3). The code tags each
+//! step where it happens, as the LBFT code tags §2.4.2's, for example "(§2.2.2 step 4, PRE
+//! step 5)":
+//! 1. **Encapsulate** (§2.2.2 step 2): the owner wraps the interval key under the interval's
+//!    delegating key; the capsule goes into the key-index record
+//!    ([`Owner::wrap_interval_key`], [`Owner::attach_capsule`]).
+//! 2. **Delegate** (§2.2.1 access rights on chain, §2.2.4 OTP aim 3): the owner splits each
+//!    granted interval's delegating key into `n` kfrags (threshold `m`) for the grantee's
+//!    key, signs the [`Grant`] for the chain and sends each proxy its kfrags
+//!    ([`Owner::grant`]).
+//! 3. **Admit** (§2.2.4 OTP aim 1, trust without a trusted party): a proxy keeps kfrags only
+//!    under a grant signed by the owner, addressed to it, live, with every kfrag verified
+//!    ([`Proxy::handle_delivery`]); a kfrag that fails is the owner's [`Fault`].
+//! 4. **Request** (§2.2.1 "provide proof that the ID of the data can be obtained"): the
+//!    grantee, holding the grant, asks every proxy of it to re-encrypt one interval's
+//!    capsule ([`Grantee::accept_grant`], [`Grantee::request`]).
+//! 5. **Re-encrypt** (§2.2.2 step 4): a proxy re-encrypts the capsule into a cfrag only under
+//!    a live grant covering the interval, and signs its reply ([`Proxy::handle_request`]).
+//! 6. **Collect and open** (§2.2.2 step 4, "limited to a single encryption interval"): the
+//!    grantee verifies each cfrag against the grant, and with `m` of them decapsulates the
+//!    interval key ([`Grantee::handle_cfrag`], [`Grantee::open`]).
+//! 7. **Revoke** (not in the paper; see "Revocation" below): the owner signs a [`Revoke`]
+//!    for the chain and its proxies; they drop the kfrags ([`Owner::revoke`],
+//!    [`Proxy::handle_revoke`]).
+//!
 //! # Key derivation (HKDF over Keccak-256, `hkdf::SimpleHkdf<sha3::Keccak256>`)
 //! Same construction and salt as the data chain's interval data keys, with distinct labels:
 //!

@@ -211,8 +211,8 @@ impl Owner {
         self.key_cache.insert(interval, pk);
     }
 
-    /// Wrap interval `interval`'s data key under its delegating key: the capsule that goes
-    /// in the key-index record of every block of the interval. The interval's delegating
+    /// Wrap interval `interval`'s data key under its delegating key (§2.2.2 step 2, PRE
+    /// step 1): the capsule that goes in the key-index record of every block of the interval. The interval's delegating
     /// public key is kept ([`OwnerConfig::max_cached_keys`]), so the grants that sell the
     /// interval later do not multiply for it again.
     pub fn wrap_interval_key(
@@ -237,8 +237,8 @@ impl Owner {
     }
 
     /// Put the capsule of `record`'s interval into the key-index record, in one call
-    /// (§2.2.2 step 2 in the `sharing` module docs: the key index records which key opens
-    /// the block, here wrapped for re-encryption). Every
+    /// (§2.2.2 step 2, PRE step 1, in the `sharing` module docs: the key index records which
+    /// key opens the block, here wrapped for re-encryption). Every
     /// block of an interval gets the same capsule: the first call for an interval wraps its
     /// key, later calls reuse it (the most recent [`OwnerConfig::max_cached_keys`]
     /// intervals are kept). A record of another stream is refused with
@@ -269,7 +269,8 @@ impl Owner {
         Ok(())
     }
 
-    /// Authorise `request.grantee` for the requested intervals through `request.proxies`.
+    /// Authorise `request.grantee` for the requested intervals through `request.proxies`
+    /// (§2.2.2 step 4, PRE step 2).
     /// Emits `PublishGrant` then one `SendKfrags` per proxy; on error nothing is emitted.
     /// Every grant draws a salt from `rng`, so its id is its own even when an equal request
     /// comes in the same millisecond; an id already held is refused
@@ -316,7 +317,8 @@ impl Owner {
         let mut salt = [0u8; GRANT_SALT_LEN];
         rng.fill_bytes(&mut salt);
 
-        // Per interval: derive the delegating key and split it for the grantee (§2.2.2).
+        // Per interval: derive the delegating key (§2.2.2 step 3) and split it into kfrags for
+        // the grantee (PRE step 2).
         let mut delegating_keys = heapless::Vec::new();
         let mut per_proxy: Vec<heapless::Vec<_, MAX_GRANT_INTERVALS>> =
             (0..n).map(|_| heapless::Vec::new()).collect();
@@ -391,7 +393,8 @@ impl Owner {
         Ok(id)
     }
 
-    /// Withdraw a grant: emits `PublishRevoke` then `SendRevoke` to each of its proxies.
+    /// Withdraw a grant (PRE step 7): emits `PublishRevoke` then `SendRevoke` to each of its
+    /// proxies.
     pub fn revoke(&mut self, now: Timestamp, grant: &GrantId) -> Result<(), SharingError> {
         let g = self.grants.get(grant).ok_or(SharingError::UnknownGrant)?;
         if self

@@ -235,7 +235,8 @@ impl Proxy {
         }
     }
 
-    /// Kfrags from an owner. All are verified against the signed grant before any is kept.
+    /// Kfrags from an owner (PRE step 3). All are verified against the signed grant before
+    /// any is kept.
     /// A kfrag that fails is a fault of the owner; an unusable delivery (wrong chain,
     /// expired, revoked, not for this proxy, bad signature) is refused. `Err` only when the
     /// output queue or grant table is full.
@@ -245,6 +246,7 @@ impl Proxy {
         delivery: KfragDelivery,
     ) -> Result<(), SharingError> {
         self.room(1)?;
+        // PRE step 3: the grant is the owner's (§2.2.1 access rights), before anything else.
         let grant_id = match delivery.grant.verify(self.config.chain_id) {
             Ok(id) => id,
             Err(reason) => {
@@ -258,6 +260,7 @@ impl Proxy {
             }
         };
         let grant = &delivery.grant.body;
+        // PRE step 3: the user authorised this proxy (§2.2.4 OTP aim 3), and the grant lives.
         let refusal =
             if delivery.proxy != self.address || grant.proxy_index(&self.address).is_none() {
                 Some(SharingError::NotAddressedToUs)
@@ -288,6 +291,8 @@ impl Proxy {
             .zip(grant.delegating_keys.iter())
             .zip(grant.first_interval..)
         {
+            // PRE step 3: every kfrag verified before any is kept; a bad one is the owner's
+            // fault, with the signed delivery as evidence.
             match kfrag.verify(&grant.kfrag_signer, delegating, &grant.grantee) {
                 Ok(v) => verified.push(v),
                 Err(_) => {
@@ -316,7 +321,8 @@ impl Proxy {
         Ok(())
     }
 
-    /// A grantee's request: re-encrypt only under a live grant that covers the interval.
+    /// A grantee's request (§2.2.2 step 4, PRE step 5): re-encrypt only under a live grant
+    /// that covers the interval.
     /// Emits `Reply` with the signed cfrag (or `UnsignedReply` under
     /// [`ReplyAuth::Transport`]), or `Refused`. `Err` only when the output queue
     /// is full.
@@ -346,9 +352,11 @@ impl Proxy {
             .and_then(|o| usize::try_from(o).ok())
             .and_then(|o| held.kfrags.get(o));
         let Some(kfrag) = kfrag else {
+            // §2.2.2 step 4: "limited to a single encryption interval" — no kfrag, no cfrag.
             self.refuse(request.grant, SharingError::IntervalOutsideGrant);
             return Ok(());
         };
+        // PRE step 5: re-encrypt the capsule with this interval's kfrag.
         let cfrag = reencrypt(rng, &request.capsule, kfrag).to_unverified();
         let body = CfragBody {
             grant: request.grant,
@@ -371,8 +379,8 @@ impl Proxy {
         Ok(())
     }
 
-    /// The owner's revoke: drop the grant's kfrags and keep a tombstone until the grant
-    /// would have expired. A revoke not signed by the grant's owner is refused.
+    /// The owner's revoke (PRE step 7): drop the grant's kfrags and keep a tombstone until
+    /// the grant would have expired. A revoke not signed by the grant's owner is refused.
     pub fn handle_revoke(
         &mut self,
         now: Timestamp,

@@ -38,9 +38,8 @@ mod tally;
 use tally::Tally;
 
 pub use output::{
-    Fault, State, Stats, ValidatorDrop, ValidatorOutput, Verdict, VALIDATOR_DROP_REASONS,
+    Fault, Persisted, State, Stats, ValidatorDrop, ValidatorOutput, Verdict, VALIDATOR_DROP_REASONS,
 };
-pub use persist::Persisted;
 
 /// An LBFT 2.0 validator. `S` is the proposer schedule (from DPoR).
 #[derive(Debug)]

@@ -1,14 +1,14 @@
-//! What a validator hands its host: outputs, fault evidence, the paper's states and the
-//! work counters.
+//! What a validator hands its host: outputs, the record it persists, fault evidence, the
+//! paper's states and the work counters.
 
-use super::Persisted;
 use crate::lbft::block::{Block, BlockId, Header};
 use crate::lbft::error::{BlockError, Rejected};
-use crate::lbft::message::{Message, Proposal};
+use crate::lbft::message::{LockProof, Message, Proposal};
 use crate::lbft::vote::{Certificate, Vote};
 use cpchain_core::machine::{Drops, MachineStats};
-use cpchain_core::{Address, Height};
+use cpchain_core::{Address, Height, Timestamp, WireMessage};
 use cpchain_crypto::Signature;
+use serde::{Deserialize, Serialize};
 
 /// What the host must do, drained with [`Validator::poll_output`](super::Validator::poll_output) in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,45 @@ pub enum ValidatorOutput {
     },
     /// A peer misbehaved; the evidence is for DPoR's punishment.
     Fault(Fault),
+}
+
+/// What a validator must keep across a crash: everything it has signed at the current
+/// height and round, its lock, and the sealed block it prepared or proposed (version 2,
+/// tag `0x0207`; version 1, tag `0x0204`, kept no block but the locked one, so a restarted
+/// validator forgot its good copy, issue 12 item 0). A v1 record does not decode (wrong
+/// tag): upgrade a validator between heights, not with votes of the current height on
+/// disk, since [`Validator::new`](super::Validator::new) at the chain head knows nothing it signed there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Persisted {
+    /// Chain id, checked on restore.
+    pub chain_id: u64,
+    /// The last decided block's header; the current height is the next.
+    pub parent: Header,
+    /// Current round.
+    pub round: u32,
+    /// When the current round started.
+    pub round_start: Timestamp,
+    /// Own PREPARE / IMPEACH PREPARE in the current round.
+    pub prepared: Option<Vote>,
+    /// Own COMMIT / IMPEACH COMMIT in the current round.
+    pub committed: Option<Vote>,
+    /// Own lock and the P-certificate behind it.
+    pub lock: Option<(u32, LockProof)>,
+    /// The sealed normal block of this height this validator prepared in the current
+    /// round, or else the PRE-PREPARE it holds (its own, if it proposed), unless it is the
+    /// locked block (kept above). Restored only if its seal is valid, so a restarted
+    /// validator commits its good copy when the COMMITs arrive.
+    pub prepared_block: Option<Block>,
+    /// Whether this node sealed a proposal at this height (a second one is equivocation).
+    pub proposed: bool,
+    /// Whether this node sent its leader proposal in the current round.
+    pub led: bool,
+}
+
+impl WireMessage for Persisted {
+    const TAG: u16 = 0x0207;
+    const MAX_ENCODED_LEN: usize =
+        <Message as WireMessage>::MAX_ENCODED_LEN + <Block as WireMessage>::MAX_ENCODED_LEN + 1024;
 }
 
 /// Evidence of misbehaviour.

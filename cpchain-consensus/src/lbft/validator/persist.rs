@@ -1,53 +1,15 @@
-//! Crash safety: the record a validator persists before acting, and the restart from it.
+//! Crash safety: the restart from the record a validator persisted before acting (the
+//! record itself, [`Persisted`], is in `output.rs` with the other types the validator hands
+//! its host, so that the two files do not import each other).
 
-use super::{Validator, ValidatorOutput};
+use super::{Persisted, Validator, ValidatorOutput};
 use crate::lbft::block::{Block, Header};
 use crate::lbft::config::Config;
 use crate::lbft::error::{BlockError, ConfigError, Rejected};
 use crate::lbft::message::{LockProof, Message, Validate};
 use crate::lbft::schedule::ProposerSchedule;
-use crate::lbft::vote::{Phase, Vote};
-use cpchain_core::{Timestamp, WireMessage};
-use serde::{Deserialize, Serialize};
-
-/// What a validator must keep across a crash: everything it has signed at the current
-/// height and round, its lock, and the sealed block it prepared or proposed (version 2,
-/// tag `0x0207`; version 1, tag `0x0204`, kept no block but the locked one, so a restarted
-/// validator forgot its good copy, issue 12 item 0). A v1 record does not decode (wrong
-/// tag): upgrade a validator between heights, not with votes of the current height on
-/// disk, since [`Validator::new`] at the chain head knows nothing it signed there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Persisted {
-    /// Chain id, checked on restore.
-    pub chain_id: u64,
-    /// The last decided block's header; the current height is the next.
-    pub parent: Header,
-    /// Current round.
-    pub round: u32,
-    /// When the current round started.
-    pub round_start: Timestamp,
-    /// Own PREPARE / IMPEACH PREPARE in the current round.
-    pub prepared: Option<Vote>,
-    /// Own COMMIT / IMPEACH COMMIT in the current round.
-    pub committed: Option<Vote>,
-    /// Own lock and the P-certificate behind it.
-    pub lock: Option<(u32, LockProof)>,
-    /// The sealed normal block of this height this validator prepared in the current
-    /// round, or else the PRE-PREPARE it holds (its own, if it proposed), unless it is the
-    /// locked block (kept above). Restored only if its seal is valid, so a restarted
-    /// validator commits its good copy when the COMMITs arrive.
-    pub prepared_block: Option<Block>,
-    /// Whether this node sealed a proposal at this height (a second one is equivocation).
-    pub proposed: bool,
-    /// Whether this node sent its leader proposal in the current round.
-    pub led: bool,
-}
-
-impl WireMessage for Persisted {
-    const TAG: u16 = 0x0207;
-    const MAX_ENCODED_LEN: usize =
-        <Message as WireMessage>::MAX_ENCODED_LEN + <Block as WireMessage>::MAX_ENCODED_LEN + 1024;
-}
+use crate::lbft::vote::Phase;
+use cpchain_core::Timestamp;
 
 impl<S: ProposerSchedule> Validator<S> {
     /// Restart a validator: the one call a host makes when it starts with state on disk
