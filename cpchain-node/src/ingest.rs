@@ -17,15 +17,13 @@
 //! * Transactions travel in batches ([`encode_batch`]): one gossip message and one
 //!   gossipsub signature per batch, not per transaction.
 
+pub use crate::tx::{check_one, recover_each, recoveries, MAX_TX_BYTES};
 use crate::tx::{tx_hash, Checked, Transaction, TxError};
 use cpchain_core::{Address, Hash};
 use std::collections::{HashMap, VecDeque};
 
 /// Most transactions in one batch (one `POST /txs` request, one gossip message).
 pub const MAX_BATCH_TXS: usize = 4_096;
-
-/// Largest encoded transaction the node takes (the API refuses longer ones as `decode`).
-pub const MAX_TX_BYTES: usize = 1_024;
 
 /// Heap bytes one [`SenderCache`] entry may cost: the map slot (hash, address, control
 /// byte) and the FIFO slot, both tables growing by doubling (so up to twice the slots in
@@ -93,64 +91,6 @@ impl SenderCache {
     pub fn stats(&self) -> (u64, u64) {
         (self.hits, self.misses)
     }
-}
-
-static RECOVERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Signature recoveries this process has made through [`check_one`] (every path a node
-/// recovers a transaction's sender on): the measure of "once per transaction per node".
-pub fn recoveries() -> u64 {
-    RECOVERIES.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
-/// Decode, check the chain id of and recover the sender of one encoded transaction.
-pub fn check_one(bytes: &[u8], chain_id: u64) -> Result<Checked, TxError> {
-    if bytes.len() > MAX_TX_BYTES {
-        return Err(TxError::Decode);
-    }
-    let tx = Transaction::from_bytes(bytes)?;
-    if tx.body.chain_id != chain_id {
-        return Err(TxError::WrongChain(tx.body.chain_id));
-    }
-    RECOVERIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let sender = tx.sender()?;
-    Ok(Checked {
-        tx,
-        sender,
-        hash: tx_hash(bytes),
-        bytes: bytes.to_vec(),
-    })
-}
-
-/// [`check_one`] for each of `txs`, split over every core (one result per transaction,
-/// in order). Runs on the caller's thread plus scoped threads: call it off the node loop.
-pub fn recover_each(txs: &[Vec<u8>], chain_id: u64) -> Vec<Result<Checked, TxError>> {
-    let n = cores();
-    if txs.len() < 32 || n < 2 {
-        return txs.iter().map(|b| check_one(b, chain_id)).collect();
-    }
-    let chunk = txs.len().div_ceil(n);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = txs
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(|b| check_one(b, chain_id)).collect::<Vec<_>>()))
-            .collect();
-        let mut out = Vec::with_capacity(txs.len());
-        for (h, c) in handles.into_iter().zip(txs.chunks(chunk)) {
-            match h.join() {
-                Ok(v) => out.extend(v),
-                // A panic in a recovery is a bug; refuse the chunk rather than unwind.
-                Err(_) => out.extend(c.iter().map(|_| Err(TxError::BadSignature))),
-            }
-        }
-        out
-    })
 }
 
 /// A block's transactions, checked, with senders from `cache` where it has them and

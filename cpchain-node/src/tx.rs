@@ -184,12 +184,71 @@ pub struct Checked {
     pub bytes: Vec<u8>,
 }
 
-/// Decode and recover the senders of `txs`, on every core
-/// ([`crate::ingest::recover_each`]); `Err` on the first that fails.
+/// Largest encoded transaction the node takes (the API refuses longer ones as `decode`).
+pub const MAX_TX_BYTES: usize = 1_024;
+
+static RECOVERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Signature recoveries this process has made through [`check_one`] (every path a node
+/// recovers a transaction's sender on): the measure of "once per transaction per node".
+pub fn recoveries() -> u64 {
+    RECOVERIES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Decode, check the chain id of and recover the sender of one encoded transaction.
+pub fn check_one(bytes: &[u8], chain_id: u64) -> Result<Checked, TxError> {
+    if bytes.len() > MAX_TX_BYTES {
+        return Err(TxError::Decode);
+    }
+    let tx = Transaction::from_bytes(bytes)?;
+    if tx.body.chain_id != chain_id {
+        return Err(TxError::WrongChain(tx.body.chain_id));
+    }
+    RECOVERIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let sender = tx.sender()?;
+    Ok(Checked {
+        tx,
+        sender,
+        hash: tx_hash(bytes),
+        bytes: bytes.to_vec(),
+    })
+}
+
+/// [`check_one`] for each of `txs`, split over every core (one result per transaction,
+/// in order). Runs on the caller's thread plus scoped threads: call it off the node loop.
+pub fn recover_each(txs: &[Vec<u8>], chain_id: u64) -> Vec<Result<Checked, TxError>> {
+    let n = cores();
+    if txs.len() < 32 || n < 2 {
+        return txs.iter().map(|b| check_one(b, chain_id)).collect();
+    }
+    let chunk = txs.len().div_ceil(n);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = txs
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(|b| check_one(b, chain_id)).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(txs.len());
+        for (h, c) in handles.into_iter().zip(txs.chunks(chunk)) {
+            match h.join() {
+                Ok(v) => out.extend(v),
+                // A panic in a recovery is a bug; refuse the chunk rather than unwind.
+                Err(_) => out.extend(c.iter().map(|_| Err(TxError::BadSignature))),
+            }
+        }
+        out
+    })
+}
+
+/// Decode and recover the senders of `txs`, on every core ([`recover_each`]); `Err` on
+/// the first that fails.
 pub fn check_all(txs: &[Vec<u8>], chain_id: u64) -> Result<Vec<Checked>, TxError> {
-    crate::ingest::recover_each(txs, chain_id)
-        .into_iter()
-        .collect()
+    recover_each(txs, chain_id).into_iter().collect()
 }
 
 /// Account changes of a block on top of the stored state.
@@ -314,7 +373,7 @@ impl Mempool {
         if self.hashes.contains(&tx_hash(bytes)) {
             return Err(TxError::Duplicate);
         }
-        let c = crate::ingest::check_one(bytes, chain_id)?;
+        let c = check_one(bytes, chain_id)?;
         self.admit_checked(c, load)
     }
 
@@ -504,7 +563,7 @@ mod tests {
         };
         let txs: Vec<Checked> = (0..10)
             .map(|n| transfer(&k, spec.chain_id, n, 1))
-            .map(|b| crate::ingest::check_one(&b, spec.chain_id).expect("valid"))
+            .map(|b| check_one(&b, spec.chain_id).expect("valid"))
             .collect();
         let per = txs[0].bytes.len() + MEMPOOL_ENTRY_OVERHEAD;
         // Room for 3 by bytes, 100 by count.
