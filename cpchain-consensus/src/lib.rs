@@ -9,7 +9,9 @@
 //! from `poll_output`: broadcasts, `Persist` before any dependent send, content checks,
 //! committed blocks with their certificates, and faults as evidence), the wire messages
 //! (tags `0x0200`–`0x0207`), and light verification of VALIDATE messages for ordinary
-//! nodes ([`lbft::light`]). It is Byzantine-safe where the paper's rule is not: impeach
+//! nodes ([`lbft::light`]). A fault's evidence crosses the wire as an
+//! [`evidence::Evidence`] (tag `0x0208`) that anyone holding the committee checks with
+//! [`evidence::verify_evidence`]. It is Byzantine-safe where the paper's rule is not: impeach
 //! certificates need `2f + 1` by default, and heights have Tendermint-style rounds with
 //! locks. The safety and liveness arguments, with the tests guarding each invariant, are
 //! in the [`lbft`] module docs.
@@ -17,7 +19,7 @@
 //! # DPoR
 //! [`dpor`] decides who proposes: RNode pools and admission proofs, RPT reputation, the
 //! seeded committee election at each term checkpoint, the per-height proposer
-//! [`dpor::Schedule`] the LBFT engine consumes, block and economy-pool rewards, the §4 free
+//! [`dpor::Schedule`] the LBFT engine consumes (it implements `lbft::ProposerSchedule`), block and economy-pool rewards, the §4 free
 //! transaction quota and the §2.6.3 DDoS whitelist. All of it is integer-only and
 //! deterministic; see the module docs for the rules and the deviations from mainnet.
 //!
@@ -41,6 +43,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod dpor;
+pub mod evidence;
 pub mod lbft;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -126,6 +126,11 @@
 #define CPCHAIN_LBFT_PERSISTED_MAX_LEN 2841664
 #endif
 
+#if defined(CPCHAIN_ALLOC)
+// Largest `FAULT` output's bytes (encoded evidence): a buffer of this size holds any.
+#define CPCHAIN_LBFT_EVIDENCE_MAX_LEN 512
+#endif
+
 // Bytes of the longest message text plus its NUL terminator, rounded up: a buffer of this
 // size always suffices for `cpchain_result_message`.
 #define CPCHAIN_RESULT_MESSAGE_MAX 128
@@ -363,6 +368,19 @@ enum cpchain_result
   CPCHAIN_RESULT_LBFT_ALREADY_PROPOSED = 7561,
   // The proposal window of this height is over.
   CPCHAIN_RESULT_LBFT_WINDOW_CLOSED = 7562,
+  // The DPoR schedule was made for another chain spec (term length or committee size).
+  CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH = 7563,
+  // Evidence whose two items agree: no conflict, nobody to blame.
+  CPCHAIN_RESULT_LBFT_EVIDENCE_NO_CONFLICT = 7570,
+  // Evidence whose two items are about different slots (signer, height, round, phase
+  // or parent differ).
+  CPCHAIN_RESULT_LBFT_EVIDENCE_DIFFERENT_SLOTS = 7571,
+  // Evidence with a signature or seal that does not verify for its signer.
+  CPCHAIN_RESULT_LBFT_EVIDENCE_BAD_SIGNATURE = 7572,
+  // Evidence signed by a non-member of the committee, or not by the round's leader.
+  CPCHAIN_RESULT_LBFT_EVIDENCE_NOT_MEMBER = 7573,
+  // Evidence about an impeach block, which nobody seals.
+  CPCHAIN_RESULT_LBFT_EVIDENCE_IMPEACH_BLOCK = 7574,
   // Another LBFT error (a newer SDK error this build maps coarsely).
   CPCHAIN_RESULT_LBFT_OTHER = 7599,
   // One address appears twice among the RPT observations or election candidates.
@@ -546,6 +564,38 @@ typedef uint32_t cpchain_seat_kind;
 #endif
 
 #if defined(CPCHAIN_ALLOC)
+// What the validator made of a peer's message: whether to relay it and whether to blame
+// the peer that delivered it (for a host that scores peers, as gossipsub does).
+enum cpchain_lbft_verdict_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+#if defined(CPCHAIN_ALLOC)
+  // Taken in (or buffered for its later height): relay it.
+  CPCHAIN_LBFT_VERDICT_KIND_ACCEPT = 0,
+#endif
+#if defined(CPCHAIN_ALLOC)
+  // Dropped without blame (a duplicate, a stale or too-early message): do not relay,
+  // do not penalise.
+  CPCHAIN_LBFT_VERDICT_KIND_IGNORE = 1,
+#endif
+#if defined(CPCHAIN_ALLOC)
+  // Dropped as invalid in itself (undecodable, badly signed, a bad seal): do not relay;
+  // the deliverer relayed what no honest node relays.
+  CPCHAIN_LBFT_VERDICT_KIND_REJECT = 2,
+#endif
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cpchain_lbft_verdict_kind cpchain_lbft_verdict_kind;
+#else
+typedef uint32_t cpchain_lbft_verdict_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+#endif
+
+#if defined(CPCHAIN_ALLOC)
 // What `cpchain_lbft_validator_poll` wrote, in the order the host must act on it.
 enum cpchain_lbft_output_kind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -580,8 +630,10 @@ enum cpchain_lbft_output_kind
   CPCHAIN_LBFT_OUTPUT_KIND_COMMIT = 5,
 #endif
 #if defined(CPCHAIN_ALLOC)
-  // A peer misbehaved: `info.fault` says how and `info.peer` who (when known); for vote
-  // equivocation the bytes are the two encoded votes, back to back.
+  // A peer misbehaved: `info.fault` says how and `info.peer` who (for a bad seal, the
+  // deliverer). The bytes are the encoded evidence (at most
+  // `CPCHAIN_LBFT_EVIDENCE_MAX_LEN`), which `cpchain_lbft_verify_evidence` checks;
+  // none (length 0) for a bad seal, which proves nothing about anyone.
   CPCHAIN_LBFT_OUTPUT_KIND_FAULT = 6,
 #endif
 };
@@ -631,6 +683,55 @@ enum cpchain_lbft_fault
 typedef enum cpchain_lbft_fault cpchain_lbft_fault;
 #else
 typedef uint32_t cpchain_lbft_fault;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+#endif
+
+#if defined(CPCHAIN_ALLOC)
+// Why an illicit block was refused, as the reporting validator judged it.
+enum cpchain_lbft_illicit_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+#if defined(CPCHAIN_ALLOC)
+  // Not an illicit-block offence.
+  CPCHAIN_LBFT_ILLICIT_REASON_NONE = 0,
+#endif
+#if defined(CPCHAIN_ALLOC)
+  // Not the scheduled proposer (re-check with the schedule).
+  CPCHAIN_LBFT_ILLICIT_REASON_WRONG_PROPOSER = 1,
+#endif
+#if defined(CPCHAIN_ALLOC)
+  // A normal block with a zero coinbase.
+  CPCHAIN_LBFT_ILLICIT_REASON_ZERO_COINBASE = 2,
+#endif
+#if defined(CPCHAIN_ALLOC)
+  // Timestamp outside the proposal window (re-check with the parent header).
+  CPCHAIN_LBFT_ILLICIT_REASON_TIMESTAMP = 3,
+#endif
+#if defined(CPCHAIN_ALLOC)
+  // Body over the size or count limit (re-check with the body).
+  CPCHAIN_LBFT_ILLICIT_REASON_TOO_LARGE = 4,
+#endif
+#if defined(CPCHAIN_ALLOC)
+  // The body does not match the transaction root (re-check with the body).
+  CPCHAIN_LBFT_ILLICIT_REASON_TX_ROOT = 5,
+#endif
+#if defined(CPCHAIN_ALLOC)
+  // The reporter's host judged the transactions invalid.
+  CPCHAIN_LBFT_ILLICIT_REASON_CONTENT = 6,
+#endif
+#if defined(CPCHAIN_ALLOC)
+  // Another header rule (wrong chain, height or parent).
+  CPCHAIN_LBFT_ILLICIT_REASON_OTHER = 7,
+#endif
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cpchain_lbft_illicit_reason cpchain_lbft_illicit_reason;
+#else
+typedef uint32_t cpchain_lbft_illicit_reason;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 #endif
@@ -1013,6 +1114,17 @@ typedef struct {
 } cpchain_secret_key_storage;
 
 #if defined(CPCHAIN_ALLOC)
+// The verdict on one message from `cpchain_lbft_validator_handle_bytes`.
+typedef struct {
+  // Accept, ignore or reject.
+  cpchain_lbft_verdict_kind kind;
+  // Why it was dropped (`CPCHAIN_RESULT_LBFT_*` or `CPCHAIN_RESULT_DECODE_*`, the codes
+  // the engine counts by); `CPCHAIN_RESULT_OK` when accepted.
+  cpchain_result reason;
+} cpchain_lbft_verdict;
+#endif
+
+#if defined(CPCHAIN_ALLOC)
 // Facts about a polled output beside its bytes.
 typedef struct {
   // For `SEND`, the recipient; for `FAULT`, the offender when known; zero otherwise.
@@ -1024,6 +1136,25 @@ typedef struct {
   // For `FAULT`, its kind.
   cpchain_lbft_fault fault;
 } cpchain_lbft_output_info;
+#endif
+
+#if defined(CPCHAIN_ALLOC)
+// What verified evidence proves (`cpchain_lbft_verify_evidence`).
+typedef struct {
+  // How: equivocation, proposer or leader equivocation, or an illicit block.
+  cpchain_lbft_fault fault;
+  // Who: the voter, proposer or leader whose signatures the evidence holds.
+  uint8_t offender[20];
+  // At which height.
+  uint64_t height;
+  // Whether `round` is meaningful (votes and leader proposals).
+  bool has_round;
+  // In which round.
+  uint32_t round;
+  // For an illicit block, the reporter's reason (only the seal is proven: see
+  // `cpchain_lbft_verify_evidence`).
+  cpchain_lbft_illicit_reason reason;
+} cpchain_lbft_offence;
 #endif
 
 #if defined(CPCHAIN_PRE)
@@ -1964,6 +2095,30 @@ cpchain_result cpchain_lbft_verify_validate(const cpchain_chain_spec *spec,
 #endif
 
 #if defined(CPCHAIN_ALLOC)
+// `cpchain_lbft_verify_validate` for a chain whose proposers come from a DPoR schedule:
+// the seal must be that of `schedule`'s proposer of the block's height (default proposers,
+// or the elected committee of its term; a term whose committee is not installed admits
+// only the impeach block). The schedule is read for the call, not kept; it must have been
+// made from `spec` (`CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH` otherwise). Refusals as
+// `cpchain_lbft_verify_validate`.
+//
+// # Safety
+//
+// `spec` and `schedule` live handles (`schedule` not in use by another thread); every
+// (pointer, length) readable; `signatures` a writable `size_t`.
+cpchain_result cpchain_lbft_verify_validate_dpor(const cpchain_chain_spec *spec,
+                                                 const uint8_t *validators,
+                                                 size_t n_validators,
+                                                 const cpchain_dpor_schedule *schedule,
+                                                 uint32_t impeach_quorum,
+                                                 const uint8_t *parent,
+                                                 size_t parent_len,
+                                                 const uint8_t *validate,
+                                                 size_t validate_len,
+                                                 size_t *signatures);
+#endif
+
+#if defined(CPCHAIN_ALLOC)
 // Make a validator for the height after `parent` (an encoded header: genesis, or the
 // host's chain head), at `now_ms`. `key` is this validator's identity (copied: the key
 // handle may be freed afterwards) and must be in `validators` (33-byte compressed keys, the
@@ -2022,6 +2177,63 @@ cpchain_result cpchain_lbft_validator_restore(const cpchain_chain_spec *spec,
 #endif
 
 #if defined(CPCHAIN_ALLOC)
+// `cpchain_lbft_validator_new` with a DPoR proposer schedule instead of a fixed
+// rotation: the validator takes a copy of `schedule` as it is now (default proposers and
+// the committees installed so far); the schedule handle stays the caller's and may be
+// freed at once. Install each later election with `cpchain_lbft_validator_set_schedule`
+// (see the module docs). `schedule` must have been made from the same chain spec as
+// `spec` (`CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH` otherwise). `*out` is NULL on any error.
+//
+// # Safety
+//
+// `spec`, `key` and `schedule` live handles (`schedule` not in use by another thread);
+// every (pointer, length) readable; `out` a writable pointer.
+cpchain_result cpchain_lbft_validator_new_dpor(const cpchain_chain_spec *spec,
+                                               const cpchain_secret_key *key,
+                                               const uint8_t *validators,
+                                               size_t n_validators,
+                                               const cpchain_dpor_schedule *schedule,
+                                               uint32_t impeach_quorum,
+                                               const uint8_t *parent,
+                                               size_t parent_len,
+                                               uint64_t now_ms,
+                                               cpchain_lbft_validator **out);
+#endif
+
+#if defined(CPCHAIN_ALLOC)
+// `cpchain_lbft_validator_restore` with a DPoR proposer schedule (copied, as in
+// `cpchain_lbft_validator_new_dpor`). The persisted record does not hold the schedule:
+// pass the host's schedule with every election up to the restart installed.
+//
+// # Safety
+//
+// As `cpchain_lbft_validator_new_dpor`.
+cpchain_result cpchain_lbft_validator_restore_dpor(const cpchain_chain_spec *spec,
+                                                   const cpchain_secret_key *key,
+                                                   const uint8_t *validators,
+                                                   size_t n_validators,
+                                                   const cpchain_dpor_schedule *schedule,
+                                                   uint32_t impeach_quorum,
+                                                   const uint8_t *persisted,
+                                                   size_t persisted_len,
+                                                   cpchain_lbft_validator **out);
+#endif
+
+#if defined(CPCHAIN_ALLOC)
+// Replace the validator's proposer schedule with a fresh copy of `schedule`: call it after
+// every election installed in the host's schedule (at the latest before the first height
+// of the term it serves). A validator made with a fixed rotation switches to the DPoR
+// schedule. `CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH` for a schedule of another chain spec;
+// the validator is unchanged on any error.
+//
+// # Safety
+//
+// `v` and `schedule` live handles, neither in use by another thread.
+cpchain_result cpchain_lbft_validator_set_schedule(cpchain_lbft_validator *v,
+                                                   const cpchain_dpor_schedule *schedule);
+#endif
+
+#if defined(CPCHAIN_ALLOC)
 // Give a (restored or fresh) validator a VALIDATE (bare or enveloped) from the host's
 // chain, so it can hand decided blocks to lagging peers: first the chain head's, then
 // older ones, newest first. Checked like a message: it must link to the head (or to the
@@ -2065,18 +2277,22 @@ void cpchain_lbft_validator_free(cpchain_lbft_validator *v);
 // messages authenticate themselves). A peer's bad message is not the caller's error
 // (issue 13, the SDK's machine contract): it returns `CPCHAIN_RESULT_OK`, is dropped and
 // counted by reason inside the engine, and leaves the state unchanged apart from counters
-// and `FAULT` outputs; poll afterwards either way. Errors are the caller's own (a NULL or
-// a wrong length, a busy or poisoned handle).
+// and `FAULT` outputs; poll afterwards either way. `*verdict` (when `verdict` is not
+// NULL) says whether the message was accepted, ignored or rejected and why, for a host
+// that scores its peers. Errors are the caller's own (a NULL or a wrong length, a busy or
+// poisoned handle); `*verdict` is not written then.
 //
 // # Safety
 //
-// `v` a live handle; `from` readable for `from_len` bytes, `bytes` for `len`.
+// `v` a live handle; `from` readable for `from_len` bytes, `bytes` for `len`; `verdict`
+// NULL or writable.
 cpchain_result cpchain_lbft_validator_handle_bytes(cpchain_lbft_validator *v,
                                                    uint64_t now_ms,
                                                    const uint8_t *from,
                                                    size_t from_len,
                                                    const uint8_t *bytes,
-                                                   size_t len);
+                                                   size_t len,
+                                                   cpchain_lbft_verdict *verdict);
 #endif
 
 #if defined(CPCHAIN_ALLOC)
@@ -2149,6 +2365,32 @@ cpchain_result cpchain_lbft_validator_poll(cpchain_lbft_validator *v,
                                            size_t *out_len,
                                            cpchain_lbft_output_kind *kind,
                                            cpchain_lbft_output_info *info);
+#endif
+
+#if defined(CPCHAIN_ALLOC)
+// Check the bytes of a `FAULT` output (from any validator: they need not be ours) against
+// the committee `validators` (`n_validators` compressed keys of 33 bytes, the spec's
+// `3f + 1`) of the chain `spec` describes, and say who misbehaved in `*out`: both
+// signatures of an equivocation verify for one signer about one slot and conflict; an
+// illicit block's seal is its proposer's. The reason of an illicit block is the
+// reporter's claim: a stranger re-checks it with the parent header or the body (or not
+// at all, for `CONTENT`, the reporter's own judgement of the transactions).
+//
+// Refusals: `CPCHAIN_RESULT_DECODE_*` for bytes that are not evidence,
+// `CPCHAIN_RESULT_LBFT_WRONG_CHAIN`, `..._LBFT_EVIDENCE_NO_CONFLICT`,
+// `..._EVIDENCE_DIFFERENT_SLOTS`, `..._EVIDENCE_BAD_SIGNATURE`, `..._EVIDENCE_NOT_MEMBER`,
+// `..._EVIDENCE_IMPEACH_BLOCK`, and the committee errors of
+// `cpchain_lbft_verify_validate`. `*out` is zeroed (`fault` NONE) on any error.
+//
+// # Safety
+//
+// `spec` a live handle; every (pointer, length) readable; `out` writable.
+cpchain_result cpchain_lbft_verify_evidence(const cpchain_chain_spec *spec,
+                                            const uint8_t *validators,
+                                            size_t n_validators,
+                                            const uint8_t *evidence_bytes,
+                                            size_t evidence_len,
+                                            cpchain_lbft_offence *out);
 #endif
 
 // Write the readable text of `result` into `buf`, NUL-terminated, for logs and error

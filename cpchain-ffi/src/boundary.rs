@@ -484,7 +484,7 @@ impl<T> Drop for ExclusiveGuard<'_, T> {
 
 /// An output taken from a machine and converted for C: the bytes that go to the caller's
 /// buffer (the kind and info beside them are the handle's own business).
-#[cfg_attr(not(feature = "pre"), allow(dead_code))] // only the sharing handles use it yet
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))] // the validator and sharing handles use it
 pub(crate) trait PolledBytes {
     /// The bytes for the caller's buffer.
     fn bytes(&self) -> &[u8];
@@ -493,14 +493,14 @@ pub(crate) trait PolledBytes {
 /// The one pending-output wrapper of every C handle whose machine has outputs (issue 13):
 /// the machine and the output it handed out that did not fit the caller's buffer yet,
 /// which the next poll hands out again, so a too-small buffer loses nothing.
-#[cfg_attr(not(feature = "pre"), allow(dead_code))] // only the sharing handles use it yet
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))] // the validator and sharing handles use it
 pub(crate) struct Driven<M, P> {
     /// The machine (any `cpchain_core::machine::Machine`, or a hand-rolled one).
     pub(crate) machine: M,
     pending: Option<P>,
 }
 
-#[cfg_attr(not(feature = "pre"), allow(dead_code))] // only the sharing handles use it yet
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))] // the validator and sharing handles use it
 impl<M, P: PolledBytes> Driven<M, P> {
     /// Wrap `machine` with nothing pending.
     pub(crate) fn new(machine: M) -> Self {
@@ -545,7 +545,7 @@ impl<M, P: PolledBytes> Driven<M, P> {
 /// # Safety
 ///
 /// `has_deadline` and `deadline_ms` writable (NULL is refused).
-#[cfg_attr(not(feature = "pre"), allow(dead_code))] // only the sharing handles use it yet
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))] // the validator and sharing handles use it
 pub(crate) unsafe fn write_deadline(
     next: Option<cpchain_core::Timestamp>,
     has_deadline: *mut bool,

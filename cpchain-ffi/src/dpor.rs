@@ -316,6 +316,47 @@ impl From<ScheduleError> for cpchain_result {
     }
 }
 
+/// A copy of the schedule behind the handle `s`, for a validator of `spec`: the handle
+/// stays the caller's. A schedule made from another chain spec is
+/// `CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH`.
+///
+/// # Safety
+///
+/// `s` a live handle.
+pub(crate) unsafe fn schedule_copy(
+    s: *const cpchain_dpor_schedule,
+    spec: &cpchain_core::ChainSpec,
+) -> FfiResult<Schedule> {
+    // SAFETY: forwarded from this function's contract.
+    let s = unsafe { schedule_ref(s) }?;
+    let copy = s.inner.lock()?.clone();
+    if copy.spec() == spec {
+        Ok(copy)
+    } else {
+        Err(cpchain_result::LbftScheduleMismatch)
+    }
+}
+
+/// Run `f` on the schedule behind the handle `s`, held for the call (no copy); a schedule
+/// made from a chain spec other than `spec` is `CPCHAIN_RESULT_LBFT_SCHEDULE_MISMATCH`.
+///
+/// # Safety
+///
+/// `s` a live handle.
+pub(crate) unsafe fn with_schedule<R>(
+    s: *const cpchain_dpor_schedule,
+    spec: &cpchain_core::ChainSpec,
+    f: impl FnOnce(&Schedule) -> FfiResult<R>,
+) -> FfiResult<R> {
+    // SAFETY: forwarded from this function's contract.
+    let s = unsafe { schedule_ref(s) }?;
+    let g = s.inner.lock()?;
+    if g.spec() != spec {
+        return Err(cpchain_result::LbftScheduleMismatch);
+    }
+    f(&g)
+}
+
 /// Borrow a schedule handle.
 ///
 /// # Safety

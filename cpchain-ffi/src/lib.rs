@@ -97,6 +97,10 @@
 //!   also makes a share grant.
 //! * `tests/ffi_agrees_with_rust.rs`: the C entry points, called from Rust, give the same
 //!   bytes and the same errors as the Rust API, on fixed and random input.
+//! * `tests/c/test_lbft_dpor.c`: four validators on a DPoR schedule across term boundaries
+//!   into an elected committee, and each attributable fault's evidence verified (run under
+//!   ASan and valgrind); `tests/evidence_agrees_with_rust.rs`: the `FAULT` bytes equal the
+//!   Rust evidence of the same fault.
 //!
 //! # Areas
 //!
@@ -105,7 +109,7 @@
 //! | keys, signing, recovery, addresses | `cpchain_secret_key_*`, `cpchain_signature_*`, `cpchain_public_key_*`, `cpchain_address_*` | 71xx, 72xx |
 //! | AEAD | `cpchain_aead_*` | 71xx |
 //! | chain parameters | `cpchain_chain_spec_*` | 74xx |
-//! | LBFT validator (with crash restore), light verification | `cpchain_lbft_*` | 75xx |
+//! | LBFT validator (with crash restore, on a fixed rotation or a copied DPoR schedule), light verification, fault evidence | `cpchain_lbft_*` | 75xx |
 //! | DPoR: RPT, election, proposer schedule | `cpchain_rpt_compute`, `cpchain_elect`, `cpchain_dpor_schedule_*` | 76xx |
 //! | data chains: writer, reader | `cpchain_chain_*`, `cpchain_records_next` | 77xx |
 //! | authorised sharing (feature `pre` only) | `cpchain_share_owner_*`, `cpchain_share_proxy_*`, `cpchain_share_grantee_*` | 78xx |

@@ -176,6 +176,19 @@ pub enum cpchain_result {
     LbftAlreadyProposed = 7561,
     /// The proposal window of this height is over.
     LbftWindowClosed = 7562,
+    /// The DPoR schedule was made for another chain spec (term length or committee size).
+    LbftScheduleMismatch = 7563,
+    /// Evidence whose two items agree: no conflict, nobody to blame.
+    LbftEvidenceNoConflict = 7570,
+    /// Evidence whose two items are about different slots (signer, height, round, phase
+    /// or parent differ).
+    LbftEvidenceDifferentSlots = 7571,
+    /// Evidence with a signature or seal that does not verify for its signer.
+    LbftEvidenceBadSignature = 7572,
+    /// Evidence signed by a non-member of the committee, or not by the round's leader.
+    LbftEvidenceNotMember = 7573,
+    /// Evidence about an impeach block, which nobody seals.
+    LbftEvidenceImpeachBlock = 7574,
     /// Another LBFT error (a newer SDK error this build maps coarsely).
     LbftOther = 7599,
     /// One address appears twice among the RPT observations or election candidates.
@@ -376,6 +389,12 @@ impl cpchain_result {
         cpchain_result::LbftNotScheduled,
         cpchain_result::LbftAlreadyProposed,
         cpchain_result::LbftWindowClosed,
+        cpchain_result::LbftScheduleMismatch,
+        cpchain_result::LbftEvidenceNoConflict,
+        cpchain_result::LbftEvidenceDifferentSlots,
+        cpchain_result::LbftEvidenceBadSignature,
+        cpchain_result::LbftEvidenceNotMember,
+        cpchain_result::LbftEvidenceImpeachBlock,
         cpchain_result::LbftOther,
         cpchain_result::DporDuplicateCandidate,
         cpchain_result::DporTooManyCandidates,
@@ -524,6 +543,12 @@ impl cpchain_result {
             R::LbftNotScheduled => "not the scheduled proposer",
             R::LbftAlreadyProposed => "already proposed at this height",
             R::LbftWindowClosed => "proposal window closed",
+            R::LbftScheduleMismatch => "the DPoR schedule is for another chain spec",
+            R::LbftEvidenceNoConflict => "evidence items do not conflict",
+            R::LbftEvidenceDifferentSlots => "evidence items are about different slots",
+            R::LbftEvidenceBadSignature => "an evidence signature does not verify",
+            R::LbftEvidenceNotMember => "evidence signer is not a member or not the round's leader",
+            R::LbftEvidenceImpeachBlock => "evidence about an impeach block",
             R::LbftOther => "LBFT operation failed",
             R::DporDuplicateCandidate => "duplicate candidate address",
             R::DporTooManyCandidates => "more candidates than the chain spec allows",

@@ -1052,3 +1052,65 @@ mod sharing {
         assert!(then < 64 * 1024, "{then}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// LBFT fault evidence (issue 13): anyone's bytes, a bounded heap, nothing kept.
+// ---------------------------------------------------------------------------------------
+
+/// Heap a `cpchain_lbft_verify_evidence` call may use at its peak with a committee of four
+/// (the decoded committee keys and the set; the evidence itself holds no heap: votes,
+/// headers and proposal claims are fixed-size fields). Measured: 800 B (2026-12-06).
+const EVIDENCE_CALL_HEAP_MAX: isize = 4096;
+
+#[test]
+fn lbft_evidence_costs_a_bounded_heap_and_keeps_nothing() {
+    let keys: Vec<[u8; 33]> = (0..4u8)
+        .map(|i| {
+            SecretKey::from_bytes(&[0x70 + i; 32])
+                .unwrap()
+                .public_key()
+                .to_compressed()
+        })
+        .collect();
+    let mut spec = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { cpchain_chain_spec_devnet(&mut spec) },
+        cpchain_result::Ok
+    );
+    let mut worst = 0isize;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    // Garbage of every length up to the cap (with the evidence envelope's tag, so the body
+    // is parsed), and inputs far above it (refused before parsing).
+    for len in (0..=CPCHAIN_LBFT_EVIDENCE_MAX_LEN).chain([513, 4096, 1 << 20]) {
+        let mut bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        if len >= 4 {
+            bytes[..4].copy_from_slice(&[1, 0x02, 0x08, (len % 4) as u8]);
+        }
+        let mut o: cpchain_lbft_offence = unsafe { std::mem::zeroed() };
+        let before = reset_peak();
+        let r = unsafe {
+            cpchain_lbft_verify_evidence(
+                spec,
+                keys.as_ptr().cast(),
+                4,
+                bytes.as_ptr(),
+                bytes.len(),
+                &mut o,
+            )
+        };
+        assert_ne!(r, cpchain_result::Ok);
+        assert_ne!(r, cpchain_result::Panic);
+        assert_eq!(live(), before, "a refused call keeps nothing");
+        worst = worst.max(peak() - before);
+    }
+    unsafe { cpchain_chain_spec_free(spec) };
+    println!("cpchain_lbft_verify_evidence: peak heap {worst} B per call (bound {EVIDENCE_CALL_HEAP_MAX} B)");
+    assert!(worst <= EVIDENCE_CALL_HEAP_MAX, "{worst}");
+}

@@ -4,6 +4,8 @@
 #      with -Wconversion; with clang -Weverything too when clang is installed);
 #   2. the C tests (tests/c/test_cpchain.c) under AddressSanitizer + UBSan, static library;
 #   3. the same tests under valgrind --leak-check=full --error-exitcode=1, static library;
+#      likewise the LBFT validator on a DPoR schedule and fault evidence
+#      (tests/c/test_lbft_dpor.c), under ASan + UBSan and under valgrind;
 #   4. the exported symbols of the shared library (cdylib) against the header, and the same
 #      tests against it;
 #   5. the C++17 test program (tests/c/header_cpp17.cpp), static library;
@@ -123,6 +125,18 @@ gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -O0 \
   "$src/test_cpchain.c" "$static_lib" "${sys_libs[@]}" -o "$work/test_valgrind"
 run_counted "valgrind" valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \
   --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 "$work/test_valgrind"
+
+# 2b, 3b. The validator on a DPoR schedule across term boundaries, and fault evidence.
+gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -O1 -fno-omit-frame-pointer \
+  -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+  "$src/test_lbft_dpor.c" "$static_lib" "${sys_libs[@]}" -o "$work/lbft_dpor_asan"
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1 \
+  run_counted "lbft-dpor: asan" "$work/lbft_dpor_asan"
+gcc -std=c11 "${warn[@]}" "${inc[@]}" -g -O0 \
+  "$src/test_lbft_dpor.c" "$static_lib" "${sys_libs[@]}" -o "$work/lbft_dpor_valgrind"
+run_counted "lbft-dpor: valgrind" valgrind --quiet --leak-check=full \
+  --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+  --error-exitcode=1 "$work/lbft_dpor_valgrind"
 
 # 4. The shared library: it exports exactly the functions the header declares, nothing else
 #    (the header preprocessed as the C compiler sees it: without CPCHAIN_PRE for the default

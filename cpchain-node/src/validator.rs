@@ -17,22 +17,12 @@ use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::Block;
 use cpchain_consensus::lbft::{
     verify_validate, Config, ConfigError, Fault, Header, ImpeachQuorum, Message, ProposeError,
-    ProposerSchedule, Rejected, Validate, Validator, ValidatorOutput, ValidatorSet, Vote,
+    Rejected, Validate, Validator, ValidatorOutput, ValidatorSet, Vote,
 };
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::SecretKey;
 use std::collections::BTreeSet;
 use std::io::Write;
-
-/// The DPoR proposer schedule as the engine consumes it.
-#[derive(Debug, Clone)]
-pub struct DporSchedule(pub dpor::Schedule);
-
-impl ProposerSchedule for DporSchedule {
-    fn proposer_of(&self, height: Height) -> Option<Address> {
-        self.0.proposer_of(height)
-    }
-}
 
 /// What the network must do after a drain, in order.
 #[derive(Debug, Clone)]
@@ -69,7 +59,7 @@ pub struct Counters {
 
 /// The validator role: engine + schedule glue + durable outputs.
 pub struct ValidatorHost {
-    engine: Validator<DporSchedule>,
+    engine: Validator<dpor::Schedule>,
     lcfg: Config,
     genesis: Header,
     catch_up: usize,
@@ -202,7 +192,7 @@ pub struct ImportRules<'a> {
 /// checkpoints; stops at the first that fails. Returns how many and the new head.
 pub fn import(
     rules: &ImportRules<'_>,
-    sched: &mut DporSchedule,
+    sched: &mut dpor::Schedule,
     store: &Store,
     blocks: Vec<Validate>,
 ) -> Result<(usize, Header), NodeError> {
@@ -235,7 +225,7 @@ pub fn import(
             }
         };
         store.put_block(&v, &overlay)?;
-        elect(&mut sched.0, &v);
+        elect(sched, &v);
         head = v.block.header.clone();
         applied += 1;
     }
@@ -251,7 +241,7 @@ pub fn genesis(cfg: &NodeConfig) -> Header {
 /// stored chain (checkpoint hashes are real chain state; candidates are none yet: the
 /// devnet chain carries no campaign transactions, so every elected seat is padded with
 /// default proposers).
-pub fn schedule(cfg: &NodeConfig, store: &Store) -> Result<DporSchedule, NodeError> {
+pub fn schedule(cfg: &NodeConfig, store: &Store) -> Result<dpor::Schedule, NodeError> {
     let spec = cfg.spec();
     let set = cfg.validator_set().map_err(NodeError::Consensus)?;
     let defaults: Vec<Address> = set.addresses().collect();
@@ -260,7 +250,7 @@ pub fn schedule(cfg: &NodeConfig, store: &Store) -> Result<DporSchedule, NodeErr
     for v in store.all()? {
         elect(&mut s, &v);
     }
-    Ok(DporSchedule(s))
+    Ok(s)
 }
 
 fn elect(s: &mut dpor::Schedule, v: &Validate) {
@@ -626,7 +616,7 @@ impl ValidatorHost {
                     self.mempool
                         .prune(&|a: &Address| load_account(store, allocated, a));
                     self.counters.committed_txs += txs as u64;
-                    elect(&mut self.engine.schedule_mut().0, &v);
+                    elect(self.engine.schedule_mut(), &v);
                     self.counters.decided += 1;
                     if impeach {
                         self.counters.impeached += 1;

@@ -21,7 +21,7 @@ use cpchain_storage::{
     Checkpoint, IntervalKey, KadKey, KeyIndexRecord, MasterSecret, Schedule, Shard, ShardParams,
     StreamId, VecBlock, Writer,
 };
-use network::{DporSchedule, GatewayNode, Net, Node, ProposerNode, ValidatorNode};
+use network::{GatewayNode, Net, Node, ProposerNode, ValidatorNode};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -186,17 +186,14 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
 
     // ---------------------------------------------------------------- 2. network set-up
     let validators = ValidatorSet::new(&validator_publics)?;
-    let dpor_schedule = Rc::new(dpor::Schedule::new(
-        &spec,
-        &proposers,
-        DEFAULT_SCHEDULE_CAPACITY,
-    )?);
-    let lbft_schedule = DporSchedule(dpor_schedule.clone());
+    // Every validator and the light verifier hold their own copy of the schedule: no
+    // election happens during the run (the one at the checkpoint is shown afterwards).
+    let dpor_schedule = dpor::Schedule::new(&spec, &proposers, DEFAULT_SCHEDULE_CAPACITY)?;
     let light = LightVerifier {
         spec: spec.clone(),
         validators: validators.clone(),
         impeach_quorum: ImpeachQuorum::default(),
-        schedule: lbft_schedule.clone(),
+        schedule: dpor_schedule.clone(),
     };
     let genesis = Header::genesis(&spec, genesis_time);
     // Node ids: validators (committee order), proposers (slot order), the gateway.
@@ -218,7 +215,7 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
     for (id, key) in sorted_keys.into_iter().enumerate() {
         let cfg = lbft::Config::new(spec.clone(), validators.clone(), key.clone());
         let engine =
-            lbft::Validator::new(cfg, lbft_schedule.clone(), genesis.clone(), genesis_time)?;
+            lbft::Validator::new(cfg, dpor_schedule.clone(), genesis.clone(), genesis_time)?;
         nodes.push(Node::Validator(ValidatorNode::new(net.clone(), id, engine)));
     }
     for key in &proposer_keys {
@@ -862,7 +859,7 @@ pub fn run(seed: u64, out: &mut dyn Write) -> Result<Story> {
         }
     }
     let candidates: Vec<_> = records.iter().map(|r| r.candidate()).collect();
-    let mut election = (*dpor_schedule).clone();
+    let mut election = dpor_schedule.clone();
     let checkpoint_hash = checkpoint_block.block.id();
     let term = election.elect_at(checkpoint, &checkpoint_hash, &candidates)?;
     let committee = election

@@ -5,8 +5,7 @@
 
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::{
-    Block, Fault, Header, LightVerifier, Message, ProposerSchedule, Validate, Validator,
-    ValidatorOutput,
+    Block, Fault, Header, LightVerifier, Message, Validate, Validator, ValidatorOutput,
 };
 use cpchain_consensus::sim::{Context, NodeId, SimNode};
 use cpchain_core::{encoding, keccak256, Address, ChainSpec, Duration, Hash, Height, Timestamp};
@@ -17,16 +16,6 @@ use std::rc::Rc;
 
 /// Body capacity of the gateway's blocks (ten short readings fit easily).
 pub const BLOCK_CAP: usize = 1024;
-
-/// The DPoR proposer schedule, as the LBFT engine and light clients consume it.
-#[derive(Debug, Clone)]
-pub struct DporSchedule(pub Rc<dpor::Schedule>);
-
-impl ProposerSchedule for DporSchedule {
-    fn proposer_of(&self, height: Height) -> Option<Address> {
-        self.0.proposer_of(height)
-    }
-}
 
 /// A message on the simulated wire.
 #[derive(Debug, Clone)]
@@ -66,7 +55,7 @@ pub struct Net {
     /// Node ids of the proposers.
     pub proposers: Vec<NodeId>,
     /// How proposers check VALIDATE messages before adopting a block.
-    pub light: LightVerifier<DporSchedule>,
+    pub light: LightVerifier<dpor::Schedule>,
 }
 
 impl Net {
@@ -79,14 +68,14 @@ impl Net {
 pub struct ValidatorNode {
     net: Rc<Net>,
     id: NodeId,
-    engine: Validator<DporSchedule>,
+    engine: Validator<dpor::Schedule>,
     /// Decided blocks with their certificates, in height order.
     pub chain: Vec<Validate>,
 }
 
 impl ValidatorNode {
     /// A validator host around `engine`.
-    pub fn new(net: Rc<Net>, id: NodeId, engine: Validator<DporSchedule>) -> Self {
+    pub fn new(net: Rc<Net>, id: NodeId, engine: Validator<dpor::Schedule>) -> Self {
         ValidatorNode {
             net,
             id,

@@ -1,7 +1,8 @@
-//! Decode every LBFT wire type from arbitrary bytes; whatever decodes must re-encode to
+//! Decode every LBFT wire type (fault evidence included) from arbitrary bytes; whatever decodes must re-encode to
 //! exactly the input (canonical), and decoding never panics.
 #![no_main]
 
+use cpchain_consensus::evidence::Evidence;
 use cpchain_consensus::lbft::{Block, Certificate, Header, Message, Persisted, Validate, Vote};
 use cpchain_core::encoding::{decode, encode_to_vec, WIRE_VERSION};
 use cpchain_core::WireMessage;
@@ -22,6 +23,7 @@ fn all(data: &[u8]) {
     round_trip::<Persisted>(data);
     round_trip::<Certificate>(data);
     round_trip::<Header>(data);
+    round_trip::<Evidence>(data);
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -30,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     if data.len() >= 4 {
         let mut v = data.to_vec();
         v[0] = WIRE_VERSION;
-        for tag in 0x0200u16..=0x0206 {
+        for tag in 0x0200u16..=0x0208 {
             v[1..3].copy_from_slice(&tag.to_be_bytes());
             all(&v);
         }

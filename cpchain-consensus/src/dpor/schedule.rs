@@ -15,6 +15,11 @@
 //! * Otherwise the committee installed for the term; [`Schedule::proposer_of`] returns
 //!   `None` if none is installed, because guessing would let two nodes disagree silently.
 //!
+//! # As the LBFT engine's schedule
+//! [`Schedule`] implements [`ProposerSchedule`], so a validator or a light verifier takes
+//! it as is (`lbft::Validator<dpor::Schedule>`); the host installs each elected committee
+//! through `Validator::schedule_mut` before the term it serves begins.
+//!
 //! # Bounds
 //! At most `capacity` terms are held; [`Schedule::install`] refuses beyond that
 //! ([`ScheduleError::Full`]) and the host prunes served terms with
@@ -23,6 +28,7 @@
 use super::election::{elect, Committee};
 use super::error::ScheduleError;
 use super::rpt::{duplicate_address, Candidate};
+use crate::lbft::ProposerSchedule;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use cpchain_core::{Address, ChainSpec, Hash, Height, Term};
@@ -130,6 +136,11 @@ impl Schedule {
             committees: BTreeMap::new(),
             capacity,
         })
+    }
+
+    /// The chain spec the schedule was made for (a host checks it against its validator's).
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
     }
 
     /// The term arithmetic.
@@ -270,6 +281,15 @@ impl Schedule {
     }
 }
 
+/// The engine asks the DPoR schedule directly (§2.4.1: the elected committee proposes in
+/// turn); `None` for genesis and for a term whose committee is not installed, where only
+/// an impeach block can be certified.
+impl ProposerSchedule for Schedule {
+    fn proposer_of(&self, height: Height) -> Option<Address> {
+        Schedule::proposer_of(self, height)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +313,27 @@ mod tests {
         // Checkpoint 36 ends term 0 and elects for term 3 (mainnet FutureTermOf).
         assert_eq!(clock.served_term(Height(36)), Term(3));
         assert_eq!(clock.first_height(Term(1)), Height(37));
+    }
+
+    #[test]
+    fn proposer_schedule_is_the_schedule() {
+        let spec = ChainSpec::devnet();
+        let defaults: Vec<Address> = (1..=4u8).map(|i| Address([i; 20])).collect();
+        let mut s = Schedule::new(&spec, &defaults, 4).unwrap();
+        let elected = Committee::of_defaults(&[
+            Address([4; 20]),
+            Address([3; 20]),
+            Address([2; 20]),
+            Address([1; 20]),
+        ]);
+        s.install(Term(3), elected).unwrap();
+        let as_engine: &dyn ProposerSchedule = &s;
+        // Genesis, the default terms, the elected term 3 and the uninstalled term 4.
+        for h in 0..=spec.term_blocks() * 5 {
+            assert_eq!(as_engine.proposer_of(Height(h)), s.proposer_of(Height(h)));
+        }
+        assert_eq!(as_engine.proposer_of(Height(0)), None);
+        assert_eq!(as_engine.proposer_of(Height(37)), Some(Address([4; 20])));
+        assert_eq!(as_engine.proposer_of(Height(49)), None);
     }
 }

@@ -85,8 +85,9 @@ pub struct Proposal {
 }
 
 /// The signed payload of a proposal (see [`Proposal::signature`]). `block` is computed
-/// from the block, never taken from the wire.
-fn proposal_payload(
+/// from the block, never taken from the wire. Crate-visible for `crate::evidence`, which
+/// checks a leader's signature over a proposal's signed fields without its block.
+pub(crate) fn proposal_payload(
     chain_id: u64,
     height: Height,
     round: u32,

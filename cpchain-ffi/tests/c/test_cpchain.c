@@ -1753,13 +1753,17 @@ static void test_lbft_validators(void) {
    * engine, OK, and nothing to poll; the caller's own NULLs and lengths are errors. */
   uint8_t garbage[64];
   fill_garbage(garbage, sizeof garbage);
-  cpchain_result r = cpchain_lbft_validator_handle_bytes(v[1], t0, addrs[0], 20, garbage, sizeof garbage);
+  cpchain_lbft_verdict verdict;
+  cpchain_result r =
+      cpchain_lbft_validator_handle_bytes(v[1], t0, addrs[0], 20, garbage, sizeof garbage, &verdict);
   CHECK_RC(r, CPCHAIN_RESULT_OK);
-  CHECK_RC(cpchain_lbft_validator_handle_bytes(v[1], t0, addrs[0], 19, garbage, 8),
+  CHECK(verdict.kind == CPCHAIN_LBFT_VERDICT_KIND_REJECT);
+  CHECK(verdict.reason >= CPCHAIN_RESULT_DECODE_TOO_LARGE && verdict.reason <= CPCHAIN_RESULT_DECODE_OTHER);
+  CHECK_RC(cpchain_lbft_validator_handle_bytes(v[1], t0, addrs[0], 19, garbage, 8, NULL),
            CPCHAIN_RESULT_INVALID_LENGTH);
-  CHECK_RC(cpchain_lbft_validator_handle_bytes(NULL, t0, addrs[0], 20, garbage, 8),
+  CHECK_RC(cpchain_lbft_validator_handle_bytes(NULL, t0, addrs[0], 20, garbage, 8, NULL),
            CPCHAIN_RESULT_NULL_PARAMETER);
-  CHECK_RC(cpchain_lbft_validator_handle_bytes(v[1], t0, addrs[0], 20, NULL, 8),
+  CHECK_RC(cpchain_lbft_validator_handle_bytes(v[1], t0, addrs[0], 20, NULL, 8, NULL),
            CPCHAIN_RESULT_NULL_PARAMETER);
   CHECK_RC(cpchain_lbft_validator_poll(v[1], lbft_buf, sizeof lbft_buf, NULL, &kind, &info),
            CPCHAIN_RESULT_NULL_PARAMETER);
@@ -1833,7 +1837,7 @@ static void test_lbft_validators(void) {
       for (int j = 0; j < NVAL; j++) {
         if (j == m->from || (m->to >= 0 && m->to != j)) continue;
         /* Duplicates and stale messages are dropped and counted, never an error. */
-        r = cpchain_lbft_validator_handle_bytes(v[j], now, addrs[m->from], 20, m->bytes, m->len);
+        r = cpchain_lbft_validator_handle_bytes(v[j], now, addrs[m->from], 20, m->bytes, m->len, NULL);
         CHECK_RC(r, CPCHAIN_RESULT_OK);
       }
       free(m->bytes);
@@ -1949,7 +1953,7 @@ static void pump_once(cpchain_lbft_validator *v[NVAL], const uint8_t addrs[NVAL]
     for (int j = 0; j < NVAL; j++) {
       if (v[j] == NULL || j == m->from || (m->to >= 0 && m->to != j)) continue;
       cpchain_result r =
-          cpchain_lbft_validator_handle_bytes(v[j], now, addrs[m->from], 20, m->bytes, m->len);
+          cpchain_lbft_validator_handle_bytes(v[j], now, addrs[m->from], 20, m->bytes, m->len, NULL);
       /* A peer's message is never an error; equivocations come out as FAULT outputs. */
       CHECK_RC(r, CPCHAIN_RESULT_OK);
     }
