@@ -106,6 +106,7 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
             vote_log: opts.vote_log,
             silent_proposer: false,
             catch_up_heights: 8,
+            max_block_bytes: cpchain_consensus::lbft::MAX_BLOCK_BYTES,
         };
         cfg.save(path)?;
     }

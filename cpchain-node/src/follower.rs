@@ -43,7 +43,8 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         .listen_on(listen)
         .map_err(|e| NodeError::Network(format!("listen: {e}")))?;
     let dial_list = parse_peers(&cfg.peers)?;
-    let (shared_status, mut api_rx) = api::start(cfg.api_port, store.clone(), 64).await?;
+    let (shared_status, mut api_rx) =
+        api::start(cfg.api_port, store.clone(), 64, cfg.chain_id).await?;
     tracing::info!(%address, peer = %me_peer, "follower started");
     let mut bound: HashMap<PeerId, cpchain_core::Address> = HashMap::new();
     let mut in_flight = false;
@@ -101,8 +102,8 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                 _ => {}
             },
             Some(req) = api_rx.recv() => match req {
-                ApiRequest::Submit(_, reply) => {
-                    let _ = reply.send(Err(crate::tx::TxError::MempoolFull));
+                ApiRequest::Submit(items, reply) => {
+                    let _ = reply.send(items.iter().map(|_| Err(crate::tx::TxError::MempoolFull)).collect());
                 }
                 ApiRequest::Account(a, reply) => {
                     let _ = reply.send(load_account(&store, &allocated, &a));
