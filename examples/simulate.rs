@@ -16,7 +16,7 @@
 //! every failing seed (and the trace tail of the first few).
 
 use cpchain_consensus::lbft::ImpeachQuorum;
-use cpchain_consensus::sim::lbft::{run, NemesisMode, RunReport, Scenario};
+use cpchain_sim::lbft::{run, NemesisMode, RunReport, Scenario};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -123,7 +123,7 @@ fn main() -> ExitCode {
         ImpeachQuorum::FPlusOne => "f-plus-one",
         _ => "two-f-plus-one",
     };
-    let crypto = if cpchain_consensus::sim::INSECURE_TEST_CRYPTO {
+    let crypto = if cpchain_sim::INSECURE_TEST_CRYPTO {
         "insecure-test-crypto (keyed hashes, simulation only)"
     } else {
         "k256 ECDSA"

@@ -1,6 +1,6 @@
 //! CPChain consensus: the LBFT 2.0 validator state machine (normal case and impeachment,
 //! white paper §2.4), Dynamic Proof of Reputation (RNode admission, RPT scoring, proposer
-//! committee election, rewards; §2.3 and §5.1) and a deterministic network simulator.
+//! committee election, rewards; §2.3 and §5.1).
 //!
 //! # LBFT
 //!
@@ -25,8 +25,8 @@
 //!
 //! # Simulator
 //!
-//! Feature `sim` (host only) adds `sim`, a seeded discrete-event simulator with a nemesis
-//! that drives any sans-IO state machine, and the LBFT adapter with its checkers.
+//! The deterministic simulator that drives these machines under a nemesis is its own crate,
+//! `cpchain-sim` (std only), so this crate stays `no_std` without exceptions.
 #![no_std]
 #![cfg_attr(
     not(test),
@@ -39,11 +39,7 @@
 )]
 
 extern crate alloc;
-#[cfg(feature = "sim")]
-extern crate std;
 
 pub mod dpor;
 pub mod evidence;
 pub mod lbft;
-#[cfg(feature = "sim")]
-pub mod sim;

@@ -4,7 +4,7 @@
 //! # `insecure-test-crypto`
 //!
 //! Real k256 costs ~50–100 µs per verification; a simulated LBFT height at `n = 7` needs
-//! about a hundred. The deterministic simulator (`cpchain-consensus`, feature `sim`) runs
+//! about a hundred. The deterministic simulator (crate `cpchain-sim`) runs
 //! thousands of heights a second only if signatures are nearly free. With this feature,
 //! [`crate::SecretKey::sign_prehash`], [`crate::PublicKey::verify`] and
 //! [`crate::Signature::recover`] switch to a keyed hash; the types, byte sizes and API stay

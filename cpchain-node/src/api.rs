@@ -1,11 +1,18 @@
 //! The HTTP JSON API (axum): node status, a block by height with its certificate, an
 //! account, and transaction submission. Errors are JSON `{"code": …, "message": …}` with a
 //! stable code. Reads go to the database directly (redb readers run beside the node's
-//! writer); a submission goes to the node loop, which owns the mempool.
+//! writer); a submission is decoded and its signatures recovered here, on tokio's
+//! blocking pool over every core ([`crate::ingest`]), and then goes to the node loop,
+//! which owns the mempool and checks only nonces, balances and the pool's bounds.
+//!
+//! `POST /txs` takes a batch (`{"txs": ["<hex>", …]}`, at most
+//! [`crate::ingest::MAX_BATCH_TXS`], a body of at most 2 MB) and answers one result per
+//! transaction, in order: `{"results": [{"hash": …} | {"code": …, "message": …}]}`.
 
+use crate::ingest::{recover_each, MAX_BATCH_TXS, MAX_TX_BYTES};
 use crate::node::Status;
 use crate::store::Store;
-use crate::tx::{Account, TxError};
+use crate::tx::{Account, Checked, TxError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -19,8 +26,11 @@ use tokio::sync::{mpsc, oneshot};
 /// A request the API hands to the node loop.
 #[derive(Debug)]
 pub enum ApiRequest {
-    /// Admit an encoded transaction.
-    Submit(Vec<u8>, oneshot::Sender<Result<Hash, TxError>>),
+    /// Admit transactions whose senders the API recovered (one result each, in order).
+    Submit(
+        Vec<Result<Checked, TxError>>,
+        oneshot::Sender<Vec<Result<Hash, TxError>>>,
+    ),
     /// Read an account.
     Account(Address, oneshot::Sender<Account>),
 }
@@ -34,6 +44,15 @@ pub struct ApiState {
     pub status: Arc<Mutex<Status>>,
     /// The node loop.
     pub requests: mpsc::Sender<ApiRequest>,
+    /// The chain id transactions must carry.
+    pub chain_id: u64,
+}
+
+/// A batch submission: encoded envelopes in hex.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SubmitBatch {
+    /// `hex(postcard(Transaction))` each.
+    pub txs: Vec<String>,
 }
 
 /// A transaction submission: the encoded envelope in hex.
@@ -77,6 +96,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/block/{height}", get(block))
         .route("/account/{address}", get(account))
         .route("/tx", post(submit))
+        .route("/txs", post(submit_batch))
         .with_state(state)
 }
 
@@ -154,6 +174,41 @@ async fn account(State(s): State<ApiState>, Path(address): Path<String>) -> Repl
     }
 }
 
+fn decode_hex(tx: &str) -> Result<Vec<u8>, TxError> {
+    let bytes = hex::decode(tx.trim_start_matches("0x")).map_err(|_| TxError::Decode)?;
+    if bytes.len() > MAX_TX_BYTES {
+        return Err(TxError::Decode);
+    }
+    Ok(bytes)
+}
+
+/// Recover the senders of the decodable ones on the blocking pool (every core), then hand
+/// all to the node loop; one result per input.
+async fn admit(
+    s: &ApiState,
+    items: Vec<Result<Vec<u8>, TxError>>,
+) -> Result<Vec<Result<Hash, TxError>>, Reply> {
+    let chain_id = s.chain_id;
+    let checked = tokio::task::spawn_blocking(move || {
+        let good: Vec<Vec<u8>> = items.iter().filter_map(|r| r.clone().ok()).collect();
+        let mut recovered = recover_each(&good, chain_id).into_iter();
+        items
+            .into_iter()
+            .map(|r| match r {
+                Ok(_) => recovered.next().unwrap_or(Err(TxError::Decode)),
+                Err(e) => Err(e),
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))?;
+    ask(s, |tx| ApiRequest::Submit(checked, tx)).await
+}
+
+fn tx_error(e: &TxError) -> Value {
+    json!({ "code": e.code(), "message": e.to_string() })
+}
+
 async fn submit(
     State(s): State<ApiState>,
     body: Result<Json<Submit>, axum::extract::rejection::JsonRejection>,
@@ -165,20 +220,50 @@ async fn submit(
             "expected {\"tx\": \"<hex>\"}",
         );
     };
-    let Ok(bytes) = hex::decode(body.tx.trim_start_matches("0x")) else {
-        return error(StatusCode::BAD_REQUEST, "decode", "tx is not hex");
-    };
-    if bytes.len() > 1024 {
-        return error(StatusCode::BAD_REQUEST, "decode", "tx too large");
-    }
-    match ask(&s, |tx| ApiRequest::Submit(bytes, tx)).await {
-        Ok(Ok(hash)) => (StatusCode::OK, Json(json!({ "hash": hex::encode(hash.0) }))),
-        Ok(Err(e)) => {
+    let one = decode_hex(&body.tx);
+    match admit(&s, vec![one]).await.map(|mut v| v.pop()) {
+        Ok(Some(Ok(hash))) => (StatusCode::OK, Json(json!({ "hash": hex::encode(hash.0) }))),
+        Ok(Some(Err(e))) => {
             let status = match e {
                 TxError::MempoolFull => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_REQUEST,
             };
             error(status, e.code(), e)
+        }
+        Ok(None) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no result"),
+        Err(reply) => reply,
+    }
+}
+
+async fn submit_batch(
+    State(s): State<ApiState>,
+    body: Result<Json<SubmitBatch>, axum::extract::rejection::JsonRejection>,
+) -> Reply {
+    let Ok(Json(body)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "expected {\"txs\": [\"<hex>\", ...]} of at most 2 MB",
+        );
+    };
+    if body.txs.len() > MAX_BATCH_TXS {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "batch_too_large",
+            format!("at most {MAX_BATCH_TXS} transactions per batch"),
+        );
+    }
+    let items = body.txs.iter().map(|t| decode_hex(t)).collect();
+    match admit(&s, items).await {
+        Ok(results) => {
+            let results: Vec<Value> = results
+                .iter()
+                .map(|r| match r {
+                    Ok(h) => json!({ "hash": hex::encode(h.0) }),
+                    Err(e) => tx_error(e),
+                })
+                .collect();
+            (StatusCode::OK, Json(json!({ "results": results })))
         }
         Err(reply) => reply,
     }
@@ -237,6 +322,7 @@ pub async fn start(
     port: Option<u16>,
     store: Arc<Store>,
     capacity: usize,
+    chain_id: u64,
 ) -> Result<(Arc<Mutex<Status>>, mpsc::Receiver<ApiRequest>), crate::error::NodeError> {
     let status = Arc::new(Mutex::new(Status::default()));
     let (requests, rx) = mpsc::channel::<ApiRequest>(capacity);
@@ -247,6 +333,7 @@ pub async fn start(
                 store,
                 status: status.clone(),
                 requests,
+                chain_id,
             },
         )
         .await?;

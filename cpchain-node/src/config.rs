@@ -51,10 +51,18 @@ pub struct NodeConfig {
     /// Recent VALIDATEs each validator keeps to catch up a lagging peer.
     #[serde(default = "default_catch_up")]
     pub catch_up_heights: u64,
+    /// Largest block body (sum of transaction bytes) proposed or accepted; the engine caps
+    /// it at `lbft::MAX_BLOCK_BYTES` (1 MiB). Every validator of a network sets the same.
+    #[serde(default = "default_block_bytes")]
+    pub max_block_bytes: usize,
 }
 
 fn default_catch_up() -> u64 {
     8
+}
+
+fn default_block_bytes() -> usize {
+    cpchain_consensus::lbft::MAX_BLOCK_BYTES
 }
 
 impl NodeConfig {

@@ -119,6 +119,7 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
             proposers: proposers.clone(),
             campaign: i >= n,
             catch_up_heights: 8,
+            max_block_bytes: cpchain_consensus::lbft::MAX_BLOCK_BYTES,
         };
         cfg.save(path)?;
     }

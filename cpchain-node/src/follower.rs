@@ -53,7 +53,10 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     let address = key.public_key().address();
     let mut proposer = cfg.campaign.then(|| Proposer {
         key,
-        mempool: Mempool::new(crate::validator::MEMPOOL_CAPACITY),
+        mempool: Mempool::new(
+            crate::validator::MEMPOOL_CAPACITY,
+            crate::validator::MEMPOOL_BYTES,
+        ),
         proposed_at: None,
         join_sent: None,
         campaign_sent: None,
@@ -75,7 +78,8 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         .listen_on(listen)
         .map_err(|e| NodeError::Network(format!("listen: {e}")))?;
     let dial_list = parse_peers(&cfg.peers)?;
-    let (shared_status, mut api_rx) = api::start(cfg.api_port, store.clone(), 64).await?;
+    let (shared_status, mut api_rx) =
+        api::start(cfg.api_port, store.clone(), 64, cfg.chain_id).await?;
     tracing::info!(%address, peer = %me_peer, "follower started");
     let mut bound: HashMap<PeerId, cpchain_core::Address> = HashMap::new();
     // When the outstanding block sync request was sent: one at a time, and given up after
@@ -113,8 +117,10 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
             ev = swarm.select_next_some() => match ev {
                 SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) => {
                     if message.topic == tx_topic.hash() {
-                        if let Some(p) = proposer.as_mut() {
-                            let _ = p.mempool.admit(&message.data, cfg.chain_id, &|a: &cpchain_core::Address| load_account(&store, &allocated, a));
+                        if let (Some(p), Some(batch)) = (proposer.as_mut(), crate::ingest::decode_batch(&message.data)) {
+                            for bytes in batch {
+                                let _ = p.mempool.admit(&bytes, cfg.chain_id, &|a: &cpchain_core::Address| load_account(&store, &allocated, a));
+                            }
                         }
                     } else if let Ok(Message::Validate(v)) = encoding::decode::<Message>(&message.data) {
                         // The next block, as the validators announce it: light-verified by
@@ -167,16 +173,22 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                 _ => {}
             },
             Some(req) = api_rx.recv() => match req {
-                ApiRequest::Submit(bytes, reply) => match proposer.as_mut() {
+                ApiRequest::Submit(items, reply) => match proposer.as_mut() {
                     Some(p) => {
-                        let r = p.mempool.admit(&bytes, cfg.chain_id, &|a: &cpchain_core::Address| load_account(&store, &allocated, a));
-                        if r.is_ok() {
-                            let _ = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), bytes);
+                        let mut out = Vec::with_capacity(items.len());
+                        for item in items {
+                            let r = item.and_then(|c| {
+                                let bytes = c.bytes.clone();
+                                let h = p.mempool.admit_checked(c, &|a: &cpchain_core::Address| load_account(&store, &allocated, a))?;
+                                let _ = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), crate::ingest::encode_batch(&[bytes]));
+                                Ok(h)
+                            });
+                            out.push(r);
                         }
-                        let _ = reply.send(r);
+                        let _ = reply.send(out);
                     }
                     None => {
-                        let _ = reply.send(Err(crate::tx::TxError::MempoolFull));
+                        let _ = reply.send(items.iter().map(|_| Err(crate::tx::TxError::MempoolFull)).collect());
                     }
                 },
                 ApiRequest::Account(a, reply) => {
@@ -201,7 +213,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                 if let Some(p) = proposer.as_mut() {
                     for bytes in p.campaign(&spec, &head_header, address, &store, &allocated, now()) {
                         let _ = p.mempool.admit(&bytes, cfg.chain_id, &|a: &cpchain_core::Address| load_account(&store, &allocated, a));
-                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), bytes) {
+                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), crate::ingest::encode_batch(&[bytes])) {
                             tracing::debug!("campaign transaction gossip: {e}");
                         }
                     }

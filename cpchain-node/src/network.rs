@@ -262,10 +262,42 @@ impl request_response::Codec for BytesCodec {
     }
 }
 
-/// Gossipsub message id: keccak256 of the payload, so a message re-broadcast by another
-/// node (VALIDATE) or re-sent after a restart is one message.
+/// Gossipsub message id: keccak256 of the payload, so a message re-sent after a restart
+/// is one message; for a VALIDATE, the id of its block ([`validate_gossip_id`]).
 fn message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
-    gossipsub::MessageId::new(&cpchain_core::keccak256(&m.data).0)
+    let id = validate_gossip_id(&m.data).unwrap_or_else(|| cpchain_core::keccak256(&m.data));
+    gossipsub::MessageId::new(&id.0)
+}
+
+/// The gossip id of an encoded VALIDATE: keccak256 of a domain and its block's id, read
+/// from the header at the front of the encoding (the body and certificate are not
+/// hashed). Every validator broadcasts the VALIDATE of each block it decides (§2.4.2), each
+/// with its own certificate, so without this a node received and hashed `n − 1` copies of
+/// every block (up to 1 MiB each) per height; with it gossipsub delivers the first copy
+/// and drops the others as duplicates (and IDONTWANT stops most from being sent). The
+/// cost: a copy with a bad certificate, if it comes first, suppresses the good ones at
+/// that node; validators decide from their own COMMIT votes, and a node left behind
+/// catches up from its peers (engine catch-up, block sync), so only the shortcut is lost.
+/// `None` for anything that is not a VALIDATE.
+pub fn validate_gossip_id(data: &[u8]) -> Option<cpchain_core::Hash> {
+    use cpchain_core::WireMessage;
+    const VALIDATE_VARIANT: u8 = 4;
+    let (head, rest) = data.split_at_checked(4)?;
+    let tag = <cpchain_consensus::lbft::Message as WireMessage>::TAG.to_be_bytes();
+    if head
+        != [
+            cpchain_core::encoding::WIRE_VERSION,
+            tag[0],
+            tag[1],
+            VALIDATE_VARIANT,
+        ]
+    {
+        return None;
+    }
+    let (header, _) = postcard::take_from_bytes::<cpchain_consensus::lbft::Header>(rest).ok()?;
+    let mut pre = b"cpchain-node/validate-gossip/v1".to_vec();
+    pre.extend_from_slice(&header.id().0);
+    Some(cpchain_core::keccak256(&pre))
 }
 
 /// Build the swarm for `keypair`, announcing `agent_version` (the binding).
@@ -325,4 +357,49 @@ pub fn swarm(
     Ok(built
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpchain_consensus::lbft::{Block, Certificate, Header, Message, Validate, VoteKind};
+    use cpchain_core::{encoding::encode_to_vec, ChainSpec, Height, Timestamp};
+    use cpchain_crypto::SecretKey;
+
+    #[test]
+    fn validates_of_one_block_share_a_gossip_id_and_other_messages_do_not() {
+        let spec = ChainSpec::devnet();
+        let genesis = Header::genesis(&spec, Timestamp(0));
+        let key = SecretKey::from_bytes(&[9; 32]).expect("scalar");
+        let block = Block::propose(
+            &spec,
+            &genesis,
+            &key,
+            key.public_key().address(),
+            Timestamp(3_000),
+            vec![vec![1, 2, 3]],
+        );
+        let cert = |round| Certificate {
+            kind: VoteKind::Commit,
+            height: Height(1),
+            round,
+            block: block.id(),
+            signatures: Vec::new(),
+        };
+        let v = |round| {
+            encode_to_vec(&Message::Validate(Validate {
+                block: block.clone(),
+                certificate: cert(round),
+            }))
+            .expect("encodes")
+        };
+        let (a, b) = (v(0), v(1));
+        assert_ne!(a, b, "two validators' copies differ");
+        let id = validate_gossip_id(&a).expect("a VALIDATE");
+        assert_eq!(validate_gossip_id(&b), Some(id));
+        let pre = encode_to_vec(&Message::PrePrepare(block.clone())).expect("encodes");
+        assert_eq!(validate_gossip_id(&pre), None);
+        assert_eq!(validate_gossip_id(&a[..10]), None, "truncated");
+        assert_eq!(validate_gossip_id(&[]), None);
+    }
 }

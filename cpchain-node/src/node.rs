@@ -58,6 +58,21 @@ pub struct Status {
     pub committed_txs: u64,
     /// Pending transactions.
     pub mempool: usize,
+    /// Bytes the mempool charges for them (bounded by `validator::MEMPOOL_BYTES`).
+    #[serde(default)]
+    pub mempool_bytes: usize,
+    /// Block transactions whose sender came from the sender cache (recovered before).
+    #[serde(default)]
+    pub sender_cache_hits: u64,
+    /// Block transactions this node had to recover when judging or committing a block.
+    #[serde(default)]
+    pub block_recoveries: u64,
+    /// Gossiped transaction batches dropped because recovery was saturated.
+    #[serde(default)]
+    pub gossip_batches_dropped: u64,
+    /// Transaction signature recoveries this process made (API, gossip and blocks).
+    #[serde(default)]
+    pub recoveries: u64,
     /// Blocks imported by block sync since start.
     pub synced: u64,
     /// Messages dropped because their author's binding was not (yet) verified.
@@ -128,6 +143,13 @@ pub fn write_status(path: &Path, s: &Status) {
     }
 }
 
+/// Gossiped transaction batches being recovered at once (beyond: dropped, see `run`).
+const GOSSIP_RECOVERY_SLOTS: usize = 8;
+
+/// Transactions per gossip message (at most ~1 MiB with `MAX_TX_BYTES` each, half the
+/// gossip message bound).
+const GOSSIP_BATCH_TXS: usize = 1_024;
+
 struct Peers {
     bound: HashMap<PeerId, Address>,
     /// Bound peers outside the committee (followers, proposer RNodes).
@@ -167,7 +189,14 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
             .subscribe(t)
             .map_err(|e| NodeError::Network(format!("subscribe: {e}")))?;
     }
-    let (shared_status, mut api_rx) = api::start(cfg.api_port, store.clone(), 1024).await?;
+    let (shared_status, mut api_rx) =
+        api::start(cfg.api_port, store.clone(), 1024, cfg.chain_id).await?;
+    // Gossiped transaction batches, recovered on the blocking pool, come back here.
+    let (gossip_checked_tx, mut gossip_checked) = tokio::sync::mpsc::channel::<
+        Vec<Result<crate::tx::Checked, crate::tx::TxError>>,
+    >(GOSSIP_RECOVERY_SLOTS);
+    let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut gossip_dropped = 0u64;
     let dial_list = parse_peers(&cfg.peers)?;
     let mut peers = Peers {
         bound: HashMap::new(),
@@ -202,10 +231,31 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
             ev = swarm.select_next_some() => {
                 if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) = &ev {
                     if message.topic == tx_topic.hash() {
-                        // Transactions authenticate themselves by signature.
-                        if let Err(e) = host.admit(&message.data, &store) {
-                            tracing::trace!("gossiped transaction refused: {e}");
+                        // Transactions authenticate themselves by signature: recovered off
+                        // the loop, at most GOSSIP_RECOVERY_SLOTS batches at once (beyond
+                        // that a batch is dropped: its transactions are recovered once
+                        // when a block carries them).
+                        use std::sync::atomic::Ordering;
+                        let Some(mut batch) = crate::ingest::decode_batch(&message.data) else {
+                            tracing::debug!("undecodable transaction batch");
+                            continue;
+                        };
+                        // Already recovered here (a block carried them first): not again.
+                        batch.retain(|b| host.senders.get(&crate::tx::tx_hash(b)).is_none());
+                        if batch.is_empty() {
+                            continue;
                         }
+                        if in_flight.fetch_add(1, Ordering::SeqCst) >= GOSSIP_RECOVERY_SLOTS {
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                            gossip_dropped += 1;
+                            continue;
+                        }
+                        let (out, flight, chain_id) = (gossip_checked_tx.clone(), in_flight.clone(), cfg.chain_id);
+                        tokio::task::spawn_blocking(move || {
+                            let r = crate::ingest::recover_each(&batch, chain_id);
+                            let _ = out.blocking_send(r);
+                            flight.fetch_sub(1, Ordering::SeqCst);
+                        });
                         continue;
                     }
                 }
@@ -213,15 +263,23 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                     break Err(e);
                 }
             }
+            Some(items) = gossip_checked.recv() => {
+                host.admit_checked(items, &store);
+            }
             Some(req) = api_rx.recv() => match req {
-                ApiRequest::Submit(bytes, reply) => {
-                    let r = host.admit(&bytes, &store);
-                    if r.is_ok() {
-                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), bytes) {
+                ApiRequest::Submit(items, reply) => {
+                    let results = host.admit_checked(items, &store);
+                    let admitted: Vec<Vec<u8>> = results
+                        .iter()
+                        .filter_map(|r| r.as_ref().ok().map(|c| c.bytes.clone()))
+                        .collect();
+                    for chunk in admitted.chunks(GOSSIP_BATCH_TXS) {
+                        let msg = crate::ingest::encode_batch(chunk);
+                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), msg) {
                             tracing::debug!("transaction gossip: {e}");
                         }
                     }
-                    let _ = reply.send(r);
+                    let _ = reply.send(results.into_iter().map(|r| r.map(|c| c.hash)).collect());
                 }
                 ApiRequest::Account(a, reply) => {
                     let _ = reply.send(host.account(&a, &store));
@@ -247,6 +305,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                     request_blocks(&mut swarm, &store, &mut peers);
                 }
                 fill_status(&mut status, &host, &store, &peers);
+                status.gossip_batches_dropped = gossip_dropped;
                 write_status(&status_path, &status);
                 if let Ok(mut g) = shared_status.lock() {
                     *g = status.clone();
@@ -361,6 +420,9 @@ fn fill_status(s: &mut Status, host: &ValidatorHost, store: &Store, peers: &Peer
     s.synced = synced;
     s.committed_txs = committed_txs;
     s.mempool = host.mempool.len();
+    s.mempool_bytes = host.mempool.charged_bytes();
+    s.recoveries = crate::ingest::recoveries();
+    (s.sender_cache_hits, s.block_recoveries) = host.senders.stats();
     s.unbound = peers.unbound_drops;
     s.peers = peers.bound.len();
     s.time_ms = now().0;

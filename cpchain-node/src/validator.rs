@@ -11,8 +11,9 @@
 use crate::config::NodeConfig;
 use crate::dpor_state::{self, DporState};
 use crate::error::NodeError;
+use crate::ingest::SenderCache;
 use crate::store::Store;
-use crate::tx::{self, Account, Allocation, ChainView, Mempool, Overlay};
+use crate::tx::{self, Account, Allocation, ChainView, Checked, Mempool, Overlay};
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::Block;
 use cpchain_consensus::lbft::{
@@ -67,6 +68,12 @@ pub struct ValidatorHost {
     defaults: Vec<Address>,
     /// Pending transactions.
     pub mempool: Mempool,
+    /// Senders recovered by this node, by transaction hash: a block's transactions are
+    /// not recovered again when the block is judged or committed.
+    pub senders: SenderCache,
+    /// Account changes of the proposals judged valid at the current height, by block id:
+    /// the committed one is stored without executing it again.
+    checked: Vec<(cpchain_consensus::lbft::BlockId, Overlay)>,
     spec: ChainSpec,
     me: Address,
     proposed_at: Option<Height>,
@@ -88,8 +95,21 @@ impl std::fmt::Debug for ValidatorHost {
 /// Most pending transactions a node holds (admission beyond it is `mempool_full`).
 pub const MEMPOOL_CAPACITY: usize = 50_000;
 
-/// Most transactions a proposer puts in one block.
-pub const MAX_BLOCK_TXS: usize = 4_000;
+/// The mempool's byte budget: encodings plus [`tx::MEMPOOL_ENTRY_OVERHEAD`] each
+/// (admission beyond it is `mempool_full`). 50,000 transfers of 92 bytes are charged
+/// 41 MiB; transactions over ~240 bytes meet this bound before the count.
+pub const MEMPOOL_BYTES: usize = 48 << 20;
+
+/// Entries of the sender cache: the whole pool plus four full blocks of transactions the
+/// node did not have pending (at most `SENDER_CACHE_ENTRY_BYTES` × this ≈ 10 MiB).
+pub const SENDER_CACHE_CAPACITY: usize = MEMPOOL_CAPACITY + 4 * MAX_BLOCK_TXS;
+
+/// Most judged proposals whose account changes are kept for their commit (one a round).
+const MAX_CHECKED_OVERLAYS: usize = 4;
+
+/// Most transactions a proposer puts in one block (with ~100-byte transfers a 1 MiB
+/// block meets this bound and the byte bound together).
+pub const MAX_BLOCK_TXS: usize = 8_192;
 
 /// The state of `a`: stored, else its genesis allocation.
 pub fn load_account(store: &Store, allocated: &Allocation, a: &Address) -> Account {
@@ -127,6 +147,33 @@ pub fn execute(
     base: DporState,
 ) -> Result<Overlay, tx::TxError> {
     let checked = tx::check_all(&block.transactions, spec.chain_id)?;
+    apply_all(spec, block, &checked, store, allocated, defaults, base)
+}
+
+/// [`execute`] with senders taken from `cache` where this node recovered them before
+/// (only the misses are recovered, and then remembered).
+pub fn execute_cached(
+    spec: &ChainSpec,
+    block: &Block,
+    store: &Store,
+    allocated: &Allocation,
+    defaults: &[Address],
+    base: DporState,
+    cache: &mut SenderCache,
+) -> Result<Overlay, tx::TxError> {
+    let checked = crate::ingest::check_block(&block.transactions, spec.chain_id, cache)?;
+    apply_all(spec, block, &checked, store, allocated, defaults, base)
+}
+
+fn apply_all(
+    spec: &ChainSpec,
+    block: &Block,
+    checked: &[Checked],
+    store: &Store,
+    allocated: &Allocation,
+    defaults: &[Address],
+    base: DporState,
+) -> Result<Overlay, tx::TxError> {
     let load = |a: &Address| load_account(store, allocated, a);
     let mut overlay = Overlay::on(base);
     let height = block.header.height;
@@ -145,7 +192,7 @@ pub fn execute(
         height,
         canonical: &canonical,
     };
-    for c in &checked {
+    for c in checked {
         overlay.apply_in(
             spec,
             c,
@@ -279,6 +326,9 @@ impl ValidatorHost {
         let me = key.public_key().address();
         let mut lcfg = Config::new(spec.clone(), set, key);
         lcfg.catch_up_heights = cfg.catch_up_heights;
+        lcfg.max_block_bytes = cfg
+            .max_block_bytes
+            .min(cpchain_consensus::lbft::MAX_BLOCK_BYTES);
         lcfg.future_heights = cfg.catch_up_heights;
         let engine_cfg = lcfg.clone();
         let sched = schedule(cfg, store)?;
@@ -341,7 +391,9 @@ impl ValidatorHost {
                 .map_err(NodeError::Consensus)?
                 .addresses()
                 .collect(),
-            mempool: Mempool::new(MEMPOOL_CAPACITY),
+            mempool: Mempool::new(MEMPOOL_CAPACITY, MEMPOOL_BYTES),
+            senders: SenderCache::new(SENDER_CACHE_CAPACITY),
+            checked: Vec::new(),
             spec,
             me,
             proposed_at: None,
@@ -394,6 +446,7 @@ impl ValidatorHost {
             )
             .map_err(|e| NodeError::Consensus(e.to_string()))?;
             self.proposed_at = None;
+            self.checked.clear();
             let allocated = &self.allocated;
             self.mempool
                 .prune(&|a: &Address| load_account(store, allocated, a));
@@ -403,17 +456,25 @@ impl ValidatorHost {
         Ok(applied)
     }
 
-    /// Admit an encoded transaction to the mempool (API or gossip).
-    pub fn admit(
+    /// Admit transactions recovered off the loop (API or gossip, see [`crate::ingest`]):
+    /// every recovered sender is remembered (whether or not the pool takes it), then
+    /// nonce, balance and the pool's bounds are checked. One result per transaction.
+    pub fn admit_checked(
         &mut self,
-        bytes: &[u8],
+        items: Vec<Result<Checked, tx::TxError>>,
         store: &Store,
-    ) -> Result<cpchain_core::Hash, tx::TxError> {
+    ) -> Vec<Result<Checked, tx::TxError>> {
         let allocated = &self.allocated;
-        self.mempool
-            .admit(bytes, self.spec.chain_id, &|a: &Address| {
-                load_account(store, allocated, a)
+        let load = |a: &Address| load_account(store, allocated, a);
+        items
+            .into_iter()
+            .map(|r| {
+                let c = r?;
+                self.senders.insert(c.hash, c.sender);
+                let keep = c.clone();
+                self.mempool.admit_checked(c, &load).map(|_| keep)
             })
+            .collect()
     }
 
     /// An account's state.
@@ -572,15 +633,25 @@ impl ValidatorHost {
                 },
                 ValidatorOutput::CheckBlock { block, .. } => {
                     let base = store.dpor()?;
-                    let valid = match execute(
+                    let valid = match execute_cached(
                         &self.spec,
                         &block,
                         store,
                         &self.allocated,
                         &self.defaults,
                         base,
+                        &mut self.senders,
                     ) {
-                        Ok(_) => true,
+                        Ok(overlay) => {
+                            // Kept for the commit of this block: the stored state cannot
+                            // change before it (only commits and block sync change it,
+                            // and both clear this).
+                            if self.checked.len() >= MAX_CHECKED_OVERLAYS {
+                                self.checked.remove(0);
+                            }
+                            self.checked.push((block.id(), overlay));
+                            true
+                        }
                         Err(e) => {
                             tracing::warn!(height = block.header.height.0, "illicit proposal: {e}");
                             false
@@ -593,14 +664,24 @@ impl ValidatorHost {
                     let impeach = block.is_impeach();
                     let txs = block.transactions.len();
                     let base = store.dpor()?;
-                    let overlay = execute(
-                        &self.spec,
-                        &block,
-                        store,
-                        &self.allocated,
-                        &self.defaults,
-                        base.clone(),
-                    )
+                    let id = block.id();
+                    let known = self
+                        .checked
+                        .drain(..)
+                        .find(|(checked, _)| *checked == id)
+                        .map(|(_, o)| o);
+                    let overlay = match known {
+                        Some(o) => Ok(o),
+                        None => execute_cached(
+                            &self.spec,
+                            &block,
+                            store,
+                            &self.allocated,
+                            &self.defaults,
+                            base.clone(),
+                            &mut self.senders,
+                        ),
+                    }
                     .unwrap_or_else(|e| {
                         // Only a Byzantine quorum certifies such a block.
                         tracing::error!(height = height.0, "certified block does not execute: {e}");

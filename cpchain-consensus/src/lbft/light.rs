@@ -65,8 +65,10 @@ pub fn verify_validate<S: ProposerSchedule + ?Sized>(
 }
 
 /// [`verify_validate`] with `parent_id = parent.id()` computed by the caller; also returns
-/// the block's id, computed here from the block (never taken from the message).
-pub(crate) fn verify_validate_on<S: ProposerSchedule + ?Sized>(
+/// the block's id, computed here from the block (never taken from the message). Public for
+/// hosts that follow the chain and already hold the parent's id (the simulator's light nodes
+/// and checkers): it saves hashing the parent header again for every check.
+pub fn verify_validate_on<S: ProposerSchedule + ?Sized>(
     spec: &ChainSpec,
     validators: &ValidatorSet,
     impeach_quorum: ImpeachQuorum,

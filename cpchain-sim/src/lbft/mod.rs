@@ -1,6 +1,6 @@
 //! The LBFT adapter of the simulator: `n` validators and `m` light nodes driven only
-//! through the engine's public sans-IO API ([`crate::lbft::Validator`],
-//! [`crate::lbft::LightVerifier`]), Byzantine validators, and the checkers.
+//! through the engine's public sans-IO API ([`cpchain_consensus::lbft::Validator`],
+//! [`cpchain_consensus::lbft::LightVerifier`]), Byzantine validators, and the checkers.
 //!
 //! [`run`] plays one (seed, [`Scenario`]) and returns a [`RunReport`]: the violations the
 //! checkers found, the figures of the summary, and (when asked) the tail of the trace.
@@ -32,13 +32,12 @@ mod shared;
 
 pub use byzantine::{Behaviour, Byzantine};
 pub use check::{check_liveness, check_safety, Figures, Violation};
-pub use host::ValidatorHost;
+pub use host::{Engine, ValidatorHost, ValidatorNode};
 pub use light::{LightNode, LIGHT_BUFFER};
 pub use shared::{Event, FaultClass, Record, Shared, SimMsg, ILLICIT_TX};
 
-use crate::lbft::{Config, FixedSchedule, Header, ImpeachQuorum, ValidatorSet};
-use crate::sim::network::uniform;
-use crate::sim::{
+use crate::network::uniform;
+use crate::{
     Context, FaultPlan, Nemesis, NodeId, SimNode, SimRng, Simulator, Stats, StopReason, Topology,
 };
 use alloc::boxed::Box;
@@ -46,6 +45,7 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cpchain_consensus::lbft::{Config, FixedSchedule, Header, ImpeachQuorum, ValidatorSet};
 use cpchain_core::{keccak256_concat, Address, ChainSpec, Duration, Height, Timestamp};
 use cpchain_crypto::SecretKey;
 use rand_core::{RngCore, SeedableRng};
@@ -167,8 +167,8 @@ impl LivenessBound {
 /// A simulated LBFT node.
 #[allow(clippy::large_enum_variant)]
 pub enum LbftNode {
-    /// A validator host (honest or Byzantine).
-    Validator(ValidatorHost),
+    /// A validator (honest or Byzantine): the engine and its host on the generic node.
+    Validator(ValidatorNode),
     /// A light node.
     Light(LightNode),
 }
@@ -177,7 +177,7 @@ impl LbftNode {
     /// Height of the last block this node committed.
     pub fn committed_height(&self) -> Height {
         match self {
-            LbftNode::Validator(v) => v.committed_height(),
+            LbftNode::Validator(v) => v.host.committed_height(),
             LbftNode::Light(l) => l.committed_height(),
         }
     }
@@ -459,9 +459,9 @@ pub fn run(scenario: &Scenario, seed: u64, trace_lines: usize) -> RunReport {
             if let Some(l) = sim.topology().link(a, b) {
                 links += 1;
                 sum += match l.latency {
-                    crate::sim::Latency::Constant(d) => d,
-                    crate::sim::Latency::Uniform { min, max }
-                    | crate::sim::Latency::LongTail { min, max, .. } => (min + max) / 2,
+                    crate::Latency::Constant(d) => d,
+                    crate::Latency::Uniform { min, max }
+                    | crate::Latency::LongTail { min, max, .. } => (min + max) / 2,
                 };
             }
         }

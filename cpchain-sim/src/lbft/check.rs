@@ -1,12 +1,12 @@
 //! The checkers, run on every simulated run over what the nodes reported.
 
 use super::shared::{Event, FaultClass, Shared};
-use crate::lbft::{BlockId, Phase};
-use crate::sim::{NodeId, Observed};
+use crate::{NodeId, Observed};
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use cpchain_consensus::lbft::{BlockId, Phase};
 use cpchain_core::{Address, Height, Timestamp};
 
 /// One broken property.

@@ -1,26 +1,35 @@
-//! A simulated validator host: the engine, driven only through its public sans-IO API,
-//! plus what a real host adds (judging transactions, proposing on schedule, keeping the
-//! chain, answering block sync), plus the checkers' instrumentation.
+//! A simulated validator: the engine on the generic [`MachineNode`], driven only through
+//! its public sans-IO API and the one machine contract, and [`ValidatorHost`], what a real
+//! host adds (judging transactions, proposing on schedule, keeping the chain, answering block
+//! sync), plus the checkers' instrumentation.
 
 use super::byzantine::Byzantine;
 use super::shared::{Event, FaultClass, Record, Shared, SimMsg, ILLICIT_TX};
-use crate::lbft::{
-    BlockError, BlockId, Config, Fault, FixedSchedule, Header, Message, Phase, ProposerSchedule,
-    Rejected, Validate, Validator, ValidatorOutput, Verdict,
-};
-use crate::sim::{Context, NodeId, SimNode};
+use crate::machine::{Host, HostContext, MachineNode};
+use crate::NodeId;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
+use cpchain_consensus::lbft::{
+    BlockError, BlockId, Config, Fault, FixedSchedule, Header, Message, Phase, ProposerSchedule,
+    Rejected, Validate, Validator, ValidatorOutput, Verdict,
+};
 use cpchain_core::{Address, Height, Timestamp};
 
-type Ctx = Context<SimMsg, Record, Event>;
+/// The simulated validator's engine: the LBFT validator, which keeps the one machine
+/// contract itself. Generic over the proposer schedule, so any host (the demo's, with a DPoR
+/// schedule) can put it on a [`MachineNode`].
+pub type Engine<S = FixedSchedule> = Validator<S>;
 
-/// One validator host.
+/// A simulated validator: the engine and its host on the generic node.
+pub type ValidatorNode = MachineNode<Engine, ValidatorHost>;
+
+type Ctx = HostContext<ValidatorHost, Engine>;
+
+/// One validator host (the engine is beside it, in the [`ValidatorNode`]).
 pub struct ValidatorHost {
     shared: Rc<Shared>,
     id: NodeId,
-    engine: Validator<FixedSchedule>,
     byzantine: Option<Byzantine>,
     /// Decided VALIDATE messages by height (the host's chain, also on disk).
     chain: BTreeMap<u64, Rc<Message>>,
@@ -34,9 +43,17 @@ pub struct ValidatorHost {
     impeach_id: BlockId,
     seen_votes: BTreeMap<(Address, u32, Phase), BlockId>,
     seen_proposal: Option<BlockId>,
+    /// Content verdicts owed to the engine (its `CheckBlock` outputs), given after the drain.
+    checks: Vec<(BlockId, bool)>,
+    /// What the step's input must make the engine report, and whether it did.
+    expect: Expect,
+    met: bool,
+    /// Whether the step's input was a peer's LBFT message (the memory checker runs then).
+    check_memory: bool,
 }
 
 /// What an input must make the engine report.
+#[derive(Clone, Copy)]
 enum Expect {
     Nothing,
     Equivocation(Address, u32),
@@ -44,12 +61,12 @@ enum Expect {
 }
 
 impl ValidatorHost {
-    /// A host around `engine`; `disk` are the records it left before a crash (empty on
-    /// first start).
+    /// A host for `engine`; `disk` are the records it left before a crash (empty on first
+    /// start).
     pub fn new(
         shared: Rc<Shared>,
         id: NodeId,
-        engine: Validator<FixedSchedule>,
+        engine: &Engine,
         byzantine: Option<Byzantine>,
         disk: &[Record],
     ) -> Self {
@@ -65,7 +82,6 @@ impl ValidatorHost {
         ValidatorHost {
             shared,
             id,
-            engine,
             byzantine,
             chain,
             last_id: last.id(),
@@ -77,6 +93,10 @@ impl ValidatorHost {
             impeach_id,
             seen_votes: BTreeMap::new(),
             seen_proposal: None,
+            checks: Vec::new(),
+            expect: Expect::Nothing,
+            met: true,
+            check_memory: false,
         }
     }
 
@@ -89,7 +109,7 @@ impl ValidatorHost {
         now: Timestamp,
         byzantine: Option<Byzantine>,
         disk: &[Record],
-    ) -> Option<Self> {
+    ) -> Option<ValidatorNode> {
         let persisted = disk.iter().rev().find_map(|r| match r {
             Record::Engine(p) => Some(p),
             _ => None,
@@ -121,12 +141,8 @@ impl ValidatorHost {
             now,
         )
         .ok()?;
-        Some(ValidatorHost::new(shared, id, engine, byzantine, disk))
-    }
-
-    /// The engine, read-only (for checkers and tests).
-    pub fn engine(&self) -> &Validator<FixedSchedule> {
-        &self.engine
+        let host = ValidatorHost::new(shared, id, &engine, byzantine, disk);
+        Some(MachineNode::new(engine, host))
     }
 
     /// Whether this host is Byzantine.
@@ -139,12 +155,12 @@ impl ValidatorHost {
         self.last.height
     }
 
-    fn new_height(&mut self, ctx: &mut Ctx) {
-        if self.engine.height() == self.height {
+    fn new_height(&mut self, engine: &Engine, ctx: &mut Ctx) {
+        if engine.height() == self.height {
             return;
         }
-        self.height = self.engine.height();
-        self.impeach_id = self.engine.impeach_id();
+        self.height = engine.height();
+        self.impeach_id = engine.impeach_id();
         self.seen_votes.clear();
         self.seen_proposal = None;
         if let Some(b) = self.byzantine.as_mut() {
@@ -152,138 +168,136 @@ impl ValidatorHost {
         }
     }
 
-    fn propose_at(&self) -> Option<Timestamp> {
-        let h = self.engine.height();
+    fn propose_at(&self, engine: &Engine) -> Option<Timestamp> {
+        let h = engine.height();
         if self.proposed_at == Some(h)
-            || self.engine.round() != 0
-            || self.shared.schedule.proposer_of(h) != Some(self.engine.address())
+            || engine.round() != 0
+            || self.shared.schedule.proposer_of(h) != Some(engine.address())
         {
             return None;
         }
         Some(
-            self.engine
+            engine
                 .parent()
                 .timestamp
                 .saturating_add(self.shared.spec.block_period),
         )
     }
 
-    fn maybe_propose(&mut self, now: Timestamp, ctx: &mut Ctx) {
-        let Some(at) = self.propose_at() else {
+    fn maybe_propose(&mut self, engine: &mut Engine, now: Timestamp, ctx: &mut Ctx) {
+        let Some(at) = self.propose_at(engine) else {
             return;
         };
         if now < at {
             return;
         }
-        let h = self.engine.height();
+        let h = engine.height();
         self.proposed_at = Some(h);
         let txs = alloc::vec![alloc::format!("tx h{} n{}", h.0, self.id).into_bytes()];
         if let Some(b) = self.byzantine.as_mut() {
-            let parent = self.engine.parent().clone();
+            let parent = engine.parent().clone();
             if let Some(own) = b.propose(&self.shared, self.id, &parent, now, txs.clone(), ctx) {
                 if let Some(block) = own {
-                    let me = self.engine.address();
-                    let _ = self
-                        .engine
-                        .handle_message(now, me, Message::PrePrepare(block));
+                    let me = engine.address();
+                    let _ = engine.handle_message(now, me, Message::PrePrepare(block));
                 }
                 return;
             }
         }
-        if self.engine.propose(now, txs).is_ok() {
+        if engine.propose(now, txs).is_ok() {
             ctx.observe(Event::Proposed { height: h });
         }
     }
 
-    /// Drain the engine; `expect` is what the last input must have produced.
-    fn pump(&mut self, now: Timestamp, ctx: &mut Ctx, expect: Expect) {
-        let mut met = matches!(expect, Expect::Nothing);
-        loop {
-            while let Some(out) = self.engine.poll_output() {
-                match out {
-                    ValidatorOutput::Persist(p) => ctx.persist(Record::Engine(Rc::new(p))),
-                    ValidatorOutput::Broadcast(m) => self.send(m, ctx),
-                    ValidatorOutput::Send { to, msg } => {
-                        if let Some(node) = self.shared.node_of(&to) {
-                            let silent = self.byzantine.as_ref().is_some_and(|b| b.is_silent());
-                            if !silent {
-                                ctx.send(node, SimMsg::Lbft(Rc::new(msg)));
-                            }
-                        }
-                    }
-                    ValidatorOutput::CheckBlock { block, .. } => {
-                        let valid = !block
-                            .transactions
-                            .iter()
-                            .any(|t| t.as_slice() == ILLICIT_TX);
-                        self.engine.block_checked(now, block.id(), valid);
-                    }
-                    ValidatorOutput::Commit { block, certificate } => {
-                        let claimed = certificate.block;
-                        let certified = block.header.parent == self.last_id
-                            && self.shared.certified(
-                                &self.last,
-                                self.last_id,
-                                &block,
-                                claimed,
-                                &certificate,
-                            );
-                        // Certified means the block hashes to `claimed` (checked there).
-                        let id = if certified { claimed } else { block.id() };
-                        self.last_id = id;
-                        ctx.observe(Event::Committed {
-                            height: block.header.height,
-                            block: id,
-                            impeach: block.is_impeach(),
-                            round: certificate.round,
-                            certified,
-                        });
-                        self.last = block.header.clone();
-                        let m = Rc::new(Message::Validate(Validate { block, certificate }));
-                        self.chain.insert(self.last.height.0, m.clone());
-                        ctx.persist(Record::Block(m));
-                    }
-                    ValidatorOutput::Fault(f) => {
-                        if self.byzantine.is_some() {
-                            continue;
-                        }
-                        let ev = fault_event(&f);
-                        match (&expect, &f) {
-                            (Expect::Equivocation(a, r), Fault::Equivocation { second, .. })
-                                if second.voter == *a && second.round == *r =>
-                            {
-                                met = true
-                            }
-                            (
-                                Expect::ProposerEquivocation(a),
-                                Fault::ProposerEquivocation { second, .. },
-                            ) if second.proposer == *a => met = true,
-                            _ => {}
-                        }
-                        ctx.observe(ev);
+    /// One output of the engine (see [`Host::on_output`]).
+    fn output(&mut self, out: ValidatorOutput, ctx: &mut Ctx) {
+        match out {
+            ValidatorOutput::Persist(p) => ctx.persist(Record::Engine(Rc::new(p))),
+            ValidatorOutput::Broadcast(m) => self.send(m, ctx),
+            ValidatorOutput::Send { to, msg } => {
+                if let Some(node) = self.shared.node_of(&to) {
+                    let silent = self.byzantine.as_ref().is_some_and(|b| b.is_silent());
+                    if !silent {
+                        ctx.send(node, SimMsg::Lbft(Rc::new(msg)));
                     }
                 }
             }
-            self.new_height(ctx);
-            let before = self.proposed_at;
-            self.maybe_propose(now, ctx);
-            if self.proposed_at == before {
-                break;
+            ValidatorOutput::CheckBlock { block, .. } => {
+                let valid = !block
+                    .transactions
+                    .iter()
+                    .any(|t| t.as_slice() == ILLICIT_TX);
+                // Answered in `after_drain`: the verdict's outputs queue behind this drain's,
+                // as they did when the verdict was given inside the drain loop.
+                self.checks.push((block.id(), valid));
             }
-        }
-        if !met && self.byzantine.is_none() {
-            let missed = match expect {
-                Expect::Equivocation(culprit, round) => Some((culprit, round)),
-                Expect::ProposerEquivocation(culprit) => Some((culprit, 0)),
-                Expect::Nothing => None,
-            };
-            if let Some((culprit, round)) = missed {
-                ctx.observe(Event::MissedDetection {
-                    culprit,
-                    height: self.height,
-                    round,
+            ValidatorOutput::Commit { block, certificate } => {
+                let claimed = certificate.block;
+                let certified = block.header.parent == self.last_id
+                    && self.shared.certified(
+                        &self.last,
+                        self.last_id,
+                        &block,
+                        claimed,
+                        &certificate,
+                    );
+                // Certified means the block hashes to `claimed` (checked there).
+                let id = if certified { claimed } else { block.id() };
+                self.last_id = id;
+                ctx.observe(Event::Committed {
+                    height: block.header.height,
+                    block: id,
+                    impeach: block.is_impeach(),
+                    round: certificate.round,
+                    certified,
                 });
+                self.last = block.header.clone();
+                let m = Rc::new(Message::Validate(Validate { block, certificate }));
+                self.chain.insert(self.last.height.0, m.clone());
+                ctx.persist(Record::Block(m));
             }
+            ValidatorOutput::Fault(f) => {
+                if self.byzantine.is_some() {
+                    return;
+                }
+                let ev = fault_event(&f);
+                match (&self.expect, &f) {
+                    (Expect::Equivocation(a, r), Fault::Equivocation { second, .. })
+                        if second.voter == *a && second.round == *r =>
+                    {
+                        self.met = true
+                    }
+                    (
+                        Expect::ProposerEquivocation(a),
+                        Fault::ProposerEquivocation { second, .. },
+                    ) if second.proposer == *a => self.met = true,
+                    _ => {}
+                }
+                ctx.observe(ev);
+            }
+            // An output kind added to the engine after this adapter: nothing to route yet.
+            _ => {}
+        }
+    }
+
+    /// The detection checker's verdict on the step: the input's expected fault came out.
+    fn judge_detection(&mut self, ctx: &mut Ctx) {
+        let expect = core::mem::replace(&mut self.expect, Expect::Nothing);
+        let met = core::mem::replace(&mut self.met, true);
+        if met || self.byzantine.is_some() {
+            return;
+        }
+        let missed = match expect {
+            Expect::Equivocation(culprit, round) => Some((culprit, round)),
+            Expect::ProposerEquivocation(culprit) => Some((culprit, 0)),
+            Expect::Nothing => None,
+        };
+        if let Some((culprit, round)) = missed {
+            ctx.observe(Event::MissedDetection {
+                culprit,
+                height: self.height,
+                round,
+            });
         }
     }
 
@@ -305,18 +319,17 @@ impl ValidatorHost {
 
     /// What handing `msg` to the engine must produce. Only the rare conflicting case costs
     /// a signature check here; first votes are recorded after the engine accepted them.
-    fn expectation(&self, msg: &Message) -> Expect {
-        if self.byzantine.is_some() || msg.height() != self.engine.height() {
+    fn expectation(&self, engine: &Engine, msg: &Message) -> Expect {
+        if self.byzantine.is_some() || msg.height() != engine.height() {
             return Expect::Nothing;
         }
         match msg {
             Message::Vote(v) => {
                 let kind_fits = (v.block == self.impeach_id) == v.kind.is_impeach();
                 let in_reach = v.round
-                    <= self
-                        .engine
+                    <= engine
                         .round()
-                        .saturating_add(self.engine.config().round_lookahead);
+                        .saturating_add(engine.config().round_lookahead);
                 match self.seen_votes.get(&(v.voter, v.round, v.kind.phase())) {
                     Some(first)
                         if *first != v.block && kind_fits && in_reach && self.shared.vote_ok(v) =>
@@ -330,10 +343,11 @@ impl ValidatorHost {
                 Some(first)
                     if first != b.id()
                         && !b.is_impeach()
-                        && self.shared.schedule.proposer_of(self.engine.height())
+                        && self.shared.schedule.proposer_of(engine.height())
                             == Some(b.header.proposer)
                         && b.header.parent == self.last_id
-                        && crate::lbft::block::tx_root(&b.transactions) == b.header.tx_root
+                        && cpchain_consensus::lbft::block::tx_root(&b.transactions)
+                            == b.header.tx_root
                         && b.verify_seal().is_ok() =>
                 {
                     Expect::ProposerEquivocation(b.header.proposer)
@@ -345,8 +359,8 @@ impl ValidatorHost {
     }
 
     /// Record what the engine took in at the current height.
-    fn accepted(&mut self, msg: &Message, height: Height, r: &Verdict) {
-        if self.byzantine.is_some() || msg.height() != height || self.engine.height() != height {
+    fn accepted(&mut self, engine: &Engine, msg: &Message, height: Height, r: &Verdict) {
+        if self.byzantine.is_some() || msg.height() != height || engine.height() != height {
             return;
         }
         match msg {
@@ -382,20 +396,18 @@ impl ValidatorHost {
     }
 
     /// The memory checker: an honest engine's accounted holdings against its bound.
-    fn check_memory(&self, ctx: &mut Ctx) {
+    fn check_memory(&self, engine: &Engine, ctx: &mut Ctx) {
         if self.byzantine.is_some() {
             return;
         }
-        let held = self.engine.held();
-        let cfg = self.engine.config();
+        let held = engine.held();
+        let cfg = engine.config();
         let bytes = held
             .future
             .saturating_add(held.height)
             .saturating_add(held.catch_up);
-        let bound = cfg.peer_memory_bound(
-            self.shared.n_validators,
-            self.engine.round().saturating_add(1),
-        );
+        let bound =
+            cfg.peer_memory_bound(self.shared.n_validators, engine.round().saturating_add(1));
         if bytes > bound || held.future > cfg.future_bytes {
             ctx.observe(Event::OverBudget { held: bytes, bound });
         }
@@ -449,21 +461,34 @@ fn fault_event(f: &Fault) -> Event {
             round: 0,
             phase: None,
         },
+        _ => Event::Fault {
+            class: FaultClass::Other,
+            culprit: None,
+            height: Height(0),
+            round: 0,
+            phase: None,
+        },
     }
 }
 
-impl SimNode for ValidatorHost {
+impl Host<Engine> for ValidatorHost {
     type Message = SimMsg;
     type Persisted = Record;
     type Observation = Event;
 
-    fn on_start(&mut self, now: Timestamp, ctx: &mut Ctx) {
+    /// A restored engine re-broadcasts its votes: the wrapper drains them next.
+    fn on_start(&mut self, _: &mut Engine, now: Timestamp, _: &mut Ctx) {
         self.next_status = now.saturating_add(self.shared.sync_interval);
-        // A restored engine re-broadcasts its votes: drain them.
-        self.pump(now, ctx, Expect::Nothing);
     }
 
-    fn on_message(&mut self, now: Timestamp, from: NodeId, msg: SimMsg, ctx: &mut Ctx) {
+    fn on_message(
+        &mut self,
+        engine: &mut Engine,
+        now: Timestamp,
+        from: NodeId,
+        msg: SimMsg,
+        ctx: &mut Ctx,
+    ) {
         match msg {
             SimMsg::Status(h) => self.on_status(from, h, ctx),
             SimMsg::Lbft(m) => {
@@ -471,18 +496,53 @@ impl SimNode for ValidatorHost {
                     b.heard(&m);
                     b.relay_tampered(&m, ctx);
                 }
-                let expect = self.expectation(&m);
-                let height = self.engine.height();
+                self.expect = self.expectation(engine, &m);
+                self.met = matches!(self.expect, Expect::Nothing);
+                let height = engine.height();
                 let from_addr = self.shared.address(from);
-                let r = self.engine.handle_message(now, from_addr, (*m).clone());
-                self.accepted(&m, height, &r);
-                self.pump(now, ctx, expect);
-                self.check_memory(ctx);
+                let r = engine.handle_message(now, from_addr, (*m).clone());
+                self.accepted(engine, &m, height, &r);
+                self.check_memory = true;
             }
         }
     }
 
-    fn on_timeout(&mut self, now: Timestamp, ctx: &mut Ctx) {
+    fn on_output(&mut self, _: Timestamp, out: ValidatorOutput, ctx: &mut Ctx) {
+        self.output(out, ctx);
+    }
+
+    /// Owed content verdicts first (their outputs are drained next); then a new height's
+    /// bookkeeping and, on the proposer's slot, a proposal.
+    fn after_drain(&mut self, engine: &mut Engine, now: Timestamp, ctx: &mut Ctx) -> bool {
+        if !self.checks.is_empty() {
+            for (id, valid) in self.checks.drain(..) {
+                engine.block_checked(now, id, valid);
+            }
+            return true;
+        }
+        self.new_height(engine, ctx);
+        let before = self.proposed_at;
+        self.maybe_propose(engine, now, ctx);
+        self.proposed_at != before
+    }
+
+    fn after_step(&mut self, engine: &Engine, _: Timestamp, ctx: &mut Ctx) {
+        self.judge_detection(ctx);
+        if core::mem::take(&mut self.check_memory) {
+            self.check_memory(engine, ctx);
+        }
+    }
+
+    fn deadline(&self, engine: &Engine) -> Option<Timestamp> {
+        match self.propose_at(engine) {
+            Some(p) => Some(p.min(self.next_status)),
+            None => Some(self.next_status),
+        }
+    }
+
+    /// The block-sync status timer (before the engine's own timeout, as a host's loop
+    /// would order them).
+    fn on_timeout(&mut self, engine: &mut Engine, now: Timestamp, ctx: &mut Ctx) {
         if now >= self.next_status {
             self.next_status = now.saturating_add(self.shared.sync_interval);
             let n = self.shared.n_validators.max(1);
@@ -491,26 +551,11 @@ impl SimNode for ValidatorHost {
                 self.status_peer = (self.status_peer + 1) % n;
             }
             if self.byzantine.as_ref().is_none_or(|b| !b.is_silent()) {
-                ctx.send(self.status_peer, SimMsg::Status(self.engine.height()));
+                ctx.send(self.status_peer, SimMsg::Status(engine.height()));
             }
             if let Some(b) = self.byzantine.as_mut() {
                 b.replay(ctx);
             }
         }
-        if self.engine.next_deadline().is_some_and(|d| now >= d) {
-            self.engine.handle_timeout(now);
-        }
-        self.pump(now, ctx, Expect::Nothing);
-    }
-
-    fn next_deadline(&self) -> Option<Timestamp> {
-        [
-            self.engine.next_deadline(),
-            self.propose_at(),
-            Some(self.next_status),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
     }
 }

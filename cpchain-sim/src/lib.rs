@@ -1,8 +1,9 @@
 //! A deterministic discrete-event network simulator with a nemesis, for any sans-IO state
-//! machine (feature `sim`, std only).
+//! machine of the SDK (std only; it used to be the `sim` module of `cpchain-consensus`, whose
+//! `no_std` crate it no longer weighs on).
 //!
 //! The white paper (§6) tests CPChain with Jepsen: packet delay, disconnection, node
-//! crashes, clock drift. This module does the same in-process and reproducibly, in the
+//! crashes, clock drift. This crate does the same in-process and reproducibly, in the
 //! style of FoundationDB's simulation and TigerBeetle's VOPR:
 //!
 //! * **One seed, one run.** All randomness (latencies, losses, duplications, the fault plan)
@@ -25,11 +26,30 @@
 //!   and local time); [`Simulator::with_trace`] keeps the tail of a readable trace to print
 //!   when a seed fails (turn it on when replaying: formatting costs more than simulating).
 //!
-//! The LBFT adapter, its Byzantine behaviours and its checkers live in `sim::lbft`
-//! when the engine is present; the `simulate` example is the command line.
+//! # Adapters
+//! Every machine of the SDK keeps one contract ([`cpchain_core::machine::Machine`]), so one
+//! generic node, [`MachineNode`], drives each: it arms the machine's timer and drains its
+//! outputs; a small [`Host`] per kind of node says which input a message is and where each
+//! output goes. The adapters:
+//! * [`lbft`]: validator hosts (honest and Byzantine), light nodes, and the checkers
+//!   (agreement, validity, equivocation detection, liveness, memory); the `simulate` example
+//!   is its command line;
+//! * [`storage`]: a gateway around the data-chain writer, its anchors sent to the chain;
+//! * `sharing` (feature `pre`, which links umbral-pre and makes the build GPL-3.0): the
+//!   owner, proxies and grantee of proxy re-encryption.
+//!
+//! Nodes that are no machine of the SDK (a light node around the stateless light
+//! verification, the demo's proposers) implement [`SimNode`] directly.
+//!
+//! # Feature `insecure-test-crypto` (simulation only)
+//! Signatures become `cpchain-crypto`'s keyed hashes (forgeable by design, much faster than
+//! k256). The build also needs `RUSTFLAGS="--cfg cpchain_insecure_test_crypto"` and refuses
+//! any graph that contains `cpchain-ffi`; build with `-p cpchain-sim` or `-p
+//! cpchain-examples` alone, into `--target-dir target/insecure-sim`. [`INSECURE_TEST_CRYPTO`]
+//! says which scheme a build has.
 //!
 //! ```
-//! use cpchain_consensus::sim::*;
+//! use cpchain_sim::*;
 //! use cpchain_core::{Duration, Timestamp};
 //!
 //! /// Each node counts the pings it got and pings everyone every 100 ms.
@@ -61,16 +81,24 @@
 //! assert_eq!(sim.node(0).unwrap().got, 20);
 //! ```
 
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
 mod clock;
+pub mod machine;
 mod nemesis;
 pub(crate) mod network;
 mod node;
 mod simulator;
 
-#[doc(hidden)]
 pub mod lbft;
+#[cfg(feature = "pre")]
+pub mod sharing;
+pub mod storage;
 
 pub use clock::{NodeClock, MAX_DRIFT_PPM};
+pub use machine::{drain_to, Host, HostContext, MachineNode};
 pub use nemesis::{FaultKind, FaultPlan, FaultWindow, Nemesis};
 pub use network::{Latency, LinkProfile, Topology, Weather};
 pub use node::{Context, Destination, NodeId, SimNode};

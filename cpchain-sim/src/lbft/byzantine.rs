@@ -4,17 +4,17 @@
 //! with anyone else's.
 
 use super::shared::{Event, Shared, SimMsg, ILLICIT_TX};
-use crate::lbft::block::{tx_root, SEAL_DOMAIN};
-use crate::lbft::ProposerSchedule;
-use crate::lbft::{
-    Block, BlockId, Certificate, Header, LockProof, Message, Phase, RoundChange, Validate, Vote,
-    VoteKind, MAX_BLOCK_BYTES,
-};
-use crate::sim::network::{chance, uniform};
-use crate::sim::{Context, NodeId, SimRng};
+use crate::network::{chance, uniform};
+use crate::{Context, NodeId, SimRng};
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::rc::Rc;
 use alloc::vec::Vec;
+use cpchain_consensus::lbft::block::{tx_root, SEAL_DOMAIN};
+use cpchain_consensus::lbft::ProposerSchedule;
+use cpchain_consensus::lbft::{
+    Block, BlockId, Certificate, Header, LockProof, Message, Phase, RoundChange, Validate, Vote,
+    VoteKind, MAX_BLOCK_BYTES,
+};
 use cpchain_core::{keccak256, Address, Hash, Height, Timestamp};
 use cpchain_crypto::{SecretKey, Signature};
 use rand_core::{RngCore, SeedableRng};
@@ -379,7 +379,7 @@ impl Byzantine {
         &mut self,
         shared: &Shared,
         me: NodeId,
-        parent: &crate::lbft::Header,
+        parent: &cpchain_consensus::lbft::Header,
         now: Timestamp,
         txs: Vec<Vec<u8>>,
         ctx: &mut Context<SimMsg, Record, Event>,

@@ -1,16 +1,16 @@
 //! What every simulated LBFT node may know: public chain parameters, the committee, the
 //! schedule, who is where. Secret keys are not here: each node gets only its own.
 
-use crate::lbft::{
-    Block, BlockId, Certificate, FixedSchedule, Header, ImpeachQuorum, Message, Phase, Validate,
-    ValidatorSet, Vote,
-};
-use crate::sim::NodeId;
+use crate::NodeId;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::fmt;
+use cpchain_consensus::lbft::{
+    Block, BlockId, Certificate, FixedSchedule, Header, ImpeachQuorum, Message, Phase, Validate,
+    ValidatorSet, Vote,
+};
 use cpchain_core::{Address, ChainSpec, Duration, Height};
 
 /// A transaction the simulated hosts judge invalid: a block carrying one is illicit.
@@ -105,7 +105,7 @@ impl fmt::Debug for SimMsg {
 #[derive(Debug, Clone)]
 pub enum Record {
     /// The engine's last `ValidatorOutput::Persist`.
-    Engine(Rc<crate::lbft::Persisted>),
+    Engine(Rc<cpchain_consensus::lbft::Persisted>),
     /// A decided block with its certificate (the host's chain).
     Block(Rc<Message>),
 }
@@ -121,6 +121,9 @@ pub enum FaultClass {
     IllicitBlock,
     /// A proposal with a bad seal.
     BadSeal,
+    /// A fault kind added to the engine after this adapter (it names no culprit here, so
+    /// the false-accusation checker cannot misjudge it).
+    Other,
 }
 
 /// What simulated LBFT nodes report to the checkers.
@@ -288,7 +291,7 @@ impl Shared {
             certificate: certificate.clone(),
         };
         // The block's id is computed anew inside, from the block: `id` only keys the memo.
-        let ok = crate::lbft::light::verify_validate_on(
+        let ok = cpchain_consensus::lbft::light::verify_validate_on(
             &self.spec,
             &self.validators,
             self.impeach_quorum,

@@ -3,10 +3,10 @@
 //! validators for the heights it missed.
 
 use super::shared::{Event, Record, Shared, SimMsg};
-use crate::lbft::{Header, LightVerifier, Message};
-use crate::sim::{Context, NodeId, SimNode};
+use crate::{Context, NodeId, SimNode};
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
+use cpchain_consensus::lbft::{Header, LightVerifier, Message};
 use cpchain_core::{Height, Timestamp};
 
 type Ctx = Context<SimMsg, Record, Event>;
@@ -18,7 +18,7 @@ pub const LIGHT_BUFFER: usize = 32;
 pub struct LightNode {
     shared: Rc<Shared>,
     id: NodeId,
-    verifier: LightVerifier<crate::lbft::FixedSchedule>,
+    verifier: LightVerifier<cpchain_consensus::lbft::FixedSchedule>,
     last: Header,
     last_id: cpchain_core::Hash,
     pending: BTreeMap<u64, Rc<Message>>,
@@ -75,7 +75,7 @@ impl LightNode {
             };
             // The engine's light verification (LightVerifier::verify), with the id of the
             // last accepted block kept rather than hashed again.
-            let verdict = crate::lbft::light::verify_validate_on(
+            let verdict = cpchain_consensus::lbft::light::verify_validate_on(
                 &self.verifier.spec,
                 &self.verifier.validators,
                 self.verifier.impeach_quorum,

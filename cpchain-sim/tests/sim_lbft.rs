@@ -1,12 +1,11 @@
 //! The simulator driving LBFT: the paper's f + 1 impeach rule forks under one Byzantine
 //! validator and the default rule does not; runs are reproducible; swarm seeds pass every
 //! checker; and each checker fires on the history it exists to reject.
-#![cfg(feature = "sim")]
 
 use cpchain_consensus::lbft::{ImpeachQuorum, Phase};
-use cpchain_consensus::sim::lbft::{check_safety, run, Behaviour, Event, NemesisMode, Scenario};
-use cpchain_consensus::sim::Observed;
 use cpchain_core::{Hash, Height, Timestamp};
+use cpchain_sim::lbft::{check_safety, run, Behaviour, Event, NemesisMode, Scenario};
+use cpchain_sim::Observed;
 
 fn byzantine(quorum: ImpeachQuorum) -> Scenario {
     let mut s = Scenario::new(4, 12, NemesisMode::Byzantine);
@@ -135,7 +134,7 @@ fn ev(node: usize, at: u64, event: Event) -> Observed<Event> {
     }
 }
 
-fn shared() -> std::rc::Rc<cpchain_consensus::sim::lbft::Shared> {
+fn shared() -> std::rc::Rc<cpchain_sim::lbft::Shared> {
     // The checkers only need the committee's addresses: borrow a real run's setup.
     use cpchain_consensus::lbft::{FixedSchedule, ValidatorSet};
     use cpchain_core::{ChainSpec, Duration};
@@ -148,7 +147,7 @@ fn shared() -> std::rc::Rc<cpchain_consensus::sim::lbft::Shared> {
         .collect();
     let set = ValidatorSet::new(&keys).unwrap();
     let addrs: Vec<_> = set.addresses().collect();
-    std::rc::Rc::new(cpchain_consensus::sim::lbft::Shared::new(
+    std::rc::Rc::new(cpchain_sim::lbft::Shared::new(
         ChainSpec::devnet(),
         set,
         FixedSchedule::new(addrs.clone()),
@@ -214,7 +213,7 @@ fn checkers_reject_forks_uncertified_blocks_honest_double_votes_and_missed_detec
             1,
             1,
             Event::Fault {
-                class: cpchain_consensus::sim::lbft::FaultClass::Equivocation,
+                class: cpchain_sim::lbft::FaultClass::Equivocation,
                 culprit: Some(sh.address(0)),
                 height: Height(1),
                 round: 0,

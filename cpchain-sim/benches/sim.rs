@@ -4,7 +4,7 @@
 //! The signature scheme is chosen at compile time: run once with
 //! `--features insecure-test-crypto` and `RUSTFLAGS="--cfg cpchain_insecure_test_crypto"`
 //! (keyed hashes, simulation only; the cfg is the required opt-in) and once with
-//! `--features sim` (real k256 with the simulator's verification cache). Criterion's
+//! no features (real k256 with the simulator's verification cache). Criterion's
 //! throughput is "elements/s" = heights committed per second (the highest height an honest
 //! node reached, summed over the runs of one iteration — what the `simulate` CLI counts).
 //!
@@ -15,8 +15,8 @@
 
 #![allow(missing_docs)] // criterion_group! generates undocumented public items
 
-use cpchain_consensus::sim::lbft::{run, NemesisMode, Scenario};
-use cpchain_consensus::sim::INSECURE_TEST_CRYPTO;
+use cpchain_sim::lbft::{run, NemesisMode, Scenario};
+use cpchain_sim::INSECURE_TEST_CRYPTO;
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };

@@ -1,0 +1,557 @@
+//! Issue 14 "Benchmark": a loopback devnet of 4 and then 7 validator processes (the
+//! release-built `cpchain-node`), block period 500 ms, 1 MiB block limit, fed signed
+//! transfers from many accounts by a load generator (this process) at rising rates until
+//! it saturates. Not criterion: it measures processes. For each network it prints
+//!
+//! * sustained tx/s (committed transactions per second over each rate's window; the
+//!   highest window is the figure),
+//! * submission-to-commit latency p50/p99 (POST of the batch → the block carrying the
+//!   transaction seen at a node, polled every 20 ms),
+//! * CPU per transaction (utime + stime of all node processes from `/proc/<pid>/stat`
+//!   over the window ÷ transactions committed in it),
+//!
+//! and, in the same run, the raw recover (+ address) rate of k256 and (with feature
+//! `libsecp256k1`) libsecp256k1 on one core, the machine's limit `cores × raw rate ÷
+//! validators` for the backend the nodes were built with, and the ratio.
+//!
+//! `cargo bench -p cpchain-node --bench devnet` (k256 nodes), or with
+//! `--features libsecp256k1` (libsecp256k1 nodes). `DEVNET_BENCH_VALIDATORS=4` runs one
+//! size only; `DEVNET_BENCH_SECS` sets each rate's window (default 8).
+
+#![allow(missing_docs)]
+
+use cpchain_core::{Address, Hash};
+use cpchain_crypto::{keccak256, SecretKey, Signature};
+use cpchain_node::api::http;
+use cpchain_node::config::{load_key, NodeConfig};
+use cpchain_node::node::Status;
+use cpchain_node::tx::{Transaction, TxBody, TxKind};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const EXE: &str = env!("CARGO_BIN_EXE_cpchain-node");
+const PERIOD_MS: u64 = 500;
+const ACCOUNTS: usize = 1_000;
+const BATCHES_PER_SEC: u64 = 10;
+
+/// CPU time (utime + stime) of the calling thread, seconds (10 ms ticks).
+fn thread_cpu(tck: f64) -> f64 {
+    let s = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ut: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let st: f64 = f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    (ut + st) / tck
+}
+
+/// One core's recover + address rate: (per wall second, per CPU second of the thread),
+/// medians of 5 runs of ~1 s. On a shared machine the wall rate includes preemption; the
+/// CPU rate is what one core gives when it is ours.
+fn raw_rate(recover: &dyn Fn(&Hash, &Signature) -> Address, tck: f64) -> (f64, f64) {
+    let items: Vec<(Hash, Signature)> = (1u8..=16)
+        .map(|i| {
+            let sk = SecretKey::from_bytes(&[i; 32]).expect("scalar");
+            let d = keccak256(&[i, 0x5a]);
+            (d, sk.sign_prehash(&d))
+        })
+        .collect();
+    let mut wall = Vec::new();
+    let mut cpu = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let c = thread_cpu(tck);
+        let mut n = 0u64;
+        while t.elapsed() < Duration::from_millis(1_000) {
+            for (d, s) in &items {
+                std::hint::black_box(recover(std::hint::black_box(d), s));
+                n += 1;
+            }
+        }
+        wall.push(n as f64 / t.elapsed().as_secs_f64());
+        cpu.push(n as f64 / (thread_cpu(tck) - c).max(1e-3));
+    }
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    (wall[2], cpu[2])
+}
+
+fn clock_ticks() -> f64 {
+    // CLK_TCK; 100 on every Linux this runs on (getconf is the portable way).
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of a process, seconds.
+fn cpu_secs(pid: u32, tck: f64) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may contain spaces) start after the last ')'.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ut: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let st: f64 = f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    (ut + st) / tck
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+struct Devnet {
+    dir: PathBuf,
+    configs: Vec<PathBuf>,
+    children: Vec<Child>,
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+        }
+        for c in &mut self.children {
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Devnet {
+    fn start(n: usize) -> Devnet {
+        let dir = std::env::temp_dir().join(format!(
+            "cpchain-node-devnet-bench-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = Command::new(EXE)
+            .args(["devnet", "--init-only", "--validators"])
+            .arg(n.to_string())
+            .args(["--period-ms", &PERIOD_MS.to_string()])
+            .args(["--impeach-timeout-ms", "3000", "--dir"])
+            .arg(&dir)
+            .output()
+            .expect("devnet --init-only");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let configs: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(PathBuf::from)
+            .collect();
+        let children = configs
+            .iter()
+            .map(|c| {
+                let log = std::fs::File::create(c.with_file_name("node.log")).expect("log");
+                Command::new(EXE)
+                    .args(["run", "--exit-with-parent", "--config"])
+                    .arg(c)
+                    .env("CPCHAIN_LOG", "warn")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::from(log))
+                    .spawn()
+                    .expect("spawn node")
+            })
+            .collect();
+        Devnet {
+            dir,
+            configs,
+            children,
+        }
+    }
+
+    fn status(&self, i: usize) -> Option<Status> {
+        cpchain_node::devnet::read_status(&self.configs[i])
+    }
+
+    fn cpu(&self, tck: f64) -> f64 {
+        self.children.iter().map(|c| cpu_secs(c.id(), tck)).sum()
+    }
+}
+
+fn post(port: u16, txs: &[Vec<u8>]) -> usize {
+    let hexes: Vec<String> = txs.iter().map(hex::encode).collect();
+    let body = serde_json::json!({ "txs": hexes }).to_string();
+    match http(port, "POST", "/txs", Some(&body)) {
+        Ok((200, reply)) => reply.matches("\"hash\"").count(),
+        _ => 0,
+    }
+}
+
+fn transfer(k: &SecretKey, nonce: u64, to: Address) -> Vec<u8> {
+    Transaction::sign(
+        k,
+        TxBody {
+            chain_id: 41,
+            nonce,
+            kind: TxKind::Transfer { to, amount: 1 },
+        },
+    )
+    .to_bytes()
+}
+
+/// `count` transfers, round robin over the accounts from their next nonces, signed on
+/// every core.
+fn presign(keys: &[SecretKey], nonces: &mut [u64], count: usize) -> Vec<Vec<u8>> {
+    let jobs: Vec<(usize, u64)> = (0..count)
+        .map(|i| {
+            let a = i % keys.len();
+            let n = nonces[a];
+            nonces[a] += 1;
+            (a, n)
+        })
+        .collect();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|s| {
+        let hs: Vec<_> = jobs
+            .chunks(jobs.len().div_ceil(cores).max(1))
+            .map(|c| {
+                s.spawn(move || {
+                    c.iter()
+                        .map(|(a, n)| transfer(&keys[*a], *n, Address([7; 20])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .flat_map(|h| h.join().expect("signer"))
+            .collect()
+    })
+}
+
+/// Blocks as seen: when, and the hashes of their transactions.
+type Seen = Vec<(Instant, Vec<[u8; 32]>)>;
+
+/// What one loader thread did: transactions accepted, and each one's hash and POST time.
+type Sent = (usize, Vec<([u8; 32], Instant)>);
+
+/// Watches node 0's blocks: for each committed transaction hash, when it was seen.
+struct Watcher {
+    seen: Arc<Mutex<Seen>>,
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn start(port: u16, status: PathBuf) -> Watcher {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s2, st2) = (seen.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            let mut next = cpchain_node::devnet::read_status(&status)
+                .map(|s| s.head + 1)
+                .unwrap_or(1);
+            while !st2.load(Ordering::Relaxed) {
+                match http(port, "GET", &format!("/block/{next}"), None) {
+                    Ok((200, body)) => {
+                        let t = Instant::now();
+                        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                        let hashes: Vec<[u8; 32]> = v["transactions"]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|h| {
+                                        let mut o = [0u8; 32];
+                                        hex::decode_to_slice(h.as_str()?, &mut o).ok()?;
+                                        Some(o)
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        s2.lock().expect("lock").push((t, hashes));
+                        next += 1;
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Watcher {
+            seen,
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+struct Level {
+    offered: f64,
+    accepted: f64,
+    sustained: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu_ms_per_tx: f64,
+    backlog: usize,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
+    let net = Devnet::start(n);
+    let cfgs: Vec<NodeConfig> = net
+        .configs
+        .iter()
+        .map(|c| NodeConfig::load(c).expect("config"))
+        .collect();
+    let ports: Vec<u16> = cfgs.iter().map(|c| c.api_port.expect("api")).collect();
+    let t0 = Instant::now();
+    while (0..n).any(|i| net.status(i).is_none_or(|s| s.head < 2 || s.peers + 1 < n)) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "devnet did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Fund the accounts from the validators.
+    let vkeys: Vec<SecretKey> = cfgs
+        .iter()
+        .map(|c| load_key(&c.key_file).expect("key"))
+        .collect();
+    let keys: Vec<SecretKey> = (0..ACCOUNTS)
+        .map(|i| {
+            let mut b = [0x22u8; 32];
+            b[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+            SecretKey::from_bytes(&b).expect("scalar")
+        })
+        .collect();
+    let per = ACCOUNTS.div_ceil(n);
+    for (v, vk) in vkeys.iter().enumerate() {
+        let fund: Vec<Vec<u8>> = keys
+            .iter()
+            .skip(v * per)
+            .take(per)
+            .enumerate()
+            .map(|(j, k)| {
+                Transaction::sign(
+                    vk,
+                    TxBody {
+                        chain_id: 41,
+                        nonce: j as u64,
+                        kind: TxKind::Transfer {
+                            to: k.public_key().address(),
+                            amount: 1_000_000_000_000,
+                        },
+                    },
+                )
+                .to_bytes()
+            })
+            .collect();
+        assert_eq!(post(ports[v], &fund), fund.len(), "funding refused");
+    }
+    let funded = |net: &Devnet| net.status(0).map_or(0, |s| s.committed_txs) >= ACCOUNTS as u64;
+    while !funded(&net) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "funding did not commit"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let tx_len = transfer(&keys[0], 0, Address([7; 20])).len();
+    println!(
+        "devnet n={n}: started and funded {ACCOUNTS} accounts in {:.1} s; transfers are {tx_len} bytes",
+        t0.elapsed().as_secs_f64()
+    );
+
+    let mut nonces = vec![0u64; ACCOUNTS];
+    let mut levels = Vec::new();
+    let watcher = Watcher::start(ports[0], net.configs[0].clone());
+    let mut rate = (limit * 0.3).max(200.0);
+    loop {
+        let total = (rate * window.as_secs_f64()) as usize;
+        let txs = presign(&keys, &mut nonces, total);
+        let per_batch = (rate / BATCHES_PER_SEC as f64).ceil() as usize;
+        let blocks_before = watcher.seen.lock().expect("lock").len();
+        let start = Instant::now();
+        // One loader thread per node, each posting every n-th batch on schedule (a slow
+        // reply from one node does not hold back the others).
+        let batches: Vec<&[Vec<u8>]> = txs.chunks(per_batch.max(1)).collect();
+        let window_start: Mutex<Option<(Instant, f64, usize)>> = Mutex::new(None);
+        let results: Vec<Sent> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..n)
+                .map(|node| {
+                    let (batches, ports, watcher, net, window_start) =
+                        (&batches, &ports, &watcher, &net, &window_start);
+                    s.spawn(move || {
+                        let mut accepted = 0usize;
+                        let mut sent = Vec::new();
+                        for (b, chunk) in batches.iter().enumerate().filter(|(b, _)| b % n == node)
+                        {
+                            let due =
+                                start + Duration::from_secs_f64(b as f64 / BATCHES_PER_SEC as f64);
+                            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                            // The steady-state window opens 1 s after the first batch.
+                            if b as u64 == BATCHES_PER_SEC {
+                                let blocks = watcher.seen.lock().expect("lock").len();
+                                *window_start.lock().expect("lock") =
+                                    Some((Instant::now(), net.cpu(tck), blocks));
+                            }
+                            let t = Instant::now();
+                            sent.extend(chunk.iter().map(|tx| (keccak256(tx).0, t)));
+                            accepted += post(ports[node], chunk);
+                        }
+                        (accepted, sent)
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().expect("loader")).collect()
+        });
+        let mut submitted: HashMap<[u8; 32], Instant> = HashMap::with_capacity(total);
+        let mut accepted = 0usize;
+        for (a, sent) in results {
+            accepted += a;
+            submitted.extend(sent);
+        }
+        let window_start = window_start.into_inner().expect("lock");
+        let offered_secs = start.elapsed().as_secs_f64();
+        let (w_start, cpu0, w_blocks) =
+            window_start.unwrap_or((start, net.cpu(tck), blocks_before));
+        let w_secs = w_start.elapsed().as_secs_f64();
+        let cpu = net.cpu(tck) - cpu0;
+        let in_window: usize = watcher.seen.lock().expect("lock")[w_blocks..]
+            .iter()
+            .map(|(_, h)| h.len())
+            .sum();
+        // Pending at the end of the offer (the queue a saturated network builds).
+        let backlog = (0..n)
+            .filter_map(|i| net.status(i))
+            .map(|s| s.mempool)
+            .max()
+            .unwrap_or(0);
+        // Let the level's transactions commit (bounded), then take their latencies.
+        let drain = Instant::now();
+        while (0..n).any(|i| net.status(i).map_or(0, |s| s.mempool) > 0)
+            && drain.elapsed() < Duration::from_secs(30)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(2 * PERIOD_MS));
+        let seen = watcher.seen.lock().expect("lock");
+        let mut latencies: Vec<f64> = Vec::new();
+        for (t, hashes) in seen.iter().skip(blocks_before) {
+            for h in hashes {
+                if let Some(s) = submitted.get(h) {
+                    latencies.push(t.duration_since(*s).as_secs_f64() * 1e3);
+                }
+            }
+        }
+        drop(seen);
+        latencies.sort_by(f64::total_cmp);
+        let level = Level {
+            offered: total as f64 / offered_secs,
+            accepted: accepted as f64 / offered_secs,
+            sustained: in_window as f64 / w_secs,
+            p50_ms: percentile(&latencies, 0.5),
+            p99_ms: percentile(&latencies, 0.99),
+            cpu_ms_per_tx: cpu * 1e3 / in_window.max(1) as f64,
+            backlog,
+        };
+        println!(
+            "  offered {:7.0} tx/s accepted {:7.0} committed {:7.0} tx/s  p50 {:6.0} ms p99 {:6.0} ms  CPU {:.3} ms/tx (all nodes)  backlog {}  load {}",
+            level.offered, level.accepted, level.sustained, level.p50_ms, level.p99_ms, level.cpu_ms_per_tx, level.backlog, loadavg()
+        );
+        let saturated =
+            level.sustained < 0.85 * level.accepted || level.accepted < 0.9 * level.offered;
+        levels.push(level);
+        if saturated || levels.len() >= 8 {
+            break;
+        }
+        rate *= 1.35;
+    }
+    levels
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is taken.
+    let tck = clock_ticks();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let window = Duration::from_secs(
+        std::env::var("DEVNET_BENCH_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(8),
+    );
+    let sizes: Vec<usize> = match std::env::var("DEVNET_BENCH_VALIDATORS") {
+        Ok(s) => s.split(',').filter_map(|v| v.trim().parse().ok()).collect(),
+        Err(_) => vec![4, 7],
+    };
+    println!("devnet bench: {cores} cores, load average {}", loadavg());
+    let (k256_wall, k256) = raw_rate(&|d, s| s.recover_k256(d).expect("recovers").address(), tck);
+    println!(
+        "raw recover + address, one core: k256 {k256:.0}/s per CPU second ({:.1} µs), {k256_wall:.0}/s per wall second",
+        1e6 / k256
+    );
+    #[cfg(feature = "libsecp256k1")]
+    let backend = {
+        let (lib_wall, lib) = raw_rate(
+            &|d, s| s.recover_libsecp256k1(d).expect("recovers").address(),
+            tck,
+        );
+        println!(
+            "raw recover + address, one core: libsecp256k1 {lib:.0}/s per CPU second ({:.1} µs), {lib_wall:.0}/s per wall second",
+            1e6 / lib
+        );
+        ("libsecp256k1", lib)
+    };
+    #[cfg(not(feature = "libsecp256k1"))]
+    let backend = {
+        println!("(libsecp256k1: build with --features libsecp256k1 to measure it and run the nodes on it)");
+        ("k256", k256)
+    };
+    for n in sizes {
+        let limit = cores as f64 * backend.1 / n as f64;
+        println!(
+            "devnet n={n}, nodes on {}: limit = {cores} cores × {:.0}/s ÷ {n} = {limit:.0} tx/s",
+            backend.0, backend.1
+        );
+        let levels = run_network(n, window, limit, tck);
+        if let Some(best) = levels
+            .iter()
+            .max_by(|a, b| a.sustained.total_cmp(&b.sustained))
+        {
+            // What the nodes' own CPU per transaction allows on `cores` idle cores, and
+            // the share of it that is signature recovery (n recoveries per transaction).
+            let cpu_bound = cores as f64 * 1e3 / best.cpu_ms_per_tx;
+            let recovery_share = n as f64 * 1e3 / backend.1 / best.cpu_ms_per_tx;
+            println!(
+                "RESULT n={n} backend={} sustained {:.0} tx/s, p50 {:.0} ms, p99 {:.0} ms, CPU {:.3} ms/tx, limit {limit:.0} tx/s, ratio {:.2}; CPU-bound capacity {cpu_bound:.0} tx/s (ratio {:.2}), recovery share of node CPU {recovery_share:.2}; load {}",
+                backend.0,
+                best.sustained,
+                best.p50_ms,
+                best.p99_ms,
+                best.cpu_ms_per_tx,
+                best.sustained / limit,
+                cpu_bound / limit,
+                loadavg()
+            );
+        }
+    }
+}

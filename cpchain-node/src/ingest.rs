@@ -1,0 +1,261 @@
+//! Transaction intake: signature recovery once per transaction per node, off the node
+//! loop and on every core, and the batches transactions travel in (the `POST /txs` API
+//! and the gossip topic).
+//!
+//! Recovery is the one real cost of a transaction (about 100-400 µs, see
+//! docs/BENCHMARKS.md); everything else a node does with one is microseconds. So:
+//!
+//! * The API recovers submitted transactions on tokio's blocking pool
+//!   ([`recover_each`] over chunks on every core) before the node loop sees them; a gossiped
+//!   batch is recovered the same way and handed back to the loop by a channel. The loop
+//!   only checks nonces and balances.
+//! * Every recovered (transaction hash → sender) pair goes into the node's
+//!   [`SenderCache`]; judging a proposal (`CheckBlock`) and executing the committed block
+//!   look senders up there and recover only the misses. The hash covers the whole
+//!   encoding (body and signature) and recovery is a function of it, so a hit is exactly
+//!   what recovering again would give.
+//! * Transactions travel in batches ([`encode_batch`]): one gossip message and one
+//!   gossipsub signature per batch, not per transaction.
+
+pub use crate::tx::{check_one, recover_each, recoveries, MAX_TX_BYTES};
+use crate::tx::{tx_hash, Checked, Transaction, TxError};
+use cpchain_core::{Address, Hash};
+use std::collections::{HashMap, VecDeque};
+
+/// Most transactions in one batch (one `POST /txs` request, one gossip message).
+pub const MAX_BATCH_TXS: usize = 4_096;
+
+/// Heap bytes one [`SenderCache`] entry may cost: the map slot (hash, address, control
+/// byte) and the FIFO slot, both tables growing by doubling (so up to twice the slots in
+/// use, and the map at most 7/8 full). Checked by the counting-allocator test
+/// `tests/mempool_memory.rs`.
+pub const SENDER_CACHE_ENTRY_BYTES: usize = 192;
+
+/// A bounded map from transaction hash to recovered sender, oldest evicted first.
+#[derive(Debug)]
+pub struct SenderCache {
+    map: HashMap<Hash, Address>,
+    order: VecDeque<Hash>,
+    capacity: usize,
+    hits: u64,
+    misses: u64,
+}
+
+impl SenderCache {
+    /// A cache of at most `capacity` entries (heap at most
+    /// `capacity × SENDER_CACHE_ENTRY_BYTES`, allocated as it fills).
+    pub fn new(capacity: usize) -> SenderCache {
+        SenderCache {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// The sender recovered before for the transaction with this hash.
+    pub fn get(&self, hash: &Hash) -> Option<Address> {
+        self.map.get(hash).copied()
+    }
+
+    /// Remember a recovered sender, evicting the oldest entry when full.
+    pub fn insert(&mut self, hash: Hash, sender: Address) {
+        if self.capacity == 0 || self.map.contains_key(&hash) {
+            return;
+        }
+        while self.map.len() >= self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        self.map.insert(hash, sender);
+        self.order.push_back(hash);
+    }
+
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Lookups answered without a recovery, and recoveries made, by [`check_block`]:
+    /// the proof (in the status file) that a block's transactions are not recovered again.
+    pub fn stats(&self) -> (u64, u64) {
+        (self.hits, self.misses)
+    }
+}
+
+/// A block's transactions, checked, with senders from `cache` where it has them and
+/// recovered (on every core) where it does not; the recovered ones are added to the
+/// cache. `Err` on the first transaction that does not decode, names another chain or
+/// does not recover.
+pub fn check_block(
+    txs: &[Vec<u8>],
+    chain_id: u64,
+    cache: &mut SenderCache,
+) -> Result<Vec<Checked>, TxError> {
+    let mut out: Vec<Option<Checked>> = Vec::with_capacity(txs.len());
+    let mut missing: Vec<(usize, Vec<u8>)> = Vec::new();
+    for (i, b) in txs.iter().enumerate() {
+        let hash = tx_hash(b);
+        match cache.get(&hash) {
+            Some(sender) => {
+                let tx = Transaction::from_bytes(b)?;
+                if tx.body.chain_id != chain_id {
+                    return Err(TxError::WrongChain(tx.body.chain_id));
+                }
+                out.push(Some(Checked {
+                    tx,
+                    sender,
+                    hash,
+                    bytes: b.clone(),
+                }));
+            }
+            None => {
+                missing.push((i, b.clone()));
+                out.push(None);
+            }
+        }
+    }
+    cache.hits = cache
+        .hits
+        .saturating_add((txs.len() - missing.len()) as u64);
+    cache.misses = cache.misses.saturating_add(missing.len() as u64);
+    if !missing.is_empty() {
+        let bytes: Vec<Vec<u8>> = missing.iter().map(|(_, b)| b.clone()).collect();
+        for ((i, _), r) in missing.iter().zip(recover_each(&bytes, chain_id)) {
+            let c = r?;
+            cache.insert(c.hash, c.sender);
+            if let Some(slot) = out.get_mut(*i) {
+                *slot = Some(c);
+            }
+        }
+    }
+    out.into_iter().map(|c| c.ok_or(TxError::Decode)).collect()
+}
+
+/// A batch on the wire: for each transaction a 4-byte big-endian length, then its bytes.
+pub fn encode_batch(txs: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(txs.iter().map(|t| t.len() + 4).sum());
+    for t in txs {
+        let len = u32::try_from(t.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(t);
+    }
+    out
+}
+
+/// Decode a batch: at most [`MAX_BATCH_TXS`] transactions of at most [`MAX_TX_BYTES`]
+/// each (so a batch costs at most its own length in copies); `None` if malformed.
+pub fn decode_batch(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut rest = bytes;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if out.len() >= MAX_BATCH_TXS {
+            return None;
+        }
+        let (len, tail) = rest.split_at_checked(4)?;
+        let len = u32::from_be_bytes(len.try_into().ok()?) as usize;
+        if len > MAX_TX_BYTES {
+            return None;
+        }
+        let (tx, tail) = tail.split_at_checked(len)?;
+        out.push(tx.to_vec());
+        rest = tail;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tx::{TxBody, TxKind};
+    use cpchain_crypto::SecretKey;
+
+    fn transfers(n: u64) -> Vec<Vec<u8>> {
+        let k = SecretKey::from_bytes(&[5; 32]).expect("scalar");
+        (0..n)
+            .map(|nonce| {
+                Transaction::sign(
+                    &k,
+                    TxBody {
+                        chain_id: 41,
+                        nonce,
+                        kind: TxKind::Transfer {
+                            to: Address([3; 20]),
+                            amount: 1,
+                        },
+                    },
+                )
+                .to_bytes()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_block_of_admitted_transactions_is_judged_without_recovering_again() {
+        let txs = transfers(40);
+        let mut cache = SenderCache::new(1_000);
+        for r in recover_each(&txs, 41) {
+            let c = r.expect("valid");
+            cache.insert(c.hash, c.sender);
+        }
+        let checked = check_block(&txs, 41, &mut cache).expect("valid block");
+        assert_eq!(checked.len(), 40);
+        assert_eq!(cache.stats(), (40, 0), "every sender came from the cache");
+        // A block with one transaction never seen: exactly one recovery.
+        let mut more = txs.clone();
+        more.extend(transfers(41).pop());
+        check_block(&more, 41, &mut cache).expect("valid block");
+        assert_eq!(cache.stats(), (80, 1));
+        // And the judgement of the same block again (the commit) recovers nothing.
+        check_block(&more, 41, &mut cache).expect("valid block");
+        assert_eq!(cache.stats(), (121, 1));
+    }
+
+    #[test]
+    fn sender_cache_is_bounded_and_evicts_the_oldest() {
+        let mut cache = SenderCache::new(3);
+        for i in 0..5u8 {
+            cache.insert(Hash([i; 32]), Address([i; 20]));
+        }
+        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.get(&Hash([0; 32])), None);
+        assert_eq!(cache.get(&Hash([4; 32])), Some(Address([4; 20])));
+    }
+
+    #[test]
+    fn batches_round_trip_and_malformed_ones_are_refused() {
+        let txs = transfers(3);
+        let enc = encode_batch(&txs);
+        assert_eq!(decode_batch(&enc), Some(txs));
+        assert_eq!(decode_batch(&enc[..enc.len() - 1]), None);
+        let mut long = 2_000u32.to_be_bytes().to_vec();
+        long.extend(vec![0u8; 2_000]);
+        assert_eq!(decode_batch(&long), None, "a transaction over MAX_TX_BYTES");
+        let many = encode_batch(&vec![Vec::new(); MAX_BATCH_TXS + 1]);
+        assert_eq!(decode_batch(&many), None, "more than MAX_BATCH_TXS");
+    }
+
+    #[test]
+    fn per_transaction_results_keep_their_order_and_codes() {
+        let mut txs = transfers(40);
+        let mut bad = Transaction::from_bytes(&txs[7]).expect("tx");
+        bad.signature[64] = 9;
+        txs[7] = bad.to_bytes();
+        txs[9] = vec![1, 2, 3];
+        let r = recover_each(&txs, 41);
+        assert_eq!(r.len(), 40);
+        assert_eq!(r[7].as_ref().err(), Some(&TxError::BadSignature));
+        assert_eq!(r[9].as_ref().err(), Some(&TxError::Decode));
+        assert_eq!(r[8].as_ref().map(|c| c.tx.body.nonce), Ok(8));
+    }
+}

@@ -1,0 +1,100 @@
+//! The mempool's and the sender cache's byte bounds, measured with a counting global
+//! allocator (one test file, one binary): the heap they hold after a flood of valid,
+//! signed transactions (live bytes after minus before, everything else dropped) stays
+//! within what they charge, and so within their budgets.
+
+use cpchain_core::{Address, ChainSpec, Hash};
+use cpchain_crypto::SecretKey;
+use cpchain_node::ingest::{check_one, SenderCache, SENDER_CACHE_ENTRY_BYTES};
+use cpchain_node::tx::{
+    Account, Mempool, Transaction, TxBody, TxError, TxKind, MEMPOOL_ENTRY_OVERHEAD,
+};
+use cpchain_node::validator::SENDER_CACHE_CAPACITY;
+use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
+use std::alloc::System;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Live heap bytes of the process.
+fn live() -> isize {
+    let s = GLOBAL.stats();
+    s.bytes_allocated as isize - s.bytes_deallocated as isize
+}
+
+#[test]
+fn mempool_heap_stays_within_its_byte_budget() {
+    let spec = ChainSpec::devnet();
+    let budget = 2usize << 20;
+    let keys: Vec<SecretKey> = (1..=16u8)
+        .map(|i| SecretKey::from_bytes(&[i; 32]).expect("scalar"))
+        .collect();
+    let load = |_: &Address| Account {
+        balance: u128::MAX / 2,
+        ..Account::default()
+    };
+    let before = live();
+    let mut pool = Mempool::new(usize::MAX, budget);
+    let mut admitted = 0usize;
+    let mut full = false;
+    // Senders interleaved, nonces rising: the pool's B-tree fills as under a flood.
+    'flood: for nonce in 0..10_000u64 {
+        for k in &keys {
+            let bytes = Transaction::sign(
+                k,
+                TxBody {
+                    chain_id: spec.chain_id,
+                    nonce,
+                    kind: TxKind::Transfer {
+                        to: Address([7; 20]),
+                        amount: u128::from(nonce),
+                    },
+                },
+            )
+            .to_bytes();
+            let c = check_one(&bytes, spec.chain_id).expect("valid");
+            match pool.admit_checked(c, &load) {
+                Ok(_) => admitted += 1,
+                Err(TxError::MempoolFull) => {
+                    full = true;
+                    break 'flood;
+                }
+                Err(e) => panic!("refused: {e}"),
+            }
+        }
+    }
+    let held = live() - before;
+    assert!(full, "the byte budget was reached");
+    assert!(pool.charged_bytes() <= budget);
+    eprintln!(
+        "mempool: {admitted} transactions, {held} heap bytes held ({} per transaction), \
+         {} charged (overhead {MEMPOOL_ENTRY_OVERHEAD} + encoding)",
+        held / admitted as isize,
+        pool.charged_bytes()
+    );
+    assert!(
+        held <= pool.charged_bytes() as isize,
+        "held {held} > charged {}",
+        pool.charged_bytes()
+    );
+    drop(pool);
+}
+
+#[test]
+fn sender_cache_heap_stays_within_its_bound() {
+    let before = live();
+    let mut cache = SenderCache::new(SENDER_CACHE_CAPACITY);
+    for i in 0..(SENDER_CACHE_CAPACITY + 10_000) as u64 {
+        let mut h = [0u8; 32];
+        h[..8].copy_from_slice(&i.to_le_bytes());
+        cache.insert(Hash(h), Address([1; 20]));
+    }
+    let held = live() - before;
+    let bound = (SENDER_CACHE_CAPACITY * SENDER_CACHE_ENTRY_BYTES) as isize;
+    eprintln!(
+        "sender cache: {} entries, {held} heap bytes held, bound {bound}",
+        cache.len()
+    );
+    assert_eq!(cache.len(), SENDER_CACHE_CAPACITY);
+    assert!(held <= bound, "held {held} > bound {bound}");
+}
