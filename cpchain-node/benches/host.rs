@@ -11,7 +11,6 @@ use cpchain_node::store::{ChainStamp, Store};
 use cpchain_node::tx::{check_all, Overlay, Transaction, TxBody, TxKind, TX_DOMAIN};
 use cpchain_node::validator::execute;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 const TXS: usize = 1_000;
@@ -75,7 +74,9 @@ fn bench(c: &mut Criterion) {
     };
     let store = Store::open(&dir.join("bench.redb"), stamp).expect("store");
     let sender = key(3).public_key().address();
-    let allocated: BTreeSet<Address> = [sender].into_iter().collect();
+    let allocated: cpchain_node::tx::Allocation = [(sender, cpchain_node::tx::GENESIS_BALANCE)]
+        .into_iter()
+        .collect();
     let block = Block::propose(
         &spec,
         &genesis,
@@ -85,7 +86,17 @@ fn bench(c: &mut Criterion) {
         txs.clone(),
     );
     g.bench_function("execute_block_of_1000_transfers", |b| {
-        b.iter(|| execute(&spec, &block, &store, &allocated).expect("executes"))
+        b.iter(|| {
+            execute(
+                &spec,
+                &block,
+                &store,
+                &allocated,
+                &[],
+                cpchain_node::dpor_state::DporState::default(),
+            )
+            .expect("executes")
+        })
     });
     let mut height = 0u64;
     let cert = |h: u64, b: &Block| Certificate {

@@ -40,6 +40,14 @@ pub struct NodeConfig {
     /// its slots (it still votes), so the others impeach it.
     #[serde(default)]
     pub silent_proposer: bool,
+    /// Proposer RNodes of the network (addresses, `0x…`): each is funded at genesis with
+    /// `tx::PROPOSER_GENESIS_BALANCE`, enough for the RNode deposit.
+    #[serde(default)]
+    pub proposers: Vec<String>,
+    /// This node campaigns (it must not be a validator): it deposits into the RNode pool,
+    /// campaigns with admission proofs, and proposes blocks on the slots it is elected to.
+    #[serde(default)]
+    pub campaign: bool,
     /// Recent VALIDATEs each validator keeps to catch up a lagging peer.
     #[serde(default = "default_catch_up")]
     pub catch_up_heights: u64,
@@ -80,6 +88,10 @@ impl NodeConfig {
             path: path.to_path_buf(),
             reason,
         })?;
+        cfg.allocation().map_err(|reason| NodeError::Config {
+            path: path.to_path_buf(),
+            reason,
+        })?;
         Ok(cfg)
     }
 
@@ -105,7 +117,25 @@ impl NodeConfig {
         spec.elected_seats = spec.elected_seats.min(spec.proposers_per_term);
         spec.low_rpt_seats = spec.low_rpt_seats.min(spec.elected_seats);
         spec.default_proposers_until = Height(u64::from(spec.proposers_per_term) * 3);
+        // An admission proof may be over a block as old in time as on mainnet (10 blocks
+        // of 3 s): the devnet's blocks are much faster than the proofs are to compute.
+        spec.admission_max_block_age = (30_000 / self.block_period_ms.max(1)).max(10);
         spec
+    }
+
+    /// Genesis balances: every validator `tx::GENESIS_BALANCE`, every listed proposer
+    /// `tx::PROPOSER_GENESIS_BALANCE`.
+    pub fn allocation(&self) -> Result<crate::tx::Allocation, String> {
+        let mut out = crate::tx::Allocation::new();
+        for p in &self.proposers {
+            let a: cpchain_core::Address =
+                p.parse().map_err(|_| format!("proposer address {p}"))?;
+            out.insert(a, crate::tx::PROPOSER_GENESIS_BALANCE);
+        }
+        for k in self.validator_keys()? {
+            out.insert(k.address(), crate::tx::GENESIS_BALANCE);
+        }
+        Ok(out)
     }
 
     /// The genesis time.

@@ -17,6 +17,9 @@ use std::time::Duration;
 pub struct DevnetOptions {
     /// Validators (3f + 1).
     pub validators: usize,
+    /// Proposer RNodes (not validators): they campaign, are elected at checkpoints and
+    /// propose on their slots. Their directories follow the validators' (`node-<n+j>`).
+    pub proposers: usize,
     /// Block period, ms.
     pub period_ms: u64,
     /// Impeach timeout, ms.
@@ -60,12 +63,13 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
             reason: format!("{n} validators: use 3f + 1 (4, 7, 10, ...)"),
         });
     }
-    let paths: Vec<PathBuf> = (0..n).map(|i| config_path(&opts.dir, i)).collect();
+    let total = n.saturating_add(opts.proposers);
+    let paths: Vec<PathBuf> = (0..total).map(|i| config_path(&opts.dir, i)).collect();
     if paths.iter().all(|p| p.exists()) {
         return Ok(paths);
     }
     let mut keys = Vec::new();
-    for i in 0..n {
+    for i in 0..total {
         let d = opts.dir.join(format!("node-{i}"));
         std::fs::create_dir_all(&d).map_err(|e| NodeError::io(&d, e))?;
         let kp = d.join("key");
@@ -76,20 +80,27 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
         };
         keys.push(key);
     }
-    let all_ports = free_ports(2 * n)?;
-    let (ports, api_ports) = all_ports.split_at(n);
+    let all_ports = free_ports(2 * total)?;
+    let (ports, api_ports) = all_ports.split_at(total);
+    let proposers: Vec<String> = keys
+        .iter()
+        .skip(n)
+        .map(|k| k.public_key().address().to_string())
+        .collect();
     let validators: Vec<String> = keys
         .iter()
+        .take(n)
         .map(|k| hex::encode(k.public_key().to_compressed()))
         .collect();
     // Genesis a little ahead, so the first proposal is on time after the processes start.
     let genesis_ms = now().0.saturating_add(3_000);
     for (i, path) in paths.iter().enumerate() {
+        // Everyone dials the validators (a proposer needs no proposer peers).
         let peers = keys
             .iter()
             .zip(ports)
             .enumerate()
-            .filter(|(j, _)| *j != i)
+            .filter(|(j, _)| *j != i && *j < n)
             .map(|(_, (k, port))| format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", peer_id_of(k)))
             .collect();
         let cfg = NodeConfig {
@@ -105,6 +116,8 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
             peers,
             vote_log: opts.vote_log,
             silent_proposer: false,
+            proposers: proposers.clone(),
+            campaign: i >= n,
             catch_up_heights: 8,
             max_block_bytes: cpchain_consensus::lbft::MAX_BLOCK_BYTES,
         };
@@ -182,8 +195,9 @@ pub async fn run(opts: DevnetOptions, exe: PathBuf) -> Result<(), NodeError> {
         children.push(child);
     }
     println!(
-        "devnet: {} validators on 127.0.0.1, block period {} ms, data in {}",
+        "devnet: {} validators and {} proposers on 127.0.0.1, block period {} ms, data in {}",
         opts.validators,
+        opts.proposers,
         opts.period_ms,
         opts.dir.display()
     );
@@ -203,6 +217,9 @@ pub async fn run(opts: DevnetOptions, exe: PathBuf) -> Result<(), NodeError> {
             .iter()
             .enumerate()
             .map(|(i, s)| match s {
+                Some(s) if i >= opts.validators => {
+                    format!("p{i} h={} proposed={}", s.head, s.proposed)
+                }
                 Some(s) => format!(
                     "n{i} h={} r={} peers={} imp={}",
                     s.head, s.round, s.peers, s.impeached

@@ -45,6 +45,11 @@ pub enum NodeError {
     /// stops before acting on anything that depended on the write.
     #[error("database write failed: {0}; stopping before acting on it")]
     Storage(String),
+    /// The disk is full: a database write failed for lack of space. The node stops before
+    /// acting on anything that depended on the write; nothing is half-written (redb's
+    /// commit is atomic, the previous commit stays intact). Free space and restart.
+    #[error("disk full: a database write failed ({0}); stopped before acting on it, nothing half-written; free space and restart the node")]
+    DiskFull(String),
     /// The consensus engine refused its configuration or persisted state.
     #[error("consensus: {0}")]
     Consensus(String),

@@ -56,6 +56,10 @@ enum Command {
         /// Validators (3f + 1).
         #[arg(long, default_value_t = 4)]
         validators: usize,
+        /// Proposer RNodes that are not validators (they campaign and propose when
+        /// elected).
+        #[arg(long, default_value_t = 0)]
+        proposers: usize,
         /// Block period, milliseconds.
         #[arg(long, default_value_t = 1000)]
         period_ms: u64,
@@ -238,6 +242,7 @@ fn main_inner(cli: Cli) -> Result<(), NodeError> {
         } => send_tx(key, to, amount, nonce, chain_id, api_port),
         Command::Devnet {
             validators,
+            proposers,
             period_ms,
             impeach_timeout_ms,
             dir,
@@ -249,6 +254,7 @@ fn main_inner(cli: Cli) -> Result<(), NodeError> {
             let exe = std::env::current_exe().map_err(|e| NodeError::io("current_exe", e))?;
             let opts = DevnetOptions {
                 validators,
+                proposers,
                 period_ms,
                 impeach_timeout_ms,
                 dir,

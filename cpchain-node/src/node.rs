@@ -85,12 +85,24 @@ pub struct Status {
     pub stopped: bool,
 }
 
-/// Hash of the committee's addresses, stamped into the database.
+/// Hash of the committee's addresses (followed, when there are any, by the proposer
+/// RNodes funded at genesis: they are part of the genesis state), stamped into the
+/// database, so a node restarted with another genesis allocation refuses its database.
 pub fn committee_hash(cfg: &NodeConfig) -> Result<cpchain_core::Hash, NodeError> {
     let set = cfg.validator_set().map_err(NodeError::Consensus)?;
     let mut bytes = Vec::new();
     for a in set.addresses() {
         bytes.extend_from_slice(&a.0);
+    }
+    if !cfg.proposers.is_empty() {
+        bytes.extend_from_slice(b"proposers");
+        let alloc = cfg.allocation().map_err(NodeError::Consensus)?;
+        for (a, balance) in &alloc {
+            if !set.contains(a) {
+                bytes.extend_from_slice(&a.0);
+                bytes.extend_from_slice(&balance.to_be_bytes());
+            }
+        }
     }
     Ok(keccak256(&bytes))
 }
@@ -140,7 +152,8 @@ const GOSSIP_BATCH_TXS: usize = 1_024;
 
 struct Peers {
     bound: HashMap<PeerId, Address>,
-    followers: std::collections::HashSet<PeerId>,
+    /// Bound peers outside the committee (followers, proposer RNodes).
+    followers: HashMap<PeerId, Address>,
     sync_in_flight: bool,
     sync_turn: usize,
     by_address: HashMap<Address, PeerId>,
@@ -187,7 +200,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     let dial_list = parse_peers(&cfg.peers)?;
     let mut peers = Peers {
         bound: HashMap::new(),
-        followers: std::collections::HashSet::new(),
+        followers: HashMap::new(),
         sync_in_flight: false,
         sync_turn: 0,
         by_address: HashMap::new(),
@@ -463,7 +476,7 @@ fn on_event(
             request_response::Message::Request {
                 request, channel, ..
             } => {
-                if peers.bound.contains_key(&peer) || peers.followers.contains(&peer) {
+                if peers.bound.contains_key(&peer) || peers.followers.contains_key(&peer) {
                     let resp = serve_blocks(store, request);
                     let _ = swarm.behaviour_mut().sync.send_response(channel, resp);
                 }
@@ -502,9 +515,11 @@ fn on_event(
                     peers.by_address.insert(address, peer_id);
                 }
                 Ok(address) => {
-                    // A follower: served block sync, never heard on consensus.
-                    tracing::info!(peer = %peer_id, %address, "follower bound");
-                    peers.followers.insert(peer_id);
+                    // A follower or proposer RNode: served block sync; on consensus only
+                    // its PRE-PREPAREs are heard (accepted on its elected slots only).
+                    if peers.followers.insert(peer_id, address).is_none() {
+                        tracing::info!(peer = %peer_id, %address, "follower or proposer bound");
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(peer = %peer_id, "binding refused: {e}; disconnecting");
@@ -516,10 +531,13 @@ fn on_event(
             message,
             ..
         })) => {
-            let from = message.source.and_then(|s| peers.bound.get(&s).copied());
-            match from {
-                Some(from) => host.on_bytes(now(), from, &message.data),
-                None => peers.unbound_drops += 1,
+            let source = message.source;
+            if let Some(from) = source.and_then(|s| peers.bound.get(&s).copied()) {
+                host.on_bytes(now(), from, &message.data);
+            } else if let Some(from) = source.and_then(|s| peers.followers.get(&s).copied()) {
+                host.on_rnode_bytes(now(), from, &message.data);
+            } else {
+                peers.unbound_drops += 1;
             }
         }
         SwarmEvent::Behaviour(BehaviourEvent::Direct(request_response::Event::Message {

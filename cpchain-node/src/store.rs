@@ -10,6 +10,7 @@
 //! corrupt, or was made for another chain is refused at start-up with
 //! [`NodeError::DatabaseCorrupt`] / [`NodeError::DatabaseForeign`], never started afresh.
 
+use crate::dpor_state::DporState;
 use crate::error::NodeError;
 use crate::tx::{Account, Overlay};
 use cpchain_consensus::lbft::{Persisted, Validate};
@@ -75,7 +76,28 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn storage(e: impl std::fmt::Display) -> NodeError {
+/// A redb error while running: [`NodeError::DiskFull`] when the OS said the disk is
+/// full (ENOSPC), else [`NodeError::Storage`].
+fn storage(e: impl Into<redb::Error>) -> NodeError {
+    let e: redb::Error = e.into();
+    if let redb::Error::Io(io) = &e {
+        if is_disk_full(io) {
+            return NodeError::DiskFull(io.to_string());
+        }
+    }
+    NodeError::Storage(e.to_string())
+}
+
+/// Whether an I/O error means "no space left" (ENOSPC, or EFBIG from a file-size limit).
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge
+    ) || matches!(e.raw_os_error(), Some(28) | Some(27))
+}
+
+/// An encoding error of our own records (not the disk's fault).
+fn codec(e: impl std::fmt::Display) -> NodeError {
     NodeError::Storage(e.to_string())
 }
 
@@ -219,7 +241,7 @@ impl Store {
 
     /// Write the validator's record durably (fsynced when this returns `Ok`).
     pub fn put_persisted(&self, p: &Persisted) -> Result<(), NodeError> {
-        let bytes = encoding::encode_to_vec(p).map_err(storage)?;
+        let bytes = encoding::encode_to_vec(p).map_err(codec)?;
         let mut tx = self.db.begin_write().map_err(storage)?;
         tx.set_durability(Durability::Immediate);
         {
@@ -229,10 +251,11 @@ impl Store {
         tx.commit().map_err(storage)
     }
 
-    /// Append a decided block with its certificate and the account changes it makes, in
-    /// one durable transaction (the state never runs ahead of or behind the chain).
+    /// Append a decided block with its certificate, the account changes it makes and the
+    /// DPoR state after it, in one durable transaction (the state never runs ahead of or
+    /// behind the chain).
     pub fn put_block(&self, v: &Validate, accounts: &Overlay) -> Result<(), NodeError> {
-        let bytes = encoding::encode_to_vec(v).map_err(storage)?;
+        let bytes = encoding::encode_to_vec(v).map_err(codec)?;
         let mut tx = self.db.begin_write().map_err(storage)?;
         tx.set_durability(Durability::Immediate);
         {
@@ -241,12 +264,28 @@ impl Store {
                 .map_err(storage)?;
             let mut a = tx.open_table(ACCOUNTS).map_err(storage)?;
             for (addr, acct) in &accounts.accounts {
-                let enc = postcard::to_allocvec(acct).map_err(storage)?;
+                let enc = postcard::to_allocvec(acct).map_err(codec)?;
                 a.insert(addr.0.as_slice(), enc.as_slice())
                     .map_err(storage)?;
             }
+            let dpor = postcard::to_allocvec(&accounts.dpor).map_err(codec)?;
+            let mut st = tx.open_table(STATE).map_err(storage)?;
+            st.insert("dpor", dpor.as_slice()).map_err(storage)?;
         }
         tx.commit().map_err(storage)
+    }
+
+    /// The DPoR state after the head block (empty before any block).
+    pub fn dpor(&self) -> Result<DporState, NodeError> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let t = tx.open_table(STATE).map_err(storage)?;
+        let Some(v) = t.get("dpor").map_err(storage)? else {
+            return Ok(DporState::default());
+        };
+        postcard::from_bytes(v.value()).map_err(|e| NodeError::DatabaseCorrupt {
+            path: self.path.clone(),
+            reason: format!("stored DPoR state does not decode: {e}"),
+        })
     }
 
     /// A stored account, if it was ever touched.
@@ -260,7 +299,7 @@ impl Store {
         let Some(v) = t.get(address.0.as_slice()).map_err(storage)? else {
             return Ok(None);
         };
-        postcard::from_bytes(v.value()).map(Some).map_err(storage)
+        postcard::from_bytes(v.value()).map(Some).map_err(codec)
     }
 
     /// The block at `height`, if stored.
@@ -270,7 +309,7 @@ impl Store {
         let Some(v) = t.get(height).map_err(storage)? else {
             return Ok(None);
         };
-        encoding::decode(v.value()).map(Some).map_err(storage)
+        encoding::decode(v.value()).map(Some).map_err(codec)
     }
 
     /// The highest stored block.
@@ -280,7 +319,7 @@ impl Store {
         let Some((_, v)) = t.last().map_err(storage)? else {
             return Ok(None);
         };
-        encoding::decode(v.value()).map(Some).map_err(storage)
+        encoding::decode(v.value()).map(Some).map_err(codec)
     }
 
     /// How many blocks are stored.
@@ -302,7 +341,7 @@ impl Store {
         let mut out = Vec::new();
         for row in t.iter().map_err(storage)?.rev().take(n) {
             let (_, v) = row.map_err(storage)?;
-            out.push(encoding::decode(v.value()).map_err(storage)?);
+            out.push(encoding::decode(v.value()).map_err(codec)?);
         }
         Ok(out)
     }
@@ -314,7 +353,7 @@ impl Store {
         let mut out = Vec::new();
         for row in t.iter().map_err(storage)? {
             let (_, v) = row.map_err(storage)?;
-            out.push(encoding::decode(v.value()).map_err(storage)?);
+            out.push(encoding::decode(v.value()).map_err(codec)?);
         }
         Ok(out)
     }

@@ -11,8 +11,11 @@
 //! Genesis allocation: every validator address starts with [`GENESIS_BALANCE`] (the
 //! devnet has no other allocation yet).
 
-use cpchain_consensus::dpor::{transaction_fee, Sender};
-use cpchain_core::{encoding, keccak256, Address, ChainSpec, Domain, Hash, Timestamp, WireMessage};
+use crate::dpor_state::DporState;
+use cpchain_consensus::dpor::{self, transaction_fee, Sender};
+use cpchain_core::{
+    encoding, keccak256, Address, ChainSpec, Domain, Hash, Height, Timestamp, WireMessage,
+};
 use cpchain_crypto::{SecretKey, Signature};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -26,6 +29,13 @@ pub const TRANSFER_FEE: u128 = 21_000;
 /// Balance of every validator address at genesis.
 pub const GENESIS_BALANCE: u128 = 1_000_000_000_000_000;
 
+/// Balance of every listed proposer RNode at genesis: one million CPC, five times the
+/// RNode deposit.
+pub const PROPOSER_GENESIS_BALANCE: u128 = 1_000_000 * cpchain_core::BASE_UNITS_PER_CPC;
+
+/// Genesis balances by address.
+pub type Allocation = BTreeMap<Address, u128>;
+
 /// What a transaction does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TxKind {
@@ -36,6 +46,15 @@ pub enum TxKind {
         /// Base units.
         amount: u128,
     },
+    /// Deposit `amount` base units into the RNode pool (at least `rnode_deposit`): the
+    /// sender becomes an RNode and may campaign (white paper §5.1.1).
+    JoinRNodes {
+        /// Base units moved from the balance into the pool.
+        amount: u128,
+    },
+    /// Stand for election (§2.3): the sender, an RNode, with admission proofs over a
+    /// recent canonical block, for `campaign.terms` terms from the first not yet elected.
+    Campaign(dpor::Campaign),
 }
 
 /// The signed part of a transaction.
@@ -51,7 +70,8 @@ pub struct TxBody {
 
 impl WireMessage for TxBody {
     const TAG: u16 = 0x0a00;
-    const MAX_ENCODED_LEN: usize = 128;
+    // A campaign (two work proofs) is the largest kind: about 110 bytes.
+    const MAX_ENCODED_LEN: usize = 192;
 }
 
 /// A signed transaction envelope.
@@ -108,6 +128,13 @@ pub enum TxError {
     /// The mempool is full.
     #[error("mempool full")]
     MempoolFull,
+    /// The RNode pool refused the deposit (below the minimum, already an RNode, full).
+    #[error("rnode deposit refused")]
+    RNodeDeposit,
+    /// The campaign was refused (not an RNode, admission proof bad or stale, term full,
+    /// or not signed by its candidate).
+    #[error("campaign refused")]
+    Campaign,
 }
 
 impl TxError {
@@ -122,6 +149,8 @@ impl TxError {
             TxError::InsufficientFunds => "insufficient_funds",
             TxError::Duplicate => "duplicate",
             TxError::MempoolFull => "mempool_full",
+            TxError::RNodeDeposit => "rnode_deposit_refused",
+            TxError::Campaign => "campaign_refused",
         }
     }
 }
@@ -256,6 +285,25 @@ pub fn check_all(txs: &[Vec<u8>], chain_id: u64) -> Result<Vec<Checked>, TxError
 pub struct Overlay {
     /// Changed accounts.
     pub accounts: BTreeMap<Address, Account>,
+    /// The DPoR state after the block (stored with it).
+    pub dpor: DporState,
+}
+
+/// Where a transaction executes: the height of the block and the canonical chain below
+/// it (campaign proofs name a recent canonical block).
+pub struct ChainView<'a> {
+    /// The block's height.
+    pub height: Height,
+    /// The canonical block id at a height below it (genesis at 0).
+    pub canonical: &'a dyn Fn(Height) -> Option<Hash>,
+}
+
+impl std::fmt::Debug for ChainView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainView")
+            .field("height", &self.height)
+            .finish()
+    }
 }
 
 impl Overlay {
@@ -264,7 +312,16 @@ impl Overlay {
         self.accounts.get(a).copied().unwrap_or_else(|| load(a))
     }
 
-    /// Apply one checked transaction at block time `time` with fees to `coinbase`.
+    /// An overlay on the stored accounts and DPoR state `dpor`.
+    pub fn on(dpor: DporState) -> Overlay {
+        Overlay {
+            accounts: BTreeMap::new(),
+            dpor,
+        }
+    }
+
+    /// Apply one checked transaction at block time `time` with fees to `coinbase`, where
+    /// no chain is known (campaigns are refused).
     pub fn apply(
         &mut self,
         spec: &ChainSpec,
@@ -272,6 +329,25 @@ impl Overlay {
         time: Timestamp,
         coinbase: Address,
         load: &impl Fn(&Address) -> Account,
+    ) -> Result<(), TxError> {
+        let none = |_: Height| None;
+        let chain = ChainView {
+            height: Height(0),
+            canonical: &none,
+        };
+        self.apply_in(spec, c, time, coinbase, load, &chain)
+    }
+
+    /// Apply one checked transaction of the block at `chain.height`, at block time `time`
+    /// with fees to `coinbase`. State unchanged on error.
+    pub fn apply_in(
+        &mut self,
+        spec: &ChainSpec,
+        c: &Checked,
+        time: Timestamp,
+        coinbase: Address,
+        load: &impl Fn(&Address) -> Account,
+        chain: &ChainView<'_>,
     ) -> Result<(), TxError> {
         let mut from = self.get(&c.sender, load);
         if c.tx.body.nonce < from.nonce {
@@ -289,7 +365,11 @@ impl Overlay {
         let day = cpchain_consensus::dpor::day_of(time);
         let sent = if from.day == day { from.sent_today } else { 0 };
         let fee = transaction_fee(spec, Sender::Ordinary, sent, TRANSFER_FEE);
-        let TxKind::Transfer { to, amount } = c.tx.body.kind;
+        let (to, amount) = match &c.tx.body.kind {
+            TxKind::Transfer { to, amount } => (Some(*to), *amount),
+            TxKind::JoinRNodes { amount } => (None, *amount),
+            TxKind::Campaign(_) => (None, 0),
+        };
         let cost = amount.checked_add(fee).ok_or(TxError::InsufficientFunds)?;
         from.balance = from
             .balance
@@ -298,10 +378,29 @@ impl Overlay {
         from.nonce = from.nonce.saturating_add(1);
         from.day = day;
         from.sent_today = sent.saturating_add(1);
+        match &c.tx.body.kind {
+            TxKind::Transfer { .. } => {}
+            TxKind::JoinRNodes { amount } => {
+                self.dpor.join(spec, time, c.sender, *amount).map_err(|e| {
+                    tracing::debug!(sender = %c.sender, "rnode deposit refused: {e}");
+                    TxError::RNodeDeposit
+                })?;
+            }
+            TxKind::Campaign(campaign) => {
+                self.dpor
+                    .campaign(spec, c.sender, campaign, chain.height, chain.canonical)
+                    .map_err(|e| {
+                        tracing::debug!(sender = %c.sender, "campaign refused: {e}");
+                        TxError::Campaign
+                    })?;
+            }
+        }
         self.accounts.insert(c.sender, from);
-        let mut dest = self.get(&to, load);
-        dest.balance = dest.balance.saturating_add(amount);
-        self.accounts.insert(to, dest);
+        if let Some(to) = to {
+            let mut dest = self.get(&to, load);
+            dest.balance = dest.balance.saturating_add(amount);
+            self.accounts.insert(to, dest);
+        }
         if fee > 0 {
             let mut cb = self.get(&coinbase, load);
             cb.balance = cb.balance.saturating_add(fee);
@@ -396,7 +495,10 @@ impl Mempool {
                 got: c.tx.body.nonce,
             });
         }
-        let TxKind::Transfer { amount, .. } = c.tx.body.kind;
+        let amount = match &c.tx.body.kind {
+            TxKind::Transfer { amount, .. } | TxKind::JoinRNodes { amount } => *amount,
+            TxKind::Campaign(_) => 0,
+        };
         if account.balance < amount {
             return Err(TxError::InsufficientFunds);
         }
@@ -416,8 +518,10 @@ impl Mempool {
     }
 
     /// Transactions for a block: per sender, consecutive nonces from its next one that
-    /// apply, up to `max_count` and `max_bytes`. A sender whose next transaction does not
-    /// apply is skipped whole (its later nonces cannot apply either).
+    /// apply (on the stored DPoR state `dpor`, in the block at `chain.height`), up to
+    /// `max_count` and `max_bytes`. A sender whose next transaction does not apply is
+    /// skipped whole (its later nonces cannot apply either).
+    #[allow(clippy::too_many_arguments)]
     pub fn select(
         &self,
         spec: &ChainSpec,
@@ -426,8 +530,10 @@ impl Mempool {
         max_count: usize,
         max_bytes: usize,
         load: &impl Fn(&Address) -> Account,
+        dpor: &DporState,
+        chain: &ChainView<'_>,
     ) -> Vec<Vec<u8>> {
-        let mut overlay = Overlay::default();
+        let mut overlay = Overlay::on(dpor.clone());
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut skip: Option<Address> = None;
@@ -438,7 +544,10 @@ impl Mempool {
             if skip == Some(c.sender) {
                 continue;
             }
-            if overlay.apply(spec, c, time, coinbase, load).is_ok() {
+            if overlay
+                .apply_in(spec, c, time, coinbase, load, chain)
+                .is_ok()
+            {
                 bytes += c.bytes.len();
                 out.push(c.bytes.clone());
             } else {

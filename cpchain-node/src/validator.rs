@@ -9,10 +9,11 @@
 //! `CheckBlock` is answered at once; `Fault` is counted and logged.
 
 use crate::config::NodeConfig;
+use crate::dpor_state::{self, DporState};
 use crate::error::NodeError;
 use crate::ingest::SenderCache;
 use crate::store::Store;
-use crate::tx::{self, Account, Checked, Mempool, Overlay, GENESIS_BALANCE};
+use crate::tx::{self, Account, Allocation, ChainView, Checked, Mempool, Overlay};
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::Block;
 use cpchain_consensus::lbft::{
@@ -21,7 +22,6 @@ use cpchain_consensus::lbft::{
 };
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::SecretKey;
-use std::collections::BTreeSet;
 use std::io::Write;
 
 /// What the network must do after a drain, in order.
@@ -64,7 +64,8 @@ pub struct ValidatorHost {
     genesis: Header,
     catch_up: usize,
     behind: bool,
-    allocated: BTreeSet<Address>,
+    allocated: Allocation,
+    defaults: Vec<Address>,
     /// Pending transactions.
     pub mempool: Mempool,
     /// Senders recovered by this node, by transaction hash: a block's transactions are
@@ -111,30 +112,42 @@ const MAX_CHECKED_OVERLAYS: usize = 4;
 pub const MAX_BLOCK_TXS: usize = 8_192;
 
 /// The state of `a`: stored, else its genesis allocation.
-pub fn load_account(store: &Store, allocated: &BTreeSet<Address>, a: &Address) -> Account {
+pub fn load_account(store: &Store, allocated: &Allocation, a: &Address) -> Account {
     match store.account(a) {
         Ok(Some(acct)) => acct,
         _ => Account {
-            balance: if allocated.contains(a) {
-                GENESIS_BALANCE
-            } else {
-                0
-            },
+            balance: allocated.get(a).copied().unwrap_or(0),
             ..Account::default()
         },
     }
 }
 
-/// Execute a block's transactions on the stored state: `Err` if any fails to decode,
-/// recover, or apply (signatures are recovered on all cores).
+/// The canonical block id at `h` as seen by a block whose parent is `parent` (at
+/// `parent_height`): the parent itself, else the stored block.
+pub fn canonical_id(store: &Store, parent: &Header, h: Height) -> Option<cpchain_core::Hash> {
+    if h == parent.height {
+        return Some(parent.id());
+    }
+    if h > parent.height {
+        return None;
+    }
+    store.block(h.0).ok().flatten().map(|v| v.block.id())
+}
+
+/// Execute a block on the stored state (`base`: the stored DPoR state): its transactions
+/// (`Err` if any fails to decode, recover, or apply; signatures are recovered on all
+/// cores), then the DPoR bookkeeping of the block and, at a checkpoint, the election with
+/// the real candidates and RPT inputs from the chain ([`dpor_state`]).
 pub fn execute(
     spec: &ChainSpec,
     block: &Block,
     store: &Store,
-    allocated: &BTreeSet<Address>,
+    allocated: &Allocation,
+    defaults: &[Address],
+    base: DporState,
 ) -> Result<Overlay, tx::TxError> {
     let checked = tx::check_all(&block.transactions, spec.chain_id)?;
-    apply_all(spec, block, &checked, store, allocated)
+    apply_all(spec, block, &checked, store, allocated, defaults, base)
 }
 
 /// [`execute`] with senders taken from `cache` where this node recovered them before
@@ -143,11 +156,13 @@ pub fn execute_cached(
     spec: &ChainSpec,
     block: &Block,
     store: &Store,
-    allocated: &BTreeSet<Address>,
+    allocated: &Allocation,
+    defaults: &[Address],
+    base: DporState,
     cache: &mut SenderCache,
 ) -> Result<Overlay, tx::TxError> {
     let checked = crate::ingest::check_block(&block.transactions, spec.chain_id, cache)?;
-    apply_all(spec, block, &checked, store, allocated)
+    apply_all(spec, block, &checked, store, allocated, defaults, base)
 }
 
 fn apply_all(
@@ -155,19 +170,51 @@ fn apply_all(
     block: &Block,
     checked: &[Checked],
     store: &Store,
-    allocated: &BTreeSet<Address>,
+    allocated: &Allocation,
+    defaults: &[Address],
+    base: DporState,
 ) -> Result<Overlay, tx::TxError> {
     let load = |a: &Address| load_account(store, allocated, a);
-    let mut overlay = Overlay::default();
+    let mut overlay = Overlay::on(base);
+    let height = block.header.height;
+    let parent_height = Height(height.0.saturating_sub(1));
+    let parent = block.header.parent;
+    let canonical = |h: Height| {
+        if h == parent_height {
+            Some(parent)
+        } else if h > parent_height {
+            None
+        } else {
+            store.block(h.0).ok().flatten().map(|v| v.block.id())
+        }
+    };
+    let chain = ChainView {
+        height,
+        canonical: &canonical,
+    };
     for c in checked {
-        overlay.apply(
+        overlay.apply_in(
             spec,
             c,
             block.header.timestamp,
             block.header.coinbase,
             &load,
+            &chain,
         )?;
     }
+    let senders: Vec<Address> = checked.iter().map(|c| c.sender).collect();
+    let accounts = &overlay.accounts;
+    let balance = |a: &Address| accounts.get(a).copied().unwrap_or_else(|| load(a)).balance;
+    overlay.dpor.end_block(
+        spec,
+        defaults,
+        height,
+        &block.id(),
+        block.header.proposer,
+        block.is_impeach(),
+        &senders,
+        balance,
+    );
     Ok(overlay)
 }
 
@@ -182,8 +229,8 @@ pub struct ImportRules<'a> {
     pub impeach_quorum: ImpeachQuorum,
     /// The genesis header (the parent of height 1).
     pub genesis: &'a Header,
-    /// Addresses with a genesis balance.
-    pub allocated: &'a BTreeSet<Address>,
+    /// Genesis balances.
+    pub allocated: &'a Allocation,
 }
 
 /// Import synced blocks in height order from the stored head + 1: each is light-verified
@@ -217,7 +264,8 @@ pub fn import(
             tracing::warn!(height, "synced block refused: {e}");
             break;
         }
-        let overlay = match execute(spec, &v.block, store, allocated) {
+        let defaults: Vec<Address> = validators.addresses().collect();
+        let overlay = match execute(spec, &v.block, store, allocated, &defaults, store.dpor()?) {
             Ok(o) => o,
             Err(e) => {
                 tracing::error!(height, "certified block does not execute: {e}");
@@ -225,7 +273,7 @@ pub fn import(
             }
         };
         store.put_block(&v, &overlay)?;
-        elect(sched, &v);
+        install(sched, &overlay.dpor, v.block.header.height);
         head = v.block.header.clone();
         applied += 1;
     }
@@ -237,33 +285,28 @@ pub fn genesis(cfg: &NodeConfig) -> Header {
     Header::genesis(&cfg.spec(), cfg.genesis_time())
 }
 
-/// The DPoR schedule with the committee as default proposers, elections replayed from the
-/// stored chain (checkpoint hashes are real chain state; candidates are none yet: the
-/// devnet chain carries no campaign transactions, so every elected seat is padded with
-/// default proposers).
+/// The DPoR schedule with the committee as default proposers and the committees elected
+/// at checkpoints as stored with the head block (elections ran when each checkpoint
+/// block was executed, with the campaigning RNodes and RPT from the chain at that block).
 pub fn schedule(cfg: &NodeConfig, store: &Store) -> Result<dpor::Schedule, NodeError> {
     let spec = cfg.spec();
     let set = cfg.validator_set().map_err(NodeError::Consensus)?;
     let defaults: Vec<Address> = set.addresses().collect();
     let mut s = dpor::Schedule::new(&spec, &defaults, 8)
         .map_err(|e| NodeError::Consensus(format!("schedule: {e}")))?;
-    for v in store.all()? {
-        elect(&mut s, &v);
-    }
+    let head = store
+        .head()?
+        .map(|v| v.block.header.height)
+        .unwrap_or(Height(0));
+    install(&mut s, &store.dpor()?, head);
     Ok(s)
 }
 
-fn elect(s: &mut dpor::Schedule, v: &Validate) {
-    let h = v.block.header.height;
-    if s.is_checkpoint(h) {
-        let id = v.block.id();
-        match s.elect_at(h, &id, &[]) {
-            Ok(term) => tracing::debug!(height = h.0, term = term.get(), "election"),
-            Err(e) => tracing::warn!(height = h.0, "election failed: {e}"),
-        }
-        let current = s.term_of(h);
-        s.prune_before(current);
-    }
+/// Install the committees elected up to the block at `height` and forget served terms.
+pub fn install(s: &mut dpor::Schedule, state: &DporState, height: Height) {
+    let current = s.term_of(height);
+    s.prune_before(current);
+    dpor_state::install(s, state);
 }
 
 impl ValidatorHost {
@@ -342,7 +385,8 @@ impl ValidatorHost {
             genesis: genesis(cfg),
             catch_up,
             behind: false,
-            allocated: cfg
+            allocated: cfg.allocation().map_err(NodeError::Consensus)?,
+            defaults: cfg
                 .validator_set()
                 .map_err(NodeError::Consensus)?
                 .addresses()
@@ -485,6 +529,24 @@ impl ValidatorHost {
         }
     }
 
+    /// Bytes gossiped by a bound peer outside the committee (a proposer RNode): only a
+    /// PRE-PREPARE is taken, and the engine accepts it only from the proposer the DPoR
+    /// schedule names for the height (it checks the seal); anything else is refused, and
+    /// such a peer never makes this node think it is behind.
+    pub fn on_rnode_bytes(&mut self, now: Timestamp, from: Address, bytes: &[u8]) {
+        let msg = match encoding::decode::<Message>(bytes) {
+            Ok(m @ Message::PrePrepare(_)) => m,
+            _ => {
+                self.counters.rejected += 1;
+                return;
+            }
+        };
+        if let Some(e) = self.engine.handle_message(now, from, msg).rejected() {
+            tracing::debug!(%from, "proposal from an RNode refused: {e}");
+            self.counters.rejected += 1;
+        }
+    }
+
     /// When the host must call [`ValidatorHost::on_timeout`] next.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         let engine = self.engine.next_deadline();
@@ -518,6 +580,13 @@ impl ValidatorHost {
             self.proposed_at = Some(h);
             let time = if now > earliest { now } else { earliest };
             let allocated = &self.allocated;
+            let parent = self.engine.parent().clone();
+            let canonical = |x: Height| canonical_id(store, &parent, x);
+            let chain = ChainView {
+                height: h,
+                canonical: &canonical,
+            };
+            let base = store.dpor().unwrap_or_default();
             let txs = self.mempool.select(
                 &self.spec,
                 time,
@@ -525,6 +594,8 @@ impl ValidatorHost {
                 MAX_BLOCK_TXS,
                 self.lcfg.max_block_bytes,
                 &|a: &Address| load_account(store, allocated, a),
+                &base,
+                &chain,
             );
             match self.engine.propose(now, txs) {
                 Ok(_) => {
@@ -561,11 +632,14 @@ impl ValidatorHost {
                     Err(e) => tracing::error!("cannot encode own message: {e}"),
                 },
                 ValidatorOutput::CheckBlock { block, .. } => {
+                    let base = store.dpor()?;
                     let valid = match execute_cached(
                         &self.spec,
                         &block,
                         store,
                         &self.allocated,
+                        &self.defaults,
+                        base,
                         &mut self.senders,
                     ) {
                         Ok(overlay) => {
@@ -589,6 +663,7 @@ impl ValidatorHost {
                     let height = block.header.height;
                     let impeach = block.is_impeach();
                     let txs = block.transactions.len();
+                    let base = store.dpor()?;
                     let id = block.id();
                     let known = self
                         .checked
@@ -602,13 +677,15 @@ impl ValidatorHost {
                             &block,
                             store,
                             &self.allocated,
+                            &self.defaults,
+                            base.clone(),
                             &mut self.senders,
                         ),
                     }
                     .unwrap_or_else(|e| {
                         // Only a Byzantine quorum certifies such a block.
                         tracing::error!(height = height.0, "certified block does not execute: {e}");
-                        Overlay::default()
+                        Overlay::on(base)
                     });
                     let v = Validate { block, certificate };
                     store.put_block(&v, &overlay)?;
@@ -616,7 +693,7 @@ impl ValidatorHost {
                     self.mempool
                         .prune(&|a: &Address| load_account(store, allocated, a));
                     self.counters.committed_txs += txs as u64;
-                    elect(self.engine.schedule_mut(), &v);
+                    install(self.engine.schedule_mut(), &overlay.dpor, height);
                     self.counters.decided += 1;
                     if impeach {
                         self.counters.impeached += 1;

@@ -52,10 +52,25 @@ pub struct Net {
 impl Net {
     /// Write keys and configs (no process started).
     pub fn init(name: &str, n: usize, period_ms: u64, impeach_ms: u64, vote_log: bool) -> Net {
+        Net::init_with(name, n, 0, period_ms, impeach_ms, vote_log)
+    }
+
+    /// Write keys and configs of `n` validators and `proposers` proposer RNodes (nodes
+    /// `n..n + proposers`).
+    pub fn init_with(
+        name: &str,
+        n: usize,
+        proposers: usize,
+        period_ms: u64,
+        impeach_ms: u64,
+        vote_log: bool,
+    ) -> Net {
         let dir = TempDir::new(name);
         let mut cmd = Command::new(EXE);
         cmd.args(["devnet", "--init-only", "--validators"])
             .arg(n.to_string())
+            .arg("--proposers")
+            .arg(proposers.to_string())
             .arg("--period-ms")
             .arg(period_ms.to_string())
             .arg("--impeach-timeout-ms")
@@ -75,8 +90,8 @@ impl Net {
             .lines()
             .map(PathBuf::from)
             .collect();
-        assert_eq!(configs.len(), n);
-        let children = (0..n).map(|_| None).collect();
+        assert_eq!(configs.len(), n + proposers);
+        let children = (0..n + proposers).map(|_| None).collect();
         Net {
             dir,
             configs,
@@ -96,7 +111,10 @@ impl Net {
             .arg("--config")
             .arg(&self.configs[i])
             .arg("--exit-with-parent")
-            .env("CPCHAIN_LOG", "info")
+            .env(
+                "CPCHAIN_LOG",
+                std::env::var("CPCHAIN_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
