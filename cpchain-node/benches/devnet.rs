@@ -24,7 +24,7 @@ use cpchain_core::{Address, Hash};
 use cpchain_crypto::{keccak256, SecretKey, Signature};
 use cpchain_node::api::http;
 use cpchain_node::config::{load_key, NodeConfig};
-use cpchain_node::node::Status;
+use cpchain_node::status::Status;
 use cpchain_node::tx::{Transaction, TxBody, TxKind};
 use std::collections::HashMap;
 use std::path::PathBuf;

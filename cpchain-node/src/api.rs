@@ -10,7 +10,7 @@
 //! transaction, in order: `{"results": [{"hash": …} | {"code": …, "message": …}]}`.
 
 use crate::ingest::{recover_each, MAX_BATCH_TXS, MAX_TX_BYTES};
-use crate::node::Status;
+use crate::status::Status;
 use crate::store::Store;
 use crate::tx::{Account, Checked, TxError};
 use axum::extract::{Path, State};

@@ -6,7 +6,8 @@
 use crate::binding::peer_id_of;
 use crate::config::{generate_key, load_key, NodeConfig};
 use crate::error::NodeError;
-use crate::node::{now, Status};
+use crate::node::now;
+use crate::status::Status;
 use crate::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -20,7 +20,8 @@ use crate::config::{load_key, NodeConfig};
 use crate::dpor_state::first_unelected_term;
 use crate::error::NodeError;
 use crate::network::{self, Event as BehaviourEvent};
-use crate::node::{now, open_store, parse_peers, write_status, Status};
+use crate::node::{now, open_store, parse_peers};
+use crate::status::{write_status, Status};
 use crate::tx::{ChainView, Mempool, Transaction, TxBody, TxKind};
 use crate::validator::{
     canonical_id, genesis, import, load_account, schedule, ImportRules, MAX_BLOCK_TXS,

@@ -171,6 +171,7 @@ pub mod follower;
 pub mod ingest;
 pub mod network;
 pub mod node;
+pub mod status;
 pub mod store;
 pub mod tx;
 pub mod validator;

@@ -7,6 +7,7 @@ use crate::binding;
 use crate::config::{load_key, NodeConfig};
 use crate::error::NodeError;
 use crate::network::{self, Event as BehaviourEvent};
+use crate::status::{write_status, Status};
 use crate::store::{ChainStamp, Store};
 use crate::validator::{genesis, Action, Counters, ValidatorHost};
 use cpchain_core::{keccak256, Address, Timestamp};
@@ -14,7 +15,6 @@ use futures::StreamExt;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, identify, request_response, Multiaddr, PeerId};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -26,63 +26,6 @@ pub fn now() -> Timestamp {
         .map(|d| d.as_millis())
         .unwrap_or(0);
     Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
-}
-
-/// The live status a running node writes to `status.json` twice a second (read by
-/// `cpchain-node status` and the devnet display).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Status {
-    /// The node's CPChain address.
-    pub address: String,
-    /// Its transport peer id.
-    pub peer_id: String,
-    /// Its process id.
-    pub pid: u32,
-    /// Height of the last stored block.
-    pub head: u64,
-    /// Height being decided.
-    pub height: u64,
-    /// Current round there.
-    pub round: u32,
-    /// Blocks decided since start.
-    pub decided: u64,
-    /// Impeach blocks among them.
-    pub impeached: u64,
-    /// Blocks proposed since start.
-    pub proposed: u64,
-    /// Faults reported by the engine.
-    pub faults: u64,
-    /// Messages refused.
-    pub rejected: u64,
-    /// Transactions in blocks decided since start.
-    pub committed_txs: u64,
-    /// Pending transactions.
-    pub mempool: usize,
-    /// Bytes the mempool charges for them (bounded by `validator::MEMPOOL_BYTES`).
-    #[serde(default)]
-    pub mempool_bytes: usize,
-    /// Block transactions whose sender came from the sender cache (recovered before).
-    #[serde(default)]
-    pub sender_cache_hits: u64,
-    /// Block transactions this node had to recover when judging or committing a block.
-    #[serde(default)]
-    pub block_recoveries: u64,
-    /// Gossiped transaction batches dropped because recovery was saturated.
-    #[serde(default)]
-    pub gossip_batches_dropped: u64,
-    /// Transaction signature recoveries this process made (API, gossip and blocks).
-    #[serde(default)]
-    pub recoveries: u64,
-    /// Blocks imported by block sync since start.
-    pub synced: u64,
-    /// Messages dropped because their author's binding was not (yet) verified.
-    pub unbound: u64,
-    /// Peers with a verified binding.
-    pub peers: usize,
-    /// When this was written (Unix ms).
-    pub time_ms: u64,
-    /// Whether the node has stopped.
-    pub stopped: bool,
 }
 
 /// Hash of the committee's addresses (followed, when there are any, by the proposer
@@ -131,16 +74,6 @@ pub fn open_store(cfg: &NodeConfig) -> Result<Store, NodeError> {
         committee: committee_hash(cfg)?,
     };
     Store::open(&cfg.db_path(), stamp)
-}
-
-/// Write the status file atomically (temporary file, then rename).
-pub fn write_status(path: &Path, s: &Status) {
-    let tmp = path.with_extension("json.tmp");
-    if let Ok(text) = serde_json::to_string(s) {
-        if std::fs::write(&tmp, text).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
-        }
-    }
 }
 
 /// Gossiped transaction batches being recovered at once (beyond: dropped, see `run`).

@@ -5,7 +5,7 @@
 
 use cpchain_node::config::NodeConfig;
 use cpchain_node::devnet::read_status;
-use cpchain_node::node::Status;
+use cpchain_node::status::Status;
 use cpchain_node::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
