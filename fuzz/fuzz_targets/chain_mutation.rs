@@ -52,7 +52,9 @@ fn fixture() -> &'static Fixture {
         let mut drain = |w: &mut Writer<1024>| {
             while let Some(o) = w.poll_output() {
                 match o {
-                    WriterOutput::Block(b) => blocks.push(encode_to_vec(&b.to_vec_block()).unwrap()),
+                    WriterOutput::Block(b) => {
+                        blocks.push(encode_to_vec(&b.to_vec_block()).unwrap())
+                    }
                     WriterOutput::Anchor(a) => anchors.push(encode_to_vec(&a).unwrap()),
                 }
             }

@@ -3,7 +3,9 @@
 #![no_main]
 
 use cpchain_core::encoding::{decode, encode_to_vec, peek_tag};
-use cpchain_core::{Address, ChainSpec, Duration, Hash, Height, Term, Timestamp, View, WireMessage};
+use cpchain_core::{
+    Address, ChainSpec, Duration, Hash, Height, Term, Timestamp, View, WireMessage,
+};
 use cpchain_crypto::{PublicKey, Signature};
 use libfuzzer_sys::fuzz_target;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -20,7 +22,10 @@ impl<T: Serialize + DeserializeOwned, const TAG: u16> WireMessage for W<T, TAG> 
 fn round_trip<M: WireMessage + core::fmt::Debug>(data: &[u8]) {
     if let Ok(msg) = decode::<M>(data) {
         let again = encode_to_vec(&msg).expect("a decoded message re-encodes");
-        assert_eq!(again, data, "decode→encode is not byte-identical for {msg:?}");
+        assert_eq!(
+            again, data,
+            "decode→encode is not byte-identical for {msg:?}"
+        );
     }
 }
 

@@ -32,7 +32,11 @@ fn ctx() -> &'static Ctx {
 
 fn canonical<M: WireMessage + core::fmt::Debug>(data: &[u8]) -> Option<M> {
     let msg = decode::<M>(data).ok()?;
-    assert_eq!(encode_to_vec(&msg).unwrap(), data, "non-canonical accept: {msg:?}");
+    assert_eq!(
+        encode_to_vec(&msg).unwrap(),
+        data,
+        "non-canonical accept: {msg:?}"
+    );
     Some(msg)
 }
 

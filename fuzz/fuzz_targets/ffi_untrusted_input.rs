@@ -1,12 +1,38 @@
 //! Drive every C API entry point that takes untrusted bytes through its C signature: no
 //! input may panic (CPCHAIN_RESULT_PANIC), a decoder returns a handle exactly when it
-//! succeeds, a decoded spec re-encodes to the input, and a failed AEAD open leaves the
-//! ciphertext in place.
+//! succeeds, a decoded spec re-encodes to the input, a failed AEAD open leaves the
+//! ciphertext in place, and fault evidence that is refused names no offender.
 #![no_main]
 
 use cpchain_ffi::*;
 use libfuzzer_sys::fuzz_target;
 use std::ptr;
+use std::sync::OnceLock;
+
+/// A devnet committee of four keys (33-byte compressed, back to back), made once.
+fn committee() -> &'static [u8; 4 * 33] {
+    static KEYS: OnceLock<[u8; 4 * 33]> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut keys = [0u8; 4 * 33];
+        for (i, pk) in keys.chunks_exact_mut(33).enumerate() {
+            let mut sk = ptr::null_mut();
+            let seed = [u8::try_from(i).unwrap_or(0) + 1; 32];
+            // SAFETY: pointers to locals of the lengths passed.
+            unsafe {
+                assert_eq!(
+                    cpchain_secret_key_from_bytes(seed.as_ptr(), 32, &mut sk),
+                    cpchain_result::Ok
+                );
+                assert_eq!(
+                    cpchain_secret_key_public_key(sk, pk.as_mut_ptr(), 33),
+                    cpchain_result::Ok
+                );
+                cpchain_secret_key_free(sk);
+            }
+        }
+        keys
+    })
+}
 
 fn no_panic(r: cpchain_result) -> cpchain_result {
     assert_ne!(r, cpchain_result::Panic, "the C API panicked");
@@ -84,6 +110,28 @@ fuzz_target!(|data: &[u8]| {
                 32,
             ));
         }
+
+        // LBFT fault evidence from a stranger: refused evidence names no offender.
+        let mut devnet = ptr::null_mut();
+        assert_eq!(cpchain_chain_spec_devnet(&mut devnet), cpchain_result::Ok);
+        let keys = committee();
+        let mut offence = std::mem::zeroed::<cpchain_lbft_offence>();
+        let r = no_panic(cpchain_lbft_verify_evidence(
+            devnet,
+            keys.as_ptr(),
+            4,
+            data.as_ptr(),
+            data.len(),
+            &mut offence,
+        ));
+        if r != cpchain_result::Ok {
+            assert_eq!(
+                offence.fault,
+                cpchain_lbft_fault::None,
+                "refused evidence blamed someone"
+            );
+        }
+        cpchain_chain_spec_free(devnet);
 
         // AEAD open of garbage under a fixed key: must fail and leave the bytes.
         let mut buf = data.to_vec();

@@ -11,7 +11,10 @@ use libfuzzer_sys::fuzz_target;
 fn round_trip<M: WireMessage + core::fmt::Debug>(data: &[u8]) {
     if let Ok(msg) = decode::<M>(data) {
         let again = encode_to_vec(&msg).expect("a decoded message re-encodes");
-        assert_eq!(again, data, "decode→encode is not byte-identical for {msg:?}");
+        assert_eq!(
+            again, data,
+            "decode→encode is not byte-identical for {msg:?}"
+        );
     }
 }
 

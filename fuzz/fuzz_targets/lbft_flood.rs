@@ -69,7 +69,17 @@ fn world() -> &'static World {
             })
             .collect();
         let root = block::tx_root(&body);
-        World { spec, keys, set, pb, outsider: secret(6666), schedule, genesis, body, root }
+        World {
+            spec,
+            keys,
+            set,
+            pb,
+            outsider: secret(6666),
+            schedule,
+            genesis,
+            body,
+            root,
+        }
     })
 }
 
@@ -94,8 +104,19 @@ struct Op {
     salt: u8,
 }
 
-fn block_at(w: &World, h: Height, proposer: Address, sealer: &SecretKey, big: bool, salt: u8) -> Block {
-    let (txs, root) = if big { (w.body.clone(), w.root) } else { (vec![vec![salt]], block::tx_root(&[vec![salt]])) };
+fn block_at(
+    w: &World,
+    h: Height,
+    proposer: Address,
+    sealer: &SecretKey,
+    big: bool,
+    salt: u8,
+) -> Block {
+    let (txs, root) = if big {
+        (w.body.clone(), w.root)
+    } else {
+        (vec![vec![salt]], block::tx_root(&[vec![salt]]))
+    };
     let header = Header {
         chain_id: w.spec.chain_id,
         height: h,
@@ -106,19 +127,40 @@ fn block_at(w: &World, h: Height, proposer: Address, sealer: &SecretKey, big: bo
         tx_root: root,
     };
     let seal = sealer.sign(&block::SEAL_DOMAIN, header.id().as_bytes());
-    Block { header, seal: Some(seal), transactions: txs }
+    Block {
+        header,
+        seal: Some(seal),
+        transactions: txs,
+    }
 }
 
 /// A quorum-sized certificate whose signatures are copies of the signer's own.
-fn forged(w: &World, signer: &SecretKey, kind: VoteKind, h: Height, round: u32, id: BlockId) -> Certificate {
+fn forged(
+    w: &World,
+    signer: &SecretKey,
+    kind: VoteKind,
+    h: Height,
+    round: u32,
+    id: BlockId,
+) -> Certificate {
     let v = Vote::sign(signer, w.spec.chain_id, kind, h, round, id);
     let mut sigs: Vec<_> = w.set.addresses().map(|a| (a, v.signature)).collect();
     sigs.sort_by_key(|s| s.0);
-    Certificate { kind, height: h, round, block: id, signatures: sigs }
+    Certificate {
+        kind,
+        height: h,
+        round,
+        block: id,
+        signatures: sigs,
+    }
 }
 
 fn message(w: &World, v: &Validator<FixedSchedule>, op: &Op) -> (Address, Message) {
-    let key = if op.outsider { &w.outsider } else { &w.keys[usize::from(op.sender) % N] };
+    let key = if op.outsider {
+        &w.outsider
+    } else {
+        &w.keys[usize::from(op.sender) % N]
+    };
     let from = key.public_key().address();
     let h = Height(v.height().0 + u64::from(op.ahead % 10));
     let round = u32::from(op.round % 20);
@@ -143,25 +185,58 @@ fn message(w: &World, v: &Validator<FixedSchedule>, op: &Op) -> (Address, Messag
                 }
                 b
             };
-            let cert = pol.then(|| forged(w, key, VoteKind::Prepare, h, round.saturating_sub(1), b.id()));
+            let cert = pol.then(|| {
+                forged(
+                    w,
+                    key,
+                    VoteKind::Prepare,
+                    h,
+                    round.saturating_sub(1),
+                    b.id(),
+                )
+            });
             Message::Proposal(Proposal::sign(key, chain, h, round.max(1), b, cert))
         }
         Kind::RoundChange { lock } => {
             let lock = lock.then(|| {
                 let b = block_at(w, h, w.pb.public_key().address(), &w.pb, op.big, op.salt);
-                let certificate = forged(w, key, VoteKind::Prepare, h, round.saturating_sub(1), b.id());
-                LockProof { block: b, certificate }
+                let certificate = forged(
+                    w,
+                    key,
+                    VoteKind::Prepare,
+                    h,
+                    round.saturating_sub(1),
+                    b.id(),
+                );
+                LockProof {
+                    block: b,
+                    certificate,
+                }
             });
             Message::RoundChange(RoundChange::sign(key, chain, h, round, lock))
         }
         Kind::Validate => {
             let b = block_at(w, h, w.pb.public_key().address(), &w.pb, op.big, op.salt);
             let certificate = forged(w, key, VoteKind::Commit, h, round, b.id());
-            Message::Validate(Validate { block: b, certificate })
+            Message::Validate(Validate {
+                block: b,
+                certificate,
+            })
         }
         Kind::Vote { commit, block } => {
-            let kind = if commit { VoteKind::Commit } else { VoteKind::Prepare };
-            Message::Vote(Vote::sign(key, chain, kind, h, round, keccak256(&[block, op.salt])))
+            let kind = if commit {
+                VoteKind::Commit
+            } else {
+                VoteKind::Prepare
+            };
+            Message::Vote(Vote::sign(
+                key,
+                chain,
+                kind,
+                h,
+                round,
+                keccak256(&[block, op.salt]),
+            ))
         }
     };
     (from, msg)
@@ -170,8 +245,13 @@ fn message(w: &World, v: &Validator<FixedSchedule>, op: &Op) -> (Address, Messag
 fuzz_target!(|ops: Vec<Op>| {
     let w = world();
     let cfg = Config::new(w.spec.clone(), w.set.clone(), w.keys[0].clone());
-    let mut v = Validator::new(cfg, w.schedule.clone(), w.genesis.clone(), w.genesis.timestamp)
-        .expect("validator");
+    let mut v = Validator::new(
+        cfg,
+        w.schedule.clone(),
+        w.genesis.clone(),
+        w.genesis.timestamp,
+    )
+    .expect("validator");
     while v.poll_output().is_some() {}
     let before = live();
     let now = Timestamp(w.genesis.timestamp.0 + w.spec.block_period.0);

@@ -42,9 +42,17 @@ fn world() -> &'static World {
         let pubs: Vec<_> = keys.iter().map(|k| k.public_key()).collect();
         let set = ValidatorSet::new(&pubs).expect("set");
         let proposers: Vec<SecretKey> = (0..2).map(|i| secret(5000 + i)).collect();
-        let schedule = FixedSchedule::new(proposers.iter().map(|k| k.public_key().address()).collect());
+        let schedule =
+            FixedSchedule::new(proposers.iter().map(|k| k.public_key().address()).collect());
         let genesis = Header::genesis(&spec, Timestamp(1_000_000));
-        World { spec, keys, set, proposers, schedule, genesis }
+        World {
+            spec,
+            keys,
+            set,
+            proposers,
+            schedule,
+            genesis,
+        }
     })
 }
 
@@ -58,14 +66,42 @@ enum Pick {
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Raw { sender: u8, bytes: Vec<u8> },
-    Vote { sender: u8, kind: u8, round: u8, pick: Pick, height_delta: i8 },
-    PrePrepare { pick: Pick, late: bool },
-    Validate { signers: u8, pick: Pick, impeach_kind: bool },
-    RoundChange { sender: u8, round: u8, lock: Option<(u8, u8, Pick)> },
-    Proposal { round: u8, pick: Pick, pol: Option<(u8, u8)> },
-    Verdict { ok: bool },
-    Time { step_ms: u16 },
+    Raw {
+        sender: u8,
+        bytes: Vec<u8>,
+    },
+    Vote {
+        sender: u8,
+        kind: u8,
+        round: u8,
+        pick: Pick,
+        height_delta: i8,
+    },
+    PrePrepare {
+        pick: Pick,
+        late: bool,
+    },
+    Validate {
+        signers: u8,
+        pick: Pick,
+        impeach_kind: bool,
+    },
+    RoundChange {
+        sender: u8,
+        round: u8,
+        lock: Option<(u8, u8, Pick)>,
+    },
+    Proposal {
+        round: u8,
+        pick: Pick,
+        pol: Option<(u8, u8)>,
+    },
+    Verdict {
+        ok: bool,
+    },
+    Time {
+        step_ms: u16,
+    },
 }
 
 fn kind_of(k: u8) -> VoteKind {
@@ -89,14 +125,37 @@ impl Ctx<'_> {
             .w
             .schedule
             .proposer_of(self.height)
-            .and_then(|a| self.w.proposers.iter().find(|k| k.public_key().address() == a))
+            .and_then(|a| {
+                self.w
+                    .proposers
+                    .iter()
+                    .find(|k| k.public_key().address() == a)
+            })
             .unwrap_or(&self.w.proposers[0]);
         let t = self.parent.timestamp
             + self.w.spec.block_period
-            + if late { self.w.spec.impeach_timeout + cpchain_core::Duration(1) } else { cpchain_core::Duration(0) };
+            + if late {
+                self.w.spec.impeach_timeout + cpchain_core::Duration(1)
+            } else {
+                cpchain_core::Duration(0)
+            };
         match pick {
-            Pick::ProposalA => Block::propose(&self.w.spec, &self.parent, proposer, proposer.public_key().address(), t, vec![vec![1; 8]]),
-            Pick::ProposalB => Block::propose(&self.w.spec, &self.parent, proposer, proposer.public_key().address(), t, vec![vec![2; 8]]),
+            Pick::ProposalA => Block::propose(
+                &self.w.spec,
+                &self.parent,
+                proposer,
+                proposer.public_key().address(),
+                t,
+                vec![vec![1; 8]],
+            ),
+            Pick::ProposalB => Block::propose(
+                &self.w.spec,
+                &self.parent,
+                proposer,
+                proposer.public_key().address(),
+                t,
+                vec![vec![2; 8]],
+            ),
             Pick::Impeach | Pick::Random(_) => Block::impeach(
                 &self.w.spec,
                 &self.parent,
@@ -120,12 +179,25 @@ impl Ctx<'_> {
         let mut sigs: Vec<_> = (0..4usize)
             .filter(|i| signers & (1 << i) != 0)
             .map(|i| {
-                let v = Vote::sign(&self.w.keys[i], self.w.spec.chain_id, kind, self.height, round, block);
+                let v = Vote::sign(
+                    &self.w.keys[i],
+                    self.w.spec.chain_id,
+                    kind,
+                    self.height,
+                    round,
+                    block,
+                );
                 (v.voter, v.signature)
             })
             .collect();
         sigs.sort_by_key(|s| s.0);
-        Certificate { kind, height: self.height, round, block, signatures: sigs }
+        Certificate {
+            kind,
+            height: self.height,
+            round,
+            block,
+            signatures: sigs,
+        }
     }
 }
 
@@ -134,7 +206,12 @@ fuzz_target!(|data: &[u8]| {
     let mut cfg = Config::new(w.spec.clone(), w.set.clone(), w.keys[0].clone());
     cfg.future_buffer = 64;
     let me = w.keys[0].public_key().address();
-    let Ok(mut v) = Validator::new(cfg, w.schedule.clone(), w.genesis.clone(), Timestamp(1_003_000)) else {
+    let Ok(mut v) = Validator::new(
+        cfg,
+        w.schedule.clone(),
+        w.genesis.clone(),
+        Timestamp(1_003_000),
+    ) else {
         return;
     };
     let mut now = Timestamp(1_003_000);
@@ -144,46 +221,107 @@ fuzz_target!(|data: &[u8]| {
     let mut pending: Option<Hash> = None;
     for _ in 0..64 {
         let Ok(op) = Op::arbitrary(&mut u) else { break };
-        let ctx = Ctx { w, parent: v.parent().clone(), height: v.height() };
+        let ctx = Ctx {
+            w,
+            parent: v.parent().clone(),
+            height: v.height(),
+        };
         let sender = |s: u8| w.keys[usize::from(s % 4)].public_key().address();
         match op {
             Op::Raw { sender: s, bytes } => {
                 let _ = v.handle_bytes(now, sender(s), &bytes);
             }
-            Op::Vote { sender: s, kind, round, pick, height_delta } => {
+            Op::Vote {
+                sender: s,
+                kind,
+                round,
+                pick,
+                height_delta,
+            } => {
                 let i = usize::from(s % 4);
-                let h = Height(ctx.height.0.saturating_add_signed(i64::from(height_delta % 3)));
-                let vote = Vote::sign(&w.keys[i], w.spec.chain_id, kind_of(kind), h, u32::from(round % 6), ctx.id(&pick));
+                let h = Height(
+                    ctx.height
+                        .0
+                        .saturating_add_signed(i64::from(height_delta % 3)),
+                );
+                let vote = Vote::sign(
+                    &w.keys[i],
+                    w.spec.chain_id,
+                    kind_of(kind),
+                    h,
+                    u32::from(round % 6),
+                    ctx.id(&pick),
+                );
                 let _ = v.handle_message(now, sender(s), Message::Vote(vote));
             }
             Op::PrePrepare { pick, late } => {
                 let b = ctx.block(&pick, late);
                 let _ = v.handle_message(now, sender(1), Message::PrePrepare(b));
             }
-            Op::Validate { signers, pick, impeach_kind } => {
+            Op::Validate {
+                signers,
+                pick,
+                impeach_kind,
+            } => {
                 let b = ctx.block(&pick, false);
-                let kind = if impeach_kind { VoteKind::ImpeachCommit } else { VoteKind::Commit };
+                let kind = if impeach_kind {
+                    VoteKind::ImpeachCommit
+                } else {
+                    VoteKind::Commit
+                };
                 let cert = ctx.cert(signers, kind, 0, b.id());
-                let _ = v.handle_message(now, sender(2), Message::Validate(Validate { block: b, certificate: cert }));
+                let _ = v.handle_message(
+                    now,
+                    sender(2),
+                    Message::Validate(Validate {
+                        block: b,
+                        certificate: cert,
+                    }),
+                );
             }
-            Op::RoundChange { sender: s, round, lock } => {
+            Op::RoundChange {
+                sender: s,
+                round,
+                lock,
+            } => {
                 let i = usize::from(s % 4);
                 let lock = lock.map(|(signers, r, pick)| {
                     let b = ctx.block(&pick, false);
-                    let kind = if b.is_impeach() { VoteKind::ImpeachPrepare } else { VoteKind::Prepare };
+                    let kind = if b.is_impeach() {
+                        VoteKind::ImpeachPrepare
+                    } else {
+                        VoteKind::Prepare
+                    };
                     let certificate = ctx.cert(signers, kind, u32::from(r % 4), b.id());
-                    LockProof { block: b, certificate }
+                    LockProof {
+                        block: b,
+                        certificate,
+                    }
                 });
-                let rc = RoundChange::sign(&w.keys[i], w.spec.chain_id, ctx.height, u32::from(round % 6), lock);
+                let rc = RoundChange::sign(
+                    &w.keys[i],
+                    w.spec.chain_id,
+                    ctx.height,
+                    u32::from(round % 6),
+                    lock,
+                );
                 let _ = v.handle_message(now, sender(s), Message::RoundChange(rc));
             }
             Op::Proposal { round, pick, pol } => {
                 let r = u32::from(round % 6);
-                let Some(leader) = leader(&w.set, ctx.height, r) else { continue };
-                let Some(k) = w.keys.iter().find(|k| k.public_key().address() == leader) else { continue };
+                let Some(leader) = leader(&w.set, ctx.height, r) else {
+                    continue;
+                };
+                let Some(k) = w.keys.iter().find(|k| k.public_key().address() == leader) else {
+                    continue;
+                };
                 let b = ctx.block(&pick, false);
                 let pol = pol.map(|(signers, pr)| {
-                    let kind = if b.is_impeach() { VoteKind::ImpeachPrepare } else { VoteKind::Prepare };
+                    let kind = if b.is_impeach() {
+                        VoteKind::ImpeachPrepare
+                    } else {
+                        VoteKind::Prepare
+                    };
                     ctx.cert(signers, kind, u32::from(pr % 4), b.id())
                 });
                 let p = Proposal::sign(k, w.spec.chain_id, ctx.height, r, b, pol);
@@ -204,7 +342,9 @@ fuzz_target!(|data: &[u8]| {
                 ValidatorOutput::Persist(p) => last_persist = Some(p),
                 ValidatorOutput::Broadcast(Message::Vote(x)) => {
                     assert_eq!(x.voter, me);
-                    let p = last_persist.as_ref().expect("persist before the first vote");
+                    let p = last_persist
+                        .as_ref()
+                        .expect("persist before the first vote");
                     assert!(
                         p.prepared.as_ref() == Some(&x) || p.committed.as_ref() == Some(&x),
                         "vote sent before it was persisted"
@@ -216,9 +356,15 @@ fuzz_target!(|data: &[u8]| {
                 }
                 ValidatorOutput::CheckBlock { block, .. } => pending = Some(block.id()),
                 ValidatorOutput::Commit { block, certificate } => {
-                    let quorum = if block.is_impeach() { w.set.impeach_quorum(ImpeachQuorum::default()) } else { w.set.quorum() };
+                    let quorum = if block.is_impeach() {
+                        w.set.impeach_quorum(ImpeachQuorum::default())
+                    } else {
+                        w.set.quorum()
+                    };
                     assert_eq!(certificate.block, block.id());
-                    certificate.verify(w.spec.chain_id, &w.set, quorum).expect("committed certificate verifies");
+                    certificate
+                        .verify(w.spec.chain_id, &w.set, quorum)
+                        .expect("committed certificate verifies");
                 }
                 _ => {}
             }

@@ -19,7 +19,10 @@ use std::sync::OnceLock;
 fn round_trip<M: WireMessage + core::fmt::Debug>(data: &[u8]) -> Option<M> {
     let msg = decode::<M>(data).ok()?;
     let again = encode_to_vec(&msg).expect("a decoded message re-encodes");
-    assert_eq!(again, data, "decode→encode is not byte-identical for {msg:?}");
+    assert_eq!(
+        again, data,
+        "decode→encode is not byte-identical for {msg:?}"
+    );
     Some(msg)
 }
 
@@ -51,7 +54,10 @@ impl rand_core::RngCore for FixedRng {
         self.next_u64() as u32
     }
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
