@@ -150,6 +150,119 @@ impl<const N: usize> Drops<N> {
     }
 }
 
+/// Checks that a machine keeps the contract, written once for every machine's tests and for
+/// a host author adding a machine (see `docs/ARCHITECTURE.md`, "How to add a machine").
+///
+/// Each check drives the machine through [`Machine`] only and returns what it drained, or
+/// the [`Violation`](conformance::Violation) it saw; a test asserts `Ok`. Outputs are
+/// rendered by the caller's `show` into an owned value, since they may borrow the machine.
+#[cfg(feature = "alloc")]
+pub mod conformance {
+    use super::{drain, Machine, MachineStats};
+    use crate::Timestamp;
+    use alloc::vec::Vec;
+
+    /// A way a machine broke the contract.
+    #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+    #[non_exhaustive]
+    pub enum Violation {
+        /// `poll_output` gave more after a drain reported the queue empty.
+        #[error("poll_output returned an output after the queue was drained")]
+        NotDrained,
+        /// `fire` needs a deadline and the machine had none.
+        #[error("the machine has no deadline to fire")]
+        NoDeadline,
+        /// A timeout before the deadline moved the deadline.
+        #[error("an early handle_timeout moved the deadline")]
+        EarlyTimeoutMovedDeadline,
+        /// A timeout before the deadline produced outputs.
+        #[error("an early handle_timeout emitted output")]
+        EarlyTimeoutEmitted,
+        /// The deadline was the same after it fired.
+        #[error("the deadline did not move on after it fired")]
+        DeadlineStuck,
+        /// A peer's bad input changed the machine's observable state.
+        #[error("a dropped peer input changed the state")]
+        StateChanged,
+        /// A peer's bad input was counted this many times in `stats().dropped()`, not once.
+        #[error("a dropped peer input was counted {0} times, not once")]
+        CountedNotOnce(u64),
+        /// A peer's bad input moved the deadline.
+        #[error("a dropped peer input moved the deadline")]
+        DeadlineChanged,
+    }
+
+    /// Apply `input` (one of the machine's own input methods), then drain every output
+    /// through the trait, rendered with `show`; the queue must then be empty.
+    pub fn step<M, I, S, T>(m: &mut M, input: I, mut show: S) -> Result<Vec<T>, Violation>
+    where
+        M: Machine,
+        I: FnOnce(&mut M),
+        S: FnMut(M::Output<'_>) -> T,
+    {
+        input(m);
+        let mut out = Vec::new();
+        drain(m, |o| out.push(show(o)));
+        if m.poll_output().is_some() {
+            return Err(Violation::NotDrained);
+        }
+        Ok(out)
+    }
+
+    /// Fire the machine's timer exactly at its deadline, after checking that a call one
+    /// millisecond earlier changes nothing; returns the deadline and what firing drained.
+    pub fn fire<M, S, T>(m: &mut M, show: S) -> Result<(Timestamp, Vec<T>), Violation>
+    where
+        M: Machine,
+        S: FnMut(M::Output<'_>) -> T,
+    {
+        let due = m.next_deadline().ok_or(Violation::NoDeadline)?;
+        m.handle_timeout(Timestamp(due.0.saturating_sub(1)));
+        if m.next_deadline() != Some(due) {
+            return Err(Violation::EarlyTimeoutMovedDeadline);
+        }
+        if m.poll_output().is_some() {
+            return Err(Violation::EarlyTimeoutEmitted);
+        }
+        let out = step(m, |m| m.handle_timeout(due), show)?;
+        if m.next_deadline() == Some(due) {
+            return Err(Violation::DeadlineStuck);
+        }
+        Ok((due, out))
+    }
+
+    /// Apply a peer's bad input: it must be counted exactly once in `stats().dropped()`
+    /// and leave the observable state (`snapshot`) and the deadline unchanged. Returns its
+    /// outputs rendered with `show` (a machine may tell its host, or report a `Fault`).
+    pub fn bad_peer_input<M, I, P, Q, S, T>(
+        m: &mut M,
+        input: I,
+        snapshot: P,
+        show: S,
+    ) -> Result<Vec<T>, Violation>
+    where
+        M: Machine,
+        I: FnOnce(&mut M),
+        P: Fn(&M) -> Q,
+        Q: PartialEq,
+        S: FnMut(M::Output<'_>) -> T,
+    {
+        let (state, dropped, deadline) = (snapshot(m), m.stats().dropped(), m.next_deadline());
+        let out = step(m, input, show)?;
+        if snapshot(m) != state {
+            return Err(Violation::StateChanged);
+        }
+        let counted = m.stats().dropped().saturating_sub(dropped);
+        if counted != 1 {
+            return Err(Violation::CountedNotOnce(counted));
+        }
+        if m.next_deadline() != deadline {
+            return Err(Violation::DeadlineChanged);
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Drops;
@@ -166,5 +279,121 @@ mod tests {
         let mut z = Drops::<0>::default();
         z.add(0);
         assert_eq!(z.total(), 0);
+    }
+
+    /// A toy machine whose faults the conformance checks must each catch.
+    #[cfg(feature = "alloc")]
+    mod conformance_catches {
+        use super::super::conformance::{bad_peer_input, fire, step, Violation};
+        use super::super::{Drops, Machine, MachineStats};
+        use crate::Timestamp;
+
+        #[derive(Default)]
+        struct Toy {
+            due: Option<Timestamp>,
+            ready: u32,
+            dropped: Drops<1>,
+            state: u32,
+            /// Misbehaviours to switch on.
+            early_fires: bool,
+            sticky_deadline: bool,
+            count_twice: bool,
+            change_state: bool,
+        }
+        #[derive(Clone, Debug)]
+        struct ToyStats(u64);
+        impl MachineStats for ToyStats {
+            fn dropped(&self) -> u64 {
+                self.0
+            }
+        }
+        impl Toy {
+            fn peer_garbage(&mut self) {
+                self.dropped.add(0);
+                if self.count_twice {
+                    self.dropped.add(0);
+                }
+                if self.change_state {
+                    self.state += 1;
+                }
+            }
+        }
+        impl Machine for Toy {
+            type Output<'a> = u32;
+            type Stats = ToyStats;
+            fn handle_timeout(&mut self, now: Timestamp) {
+                if self.early_fires || self.due.is_some_and(|d| now >= d) {
+                    self.ready += 1;
+                    if !self.sticky_deadline {
+                        self.due = None;
+                    }
+                }
+            }
+            fn next_deadline(&self) -> Option<Timestamp> {
+                self.due
+            }
+            fn poll_output(&mut self) -> Option<u32> {
+                (self.ready > 0).then(|| {
+                    self.ready -= 1;
+                    7
+                })
+            }
+            fn stats(&self) -> ToyStats {
+                ToyStats(self.dropped.total())
+            }
+        }
+
+        fn toy() -> Toy {
+            Toy {
+                due: Some(Timestamp(10)),
+                ..Toy::default()
+            }
+        }
+
+        #[test]
+        fn a_machine_that_keeps_the_contract_passes() {
+            let mut m = toy();
+            assert_eq!(fire(&mut m, |o| o), Ok((Timestamp(10), alloc::vec![7])));
+            assert_eq!(step(&mut m, |_| {}, |o| o), Ok(alloc::vec![]));
+            let r = bad_peer_input(&mut m, Toy::peer_garbage, |m| m.state, |o| o);
+            assert_eq!(r, Ok(alloc::vec![]));
+        }
+
+        #[test]
+        fn each_broken_rule_is_named() {
+            let mut m = Toy {
+                early_fires: true,
+                ..toy()
+            };
+            assert_eq!(
+                fire(&mut m, |o| o),
+                Err(Violation::EarlyTimeoutMovedDeadline)
+            );
+            let mut m = Toy {
+                early_fires: true,
+                sticky_deadline: true,
+                ..toy()
+            };
+            assert_eq!(fire(&mut m, |o| o), Err(Violation::EarlyTimeoutEmitted));
+            let mut m = Toy {
+                sticky_deadline: true,
+                ..toy()
+            };
+            assert_eq!(fire(&mut m, |o| o), Err(Violation::DeadlineStuck));
+            let mut m = Toy { due: None, ..toy() };
+            assert_eq!(fire(&mut m, |o| o), Err(Violation::NoDeadline));
+            let mut m = Toy {
+                count_twice: true,
+                ..toy()
+            };
+            let r = bad_peer_input(&mut m, Toy::peer_garbage, |m| m.state, |o| o);
+            assert_eq!(r, Err(Violation::CountedNotOnce(2)));
+            let mut m = Toy {
+                change_state: true,
+                ..toy()
+            };
+            let r = bad_peer_input(&mut m, Toy::peer_garbage, |m| m.state, |o| o);
+            assert_eq!(r, Err(Violation::StateChanged));
+        }
     }
 }

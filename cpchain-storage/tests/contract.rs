@@ -1,71 +1,19 @@
 //! Issue 13: every storage machine keeps the one sans-IO contract
-//! ([`cpchain_core::machine::Machine`]). One set of generic helpers drives each machine
-//! through the trait only (inputs, then [`drain`]): deadlines fire, outputs drain to `None`,
+//! ([`cpchain_core::machine::Machine`]). The SDK's one set of contract checks
+//! (`cpchain_core::machine::conformance`, also used by `cpchain-consensus/tests/contract.rs`)
+//! drives each machine through the trait only (inputs, then a drain): deadlines fire, outputs drain to `None`,
 //! a bad peer input is counted in `stats().dropped()` and leaves the state unchanged.
 mod common;
 
 use common::*;
-use cpchain_core::machine::{drain, Machine, MachineStats};
+#[cfg(feature = "pre")]
+use cpchain_core::machine::conformance::bad_peer_input;
+use cpchain_core::machine::conformance::{fire, step};
+#[cfg(feature = "pre")]
+use cpchain_core::machine::drain;
+use cpchain_core::machine::{Machine, MachineStats};
 use cpchain_core::Timestamp;
 use cpchain_storage::*;
-use std::fmt::Debug;
-
-/// The one helper: apply `input` to the machine, then drain every output through the
-/// trait, rendering each with `show`. Checks the queue is empty afterwards.
-fn step<M, I, S>(m: &mut M, input: I, mut show: S) -> Vec<String>
-where
-    M: Machine,
-    I: FnOnce(&mut M),
-    S: FnMut(M::Output<'_>) -> String,
-{
-    input(m);
-    let mut out = Vec::new();
-    let n = drain(m, |o| out.push(show(o)));
-    assert_eq!(n, out.len());
-    assert!(m.poll_output().is_none(), "drained to None");
-    out
-}
-
-/// Fires the machine's timer through the trait, exactly at its deadline, and returns that
-/// deadline and what the timeout produced. Calling it earlier must change nothing.
-fn fire<M, S>(m: &mut M, show: S) -> (Timestamp, Vec<String>)
-where
-    M: Machine,
-    S: FnMut(M::Output<'_>) -> String,
-{
-    let due = m.next_deadline().expect("the machine has a deadline");
-    let early = Timestamp(due.0.saturating_sub(1));
-    m.handle_timeout(early);
-    assert_eq!(m.next_deadline(), Some(due), "an early call is harmless");
-    assert!(m.poll_output().is_none(), "an early call emits nothing");
-    let out = step(m, |m| m.handle_timeout(due), show);
-    assert_ne!(
-        m.next_deadline(),
-        Some(due),
-        "the deadline fired and moved on"
-    );
-    (due, out)
-}
-
-/// A peer's bad input: dropped, counted exactly once in `stats().dropped()`, and the
-/// machine's observable state (`snapshot`) unchanged. (The writer takes no peer input, so
-/// only the sharing machines, behind `pre`, use it.)
-#[cfg_attr(not(feature = "pre"), allow(dead_code))]
-fn bad_peer_input<M, I, P, S>(m: &mut M, input: I, snapshot: P) -> Vec<String>
-where
-    M: Machine,
-    I: FnOnce(&mut M),
-    P: Fn(&M) -> S,
-    S: PartialEq + Debug,
-{
-    let before = (snapshot(m), m.stats().dropped(), m.next_deadline());
-    let out = step(m, input, |_| "out".to_string());
-    let after = (snapshot(m), m.stats().dropped(), m.next_deadline());
-    assert_eq!(after.0, before.0, "state unchanged");
-    assert_eq!(after.1, before.1 + 1, "counted once: {:?}", m.stats());
-    assert_eq!(after.2, before.2, "deadline unchanged");
-    out
-}
 
 fn show_writer(o: WriterOutput<'_>) -> String {
     match o {
@@ -86,13 +34,14 @@ fn writer_keeps_the_contract() {
         &mut w,
         |w| w.append(Timestamp(100), b"r1").unwrap(),
         show_writer,
-    );
+    )
+    .unwrap();
     assert!(out.is_empty());
     // The block of the first period seals at its end (T = 1 s).
-    let (due, out) = fire(&mut w, show_writer);
+    let (due, out) = fire(&mut w, show_writer).unwrap();
     assert_eq!((due, out), (Timestamp(1000), vec!["block 0".to_string()]));
     // Then the upload boundary (u = 2 s) anchors it.
-    let (due, out) = fire(&mut w, show_writer);
+    let (due, out) = fire(&mut w, show_writer).unwrap();
     assert_eq!((due, out), (Timestamp(2000), vec!["anchor".to_string()]));
     assert_eq!(Machine::next_deadline(&w), None);
     // A writer takes no peer input: nothing is ever dropped.
@@ -106,17 +55,17 @@ fn writer_flush_takes_now_and_lets_time_pass_first() {
     w.append(Timestamp(100), b"r1").unwrap();
     // A flush at a time before one already seen seals nothing.
     assert!(!w.flush(Timestamp(99)));
-    assert!(step(&mut w, |_| {}, show_writer).is_empty());
+    assert!(step(&mut w, |_| {}, show_writer).unwrap().is_empty());
     // At 2500 the first period is over and the upload boundary passed: time passes first
     // (block 0 sealed by its period, then anchored), and the flush reports the seal.
     w.append(Timestamp(200), b"r2").unwrap();
     assert!(w.flush(Timestamp(2_500)));
-    let out = step(&mut w, |_| {}, show_writer);
+    let out = step(&mut w, |_| {}, show_writer).unwrap();
     assert_eq!(out, vec!["block 0".to_string(), "anchor".to_string()]);
     // Inside a period, flush seals the open block early.
     w.append(Timestamp(3_000), b"r3").unwrap();
     assert!(w.flush(Timestamp(3_100)));
-    let out = step(&mut w, |_| {}, show_writer);
+    let out = step(&mut w, |_| {}, show_writer).unwrap();
     assert_eq!(out, vec!["block 1".to_string()]);
     assert!(!w.flush(Timestamp(3_200)), "nothing left to seal");
 }
@@ -198,7 +147,8 @@ mod sharing {
                 outs.push(o);
                 s
             },
-        );
+        )
+        .unwrap();
         rng = r2;
         assert_eq!(shown, ["publish", "kfrags", "kfrags"]);
         for o in outs {
@@ -223,7 +173,7 @@ mod sharing {
         let mut p = parties();
         assert_eq!(Machine::stats(&p.owner).grants, 1);
         // The grant's expiry is the owner's deadline; firing it forgets the grant.
-        let (due, out) = fire(&mut p.owner, show_owner);
+        let (due, out) = fire(&mut p.owner, show_owner).unwrap();
         assert_eq!((due, out.len()), (EXPIRES, 0));
         assert_eq!(p.owner.grants(), 0);
         assert_eq!(Machine::next_deadline(&p.owner), None);
@@ -240,7 +190,8 @@ mod sharing {
             proxy,
             |x| x.handle_delivery(NOW, d).unwrap(),
             |o| format!("{o:?}"),
-        );
+        )
+        .unwrap();
         assert_eq!(out.len(), 1);
         assert!(proxy.holds(&p.grant.as_ref().unwrap().body.id().unwrap()));
         // A delivery for another proxy is a peer's bad input: counted, state unchanged.
@@ -249,7 +200,9 @@ mod sharing {
             proxy,
             |x| x.handle_delivery(NOW, foreign).unwrap(),
             |x| x.held_grants(),
-        );
+            |o| format!("{o:?}"),
+        )
+        .unwrap();
         assert_eq!(out.len(), 1, "the host is told (Refused)");
         assert_eq!(
             Machine::stats(proxy)
@@ -269,9 +222,11 @@ mod sharing {
             proxy,
             |x| x.handle_request(NOW, &mut rng, req).unwrap(),
             |x| x.held_grants(),
-        );
+            |o| format!("{o:?}"),
+        )
+        .unwrap();
         // The grant's expiry fires; the proxy forgets it.
-        let (due, out) = fire(proxy, |o| format!("{o:?}"));
+        let (due, out) = fire(proxy, |o| format!("{o:?}")).unwrap();
         assert_eq!((due, out.len(), proxy.held_grants()), (EXPIRES, 0, 0));
     }
 
@@ -292,7 +247,8 @@ mod sharing {
             &mut p.grantee,
             |g| g.request(NOW, &id, 1, wrapped.clone()).unwrap(),
             |o| format!("{o:?}"),
-        );
+        )
+        .unwrap();
         assert_eq!(out.len(), 2, "one request per proxy");
         let timeout = GranteeConfig::default().request_timeout;
         let due = NOW.saturating_add(timeout);
@@ -321,7 +277,9 @@ mod sharing {
             &mut p.grantee,
             |g| g.handle_cfrag(NOW, relayed).unwrap(),
             |g| g.verified_cfrags(&id, 1),
-        );
+            |o| format!("{o:?}"),
+        )
+        .unwrap();
         assert!(out.is_empty(), "no Fault for an outsider");
         assert_eq!(
             Machine::stats(&p.grantee)
@@ -334,7 +292,8 @@ mod sharing {
         let (fired, out) = fire(&mut p.grantee, |o| match o {
             GranteeOutput::Expired { interval, .. } => format!("expired {interval}"),
             other => format!("{other:?}"),
-        });
+        })
+        .unwrap();
         assert_eq!((fired, out), (due, vec!["expired 1".to_string()]));
         assert_eq!(p.grantee.verified_cfrags(&id, 1), 0);
         assert_eq!(Machine::stats(&p.grantee).requests_expired, 1);
