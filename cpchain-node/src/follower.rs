@@ -63,15 +63,8 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         campaign_sent: None,
     });
     let mut swarm = network::swarm(keypair, agent).map_err(NodeError::Network)?;
-    let topic = gossipsub::IdentTopic::new(format!("/cpchain/{}/lbft", cfg.chain_id));
-    let tx_topic = gossipsub::IdentTopic::new(format!("/cpchain/{}/tx", cfg.chain_id));
-    for t in [&topic, &tx_topic] {
-        swarm
-            .behaviour_mut()
-            .gossipsub
-            .subscribe(t)
-            .map_err(|e| NodeError::Network(format!("subscribe: {e}")))?;
-    }
+    let (topic, tx_topic) =
+        network::subscribe_topics(&mut swarm, cfg.chain_id).map_err(NodeError::Network)?;
     let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", cfg.listen_port)
         .parse()
         .map_err(|e| NodeError::Network(format!("listen address: {e}")))?;

@@ -300,6 +300,24 @@ pub fn validate_gossip_id(data: &[u8]) -> Option<cpchain_core::Hash> {
     Some(cpchain_core::keccak256(&pre))
 }
 
+/// Subscribe to the chain's two gossip topics (consensus traffic, transactions) and return
+/// them in that order: every role listens to both, so they are named in one place.
+pub fn subscribe_topics(
+    swarm: &mut Swarm<Behaviour>,
+    chain_id: u64,
+) -> Result<(gossipsub::IdentTopic, gossipsub::IdentTopic), String> {
+    let topic = gossipsub::IdentTopic::new(format!("/cpchain/{chain_id}/lbft"));
+    let tx_topic = gossipsub::IdentTopic::new(format!("/cpchain/{chain_id}/tx"));
+    for t in [&topic, &tx_topic] {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(t)
+            .map_err(|e| format!("subscribe: {e}"))?;
+    }
+    Ok((topic, tx_topic))
+}
+
 /// Build the swarm for `keypair`, announcing `agent_version` (the binding).
 pub fn swarm(
     keypair: libp2p::identity::Keypair,

@@ -113,15 +113,8 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     swarm
         .listen_on(listen)
         .map_err(|e| NodeError::Network(format!("listen on port {}: {e}", cfg.listen_port)))?;
-    let topic = gossipsub::IdentTopic::new(format!("/cpchain/{}/lbft", cfg.chain_id));
-    let tx_topic = gossipsub::IdentTopic::new(format!("/cpchain/{}/tx", cfg.chain_id));
-    for t in [&topic, &tx_topic] {
-        swarm
-            .behaviour_mut()
-            .gossipsub
-            .subscribe(t)
-            .map_err(|e| NodeError::Network(format!("subscribe: {e}")))?;
-    }
+    let (topic, tx_topic) =
+        network::subscribe_topics(&mut swarm, cfg.chain_id).map_err(NodeError::Network)?;
     let (shared_status, mut api_rx) =
         api::start(cfg.api_port, store.clone(), 1024, cfg.chain_id).await?;
     // Gossiped transaction batches, recovered on the blocking pool, come back here.

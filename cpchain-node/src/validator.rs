@@ -17,8 +17,8 @@ use crate::tx::{self, Account, Allocation, ChainView, Checked, Mempool, Overlay}
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::Block;
 use cpchain_consensus::lbft::{
-    verify_validate, Config, ConfigError, Fault, Header, ImpeachQuorum, Message, ProposeError,
-    Rejected, Validate, Validator, ValidatorOutput, ValidatorSet, Vote,
+    verify_validate, Config, ConfigError, Header, ImpeachQuorum, Message, ProposeError, Rejected,
+    Validate, Validator, ValidatorOutput, ValidatorSet, Vote,
 };
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::SecretKey;
@@ -702,22 +702,11 @@ impl ValidatorHost {
                 }
                 ValidatorOutput::Fault(f) => {
                     self.counters.faults += 1;
-                    tracing::warn!("fault: {}", fault_name(&f));
+                    tracing::warn!("fault: {}", f.name());
                 }
                 other => tracing::warn!("output this host does not know: {other:?}"),
             }
         }
         Ok(actions)
-    }
-}
-
-fn fault_name(f: &Fault) -> &'static str {
-    match f {
-        Fault::Equivocation { .. } => "vote equivocation",
-        Fault::ProposerEquivocation { .. } => "proposer equivocation",
-        Fault::LeaderEquivocation { .. } => "leader equivocation",
-        Fault::BadSeal { .. } => "bad seal",
-        Fault::IllicitBlock { .. } => "illicit block",
-        _ => "other fault",
     }
 }

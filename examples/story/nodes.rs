@@ -6,7 +6,7 @@
 
 use cpchain_consensus::dpor;
 use cpchain_consensus::lbft::{
-    Block, BlockId, Fault, Header, LightVerifier, Message, Persisted, Validate, ValidatorOutput,
+    Block, BlockId, Header, LightVerifier, Message, Persisted, Validate, ValidatorOutput,
 };
 use cpchain_core::{encoding, keccak256, Address, ChainSpec, Hash, Height, Timestamp};
 use cpchain_crypto::SecretKey;
@@ -177,7 +177,7 @@ impl Host<Engine> for ValidatorHost {
                 });
                 self.chain.push(Validate { block, certificate });
             }
-            ValidatorOutput::Fault(f) => ctx.observe(Event::Fault(fault_name(&f))),
+            ValidatorOutput::Fault(f) => ctx.observe(Event::Fault(f.name())),
             // Outputs added after this story was written have nothing to show in it.
             _ => {}
         }
@@ -189,17 +189,6 @@ impl Host<Engine> for ValidatorHost {
             engine.block_checked(now, id, valid);
         }
         owed
-    }
-}
-
-fn fault_name(f: &Fault) -> &'static str {
-    match f {
-        Fault::Equivocation { .. } => "vote equivocation",
-        Fault::ProposerEquivocation { .. } => "proposer equivocation",
-        Fault::LeaderEquivocation { .. } => "leader equivocation",
-        Fault::BadSeal { .. } => "bad seal",
-        Fault::IllicitBlock { .. } => "illicit block",
-        _ => "other fault",
     }
 }
 

@@ -145,6 +145,20 @@ pub enum Fault {
     },
 }
 
+impl Fault {
+    /// A short name of the offence, for logs and displays (hosts print it without matching
+    /// every variant of this growing enum).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Equivocation { .. } => "vote equivocation",
+            Fault::ProposerEquivocation { .. } => "proposer equivocation",
+            Fault::LeaderEquivocation { .. } => "leader equivocation",
+            Fault::BadSeal { .. } => "bad seal",
+            Fault::IllicitBlock { .. } => "illicit block",
+        }
+    }
+}
+
 /// The paper's five states (§2.4.2, Figure 10), as seen in the current round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
