@@ -97,8 +97,8 @@ pub const REPAIR_MAX_CLOSER: usize = 8;
 pub enum ShardRequest {
     /// Keep this record, and this shard of its block if given.
     Put {
-        /// The block's key-index record.
-        record: KeyIndexRecord,
+        /// The block's key-index record (boxed: it is ~2.5 KiB inline).
+        record: Box<KeyIndexRecord>,
         /// One of its shards.
         shard: Option<Shard>,
     },
@@ -136,8 +136,8 @@ pub enum ShardResponse {
     Refused(Refusal),
     /// The shard asked for.
     Shard(Shard),
-    /// The record asked for.
-    Record(KeyIndexRecord),
+    /// The record asked for (boxed: ~2.5 KiB inline).
+    Record(Box<KeyIndexRecord>),
     /// What the node holds of a block.
     Holds {
         /// Whether it holds the record.
@@ -442,7 +442,7 @@ impl StorageClient {
         for (pos, peer) in &placed {
             let shard = by_pos.get(usize::from(*pos)).copied().flatten().cloned();
             let req = ShardRequest::Put {
-                record: record.clone(),
+                record: Box::new(record.clone()),
                 shard,
             };
             calls.push(async move { (*pos, *peer, self.request(*peer, req).await) });
@@ -455,7 +455,7 @@ impl StorageClient {
             .filter(|p| !holders.contains(p))
         {
             let req = ShardRequest::Put {
-                record: record.clone(),
+                record: Box::new(record.clone()),
                 shard: None,
             };
             rec_calls.push(async move { self.request(peer, req).await });
@@ -491,7 +491,7 @@ impl StorageClient {
                 self.request(peer, ShardRequest::GetRecord { block }).await
             {
                 if r.block == block && check_record(&r).is_ok() {
-                    return Ok(r);
+                    return Ok(*r);
                 }
             }
         }
@@ -506,11 +506,8 @@ impl StorageClient {
         check_record(record).map_err(|_| DhtError::Mismatch)?;
         let k = usize::from(record.params.data);
         let nodes = self.storage_nodes();
-        let first: Vec<(u8, PeerId)> = match placement(record, &nodes) {
-            Ok(p) => p,
-            // Fewer nodes than shards: ask everyone for everything.
-            Err(_) => Vec::new(),
-        };
+        // Fewer nodes than shards: no placement, the second pass asks everyone.
+        let first: Vec<(u8, PeerId)> = placement(record, &nodes).unwrap_or_default();
         let mut good: Vec<Shard> = Vec::new();
         let mut used = Vec::new();
         let mut tampered = Vec::new();
@@ -617,7 +614,7 @@ impl StorageClient {
             for (pos, peer) in missing {
                 let shard = shards.get(usize::from(pos)).cloned();
                 let req = ShardRequest::Put {
-                    record: record.clone(),
+                    record: Box::new(record.clone()),
                     shard,
                 };
                 match self.request(peer, req).await? {
@@ -644,7 +641,7 @@ impl StorageClient {
             };
             if !held {
                 let req = ShardRequest::Put {
-                    record: record.clone(),
+                    record: Box::new(record.clone()),
                     shard: None,
                 };
                 if let Ok(ShardResponse::Stored) = self.request(*peer, req).await {
@@ -682,7 +679,7 @@ fn serve(
             _ => ShardResponse::NotFound,
         },
         ShardRequest::GetRecord { block } => match store.record(&block) {
-            Ok(Some(r)) => ShardResponse::Record(r),
+            Ok(Some(r)) => ShardResponse::Record(Box::new(r)),
             _ => ShardResponse::NotFound,
         },
         ShardRequest::Holds { block } => match store.holds(&block) {
@@ -1083,7 +1080,7 @@ mod tests {
         let blocks = sample_blocks(1, 5, 50, ShardParams::new(2, 2).expect("params"));
         let (record, shards) = &blocks[0];
         let req = ShardRequest::Put {
-            record: record.clone(),
+            record: Box::new(record.clone()),
             shard: Some(shards[0].clone()),
         };
         let bytes = encoding::encode_to_vec(&req).expect("encodes");
@@ -1103,7 +1100,7 @@ mod tests {
         let blocks = sample_blocks(1, 5, 50, ShardParams::new(2, 2).expect("params"));
         let (record, shards) = &blocks[0];
         let put = ShardRequest::Put {
-            record: record.clone(),
+            record: Box::new(record.clone()),
             shard: Some(shards[0].clone()),
         };
         assert_eq!(

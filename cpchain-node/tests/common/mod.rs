@@ -325,7 +325,7 @@ impl Net {
         let mut all_writers: Vec<String> = writers.iter().map(|a| a.to_string()).collect();
         all_writers.extend(keys.iter().map(|k| k.public_key().address().to_string()));
         let mut configs = Vec::new();
-        for i in 0..n {
+        for (i, port) in ports.iter().enumerate() {
             let cfg = NodeConfig {
                 chain_id: STORAGE_CHAIN_ID,
                 block_period_ms: 1_000,
@@ -334,7 +334,7 @@ impl Net {
                 validators: validators.clone(),
                 key_file: PathBuf::from("key"),
                 data_dir: PathBuf::from("."),
-                listen_port: ports[i],
+                listen_port: *port,
                 api_port: None,
                 peers: addrs
                     .iter()
