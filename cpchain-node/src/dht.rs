@@ -58,8 +58,12 @@
 //! reassembles, re-shards (the shards are a deterministic function of the block, checked
 //! against the record's ids) and puts the missing shard on its node; it also puts the
 //! record on the [`RECORD_REPLICAS`] closest live nodes lacking it. A holder "leaves"
-//! when its last connection closes (SIGKILL on loopback closes it at once); a peer that
-//! stays connected but does not answer is not detected (no liveness probe yet).
+//! when its last connection closes (SIGKILL on loopback closes it at once) or when
+//! [`NOT_ANSWERING_AFTER`] shard requests in a row to it time out ([`SHARD_REQUEST_TIMEOUT`]
+//! each; test phase with SIGSTOP in `tests/dht_storage.rs`): it is then dropped from the
+//! live set and the routing table and disconnected, and rejoins when it binds again. Only
+//! requests detect a silent peer (there is no separate liveness probe): a node that
+//! sends nothing to a stopped peer keeps it live until it does.
 
 use crate::network::{self, Behaviour, Event};
 use crate::services::{BoundPeer, Job, Service};
@@ -88,6 +92,10 @@ pub const REPAIR_BATCH: usize = 8;
 
 /// Time between repair passes.
 pub const REPAIR_EVERY: Duration = Duration::from_secs(1);
+
+/// Consecutive timed-out shard requests after which a connected storage node counts as
+/// gone (not answering): it leaves the live set and is disconnected.
+pub const NOT_ANSWERING_AFTER: u32 = 2;
 
 /// A holder further than this many live nodes from a record's key does not repair it.
 pub const REPAIR_MAX_CLOSER: usize = 8;
@@ -696,6 +704,7 @@ pub struct DhtService {
     client: StorageClient,
     writers: HashSet<Address>,
     bound: HashMap<PeerId, Address>,
+    unanswered: HashMap<PeerId, u32>,
     last_repair_ms: u64,
     cursor: Option<BlockId>,
     repairing: Arc<std::sync::atomic::AtomicBool>,
@@ -763,6 +772,7 @@ pub fn service(
         client: client.clone(),
         writers,
         bound: HashMap::new(),
+        unanswered: HashMap::new(),
         last_repair_ms: 0,
         cursor: None,
         repairing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
@@ -794,6 +804,7 @@ impl Service for DhtService {
                     request_id,
                     response,
                 } => {
+                    self.unanswered.remove(&peer);
                     let tx = self
                         .client
                         .shared
@@ -807,8 +818,22 @@ impl Service for DhtService {
                 }
             },
             Event::Shard(request_response::Event::OutboundFailure {
-                request_id, error, ..
+                request_id,
+                error,
+                peer,
+                ..
             }) => {
+                if matches!(error, request_response::OutboundFailure::Timeout) {
+                    let n = self.unanswered.entry(peer).or_insert(0);
+                    *n += 1;
+                    if *n >= NOT_ANSWERING_AFTER {
+                        // Connected but not answering: it has left, as far as placement
+                        // and repair are concerned (it rejoins when it binds again).
+                        tracing::warn!(%peer, "storage node not answering: dropped");
+                        self.on_gone(swarm, &peer);
+                        let _ = swarm.disconnect_peer_id(peer);
+                    }
+                }
                 let tx = self
                     .client
                     .shared
@@ -852,6 +877,7 @@ impl Service for DhtService {
 
     fn on_gone(&mut self, swarm: &mut Swarm<Behaviour>, peer: &PeerId) {
         self.bound.remove(peer);
+        self.unanswered.remove(peer);
         swarm.behaviour_mut().kad.remove_peer(peer);
         if let Ok(mut g) = self.client.shared.lock() {
             if g.live.remove(peer) {

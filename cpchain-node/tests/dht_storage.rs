@@ -5,7 +5,9 @@
 //! Blocks are put; two storage nodes are killed with SIGKILL; every block is still read
 //! (the tampered shards detected, named and skipped); the survivors re-replicate until
 //! every block has its k + m shards again on live nodes (checked by asking each holder);
-//! and a node whose quota is used up refuses with `quota_full`.
+//! a node whose quota is used up refuses with `quota_full`; and a node that stays
+//! connected but stops answering (SIGSTOP) is dropped from the live set and rejoins
+//! when resumed.
 
 mod common;
 
@@ -20,6 +22,8 @@ const TAMPERER: usize = 5;
 /// shards to the kills cannot also afford a lying holder (three faults > m).
 const KILLED: [usize; 2] = [0, TAMPERER];
 const BLOCKS: usize = 12;
+/// Stopped (SIGSTOP) in the last phase: connected but silent.
+const STOPPED: usize = 2;
 /// Per-node quota: roomy for the 12 small blocks and their repair, filled by the big ones.
 const QUOTA: u64 = 512 * 1024;
 
@@ -188,6 +192,53 @@ fn storage_nodes_survive_two_kills_detect_tampering_repair_and_refuse_when_full(
                 .block
                 .id(),
             blocks[0].0.block
+        );
+
+        // A storage node that stays connected but stops answering (SIGSTOP) is dropped
+        // after `NOT_ANSWERING_AFTER` timed-out requests, reads go on without it, and it
+        // rejoins once it answers again (SIGCONT).
+        let pid = net.children[STOPPED]
+            .as_ref()
+            .expect("running")
+            .id()
+            .to_string();
+        let stopped_peer = info.peers[STOPPED];
+        assert!(std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .expect("kill")
+            .success());
+        let stopped_at = Instant::now();
+        let mut reads = 0;
+        while client.storage_nodes().contains(&stopped_peer) {
+            assert!(
+                stopped_at.elapsed() < Duration::from_secs(90),
+                "a silent node stays live"
+            );
+            let record = &blocks[reads % BLOCKS].0;
+            assert_eq!(
+                client.get_block(record).await.expect("read").block.id(),
+                record.block
+            );
+            reads += 1;
+        }
+        eprintln!(
+            "a stopped storage node dropped after {:.1} s ({reads} reads, all served)",
+            stopped_at.elapsed().as_secs_f64()
+        );
+        let record = &blocks[0].0;
+        assert_eq!(
+            client.get_block(record).await.expect("read").block.id(),
+            record.block
+        );
+        assert!(std::process::Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .expect("kill")
+            .success());
+        assert!(
+            wait_live(&client, NODES - KILLED.len()).await,
+            "the resumed node rejoined"
         );
     });
     net.stop_all();
