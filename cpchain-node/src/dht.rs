@@ -34,6 +34,10 @@
 //! network of a few dozen storage nodes every node knows every other; Kademlia's
 //! iterative lookup would matter only beyond one k-bucket's reach (not done here).
 //!
+//! Each shard is kept on one node (r = 1): the k + m code is the redundancy, and repair
+//! restores it when a holder leaves; more copies would multiply the bytes stored without
+//! surviving more losses than m between two repairs.
+//!
 //! # Authentication before keeping (decision)
 //! A storage node keeps a put only from a **bound peer whose address is a configured
 //! writer** (`storage.writers`: the network's ingest nodes and its storage nodes), and
@@ -64,6 +68,12 @@
 //! live set and the routing table and disconnected, and rejoins when it binds again. Only
 //! requests detect a silent peer (there is no separate liveness probe): a node that
 //! sends nothing to a stopped peer keeps it live until it does.
+//!
+//! Measured (`tests/dht_storage.rs`, debug build, the shared 2-core machine, four runs):
+//! from the SIGKILL of two of six storage nodes until all 12 blocks (≈ 4.4 KB, k = 2,
+//! m = 2) had k + m shards on live nodes again, as the test's polling saw it (the reads of
+//! all 12 blocks happen in between): 3.9 s, 2.4 s, 3.6 s, 2.7 s. A node stopped with
+//! SIGSTOP was dropped after 20.0 s (two 10 s request timeouts).
 
 use crate::network::{self, Behaviour, Event};
 use crate::services::{BoundPeer, Job, Service};
