@@ -53,9 +53,13 @@
 //! anchors on chain).
 //!
 //! # Re-replication (decision: who repairs)
-//! Every [`REPAIR_EVERY`] a storage node takes the next [`REPAIR_BATCH`] records it holds
-//! (round robin over its store: bounded work per tick). For each it is the **repairer**
-//! if no live node closer to the record's DHT key holds the record (it asks at most
+//! When its live set changes (a storage node joined or left, and at start) a storage node
+//! sweeps once over the records it holds: every [`REPAIR_EVERY`] it takes the next
+//! [`REPAIR_BATCH`] of them (round robin over its store: bounded work per tick), until it
+//! has taken as many as it held when the sweep began (a record whose repair failed, say
+//! for want of verified shards, makes the sweep run again). A join triggers a sweep too,
+//! so shards move to the new node where the placement now puts them (the old copies
+//! stay). For each record it is the **repairer** if no live node closer to the record's DHT key holds the record (it asks at most
 //! [`REPAIR_MAX_CLOSER`] closer nodes `Holds`; further away it leaves the record to
 //! them). The repairer recomputes the placement over the live nodes, asks each placed
 //! node which positions it holds, and for each missing one fetches ≥ k verified shards,
@@ -584,16 +588,19 @@ impl StorageClient {
     }
 
     /// One repair pass over `records` (see the module docs); returns how many shards and
-    /// records it put.
-    pub async fn repair(&self, records: &[KeyIndexRecord]) -> usize {
-        let mut puts = 0;
+    /// records it put, and how many records it could not repair.
+    pub async fn repair(&self, records: &[KeyIndexRecord]) -> (usize, usize) {
+        let (mut puts, mut failed) = (0, 0);
         for r in records {
             match self.repair_one(r).await {
                 Ok(n) => puts += n,
-                Err(e) => tracing::debug!(block = ?r.block, "repair: {e}"),
+                Err(e) => {
+                    failed += 1;
+                    tracing::debug!(block = ?r.block, "repair failed: {e}");
+                }
             }
         }
-        puts
+        (puts, failed)
     }
 
     async fn repair_one(&self, record: &KeyIndexRecord) -> Result<usize, DhtError> {
@@ -715,9 +722,12 @@ pub struct DhtService {
     writers: HashSet<Address>,
     bound: HashMap<PeerId, Address>,
     unanswered: HashMap<PeerId, u32>,
+    membership_changed: bool,
+    sweep_left: u64,
     last_repair_ms: u64,
     cursor: Option<BlockId>,
     repairing: Arc<std::sync::atomic::AtomicBool>,
+    retry: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Settings of the storage role.
@@ -783,9 +793,12 @@ pub fn service(
         writers,
         bound: HashMap::new(),
         unanswered: HashMap::new(),
+        membership_changed: true,
+        sweep_left: 0,
         last_repair_ms: 0,
         cursor: None,
         repairing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        retry: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     };
     (svc, client)
 }
@@ -880,6 +893,7 @@ impl Service for DhtService {
             if let Ok(mut g) = self.client.shared.lock() {
                 if g.live.insert(peer.peer) {
                     tracing::info!(peer = %peer.peer, "storage node joined");
+                    self.membership_changed = true;
                 }
             }
         }
@@ -892,6 +906,7 @@ impl Service for DhtService {
         if let Ok(mut g) = self.client.shared.lock() {
             if g.live.remove(peer) {
                 tracing::info!(%peer, "storage node left");
+                self.membership_changed = true;
             }
         }
     }
@@ -910,18 +925,39 @@ impl Service for DhtService {
             return;
         }
         self.last_repair_ms = now_ms;
+        // A sweep over every record held starts when the live set changes (a storage node
+        // joined or left, and at start) and ends after as many records as were held then:
+        // a quiet network costs no repair traffic.
+        if self.sweep_left == 0 && self.retry.swap(false, Ordering::AcqRel) {
+            self.membership_changed = true;
+        }
+        if self.membership_changed {
+            self.membership_changed = false;
+            self.sweep_left = store.counts().map(|c| c.0).unwrap_or(0);
+        }
+        if self.sweep_left == 0 {
+            return;
+        }
         let batch = match store.records_after(self.cursor.as_ref(), REPAIR_BATCH) {
             Ok(b) if !b.is_empty() => b,
-            _ => return,
+            _ => {
+                self.sweep_left = 0;
+                return;
+            }
         };
+        self.sweep_left = self.sweep_left.saturating_sub(batch.len() as u64);
         self.cursor = batch.last().map(|r| r.block);
         self.repairing.store(true, Ordering::Release);
         let flag = self.repairing.clone();
         let client = self.client.clone();
+        let retry = self.retry.clone();
         tokio::spawn(async move {
-            let n = client.repair(&batch).await;
-            if n > 0 {
-                tracing::info!(puts = n, "repair pass");
+            let (n, failed) = client.repair(&batch).await;
+            if n > 0 || failed > 0 {
+                tracing::info!(puts = n, failed, "repair pass");
+            }
+            if failed > 0 {
+                retry.store(true, Ordering::Release);
             }
             flag.store(false, Ordering::Release);
         });
