@@ -76,7 +76,7 @@
 //! Measured (`tests/dht_storage.rs`, debug build, the shared 2-core machine, four runs):
 //! from the SIGKILL of two of six storage nodes until all 12 blocks (≈ 4.4 KB, k = 2,
 //! m = 2) had k + m shards on live nodes again, as the test's polling saw it (the reads of
-//! all 12 blocks happen in between): 3.9 s, 2.4 s, 3.6 s, 2.7 s. A node stopped with
+//! all 12 blocks happen in between): 5.5 s, 4.6 s, 3.7 s, 3.8 s. A node stopped with
 //! SIGSTOP was dropped after 20.0 s (two 10 s request timeouts).
 
 use crate::network::{self, Behaviour, Event};
