@@ -5,7 +5,8 @@
 //! Blocks are put; two storage nodes are killed with SIGKILL; every block is still read
 //! (the tampered shards detected, named and skipped); the survivors re-replicate until
 //! every block has its k + m shards again on live nodes (checked by asking each holder);
-//! a node whose quota is used up refuses with `quota_full`; and a node that stays
+//! a bound peer that is not a configured writer is refused with `not_authorised` and
+//! nothing is kept; a node whose quota is used up refuses with `quota_full`; and a node that stays
 //! connected but stops answering (SIGSTOP) is dropped from the live set and rejoins
 //! when resumed.
 
@@ -167,6 +168,37 @@ fn storage_nodes_survive_two_kills_detect_tampering_repair_and_refuse_when_full(
                 record.block
             );
         }
+
+        // A bound peer that is not a configured writer keeps nothing.
+        let stranger = cpchain_crypto::SecretKey::random(&mut rand_core::OsRng);
+        let outsider = spawn_client(&stranger, STORAGE_CHAIN_ID, &info.addrs).expect("client");
+        assert!(
+            outsider
+                .wait_for_nodes(NODES - KILLED.len(), Duration::from_secs(30))
+                .await
+        );
+        let (record, shards) = &sample_blocks(1, 20, 200, params())[0];
+        let e = outsider
+            .put_block(record, shards)
+            .await
+            .expect_err("not a writer");
+        assert_eq!(e.code(), "not_authorised", "{e}");
+        for p in &live {
+            assert_eq!(
+                client.holds(*p, record.block).await.expect("holds"),
+                (false, 0)
+            );
+        }
+        // It can still read (shards are ciphertext; the buyer is such a peer).
+        assert_eq!(
+            outsider
+                .get_block(&blocks[1].0)
+                .await
+                .expect("read")
+                .block
+                .id(),
+            blocks[1].0.block
+        );
 
         // Quota: bigger blocks until a storage node refuses with quota_full.
         let mut refused = None;
