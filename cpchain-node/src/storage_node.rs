@@ -21,8 +21,13 @@
 //! [`Refusal::QuotaFull`], `quota_full`), and the bytes charged to one writer address
 //! never exceed `per_peer_bytes` ([`Refusal::PeerQuotaFull`]). Puts of what is already
 //! held are accepted and charged nothing. A refused put changes nothing (one redb write
-//! transaction, aborted). Nothing is kept in memory: the store's heap use is that of one
-//! request (at most [`crate::network::MAX_MESSAGE_BYTES`]).
+//! transaction, aborted). Nothing is kept in memory but redb's page cache, which
+//! [`ShardStore::open`] caps at [`STORE_CACHE_BYTES`] (redb's default is 1 GiB: a writer
+//! filling a large quota grew the node's heap with it), plus one request being served (at
+//! most [`crate::network::MAX_MESSAGE_BYTES`]). Test `a_full_store_holds_at_most_its_cache_in_heap`
+//! (`tests/shard_store_memory.rs`, counting allocator) measured 4,343,708 heap bytes held
+//! by a store a writer had filled with 12,571,108 charged bytes (5,819,584 with redb's
+//! default cache, where the heap grows with the quota).
 //!
 //! The quota bounds the bytes kept, not the database file: redb's copy-on-write pages
 //! and allocation regions make the file larger (test `the_store_holds_at_most_its_quota`
@@ -40,6 +45,10 @@ use std::path::Path;
 /// Bytes charged per entry on top of its encoding: redb's per-entry page and B-tree
 /// overhead, the 20-byte writer address kept with it and the key.
 pub const ENTRY_OVERHEAD: u64 = 256;
+
+/// Bytes of redb page cache a store may hold in memory: the store's heap bound, whatever
+/// its quota (redb's default cache, 1 GiB, would let writers grow the heap with the disk).
+pub const STORE_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// block id (32) → writer (20) ‖ encoded record.
 const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
@@ -143,7 +152,9 @@ pub fn check_shard(record: &KeyIndexRecord, shard: &Shard) -> Result<(), Refusal
 impl ShardStore {
     /// Open or create the store at `path` with these bounds.
     pub fn open(path: &Path, quota: u64, per_peer: u64) -> Result<ShardStore, NodeError> {
-        let db = redb::Database::create(path)
+        let db = redb::Builder::new()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(path)
             .map_err(|e| NodeError::Storage(format!("{}: {e}", path.display())))?;
         let tx = db.begin_write().map_err(storage_err)?;
         {
