@@ -721,6 +721,13 @@ fn serve(
     }
 }
 
+/// [`serve`] as a reader without a bound address would be served (tests of the store's
+/// attack surface in [`crate::storage_node`]).
+#[cfg(test)]
+pub(crate) fn serve_for_test(store: &ShardStore, req: ShardRequest) -> ShardResponse {
+    serve(Some(store), None, false, req)
+}
+
 /// The storage service on a node loop: serves the shard protocol (if this is a storage
 /// node), completes this node's outgoing requests, keeps the live set and the Kademlia
 /// routing table, and runs the repair loop.
