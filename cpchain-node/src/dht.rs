@@ -99,8 +99,9 @@ use tokio::sync::{mpsc, oneshot};
 pub const SHARD_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most concurrent shard-protocol streams per connection (libp2p's default is 100): with
-/// frames of at most `MAX_MESSAGE_BYTES` (2 MiB) a peer holds at most 32 MiB of this
-/// node's memory in requests being read. A reader asks one peer for at most k + m shards
+/// request frames of at most `ShardRequest::MAX_ENCODED_LEN` (1,051,416 bytes, read as
+/// they arrive) a connection holds at most 16 × 1.05 MiB ≈ 16.8 MB of this node's memory
+/// in requests being read, and only for bytes it actually sent. A reader asks one peer for at most k + m shards
 /// at once, so with k + m > 16 some of a second pass's requests to one peer can be refused
 /// (those positions are then missing from that peer, as if it did not answer).
 pub const SHARD_STREAMS: usize = 16;
@@ -192,6 +193,37 @@ fn invalid(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
+/// Bytes of a frame read at a time: memory follows the bytes a peer actually sent.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Read one length-prefixed frame (u32 big-endian length, then the bytes, as
+/// [`network::write_frame`] writes it) of at most `max` bytes. A longer claim is refused
+/// before anything is read; the buffer grows [`READ_CHUNK`] bytes at a time as bytes
+/// arrive, so a claim followed by silence costs at most one chunk, not the claim (test
+/// `a_claimed_frame_length_costs_only_the_bytes_sent`).
+async fn read_bounded<T>(io: &mut T, max: usize) -> io::Result<Vec<u8>>
+where
+    T: futures::AsyncRead + Unpin + Send,
+{
+    use futures::AsyncReadExt;
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = usize::try_from(u32::from_be_bytes(len)).map_err(invalid)?;
+    if len > max.min(network::MAX_MESSAGE_BYTES) {
+        return Err(invalid(format!("frame of {len} bytes > {max}")));
+    }
+    let mut buf = Vec::new();
+    while buf.len() < len {
+        let start = buf.len();
+        let step = READ_CHUNK.min(len - start);
+        buf.try_reserve_exact(step).map_err(invalid)?;
+        buf.resize(start + step, 0);
+        io.read_exact(buf.get_mut(start..).unwrap_or_default())
+            .await?;
+    }
+    Ok(buf)
+}
+
 #[async_trait::async_trait]
 impl request_response::Codec for ShardCodec {
     type Protocol = StreamProtocol;
@@ -202,7 +234,7 @@ impl request_response::Codec for ShardCodec {
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        let frame = network::read_frame(io).await?;
+        let frame = read_bounded(io, <ShardRequest as WireMessage>::MAX_ENCODED_LEN).await?;
         encoding::decode(&frame).map_err(invalid)
     }
 
@@ -214,7 +246,7 @@ impl request_response::Codec for ShardCodec {
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        let frame = network::read_frame(io).await?;
+        let frame = read_bounded(io, <ShardResponse as WireMessage>::MAX_ENCODED_LEN).await?;
         encoding::decode(&frame).map_err(invalid)
     }
 
