@@ -760,6 +760,23 @@ pub(crate) fn serve_for_test(store: &ShardStore, req: ShardRequest) -> ShardResp
     serve(Some(store), None, false, req)
 }
 
+/// Whether a bound peer joins this node's live set of storage nodes (placement, repair,
+/// record replicas). Any key can bind and any peer can advertise `/cpchain/kad/1`: on a
+/// storage node only peers whose bound address is a configured writer count (storage nodes
+/// are writers of each other), so a stranger cannot make itself the place where repaired
+/// shards and records go and then drop them (test
+/// `a_bound_stranger_advertising_kad_is_not_a_storage_node_of_a_storage_node`). A node
+/// without the storage role has no such list and still takes any bound Kademlia server
+/// (see "Attacks considered").
+fn counts_as_storage_node(
+    i_am_storage: bool,
+    writers: &HashSet<Address>,
+    address: &Address,
+    advertises_kad: bool,
+) -> bool {
+    advertises_kad && (!i_am_storage || writers.contains(address))
+}
+
 /// The storage service on a node loop: serves the shard protocol (if this is a storage
 /// node), completes this node's outgoing requests, keeps the live set and the Kademlia
 /// routing table, and runs the repair loop.
@@ -927,12 +944,17 @@ impl Service for DhtService {
 
     fn on_bound(&mut self, swarm: &mut Swarm<Behaviour>, peer: &BoundPeer) {
         self.bound.insert(peer.peer, peer.address);
-        let storage = peer
+        let advertises = peer
             .info
             .protocols
             .iter()
             .any(|p| p.as_ref() == network::KAD_PROTOCOL);
-        if storage {
+        if counts_as_storage_node(
+            self.client.local.is_some(),
+            &self.writers,
+            &peer.address,
+            advertises,
+        ) {
             for a in &peer.info.listen_addrs {
                 swarm.behaviour_mut().kad.add_address(&peer.peer, a.clone());
             }
@@ -1211,6 +1233,66 @@ mod tests {
             "wrong tag"
         );
         assert!(encoding::decode::<ShardResponse>(&[1, 2, 3, 4, 5]).is_err());
+    }
+
+    /// Attack: a stranger binds (any key can) and advertises the Kademlia server protocol
+    /// to a storage node, to be chosen for repaired shards and record replicas and drop
+    /// them. It does not join the storage node's live set; a configured writer does.
+    #[tokio::test]
+    async fn a_bound_stranger_advertising_kad_is_not_a_storage_node_of_a_storage_node() {
+        let dir = std::env::temp_dir().join(format!("cpchain-dht-sybil-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = ShardStore::open(&dir.join("s.redb"), u64::MAX, u64::MAX).expect("open");
+        let keypair = libp2p::identity::Keypair::generate_ed25519();
+        let mut swarm = network::swarm(keypair, "test".into()).expect("swarm");
+        let (jobs, _rx) = mpsc::channel(4);
+        let honest = Address([0x11; 20]);
+        let role = StorageRole {
+            store: Arc::new(store),
+            writers: [honest].into_iter().collect(),
+            tamper: false,
+        };
+        let (mut svc, client) = service(&mut swarm, jobs, Address([0x22; 20]), Some(role));
+        let bound = |address: Address| {
+            let key = libp2p::identity::Keypair::generate_ed25519();
+            BoundPeer {
+                peer: key.public().to_peer_id(),
+                address,
+                info: libp2p::identify::Info {
+                    public_key: key.public(),
+                    protocol_version: "/cpchain/1".into(),
+                    agent_version: "x".into(),
+                    listen_addrs: vec!["/ip4/127.0.0.1/tcp/1".parse().expect("addr")],
+                    protocols: vec![StreamProtocol::new(network::KAD_PROTOCOL)],
+                    observed_addr: "/ip4/127.0.0.1/tcp/2".parse().expect("addr"),
+                    signed_peer_record: None,
+                },
+            }
+        };
+        let stranger = bound(Address([0x33; 20]));
+        svc.on_bound(&mut swarm, &stranger);
+        assert_eq!(
+            client.storage_nodes(),
+            vec![client.peer_id()],
+            "stranger not live"
+        );
+        let writer = bound(honest);
+        svc.on_bound(&mut swarm, &writer);
+        assert_eq!(client.storage_nodes(), vec![client.peer_id(), writer.peer]);
+        // A node without the storage role has no list: it takes any bound Kademlia server.
+        assert!(counts_as_storage_node(
+            false,
+            &HashSet::new(),
+            &stranger.address,
+            true
+        ));
+        assert!(!counts_as_storage_node(
+            false,
+            &HashSet::new(),
+            &honest,
+            false
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
