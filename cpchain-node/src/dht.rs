@@ -78,6 +78,77 @@
 //! m = 2) had k + m shards on live nodes again, as the test's polling saw it (the reads of
 //! all 12 blocks happen in between): 5.5 s, 4.6 s, 3.7 s, 3.8 s. A node stopped with
 //! SIGSTOP was dropped after 20.0 s (two 10 s request timeouts).
+//!
+//! # Attacks considered
+//! The data layer attacked from outside, through its public API and the shard protocol
+//! only. What a storage node keeps for peers is bounded: on disk, the bytes charged to a
+//! writer ≤ `per_peer_bytes` and to all ≤ `quota_bytes`, the file ≤
+//! [`crate::storage_node::DISK_FACTOR`] × the quota (+ 2 MiB); in memory, redb's cache ≤
+//! [`crate::storage_node::STORE_CACHE_BYTES`] plus requests being read (≤
+//! [`SHARD_STREAMS`] × `ShardRequest::MAX_ENCODED_LEN` per connection). Heap figures are
+//! from a counting allocator (`tests/shard_store_memory.rs`, debug build).
+//! * **A stranger that never binds** puts: `not_authorised`, nothing kept. *Held*
+//!   (`a_non_storage_node_refuses_and_a_stranger_cannot_put`).
+//! * **A bound peer that is not a writer** puts: `not_authorised`, nothing kept, as real
+//!   processes. *Held* (`tests/dht_storage.rs`). It can still read (by design: blocks are
+//!   sealed; access is the proxies' business).
+//! * **A bound stranger advertising `/cpchain/kad/1`** to be chosen for shards and records
+//!   and drop them. *Fixed* on storage nodes: only writers join their live set (test
+//!   `a_bound_stranger_advertising_kad_is_not_a_storage_node_of_a_storage_node`, which
+//!   fails on the old rule), so repair and record replicas never go to it. *Left* on
+//!   nodes without the storage role (ingest, buyer): they have no list of storage-node
+//!   addresses, so a client's put can place shards on it; they are then missing, and the
+//!   honest holders of the block's other shards (which hold its record) repair them onto
+//!   writers. Closing it needs the storage-node set on chain or in the client's config.
+//! * **A writer that lies about shards** (bytes, position, another block's shard, an altered
+//!   shard list): `mismatch`, nothing kept. *Held* (`a_shard_is_kept_only_if_it_matches_its_record`).
+//! * **A record for a block id already kept, with other contents**: `mismatch`, first kept
+//!   wins. *Held* against overwriting. *Left*: the other way round, a writer that puts a
+//!   made-up record under a block id before the real one squats it at that node
+//!   (`a_writer_can_squat_a_block_id_with_a_made_up_record`): the store cannot tell which
+//!   record is the block's without the block ids anchored on chain (issue 15 item 1). It
+//!   costs the squatter its own per-writer bytes, and readers detect it (the reassembled
+//!   block's id) and use other holders.
+//! * **Shard bytes at the size limits**: the largest shard (k = 1, a full block) is kept
+//!   and its request fits a frame; one byte more or less, a block one byte over, an empty
+//!   block, bad k/m, a position past the list: `mismatch`, nothing kept. *Held*
+//!   (`shards_at_the_size_limits_are_kept_and_one_byte_over_is_refused`); a refused new
+//!   record with its shard (quota or writer bound) keeps neither
+//!   (`a_refused_new_record_and_shard_keep_nothing`).
+//! * **Many small puts to grow index overhead past the charge**: a 1 MiB quota filled with
+//!   the smallest puts (k = 1, m = 1, one-byte blocks: 1,025 records, 2,050 shards) charged
+//!   1,048,447 bytes for a 3,686,400-byte file (3.52×, under the 5× stated). *Held*
+//!   (`many_tiny_puts_stay_within_the_quota_and_the_disk_bound`).
+//! * **Filling a quota to grow the node's heap**: redb's default page cache is 1 GiB, so
+//!   heap grew with what writers put (5,819,584 bytes held after 12,571,108 charged).
+//!   *Fixed*: the cache is capped at 4 MiB (4,343,708 held;
+//!   `a_full_store_holds_at_most_its_cache_in_heap`, fails on the old code).
+//! * **Huge frames**: the codec accepted 2 MiB frames and allocated a frame's claimed
+//!   length before its bytes came (a full-size claim followed by 100 bytes: 1,051,512
+//!   bytes allocated). *Fixed*: a frame is bounded by its message's `MAX_ENCODED_LEN`
+//!   (1,051,416 bytes for a request), refused before reading if longer, and read in
+//!   64 KiB steps (65,656 bytes for the same attack;
+//!   `a_claimed_frame_length_costs_only_the_bytes_sent`, fails on the old code).
+//! * **Malformed postcard** (every truncation, a trailing byte, a wrong tag, each byte set
+//!   to 0xff: 1,054 frames): a typed decode error or a request the store then refuses; at
+//!   most 2,698 bytes allocated by one decode. *Held*
+//!   (`hostile_postcard_in_a_frame_is_a_bounded_typed_error`).
+//! * **Gets, record gets and holds queries for unknown ids in a loop**: `not_found` /
+//!   nothing held, the store unchanged (`gets_for_unknown_ids_change_nothing`); 192 heap
+//!   bytes left after 5,000 rounds of the three. *Held*.
+//! * **A peer that opens many streams**: at most [`SHARD_STREAMS`] (16) per connection,
+//!   ≈ 16.8 MB of requests being read. *Held* per connection. *Left*: the swarm does not
+//!   limit connections per peer (or unbound connections), so many connections multiply
+//!   it; a connection limit belongs in `network.rs` (libp2p `connection-limits`).
+//! * **Rate**: each put costs a keccak over ≤ 1 MiB and a redb commit, each get a read
+//!   transaction; nothing limits a peer's request rate beyond stream concurrency. *Left*:
+//!   CPU and disk time, not bytes kept; a per-peer rate limit would go in [`DhtService`].
+//! * **Junk records and repair** (read from the code, not tested): a writer's record whose
+//!   shards exist nowhere fails repair each sweep, and a failed record restarts the sweep,
+//!   so a storage node holding one retries it forever, at the sweep's bounded rate
+//!   ([`REPAIR_BATCH`] records per [`REPAIR_EVERY`]). A writer's *consistent* junk block is
+//!   re-replicated like any other, charged to the repairing storage node's address. *Left*:
+//!   both need the anchored block ids of item 1 to tell junk from data.
 
 use crate::network::{self, Behaviour, Event};
 use crate::services::{BoundPeer, Job, Service};

@@ -569,6 +569,37 @@ mod tests {
         }
     }
 
+    /// Attack (left, see the `dht` docs): a configured writer that learns a block id before
+    /// the block is stored puts a made-up, self-consistent record under it first. First kept
+    /// wins, so the real record and its shards are then refused `mismatch` at this node:
+    /// what the store can check (a shard against its record) cannot tell which record is the
+    /// block's. The squat costs the squatter its own per-writer bytes.
+    #[test]
+    fn a_writer_can_squat_a_block_id_with_a_made_up_record() {
+        let store = ShardStore::open(&tmp("squat"), u64::MAX, u64::MAX).expect("open");
+        let (liar, honest) = (Address([0x0a; 20]), Address([0x0b; 20]));
+        let blocks = sample_blocks(1, 10, 100, params());
+        let (real, real_shards) = &blocks[0];
+        let (mut fake, mut fake_shards) = junk(77, params(), real.block_len);
+        fake.block = real.block;
+        fake.shards.clear();
+        for s in &mut fake_shards {
+            s.block = real.block;
+            fake.shards.push(s.id()).expect("4 ids");
+        }
+        assert!(store.put(&liar, &fake, Some(&fake_shards[0])).is_ok());
+        assert_eq!(
+            store.put(&honest, real, Some(&real_shards[0])),
+            Err(Refusal::Mismatch)
+        );
+        assert_eq!(store.record(&real.block).expect("read"), Some(fake.clone()));
+        assert_eq!(store.used_by(&honest).expect("used"), 0);
+        assert_eq!(
+            store.used_by(&liar).expect("used"),
+            store.used().expect("used")
+        );
+    }
+
     /// Attack: gets, record gets and holds queries for unknown block ids in a loop, from
     /// anyone: each is `not_found` (or an empty holds) and the store does not change.
     #[test]
