@@ -137,9 +137,11 @@
 //!   nothing held, the store unchanged (`gets_for_unknown_ids_change_nothing`); 192 heap
 //!   bytes left after 5,000 rounds of the three. *Held*.
 //! * **A peer that opens many streams**: at most [`SHARD_STREAMS`] (16) per connection,
-//!   ≈ 16.8 MB of requests being read. *Held* per connection. *Left*: the swarm does not
-//!   limit connections per peer (or unbound connections), so many connections multiply
-//!   it; a connection limit belongs in `network.rs` (libp2p `connection-limits`).
+//!   ≈ 16.8 MB of requests being read. *Held* per connection, and the connections are
+//!   capped ([`crate::network::connection_limits`]: 2 established per peer, 256 incoming,
+//!   64 still handshaking), so one peer holds at most ≈ 33.6 MB of shard requests in
+//!   reading and all strangers together at most 256 connections' worth. *Fixed* (the
+//!   swarm had no cap; `network::tests::a_third_connection_from_one_peer_is_denied`).
 //! * **Rate**: each put costs a keccak over ≤ 1 MiB and a redb commit, each get a read
 //!   transaction; nothing limits a peer's request rate beyond stream concurrency. *Left*:
 //!   CPU and disk time, not bytes kept; a per-peer rate limit would go in [`DhtService`].
