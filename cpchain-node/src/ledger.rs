@@ -460,6 +460,9 @@ impl DataActivity {
     }
 }
 
+/// Key-value rows of the ledger table, in key order.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Read access to the stored ledger table (the node's [`crate::store::Store`], or a map in
 /// tests).
 pub trait LedgerRead {
@@ -471,7 +474,7 @@ pub trait LedgerRead {
         from: &[u8],
         to: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError>;
+    ) -> Result<Rows, LedgerError>;
 }
 
 /// An empty ledger (genesis, and where no database is at hand).
@@ -482,7 +485,7 @@ impl LedgerRead for EmptyLedger {
     fn get(&self, _: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
         Ok(None)
     }
-    fn scan(&self, _: &[u8], _: &[u8], _: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
+    fn scan(&self, _: &[u8], _: &[u8], _: usize) -> Result<Rows, LedgerError> {
         Ok(Vec::new())
     }
 }
@@ -496,7 +499,7 @@ impl LedgerRead for BTreeMap<Vec<u8>, Vec<u8>> {
         from: &[u8],
         to: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
+    ) -> Result<Rows, LedgerError> {
         Ok(self
             .range(from.to_vec()..to.to_vec())
             .take(limit)
@@ -669,7 +672,7 @@ impl LedgerRead for Layered<'_> {
         from: &[u8],
         to: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
+    ) -> Result<Rows, LedgerError> {
         let extra = self
             .over
             .writes
@@ -936,7 +939,7 @@ fn plan_kind(
                 return Err(LedgerError::DuplicateListing);
             }
             let rec = ListingRecord {
-                listing: l.clone(),
+                listing: (**l).clone(),
                 recorded_at: ctx.time,
             };
             plan.writes.push((listing_key(&id), Some(enc(&rec))));
@@ -1361,7 +1364,7 @@ mod tests {
         );
         assert_eq!(c.one(1_000, reg), Ok(()));
         let l = listing(&owner, c.spec.chain_id);
-        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(l.clone())));
         assert_eq!(c.one(1_000, tx), Ok(()));
         (c, owner, buyer, l)
     }
@@ -1433,7 +1436,7 @@ mod tests {
         let (device, owner, other) = (key(1), key(2), key(3));
         let mut c = Chain::new(&[owner.public_key().address(), other.public_key().address()]);
         let l = listing(&owner, c.spec.chain_id);
-        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(l.clone())));
         assert_eq!(c.one(1, tx), Err("unknown_stream"));
         let reg = c.tx(
             &owner,
@@ -1443,21 +1446,21 @@ mod tests {
             },
         );
         assert_eq!(c.one(2, reg), Ok(()));
-        let tx = c.tx(&other, TxKind::Listing(l.clone()));
+        let tx = c.tx(&other, TxKind::Listing(Box::new(l.clone())));
         assert_eq!(c.one(3, tx), Err("not_seller"));
         let theirs = listing(&other, c.spec.chain_id);
-        let tx = c.tx(&other, TxKind::Listing(theirs));
+        let tx = c.tx(&other, TxKind::Listing(Box::new(theirs)));
         assert_eq!(c.one(4, tx), Err("not_owner"));
         let foreign = listing(&owner, c.spec.chain_id + 1);
-        let tx = c.tx(&owner, TxKind::Listing(foreign));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(foreign)));
         assert_eq!(c.one(5, tx), Err("bad_listing"));
         let mut tampered = l.clone();
         tampered.body.price += 1;
-        let tx = c.tx(&owner, TxKind::Listing(tampered));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(tampered)));
         assert_eq!(c.one(6, tx), Err("bad_listing"));
-        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(l.clone())));
         assert_eq!(c.one(7, tx), Ok(()));
-        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(l.clone())));
         assert_eq!(c.one(8, tx), Err("duplicate_listing"));
         let page = DataLedger::new(&c.table).listings(None).expect("read");
         assert_eq!(page.len(), 1);

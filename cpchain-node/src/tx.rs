@@ -82,7 +82,7 @@ pub enum TxKind {
         record: Vec<u8>,
     },
     /// A seller's signed market listing.
-    Listing(cpchain_storage::market::SignedListing),
+    Listing(Box<cpchain_storage::market::SignedListing>),
     /// A buyer's order: locks the price in escrow.
     Order(crate::ledger::OrderTx),
     /// The seller delivers an order with a grant on chain.

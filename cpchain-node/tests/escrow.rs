@@ -125,7 +125,7 @@ fn escrow_pays_the_owner_on_confirmation_refunds_an_undelivered_order_and_refuse
     .sign(owner)
     .expect("signs");
     let listing_id = listing.body.id().expect("id");
-    send(ports[1], owner, TxKind::Listing(listing));
+    send(ports[1], owner, TxKind::Listing(Box::new(listing)));
     // A gateway's host (another account) anchors the device's head.
     let anchor = Anchor::sign(
         stream,
