@@ -6,7 +6,8 @@
 //!
 //! * **`RegisterStream { stream, device }`** — the sender becomes the stream's owner and
 //!   `device` (a secp256k1 key, 33 bytes compressed) the only key whose anchors count.
-//!   First come, first served (`stream_taken`): owners should name streams with
+//!   A device key that does not parse is `bad_device`. First come, first served
+//!   (`stream_taken`): owners should name streams with
 //!   `StreamId::derive(owner, name)`, which nobody else can claim first without knowing
 //!   the name, and register before they publish the id. There is no re-registration or
 //!   device rotation yet.
@@ -161,6 +162,9 @@ pub enum LedgerError {
     /// A record over its kind's byte bound.
     #[error("record too large")]
     TooLarge,
+    /// A stream registration whose device key is not a secp256k1 key.
+    #[error("not a device key")]
+    BadDevice,
     /// The stream is registered already.
     #[error("stream already registered")]
     StreamTaken,
@@ -247,6 +251,7 @@ impl LedgerError {
         match self {
             LedgerError::Unsupported => "unsupported",
             LedgerError::TooLarge => "too_large",
+            LedgerError::BadDevice => "bad_device",
             LedgerError::StreamTaken => "stream_taken",
             LedgerError::UnknownStream => "unknown_stream",
             LedgerError::BadAnchor => "bad_anchor",
@@ -469,12 +474,7 @@ pub trait LedgerRead {
     /// The value at `key`. `Err` only when the database cannot be read.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError>;
     /// Entries with `from <= key < to`, in key order, at most `limit`.
-    fn scan(
-        &self,
-        from: &[u8],
-        to: &[u8],
-        limit: usize,
-    ) -> Result<Rows, LedgerError>;
+    fn scan(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Rows, LedgerError>;
 }
 
 /// An empty ledger (genesis, and where no database is at hand).
@@ -494,12 +494,7 @@ impl LedgerRead for BTreeMap<Vec<u8>, Vec<u8>> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
         Ok(BTreeMap::get(self, key).cloned())
     }
-    fn scan(
-        &self,
-        from: &[u8],
-        to: &[u8],
-        limit: usize,
-    ) -> Result<Rows, LedgerError> {
+    fn scan(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Rows, LedgerError> {
         Ok(self
             .range(from.to_vec()..to.to_vec())
             .take(limit)
@@ -667,12 +662,7 @@ impl LedgerRead for Layered<'_> {
             None => self.base.get(key),
         }
     }
-    fn scan(
-        &self,
-        from: &[u8],
-        to: &[u8],
-        limit: usize,
-    ) -> Result<Rows, LedgerError> {
+    fn scan(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Rows, LedgerError> {
         let extra = self
             .over
             .writes
@@ -858,9 +848,10 @@ fn plan_kind(
             if ledger.stream(stream)?.is_some() {
                 return Err(LedgerError::StreamTaken);
             }
+            let device = PublicKey::from_sec1_bytes(device).map_err(|_| LedgerError::BadDevice)?;
             let rec = StreamRecord {
                 owner: ctx.sender,
-                device: *device,
+                device,
                 registered_at: ctx.time,
                 head: None,
             };
@@ -885,7 +876,7 @@ fn plan_kind(
             });
             plan.writes.push((stream_key(&a.stream), Some(enc(&s))));
             let rec = AnchorRecord {
-                anchor: *a,
+                anchor: **a,
                 recorded_at: ctx.time,
             };
             plan.writes
@@ -1328,14 +1319,14 @@ mod tests {
     }
 
     fn order_tx(l: &SignedListing, first: u64, last: u64) -> TxKind {
-        TxKind::Order(OrderTx {
+        TxKind::Order(Box::new(OrderTx {
             listing: l.body.id().expect("id"),
             first_interval: first,
             last_interval: last,
             grantee: grantee_key(),
             deliver_within_ms: 10_000,
             confirm_within_ms: 5_000,
-        })
+        }))
     }
 
     #[cfg(feature = "pre")]
@@ -1359,7 +1350,7 @@ mod tests {
             &owner,
             TxKind::RegisterStream {
                 stream: STREAM,
-                device: device.public_key(),
+                device: device.public_key().to_compressed(),
             },
         );
         assert_eq!(c.one(1_000, reg), Ok(()));
@@ -1370,13 +1361,13 @@ mod tests {
     }
 
     fn anchor(index: u64, through: u64, k: &SecretKey) -> TxKind {
-        TxKind::Anchor(Anchor::sign(
+        TxKind::Anchor(Box::new(Anchor::sign(
             STREAM,
             index,
             BlockId(Hash([index as u8; 32])),
             Timestamp(through),
             k,
-        ))
+        )))
     }
 
     #[test]
@@ -1390,10 +1381,18 @@ mod tests {
                 k,
                 TxKind::RegisterStream {
                     stream: STREAM,
-                    device: device.public_key(),
+                    device: device.public_key().to_compressed(),
                 },
             )
         };
+        let junk = c.tx(
+            &owner,
+            TxKind::RegisterStream {
+                stream: STREAM,
+                device: [0; 33],
+            },
+        );
+        assert_eq!(c.one(2, junk), Err("bad_device"));
         let r = reg(&mut c, &owner);
         assert_eq!(c.one(2, r), Ok(()));
         let r = reg(&mut c, &other);
@@ -1442,7 +1441,7 @@ mod tests {
             &owner,
             TxKind::RegisterStream {
                 stream: STREAM,
-                device: device.public_key(),
+                device: device.public_key().to_compressed(),
             },
         );
         assert_eq!(c.one(2, reg), Ok(()));
@@ -1472,13 +1471,13 @@ mod tests {
         let (mut c, owner, buyer, l) = market();
         let me = buyer.public_key().address();
         let before = c.balance(&me);
-        let unknown = TxKind::Order(OrderTx {
+        let unknown = TxKind::Order(Box::new(OrderTx {
             listing: ListingId(Hash([9; 32])),
             ..match order_tx(&l, 0, 0) {
-                TxKind::Order(o) => o,
+                TxKind::Order(o) => *o,
                 _ => unreachable!(),
             }
-        });
+        }));
         let tx = c.tx(&buyer, unknown);
         assert_eq!(c.one(2_000, tx), Err("unknown_listing"));
         let tx = c.tx(&owner, order_tx(&l, 0, 0));
@@ -1488,11 +1487,11 @@ mod tests {
             assert_eq!(c.one(2_000, tx), Err("bad_range"), "{first}..={last}");
         }
         let mut zero = match order_tx(&l, 0, 0) {
-            TxKind::Order(o) => o,
+            TxKind::Order(o) => *o,
             _ => unreachable!(),
         };
         zero.deliver_within_ms = 0;
-        let tx = c.tx(&buyer, TxKind::Order(zero));
+        let tx = c.tx(&buyer, TxKind::Order(Box::new(zero)));
         assert_eq!(c.one(2_000, tx), Err("bad_window"));
         let id = order_id(&me, c.nonces.get(&me).copied().unwrap_or(0));
         let tx = c.tx(&buyer, order_tx(&l, 2, 4));
@@ -1832,5 +1831,90 @@ mod tests {
             );
             assert_eq!(c.one(30_001, tx), Err("order_closed"));
         }
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+    use crate::tx::{check_one, Transaction, TxBody, MAX_TX_BYTES};
+    use cpchain_core::WireMessage;
+    use cpchain_crypto::SecretKey;
+    use cpchain_storage::market::{
+        Listing, MAX_DESCRIPTION_LEN, MAX_LABELS, MAX_LABEL_LEN, MAX_TITLE_LEN,
+    };
+
+    fn longest_listing(k: &SecretKey) -> SignedListing {
+        let fill = |n: usize| "x".repeat(n);
+        Listing {
+            chain_id: u64::MAX,
+            seller: k.public_key().address(),
+            title: heapless::String::try_from(fill(MAX_TITLE_LEN).as_str()).expect("fits"),
+            labels: (0..MAX_LABELS)
+                .map(|_| heapless::String::try_from(fill(MAX_LABEL_LEN).as_str()).expect("fits"))
+                .collect(),
+            description: heapless::String::try_from(fill(MAX_DESCRIPTION_LEN).as_str())
+                .expect("fits"),
+            price: u128::MAX,
+            stream: StreamId([0xff; 32]),
+            first_interval: u64::MAX - 1,
+            last_interval: u64::MAX,
+            created_at: Timestamp(u64::MAX),
+        }
+        .sign(k)
+        .expect("signs")
+    }
+
+    #[test]
+    fn the_longest_listing_fits_a_transaction_and_every_record_has_its_bound() {
+        let k = SecretKey::from_bytes(&[3; 32]).expect("scalar");
+        let l = longest_listing(&k);
+        let tx = Transaction::sign(
+            &k,
+            TxBody {
+                chain_id: u64::MAX,
+                nonce: u64::MAX,
+                kind: TxKind::Listing(Box::new(l)),
+            },
+        );
+        let bytes = tx.to_bytes();
+        assert!(!bytes.is_empty(), "encodes within TxBody's bound");
+        assert!(bytes.len() <= MAX_TX_BYTES, "{} bytes", bytes.len());
+        assert!(check_one(&bytes, u64::MAX).is_ok());
+        // A record longer than its kind's bound is refused before it is parsed.
+        let grant = TxKind::Grant {
+            record: vec![0; MAX_GRANT_BYTES + 1],
+        };
+        let view = BTreeMap::new();
+        let ctx = LedgerCtx {
+            chain_id: 1,
+            time: Timestamp(0),
+            sender: Address([1; 20]),
+            nonce: 0,
+        };
+        assert_eq!(
+            LedgerOverlay::default().plan(&view, &ctx, &grant).err(),
+            Some(LedgerError::TooLarge)
+        );
+        let revoke = TxKind::Revoke {
+            record: vec![0; MAX_REVOKE_BYTES + 1],
+        };
+        assert_eq!(
+            LedgerOverlay::default().plan(&view, &ctx, &revoke).err(),
+            Some(LedgerError::TooLarge)
+        );
+        // A transaction over MAX_TX_BYTES is not even decoded.
+        let mut long = bytes.clone();
+        long.resize(MAX_TX_BYTES + 1, 0);
+        assert_eq!(
+            check_one(&long, u64::MAX).err().map(|e| e.code()),
+            Some("decode")
+        );
+        assert_eq!(
+            <SignedListing as WireMessage>::MAX_ENCODED_LEN,
+            1_600,
+            "the docs' figure"
+        );
+        println!("longest listing transaction: {} bytes", bytes.len());
     }
 }
