@@ -48,6 +48,11 @@
 //!   delivery: the price returns to the buyer at once, and the dispute counts against the
 //!   grant's proxies (below).
 //!
+//! Admission (API and gossip) runs the same checker as block execution against the
+//! committed ledger at the head's block time ([`admit`]); it does not see pending
+//! transactions, so a transaction that depends on another (a listing on its stream's
+//! registration, a delivery on its grant) is sent once that one is committed.
+//!
 //! Timeouts run at the end of every block, against the block's timestamp (never a
 //! node's clock): an order still undelivered at its delivery deadline is refunded; a
 //! delivered order neither confirmed nor disputed by its confirm deadline is released to
