@@ -13,6 +13,7 @@
 //! devnet has no other allocation yet).
 
 use crate::dpor_state::DporState;
+use crate::ledger::{EmptyLedger, LedgerCtx, LedgerOverlay, LedgerRead};
 use cpchain_consensus::dpor::{self, transaction_fee, Sender};
 use cpchain_core::{
     encoding, keccak256, Address, ChainSpec, Domain, Hash, Height, Timestamp, WireMessage,
@@ -81,6 +82,50 @@ pub enum TxKind {
         #[serde(deserialize_with = "bounded_data")]
         data: Vec<u8>,
     },
+    // ---- The data ledger (issue 15; checks and state in [`crate::ledger`]). ----
+    /// Register a data stream: the sender becomes its owner, `device` the key whose
+    /// anchors count.
+    RegisterStream {
+        /// The stream.
+        stream: cpchain_storage::StreamId,
+        /// The device's secp256k1 key, 33 bytes compressed (parsed on execution, so the
+        /// kind stays small in the mempool; `bad_device` if it is not a key).
+        #[serde(with = "cpchain_core::fixed_bytes")]
+        device: [u8; 33],
+    },
+    /// A device-signed anchor of a registered stream's head.
+    Anchor(Box<cpchain_storage::Anchor>),
+    /// A signed sharing grant (`sharing::SignedGrant`'s encoding), sent by its owner.
+    Grant {
+        /// The record's bytes (at most [`crate::ledger::MAX_GRANT_BYTES`]).
+        record: Vec<u8>,
+    },
+    /// A signed revocation (`sharing::SignedRevoke`'s encoding), sent by the grant's owner.
+    Revoke {
+        /// The record's bytes (at most [`crate::ledger::MAX_REVOKE_BYTES`]).
+        record: Vec<u8>,
+    },
+    /// A seller's signed market listing.
+    Listing(Box<cpchain_storage::market::SignedListing>),
+    /// A buyer's order: locks the price in escrow.
+    Order(Box<crate::ledger::OrderTx>),
+    /// The seller delivers an order with a grant on chain.
+    Deliver {
+        /// The order.
+        order: crate::ledger::OrderId,
+        /// The grant's id.
+        grant: Hash,
+    },
+    /// The buyer releases the payment to the seller.
+    Confirm {
+        /// The order.
+        order: crate::ledger::OrderId,
+    },
+    /// The buyer disputes a delivery before release: refunded.
+    Dispute {
+        /// The order.
+        order: crate::ledger::OrderId,
+    },
 }
 
 /// Decode a [`TxKind::TransferData`] payload, refusing one longer than
@@ -105,7 +150,9 @@ impl TxKind {
             TxKind::Transfer { amount, .. }
             | TxKind::TransferData { amount, .. }
             | TxKind::JoinRNodes { amount } => *amount,
-            TxKind::Campaign(_) => 0,
+            // Campaigns move nothing; a data-ledger order's escrow is planned by the
+            // ledger on execution.
+            _ => 0,
         }
     }
 
@@ -134,9 +181,9 @@ pub struct TxBody {
 
 impl WireMessage for TxBody {
     const TAG: u16 = 0x0a00;
-    // The largest kind is a `TransferData` with a full payload: 3 (header) + 10 (chain
-    // id) + 10 (nonce) + 1 (kind) + 20 + 19 (u128) + 2 (length) + 256 = 321 bytes.
-    const MAX_ENCODED_LEN: usize = 384;
+    // A signed market listing is the largest kind: at most 1,600 bytes, plus the
+    // envelope, chain id, nonce and variant.
+    const MAX_ENCODED_LEN: usize = 1_720;
 }
 
 /// A signed transaction envelope.
@@ -152,8 +199,7 @@ pub struct Transaction {
 
 impl WireMessage for Transaction {
     const TAG: u16 = 0x0a01;
-    // The body (at most 384) plus the 65-byte signature.
-    const MAX_ENCODED_LEN: usize = 512;
+    const MAX_ENCODED_LEN: usize = MAX_TX_BYTES;
 }
 
 /// Why a transaction was refused; [`TxError::code`] is the API's stable error code.
@@ -201,6 +247,9 @@ pub enum TxError {
     /// or not signed by its candidate).
     #[error("campaign refused")]
     Campaign,
+    /// A data-ledger kind was refused (its own code, see [`crate::ledger::LedgerError`]).
+    #[error("{0}")]
+    Ledger(#[from] crate::ledger::LedgerError),
 }
 
 impl TxError {
@@ -217,6 +266,7 @@ impl TxError {
             TxError::MempoolFull => "mempool_full",
             TxError::RNodeDeposit => "rnode_deposit_refused",
             TxError::Campaign => "campaign_refused",
+            TxError::Ledger(e) => e.code(),
         }
     }
 }
@@ -280,7 +330,9 @@ pub struct Checked {
 }
 
 /// Largest encoded transaction the node takes (the API refuses longer ones as `decode`).
-pub const MAX_TX_BYTES: usize = 1_024;
+/// A signed listing (the largest kind) fits; 1,024 of them (a gossip batch) stay under
+/// the 2 MiB gossip message bound.
+pub const MAX_TX_BYTES: usize = 1_792;
 
 static RECOVERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -353,6 +405,8 @@ pub struct Overlay {
     pub accounts: BTreeMap<Address, Account>,
     /// The DPoR state after the block (stored with it).
     pub dpor: DporState,
+    /// The block's data-ledger changes (stored with it).
+    pub ledger: LedgerOverlay,
 }
 
 /// Where a transaction executes: the height of the block and the canonical chain below
@@ -362,6 +416,8 @@ pub struct ChainView<'a> {
     pub height: Height,
     /// The canonical block id at a height below it (genesis at 0).
     pub canonical: &'a dyn Fn(Height) -> Option<Hash>,
+    /// The stored data ledger below the block.
+    pub ledger: &'a dyn LedgerRead,
 }
 
 impl std::fmt::Debug for ChainView<'_> {
@@ -378,11 +434,21 @@ impl Overlay {
         self.accounts.get(a).copied().unwrap_or_else(|| load(a))
     }
 
+    /// Credit escrow payouts.
+    pub fn credit(&mut self, payouts: &[(Address, u128)], load: &impl Fn(&Address) -> Account) {
+        for (a, amount) in payouts {
+            let mut acct = self.get(a, load);
+            acct.balance = acct.balance.saturating_add(*amount);
+            self.accounts.insert(*a, acct);
+        }
+    }
+
     /// An overlay on the stored accounts and DPoR state `dpor`.
     pub fn on(dpor: DporState) -> Overlay {
         Overlay {
             accounts: BTreeMap::new(),
             dpor,
+            ledger: LedgerOverlay::default(),
         }
     }
 
@@ -400,6 +466,7 @@ impl Overlay {
         let chain = ChainView {
             height: Height(0),
             canonical: &none,
+            ledger: &EmptyLedger,
         };
         self.apply_in(spec, c, time, coinbase, load, &chain)
     }
@@ -431,12 +498,19 @@ impl Overlay {
         let day = cpchain_consensus::dpor::day_of(time);
         let sent = if from.day == day { from.sent_today } else { 0 };
         let fee = transaction_fee(spec, Sender::Ordinary, sent, c.tx.body.kind.base_fee());
+        let ctx = LedgerCtx {
+            chain_id: spec.chain_id,
+            time,
+            sender: c.sender,
+            nonce: c.tx.body.nonce,
+        };
+        let plan = self.ledger.plan(chain.ledger, &ctx, &c.tx.body.kind)?;
         let (to, amount) = match &c.tx.body.kind {
             TxKind::Transfer { to, amount } | TxKind::TransferData { to, amount, .. } => {
                 (Some(*to), *amount)
             }
             TxKind::JoinRNodes { amount } => (None, *amount),
-            TxKind::Campaign(_) => (None, 0),
+            _ => (None, plan.as_ref().map_or(0, |p| p.lock)),
         };
         let cost = amount.checked_add(fee).ok_or(TxError::InsufficientFunds)?;
         from.balance = from
@@ -462,8 +536,13 @@ impl Overlay {
                         TxError::Campaign
                     })?;
             }
+            _ => {}
         }
         self.accounts.insert(c.sender, from);
+        if let Some(plan) = plan {
+            let payouts = self.ledger.apply(plan);
+            self.credit(&payouts, load);
+        }
         if let Some(to) = to {
             let mut dest = self.get(&to, load);
             dest.balance = dest.balance.saturating_add(amount);
@@ -485,8 +564,23 @@ impl Overlay {
 /// flood; charged 768 for margin.
 pub const MEMPOOL_ENTRY_OVERHEAD: usize = 768;
 
+/// Heap a decoded transaction kind holds outside the pool's entry: a boxed listing,
+/// anchor or order, a grant's or revocation's record bytes (0 for every other kind).
+/// Charged to the pool beside the encoding and [`MEMPOOL_ENTRY_OVERHEAD`]
+/// (`tests/mempool_memory.rs` measures a pool of the longest listings against it).
+pub fn decoded_heap(kind: &TxKind) -> usize {
+    match kind {
+        TxKind::Listing(_) => core::mem::size_of::<cpchain_storage::market::SignedListing>(),
+        TxKind::Anchor(_) => core::mem::size_of::<cpchain_storage::Anchor>(),
+        TxKind::Order(_) => core::mem::size_of::<crate::ledger::OrderTx>(),
+        TxKind::Grant { record } | TxKind::Revoke { record } => record.capacity(),
+        _ => 0,
+    }
+}
+
 /// Pending transactions, ordered by (sender, nonce), bounded by a count AND a byte
-/// budget: each entry is charged its encoding plus [`MEMPOOL_ENTRY_OVERHEAD`], and an
+/// budget: each entry is charged its encoding plus [`MEMPOOL_ENTRY_OVERHEAD`] (plus
+/// [`decoded_heap`] for the data-ledger kinds that hold heap), and an
 /// admission that would pass either bound is `mempool_full`. So the pool's heap stays
 /// under `max_bytes` whatever the transactions' sizes.
 #[derive(Debug)]
@@ -526,7 +620,10 @@ impl Mempool {
     }
 
     fn charge(c: &Checked) -> usize {
-        c.bytes.len().saturating_add(MEMPOOL_ENTRY_OVERHEAD)
+        c.bytes
+            .len()
+            .saturating_add(MEMPOOL_ENTRY_OVERHEAD)
+            .saturating_add(decoded_heap(&c.tx.body.kind))
     }
 
     /// Admit an encoded transaction: decode, chain, signature (one recovery), nonce not
