@@ -163,11 +163,14 @@
 
 pub mod api;
 pub mod binding;
+pub mod buyer;
 pub mod config;
+pub mod devgateway;
 pub mod devnet;
 pub mod dpor_state;
 pub mod error;
 pub mod follower;
+pub mod gateway;
 pub mod ingest;
 pub mod network;
 pub mod node;
