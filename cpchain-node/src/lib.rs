@@ -172,6 +172,7 @@ pub mod error;
 pub mod follower;
 pub mod gateway;
 pub mod ingest;
+pub mod ledger;
 pub mod network;
 pub mod node;
 pub mod status;
