@@ -6,7 +6,9 @@
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{allow_block_list, gossipsub, identify, noise, tcp, yamux, StreamProtocol, Swarm};
+use libp2p::{
+    allow_block_list, gossipsub, identify, kad, noise, tcp, yamux, StreamProtocol, Swarm,
+};
 use std::io;
 use std::time::Duration;
 
@@ -28,6 +30,24 @@ pub enum Event {
     Identify(Box<identify::Event>),
     /// A block sync event (a request for blocks, or the blocks).
     Sync(request_response::Event<SyncRequest, SyncResponse>),
+    /// A Kademlia event (routing table updates, query progress): storage nodes' DHT.
+    Kad(Box<kad::Event>),
+    /// A shard protocol event (`/cpchain/shard/1`): handled by [`crate::dht`].
+    Shard(request_response::Event<crate::dht::ShardRequest, crate::dht::ShardResponse>),
+}
+
+impl From<kad::Event> for Event {
+    fn from(e: kad::Event) -> Self {
+        Event::Kad(Box::new(e))
+    }
+}
+
+impl From<request_response::Event<crate::dht::ShardRequest, crate::dht::ShardResponse>> for Event {
+    fn from(
+        e: request_response::Event<crate::dht::ShardRequest, crate::dht::ShardResponse>,
+    ) -> Self {
+        Event::Shard(e)
+    }
 }
 
 impl From<std::convert::Infallible> for Event {
@@ -74,7 +94,20 @@ pub struct Behaviour {
     pub sync: request_response::Behaviour<SyncCodec>,
     /// Peers refused by the operator (the `blocked_peers` file: partitions in tests).
     pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// Kademlia routing of the storage nodes (`/cpchain/kad/1`): server mode on storage
+    /// nodes only, so the routing table holds storage nodes and nothing else (see
+    /// [`crate::dht`]). Its record store is not used (inserts filtered): shards and
+    /// key-index records go over [`SHARD_PROTOCOL`] into the bounded redb store.
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// The shard protocol (`/cpchain/shard/1`): put shard + record, get shard, get record.
+    pub shard: request_response::Behaviour<crate::dht::ShardCodec>,
 }
+
+/// The Kademlia protocol name of CPChain storage nodes (not the public IPFS DHT's).
+pub const KAD_PROTOCOL: &str = "/cpchain/kad/1";
+
+/// The shard request-response protocol.
+pub const SHARD_PROTOCOL: &str = "/cpchain/shard/1";
 
 /// The block sync protocol.
 pub const SYNC_PROTOCOL: &str = "/cpchain/sync/1";
@@ -189,7 +222,9 @@ impl request_response::Codec for SyncCodec {
 #[derive(Debug, Clone, Default)]
 pub struct BytesCodec;
 
-async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
@@ -204,7 +239,7 @@ async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Res
     Ok(buf)
 }
 
-async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
+pub(crate) async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
     io: &mut T,
     data: &[u8],
 ) -> io::Result<()> {
@@ -363,12 +398,29 @@ pub fn swarm(
                 [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
             );
+            let peer = key.public().to_peer_id();
+            let mut kcfg = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
+            kcfg.set_record_filtering(kad::StoreInserts::FilterBoth)
+                .set_query_timeout(Duration::from_secs(10))
+                .set_periodic_bootstrap_interval(Some(Duration::from_secs(30)));
+            let mut kad =
+                kad::Behaviour::with_config(peer, kad::store::MemoryStore::new(peer), kcfg);
+            // Client until the node says it is a storage node (`dht::serve`).
+            kad.set_mode(Some(kad::Mode::Client));
+            let shard = request_response::Behaviour::with_codec(
+                crate::dht::ShardCodec,
+                [(StreamProtocol::new(SHARD_PROTOCOL), ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(crate::dht::SHARD_REQUEST_TIMEOUT),
+            );
             Ok(Behaviour {
                 gossipsub,
                 direct,
                 identify,
                 sync,
                 blocked: allow_block_list::Behaviour::default(),
+                kad,
+                shard,
             })
         })
         .map_err(|e| format!("behaviour: {e}"))?;
