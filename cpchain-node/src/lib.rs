@@ -171,6 +171,8 @@ pub mod follower;
 pub mod ingest;
 pub mod network;
 pub mod node;
+#[cfg(feature = "pre")]
+pub mod proxy;
 pub mod status;
 pub mod store;
 pub mod tx;

@@ -28,6 +28,15 @@ pub enum Event {
     Identify(Box<identify::Event>),
     /// A block sync event (a request for blocks, or the blocks).
     Sync(request_response::Event<SyncRequest, SyncResponse>),
+    /// A cfrag protocol event (issue 15: a kfrag delivery or cfrag request to a proxy, or
+    /// a proxy's reply).
+    Cfrag(request_response::Event<CfragFrame, CfragFrame>),
+}
+
+impl From<request_response::Event<CfragFrame, CfragFrame>> for Event {
+    fn from(e: request_response::Event<CfragFrame, CfragFrame>) -> Self {
+        Event::Cfrag(e)
+    }
 }
 
 impl From<std::convert::Infallible> for Event {
@@ -74,6 +83,90 @@ pub struct Behaviour {
     pub sync: request_response::Behaviour<SyncCodec>,
     /// Peers refused by the operator (the `blocked_peers` file: partitions in tests).
     pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// Re-encryption proxies' protocol (issue 15; served only by a node with a `proxy`
+    /// configuration and the `pre` feature, see `crate::proxy`).
+    pub cfrag: request_response::Behaviour<CfragCodec>,
+}
+
+/// The request-response protocol of re-encryption proxies: kfrag deliveries and cfrag
+/// requests in, signed cfrags or refusals out (encodings in `crate::proxy`, feature `pre`).
+pub const CFRAG_PROTOCOL: &str = "/cpchain/cfrag/1";
+
+/// Largest cfrag-protocol request frame: a kfrag delivery of the largest grant fits
+/// (`crate::proxy` checks this at compile time).
+pub const CFRAG_MAX_REQUEST_BYTES: usize = 16 * 1024;
+
+/// Largest cfrag-protocol reply frame: a signed cfrag fits (checked at compile time in
+/// `crate::proxy`).
+pub const CFRAG_MAX_REPLY_BYTES: usize = 4 * 1024;
+
+/// One encoded cfrag-protocol message (a `crate::proxy::CfragRequest` or `CfragReply`).
+/// The bytes are not interpreted by the network layer, only bounded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CfragFrame(pub Vec<u8>);
+
+/// Codec of the cfrag protocol: one length-prefixed frame each way, refused before any
+/// allocation when longer than [`CFRAG_MAX_REQUEST_BYTES`] / [`CFRAG_MAX_REPLY_BYTES`].
+#[derive(Debug, Clone, Default)]
+pub struct CfragCodec;
+
+#[async_trait::async_trait]
+impl request_response::Codec for CfragCodec {
+    type Protocol = StreamProtocol;
+    type Request = CfragFrame;
+    type Response = CfragFrame;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<CfragFrame>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_frame_bounded(io, CFRAG_MAX_REQUEST_BYTES)
+            .await
+            .map(CfragFrame)
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<CfragFrame>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_frame_bounded(io, CFRAG_MAX_REPLY_BYTES)
+            .await
+            .map(CfragFrame)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: CfragFrame,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &req.0).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: CfragFrame,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &res.0).await
+    }
+}
+
+/// The cfrag protocol's behaviour: `Full` support (a node without a proxy service answers
+/// nothing; the requester's request times out), 10 s per request.
+pub fn cfrag_behaviour() -> request_response::Behaviour<CfragCodec> {
+    request_response::Behaviour::with_codec(
+        CfragCodec,
+        [(StreamProtocol::new(CFRAG_PROTOCOL), ProtocolSupport::Full)],
+        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+    )
 }
 
 /// The block sync protocol.
@@ -190,10 +283,18 @@ impl request_response::Codec for SyncCodec {
 pub struct BytesCodec;
 
 async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+    read_frame_bounded(io, MAX_MESSAGE_BYTES).await
+}
+
+/// A length-prefixed frame of at most `max` bytes, refused before allocating when longer.
+async fn read_frame_bounded<T: futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_MESSAGE_BYTES {
+    if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "frame too large",
@@ -369,6 +470,7 @@ pub fn swarm(
                 identify,
                 sync,
                 blocked: allow_block_list::Behaviour::default(),
+                cfrag: cfrag_behaviour(),
             })
         })
         .map_err(|e| format!("behaviour: {e}"))?;
