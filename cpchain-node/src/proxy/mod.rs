@@ -64,3 +64,6 @@ pub use client::{
 pub use kfrag_store::KfragStore;
 pub use service::{chain_refusal, ChainGrant, GrantLedger, ProxyService, ProxyServiceStats};
 pub use wire::{CfragReply, CfragRequest, RefusalCode};
+
+#[cfg(test)]
+mod tests;
