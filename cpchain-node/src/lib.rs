@@ -173,6 +173,7 @@ pub mod network;
 pub mod node;
 #[cfg(feature = "pre")]
 pub mod proxy;
+pub mod proxy_role;
 pub mod status;
 pub mod store;
 pub mod tx;

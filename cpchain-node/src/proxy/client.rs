@@ -329,3 +329,22 @@ pub async fn open_interval(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Send one request to one proxy and return its reply, or why none came (a dial failure,
+/// a timeout, an undecodable reply). For tools and tests that need a proxy's exact
+/// answer; owners and grantees use [`deliver_kfrags`] and [`open_interval`].
+pub async fn ask(
+    endpoint: &ProxyEndpoint,
+    request: &CfragRequest,
+    timeout: Duration,
+) -> Result<CfragReply, ProxyClientError> {
+    let bytes = encoding::encode_to_vec(request)
+        .map_err(|e| ProxyClientError::Network(format!("encode: {e}")))?;
+    let mut answer = Err("no answer".to_string());
+    exchange(vec![(endpoint.clone(), bytes)], timeout, |_, r| {
+        answer = r;
+        true
+    })
+    .await?;
+    answer.map_err(ProxyClientError::Network)
+}

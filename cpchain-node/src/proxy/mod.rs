@@ -52,14 +52,16 @@
 //! * Requests are unauthenticated at the transport (anyone may ask, as in the SDK's
 //!   machine): a cfrag is useful only to the grant's grantee key.
 
+mod chain;
 mod client;
 mod kfrag_store;
 mod service;
 mod wire;
 
+pub use chain::StoreLedger;
 pub use client::{
-    deliver_kfrags, grant_outputs, open_interval, revoke_output, GrantOutputs, ProxyClientError,
-    ProxyEndpoint, ProxyReport,
+    ask, deliver_kfrags, grant_outputs, open_interval, revoke_output, GrantOutputs,
+    ProxyClientError, ProxyEndpoint, ProxyReport,
 };
 pub use kfrag_store::KfragStore;
 pub use service::{chain_refusal, ChainGrant, GrantLedger, ProxyService, ProxyServiceStats};
