@@ -17,8 +17,11 @@
 //!   the last `rpt_window` heights), blockchain maintenance (BM: blocks it proposed in that
 //!   window) and impeachments (blocks impeached at its slots in the last
 //!   `impeach_punish_window` heights).
-//! * **Not yet (issue 15)**: data contribution (uploads, purchases) and proxy reputation
-//!   are 0 for everyone, so every candidate ties at the top rank of those dimensions.
+//! * **Real, from the data ledger** ([`crate::ledger`], issue 15): data contribution
+//!   (DC: blocks newly anchored for streams the candidate owns, plus its sales released
+//!   by confirmation or timeout) and proxy reputation (PR: released orders whose grant
+//!   names it as a proxy, minus disputed ones, not below 0), each summed over the
+//!   blocks of the RPT window.
 //!
 //! # Bounds
 //!
@@ -26,6 +29,7 @@
 //! (`max_candidates`) and [`MAX_CAMPAIGN_TERMS_HELD`] terms; activity only for RNodes and
 //! only inside the windows; committees for the terms not yet served.
 
+use crate::ledger::DataActivity;
 use cpchain_consensus::dpor::{self, Committee, Observation, RNodeDeposit, RNodePool, RptRecord};
 use cpchain_core::{Address, ChainSpec, Hash, Height, Term, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -46,6 +50,9 @@ pub struct Activity {
     pub transactions: u32,
     /// Whether it proposed the (normal) block.
     pub proposed: bool,
+    /// Its data-layer activity in the block ([`crate::ledger`]: anchored blocks of its
+    /// streams, sales released to it, proxy deliveries released or disputed).
+    pub data: DataActivity,
 }
 
 /// The DPoR chain state after a block.
@@ -169,6 +176,7 @@ impl DporState {
         proposer: Address,
         impeach: bool,
         senders: &[Address],
+        data: &BTreeMap<Address, DataActivity>,
         balance: impl Fn(&Address) -> u128,
     ) {
         let mut acts: BTreeMap<Address, Activity> = BTreeMap::new();
@@ -177,6 +185,7 @@ impl DporState {
                 address: *s,
                 transactions: 0,
                 proposed: false,
+                data: DataActivity::default(),
             });
             a.transactions = a.transactions.saturating_add(1);
         }
@@ -189,9 +198,20 @@ impl DporState {
                         address: proposer,
                         transactions: 0,
                         proposed: false,
+                        data: DataActivity::default(),
                     })
                     .proposed = true;
             }
+        }
+        for (a, d) in data.iter().filter(|(a, _)| self.is_rnode(a)) {
+            acts.entry(*a)
+                .or_insert(Activity {
+                    address: *a,
+                    transactions: 0,
+                    proposed: false,
+                    data: DataActivity::default(),
+                })
+                .data = *d;
         }
         if !acts.is_empty() {
             self.activity
@@ -254,13 +274,19 @@ impl DporState {
                     balance: balance(a),
                     ..Observation::default()
                 };
+                let (mut confirmed, mut disputed) = (0u64, 0u64);
                 for (_, acts) in &self.activity {
                     for act in acts.iter().filter(|x| x.address == *a) {
                         o.transactions = o.transactions.saturating_add(act.transactions.into());
                         o.proposed_blocks =
                             o.proposed_blocks.saturating_add(u64::from(act.proposed));
+                        o.data_uploaded = o.data_uploaded.saturating_add(act.data.uploaded);
+                        o.data_bought = o.data_bought.saturating_add(act.data.bought);
+                        confirmed = confirmed.saturating_add(act.data.proxy_confirmed);
+                        disputed = disputed.saturating_add(act.data.proxy_disputed);
                     }
                 }
+                o.proxy_assists = confirmed.saturating_sub(disputed);
                 o.impeached_blocks =
                     self.impeachments.iter().filter(|(_, x)| x == a).count() as u64;
                 o
@@ -392,6 +418,7 @@ mod tests {
                 proposer,
                 impeach,
                 &[a, a],
+                &BTreeMap::new(),
                 balance,
             );
         }
@@ -416,6 +443,7 @@ mod tests {
             d[3],
             false,
             &[],
+            &BTreeMap::new(),
             balance,
         );
         let committee = st.committees.get(&Term(3)).expect("term 3 elected");
@@ -435,5 +463,50 @@ mod tests {
         // Term 3 is elected: its campaigns are gone, later ones stay.
         assert!(!st.campaigns.contains_key(&Term(3)));
         assert!(st.is_candidate(&a, Term(4)));
+    }
+
+    #[test]
+    fn rpt_data_contribution_and_proxy_reputation_come_from_the_ledger_activity() {
+        let spec = spec();
+        let (a, outsider) = (Address([0x71; 20]), Address([0x99; 20]));
+        let mut st = DporState::default();
+        st.join(&spec, Timestamp(0), a, spec.rnode_deposit)
+            .expect("deposit");
+        let c = proof_for(&spec, &a, Height(2));
+        st.campaign(&spec, a, &c, Height(3), chain_hash)
+            .expect("campaign");
+        let d = defaults();
+        for h in 4..7u64 {
+            let mut data = BTreeMap::new();
+            let act = DataActivity {
+                uploaded: 10,
+                bought: 1,
+                proxy_confirmed: 3,
+                proxy_disputed: if h == 5 { 5 } else { 0 },
+            };
+            data.insert(a, act);
+            // Not an RNode: not recorded (the activity window holds RNodes only).
+            data.insert(outsider, act);
+            st.end_block(
+                &spec,
+                &d,
+                Height(h),
+                &Hash([h as u8; 32]),
+                d[0],
+                false,
+                &[],
+                &data,
+                |_| 0,
+            );
+        }
+        let obs = st.observe(Term(3), &|_| 0);
+        let oa = obs.iter().find(|o| o.address == a).expect("a observed");
+        assert_eq!((oa.data_uploaded, oa.data_bought), (30, 3));
+        // 9 released deliveries as a proxy, 5 disputed.
+        assert_eq!(oa.proxy_assists, 4);
+        assert!(st
+            .activity
+            .iter()
+            .all(|(_, acts)| acts.iter().all(|x| x.address != outsider)));
     }
 }

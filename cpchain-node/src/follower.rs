@@ -182,7 +182,13 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                         for item in items {
                             let r = item.and_then(|c| {
                                 let bytes = c.bytes.clone();
-                                let h = p.mempool.admit_checked(c, &|a: &cpchain_core::Address| load_account(&store, &allocated, a))?;
+                                let load = |a: &cpchain_core::Address| load_account(&store, &allocated, a);
+                                if crate::ledger::is_ledger_kind(&c.tx.body.kind) {
+                                    let g = cfg.genesis_time();
+                                    let now = store.head_time(g).unwrap_or(g);
+                                    crate::ledger::admit(&*store, cfg.chain_id, now, &c, &load)?;
+                                }
+                                let h = p.mempool.admit_checked(c, &load)?;
                                 let _ = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), crate::ingest::encode_batch(&[bytes]));
                                 Ok(h)
                             });
@@ -338,6 +344,7 @@ impl Proposer {
         let chain = ChainView {
             height: h,
             canonical: &canonical,
+            ledger: store,
         };
         let base = store.dpor().unwrap_or_default();
         let txs = self.mempool.select(

@@ -169,6 +169,7 @@ pub mod dpor_state;
 pub mod error;
 pub mod follower;
 pub mod ingest;
+pub mod ledger;
 pub mod network;
 pub mod node;
 #[cfg(feature = "pre")]

@@ -12,9 +12,10 @@
 
 use crate::dpor_state::DporState;
 use crate::error::NodeError;
+use crate::ledger::{DataLedger, LedgerError, LedgerRead};
 use crate::tx::{Account, Overlay};
 use cpchain_consensus::lbft::{Persisted, Validate};
-use cpchain_core::{encoding, Address, Hash};
+use cpchain_core::{encoding, Address, Hash, Timestamp};
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,8 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("accounts");
+/// The data ledger ([`crate::ledger`]): keys prefixed by record type.
+const LEDGER: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ledger");
 
 /// Stamped into every node database.
 pub const MAGIC: &[u8] = b"cpchain-node/db/v1";
@@ -130,6 +133,7 @@ impl Store {
                 tx.open_table(STATE).map_err(storage)?;
                 tx.open_table(BLOCKS).map_err(storage)?;
                 tx.open_table(ACCOUNTS).map_err(storage)?;
+                tx.open_table(LEDGER).map_err(storage)?;
             }
             tx.commit().map_err(storage)?;
         } else {
@@ -268,6 +272,17 @@ impl Store {
                 a.insert(addr.0.as_slice(), enc.as_slice())
                     .map_err(storage)?;
             }
+            let mut l = tx.open_table(LEDGER).map_err(storage)?;
+            for (k, v) in &accounts.ledger.writes {
+                match v {
+                    Some(v) => {
+                        l.insert(k.as_slice(), v.as_slice()).map_err(storage)?;
+                    }
+                    None => {
+                        l.remove(k.as_slice()).map_err(storage)?;
+                    }
+                }
+            }
             let dpor = postcard::to_allocvec(&accounts.dpor).map_err(codec)?;
             let mut st = tx.open_table(STATE).map_err(storage)?;
             st.insert("dpor", dpor.as_slice()).map_err(storage)?;
@@ -286,6 +301,20 @@ impl Store {
             path: self.path.clone(),
             reason: format!("stored DPoR state does not decode: {e}"),
         })
+    }
+
+    /// The committed data ledger: typed reads for the API, the proxy and the buyer.
+    pub fn ledger(&self) -> DataLedger<'_, Store> {
+        DataLedger::new(self)
+    }
+
+    /// The block time of the head block (genesis time `genesis` before any block): what
+    /// admission judges deadlines and grant expiry against.
+    pub fn head_time(&self, genesis: Timestamp) -> Result<Timestamp, NodeError> {
+        Ok(self
+            .head()?
+            .map(|v| v.block.header.timestamp)
+            .unwrap_or(genesis))
     }
 
     /// A stored account, if it was ever touched.
@@ -356,5 +385,52 @@ impl Store {
             out.push(encoding::decode(v.value()).map_err(codec)?);
         }
         Ok(out)
+    }
+}
+
+impl LedgerRead for Store {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
+        let read = || -> Result<Option<Vec<u8>>, NodeError> {
+            let tx = self.db.begin_read().map_err(storage)?;
+            let t = match tx.open_table(LEDGER) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(storage(e)),
+            };
+            Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
+        };
+        read().map_err(|e| {
+            tracing::error!("ledger read: {e}");
+            LedgerError::Storage
+        })
+    }
+
+    fn scan(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
+        let read = || -> Result<Vec<(Vec<u8>, Vec<u8>)>, NodeError> {
+            let tx = self.db.begin_read().map_err(storage)?;
+            let t = match tx.open_table(LEDGER) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(storage(e)),
+            };
+            let mut out = Vec::new();
+            if from >= to {
+                return Ok(out);
+            }
+            for row in t.range(from..to).map_err(storage)?.take(limit) {
+                let (k, v) = row.map_err(storage)?;
+                out.push((k.value().to_vec(), v.value().to_vec()));
+            }
+            Ok(out)
+        };
+        read().map_err(|e| {
+            tracing::error!("ledger read: {e}");
+            LedgerError::Storage
+        })
     }
 }

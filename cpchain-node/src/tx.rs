@@ -12,6 +12,7 @@
 //! devnet has no other allocation yet).
 
 use crate::dpor_state::DporState;
+use crate::ledger::{EmptyLedger, LedgerCtx, LedgerError, LedgerOverlay, LedgerRead};
 use cpchain_consensus::dpor::{self, transaction_fee, Sender};
 use cpchain_core::{
     encoding, keccak256, Address, ChainSpec, Domain, Hash, Height, Timestamp, WireMessage,
@@ -55,6 +56,52 @@ pub enum TxKind {
     /// Stand for election (§2.3): the sender, an RNode, with admission proofs over a
     /// recent canonical block, for `campaign.terms` terms from the first not yet elected.
     Campaign(dpor::Campaign),
+    /// Index 3 is engineer E's `TransferData` (branch `throughput`); this placeholder keeps
+    /// the data-ledger kinds at their indices until that branch lands, and is refused as
+    /// `unsupported`.
+    ReservedTransferData,
+    // ---- The data ledger (issue 15; checks and state in [`crate::ledger`]). ----
+    /// Register a data stream: the sender becomes its owner, `device` the key whose
+    /// anchors count.
+    RegisterStream {
+        /// The stream.
+        stream: cpchain_storage::StreamId,
+        /// The device's secp256k1 key.
+        device: cpchain_crypto::PublicKey,
+    },
+    /// A device-signed anchor of a registered stream's head.
+    Anchor(cpchain_storage::Anchor),
+    /// A signed sharing grant (`sharing::SignedGrant`'s encoding), sent by its owner.
+    Grant {
+        /// The record's bytes (at most [`crate::ledger::MAX_GRANT_BYTES`]).
+        record: Vec<u8>,
+    },
+    /// A signed revocation (`sharing::SignedRevoke`'s encoding), sent by the grant's owner.
+    Revoke {
+        /// The record's bytes (at most [`crate::ledger::MAX_REVOKE_BYTES`]).
+        record: Vec<u8>,
+    },
+    /// A seller's signed market listing.
+    Listing(cpchain_storage::market::SignedListing),
+    /// A buyer's order: locks the price in escrow.
+    Order(crate::ledger::OrderTx),
+    /// The seller delivers an order with a grant on chain.
+    Deliver {
+        /// The order.
+        order: crate::ledger::OrderId,
+        /// The grant's id.
+        grant: Hash,
+    },
+    /// The buyer releases the payment to the seller.
+    Confirm {
+        /// The order.
+        order: crate::ledger::OrderId,
+    },
+    /// The buyer disputes a delivery before release: refunded.
+    Dispute {
+        /// The order.
+        order: crate::ledger::OrderId,
+    },
 }
 
 /// The signed part of a transaction.
@@ -70,8 +117,9 @@ pub struct TxBody {
 
 impl WireMessage for TxBody {
     const TAG: u16 = 0x0a00;
-    // A campaign (two work proofs) is the largest kind: about 110 bytes.
-    const MAX_ENCODED_LEN: usize = 192;
+    // A signed market listing is the largest kind: at most 1,600 bytes, plus the
+    // envelope, chain id, nonce and variant.
+    const MAX_ENCODED_LEN: usize = 1_720;
 }
 
 /// A signed transaction envelope.
@@ -87,7 +135,7 @@ pub struct Transaction {
 
 impl WireMessage for Transaction {
     const TAG: u16 = 0x0a01;
-    const MAX_ENCODED_LEN: usize = 256;
+    const MAX_ENCODED_LEN: usize = MAX_TX_BYTES;
 }
 
 /// Why a transaction was refused; [`TxError::code`] is the API's stable error code.
@@ -135,6 +183,9 @@ pub enum TxError {
     /// or not signed by its candidate).
     #[error("campaign refused")]
     Campaign,
+    /// A data-ledger kind was refused (its own code, see [`crate::ledger::LedgerError`]).
+    #[error("{0}")]
+    Ledger(#[from] crate::ledger::LedgerError),
 }
 
 impl TxError {
@@ -151,6 +202,7 @@ impl TxError {
             TxError::MempoolFull => "mempool_full",
             TxError::RNodeDeposit => "rnode_deposit_refused",
             TxError::Campaign => "campaign_refused",
+            TxError::Ledger(e) => e.code(),
         }
     }
 }
@@ -214,7 +266,9 @@ pub struct Checked {
 }
 
 /// Largest encoded transaction the node takes (the API refuses longer ones as `decode`).
-pub const MAX_TX_BYTES: usize = 1_024;
+/// A signed listing (the largest kind) fits; 1,024 of them (a gossip batch) stay under
+/// the 2 MiB gossip message bound.
+pub const MAX_TX_BYTES: usize = 1_792;
 
 static RECOVERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -287,6 +341,8 @@ pub struct Overlay {
     pub accounts: BTreeMap<Address, Account>,
     /// The DPoR state after the block (stored with it).
     pub dpor: DporState,
+    /// The block's data-ledger changes (stored with it).
+    pub ledger: LedgerOverlay,
 }
 
 /// Where a transaction executes: the height of the block and the canonical chain below
@@ -296,6 +352,8 @@ pub struct ChainView<'a> {
     pub height: Height,
     /// The canonical block id at a height below it (genesis at 0).
     pub canonical: &'a dyn Fn(Height) -> Option<Hash>,
+    /// The stored data ledger below the block.
+    pub ledger: &'a dyn LedgerRead,
 }
 
 impl std::fmt::Debug for ChainView<'_> {
@@ -312,11 +370,21 @@ impl Overlay {
         self.accounts.get(a).copied().unwrap_or_else(|| load(a))
     }
 
+    /// Credit escrow payouts.
+    pub fn credit(&mut self, payouts: &[(Address, u128)], load: &impl Fn(&Address) -> Account) {
+        for (a, amount) in payouts {
+            let mut acct = self.get(a, load);
+            acct.balance = acct.balance.saturating_add(*amount);
+            self.accounts.insert(*a, acct);
+        }
+    }
+
     /// An overlay on the stored accounts and DPoR state `dpor`.
     pub fn on(dpor: DporState) -> Overlay {
         Overlay {
             accounts: BTreeMap::new(),
             dpor,
+            ledger: LedgerOverlay::default(),
         }
     }
 
@@ -334,6 +402,7 @@ impl Overlay {
         let chain = ChainView {
             height: Height(0),
             canonical: &none,
+            ledger: &EmptyLedger,
         };
         self.apply_in(spec, c, time, coinbase, load, &chain)
     }
@@ -365,10 +434,20 @@ impl Overlay {
         let day = cpchain_consensus::dpor::day_of(time);
         let sent = if from.day == day { from.sent_today } else { 0 };
         let fee = transaction_fee(spec, Sender::Ordinary, sent, TRANSFER_FEE);
+        if matches!(c.tx.body.kind, TxKind::ReservedTransferData) {
+            return Err(TxError::Ledger(LedgerError::Unsupported));
+        }
+        let ctx = LedgerCtx {
+            chain_id: spec.chain_id,
+            time,
+            sender: c.sender,
+            nonce: c.tx.body.nonce,
+        };
+        let plan = self.ledger.plan(chain.ledger, &ctx, &c.tx.body.kind)?;
         let (to, amount) = match &c.tx.body.kind {
             TxKind::Transfer { to, amount } => (Some(*to), *amount),
             TxKind::JoinRNodes { amount } => (None, *amount),
-            TxKind::Campaign(_) => (None, 0),
+            _ => (None, plan.as_ref().map_or(0, |p| p.lock)),
         };
         let cost = amount.checked_add(fee).ok_or(TxError::InsufficientFunds)?;
         from.balance = from
@@ -394,8 +473,13 @@ impl Overlay {
                         TxError::Campaign
                     })?;
             }
+            _ => {}
         }
         self.accounts.insert(c.sender, from);
+        if let Some(plan) = plan {
+            let payouts = self.ledger.apply(plan);
+            self.credit(&payouts, load);
+        }
         if let Some(to) = to {
             let mut dest = self.get(&to, load);
             dest.balance = dest.balance.saturating_add(amount);
@@ -497,7 +581,7 @@ impl Mempool {
         }
         let amount = match &c.tx.body.kind {
             TxKind::Transfer { amount, .. } | TxKind::JoinRNodes { amount } => *amount,
-            TxKind::Campaign(_) => 0,
+            _ => 0,
         };
         if account.balance < amount {
             return Err(TxError::InsufficientFunds);

@@ -191,6 +191,7 @@ fn apply_all(
     let chain = ChainView {
         height,
         canonical: &canonical,
+        ledger: store,
     };
     for c in checked {
         overlay.apply_in(
@@ -202,6 +203,9 @@ fn apply_all(
             &chain,
         )?;
     }
+    // Escrow timeouts at the block's time (crate::ledger).
+    let payouts = overlay.ledger.end_block(store, block.header.timestamp)?;
+    overlay.credit(&payouts, &load);
     let senders: Vec<Address> = checked.iter().map(|c| c.sender).collect();
     let accounts = &overlay.accounts;
     let balance = |a: &Address| accounts.get(a).copied().unwrap_or_else(|| load(a)).balance;
@@ -213,6 +217,7 @@ fn apply_all(
         block.header.proposer,
         block.is_impeach(),
         &senders,
+        &overlay.ledger.activity,
         balance,
     );
     Ok(overlay)
@@ -466,11 +471,25 @@ impl ValidatorHost {
     ) -> Vec<Result<Checked, tx::TxError>> {
         let allocated = &self.allocated;
         let load = |a: &Address| load_account(store, allocated, a);
+        let mut head_time = None;
+        let genesis_time = self.genesis.timestamp;
+        let chain_id = self.spec.chain_id;
         items
             .into_iter()
             .map(|r| {
                 let c = r?;
                 self.senders.insert(c.hash, c.sender);
+                if crate::ledger::is_ledger_kind(&c.tx.body.kind) {
+                    let now = match head_time {
+                        Some(t) => t,
+                        None => {
+                            let t = store.head_time(genesis_time).unwrap_or(genesis_time);
+                            head_time = Some(t);
+                            t
+                        }
+                    };
+                    crate::ledger::admit(store, chain_id, now, &c, &load)?;
+                }
                 let keep = c.clone();
                 self.mempool.admit_checked(c, &load).map(|_| keep)
             })
@@ -585,6 +604,7 @@ impl ValidatorHost {
             let chain = ChainView {
                 height: h,
                 canonical: &canonical,
+                ledger: store,
             };
             let base = store.dpor().unwrap_or_default();
             let txs = self.mempool.select(
