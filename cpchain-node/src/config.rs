@@ -59,6 +59,11 @@ pub struct NodeConfig {
     /// key-index records within these bounds (see [`crate::dht`]). None: not a storage node.
     #[serde(default)]
     pub storage: Option<StorageConfig>,
+    /// The re-encryption proxy role (issue 15, feature `pre`): a node with this section
+    /// keeps the chain as a follower and serves `/cpchain/cfrag/1` for grants live on it
+    /// (see `crate::proxy`). A node built without `pre` refuses to start with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyRoleConfig>,
 }
 
 /// The storage role's settings (`"storage": {...}` in the configuration).
@@ -83,6 +88,36 @@ pub struct StorageConfig {
 
 fn default_per_peer() -> u64 {
     u64::MAX
+}
+
+/// The `proxy` section of a node's configuration: the bounds of what a proxy keeps for
+/// owners (kfrags of live grants, persisted in `proxy.redb` in the data directory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyRoleConfig {
+    /// Most grants whose kfrags are held (a delivery beyond it is refused as `full`).
+    #[serde(default = "default_proxy_grants")]
+    pub max_grants: usize,
+    /// Most bytes of stored kfrag deliveries (their encodings; a delivery beyond it is
+    /// refused as `full`).
+    #[serde(default = "default_proxy_bytes")]
+    pub max_bytes: u64,
+}
+
+impl Default for ProxyRoleConfig {
+    fn default() -> Self {
+        ProxyRoleConfig {
+            max_grants: default_proxy_grants(),
+            max_bytes: default_proxy_bytes(),
+        }
+    }
+}
+
+fn default_proxy_grants() -> usize {
+    1024
+}
+
+fn default_proxy_bytes() -> u64 {
+    8 * 1024 * 1024
 }
 
 fn default_catch_up() -> u64 {

@@ -62,6 +62,8 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         join_sent: None,
         campaign_sent: None,
     });
+    // Issue 15: the proxy role (serves /cpchain/cfrag/1 for grants live on the chain).
+    let mut proxy_role = crate::proxy_role::ProxyRole::start(&cfg, &store, &genesis)?;
     let mut swarm = network::swarm(keypair, agent).map_err(NodeError::Network)?;
     let (topic, tx_topic) =
         network::subscribe_topics(&mut swarm, cfg.chain_id).map_err(NodeError::Network)?;
@@ -178,6 +180,13 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                     }
                 }
                 SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { .. })) => in_flight = None,
+                SwarmEvent::Behaviour(BehaviourEvent::Cfrag(ev)) => {
+                    if let Some(role) = proxy_role.as_mut() {
+                        if let Err(e) = role.on_event(&mut swarm, &store, &genesis, ev) {
+                            break Err(e);
+                        }
+                    }
+                }
                 SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                     bound.remove(&peer_id);
                     services.on_gone(&mut swarm, &peer_id);
@@ -250,6 +259,11 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                     }
                 }
                 let head = store.head().ok().flatten().map(|v| v.block.header.height.0).unwrap_or(0);
+                if let Some(role) = proxy_role.as_mut() {
+                    if let Err(e) = role.on_block(&store, &genesis) {
+                        break Err(e);
+                    }
+                }
                 if in_flight.is_some_and(|t| t.elapsed() > SYNC_PATIENCE) {
                     tracing::debug!("block sync request unanswered; asking another peer");
                     in_flight = None;

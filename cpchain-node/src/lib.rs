@@ -177,6 +177,9 @@ pub mod ledger;
 pub mod network;
 pub mod node;
 pub mod services;
+#[cfg(feature = "pre")]
+pub mod proxy;
+pub mod proxy_role;
 pub mod status;
 pub mod storage_node;
 pub mod store;
