@@ -64,6 +64,10 @@ pub struct NodeConfig {
     /// (see `crate::proxy`). A node built without `pre` refuses to start with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyRoleConfig>,
+    /// Gateway ingest (issue 15 item 3): the streams whose gateways hand this node their
+    /// blocks and anchors (`POST /gateway/{stream}/…`, see [`crate::gateway`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<crate::gateway::GatewayConfig>,
 }
 
 /// The storage role's settings (`"storage": {...}` in the configuration).

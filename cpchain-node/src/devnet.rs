@@ -123,6 +123,7 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
             max_block_bytes: cpchain_consensus::lbft::MAX_BLOCK_BYTES,
             storage: None,
             proxy: None,
+            gateway: None,
         };
         cfg.save(path)?;
     }

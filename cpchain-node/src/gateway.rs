@@ -866,3 +866,213 @@ pub fn ingest_dir(
     }
     Ok(report)
 }
+
+/// The `gateway` section of a node's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayConfig {
+    /// The streams this node ingests.
+    pub streams: Vec<GatewayStream>,
+    /// With feature `pre`: the owner's master secret (hex, 32 bytes), a file relative to
+    /// the data directory. When set, this node is the owner's: its key is the owner's
+    /// identity and every key-index record it stores carries the interval key wrapped for
+    /// proxy re-encryption. Without it records carry no capsule (nobody can be granted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_master_file: Option<std::path::PathBuf>,
+}
+
+/// One ingested stream in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayStream {
+    /// The stream id, 64 hex digits.
+    pub stream: String,
+    /// The device's compressed secp256k1 key, hex (the key registered on chain with
+    /// `RegisterStream`).
+    pub device: String,
+    /// T, milliseconds.
+    pub period_ms: u64,
+    /// e, milliseconds.
+    pub interval_ms: u64,
+    /// u, milliseconds.
+    pub upload_ms: u64,
+    /// Reed–Solomon data shards k.
+    pub data: u8,
+    /// Reed–Solomon parity shards m.
+    pub parity: u8,
+}
+
+impl GatewayStream {
+    /// The judge's view of this entry.
+    pub fn to_config(&self) -> Result<StreamConfig, String> {
+        use cpchain_core::Duration;
+        let stream = parse_stream(&self.stream).ok_or("stream: 64 hex digits")?;
+        let dev = hex::decode(&self.device).map_err(|_| "device: hex")?;
+        let device = PublicKey::from_sec1_bytes(&dev).map_err(|_| "device: not a secp256k1 key")?;
+        let schedule = Schedule::new(
+            Duration::from_millis(self.period_ms),
+            Duration::from_millis(self.interval_ms),
+            Duration::from_millis(self.upload_ms),
+        )
+        .map_err(|e| format!("schedule: {e}"))?;
+        let params =
+            ShardParams::new(self.data, self.parity).map_err(|e| format!("shards: {e}"))?;
+        Ok(StreamConfig {
+            stream,
+            device,
+            schedule,
+            params,
+        })
+    }
+}
+
+/// The node's sink: shards through the DHT's [`crate::dht::StorageClient::put_block`],
+/// anchors as `TxKind::Anchor` transactions signed by the node's key and gossiped on the
+/// chain's transaction topic (a follower keeps no mempool; validators admit them).
+pub struct NodeSink {
+    storage: crate::dht::StorageClient,
+    jobs: tokio::sync::mpsc::Sender<crate::services::Job>,
+    tx_topic: libp2p::gossipsub::IdentTopic,
+    key: cpchain_crypto::SecretKey,
+    chain_id: u64,
+    store: std::sync::Arc<crate::store::Store>,
+    next_nonce: std::sync::Mutex<u64>,
+}
+
+impl NodeSink {
+    /// A sink on a running node loop.
+    pub fn new(
+        storage: crate::dht::StorageClient,
+        jobs: tokio::sync::mpsc::Sender<crate::services::Job>,
+        chain_id: u64,
+        key: cpchain_crypto::SecretKey,
+        store: std::sync::Arc<crate::store::Store>,
+    ) -> NodeSink {
+        NodeSink {
+            storage,
+            jobs,
+            tx_topic: libp2p::gossipsub::IdentTopic::new(format!("/cpchain/{chain_id}/tx")),
+            key,
+            chain_id,
+            store,
+            next_nonce: std::sync::Mutex::new(0),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl GatewaySink for NodeSink {
+    async fn store_block(&self, record: &KeyIndexRecord, shards: &[Shard]) -> Result<(), String> {
+        self.storage
+            .put_block(record, shards)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{}: {e}", e.code()))
+    }
+
+    async fn submit_anchor(&self, anchor: &Anchor) -> Result<(), String> {
+        use crate::tx::{Transaction, TxBody, TxKind};
+        let me = self.key.public_key().address();
+        let on_chain = self
+            .store
+            .account(&me)
+            .map_err(|e| e.to_string())?
+            .map_or(0, |a| a.nonce);
+        let nonce = {
+            let mut n = self.next_nonce.lock().map_err(|_| "nonce lock")?;
+            let nonce = (*n).max(on_chain);
+            *n = nonce + 1;
+            nonce
+        };
+        let tx = Transaction::sign(
+            &self.key,
+            TxBody {
+                chain_id: self.chain_id,
+                nonce,
+                kind: TxKind::Anchor(*anchor),
+            },
+        );
+        let batch = crate::ingest::encode_batch(&[tx.to_bytes()]);
+        let (done, result) = tokio::sync::oneshot::channel();
+        let topic = self.tx_topic.clone();
+        self.jobs
+            .send(Box::new(move |swarm| {
+                let r = swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(topic, batch)
+                    .map(|_| ())
+                    .map_err(|e| format!("publish: {e}"));
+                let _ = done.send(r);
+            }))
+            .await
+            .map_err(|_| "node loop stopped".to_string())?;
+        let r = result.await.map_err(|_| "node loop stopped".to_string())?;
+        if r.is_err() {
+            // Not sent: the nonce is free again.
+            if let Ok(mut n) = self.next_nonce.lock() {
+                *n = nonce;
+            }
+        }
+        r
+    }
+}
+
+/// Build the gateway service of a node from its configuration (`None` when the node has
+/// no `gateway` section).
+pub fn from_config(
+    cfg: &crate::config::NodeConfig,
+    sink: std::sync::Arc<dyn GatewaySink>,
+) -> Result<Option<std::sync::Arc<GatewayService>>, crate::error::NodeError> {
+    let Some(g) = &cfg.gateway else {
+        return Ok(None);
+    };
+    let bad = |reason: String| crate::error::NodeError::Config {
+        path: cfg.data_dir.clone(),
+        reason: format!("gateway: {reason}"),
+    };
+    let mut streams = Vec::with_capacity(g.streams.len());
+    for s in &g.streams {
+        streams.push(s.to_config().map_err(bad)?);
+    }
+    let service = GatewayService::open(&cfg.data_dir, streams, sink)?;
+    #[cfg(feature = "pre")]
+    if let Some(f) = &g.owner_master_file {
+        let master = load_master(&cfg.data_dir.join(f))?;
+        let key = crate::config::load_key(&cfg.key_file)?;
+        let mut inner = service.inner.try_lock().map_err(|_| bad("busy".into()))?;
+        let owned: Vec<StreamId> = inner.gateway.streams().map(|s| s.stream).collect();
+        for stream in owned {
+            let owner = cpchain_storage::sharing::Owner::new(
+                key.clone(),
+                master.clone(),
+                stream,
+                cpchain_storage::sharing::OwnerConfig {
+                    chain_id: cfg.chain_id,
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| bad(format!("owner: {e}")))?;
+            inner.gateway.set_owner(owner);
+        }
+        drop(inner);
+    }
+    #[cfg(not(feature = "pre"))]
+    if g.owner_master_file.is_some() {
+        return Err(bad(
+            "owner_master_file needs a node built with feature `pre`".into(),
+        ));
+    }
+    Ok(Some(std::sync::Arc::new(service)))
+}
+
+/// Read an owner's master secret (64 hex digits) from `path`.
+pub fn load_master(
+    path: &std::path::Path,
+) -> Result<cpchain_storage::MasterSecret, crate::error::NodeError> {
+    use crate::error::NodeError;
+    let text =
+        zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| NodeError::io(path, e))?);
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text.trim(), &mut *bytes)
+        .map_err(|_| NodeError::Key(path.to_path_buf()))?;
+    Ok(cpchain_storage::MasterSecret::from_bytes(*bytes))
+}

@@ -176,10 +176,10 @@ pub mod ingest;
 pub mod ledger;
 pub mod network;
 pub mod node;
-pub mod services;
 #[cfg(feature = "pre")]
 pub mod proxy;
 pub mod proxy_role;
+pub mod services;
 pub mod status;
 pub mod storage_node;
 pub mod store;

@@ -315,7 +315,9 @@ impl request_response::Codec for SyncCodec {
 #[derive(Debug, Clone, Default)]
 pub struct BytesCodec;
 
-pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+) -> io::Result<Vec<u8>> {
     read_frame_bounded(io, MAX_MESSAGE_BYTES).await
 }
 
