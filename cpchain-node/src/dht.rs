@@ -894,3 +894,246 @@ impl Service for DhtService {
         });
     }
 }
+
+/// A node without a chain that only uses the data layer (a buyer, a test driver, a
+/// gateway host that is not a chain node): its own swarm and loop on a spawned tokio task,
+/// bound to the CPChain address of `key` (so storage nodes can check it is a writer),
+/// dialling `peers` (multiaddrs ending in `/p2p/<peer id>`) and redialling them while
+/// disconnected. The task runs until the tokio runtime shuts down.
+pub fn spawn_client(
+    key: &cpchain_crypto::SecretKey,
+    chain_id: u64,
+    peers: &[String],
+) -> Result<StorageClient, crate::error::NodeError> {
+    use crate::error::NodeError;
+    use futures::StreamExt;
+    use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::Multiaddr;
+    let keypair = crate::binding::transport_keypair(key);
+    let me = keypair.public().to_peer_id();
+    let agent = crate::binding::agent_version(key, chain_id, &me);
+    let mut swarm = network::swarm(keypair, agent).map_err(NodeError::Network)?;
+    swarm
+        .listen_on(
+            "/ip4/127.0.0.1/tcp/0"
+                .parse::<Multiaddr>()
+                .map_err(|e| NodeError::Network(e.to_string()))?,
+        )
+        .map_err(|e| NodeError::Network(format!("listen: {e}")))?;
+    let dial = crate::node::parse_peers(peers)?;
+    let mut services = crate::services::Services::new();
+    let (svc, client) = service(
+        &mut swarm,
+        services.jobs(),
+        key.public_key().address(),
+        None,
+    );
+    services.add(Box::new(svc));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                ev = swarm.select_next_some() => match ev {
+                    SwarmEvent::Behaviour(Event::Identify(ev)) => {
+                        if let libp2p::identify::Event::Received { peer_id, info, .. } = *ev {
+                            match crate::binding::verify(&info.agent_version, chain_id, &peer_id) {
+                                Ok(address) => {
+                                    let p = BoundPeer { peer: peer_id, address, info };
+                                    services.on_bound(&mut swarm, &p);
+                                }
+                                Err(_) => { let _ = swarm.disconnect_peer_id(peer_id); }
+                            }
+                        }
+                    }
+                    SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                        services.on_gone(&mut swarm, &peer_id);
+                    }
+                    SwarmEvent::Behaviour(ev) => { let _ = services.on_event(&mut swarm, ev); }
+                    _ => {}
+                },
+                job = services.next_job() => job(&mut swarm),
+                _ = tick.tick() => {
+                    for (pid, addr) in &dial {
+                        if !swarm.is_connected(pid) {
+                            let opts = DialOpts::peer_id(*pid)
+                                .addresses(vec![addr.clone()])
+                                .condition(PeerCondition::DisconnectedAndNotDialing)
+                                .build();
+                            let _ = swarm.dial(opts);
+                        }
+                    }
+                    services.on_tick(&mut swarm, crate::node::now().0);
+                }
+            }
+        }
+    });
+    Ok(client)
+}
+
+/// Sealed sample blocks for tests and benches: `n` blocks of a fresh stream, each of
+/// `records` readings of `size` bytes, sharded with `params` (OS randomness for keys).
+pub fn sample_blocks(
+    n: usize,
+    records: usize,
+    size: usize,
+    params: cpchain_storage::ShardParams,
+) -> Vec<(KeyIndexRecord, Vec<Shard>)> {
+    use cpchain_core::{Duration as D, Timestamp};
+    use cpchain_storage::{MasterSecret, Schedule, StreamId, Writer, WriterOutput};
+    let mut rng = rand_core::OsRng;
+    let Ok(schedule) = Schedule::new(D::from_secs(1), D::from_mins(1), D::from_secs(10)) else {
+        return Vec::new();
+    };
+    let device = cpchain_crypto::SecretKey::random(&mut rng);
+    let mut seed = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rng, &mut seed);
+    let owner = MasterSecret::from_bytes(seed);
+    let stream = StreamId(seed);
+    let mut writer: Box<Writer<{ 64 * 1024 }>> =
+        Box::new(Writer::new(stream, schedule, device, owner, &mut rng));
+    let mut out = Vec::new();
+    let reading = vec![0x42u8; size];
+    let mut t = 1_000u64;
+    while out.len() < n {
+        for i in 0..records {
+            let _ = writer.append(Timestamp(t + i as u64), &reading);
+        }
+        t += 1_000;
+        writer.handle_timeout(Timestamp(t));
+        while let Some(o) = writer.poll_output() {
+            if let WriterOutput::Block(b) = o {
+                if let Ok(x) = shard_block(&b.to_vec_block(), params) {
+                    out.push(x);
+                }
+            }
+        }
+    }
+    out.truncate(n);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpchain_storage::ShardParams;
+    use libp2p::kad::KBucketKey;
+
+    fn peers(n: usize) -> Vec<PeerId> {
+        (0..n)
+            .map(|_| {
+                libp2p::identity::Keypair::generate_ed25519()
+                    .public()
+                    .to_peer_id()
+            })
+            .collect()
+    }
+
+    /// The decision of the module docs: the SDK's key-space points are libp2p's.
+    #[test]
+    fn sdk_kad_keys_are_libp2p_kbucket_keys() {
+        let blocks = sample_blocks(1, 5, 50, ShardParams::new(2, 2).expect("params"));
+        let (record, _) = &blocks[0];
+        let nodes = peers(12);
+        for p in &nodes {
+            assert_eq!(KBucketKey::from(*p).hashed_bytes(), peer_kad_key(p).0);
+        }
+        for id in &record.shards {
+            let k = KBucketKey::new(id.0.as_bytes().to_vec());
+            assert_eq!(k.hashed_bytes(), id.kad_key().0);
+            // Same order by distance: libp2p's U256 distance against the SDK's.
+            let mut by_libp2p = nodes.clone();
+            by_libp2p.sort_by_key(|p| KBucketKey::from(*p).distance(&k));
+            assert_eq!(by_libp2p, closest_to(&id.kad_key(), &nodes));
+        }
+        let rk = KBucketKey::new(record.block.0.as_bytes().to_vec());
+        assert_eq!(rk.hashed_bytes(), record.dht_key().0);
+    }
+
+    /// Shard 0 lands on the DHT's closest live node; later shards on the closest node that
+    /// holds no earlier shard of the block (never two on one node).
+    #[test]
+    fn placement_is_kademlia_closeness_made_disjoint() {
+        let nodes = peers(6);
+        for (record, _) in sample_blocks(5, 5, 50, ShardParams::new(2, 2).expect("params")) {
+            let placed = placement(&record, &nodes).expect("6 nodes for 4 shards");
+            assert_eq!(placed.len(), 4);
+            let mut used = HashSet::new();
+            for (pos, node) in &placed {
+                let key = record.shards[usize::from(*pos)].kad_key();
+                let nearest_free = closest_to(&key, &nodes)
+                    .into_iter()
+                    .find(|p| !used.contains(p))
+                    .expect("free node");
+                assert_eq!(*node, nearest_free);
+                assert!(used.insert(*node), "two shards on one node");
+                if *pos == 0 {
+                    assert_eq!(*node, closest_to(&key, &nodes)[0]);
+                }
+            }
+            assert_eq!(
+                placement(&record, &nodes[..3]),
+                Err(DhtError::NotEnoughNodes { needed: 4, have: 3 })
+            );
+        }
+    }
+
+    #[test]
+    fn shard_messages_round_trip_and_garbage_is_refused() {
+        let blocks = sample_blocks(1, 5, 50, ShardParams::new(2, 2).expect("params"));
+        let (record, shards) = &blocks[0];
+        let req = ShardRequest::Put {
+            record: record.clone(),
+            shard: Some(shards[0].clone()),
+        };
+        let bytes = encoding::encode_to_vec(&req).expect("encodes");
+        assert_eq!(encoding::decode::<ShardRequest>(&bytes), Ok(req));
+        let res = ShardResponse::Refused(Refusal::QuotaFull);
+        let bytes = encoding::encode_to_vec(&res).expect("encodes");
+        assert_eq!(encoding::decode::<ShardResponse>(&bytes), Ok(res));
+        assert!(
+            encoding::decode::<ShardRequest>(&bytes).is_err(),
+            "wrong tag"
+        );
+        assert!(encoding::decode::<ShardResponse>(&[1, 2, 3, 4, 5]).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_non_storage_node_refuses_and_a_stranger_cannot_put() {
+        let blocks = sample_blocks(1, 5, 50, ShardParams::new(2, 2).expect("params"));
+        let (record, shards) = &blocks[0];
+        let put = ShardRequest::Put {
+            record: record.clone(),
+            shard: Some(shards[0].clone()),
+        };
+        assert_eq!(
+            serve(None, Some(&Address([1; 20])), false, put.clone()),
+            ShardResponse::Refused(Refusal::NotStorage)
+        );
+        let dir = std::env::temp_dir().join(format!("cpchain-dht-serve-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = ShardStore::open(&dir.join("s.redb"), u64::MAX, u64::MAX).expect("open");
+        assert_eq!(
+            serve(Some(&store), None, false, put.clone()),
+            ShardResponse::Refused(Refusal::NotAuthorised)
+        );
+        assert_eq!(store.counts().expect("counts"), (0, 0));
+        assert_eq!(
+            serve(Some(&store), Some(&Address([1; 20])), false, put),
+            ShardResponse::Stored
+        );
+        let get = ShardRequest::GetShard {
+            block: record.block,
+            position: 0,
+        };
+        assert_eq!(
+            serve(Some(&store), None, false, get.clone()),
+            ShardResponse::Shard(shards[0].clone())
+        );
+        match serve(Some(&store), None, true, get) {
+            ShardResponse::Shard(s) => assert!(check_shard(record, &s).is_err(), "tampered"),
+            other => panic!("{other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
