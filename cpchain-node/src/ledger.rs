@@ -1175,3 +1175,659 @@ pub fn admit(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tx::{check_one, Account, ChainView, Overlay, Transaction, TxBody, TxError};
+    use cpchain_core::{ChainSpec, Height};
+    use cpchain_crypto::SecretKey;
+    use cpchain_storage::market::Listing;
+
+    fn key(b: u8) -> SecretKey {
+        SecretKey::from_bytes(&[b; 32]).expect("valid scalar")
+    }
+
+    const STREAM: StreamId = StreamId([0x44; 32]);
+    const PRICE: u128 = 1_000;
+
+    /// A chain in memory: the committed ledger table and accounts; each `block` applies
+    /// its transactions one by one (recording each result), runs the timeouts and commits.
+    struct Chain {
+        spec: ChainSpec,
+        table: BTreeMap<Vec<u8>, Vec<u8>>,
+        accounts: BTreeMap<Address, Account>,
+        nonces: BTreeMap<Address, u64>,
+        activity: BTreeMap<Address, DataActivity>,
+    }
+
+    impl Chain {
+        fn new(funded: &[Address]) -> Chain {
+            let mut spec = ChainSpec::devnet();
+            spec.free_tx_per_day = 1_000_000;
+            let accounts = funded
+                .iter()
+                .map(|a| {
+                    (
+                        *a,
+                        Account {
+                            balance: 1_000_000,
+                            ..Account::default()
+                        },
+                    )
+                })
+                .collect();
+            Chain {
+                spec,
+                table: BTreeMap::new(),
+                accounts,
+                nonces: BTreeMap::new(),
+                activity: BTreeMap::new(),
+            }
+        }
+
+        fn tx(&mut self, k: &SecretKey, kind: TxKind) -> Vec<u8> {
+            let me = k.public_key().address();
+            let n = self.nonces.entry(me).or_insert(0);
+            let nonce = *n;
+            *n += 1;
+            Transaction::sign(
+                k,
+                TxBody {
+                    chain_id: self.spec.chain_id,
+                    nonce,
+                    kind,
+                },
+            )
+            .to_bytes()
+        }
+
+        fn balance(&self, a: &Address) -> u128 {
+            self.accounts.get(a).map_or(0, |x| x.balance)
+        }
+
+        /// Apply `txs` at block time `t`; one result per transaction (a refused one gives
+        /// its nonce back, as if it had never been sent).
+        fn block(&mut self, t: u64, txs: Vec<Vec<u8>>) -> Vec<Result<(), TxError>> {
+            let accounts = self.accounts.clone();
+            let load = move |a: &Address| accounts.get(a).copied().unwrap_or_default();
+            let mut o = Overlay::default();
+            let none = |_: Height| None;
+            let chain = ChainView {
+                height: Height(1),
+                canonical: &none,
+                ledger: &self.table,
+            };
+            let mut out = Vec::new();
+            for b in txs {
+                let c = check_one(&b, self.spec.chain_id).expect("valid envelope");
+                let r = o.apply_in(
+                    &self.spec,
+                    &c,
+                    Timestamp(t),
+                    Address([0; 20]),
+                    &load,
+                    &chain,
+                );
+                if r.is_err() {
+                    *self.nonces.entry(c.sender).or_insert(1) -= 1;
+                }
+                out.push(r);
+            }
+            let payouts = o
+                .ledger
+                .end_block(&self.table, Timestamp(t))
+                .expect("timeouts");
+            o.credit(&payouts, &load);
+            for (k, v) in o.ledger.writes {
+                match v {
+                    Some(v) => self.table.insert(k, v),
+                    None => self.table.remove(&k),
+                };
+            }
+            for (a, act) in o.ledger.activity {
+                self.activity.entry(a).or_default().add(&act);
+            }
+            self.accounts.extend(o.accounts);
+            out
+        }
+
+        fn one(&mut self, t: u64, tx: Vec<u8>) -> Result<(), &'static str> {
+            self.block(t, vec![tx])
+                .pop()
+                .expect("one result")
+                .map_err(|e| e.code())
+        }
+
+        fn order(&self, id: &OrderId) -> OrderRecord {
+            DataLedger::new(&self.table)
+                .order(id)
+                .expect("read")
+                .expect("order on chain")
+        }
+    }
+
+    fn listing(seller: &SecretKey, chain_id: u64) -> SignedListing {
+        Listing {
+            chain_id,
+            seller: seller.public_key().address(),
+            title: heapless::String::try_from("greenhouse 7").expect("fits"),
+            labels: heapless::Vec::new(),
+            description: heapless::String::new(),
+            price: PRICE,
+            stream: STREAM,
+            first_interval: 0,
+            last_interval: 9,
+            created_at: Timestamp(0),
+        }
+        .sign(seller)
+        .expect("signs")
+    }
+
+    fn order_tx(l: &SignedListing, first: u64, last: u64) -> TxKind {
+        TxKind::Order(OrderTx {
+            listing: l.body.id().expect("id"),
+            first_interval: first,
+            last_interval: last,
+            grantee: grantee_key(),
+            deliver_within_ms: 10_000,
+            confirm_within_ms: 5_000,
+        })
+    }
+
+    #[cfg(feature = "pre")]
+    fn grantee_key() -> [u8; 33] {
+        cpchain_crypto::pre::PreSecretKey::from_seed(&[0x33; 32])
+            .expect("key")
+            .public_key()
+            .to_compressed()
+    }
+
+    #[cfg(not(feature = "pre"))]
+    fn grantee_key() -> [u8; 33] {
+        [2; 33]
+    }
+
+    /// Owner (2) with device (1) registered for STREAM and a listing of intervals 0..=9.
+    fn market() -> (Chain, SecretKey, SecretKey, SignedListing) {
+        let (device, owner, buyer) = (key(1), key(2), key(3));
+        let mut c = Chain::new(&[owner.public_key().address(), buyer.public_key().address()]);
+        let reg = c.tx(
+            &owner,
+            TxKind::RegisterStream {
+                stream: STREAM,
+                device: device.public_key(),
+            },
+        );
+        assert_eq!(c.one(1_000, reg), Ok(()));
+        let l = listing(&owner, c.spec.chain_id);
+        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        assert_eq!(c.one(1_000, tx), Ok(()));
+        (c, owner, buyer, l)
+    }
+
+    fn anchor(index: u64, through: u64, k: &SecretKey) -> TxKind {
+        TxKind::Anchor(Anchor::sign(
+            STREAM,
+            index,
+            BlockId(Hash([index as u8; 32])),
+            Timestamp(through),
+            k,
+        ))
+    }
+
+    #[test]
+    fn anchors_need_a_registered_stream_its_device_and_must_extend_the_head() {
+        let (device, owner, other) = (key(1), key(2), key(3));
+        let mut c = Chain::new(&[owner.public_key().address(), other.public_key().address()]);
+        let early = c.tx(&other, anchor(0, 10, &device));
+        assert_eq!(c.one(1, early), Err("unknown_stream"));
+        let reg = |c: &mut Chain, k: &SecretKey| {
+            c.tx(
+                k,
+                TxKind::RegisterStream {
+                    stream: STREAM,
+                    device: device.public_key(),
+                },
+            )
+        };
+        let r = reg(&mut c, &owner);
+        assert_eq!(c.one(2, r), Ok(()));
+        let r = reg(&mut c, &other);
+        assert_eq!(c.one(3, r), Err("stream_taken"));
+        let forged = c.tx(&other, anchor(0, 10, &other));
+        assert_eq!(c.one(4, forged), Err("bad_anchor"));
+        // Anyone may submit the device's anchor (a gateway's host pays the fee).
+        let a = c.tx(&other, anchor(4, 10, &device));
+        assert_eq!(c.one(5, a), Ok(()));
+        let again = c.tx(&other, anchor(4, 10, &device));
+        assert_eq!(c.one(6, again), Err("stale_anchor"), "same index: no fork");
+        let lower = c.tx(&other, anchor(3, 20, &device));
+        assert_eq!(c.one(7, lower), Err("stale_anchor"));
+        let backdated = c.tx(&other, anchor(9, 5, &device));
+        assert_eq!(c.one(8, backdated), Err("stale_anchor"));
+        let next = c.tx(&other, anchor(9, 20, &device));
+        assert_eq!(c.one(9, next), Ok(()));
+        let ledger = DataLedger::new(&c.table);
+        let s = ledger.stream(&STREAM).expect("read").expect("stream");
+        assert_eq!(s.owner, owner.public_key().address());
+        assert_eq!(
+            s.head.map(|h| (h.last_index, h.through)),
+            Some((9, Timestamp(20)))
+        );
+        let anchors = ledger.anchors(&STREAM, 0).expect("read");
+        assert_eq!(
+            anchors
+                .iter()
+                .map(|a| a.anchor.last_index)
+                .collect::<Vec<_>>(),
+            vec![4, 9]
+        );
+        // Data contribution: blocks 0..=4, then 5..=9, to the owner (not the submitter).
+        assert_eq!(c.activity[&owner.public_key().address()].uploaded, 10);
+        assert!(!c.activity.contains_key(&other.public_key().address()));
+    }
+
+    #[test]
+    fn listings_are_verified_sent_by_their_seller_for_a_stream_it_owns() {
+        let (device, owner, other) = (key(1), key(2), key(3));
+        let mut c = Chain::new(&[owner.public_key().address(), other.public_key().address()]);
+        let l = listing(&owner, c.spec.chain_id);
+        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        assert_eq!(c.one(1, tx), Err("unknown_stream"));
+        let reg = c.tx(
+            &owner,
+            TxKind::RegisterStream {
+                stream: STREAM,
+                device: device.public_key(),
+            },
+        );
+        assert_eq!(c.one(2, reg), Ok(()));
+        let tx = c.tx(&other, TxKind::Listing(l.clone()));
+        assert_eq!(c.one(3, tx), Err("not_seller"));
+        let theirs = listing(&other, c.spec.chain_id);
+        let tx = c.tx(&other, TxKind::Listing(theirs));
+        assert_eq!(c.one(4, tx), Err("not_owner"));
+        let foreign = listing(&owner, c.spec.chain_id + 1);
+        let tx = c.tx(&owner, TxKind::Listing(foreign));
+        assert_eq!(c.one(5, tx), Err("bad_listing"));
+        let mut tampered = l.clone();
+        tampered.body.price += 1;
+        let tx = c.tx(&owner, TxKind::Listing(tampered));
+        assert_eq!(c.one(6, tx), Err("bad_listing"));
+        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        assert_eq!(c.one(7, tx), Ok(()));
+        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        assert_eq!(c.one(8, tx), Err("duplicate_listing"));
+        let page = DataLedger::new(&c.table).listings(None).expect("read");
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].0, l.body.id().expect("id"));
+    }
+
+    #[test]
+    fn orders_lock_the_price_and_are_refunded_when_not_delivered_in_time() {
+        let (mut c, owner, buyer, l) = market();
+        let me = buyer.public_key().address();
+        let before = c.balance(&me);
+        let unknown = TxKind::Order(OrderTx {
+            listing: ListingId(Hash([9; 32])),
+            ..match order_tx(&l, 0, 0) {
+                TxKind::Order(o) => o,
+                _ => unreachable!(),
+            }
+        });
+        let tx = c.tx(&buyer, unknown);
+        assert_eq!(c.one(2_000, tx), Err("unknown_listing"));
+        let tx = c.tx(&owner, order_tx(&l, 0, 0));
+        assert_eq!(c.one(2_000, tx), Err("own_listing"));
+        for (first, last) in [(3, 2), (5, 10), (0, 16)] {
+            let tx = c.tx(&buyer, order_tx(&l, first, last));
+            assert_eq!(c.one(2_000, tx), Err("bad_range"), "{first}..={last}");
+        }
+        let mut zero = match order_tx(&l, 0, 0) {
+            TxKind::Order(o) => o,
+            _ => unreachable!(),
+        };
+        zero.deliver_within_ms = 0;
+        let tx = c.tx(&buyer, TxKind::Order(zero));
+        assert_eq!(c.one(2_000, tx), Err("bad_window"));
+        let id = order_id(&me, c.nonces.get(&me).copied().unwrap_or(0));
+        let tx = c.tx(&buyer, order_tx(&l, 2, 4));
+        assert_eq!(c.one(2_000, tx), Ok(()));
+        assert_eq!(c.balance(&me), before - 3 * PRICE, "three intervals locked");
+        let o = c.order(&id);
+        assert_eq!((o.state, o.price), (OrderState::Placed, 3 * PRICE));
+        assert_eq!(o.delivery_deadline, Timestamp(12_000));
+        // Confirming or disputing before delivery, or by someone else.
+        let tx = c.tx(&buyer, TxKind::Confirm { order: id });
+        assert_eq!(c.one(3_000, tx), Err("not_delivered"));
+        let tx = c.tx(&owner, TxKind::Confirm { order: id });
+        assert_eq!(c.one(3_000, tx), Err("not_buyer"));
+        let tx = c.tx(&buyer, TxKind::Dispute { order: id });
+        assert_eq!(c.one(3_000, tx), Err("not_delivered"));
+        // A block just before the deadline changes nothing; the first at it refunds.
+        c.block(11_999, vec![]);
+        assert_eq!(c.order(&id).state, OrderState::Placed);
+        c.block(12_000, vec![]);
+        assert_eq!(
+            c.order(&id).state,
+            OrderState::Refunded {
+                at: Timestamp(12_000)
+            }
+        );
+        assert_eq!(c.balance(&me), before);
+        let tx = c.tx(&buyer, TxKind::Confirm { order: id });
+        assert_eq!(c.one(13_000, tx), Err("order_closed"));
+        // The deadline entry is gone: nothing is refunded twice.
+        c.block(20_000, vec![]);
+        assert_eq!(c.balance(&me), before);
+        let tx = c.tx(
+            &buyer,
+            TxKind::Confirm {
+                order: OrderId(Hash([7; 32])),
+            },
+        );
+        assert_eq!(c.one(20_000, tx), Err("unknown_order"));
+    }
+
+    #[test]
+    fn an_order_costing_more_than_the_balance_is_refused() {
+        let (mut c, _owner, buyer, l) = market();
+        let me = buyer.public_key().address();
+        c.accounts.insert(
+            me,
+            Account {
+                balance: 2 * PRICE,
+                ..Account::default()
+            },
+        );
+        let tx = c.tx(&buyer, order_tx(&l, 0, 2));
+        assert_eq!(c.one(2_000, tx), Err("insufficient_funds"));
+        assert_eq!(c.balance(&me), 2 * PRICE);
+    }
+
+    #[cfg(not(feature = "pre"))]
+    #[test]
+    fn grants_and_revocations_are_unsupported_without_pre() {
+        let (mut c, owner, _buyer, _l) = market();
+        let tx = c.tx(
+            &owner,
+            TxKind::Grant {
+                record: vec![1, 2, 3],
+            },
+        );
+        assert_eq!(c.one(2_000, tx), Err("unsupported"));
+        let tx = c.tx(
+            &owner,
+            TxKind::Revoke {
+                record: vec![1, 2, 3],
+            },
+        );
+        assert_eq!(c.one(2_000, tx), Err("unsupported"));
+    }
+
+    #[cfg(feature = "pre")]
+    mod pre {
+        use super::*;
+        use cpchain_crypto::pre::PreSecretKey;
+        use cpchain_storage::sharing::{Grant, Revoke};
+
+        fn pk(seed: u8) -> cpchain_crypto::pre::PrePublicKey {
+            PreSecretKey::from_seed(&[seed; 32])
+                .expect("key")
+                .public_key()
+        }
+
+        /// A signed grant of `first..=last` of STREAM to the test grantee, by `owner`.
+        pub(super) fn grant(
+            owner: &SecretKey,
+            chain_id: u64,
+            first: u64,
+            last: u64,
+            salt: u8,
+        ) -> (Hash, Vec<u8>) {
+            let g = Grant {
+                chain_id,
+                owner: owner.public_key().address(),
+                stream: STREAM,
+                first_interval: first,
+                last_interval: last,
+                grantee: PrePublicKey::from_compressed(&grantee_key()).expect("key"),
+                threshold: 2,
+                proxies: [7u8, 8, 9].iter().map(|b| Address([*b; 20])).collect(),
+                kfrag_signer: pk(0x51),
+                delegating_keys: (first..=last).map(|i| pk(0x60 + i as u8)).collect(),
+                issued_at: Timestamp(0),
+                expires_at: Timestamp(1_000_000),
+                salt: [salt; 16],
+            };
+            let (id, signed) = g.sign(owner).expect("signs");
+            (id.0, encoding::encode_to_vec(&signed).expect("encodes"))
+        }
+        use cpchain_crypto::pre::PrePublicKey;
+
+        /// Market + an order of 2..=4 placed at 2,000 and the owner's grant for it on chain.
+        fn delivered() -> (Chain, SecretKey, SecretKey, OrderId, Hash) {
+            let (mut c, owner, buyer, l) = market();
+            let me = buyer.public_key().address();
+            let id = order_id(&me, 0);
+            let tx = c.tx(&buyer, order_tx(&l, 2, 4));
+            assert_eq!(c.one(2_000, tx), Ok(()));
+            let (gid, g) = grant(&owner, c.spec.chain_id, 2, 4, 1);
+            let tx = c.tx(&owner, TxKind::Grant { record: g });
+            assert_eq!(c.one(2_000, tx), Ok(()));
+            let tx = c.tx(
+                &owner,
+                TxKind::Deliver {
+                    order: id,
+                    grant: gid,
+                },
+            );
+            assert_eq!(c.one(3_000, tx), Ok(()));
+            (c, owner, buyer, id, gid)
+        }
+
+        #[test]
+        fn grants_are_checked_stored_by_id_and_revoked_only_by_their_owner() {
+            let (mut c, owner, buyer, _l) = market();
+            let (gid, g) = grant(&owner, c.spec.chain_id, 0, 1, 1);
+            let tx = c.tx(&buyer, TxKind::Grant { record: g.clone() });
+            assert_eq!(c.one(2_000, tx), Err("not_owner"));
+            let mut bad = g.clone();
+            if let Some(b) = bad.get_mut(40) {
+                *b ^= 1;
+            }
+            let tx = c.tx(&owner, TxKind::Grant { record: bad });
+            assert_eq!(c.one(2_000, tx), Err("bad_record"));
+            let tx = c.tx(
+                &owner,
+                TxKind::Grant {
+                    record: vec![0; MAX_GRANT_BYTES + 1],
+                },
+            );
+            assert_eq!(c.one(2_000, tx), Err("too_large"));
+            let tx = c.tx(&owner, TxKind::Grant { record: g.clone() });
+            assert_eq!(c.one(2_000, tx), Ok(()));
+            let tx = c.tx(&owner, TxKind::Grant { record: g.clone() });
+            assert_eq!(c.one(2_000, tx), Err("duplicate_grant"));
+            let rec = DataLedger::new(&c.table)
+                .grant(&gid)
+                .expect("read")
+                .expect("grant");
+            assert_eq!(rec.bytes, g);
+            assert!(rec.is_live(Timestamp(2_000)) && !rec.is_live(Timestamp(1_000_000)));
+            let chain_id = c.spec.chain_id;
+            let revoke = |k: &SecretKey, grant: Hash| {
+                let r = Revoke {
+                    chain_id,
+                    owner: k.public_key().address(),
+                    grant: cpchain_storage::sharing::GrantId(grant),
+                    until: Timestamp(1_000_000),
+                    at: Timestamp(2_500),
+                }
+                .sign(k)
+                .expect("signs");
+                encoding::encode_to_vec(&r).expect("encodes")
+            };
+            let theirs = revoke(&buyer, gid);
+            let tx = c.tx(&buyer, TxKind::Revoke { record: theirs });
+            assert_eq!(c.one(2_500, tx), Err("not_owner"));
+            let unknown = revoke(&owner, Hash([5; 32]));
+            let tx = c.tx(&owner, TxKind::Revoke { record: unknown });
+            assert_eq!(c.one(2_500, tx), Err("unknown_grant"));
+            let mine = revoke(&owner, gid);
+            let tx = c.tx(
+                &owner,
+                TxKind::Revoke {
+                    record: mine.clone(),
+                },
+            );
+            assert_eq!(c.one(2_500, tx), Ok(()));
+            let tx = c.tx(&owner, TxKind::Revoke { record: mine });
+            assert_eq!(c.one(2_600, tx), Err("already_revoked"));
+            let rec = DataLedger::new(&c.table)
+                .grant(&gid)
+                .expect("read")
+                .expect("grant");
+            assert_eq!(rec.revoked_at, Some(Timestamp(2_500)));
+            assert!(!rec.is_live(Timestamp(2_600)));
+        }
+
+        #[test]
+        fn confirmation_pays_the_owner_once_and_only_the_buyer_may_confirm() {
+            let (mut c, owner, buyer, id, gid) = delivered();
+            let seller = owner.public_key().address();
+            let paid_before = c.balance(&seller);
+            assert!(
+                matches!(c.order(&id).state, OrderState::Delivered { grant, .. } if grant == gid)
+            );
+            let tx = c.tx(&owner, TxKind::Confirm { order: id });
+            assert_eq!(c.one(4_000, tx), Err("not_buyer"));
+            let tx = c.tx(&buyer, TxKind::Confirm { order: id });
+            assert_eq!(c.one(4_000, tx), Ok(()));
+            assert_eq!(c.balance(&seller), paid_before + 3 * PRICE);
+            let tx = c.tx(&buyer, TxKind::Confirm { order: id });
+            assert_eq!(c.one(4_100, tx), Err("already_confirmed"));
+            let tx = c.tx(&buyer, TxKind::Dispute { order: id });
+            assert_eq!(c.one(4_100, tx), Err("already_confirmed"));
+            // No release at the old confirm deadline: paid once.
+            c.block(100_000, vec![]);
+            assert_eq!(c.balance(&seller), paid_before + 3 * PRICE);
+            // RPT: one sale for the seller, one released delivery for each proxy.
+            assert_eq!(c.activity[&seller].bought, 1);
+            assert_eq!(c.activity[&Address([7; 20])].proxy_confirmed, 1);
+        }
+
+        #[test]
+        fn an_unconfirmed_delivery_is_released_at_its_deadline_and_a_dispute_refunds() {
+            let (mut c, owner, buyer, id, _gid) = delivered();
+            let seller = owner.public_key().address();
+            let before = c.balance(&seller);
+            // Delivered at 3,000 with 5,000 ms to confirm.
+            c.block(7_999, vec![]);
+            assert!(matches!(c.order(&id).state, OrderState::Delivered { .. }));
+            c.block(8_000, vec![]);
+            assert!(matches!(c.order(&id).state, OrderState::Released { .. }));
+            assert_eq!(c.balance(&seller), before + 3 * PRICE);
+            let tx = c.tx(&buyer, TxKind::Dispute { order: id });
+            assert_eq!(c.one(9_000, tx), Err("order_closed"));
+
+            let (mut c, _owner, buyer, id, _gid) = delivered();
+            let me = buyer.public_key().address();
+            let before = c.balance(&me);
+            let tx = c.tx(&buyer, TxKind::Dispute { order: id });
+            assert_eq!(c.one(4_000, tx), Ok(()));
+            assert_eq!(c.balance(&me), before + 3 * PRICE);
+            assert_eq!(c.activity[&Address([8; 20])].proxy_disputed, 1);
+            c.block(100_000, vec![]);
+            assert!(matches!(c.order(&id).state, OrderState::Disputed { .. }));
+            assert_eq!(
+                c.balance(&me),
+                before + 3 * PRICE,
+                "no release after a dispute"
+            );
+        }
+
+        #[test]
+        fn a_delivery_must_be_the_sellers_matching_live_grant_in_time() {
+            let (mut c, owner, buyer, l) = market();
+            let me = buyer.public_key().address();
+            let id = order_id(&me, 0);
+            let tx = c.tx(&buyer, order_tx(&l, 2, 4));
+            assert_eq!(c.one(2_000, tx), Ok(()));
+            let (wrong, g) = grant(&owner, c.spec.chain_id, 2, 3, 2);
+            let tx = c.tx(&owner, TxKind::Grant { record: g });
+            assert_eq!(c.one(2_000, tx), Ok(()));
+            let tx = c.tx(
+                &owner,
+                TxKind::Deliver {
+                    order: id,
+                    grant: wrong,
+                },
+            );
+            assert_eq!(c.one(2_500, tx), Err("grant_mismatch"), "other intervals");
+            let tx = c.tx(
+                &owner,
+                TxKind::Deliver {
+                    order: id,
+                    grant: Hash([1; 32]),
+                },
+            );
+            assert_eq!(c.one(2_500, tx), Err("unknown_grant"));
+            let (gid, g) = grant(&owner, c.spec.chain_id, 2, 4, 3);
+            let tx = c.tx(&owner, TxKind::Grant { record: g });
+            assert_eq!(c.one(2_500, tx), Ok(()));
+            let tx = c.tx(
+                &buyer,
+                TxKind::Deliver {
+                    order: id,
+                    grant: gid,
+                },
+            );
+            assert_eq!(c.one(2_600, tx), Err("not_owner"));
+            let tx = c.tx(
+                &owner,
+                TxKind::Deliver {
+                    order: id,
+                    grant: gid,
+                },
+            );
+            assert_eq!(c.one(11_999, tx), Ok(()));
+            let tx = c.tx(
+                &owner,
+                TxKind::Deliver {
+                    order: id,
+                    grant: gid,
+                },
+            );
+            assert_eq!(c.one(11_999, tx), Err("already_delivered"));
+            // The delivery moved the deadline: no refund at the old one.
+            c.block(12_000, vec![]);
+            assert!(matches!(c.order(&id).state, OrderState::Delivered { .. }));
+            // A second order, delivered in the block that reaches its deadline: late.
+            let late = order_id(&me, 1);
+            let tx = c.tx(&buyer, order_tx(&l, 5, 5));
+            assert_eq!(c.one(20_000, tx), Ok(()));
+            let (gid, g) = grant(&owner, c.spec.chain_id, 5, 5, 4);
+            let tx = c.tx(&owner, TxKind::Grant { record: g });
+            assert_eq!(c.one(20_000, tx), Ok(()));
+            let tx = c.tx(
+                &owner,
+                TxKind::Deliver {
+                    order: late,
+                    grant: gid,
+                },
+            );
+            assert_eq!(c.one(30_000, tx), Err("delivery_late"));
+            assert!(matches!(c.order(&late).state, OrderState::Refunded { .. }));
+            let tx = c.tx(
+                &owner,
+                TxKind::Deliver {
+                    order: late,
+                    grant: gid,
+                },
+            );
+            assert_eq!(c.one(30_001, tx), Err("order_closed"));
+        }
+    }
+}
