@@ -60,6 +60,10 @@ pub struct NodeConfig {
     /// (see `crate::proxy`). A node built without `pre` refuses to start with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyRoleConfig>,
+    /// This node is a storage node of the data layer (issue 15): it keeps shards and
+    /// key-index records within these bounds (see [`crate::dht`]). None: not a storage node.
+    #[serde(default)]
+    pub storage: Option<StorageConfig>,
 }
 
 /// The `proxy` section of a node's configuration: the bounds of what a proxy keeps for
@@ -90,6 +94,30 @@ fn default_proxy_grants() -> usize {
 
 fn default_proxy_bytes() -> u64 {
     8 * 1024 * 1024
+}
+
+/// The storage role's settings (`"storage": {...}` in the configuration).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorageConfig {
+    /// Most bytes of shards and records kept (each charged its encoding plus
+    /// `dht::ENTRY_OVERHEAD`); beyond it a put is refused with `quota_full`.
+    pub quota_bytes: u64,
+    /// Most bytes kept on behalf of one writer address; beyond it `peer_quota_full`.
+    #[serde(default = "default_per_peer")]
+    pub per_peer_bytes: u64,
+    /// Addresses (`0x…`) allowed to store: the network's ingest nodes (gateways' hosts)
+    /// and its storage nodes (they re-replicate). A put from any other peer is refused
+    /// with `not_authorised` before anything is kept.
+    #[serde(default)]
+    pub writers: Vec<String>,
+    /// FAULT INJECTION, tests only: serve every shard with one byte flipped (a lying
+    /// storage node, which readers must detect and route around).
+    #[serde(default)]
+    pub tamper_shards: bool,
+}
+
+fn default_per_peer() -> u64 {
+    u64::MAX
 }
 
 fn default_catch_up() -> u64 {
@@ -215,6 +243,11 @@ impl NodeConfig {
     /// to, re-read twice a second (partitions in tests; operators banning a peer).
     pub fn blocked_peers_path(&self) -> PathBuf {
         self.data_dir.join("blocked_peers")
+    }
+
+    /// Path of the storage node's shard database (separate from the chain's).
+    pub fn shards_path(&self) -> PathBuf {
+        self.data_dir.join("shards.redb")
     }
 
     /// Path of the vote log.

@@ -122,6 +122,7 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
             catch_up_heights: 8,
             max_block_bytes: cpchain_consensus::lbft::MAX_BLOCK_BYTES,
             proxy: None,
+            storage: None,
         };
         cfg.save(path)?;
     }

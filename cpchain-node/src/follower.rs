@@ -62,11 +62,25 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         join_sent: None,
         campaign_sent: None,
     });
-    // Issue 15: the proxy role (serves /cpchain/cfrag/1 for grants live on the chain).
-    let mut proxy_role = crate::proxy_role::ProxyRole::start(&cfg, &store, &genesis)?;
     let mut swarm = network::swarm(keypair, agent).map_err(NodeError::Network)?;
     let (topic, tx_topic) =
         network::subscribe_topics(&mut swarm, cfg.chain_id).map_err(NodeError::Network)?;
+    // Data services (issue 15): events of non-core protocols go to these.
+    let mut services = crate::services::Services::new();
+    let (dht_service, _storage) = crate::dht::service(
+        &mut swarm,
+        services.jobs(),
+        address,
+        crate::dht::storage_role(&cfg)?,
+    );
+    services.add(Box::new(dht_service));
+    // The re-encryption proxy role (serves /cpchain/cfrag/1 for grants live on the chain).
+    #[cfg(feature = "pre")]
+    if let Some(role) = crate::proxy_role::ProxyRole::start(&cfg, store.clone(), &genesis)? {
+        services.add(Box::new(role));
+    }
+    #[cfg(not(feature = "pre"))]
+    crate::proxy_role::ProxyRole::start(&cfg, store.clone(), &genesis)?;
     let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", cfg.listen_port)
         .parse()
         .map_err(|e| NodeError::Network(format!("listen address: {e}")))?;
@@ -139,8 +153,14 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                 SwarmEvent::Behaviour(BehaviourEvent::Identify(ev)) => {
                     if let identify::Event::Received { peer_id, info, .. } = *ev {
                         match binding::verify(&info.agent_version, cfg.chain_id, &peer_id) {
-                            Ok(a) if set.contains(&a) => { bound.insert(peer_id, a); }
-                            _ => { let _ = swarm.disconnect_peer_id(peer_id); }
+                            Ok(a) => {
+                                // Validators serve block sync; every bound peer may speak
+                                // the data services' protocols.
+                                if set.contains(&a) { bound.insert(peer_id, a); }
+                                let peer = crate::services::BoundPeer { peer: peer_id, address: a, info };
+                                services.on_bound(&mut swarm, &peer);
+                            }
+                            Err(_) => { let _ = swarm.disconnect_peer_id(peer_id); }
                         }
                     }
                 }
@@ -165,16 +185,14 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                     }
                 }
                 SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { .. })) => in_flight = None,
-                SwarmEvent::Behaviour(BehaviourEvent::Cfrag(ev)) => {
-                    if let Some(role) = proxy_role.as_mut() {
-                        if let Err(e) = role.on_event(&mut swarm, &store, &genesis, ev) {
-                            break Err(e);
-                        }
-                    }
+                SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                    bound.remove(&peer_id);
+                    services.on_gone(&mut swarm, &peer_id);
                 }
-                SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => { bound.remove(&peer_id); }
+                SwarmEvent::Behaviour(ev) => { let _ = services.on_event(&mut swarm, ev); }
                 _ => {}
             },
+            job = services.next_job() => job(&mut swarm),
             Some(req) = api_rx.recv() => match req {
                 ApiRequest::Submit(items, reply) => match proposer.as_mut() {
                     Some(p) => {
@@ -219,6 +237,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                 if exit_with_parent && std::os::unix::process::parent_id() != parent {
                     break Ok(());
                 }
+                services.on_tick(&mut swarm, now().0);
                 if let Some(p) = proposer.as_mut() {
                     for bytes in p.campaign(&spec, &head_header, address, &store, &allocated, now()) {
                         let _ = p.mempool.admit(&bytes, cfg.chain_id, &|a: &cpchain_core::Address| load_account(&store, &allocated, a));
@@ -238,11 +257,6 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                     }
                 }
                 let head = store.head().ok().flatten().map(|v| v.block.header.height.0).unwrap_or(0);
-                if let Some(role) = proxy_role.as_mut() {
-                    if let Err(e) = role.on_block(&store, &genesis) {
-                        break Err(e);
-                    }
-                }
                 if in_flight.is_some_and(|t| t.elapsed() > SYNC_PATIENCE) {
                     tracing::debug!("block sync request unanswered; asking another peer");
                     in_flight = None;

@@ -165,6 +165,7 @@ pub mod api;
 pub mod binding;
 pub mod config;
 pub mod devnet;
+pub mod dht;
 pub mod dpor_state;
 pub mod error;
 pub mod follower;
@@ -175,7 +176,9 @@ pub mod node;
 #[cfg(feature = "pre")]
 pub mod proxy;
 pub mod proxy_role;
+pub mod services;
 pub mod status;
+pub mod storage_node;
 pub mod store;
 pub mod tx;
 pub mod validator;

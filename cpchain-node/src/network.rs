@@ -6,7 +6,9 @@
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{allow_block_list, gossipsub, identify, noise, tcp, yamux, StreamProtocol, Swarm};
+use libp2p::{
+    allow_block_list, gossipsub, identify, kad, noise, tcp, yamux, StreamProtocol, Swarm,
+};
 use std::io;
 use std::time::Duration;
 
@@ -31,11 +33,29 @@ pub enum Event {
     /// A cfrag protocol event (issue 15: a kfrag delivery or cfrag request to a proxy, or
     /// a proxy's reply).
     Cfrag(request_response::Event<CfragFrame, CfragFrame>),
+    /// A Kademlia event (routing table updates, query progress): storage nodes' DHT.
+    Kad(Box<kad::Event>),
+    /// A shard protocol event (`/cpchain/shard/1`): handled by [`crate::dht`].
+    Shard(request_response::Event<crate::dht::ShardRequest, crate::dht::ShardResponse>),
 }
 
 impl From<request_response::Event<CfragFrame, CfragFrame>> for Event {
     fn from(e: request_response::Event<CfragFrame, CfragFrame>) -> Self {
         Event::Cfrag(e)
+    }
+}
+
+impl From<kad::Event> for Event {
+    fn from(e: kad::Event) -> Self {
+        Event::Kad(Box::new(e))
+    }
+}
+
+impl From<request_response::Event<crate::dht::ShardRequest, crate::dht::ShardResponse>> for Event {
+    fn from(
+        e: request_response::Event<crate::dht::ShardRequest, crate::dht::ShardResponse>,
+    ) -> Self {
+        Event::Shard(e)
     }
 }
 
@@ -86,6 +106,13 @@ pub struct Behaviour {
     /// Re-encryption proxies' protocol (issue 15; served only by a node with a `proxy`
     /// configuration and the `pre` feature, see `crate::proxy`).
     pub cfrag: request_response::Behaviour<CfragCodec>,
+    /// Kademlia routing of the storage nodes (`/cpchain/kad/1`): server mode on storage
+    /// nodes only, so the routing table holds storage nodes and nothing else (see
+    /// [`crate::dht`]). Its record store is not used (inserts filtered): shards and
+    /// key-index records go over [`SHARD_PROTOCOL`] into the bounded redb store.
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// The shard protocol (`/cpchain/shard/1`): put shard + record, get shard, get record.
+    pub shard: request_response::Behaviour<crate::dht::ShardCodec>,
 }
 
 /// The request-response protocol of re-encryption proxies: kfrag deliveries and cfrag
@@ -168,6 +195,12 @@ pub fn cfrag_behaviour() -> request_response::Behaviour<CfragCodec> {
         request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
     )
 }
+
+/// The Kademlia protocol name of CPChain storage nodes (not the public IPFS DHT's).
+pub const KAD_PROTOCOL: &str = "/cpchain/kad/1";
+
+/// The shard request-response protocol.
+pub const SHARD_PROTOCOL: &str = "/cpchain/shard/1";
 
 /// The block sync protocol.
 pub const SYNC_PROTOCOL: &str = "/cpchain/sync/1";
@@ -282,7 +315,9 @@ impl request_response::Codec for SyncCodec {
 #[derive(Debug, Clone, Default)]
 pub struct BytesCodec;
 
-async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+) -> io::Result<Vec<u8>> {
     read_frame_bounded(io, MAX_MESSAGE_BYTES).await
 }
 
@@ -305,7 +340,7 @@ async fn read_frame_bounded<T: futures::AsyncRead + Unpin + Send>(
     Ok(buf)
 }
 
-async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
+pub(crate) async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
     io: &mut T,
     data: &[u8],
 ) -> io::Result<()> {
@@ -464,6 +499,21 @@ pub fn swarm(
                 [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
             );
+            let peer = key.public().to_peer_id();
+            let mut kcfg = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
+            kcfg.set_record_filtering(kad::StoreInserts::FilterBoth)
+                .set_query_timeout(Duration::from_secs(10))
+                .set_periodic_bootstrap_interval(Some(Duration::from_secs(30)));
+            let mut kad =
+                kad::Behaviour::with_config(peer, kad::store::MemoryStore::new(peer), kcfg);
+            // Client until the node says it is a storage node (`dht::serve`).
+            kad.set_mode(Some(kad::Mode::Client));
+            let shard = request_response::Behaviour::with_codec(
+                crate::dht::ShardCodec,
+                [(StreamProtocol::new(SHARD_PROTOCOL), ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(crate::dht::SHARD_REQUEST_TIMEOUT),
+            );
             Ok(Behaviour {
                 gossipsub,
                 direct,
@@ -471,6 +521,8 @@ pub fn swarm(
                 sync,
                 blocked: allow_block_list::Behaviour::default(),
                 cfrag: cfrag_behaviour(),
+                kad,
+                shard,
             })
         })
         .map_err(|e| format!("behaviour: {e}"))?;

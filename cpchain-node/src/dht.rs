@@ -1,0 +1,896 @@
+//! Storage nodes on a Kademlia DHT (issue 15 item 2): the shard protocol, placement over
+//! the live routing table, the Rust API of the data layer ([`StorageClient::put_block`],
+//! [`StorageClient::get_block`]) and the re-replication (repair) loop.
+//!
+//! # Roles
+//! A node with `"storage": {...}` in its configuration is a **storage node**: its
+//! Kademlia behaviour runs in server mode (`/cpchain/kad/1`), it keeps shards and
+//! key-index records in a [`ShardStore`] and it serves [`ShardRequest`]s. Every other node
+//! runs Kademlia in client mode, so routing tables hold storage nodes only, and can still
+//! put and get blocks through a [`StorageClient`] (the gateway's ingest and the buyer do).
+//!
+//! # The protocol (`/cpchain/shard/1`, request-response, postcard, tags 0x0a40/0x0a41)
+//! `Put { record, shard }` (a shard and its key-index record, or the record alone),
+//! `GetShard`, `GetRecord`, `Holds` (which positions of a block a node holds). Frames are
+//! bounded by [`crate::network::MAX_MESSAGE_BYTES`] before anything is allocated.
+//!
+//! # Placement and the DHT's closeness (decision)
+//! The live storage nodes are the peers in the Kademlia routing table that are connected
+//! and bound (identify with a valid CPChain binding, advertising `/cpchain/kad/1`), plus
+//! this node if it is a storage node. A peer's point in the key space is
+//! `KadKey::from_preimage(peer_id.to_bytes())`, which *is* libp2p's
+//! `kbucket::Key::from(peer_id)` (SHA-256 of the peer id bytes), and a shard's point is
+//! [`cpchain_storage::ShardId::kad_key`], which is libp2p's `kbucket::Key::new` of the
+//! shard id's 32 bytes: the SDK's XOR distance and the DHT's are the same function on the
+//! same points (test `sdk_kad_keys_are_libp2p_kbucket_keys`). Shards are then placed
+//! with the SDK's [`cpchain_storage::place_shards`] (r = 1): shard 0 on the live node
+//! closest to its key, as plain Kademlia would, and each later shard on the closest node
+//! that holds no earlier shard of the block. This differs from "each shard on its own
+//! closest node" on purpose (the SDK's refinement, see `cpchain_storage::placement`): two
+//! shards of one block never share a node, so losing any m nodes loses at most m shards.
+//! The record goes with every shard and also to the [`RECORD_REPLICAS`] live nodes
+//! closest to [`KeyIndexRecord::dht_key`], where a reader who knows only the block id
+//! finds it. The routing table is the local one (`get_closest_local_peers` order): on a
+//! network of a few dozen storage nodes every node knows every other; Kademlia's
+//! iterative lookup would matter only beyond one k-bucket's reach (not done here).
+//!
+//! # Authentication before keeping (decision)
+//! A storage node keeps a put only from a **bound peer whose address is a configured
+//! writer** (`storage.writers`: the network's ingest nodes and its storage nodes), and
+//! only after the shard checks out against its record ([`crate::storage_node`]). This
+//! stops a stranger from filling quotas with self-consistent junk (a made-up record and
+//! shards that match it), which the record check alone cannot stop, and stops a writer
+//! from overwriting another's record (first kept wins). It does not stop a configured
+//! writer from storing junk within its per-writer bound (`per_peer_bytes`). Checking
+//! each block against an anchored head on chain would stop that too, but needs the
+//! chain's anchor state (issue 15 item 1) at every storage node: left for then. Readers
+//! never trust storage nodes: every fetched shard is checked against the record, and the
+//! reassembled block against the record's block id (which the buyer checks against the
+//! anchors on chain).
+//!
+//! # Re-replication (decision: who repairs)
+//! Every [`REPAIR_EVERY`] a storage node takes the next [`REPAIR_BATCH`] records it holds
+//! (round robin over its store: bounded work per tick). For each it is the **repairer**
+//! if no live node closer to the record's DHT key holds the record (it asks at most
+//! [`REPAIR_MAX_CLOSER`] closer nodes `Holds`; further away it leaves the record to
+//! them). The repairer recomputes the placement over the live nodes, asks each placed
+//! node which positions it holds, and for each missing one fetches ≥ k verified shards,
+//! reassembles, re-shards (the shards are a deterministic function of the block, checked
+//! against the record's ids) and puts the missing shard on its node; it also puts the
+//! record on the [`RECORD_REPLICAS`] closest live nodes lacking it. A holder "leaves"
+//! when its last connection closes (SIGKILL on loopback closes it at once); a peer that
+//! stays connected but does not answer is not detected (no liveness probe yet).
+
+use crate::network::{self, Behaviour, Event};
+use crate::services::{BoundPeer, Job, Service};
+use crate::storage_node::{check_record, check_shard, Refusal, ShardStore};
+use cpchain_core::{encoding, Address, WireMessage};
+use cpchain_storage::{
+    place_shards, reassemble, shard_block, BlockId, KadKey, KeyIndexRecord, Shard, VecBlock,
+};
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::{kad, PeerId, StreamProtocol, Swarm};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a shard request may take before it fails.
+pub const SHARD_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Live nodes closest to a record's DHT key that keep the record (besides shard holders).
+pub const RECORD_REPLICAS: usize = 3;
+
+/// Records a storage node examines per repair pass.
+pub const REPAIR_BATCH: usize = 8;
+
+/// Time between repair passes.
+pub const REPAIR_EVERY: Duration = Duration::from_secs(1);
+
+/// A holder further than this many live nodes from a record's key does not repair it.
+pub const REPAIR_MAX_CLOSER: usize = 8;
+
+/// A request of the shard protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShardRequest {
+    /// Keep this record, and this shard of its block if given.
+    Put {
+        /// The block's key-index record.
+        record: KeyIndexRecord,
+        /// One of its shards.
+        shard: Option<Shard>,
+    },
+    /// Send the shard of `block` at `position`.
+    GetShard {
+        /// The block.
+        block: BlockId,
+        /// The shard's position.
+        position: u8,
+    },
+    /// Send the key-index record of `block`.
+    GetRecord {
+        /// The block.
+        block: BlockId,
+    },
+    /// Say what you hold of `block`.
+    Holds {
+        /// The block.
+        block: BlockId,
+    },
+}
+
+impl WireMessage for ShardRequest {
+    const TAG: u16 = 0x0a40;
+    const MAX_ENCODED_LEN: usize =
+        KeyIndexRecord::MAX_ENCODED_LEN + <Shard as WireMessage>::MAX_ENCODED_LEN + 16;
+}
+
+/// A response of the shard protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShardResponse {
+    /// The put was kept (or was already held).
+    Stored,
+    /// The put was refused, with the reason.
+    Refused(Refusal),
+    /// The shard asked for.
+    Shard(Shard),
+    /// The record asked for.
+    Record(KeyIndexRecord),
+    /// What the node holds of a block.
+    Holds {
+        /// Whether it holds the record.
+        record: bool,
+        /// Bit i set: it holds the shard at position i.
+        positions: u64,
+    },
+    /// Not held here.
+    NotFound,
+}
+
+impl WireMessage for ShardResponse {
+    const TAG: u16 = 0x0a41;
+    const MAX_ENCODED_LEN: usize = <Shard as WireMessage>::MAX_ENCODED_LEN + 16;
+}
+
+/// Codec of the shard protocol: one length-prefixed frame (≤ `MAX_MESSAGE_BYTES`) holding
+/// the message's canonical encoding.
+#[derive(Debug, Clone, Default)]
+pub struct ShardCodec;
+
+fn invalid(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+#[async_trait::async_trait]
+impl request_response::Codec for ShardCodec {
+    type Protocol = StreamProtocol;
+    type Request = ShardRequest;
+    type Response = ShardResponse;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<ShardRequest>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        let frame = network::read_frame(io).await?;
+        encoding::decode(&frame).map_err(invalid)
+    }
+
+    async fn read_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<ShardResponse>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        let frame = network::read_frame(io).await?;
+        encoding::decode(&frame).map_err(invalid)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: ShardRequest,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        let bytes = encoding::encode_to_vec(&req).map_err(invalid)?;
+        network::write_frame(io, &bytes).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: ShardResponse,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        let bytes = encoding::encode_to_vec(&res).map_err(invalid)?;
+        network::write_frame(io, &bytes).await
+    }
+}
+
+/// Why a data-layer call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DhtError {
+    /// Fewer live storage nodes than the placement needs.
+    #[error("not_enough_nodes: {needed} storage nodes needed, {have} live")]
+    NotEnoughNodes {
+        /// Needed.
+        needed: usize,
+        /// Live.
+        have: usize,
+    },
+    /// Storage nodes refused shards (each with its position, node and reason).
+    #[error("refused: {}", .0.iter().map(|(p, n, r)| format!("shard {p} by {n}: {}", r.code())).collect::<Vec<_>>().join(", "))]
+    Refused(Vec<(u8, PeerId, Refusal)>),
+    /// The shards given do not match the record.
+    #[error("mismatch: the shards do not match the key-index record")]
+    Mismatch,
+    /// Fewer than k verified shards could be fetched.
+    #[error("not_enough_shards: {needed} needed, {have} verified")]
+    NotEnoughShards {
+        /// k.
+        needed: usize,
+        /// Verified shards found.
+        have: usize,
+    },
+    /// No live storage node has the record.
+    #[error("not_found")]
+    NotFound,
+    /// A request failed (timeout, connection closed, unexpected answer).
+    #[error("request: {0}")]
+    Request(String),
+    /// The node loop is gone.
+    #[error("the node loop stopped")]
+    Stopped,
+}
+
+impl DhtError {
+    /// A stable code (`quota_full` when any refusal was a full quota).
+    pub fn code(&self) -> &'static str {
+        match self {
+            DhtError::NotEnoughNodes { .. } => "not_enough_nodes",
+            DhtError::Refused(r) => r.first().map(|(_, _, x)| x.code()).unwrap_or("refused"),
+            DhtError::Mismatch => "mismatch",
+            DhtError::NotEnoughShards { .. } => "not_enough_shards",
+            DhtError::NotFound => "not_found",
+            DhtError::Request(_) => "request",
+            DhtError::Stopped => "stopped",
+        }
+    }
+}
+
+/// Where a block's shards went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutReport {
+    /// (position, storage node) for each shard.
+    pub placed: Vec<(u8, PeerId)>,
+}
+
+/// A block read back, with what was wrong on the way.
+#[derive(Debug, Clone)]
+pub struct GetReport {
+    /// The reassembled block (its id is the record's).
+    pub block: VecBlock,
+    /// Storage nodes that returned a shard not matching the record (position, node):
+    /// skipped, other shards used.
+    pub tampered: Vec<(u8, PeerId)>,
+    /// (position, storage node) of the shards used.
+    pub used: Vec<(u8, PeerId)>,
+}
+
+type Pending = HashMap<OutboundRequestId, oneshot::Sender<Result<ShardResponse, String>>>;
+
+#[derive(Default)]
+struct Shared {
+    pending: Pending,
+    live: BTreeSet<PeerId>,
+}
+
+/// The data layer's Rust API on a running node: cheap to clone, usable from any task.
+#[derive(Clone)]
+pub struct StorageClient {
+    jobs: mpsc::Sender<Job>,
+    shared: Arc<Mutex<Shared>>,
+    me: PeerId,
+    my_address: Address,
+    local: Option<Arc<ShardStore>>,
+    tamper: bool,
+}
+
+/// A peer's point in the Kademlia key space (libp2p's `kbucket::Key::from(peer)`).
+pub fn peer_kad_key(peer: &PeerId) -> KadKey {
+    KadKey::from_preimage(&peer.to_bytes())
+}
+
+/// The shard placement of `record` over `nodes` (r = 1, disjoint): (position, node).
+pub fn placement(record: &KeyIndexRecord, nodes: &[PeerId]) -> Result<Vec<(u8, PeerId)>, DhtError> {
+    let by_key: HashMap<KadKey, PeerId> = nodes.iter().map(|p| (peer_kad_key(p), *p)).collect();
+    let keys: Vec<KadKey> = by_key.keys().copied().collect();
+    let placed = place_shards(&record.shards, &keys, 1).map_err(|_| DhtError::NotEnoughNodes {
+        needed: record.shards.len(),
+        have: keys.len(),
+    })?;
+    let mut out = Vec::with_capacity(placed.len());
+    for (pos, p) in placed.iter().enumerate() {
+        let node = p
+            .nodes
+            .first()
+            .and_then(|k| by_key.get(k))
+            .ok_or(DhtError::Mismatch)?;
+        out.push((u8::try_from(pos).map_err(|_| DhtError::Mismatch)?, *node));
+    }
+    Ok(out)
+}
+
+/// `nodes` ordered by XOR distance of their kad keys to `key`, nearest first.
+pub fn closest_to(key: &KadKey, nodes: &[PeerId]) -> Vec<PeerId> {
+    let mut v: Vec<PeerId> = nodes.to_vec();
+    v.sort_by_key(|p| key.distance(&peer_kad_key(p)));
+    v.dedup();
+    v
+}
+
+fn flip(mut s: Shard) -> Shard {
+    if let Some(b) = s.bytes.first_mut() {
+        *b ^= 0x55;
+    }
+    s
+}
+
+impl StorageClient {
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.me
+    }
+
+    /// The live storage nodes (this node first if it is one).
+    pub fn storage_nodes(&self) -> Vec<PeerId> {
+        let mut v: Vec<PeerId> = Vec::new();
+        if self.local.is_some() {
+            v.push(self.me);
+        }
+        if let Ok(g) = self.shared.lock() {
+            v.extend(g.live.iter().copied());
+        }
+        v
+    }
+
+    /// Wait until at least `n` storage nodes are live (including this one); false on timeout.
+    pub async fn wait_for_nodes(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.storage_nodes().len() >= n {
+                return true;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Send one request to `peer` (answered locally if `peer` is this node).
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        req: ShardRequest,
+    ) -> Result<ShardResponse, DhtError> {
+        if peer == self.me {
+            return Ok(serve(
+                self.local.as_deref(),
+                Some(&self.my_address),
+                self.tamper,
+                req,
+            ));
+        }
+        let (tx, rx) = oneshot::channel();
+        let shared = self.shared.clone();
+        let job: Job = Box::new(move |swarm: &mut Swarm<Behaviour>| {
+            let id = swarm.behaviour_mut().shard.send_request(&peer, req);
+            if let Ok(mut g) = shared.lock() {
+                g.pending.insert(id, tx);
+            }
+        });
+        self.jobs.send(job).await.map_err(|_| DhtError::Stopped)?;
+        match tokio::time::timeout(SHARD_REQUEST_TIMEOUT + Duration::from_secs(2), rx).await {
+            Ok(Ok(Ok(r))) => Ok(r),
+            Ok(Ok(Err(e))) => Err(DhtError::Request(e)),
+            Ok(Err(_)) => Err(DhtError::Stopped),
+            Err(_) => Err(DhtError::Request("timeout".into())),
+        }
+    }
+
+    /// What `peer` holds of `block`: (record held, bit mask of positions held).
+    pub async fn holds(&self, peer: PeerId, block: BlockId) -> Result<(bool, u64), DhtError> {
+        match self.request(peer, ShardRequest::Holds { block }).await? {
+            ShardResponse::Holds { record, positions } => Ok((record, positions)),
+            ShardResponse::Refused(r) => Err(DhtError::Refused(vec![(0, peer, r)])),
+            other => Err(DhtError::Request(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Store a sealed block's shards (from `cpchain_storage::shard_block`) on the live
+    /// storage nodes: each shard with its record on its placed node, and the record on the
+    /// [`RECORD_REPLICAS`] nodes closest to its DHT key. Fails unless every shard was kept.
+    pub async fn put_block(
+        &self,
+        record: &KeyIndexRecord,
+        shards: &[Shard],
+    ) -> Result<PutReport, DhtError> {
+        check_record(record).map_err(|_| DhtError::Mismatch)?;
+        let mut by_pos: Vec<Option<&Shard>> = vec![None; record.shards.len()];
+        for s in shards {
+            check_shard(record, s).map_err(|_| DhtError::Mismatch)?;
+            if let Some(slot) = by_pos.get_mut(usize::from(s.position)) {
+                *slot = Some(s);
+            }
+        }
+        if by_pos.iter().any(Option::is_none) {
+            return Err(DhtError::Mismatch);
+        }
+        let nodes = self.storage_nodes();
+        let placed = placement(record, &nodes)?;
+        let mut calls = Vec::new();
+        for (pos, peer) in &placed {
+            let shard = by_pos.get(usize::from(*pos)).copied().flatten().cloned();
+            let req = ShardRequest::Put {
+                record: record.clone(),
+                shard,
+            };
+            calls.push(async move { (*pos, *peer, self.request(*peer, req).await) });
+        }
+        let holders: HashSet<PeerId> = placed.iter().map(|(_, p)| *p).collect();
+        let mut rec_calls = Vec::new();
+        for peer in closest_to(&record.dht_key(), &nodes)
+            .into_iter()
+            .take(RECORD_REPLICAS)
+            .filter(|p| !holders.contains(p))
+        {
+            let req = ShardRequest::Put {
+                record: record.clone(),
+                shard: None,
+            };
+            rec_calls.push(async move { self.request(peer, req).await });
+        }
+        let (results, _) = futures::future::join(
+            futures::future::join_all(calls),
+            futures::future::join_all(rec_calls),
+        )
+        .await;
+        let mut refused = Vec::new();
+        for (pos, peer, r) in results {
+            match r {
+                Ok(ShardResponse::Stored) => {}
+                Ok(ShardResponse::Refused(x)) => refused.push((pos, peer, x)),
+                Ok(other) => return Err(DhtError::Request(format!("unexpected answer {other:?}"))),
+                Err(e) => return Err(e),
+            }
+        }
+        if !refused.is_empty() {
+            return Err(DhtError::Refused(refused));
+        }
+        Ok(PutReport { placed })
+    }
+
+    /// Find the key-index record of `block`: asked of the nodes closest to its DHT key
+    /// first, then of every live storage node. (The record is not authenticated here:
+    /// [`StorageClient::get_block`] checks the block it rebuilds against it, and the
+    /// caller checks the block id against the anchors on chain.)
+    pub async fn get_record(&self, block: BlockId) -> Result<KeyIndexRecord, DhtError> {
+        let key = KadKey::from_preimage(block.0.as_bytes());
+        for peer in closest_to(&key, &self.storage_nodes()) {
+            if let Ok(ShardResponse::Record(r)) =
+                self.request(peer, ShardRequest::GetRecord { block }).await
+            {
+                if r.block == block && check_record(&r).is_ok() {
+                    return Ok(r);
+                }
+            }
+        }
+        Err(DhtError::NotFound)
+    }
+
+    /// Fetch ≥ k shards of `record`'s block, check each against the record (a shard that
+    /// does not match is reported in [`GetReport::tampered`] and skipped), and reassemble.
+    /// Placed holders are asked first, in parallel; if fewer than k shards check out,
+    /// every other live storage node is asked for the missing positions.
+    pub async fn get_block(&self, record: &KeyIndexRecord) -> Result<GetReport, DhtError> {
+        check_record(record).map_err(|_| DhtError::Mismatch)?;
+        let k = usize::from(record.params.data);
+        let nodes = self.storage_nodes();
+        let first: Vec<(u8, PeerId)> = match placement(record, &nodes) {
+            Ok(p) => p,
+            // Fewer nodes than shards: ask everyone for everything.
+            Err(_) => Vec::new(),
+        };
+        let mut good: Vec<Shard> = Vec::new();
+        let mut used = Vec::new();
+        let mut tampered = Vec::new();
+        let mut have: u64 = 0;
+        let mut asked: HashSet<(u8, PeerId)> = HashSet::new();
+        let mut round = first;
+        for pass in 0..2 {
+            if pass == 1 {
+                round = Vec::new();
+                for pos in 0..record.shards.len() {
+                    let pos = u8::try_from(pos).map_err(|_| DhtError::Mismatch)?;
+                    if have & (1 << pos) == 0 {
+                        for n in &nodes {
+                            if !asked.contains(&(pos, *n)) {
+                                round.push((pos, *n));
+                            }
+                        }
+                    }
+                }
+            }
+            let calls = round.iter().map(|(pos, peer)| {
+                let req = ShardRequest::GetShard {
+                    block: record.block,
+                    position: *pos,
+                };
+                async move { (*pos, *peer, self.request(*peer, req).await) }
+            });
+            asked.extend(round.iter().copied());
+            for (pos, peer, r) in futures::future::join_all(calls).await {
+                if let Ok(ShardResponse::Shard(s)) = r {
+                    if s.position != pos || check_shard(record, &s).is_err() {
+                        tampered.push((pos, peer));
+                    } else if have & (1 << pos) == 0 {
+                        have |= 1 << pos;
+                        used.push((pos, peer));
+                        good.push(s);
+                    }
+                }
+            }
+            if good.len() >= k {
+                break;
+            }
+        }
+        if good.len() < k {
+            return Err(DhtError::NotEnoughShards {
+                needed: k,
+                have: good.len(),
+            });
+        }
+        let block = reassemble(record, &good).map_err(|_| DhtError::Mismatch)?;
+        Ok(GetReport {
+            block,
+            tampered,
+            used,
+        })
+    }
+
+    /// One repair pass over `records` (see the module docs); returns how many shards and
+    /// records it put.
+    pub async fn repair(&self, records: &[KeyIndexRecord]) -> usize {
+        let mut puts = 0;
+        for r in records {
+            match self.repair_one(r).await {
+                Ok(n) => puts += n,
+                Err(e) => tracing::debug!(block = ?r.block, "repair: {e}"),
+            }
+        }
+        puts
+    }
+
+    async fn repair_one(&self, record: &KeyIndexRecord) -> Result<usize, DhtError> {
+        let nodes = self.storage_nodes();
+        let order = closest_to(&record.dht_key(), &nodes);
+        let rank = order
+            .iter()
+            .position(|p| *p == self.me)
+            .ok_or(DhtError::NotFound)?;
+        if rank > REPAIR_MAX_CLOSER {
+            return Ok(0);
+        }
+        for p in order.iter().take(rank) {
+            if let Ok((true, _)) = self.holds(*p, record.block).await {
+                return Ok(0); // a closer holder repairs it
+            }
+        }
+        let placed = placement(record, &nodes)?;
+        let mut missing = Vec::new();
+        let mut has_record: HashMap<PeerId, bool> = HashMap::new();
+        for (pos, peer) in &placed {
+            let (rec, mask) = self.holds(*peer, record.block).await?;
+            has_record.insert(*peer, rec);
+            if mask & (1 << pos) == 0 {
+                missing.push((*pos, *peer));
+            }
+        }
+        let mut puts = 0;
+        if !missing.is_empty() {
+            let got = self.get_block(record).await?;
+            let (again, shards) =
+                shard_block(&got.block, record.params).map_err(|_| DhtError::Mismatch)?;
+            if again.shards != record.shards {
+                return Err(DhtError::Mismatch);
+            }
+            for (pos, peer) in missing {
+                let shard = shards.get(usize::from(pos)).cloned();
+                let req = ShardRequest::Put {
+                    record: record.clone(),
+                    shard,
+                };
+                match self.request(peer, req).await? {
+                    ShardResponse::Stored => {
+                        puts += 1;
+                        has_record.insert(peer, true);
+                        tracing::info!(block = ?record.block, pos, %peer, "repair: shard re-replicated");
+                    }
+                    ShardResponse::Refused(x) => {
+                        tracing::warn!(block = ?record.block, pos, %peer, "repair refused: {x}")
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for peer in order.iter().take(RECORD_REPLICAS) {
+            let held = match has_record.get(peer) {
+                Some(h) => *h,
+                None => self
+                    .holds(*peer, record.block)
+                    .await
+                    .map(|x| x.0)
+                    .unwrap_or(true),
+            };
+            if !held {
+                let req = ShardRequest::Put {
+                    record: record.clone(),
+                    shard: None,
+                };
+                if let Ok(ShardResponse::Stored) = self.request(*peer, req).await {
+                    puts += 1;
+                }
+            }
+        }
+        Ok(puts)
+    }
+}
+
+/// Answer one request from the store (`writer`: the sender's bound address, if any).
+fn serve(
+    store: Option<&ShardStore>,
+    writer: Option<&Address>,
+    tamper: bool,
+    req: ShardRequest,
+) -> ShardResponse {
+    let Some(store) = store else {
+        return ShardResponse::Refused(Refusal::NotStorage);
+    };
+    match req {
+        ShardRequest::Put { record, shard } => {
+            let Some(w) = writer else {
+                return ShardResponse::Refused(Refusal::NotAuthorised);
+            };
+            match store.put(w, &record, shard.as_ref()) {
+                Ok(_) => ShardResponse::Stored,
+                Err(r) => ShardResponse::Refused(r),
+            }
+        }
+        ShardRequest::GetShard { block, position } => match store.shard(&block, position) {
+            Ok(Some(s)) if tamper => ShardResponse::Shard(flip(s)),
+            Ok(Some(s)) => ShardResponse::Shard(s),
+            _ => ShardResponse::NotFound,
+        },
+        ShardRequest::GetRecord { block } => match store.record(&block) {
+            Ok(Some(r)) => ShardResponse::Record(r),
+            _ => ShardResponse::NotFound,
+        },
+        ShardRequest::Holds { block } => match store.holds(&block) {
+            Ok((record, positions)) => ShardResponse::Holds { record, positions },
+            Err(_) => ShardResponse::NotFound,
+        },
+    }
+}
+
+/// The storage service on a node loop: serves the shard protocol (if this is a storage
+/// node), completes this node's outgoing requests, keeps the live set and the Kademlia
+/// routing table, and runs the repair loop.
+pub struct DhtService {
+    client: StorageClient,
+    writers: HashSet<Address>,
+    bound: HashMap<PeerId, Address>,
+    last_repair_ms: u64,
+    cursor: Option<BlockId>,
+    repairing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Settings of the storage role.
+pub struct StorageRole {
+    /// The store.
+    pub store: Arc<ShardStore>,
+    /// Writer addresses.
+    pub writers: HashSet<Address>,
+    /// Fault injection: serve tampered shards.
+    pub tamper: bool,
+}
+
+/// The storage role of a node's configuration: its store opened with the configured
+/// bounds, or `None` if the node is not a storage node.
+pub fn storage_role(
+    cfg: &crate::config::NodeConfig,
+) -> Result<Option<StorageRole>, crate::error::NodeError> {
+    let Some(s) = &cfg.storage else {
+        return Ok(None);
+    };
+    let mut writers = HashSet::new();
+    for w in &s.writers {
+        let a: Address = w.parse().map_err(|_| crate::error::NodeError::Config {
+            path: cfg.data_dir.clone(),
+            reason: format!("storage writer address {w}"),
+        })?;
+        writers.insert(a);
+    }
+    let store = ShardStore::open(&cfg.shards_path(), s.quota_bytes, s.per_peer_bytes)?;
+    Ok(Some(StorageRole {
+        store: Arc::new(store),
+        writers,
+        tamper: s.tamper_shards,
+    }))
+}
+
+/// Make the storage service and its client for a node loop. `role`: this node is a storage
+/// node (its Kademlia switches to server mode).
+pub fn service(
+    swarm: &mut Swarm<Behaviour>,
+    jobs: mpsc::Sender<Job>,
+    my_address: Address,
+    role: Option<StorageRole>,
+) -> (DhtService, StorageClient) {
+    let me = *swarm.local_peer_id();
+    if role.is_some() {
+        swarm.behaviour_mut().kad.set_mode(Some(kad::Mode::Server));
+    }
+    let (local, writers, tamper) = match role {
+        Some(r) => (Some(r.store), r.writers, r.tamper),
+        None => (None, HashSet::new(), false),
+    };
+    let client = StorageClient {
+        jobs,
+        shared: Arc::new(Mutex::new(Shared::default())),
+        me,
+        my_address,
+        local,
+        tamper,
+    };
+    let svc = DhtService {
+        client: client.clone(),
+        writers,
+        bound: HashMap::new(),
+        last_repair_ms: 0,
+        cursor: None,
+        repairing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    };
+    (svc, client)
+}
+
+impl Service for DhtService {
+    fn on_event(&mut self, swarm: &mut Swarm<Behaviour>, event: Event) -> Option<Event> {
+        match event {
+            Event::Shard(request_response::Event::Message { peer, message, .. }) => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let writer = self.bound.get(&peer).filter(|a| self.writers.contains(*a));
+                    let res = serve(
+                        self.client.local.as_deref(),
+                        writer,
+                        self.client.tamper,
+                        request,
+                    );
+                    if let ShardResponse::Refused(r) = &res {
+                        tracing::info!(%peer, "shard put refused: {r}");
+                    }
+                    let _ = swarm.behaviour_mut().shard.send_response(channel, res);
+                    None
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    let tx = self
+                        .client
+                        .shared
+                        .lock()
+                        .ok()
+                        .and_then(|mut g| g.pending.remove(&request_id));
+                    if let Some(tx) = tx {
+                        let _ = tx.send(Ok(response));
+                    }
+                    None
+                }
+            },
+            Event::Shard(request_response::Event::OutboundFailure {
+                request_id, error, ..
+            }) => {
+                let tx = self
+                    .client
+                    .shared
+                    .lock()
+                    .ok()
+                    .and_then(|mut g| g.pending.remove(&request_id));
+                if let Some(tx) = tx {
+                    let _ = tx.send(Err(error.to_string()));
+                }
+                None
+            }
+            Event::Shard(_) => None,
+            Event::Kad(ev) => {
+                if let kad::Event::RoutingUpdated { peer, .. } = *ev {
+                    tracing::debug!(%peer, "kad: routing table updated");
+                }
+                None
+            }
+            other => Some(other),
+        }
+    }
+
+    fn on_bound(&mut self, swarm: &mut Swarm<Behaviour>, peer: &BoundPeer) {
+        self.bound.insert(peer.peer, peer.address);
+        let storage = peer
+            .info
+            .protocols
+            .iter()
+            .any(|p| p.as_ref() == network::KAD_PROTOCOL);
+        if storage {
+            for a in &peer.info.listen_addrs {
+                swarm.behaviour_mut().kad.add_address(&peer.peer, a.clone());
+            }
+            if let Ok(mut g) = self.client.shared.lock() {
+                if g.live.insert(peer.peer) {
+                    tracing::info!(peer = %peer.peer, "storage node joined");
+                }
+            }
+        }
+    }
+
+    fn on_gone(&mut self, swarm: &mut Swarm<Behaviour>, peer: &PeerId) {
+        self.bound.remove(peer);
+        swarm.behaviour_mut().kad.remove_peer(peer);
+        if let Ok(mut g) = self.client.shared.lock() {
+            if g.live.remove(peer) {
+                tracing::info!(%peer, "storage node left");
+            }
+        }
+    }
+
+    fn on_tick(&mut self, _swarm: &mut Swarm<Behaviour>, now_ms: u64) {
+        use std::sync::atomic::Ordering;
+        let Some(store) = self.client.local.clone() else {
+            return;
+        };
+        if now_ms
+            < self
+                .last_repair_ms
+                .saturating_add(REPAIR_EVERY.as_millis() as u64)
+            || self.repairing.load(Ordering::Acquire)
+        {
+            return;
+        }
+        self.last_repair_ms = now_ms;
+        let batch = match store.records_after(self.cursor.as_ref(), REPAIR_BATCH) {
+            Ok(b) if !b.is_empty() => b,
+            _ => return,
+        };
+        self.cursor = batch.last().map(|r| r.block);
+        self.repairing.store(true, Ordering::Release);
+        let flag = self.repairing.clone();
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let n = client.repair(&batch).await;
+            if n > 0 {
+                tracing::info!(puts = n, "repair pass");
+            }
+            flag.store(false, Ordering::Release);
+        });
+    }
+}

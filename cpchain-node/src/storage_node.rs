@@ -1,0 +1,359 @@
+//! A storage node's shard store (issue 15 item 2): key-index records and Reed–Solomon
+//! shards in their own redb file (`shards.redb`, beside the chain's database), kept only
+//! after checking and within byte bounds.
+//!
+//! # What is checked before anything is kept
+//! * The writer: the put came from a peer whose CPChain binding checked and whose address
+//!   is in the configuration's `storage.writers` (the network's ingest nodes and storage
+//!   nodes); see [`crate::dht`] for why this and not a chain lookup.
+//! * The record: its shard parameters are valid, it lists exactly k + m shard ids, its
+//!   block length is within a sharded block's bound; a record for a block id already
+//!   held must be byte-identical to the one held (the first kept wins: a writer cannot
+//!   replace the shard list of a block others stored).
+//! * The shard: it names the record's block, parameters and length, its position is
+//!   one of the record's, its length is what the record's block length gives, and its
+//!   content id ([`cpchain_storage::Shard::id`]) is the one the record lists at its
+//!   position. Anything else is [`Refusal::Mismatch`].
+//!
+//! # Bounds
+//! Every entry (record or shard) is charged its encoded length plus [`ENTRY_OVERHEAD`]
+//! bytes. The total charged never exceeds `quota_bytes` (a put that would pass it is
+//! [`Refusal::QuotaFull`], `quota_full`), and the bytes charged to one writer address
+//! never exceed `per_peer_bytes` ([`Refusal::PeerQuotaFull`]). Puts of what is already
+//! held are accepted and charged nothing. A refused put changes nothing (one redb write
+//! transaction, aborted). Nothing is kept in memory: the store's heap use is that of one
+//! request (at most [`crate::network::MAX_MESSAGE_BYTES`]).
+
+use crate::error::NodeError;
+use cpchain_core::{encoding, Address};
+use cpchain_storage::shard::{shard_len, MAX_SHARDED_BLOCK};
+use cpchain_storage::{BlockId, KeyIndexRecord, Shard};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Bytes charged per entry on top of its encoding: redb's per-entry page and B-tree
+/// overhead, the 20-byte writer address kept with it and the key.
+pub const ENTRY_OVERHEAD: u64 = 256;
+
+/// block id (32) → writer (20) ‖ encoded record.
+const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
+/// block id (32) ‖ position (1) → writer (20) ‖ encoded shard.
+const SHARDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("shards");
+/// writer address (20) → bytes charged to it.
+const USAGE: TableDefinition<&[u8], u64> = TableDefinition::new("usage");
+/// "total" → bytes charged in all.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Why a storage node refused a put (stable codes on the wire and in errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Refusal {
+    /// The node's byte quota would be exceeded.
+    #[error("quota_full: the storage node's byte quota is used up")]
+    QuotaFull,
+    /// The writer's share of the quota would be exceeded.
+    #[error("peer_quota_full: this writer's byte bound at the storage node is used up")]
+    PeerQuotaFull,
+    /// The sender is not bound or not a configured writer.
+    #[error("not_authorised: the sender is not a writer of this storage node")]
+    NotAuthorised,
+    /// The shard does not match its record, or the record is malformed or conflicts
+    /// with the one held for the block.
+    #[error("mismatch: the shard does not match its key-index record")]
+    Mismatch,
+    /// The peer is not a storage node.
+    #[error("not_storage: the peer is not a storage node")]
+    NotStorage,
+    /// The storage node failed to write (disk).
+    #[error("internal: the storage node could not write")]
+    Internal,
+}
+
+impl Refusal {
+    /// The stable code (`quota_full`, …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::QuotaFull => "quota_full",
+            Refusal::PeerQuotaFull => "peer_quota_full",
+            Refusal::NotAuthorised => "not_authorised",
+            Refusal::Mismatch => "mismatch",
+            Refusal::NotStorage => "not_storage",
+            Refusal::Internal => "internal",
+        }
+    }
+}
+
+/// What a put did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PutOutcome {
+    /// Bytes newly charged (0 if everything was already held).
+    pub charged: u64,
+}
+
+/// The storage node's redb store of records and shards, with its bounds.
+pub struct ShardStore {
+    db: redb::Database,
+    quota: u64,
+    per_peer: u64,
+}
+
+fn shard_key(block: &BlockId, position: u8) -> [u8; 33] {
+    let mut k = [0u8; 33];
+    k[..32].copy_from_slice(&block.0 .0);
+    k[32] = position;
+    k
+}
+
+fn storage_err(e: impl std::fmt::Display) -> NodeError {
+    NodeError::Storage(e.to_string())
+}
+
+/// Check a record on its own (it comes from outside).
+pub fn check_record(record: &KeyIndexRecord) -> Result<(), Refusal> {
+    record.params.validate().map_err(|_| Refusal::Mismatch)?;
+    let len = usize::try_from(record.block_len).map_err(|_| Refusal::Mismatch)?;
+    if len == 0 || len > MAX_SHARDED_BLOCK || record.shards.len() != record.params.total() {
+        return Err(Refusal::Mismatch);
+    }
+    Ok(())
+}
+
+/// Check a shard against its (checked) record: block, parameters, length, position and
+/// content id.
+pub fn check_shard(record: &KeyIndexRecord, shard: &Shard) -> Result<(), Refusal> {
+    let per = usize::try_from(record.block_len)
+        .map(|l| shard_len(l, record.params.data))
+        .map_err(|_| Refusal::Mismatch)?;
+    let listed = record.shards.get(usize::from(shard.position));
+    let fits = shard.block == record.block
+        && shard.params == record.params
+        && shard.block_len == record.block_len
+        && shard.bytes.len() == per;
+    match listed {
+        Some(id) if fits && shard.id() == *id => Ok(()),
+        _ => Err(Refusal::Mismatch),
+    }
+}
+
+impl ShardStore {
+    /// Open or create the store at `path` with these bounds.
+    pub fn open(path: &Path, quota: u64, per_peer: u64) -> Result<ShardStore, NodeError> {
+        let db = redb::Database::create(path)
+            .map_err(|e| NodeError::Storage(format!("{}: {e}", path.display())))?;
+        let tx = db.begin_write().map_err(storage_err)?;
+        {
+            tx.open_table(RECORDS).map_err(storage_err)?;
+            tx.open_table(SHARDS).map_err(storage_err)?;
+            tx.open_table(USAGE).map_err(storage_err)?;
+            tx.open_table(META).map_err(storage_err)?;
+        }
+        tx.commit().map_err(storage_err)?;
+        Ok(ShardStore {
+            db,
+            quota,
+            per_peer,
+        })
+    }
+
+    /// Keep `record` (and `shard`, if given) on behalf of `writer`, after the checks of the
+    /// module docs; all or nothing.
+    pub fn put(
+        &self,
+        writer: &Address,
+        record: &KeyIndexRecord,
+        shard: Option<&Shard>,
+    ) -> Result<PutOutcome, Refusal> {
+        check_record(record)?;
+        if let Some(s) = shard {
+            check_shard(record, s)?;
+        }
+        let rec_bytes = encoding::encode_to_vec(record).map_err(|_| Refusal::Mismatch)?;
+        let tx = self.db.begin_write().map_err(|_| Refusal::Internal)?;
+        let charged = {
+            let mut records = tx.open_table(RECORDS).map_err(|_| Refusal::Internal)?;
+            let mut shards = tx.open_table(SHARDS).map_err(|_| Refusal::Internal)?;
+            let mut usage = tx.open_table(USAGE).map_err(|_| Refusal::Internal)?;
+            let mut meta = tx.open_table(META).map_err(|_| Refusal::Internal)?;
+            let block_key = record.block.0 .0;
+            let mut charge = 0u64;
+            let held = records
+                .get(block_key.as_slice())
+                .map_err(|_| Refusal::Internal)?
+                .map(|v| v.value().get(20..).map(<[u8]>::to_vec));
+            match held {
+                Some(Some(old)) if old == rec_bytes => {}
+                Some(_) => return Err(Refusal::Mismatch),
+                None => {
+                    let mut v = writer.0.to_vec();
+                    v.extend_from_slice(&rec_bytes);
+                    charge += rec_bytes.len() as u64 + ENTRY_OVERHEAD;
+                    records
+                        .insert(block_key.as_slice(), v.as_slice())
+                        .map_err(|_| Refusal::Internal)?;
+                }
+            }
+            if let Some(s) = shard {
+                let key = shard_key(&record.block, s.position);
+                let have = shards
+                    .get(key.as_slice())
+                    .map_err(|_| Refusal::Internal)?
+                    .is_some();
+                if !have {
+                    let bytes = encoding::encode_to_vec(s).map_err(|_| Refusal::Mismatch)?;
+                    charge += bytes.len() as u64 + ENTRY_OVERHEAD;
+                    let mut v = writer.0.to_vec();
+                    v.extend_from_slice(&bytes);
+                    shards
+                        .insert(key.as_slice(), v.as_slice())
+                        .map_err(|_| Refusal::Internal)?;
+                }
+            }
+            if charge > 0 {
+                let total = meta
+                    .get("total")
+                    .map_err(|_| Refusal::Internal)?
+                    .map(|v| v.value())
+                    .unwrap_or(0);
+                let mine = usage
+                    .get(writer.0.as_slice())
+                    .map_err(|_| Refusal::Internal)?
+                    .map(|v| v.value())
+                    .unwrap_or(0);
+                if total.saturating_add(charge) > self.quota {
+                    return Err(Refusal::QuotaFull);
+                }
+                if mine.saturating_add(charge) > self.per_peer {
+                    return Err(Refusal::PeerQuotaFull);
+                }
+                meta.insert("total", total + charge)
+                    .map_err(|_| Refusal::Internal)?;
+                usage
+                    .insert(writer.0.as_slice(), mine + charge)
+                    .map_err(|_| Refusal::Internal)?;
+            }
+            charge
+        };
+        // An early `return Err` above drops `tx` uncommitted: nothing changes.
+        tx.commit().map_err(|_| Refusal::Internal)?;
+        Ok(PutOutcome { charged })
+    }
+
+    /// The shard of `block` at `position`, if held.
+    pub fn shard(&self, block: &BlockId, position: u8) -> Result<Option<Shard>, NodeError> {
+        let tx = self.db.begin_read().map_err(storage_err)?;
+        let t = tx.open_table(SHARDS).map_err(storage_err)?;
+        let Some(v) = t
+            .get(shard_key(block, position).as_slice())
+            .map_err(storage_err)?
+        else {
+            return Ok(None);
+        };
+        let bytes = v.value().get(20..).unwrap_or_default().to_vec();
+        encoding::decode(&bytes).map(Some).map_err(storage_err)
+    }
+
+    /// The record of `block`, if held.
+    pub fn record(&self, block: &BlockId) -> Result<Option<KeyIndexRecord>, NodeError> {
+        let tx = self.db.begin_read().map_err(storage_err)?;
+        let t = tx.open_table(RECORDS).map_err(storage_err)?;
+        let Some(v) = t.get(block.0 .0.as_slice()).map_err(storage_err)? else {
+            return Ok(None);
+        };
+        let bytes = v.value().get(20..).unwrap_or_default().to_vec();
+        encoding::decode(&bytes).map(Some).map_err(storage_err)
+    }
+
+    /// Whether the record of `block` is held, and a bit mask of the shard positions held.
+    pub fn holds(&self, block: &BlockId) -> Result<(bool, u64), NodeError> {
+        let tx = self.db.begin_read().map_err(storage_err)?;
+        let records = tx.open_table(RECORDS).map_err(storage_err)?;
+        let has = records
+            .get(block.0 .0.as_slice())
+            .map_err(storage_err)?
+            .is_some();
+        let shards = tx.open_table(SHARDS).map_err(storage_err)?;
+        let lo = shard_key(block, 0);
+        let hi = shard_key(block, u8::MAX);
+        let mut mask = 0u64;
+        for e in shards
+            .range(lo.as_slice()..=hi.as_slice())
+            .map_err(storage_err)?
+        {
+            let (k, _) = e.map_err(storage_err)?;
+            if let Some(&p) = k.value().get(32) {
+                if p < 64 {
+                    mask |= 1 << p;
+                }
+            }
+        }
+        Ok((has, mask))
+    }
+
+    /// Up to `n` records after block id `after` (from the start if `None`), in id order,
+    /// wrapping around once: the repair loop's bounded round-robin over what is held.
+    pub fn records_after(
+        &self,
+        after: Option<&BlockId>,
+        n: usize,
+    ) -> Result<Vec<KeyIndexRecord>, NodeError> {
+        let tx = self.db.begin_read().map_err(storage_err)?;
+        let t = tx.open_table(RECORDS).map_err(storage_err)?;
+        let mut out = Vec::new();
+        let start = after.map(|b| b.0 .0.to_vec());
+        let decode = |v: &[u8]| encoding::decode::<KeyIndexRecord>(v.get(20..).unwrap_or_default());
+        if let Some(s) = &start {
+            for e in t
+                .range::<&[u8]>((
+                    std::ops::Bound::Excluded(s.as_slice()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .map_err(storage_err)?
+            {
+                if out.len() >= n {
+                    return Ok(out);
+                }
+                let (_, v) = e.map_err(storage_err)?;
+                out.extend(decode(v.value()).ok());
+            }
+        }
+        for e in t.iter().map_err(storage_err)? {
+            if out.len() >= n {
+                break;
+            }
+            let (k, v) = e.map_err(storage_err)?;
+            if start.as_deref().is_some_and(|s| k.value() > s) {
+                break;
+            }
+            out.extend(decode(v.value()).ok());
+        }
+        Ok(out)
+    }
+
+    /// Bytes charged in all (≤ the quota).
+    pub fn used(&self) -> Result<u64, NodeError> {
+        let tx = self.db.begin_read().map_err(storage_err)?;
+        let t = tx.open_table(META).map_err(storage_err)?;
+        Ok(t.get("total")
+            .map_err(storage_err)?
+            .map(|v| v.value())
+            .unwrap_or(0))
+    }
+
+    /// Bytes charged to `writer`.
+    pub fn used_by(&self, writer: &Address) -> Result<u64, NodeError> {
+        let tx = self.db.begin_read().map_err(storage_err)?;
+        let t = tx.open_table(USAGE).map_err(storage_err)?;
+        Ok(t.get(writer.0.as_slice())
+            .map_err(storage_err)?
+            .map(|v| v.value())
+            .unwrap_or(0))
+    }
+
+    /// Records and shards held: (records, shards).
+    pub fn counts(&self) -> Result<(u64, u64), NodeError> {
+        let tx = self.db.begin_read().map_err(storage_err)?;
+        let r = tx.open_table(RECORDS).map_err(storage_err)?;
+        let s = tx.open_table(SHARDS).map_err(storage_err)?;
+        Ok((r.len().map_err(storage_err)?, s.len().map_err(storage_err)?))
+    }
+}
