@@ -55,43 +55,19 @@ pub struct NodeConfig {
     /// it at `lbft::MAX_BLOCK_BYTES` (1 MiB). Every validator of a network sets the same.
     #[serde(default = "default_block_bytes")]
     pub max_block_bytes: usize,
-    /// This node is a storage node of the data layer (issue 15): it keeps shards and
-    /// key-index records within these bounds (see [`crate::dht`]). None: not a storage node.
-    #[serde(default)]
-    pub storage: Option<StorageConfig>,
     /// The re-encryption proxy role (issue 15, feature `pre`): a node with this section
     /// keeps the chain as a follower and serves `/cpchain/cfrag/1` for grants live on it
     /// (see `crate::proxy`). A node built without `pre` refuses to start with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyRoleConfig>,
+    /// This node is a storage node of the data layer (issue 15): it keeps shards and
+    /// key-index records within these bounds (see [`crate::dht`]). None: not a storage node.
+    #[serde(default)]
+    pub storage: Option<StorageConfig>,
     /// Gateway ingest (issue 15 item 3): the streams whose gateways hand this node their
     /// blocks and anchors (`POST /gateway/{stream}/…`, see [`crate::gateway`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<crate::gateway::GatewayConfig>,
-}
-
-/// The storage role's settings (`"storage": {...}` in the configuration).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StorageConfig {
-    /// Most bytes of shards and records kept (each charged its encoding plus
-    /// `dht::ENTRY_OVERHEAD`); beyond it a put is refused with `quota_full`.
-    pub quota_bytes: u64,
-    /// Most bytes kept on behalf of one writer address; beyond it `peer_quota_full`.
-    #[serde(default = "default_per_peer")]
-    pub per_peer_bytes: u64,
-    /// Addresses (`0x…`) allowed to store: the network's ingest nodes (gateways' hosts)
-    /// and its storage nodes (they re-replicate). A put from any other peer is refused
-    /// with `not_authorised` before anything is kept.
-    #[serde(default)]
-    pub writers: Vec<String>,
-    /// FAULT INJECTION, tests only: serve every shard with one byte flipped (a lying
-    /// storage node, which readers must detect and route around).
-    #[serde(default)]
-    pub tamper_shards: bool,
-}
-
-fn default_per_peer() -> u64 {
-    u64::MAX
 }
 
 /// The `proxy` section of a node's configuration: the bounds of what a proxy keeps for
@@ -122,6 +98,30 @@ fn default_proxy_grants() -> usize {
 
 fn default_proxy_bytes() -> u64 {
     8 * 1024 * 1024
+}
+
+/// The storage role's settings (`"storage": {...}` in the configuration).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorageConfig {
+    /// Most bytes of shards and records kept (each charged its encoding plus
+    /// `dht::ENTRY_OVERHEAD`); beyond it a put is refused with `quota_full`.
+    pub quota_bytes: u64,
+    /// Most bytes kept on behalf of one writer address; beyond it `peer_quota_full`.
+    #[serde(default = "default_per_peer")]
+    pub per_peer_bytes: u64,
+    /// Addresses (`0x…`) allowed to store: the network's ingest nodes (gateways' hosts)
+    /// and its storage nodes (they re-replicate). A put from any other peer is refused
+    /// with `not_authorised` before anything is kept.
+    #[serde(default)]
+    pub writers: Vec<String>,
+    /// FAULT INJECTION, tests only: serve every shard with one byte flipped (a lying
+    /// storage node, which readers must detect and route around).
+    #[serde(default)]
+    pub tamper_shards: bool,
+}
+
+fn default_per_peer() -> u64 {
+    u64::MAX
 }
 
 fn default_catch_up() -> u64 {

@@ -121,8 +121,8 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
             campaign: i >= n,
             catch_up_heights: 8,
             max_block_bytes: cpchain_consensus::lbft::MAX_BLOCK_BYTES,
-            storage: None,
             proxy: None,
+            storage: None,
             gateway: None,
         };
         cfg.save(path)?;

@@ -62,8 +62,6 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         join_sent: None,
         campaign_sent: None,
     });
-    // Issue 15: the proxy role (serves /cpchain/cfrag/1 for grants live on the chain).
-    let mut proxy_role = crate::proxy_role::ProxyRole::start(&cfg, &store, &genesis)?;
     let mut swarm = network::swarm(keypair, agent).map_err(NodeError::Network)?;
     let (topic, tx_topic) =
         network::subscribe_topics(&mut swarm, cfg.chain_id).map_err(NodeError::Network)?;
@@ -76,6 +74,13 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         crate::dht::storage_role(&cfg)?,
     );
     services.add(Box::new(dht_service));
+    // The re-encryption proxy role (serves /cpchain/cfrag/1 for grants live on the chain).
+    #[cfg(feature = "pre")]
+    if let Some(role) = crate::proxy_role::ProxyRole::start(&cfg, store.clone(), &genesis)? {
+        services.add(Box::new(role));
+    }
+    #[cfg(not(feature = "pre"))]
+    crate::proxy_role::ProxyRole::start(&cfg, store.clone(), &genesis)?;
     // Gateway ingest (issue 15 item 3): `POST /gateway/{stream}/…` when configured.
     let gateway_routes = match crate::gateway::from_config(
         &cfg,
@@ -97,14 +102,8 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         .listen_on(listen)
         .map_err(|e| NodeError::Network(format!("listen: {e}")))?;
     let dial_list = parse_peers(&cfg.peers)?;
-    let (shared_status, mut api_rx) = api::start_with(
-        cfg.api_port,
-        store.clone(),
-        64,
-        cfg.chain_id,
-        gateway_routes,
-    )
-    .await?;
+    let (shared_status, mut api_rx) =
+        api::start_with(cfg.api_port, store.clone(), 64, cfg.chain_id, gateway_routes).await?;
     tracing::info!(%address, peer = %me_peer, "follower started");
     let mut bound: HashMap<PeerId, cpchain_core::Address> = HashMap::new();
     // When the outstanding block sync request was sent: one at a time, and given up after
@@ -200,13 +199,6 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                     }
                 }
                 SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { .. })) => in_flight = None,
-                SwarmEvent::Behaviour(BehaviourEvent::Cfrag(ev)) => {
-                    if let Some(role) = proxy_role.as_mut() {
-                        if let Err(e) = role.on_event(&mut swarm, &store, &genesis, ev) {
-                            break Err(e);
-                        }
-                    }
-                }
                 SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                     bound.remove(&peer_id);
                     services.on_gone(&mut swarm, &peer_id);
@@ -279,11 +271,6 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                     }
                 }
                 let head = store.head().ok().flatten().map(|v| v.block.header.height.0).unwrap_or(0);
-                if let Some(role) = proxy_role.as_mut() {
-                    if let Err(e) = role.on_block(&store, &genesis) {
-                        break Err(e);
-                    }
-                }
                 if in_flight.is_some_and(|t| t.elapsed() > SYNC_PATIENCE) {
                     tracing::debug!("block sync request unanswered; asking another peer");
                     in_flight = None;

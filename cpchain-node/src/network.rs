@@ -30,13 +30,19 @@ pub enum Event {
     Identify(Box<identify::Event>),
     /// A block sync event (a request for blocks, or the blocks).
     Sync(request_response::Event<SyncRequest, SyncResponse>),
+    /// A cfrag protocol event (issue 15: a kfrag delivery or cfrag request to a proxy, or
+    /// a proxy's reply).
+    Cfrag(request_response::Event<CfragFrame, CfragFrame>),
     /// A Kademlia event (routing table updates, query progress): storage nodes' DHT.
     Kad(Box<kad::Event>),
     /// A shard protocol event (`/cpchain/shard/1`): handled by [`crate::dht`].
     Shard(request_response::Event<crate::dht::ShardRequest, crate::dht::ShardResponse>),
-    /// A cfrag protocol event (issue 15: a kfrag delivery or cfrag request to a proxy, or
-    /// a proxy's reply).
-    Cfrag(request_response::Event<CfragFrame, CfragFrame>),
+}
+
+impl From<request_response::Event<CfragFrame, CfragFrame>> for Event {
+    fn from(e: request_response::Event<CfragFrame, CfragFrame>) -> Self {
+        Event::Cfrag(e)
+    }
 }
 
 impl From<kad::Event> for Event {
@@ -50,12 +56,6 @@ impl From<request_response::Event<crate::dht::ShardRequest, crate::dht::ShardRes
         e: request_response::Event<crate::dht::ShardRequest, crate::dht::ShardResponse>,
     ) -> Self {
         Event::Shard(e)
-    }
-}
-
-impl From<request_response::Event<CfragFrame, CfragFrame>> for Event {
-    fn from(e: request_response::Event<CfragFrame, CfragFrame>) -> Self {
-        Event::Cfrag(e)
     }
 }
 
@@ -103,6 +103,9 @@ pub struct Behaviour {
     pub sync: request_response::Behaviour<SyncCodec>,
     /// Peers refused by the operator (the `blocked_peers` file: partitions in tests).
     pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// Re-encryption proxies' protocol (issue 15; served only by a node with a `proxy`
+    /// configuration and the `pre` feature, see `crate::proxy`).
+    pub cfrag: request_response::Behaviour<CfragCodec>,
     /// Kademlia routing of the storage nodes (`/cpchain/kad/1`): server mode on storage
     /// nodes only, so the routing table holds storage nodes and nothing else (see
     /// [`crate::dht`]). Its record store is not used (inserts filtered): shards and
@@ -110,9 +113,6 @@ pub struct Behaviour {
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     /// The shard protocol (`/cpchain/shard/1`): put shard + record, get shard, get record.
     pub shard: request_response::Behaviour<crate::dht::ShardCodec>,
-    /// Re-encryption proxies' protocol (issue 15; served only by a node with a `proxy`
-    /// configuration and the `pre` feature, see `crate::proxy`).
-    pub cfrag: request_response::Behaviour<CfragCodec>,
 }
 
 /// The request-response protocol of re-encryption proxies: kfrag deliveries and cfrag
@@ -520,9 +520,9 @@ pub fn swarm(
                 identify,
                 sync,
                 blocked: allow_block_list::Behaviour::default(),
+                cfrag: cfrag_behaviour(),
                 kad,
                 shard,
-                cfrag: cfrag_behaviour(),
             })
         })
         .map_err(|e| format!("behaviour: {e}"))?;

@@ -285,3 +285,26 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+impl Net {
+    /// Make node `i` (a proposer slot of `init_with`) a re-encryption proxy instead: no
+    /// campaign, a `proxy` section with the default bounds (issue 15).
+    pub fn make_proxy(&self, i: usize) {
+        let mut cfg = NodeConfig::load(&self.configs[i]).expect("config");
+        cfg.campaign = false;
+        cfg.proxy = Some(cpchain_node::config::ProxyRoleConfig::default());
+        cfg.save(&self.configs[i]).expect("save config");
+    }
+
+    /// Node `i`'s libp2p address (`/ip4/127.0.0.1/tcp/<port>/p2p/<peer id>`) and chain
+    /// address.
+    pub fn endpoint(&self, i: usize) -> (String, cpchain_core::Address) {
+        let cfg = NodeConfig::load(&self.configs[i]).expect("config");
+        let key = cpchain_node::config::load_key(&cfg.key_file).expect("key");
+        let peer = cpchain_node::binding::peer_id_of(&key);
+        (
+            format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer}", cfg.listen_port),
+            key.public_key().address(),
+        )
+    }
+}
