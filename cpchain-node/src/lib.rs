@@ -183,5 +183,7 @@ pub mod services;
 pub mod status;
 pub mod storage_node;
 pub mod store;
+#[cfg(feature = "pre")]
+pub mod trade;
 pub mod tx;
 pub mod validator;

@@ -308,3 +308,41 @@ impl Net {
         )
     }
 }
+
+impl Net {
+    /// Make node `i` (a proposer slot of `init_with`) a storage node instead: no campaign,
+    /// a `storage` section with `quota_bytes` and the given writer addresses (issue 15).
+    pub fn make_storage(&self, i: usize, quota_bytes: u64, writers: &[cpchain_core::Address]) {
+        let mut cfg = NodeConfig::load(&self.configs[i]).expect("config");
+        cfg.campaign = false;
+        cfg.storage = Some(cpchain_node::config::StorageConfig {
+            quota_bytes,
+            per_peer_bytes: u64::MAX,
+            writers: writers.iter().map(|a| a.to_string()).collect(),
+            tamper_shards: false,
+        });
+        cfg.save(&self.configs[i]).expect("save config");
+    }
+
+    /// Make node `i` (a proposer slot) the owner's gateway-ingest node for `streams`, with
+    /// the owner's master secret `master` written beside its data (issue 15 item 3).
+    pub fn make_gateway(
+        &self,
+        i: usize,
+        streams: Vec<cpchain_node::gateway::GatewayStream>,
+        master: Option<&[u8; 32]>,
+    ) {
+        let mut cfg = NodeConfig::load(&self.configs[i]).expect("config");
+        cfg.campaign = false;
+        let owner_master_file = master.map(|m| {
+            std::fs::create_dir_all(&cfg.data_dir).expect("data dir");
+            std::fs::write(cfg.data_dir.join("owner.master"), hex::encode(m)).expect("master");
+            PathBuf::from("owner.master")
+        });
+        cfg.gateway = Some(cpchain_node::gateway::GatewayConfig {
+            streams,
+            owner_master_file,
+        });
+        cfg.save(&self.configs[i]).expect("save config");
+    }
+}
