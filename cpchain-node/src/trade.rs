@@ -200,7 +200,10 @@ pub fn buy(opts: &BuyOptions, csv: &mut impl std::io::Write) -> Result<Bought, S
     let (blocks, records) = rt.block_on(async {
         let client = crate::dht::spawn_client(&opts.key, opts.chain_id, &opts.storage_peers)
             .map_err(|e| e.to_string())?;
-        client.wait_for_nodes(1, opts.timeout).await;
+        // Every named storage node live (bounded): the shards are spread over all of them.
+        client
+            .wait_for_nodes(opts.storage_peers.len(), opts.timeout)
+            .await;
         let mut walk = Walk::new(&end, start.map_or(0, |a| a.last_index + 1));
         let mut records = Vec::new();
         while let Some(id) = walk.want() {

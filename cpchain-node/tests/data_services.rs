@@ -71,6 +71,9 @@ fn gateway_to_buyer_exact_interval_byte_identical_next_interval_closed() {
         }],
         Some(&master_bytes),
     );
+    for i in STORAGE.iter().copied().chain([GATEWAY]) {
+        net.add_peers(i, &STORAGE);
+    }
     net.start_all();
     let all: Vec<usize> = (0..=GATEWAY).collect();
     assert!(

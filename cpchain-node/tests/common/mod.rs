@@ -346,3 +346,22 @@ impl Net {
         cfg.save(&self.configs[i]).expect("save config");
     }
 }
+
+impl Net {
+    /// Add nodes `others` to node `i`'s peers (the devnet's followers dial only the
+    /// validators; storage nodes and their clients must dial each other).
+    pub fn add_peers(&self, i: usize, others: &[usize]) {
+        let extra: Vec<String> = others
+            .iter()
+            .filter(|&&o| o != i)
+            .map(|&o| self.endpoint(o).0)
+            .collect();
+        let mut cfg = NodeConfig::load(&self.configs[i]).expect("config");
+        for e in extra {
+            if !cfg.peers.contains(&e) {
+                cfg.peers.push(e);
+            }
+        }
+        cfg.save(&self.configs[i]).expect("save config");
+    }
+}
