@@ -102,8 +102,14 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         .listen_on(listen)
         .map_err(|e| NodeError::Network(format!("listen: {e}")))?;
     let dial_list = parse_peers(&cfg.peers)?;
-    let (shared_status, mut api_rx) =
-        api::start_with(cfg.api_port, store.clone(), 64, cfg.chain_id, gateway_routes).await?;
+    let (shared_status, mut api_rx) = api::start_with(
+        cfg.api_port,
+        store.clone(),
+        64,
+        cfg.chain_id,
+        gateway_routes,
+    )
+    .await?;
     tracing::info!(%address, peer = %me_peer, "follower started");
     let mut bound: HashMap<PeerId, cpchain_core::Address> = HashMap::new();
     // When the outstanding block sync request was sent: one at a time, and given up after

@@ -165,6 +165,7 @@ pub mod api;
 pub mod binding;
 pub mod buyer;
 pub mod config;
+pub mod data_cli;
 pub mod devgateway;
 pub mod devnet;
 pub mod dht;

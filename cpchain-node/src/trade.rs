@@ -180,7 +180,8 @@ pub fn buy(opts: &BuyOptions, csv: &mut impl std::io::Write) -> Result<Bought, S
     let a = get(port, &format!("/anchors/{}/0", hex::encode(stream.0)))?;
     let mut anchors = Vec::new();
     for v in a["anchors"].as_array().ok_or("anchors")? {
-        let bytes = hex::decode(v["anchor"].as_str().ok_or("anchor")?).map_err(|e| e.to_string())?;
+        let bytes =
+            hex::decode(v["anchor"].as_str().ok_or("anchor")?).map_err(|e| e.to_string())?;
         let anchor: Anchor = encoding::decode(&bytes).map_err(|e| format!("anchor: {e}"))?;
         if anchor.stream == stream && anchor.verify(&device).is_ok() {
             anchors.push(anchor);
@@ -324,7 +325,10 @@ pub fn sell(
     let mut pending = out.deliveries.clone();
     while !pending.is_empty() {
         if Instant::now() > deadline {
-            return Err(format!("{} proxies did not take their kfrags", pending.len()));
+            return Err(format!(
+                "{} proxies did not take their kfrags",
+                pending.len()
+            ));
         }
         let results = rt
             .block_on(deliver_kfrags(&pending, proxies, timeout))

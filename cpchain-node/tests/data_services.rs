@@ -114,8 +114,14 @@ fn gateway_to_buyer_exact_interval_byte_identical_next_interval_closed() {
     .sign(&owner_key)
     .expect("listing");
     let listing_id = listing.body.id().expect("id");
-    trade::commit(port, &owner_key, chain_id, TxKind::Listing(listing), TIMEOUT)
-        .expect("listing");
+    trade::commit(
+        port,
+        &owner_key,
+        chain_id,
+        TxKind::Listing(listing),
+        TIMEOUT,
+    )
+    .expect("listing");
 
     // The gateway: 10 minutes of 1 Hz readings, handed over from a directory.
     let opts = SimOptions {
@@ -188,8 +194,11 @@ fn gateway_to_buyer_exact_interval_byte_identical_next_interval_closed() {
         (bought, csv)
     });
     assert!(
-        wait_for(TIMEOUT, || get_json(port, &format!("/order/{}", hex::encode(order.0 .0))).0
-            == 200),
+        wait_for(TIMEOUT, || get_json(
+            port,
+            &format!("/order/{}", hex::encode(order.0 .0))
+        )
+        .0 == 200),
         "order not on chain"
     );
     let mut owner = Owner::new(
@@ -202,8 +211,10 @@ fn gateway_to_buyer_exact_interval_byte_identical_next_interval_closed() {
         },
     )
     .expect("owner");
-    trade::sell(port, chain_id, &mut owner, &owner_key, &order, &proxies, 2, TIMEOUT)
-        .expect("sell");
+    trade::sell(
+        port, chain_id, &mut owner, &owner_key, &order, &proxies, 2, TIMEOUT,
+    )
+    .expect("sell");
     let (bought, csv) = buyer.join().expect("buyer thread");
     let mut bought = bought.expect("buy");
     let want: Vec<(u64, Vec<u8>)> = readings
@@ -220,7 +231,10 @@ fn gateway_to_buyer_exact_interval_byte_identical_next_interval_closed() {
     assert_eq!(got, want, "exactly the interval, byte for byte");
     let mut expected = String::from("time_ms,reading\n");
     for (t, r) in &want {
-        expected.push_str(&format!("{t},{}\n", String::from_utf8(r.clone()).expect("text")));
+        expected.push_str(&format!(
+            "{t},{}\n",
+            String::from_utf8(r.clone()).expect("text")
+        ));
     }
     assert_eq!(String::from_utf8(csv).expect("csv"), expected);
     eprintln!("time to first reading {:?}", bought.time_to_first_reading);
