@@ -59,34 +59,42 @@ pub fn simulate(
     device: &SecretKey,
     master: &MasterSecret,
 ) -> Result<(Vec<SimOutput>, Vec<(u64, Vec<u8>)>), String> {
+    simulate_cap::<SIM_BLOCK_CAP>(opts, device, master)
+}
+
+/// [`simulate`] with a device block buffer of `N` bytes (benches: 64 KiB blocks).
+pub fn simulate_cap<const N: usize>(
+    opts: &SimOptions,
+    device: &SecretKey,
+    master: &MasterSecret,
+) -> Result<(Vec<SimOutput>, Vec<(u64, Vec<u8>)>), String> {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(opts.seed);
-    let mut writer: Writer<SIM_BLOCK_CAP> = Writer::new(
+    let mut writer: Box<Writer<N>> = Box::new(Writer::new(
         opts.stream,
         opts.schedule,
         device.clone(),
         master.clone(),
         &mut rng,
-    );
+    ));
     let mut out = Vec::new();
     let mut readings = Vec::new();
     let mut buf = vec![0u8; <cpchain_storage::VecBlock as encoding::WireMessage>::MAX_ENCODED_LEN];
-    let mut drain =
-        |w: &mut Writer<SIM_BLOCK_CAP>, out: &mut Vec<SimOutput>| -> Result<(), String> {
-            while let Some(o) = w.poll_output() {
-                match o {
-                    WriterOutput::Block(b) => {
-                        let bytes = b.encode_to_slice(&mut buf).map_err(|e| e.to_string())?;
-                        out.push(SimOutput::Block(bytes.to_vec()));
-                    }
-                    WriterOutput::Anchor(a) => {
-                        out.push(SimOutput::Anchor(
-                            encoding::encode_to_vec(&a).map_err(|e| e.to_string())?,
-                        ));
-                    }
+    let mut drain = |w: &mut Writer<N>, out: &mut Vec<SimOutput>| -> Result<(), String> {
+        while let Some(o) = w.poll_output() {
+            match o {
+                WriterOutput::Block(b) => {
+                    let bytes = b.encode_to_slice(&mut buf).map_err(|e| e.to_string())?;
+                    out.push(SimOutput::Block(bytes.to_vec()));
+                }
+                WriterOutput::Anchor(a) => {
+                    out.push(SimOutput::Anchor(
+                        encoding::encode_to_vec(&a).map_err(|e| e.to_string())?,
+                    ));
                 }
             }
-            Ok(())
-        };
+        }
+        Ok(())
+    };
     for i in 0..opts.seconds {
         let now = Timestamp(opts.start_ms + i * 1000);
         while let Some(d) = writer.next_deadline() {
@@ -94,18 +102,18 @@ pub fn simulate(
                 break;
             }
             writer.handle_timeout(d);
-            drain(&mut writer, &mut out)?;
+            drain(&mut *writer, &mut out)?;
         }
         let r = reading(i, opts.pad);
         writer.append(now, &r).map_err(|e| e.to_string())?;
-        drain(&mut writer, &mut out)?;
+        drain(&mut *writer, &mut out)?;
         readings.push((now.as_millis(), r));
     }
     // Close: seal the last block and anchor it.
     let mut guard = 0;
     while let Some(d) = writer.next_deadline() {
         writer.handle_timeout(d);
-        drain(&mut writer, &mut out)?;
+        drain(&mut *writer, &mut out)?;
         guard += 1;
         if guard > 16 {
             break;

@@ -33,8 +33,9 @@
 //!
 //! A body is refused unread past its bound (axum's `DefaultBodyLimit`), and decoding checks
 //! the same bound again. Per stream the node keeps at most [`MAX_UNANCHORED`] ids of blocks
-//! not yet anchored (40 bytes each, 160 KiB); a gateway that sends more without an anchor is
-//! refused with `unanchored_backlog` until it anchors. Streams are only those registered
+//! not yet anchored; a gateway that sends more without an anchor is
+//! refused with `unanchored_backlog` until it anchors; each is charged
+//! [`UNANCHORED_ENTRY_BYTES`] (64; test `gateway_memory` measures the heap held). Streams are only those registered
 //! (the node's configuration today, see below), so their number is the operator's.
 //!
 //! # Deviations, with reasons
@@ -64,6 +65,10 @@ pub const MAX_ANCHOR_BYTES: usize = <Anchor as WireMessage>::MAX_ENCODED_LEN;
 /// Most ids of not-yet-anchored blocks kept per stream (bounds memory and the progress
 /// record; a writer anchors every u, normally a handful of blocks).
 pub const MAX_UNANCHORED: usize = 4096;
+/// Heap bytes charged per not-yet-anchored block (a B-tree entry of index and id, with the
+/// tree's overhead); test `gateway_memory` measures what is held against it. Per stream
+/// the judge keeps at most `MAX_UNANCHORED × UNANCHORED_ENTRY_BYTES` (256 KiB).
+pub const UNANCHORED_ENTRY_BYTES: usize = 64;
 
 /// A registered stream: what the node needs to judge its gateway's outputs.
 #[derive(Debug, Clone)]

@@ -71,6 +71,25 @@
 //!   each block in the same redb transaction.
 //! * [`devnet`]: `cpchain-node devnet`, a local network of processes.
 //!
+//! # Data services: gateway ingest and the buyer (issue 15 items 3 and 5)
+//!
+//! * [`gateway`]: a node with a `gateway` section accepts a gateway's encoded outputs
+//!   (`POST /gateway/{stream}/blocks` and `/anchors`, one output per body, bounded),
+//!   verifies each against the stream's device key and what it ingested before, shards the
+//!   blocks (with feature `pre` and the owner's master secret, the key-index record carries
+//!   the interval's capsule), stores them through the DHT and gossips the anchors as
+//!   `Anchor` transactions. Refusals have codes (`missing_block`, `conflicting_block`,
+//!   `bad_signature`, `anchor_ahead`, `unavailable`, …).
+//! * [`devgateway`], [`data_cli`]: `cpchain-node gateway-sim` (the Rust `Writer` over 1 Hz
+//!   readings, fixed seed) and `cpchain-node ingest --dir D` (posts a gateway's output
+//!   directory in order).
+//! * [`buyer`]: the buyer's checks on library parts: which anchors bracket an interval, the
+//!   walk back through the DHT, verification against the anchors, decryption, CSV.
+//! * `trade` (feature `pre`): `cpchain-node buy` (order, delivery, grant, anchors, DHT,
+//!   m-of-n cfrags, verify, CSV, confirm) and `cpchain-node sell` (the owner's side of an
+//!   order: grant, kfrags, delivery; run by a person or a script, not automatically by the
+//!   owner's node; reasons in its docs). Test `data_services` runs it all as processes.
+//!
 //! # Restart
 //!
 //! On start the node opens its database, takes the chain head (last stored block, or
