@@ -44,6 +44,9 @@ pub struct SimOptions {
     pub seed: u64,
 }
 
+/// A simulation's outputs in emission order, and the readings given (time ms, bytes).
+pub type Simulated = (Vec<SimOutput>, Vec<(u64, Vec<u8>)>);
+
 /// The reading the simulated sensor gives at second `i` (text, e.g. `21.37`).
 pub fn reading(i: u64, pad: usize) -> Vec<u8> {
     let centi = 2000 + (i.wrapping_mul(37) % 600);
@@ -58,7 +61,7 @@ pub fn simulate(
     opts: &SimOptions,
     device: &SecretKey,
     master: &MasterSecret,
-) -> Result<(Vec<SimOutput>, Vec<(u64, Vec<u8>)>), String> {
+) -> Result<Simulated, String> {
     simulate_cap::<SIM_BLOCK_CAP>(opts, device, master)
 }
 
@@ -67,7 +70,7 @@ pub fn simulate_cap<const N: usize>(
     opts: &SimOptions,
     device: &SecretKey,
     master: &MasterSecret,
-) -> Result<(Vec<SimOutput>, Vec<(u64, Vec<u8>)>), String> {
+) -> Result<Simulated, String> {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(opts.seed);
     let mut writer: Box<Writer<N>> = Box::new(Writer::new(
         opts.stream,
@@ -102,18 +105,18 @@ pub fn simulate_cap<const N: usize>(
                 break;
             }
             writer.handle_timeout(d);
-            drain(&mut *writer, &mut out)?;
+            drain(&mut writer, &mut out)?;
         }
         let r = reading(i, opts.pad);
         writer.append(now, &r).map_err(|e| e.to_string())?;
-        drain(&mut *writer, &mut out)?;
+        drain(&mut writer, &mut out)?;
         readings.push((now.as_millis(), r));
     }
     // Close: seal the last block and anchor it.
     let mut guard = 0;
     while let Some(d) = writer.next_deadline() {
         writer.handle_timeout(d);
-        drain(&mut *writer, &mut out)?;
+        drain(&mut writer, &mut out)?;
         guard += 1;
         if guard > 16 {
             break;
