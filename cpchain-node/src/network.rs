@@ -506,13 +506,14 @@ pub fn swarm(
                 .set_periodic_bootstrap_interval(Some(Duration::from_secs(30)));
             let mut kad =
                 kad::Behaviour::with_config(peer, kad::store::MemoryStore::new(peer), kcfg);
-            // Client until the node says it is a storage node (`dht::serve`).
+            // Client until the node says it is a storage node (`dht::service`).
             kad.set_mode(Some(kad::Mode::Client));
             let shard = request_response::Behaviour::with_codec(
                 crate::dht::ShardCodec,
                 [(StreamProtocol::new(SHARD_PROTOCOL), ProtocolSupport::Full)],
                 request_response::Config::default()
-                    .with_request_timeout(crate::dht::SHARD_REQUEST_TIMEOUT),
+                    .with_request_timeout(crate::dht::SHARD_REQUEST_TIMEOUT)
+                    .with_max_concurrent_streams(crate::dht::SHARD_STREAMS),
             );
             Ok(Behaviour {
                 gossipsub,
