@@ -193,8 +193,8 @@ impl ProxyService {
         request: CfragRequest,
     ) -> Result<CfragReply, NodeError> {
         match request {
-            CfragRequest::Deliver(d) => self.deliver(now, ledger, d),
-            CfragRequest::Reencrypt(r) => self.reencrypt(now, rng, ledger, r),
+            CfragRequest::Deliver(d) => self.deliver(now, ledger, *d),
+            CfragRequest::Reencrypt(r) => self.reencrypt(now, rng, ledger, *r),
         }
     }
 
