@@ -70,6 +70,18 @@
 //!   observes, elected committees), changed only by executing blocks and stored with
 //!   each block in the same redb transaction.
 //! * [`devnet`]: `cpchain-node devnet`, a local network of processes.
+//! * `proxy` (feature `pre`) and [`proxy_role`]: re-encryption proxies as a node role
+//!   (issue 15 item 4). A follower with a `proxy` section in its configuration serves
+//!   `/cpchain/cfrag/1` (request-response, [`network::CFRAG_PROTOCOL`]): it keeps an
+//!   owner's kfrags and re-encrypts for a grantee only for grants recorded on the chain,
+//!   not revoked and not expired by the latest block's timestamp, and drops the kfrags
+//!   (memory and its own `proxy.redb`) when the chain revokes or expires a grant; refusals
+//!   carry stable codes (`not_on_chain`, `revoked`, `expired`, `outside_grant`, …). The
+//!   owner's and the grantee's calls (`proxy::deliver_kfrags`, `proxy::open_interval`) are
+//!   library functions. Frames at most 16 KiB in and 4 KiB out; kept kfrags bounded by
+//!   `proxy.max_grants` and `proxy.max_bytes`; heap bounded by
+//!   `proxy::ProxyService::memory_bound` (test `proxy_memory`). Tests `proxy` and
+//!   `proxy_memory` need `--features pre`.
 //!
 //! # Restart
 //!

@@ -135,7 +135,7 @@ impl ProxyService {
     /// Most heap bytes a service with `role`'s bounds holds, whatever owners, grantees and
     /// outsiders send: the sharing machine's own bound (`ProxyConfig::memory_bound`, held
     /// kfrags and tombstones and output queue), the store's index of sizes, redb's page
-    /// cache ([`super::kfrag_store::KFRAG_CACHE_BYTES`]) and [`REDB_OVERHEAD_BYTES`] for
+    /// cache ([`super::KFRAG_CACHE_BYTES`]) and [`super::REDB_OVERHEAD_BYTES`] for
     /// redb's own structures (measured in `tests/proxy_memory.rs`).
     pub fn memory_bound(role: &ProxyRoleConfig) -> usize {
         let machine = ProxyConfig {
