@@ -5,6 +5,13 @@
 //! blocking pool over every core ([`crate::ingest`]), and then goes to the node loop,
 //! which owns the mempool and checks only nonces, balances and the pool's bounds.
 //!
+//! The data ledger ([`crate::ledger`]) is read with `GET /stream/{id}` (registration and
+//! anchored head), `GET /anchors/{stream}/{from}` (anchors from a block index, at most
+//! [`crate::ledger::ANCHORS_PAGE`]), `GET /listing/{id}`, `GET /listings` and
+//! `GET /listings/after/{id}` (pages of [`crate::ledger::LISTINGS_PAGE`] in id order),
+//! `GET /order/{id}` and `GET /grant/{id}`; ids are 32-byte hex (`0x` optional); codes
+//! `bad_id`, `not_found`, `storage`.
+//!
 //! `POST /txs` takes a batch (`{"txs": ["<hex>", …]}`, at most
 //! [`crate::ingest::MAX_BATCH_TXS`], a body of at most 2 MB) and answers one result per
 //! transaction, in order: `{"results": [{"hash": …} | {"code": …, "message": …}]}`.
@@ -97,6 +104,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/account/{address}", get(account))
         .route("/tx", post(submit))
         .route("/txs", post(submit_batch))
+        .merge(ledger_routes())
         .with_state(state)
 }
 
@@ -300,6 +308,42 @@ pub fn http(
     Ok((status, body))
 }
 
+/// Sign a transaction of `kind` with `key` and submit it to the node's API on
+/// 127.0.0.1:`port` (`nonce` `None`: the sender's next, asked from the node); returns the
+/// HTTP status, the reply body and the nonce used (an order's id is
+/// [`crate::ledger::order_id`] of the sender and that nonce). For the CLI, the buyer and
+/// tests.
+pub fn send_kind(
+    port: u16,
+    key: &cpchain_crypto::SecretKey,
+    chain_id: u64,
+    nonce: Option<u64>,
+    kind: crate::tx::TxKind,
+) -> std::io::Result<(u16, String, u64)> {
+    use crate::tx::{Transaction, TxBody};
+    let nonce = match nonce {
+        Some(n) => n,
+        None => {
+            let me = key.public_key().address();
+            let (_, body) = http(port, "GET", &format!("/account/{me}"), None)?;
+            let v: Value = serde_json::from_str(&body)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            v["nonce"].as_u64().unwrap_or(0)
+        }
+    };
+    let tx = Transaction::sign(
+        key,
+        TxBody {
+            chain_id,
+            nonce,
+            kind,
+        },
+    );
+    let body = json!({ "tx": hex::encode(tx.to_bytes()) }).to_string();
+    let (status, reply) = http(port, "POST", "/tx", Some(&body))?;
+    Ok((status, reply, nonce))
+}
+
 /// Starts the HTTP API on 127.0.0.1:`port` in the background; shared by every role so the
 /// validator and the follower serve the same routes with the same errors.
 pub async fn serve(port: u16, state: ApiState) -> Result<(), crate::error::NodeError> {
@@ -339,4 +383,212 @@ pub async fn start(
         .await?;
     }
     Ok((status, rx))
+}
+
+// ---- The data ledger's reads (crate::ledger). ----
+
+fn ledger_routes() -> Router<ApiState> {
+    Router::new()
+        .route("/stream/{id}", get(stream))
+        .route("/anchors/{stream}/{from}", get(anchors))
+        .route("/listing/{id}", get(listing))
+        .route("/listings", get(listings_first))
+        .route("/listings/after/{id}", get(listings_after))
+        .route("/order/{id}", get(order))
+        .route("/grant/{id}", get(grant))
+}
+
+fn parse_id(s: &str) -> Result<Hash, Reply> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s.trim_start_matches("0x"), &mut out)
+        .map(|()| Hash(out))
+        .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_id", "not a 32-byte hex id"))
+}
+
+fn found<T>(
+    r: Result<Option<T>, crate::ledger::LedgerError>,
+    what: &str,
+    render: impl FnOnce(T) -> Value,
+) -> Reply {
+    match r {
+        Ok(Some(v)) => (StatusCode::OK, Json(render(v))),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e),
+    }
+}
+
+fn wire<T: cpchain_core::WireMessage>(v: &T) -> String {
+    hex::encode(cpchain_core::encoding::encode_to_vec(v).unwrap_or_default())
+}
+
+fn anchor_json(r: &crate::ledger::AnchorRecord) -> Value {
+    json!({
+        "last_index": r.anchor.last_index,
+        "head": hex::encode(r.anchor.head.0 .0),
+        "through_ms": r.anchor.through.0,
+        "recorded_at_ms": r.recorded_at.0,
+        "anchor": wire(&r.anchor),
+    })
+}
+
+async fn stream(State(s): State<ApiState>, Path(id): Path<String>) -> Reply {
+    let id = match parse_id(&id) {
+        Ok(h) => cpchain_storage::StreamId(h.0),
+        Err(r) => return r,
+    };
+    found(s.store.ledger().stream(&id), "stream", |r| {
+        json!({
+            "stream": hex::encode(id.0),
+            "owner": r.owner.to_string(),
+            "device": hex::encode(r.device.to_compressed()),
+            "registered_at_ms": r.registered_at.0,
+            "head": r.head.map(|h| json!({
+                "last_index": h.last_index,
+                "head": hex::encode(h.head.0 .0),
+                "through_ms": h.through.0,
+            })),
+        })
+    })
+}
+
+async fn anchors(State(s): State<ApiState>, Path((id, from)): Path<(String, String)>) -> Reply {
+    let id = match parse_id(&id) {
+        Ok(h) => cpchain_storage::StreamId(h.0),
+        Err(r) => return r,
+    };
+    let Ok(from) = from.parse::<u64>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_index",
+            "index must be a number",
+        );
+    };
+    match s.store.ledger().anchors(&id, from) {
+        Ok(v) => (
+            StatusCode::OK,
+            Json(json!({ "anchors": v.iter().map(anchor_json).collect::<Vec<_>>() })),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e),
+    }
+}
+
+fn listing_json(
+    id: &cpchain_storage::market::ListingId,
+    r: &crate::ledger::ListingRecord,
+) -> Value {
+    let l = &r.listing.body;
+    json!({
+        "id": hex::encode(id.0 .0),
+        "seller": l.seller.to_string(),
+        "title": l.title.as_str(),
+        "labels": l.labels.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+        "description": l.description.as_str(),
+        "price": l.price.to_string(),
+        "stream": hex::encode(l.stream.0),
+        "first_interval": l.first_interval,
+        "last_interval": l.last_interval,
+        "created_at_ms": l.created_at.0,
+        "recorded_at_ms": r.recorded_at.0,
+        "signed": wire(&r.listing),
+    })
+}
+
+async fn listing(State(s): State<ApiState>, Path(id): Path<String>) -> Reply {
+    let id = match parse_id(&id) {
+        Ok(h) => cpchain_storage::market::ListingId(h),
+        Err(r) => return r,
+    };
+    found(s.store.ledger().listing(&id), "listing", |r| {
+        listing_json(&id, &r)
+    })
+}
+
+fn listings_page(s: &ApiState, after: Option<cpchain_storage::market::ListingId>) -> Reply {
+    match s.store.ledger().listings(after.as_ref()) {
+        Ok(v) => (
+            StatusCode::OK,
+            Json(json!({
+                "listings": v.iter().map(|(id, r)| listing_json(id, r)).collect::<Vec<_>>(),
+            })),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e),
+    }
+}
+
+async fn listings_first(State(s): State<ApiState>) -> Reply {
+    listings_page(&s, None)
+}
+
+async fn listings_after(State(s): State<ApiState>, Path(id): Path<String>) -> Reply {
+    match parse_id(&id) {
+        Ok(h) => listings_page(&s, Some(cpchain_storage::market::ListingId(h))),
+        Err(r) => r,
+    }
+}
+
+async fn order(State(s): State<ApiState>, Path(id): Path<String>) -> Reply {
+    let id = match parse_id(&id) {
+        Ok(h) => crate::ledger::OrderId(h),
+        Err(r) => return r,
+    };
+    found(s.store.ledger().order(&id), "order", |o| {
+        use crate::ledger::OrderState;
+        let (grant, at, confirm_deadline) = match o.state {
+            OrderState::Placed => (None, None, None),
+            OrderState::Delivered {
+                grant,
+                at,
+                confirm_deadline,
+            } => (Some(grant), Some(at), Some(confirm_deadline)),
+            OrderState::Confirmed { grant, at }
+            | OrderState::Released { grant, at }
+            | OrderState::Disputed { grant, at } => (Some(grant), Some(at), None),
+            OrderState::Refunded { at } => (None, Some(at), None),
+        };
+        json!({
+            "id": hex::encode(id.0 .0),
+            "state": o.state.name(),
+            "buyer": o.buyer.to_string(),
+            "seller": o.seller.to_string(),
+            "listing": hex::encode(o.listing.0 .0),
+            "stream": hex::encode(o.stream.0),
+            "first_interval": o.first_interval,
+            "last_interval": o.last_interval,
+            "grantee": hex::encode(o.grantee),
+            "price": o.price.to_string(),
+            "placed_at_ms": o.placed_at.0,
+            "delivery_deadline_ms": o.delivery_deadline.0,
+            "confirm_within_ms": o.confirm_within_ms,
+            "grant": grant.map(|g| hex::encode(g.0)),
+            "state_at_ms": at.map(|t| t.0),
+            "confirm_deadline_ms": confirm_deadline.map(|t| t.0),
+        })
+    })
+}
+
+async fn grant(State(s): State<ApiState>, Path(id): Path<String>) -> Reply {
+    let id = match parse_id(&id) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    found(s.store.ledger().grant(&id), "grant", |g| {
+        json!({
+            "id": hex::encode(id.0),
+            "owner": g.owner.to_string(),
+            "stream": hex::encode(g.stream.0),
+            "first_interval": g.first_interval,
+            "last_interval": g.last_interval,
+            "grantee": hex::encode(g.grantee),
+            "proxies": g.proxies.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "expires_at_ms": g.expires_at.0,
+            "revoked": g.revoked_at.is_some(),
+            "revoked_at_ms": g.revoked_at.map(|t| t.0),
+            "order": g.order.map(|o| hex::encode(o.0 .0)),
+            "record": hex::encode(&g.bytes),
+        })
+    })
 }

@@ -84,8 +84,75 @@ enum Command {
     },
 }
 
+/// What every data-ledger `tx` subcommand needs.
+#[derive(clap::Args)]
+struct TxArgs {
+    /// The sender's key file.
+    #[arg(long)]
+    key: PathBuf,
+    /// Nonce (default: the sender's next, asked from the node).
+    #[arg(long)]
+    nonce: Option<u64>,
+    /// Chain id.
+    #[arg(long, default_value_t = 41)]
+    chain_id: u64,
+    /// The node's API port on 127.0.0.1.
+    #[arg(long)]
+    api_port: u16,
+}
+
 #[derive(Subcommand)]
 enum TxCommand {
+    /// Order intervals of a listing: locks price × intervals in escrow (prints the order id).
+    Order {
+        #[command(flatten)]
+        args: TxArgs,
+        /// The listing's id (32-byte hex).
+        #[arg(long)]
+        listing: String,
+        /// First interval.
+        #[arg(long)]
+        first: u64,
+        /// Last interval (inclusive).
+        #[arg(long)]
+        last: u64,
+        /// The buyer's Umbral receiving key (33-byte compressed hex).
+        #[arg(long)]
+        grantee: String,
+        /// Block-time milliseconds the seller has to deliver.
+        #[arg(long, default_value_t = 600_000)]
+        deliver_within_ms: u64,
+        /// Block-time milliseconds to confirm or dispute after delivery.
+        #[arg(long, default_value_t = 600_000)]
+        confirm_within_ms: u64,
+    },
+    /// Deliver an order with a grant already on chain (the seller).
+    Deliver {
+        #[command(flatten)]
+        args: TxArgs,
+        /// The order's id (32-byte hex).
+        #[arg(long)]
+        order: String,
+        /// The grant's id (32-byte hex).
+        #[arg(long)]
+        grant: String,
+    },
+    /// Confirm a delivered order: releases the payment to the seller (the buyer).
+    Confirm {
+        #[command(flatten)]
+        args: TxArgs,
+        /// The order's id (32-byte hex).
+        #[arg(long)]
+        order: String,
+    },
+    /// Dispute a delivered order before release: refunds the buyer (the buyer).
+    Dispute {
+        #[command(flatten)]
+        args: TxArgs,
+        /// The order's id (32-byte hex).
+        #[arg(long)]
+        order: String,
+    },
     /// Sign a transfer with KEY and submit it to a node's HTTP API.
     Send {
         /// The sender's key file.
@@ -150,6 +217,82 @@ fn send_tx(
         Ok(())
     } else {
         Err(NodeError::Network(format!("refused: {reply}")))
+    }
+}
+
+fn hex_arg<const N: usize>(flag: &str, s: &str) -> Result<[u8; N], NodeError> {
+    let mut out = [0u8; N];
+    hex::decode_to_slice(s.trim_start_matches("0x"), &mut out).map_err(|e| NodeError::Config {
+        path: PathBuf::from(flag),
+        reason: format!("expected {N} bytes of hex: {e}"),
+    })?;
+    Ok(out)
+}
+
+/// Sign and submit a data-ledger kind; prints the reply (and, for an order, its id).
+fn send_ledger_tx(args: TxArgs, kind: cpchain_node::tx::TxKind) -> Result<(), NodeError> {
+    let key = cpchain_node::config::load_key(&args.key)?;
+    let is_order = matches!(kind, cpchain_node::tx::TxKind::Order(_));
+    let (status, reply, nonce) =
+        cpchain_node::api::send_kind(args.api_port, &key, args.chain_id, args.nonce, kind)
+            .map_err(|e| NodeError::Network(format!("API: {e}")))?;
+    println!("{status} {reply}");
+    if is_order {
+        let id = cpchain_node::ledger::order_id(&key.public_key().address(), nonce);
+        println!("order {}", hex::encode(id.0 .0));
+    }
+    if status == 200 {
+        Ok(())
+    } else {
+        Err(NodeError::Network(format!("refused: {reply}")))
+    }
+}
+
+fn ledger_command(command: TxCommand) -> Result<(), NodeError> {
+    use cpchain_core::Hash;
+    use cpchain_node::ledger::{OrderId, OrderTx};
+    use cpchain_node::tx::TxKind;
+    let order = |s: &str| hex_arg::<32>("--order", s).map(|b| OrderId(Hash(b)));
+    match command {
+        TxCommand::Order {
+            args,
+            listing,
+            first,
+            last,
+            grantee,
+            deliver_within_ms,
+            confirm_within_ms,
+        } => {
+            let kind = TxKind::Order(Box::new(OrderTx {
+                listing: cpchain_storage::market::ListingId(Hash(hex_arg("--listing", &listing)?)),
+                first_interval: first,
+                last_interval: last,
+                grantee: hex_arg("--grantee", &grantee)?,
+                deliver_within_ms,
+                confirm_within_ms,
+            }));
+            send_ledger_tx(args, kind)
+        }
+        TxCommand::Deliver {
+            args,
+            order: o,
+            grant,
+        } => {
+            let kind = TxKind::Deliver {
+                order: order(&o)?,
+                grant: Hash(hex_arg("--grant", &grant)?),
+            };
+            send_ledger_tx(args, kind)
+        }
+        TxCommand::Confirm { args, order: o } => {
+            let kind = TxKind::Confirm { order: order(&o)? };
+            send_ledger_tx(args, kind)
+        }
+        TxCommand::Dispute { args, order: o } => {
+            let kind = TxKind::Dispute { order: order(&o)? };
+            send_ledger_tx(args, kind)
+        }
+        TxCommand::Send { .. } => Ok(()),
     }
 }
 
@@ -240,6 +383,7 @@ fn main_inner(cli: Cli) -> Result<(), NodeError> {
                     api_port,
                 },
         } => send_tx(key, to, amount, nonce, chain_id, api_port),
+        Command::Tx { command } => ledger_command(command),
         Command::Devnet {
             validators,
             proposers,

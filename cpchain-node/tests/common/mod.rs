@@ -287,3 +287,24 @@ impl Net {
         )
     }
 }
+
+/// `GET path` on the API at 127.0.0.1:`port`: status and JSON body (`Null` if not JSON).
+pub fn get_json(port: u16, path: &str) -> (u16, serde_json::Value) {
+    let (status, body) = cpchain_node::api::http(port, "GET", path, None).expect("API reachable");
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Poll `f` every 100 ms until it holds or `timeout` passes; whether it held.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
