@@ -80,6 +80,20 @@
 //!   observes, elected committees), changed only by executing blocks and stored with
 //!   each block in the same redb transaction.
 //! * [`devnet`]: `cpchain-node devnet`, a local network of processes.
+//! * [`services`] (issue 15): the extension point of the follower loop: events of the
+//!   non-core protocols go to the node's services, and code outside the loop reaches the
+//!   swarm through jobs. A bound peer that is not a validator (a storage node, a gateway
+//!   host, a buyer) is no longer disconnected by a follower: it is handed to the services.
+//! * [`dht`] and [`storage_node`] (issue 15 item 2): storage nodes on a Kademlia DHT
+//!   (libp2p-kad, `/cpchain/kad/1`, server mode on storage nodes only) with the shard
+//!   protocol `/cpchain/shard/1`; a storage node (`"storage": {"quota_bytes": …}` in its
+//!   configuration, a follower otherwise) keeps a shard only from a configured writer and
+//!   only if it matches its key-index record, within a byte quota (`quota_full`) and a
+//!   per-writer bound, and re-replicates the blocks of a holder that left. The data
+//!   layer's Rust API is [`dht::StorageClient`] (`put_block`, `get_block`, `get_record`);
+//!   [`dht::spawn_client`] runs it in a process without a chain. Placement is the SDK's
+//!   (`cpchain_storage::place_shards`) on the live routing table, whose key-space points
+//!   are libp2p's (see [`dht`] for this and the other decisions).
 //! * `proxy` (feature `pre`) and [`proxy_role`]: re-encryption proxies as a node role
 //!   (issue 15 item 4). A follower with a `proxy` section in its configuration serves
 //!   `/cpchain/cfrag/1` (request-response, [`network::CFRAG_PROTOCOL`]): it keeps an

@@ -506,7 +506,7 @@ pub fn swarm(
                 .set_periodic_bootstrap_interval(Some(Duration::from_secs(30)));
             let mut kad =
                 kad::Behaviour::with_config(peer, kad::store::MemoryStore::new(peer), kcfg);
-            // Client until the node says it is a storage node (`dht::serve`).
+            // Client until the node says it is a storage node (`dht::service`).
             kad.set_mode(Some(kad::Mode::Client));
             let shard = request_response::Behaviour::with_codec(
                 crate::dht::ShardCodec,

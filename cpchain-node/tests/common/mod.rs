@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+// Storage-node networks (issue 15 item 2): `Net::init_storage`.
+pub mod storage;
+#[allow(unused_imports)]
+pub use storage::*;
+
 /// The binary under test.
 pub const EXE: &str = env!("CARGO_BIN_EXE_cpchain-node");
 
