@@ -132,7 +132,7 @@ fn proxies_serve_grants_live_on_chain_two_of_three_survive_a_kill_and_all_refuse
         chain_id,
         TxKind::RegisterStream {
             stream,
-            device: owner_key.public_key(),
+            device: owner_key.public_key().to_compressed(),
         },
     );
     let gpub = grantee.public_key();
