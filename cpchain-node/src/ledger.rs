@@ -6,7 +6,8 @@
 //!
 //! * **`RegisterStream { stream, device }`** — the sender becomes the stream's owner and
 //!   `device` (a secp256k1 key, 33 bytes compressed) the only key whose anchors count.
-//!   First come, first served (`stream_taken`): owners should name streams with
+//!   A device key that does not parse is `bad_device`. First come, first served
+//!   (`stream_taken`): owners should name streams with
 //!   `StreamId::derive(owner, name)`, which nobody else can claim first without knowing
 //!   the name, and register before they publish the id. There is no re-registration or
 //!   device rotation yet.
@@ -46,6 +47,11 @@
 //! * **`Dispute { order }`** — the buyer, after delivery and before release, refuses the
 //!   delivery: the price returns to the buyer at once, and the dispute counts against the
 //!   grant's proxies (below).
+//!
+//! Admission (API and gossip) runs the same checker as block execution against the
+//! committed ledger at the head's block time ([`admit`]); it does not see pending
+//! transactions, so a transaction that depends on another (a listing on its stream's
+//! registration, a delivery on its grant) is sent once that one is committed.
 //!
 //! Timeouts run at the end of every block, against the block's timestamp (never a
 //! node's clock): an order still undelivered at its delivery deadline is refunded; a
@@ -161,6 +167,9 @@ pub enum LedgerError {
     /// A record over its kind's byte bound.
     #[error("record too large")]
     TooLarge,
+    /// A stream registration whose device key is not a secp256k1 key.
+    #[error("not a device key")]
+    BadDevice,
     /// The stream is registered already.
     #[error("stream already registered")]
     StreamTaken,
@@ -247,6 +256,7 @@ impl LedgerError {
         match self {
             LedgerError::Unsupported => "unsupported",
             LedgerError::TooLarge => "too_large",
+            LedgerError::BadDevice => "bad_device",
             LedgerError::StreamTaken => "stream_taken",
             LedgerError::UnknownStream => "unknown_stream",
             LedgerError::BadAnchor => "bad_anchor",
@@ -460,18 +470,16 @@ impl DataActivity {
     }
 }
 
+/// Key-value rows of the ledger table, in key order.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Read access to the stored ledger table (the node's [`crate::store::Store`], or a map in
 /// tests).
 pub trait LedgerRead {
     /// The value at `key`. `Err` only when the database cannot be read.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError>;
     /// Entries with `from <= key < to`, in key order, at most `limit`.
-    fn scan(
-        &self,
-        from: &[u8],
-        to: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError>;
+    fn scan(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Rows, LedgerError>;
 }
 
 /// An empty ledger (genesis, and where no database is at hand).
@@ -482,7 +490,7 @@ impl LedgerRead for EmptyLedger {
     fn get(&self, _: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
         Ok(None)
     }
-    fn scan(&self, _: &[u8], _: &[u8], _: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
+    fn scan(&self, _: &[u8], _: &[u8], _: usize) -> Result<Rows, LedgerError> {
         Ok(Vec::new())
     }
 }
@@ -491,12 +499,7 @@ impl LedgerRead for BTreeMap<Vec<u8>, Vec<u8>> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
         Ok(BTreeMap::get(self, key).cloned())
     }
-    fn scan(
-        &self,
-        from: &[u8],
-        to: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
+    fn scan(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Rows, LedgerError> {
         Ok(self
             .range(from.to_vec()..to.to_vec())
             .take(limit)
@@ -664,12 +667,7 @@ impl LedgerRead for Layered<'_> {
             None => self.base.get(key),
         }
     }
-    fn scan(
-        &self,
-        from: &[u8],
-        to: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
+    fn scan(&self, from: &[u8], to: &[u8], limit: usize) -> Result<Rows, LedgerError> {
         let extra = self
             .over
             .writes
@@ -855,9 +853,10 @@ fn plan_kind(
             if ledger.stream(stream)?.is_some() {
                 return Err(LedgerError::StreamTaken);
             }
+            let device = PublicKey::from_sec1_bytes(device).map_err(|_| LedgerError::BadDevice)?;
             let rec = StreamRecord {
                 owner: ctx.sender,
-                device: *device,
+                device,
                 registered_at: ctx.time,
                 head: None,
             };
@@ -882,7 +881,7 @@ fn plan_kind(
             });
             plan.writes.push((stream_key(&a.stream), Some(enc(&s))));
             let rec = AnchorRecord {
-                anchor: *a,
+                anchor: **a,
                 recorded_at: ctx.time,
             };
             plan.writes
@@ -936,7 +935,7 @@ fn plan_kind(
                 return Err(LedgerError::DuplicateListing);
             }
             let rec = ListingRecord {
-                listing: l.clone(),
+                listing: (**l).clone(),
                 recorded_at: ctx.time,
             };
             plan.writes.push((listing_key(&id), Some(enc(&rec))));
@@ -1325,14 +1324,14 @@ mod tests {
     }
 
     fn order_tx(l: &SignedListing, first: u64, last: u64) -> TxKind {
-        TxKind::Order(OrderTx {
+        TxKind::Order(Box::new(OrderTx {
             listing: l.body.id().expect("id"),
             first_interval: first,
             last_interval: last,
             grantee: grantee_key(),
             deliver_within_ms: 10_000,
             confirm_within_ms: 5_000,
-        })
+        }))
     }
 
     #[cfg(feature = "pre")]
@@ -1356,24 +1355,24 @@ mod tests {
             &owner,
             TxKind::RegisterStream {
                 stream: STREAM,
-                device: device.public_key(),
+                device: device.public_key().to_compressed(),
             },
         );
         assert_eq!(c.one(1_000, reg), Ok(()));
         let l = listing(&owner, c.spec.chain_id);
-        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(l.clone())));
         assert_eq!(c.one(1_000, tx), Ok(()));
         (c, owner, buyer, l)
     }
 
     fn anchor(index: u64, through: u64, k: &SecretKey) -> TxKind {
-        TxKind::Anchor(Anchor::sign(
+        TxKind::Anchor(Box::new(Anchor::sign(
             STREAM,
             index,
             BlockId(Hash([index as u8; 32])),
             Timestamp(through),
             k,
-        ))
+        )))
     }
 
     #[test]
@@ -1387,10 +1386,18 @@ mod tests {
                 k,
                 TxKind::RegisterStream {
                     stream: STREAM,
-                    device: device.public_key(),
+                    device: device.public_key().to_compressed(),
                 },
             )
         };
+        let junk = c.tx(
+            &owner,
+            TxKind::RegisterStream {
+                stream: STREAM,
+                device: [0; 33],
+            },
+        );
+        assert_eq!(c.one(2, junk), Err("bad_device"));
         let r = reg(&mut c, &owner);
         assert_eq!(c.one(2, r), Ok(()));
         let r = reg(&mut c, &other);
@@ -1433,31 +1440,31 @@ mod tests {
         let (device, owner, other) = (key(1), key(2), key(3));
         let mut c = Chain::new(&[owner.public_key().address(), other.public_key().address()]);
         let l = listing(&owner, c.spec.chain_id);
-        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(l.clone())));
         assert_eq!(c.one(1, tx), Err("unknown_stream"));
         let reg = c.tx(
             &owner,
             TxKind::RegisterStream {
                 stream: STREAM,
-                device: device.public_key(),
+                device: device.public_key().to_compressed(),
             },
         );
         assert_eq!(c.one(2, reg), Ok(()));
-        let tx = c.tx(&other, TxKind::Listing(l.clone()));
+        let tx = c.tx(&other, TxKind::Listing(Box::new(l.clone())));
         assert_eq!(c.one(3, tx), Err("not_seller"));
         let theirs = listing(&other, c.spec.chain_id);
-        let tx = c.tx(&other, TxKind::Listing(theirs));
+        let tx = c.tx(&other, TxKind::Listing(Box::new(theirs)));
         assert_eq!(c.one(4, tx), Err("not_owner"));
         let foreign = listing(&owner, c.spec.chain_id + 1);
-        let tx = c.tx(&owner, TxKind::Listing(foreign));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(foreign)));
         assert_eq!(c.one(5, tx), Err("bad_listing"));
         let mut tampered = l.clone();
         tampered.body.price += 1;
-        let tx = c.tx(&owner, TxKind::Listing(tampered));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(tampered)));
         assert_eq!(c.one(6, tx), Err("bad_listing"));
-        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(l.clone())));
         assert_eq!(c.one(7, tx), Ok(()));
-        let tx = c.tx(&owner, TxKind::Listing(l.clone()));
+        let tx = c.tx(&owner, TxKind::Listing(Box::new(l.clone())));
         assert_eq!(c.one(8, tx), Err("duplicate_listing"));
         let page = DataLedger::new(&c.table).listings(None).expect("read");
         assert_eq!(page.len(), 1);
@@ -1469,13 +1476,13 @@ mod tests {
         let (mut c, owner, buyer, l) = market();
         let me = buyer.public_key().address();
         let before = c.balance(&me);
-        let unknown = TxKind::Order(OrderTx {
+        let unknown = TxKind::Order(Box::new(OrderTx {
             listing: ListingId(Hash([9; 32])),
             ..match order_tx(&l, 0, 0) {
-                TxKind::Order(o) => o,
+                TxKind::Order(o) => *o,
                 _ => unreachable!(),
             }
-        });
+        }));
         let tx = c.tx(&buyer, unknown);
         assert_eq!(c.one(2_000, tx), Err("unknown_listing"));
         let tx = c.tx(&owner, order_tx(&l, 0, 0));
@@ -1485,11 +1492,11 @@ mod tests {
             assert_eq!(c.one(2_000, tx), Err("bad_range"), "{first}..={last}");
         }
         let mut zero = match order_tx(&l, 0, 0) {
-            TxKind::Order(o) => o,
+            TxKind::Order(o) => *o,
             _ => unreachable!(),
         };
         zero.deliver_within_ms = 0;
-        let tx = c.tx(&buyer, TxKind::Order(zero));
+        let tx = c.tx(&buyer, TxKind::Order(Box::new(zero)));
         assert_eq!(c.one(2_000, tx), Err("bad_window"));
         let id = order_id(&me, c.nonces.get(&me).copied().unwrap_or(0));
         let tx = c.tx(&buyer, order_tx(&l, 2, 4));
@@ -1829,5 +1836,90 @@ mod tests {
             );
             assert_eq!(c.one(30_001, tx), Err("order_closed"));
         }
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+    use crate::tx::{check_one, Transaction, TxBody, MAX_TX_BYTES};
+    use cpchain_core::WireMessage;
+    use cpchain_crypto::SecretKey;
+    use cpchain_storage::market::{
+        Listing, MAX_DESCRIPTION_LEN, MAX_LABELS, MAX_LABEL_LEN, MAX_TITLE_LEN,
+    };
+
+    fn longest_listing(k: &SecretKey) -> SignedListing {
+        let fill = |n: usize| "x".repeat(n);
+        Listing {
+            chain_id: u64::MAX,
+            seller: k.public_key().address(),
+            title: heapless::String::try_from(fill(MAX_TITLE_LEN).as_str()).expect("fits"),
+            labels: (0..MAX_LABELS)
+                .map(|_| heapless::String::try_from(fill(MAX_LABEL_LEN).as_str()).expect("fits"))
+                .collect(),
+            description: heapless::String::try_from(fill(MAX_DESCRIPTION_LEN).as_str())
+                .expect("fits"),
+            price: u128::MAX,
+            stream: StreamId([0xff; 32]),
+            first_interval: u64::MAX - 1,
+            last_interval: u64::MAX,
+            created_at: Timestamp(u64::MAX),
+        }
+        .sign(k)
+        .expect("signs")
+    }
+
+    #[test]
+    fn the_longest_listing_fits_a_transaction_and_every_record_has_its_bound() {
+        let k = SecretKey::from_bytes(&[3; 32]).expect("scalar");
+        let l = longest_listing(&k);
+        let tx = Transaction::sign(
+            &k,
+            TxBody {
+                chain_id: u64::MAX,
+                nonce: u64::MAX,
+                kind: TxKind::Listing(Box::new(l)),
+            },
+        );
+        let bytes = tx.to_bytes();
+        assert!(!bytes.is_empty(), "encodes within TxBody's bound");
+        assert!(bytes.len() <= MAX_TX_BYTES, "{} bytes", bytes.len());
+        assert!(check_one(&bytes, u64::MAX).is_ok());
+        // A record longer than its kind's bound is refused before it is parsed.
+        let grant = TxKind::Grant {
+            record: vec![0; MAX_GRANT_BYTES + 1],
+        };
+        let view = BTreeMap::new();
+        let ctx = LedgerCtx {
+            chain_id: 1,
+            time: Timestamp(0),
+            sender: Address([1; 20]),
+            nonce: 0,
+        };
+        assert_eq!(
+            LedgerOverlay::default().plan(&view, &ctx, &grant).err(),
+            Some(LedgerError::TooLarge)
+        );
+        let revoke = TxKind::Revoke {
+            record: vec![0; MAX_REVOKE_BYTES + 1],
+        };
+        assert_eq!(
+            LedgerOverlay::default().plan(&view, &ctx, &revoke).err(),
+            Some(LedgerError::TooLarge)
+        );
+        // A transaction over MAX_TX_BYTES is not even decoded.
+        let mut long = bytes.clone();
+        long.resize(MAX_TX_BYTES + 1, 0);
+        assert_eq!(
+            check_one(&long, u64::MAX).err().map(|e| e.code()),
+            Some("decode")
+        );
+        assert_eq!(
+            <SignedListing as WireMessage>::MAX_ENCODED_LEN,
+            1_600,
+            "the docs' figure"
+        );
+        println!("longest listing transaction: {} bytes", bytes.len());
     }
 }

@@ -42,11 +42,14 @@
 //!   `validator::MEMPOOL_BYTES` (48 MiB) charged bytes, each entry charged its encoding
 //!   plus `tx::MEMPOOL_ENTRY_OVERHEAD` (768); a counting-allocator test
 //!   (`tests/mempool_memory.rs`) measures 597 heap bytes held per 92-byte transfer under a
-//!   flood, within the charge. Beyond either bound admission is `mempool_full`.
+//!   flood, within the charge; data-ledger kinds are charged the heap their decoded
+//!   body holds too (`tx::decoded_heap`: measured 3,942 bytes held per longest listing
+//!   of 1,686 bytes, within its charge of 4,098). Beyond either bound admission is
+//!   `mempool_full`.
 //! * Sender cache: `validator::SENDER_CACHE_CAPACITY` (82,768) entries of at most
 //!   `ingest::SENDER_CACHE_ENTRY_BYTES` (192): ≤ 15.2 MiB (measured 11.4 MiB full).
 //! * Intake: a batch is at most `ingest::MAX_BATCH_TXS` (4,096) transactions of at most
-//!   `ingest::MAX_TX_BYTES` (1,024) bytes (a `/txs` body at most 2 MB, axum's default
+//!   `ingest::MAX_TX_BYTES` (1,792: the longest signed listing, 1,686) bytes (a `/txs` body at most 2 MB, axum's default
 //!   limit); at most 8 gossiped batches are being recovered at once (further ones are
 //!   dropped and counted: their transactions are recovered when a block carries them).
 //! * The whole process: test `transactions` checks every node's peak RSS (VmHWM) after
@@ -66,6 +69,13 @@
 //! * [`node`]: the validator process loop (`cpchain-node run`), the status file;
 //!   [`follower`]: the loop of a node whose key is outside the committee: a follower, or
 //!   with `campaign` in its configuration a proposer RNode.
+//! * [`ledger`]: the data layer's ledger (issue 15): streams and their device-signed
+//!   anchors, sharing grants and revocations (feature `pre`), market listings and an
+//!   escrow of orders (deliver, confirm, dispute, refund/release timeouts at block time),
+//!   with stable refusal codes; state in the redb table `ledger`, written with each
+//!   block; read through [`ledger::DataLedger`] (`Store::ledger()`) and the API's
+//!   `GET /stream/{id}`, `/anchors/{stream}/{from}`, `/listing/{id}`, `/listings`,
+//!   `/order/{id}`, `/grant/{id}`; CLI `tx order|deliver|confirm|dispute`.
 //! * [`dpor_state`]: the DPoR chain state (RNode deposits, campaigns, the activity RPT
 //!   observes, elected committees), changed only by executing blocks and stored with
 //!   each block in the same redb transaction.
@@ -84,6 +94,18 @@
 //!   [`dht::spawn_client`] runs it in a process without a chain. Placement is the SDK's
 //!   (`cpchain_storage::place_shards`) on the live routing table, whose key-space points
 //!   are libp2p's (see [`dht`] for this and the other decisions).
+//! * `proxy` (feature `pre`) and [`proxy_role`]: re-encryption proxies as a node role
+//!   (issue 15 item 4). A follower with a `proxy` section in its configuration serves
+//!   `/cpchain/cfrag/1` (request-response, [`network::CFRAG_PROTOCOL`]): it keeps an
+//!   owner's kfrags and re-encrypts for a grantee only for grants recorded on the chain,
+//!   not revoked and not expired by the latest block's timestamp, and drops the kfrags
+//!   (memory and its own `proxy.redb`) when the chain revokes or expires a grant; refusals
+//!   carry stable codes (`not_on_chain`, `revoked`, `expired`, `outside_grant`, …). The
+//!   owner's and the grantee's calls (`proxy::deliver_kfrags`, `proxy::open_interval`) are
+//!   library functions. Frames at most 16 KiB in and 4 KiB out; kept kfrags bounded by
+//!   `proxy.max_grants` and `proxy.max_bytes`; heap bounded by
+//!   `proxy::ProxyService::memory_bound` (test `proxy_memory`). Tests `proxy` and
+//!   `proxy_memory` need `--features pre`.
 //!
 //! # Data services: gateway ingest and the buyer (issue 15 items 3 and 5)
 //!
@@ -138,9 +160,10 @@
 //! with `dpor::compute_rpt` and runs `dpor::elect` seeded by the checkpoint block's id;
 //! the committee is stored with that block and installed into the schedule. RPT inputs
 //! taken from the chain state: account balance, transactions sent in the RPT window,
-//! blocks proposed in it, impeachments at the candidate's slots in the punishment window.
-//! **Not yet**: data contribution and proxy reputation are 0 for everyone (they come with
-//! issue 15's data-chain and proxy transactions).
+//! blocks proposed in it, impeachments at the candidate's slots in the punishment window,
+//! and from the data ledger ([`ledger`]): data contribution (blocks anchored for the
+//! candidate's streams plus its sales released) and proxy reputation (released orders
+//! whose grant names it as a proxy, minus disputed ones).
 //!
 //! # Deviations from issue 14, with reasons
 //!

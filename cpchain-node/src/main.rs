@@ -266,14 +266,14 @@ fn ledger_command(command: TxCommand) -> Result<(), NodeError> {
             deliver_within_ms,
             confirm_within_ms,
         } => {
-            let kind = TxKind::Order(OrderTx {
+            let kind = TxKind::Order(Box::new(OrderTx {
                 listing: cpchain_storage::market::ListingId(Hash(hex_arg("--listing", &listing)?)),
                 first_interval: first,
                 last_interval: last,
                 grantee: hex_arg("--grantee", &grantee)?,
                 deliver_within_ms,
                 confirm_within_ms,
-            });
+            }));
             send_ledger_tx(args, kind)
         }
         TxCommand::Deliver {

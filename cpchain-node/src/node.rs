@@ -79,8 +79,8 @@ pub fn open_store(cfg: &NodeConfig) -> Result<Store, NodeError> {
 /// Gossiped transaction batches being recovered at once (beyond: dropped, see `run`).
 const GOSSIP_RECOVERY_SLOTS: usize = 8;
 
-/// Transactions per gossip message (at most ~1 MiB with `MAX_TX_BYTES` each, half the
-/// gossip message bound).
+/// Transactions per gossip message (at most ~1.8 MiB with `MAX_TX_BYTES` each, under the
+/// 2 MiB gossip message bound).
 const GOSSIP_BATCH_TXS: usize = 1_024;
 
 struct Peers {

@@ -1,6 +1,6 @@
 //! The proxy role's hook into the follower loop (issue 15 item 4): with feature `pre` and a
 //! `proxy` section in the configuration, a [`crate::services::Service`] that answers
-//! `/cpchain/cfrag/1` with [`crate::proxy::ProxyService`], judged against the chain's
+//! `/cpchain/cfrag/1` with `crate::proxy::ProxyService`, judged against the chain's
 //! ledger and the latest block's timestamp, and re-checks its grants on every tick after
 //! the head moved (about 4 Hz). Without `pre` a `proxy` section is refused at start-up
 //! (such a node cannot check grants), and cfrag requests are left unanswered.

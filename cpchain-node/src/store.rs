@@ -410,8 +410,8 @@ impl LedgerRead for Store {
         from: &[u8],
         to: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LedgerError> {
-        let read = || -> Result<Vec<(Vec<u8>, Vec<u8>)>, NodeError> {
+    ) -> Result<crate::ledger::Rows, LedgerError> {
+        let read = || -> Result<crate::ledger::Rows, NodeError> {
             let tx = self.db.begin_read().map_err(storage)?;
             let t = match tx.open_table(LEDGER) {
                 Ok(t) => t,

@@ -66,11 +66,13 @@ pub enum TxKind {
     RegisterStream {
         /// The stream.
         stream: cpchain_storage::StreamId,
-        /// The device's secp256k1 key.
-        device: cpchain_crypto::PublicKey,
+        /// The device's secp256k1 key, 33 bytes compressed (parsed on execution, so the
+        /// kind stays small in the mempool; `bad_device` if it is not a key).
+        #[serde(with = "cpchain_core::fixed_bytes")]
+        device: [u8; 33],
     },
     /// A device-signed anchor of a registered stream's head.
-    Anchor(cpchain_storage::Anchor),
+    Anchor(Box<cpchain_storage::Anchor>),
     /// A signed sharing grant (`sharing::SignedGrant`'s encoding), sent by its owner.
     Grant {
         /// The record's bytes (at most [`crate::ledger::MAX_GRANT_BYTES`]).
@@ -82,9 +84,9 @@ pub enum TxKind {
         record: Vec<u8>,
     },
     /// A seller's signed market listing.
-    Listing(cpchain_storage::market::SignedListing),
+    Listing(Box<cpchain_storage::market::SignedListing>),
     /// A buyer's order: locks the price in escrow.
-    Order(crate::ledger::OrderTx),
+    Order(Box<crate::ledger::OrderTx>),
     /// The seller delivers an order with a grant on chain.
     Deliver {
         /// The order.
@@ -501,8 +503,23 @@ impl Overlay {
 /// flood; charged 768 for margin.
 pub const MEMPOOL_ENTRY_OVERHEAD: usize = 768;
 
+/// Heap a decoded transaction kind holds outside the pool's entry: a boxed listing,
+/// anchor or order, a grant's or revocation's record bytes (0 for every other kind).
+/// Charged to the pool beside the encoding and [`MEMPOOL_ENTRY_OVERHEAD`]
+/// (`tests/mempool_memory.rs` measures a pool of the longest listings against it).
+pub fn decoded_heap(kind: &TxKind) -> usize {
+    match kind {
+        TxKind::Listing(_) => core::mem::size_of::<cpchain_storage::market::SignedListing>(),
+        TxKind::Anchor(_) => core::mem::size_of::<cpchain_storage::Anchor>(),
+        TxKind::Order(_) => core::mem::size_of::<crate::ledger::OrderTx>(),
+        TxKind::Grant { record } | TxKind::Revoke { record } => record.capacity(),
+        _ => 0,
+    }
+}
+
 /// Pending transactions, ordered by (sender, nonce), bounded by a count AND a byte
-/// budget: each entry is charged its encoding plus [`MEMPOOL_ENTRY_OVERHEAD`], and an
+/// budget: each entry is charged its encoding plus [`MEMPOOL_ENTRY_OVERHEAD`] (plus
+/// [`decoded_heap`] for the data-ledger kinds that hold heap), and an
 /// admission that would pass either bound is `mempool_full`. So the pool's heap stays
 /// under `max_bytes` whatever the transactions' sizes.
 #[derive(Debug)]
@@ -542,7 +559,10 @@ impl Mempool {
     }
 
     fn charge(c: &Checked) -> usize {
-        c.bytes.len().saturating_add(MEMPOOL_ENTRY_OVERHEAD)
+        c.bytes
+            .len()
+            .saturating_add(MEMPOOL_ENTRY_OVERHEAD)
+            .saturating_add(decoded_heap(&c.tx.body.kind))
     }
 
     /// Admit an encoded transaction: decode, chain, signature (one recovery), nonce not

@@ -99,7 +99,7 @@ fn escrow_pays_the_owner_on_confirmation_refunds_an_undelivered_order_and_refuse
         owner,
         TxKind::RegisterStream {
             stream,
-            device: device.public_key(),
+            device: device.public_key().to_compressed(),
         },
     );
     assert!(
@@ -125,7 +125,7 @@ fn escrow_pays_the_owner_on_confirmation_refunds_an_undelivered_order_and_refuse
     .sign(owner)
     .expect("signs");
     let listing_id = listing.body.id().expect("id");
-    send(ports[1], owner, TxKind::Listing(listing));
+    send(ports[1], owner, TxKind::Listing(Box::new(listing)));
     // A gateway's host (another account) anchors the device's head.
     let anchor = Anchor::sign(
         stream,
@@ -134,7 +134,7 @@ fn escrow_pays_the_owner_on_confirmation_refunds_an_undelivered_order_and_refuse
         Timestamp(now_ms()),
         &device,
     );
-    send(ports[3], other, TxKind::Anchor(anchor));
+    send(ports[3], other, TxKind::Anchor(Box::new(anchor)));
     assert!(
         wait_for(STEP, || {
             let (s, v) = get_json(ports[2], &format!("/stream/{stream_hex}"));
@@ -150,14 +150,14 @@ fn escrow_pays_the_owner_on_confirmation_refunds_an_undelivered_order_and_refuse
     let grantee_sk = PreSecretKey::from_seed(&[0x33; 32]).expect("key");
     let grantee = grantee_sk.public_key();
     let order = |first, last, deliver_within_ms| {
-        TxKind::Order(OrderTx {
+        TxKind::Order(Box::new(OrderTx {
             listing: listing_id,
             first_interval: first,
             last_interval: last,
             grantee: grantee.to_compressed(),
             deliver_within_ms,
             confirm_within_ms: 600_000,
-        })
+        }))
     };
     let b0 = balance(ports[2], &buyer_a);
     let na = send(ports[2], buyer, order(2, 3, 600_000));

@@ -98,3 +98,87 @@ fn sender_cache_heap_stays_within_its_bound() {
     assert_eq!(cache.len(), SENDER_CACHE_CAPACITY);
     assert!(held <= bound, "held {held} > bound {bound}");
 }
+
+/// The same bound for the largest transactions the node takes: signed market listings
+/// of the longest fields (data ledger, issue 15), each holding a boxed listing besides
+/// its encoding.
+#[test]
+fn mempool_heap_of_the_longest_listings_stays_within_its_byte_budget() {
+    use cpchain_storage::market::{
+        Listing, MAX_DESCRIPTION_LEN, MAX_LABELS, MAX_LABEL_LEN, MAX_TITLE_LEN,
+    };
+    let spec = ChainSpec::devnet();
+    let budget = 2usize << 20;
+    let keys: Vec<SecretKey> = (1..=16u8)
+        .map(|i| SecretKey::from_bytes(&[i; 32]).expect("scalar"))
+        .collect();
+    let load = |_: &Address| Account {
+        balance: u128::MAX / 2,
+        ..Account::default()
+    };
+    let fill = |n: usize| "x".repeat(n);
+    let listings: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            Listing {
+                chain_id: spec.chain_id,
+                seller: k.public_key().address(),
+                title: heapless::String::try_from(fill(MAX_TITLE_LEN).as_str()).expect("fits"),
+                labels: (0..MAX_LABELS)
+                    .map(|_| {
+                        heapless::String::try_from(fill(MAX_LABEL_LEN).as_str()).expect("fits")
+                    })
+                    .collect(),
+                description: heapless::String::try_from(fill(MAX_DESCRIPTION_LEN).as_str())
+                    .expect("fits"),
+                price: u128::MAX,
+                stream: cpchain_storage::StreamId([0xff; 32]),
+                first_interval: 0,
+                last_interval: u64::MAX,
+                created_at: cpchain_core::Timestamp(u64::MAX),
+            }
+            .sign(k)
+            .expect("signs")
+        })
+        .collect();
+    let before = live();
+    let mut pool = Mempool::new(usize::MAX, budget);
+    let mut admitted = 0usize;
+    let mut full = false;
+    'flood: for nonce in 0..10_000u64 {
+        for (k, l) in keys.iter().zip(&listings) {
+            let bytes = Transaction::sign(
+                k,
+                TxBody {
+                    chain_id: spec.chain_id,
+                    nonce,
+                    kind: TxKind::Listing(Box::new(l.clone())),
+                },
+            )
+            .to_bytes();
+            let c = check_one(&bytes, spec.chain_id).expect("valid");
+            match pool.admit_checked(c, &load) {
+                Ok(_) => admitted += 1,
+                Err(TxError::MempoolFull) => {
+                    full = true;
+                    break 'flood;
+                }
+                Err(e) => panic!("refused: {e}"),
+            }
+        }
+    }
+    let held = live() - before;
+    assert!(full, "the byte budget was reached");
+    assert!(pool.charged_bytes() <= budget);
+    eprintln!(
+        "mempool of listings: {admitted} transactions, {held} heap bytes held ({} per \
+         transaction), {} charged",
+        held / admitted as isize,
+        pool.charged_bytes()
+    );
+    assert!(
+        held <= pool.charged_bytes() as isize,
+        "held {held} > charged {}",
+        pool.charged_bytes()
+    );
+}

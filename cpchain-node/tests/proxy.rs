@@ -132,7 +132,7 @@ fn proxies_serve_grants_live_on_chain_two_of_three_survive_a_kill_and_all_refuse
         chain_id,
         TxKind::RegisterStream {
             stream,
-            device: owner_key.public_key(),
+            device: owner_key.public_key().to_compressed(),
         },
     );
     let gpub = grantee.public_key();
@@ -216,11 +216,11 @@ fn proxies_serve_grants_live_on_chain_two_of_three_survive_a_kill_and_all_refuse
     // An interval outside the grant: refused by each proxy (the grantee's machine would
     // not even ask, so the request is sent raw).
     let wrapped5 = owner.wrap_interval_key(&mut OsRng, 5).expect("wrap");
-    let outside = CfragRequest::Reencrypt(ReencryptionRequest {
+    let outside = CfragRequest::Reencrypt(Box::new(ReencryptionRequest {
         grant: gid,
         interval: 5,
         capsule: wrapped5.capsule().clone(),
-    });
+    }));
     for ep in &endpoints {
         let r = rt.block_on(ask(ep, &outside, TIMEOUT)).expect("reply");
         assert_eq!(refusal(&r), Some(RefusalCode::OutsideGrant), "{r:?}");
@@ -228,11 +228,11 @@ fn proxies_serve_grants_live_on_chain_two_of_three_survive_a_kill_and_all_refuse
 
     // A grant that was never put on chain: refused (kfrags and requests alike).
     let (gid2, out2) = grant(&mut owner, 3, 3);
-    let never = CfragRequest::Reencrypt(ReencryptionRequest {
+    let never = CfragRequest::Reencrypt(Box::new(ReencryptionRequest {
         grant: gid2,
         interval: 3,
         capsule: wrapped3.capsule().clone(),
-    });
+    }));
     for ep in &endpoints {
         let r = rt.block_on(ask(ep, &never, TIMEOUT)).expect("reply");
         assert_eq!(refusal(&r), Some(RefusalCode::NotOnChain), "{r:?}");
@@ -242,7 +242,11 @@ fn proxies_serve_grants_live_on_chain_two_of_three_survive_a_kill_and_all_refuse
             .find(|d| d.proxy == ep.address)
             .expect("delivery");
         let r = rt
-            .block_on(ask(ep, &CfragRequest::Deliver(d.clone()), TIMEOUT))
+            .block_on(ask(
+                ep,
+                &CfragRequest::Deliver(Box::new(d.clone())),
+                TIMEOUT,
+            ))
             .expect("reply");
         assert_eq!(refusal(&r), Some(RefusalCode::NotOnChain), "{r:?}");
     }
@@ -268,11 +272,11 @@ fn proxies_serve_grants_live_on_chain_two_of_three_survive_a_kill_and_all_refuse
     // Restarted, it serves again from its store (with just one other proxy asked).
     net.start(PROXIES[0]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    let request4 = CfragRequest::Reencrypt(ReencryptionRequest {
+    let request4 = CfragRequest::Reencrypt(Box::new(ReencryptionRequest {
         grant: gid,
         interval: 4,
         capsule: wrapped4.capsule().clone(),
-    });
+    }));
     loop {
         assert!(Instant::now() < deadline, "restarted proxy does not serve");
         match rt.block_on(ask(&endpoints[0], &request4, Duration::from_secs(3))) {

@@ -232,7 +232,7 @@ pub async fn deliver_kfrags(
             results.push((d.proxy, Err("no endpoint for this proxy".to_string())));
             continue;
         };
-        let bytes = encoding::encode_to_vec(&CfragRequest::Deliver(d.clone()))
+        let bytes = encoding::encode_to_vec(&CfragRequest::Deliver(Box::new(d.clone())))
             .map_err(|e| ProxyClientError::Network(format!("encode: {e}")))?;
         requests.push((ep.clone(), bytes));
     }
@@ -277,7 +277,7 @@ pub async fn open_interval(
                 report.unreachable.push((to, "no endpoint".into()));
                 continue;
             };
-            let bytes = encoding::encode_to_vec(&CfragRequest::Reencrypt(*request))
+            let bytes = encoding::encode_to_vec(&CfragRequest::Reencrypt(request))
                 .map_err(|e| ProxyClientError::Network(format!("encode: {e}")))?;
             requests.push((ep.clone(), bytes));
         }

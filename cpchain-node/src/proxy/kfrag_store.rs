@@ -11,6 +11,10 @@ use std::path::Path;
 
 const DELIVERIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kfrag_deliveries");
 
+/// redb's page cache for the kfrag store (its default is 1 GiB): deliveries are read
+/// once, at start-up, so a small cache costs nothing and bounds the store's memory.
+pub const KFRAG_CACHE_BYTES: usize = 1 << 20;
+
 /// Encoded kfrag deliveries by grant id, with their sizes in memory.
 pub struct KfragStore {
     db: Database,
@@ -44,10 +48,13 @@ impl KfragStore {
     /// (a restart with a smaller budget) are kept on disk but the store refuses new ones
     /// until it is back under them.
     pub fn open(path: &Path, max_grants: usize, max_bytes: u64) -> Result<KfragStore, NodeError> {
-        let db = Database::create(path).map_err(|e| NodeError::DatabaseCorrupt {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let db = Database::builder()
+            .set_cache_size(KFRAG_CACHE_BYTES)
+            .create(path)
+            .map_err(|e| NodeError::DatabaseCorrupt {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         let mut store = KfragStore {
             db,
             sizes: BTreeMap::new(),

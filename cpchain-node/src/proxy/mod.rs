@@ -25,7 +25,7 @@
 //! * **Restart**: the stored deliveries are verified again by the machine and reinstated
 //!   if the chain still backs them (a killed proxy serves again after a restart).
 //!
-//! The callers' side is [`client`]: [`deliver_kfrags`] for the owner and
+//! The callers' side: [`deliver_kfrags`] for the owner and
 //! [`open_interval`] for the grantee (the buyer's cfrag path).
 //!
 //! # Bounds
@@ -63,8 +63,10 @@ pub use client::{
     ask, deliver_kfrags, grant_outputs, open_interval, revoke_output, GrantOutputs,
     ProxyClientError, ProxyEndpoint, ProxyReport,
 };
-pub use kfrag_store::KfragStore;
-pub use service::{chain_refusal, ChainGrant, GrantLedger, ProxyService, ProxyServiceStats};
+pub use kfrag_store::{KfragStore, KFRAG_CACHE_BYTES};
+pub use service::{
+    chain_refusal, ChainGrant, GrantLedger, ProxyService, ProxyServiceStats, REDB_OVERHEAD_BYTES,
+};
 pub use wire::{CfragReply, CfragRequest, RefusalCode};
 
 #[cfg(test)]

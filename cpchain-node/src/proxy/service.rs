@@ -78,6 +78,13 @@ impl std::fmt::Debug for ProxyService {
     }
 }
 
+/// The machine's output queue: the service drains it after every input.
+const MACHINE_OUTPUTS: usize = 16;
+
+/// redb's heap beyond its page cache (open database, allocator state, transaction
+/// bookkeeping), a fixed allowance: measured in `tests/proxy_memory.rs`.
+pub const REDB_OVERHEAD_BYTES: usize = 256 * 1024;
+
 const ZERO_GRANT: GrantId = GrantId(Hash([0; 32]));
 
 impl ProxyService {
@@ -98,7 +105,7 @@ impl ProxyService {
             ProxyConfig {
                 chain_id,
                 max_grants: role.max_grants,
-                max_outputs: 16,
+                max_outputs: MACHINE_OUTPUTS,
                 ..ProxyConfig::default()
             },
         );
@@ -123,6 +130,24 @@ impl ProxyService {
             }
         }
         Ok(service)
+    }
+
+    /// Most heap bytes a service with `role`'s bounds holds, whatever owners, grantees and
+    /// outsiders send: the sharing machine's own bound (`ProxyConfig::memory_bound`, held
+    /// kfrags and tombstones and output queue), the store's index of sizes, redb's page
+    /// cache ([`super::KFRAG_CACHE_BYTES`]) and [`super::REDB_OVERHEAD_BYTES`] for
+    /// redb's own structures (measured in `tests/proxy_memory.rs`).
+    pub fn memory_bound(role: &ProxyRoleConfig) -> usize {
+        let machine = ProxyConfig {
+            max_grants: role.max_grants,
+            max_outputs: MACHINE_OUTPUTS,
+            ..ProxyConfig::default()
+        }
+        .memory_bound();
+        machine
+            + cpchain_storage::sharing::btree_map_bytes::<GrantId, u64>(role.max_grants)
+            + super::kfrag_store::KFRAG_CACHE_BYTES
+            + REDB_OVERHEAD_BYTES
     }
 
     /// Counters.
@@ -193,8 +218,8 @@ impl ProxyService {
         request: CfragRequest,
     ) -> Result<CfragReply, NodeError> {
         match request {
-            CfragRequest::Deliver(d) => self.deliver(now, ledger, d),
-            CfragRequest::Reencrypt(r) => self.reencrypt(now, rng, ledger, r),
+            CfragRequest::Deliver(d) => self.deliver(now, ledger, *d),
+            CfragRequest::Reencrypt(r) => self.reencrypt(now, rng, ledger, *r),
         }
     }
 

@@ -9,8 +9,8 @@ use cpchain_crypto::SecretKey;
 use cpchain_storage::block::StreamId;
 use cpchain_storage::keys::MasterSecret;
 use cpchain_storage::sharing::{
-    CfragResponse, GrantId, GrantRequest, Grantee, GranteeConfig, KfragDelivery, Owner,
-    OwnerConfig, ReencryptionRequest,
+    GrantId, GrantRequest, Grantee, GranteeConfig, KfragDelivery, Owner, OwnerConfig,
+    ReencryptionRequest,
 };
 use rand_core::OsRng;
 use std::cell::RefCell;
@@ -161,12 +161,22 @@ fn delivery_for_a_grant_not_on_chain_is_refused_and_nothing_is_kept() {
     let mut w = world();
     let (id, d) = w.grant(3, 4);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    let r = ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d));
+    let r = ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Deliver(Box::new(d)),
+    );
     assert!(refused(RefusalCode::NotOnChain)(&r), "{r:?}");
     assert!(!svc.holds(&id));
     assert_eq!(svc.stored_bytes(), 0);
     let (_, req) = w.request(id, 3);
-    let r = ask(&mut svc, &ledger, ISSUED, CfragRequest::Reencrypt(req));
+    let r = ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Reencrypt(Box::new(req)),
+    );
     assert!(refused(RefusalCode::NotOnChain)(&r), "{r:?}");
 }
 
@@ -179,7 +189,12 @@ fn grant_on_chain_is_kept_served_and_the_cfrag_verifies_for_the_grantee() {
     ledger.record(id);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
     assert_eq!(
-        ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d)),
+        ask(
+            &mut svc,
+            &ledger,
+            ISSUED,
+            CfragRequest::Deliver(Box::new(d))
+        ),
         CfragReply::Accepted(id)
     );
     assert!(svc.holds(&id) && svc.stored_bytes() > 0);
@@ -190,7 +205,7 @@ fn grant_on_chain_is_kept_served_and_the_cfrag_verifies_for_the_grantee() {
         &mut svc,
         &ledger,
         Timestamp(2_000),
-        CfragRequest::Reencrypt(req),
+        CfragRequest::Reencrypt(Box::new(req)),
     ) else {
         panic!("not served")
     };
@@ -208,9 +223,19 @@ fn interval_outside_the_grant_is_refused() {
     let (id, d) = w.grant(3, 4);
     ledger.record(id);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d));
+    ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Deliver(Box::new(d)),
+    );
     let (_, req) = w.request(id, 5);
-    let r = ask(&mut svc, &ledger, ISSUED, CfragRequest::Reencrypt(req));
+    let r = ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Reencrypt(Box::new(req)),
+    );
     assert!(refused(RefusalCode::OutsideGrant)(&r), "{r:?}");
 }
 
@@ -224,8 +249,18 @@ fn revocation_on_chain_drops_the_kfrags_from_memory_and_disk() {
     ledger.record(id);
     ledger.record(id2);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d.clone()));
-    ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d2));
+    ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Deliver(Box::new(d.clone())),
+    );
+    ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Deliver(Box::new(d2)),
+    );
     ledger.revoke(id);
     assert_eq!(svc.on_block(Timestamp(2_000), &ledger).unwrap(), vec![id]);
     assert!(!svc.holds(&id) && svc.holds(&id2));
@@ -234,7 +269,7 @@ fn revocation_on_chain_drops_the_kfrags_from_memory_and_disk() {
         &mut svc,
         &ledger,
         Timestamp(2_000),
-        CfragRequest::Reencrypt(req),
+        CfragRequest::Reencrypt(Box::new(req)),
     );
     assert!(refused(RefusalCode::Revoked)(&r), "{r:?}");
     // A replayed delivery is refused by the chain's word.
@@ -242,7 +277,7 @@ fn revocation_on_chain_drops_the_kfrags_from_memory_and_disk() {
         &mut svc,
         &ledger,
         Timestamp(2_000),
-        CfragRequest::Deliver(d),
+        CfragRequest::Deliver(Box::new(d)),
     );
     assert!(refused(RefusalCode::Revoked)(&r), "{r:?}");
     drop(svc);
@@ -258,10 +293,20 @@ fn a_request_after_revocation_but_before_the_next_block_check_is_refused() {
     let (id, d) = w.grant(3, 3);
     ledger.record(id);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d));
+    ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Deliver(Box::new(d)),
+    );
     ledger.revoke(id);
     let (_, req) = w.request(id, 3);
-    let r = ask(&mut svc, &ledger, ISSUED, CfragRequest::Reencrypt(req));
+    let r = ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Reencrypt(Box::new(req)),
+    );
     assert!(refused(RefusalCode::Revoked)(&r), "{r:?}");
     assert!(!svc.holds(&id));
 }
@@ -274,7 +319,12 @@ fn expiry_is_judged_by_block_time() {
     let (id, d) = w.grant(3, 3);
     ledger.record(id);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d));
+    ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Deliver(Box::new(d)),
+    );
     // Block time just before expiry: still served.
     let (_, req) = w.request(id, 3);
     let just_before = Timestamp(EXPIRES.0 - 1);
@@ -283,13 +333,18 @@ fn expiry_is_judged_by_block_time() {
             &mut svc,
             &ledger,
             just_before,
-            CfragRequest::Reencrypt(req.clone())
+            CfragRequest::Reencrypt(Box::new(req.clone()))
         ),
         CfragReply::Cfrag(_)
     ));
     assert!(svc.on_block(just_before, &ledger).unwrap().is_empty());
     assert_eq!(svc.on_block(EXPIRES, &ledger).unwrap(), vec![id]);
-    let r = ask(&mut svc, &ledger, EXPIRES, CfragRequest::Reencrypt(req));
+    let r = ask(
+        &mut svc,
+        &ledger,
+        EXPIRES,
+        CfragRequest::Reencrypt(Box::new(req)),
+    );
     assert!(refused(RefusalCode::Expired)(&r), "{r:?}");
 }
 
@@ -301,7 +356,12 @@ fn restarted_proxy_serves_from_its_store() {
     let (id, d) = w.grant(3, 3);
     ledger.record(id);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d));
+    ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Deliver(Box::new(d)),
+    );
     let bytes = svc.stored_bytes();
     drop(svc);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
@@ -309,7 +369,12 @@ fn restarted_proxy_serves_from_its_store() {
     assert_eq!(svc.stored_bytes(), bytes);
     let (_, req) = w.request(id, 3);
     assert!(matches!(
-        ask(&mut svc, &ledger, ISSUED, CfragRequest::Reencrypt(req)),
+        ask(
+            &mut svc,
+            &ledger,
+            ISSUED,
+            CfragRequest::Reencrypt(Box::new(req))
+        ),
         CfragReply::Cfrag(_)
     ));
 }
@@ -331,10 +396,20 @@ fn deliveries_beyond_the_byte_budget_or_grant_count_are_refused_as_full() {
     };
     let mut svc = open(&dir, &ledger, role);
     assert_eq!(
-        ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d1.clone())),
+        ask(
+            &mut svc,
+            &ledger,
+            ISSUED,
+            CfragRequest::Deliver(Box::new(d1.clone()))
+        ),
         CfragReply::Accepted(id1)
     );
-    let r = ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d2.clone()));
+    let r = ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Deliver(Box::new(d2.clone())),
+    );
     assert!(refused(RefusalCode::Full)(&r), "{r:?}");
     assert!(svc.stored_bytes() <= len);
     drop(svc);
@@ -345,8 +420,18 @@ fn deliveries_beyond_the_byte_budget_or_grant_count_are_refused_as_full() {
         max_bytes: 1 << 20,
     };
     let mut svc = open(&dir, &ledger, role);
-    ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d1));
-    let r = ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d2));
+    ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Deliver(Box::new(d1)),
+    );
+    let r = ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Deliver(Box::new(d2)),
+    );
     assert!(refused(RefusalCode::Full)(&r), "{r:?}");
     assert!(!svc.holds(&id2));
 }
@@ -370,19 +455,44 @@ fn garbage_and_tampered_deliveries_are_refused_without_keeping_anything() {
     assert!(refused(RefusalCode::Decode)(&r), "{r:?}");
     // Another proxy's delivery.
     d.proxy = w.proxies[1];
-    let r = ask(&mut svc, &ledger, ISSUED, CfragRequest::Deliver(d));
+    let r = ask(
+        &mut svc,
+        &ledger,
+        ISSUED,
+        CfragRequest::Deliver(Box::new(d)),
+    );
     assert!(refused(RefusalCode::NotForUs)(&r), "{r:?}");
     assert_eq!(svc.stored_bytes(), 0);
     assert_eq!(svc.held_grants(), 0);
 }
 
 #[test]
-fn replies_fit_the_protocol_bounds() {
-    use cpchain_core::WireMessage;
-    assert!(CfragRequest::MAX_ENCODED_LEN <= crate::network::CFRAG_MAX_REQUEST_BYTES);
-    assert!(CfragReply::MAX_ENCODED_LEN <= crate::network::CFRAG_MAX_REPLY_BYTES);
+fn the_largest_delivery_and_a_signed_cfrag_fit_the_protocol_frames() {
+    let dir = Dir::new("frames");
+    let ledger = Ledger::default();
+    let mut w = world();
+    // 16 intervals: the most one grant carries (`MAX_GRANT_INTERVALS`).
+    let (id, d) = w.grant(10, 25);
+    ledger.record(id);
+    let request = encoding::encode_to_vec(&CfragRequest::Deliver(Box::new(d))).unwrap();
     assert!(
-        <CfragResponse as WireMessage>::MAX_ENCODED_LEN < CfragReply::MAX_ENCODED_LEN,
-        "a signed cfrag fits a reply"
+        request.len() <= crate::network::CFRAG_MAX_REQUEST_BYTES,
+        "{}",
+        request.len()
+    );
+    let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
+    let reply = svc
+        .handle_bytes(ISSUED, &mut OsRng, &ledger, &request)
+        .unwrap();
+    assert_eq!(reply, CfragReply::Accepted(id));
+    let (_, req) = w.request(id, 25);
+    let r = encoding::encode_to_vec(&CfragRequest::Reencrypt(Box::new(req))).unwrap();
+    let reply = svc.handle_bytes(ISSUED, &mut OsRng, &ledger, &r).unwrap();
+    assert!(matches!(reply, CfragReply::Cfrag(_)));
+    let bytes = encoding::encode_to_vec(&reply).unwrap();
+    assert!(
+        bytes.len() <= crate::network::CFRAG_MAX_REPLY_BYTES,
+        "{}",
+        bytes.len()
     );
 }

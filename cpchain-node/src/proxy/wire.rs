@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 pub enum CfragRequest {
     /// An owner hands the proxy its kfrags of a grant (PRE step 3). Sent over the noise
     /// channel of libp2p, which is confidential as the sharing module asks.
-    Deliver(KfragDelivery),
+    Deliver(Box<KfragDelivery>),
     /// A grantee asks for one interval's cfrag (PRE step 5).
-    Reencrypt(ReencryptionRequest),
+    Reencrypt(Box<ReencryptionRequest>),
 }
 
 impl WireMessage for CfragRequest {

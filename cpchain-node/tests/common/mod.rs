@@ -12,6 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 // Storage-node networks (issue 15 item 2): `Net::init_storage`.
+pub mod data;
 pub mod storage;
 #[allow(unused_imports)]
 pub use storage::*;
@@ -270,27 +271,6 @@ pub fn run_bounded(args: &[&str], extra: &[&Path], timeout: Duration) -> Output 
     child.wait_with_output().expect("output")
 }
 
-/// `GET path` on the API at 127.0.0.1:`port`: status and JSON body (`Null` if not JSON).
-pub fn get_json(port: u16, path: &str) -> (u16, serde_json::Value) {
-    let (status, body) = cpchain_node::api::http(port, "GET", path, None).expect("API reachable");
-    (
-        status,
-        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
-    )
-}
-
-/// Poll `f` every 100 ms until it holds or `timeout` passes; whether it held.
-pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
 impl Net {
     /// Make node `i` (a proposer slot of `init_with`) a re-encryption proxy instead: no
     /// campaign, a `proxy` section with the default bounds (issue 15).
@@ -314,59 +294,23 @@ impl Net {
     }
 }
 
-impl Net {
-    /// Make node `i` (a proposer slot of `init_with`) a storage node instead: no campaign,
-    /// a `storage` section with `quota_bytes` and the given writer addresses (issue 15).
-    pub fn make_storage(&self, i: usize, quota_bytes: u64, writers: &[cpchain_core::Address]) {
-        let mut cfg = NodeConfig::load(&self.configs[i]).expect("config");
-        cfg.campaign = false;
-        cfg.storage = Some(cpchain_node::config::StorageConfig {
-            quota_bytes,
-            per_peer_bytes: u64::MAX,
-            writers: writers.iter().map(|a| a.to_string()).collect(),
-            tamper_shards: false,
-        });
-        cfg.save(&self.configs[i]).expect("save config");
-    }
-
-    /// Make node `i` (a proposer slot) the owner's gateway-ingest node for `streams`, with
-    /// the owner's master secret `master` written beside its data (issue 15 item 3).
-    pub fn make_gateway(
-        &self,
-        i: usize,
-        streams: Vec<cpchain_node::gateway::GatewayStream>,
-        master: Option<&[u8; 32]>,
-    ) {
-        let mut cfg = NodeConfig::load(&self.configs[i]).expect("config");
-        cfg.campaign = false;
-        let owner_master_file = master.map(|m| {
-            std::fs::create_dir_all(&cfg.data_dir).expect("data dir");
-            std::fs::write(cfg.data_dir.join("owner.master"), hex::encode(m)).expect("master");
-            PathBuf::from("owner.master")
-        });
-        cfg.gateway = Some(cpchain_node::gateway::GatewayConfig {
-            streams,
-            owner_master_file,
-        });
-        cfg.save(&self.configs[i]).expect("save config");
-    }
+/// `GET path` on the API at 127.0.0.1:`port`: status and JSON body (`Null` if not JSON).
+pub fn get_json(port: u16, path: &str) -> (u16, serde_json::Value) {
+    let (status, body) = cpchain_node::api::http(port, "GET", path, None).expect("API reachable");
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
-impl Net {
-    /// Add nodes `others` to node `i`'s peers (the devnet's followers dial only the
-    /// validators; storage nodes and their clients must dial each other).
-    pub fn add_peers(&self, i: usize, others: &[usize]) {
-        let extra: Vec<String> = others
-            .iter()
-            .filter(|&&o| o != i)
-            .map(|&o| self.endpoint(o).0)
-            .collect();
-        let mut cfg = NodeConfig::load(&self.configs[i]).expect("config");
-        for e in extra {
-            if !cfg.peers.contains(&e) {
-                cfg.peers.push(e);
-            }
+/// Poll `f` every 100 ms until it holds or `timeout` passes; whether it held.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
         }
-        cfg.save(&self.configs[i]).expect("save config");
+        std::thread::sleep(Duration::from_millis(100));
     }
+    false
 }
