@@ -993,7 +993,7 @@ impl GatewaySink for NodeSink {
             TxBody {
                 chain_id: self.chain_id,
                 nonce,
-                kind: TxKind::Anchor(*anchor),
+                kind: TxKind::Anchor(Box::new(*anchor)),
             },
         );
         let batch = crate::ingest::encode_batch(&[tx.to_bytes()]);

@@ -145,14 +145,14 @@ pub fn buy(opts: &BuyOptions, csv: &mut impl std::io::Write) -> Result<Bought, S
         port,
         &opts.key,
         opts.chain_id,
-        TxKind::Order(OrderTx {
+        TxKind::Order(Box::new(OrderTx {
             listing: cpchain_storage::market::ListingId(opts.listing),
             first_interval: opts.interval,
             last_interval: opts.interval,
             grantee: grantee.public_key().to_compressed(),
             deliver_within_ms: opts.timeout.as_millis() as u64,
             confirm_within_ms: opts.timeout.as_millis() as u64,
-        }),
+        })),
         opts.timeout,
     )?;
     // Wait for the delivery.

@@ -91,7 +91,7 @@ fn gateway_to_buyer_exact_interval_byte_identical_next_interval_closed() {
         chain_id,
         TxKind::RegisterStream {
             stream,
-            device: device.public_key(),
+            device: device.public_key().to_compressed(),
         },
         TIMEOUT,
     )
@@ -118,7 +118,7 @@ fn gateway_to_buyer_exact_interval_byte_identical_next_interval_closed() {
         port,
         &owner_key,
         chain_id,
-        TxKind::Listing(listing),
+        TxKind::Listing(Box::new(listing)),
         TIMEOUT,
     )
     .expect("listing");

@@ -329,7 +329,7 @@ fn http_ingest_stores_shards_submits_anchors_and_a_sink_failure_keeps_nothing() 
     let (status, _) = gateway::post_bytes(
         port,
         &path("anchors"),
-        &vec![0u8; gateway::MAX_ANCHOR_BYTES + 1],
+        &[0u8; gateway::MAX_ANCHOR_BYTES + 1],
     )
     .expect("post");
     assert_eq!(status, 413);
