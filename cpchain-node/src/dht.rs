@@ -98,6 +98,13 @@ use tokio::sync::{mpsc, oneshot};
 /// How long a shard request may take before it fails.
 pub const SHARD_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Most concurrent shard-protocol streams per connection (libp2p's default is 100): with
+/// frames of at most `MAX_MESSAGE_BYTES` (2 MiB) a peer holds at most 32 MiB of this
+/// node's memory in requests being read. A reader asks one peer for at most k + m shards
+/// at once, so with k + m > 16 some of a second pass's requests to one peer can be refused
+/// (those positions are then missing from that peer, as if it did not answer).
+pub const SHARD_STREAMS: usize = 16;
+
 /// Live nodes closest to a record's DHT key that keep the record (besides shard holders).
 pub const RECORD_REPLICAS: usize = 3;
 

@@ -512,7 +512,8 @@ pub fn swarm(
                 crate::dht::ShardCodec,
                 [(StreamProtocol::new(SHARD_PROTOCOL), ProtocolSupport::Full)],
                 request_response::Config::default()
-                    .with_request_timeout(crate::dht::SHARD_REQUEST_TIMEOUT),
+                    .with_request_timeout(crate::dht::SHARD_REQUEST_TIMEOUT)
+                    .with_max_concurrent_streams(crate::dht::SHARD_STREAMS),
             );
             Ok(Behaviour {
                 gossipsub,
