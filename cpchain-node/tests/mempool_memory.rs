@@ -16,6 +16,16 @@ use std::alloc::System;
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
+/// The tests measure the one process-wide counter: they run one at a time (cargo runs a
+/// binary's tests on parallel threads).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Live heap bytes of the process.
 fn live() -> isize {
     let s = GLOBAL.stats();
@@ -24,6 +34,7 @@ fn live() -> isize {
 
 #[test]
 fn mempool_heap_stays_within_its_byte_budget() {
+    let _one_at_a_time = serial();
     let spec = ChainSpec::devnet();
     let budget = 2usize << 20;
     let keys: Vec<SecretKey> = (1..=16u8)
@@ -82,6 +93,7 @@ fn mempool_heap_stays_within_its_byte_budget() {
 
 #[test]
 fn sender_cache_heap_stays_within_its_bound() {
+    let _one_at_a_time = serial();
     let before = live();
     let mut cache = SenderCache::new(SENDER_CACHE_CAPACITY);
     for i in 0..(SENDER_CACHE_CAPACITY + 10_000) as u64 {
@@ -104,6 +116,7 @@ fn sender_cache_heap_stays_within_its_bound() {
 /// its encoding.
 #[test]
 fn mempool_heap_of_the_longest_listings_stays_within_its_byte_budget() {
+    let _one_at_a_time = serial();
     use cpchain_storage::market::{
         Listing, MAX_DESCRIPTION_LEN, MAX_LABELS, MAX_LABEL_LEN, MAX_TITLE_LEN,
     };
