@@ -186,13 +186,20 @@ impl request_response::Codec for CfragCodec {
     }
 }
 
+/// Concurrent cfrag-protocol streams per connection (libp2p's default is 100): with
+/// [`CFRAG_MAX_REQUEST_BYTES`] frames, at most 256 KiB of request frames per peer.
+pub const CFRAG_STREAMS: usize = 16;
+
 /// The cfrag protocol's behaviour: `Full` support (a node without a proxy service answers
-/// nothing; the requester's request times out), 10 s per request.
+/// nothing; the requester's request times out), 10 s per request, [`CFRAG_STREAMS`]
+/// streams per connection.
 pub fn cfrag_behaviour() -> request_response::Behaviour<CfragCodec> {
     request_response::Behaviour::with_codec(
         CfragCodec,
         [(StreamProtocol::new(CFRAG_PROTOCOL), ProtocolSupport::Full)],
-        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+        request_response::Config::default()
+            .with_request_timeout(Duration::from_secs(10))
+            .with_max_concurrent_streams(CFRAG_STREAMS),
     )
 }
 
