@@ -74,6 +74,13 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         crate::dht::storage_role(&cfg)?,
     );
     services.add(Box::new(dht_service));
+    // The re-encryption proxy role (serves /cpchain/cfrag/1 for grants live on the chain).
+    #[cfg(feature = "pre")]
+    if let Some(role) = crate::proxy_role::ProxyRole::start(&cfg, store.clone(), &genesis)? {
+        services.add(Box::new(role));
+    }
+    #[cfg(not(feature = "pre"))]
+    crate::proxy_role::ProxyRole::start(&cfg, store.clone(), &genesis)?;
     let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", cfg.listen_port)
         .parse()
         .map_err(|e| NodeError::Network(format!("listen address: {e}")))?;

@@ -94,6 +94,18 @@
 //!   [`dht::spawn_client`] runs it in a process without a chain. Placement is the SDK's
 //!   (`cpchain_storage::place_shards`) on the live routing table, whose key-space points
 //!   are libp2p's (see [`dht`] for this and the other decisions).
+//! * `proxy` (feature `pre`) and [`proxy_role`]: re-encryption proxies as a node role
+//!   (issue 15 item 4). A follower with a `proxy` section in its configuration serves
+//!   `/cpchain/cfrag/1` (request-response, [`network::CFRAG_PROTOCOL`]): it keeps an
+//!   owner's kfrags and re-encrypts for a grantee only for grants recorded on the chain,
+//!   not revoked and not expired by the latest block's timestamp, and drops the kfrags
+//!   (memory and its own `proxy.redb`) when the chain revokes or expires a grant; refusals
+//!   carry stable codes (`not_on_chain`, `revoked`, `expired`, `outside_grant`, …). The
+//!   owner's and the grantee's calls (`proxy::deliver_kfrags`, `proxy::open_interval`) are
+//!   library functions. Frames at most 16 KiB in and 4 KiB out; kept kfrags bounded by
+//!   `proxy.max_grants` and `proxy.max_bytes`; heap bounded by
+//!   `proxy::ProxyService::memory_bound` (test `proxy_memory`). Tests `proxy` and
+//!   `proxy_memory` need `--features pre`.
 //!
 //! # Restart
 //!
@@ -198,6 +210,9 @@ pub mod ingest;
 pub mod ledger;
 pub mod network;
 pub mod node;
+#[cfg(feature = "pre")]
+pub mod proxy;
+pub mod proxy_role;
 pub mod services;
 pub mod status;
 pub mod storage_node;

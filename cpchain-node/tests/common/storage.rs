@@ -88,6 +88,7 @@ impl Net {
                 campaign: false,
                 catch_up_heights: 8,
                 max_block_bytes: 1 << 20,
+                proxy: None,
                 storage: Some(StorageConfig {
                     quota_bytes,
                     per_peer_bytes: u64::MAX,
