@@ -78,6 +78,79 @@
 //! m = 2) had k + m shards on live nodes again, as the test's polling saw it (the reads of
 //! all 12 blocks happen in between): 5.5 s, 4.6 s, 3.7 s, 3.8 s. A node stopped with
 //! SIGSTOP was dropped after 20.0 s (two 10 s request timeouts).
+//!
+//! # Attacks considered
+//! The data layer attacked from outside, through its public API and the shard protocol
+//! only. What a storage node keeps for peers is bounded: on disk, the bytes charged to a
+//! writer ≤ `per_peer_bytes` and to all ≤ `quota_bytes`, the file ≤
+//! [`crate::storage_node::DISK_FACTOR`] × the quota (+ 2 MiB); in memory, redb's cache ≤
+//! [`crate::storage_node::STORE_CACHE_BYTES`] plus requests being read (≤
+//! [`SHARD_STREAMS`] × `ShardRequest::MAX_ENCODED_LEN` per connection). Heap figures are
+//! from a counting allocator (`tests/shard_store_memory.rs`, debug build).
+//! * **A stranger that never binds** puts: `not_authorised`, nothing kept. *Held*
+//!   (`a_non_storage_node_refuses_and_a_stranger_cannot_put`).
+//! * **A bound peer that is not a writer** puts: `not_authorised`, nothing kept, as real
+//!   processes. *Held* (`tests/dht_storage.rs`). It can still read (by design: blocks are
+//!   sealed; access is the proxies' business).
+//! * **A bound stranger advertising `/cpchain/kad/1`** to be chosen for shards and records
+//!   and drop them. *Fixed* on storage nodes: only writers join their live set (test
+//!   `a_bound_stranger_advertising_kad_is_not_a_storage_node_of_a_storage_node`, which
+//!   fails on the old rule), so repair and record replicas never go to it. *Left* on
+//!   nodes without the storage role (ingest, buyer): they have no list of storage-node
+//!   addresses, so a client's put can place shards on it; they are then missing, and the
+//!   honest holders of the block's other shards (which hold its record) repair them onto
+//!   writers. Closing it needs the storage-node set on chain or in the client's config.
+//! * **A writer that lies about shards** (bytes, position, another block's shard, an altered
+//!   shard list): `mismatch`, nothing kept. *Held* (`a_shard_is_kept_only_if_it_matches_its_record`).
+//! * **A record for a block id already kept, with other contents**: `mismatch`, first kept
+//!   wins. *Held* against overwriting. *Left*: the other way round, a writer that puts a
+//!   made-up record under a block id before the real one squats it at that node
+//!   (`a_writer_can_squat_a_block_id_with_a_made_up_record`): the store cannot tell which
+//!   record is the block's without the block ids anchored on chain (issue 15 item 1). It
+//!   costs the squatter its own per-writer bytes, and readers detect it (the reassembled
+//!   block's id) and use other holders.
+//! * **Shard bytes at the size limits**: the largest shard (k = 1, a full block) is kept
+//!   and its request fits a frame; one byte more or less, a block one byte over, an empty
+//!   block, bad k/m, a position past the list: `mismatch`, nothing kept. *Held*
+//!   (`shards_at_the_size_limits_are_kept_and_one_byte_over_is_refused`); a refused new
+//!   record with its shard (quota or writer bound) keeps neither
+//!   (`a_refused_new_record_and_shard_keep_nothing`).
+//! * **Many small puts to grow index overhead past the charge**: a 1 MiB quota filled with
+//!   the smallest puts (k = 1, m = 1, one-byte blocks: 1,025 records, 2,050 shards) charged
+//!   1,048,447 bytes for a 3,686,400-byte file (3.52×, under the 5× stated). *Held*
+//!   (`many_tiny_puts_stay_within_the_quota_and_the_disk_bound`).
+//! * **Filling a quota to grow the node's heap**: redb's default page cache is 1 GiB, so
+//!   heap grew with what writers put (5,819,584 bytes held after 12,571,108 charged).
+//!   *Fixed*: the cache is capped at 4 MiB (4,343,708 held;
+//!   `a_full_store_holds_at_most_its_cache_in_heap`, fails on the old code).
+//! * **Huge frames**: the codec accepted 2 MiB frames and allocated a frame's claimed
+//!   length before its bytes came (a full-size claim followed by 100 bytes: 1,051,512
+//!   bytes allocated). *Fixed*: a frame is bounded by its message's `MAX_ENCODED_LEN`
+//!   (1,051,416 bytes for a request), refused before reading if longer, and read in
+//!   64 KiB steps (65,656 bytes for the same attack;
+//!   `a_claimed_frame_length_costs_only_the_bytes_sent`, fails on the old code).
+//! * **Malformed postcard** (every truncation, a trailing byte, a wrong tag, each byte set
+//!   to 0xff: 1,054 frames): a typed decode error or a request the store then refuses; at
+//!   most 2,698 bytes allocated by one decode. *Held*
+//!   (`hostile_postcard_in_a_frame_is_a_bounded_typed_error`).
+//! * **Gets, record gets and holds queries for unknown ids in a loop**: `not_found` /
+//!   nothing held, the store unchanged (`gets_for_unknown_ids_change_nothing`); 192 heap
+//!   bytes left after 5,000 rounds of the three. *Held*.
+//! * **A peer that opens many streams**: at most [`SHARD_STREAMS`] (16) per connection,
+//!   ≈ 16.8 MB of requests being read. *Held* per connection, and the connections are
+//!   capped ([`crate::network::connection_limits`]: 2 established per peer, 256 incoming,
+//!   64 still handshaking), so one peer holds at most ≈ 33.6 MB of shard requests in
+//!   reading and all strangers together at most 256 connections' worth. *Fixed* (the
+//!   swarm had no cap; `network::tests::a_third_connection_from_one_peer_is_denied`).
+//! * **Rate**: each put costs a keccak over ≤ 1 MiB and a redb commit, each get a read
+//!   transaction; nothing limits a peer's request rate beyond stream concurrency. *Left*:
+//!   CPU and disk time, not bytes kept; a per-peer rate limit would go in [`DhtService`].
+//! * **Junk records and repair** (read from the code, not tested): a writer's record whose
+//!   shards exist nowhere fails repair each sweep, and a failed record restarts the sweep,
+//!   so a storage node holding one retries it forever, at the sweep's bounded rate
+//!   ([`REPAIR_BATCH`] records per [`REPAIR_EVERY`]). A writer's *consistent* junk block is
+//!   re-replicated like any other, charged to the repairing storage node's address. *Left*:
+//!   both need the anchored block ids of item 1 to tell junk from data.
 
 use crate::network::{self, Behaviour, Event};
 use crate::services::{BoundPeer, Job, Service};
@@ -99,8 +172,9 @@ use tokio::sync::{mpsc, oneshot};
 pub const SHARD_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most concurrent shard-protocol streams per connection (libp2p's default is 100): with
-/// frames of at most `MAX_MESSAGE_BYTES` (2 MiB) a peer holds at most 32 MiB of this
-/// node's memory in requests being read. A reader asks one peer for at most k + m shards
+/// request frames of at most `ShardRequest::MAX_ENCODED_LEN` (1,051,416 bytes, read as
+/// they arrive) a connection holds at most 16 × 1.05 MiB ≈ 16.8 MB of this node's memory
+/// in requests being read, and only for bytes it actually sent. A reader asks one peer for at most k + m shards
 /// at once, so with k + m > 16 some of a second pass's requests to one peer can be refused
 /// (those positions are then missing from that peer, as if it did not answer).
 pub const SHARD_STREAMS: usize = 16;
@@ -192,6 +266,37 @@ fn invalid(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
+/// Bytes of a frame read at a time: memory follows the bytes a peer actually sent.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Read one length-prefixed frame (u32 big-endian length, then the bytes, as
+/// [`network::write_frame`] writes it) of at most `max` bytes. A longer claim is refused
+/// before anything is read; the buffer grows [`READ_CHUNK`] bytes at a time as bytes
+/// arrive, so a claim followed by silence costs at most one chunk, not the claim (test
+/// `a_claimed_frame_length_costs_only_the_bytes_sent`).
+async fn read_bounded<T>(io: &mut T, max: usize) -> io::Result<Vec<u8>>
+where
+    T: futures::AsyncRead + Unpin + Send,
+{
+    use futures::AsyncReadExt;
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = usize::try_from(u32::from_be_bytes(len)).map_err(invalid)?;
+    if len > max.min(network::MAX_MESSAGE_BYTES) {
+        return Err(invalid(format!("frame of {len} bytes > {max}")));
+    }
+    let mut buf = Vec::new();
+    while buf.len() < len {
+        let start = buf.len();
+        let step = READ_CHUNK.min(len - start);
+        buf.try_reserve_exact(step).map_err(invalid)?;
+        buf.resize(start + step, 0);
+        io.read_exact(buf.get_mut(start..).unwrap_or_default())
+            .await?;
+    }
+    Ok(buf)
+}
+
 #[async_trait::async_trait]
 impl request_response::Codec for ShardCodec {
     type Protocol = StreamProtocol;
@@ -202,7 +307,7 @@ impl request_response::Codec for ShardCodec {
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        let frame = network::read_frame(io).await?;
+        let frame = read_bounded(io, <ShardRequest as WireMessage>::MAX_ENCODED_LEN).await?;
         encoding::decode(&frame).map_err(invalid)
     }
 
@@ -214,7 +319,7 @@ impl request_response::Codec for ShardCodec {
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        let frame = network::read_frame(io).await?;
+        let frame = read_bounded(io, <ShardResponse as WireMessage>::MAX_ENCODED_LEN).await?;
         encoding::decode(&frame).map_err(invalid)
     }
 
@@ -721,6 +826,30 @@ fn serve(
     }
 }
 
+/// [`serve`] as a reader without a bound address would be served (tests of the store's
+/// attack surface in [`crate::storage_node`]).
+#[cfg(test)]
+pub(crate) fn serve_for_test(store: &ShardStore, req: ShardRequest) -> ShardResponse {
+    serve(Some(store), None, false, req)
+}
+
+/// Whether a bound peer joins this node's live set of storage nodes (placement, repair,
+/// record replicas). Any key can bind and any peer can advertise `/cpchain/kad/1`: on a
+/// storage node only peers whose bound address is a configured writer count (storage nodes
+/// are writers of each other), so a stranger cannot make itself the place where repaired
+/// shards and records go and then drop them (test
+/// `a_bound_stranger_advertising_kad_is_not_a_storage_node_of_a_storage_node`). A node
+/// without the storage role has no such list and still takes any bound Kademlia server
+/// (see "Attacks considered").
+fn counts_as_storage_node(
+    i_am_storage: bool,
+    writers: &HashSet<Address>,
+    address: &Address,
+    advertises_kad: bool,
+) -> bool {
+    advertises_kad && (!i_am_storage || writers.contains(address))
+}
+
 /// The storage service on a node loop: serves the shard protocol (if this is a storage
 /// node), completes this node's outgoing requests, keeps the live set and the Kademlia
 /// routing table, and runs the repair loop.
@@ -888,12 +1017,17 @@ impl Service for DhtService {
 
     fn on_bound(&mut self, swarm: &mut Swarm<Behaviour>, peer: &BoundPeer) {
         self.bound.insert(peer.peer, peer.address);
-        let storage = peer
+        let advertises = peer
             .info
             .protocols
             .iter()
             .any(|p| p.as_ref() == network::KAD_PROTOCOL);
-        if storage {
+        if counts_as_storage_node(
+            self.client.local.is_some(),
+            &self.writers,
+            &peer.address,
+            advertises,
+        ) {
             for a in &peer.info.listen_addrs {
                 swarm.behaviour_mut().kad.add_address(&peer.peer, a.clone());
             }
@@ -1172,6 +1306,66 @@ mod tests {
             "wrong tag"
         );
         assert!(encoding::decode::<ShardResponse>(&[1, 2, 3, 4, 5]).is_err());
+    }
+
+    /// Attack: a stranger binds (any key can) and advertises the Kademlia server protocol
+    /// to a storage node, to be chosen for repaired shards and record replicas and drop
+    /// them. It does not join the storage node's live set; a configured writer does.
+    #[tokio::test]
+    async fn a_bound_stranger_advertising_kad_is_not_a_storage_node_of_a_storage_node() {
+        let dir = std::env::temp_dir().join(format!("cpchain-dht-sybil-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = ShardStore::open(&dir.join("s.redb"), u64::MAX, u64::MAX).expect("open");
+        let keypair = libp2p::identity::Keypair::generate_ed25519();
+        let mut swarm = network::swarm(keypair, "test".into()).expect("swarm");
+        let (jobs, _rx) = mpsc::channel(4);
+        let honest = Address([0x11; 20]);
+        let role = StorageRole {
+            store: Arc::new(store),
+            writers: [honest].into_iter().collect(),
+            tamper: false,
+        };
+        let (mut svc, client) = service(&mut swarm, jobs, Address([0x22; 20]), Some(role));
+        let bound = |address: Address| {
+            let key = libp2p::identity::Keypair::generate_ed25519();
+            BoundPeer {
+                peer: key.public().to_peer_id(),
+                address,
+                info: libp2p::identify::Info {
+                    public_key: key.public(),
+                    protocol_version: "/cpchain/1".into(),
+                    agent_version: "x".into(),
+                    listen_addrs: vec!["/ip4/127.0.0.1/tcp/1".parse().expect("addr")],
+                    protocols: vec![StreamProtocol::new(network::KAD_PROTOCOL)],
+                    observed_addr: "/ip4/127.0.0.1/tcp/2".parse().expect("addr"),
+                    signed_peer_record: None,
+                },
+            }
+        };
+        let stranger = bound(Address([0x33; 20]));
+        svc.on_bound(&mut swarm, &stranger);
+        assert_eq!(
+            client.storage_nodes(),
+            vec![client.peer_id()],
+            "stranger not live"
+        );
+        let writer = bound(honest);
+        svc.on_bound(&mut swarm, &writer);
+        assert_eq!(client.storage_nodes(), vec![client.peer_id(), writer.peer]);
+        // A node without the storage role has no list: it takes any bound Kademlia server.
+        assert!(counts_as_storage_node(
+            false,
+            &HashSet::new(),
+            &stranger.address,
+            true
+        ));
+        assert!(!counts_as_storage_node(
+            false,
+            &HashSet::new(),
+            &honest,
+            false
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

@@ -113,6 +113,28 @@ pub struct Behaviour {
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     /// The shard protocol (`/cpchain/shard/1`): put shard + record, get shard, get record.
     pub shard: request_response::Behaviour<crate::dht::ShardCodec>,
+    /// Connection caps ([`connection_limits`]): every per-connection bound (16 shard
+    /// streams of at most ~1 MiB each, request-response buffers, yamux windows) multiplies
+    /// with the connections a peer or a crowd of strangers may open, so they are capped.
+    pub limits: libp2p::connection_limits::Behaviour,
+}
+
+/// At most this many established connections with one peer (two: both sides may dial at
+/// once; a third is denied before any protocol runs).
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
+
+/// At most this many incoming connections established at once (bound or not).
+pub const MAX_INCOMING_CONNECTIONS: u32 = 256;
+
+/// At most this many incoming connections still handshaking (noise, yamux) at once.
+pub const MAX_PENDING_INCOMING: u32 = 64;
+
+/// The caps of [`Behaviour::limits`].
+pub fn connection_limits() -> libp2p::connection_limits::ConnectionLimits {
+    libp2p::connection_limits::ConnectionLimits::default()
+        .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+        .with_max_established_incoming(Some(MAX_INCOMING_CONNECTIONS))
+        .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
 }
 
 /// The request-response protocol of re-encryption proxies: kfrag deliveries and cfrag
@@ -186,13 +208,20 @@ impl request_response::Codec for CfragCodec {
     }
 }
 
+/// Concurrent cfrag-protocol streams per connection (libp2p's default is 100): with
+/// [`CFRAG_MAX_REQUEST_BYTES`] frames, at most 256 KiB of request frames per peer.
+pub const CFRAG_STREAMS: usize = 16;
+
 /// The cfrag protocol's behaviour: `Full` support (a node without a proxy service answers
-/// nothing; the requester's request times out), 10 s per request.
+/// nothing; the requester's request times out), 10 s per request, [`CFRAG_STREAMS`]
+/// streams per connection.
 pub fn cfrag_behaviour() -> request_response::Behaviour<CfragCodec> {
     request_response::Behaviour::with_codec(
         CfragCodec,
         [(StreamProtocol::new(CFRAG_PROTOCOL), ProtocolSupport::Full)],
-        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+        request_response::Config::default()
+            .with_request_timeout(Duration::from_secs(10))
+            .with_max_concurrent_streams(CFRAG_STREAMS),
     )
 }
 
@@ -524,6 +553,7 @@ pub fn swarm(
                 cfrag: cfrag_behaviour(),
                 kad,
                 shard,
+                limits: libp2p::connection_limits::Behaviour::new(connection_limits()),
             })
         })
         .map_err(|e| format!("behaviour: {e}"))?;
@@ -574,5 +604,69 @@ mod tests {
         assert_eq!(validate_gossip_id(&pre), None);
         assert_eq!(validate_gossip_id(&a[..10]), None, "truncated");
         assert_eq!(validate_gossip_id(&[]), None);
+    }
+
+    /// A peer that dials a node again and again gets two connections, never a third: the
+    /// per-connection bounds (shard streams, buffers) multiply by at most two per peer.
+    #[test]
+    fn a_third_connection_from_one_peer_is_denied() {
+        use futures::StreamExt;
+        use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+        use libp2p::swarm::SwarmEvent;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut a =
+                swarm(libp2p::identity::Keypair::generate_ed25519(), "a".into()).expect("swarm a");
+            let mut b =
+                swarm(libp2p::identity::Keypair::generate_ed25519(), "b".into()).expect("swarm b");
+            a.listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"))
+                .expect("listen");
+            let addr = loop {
+                if let SwarmEvent::NewListenAddr { address, .. } = a.select_next_some().await {
+                    break address;
+                }
+            };
+            let a_id = *a.local_peer_id();
+            for _ in 0..3 {
+                b.dial(
+                    DialOpts::peer_id(a_id)
+                        .addresses(vec![addr.clone()])
+                        .condition(PeerCondition::Always)
+                        .build(),
+                )
+                .expect("dial");
+            }
+            // Drive both for a bounded 5 s: every dial resolves well within it on loopback.
+            let (mut open, mut most, mut denied) = (0u32, 0u32, 0u32);
+            let deadline = tokio::time::sleep(Duration::from_secs(5));
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    ev = b.select_next_some() => {
+                        if let SwarmEvent::OutgoingConnectionError { .. } = ev {
+                            denied += 1;
+                        }
+                    }
+                    ev = a.select_next_some() => match ev {
+                        SwarmEvent::ConnectionEstablished { .. } => {
+                            open += 1;
+                            most = most.max(open);
+                        }
+                        SwarmEvent::ConnectionClosed { .. } => open = open.saturating_sub(1),
+                        SwarmEvent::IncomingConnectionError { .. } => denied += 1,
+                        _ => {}
+                    },
+                    _ = &mut deadline => break,
+                }
+            }
+            assert!(
+                (1..=MAX_CONNECTIONS_PER_PEER).contains(&most),
+                "at most {MAX_CONNECTIONS_PER_PEER} connections with one peer, saw {most}"
+            );
+            assert!(denied >= 1, "the third dial is denied");
+        });
     }
 }

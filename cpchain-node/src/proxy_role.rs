@@ -81,17 +81,6 @@ impl ProxyRole {
             })
         }
     }
-
-    /// Counters for the status file: (grants held, cfrags served, refusals).
-    pub fn counters(&self) -> (usize, u64, u64) {
-        #[cfg(feature = "pre")]
-        {
-            let s = self.service.stats();
-            (self.service.held_grants(), s.served, s.refused)
-        }
-        #[cfg(not(feature = "pre"))]
-        (0, 0, 0)
-    }
 }
 
 #[cfg(feature = "pre")]

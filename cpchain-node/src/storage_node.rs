@@ -21,8 +21,13 @@
 //! [`Refusal::QuotaFull`], `quota_full`), and the bytes charged to one writer address
 //! never exceed `per_peer_bytes` ([`Refusal::PeerQuotaFull`]). Puts of what is already
 //! held are accepted and charged nothing. A refused put changes nothing (one redb write
-//! transaction, aborted). Nothing is kept in memory: the store's heap use is that of one
-//! request (at most [`crate::network::MAX_MESSAGE_BYTES`]).
+//! transaction, aborted). Nothing is kept in memory but redb's page cache, which
+//! [`ShardStore::open`] caps at [`STORE_CACHE_BYTES`] (redb's default is 1 GiB: a writer
+//! filling a large quota grew the node's heap with it), plus one request being served (at
+//! most [`crate::network::MAX_MESSAGE_BYTES`]). Test `a_full_store_holds_at_most_its_cache_in_heap`
+//! (`tests/shard_store_memory.rs`, counting allocator) measured 4,343,708 heap bytes held
+//! by a store a writer had filled with 12,571,108 charged bytes (5,819,584 with redb's
+//! default cache, where the heap grows with the quota).
 //!
 //! The quota bounds the bytes kept, not the database file: redb's copy-on-write pages
 //! and allocation regions make the file larger (test `the_store_holds_at_most_its_quota`
@@ -40,6 +45,14 @@ use std::path::Path;
 /// Bytes charged per entry on top of its encoding: redb's per-entry page and B-tree
 /// overhead, the 20-byte writer address kept with it and the key.
 pub const ENTRY_OVERHEAD: u64 = 256;
+
+/// The disk a store's redb file may take, as a multiple of its quota (plus 2 MiB): what a
+/// storage node's disk must have (see the module docs' measurements).
+pub const DISK_FACTOR: u64 = 5;
+
+/// Bytes of redb page cache a store may hold in memory: the store's heap bound, whatever
+/// its quota (redb's default cache, 1 GiB, would let writers grow the heap with the disk).
+pub const STORE_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// block id (32) → writer (20) ‖ encoded record.
 const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
@@ -143,7 +156,9 @@ pub fn check_shard(record: &KeyIndexRecord, shard: &Shard) -> Result<(), Refusal
 impl ShardStore {
     /// Open or create the store at `path` with these bounds.
     pub fn open(path: &Path, quota: u64, per_peer: u64) -> Result<ShardStore, NodeError> {
-        let db = redb::Database::create(path)
+        let db = redb::Builder::new()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(path)
             .map_err(|e| NodeError::Storage(format!("{}: {e}", path.display())))?;
         let tx = db.begin_write().map_err(storage_err)?;
         {
@@ -390,6 +405,250 @@ mod tests {
         })
     }
 
+    /// A self-consistent made-up block (what a lying writer can always make): a record
+    /// whose shard ids are those of `params.total()` shards of `block_len` bytes of junk.
+    fn junk(seed: u64, params: ShardParams, block_len: u32) -> (KeyIndexRecord, Vec<Shard>) {
+        use cpchain_core::Hash;
+        let mut id = [0u8; 32];
+        id[..8].copy_from_slice(&seed.to_le_bytes());
+        let block = BlockId(Hash(id));
+        let per = shard_len(block_len as usize, params.data);
+        let shards: Vec<Shard> = (0..params.total() as u8)
+            .map(|position| Shard {
+                block,
+                position,
+                params,
+                block_len,
+                bytes: vec![position; per],
+            })
+            .collect();
+        let mut record = KeyIndexRecord {
+            block,
+            stream: cpchain_storage::StreamId(id),
+            index: seed,
+            interval: 0,
+            key_id: cpchain_storage::KeyId(Hash(id)),
+            params,
+            block_len,
+            shards: Default::default(),
+            capsule: None,
+        };
+        for s in &shards {
+            record.shards.push(s.id()).expect("≤ 64 shards");
+        }
+        (record, shards)
+    }
+
+    /// Attack: many of the smallest puts possible (k = 1, m = 1, one-byte blocks), to grow
+    /// redb's per-entry index overhead beyond the byte charge. The quota still holds, and the
+    /// database file stays within the disk bound stated in the module docs.
+    #[test]
+    fn many_tiny_puts_stay_within_the_quota_and_the_disk_bound() {
+        let quota: u64 = 1024 * 1024;
+        let path = tmp("tiny");
+        let store = ShardStore::open(&path, quota, u64::MAX).expect("open");
+        let w = Address([6; 20]);
+        let p = ShardParams::new(1, 1).expect("params");
+        let mut puts = 0u64;
+        let mut refused = false;
+        'fill: for seed in 0..100_000u64 {
+            let (rec, shards) = junk(seed, p, 1);
+            for s in &shards {
+                match store.put(&w, &rec, Some(s)) {
+                    Ok(_) => puts += 1,
+                    Err(Refusal::QuotaFull) => {
+                        refused = true;
+                        break 'fill;
+                    }
+                    Err(e) => panic!("unexpected refusal {e}"),
+                }
+            }
+        }
+        assert!(refused, "the quota was reached");
+        let used = store.used().expect("used");
+        assert!(used <= quota);
+        let (records, shards) = store.counts().expect("counts");
+        drop(store);
+        let file = std::fs::metadata(&path).expect("file").len();
+        eprintln!(
+            "tiny puts: {puts} puts, {records} records + {shards} shards, charged {used} \
+             (quota {quota}), redb file {file} bytes ({:.2}× the charge)",
+            file as f64 / used as f64
+        );
+        assert!(
+            file <= DISK_FACTOR * quota + 2 * 1024 * 1024,
+            "redb file {file} bytes for a quota of {quota}"
+        );
+    }
+
+    /// Attack: shards at and one past the size limits. A one-shard-of-a-full-block put
+    /// (k = 1, the largest shard there is) is kept and its request fits a frame; one byte
+    /// more or less anywhere is a `mismatch` that keeps nothing; so is any bad parameter.
+    #[test]
+    fn shards_at_the_size_limits_are_kept_and_one_byte_over_is_refused() {
+        let store = ShardStore::open(&tmp("limits"), u64::MAX, u64::MAX).expect("open");
+        let w = Address([7; 20]);
+        let one = ShardParams::new(1, 1).expect("params");
+        let max = MAX_SHARDED_BLOCK as u32;
+        let (rec, shards) = junk(1, one, max);
+        // The largest request there is fits the decoder's bound and a frame.
+        let put = crate::dht::ShardRequest::Put {
+            record: Box::new(rec.clone()),
+            shard: Some(shards[0].clone()),
+        };
+        let bytes = encoding::encode_to_vec(&put).expect("enc");
+        assert!(
+            bytes.len() <= <crate::dht::ShardRequest as cpchain_core::WireMessage>::MAX_ENCODED_LEN
+        );
+        assert!(bytes.len() <= crate::network::MAX_MESSAGE_BYTES);
+        assert_eq!(
+            encoding::decode::<crate::dht::ShardRequest>(&bytes),
+            Ok(put)
+        );
+        // One byte too many or too few in the shard.
+        let mut long = shards[0].clone();
+        long.bytes.push(0);
+        let mut short = shards[0].clone();
+        short.bytes.pop();
+        assert_eq!(store.put(&w, &rec, Some(&long)), Err(Refusal::Mismatch));
+        assert_eq!(store.put(&w, &rec, Some(&short)), Err(Refusal::Mismatch));
+        // A block one byte past the bound, an empty block, bad parameters.
+        let (over, over_shards) = junk(2, one, max + 1);
+        assert_eq!(
+            store.put(&w, &over, Some(&over_shards[0])),
+            Err(Refusal::Mismatch)
+        );
+        let (empty, _) = junk(3, one, 0);
+        assert_eq!(store.put(&w, &empty, None), Err(Refusal::Mismatch));
+        for (data, parity) in [(0u8, 1u8), (1, 0), (32, 33), (255, 255)] {
+            let mut bad = rec.clone();
+            bad.params = ShardParams { data, parity };
+            assert_eq!(
+                store.put(&w, &bad, None),
+                Err(Refusal::Mismatch),
+                "{data}+{parity}"
+            );
+        }
+        // A shard position past the record's list.
+        let mut far = shards[1].clone();
+        far.position = 2;
+        assert_eq!(store.put(&w, &rec, Some(&far)), Err(Refusal::Mismatch));
+        assert_eq!(store.counts().expect("counts"), (0, 0), "nothing kept");
+        assert_eq!(store.used().expect("used"), 0);
+        // The real largest shard is kept, once.
+        assert!(store.put(&w, &rec, Some(&shards[0])).is_ok());
+        assert_eq!(store.counts().expect("counts"), (1, 1));
+        assert_eq!(
+            store.shard(&rec.block, 0).expect("read"),
+            Some(shards[0].clone())
+        );
+    }
+
+    /// Attack: a put whose record is new but whose charge passes the quota or the writer's
+    /// bound: refused, and neither the record nor the shard nor any count is kept.
+    #[test]
+    fn a_refused_new_record_and_shard_keep_nothing() {
+        let (rec, shards) = junk(9, params(), 100);
+        let need = charge(&rec, Some(&shards[0]));
+        let full = ShardStore::open(&tmp("nothing-q"), need - 1, u64::MAX).expect("open");
+        let peer = ShardStore::open(&tmp("nothing-p"), u64::MAX, need - 1).expect("open");
+        let w = Address([8; 20]);
+        assert_eq!(
+            full.put(&w, &rec, Some(&shards[0])),
+            Err(Refusal::QuotaFull)
+        );
+        assert_eq!(
+            peer.put(&w, &rec, Some(&shards[0])),
+            Err(Refusal::PeerQuotaFull)
+        );
+        for s in [&full, &peer] {
+            assert_eq!(s.counts().expect("counts"), (0, 0));
+            assert_eq!(s.used().expect("used"), 0);
+            assert_eq!(s.used_by(&w).expect("used"), 0);
+            assert_eq!(s.record(&rec.block).expect("read"), None);
+        }
+    }
+
+    /// Attack (left, see the `dht` docs): a configured writer that learns a block id before
+    /// the block is stored puts a made-up, self-consistent record under it first. First kept
+    /// wins, so the real record and its shards are then refused `mismatch` at this node:
+    /// what the store can check (a shard against its record) cannot tell which record is the
+    /// block's. The squat costs the squatter its own per-writer bytes.
+    #[test]
+    fn a_writer_can_squat_a_block_id_with_a_made_up_record() {
+        let store = ShardStore::open(&tmp("squat"), u64::MAX, u64::MAX).expect("open");
+        let (liar, honest) = (Address([0x0a; 20]), Address([0x0b; 20]));
+        let blocks = sample_blocks(1, 10, 100, params());
+        let (real, real_shards) = &blocks[0];
+        let (mut fake, mut fake_shards) = junk(77, params(), real.block_len);
+        fake.block = real.block;
+        fake.shards.clear();
+        for s in &mut fake_shards {
+            s.block = real.block;
+            fake.shards.push(s.id()).expect("4 ids");
+        }
+        assert!(store.put(&liar, &fake, Some(&fake_shards[0])).is_ok());
+        assert_eq!(
+            store.put(&honest, real, Some(&real_shards[0])),
+            Err(Refusal::Mismatch)
+        );
+        assert_eq!(store.record(&real.block).expect("read"), Some(fake.clone()));
+        assert_eq!(store.used_by(&honest).expect("used"), 0);
+        assert_eq!(
+            store.used_by(&liar).expect("used"),
+            store.used().expect("used")
+        );
+    }
+
+    /// Attack: gets, record gets and holds queries for unknown block ids in a loop, from
+    /// anyone: each is `not_found` (or an empty holds) and the store does not change.
+    #[test]
+    fn gets_for_unknown_ids_change_nothing() {
+        use crate::dht::{ShardRequest, ShardResponse};
+        let store = ShardStore::open(&tmp("unknown"), u64::MAX, u64::MAX).expect("open");
+        let (rec, shards) = junk(1, params(), 100);
+        assert!(store.put(&Address([1; 20]), &rec, Some(&shards[0])).is_ok());
+        let used = store.used().expect("used");
+        for seed in 100..2_100u64 {
+            let (other, _) = junk(seed, params(), 100);
+            let b = other.block;
+            for req in [
+                ShardRequest::GetShard {
+                    block: b,
+                    position: (seed % 256) as u8,
+                },
+                ShardRequest::GetRecord { block: b },
+            ] {
+                assert_eq!(
+                    crate::dht::serve_for_test(&store, req),
+                    ShardResponse::NotFound
+                );
+            }
+            assert_eq!(
+                crate::dht::serve_for_test(&store, ShardRequest::Holds { block: b }),
+                ShardResponse::Holds {
+                    record: false,
+                    positions: 0
+                }
+            );
+        }
+        // Positions past 63 of a held block: not found, not a panic or a wrong bit.
+        for position in [4u8, 63, 64, 255] {
+            assert_eq!(
+                crate::dht::serve_for_test(
+                    &store,
+                    ShardRequest::GetShard {
+                        block: rec.block,
+                        position
+                    }
+                ),
+                ShardResponse::NotFound
+            );
+        }
+        assert_eq!(store.counts().expect("counts"), (1, 1));
+        assert_eq!(store.used().expect("used"), used);
+    }
+
     #[test]
     fn a_shard_is_kept_only_if_it_matches_its_record() {
         let store = ShardStore::open(&tmp("check"), u64::MAX, u64::MAX).expect("open");
@@ -526,7 +785,7 @@ mod tests {
         // Measured: 8,957,952 bytes for 2,095,360 charged (redb's copy-on-write pages and
         // allocation regions): the disk a storage node needs is about 4.3× its quota.
         assert!(
-            file <= 5 * quota + 2 * 1024 * 1024,
+            file <= DISK_FACTOR * quota + 2 * 1024 * 1024,
             "redb file {file} bytes"
         );
     }

@@ -34,6 +34,8 @@
 //!   largest delivery, 16 intervals, is [`CfragRequest`]'s `MAX_ENCODED_LEN`) and a reply
 //!   at most [`crate::network::CFRAG_MAX_REPLY_BYTES`] (4 KiB), refused by the codec
 //!   before allocating; both are checked against the message types at compile time.
+//!   At most [`crate::network::CFRAG_STREAMS`] (16) streams per connection: 256 KiB of
+//!   request frames per peer.
 //! * Kept: at most `proxy.max_grants` grants (default 1,024) and `proxy.max_bytes` bytes of
 //!   stored delivery encodings (default 8 MiB); beyond either a delivery is refused as
 //!   `full`. In memory the machine holds at most `ProxyConfig::memory_bound()` for
@@ -50,7 +52,9 @@
 //!   verified cfrags ("m of n": it does not wait for the rest), so one dead proxy costs
 //!   nothing but its dial failure.
 //! * Requests are unauthenticated at the transport (anyone may ask, as in the SDK's
-//!   machine): a cfrag is useful only to the grant's grantee key.
+//!   machine): a cfrag is useful only to the grant's grantee key. Each costs one
+//!   re-encryption and one signature (a delivery, up to 16 kfrag verifications) on the
+//!   follower loop; there is no per-peer rate limit yet.
 
 mod chain;
 mod client;
