@@ -41,7 +41,7 @@
 //! * Mempool: at most `validator::MEMPOOL_CAPACITY` (50,000) transactions AND
 //!   `validator::MEMPOOL_BYTES` (48 MiB) charged bytes, each entry charged its encoding
 //!   plus `tx::MEMPOOL_ENTRY_OVERHEAD` (768); a counting-allocator test
-//!   (`tests/mempool_memory.rs`) measures 597 heap bytes held per 92-byte transfer under a
+//!   (`tests/mempool_memory.rs`) measures 751 heap bytes held per 92-byte transfer under a
 //!   flood, within the charge; data-ledger kinds are charged the heap their decoded
 //!   body holds too (`tx::decoded_heap`: measured 3,942 bytes held per longest listing
 //!   of 1,686 bytes, within its charge of 4,098). Beyond either bound admission is
