@@ -347,10 +347,19 @@ pub fn send_kind(
 /// Starts the HTTP API on 127.0.0.1:`port` in the background; shared by every role so the
 /// validator and the follower serve the same routes with the same errors.
 pub async fn serve(port: u16, state: ApiState) -> Result<(), crate::error::NodeError> {
+    serve_with(port, state, Router::new()).await
+}
+
+/// [`serve`] with `extra` routes merged in (a role's own routes, e.g. the gateway's).
+pub async fn serve_with(
+    port: u16,
+    state: ApiState,
+    extra: Router,
+) -> Result<(), crate::error::NodeError> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| crate::error::NodeError::Network(format!("API port {port}: {e}")))?;
-    let app = router(state);
+    let app = router(state).merge(extra);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("API server: {e}");
@@ -368,10 +377,21 @@ pub async fn start(
     capacity: usize,
     chain_id: u64,
 ) -> Result<(Arc<Mutex<Status>>, mpsc::Receiver<ApiRequest>), crate::error::NodeError> {
+    start_with(port, store, capacity, chain_id, Router::new()).await
+}
+
+/// [`start`] with `extra` routes merged into the API.
+pub async fn start_with(
+    port: Option<u16>,
+    store: Arc<Store>,
+    capacity: usize,
+    chain_id: u64,
+    extra: Router,
+) -> Result<(Arc<Mutex<Status>>, mpsc::Receiver<ApiRequest>), crate::error::NodeError> {
     let status = Arc::new(Mutex::new(Status::default()));
     let (requests, rx) = mpsc::channel::<ApiRequest>(capacity);
     if let Some(port) = port {
-        serve(
+        serve_with(
             port,
             ApiState {
                 store,
@@ -379,6 +399,7 @@ pub async fn start(
                 requests,
                 chain_id,
             },
+            extra,
         )
         .await?;
     }

@@ -55,10 +55,49 @@ pub struct NodeConfig {
     /// it at `lbft::MAX_BLOCK_BYTES` (1 MiB). Every validator of a network sets the same.
     #[serde(default = "default_block_bytes")]
     pub max_block_bytes: usize,
+    /// The re-encryption proxy role (issue 15, feature `pre`): a node with this section
+    /// keeps the chain as a follower and serves `/cpchain/cfrag/1` for grants live on it
+    /// (see `crate::proxy`). A node built without `pre` refuses to start with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyRoleConfig>,
     /// This node is a storage node of the data layer (issue 15): it keeps shards and
     /// key-index records within these bounds (see [`crate::dht`]). None: not a storage node.
     #[serde(default)]
     pub storage: Option<StorageConfig>,
+    /// Gateway ingest (issue 15 item 3): the streams whose gateways hand this node their
+    /// blocks and anchors (`POST /gateway/{stream}/…`, see [`crate::gateway`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<crate::gateway::GatewayConfig>,
+}
+
+/// The `proxy` section of a node's configuration: the bounds of what a proxy keeps for
+/// owners (kfrags of live grants, persisted in `proxy.redb` in the data directory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyRoleConfig {
+    /// Most grants whose kfrags are held (a delivery beyond it is refused as `full`).
+    #[serde(default = "default_proxy_grants")]
+    pub max_grants: usize,
+    /// Most bytes of stored kfrag deliveries (their encodings; a delivery beyond it is
+    /// refused as `full`).
+    #[serde(default = "default_proxy_bytes")]
+    pub max_bytes: u64,
+}
+
+impl Default for ProxyRoleConfig {
+    fn default() -> Self {
+        ProxyRoleConfig {
+            max_grants: default_proxy_grants(),
+            max_bytes: default_proxy_bytes(),
+        }
+    }
+}
+
+fn default_proxy_grants() -> usize {
+    1024
+}
+
+fn default_proxy_bytes() -> u64 {
+    8 * 1024 * 1024
 }
 
 /// The storage role's settings (`"storage": {...}` in the configuration).

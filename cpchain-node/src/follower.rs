@@ -67,13 +67,34 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         network::subscribe_topics(&mut swarm, cfg.chain_id).map_err(NodeError::Network)?;
     // Data services (issue 15): events of non-core protocols go to these.
     let mut services = crate::services::Services::new();
-    let (dht_service, _storage) = crate::dht::service(
+    let (dht_service, storage) = crate::dht::service(
         &mut swarm,
         services.jobs(),
         address,
         crate::dht::storage_role(&cfg)?,
     );
     services.add(Box::new(dht_service));
+    // The re-encryption proxy role (serves /cpchain/cfrag/1 for grants live on the chain).
+    #[cfg(feature = "pre")]
+    if let Some(role) = crate::proxy_role::ProxyRole::start(&cfg, store.clone(), &genesis)? {
+        services.add(Box::new(role));
+    }
+    #[cfg(not(feature = "pre"))]
+    crate::proxy_role::ProxyRole::start(&cfg, store.clone(), &genesis)?;
+    // Gateway ingest (issue 15 item 3): `POST /gateway/{stream}/…` when configured.
+    let gateway_routes = match crate::gateway::from_config(
+        &cfg,
+        std::sync::Arc::new(crate::gateway::NodeSink::new(
+            storage.clone(),
+            services.jobs(),
+            cfg.chain_id,
+            crate::config::load_key(&cfg.key_file)?,
+            store.clone(),
+        )),
+    )? {
+        Some(g) => crate::gateway::router(g),
+        None => axum::Router::new(),
+    };
     let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", cfg.listen_port)
         .parse()
         .map_err(|e| NodeError::Network(format!("listen address: {e}")))?;
@@ -81,8 +102,14 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         .listen_on(listen)
         .map_err(|e| NodeError::Network(format!("listen: {e}")))?;
     let dial_list = parse_peers(&cfg.peers)?;
-    let (shared_status, mut api_rx) =
-        api::start(cfg.api_port, store.clone(), 64, cfg.chain_id).await?;
+    let (shared_status, mut api_rx) = api::start_with(
+        cfg.api_port,
+        store.clone(),
+        64,
+        cfg.chain_id,
+        gateway_routes,
+    )
+    .await?;
     tracing::info!(%address, peer = %me_peer, "follower started");
     let mut bound: HashMap<PeerId, cpchain_core::Address> = HashMap::new();
     // When the outstanding block sync request was sent: one at a time, and given up after

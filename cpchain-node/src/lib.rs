@@ -49,7 +49,7 @@
 //! * Mempool: at most `validator::MEMPOOL_CAPACITY` (50,000) transactions AND
 //!   `validator::MEMPOOL_BYTES` (48 MiB) charged bytes, each entry charged its encoding
 //!   plus `tx::MEMPOOL_ENTRY_OVERHEAD` (768); a counting-allocator test
-//!   (`tests/mempool_memory.rs`) measures 597 heap bytes held per 92-byte transfer under a
+//!   (`tests/mempool_memory.rs`) measures 751 heap bytes held per 92-byte transfer under a
 //!   flood, within the charge; data-ledger kinds are charged the heap their decoded
 //!   body holds too (`tx::decoded_heap`: measured 3,942 bytes held per longest listing
 //!   of 1,686 bytes, within its charge of 4,098). Beyond either bound admission is
@@ -102,6 +102,37 @@
 //!   [`dht::spawn_client`] runs it in a process without a chain. Placement is the SDK's
 //!   (`cpchain_storage::place_shards`) on the live routing table, whose key-space points
 //!   are libp2p's (see [`dht`] for this and the other decisions).
+//! * `proxy` (feature `pre`) and [`proxy_role`]: re-encryption proxies as a node role
+//!   (issue 15 item 4). A follower with a `proxy` section in its configuration serves
+//!   `/cpchain/cfrag/1` (request-response, [`network::CFRAG_PROTOCOL`]): it keeps an
+//!   owner's kfrags and re-encrypts for a grantee only for grants recorded on the chain,
+//!   not revoked and not expired by the latest block's timestamp, and drops the kfrags
+//!   (memory and its own `proxy.redb`) when the chain revokes or expires a grant; refusals
+//!   carry stable codes (`not_on_chain`, `revoked`, `expired`, `outside_grant`, …). The
+//!   owner's and the grantee's calls (`proxy::deliver_kfrags`, `proxy::open_interval`) are
+//!   library functions. Frames at most 16 KiB in and 4 KiB out; kept kfrags bounded by
+//!   `proxy.max_grants` and `proxy.max_bytes`; heap bounded by
+//!   `proxy::ProxyService::memory_bound` (test `proxy_memory`). Tests `proxy` and
+//!   `proxy_memory` need `--features pre`.
+//!
+//! # Data services: gateway ingest and the buyer (issue 15 items 3 and 5)
+//!
+//! * [`gateway`]: a node with a `gateway` section accepts a gateway's encoded outputs
+//!   (`POST /gateway/{stream}/blocks` and `/anchors`, one output per body, bounded),
+//!   verifies each against the stream's device key and what it ingested before, shards the
+//!   blocks (with feature `pre` and the owner's master secret, the key-index record carries
+//!   the interval's capsule), stores them through the DHT and gossips the anchors as
+//!   `Anchor` transactions. Refusals have codes (`missing_block`, `conflicting_block`,
+//!   `bad_signature`, `anchor_ahead`, `unavailable`, …).
+//! * [`devgateway`], [`data_cli`]: `cpchain-node gateway-sim` (the Rust `Writer` over 1 Hz
+//!   readings, fixed seed) and `cpchain-node ingest --dir D` (posts a gateway's output
+//!   directory in order).
+//! * [`buyer`]: the buyer's checks on library parts: which anchors bracket an interval, the
+//!   walk back through the DHT, verification against the anchors, decryption, CSV.
+//! * `trade` (feature `pre`): `cpchain-node buy` (order, delivery, grant, anchors, DHT,
+//!   m-of-n cfrags, verify, CSV, confirm) and `cpchain-node sell` (the owner's side of an
+//!   order: grant, kfrags, delivery; run by a person or a script, not automatically by the
+//!   owner's node; reasons in its docs). Test `data_services` runs it all as processes.
 //!
 //! # Restart
 //!
@@ -214,19 +245,28 @@
 pub mod api;
 pub mod attribution;
 pub mod binding;
+pub mod buyer;
 pub mod config;
+pub mod data_cli;
+pub mod devgateway;
 pub mod devnet;
 pub mod dht;
 pub mod dpor_state;
 pub mod error;
 pub mod follower;
+pub mod gateway;
 pub mod ingest;
 pub mod ledger;
 pub mod network;
 pub mod node;
+#[cfg(feature = "pre")]
+pub mod proxy;
+pub mod proxy_role;
 pub mod services;
 pub mod status;
 pub mod storage_node;
 pub mod store;
+#[cfg(feature = "pre")]
+pub mod trade;
 pub mod tx;
 pub mod validator;

@@ -19,6 +19,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Data services (issue 15): ingest, gateway-sim, buy, sell.
+    #[command(flatten)]
+    Data(cpchain_node::data_cli::DataCommand),
     /// Generate a secp256k1 identity key into FILE (refuses to overwrite).
     Keygen {
         /// Where to write the key (hex).
@@ -315,6 +318,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, NodeError> {
 
 fn main_inner(cli: Cli) -> Result<(), NodeError> {
     match cli.command {
+        Command::Data(cmd) => cpchain_node::data_cli::run(cmd),
         Command::Keygen { out } => {
             let key = generate_key(&out)?;
             println!("address {}", key.public_key().address());

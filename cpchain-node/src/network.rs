@@ -31,10 +31,19 @@ pub enum Event {
     Identify(Box<identify::Event>),
     /// A block sync event (a request for blocks, or the blocks).
     Sync(request_response::Event<SyncRequest, SyncResponse>),
+    /// A cfrag protocol event (issue 15: a kfrag delivery or cfrag request to a proxy, or
+    /// a proxy's reply).
+    Cfrag(request_response::Event<CfragFrame, CfragFrame>),
     /// A Kademlia event (routing table updates, query progress): storage nodes' DHT.
     Kad(Box<kad::Event>),
     /// A shard protocol event (`/cpchain/shard/1`): handled by [`crate::dht`].
     Shard(request_response::Event<crate::dht::ShardRequest, crate::dht::ShardResponse>),
+}
+
+impl From<request_response::Event<CfragFrame, CfragFrame>> for Event {
+    fn from(e: request_response::Event<CfragFrame, CfragFrame>) -> Self {
+        Event::Cfrag(e)
+    }
 }
 
 impl From<kad::Event> for Event {
@@ -95,6 +104,9 @@ pub struct Behaviour {
     pub sync: request_response::Behaviour<SyncCodec>,
     /// Peers refused by the operator (the `blocked_peers` file: partitions in tests).
     pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// Re-encryption proxies' protocol (issue 15; served only by a node with a `proxy`
+    /// configuration and the `pre` feature, see `crate::proxy`).
+    pub cfrag: request_response::Behaviour<CfragCodec>,
     /// Kademlia routing of the storage nodes (`/cpchain/kad/1`): server mode on storage
     /// nodes only, so the routing table holds storage nodes and nothing else (see
     /// [`crate::dht`]). Its record store is not used (inserts filtered): shards and
@@ -124,6 +136,94 @@ pub fn connection_limits() -> libp2p::connection_limits::ConnectionLimits {
         .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
         .with_max_established_incoming(Some(MAX_INCOMING_CONNECTIONS))
         .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
+}
+
+/// The request-response protocol of re-encryption proxies: kfrag deliveries and cfrag
+/// requests in, signed cfrags or refusals out (encodings in `crate::proxy`, feature `pre`).
+pub const CFRAG_PROTOCOL: &str = "/cpchain/cfrag/1";
+
+/// Largest cfrag-protocol request frame: a kfrag delivery of the largest grant fits
+/// (`crate::proxy` checks this at compile time).
+pub const CFRAG_MAX_REQUEST_BYTES: usize = 16 * 1024;
+
+/// Largest cfrag-protocol reply frame: a signed cfrag fits (checked at compile time in
+/// `crate::proxy`).
+pub const CFRAG_MAX_REPLY_BYTES: usize = 4 * 1024;
+
+/// One encoded cfrag-protocol message (a `crate::proxy::CfragRequest` or `CfragReply`).
+/// The bytes are not interpreted by the network layer, only bounded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CfragFrame(pub Vec<u8>);
+
+/// Codec of the cfrag protocol: one length-prefixed frame each way, refused before any
+/// allocation when longer than [`CFRAG_MAX_REQUEST_BYTES`] / [`CFRAG_MAX_REPLY_BYTES`].
+#[derive(Debug, Clone, Default)]
+pub struct CfragCodec;
+
+#[async_trait::async_trait]
+impl request_response::Codec for CfragCodec {
+    type Protocol = StreamProtocol;
+    type Request = CfragFrame;
+    type Response = CfragFrame;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<CfragFrame>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_frame_bounded(io, CFRAG_MAX_REQUEST_BYTES)
+            .await
+            .map(CfragFrame)
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<CfragFrame>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_frame_bounded(io, CFRAG_MAX_REPLY_BYTES)
+            .await
+            .map(CfragFrame)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: CfragFrame,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &req.0).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: CfragFrame,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &res.0).await
+    }
+}
+
+/// Concurrent cfrag-protocol streams per connection (libp2p's default is 100): with
+/// [`CFRAG_MAX_REQUEST_BYTES`] frames, at most 256 KiB of request frames per peer.
+pub const CFRAG_STREAMS: usize = 16;
+
+/// The cfrag protocol's behaviour: `Full` support (a node without a proxy service answers
+/// nothing; the requester's request times out), 10 s per request, [`CFRAG_STREAMS`]
+/// streams per connection.
+pub fn cfrag_behaviour() -> request_response::Behaviour<CfragCodec> {
+    request_response::Behaviour::with_codec(
+        CfragCodec,
+        [(StreamProtocol::new(CFRAG_PROTOCOL), ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(Duration::from_secs(10))
+            .with_max_concurrent_streams(CFRAG_STREAMS),
+    )
 }
 
 /// The Kademlia protocol name of CPChain storage nodes (not the public IPFS DHT's).
@@ -248,10 +348,18 @@ pub struct BytesCodec;
 pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
     io: &mut T,
 ) -> io::Result<Vec<u8>> {
+    read_frame_bounded(io, MAX_MESSAGE_BYTES).await
+}
+
+/// A length-prefixed frame of at most `max` bytes, refused before allocating when longer.
+async fn read_frame_bounded<T: futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_MESSAGE_BYTES {
+    if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "frame too large",
@@ -443,6 +551,7 @@ pub fn swarm(
                 identify,
                 sync,
                 blocked: allow_block_list::Behaviour::default(),
+                cfrag: cfrag_behaviour(),
                 kad,
                 shard,
                 limits: libp2p::connection_limits::Behaviour::new(connection_limits()),

@@ -96,6 +96,13 @@ struct Peers {
 /// Run a validator until SIGTERM / Ctrl-C (or a storage error); with `exit_with_parent`,
 /// also when the parent process dies (the node is re-parented).
 pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeError> {
+    if cfg.proxy.is_some() {
+        // Issue 15: the proxy role runs on the follower loop, never beside LBFT voting.
+        return Err(NodeError::Config {
+            path: cfg.data_dir.clone(),
+            reason: "a validator cannot have a `proxy` section (proxies are followers)".into(),
+        });
+    }
     let parent = std::os::unix::process::parent_id();
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| NodeError::io(&cfg.data_dir, e))?;
     let key = load_key(&cfg.key_file)?;

@@ -1229,3 +1229,39 @@ fn signed_sharing_records_keep_their_wire_form_and_signed_bytes() {
         proxy_key(0).public_key().address(),
     );
 }
+
+/// A host whose chain says a grant is over (revoked or expired by block time) drops its
+/// kfrags with `forget_grant`: the proxy stops serving it, other grants are untouched.
+#[test]
+fn forget_grant_drops_the_kfrags_on_the_hosts_word() {
+    let mut w = world(11);
+    let g = w.grant(3, 3, 2, 3);
+    let g2 = w.grant(5, 5, 2, 3);
+    let a = w.proxies[0].address();
+    assert!(w.proxy(a).forget_grant(&g));
+    assert_eq!(w.proxy(a).poll_output(), Some(ProxyOutput::Dropped(g)));
+    assert!(!w.proxy(a).holds(&g));
+    assert!(w.proxy(a).holds(&g2));
+    assert!(!w.proxy(a).forget_grant(&g), "nothing left to forget");
+    assert_eq!(w.proxy(a).poll_output(), None);
+    let wrapped = w.wrapped(3);
+    w.grantee.request(NOW, &g, 3, wrapped).unwrap();
+    let mut rng = w.rng.clone();
+    while let Some(o) = w.grantee.poll_output() {
+        let GranteeOutput::SendRequest { to, request } = o else {
+            panic!("unexpected {o:?}")
+        };
+        if to != a {
+            continue;
+        }
+        let p = w.proxy(a);
+        p.handle_request(NOW, &mut rng, *request).unwrap();
+        assert_eq!(
+            p.poll_output(),
+            Some(ProxyOutput::Refused {
+                grant: g,
+                reason: SharingError::UnknownGrant
+            })
+        );
+    }
+}

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 // Storage-node networks (issue 15 item 2): `Net::init_storage`.
+pub mod data;
 pub mod storage;
 #[allow(unused_imports)]
 pub use storage::*;
@@ -268,6 +269,29 @@ pub fn run_bounded(args: &[&str], extra: &[&Path], timeout: Duration) -> Output 
         }
     }
     child.wait_with_output().expect("output")
+}
+
+impl Net {
+    /// Make node `i` (a proposer slot of `init_with`) a re-encryption proxy instead: no
+    /// campaign, a `proxy` section with the default bounds (issue 15).
+    pub fn make_proxy(&self, i: usize) {
+        let mut cfg = NodeConfig::load(&self.configs[i]).expect("config");
+        cfg.campaign = false;
+        cfg.proxy = Some(cpchain_node::config::ProxyRoleConfig::default());
+        cfg.save(&self.configs[i]).expect("save config");
+    }
+
+    /// Node `i`'s libp2p address (`/ip4/127.0.0.1/tcp/<port>/p2p/<peer id>`) and chain
+    /// address.
+    pub fn endpoint(&self, i: usize) -> (String, cpchain_core::Address) {
+        let cfg = NodeConfig::load(&self.configs[i]).expect("config");
+        let key = cpchain_node::config::load_key(&cfg.key_file).expect("key");
+        let peer = cpchain_node::binding::peer_id_of(&key);
+        (
+            format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer}", cfg.listen_port),
+            key.public_key().address(),
+        )
+    }
 }
 
 /// `GET path` on the API at 127.0.0.1:`port`: status and JSON body (`Null` if not JSON).

@@ -88,12 +88,14 @@ impl Net {
                 campaign: false,
                 catch_up_heights: 8,
                 max_block_bytes: 1 << 20,
+                proxy: None,
                 storage: Some(StorageConfig {
                     quota_bytes,
                     per_peer_bytes: u64::MAX,
                     writers: all_writers.clone(),
                     tamper_shards: tampered.contains(&i),
                 }),
+                gateway: None,
             };
             let path = dir.0.join(format!("node-{i}")).join("config.json");
             cfg.save(&path).expect("save config");

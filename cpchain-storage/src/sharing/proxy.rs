@@ -227,6 +227,21 @@ impl Proxy {
         self.held.len()
     }
 
+    /// Drop `grant`'s kfrags because the host's own authority says the grant is over: a
+    /// host that reads grants and revocations from its chain (the node's proxy role) learns
+    /// of a revocation or an expiry by block timestamp from its ledger, not from a revoke
+    /// message, and must not keep kfrags the chain no longer backs. No tombstone is kept:
+    /// the host refuses a later delivery of the grant from the same authority. Returns
+    /// whether kfrags were held; emits `Dropped` when they were and the output queue has
+    /// room (the kfrags are dropped either way).
+    pub fn forget_grant(&mut self, grant: &GrantId) -> bool {
+        let held = self.held.remove(grant).is_some();
+        if held && self.outputs.len() < self.config.max_outputs {
+            self.outputs.push_back(ProxyOutput::Dropped(*grant));
+        }
+        held
+    }
+
     fn room(&self, n: usize) -> Result<(), SharingError> {
         if self.outputs.len().saturating_add(n) > self.config.max_outputs {
             Err(SharingError::CapacityExceeded)
