@@ -67,7 +67,7 @@ pub struct NodeConfig {
     /// Gateway ingest (issue 15 item 3): the streams whose gateways hand this node their
     /// blocks and anchors (`POST /gateway/{stream}/…`, see [`crate::gateway`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gateway: Option<crate::gateway::GatewayConfig>,
+    pub gateway: Option<GatewayConfig>,
 }
 
 /// The `proxy` section of a node's configuration: the bounds of what a proxy keeps for
@@ -289,4 +289,37 @@ pub fn generate_key(path: &Path) -> Result<SecretKey, NodeError> {
         .and_then(|()| f.write_all(b"\n"))
         .map_err(|e| NodeError::io(path, e))?;
     Ok(key)
+}
+
+/// The `gateway` section of a node's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayConfig {
+    /// The streams this node ingests.
+    pub streams: Vec<GatewayStream>,
+    /// With feature `pre`: the owner's master secret (hex, 32 bytes), a file relative to
+    /// the data directory. When set, this node is the owner's: its key is the owner's
+    /// identity and every key-index record it stores carries the interval key wrapped for
+    /// proxy re-encryption. Without it records carry no capsule (nobody can be granted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_master_file: Option<std::path::PathBuf>,
+}
+
+/// One ingested stream in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayStream {
+    /// The stream id, 64 hex digits.
+    pub stream: String,
+    /// The device's compressed secp256k1 key, hex (the key registered on chain with
+    /// `RegisterStream`).
+    pub device: String,
+    /// T, milliseconds.
+    pub period_ms: u64,
+    /// e, milliseconds.
+    pub interval_ms: u64,
+    /// u, milliseconds.
+    pub upload_ms: u64,
+    /// Reed–Solomon data shards k.
+    pub data: u8,
+    /// Reed–Solomon parity shards m.
+    pub parity: u8,
 }

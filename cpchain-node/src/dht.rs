@@ -154,30 +154,21 @@
 
 use crate::network::{self, Behaviour, Event};
 use crate::services::{BoundPeer, Job, Service};
-use crate::storage_node::{check_record, check_shard, Refusal, ShardStore};
-use cpchain_core::{encoding, Address, WireMessage};
+pub use crate::shard_wire::{
+    ShardCodec, ShardRequest, ShardResponse, SHARD_REQUEST_TIMEOUT, SHARD_STREAMS,
+};
+pub use crate::storage_node::sample_blocks;
+use crate::storage_node::{check_record, check_shard, serve, Refusal, ShardStore};
+use cpchain_core::Address;
 use cpchain_storage::{
     place_shards, reassemble, shard_block, BlockId, KadKey, KeyIndexRecord, Shard, VecBlock,
 };
 use libp2p::request_response::{self, OutboundRequestId};
-use libp2p::{kad, PeerId, StreamProtocol, Swarm};
-use serde::{Deserialize, Serialize};
+use libp2p::{kad, PeerId, Swarm};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-
-/// How long a shard request may take before it fails.
-pub const SHARD_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Most concurrent shard-protocol streams per connection (libp2p's default is 100): with
-/// request frames of at most `ShardRequest::MAX_ENCODED_LEN` (1,051,416 bytes, read as
-/// they arrive) a connection holds at most 16 × 1.05 MiB ≈ 16.8 MB of this node's memory
-/// in requests being read, and only for bytes it actually sent. A reader asks one peer for at most k + m shards
-/// at once, so with k + m > 16 some of a second pass's requests to one peer can be refused
-/// (those positions are then missing from that peer, as if it did not answer).
-pub const SHARD_STREAMS: usize = 16;
 
 /// Live nodes closest to a record's DHT key that keep the record (besides shard holders).
 pub const RECORD_REPLICAS: usize = 3;
@@ -194,161 +185,6 @@ pub const NOT_ANSWERING_AFTER: u32 = 2;
 
 /// A holder further than this many live nodes from a record's key does not repair it.
 pub const REPAIR_MAX_CLOSER: usize = 8;
-
-/// A request of the shard protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ShardRequest {
-    /// Keep this record, and this shard of its block if given.
-    Put {
-        /// The block's key-index record (boxed: it is ~2.5 KiB inline).
-        record: Box<KeyIndexRecord>,
-        /// One of its shards.
-        shard: Option<Shard>,
-    },
-    /// Send the shard of `block` at `position`.
-    GetShard {
-        /// The block.
-        block: BlockId,
-        /// The shard's position.
-        position: u8,
-    },
-    /// Send the key-index record of `block`.
-    GetRecord {
-        /// The block.
-        block: BlockId,
-    },
-    /// Say what you hold of `block`.
-    Holds {
-        /// The block.
-        block: BlockId,
-    },
-}
-
-impl WireMessage for ShardRequest {
-    const TAG: u16 = 0x0a40;
-    const MAX_ENCODED_LEN: usize =
-        KeyIndexRecord::MAX_ENCODED_LEN + <Shard as WireMessage>::MAX_ENCODED_LEN + 16;
-}
-
-/// A response of the shard protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ShardResponse {
-    /// The put was kept (or was already held).
-    Stored,
-    /// The put was refused, with the reason.
-    Refused(Refusal),
-    /// The shard asked for.
-    Shard(Shard),
-    /// The record asked for (boxed: ~2.5 KiB inline).
-    Record(Box<KeyIndexRecord>),
-    /// What the node holds of a block.
-    Holds {
-        /// Whether it holds the record.
-        record: bool,
-        /// Bit i set: it holds the shard at position i.
-        positions: u64,
-    },
-    /// Not held here.
-    NotFound,
-}
-
-impl WireMessage for ShardResponse {
-    const TAG: u16 = 0x0a41;
-    const MAX_ENCODED_LEN: usize = <Shard as WireMessage>::MAX_ENCODED_LEN + 16;
-}
-
-/// Codec of the shard protocol: one length-prefixed frame (≤ `MAX_MESSAGE_BYTES`) holding
-/// the message's canonical encoding.
-#[derive(Debug, Clone, Default)]
-pub struct ShardCodec;
-
-fn invalid(e: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
-}
-
-/// Bytes of a frame read at a time: memory follows the bytes a peer actually sent.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// Read one length-prefixed frame (u32 big-endian length, then the bytes, as
-/// [`network::write_frame`] writes it) of at most `max` bytes. A longer claim is refused
-/// before anything is read; the buffer grows [`READ_CHUNK`] bytes at a time as bytes
-/// arrive, so a claim followed by silence costs at most one chunk, not the claim (test
-/// `a_claimed_frame_length_costs_only_the_bytes_sent`).
-async fn read_bounded<T>(io: &mut T, max: usize) -> io::Result<Vec<u8>>
-where
-    T: futures::AsyncRead + Unpin + Send,
-{
-    use futures::AsyncReadExt;
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await?;
-    let len = usize::try_from(u32::from_be_bytes(len)).map_err(invalid)?;
-    if len > max.min(network::MAX_MESSAGE_BYTES) {
-        return Err(invalid(format!("frame of {len} bytes > {max}")));
-    }
-    let mut buf = Vec::new();
-    while buf.len() < len {
-        let start = buf.len();
-        let step = READ_CHUNK.min(len - start);
-        buf.try_reserve_exact(step).map_err(invalid)?;
-        buf.resize(start + step, 0);
-        io.read_exact(buf.get_mut(start..).unwrap_or_default())
-            .await?;
-    }
-    Ok(buf)
-}
-
-#[async_trait::async_trait]
-impl request_response::Codec for ShardCodec {
-    type Protocol = StreamProtocol;
-    type Request = ShardRequest;
-    type Response = ShardResponse;
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<ShardRequest>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        let frame = read_bounded(io, <ShardRequest as WireMessage>::MAX_ENCODED_LEN).await?;
-        encoding::decode(&frame).map_err(invalid)
-    }
-
-    async fn read_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<ShardResponse>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        let frame = read_bounded(io, <ShardResponse as WireMessage>::MAX_ENCODED_LEN).await?;
-        encoding::decode(&frame).map_err(invalid)
-    }
-
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        req: ShardRequest,
-    ) -> io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        let bytes = encoding::encode_to_vec(&req).map_err(invalid)?;
-        network::write_frame(io, &bytes).await
-    }
-
-    async fn write_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        res: ShardResponse,
-    ) -> io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        let bytes = encoding::encode_to_vec(&res).map_err(invalid)?;
-        network::write_frame(io, &bytes).await
-    }
-}
 
 /// Why a data-layer call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -470,13 +306,6 @@ pub fn closest_to(key: &KadKey, nodes: &[PeerId]) -> Vec<PeerId> {
     v.sort_by_key(|p| key.distance(&peer_kad_key(p)));
     v.dedup();
     v
-}
-
-fn flip(mut s: Shard) -> Shard {
-    if let Some(b) = s.bytes.first_mut() {
-        *b ^= 0x55;
-    }
-    s
 }
 
 impl StorageClient {
@@ -788,49 +617,6 @@ impl StorageClient {
         }
         Ok(puts)
     }
-}
-
-/// Answer one request from the store (`writer`: the sender's bound address, if any).
-fn serve(
-    store: Option<&ShardStore>,
-    writer: Option<&Address>,
-    tamper: bool,
-    req: ShardRequest,
-) -> ShardResponse {
-    let Some(store) = store else {
-        return ShardResponse::Refused(Refusal::NotStorage);
-    };
-    match req {
-        ShardRequest::Put { record, shard } => {
-            let Some(w) = writer else {
-                return ShardResponse::Refused(Refusal::NotAuthorised);
-            };
-            match store.put(w, &record, shard.as_ref()) {
-                Ok(_) => ShardResponse::Stored,
-                Err(r) => ShardResponse::Refused(r),
-            }
-        }
-        ShardRequest::GetShard { block, position } => match store.shard(&block, position) {
-            Ok(Some(s)) if tamper => ShardResponse::Shard(flip(s)),
-            Ok(Some(s)) => ShardResponse::Shard(s),
-            _ => ShardResponse::NotFound,
-        },
-        ShardRequest::GetRecord { block } => match store.record(&block) {
-            Ok(Some(r)) => ShardResponse::Record(Box::new(r)),
-            _ => ShardResponse::NotFound,
-        },
-        ShardRequest::Holds { block } => match store.holds(&block) {
-            Ok((record, positions)) => ShardResponse::Holds { record, positions },
-            Err(_) => ShardResponse::NotFound,
-        },
-    }
-}
-
-/// [`serve`] as a reader without a bound address would be served (tests of the store's
-/// attack surface in [`crate::storage_node`]).
-#[cfg(test)]
-pub(crate) fn serve_for_test(store: &ShardStore, req: ShardRequest) -> ShardResponse {
-    serve(Some(store), None, false, req)
 }
 
 /// Whether a bound peer joins this node's live set of storage nodes (placement, repair,
@@ -1181,53 +967,13 @@ pub fn spawn_client(
     Ok(client)
 }
 
-/// Sealed sample blocks for tests and benches: `n` blocks of a fresh stream, each of
-/// `records` readings of `size` bytes, sharded with `params` (OS randomness for keys).
-pub fn sample_blocks(
-    n: usize,
-    records: usize,
-    size: usize,
-    params: cpchain_storage::ShardParams,
-) -> Vec<(KeyIndexRecord, Vec<Shard>)> {
-    use cpchain_core::{Duration as D, Timestamp};
-    use cpchain_storage::{MasterSecret, Schedule, StreamId, Writer, WriterOutput};
-    let mut rng = rand_core::OsRng;
-    let Ok(schedule) = Schedule::new(D::from_secs(1), D::from_mins(1), D::from_secs(10)) else {
-        return Vec::new();
-    };
-    let device = cpchain_crypto::SecretKey::random(&mut rng);
-    let mut seed = [0u8; 32];
-    rand_core::RngCore::fill_bytes(&mut rng, &mut seed);
-    let owner = MasterSecret::from_bytes(seed);
-    let stream = StreamId(seed);
-    let mut writer: Box<Writer<{ 64 * 1024 }>> =
-        Box::new(Writer::new(stream, schedule, device, owner, &mut rng));
-    let mut out = Vec::new();
-    let reading = vec![0x42u8; size];
-    let mut t = 1_000u64;
-    while out.len() < n {
-        for i in 0..records {
-            let _ = writer.append(Timestamp(t + i as u64), &reading);
-        }
-        t += 1_000;
-        writer.handle_timeout(Timestamp(t));
-        while let Some(o) = writer.poll_output() {
-            if let WriterOutput::Block(b) = o {
-                if let Ok(x) = shard_block(&b.to_vec_block(), params) {
-                    out.push(x);
-                }
-            }
-        }
-    }
-    out.truncate(n);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cpchain_core::encoding;
     use cpchain_storage::ShardParams;
     use libp2p::kad::KBucketKey;
+    use libp2p::StreamProtocol;
 
     fn peers(n: usize) -> Vec<PeerId> {
         (0..n)

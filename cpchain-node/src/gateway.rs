@@ -52,6 +52,7 @@
 //!   block by index and id, and lie after the last anchor); its `through` boundary is
 //!   left to the buyer's `verify_chain`, which sees the blocks on both sides of it.
 
+pub use crate::config::{GatewayConfig, GatewayStream};
 use cpchain_core::encoding::{self, WireMessage};
 use cpchain_core::{DecodeError, Timestamp};
 use cpchain_crypto::PublicKey;
@@ -924,61 +925,26 @@ pub fn ingest_dir(
     Ok(report)
 }
 
-/// The `gateway` section of a node's configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GatewayConfig {
-    /// The streams this node ingests.
-    pub streams: Vec<GatewayStream>,
-    /// With feature `pre`: the owner's master secret (hex, 32 bytes), a file relative to
-    /// the data directory. When set, this node is the owner's: its key is the owner's
-    /// identity and every key-index record it stores carries the interval key wrapped for
-    /// proxy re-encryption. Without it records carry no capsule (nobody can be granted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner_master_file: Option<std::path::PathBuf>,
-}
-
-/// One ingested stream in the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GatewayStream {
-    /// The stream id, 64 hex digits.
-    pub stream: String,
-    /// The device's compressed secp256k1 key, hex (the key registered on chain with
-    /// `RegisterStream`).
-    pub device: String,
-    /// T, milliseconds.
-    pub period_ms: u64,
-    /// e, milliseconds.
-    pub interval_ms: u64,
-    /// u, milliseconds.
-    pub upload_ms: u64,
-    /// Reed–Solomon data shards k.
-    pub data: u8,
-    /// Reed–Solomon parity shards m.
-    pub parity: u8,
-}
-
-impl GatewayStream {
-    /// The judge's view of this entry.
-    pub fn to_config(&self) -> Result<StreamConfig, String> {
-        use cpchain_core::Duration;
-        let stream = parse_stream(&self.stream).ok_or("stream: 64 hex digits")?;
-        let dev = hex::decode(&self.device).map_err(|_| "device: hex")?;
-        let device = PublicKey::from_sec1_bytes(&dev).map_err(|_| "device: not a secp256k1 key")?;
-        let schedule = Schedule::new(
-            Duration::from_millis(self.period_ms),
-            Duration::from_millis(self.interval_ms),
-            Duration::from_millis(self.upload_ms),
-        )
-        .map_err(|e| format!("schedule: {e}"))?;
-        let params =
-            ShardParams::new(self.data, self.parity).map_err(|e| format!("shards: {e}"))?;
-        Ok(StreamConfig {
-            stream,
-            device,
-            schedule,
-            params,
-        })
-    }
+/// The judge's view of one configured stream (the configuration's own types live in
+/// [`crate::config`], which depends on nothing of the gateway).
+pub fn stream_config(entry: &GatewayStream) -> Result<StreamConfig, String> {
+    use cpchain_core::Duration;
+    let stream = parse_stream(&entry.stream).ok_or("stream: 64 hex digits")?;
+    let dev = hex::decode(&entry.device).map_err(|_| "device: hex")?;
+    let device = PublicKey::from_sec1_bytes(&dev).map_err(|_| "device: not a secp256k1 key")?;
+    let schedule = Schedule::new(
+        Duration::from_millis(entry.period_ms),
+        Duration::from_millis(entry.interval_ms),
+        Duration::from_millis(entry.upload_ms),
+    )
+    .map_err(|e| format!("schedule: {e}"))?;
+    let params = ShardParams::new(entry.data, entry.parity).map_err(|e| format!("shards: {e}"))?;
+    Ok(StreamConfig {
+        stream,
+        device,
+        schedule,
+        params,
+    })
 }
 
 /// The node's sink: shards through the DHT's [`crate::dht::StorageClient::put_block`],
@@ -1097,7 +1063,7 @@ pub fn from_config(
     };
     let mut streams = Vec::with_capacity(g.streams.len());
     for s in &g.streams {
-        streams.push(s.to_config().map_err(bad)?);
+        streams.push(stream_config(s).map_err(bad)?);
     }
     let service = GatewayService::open(&cfg.data_dir, streams, sink)?;
     #[cfg(feature = "pre")]

@@ -254,15 +254,19 @@ pub mod dht;
 pub mod dpor_state;
 pub mod error;
 pub mod follower;
+pub mod frame;
 pub mod gateway;
 pub mod ingest;
-pub mod ledger;
+/// The data ledger lives with the transactions it executes ([`tx::ledger`]); its old
+/// path stays.
+pub use tx::ledger;
 pub mod network;
 pub mod node;
 #[cfg(feature = "pre")]
 pub mod proxy;
 pub mod proxy_role;
 pub mod services;
+pub mod shard_wire;
 pub mod status;
 pub mod storage_node;
 pub mod store;

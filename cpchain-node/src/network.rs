@@ -4,7 +4,6 @@
 //! and who sent a consensus message is decided by [`crate::attribution`]), request-response (direct sends: catch-up VALIDATEs) and identify (which
 //! carries the CPChain address binding, see [`crate::binding`]), over TCP + noise + yamux.
 
-use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
@@ -13,8 +12,8 @@ use libp2p::{
 use std::io;
 use std::time::Duration;
 
-/// Largest message on either protocol: an LBFT message (1 MiB block + certificate) fits.
-pub const MAX_MESSAGE_BYTES: usize = 2 * 1024 * 1024;
+pub use crate::frame::MAX_MESSAGE_BYTES;
+pub(crate) use crate::frame::{read_frame, read_frame_bounded, write_frame};
 
 /// The request-response protocol for direct LBFT sends.
 pub const DIRECT_PROTOCOL: &str = "/cpchain/lbft/direct/1";
@@ -344,44 +343,6 @@ impl request_response::Codec for SyncCodec {
 /// [`MAX_MESSAGE_BYTES`] before anything is allocated. The response is empty (an ack).
 #[derive(Debug, Clone, Default)]
 pub struct BytesCodec;
-
-pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
-    io: &mut T,
-) -> io::Result<Vec<u8>> {
-    read_frame_bounded(io, MAX_MESSAGE_BYTES).await
-}
-
-/// A length-prefixed frame of at most `max` bytes, refused before allocating when longer.
-async fn read_frame_bounded<T: futures::AsyncRead + Unpin + Send>(
-    io: &mut T,
-    max: usize,
-) -> io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "frame too large",
-        ));
-    }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
-    Ok(buf)
-}
-
-pub(crate) async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
-    io: &mut T,
-    data: &[u8],
-) -> io::Result<()> {
-    let len = u32::try_from(data.len())
-        .ok()
-        .filter(|&l| l as usize <= MAX_MESSAGE_BYTES)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
-    io.write_all(&len.to_be_bytes()).await?;
-    io.write_all(data).await?;
-    io.close().await
-}
 
 #[async_trait::async_trait]
 impl request_response::Codec for BytesCodec {

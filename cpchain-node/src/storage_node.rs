@@ -35,11 +35,12 @@
 //! at about 5 × `quota_bytes`.
 
 use crate::error::NodeError;
+pub use crate::shard_wire::Refusal;
+use crate::shard_wire::{ShardRequest, ShardResponse};
 use cpchain_core::{encoding, Address};
 use cpchain_storage::shard::{shard_len, MAX_SHARDED_BLOCK};
 use cpchain_storage::{BlockId, KeyIndexRecord, Shard};
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Bytes charged per entry on top of its encoding: redb's per-entry page and B-tree
@@ -62,44 +63,6 @@ const SHARDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("shards");
 const USAGE: TableDefinition<&[u8], u64> = TableDefinition::new("usage");
 /// "total" → bytes charged in all.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-
-/// Why a storage node refused a put (stable codes on the wire and in errors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum Refusal {
-    /// The node's byte quota would be exceeded.
-    #[error("quota_full: the storage node's byte quota is used up")]
-    QuotaFull,
-    /// The writer's share of the quota would be exceeded.
-    #[error("peer_quota_full: this writer's byte bound at the storage node is used up")]
-    PeerQuotaFull,
-    /// The sender is not bound or not a configured writer.
-    #[error("not_authorised: the sender is not a writer of this storage node")]
-    NotAuthorised,
-    /// The shard does not match its record, or the record is malformed or conflicts
-    /// with the one held for the block.
-    #[error("mismatch: the shard does not match its key-index record")]
-    Mismatch,
-    /// The peer is not a storage node.
-    #[error("not_storage: the peer is not a storage node")]
-    NotStorage,
-    /// The storage node failed to write (disk).
-    #[error("internal: the storage node could not write")]
-    Internal,
-}
-
-impl Refusal {
-    /// The stable code (`quota_full`, …).
-    pub fn code(&self) -> &'static str {
-        match self {
-            Refusal::QuotaFull => "quota_full",
-            Refusal::PeerQuotaFull => "peer_quota_full",
-            Refusal::NotAuthorised => "not_authorised",
-            Refusal::Mismatch => "mismatch",
-            Refusal::NotStorage => "not_storage",
-            Refusal::Internal => "internal",
-        }
-    }
-}
 
 /// What a put did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,10 +341,102 @@ impl ShardStore {
     }
 }
 
+/// Answer one request from the store (`writer`: the sender's bound address, if any).
+pub(crate) fn serve(
+    store: Option<&ShardStore>,
+    writer: Option<&Address>,
+    tamper: bool,
+    req: ShardRequest,
+) -> ShardResponse {
+    let Some(store) = store else {
+        return ShardResponse::Refused(Refusal::NotStorage);
+    };
+    match req {
+        ShardRequest::Put { record, shard } => {
+            let Some(w) = writer else {
+                return ShardResponse::Refused(Refusal::NotAuthorised);
+            };
+            match store.put(w, &record, shard.as_ref()) {
+                Ok(_) => ShardResponse::Stored,
+                Err(r) => ShardResponse::Refused(r),
+            }
+        }
+        ShardRequest::GetShard { block, position } => match store.shard(&block, position) {
+            Ok(Some(s)) if tamper => ShardResponse::Shard(flip(s)),
+            Ok(Some(s)) => ShardResponse::Shard(s),
+            _ => ShardResponse::NotFound,
+        },
+        ShardRequest::GetRecord { block } => match store.record(&block) {
+            Ok(Some(r)) => ShardResponse::Record(Box::new(r)),
+            _ => ShardResponse::NotFound,
+        },
+        ShardRequest::Holds { block } => match store.holds(&block) {
+            Ok((record, positions)) => ShardResponse::Holds { record, positions },
+            Err(_) => ShardResponse::NotFound,
+        },
+    }
+}
+
+/// [`serve`] as a reader without a bound address would be served (tests of the store's
+/// attack surface in [`crate::storage_node`]).
+#[cfg(test)]
+pub(crate) fn serve_for_test(store: &ShardStore, req: ShardRequest) -> ShardResponse {
+    serve(Some(store), None, false, req)
+}
+
+fn flip(mut s: Shard) -> Shard {
+    if let Some(b) = s.bytes.first_mut() {
+        *b ^= 0x55;
+    }
+    s
+}
+
+/// Sealed sample blocks for tests and benches: `n` blocks of a fresh stream, each of
+/// `records` readings of `size` bytes, sharded with `params` (OS randomness for keys).
+pub fn sample_blocks(
+    n: usize,
+    records: usize,
+    size: usize,
+    params: cpchain_storage::ShardParams,
+) -> Vec<(KeyIndexRecord, Vec<Shard>)> {
+    use cpchain_core::{Duration as D, Timestamp};
+    use cpchain_storage::{MasterSecret, Schedule, StreamId, Writer, WriterOutput};
+    let mut rng = rand_core::OsRng;
+    let Ok(schedule) = Schedule::new(D::from_secs(1), D::from_mins(1), D::from_secs(10)) else {
+        return Vec::new();
+    };
+    let device = cpchain_crypto::SecretKey::random(&mut rng);
+    let mut seed = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rng, &mut seed);
+    let owner = MasterSecret::from_bytes(seed);
+    let stream = StreamId(seed);
+    let mut writer: Box<Writer<{ 64 * 1024 }>> =
+        Box::new(Writer::new(stream, schedule, device, owner, &mut rng));
+    let mut out = Vec::new();
+    let reading = vec![0x42u8; size];
+    let mut t = 1_000u64;
+    while out.len() < n {
+        for i in 0..records {
+            let _ = writer.append(Timestamp(t + i as u64), &reading);
+        }
+        t += 1_000;
+        writer.handle_timeout(Timestamp(t));
+        while let Some(o) = writer.poll_output() {
+            if let WriterOutput::Block(b) = o {
+                if let Ok(x) = cpchain_storage::shard_block(&b.to_vec_block(), params) {
+                    out.push(x);
+                }
+            }
+        }
+    }
+    out.truncate(n);
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    use super::sample_blocks;
     use super::*;
-    use crate::dht::sample_blocks;
     use cpchain_storage::ShardParams;
 
     fn params() -> ShardParams {
@@ -492,19 +547,14 @@ mod tests {
         let max = MAX_SHARDED_BLOCK as u32;
         let (rec, shards) = junk(1, one, max);
         // The largest request there is fits the decoder's bound and a frame.
-        let put = crate::dht::ShardRequest::Put {
+        let put = ShardRequest::Put {
             record: Box::new(rec.clone()),
             shard: Some(shards[0].clone()),
         };
         let bytes = encoding::encode_to_vec(&put).expect("enc");
-        assert!(
-            bytes.len() <= <crate::dht::ShardRequest as cpchain_core::WireMessage>::MAX_ENCODED_LEN
-        );
+        assert!(bytes.len() <= <ShardRequest as cpchain_core::WireMessage>::MAX_ENCODED_LEN);
         assert!(bytes.len() <= crate::network::MAX_MESSAGE_BYTES);
-        assert_eq!(
-            encoding::decode::<crate::dht::ShardRequest>(&bytes),
-            Ok(put)
-        );
+        assert_eq!(encoding::decode::<ShardRequest>(&bytes), Ok(put));
         // One byte too many or too few in the shard.
         let mut long = shards[0].clone();
         long.bytes.push(0);
@@ -604,7 +654,7 @@ mod tests {
     /// anyone: each is `not_found` (or an empty holds) and the store does not change.
     #[test]
     fn gets_for_unknown_ids_change_nothing() {
-        use crate::dht::{ShardRequest, ShardResponse};
+        use crate::shard_wire::{ShardRequest, ShardResponse};
         let store = ShardStore::open(&tmp("unknown"), u64::MAX, u64::MAX).expect("open");
         let (rec, shards) = junk(1, params(), 100);
         assert!(store.put(&Address([1; 20]), &rec, Some(&shards[0])).is_ok());
@@ -619,13 +669,10 @@ mod tests {
                 },
                 ShardRequest::GetRecord { block: b },
             ] {
-                assert_eq!(
-                    crate::dht::serve_for_test(&store, req),
-                    ShardResponse::NotFound
-                );
+                assert_eq!(serve_for_test(&store, req), ShardResponse::NotFound);
             }
             assert_eq!(
-                crate::dht::serve_for_test(&store, ShardRequest::Holds { block: b }),
+                serve_for_test(&store, ShardRequest::Holds { block: b }),
                 ShardResponse::Holds {
                     record: false,
                     positions: 0
@@ -635,7 +682,7 @@ mod tests {
         // Positions past 63 of a held block: not found, not a panic or a wrong bit.
         for position in [4u8, 63, 64, 255] {
             assert_eq!(
-                crate::dht::serve_for_test(
+                serve_for_test(
                     &store,
                     ShardRequest::GetShard {
                         block: rec.block,

@@ -12,6 +12,8 @@
 //! Genesis allocation: every validator address starts with [`GENESIS_BALANCE`] (the
 //! devnet has no other allocation yet).
 
+pub mod ledger;
+
 use crate::dpor_state::DporState;
 use crate::ledger::{EmptyLedger, LedgerCtx, LedgerOverlay, LedgerRead};
 use cpchain_consensus::dpor::{self, transaction_fee, Sender};
