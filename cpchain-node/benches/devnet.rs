@@ -1,7 +1,7 @@
 //! Issue 14 "Benchmark": a loopback devnet of 4 and then 7 validator processes (the
 //! release-built `cpchain-node`), block period 500 ms, 1 MiB block limit, fed signed
-//! transfers from many accounts by a load generator (this process) at rising rates until
-//! it saturates. Not criterion: it measures processes. For each network it prints
+//! 200-byte transfers (`TxKind::TransferData`, the size asserted) from many accounts by a
+//! load generator (this process) at rising rates until it saturates. Not criterion: it measures processes. For each network it prints
 //!
 //! * sustained tx/s (committed transactions per second over each rate's window; the
 //!   highest window is the figure),
@@ -16,7 +16,9 @@
 //!
 //! `cargo bench -p cpchain-node --bench devnet` (k256 nodes), or with
 //! `--features libsecp256k1` (libsecp256k1 nodes). `DEVNET_BENCH_VALIDATORS=4` runs one
-//! size only; `DEVNET_BENCH_SECS` sets each rate's window (default 8).
+//! size only; `DEVNET_BENCH_SECS` sets each rate's window (default 8);
+//! `DEVNET_BENCH_TX_BYTES=92` feeds plain transfers instead of 200-byte ones;
+//! `DEVNET_BENCH_EXE=PATH` runs another node binary (a saved build of older code).
 
 #![allow(missing_docs)]
 
@@ -33,10 +35,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const EXE: &str = env!("CARGO_BIN_EXE_cpchain-node");
+/// The node binary: this build's, or `DEVNET_BENCH_EXE` (a saved build of other code,
+/// for before/after runs in one session with the same load generator).
+fn exe() -> String {
+    std::env::var("DEVNET_BENCH_EXE").unwrap_or_else(|_| env!("CARGO_BIN_EXE_cpchain-node").into())
+}
 const PERIOD_MS: u64 = 500;
 const ACCOUNTS: usize = 1_000;
 const BATCHES_PER_SEC: u64 = 10;
+/// The issue's transfer size: every fed transaction encodes to exactly this many bytes
+/// (`DEVNET_BENCH_TX_BYTES=92` feeds plain 92-byte `Transfer`s instead, the size the
+/// benchmark fed before `TransferData` existed, for before/after comparisons).
+fn tx_bytes() -> usize {
+    std::env::var("DEVNET_BENCH_TX_BYTES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200)
+}
 
 /// CPU time (utime + stime) of the calling thread, seconds (10 ms ticks).
 fn thread_cpu(tck: f64) -> f64 {
@@ -134,7 +149,7 @@ impl Devnet {
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&dir);
-        let out = Command::new(EXE)
+        let out = Command::new(exe())
             .args(["devnet", "--init-only", "--validators"])
             .arg(n.to_string())
             .args(["--period-ms", &PERIOD_MS.to_string()])
@@ -155,7 +170,7 @@ impl Devnet {
             .iter()
             .map(|c| {
                 let log = std::fs::File::create(c.with_file_name("node.log")).expect("log");
-                Command::new(EXE)
+                Command::new(exe())
                     .args(["run", "--exit-with-parent", "--config"])
                     .arg(c)
                     .env("CPCHAIN_LOG", "warn")
@@ -191,16 +206,41 @@ fn post(port: u16, txs: &[Vec<u8>]) -> usize {
     }
 }
 
+/// A signed transfer of exactly [`tx_bytes`] bytes: a `TransferData` whose payload fills
+/// the rest (a 92-byte plain transfer at a 1-byte nonce, plus the payload's length byte),
+/// or with 92 a plain `Transfer` (the size then grows with the nonce's varint).
 fn transfer(k: &SecretKey, nonce: u64, to: Address) -> Vec<u8> {
-    Transaction::sign(
+    let size = tx_bytes();
+    let varint = |mut v: u64| {
+        let mut n = 1;
+        while v >= 0x80 {
+            v >>= 7;
+            n += 1;
+        }
+        n
+    };
+    let kind = if size <= 92 {
+        TxKind::Transfer { to, amount: 1 }
+    } else {
+        TxKind::TransferData {
+            to,
+            amount: 1,
+            data: vec![0x5a; size.saturating_sub(92 + varint(nonce))],
+        }
+    };
+    let bytes = Transaction::sign(
         k,
         TxBody {
             chain_id: 41,
             nonce,
-            kind: TxKind::Transfer { to, amount: 1 },
+            kind,
         },
     )
-    .to_bytes()
+    .to_bytes();
+    if size > 92 {
+        assert_eq!(bytes.len(), size, "fed transfers are {size} bytes");
+    }
+    bytes
 }
 
 /// `count` transfers, round robin over the accounts from their next nonces, signed on
@@ -503,7 +543,11 @@ fn main() {
         Ok(s) => s.split(',').filter_map(|v| v.trim().parse().ok()).collect(),
         Err(_) => vec![4, 7],
     };
-    println!("devnet bench: {cores} cores, load average {}", loadavg());
+    println!(
+        "devnet bench: {cores} cores, load average {}, nodes {}",
+        loadavg(),
+        exe()
+    );
     let (k256_wall, k256) = raw_rate(&|d, s| s.recover_k256(d).expect("recovers").address(), tck);
     println!(
         "raw recover + address, one core: k256 {k256:.0}/s per CPU second ({:.1} µs), {k256_wall:.0}/s per wall second",

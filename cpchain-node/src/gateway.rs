@@ -40,9 +40,14 @@
 //!
 //! # Deviations, with reasons
 //!
-//! * Until the ledger's stream registry lands (engineer A, issue 15 item 1), a stream's
-//!   device key, schedule and shard parameters come from the node's configuration
-//!   ([`StreamConfig`]); the ledger will be the source of the same fields.
+//! * A stream's device key, schedule and shard parameters come from the node's
+//!   configuration ([`StreamConfig`]): the ledger registers only the owner and the device
+//!   (`TxKind::RegisterStream`), not a schedule or k/m. The chain's registry outranks the
+//!   configuration where both exist: a stream the chain registers to another device is
+//!   refused (`device_mismatch`) before anything is stored or submitted (test
+//!   `a_stream_the_chain_registers_to_another_device_is_refused_and_nothing_is_kept`). A
+//!   stream not yet registered is ingested (the registration may still be on its way to
+//!   this node), and its anchors are then refused by the validators (`unknown_stream`).
 //! * An anchor is checked against the blocks this node ingested (it must name an ingested
 //!   block by index and id, and lie after the last anchor); its `through` boundary is
 //!   left to the buyer's `verify_chain`, which sees the blocks on both sides of it.
@@ -163,6 +168,13 @@ pub enum IngestError {
         /// The last anchored index.
         anchored: u64,
     },
+    /// The chain registers this stream under another device key than the node's
+    /// configuration: the chain's registry wins, nothing is stored or submitted.
+    #[error("the chain registers stream {stream} to another device than the configured one")]
+    DeviceMismatch {
+        /// The stream, hex.
+        stream: String,
+    },
     /// Sharding failed (a block the verifier accepted always shards; kept for completeness).
     #[error("shard: {0}")]
     Shard(ShardError),
@@ -193,6 +205,7 @@ impl IngestError {
             IngestError::AnchorAhead { .. } => "anchor_ahead",
             IngestError::AnchorMismatch { .. } => "anchor_mismatch",
             IngestError::AnchorStale { .. } => "anchor_stale",
+            IngestError::DeviceMismatch { .. } => "device_mismatch",
             IngestError::Shard(_) => "shard",
             IngestError::Capsule(_) => "capsule",
             IngestError::Sink { .. } => "unavailable",
@@ -220,6 +233,7 @@ impl IngestError {
             | IngestError::AnchorMismatch { .. }
             | IngestError::AnchorStale { .. } => 409,
             IngestError::Shard(_) | IngestError::Capsule(_) => 500,
+            IngestError::DeviceMismatch { .. } => 409,
             IngestError::Sink { .. } => 503,
         }
     }
@@ -312,6 +326,11 @@ impl Gateway {
     /// The ingest progress of `stream`.
     pub fn progress(&self, stream: &StreamId) -> Option<&Progress> {
         self.streams.get(stream).map(|s| &s.progress)
+    }
+
+    /// The configured device key of `stream`.
+    pub fn device(&self, stream: &StreamId) -> Option<&PublicKey> {
+        self.streams.get(stream).map(|s| &s.config.device)
     }
 
     /// The registered streams.
@@ -492,6 +511,13 @@ pub trait GatewaySink: Send + Sync {
     async fn store_block(&self, record: &KeyIndexRecord, shards: &[Shard]) -> Result<(), String>;
     /// Submit an accepted anchor as a transaction.
     async fn submit_anchor(&self, anchor: &Anchor) -> Result<(), String>;
+    /// The device key the chain registers for `stream` (`TxKind::RegisterStream`), if the
+    /// sink sees a chain and the stream is registered there. A configured key that differs
+    /// is refused (`device_mismatch`): the chain would refuse every anchor of it anyway,
+    /// and its blocks would fill the DHT for nothing. Default: no chain view.
+    async fn registered_device(&self, _stream: &StreamId) -> Result<Option<PublicKey>, String> {
+        Ok(None)
+    }
 }
 
 const PROGRESS: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("progress");
@@ -635,6 +661,7 @@ impl GatewayService {
                 })
             }
         };
+        check_device(&inner.gateway, &*self.sink, &prepared.record.stream).await?;
         self.sink
             .store_block(&prepared.record, &prepared.shards)
             .await
@@ -674,6 +701,7 @@ impl GatewayService {
                 })
             }
         };
+        check_device(&inner.gateway, &*self.sink, &anchor.stream).await?;
         self.sink
             .submit_anchor(&anchor)
             .await
@@ -690,6 +718,29 @@ impl GatewayService {
             shards: 0,
             duplicate: false,
         })
+    }
+}
+
+/// Refuse `stream` when the chain registers it to another device than the configuration.
+async fn check_device(
+    gateway: &Gateway,
+    sink: &dyn GatewaySink,
+    stream: &StreamId,
+) -> Result<(), IngestError> {
+    let on_chain = sink
+        .registered_device(stream)
+        .await
+        .map_err(|message| IngestError::Sink {
+            code: "chain".into(),
+            message,
+        })?;
+    match (on_chain, gateway.device(stream)) {
+        (Some(chain), Some(configured)) if chain != *configured => {
+            Err(IngestError::DeviceMismatch {
+                stream: hex::encode(stream.0),
+            })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -972,6 +1023,15 @@ impl GatewaySink for NodeSink {
             .await
             .map(|_| ())
             .map_err(|e| format!("{}: {e}", e.code()))
+    }
+
+    async fn registered_device(&self, stream: &StreamId) -> Result<Option<PublicKey>, String> {
+        let record = self
+            .store
+            .ledger()
+            .stream(stream)
+            .map_err(|e| e.to_string())?;
+        Ok(record.map(|r| r.device))
     }
 
     async fn submit_anchor(&self, anchor: &Anchor) -> Result<(), String> {

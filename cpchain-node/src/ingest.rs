@@ -14,8 +14,8 @@
 //!   look senders up there and recover only the misses. The hash covers the whole
 //!   encoding (body and signature) and recovery is a function of it, so a hit is exactly
 //!   what recovering again would give.
-//! * Transactions travel in batches ([`encode_batch`]): one gossip message and one
-//!   gossipsub signature per batch, not per transaction.
+//! * Transactions travel in batches ([`encode_batch`]): one gossip message per batch, not
+//!   per transaction (and, gossip being anonymous, no ed25519 signature on it).
 
 pub use crate::tx::{check_one, recover_each, recoveries, MAX_TX_BYTES};
 use crate::tx::{tx_hash, Checked, Transaction, TxError};

@@ -1,6 +1,7 @@
 //! The libp2p stack, in the shape of malachite's network crate: one `NetworkBehaviour`
-//! of gossipsub (consensus traffic and VALIDATE, signed by the author, content-addressed
-//! message ids), request-response (direct sends: catch-up VALIDATEs) and identify (which
+//! of gossipsub (consensus traffic, VALIDATE and transaction batches; anonymous, with
+//! content-addressed message ids: every payload carries its own secp256k1 signatures,
+//! and who sent a consensus message is decided by [`crate::attribution`]), request-response (direct sends: catch-up VALIDATEs) and identify (which
 //! carries the CPChain address binding, see [`crate::binding`]), over TCP + noise + yamux.
 
 use futures::{AsyncReadExt, AsyncWriteExt};
@@ -491,7 +492,9 @@ pub fn swarm(
     let gcfg = gossipsub::ConfigBuilder::default()
         .max_transmit_size(MAX_MESSAGE_BYTES)
         .heartbeat_interval(Duration::from_millis(500))
-        .validation_mode(gossipsub::ValidationMode::Strict)
+        // No author, sequence number or ed25519 signature on a message, and none accepted:
+        // the payloads authenticate themselves (see `crate::attribution`).
+        .validation_mode(gossipsub::ValidationMode::Anonymous)
         .message_id_fn(message_id)
         .mesh_n_low(1)
         .mesh_n(3)
@@ -510,10 +513,8 @@ pub fn swarm(
         .map_err(|e| format!("transport: {e}"))?;
     let built = builder
         .with_behaviour(|key| {
-            let gossipsub = gossipsub::Behaviour::new(
-                gossipsub::MessageAuthenticity::Signed(key.clone()),
-                gcfg,
-            )?;
+            let gossipsub =
+                gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gcfg)?;
             let direct = request_response::Behaviour::with_codec(
                 BytesCodec,
                 [(StreamProtocol::new(DIRECT_PROTOCOL), ProtocolSupport::Full)],

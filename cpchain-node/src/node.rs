@@ -461,16 +461,33 @@ fn on_event(
             }
         }
         SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+            propagation_source,
             message,
             ..
         })) => {
-            let source = message.source;
-            if let Some(from) = source.and_then(|s| peers.bound.get(&s).copied()) {
-                host.on_bytes(now(), from, &message.data);
-            } else if let Some(from) = source.and_then(|s| peers.followers.get(&s).copied()) {
-                host.on_rnode_bytes(now(), from, &message.data);
-            } else {
+            // Anonymous gossip: only a bound peer may relay to us, and `from` comes from
+            // the message's own signature (VALIDATE: the relay's bound address), see
+            // `crate::attribution`.
+            let relay = peers
+                .bound
+                .get(&propagation_source)
+                .or_else(|| peers.followers.get(&propagation_source))
+                .copied();
+            if relay.is_none() {
                 peers.unbound_drops += 1;
+                return Ok(());
+            }
+            match crate::attribution::gossip_sender(&message.data, chain_id, set, relay) {
+                Ok((from, msg @ cpchain_consensus::lbft::Message::PrePrepare(_)))
+                    if !set.contains(&from) =>
+                {
+                    host.on_rnode_message(now(), from, msg)
+                }
+                Ok((from, msg)) => host.on_message(now(), from, msg),
+                Err(e) => {
+                    tracing::debug!(relay = %propagation_source, "gossip refused: {e}");
+                    host.counters.rejected += 1;
+                }
             }
         }
         SwarmEvent::Behaviour(BehaviourEvent::Direct(request_response::Event::Message {

@@ -1,7 +1,8 @@
 //! Signed transaction envelopes, account state and the mempool.
 //!
-//! A transaction is a [`TxBody`] (chain id, nonce, kind and body: today one kind, a
-//! transfer) and a 65-byte recoverable secp256k1 signature over its postcard encoding
+//! A transaction is a [`TxBody`] (chain id, nonce, kind and body: a transfer, a transfer
+//! with a bounded payload, the DPoR kinds) and a 65-byte recoverable secp256k1 signature
+//! over its postcard encoding
 //! under [`TX_DOMAIN`]; the sender is the recovered address (Ethereum-style: no public key
 //! is sent). Accounts hold a nonce, a balance and the day counter of the SDK's fee policy
 //! (`dpor::transaction_fee`: `free_tx_per_day` free transactions a UTC day of the block's
@@ -12,7 +13,7 @@
 //! devnet has no other allocation yet).
 
 use crate::dpor_state::DporState;
-use crate::ledger::{EmptyLedger, LedgerCtx, LedgerError, LedgerOverlay, LedgerRead};
+use crate::ledger::{EmptyLedger, LedgerCtx, LedgerOverlay, LedgerRead};
 use cpchain_consensus::dpor::{self, transaction_fee, Sender};
 use cpchain_core::{
     encoding, keccak256, Address, ChainSpec, Domain, Hash, Height, Timestamp, WireMessage,
@@ -26,6 +27,18 @@ pub const TX_DOMAIN: Domain = Domain::new("cpchain-node/tx/v1");
 
 /// What a transfer costs once the sender's free daily quota is used.
 pub const TRANSFER_FEE: u128 = 21_000;
+
+/// Largest payload of a [`TxKind::TransferData`]: room for the issue 14 benchmark's
+/// 200-byte transfers (107 bytes of payload) and for a hash, an IPFS-style content id or a
+/// short memo, while a transaction stays far below [`MAX_TX_BYTES`]. A longer payload is
+/// refused at decoding (`decode`).
+pub const MAX_TRANSFER_DATA: usize = 256;
+
+/// Fee per payload byte of a [`TxKind::TransferData`] once the free quota is used, on top
+/// of [`TRANSFER_FEE`]: Ethereum's calldata price (16 gas a non-zero byte), so a payload
+/// costs what its bytes cost every node to carry. Inside the free daily quota it is free,
+/// like every transaction (`dpor::transaction_fee`).
+pub const DATA_BYTE_FEE: u128 = 16;
 
 /// Balance of every validator address at genesis.
 pub const GENESIS_BALANCE: u128 = 1_000_000_000_000_000;
@@ -56,10 +69,19 @@ pub enum TxKind {
     /// Stand for election (§2.3): the sender, an RNode, with admission proofs over a
     /// recent canonical block, for `campaign.terms` terms from the first not yet elected.
     Campaign(dpor::Campaign),
-    /// Index 3 is engineer E's `TransferData` (branch `throughput`); this placeholder keeps
-    /// the data-ledger kinds at their indices until that branch lands, and is refused as
-    /// `unsupported`.
-    ReservedTransferData,
+    /// A transfer carrying an opaque payload of at most [`MAX_TRANSFER_DATA`] bytes (a
+    /// memo, a content hash): executes as [`TxKind::Transfer`], fee
+    /// [`TRANSFER_FEE`] + [`DATA_BYTE_FEE`] per byte under the SDK's fee policy. Issue 14's
+    /// benchmark feeds 200-byte encodings of this kind.
+    TransferData {
+        /// The recipient.
+        to: Address,
+        /// Base units.
+        amount: u128,
+        /// The payload, at most [`MAX_TRANSFER_DATA`] bytes (checked while decoding).
+        #[serde(deserialize_with = "bounded_data")]
+        data: Vec<u8>,
+    },
     // ---- The data ledger (issue 15; checks and state in [`crate::ledger`]). ----
     /// Register a data stream: the sender becomes its owner, `device` the key whose
     /// anchors count.
@@ -104,6 +126,46 @@ pub enum TxKind {
         /// The order.
         order: crate::ledger::OrderId,
     },
+}
+
+/// Decode a [`TxKind::TransferData`] payload, refusing one longer than
+/// [`MAX_TRANSFER_DATA`] (the envelope's own bound, [`MAX_TX_BYTES`], bounds the
+/// allocation before this check).
+fn bounded_data<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let v = Vec::<u8>::deserialize(d)?;
+    if v.len() > MAX_TRANSFER_DATA {
+        return Err(serde::de::Error::invalid_length(
+            v.len(),
+            &"a payload of at most MAX_TRANSFER_DATA bytes",
+        ));
+    }
+    Ok(v)
+}
+
+impl TxKind {
+    /// The amount a transaction moves out of the sender's balance (to a recipient or
+    /// into the RNode pool), before the fee.
+    pub fn amount(&self) -> u128 {
+        match self {
+            TxKind::Transfer { amount, .. }
+            | TxKind::TransferData { amount, .. }
+            | TxKind::JoinRNodes { amount } => *amount,
+            // Campaigns move nothing; a data-ledger order's escrow is planned by the
+            // ledger on execution.
+            _ => 0,
+        }
+    }
+
+    /// The fee once the free daily quota is used (`dpor::transaction_fee` decides whether
+    /// it is charged).
+    pub fn base_fee(&self) -> u128 {
+        match self {
+            TxKind::TransferData { data, .. } => {
+                TRANSFER_FEE.saturating_add(DATA_BYTE_FEE.saturating_mul(data.len() as u128))
+            }
+            _ => TRANSFER_FEE,
+        }
+    }
 }
 
 /// The signed part of a transaction.
@@ -435,10 +497,7 @@ impl Overlay {
         }
         let day = cpchain_consensus::dpor::day_of(time);
         let sent = if from.day == day { from.sent_today } else { 0 };
-        let fee = transaction_fee(spec, Sender::Ordinary, sent, TRANSFER_FEE);
-        if matches!(c.tx.body.kind, TxKind::ReservedTransferData) {
-            return Err(TxError::Ledger(LedgerError::Unsupported));
-        }
+        let fee = transaction_fee(spec, Sender::Ordinary, sent, c.tx.body.kind.base_fee());
         let ctx = LedgerCtx {
             chain_id: spec.chain_id,
             time,
@@ -447,7 +506,9 @@ impl Overlay {
         };
         let plan = self.ledger.plan(chain.ledger, &ctx, &c.tx.body.kind)?;
         let (to, amount) = match &c.tx.body.kind {
-            TxKind::Transfer { to, amount } => (Some(*to), *amount),
+            TxKind::Transfer { to, amount } | TxKind::TransferData { to, amount, .. } => {
+                (Some(*to), *amount)
+            }
             TxKind::JoinRNodes { amount } => (None, *amount),
             _ => (None, plan.as_ref().map_or(0, |p| p.lock)),
         };
@@ -460,7 +521,7 @@ impl Overlay {
         from.day = day;
         from.sent_today = sent.saturating_add(1);
         match &c.tx.body.kind {
-            TxKind::Transfer { .. } => {}
+            TxKind::Transfer { .. } | TxKind::TransferData { .. } => {}
             TxKind::JoinRNodes { amount } => {
                 self.dpor.join(spec, time, c.sender, *amount).map_err(|e| {
                     tracing::debug!(sender = %c.sender, "rnode deposit refused: {e}");
@@ -599,10 +660,7 @@ impl Mempool {
                 got: c.tx.body.nonce,
             });
         }
-        let amount = match &c.tx.body.kind {
-            TxKind::Transfer { amount, .. } | TxKind::JoinRNodes { amount } => *amount,
-            _ => 0,
-        };
+        let amount = c.tx.body.kind.amount();
         if account.balance < amount {
             return Err(TxError::InsufficientFunds);
         }
@@ -764,6 +822,68 @@ mod tests {
         }
         assert_eq!(o.get(&cb, &load).balance, TRANSFER_FEE);
         assert_eq!(o.get(&me, &load).balance, 100_000 - 20 - TRANSFER_FEE);
+    }
+
+    fn transfer_data(k: &SecretKey, nonce: u64, amount: u128, data: Vec<u8>) -> Vec<u8> {
+        Transaction::sign(
+            k,
+            TxBody {
+                chain_id: ChainSpec::devnet().chain_id,
+                nonce,
+                kind: TxKind::TransferData {
+                    to: Address([9; 20]),
+                    amount,
+                    data,
+                },
+            },
+        )
+        .to_bytes()
+    }
+
+    /// Issue 14's 200-byte transfers: a `TransferData` (the 4th kind, index 3 on the
+    /// wire) executes as a transfer, pays the fee policy's fee plus its bytes after the
+    /// free quota, and a payload over `MAX_TRANSFER_DATA` is refused as `decode`.
+    #[test]
+    fn transfer_with_data_executes_as_a_transfer_and_its_payload_is_bounded() {
+        let mut spec = ChainSpec::devnet();
+        spec.free_tx_per_day = 1;
+        let k = key(5);
+        let me = k.public_key().address();
+        let cb = Address([1; 20]);
+        let load = |a: &Address| Account {
+            balance: if *a == me { 1_000_000 } else { 0 },
+            ..Account::default()
+        };
+        // A 92-byte transfer (1-byte nonce and amount) plus a 1-byte length: 107 of payload.
+        let txs = [
+            transfer_data(&k, 0, 10, vec![0xab; 107]),
+            transfer_data(&k, 1, 10, vec![0xcd; 107]),
+        ];
+        assert_eq!(txs[0].len(), 200, "the benchmark's size");
+        let body =
+            encoding::encode_to_vec(&Transaction::from_bytes(&txs[0]).expect("decodes").body)
+                .expect("encodes");
+        // The kind's variant index follows chain id (1 byte) and nonce (1 byte).
+        assert_eq!(body.get(cpchain_core::encoding::HEADER_LEN + 2), Some(&3));
+        let c = check_all(&txs, spec.chain_id).expect("valid");
+        assert_eq!(c[0].sender, me);
+        let mut o = Overlay::default();
+        for t in &c {
+            o.apply(&spec, t, Timestamp(0), cb, &load).expect("applies");
+        }
+        let fee = TRANSFER_FEE + 107 * DATA_BYTE_FEE;
+        assert_eq!(o.get(&Address([9; 20]), &load).balance, 20);
+        assert_eq!(o.get(&cb, &load).balance, fee, "first free, second pays");
+        assert_eq!(o.get(&me, &load).balance, 1_000_000 - 20 - fee);
+        assert_eq!(o.get(&me, &load).nonce, 2);
+
+        let full = transfer_data(&k, 0, 1, vec![7; MAX_TRANSFER_DATA]);
+        assert!(check_one(&full, spec.chain_id).is_ok(), "at the bound");
+        let over = transfer_data(&k, 0, 1, vec![7; MAX_TRANSFER_DATA + 1]);
+        assert_eq!(
+            check_one(&over, spec.chain_id).map(|_| ()),
+            Err(TxError::Decode)
+        );
     }
 
     #[test]

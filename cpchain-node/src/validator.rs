@@ -535,6 +535,12 @@ impl ValidatorHost {
                 return;
             }
         };
+        self.on_message(now, from, msg);
+    }
+
+    /// A decoded message whose `from` is authenticated (by the connection, or by the
+    /// message's own signature: [`crate::attribution`]).
+    pub fn on_message(&mut self, now: Timestamp, from: Address, msg: Message) {
         if let Message::Vote(v) = &msg {
             self.log_vote(v);
         }
@@ -553,13 +559,18 @@ impl ValidatorHost {
     /// schedule names for the height (it checks the seal); anything else is refused, and
     /// such a peer never makes this node think it is behind.
     pub fn on_rnode_bytes(&mut self, now: Timestamp, from: Address, bytes: &[u8]) {
-        let msg = match encoding::decode::<Message>(bytes) {
-            Ok(m @ Message::PrePrepare(_)) => m,
-            _ => {
-                self.counters.rejected += 1;
-                return;
-            }
-        };
+        match encoding::decode::<Message>(bytes) {
+            Ok(m) => self.on_rnode_message(now, from, m),
+            Err(_) => self.counters.rejected += 1,
+        }
+    }
+
+    /// [`ValidatorHost::on_rnode_bytes`], decoded: only a PRE-PREPARE is taken.
+    pub fn on_rnode_message(&mut self, now: Timestamp, from: Address, msg: Message) {
+        if !matches!(msg, Message::PrePrepare(_)) {
+            self.counters.rejected += 1;
+            return;
+        }
         if let Some(e) = self.engine.handle_message(now, from, msg).rejected() {
             tracing::debug!(%from, "proposal from an RNode refused: {e}");
             self.counters.rejected += 1;

@@ -257,6 +257,8 @@ struct Recording {
     shards: Mutex<Vec<Shard>>,
     anchors: Mutex<Vec<Anchor>>,
     down: std::sync::atomic::AtomicBool,
+    /// The chain's registry stand-in: the device the chain registers for every stream.
+    registered: Mutex<Option<cpchain_crypto::PublicKey>>,
 }
 
 #[async_trait::async_trait]
@@ -276,6 +278,50 @@ impl GatewaySink for Recording {
         self.anchors.lock().expect("lock").push(*anchor);
         Ok(())
     }
+    async fn registered_device(
+        &self,
+        _stream: &StreamId,
+    ) -> Result<Option<cpchain_crypto::PublicKey>, String> {
+        Ok(*self.registered.lock().expect("lock"))
+    }
+}
+
+/// The chain's stream registry outranks the node's configuration: a stream the chain
+/// registers to another device is refused (`device_mismatch`, 409) before anything is
+/// stored or submitted; registered to the configured device it is ingested.
+#[test]
+fn a_stream_the_chain_registers_to_another_device_is_refused_and_nothing_is_kept() {
+    let f = fixture(60, 8);
+    let sink = Arc::new(Recording::default());
+    let other = SecretKey::from_bytes(&[0x33; 32])
+        .expect("key")
+        .public_key();
+    *sink.registered.lock().expect("lock") = Some(other);
+    let service = GatewayService::new(Gateway::new(vec![(config(&f), None)]), None, sink.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let bs = blocks(&f);
+    let err = rt
+        .block_on(service.ingest_block(Some(&f.opts.stream), &bs[0]))
+        .expect_err("another device on chain");
+    assert_eq!((err.code(), err.http_status()), ("device_mismatch", 409));
+    assert!(sink.records.lock().expect("lock").is_empty());
+    assert!(sink.shards.lock().expect("lock").is_empty());
+    assert_eq!(
+        rt.block_on(service.progress(&f.opts.stream))
+            .map(|p| p.next_index),
+        Some(0),
+        "nothing ingested"
+    );
+    // The chain registers the configured device: ingested.
+    *sink.registered.lock().expect("lock") = Some(f.device.public_key());
+    let ok = rt
+        .block_on(service.ingest_block(Some(&f.opts.stream), &bs[0]))
+        .expect("ingested");
+    assert!(!ok.duplicate);
+    assert_eq!(sink.records.lock().expect("lock").len(), 1);
 }
 
 fn serve(service: Arc<GatewayService>) -> u16 {
