@@ -12,9 +12,32 @@
 //! `POST /gateway/{stream}/blocks` (a gateway's own pace); anchors are not sent (they go
 //! to the chain, not the DHT).
 //!
+//! Buyer's time to first reading (feature `pre`): 4 validators, 3 proxies, 6 storage
+//! nodes and the owner's ingest node (the layout of `tests/data_services.rs`, release
+//! build); 10 minutes of 1 Hz readings are ingested, then one interval is bought per run
+//! (a different interval each run, same network). The clock starts when `trade::buy` is
+//! called (listing lookup, order placed) and stops at the first write of the CSV (all of
+//! the interval's readings decrypted). Parts, each measured: order commit (until the bench
+//! sees the order on chain, polled every 10 ms), delivery wait (the owner's
+//! `trade::sell`, run by the bench as the test does, until the buyer sees the delivery)
+//! and fetch to decrypt (`Bought::time_to_first_reading`: grant accepted, anchors read,
+//! the interval's blocks fetched from the DHT, 2-of-3 cfrags, verify, decrypt).
+//!
+//! Repair: six storage nodes (`Net::init_storage`) and this process as a writer/reader;
+//! 24 blocks (~4 KiB each, k = 2, m = 2 as in `tests/dht_storage.rs`: k + m must fit on
+//! the four survivors, since two shards of a block never share a node) put; two storage nodes SIGKILLed; the clock
+//! runs from the kill until every block has k + m shards on the four live nodes, asked of
+//! the holders (`Holds`, polled every 200 ms, as `tests/dht_storage.rs` does). A fresh
+//! network per run.
+//!
+//! `DATA_BENCH_PARTS` (default `ingest,buyer,repair`) selects parts.
+//!
 //! `cargo bench -p cpchain-node --features pre --bench data_services`
 
 #![allow(missing_docs)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use cpchain_crypto::SecretKey;
 use cpchain_node::config::NodeConfig;
@@ -75,6 +98,20 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
+    let parts = std::env::var("DATA_BENCH_PARTS").unwrap_or_else(|_| "ingest,buyer,repair".into());
+    if parts.contains("ingest") {
+        ingest(runs);
+    }
+    #[cfg(feature = "pre")]
+    if parts.contains("buyer") {
+        buyer(runs);
+    }
+    if parts.contains("repair") {
+        repair(runs);
+    }
+}
+
+fn ingest(runs: usize) {
     let dir = std::env::temp_dir().join(format!("cpchain-data-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let out = Command::new(EXE)
@@ -225,4 +262,367 @@ fn main() {
     }
     drop(procs);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The repair figure (see the file docs).
+fn repair(runs: usize) {
+    use common::{Net, STORAGE_CHAIN_ID};
+    use cpchain_node::dht::{sample_blocks, spawn_client, StorageClient};
+    use cpchain_storage::KeyIndexRecord;
+    const NODES: usize = 6;
+    const BLOCKS: usize = 24;
+    const KILLED: [usize; 2] = [0, 1];
+    async fn positions_on(
+        client: &StorageClient,
+        live: &[libp2p::PeerId],
+        record: &KeyIndexRecord,
+    ) -> u64 {
+        let mut mask = 0;
+        for p in live {
+            if let Ok((_, m)) = client.holds(*p, record.block).await {
+                mask |= m;
+            }
+        }
+        mask
+    }
+    // k + m = 4: with r = 1 and two shards of a block never on one node, k + m must not
+    // exceed the four survivors, or there is nowhere to repair to (`dht::placement`:
+    // `NotEnoughNodes`; with k = 4, m = 2 no block ever returned to six shards).
+    let params = ShardParams::new(2, 2).expect("params");
+    let full = (1u64 << params.total()) - 1;
+    let (mut repair, mut seen, mut lost) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        let writer = SecretKey::from_bytes(&[0x77; 32]).expect("writer");
+        let (mut net, info) = Net::init_storage(
+            "ds-bench-repair",
+            NODES,
+            1 << 30,
+            &[writer.public_key().address()],
+            &[],
+        );
+        net.start_all();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let client = spawn_client(&writer, STORAGE_CHAIN_ID, &info.addrs).expect("client");
+            assert!(
+                client.wait_for_nodes(NODES, Duration::from_secs(60)).await,
+                "six storage nodes"
+            );
+            let blocks = sample_blocks(BLOCKS, 20, 200, params);
+            for (record, shards) in &blocks {
+                client.put_block(record, shards).await.expect("put");
+            }
+            for (record, _) in &blocks {
+                assert_eq!(positions_on(&client, &info.peers, record).await, full);
+            }
+            for i in KILLED {
+                net.kill9(i);
+            }
+            let killed_at = Instant::now();
+            let deadline = killed_at + Duration::from_secs(30);
+            while client.storage_nodes().len() != NODES - KILLED.len() {
+                assert!(Instant::now() < deadline, "the kills were not seen");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            seen.push(killed_at.elapsed().as_secs_f64());
+            let live: Vec<libp2p::PeerId> = (0..NODES)
+                .filter(|i| !KILLED.contains(i))
+                .map(|i| info.peers[i])
+                .collect();
+            let mut first_poll = None;
+            let deadline = killed_at + Duration::from_secs(110);
+            loop {
+                let mut complete = 0;
+                for (record, _) in &blocks {
+                    if positions_on(&client, &live, record).await == full {
+                        complete += 1;
+                    }
+                }
+                first_poll.get_or_insert(BLOCKS - complete);
+                if complete == BLOCKS {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "repair incomplete: {complete} of {BLOCKS} blocks have k + m shards"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let t = killed_at.elapsed().as_secs_f64();
+            let incomplete = first_poll.unwrap_or(0);
+            println!(
+                "repair run {run}: kills seen by the client after {:.2} s; {incomplete} of {BLOCKS} blocks short of k + m at the first poll; all {BLOCKS} back to k + m = {} shards on the {} live nodes {t:.2} s after the kill",
+                seen[run],
+                params.total(),
+                NODES - KILLED.len()
+            );
+            repair.push(t);
+            lost.push(incomplete as f64);
+        });
+        net.stop_all();
+    }
+    println!(
+        "repair after SIGKILL of 2 of {NODES} storage nodes (k = 2, m = 2, {BLOCKS} blocks): median {:.2} s from the kill (runs: {repair:.2?}); kills seen after median {:.2} s; blocks short at first poll: median {}",
+        median(repair.clone()),
+        median(seen.clone()),
+        median(lost.clone())
+    );
+}
+
+/// Records when the buyer writes its first CSV bytes.
+#[cfg(feature = "pre")]
+struct FirstWrite {
+    first: Option<Instant>,
+    bytes: Vec<u8>,
+}
+
+#[cfg(feature = "pre")]
+impl std::io::Write for FirstWrite {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.first.get_or_insert_with(Instant::now);
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The buyer's time to first reading (see the file docs).
+#[cfg(feature = "pre")]
+fn buyer(runs: usize) {
+    use common::{get_json, wait_for, Net};
+    use cpchain_core::Timestamp;
+    use cpchain_node::config::load_key;
+    use cpchain_node::devgateway::{self, SimOptions};
+    use cpchain_node::gateway;
+    use cpchain_node::ledger::order_id;
+    use cpchain_node::proxy::ProxyEndpoint;
+    use cpchain_node::trade::{self, BuyOptions};
+    use cpchain_node::tx::TxKind;
+    use cpchain_storage::market::Listing;
+    use cpchain_storage::sharing::{Owner, OwnerConfig};
+    const VALIDATORS: usize = 4;
+    const PROXIES: [usize; 3] = [4, 5, 6];
+    const STORAGE: [usize; 6] = [7, 8, 9, 10, 11, 12];
+    const GATEWAY: usize = 13;
+    const TIMEOUT: Duration = Duration::from_secs(60);
+    assert!(runs <= 10, "one interval of the listing per run");
+    let mut net = Net::init_with(
+        "ds-bench-buyer",
+        VALIDATORS,
+        PROXIES.len() + STORAGE.len() + 1,
+        300,
+        3_000,
+        false,
+    );
+    let gw_cfg = NodeConfig::load(&net.configs[GATEWAY]).expect("config");
+    let owner_key = load_key(&gw_cfg.key_file).expect("owner key");
+    let owner_addr = owner_key.public_key().address();
+    let mut writers: Vec<_> = STORAGE.iter().map(|&i| net.endpoint(i).1).collect();
+    writers.push(owner_addr);
+    for i in PROXIES {
+        net.make_proxy(i);
+    }
+    for i in STORAGE {
+        net.make_storage(i, 64 << 20, &writers);
+    }
+    let device = SecretKey::from_bytes(&[0x42; 32]).expect("device key");
+    let master_bytes = [0x24; 32];
+    let master = MasterSecret::from_bytes(master_bytes);
+    let stream = StreamId([0x5a; 32]);
+    net.make_gateway(
+        GATEWAY,
+        vec![GatewayStream {
+            stream: hex::encode(stream.0),
+            device: hex::encode(device.public_key().to_compressed()),
+            period_ms: 10_000,
+            interval_ms: 60_000,
+            upload_ms: 30_000,
+            data: 4,
+            parity: 2,
+        }],
+        Some(&master_bytes),
+    );
+    for i in STORAGE.iter().copied().chain([GATEWAY]) {
+        net.add_peers(i, &STORAGE);
+    }
+    net.start_all();
+    let all: Vec<usize> = (0..=GATEWAY).collect();
+    assert!(
+        net.wait_heads(&all, 3, Duration::from_secs(90)),
+        "network did not start"
+    );
+    let cfg0 = NodeConfig::load(&net.configs[0]).expect("config");
+    let (port, chain_id) = (cfg0.api_port.expect("api"), cfg0.chain_id);
+    let gw_port = gw_cfg.api_port.expect("gateway api");
+    trade::commit(
+        port,
+        &owner_key,
+        chain_id,
+        TxKind::RegisterStream {
+            stream,
+            device: device.public_key().to_compressed(),
+        },
+        TIMEOUT,
+    )
+    .expect("register");
+    let now_ms = cpchain_node::node::now().0;
+    let start_ms = (now_ms / 60_000 - 20) * 60_000;
+    let first = start_ms / 60_000;
+    let listing = Listing {
+        chain_id,
+        seller: owner_addr,
+        title: heapless::String::try_from("greenhouse 7").expect("fits"),
+        labels: heapless::Vec::new(),
+        description: heapless::String::new(),
+        price: 1_000,
+        stream,
+        first_interval: first,
+        last_interval: first + 9,
+        created_at: Timestamp(now_ms),
+    }
+    .sign(&owner_key)
+    .expect("listing");
+    let listing_id = listing.body.id().expect("id");
+    trade::commit(
+        port,
+        &owner_key,
+        chain_id,
+        TxKind::Listing(Box::new(listing)),
+        TIMEOUT,
+    )
+    .expect("listing");
+    let opts = SimOptions {
+        stream,
+        schedule: devgateway::default_schedule(),
+        start_ms,
+        seconds: 600,
+        pad: 0,
+        seed: 15,
+    };
+    let (outputs, readings) = devgateway::simulate(&opts, &device, &master).expect("simulate");
+    let dir = net.dir.0.join("gateway-out");
+    devgateway::write_dir(&dir, &outputs).expect("write");
+    let started = Instant::now();
+    loop {
+        match gateway::ingest_dir(&dir, gw_port) {
+            Ok(r) => {
+                assert!(r.refused.is_empty(), "{:?}", r.refused);
+                break;
+            }
+            Err(e) => {
+                assert!(started.elapsed() < TIMEOUT, "ingest: {e}");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+    assert!(
+        wait_for(TIMEOUT, || {
+            let (_, v) = get_json(port, &format!("/stream/{}", hex::encode(stream.0)));
+            v["head"]["last_index"].as_u64() == Some(59)
+        }),
+        "anchors not on chain"
+    );
+    let buyer_key = load_key(&NodeConfig::load(&net.configs[1]).expect("c").key_file).expect("k");
+    let buyer_addr = buyer_key.public_key().address();
+    let proxies: Vec<ProxyEndpoint> = PROXIES
+        .iter()
+        .map(|&i| {
+            let (m, address) = net.endpoint(i);
+            ProxyEndpoint {
+                address,
+                multiaddr: m.parse().expect("multiaddr"),
+            }
+        })
+        .collect();
+    let mut owner = Owner::new(
+        owner_key.clone(),
+        MasterSecret::from_bytes(master_bytes),
+        stream,
+        OwnerConfig {
+            chain_id,
+            ..OwnerConfig::default()
+        },
+    )
+    .expect("owner");
+    let secs = |d: Duration| d.as_secs_f64();
+    let (mut total, mut order_p, mut delivery_p, mut fetch_p, mut sale_p) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        let interval = first + 4 + run as u64;
+        let (_, acct) = get_json(port, &format!("/account/{buyer_addr}"));
+        let order = order_id(&buyer_addr, acct["nonce"].as_u64().expect("nonce"));
+        let buy_opts = BuyOptions {
+            api_port: port,
+            chain_id,
+            key: buyer_key.clone(),
+            listing: listing_id.0,
+            interval,
+            schedule: devgateway::default_schedule(),
+            storage_peers: STORAGE.iter().map(|&i| net.endpoint(i).0).collect(),
+            proxies: proxies.clone(),
+            timeout: TIMEOUT,
+        };
+        let buyer = std::thread::spawn(move || {
+            let mut csv = FirstWrite {
+                first: None,
+                bytes: Vec::new(),
+            };
+            let t0 = Instant::now();
+            let bought = trade::buy(&buy_opts, &mut csv);
+            (t0, bought, csv)
+        });
+        let order_path = format!("/order/{}", hex::encode(order.0 .0));
+        let deadline = Instant::now() + TIMEOUT;
+        while get_json(port, &order_path).0 != 200 {
+            assert!(Instant::now() < deadline, "order not on chain");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let t_order = Instant::now();
+        trade::sell(
+            port, chain_id, &mut owner, &owner_key, &order, &proxies, 2, TIMEOUT,
+        )
+        .expect("sell");
+        let t_sold = Instant::now();
+        let (t0, bought, csv) = buyer.join().expect("buyer thread");
+        let bought = bought.expect("buy");
+        let want = readings
+            .iter()
+            .filter(|(t, _)| t / 60_000 == interval)
+            .count();
+        assert_eq!(bought.readings.len(), want, "the whole interval");
+        assert!(want > 0 && !csv.bytes.is_empty());
+        let t_first = csv.first.expect("csv written");
+        let fetch = bought.time_to_first_reading;
+        let seen_delivery = t_first - fetch;
+        let r = (
+            secs(t_first - t0),
+            secs(t_order - t0),
+            secs(seen_delivery.saturating_duration_since(t_order)),
+            secs(fetch),
+            secs(t_sold - t_order),
+        );
+        println!(
+            "buyer run {run} (interval {interval}, {want} readings): first CSV row {:.2} s after buy start = order commit {:.2} s + delivery wait {:.2} s (owner's sell {:.2} s) + fetch to decrypt {:.2} s",
+            r.0, r.1, r.2, r.4, r.3
+        );
+        total.push(r.0);
+        order_p.push(r.1);
+        delivery_p.push(r.2);
+        fetch_p.push(r.3);
+        sale_p.push(r.4);
+    }
+    println!(
+        "buyer's time to first reading, one interval, median of {runs}: {:.2} s; parts (medians): order commit {:.2} s, delivery wait {:.2} s (owner's sell {:.2} s), fetch to decrypt {:.2} s",
+        median(total),
+        median(order_p),
+        median(delivery_p),
+        median(sale_p),
+        median(fetch_p)
+    );
+    net.stop_all();
 }
