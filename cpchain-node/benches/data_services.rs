@@ -42,7 +42,7 @@ mod common;
 use cpchain_crypto::SecretKey;
 use cpchain_node::config::NodeConfig;
 use cpchain_node::devgateway::{simulate_cap, SimOptions, SimOutput};
-use cpchain_node::gateway::{post_bytes, GatewayConfig, GatewayStream};
+use cpchain_node::gateway::{post_bytes, GatewayConfig};
 use cpchain_storage::{shard_block, MasterSecret, ShardParams, StreamId, VecBlock};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -166,15 +166,7 @@ fn ingest(runs: usize) {
             let mut streams = Vec::new();
             for size in [4u8, 64] {
                 for run in 0..runs {
-                    streams.push(GatewayStream {
-                        stream: hex::encode(stream_of(size, run).0),
-                        device: hex::encode(device.public_key().to_compressed()),
-                        period_ms: 10_000,
-                        interval_ms: 60_000,
-                        upload_ms: 30_000,
-                        data: 4,
-                        parity: 2,
-                    });
+                    streams.push(common::data::gateway_stream(stream_of(size, run), &device));
                 }
             }
             cfg.gateway = Some(GatewayConfig {
@@ -266,25 +258,11 @@ fn ingest(runs: usize) {
 
 /// The repair figure (see the file docs).
 fn repair(runs: usize) {
-    use common::{Net, STORAGE_CHAIN_ID};
-    use cpchain_node::dht::{sample_blocks, spawn_client, StorageClient};
-    use cpchain_storage::KeyIndexRecord;
+    use common::{positions_on, Net, STORAGE_CHAIN_ID};
+    use cpchain_node::dht::{sample_blocks, spawn_client};
     const NODES: usize = 6;
     const BLOCKS: usize = 24;
     const KILLED: [usize; 2] = [0, 1];
-    async fn positions_on(
-        client: &StorageClient,
-        live: &[libp2p::PeerId],
-        record: &KeyIndexRecord,
-    ) -> u64 {
-        let mut mask = 0;
-        for p in live {
-            if let Ok((_, m)) = client.holds(*p, record.block).await {
-                mask |= m;
-            }
-        }
-        mask
-    }
     // k + m = 4: with r = 1 and two shards of a block never on one node, k + m must not
     // exceed the four survivors, or there is nowhere to repair to (`dht::placement`:
     // `NotEnoughNodes`; with k = 4, m = 2 no block ever returned to six shards).
@@ -394,161 +372,37 @@ impl std::io::Write for FirstWrite {
 /// The buyer's time to first reading (see the file docs).
 #[cfg(feature = "pre")]
 fn buyer(runs: usize) {
-    use common::{get_json, wait_for, Net};
-    use cpchain_core::Timestamp;
+    use common::data::{
+        ingest_until_ready, owner_of, wait_anchors, DataNet, PROXIES, STORAGE, TIMEOUT,
+    };
+    use common::get_json;
     use cpchain_node::config::load_key;
-    use cpchain_node::devgateway::{self, SimOptions};
-    use cpchain_node::gateway;
+    use cpchain_node::devgateway;
     use cpchain_node::ledger::order_id;
     use cpchain_node::proxy::ProxyEndpoint;
     use cpchain_node::trade::{self, BuyOptions};
-    use cpchain_node::tx::TxKind;
-    use cpchain_storage::market::Listing;
-    use cpchain_storage::sharing::{Owner, OwnerConfig};
-    const VALIDATORS: usize = 4;
-    const PROXIES: [usize; 3] = [4, 5, 6];
-    const STORAGE: [usize; 6] = [7, 8, 9, 10, 11, 12];
-    const GATEWAY: usize = 13;
-    const TIMEOUT: Duration = Duration::from_secs(60);
     assert!(runs <= 10, "one interval of the listing per run");
-    let mut net = Net::init_with(
-        "ds-bench-buyer",
-        VALIDATORS,
-        PROXIES.len() + STORAGE.len() + 1,
-        300,
-        3_000,
-        false,
-    );
-    let gw_cfg = NodeConfig::load(&net.configs[GATEWAY]).expect("config");
-    let owner_key = load_key(&gw_cfg.key_file).expect("owner key");
-    let owner_addr = owner_key.public_key().address();
-    let mut writers: Vec<_> = STORAGE.iter().map(|&i| net.endpoint(i).1).collect();
-    writers.push(owner_addr);
-    for i in PROXIES {
-        net.make_proxy(i);
-    }
-    for i in STORAGE {
-        net.make_storage(i, 64 << 20, &writers);
-    }
-    let device = SecretKey::from_bytes(&[0x42; 32]).expect("device key");
-    let master_bytes = [0x24; 32];
-    let master = MasterSecret::from_bytes(master_bytes);
-    let stream = StreamId([0x5a; 32]);
-    net.make_gateway(
-        GATEWAY,
-        vec![GatewayStream {
-            stream: hex::encode(stream.0),
-            device: hex::encode(device.public_key().to_compressed()),
-            period_ms: 10_000,
-            interval_ms: 60_000,
-            upload_ms: 30_000,
-            data: 4,
-            parity: 2,
-        }],
-        Some(&master_bytes),
-    );
-    for i in STORAGE.iter().copied().chain([GATEWAY]) {
-        net.add_peers(i, &STORAGE);
-    }
-    net.start_all();
-    let all: Vec<usize> = (0..=GATEWAY).collect();
-    assert!(
-        net.wait_heads(&all, 3, Duration::from_secs(90)),
-        "network did not start"
-    );
-    let cfg0 = NodeConfig::load(&net.configs[0]).expect("config");
-    let (port, chain_id) = (cfg0.api_port.expect("api"), cfg0.chain_id);
-    let gw_port = gw_cfg.api_port.expect("gateway api");
-    trade::commit(
-        port,
-        &owner_key,
-        chain_id,
-        TxKind::RegisterStream {
-            stream,
-            device: device.public_key().to_compressed(),
-        },
-        TIMEOUT,
-    )
-    .expect("register");
-    let now_ms = cpchain_node::node::now().0;
-    let start_ms = (now_ms / 60_000 - 20) * 60_000;
-    let first = start_ms / 60_000;
-    let listing = Listing {
-        chain_id,
-        seller: owner_addr,
-        title: heapless::String::try_from("greenhouse 7").expect("fits"),
-        labels: heapless::Vec::new(),
-        description: heapless::String::new(),
-        price: 1_000,
+    let DataNet {
+        mut net,
+        owner_key,
+        master_bytes,
         stream,
-        first_interval: first,
-        last_interval: first + 9,
-        created_at: Timestamp(now_ms),
-    }
-    .sign(&owner_key)
-    .expect("listing");
-    let listing_id = listing.body.id().expect("id");
-    trade::commit(
         port,
-        &owner_key,
         chain_id,
-        TxKind::Listing(Box::new(listing)),
-        TIMEOUT,
-    )
-    .expect("listing");
-    let opts = SimOptions {
-        stream,
-        schedule: devgateway::default_schedule(),
-        start_ms,
-        seconds: 600,
-        pad: 0,
-        seed: 15,
-    };
-    let (outputs, readings) = devgateway::simulate(&opts, &device, &master).expect("simulate");
-    let dir = net.dir.0.join("gateway-out");
-    devgateway::write_dir(&dir, &outputs).expect("write");
-    let started = Instant::now();
-    loop {
-        match gateway::ingest_dir(&dir, gw_port) {
-            Ok(r) => {
-                assert!(r.refused.is_empty(), "{:?}", r.refused);
-                break;
-            }
-            Err(e) => {
-                assert!(started.elapsed() < TIMEOUT, "ingest: {e}");
-                std::thread::sleep(Duration::from_millis(500));
-            }
-        }
-    }
-    assert!(
-        wait_for(TIMEOUT, || {
-            let (_, v) = get_json(port, &format!("/stream/{}", hex::encode(stream.0)));
-            v["head"]["last_index"].as_u64() == Some(59)
-        }),
-        "anchors not on chain"
-    );
+        gw_port,
+        first,
+        listing_id,
+        readings,
+        dir,
+        ..
+    } = DataNet::start("ds-bench-buyer");
+    let r = ingest_until_ready(&dir, gw_port);
+    assert!(r.refused.is_empty(), "{:?}", r.refused);
+    wait_anchors(port, stream, 59);
     let buyer_key = load_key(&NodeConfig::load(&net.configs[1]).expect("c").key_file).expect("k");
     let buyer_addr = buyer_key.public_key().address();
-    let proxies: Vec<ProxyEndpoint> = PROXIES
-        .iter()
-        .map(|&i| {
-            let (m, address) = net.endpoint(i);
-            ProxyEndpoint {
-                address,
-                multiaddr: m.parse().expect("multiaddr"),
-            }
-        })
-        .collect();
-    let mut owner = Owner::new(
-        owner_key.clone(),
-        MasterSecret::from_bytes(master_bytes),
-        stream,
-        OwnerConfig {
-            chain_id,
-            ..OwnerConfig::default()
-        },
-    )
-    .expect("owner");
+    let proxies: Vec<ProxyEndpoint> = net.proxy_endpoints(&PROXIES);
+    let mut owner = owner_of(&owner_key, master_bytes, stream, chain_id);
     let secs = |d: Duration| d.as_secs_f64();
     let (mut total, mut order_p, mut delivery_p, mut fetch_p, mut sale_p) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());

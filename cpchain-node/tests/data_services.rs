@@ -11,141 +11,35 @@
 
 mod common;
 
+use common::data::*;
 use common::*;
-use cpchain_core::Timestamp;
-use cpchain_crypto::SecretKey;
 use cpchain_node::config::{load_key, NodeConfig};
-use cpchain_node::devgateway::{self, SimOptions};
-use cpchain_node::gateway::{self, GatewayStream};
+use cpchain_node::devgateway;
 use cpchain_node::ledger::order_id;
 use cpchain_node::proxy::ProxyEndpoint;
 use cpchain_node::trade::{self, BuyOptions};
-use cpchain_node::tx::TxKind;
-use cpchain_storage::market::Listing;
-use cpchain_storage::sharing::{Owner, OwnerConfig};
-use cpchain_storage::{MasterSecret, StreamId};
 use std::time::Duration;
-
-const VALIDATORS: usize = 4;
-const PROXIES: [usize; 3] = [4, 5, 6];
-const STORAGE: [usize; 6] = [7, 8, 9, 10, 11, 12];
-const GATEWAY: usize = 13;
-const TIMEOUT: Duration = Duration::from_secs(60);
 
 #[test]
 fn gateway_to_buyer_exact_interval_byte_identical_next_interval_closed() {
-    let mut net = Net::init_with(
-        "data_services",
-        VALIDATORS,
-        PROXIES.len() + STORAGE.len() + 1,
-        300,
-        3_000,
-        false,
-    );
-    let gw_cfg = NodeConfig::load(&net.configs[GATEWAY]).expect("config");
-    let owner_key = load_key(&gw_cfg.key_file).expect("owner key");
-    let owner_addr = owner_key.public_key().address();
-    let storage_addrs: Vec<_> = STORAGE.iter().map(|&i| net.endpoint(i).1).collect();
-    let mut writers = storage_addrs.clone();
-    writers.push(owner_addr);
-    for i in PROXIES {
-        net.make_proxy(i);
-    }
-    for i in STORAGE {
-        net.make_storage(i, 64 << 20, &writers);
-    }
-    let device = SecretKey::from_bytes(&[0x42; 32]).expect("device key");
-    let master_bytes = [0x24; 32];
-    let master = MasterSecret::from_bytes(master_bytes);
-    let stream = StreamId([0x5a; 32]);
-    net.make_gateway(
-        GATEWAY,
-        vec![GatewayStream {
-            stream: hex::encode(stream.0),
-            device: hex::encode(device.public_key().to_compressed()),
-            period_ms: 10_000,
-            interval_ms: 60_000,
-            upload_ms: 30_000,
-            data: 4,
-            parity: 2,
-        }],
-        Some(&master_bytes),
-    );
-    for i in STORAGE.iter().copied().chain([GATEWAY]) {
-        net.add_peers(i, &STORAGE);
-    }
-    net.start_all();
-    let all: Vec<usize> = (0..=GATEWAY).collect();
-    assert!(
-        net.wait_heads(&all, 3, Duration::from_secs(90)),
-        "network did not start"
-    );
-    let cfg0 = NodeConfig::load(&net.configs[0]).expect("config");
-    let (port, chain_id) = (cfg0.api_port.expect("api"), cfg0.chain_id);
-    let gw_port = gw_cfg.api_port.expect("gateway api");
-
-    // The owner registers the stream and lists it.
-    trade::commit(
-        port,
-        &owner_key,
-        chain_id,
-        TxKind::RegisterStream {
-            stream,
-            device: device.public_key().to_compressed(),
-        },
-        TIMEOUT,
-    )
-    .expect("register");
-    let now_ms = cpchain_node::node::now().0;
-    let start_ms = (now_ms / 60_000 - 20) * 60_000;
-    let first = start_ms / 60_000;
-    let listing = Listing {
-        chain_id,
-        seller: owner_addr,
-        title: heapless::String::try_from("greenhouse 7").expect("fits"),
-        labels: heapless::Vec::new(),
-        description: heapless::String::new(),
-        price: 1_000,
+    let DataNet {
+        mut net,
+        owner_key,
+        master_bytes,
         stream,
-        first_interval: first,
-        last_interval: first + 9,
-        created_at: Timestamp(now_ms),
-    }
-    .sign(&owner_key)
-    .expect("listing");
-    let listing_id = listing.body.id().expect("id");
-    trade::commit(
         port,
-        &owner_key,
         chain_id,
-        TxKind::Listing(Box::new(listing)),
-        TIMEOUT,
-    )
-    .expect("listing");
-
-    // The gateway: 10 minutes of 1 Hz readings, handed over from a directory.
-    let opts = SimOptions {
-        stream,
-        schedule: devgateway::default_schedule(),
-        start_ms,
-        seconds: 600,
-        pad: 0,
-        seed: 15,
-    };
-    let (outputs, readings) = devgateway::simulate(&opts, &device, &master).expect("simulate");
-    let dir = net.dir.0.join("gateway-out");
-    devgateway::write_dir(&dir, &outputs).expect("write");
+        gw_port,
+        first,
+        listing_id,
+        outputs,
+        readings,
+        dir,
+        ..
+    } = DataNet::start("data_services");
     let started = std::time::Instant::now();
-    let report = loop {
-        // 503 while the DHT has too few live storage nodes: retried.
-        match gateway::ingest_dir(&dir, gw_port) {
-            Ok(r) => break r,
-            Err(e) => {
-                assert!(started.elapsed() < TIMEOUT, "ingest: {e}");
-                std::thread::sleep(Duration::from_millis(500));
-            }
-        }
-    };
+    // 503 while the DHT has too few live storage nodes: retried.
+    let report = ingest_until_ready(&dir, gw_port);
     assert!(report.refused.is_empty(), "{:?}", report.refused);
     eprintln!(
         "ingested {} outputs in {:?}",
@@ -153,29 +47,14 @@ fn gateway_to_buyer_exact_interval_byte_identical_next_interval_closed() {
         started.elapsed()
     );
     let last_index = 59; // 600 s at T = 10 s
-    assert!(
-        wait_for(TIMEOUT, || {
-            let (_, v) = get_json(port, &format!("/stream/{}", hex::encode(stream.0)));
-            v["head"]["last_index"].as_u64() == Some(last_index)
-        }),
-        "anchors not on chain"
-    );
+    wait_anchors(port, stream, last_index);
 
     // The sale: the buyer (validator 1's funded account) orders interval first + 4.
     let buyer_key = load_key(&NodeConfig::load(&net.configs[1]).expect("c").key_file).expect("k");
     let buyer_addr = buyer_key.public_key().address();
     let (_, acct) = get_json(port, &format!("/account/{buyer_addr}"));
     let order = order_id(&buyer_addr, acct["nonce"].as_u64().expect("nonce"));
-    let proxies: Vec<ProxyEndpoint> = PROXIES
-        .iter()
-        .map(|&i| {
-            let (m, address) = net.endpoint(i);
-            ProxyEndpoint {
-                address,
-                multiaddr: m.parse().expect("multiaddr"),
-            }
-        })
-        .collect();
+    let proxies: Vec<ProxyEndpoint> = net.proxy_endpoints(&PROXIES);
     let interval = first + 4;
     let buy_opts = BuyOptions {
         api_port: port,
@@ -201,16 +80,7 @@ fn gateway_to_buyer_exact_interval_byte_identical_next_interval_closed() {
         .0 == 200),
         "order not on chain"
     );
-    let mut owner = Owner::new(
-        owner_key.clone(),
-        MasterSecret::from_bytes(master_bytes),
-        stream,
-        OwnerConfig {
-            chain_id,
-            ..OwnerConfig::default()
-        },
-    )
-    .expect("owner");
+    let mut owner = owner_of(&owner_key, master_bytes, stream, chain_id);
     trade::sell(
         port, chain_id, &mut owner, &owner_key, &order, &proxies, 2, TIMEOUT,
     )

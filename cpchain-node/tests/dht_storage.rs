@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{Net, STORAGE_CHAIN_ID};
+use common::{positions_on, Net, STORAGE_CHAIN_ID};
 use cpchain_node::dht::{sample_blocks, spawn_client, StorageClient};
 use cpchain_storage::{KeyIndexRecord, Shard, ShardParams};
 use std::time::{Duration, Instant};
@@ -30,21 +30,6 @@ const QUOTA: u64 = 512 * 1024;
 
 fn params() -> ShardParams {
     ShardParams::new(2, 2).expect("k = 2, m = 2")
-}
-
-/// Union over the live nodes of the shard positions they hold of `record`'s block.
-async fn positions_on(
-    client: &StorageClient,
-    live: &[libp2p::PeerId],
-    record: &KeyIndexRecord,
-) -> u64 {
-    let mut mask = 0;
-    for p in live {
-        if let Ok((_, m)) = client.holds(*p, record.block).await {
-            mask |= m;
-        }
-    }
-    mask
 }
 
 #[test]

@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::data::owner_of;
 use common::*;
 use cpchain_core::{encoding, Address, Timestamp};
 use cpchain_crypto::pre::PreSecretKey;
@@ -22,9 +23,7 @@ use cpchain_node::proxy::{
 use cpchain_node::tx::{Transaction, TxBody, TxKind};
 use cpchain_storage::block::StreamId;
 use cpchain_storage::keys::MasterSecret;
-use cpchain_storage::sharing::{
-    GrantRequest, Grantee, GranteeConfig, Owner, OwnerConfig, ReencryptionRequest,
-};
+use cpchain_storage::sharing::{GrantRequest, Grantee, GranteeConfig, Owner, ReencryptionRequest};
 use rand_core::OsRng;
 use std::time::{Duration, Instant};
 
@@ -89,30 +88,12 @@ fn proxies_serve_grants_live_on_chain_two_of_three_survive_a_kill_and_all_refuse
     let port = cfg.api_port.expect("api port");
     let chain_id = cfg.chain_id;
     let owner_key = load_key(&cfg.key_file).expect("key");
-    let endpoints: Vec<ProxyEndpoint> = PROXIES
-        .iter()
-        .map(|&i| {
-            let (m, address) = net.endpoint(i);
-            ProxyEndpoint {
-                address,
-                multiaddr: m.parse().expect("multiaddr"),
-            }
-        })
-        .collect();
+    let endpoints: Vec<ProxyEndpoint> = net.proxy_endpoints(&PROXIES);
     let proxy_addrs: Vec<Address> = endpoints.iter().map(|e| e.address).collect();
 
     let stream = StreamId([0x77; 32]);
     let master = MasterSecret::random(&mut OsRng);
-    let mut owner = Owner::new(
-        owner_key.clone(),
-        MasterSecret::from_bytes(*master.expose_secret()),
-        stream,
-        OwnerConfig {
-            chain_id,
-            ..OwnerConfig::default()
-        },
-    )
-    .expect("owner");
+    let mut owner = owner_of(&owner_key, *master.expose_secret(), stream, chain_id);
     let (gk, _) = PreSecretKey::random(&mut OsRng).expect("grantee key");
     let mut grantee = Grantee::new(
         gk,

@@ -112,3 +112,19 @@ impl Net {
         )
     }
 }
+
+/// Union over the live nodes of the shard positions they hold of `record`'s block, asked
+/// of each holder (`Holds`): how the DHT test and the repair bench judge repair alike.
+pub async fn positions_on(
+    client: &cpchain_node::dht::StorageClient,
+    live: &[libp2p::PeerId],
+    record: &cpchain_storage::KeyIndexRecord,
+) -> u64 {
+    let mut mask = 0;
+    for p in live {
+        if let Ok((_, m)) = client.holds(*p, record.block).await {
+            mask |= m;
+        }
+    }
+    mask
+}
