@@ -154,59 +154,76 @@ fn refused(code: RefusalCode) -> impl Fn(&CfragReply) -> bool {
     move |r| matches!(r, CfragReply::Refused { code: c, .. } if *c == code)
 }
 
+/// What every test starts from: a fresh store folder, an empty ledger, an owner and grantee.
+fn setup(name: &str) -> (Dir, Ledger, World) {
+    (Dir::new(name), Ledger::default(), world())
+}
+
+/// A kfrag delivery, through the wire.
+fn deliver(
+    svc: &mut ProxyService,
+    ledger: &Ledger,
+    now: Timestamp,
+    d: KfragDelivery,
+) -> CfragReply {
+    ask(svc, ledger, now, CfragRequest::Deliver(Box::new(d)))
+}
+
+/// A re-encryption request, through the wire.
+fn reencrypt(
+    svc: &mut ProxyService,
+    ledger: &Ledger,
+    now: Timestamp,
+    req: ReencryptionRequest,
+) -> CfragReply {
+    ask(svc, ledger, now, CfragRequest::Reencrypt(Box::new(req)))
+}
+
+/// A grant of `first..=last` recorded on chain, and a proxy with the default role that was
+/// handed proxy 0's delivery for it at `ISSUED`.
+fn holding(
+    dir: &Dir,
+    ledger: &Ledger,
+    w: &mut World,
+    first: u64,
+    last: u64,
+) -> (GrantId, ProxyService) {
+    let (id, d) = w.grant(first, last);
+    ledger.record(id);
+    let mut svc = open(dir, ledger, ProxyRoleConfig::default());
+    deliver(&mut svc, ledger, ISSUED, d);
+    (id, svc)
+}
+
 #[test]
 fn delivery_for_a_grant_not_on_chain_is_refused_and_nothing_is_kept() {
-    let dir = Dir::new("not-on-chain");
-    let ledger = Ledger::default();
-    let mut w = world();
+    let (dir, ledger, mut w) = setup("not-on-chain");
     let (id, d) = w.grant(3, 4);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    let r = ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Deliver(Box::new(d)),
-    );
+    let r = deliver(&mut svc, &ledger, ISSUED, d);
     assert!(refused(RefusalCode::NotOnChain)(&r), "{r:?}");
     assert!(!svc.holds(&id));
     assert_eq!(svc.stored_bytes(), 0);
     let (_, req) = w.request(id, 3);
-    let r = ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Reencrypt(Box::new(req)),
-    );
+    let r = reencrypt(&mut svc, &ledger, ISSUED, req);
     assert!(refused(RefusalCode::NotOnChain)(&r), "{r:?}");
 }
 
 #[test]
 fn grant_on_chain_is_kept_served_and_the_cfrag_verifies_for_the_grantee() {
-    let dir = Dir::new("served");
-    let ledger = Ledger::default();
-    let mut w = world();
+    let (dir, ledger, mut w) = setup("served");
     let (id, d) = w.grant(3, 4);
     ledger.record(id);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
     assert_eq!(
-        ask(
-            &mut svc,
-            &ledger,
-            ISSUED,
-            CfragRequest::Deliver(Box::new(d))
-        ),
+        deliver(&mut svc, &ledger, ISSUED, d),
         CfragReply::Accepted(id)
     );
     assert!(svc.holds(&id) && svc.stored_bytes() > 0);
     let (wrapped, req) = w.request(id, 3);
     w.grantee.request(ISSUED, &id, 3, wrapped).unwrap();
     while w.grantee.poll_output().is_some() {}
-    let CfragReply::Cfrag(resp) = ask(
-        &mut svc,
-        &ledger,
-        Timestamp(2_000),
-        CfragRequest::Reencrypt(Box::new(req)),
-    ) else {
+    let CfragReply::Cfrag(resp) = reencrypt(&mut svc, &ledger, Timestamp(2_000), req) else {
         panic!("not served")
     };
     assert_eq!(resp.signer().unwrap(), w.proxies[0]);
@@ -217,68 +234,31 @@ fn grant_on_chain_is_kept_served_and_the_cfrag_verifies_for_the_grantee() {
 
 #[test]
 fn interval_outside_the_grant_is_refused() {
-    let dir = Dir::new("outside");
-    let ledger = Ledger::default();
-    let mut w = world();
-    let (id, d) = w.grant(3, 4);
-    ledger.record(id);
-    let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Deliver(Box::new(d)),
-    );
+    let (dir, ledger, mut w) = setup("outside");
+    let (id, mut svc) = holding(&dir, &ledger, &mut w, 3, 4);
     let (_, req) = w.request(id, 5);
-    let r = ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Reencrypt(Box::new(req)),
-    );
+    let r = reencrypt(&mut svc, &ledger, ISSUED, req);
     assert!(refused(RefusalCode::OutsideGrant)(&r), "{r:?}");
 }
 
 #[test]
 fn revocation_on_chain_drops_the_kfrags_from_memory_and_disk() {
-    let dir = Dir::new("revoked");
-    let ledger = Ledger::default();
-    let mut w = world();
+    let (dir, ledger, mut w) = setup("revoked");
     let (id, d) = w.grant(3, 4);
     let (id2, d2) = w.grant(6, 6);
     ledger.record(id);
     ledger.record(id2);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Deliver(Box::new(d.clone())),
-    );
-    ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Deliver(Box::new(d2)),
-    );
+    deliver(&mut svc, &ledger, ISSUED, d.clone());
+    deliver(&mut svc, &ledger, ISSUED, d2);
     ledger.revoke(id);
     assert_eq!(svc.on_block(Timestamp(2_000), &ledger).unwrap(), vec![id]);
     assert!(!svc.holds(&id) && svc.holds(&id2));
     let (_, req) = w.request(id, 3);
-    let r = ask(
-        &mut svc,
-        &ledger,
-        Timestamp(2_000),
-        CfragRequest::Reencrypt(Box::new(req)),
-    );
+    let r = reencrypt(&mut svc, &ledger, Timestamp(2_000), req);
     assert!(refused(RefusalCode::Revoked)(&r), "{r:?}");
     // A replayed delivery is refused by the chain's word.
-    let r = ask(
-        &mut svc,
-        &ledger,
-        Timestamp(2_000),
-        CfragRequest::Deliver(Box::new(d)),
-    );
+    let r = deliver(&mut svc, &ledger, Timestamp(2_000), d);
     assert!(refused(RefusalCode::Revoked)(&r), "{r:?}");
     drop(svc);
     let svc = open(&dir, &ledger, ProxyRoleConfig::default());
@@ -287,81 +267,36 @@ fn revocation_on_chain_drops_the_kfrags_from_memory_and_disk() {
 
 #[test]
 fn a_request_after_revocation_but_before_the_next_block_check_is_refused() {
-    let dir = Dir::new("revoked-between");
-    let ledger = Ledger::default();
-    let mut w = world();
-    let (id, d) = w.grant(3, 3);
-    ledger.record(id);
-    let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Deliver(Box::new(d)),
-    );
+    let (dir, ledger, mut w) = setup("revoked-between");
+    let (id, mut svc) = holding(&dir, &ledger, &mut w, 3, 3);
     ledger.revoke(id);
     let (_, req) = w.request(id, 3);
-    let r = ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Reencrypt(Box::new(req)),
-    );
+    let r = reencrypt(&mut svc, &ledger, ISSUED, req);
     assert!(refused(RefusalCode::Revoked)(&r), "{r:?}");
     assert!(!svc.holds(&id));
 }
 
 #[test]
 fn expiry_is_judged_by_block_time() {
-    let dir = Dir::new("expired");
-    let ledger = Ledger::default();
-    let mut w = world();
-    let (id, d) = w.grant(3, 3);
-    ledger.record(id);
-    let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Deliver(Box::new(d)),
-    );
+    let (dir, ledger, mut w) = setup("expired");
+    let (id, mut svc) = holding(&dir, &ledger, &mut w, 3, 3);
     // Block time just before expiry: still served.
     let (_, req) = w.request(id, 3);
     let just_before = Timestamp(EXPIRES.0 - 1);
     assert!(matches!(
-        ask(
-            &mut svc,
-            &ledger,
-            just_before,
-            CfragRequest::Reencrypt(Box::new(req.clone()))
-        ),
+        reencrypt(&mut svc, &ledger, just_before, req.clone()),
         CfragReply::Cfrag(_)
     ));
     assert!(svc.on_block(just_before, &ledger).unwrap().is_empty());
     assert_eq!(svc.on_block(EXPIRES, &ledger).unwrap(), vec![id]);
-    let r = ask(
-        &mut svc,
-        &ledger,
-        EXPIRES,
-        CfragRequest::Reencrypt(Box::new(req)),
-    );
+    let r = reencrypt(&mut svc, &ledger, EXPIRES, req);
     assert!(refused(RefusalCode::Expired)(&r), "{r:?}");
 }
 
 #[test]
 fn restarted_proxy_serves_from_its_store() {
-    let dir = Dir::new("restart");
-    let ledger = Ledger::default();
-    let mut w = world();
-    let (id, d) = w.grant(3, 3);
-    ledger.record(id);
-    let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
-    ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Deliver(Box::new(d)),
-    );
+    let (dir, ledger, mut w) = setup("restart");
+    let (id, svc) = holding(&dir, &ledger, &mut w, 3, 3);
     let bytes = svc.stored_bytes();
     drop(svc);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
@@ -369,21 +304,14 @@ fn restarted_proxy_serves_from_its_store() {
     assert_eq!(svc.stored_bytes(), bytes);
     let (_, req) = w.request(id, 3);
     assert!(matches!(
-        ask(
-            &mut svc,
-            &ledger,
-            ISSUED,
-            CfragRequest::Reencrypt(Box::new(req))
-        ),
+        reencrypt(&mut svc, &ledger, ISSUED, req),
         CfragReply::Cfrag(_)
     ));
 }
 
 #[test]
 fn deliveries_beyond_the_byte_budget_or_grant_count_are_refused_as_full() {
-    let dir = Dir::new("full");
-    let ledger = Ledger::default();
-    let mut w = world();
+    let (dir, ledger, mut w) = setup("full");
     let (id1, d1) = w.grant(1, 2);
     let (id2, d2) = w.grant(3, 3);
     ledger.record(id1);
@@ -396,20 +324,10 @@ fn deliveries_beyond_the_byte_budget_or_grant_count_are_refused_as_full() {
     };
     let mut svc = open(&dir, &ledger, role);
     assert_eq!(
-        ask(
-            &mut svc,
-            &ledger,
-            ISSUED,
-            CfragRequest::Deliver(Box::new(d1.clone()))
-        ),
+        deliver(&mut svc, &ledger, ISSUED, d1.clone()),
         CfragReply::Accepted(id1)
     );
-    let r = ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Deliver(Box::new(d2.clone())),
-    );
+    let r = deliver(&mut svc, &ledger, ISSUED, d2.clone());
     assert!(refused(RefusalCode::Full)(&r), "{r:?}");
     assert!(svc.stored_bytes() <= len);
     drop(svc);
@@ -420,27 +338,15 @@ fn deliveries_beyond_the_byte_budget_or_grant_count_are_refused_as_full() {
         max_bytes: 1 << 20,
     };
     let mut svc = open(&dir, &ledger, role);
-    ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Deliver(Box::new(d1)),
-    );
-    let r = ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Deliver(Box::new(d2)),
-    );
+    deliver(&mut svc, &ledger, ISSUED, d1);
+    let r = deliver(&mut svc, &ledger, ISSUED, d2);
     assert!(refused(RefusalCode::Full)(&r), "{r:?}");
     assert!(!svc.holds(&id2));
 }
 
 #[test]
 fn garbage_and_tampered_deliveries_are_refused_without_keeping_anything() {
-    let dir = Dir::new("garbage");
-    let ledger = Ledger::default();
-    let mut w = world();
+    let (dir, ledger, mut w) = setup("garbage");
     let (id, mut d) = w.grant(3, 3);
     ledger.record(id);
     let mut svc = open(&dir, &ledger, ProxyRoleConfig::default());
@@ -455,12 +361,7 @@ fn garbage_and_tampered_deliveries_are_refused_without_keeping_anything() {
     assert!(refused(RefusalCode::Decode)(&r), "{r:?}");
     // Another proxy's delivery.
     d.proxy = w.proxies[1];
-    let r = ask(
-        &mut svc,
-        &ledger,
-        ISSUED,
-        CfragRequest::Deliver(Box::new(d)),
-    );
+    let r = deliver(&mut svc, &ledger, ISSUED, d);
     assert!(refused(RefusalCode::NotForUs)(&r), "{r:?}");
     assert_eq!(svc.stored_bytes(), 0);
     assert_eq!(svc.held_grants(), 0);
@@ -468,9 +369,7 @@ fn garbage_and_tampered_deliveries_are_refused_without_keeping_anything() {
 
 #[test]
 fn the_largest_delivery_and_a_signed_cfrag_fit_the_protocol_frames() {
-    let dir = Dir::new("frames");
-    let ledger = Ledger::default();
-    let mut w = world();
+    let (dir, ledger, mut w) = setup("frames");
     // 16 intervals: the most one grant carries (`MAX_GRANT_INTERVALS`).
     let (id, d) = w.grant(10, 25);
     ledger.record(id);
