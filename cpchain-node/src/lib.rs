@@ -241,6 +241,9 @@
 //!   excludes this host-only crate. No firmware links it.
 
 #![forbid(unsafe_code)]
+// Library code never unwraps: a failure is a typed error (tests may; `proxy/tests.rs` and
+// the inline `mod tests` are compiled only under `cfg(test)`).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
 pub mod attribution;
