@@ -830,27 +830,14 @@ async fn post_anchor(
 /// `POST` raw bytes to `127.0.0.1:port` (the gateway's side: no client library needed);
 /// returns (status, body).
 pub fn post_bytes(port: u16, path: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    s.write_all(body)?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    crate::api::http_raw(
+        port,
+        "POST",
+        path,
+        "application/octet-stream",
+        body,
+        std::time::Duration::from_secs(30),
+    )
 }
 
 /// What [`ingest_dir`] did.
