@@ -18,7 +18,8 @@
 //! `--features libsecp256k1` (libsecp256k1 nodes). `DEVNET_BENCH_VALIDATORS=4` runs one
 //! size only; `DEVNET_BENCH_SECS` sets each rate's window (default 8);
 //! `DEVNET_BENCH_TX_BYTES=92` feeds plain transfers instead of 200-byte ones;
-//! `DEVNET_BENCH_EXE=PATH` runs another node binary (a saved build of older code).
+//! `DEVNET_BENCH_EXE=PATH` runs another node binary (a saved build of older code);
+//! `DEVNET_BENCH_RATE=R` starts at R tx/s (to profile one level).
 
 #![allow(missing_docs)]
 
@@ -124,6 +125,28 @@ fn loadavg() -> String {
         .join(" ")
 }
 
+/// Work counters of the nodes' status files, summed over the nodes.
+#[derive(Default)]
+struct Counters {
+    recoveries: u64,
+    block_recoveries: u64,
+    cache_hits: u64,
+    batches_dropped: u64,
+    committed: u64,
+}
+
+impl Counters {
+    fn minus(&self, o: &Counters) -> Counters {
+        Counters {
+            recoveries: self.recoveries.saturating_sub(o.recoveries),
+            block_recoveries: self.block_recoveries.saturating_sub(o.block_recoveries),
+            cache_hits: self.cache_hits.saturating_sub(o.cache_hits),
+            batches_dropped: self.batches_dropped.saturating_sub(o.batches_dropped),
+            committed: self.committed.saturating_sub(o.committed),
+        }
+    }
+}
+
 struct Devnet {
     dir: PathBuf,
     configs: Vec<PathBuf>,
@@ -190,6 +213,23 @@ impl Devnet {
 
     fn status(&self, i: usize) -> Option<Status> {
         cpchain_node::devnet::read_status(&self.configs[i])
+    }
+
+    /// The nodes' work counters, summed (committed transactions from node 0).
+    fn counters(&self) -> Counters {
+        let mut c = Counters::default();
+        for i in 0..self.configs.len() {
+            if let Some(s) = self.status(i) {
+                c.recoveries += s.recoveries;
+                c.block_recoveries += s.block_recoveries;
+                c.cache_hits += s.sender_cache_hits;
+                c.batches_dropped += s.gossip_batches_dropped;
+                if i == 0 {
+                    c.committed = s.committed_txs;
+                }
+            }
+        }
+        c
     }
 
     fn cpu(&self, tck: f64) -> f64 {
@@ -422,12 +462,17 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
     let mut nonces = vec![0u64; ACCOUNTS];
     let mut levels = Vec::new();
     let watcher = Watcher::start(ports[0], net.configs[0].clone());
-    let mut rate = (limit * 0.3).max(200.0);
+    // `DEVNET_BENCH_RATE` starts at a given rate (for profiling one level).
+    let mut rate = std::env::var("DEVNET_BENCH_RATE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or((limit * 0.3).max(200.0));
     loop {
         let total = (rate * window.as_secs_f64()) as usize;
         let txs = presign(&keys, &mut nonces, total);
         let per_batch = (rate / BATCHES_PER_SEC as f64).ceil() as usize;
         let blocks_before = watcher.seen.lock().expect("lock").len();
+        let counters_before = net.counters();
         let start = Instant::now();
         // One loader thread per node, each posting every n-th batch on schedule (a slow
         // reply from one node does not hold back the others).
@@ -494,6 +539,7 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
             std::thread::sleep(Duration::from_millis(100));
         }
         std::thread::sleep(Duration::from_millis(2 * PERIOD_MS));
+        let counters = net.counters().minus(&counters_before);
         let seen = watcher.seen.lock().expect("lock");
         let mut latencies: Vec<f64> = Vec::new();
         for (t, hashes) in seen.iter().skip(blocks_before) {
@@ -517,6 +563,13 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
         println!(
             "  offered {:7.0} tx/s accepted {:7.0} committed {:7.0} tx/s  p50 {:6.0} ms p99 {:6.0} ms  CPU {:.3} ms/tx (all nodes)  backlog {}  load {}",
             level.offered, level.accepted, level.sustained, level.p50_ms, level.p99_ms, level.cpu_ms_per_tx, level.backlog, loadavg()
+        );
+        println!(
+            "    per node and committed transaction: {:.3} recoveries ({:.3} of them at CheckBlock), {:.3} sender-cache hits; gossip batches shed {}",
+            counters.recoveries as f64 / (n as f64 * counters.committed.max(1) as f64),
+            counters.block_recoveries as f64 / (n as f64 * counters.committed.max(1) as f64),
+            counters.cache_hits as f64 / (n as f64 * counters.committed.max(1) as f64),
+            counters.batches_dropped,
         );
         let saturated =
             level.sustained < 0.85 * level.accepted || level.accepted < 0.9 * level.offered;
