@@ -1,6 +1,17 @@
 //! Host-side costs of the node, per transaction and per block: the raw recovery rate
 //! (the limit of every signature check), transaction checking on one core and on all
 //! cores, block execution, and a durable (fsynced) block write to redb.
+//!
+//! And issue 14's pipeline, per transaction, with 200-byte transfers (`TransferData`)
+//! from 1,000 accounts and a pool of 50,000 pending (50 nonces an account, the overload
+//! case: the pool full at `MEMPOOL_CAPACITY`), the block being the first 5,000 of them
+//! (1 MB, nonces 0-4 of every account):
+//! `pipeline/intake_check_and_admit` (decode, recover, hash, admit into the pool: one
+//! recovery included), `pipeline/admit_only` (the node loop's part of it),
+//! `pipeline/check_block_1mb_in_pool` (judging a proposal whose transactions are pending),
+//! `pipeline/execute_1mb_in_pool` (the same plus applying them: `CheckBlock`'s whole
+//! answer) and `pipeline/commit_1mb_and_prune` (the fsynced block write and the pool's
+//! pruning after it).
 
 #![allow(missing_docs)]
 
@@ -140,5 +151,242 @@ fn bench(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, bench);
+const ACCOUNTS: usize = 1_000;
+const POOL_NONCES: u64 = 50;
+const BLOCK_NONCES: u64 = 5;
+
+/// 200-byte transfers: `POOL_NONCES` from each of `ACCOUNTS` keys, in (nonce, account)
+/// order, with the senders.
+fn pipeline_txs() -> (Vec<Vec<u8>>, Vec<Address>) {
+    let keys: Vec<SecretKey> = (0..ACCOUNTS)
+        .map(|i| {
+            let mut b = [7u8; 32];
+            b[..4].copy_from_slice(&(i as u32 + 1).to_be_bytes());
+            SecretKey::from_bytes(&b).expect("scalar")
+        })
+        .collect();
+    let mut txs = Vec::new();
+    for nonce in 0..POOL_NONCES {
+        for k in &keys {
+            let t = Transaction::sign(
+                k,
+                TxBody {
+                    chain_id: ChainSpec::devnet().chain_id,
+                    nonce,
+                    kind: TxKind::TransferData {
+                        to: Address([7; 20]),
+                        amount: 1,
+                        data: vec![0xab; 107],
+                    },
+                },
+            )
+            .to_bytes();
+            assert_eq!(t.len(), 200, "the issue's size");
+            txs.push(t);
+        }
+    }
+    (txs, keys.iter().map(|k| k.public_key().address()).collect())
+}
+
+fn pipeline(c: &mut Criterion) {
+    use cpchain_node::ingest::{check_block, SenderCache};
+    use cpchain_node::tx::{check_one, Account, Allocation, Checked, Mempool, GENESIS_BALANCE};
+    use cpchain_node::validator::{execute_cached, load_account, MEMPOOL_BYTES, MEMPOOL_CAPACITY};
+
+    let spec = ChainSpec::devnet();
+    let chain_id = spec.chain_id;
+    let (txs, senders) = pipeline_txs();
+    let checked: Vec<Checked> = txs
+        .iter()
+        .map(|t| check_one(t, chain_id).expect("valid"))
+        .collect();
+    let block_len = ACCOUNTS * BLOCK_NONCES as usize;
+    let allocated: Allocation = senders.iter().map(|a| (*a, GENESIS_BALANCE)).collect();
+
+    let dir = std::env::temp_dir().join(format!("cpchain-node-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let genesis = Header::genesis(&spec, Timestamp(0));
+    let stamp = ChainStamp {
+        chain_id,
+        genesis: genesis.id(),
+        committee: cpchain_core::keccak256(b"bench"),
+    };
+    let store = Store::open(&dir.join("pipe.redb"), stamp).expect("store");
+    // Every sender stored (the loads read real rows).
+    let mut init = Overlay::default();
+    for a in &senders {
+        init.accounts.insert(
+            *a,
+            Account {
+                balance: GENESIS_BALANCE,
+                ..Account::default()
+            },
+        );
+    }
+    let cert_of = |b: &Block| Certificate {
+        kind: VoteKind::Commit,
+        height: b.header.height,
+        round: 0,
+        block: b.id(),
+        signatures: Vec::new(),
+    };
+    let mut g0 = Block::propose(
+        &spec,
+        &genesis,
+        &key(9),
+        key(9).public_key().address(),
+        Timestamp(1_000),
+        Vec::new(),
+    );
+    g0.header.height = Height(1_000_000);
+    let g0_like = g0.clone();
+    let cert0 = cert_of(&g0);
+    store
+        .put_block(
+            &Validate {
+                block: g0,
+                certificate: cert0,
+            },
+            &init,
+        )
+        .expect("accounts");
+    let load = |a: &Address| load_account(&store, &allocated, a);
+    let full_pool = || {
+        let mut pool = Mempool::new(MEMPOOL_CAPACITY, MEMPOOL_BYTES);
+        for c in &checked {
+            pool.admit_checked(c.clone(), &load).expect("admitted");
+        }
+        pool
+    };
+    let mut cache = SenderCache::new(cpchain_node::validator::SENDER_CACHE_CAPACITY);
+    for c in &checked {
+        cache.insert(c.hash, c.sender);
+    }
+    let block = Block::propose(
+        &spec,
+        &genesis,
+        &key(9),
+        key(9).public_key().address(),
+        Timestamp(3_000),
+        txs[..block_len].to_vec(),
+    );
+    assert!(block.transactions.iter().map(Vec::len).sum::<usize>() >= 1_000_000);
+
+    let mut g = c.benchmark_group("pipeline");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(1_000));
+    g.bench_function("intake_check_and_admit", |b| {
+        b.iter_batched(
+            || Mempool::new(MEMPOOL_CAPACITY, MEMPOOL_BYTES),
+            |mut pool| {
+                for t in &txs[..1_000] {
+                    let c = check_one(t, chain_id).expect("valid");
+                    pool.admit_checked(c, &load).expect("admitted");
+                }
+                pool
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("admit_only", |b| {
+        b.iter_batched(
+            || {
+                (
+                    Mempool::new(MEMPOOL_CAPACITY, MEMPOOL_BYTES),
+                    checked[..1_000].to_vec(),
+                )
+            },
+            |(mut pool, cs)| {
+                for c in cs {
+                    pool.admit_checked(c, &load).expect("admitted");
+                }
+                pool
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.throughput(Throughput::Elements(block_len as u64));
+    let pool = full_pool();
+    assert_eq!(pool.len(), txs.len());
+    g.bench_function("check_block_1mb_in_pool", |b| {
+        b.iter(|| {
+            check_block(&block.transactions, chain_id, &mut cache)
+                .expect("valid")
+                .len()
+        })
+    });
+    g.bench_function("execute_1mb_in_pool", |b| {
+        b.iter(|| {
+            execute_cached(
+                &spec,
+                &block,
+                &store,
+                &allocated,
+                &[],
+                cpchain_node::dpor_state::DporState::default(),
+                &mut cache,
+            )
+            .expect("executes")
+        })
+    });
+    drop(pool);
+    let overlay = execute_cached(
+        &spec,
+        &block,
+        &store,
+        &allocated,
+        &[],
+        cpchain_node::dpor_state::DporState::default(),
+        &mut cache,
+    )
+    .expect("executes");
+    let mut height = 0u64;
+    g.bench_function("commit_1mb_and_prune", |b| {
+        b.iter_batched(
+            || {
+                height += 1;
+                // The accounts back to the state before the block (not measured).
+                let mut undo = g0_like.clone();
+                undo.header.height = Height(2_000_000 + height);
+                store
+                    .put_block(
+                        &Validate {
+                            certificate: cert_of(&undo),
+                            block: undo,
+                        },
+                        &init,
+                    )
+                    .expect("write");
+                let mut blk = block.clone();
+                blk.header.height = Height(height);
+                let certificate = Certificate {
+                    kind: VoteKind::Commit,
+                    height: Height(height),
+                    round: 0,
+                    block: blk.id(),
+                    signatures: Vec::new(),
+                };
+                (
+                    Validate {
+                        block: blk,
+                        certificate,
+                    },
+                    full_pool(),
+                )
+            },
+            |(v, mut pool)| {
+                store.put_block(&v, &overlay).expect("write");
+                pool.prune(&load);
+                assert_eq!(pool.len(), txs.len() - block_len);
+                pool
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, bench, pipeline);
 criterion_main!(benches);
