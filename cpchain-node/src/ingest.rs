@@ -18,9 +18,10 @@
 //!   per transaction (and, gossip being anonymous, no ed25519 signature on it).
 
 pub use crate::tx::{check_one, recover_each, recoveries, MAX_TX_BYTES};
-use crate::tx::{tx_hash, Checked, Transaction, TxError};
+use crate::tx::{tx_hash, Checked, Mempool, Transaction, TxError};
 use cpchain_core::{Address, Hash};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// Most transactions in one batch (one `POST /txs` request, one gossip message).
 pub const MAX_BATCH_TXS: usize = 4_096;
@@ -86,41 +87,49 @@ impl SenderCache {
         self.map.is_empty()
     }
 
-    /// Lookups answered without a recovery, and recoveries made, by [`check_block`]:
+    /// Transactions answered without a recovery (from the pool or this cache), and
+    /// recoveries made, by [`check_block`]:
     /// the proof (in the status file) that a block's transactions are not recovered again.
     pub fn stats(&self) -> (u64, u64) {
         (self.hits, self.misses)
     }
 }
 
-/// A block's transactions, checked, with senders from `cache` where it has them and
-/// recovered (on every core) where it does not; the recovered ones are added to the
-/// cache. `Err` on the first transaction that does not decode, names another chain or
-/// does not recover.
+/// A block's transactions, checked: a pending one is the pool's entry itself (decoded
+/// and recovered at admission: no decode, no recovery, no copy); else its sender comes
+/// from `cache` where this node recovered it before (the transaction is decoded again),
+/// else it is recovered (on every core) and added to the cache. `Err` on the first
+/// transaction that does not decode, names another chain or does not recover.
 pub fn check_block(
     txs: &[Vec<u8>],
     chain_id: u64,
+    pool: &Mempool,
     cache: &mut SenderCache,
-) -> Result<Vec<Checked>, TxError> {
-    let mut out: Vec<Option<Checked>> = Vec::with_capacity(txs.len());
-    let mut missing: Vec<(usize, Vec<u8>)> = Vec::new();
+) -> Result<Vec<Arc<Checked>>, TxError> {
+    let mut out: Vec<Option<Arc<Checked>>> = Vec::with_capacity(txs.len());
+    let mut missing: Vec<usize> = Vec::new();
     for (i, b) in txs.iter().enumerate() {
         let hash = tx_hash(b);
+        if let Some(c) = pool.get(&hash) {
+            // Same hash, same bytes: the pool checked them against this chain.
+            out.push(Some(Arc::clone(c)));
+            continue;
+        }
         match cache.get(&hash) {
             Some(sender) => {
                 let tx = Transaction::from_bytes(b)?;
                 if tx.body.chain_id != chain_id {
                     return Err(TxError::WrongChain(tx.body.chain_id));
                 }
-                out.push(Some(Checked {
+                out.push(Some(Arc::new(Checked {
                     tx,
                     sender,
                     hash,
                     bytes: b.clone(),
-                }));
+                })));
             }
             None => {
-                missing.push((i, b.clone()));
+                missing.push(i);
                 out.push(None);
             }
         }
@@ -130,12 +139,15 @@ pub fn check_block(
         .saturating_add((txs.len() - missing.len()) as u64);
     cache.misses = cache.misses.saturating_add(missing.len() as u64);
     if !missing.is_empty() {
-        let bytes: Vec<Vec<u8>> = missing.iter().map(|(_, b)| b.clone()).collect();
-        for ((i, _), r) in missing.iter().zip(recover_each(&bytes, chain_id)) {
+        let bytes: Vec<Vec<u8>> = missing
+            .iter()
+            .filter_map(|i| txs.get(*i).cloned())
+            .collect();
+        for (i, r) in missing.iter().zip(recover_each(&bytes, chain_id)) {
             let c = r?;
             cache.insert(c.hash, c.sender);
             if let Some(slot) = out.get_mut(*i) {
-                *slot = Some(c);
+                *slot = Some(Arc::new(c));
             }
         }
     }
@@ -208,17 +220,48 @@ mod tests {
             let c = r.expect("valid");
             cache.insert(c.hash, c.sender);
         }
-        let checked = check_block(&txs, 41, &mut cache).expect("valid block");
+        let empty = Mempool::new(10, 1 << 20);
+        let checked = check_block(&txs, 41, &empty, &mut cache).expect("valid block");
         assert_eq!(checked.len(), 40);
         assert_eq!(cache.stats(), (40, 0), "every sender came from the cache");
         // A block with one transaction never seen: exactly one recovery.
         let mut more = txs.clone();
         more.extend(transfers(41).pop());
-        check_block(&more, 41, &mut cache).expect("valid block");
+        check_block(&more, 41, &empty, &mut cache).expect("valid block");
         assert_eq!(cache.stats(), (80, 1));
         // And the judgement of the same block again (the commit) recovers nothing.
-        check_block(&more, 41, &mut cache).expect("valid block");
+        check_block(&more, 41, &empty, &mut cache).expect("valid block");
         assert_eq!(cache.stats(), (121, 1));
+    }
+
+    /// Issue 14: a proposal's pending transactions are the pool's own entries (shared),
+    /// with no recovery, no decode and no copy of their bytes; the others are recovered.
+    #[test]
+    fn pending_transactions_are_judged_from_the_pool_without_recovery_or_copy() {
+        let txs = transfers(40);
+        let load = |_: &Address| crate::tx::Account {
+            balance: 1_000,
+            ..crate::tx::Account::default()
+        };
+        let mut pool = Mempool::new(100, 1 << 20);
+        for r in recover_each(&txs[..30], 41) {
+            pool.admit_checked(r.expect("valid"), &load).expect("admitted");
+        }
+        let mut cache = SenderCache::new(1_000);
+        let before = recoveries();
+        let checked = check_block(&txs, 41, &pool, &mut cache).expect("valid block");
+        // recoveries() counts the whole process (tests run in parallel): at least the 10
+        // not pending were recovered here, and the stats say exactly which.
+        assert!(recoveries() - before >= 10);
+        assert_eq!(cache.stats(), (30, 10), "30 from the pool, 10 recovered");
+        for (c, b) in checked.iter().zip(&txs) {
+            assert_eq!(&c.bytes, b);
+        }
+        for c in &checked[..30] {
+            let pending = pool.get(&c.hash).expect("pending");
+            assert!(Arc::ptr_eq(c, pending), "the pool's entry, not a copy");
+        }
+        assert!(pool.get(&checked[35].hash).is_none());
     }
 
     #[test]

@@ -67,6 +67,30 @@ fn open_guarded(path: &Path) -> Result<Database, String> {
     }
 }
 
+/// A read snapshot of the stored accounts ([`Store::accounts`]).
+pub struct AccountReader {
+    table: Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
+}
+
+impl std::fmt::Debug for AccountReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountReader").finish_non_exhaustive()
+    }
+}
+
+impl AccountReader {
+    /// An account's stored state, as [`Store::account`] reads it.
+    pub fn account(&self, address: &Address) -> Result<Option<Account>, NodeError> {
+        let Some(t) = &self.table else {
+            return Ok(None);
+        };
+        let Some(v) = t.get(address.0.as_slice()).map_err(storage)? else {
+            return Ok(None);
+        };
+        postcard::from_bytes(v.value()).map(Some).map_err(codec)
+    }
+}
+
 /// The node's database.
 pub struct Store {
     db: Database,
@@ -329,6 +353,20 @@ impl Store {
             return Ok(None);
         };
         postcard::from_bytes(v.value()).map(Some).map_err(codec)
+    }
+
+    /// One read snapshot of the accounts for a batch of loads (a block's execution, a
+    /// batch of admissions, a proposal's selection): opening a redb read transaction and
+    /// its table costs more than the lookup itself, so a batch opens them once. Hold it
+    /// only for the batch (a read snapshot keeps old pages from being reused).
+    pub fn accounts(&self) -> Result<AccountReader, NodeError> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let table = match tx.open_table(ACCOUNTS) {
+            Ok(t) => Some(t),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(storage(e)),
+        };
+        Ok(AccountReader { table })
     }
 
     /// The block at `height`, if stored.

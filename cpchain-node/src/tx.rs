@@ -22,7 +22,8 @@ use cpchain_core::{
 };
 use cpchain_crypto::{SecretKey, Signature};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Domain of transaction signatures.
 pub const TX_DOMAIN: Domain = Domain::new("cpchain-node/tx/v1");
@@ -300,6 +301,39 @@ impl Transaction {
     }
 }
 
+/// The sender of a transaction decoded (canonically) from `bytes`, without encoding its
+/// body again: the envelope is `header(Transaction) ‖ postcard(body) ‖ signature` (the
+/// signature a 65-byte tuple, last) and the signed payload is `header(TxBody) ‖
+/// postcard(body)`, so the body's bytes are the envelope's middle slice and the signing
+/// digest (`encoding::signing_digest` under [`TX_DOMAIN`]) is taken over the parts
+/// in place. Only for bytes `tx` was canonically decoded from (`Transaction::from_bytes`
+/// refuses any other encoding), where it equals [`Transaction::sender`] (the differential
+/// test `envelope_sender_matches_the_re_encoding_path` checks it on random and malformed
+/// envelopes).
+fn envelope_sender(bytes: &[u8], tx: &Transaction) -> Result<Address, TxError> {
+    let end = bytes
+        .len()
+        .checked_sub(tx.signature.len())
+        .ok_or(TxError::Decode)?;
+    let body = bytes
+        .get(encoding::HEADER_LEN..end)
+        .ok_or(TxError::Decode)?;
+    // The old path encoded the body with its own bound: keep refusing what it refused.
+    if encoding::HEADER_LEN.saturating_add(body.len()) > <TxBody as WireMessage>::MAX_ENCODED_LEN {
+        return Err(TxError::Decode);
+    }
+    let [hi, lo] = <TxBody as WireMessage>::TAG.to_be_bytes();
+    let head = [encoding::WIRE_VERSION, hi, lo];
+    let name = TX_DOMAIN.name().as_bytes();
+    let len = (name.len() as u64).to_le_bytes();
+    let digest =
+        cpchain_core::keccak256_concat(&[encoding::SIGNING_PREFIX, &len, name, &head, body]);
+    Signature::from_bytes(&tx.signature)
+        .and_then(|s| s.recover(&digest))
+        .map(|k| k.address())
+        .map_err(|_| TxError::BadSignature)
+}
+
 /// The id of an encoded transaction.
 pub fn tx_hash(bytes: &[u8]) -> Hash {
     keccak256(bytes)
@@ -360,7 +394,7 @@ pub fn check_one(bytes: &[u8], chain_id: u64) -> Result<Checked, TxError> {
         return Err(TxError::WrongChain(tx.body.chain_id));
     }
     RECOVERIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let sender = tx.sender()?;
+    let sender = envelope_sender(bytes, &tx)?;
     Ok(Checked {
         tx,
         sender,
@@ -585,10 +619,14 @@ pub fn decoded_heap(kind: &TxKind) -> usize {
 /// [`decoded_heap`] for the data-ledger kinds that hold heap), and an
 /// admission that would pass either bound is `mempool_full`. So the pool's heap stays
 /// under `max_bytes` whatever the transactions' sizes.
+///
+/// Entries are shared ([`Arc`]): the pool decoded and recovered each once, and a
+/// proposal's transaction that is pending is judged and executed from the pool's entry
+/// ([`Mempool::get`], used by `ingest::check_block`) with no decode, recovery or copy.
 #[derive(Debug)]
 pub struct Mempool {
-    pending: BTreeMap<(Address, u64), Checked>,
-    hashes: HashSet<Hash>,
+    pending: BTreeMap<(Address, u64), Arc<Checked>>,
+    hashes: HashMap<Hash, Arc<Checked>>,
     capacity: usize,
     bytes: usize,
     max_bytes: usize,
@@ -599,7 +637,7 @@ impl Mempool {
     pub fn new(capacity: usize, max_bytes: usize) -> Mempool {
         Mempool {
             pending: BTreeMap::new(),
-            hashes: HashSet::new(),
+            hashes: HashMap::new(),
             capacity,
             bytes: 0,
             max_bytes,
@@ -616,9 +654,20 @@ impl Mempool {
         self.pending.is_empty()
     }
 
+    /// Whether the count bound is reached: every admission would be `mempool_full`, so
+    /// a host may refuse transactions before paying for their recovery.
+    pub fn is_full(&self) -> bool {
+        self.pending.len() >= self.capacity
+    }
+
     /// Bytes charged for what is pending (at most the budget).
     pub fn charged_bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// The pending transaction with this hash (decoded, its sender recovered).
+    pub fn get(&self, hash: &Hash) -> Option<&Arc<Checked>> {
+        self.hashes.get(hash)
     }
 
     fn charge(c: &Checked) -> usize {
@@ -636,7 +685,7 @@ impl Mempool {
         chain_id: u64,
         load: &impl Fn(&Address) -> Account,
     ) -> Result<Hash, TxError> {
-        if self.hashes.contains(&tx_hash(bytes)) {
+        if self.hashes.contains_key(&tx_hash(bytes)) {
             return Err(TxError::Duplicate);
         }
         let c = check_one(bytes, chain_id)?;
@@ -644,14 +693,16 @@ impl Mempool {
     }
 
     /// Admit a transaction whose sender was recovered already (off the node loop): nonce
-    /// not used, balance, not pending, within both bounds; returns its hash.
+    /// not used, balance, not pending, within both bounds; returns its hash. The pool
+    /// keeps the value itself (shared, never copied).
     pub fn admit_checked(
         &mut self,
-        c: Checked,
+        c: impl Into<Arc<Checked>>,
         load: &impl Fn(&Address) -> Account,
     ) -> Result<Hash, TxError> {
+        let c = c.into();
         let hash = c.hash;
-        if self.hashes.contains(&hash) {
+        if self.hashes.contains_key(&hash) {
             return Err(TxError::Duplicate);
         }
         let account = load(&c.sender);
@@ -676,7 +727,7 @@ impl Mempool {
             return Err(TxError::MempoolFull);
         }
         self.bytes = self.bytes.saturating_add(charge);
-        self.hashes.insert(hash);
+        self.hashes.insert(hash, Arc::clone(&c));
         self.pending.insert(key, c);
         Ok(hash)
     }
@@ -721,7 +772,17 @@ impl Mempool {
         out
     }
 
+    fn remove(&mut self, key: &(Address, u64)) {
+        if let Some(c) = self.pending.remove(key) {
+            self.hashes.remove(&c.hash);
+            self.bytes = self.bytes.saturating_sub(Self::charge(&c));
+        }
+    }
+
     /// Forget what is committed or can never apply: nonces below each sender's next.
+    /// Walks the whole pool and loads every sender: for a store changed by more than one
+    /// block (block sync); after one committed block [`Mempool::prune_committed`] does
+    /// the same in proportion to the block.
     pub fn prune(&mut self, load: &impl Fn(&Address) -> Account) {
         let mut next: BTreeMap<Address, u64> = BTreeMap::new();
         let hashes = &mut self.hashes;
@@ -735,6 +796,27 @@ impl Mempool {
             }
             keep
         });
+    }
+
+    /// [`Mempool::prune`] after one committed block whose account changes are `accounts`
+    /// (the block's overlay): only the accounts the block changed can have a new nonce,
+    /// and the overlay holds it, so this costs a range lookup per changed account and
+    /// loads nothing (the pool's invariant, every pending nonce at or above its sender's
+    /// stored next one, holds for the others already).
+    pub fn prune_committed(&mut self, accounts: &BTreeMap<Address, Account>) {
+        for (a, acct) in accounts {
+            if acct.nonce == 0 {
+                continue;
+            }
+            let gone: Vec<(Address, u64)> = self
+                .pending
+                .range((*a, 0)..(*a, acct.nonce))
+                .map(|(k, _)| *k)
+                .collect();
+            for k in &gone {
+                self.remove(k);
+            }
+        }
     }
 }
 
@@ -926,5 +1008,153 @@ mod tests {
         );
         pool.admit_checked(txs[3].clone(), &next)
             .expect("room again");
+    }
+
+    /// xorshift64*: the tests' deterministic randomness.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+    }
+
+    fn random_envelope(r: &mut Rng) -> Vec<u8> {
+        let k = key(1 + r.below(200) as u8);
+        let to = Address([r.below(256) as u8; 20]);
+        let kind = match r.below(5) {
+            0 => TxKind::Transfer {
+                to,
+                amount: u128::from(r.next()) << r.below(64),
+            },
+            1 => TxKind::TransferData {
+                to,
+                amount: u128::from(r.next()),
+                data: (0..r.below(MAX_TRANSFER_DATA as u64 + 1))
+                    .map(|_| r.next() as u8)
+                    .collect(),
+            },
+            2 => TxKind::JoinRNodes {
+                amount: u128::from(r.next()),
+            },
+            3 => TxKind::Grant {
+                record: (0..r.below(1_100)).map(|_| r.next() as u8).collect(),
+            },
+            _ => TxKind::Confirm {
+                order: crate::ledger::OrderId(Hash([r.below(256) as u8; 32])),
+            },
+        };
+        let body = TxBody {
+            chain_id: r.next() >> r.below(64),
+            nonce: r.next() >> r.below(64),
+            kind,
+        };
+        Transaction::sign(&k, body).to_bytes()
+    }
+
+    /// Issue 14: the sender recovered from the envelope's own bytes (no re-encoding of the
+    /// body) is exactly the old path's (`Transaction::sender`, which encodes the body
+    /// again), on random valid envelopes and on malformed ones (flipped bytes, truncated,
+    /// extended, bad signatures): same address or same error.
+    #[test]
+    fn envelope_sender_matches_the_re_encoding_path() {
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut valid, mut decoded) = (0, 0);
+        for i in 0..600 {
+            let mut b = random_envelope(&mut r);
+            match i % 6 {
+                0 => {}
+                1 | 2 => {
+                    let at = r.below(b.len() as u64) as usize;
+                    b[at] ^= 1 << r.below(8);
+                }
+                3 => {
+                    let len = b.len();
+                    b.truncate(len - 1 - r.below(len as u64 - 1) as usize);
+                }
+                4 => b.push(r.next() as u8),
+                _ => {
+                    let at = b.len() - 65 + r.below(65) as usize;
+                    b[at] = r.next() as u8;
+                }
+            }
+            let old = Transaction::from_bytes(&b).and_then(|tx| tx.sender());
+            let new = Transaction::from_bytes(&b).and_then(|tx| envelope_sender(&b, &tx));
+            assert_eq!(old, new, "case {i}");
+            if new.is_ok() {
+                valid += 1;
+            }
+            if Transaction::from_bytes(&b).is_ok() {
+                decoded += 1;
+            }
+            // And check_one, the path every intake takes, agrees.
+            if let Ok(tx) = Transaction::from_bytes(&b) {
+                let c = check_one(&b, tx.body.chain_id).map(|c| c.sender);
+                assert_eq!(c, old, "case {i}");
+            }
+        }
+        // Both kinds of input were exercised.
+        assert!(valid > 100, "{valid} recovered");
+        assert!(decoded - valid > 30, "{} decoded but refused", decoded - valid);
+    }
+
+    /// Issue 14: pruning after a committed block looks only at the accounts the block
+    /// changed and leaves exactly what the whole-pool prune leaves (same entries, same
+    /// charged bytes), loading nothing.
+    #[test]
+    fn prune_after_a_block_equals_the_whole_pool_prune() {
+        let spec = ChainSpec::devnet();
+        let mut r = Rng(7);
+        let keys: Vec<SecretKey> = (1..=12).map(key).collect();
+        let rich = |_: &Address| Account {
+            balance: 1_000_000,
+            ..Account::default()
+        };
+        let mut whole = Mempool::new(1_000, 1 << 24);
+        let mut fast = Mempool::new(1_000, 1 << 24);
+        for k in &keys {
+            for n in 0..8 {
+                let c = check_one(&transfer(k, spec.chain_id, n, 1), spec.chain_id)
+                    .expect("valid");
+                whole.admit_checked(c.clone(), &rich).expect("fits");
+                fast.admit_checked(c, &rich).expect("fits");
+            }
+        }
+        let mut stored: BTreeMap<Address, u64> = BTreeMap::new();
+        for _round in 0..5 {
+            // A block: some senders advance, plus a recipient and a coinbase.
+            let mut changed = BTreeMap::new();
+            for k in &keys {
+                if r.below(2) == 0 {
+                    let a = k.public_key().address();
+                    let n = stored.get(&a).copied().unwrap_or(0) + r.below(3);
+                    stored.insert(a, n);
+                    changed.insert(
+                        a,
+                        Account {
+                            nonce: n,
+                            ..Account::default()
+                        },
+                    );
+                }
+            }
+            changed.insert(Address([9; 20]), Account::default());
+            let store = stored.clone();
+            whole.prune(&|a: &Address| Account {
+                nonce: store.get(a).copied().unwrap_or(0),
+                ..Account::default()
+            });
+            fast.prune_committed(&changed);
+            let keys_of = |p: &Mempool| p.pending.keys().copied().collect::<Vec<_>>();
+            assert_eq!(keys_of(&fast), keys_of(&whole));
+            assert_eq!(fast.charged_bytes(), whole.charged_bytes());
+            assert_eq!(fast.hashes.len(), whole.hashes.len());
+        }
+        assert!(fast.len() < 12 * 8, "something was pruned");
     }
 }

@@ -23,6 +23,7 @@ use cpchain_consensus::lbft::{
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::SecretKey;
 use std::io::Write;
+use std::sync::Arc;
 
 /// What the network must do after a drain, in order.
 #[derive(Debug, Clone)]
@@ -122,6 +123,46 @@ pub fn load_account(store: &Store, allocated: &Allocation, a: &Address) -> Accou
     }
 }
 
+/// Account loads for one batch (a block's execution, a batch of admissions, a
+/// proposal): stored state from one read snapshot ([`Store::accounts`]), else the genesis
+/// allocation, as [`load_account`] answers per call.
+pub struct Accounts<'a> {
+    reader: Option<crate::store::AccountReader>,
+    store: &'a Store,
+    allocated: &'a Allocation,
+}
+
+impl std::fmt::Debug for Accounts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Accounts<'a> {
+    /// A snapshot of `store`'s accounts over `allocated`.
+    pub fn new(store: &'a Store, allocated: &'a Allocation) -> Accounts<'a> {
+        Accounts {
+            reader: store.accounts().ok(),
+            store,
+            allocated,
+        }
+    }
+
+    /// The state of `a` ([`load_account`]'s answer, from the snapshot).
+    pub fn load(&self, a: &Address) -> Account {
+        let Some(reader) = &self.reader else {
+            return load_account(self.store, self.allocated, a);
+        };
+        match reader.account(a) {
+            Ok(Some(acct)) => acct,
+            _ => Account {
+                balance: self.allocated.get(a).copied().unwrap_or(0),
+                ..Account::default()
+            },
+        }
+    }
+}
+
 /// The canonical block id at `h` as seen by a block whose parent is `parent` (at
 /// `parent_height`): the parent itself, else the stored block.
 pub fn canonical_id(store: &Store, parent: &Header, h: Height) -> Option<cpchain_core::Hash> {
@@ -150,8 +191,10 @@ pub fn execute(
     apply_all(spec, block, &checked, store, allocated, defaults, base)
 }
 
-/// [`execute`] with senders taken from `cache` where this node recovered them before
-/// (only the misses are recovered, and then remembered).
+/// [`execute`] with the pending transactions taken from `pool` as they are, and senders
+/// taken from `cache` where this node recovered them before (only the misses are
+/// recovered, and then remembered): `crate::ingest::check_block`.
+#[allow(clippy::too_many_arguments)]
 pub fn execute_cached(
     spec: &ChainSpec,
     block: &Block,
@@ -159,22 +202,24 @@ pub fn execute_cached(
     allocated: &Allocation,
     defaults: &[Address],
     base: DporState,
+    pool: &Mempool,
     cache: &mut SenderCache,
 ) -> Result<Overlay, tx::TxError> {
-    let checked = crate::ingest::check_block(&block.transactions, spec.chain_id, cache)?;
+    let checked = crate::ingest::check_block(&block.transactions, spec.chain_id, pool, cache)?;
     apply_all(spec, block, &checked, store, allocated, defaults, base)
 }
 
-fn apply_all(
+fn apply_all<C: std::borrow::Borrow<Checked>>(
     spec: &ChainSpec,
     block: &Block,
-    checked: &[Checked],
+    checked: &[C],
     store: &Store,
     allocated: &Allocation,
     defaults: &[Address],
     base: DporState,
 ) -> Result<Overlay, tx::TxError> {
-    let load = |a: &Address| load_account(store, allocated, a);
+    let accounts = Accounts::new(store, allocated);
+    let load = |a: &Address| accounts.load(a);
     let mut overlay = Overlay::on(base);
     let height = block.header.height;
     let parent_height = Height(height.0.saturating_sub(1));
@@ -196,7 +241,7 @@ fn apply_all(
     for c in checked {
         overlay.apply_in(
             spec,
-            c,
+            c.borrow(),
             block.header.timestamp,
             block.header.coinbase,
             &load,
@@ -206,7 +251,7 @@ fn apply_all(
     // Escrow timeouts at the block's time (crate::ledger).
     let payouts = overlay.ledger.end_block(store, block.header.timestamp)?;
     overlay.credit(&payouts, &load);
-    let senders: Vec<Address> = checked.iter().map(|c| c.sender).collect();
+    let senders: Vec<Address> = checked.iter().map(|c| c.borrow().sender).collect();
     let accounts = &overlay.accounts;
     let balance = |a: &Address| accounts.get(a).copied().unwrap_or_else(|| load(a)).balance;
     overlay.dpor.end_block(
@@ -463,14 +508,16 @@ impl ValidatorHost {
 
     /// Admit transactions recovered off the loop (API or gossip, see [`crate::ingest`]):
     /// every recovered sender is remembered (whether or not the pool takes it), then
-    /// nonce, balance and the pool's bounds are checked. One result per transaction.
+    /// nonce, balance and the pool's bounds are checked (accounts read from one
+    /// snapshot for the batch). One result per transaction: the admitted one as the pool
+    /// keeps it (shared, not copied).
     pub fn admit_checked(
         &mut self,
         items: Vec<Result<Checked, tx::TxError>>,
         store: &Store,
-    ) -> Vec<Result<Checked, tx::TxError>> {
-        let allocated = &self.allocated;
-        let load = |a: &Address| load_account(store, allocated, a);
+    ) -> Vec<Result<Arc<Checked>, tx::TxError>> {
+        let accounts = Accounts::new(store, &self.allocated);
+        let load = |a: &Address| accounts.load(a);
         let mut head_time = None;
         let genesis_time = self.genesis.timestamp;
         let chain_id = self.spec.chain_id;
@@ -490,8 +537,10 @@ impl ValidatorHost {
                     };
                     crate::ledger::admit(store, chain_id, now, &c, &load)?;
                 }
-                let keep = c.clone();
-                self.mempool.admit_checked(c, &load).map(|_| keep)
+                let c = Arc::new(c);
+                self.mempool
+                    .admit_checked(Arc::clone(&c), &load)
+                    .map(|_| c)
             })
             .collect()
     }
@@ -618,13 +667,14 @@ impl ValidatorHost {
                 ledger: store,
             };
             let base = store.dpor().unwrap_or_default();
+            let accounts = Accounts::new(store, allocated);
             let txs = self.mempool.select(
                 &self.spec,
                 time,
                 self.lcfg.coinbase,
                 MAX_BLOCK_TXS,
                 self.lcfg.max_block_bytes,
-                &|a: &Address| load_account(store, allocated, a),
+                &|a: &Address| accounts.load(a),
                 &base,
                 &chain,
             );
@@ -671,6 +721,7 @@ impl ValidatorHost {
                         &self.allocated,
                         &self.defaults,
                         base,
+                        &self.mempool,
                         &mut self.senders,
                     ) {
                         Ok(overlay) => {
@@ -710,6 +761,7 @@ impl ValidatorHost {
                             &self.allocated,
                             &self.defaults,
                             base.clone(),
+                            &self.mempool,
                             &mut self.senders,
                         ),
                     }
@@ -720,9 +772,8 @@ impl ValidatorHost {
                     });
                     let v = Validate { block, certificate };
                     store.put_block(&v, &overlay)?;
-                    let allocated = &self.allocated;
-                    self.mempool
-                        .prune(&|a: &Address| load_account(store, allocated, a));
+                    // Only the accounts this block changed have new nonces.
+                    self.mempool.prune_committed(&overlay.accounts);
                     self.counters.committed_txs += txs as u64;
                     install(self.engine.schedule_mut(), &overlay.dpor, height);
                     self.counters.decided += 1;
