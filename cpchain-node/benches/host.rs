@@ -310,7 +310,7 @@ fn pipeline(c: &mut Criterion) {
     assert_eq!(pool.len(), txs.len());
     g.bench_function("check_block_1mb_in_pool", |b| {
         b.iter(|| {
-            check_block(&block.transactions, chain_id, &mut cache)
+            check_block(&block.transactions, chain_id, &pool, &mut cache)
                 .expect("valid")
                 .len()
         })
@@ -324,12 +324,12 @@ fn pipeline(c: &mut Criterion) {
                 &allocated,
                 &[],
                 cpchain_node::dpor_state::DporState::default(),
+                &pool,
                 &mut cache,
             )
             .expect("executes")
         })
     });
-    drop(pool);
     let overlay = execute_cached(
         &spec,
         &block,
@@ -337,9 +337,11 @@ fn pipeline(c: &mut Criterion) {
         &allocated,
         &[],
         cpchain_node::dpor_state::DporState::default(),
+        &pool,
         &mut cache,
     )
     .expect("executes");
+    drop(pool);
     let mut height = 0u64;
     g.bench_function("commit_1mb_and_prune", |b| {
         b.iter_batched(
@@ -376,7 +378,8 @@ fn pipeline(c: &mut Criterion) {
             },
             |(v, mut pool)| {
                 store.put_block(&v, &overlay).expect("write");
-                pool.prune(&load);
+                // What the node does after a commit (the whole-pool `prune` before).
+                pool.prune_committed(&overlay.accounts);
                 assert_eq!(pool.len(), txs.len() - block_len);
                 pool
             },

@@ -197,6 +197,19 @@ async fn admit(
     items: Vec<Result<Vec<u8>, TxError>>,
 ) -> Result<Vec<Result<Hash, TxError>>, Reply> {
     let chain_id = s.chain_id;
+    // Overload (issue 14): a full pool refuses every admission, so refuse before paying
+    // a recovery per transaction (that CPU is the block pipeline's); the status is at
+    // most one tick (500 ms) old.
+    let full = s
+        .status
+        .lock()
+        .is_ok_and(|st| st.mempool >= crate::validator::MEMPOOL_CAPACITY);
+    if full {
+        return Ok(items
+            .into_iter()
+            .map(|r| r.and(Err(TxError::MempoolFull)))
+            .collect());
+    }
     let checked = tokio::task::spawn_blocking(move || {
         let good: Vec<Vec<u8>> = items.iter().filter_map(|r| r.clone().ok()).collect();
         let mut recovered = recover_each(&good, chain_id).into_iter();

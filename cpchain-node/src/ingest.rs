@@ -245,7 +245,8 @@ mod tests {
         };
         let mut pool = Mempool::new(100, 1 << 20);
         for r in recover_each(&txs[..30], 41) {
-            pool.admit_checked(r.expect("valid"), &load).expect("admitted");
+            pool.admit_checked(r.expect("valid"), &load)
+                .expect("admitted");
         }
         let mut cache = SenderCache::new(1_000);
         let before = recoveries();

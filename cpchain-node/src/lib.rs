@@ -49,9 +49,10 @@
 //! * Mempool: at most `validator::MEMPOOL_CAPACITY` (50,000) transactions AND
 //!   `validator::MEMPOOL_BYTES` (48 MiB) charged bytes, each entry charged its encoding
 //!   plus `tx::MEMPOOL_ENTRY_OVERHEAD` (768); a counting-allocator test
-//!   (`tests/mempool_memory.rs`) measures 751 heap bytes held per 92-byte transfer under a
-//!   flood, within the charge; data-ledger kinds are charged the heap their decoded
-//!   body holds too (`tx::decoded_heap`: measured 3,942 bytes held per longest listing
+//!   (`tests/mempool_memory.rs`) measures 561 heap bytes held per 92-byte transfer under a
+//!   flood (755 before the pool's entries were shared, issue 14), within the charge;
+//!   data-ledger kinds are charged the heap their decoded
+//!   body holds too (`tx::decoded_heap`: measured 3,800 bytes held per longest listing
 //!   of 1,686 bytes, within its charge of 4,098). Beyond either bound admission is
 //!   `mempool_full`.
 //! * Sender cache: `validator::SENDER_CACHE_CAPACITY` (82,768) entries of at most

@@ -538,9 +538,7 @@ impl ValidatorHost {
                     crate::ledger::admit(store, chain_id, now, &c, &load)?;
                 }
                 let c = Arc::new(c);
-                self.mempool
-                    .admit_checked(Arc::clone(&c), &load)
-                    .map(|_| c)
+                self.mempool.admit_checked(Arc::clone(&c), &load).map(|_| c)
             })
             .collect()
     }
