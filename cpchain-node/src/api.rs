@@ -647,3 +647,71 @@ async fn grant(State(s): State<ApiState>, Path(id): Path<String>) -> Reply {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ChainStamp;
+    use crate::tx::{Transaction, TxBody, TxKind};
+    use cpchain_crypto::SecretKey;
+
+    /// Issue 14 overload: while the pool is full, a submission is refused with
+    /// `mempool_full` before its recovery (nothing reaches the node loop), and an
+    /// undecodable one keeps its own code.
+    #[test]
+    fn a_full_pool_refuses_submissions_before_recovering_them() {
+        let dir = std::env::temp_dir().join(format!("cpchain-api-full-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let stamp = ChainStamp {
+            chain_id: 41,
+            genesis: Hash([1; 32]),
+            committee: Hash([2; 32]),
+        };
+        let store = Store::open(&dir.join("db.redb"), stamp).expect("store");
+        let status = Status {
+            mempool: crate::validator::MEMPOOL_CAPACITY,
+            ..Status::default()
+        };
+        let (requests, mut rx) = mpsc::channel(4);
+        let s = ApiState {
+            store: Arc::new(store),
+            status: Arc::new(Mutex::new(status)),
+            requests,
+            chain_id: 41,
+        };
+        let k = SecretKey::from_bytes(&[5; 32]).expect("scalar");
+        let tx = Transaction::sign(
+            &k,
+            TxBody {
+                chain_id: 41,
+                nonce: 0,
+                kind: TxKind::Transfer {
+                    to: Address([3; 20]),
+                    amount: 1,
+                },
+            },
+        )
+        .to_bytes();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let r = rt.block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                admit(&s, vec![Ok(tx), Err(TxError::Decode)]),
+            )
+            .await
+        });
+        let Ok(Ok(results)) = r else {
+            panic!("the API waited for the node loop");
+        };
+        assert_eq!(
+            results,
+            vec![Err(TxError::MempoolFull), Err(TxError::Decode)]
+        );
+        assert!(rx.try_recv().is_err(), "nothing handed to the node loop");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
