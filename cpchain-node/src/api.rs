@@ -197,13 +197,13 @@ async fn admit(
     items: Vec<Result<Vec<u8>, TxError>>,
 ) -> Result<Vec<Result<Hash, TxError>>, Reply> {
     let chain_id = s.chain_id;
-    // Overload (issue 14): a full pool refuses every admission, so refuse before paying
-    // a recovery per transaction (that CPU is the block pipeline's); the status is at
-    // most one tick (500 ms) old.
+    // Overload (issue 14): beyond `INTAKE_SHED_PENDING` pending, refuse before paying a
+    // recovery per transaction (that CPU is the block pipeline's); the status is at most
+    // one tick (500 ms) old.
     let full = s
         .status
         .lock()
-        .is_ok_and(|st| st.mempool >= crate::validator::MEMPOOL_CAPACITY);
+        .is_ok_and(|st| st.mempool >= crate::validator::INTAKE_SHED_PENDING);
     if full {
         return Ok(items
             .into_iter()
@@ -655,7 +655,7 @@ mod tests {
     use crate::tx::{Transaction, TxBody, TxKind};
     use cpchain_crypto::SecretKey;
 
-    /// Issue 14 overload: while the pool is full, a submission is refused with
+    /// Issue 14 overload: while the pool holds `INTAKE_SHED_PENDING`, a submission is refused with
     /// `mempool_full` before its recovery (nothing reaches the node loop), and an
     /// undecodable one keeps its own code.
     #[test]
@@ -669,7 +669,7 @@ mod tests {
         };
         let store = Store::open(&dir.join("db.redb"), stamp).expect("store");
         let status = Status {
-            mempool: crate::validator::MEMPOOL_CAPACITY,
+            mempool: crate::validator::INTAKE_SHED_PENDING,
             ..Status::default()
         };
         let (requests, mut rx) = mpsc::channel(4);

@@ -9,11 +9,21 @@
 //!   ([`recover_each`] over chunks on every core) before the node loop sees them; a gossiped
 //!   batch is recovered the same way and handed back to the loop by a channel. The loop
 //!   only checks nonces and balances.
+//! * A proposal's transactions that are pending are judged and executed from the pool's
+//!   own entries (shared, decoded and recovered at admission: no decode, recovery or
+//!   copy; [`check_block`]).
 //! * Every recovered (transaction hash → sender) pair goes into the node's
 //!   [`SenderCache`]; judging a proposal (`CheckBlock`) and executing the committed block
-//!   look senders up there and recover only the misses. The hash covers the whole
-//!   encoding (body and signature) and recovery is a function of it, so a hit is exactly
-//!   what recovering again would give.
+//!   look senders up there for what is not pending and recover only the misses. The hash
+//!   covers the whole encoding (body and signature) and recovery is a function of it, so
+//!   a hit is exactly what recovering again would give.
+//! * The signing digest is taken over the envelope's own bytes (the body's encoding is
+//!   its middle slice after a canonical decode), not over a second encoding of the body.
+//! * Overload: while the pool holds `validator::INTAKE_SHED_PENDING` (two full blocks)
+//!   the API refuses submissions with `mempool_full` and gossiped batches are dropped
+//!   BEFORE their recovery: the
+//!   surplus offered beyond what the network commits does not take the block pipeline's
+//!   CPU (a dropped transaction that a block carries is recovered once then).
 //! * Transactions travel in batches ([`encode_batch`]): one gossip message per batch, not
 //!   per transaction (and, gossip being anonymous, no ed25519 signature on it).
 

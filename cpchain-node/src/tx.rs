@@ -654,12 +654,6 @@ impl Mempool {
         self.pending.is_empty()
     }
 
-    /// Whether the count bound is reached: every admission would be `mempool_full`, so
-    /// a host may refuse transactions before paying for their recovery.
-    pub fn is_full(&self) -> bool {
-        self.pending.len() >= self.capacity
-    }
-
     /// Bytes charged for what is pending (at most the budget).
     pub fn charged_bytes(&self) -> usize {
         self.bytes
