@@ -8,6 +8,13 @@
 //! * `lbft_tx_check`: a validator receiving a proposal of 200-byte transactions whose host
 //!   content check recovers each transaction's signer with k256, against the raw recovery
 //!   of the same transactions.
+//! * `lbft_wire` (issue 14): the CPU a node spends per message on encoding and hashing,
+//!   without signature recovery: `decode_block_1mib` decodes (with the canonical check) a
+//!   PRE-PREPARE of a 1 MiB block of 200-byte transactions, `decode_tx_200` one 200-byte
+//!   transaction shaped like cpchain-node's `TransferData` envelope, `encode_block_1mib`
+//!   encodes the block, and `validator_proposal_1mib` is a validator taking that PRE-PREPARE
+//!   from bytes up to its PREPARE vote (one seal recovery; the host's check answered `true`
+//!   at once).
 
 #![allow(missing_docs)] // criterion_group! generates undocumented public items
 
@@ -381,5 +388,144 @@ fn tx_check(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, raw_ops, commit, tx_check);
+/// Mirror of cpchain-node's signed `TransferData` envelope (same field shapes and serde
+/// attributes), so the bench measures a transaction's decoding without depending on the node.
+mod tx200 {
+    use cpchain_core::{Address, WireMessage};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum Kind {
+        Transfer { to: Address, amount: u128 },
+        JoinRNodes { amount: u128 },
+        Campaign(u64),
+        TransferData {
+            to: Address,
+            amount: u128,
+            #[serde(deserialize_with = "bounded_data")]
+            data: Vec<u8>,
+        },
+    }
+
+    fn bounded_data<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let v = Vec::<u8>::deserialize(d)?;
+        if v.len() > 1024 {
+            return Err(serde::de::Error::custom("too long"));
+        }
+        Ok(v)
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Body {
+        pub chain_id: u64,
+        pub nonce: u64,
+        pub kind: Kind,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Tx {
+        pub body: Body,
+        #[serde(with = "cpchain_core::fixed_bytes")]
+        pub signature: [u8; 65],
+    }
+
+    impl WireMessage for Tx {
+        const TAG: u16 = 0x7f10;
+        const MAX_ENCODED_LEN: usize = 2048;
+    }
+
+    /// A 200-byte encoding, as issue 14's benchmark feeds.
+    pub fn sample(nonce: u64) -> Tx {
+        Tx {
+            body: Body {
+                chain_id: 1337,
+                nonce,
+                kind: Kind::TransferData {
+                    to: Address([9; 20]),
+                    amount: 1_000,
+                    data: vec![0x5a; 107],
+                },
+            },
+            signature: [7; 65],
+        }
+    }
+}
+
+fn wire(c: &mut Criterion) {
+    use cpchain_core::encoding::{decode, encode_to_vec};
+    let cluster = Cluster::new(4);
+    let spec = cluster.spec.clone();
+    let genesis = cluster.nodes[0].parent().clone();
+    let now = genesis.timestamp + spec.block_period;
+    let tx = encode_to_vec(&tx200::sample(1)).unwrap();
+    assert_eq!(tx.len(), 200);
+    let count = MAX_BLOCK_BYTES / 200;
+    let txs: Vec<Vec<u8>> = (0..count as u64)
+        .map(|i| encode_to_vec(&tx200::sample(i % 100)).unwrap())
+        .collect();
+    let block = Block::propose(
+        &spec,
+        &genesis,
+        &cluster.proposer,
+        cluster.proposer.public_key().address(),
+        now,
+        txs,
+    );
+    let msg = Message::PrePrepare(block.clone());
+    let bytes = encode_to_vec(&msg).unwrap();
+    eprintln!(
+        "lbft_wire: block of {count} transactions, {} bytes encoded",
+        bytes.len()
+    );
+    let mut g = c.benchmark_group("lbft_wire");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("decode_block_1mib", |b| {
+        b.iter(|| decode::<Message>(black_box(&bytes)).unwrap())
+    });
+    g.bench_function("encode_block_1mib", |b| {
+        b.iter(|| encode_to_vec(black_box(&msg)).unwrap())
+    });
+    g.bench_function("validator_proposal_1mib", |b| {
+        b.iter_batched(
+            || {
+                let mut v = Validator::new(
+                    cluster.nodes[0].config().clone(),
+                    cluster.nodes[0].schedule().clone(),
+                    genesis.clone(),
+                    genesis.timestamp,
+                )
+                .unwrap();
+                while v.poll_output().is_some() {}
+                v
+            },
+            |mut v| {
+                let _ = v.handle_bytes(now, cluster.addrs[1], black_box(&bytes));
+                let mut prepared = false;
+                while let Some(out) = v.poll_output() {
+                    match out {
+                        ValidatorOutput::CheckBlock { block, .. } => {
+                            v.block_checked(now, block.id(), true);
+                        }
+                        ValidatorOutput::Broadcast(Message::Vote(_)) => prepared = true,
+                        _ => {}
+                    }
+                }
+                assert!(prepared);
+                v
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(50);
+    g.bench_function("decode_tx_200", |b| {
+        b.iter(|| decode::<tx200::Tx>(black_box(&tx)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, raw_ops, commit, tx_check, wire);
 criterion_main!(benches);
