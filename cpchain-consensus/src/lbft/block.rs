@@ -120,8 +120,10 @@ pub struct Block {
     /// Transactions, opaque to the engine; the host judges them (see `ValidatorOutput::CheckBlock`).
     /// Decoding refuses more than [`MAX_TRANSACTIONS`] of them or more than
     /// [`MAX_BLOCK_BYTES`] in all, counting as it goes, so a decoded body holds at most
-    /// [`MAX_BODY_HEAP`] heap bytes.
+    /// [`MAX_BODY_HEAP`] heap bytes. Each transaction goes through serde as bytes, not as a
+    /// sequence of `u8` (issue 14; the same encoding, one slice per transaction).
     #[serde(
+        serialize_with = "cpchain_core::encoding::byte_vecs",
         deserialize_with = "cpchain_core::encoding::bounded_byte_vecs::<_, MAX_TRANSACTIONS, MAX_BLOCK_BYTES>"
     )]
     pub transactions: Vec<Vec<u8>>,
@@ -235,7 +237,37 @@ impl Block {
 /// What must hold of a normal (non-impeach) proposal at the height after `parent`, apart
 /// from the seal and the host's judgement of the body (§2.4.2 Normal Case step 1 and the
 /// mainnet time window). `parent_id` is `parent.id()`, computed once by the caller.
+///
+/// It hashes the whole body (the `tx_root` check); a caller that has checked the body
+/// binding already uses [`check_normal_header_fields`] instead (issue 14: one body hash per
+/// block taken in).
 pub(crate) fn check_normal_header(
+    spec: &ChainSpec,
+    parent: &Header,
+    parent_id: &BlockId,
+    scheduled: Option<Address>,
+    block: &Block,
+    max_block_bytes: usize,
+    max_transactions: usize,
+) -> Result<(), BlockError> {
+    check_normal_header_fields(
+        spec,
+        parent,
+        parent_id,
+        scheduled,
+        block,
+        max_block_bytes,
+        max_transactions,
+    )?;
+    if tx_root(&block.transactions) != block.header.tx_root {
+        return Err(BlockError::TxRoot);
+    }
+    Ok(())
+}
+
+/// [`check_normal_header`] without the `tx_root` check: every rule but the body hash, for
+/// callers that compare `tx_root` themselves (once).
+pub(crate) fn check_normal_header_fields(
     spec: &ChainSpec,
     parent: &Header,
     parent_id: &BlockId,
@@ -267,9 +299,6 @@ pub(crate) fn check_normal_header(
     }
     if block.body_bytes() > max_block_bytes || block.transactions.len() > max_transactions {
         return Err(BlockError::TooLarge);
-    }
-    if tx_root(&block.transactions) != h.tx_root {
-        return Err(BlockError::TxRoot);
     }
     Ok(())
 }
