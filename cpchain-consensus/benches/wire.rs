@@ -45,17 +45,12 @@ mod tx200 {
         TransferData {
             to: Address,
             amount: u128,
-            #[serde(deserialize_with = "bounded_data")]
+            #[serde(
+                serialize_with = "cpchain_core::encoding::bytes::serialize",
+                deserialize_with = "cpchain_core::encoding::bounded_bytes::<_, 1024>"
+            )]
             data: Vec<u8>,
         },
-    }
-
-    fn bounded_data<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let v = Vec::<u8>::deserialize(d)?;
-        if v.len() > 1024 {
-            return Err(serde::de::Error::custom("too long"));
-        }
-        Ok(v)
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
