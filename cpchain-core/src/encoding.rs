@@ -11,8 +11,14 @@
 //!   be decoded as another.
 //! * The **size limit** ([`WireMessage::MAX_ENCODED_LEN`]) is checked before parsing starts.
 //! * Decoding is **canonical**: the decoder re-encodes what it parsed and compares it with
-//!   the input, byte by byte and without allocating, so every accepted message has exactly
-//!   one encoding (postcard alone would accept an overlong varint). Trailing bytes are refused.
+//!   the input as it goes (a postcard flavor that writes nothing: single bytes and whole
+//!   slices are compared in place, stopping at the first difference), so every accepted
+//!   message has exactly one encoding (postcard alone would accept an overlong varint).
+//!   Trailing bytes are refused.
+//! * **Byte strings** (`Vec<u8>` payloads, block bodies) go through serde as bytes
+//!   ([`bytes`], [`bounded_bytes`], [`byte_vecs`], [`bounded_byte_vecs`]), not as sequences
+//!   of `u8`: postcard encodes both forms identically, and as bytes each string is one
+//!   length and one slice to copy, compare or hash instead of one serde call per byte.
 //!
 //! Signed payloads go through [`signing_digest`], which prefixes a [`Domain`] so that a
 //! signature made for one purpose (a PREPARE vote, a data-block header, a grant) can never be
