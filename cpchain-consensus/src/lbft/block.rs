@@ -8,7 +8,9 @@
 use super::error::BlockError;
 use alloc::vec::Vec;
 use cpchain_core::encoding::{encode_to_slice, Domain};
-use cpchain_core::{keccak256, Address, ChainSpec, Hash, Height, Timestamp, WireMessage};
+use cpchain_core::{
+    keccak256, keccak256_iter, Address, ChainSpec, Hash, Height, Timestamp, WireMessage,
+};
 use cpchain_crypto::{SecretKey, Signature};
 use serde::{Deserialize, Serialize};
 
@@ -98,15 +100,13 @@ pub const EMPTY_TX_ROOT: Hash = Hash([
 
 /// Commitment to a body: `keccak256(keccak256(tx_0) ‖ … ‖ keccak256(tx_n))`. A flat list
 /// hash rather than mainnet's trie, since the engine only needs binding, not proofs.
+///
+/// The leaves are absorbed as they are computed (no buffer of `32 × n` bytes).
 pub fn tx_root(transactions: &[Vec<u8>]) -> Hash {
     if transactions.is_empty() {
         return EMPTY_TX_ROOT;
     }
-    let mut leaves = Vec::with_capacity(transactions.len().saturating_mul(32));
-    for tx in transactions {
-        leaves.extend_from_slice(keccak256(tx).as_bytes());
-    }
-    keccak256(&leaves)
+    keccak256_iter(transactions.iter().map(|tx| keccak256(tx)))
 }
 
 /// A block: header, the proposer's seal (none on impeach blocks) and an opaque body.
@@ -411,6 +411,17 @@ mod tests {
             Err(DecodeError::Malformed)
         );
         assert_eq!(MAX_BODY_HEAP, MAX_BLOCK_BYTES + MAX_TRANSACTIONS * 24);
+    }
+
+    /// The flat list hash, spelled out: the leaves are keccak256 of each transaction.
+    #[test]
+    fn tx_root_is_keccak_of_the_concatenated_leaf_hashes() {
+        let txs = vec![vec![1u8; 200], vec![], vec![2u8; 137]];
+        let mut leaves = Vec::new();
+        for tx in &txs {
+            leaves.extend_from_slice(keccak256(tx).as_bytes());
+        }
+        assert_eq!(tx_root(&txs), keccak256(&leaves));
     }
 
     #[test]
