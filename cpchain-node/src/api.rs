@@ -657,8 +657,8 @@ mod tests {
     use crate::tx::{Transaction, TxBody, TxKind};
     use cpchain_crypto::SecretKey;
 
-    /// Issue 14 overload: while the pool holds `INTAKE_SHED_PENDING`, a submission is refused with
-    /// `mempool_full` before its recovery (nothing reaches the node loop), and an
+    /// Issue 14 overload: while the pool holds `INTAKE_SHED_PENDING`, a submission is
+    /// refused with `mempool_full` before its recovery (nothing reaches the node loop), and an
     /// undecodable one keeps its own code.
     #[test]
     fn a_full_pool_refuses_submissions_before_recovering_them() {

@@ -175,11 +175,13 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                         };
                         // Already recovered here (a block carried them first): not again.
                         batch.retain(|b| host.senders.get(&crate::tx::tx_hash(b)).is_none());
+                        if batch.is_empty() {
+                            continue;
+                        }
                         // Overload (issue 14): beyond INTAKE_SHED_PENDING pending, no
                         // recovery (a block carrying them recovers them once then).
-                        if batch.is_empty()
-                            || host.mempool.len() >= crate::validator::INTAKE_SHED_PENDING
-                        {
+                        if host.mempool.len() >= crate::validator::INTAKE_SHED_PENDING {
+                            gossip_dropped += 1;
                             continue;
                         }
                         if in_flight.fetch_add(1, Ordering::SeqCst) >= GOSSIP_RECOVERY_SLOTS {
