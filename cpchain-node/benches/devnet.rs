@@ -620,7 +620,10 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
             if delivered == 0 {
                 "n/a".to_string()
             } else {
-                format!("{:.2} ({delivered} delivered)", copies as f64 / delivered as f64)
+                format!(
+                    "{:.2} ({delivered} delivered)",
+                    copies as f64 / delivered as f64
+                )
             }
         };
         println!(
