@@ -11,8 +11,14 @@
 //!   be decoded as another.
 //! * The **size limit** ([`WireMessage::MAX_ENCODED_LEN`]) is checked before parsing starts.
 //! * Decoding is **canonical**: the decoder re-encodes what it parsed and compares it with
-//!   the input, byte by byte and without allocating, so every accepted message has exactly
-//!   one encoding (postcard alone would accept an overlong varint). Trailing bytes are refused.
+//!   the input as it goes (a postcard flavor that writes nothing: single bytes and whole
+//!   slices are compared in place, stopping at the first difference), so every accepted
+//!   message has exactly one encoding (postcard alone would accept an overlong varint).
+//!   Trailing bytes are refused.
+//! * **Byte strings** (`Vec<u8>` payloads, block bodies) go through serde as bytes
+//!   ([`bytes`], [`bounded_bytes`], [`byte_vecs`], [`bounded_byte_vecs`]), not as sequences
+//!   of `u8`: postcard encodes both forms identically, and as bytes each string is one
+//!   length and one slice to copy, compare or hash instead of one serde call per byte.
 //!
 //! Signed payloads go through [`signing_digest`], which prefixes a [`Domain`] so that a
 //! signature made for one purpose (a PREPARE vote, a data-block header, a grant) can never be
@@ -132,6 +138,72 @@ pub fn decode<T: WireMessage>(input: &[u8]) -> Result<T, DecodeError> {
     Ok(msg)
 }
 
+/// Byte strings (`Vec<u8>`) through serde as bytes rather than as sequences of `u8`:
+/// `#[serde(with = "cpchain_core::encoding::bytes")]`.
+///
+/// Why: serde's own `Vec<u8>` goes through `serialize_seq`/`visit_seq`, one call per byte
+/// each way, and the canonical check re-serializes it byte by byte; as bytes it is one
+/// length and one slice copy or compare. Postcard writes a sequence of `u8` and a byte
+/// string identically (varint length, then the raw bytes), so the wire format is the same
+/// byte for byte. Formats without a byte type (serde_json) write both as an array of
+/// numbers; the decoder accepts such a sequence too.
+///
+/// Decoding allocates only what the input holds: postcard hands over a slice it has checked
+/// is present, and a sequence grows as its items arrive (never pre-allocated from a length
+/// prefix). For a stated cap use [`bounded_bytes`].
+#[cfg(feature = "alloc")]
+pub mod bytes {
+    use alloc::vec::Vec;
+
+    /// Serialize a byte string as bytes (one varint length and the raw bytes in postcard).
+    pub fn serialize<S: serde::Serializer, T: AsRef<[u8]> + ?Sized>(
+        v: &T,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v.as_ref())
+    }
+
+    /// Deserialize a byte string written by [`serialize`] (or as a sequence of `u8`).
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        d.deserialize_bytes(super::bounded::Item { left: usize::MAX })
+    }
+}
+
+/// Decode a byte string (as [`bytes`] does) of at most `MAX` bytes, refusing a longer one
+/// before copying it: `#[serde(serialize_with = "cpchain_core::encoding::bytes::serialize",
+/// deserialize_with = "cpchain_core::encoding::bounded_bytes::<_, MAX>")]`.
+#[cfg(feature = "alloc")]
+pub fn bounded_bytes<'de, D: serde::Deserializer<'de>, const MAX: usize>(
+    d: D,
+) -> Result<alloc::vec::Vec<u8>, D::Error> {
+    d.deserialize_bytes(bounded::Item { left: MAX })
+}
+
+/// Serialize a list of byte strings (a block body) with each item as bytes (see [`bytes`]);
+/// the encoding is the same as serde's `Vec<Vec<u8>>` one, only cheaper. The decoding
+/// counterpart is [`bounded_byte_vecs`]: `#[serde(serialize_with =
+/// "cpchain_core::encoding::byte_vecs", deserialize_with = "…bounded_byte_vecs::<…>")]`.
+pub fn byte_vecs<S: serde::Serializer, T: AsRef<[u8]>>(
+    items: &[T],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(items.len()))?;
+    for item in items {
+        seq.serialize_element(&AsBytes(item.as_ref()))?;
+    }
+    seq.end()
+}
+
+/// One byte string serialized as bytes.
+struct AsBytes<'a>(&'a [u8]);
+
+impl Serialize for AsBytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
 /// Decoding a list of byte strings (a block body) with caps checked *while* decoding:
 /// at most `MAX_ITEMS` items and `MAX_BYTES` bytes in all, each item copied from the
 /// input only after the input is known to hold it, and the list grown as items arrive
@@ -206,8 +278,8 @@ mod bounded {
     }
 
     /// One byte string, refused if longer than `left`.
-    struct Item {
-        left: usize,
+    pub(super) struct Item {
+        pub(super) left: usize,
     }
 
     impl<'de> DeserializeSeed<'de> for Item {
@@ -229,6 +301,13 @@ mod bounded {
                 return Err(E::custom("too many bytes"));
             }
             Ok(v.to_vec())
+        }
+
+        fn visit_byte_buf<E: Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            if v.len() > self.left {
+                return Err(E::custom("too many bytes"));
+            }
+            Ok(v)
         }
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
@@ -300,6 +379,22 @@ impl Flavor for Compare<'_> {
         match self.expected.get(self.pos) {
             Some(b) if *b == data => {
                 self.pos += 1;
+                Ok(())
+            }
+            _ => Err(postcard::Error::SerializeBufferFull),
+        }
+    }
+
+    /// A whole slice at once (a byte string's body, a varint): one comparison, not one
+    /// call per byte.
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        let end = self
+            .pos
+            .checked_add(data.len())
+            .ok_or(postcard::Error::SerializeBufferFull)?;
+        match self.expected.get(self.pos..end) {
+            Some(have) if have == data => {
+                self.pos = end;
                 Ok(())
             }
             _ => Err(postcard::Error::SerializeBufferFull),
@@ -453,6 +548,112 @@ mod tests {
         lying.truncate(HEADER_LEN);
         lying.extend_from_slice(&[0x80, 0x80, 0x04]);
         assert_eq!(decode::<Body>(&lying), Err(DecodeError::Malformed));
+    }
+
+    /// The same fields through serde's sequence form (what `main` had) and as bytes.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct AsSeq {
+        data: alloc::vec::Vec<u8>,
+        items: alloc::vec::Vec<alloc::vec::Vec<u8>>,
+    }
+    impl WireMessage for AsSeq {
+        const TAG: u16 = 0x7f03;
+        const MAX_ENCODED_LEN: usize = 1 << 20;
+    }
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct AsBytesProbe {
+        #[serde(with = "bytes")]
+        data: alloc::vec::Vec<u8>,
+        #[serde(
+            serialize_with = "byte_vecs",
+            deserialize_with = "bounded_byte_vecs::<_, 100, 100_000>"
+        )]
+        items: alloc::vec::Vec<alloc::vec::Vec<u8>>,
+    }
+    impl WireMessage for AsBytesProbe {
+        const TAG: u16 = 0x7f03;
+        const MAX_ENCODED_LEN: usize = 1 << 20;
+    }
+
+    /// Issue 14: byte strings as bytes are the sequence encoding byte for byte (lengths
+    /// with one-, two- and three-byte varints), and each form decodes the other's bytes.
+    #[test]
+    fn bytes_and_byte_vecs_encode_exactly_like_sequences() {
+        use alloc::vec;
+        for n in [0usize, 1, 127, 128, 300, 16_383, 16_384, 40_000] {
+            let data: alloc::vec::Vec<u8> = (0..n).map(|i| (i * 7) as u8).collect();
+            let items = vec![vec![], data.clone(), vec![1; 128], data[..n / 2].to_vec()];
+            let seq = AsSeq {
+                data: data.clone(),
+                items: items.clone(),
+            };
+            let byt = AsBytesProbe { data, items };
+            let a = encode_to_vec(&seq).unwrap();
+            let b = encode_to_vec(&byt).unwrap();
+            assert_eq!(a, b, "n = {n}");
+            let mut buf = vec![0u8; a.len()];
+            assert_eq!(encode_to_slice(&byt, &mut buf).unwrap(), &a[..]);
+            assert_eq!(decode::<AsBytesProbe>(&a).unwrap(), byt);
+            assert_eq!(decode::<AsSeq>(&b).unwrap(), seq);
+        }
+    }
+
+    /// Issue 14 item 2: the canonical check compares whole slices; an overlong varint in a
+    /// byte string's length (3 written as `[0x83, 0x00]`) is still refused, and so are a
+    /// body that differs inside a byte string and one that ends early or late.
+    #[test]
+    fn overlong_byte_string_length_is_non_canonical() {
+        use alloc::vec;
+        let msg = AsBytesProbe {
+            data: vec![1, 2, 3],
+            items: vec![],
+        };
+        let good = encode_to_vec(&msg).unwrap();
+        assert_eq!(good[HEADER_LEN..], [3, 1, 2, 3, 0]);
+        let mut v = good.clone();
+        v[HEADER_LEN] = 0x83;
+        v.insert(HEADER_LEN + 1, 0x00);
+        assert_eq!(decode::<AsBytesProbe>(&v), Err(DecodeError::NonCanonical));
+        let body = &good[HEADER_LEN..];
+        assert_eq!(ensure_canonical(&msg, body), Ok(()));
+        assert_eq!(
+            ensure_canonical(&msg, &[3, 1, 9, 3, 0]),
+            Err(DecodeError::NonCanonical)
+        );
+        assert_eq!(
+            ensure_canonical(&msg, &[3, 1, 2]),
+            Err(DecodeError::NonCanonical)
+        );
+        assert_eq!(
+            ensure_canonical(&msg, &[3, 1, 2, 3, 0, 0]),
+            Err(DecodeError::NonCanonical)
+        );
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Capped {
+        #[serde(
+            serialize_with = "bytes::serialize",
+            deserialize_with = "bounded_bytes::<_, 8>"
+        )]
+        data: alloc::vec::Vec<u8>,
+    }
+    impl WireMessage for Capped {
+        const TAG: u16 = 0x7f04;
+        const MAX_ENCODED_LEN: usize = 64;
+    }
+
+    #[test]
+    fn bounded_bytes_refuse_more_than_the_cap() {
+        use alloc::vec;
+        let ok = Capped { data: vec![5; 8] };
+        assert_eq!(decode::<Capped>(&encode_to_vec(&ok).unwrap()).unwrap(), ok);
+        let long = encode_to_vec(&Capped { data: vec![5; 9] }).unwrap();
+        assert_eq!(decode::<Capped>(&long), Err(DecodeError::Malformed));
+        // A length the input does not hold: refused, nothing allocated for it.
+        let mut lying = encode_to_vec(&Capped { data: vec![] }).unwrap();
+        lying[HEADER_LEN] = 7;
+        assert_eq!(decode::<Capped>(&lying), Err(DecodeError::Malformed));
     }
 
     #[test]

@@ -90,3 +90,31 @@ pub fn keccak256_concat(parts: &[&[u8]]) -> Hash {
     }
     Hash(h.finalize().into())
 }
+
+/// Keccak-256 of the concatenation of the parts an iterator yields, without collecting them
+/// into one buffer first: how a list hash (a block's `tx_root`) absorbs its leaves as it
+/// computes them, with no allocation.
+pub fn keccak256_iter<I>(parts: I) -> Hash
+where
+    I: IntoIterator,
+    I::Item: AsRef<[u8]>,
+{
+    let mut h = Keccak256::new();
+    for p in parts {
+        h.update(p.as_ref());
+    }
+    Hash(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keccak256_iter_is_keccak_of_the_concatenation() {
+        let parts: [&[u8]; 3] = [b"ab", b"", b"cde"];
+        assert_eq!(keccak256_iter(parts), keccak256(b"abcde"));
+        assert_eq!(keccak256_iter(parts), keccak256_concat(&parts));
+        assert_eq!(keccak256_iter(core::iter::empty::<&[u8]>()), keccak256(b""));
+    }
+}

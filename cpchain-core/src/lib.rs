@@ -44,7 +44,7 @@ mod time;
 pub use address::Address;
 pub use encoding::{Domain, WireMessage};
 pub use error::{AddressError, DecodeError, EncodeError, SpecError};
-pub use hash::{keccak256, keccak256_concat, Hash};
+pub use hash::{keccak256, keccak256_concat, keccak256_iter, Hash};
 pub use ids::{Height, Term, View};
 pub use machine::{Machine, MachineStats};
 pub use spec::{ChainSpec, ChainSpecBuilder, RptWeights, BASE_UNITS_PER_CPC};

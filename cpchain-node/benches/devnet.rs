@@ -140,6 +140,7 @@ struct Counters {
     block_recoveries: u64,
     cache_hits: u64,
     batches_dropped: u64,
+    impeached: u64,
     committed: u64,
     lbft_copies: u64,
     lbft_delivered: u64,
@@ -154,6 +155,7 @@ impl Counters {
             block_recoveries: self.block_recoveries.saturating_sub(o.block_recoveries),
             cache_hits: self.cache_hits.saturating_sub(o.cache_hits),
             batches_dropped: self.batches_dropped.saturating_sub(o.batches_dropped),
+            impeached: self.impeached.saturating_sub(o.impeached),
             committed: self.committed.saturating_sub(o.committed),
             lbft_copies: self.lbft_copies.saturating_sub(o.lbft_copies),
             lbft_delivered: self.lbft_delivered.saturating_sub(o.lbft_delivered),
@@ -254,6 +256,7 @@ impl Devnet {
                 c.tx_copies += s.gossip_tx.copies;
                 c.tx_delivered += s.gossip_tx.delivered;
                 if i == 0 {
+                    c.impeached = s.impeached;
                     c.committed = s.committed_txs;
                 }
             }
@@ -610,11 +613,12 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
             level.offered, level.accepted, level.sustained, level.p50_ms, level.p99_ms, level.cpu_ms_per_tx, level.backlog, loadavg()
         );
         println!(
-            "    per node and committed transaction: {:.3} recoveries ({:.3} of them at CheckBlock), {:.3} sender-cache hits; gossip batches shed {}",
+            "    per node and committed transaction: {:.3} recoveries ({:.3} of them at CheckBlock), {:.3} sender-cache hits; gossip batches shed {}; impeached heights {}",
             counters.recoveries as f64 / (n as f64 * counters.committed.max(1) as f64),
             counters.block_recoveries as f64 / (n as f64 * counters.committed.max(1) as f64),
             counters.cache_hits as f64 / (n as f64 * counters.committed.max(1) as f64),
             counters.batches_dropped,
+            counters.impeached,
         );
         let per = |copies: u64, delivered: u64| {
             if delivered == 0 {

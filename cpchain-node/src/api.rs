@@ -211,6 +211,8 @@ async fn admit(
 ) -> Result<Vec<Result<Hash, TxError>>, Reply> {
     let chain_id = s.chain_id;
     let checked = tokio::task::spawn_blocking(move || {
+        // Intake waits behind consensus under overload (see `crate::priority`).
+        crate::priority::lower_this_thread();
         let good: Vec<Vec<u8>> = items.iter().filter_map(|r| r.clone().ok()).collect();
         let mut recovered = recover_each(&good, chain_id).into_iter();
         items

@@ -289,6 +289,7 @@ pub mod ingest;
 pub use tx::ledger;
 pub mod network;
 pub mod node;
+pub mod priority;
 #[cfg(feature = "pre")]
 pub mod proxy;
 pub mod proxy_role;

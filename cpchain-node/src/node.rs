@@ -187,6 +187,8 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                         }
                         let (out, flight, chain_id) = (gossip_checked_tx.clone(), in_flight.clone(), cfg.chain_id);
                         tokio::task::spawn_blocking(move || {
+                            // Intake waits behind consensus (see `crate::priority`).
+                            crate::priority::lower_this_thread();
                             let r = crate::ingest::recover_each(&batch, chain_id);
                             let _ = out.blocking_send(r);
                             flight.fetch_sub(1, Ordering::SeqCst);

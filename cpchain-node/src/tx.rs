@@ -80,8 +80,12 @@ pub enum TxKind {
         to: Address,
         /// Base units.
         amount: u128,
-        /// The payload, at most [`MAX_TRANSFER_DATA`] bytes (checked while decoding).
-        #[serde(deserialize_with = "bounded_data")]
+        /// The payload, at most [`MAX_TRANSFER_DATA`] bytes (checked while decoding, before
+        /// the copy). Through serde as bytes, not a sequence (issue 14; same encoding).
+        #[serde(
+            serialize_with = "cpchain_core::encoding::bytes::serialize",
+            deserialize_with = "cpchain_core::encoding::bounded_bytes::<_, MAX_TRANSFER_DATA>"
+        )]
         data: Vec<u8>,
     },
     // ---- The data ledger (issue 15; checks and state in [`crate::ledger`]). ----
@@ -100,11 +104,13 @@ pub enum TxKind {
     /// A signed sharing grant (`sharing::SignedGrant`'s encoding), sent by its owner.
     Grant {
         /// The record's bytes (at most [`crate::ledger::MAX_GRANT_BYTES`]).
+        #[serde(with = "cpchain_core::encoding::bytes")]
         record: Vec<u8>,
     },
     /// A signed revocation (`sharing::SignedRevoke`'s encoding), sent by the grant's owner.
     Revoke {
         /// The record's bytes (at most [`crate::ledger::MAX_REVOKE_BYTES`]).
+        #[serde(with = "cpchain_core::encoding::bytes")]
         record: Vec<u8>,
     },
     /// A seller's signed market listing.
@@ -128,20 +134,6 @@ pub enum TxKind {
         /// The order.
         order: crate::ledger::OrderId,
     },
-}
-
-/// Decode a [`TxKind::TransferData`] payload, refusing one longer than
-/// [`MAX_TRANSFER_DATA`] (the envelope's own bound, [`MAX_TX_BYTES`], bounds the
-/// allocation before this check).
-fn bounded_data<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    let v = Vec::<u8>::deserialize(d)?;
-    if v.len() > MAX_TRANSFER_DATA {
-        return Err(serde::de::Error::invalid_length(
-            v.len(),
-            &"a payload of at most MAX_TRANSFER_DATA bytes",
-        ));
-    }
-    Ok(v)
 }
 
 impl TxKind {

@@ -8,7 +8,9 @@
 use super::error::BlockError;
 use alloc::vec::Vec;
 use cpchain_core::encoding::{encode_to_slice, Domain};
-use cpchain_core::{keccak256, Address, ChainSpec, Hash, Height, Timestamp, WireMessage};
+use cpchain_core::{
+    keccak256, keccak256_iter, Address, ChainSpec, Hash, Height, Timestamp, WireMessage,
+};
 use cpchain_crypto::{SecretKey, Signature};
 use serde::{Deserialize, Serialize};
 
@@ -98,15 +100,13 @@ pub const EMPTY_TX_ROOT: Hash = Hash([
 
 /// Commitment to a body: `keccak256(keccak256(tx_0) ‖ … ‖ keccak256(tx_n))`. A flat list
 /// hash rather than mainnet's trie, since the engine only needs binding, not proofs.
+///
+/// The leaves are absorbed as they are computed (no buffer of `32 × n` bytes).
 pub fn tx_root(transactions: &[Vec<u8>]) -> Hash {
     if transactions.is_empty() {
         return EMPTY_TX_ROOT;
     }
-    let mut leaves = Vec::with_capacity(transactions.len().saturating_mul(32));
-    for tx in transactions {
-        leaves.extend_from_slice(keccak256(tx).as_bytes());
-    }
-    keccak256(&leaves)
+    keccak256_iter(transactions.iter().map(|tx| keccak256(tx)))
 }
 
 /// A block: header, the proposer's seal (none on impeach blocks) and an opaque body.
@@ -120,8 +120,10 @@ pub struct Block {
     /// Transactions, opaque to the engine; the host judges them (see `ValidatorOutput::CheckBlock`).
     /// Decoding refuses more than [`MAX_TRANSACTIONS`] of them or more than
     /// [`MAX_BLOCK_BYTES`] in all, counting as it goes, so a decoded body holds at most
-    /// [`MAX_BODY_HEAP`] heap bytes.
+    /// [`MAX_BODY_HEAP`] heap bytes. Each transaction goes through serde as bytes, not as a
+    /// sequence of `u8` (issue 14; the same encoding, one slice per transaction).
     #[serde(
+        serialize_with = "cpchain_core::encoding::byte_vecs",
         deserialize_with = "cpchain_core::encoding::bounded_byte_vecs::<_, MAX_TRANSACTIONS, MAX_BLOCK_BYTES>"
     )]
     pub transactions: Vec<Vec<u8>>,
@@ -235,7 +237,37 @@ impl Block {
 /// What must hold of a normal (non-impeach) proposal at the height after `parent`, apart
 /// from the seal and the host's judgement of the body (§2.4.2 Normal Case step 1 and the
 /// mainnet time window). `parent_id` is `parent.id()`, computed once by the caller.
+///
+/// It hashes the whole body (the `tx_root` check); a caller that has checked the body
+/// binding already uses [`check_normal_header_fields`] instead (issue 14: one body hash per
+/// block taken in).
 pub(crate) fn check_normal_header(
+    spec: &ChainSpec,
+    parent: &Header,
+    parent_id: &BlockId,
+    scheduled: Option<Address>,
+    block: &Block,
+    max_block_bytes: usize,
+    max_transactions: usize,
+) -> Result<(), BlockError> {
+    check_normal_header_fields(
+        spec,
+        parent,
+        parent_id,
+        scheduled,
+        block,
+        max_block_bytes,
+        max_transactions,
+    )?;
+    if tx_root(&block.transactions) != block.header.tx_root {
+        return Err(BlockError::TxRoot);
+    }
+    Ok(())
+}
+
+/// [`check_normal_header`] without the `tx_root` check: every rule but the body hash, for
+/// callers that compare `tx_root` themselves (once).
+pub(crate) fn check_normal_header_fields(
     spec: &ChainSpec,
     parent: &Header,
     parent_id: &BlockId,
@@ -267,9 +299,6 @@ pub(crate) fn check_normal_header(
     }
     if block.body_bytes() > max_block_bytes || block.transactions.len() > max_transactions {
         return Err(BlockError::TooLarge);
-    }
-    if tx_root(&block.transactions) != h.tx_root {
-        return Err(BlockError::TxRoot);
     }
     Ok(())
 }
@@ -382,6 +411,17 @@ mod tests {
             Err(DecodeError::Malformed)
         );
         assert_eq!(MAX_BODY_HEAP, MAX_BLOCK_BYTES + MAX_TRANSACTIONS * 24);
+    }
+
+    /// The flat list hash, spelled out: the leaves are keccak256 of each transaction.
+    #[test]
+    fn tx_root_is_keccak_of_the_concatenated_leaf_hashes() {
+        let txs = vec![vec![1u8; 200], vec![], vec![2u8; 137]];
+        let mut leaves = Vec::new();
+        for tx in &txs {
+            leaves.extend_from_slice(keccak256(tx).as_bytes());
+        }
+        assert_eq!(tx_root(&txs), keccak256(&leaves));
     }
 
     #[test]

@@ -333,6 +333,7 @@ pub struct ListingRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantRecord {
     /// The signed grant's encoding (`sharing::SignedGrant`), as sent.
+    #[serde(with = "cpchain_core::encoding::bytes")]
     pub bytes: Vec<u8>,
     /// The owner who signed it.
     pub owner: Address,

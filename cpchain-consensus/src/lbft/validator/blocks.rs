@@ -2,7 +2,7 @@
 //! height's byte and count budget.
 
 use super::Validator;
-use crate::lbft::block::{check_normal_header, Block, BlockId};
+use crate::lbft::block::{check_normal_header_fields, Block, BlockId};
 use crate::lbft::budget::{heap_of_block, heap_of_proposal};
 use crate::lbft::error::{BlockError, Rejected};
 use crate::lbft::schedule::ProposerSchedule;
@@ -23,7 +23,8 @@ impl<S: ProposerSchedule> Validator<S> {
         Ok(())
     }
 
-    /// `id` is `block.id()`, computed by the caller.
+    /// `id` is `block.id()`, computed by the caller. The body binding (`tx_root`) is not
+    /// checked here but in [`check_block_sealed`](Self::check_block_sealed), once.
     pub(super) fn check_block_shape(&self, id: BlockId, block: &Block) -> Result<(), Rejected> {
         if id == self.impeach_id {
             return if *block == self.impeach {
@@ -35,7 +36,7 @@ impl<S: ProposerSchedule> Validator<S> {
         if block.is_impeach() {
             return Err(Rejected::Block(BlockError::NotTheImpeachBlock));
         }
-        check_normal_header(
+        check_normal_header_fields(
             &self.cfg.spec,
             &self.parent,
             &self.parent_id,
@@ -62,6 +63,7 @@ impl<S: ProposerSchedule> Validator<S> {
         if id == self.impeach_id {
             return Ok(());
         }
+        self.check_body_binding(block)?;
         self.stats.recoveries = self.stats.recoveries.saturating_add(1);
         block.verify_seal_of(&id).map_err(Rejected::Block)
     }

@@ -2,7 +2,7 @@
 //! (see the module docs of [`crate::lbft`], *Catch-up*), and the VALIDATE that moves this
 //! validator on (§2.4.2 step 5).
 
-use super::{receive::check_body_binding, Validator, ValidatorOutput};
+use super::{Validator, ValidatorOutput};
 use crate::lbft::block::{Block, BlockId};
 use crate::lbft::budget::{heap_of_block, heap_of_certificate};
 use crate::lbft::error::{BlockError, CertificateError, Rejected};
@@ -88,7 +88,7 @@ impl<S: ProposerSchedule> Validator<S> {
         id: &BlockId,
         block: &Block,
     ) -> Result<(), Rejected> {
-        check_body_binding(block)?;
+        self.check_body_binding(block)?;
         if block.is_impeach() {
             return match block.seal {
                 None => Ok(()),

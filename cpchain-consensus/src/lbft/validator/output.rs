@@ -186,6 +186,9 @@ pub struct Stats {
     pub recoveries: u64,
     /// Blocks decided.
     pub decided: u64,
+    /// Block bodies hashed to check a header's `tx_root` (issue 14: once per block taken
+    /// in, whatever the path).
+    pub body_hashes: u64,
     /// Peer messages dropped, by [`ValidatorDrop`] reason (also those replayed from the
     /// future buffer when their height came and then refused).
     pub dropped: Drops<VALIDATOR_DROP_REASONS>,

@@ -2,7 +2,7 @@
 //! proposal, a vote, a round change.
 
 use super::{Fault, Validator, ValidatorOutput};
-use crate::lbft::block::{check_normal_header, tx_root, Block};
+use crate::lbft::block::{check_normal_header_fields, tx_root, Block};
 use crate::lbft::budget::{heap_of_block, heap_of_proposal};
 use crate::lbft::error::{BlockError, CertificateError, Rejected};
 use crate::lbft::message::{Proposal, RoundChange};
@@ -42,7 +42,7 @@ impl<S: ProposerSchedule> Validator<S> {
                 return Err(Rejected::Block(BlockError::BadSeal));
             }
         };
-        check_body_binding(&block)?;
+        self.check_body_binding(&block)?;
         if let Some((_, first, first_seal)) = &self.pre_prepare {
             self.outputs
                 .push_back(ValidatorOutput::Fault(Fault::ProposerEquivocation {
@@ -54,7 +54,8 @@ impl<S: ProposerSchedule> Validator<S> {
             return Err(Rejected::ConflictingProposal);
         }
         self.pre_prepare = Some((id, block.header.clone(), seal));
-        if let Err(reason) = check_normal_header(
+        // The body binding was checked above: the header rules without a second body hash.
+        if let Err(reason) = check_normal_header_fields(
             &self.cfg.spec,
             &self.parent,
             &self.parent_id,
@@ -255,13 +256,16 @@ impl<S: ProposerSchedule> Validator<S> {
     }
 }
 
-/// The body a header commits to. The seal covers the header only, so anyone relaying a
-/// sealed header can attach another body: a mismatch is not the proposer's doing and is
-/// refused without a fault and without taking the PRE-PREPARE slot (issue 12 item 3).
-pub(super) fn check_body_binding(block: &Block) -> Result<(), Rejected> {
-    if tx_root(&block.transactions) == block.header.tx_root {
-        Ok(())
-    } else {
-        Err(Rejected::Block(BlockError::TxRoot))
+impl<S: ProposerSchedule> Validator<S> {
+    /// The body a header commits to. The seal covers the header only, so anyone relaying
+    /// a sealed header can attach another body: a mismatch is not the proposer's doing and
+    /// is refused without a fault and without taking the PRE-PREPARE slot (issue 12 item 3).
+    pub(super) fn check_body_binding(&mut self, block: &Block) -> Result<(), Rejected> {
+        self.stats.body_hashes = self.stats.body_hashes.saturating_add(1);
+        if tx_root(&block.transactions) == block.header.tx_root {
+            Ok(())
+        } else {
+            Err(Rejected::Block(BlockError::TxRoot))
+        }
     }
 }

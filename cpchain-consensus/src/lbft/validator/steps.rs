@@ -148,11 +148,12 @@ impl<S: ProposerSchedule> Validator<S> {
                 .map(|(r, _, id)| (r, id))
                 .find(|(r, id)| self.has_quorum(*r, Phase::Commit, *id));
             if let Some((r, id)) = decided {
-                let block = self.blocks.get(&id).cloned();
-                let cert = self.certificate(r, Phase::Commit, id);
-                if let (Some(block), Some(cert)) = (block, cert) {
-                    self.decide(now, id, block, cert);
-                    return;
+                // Taken, not cloned: `decide` leaves the height, which drops its blocks.
+                if let Some(cert) = self.certificate(r, Phase::Commit, id) {
+                    if let Some(block) = self.blocks.remove(&id) {
+                        self.decide(now, id, block, cert);
+                        return;
+                    }
                 }
             }
             // Round catch-up: f + 1 validators in a later round include an honest one.
