@@ -19,13 +19,21 @@
 //! size only; `DEVNET_BENCH_SECS` sets each rate's window (default 8);
 //! `DEVNET_BENCH_TX_BYTES=92` feeds plain transfers instead of 200-byte ones;
 //! `DEVNET_BENCH_EXE=PATH` runs another node binary (a saved build of older code);
-//! `DEVNET_BENCH_RATE=R` starts at R tx/s (to profile one level).
+//! `DEVNET_BENCH_RATE=R` starts at R tx/s (to profile one level);
+//! `DEVNET_BENCH_GOSSIP=mesh` (or `direct`) overrides the validators' gossip mode the
+//! devnet writes (`direct`; see `network::GossipMode`), for before/after runs of issue 14;
+//! `DEVNET_BENCH_JSON=1` submits `{"txs": [hex…]}` instead of the batch wire form
+//! (needed for node builds older than the wire form).
+//!
+//! Each level also prints the gossip copies each node received per message delivered, by
+//! topic (the status files' `gossip_lbft` / `gossip_tx`; "n/a" from builds without them),
+//! and the CPU of this load generator per transaction (it shares the cores with the nodes).
 
 #![allow(missing_docs)]
 
 use cpchain_core::{Address, Hash};
 use cpchain_crypto::{keccak256, SecretKey, Signature};
-use cpchain_node::api::http;
+use cpchain_node::api::{http, post_batch};
 use cpchain_node::config::{load_key, NodeConfig};
 use cpchain_node::status::Status;
 use cpchain_node::tx::{Transaction, TxBody, TxKind};
@@ -134,6 +142,10 @@ struct Counters {
     batches_dropped: u64,
     impeached: u64,
     committed: u64,
+    lbft_copies: u64,
+    lbft_delivered: u64,
+    tx_copies: u64,
+    tx_delivered: u64,
 }
 
 impl Counters {
@@ -145,6 +157,10 @@ impl Counters {
             batches_dropped: self.batches_dropped.saturating_sub(o.batches_dropped),
             impeached: self.impeached.saturating_sub(o.impeached),
             committed: self.committed.saturating_sub(o.committed),
+            lbft_copies: self.lbft_copies.saturating_sub(o.lbft_copies),
+            lbft_delivered: self.lbft_delivered.saturating_sub(o.lbft_delivered),
+            tx_copies: self.tx_copies.saturating_sub(o.tx_copies),
+            tx_delivered: self.tx_delivered.saturating_sub(o.tx_delivered),
         }
     }
 }
@@ -191,6 +207,15 @@ impl Devnet {
             .lines()
             .map(PathBuf::from)
             .collect();
+        if let Ok(mode) = std::env::var("DEVNET_BENCH_GOSSIP") {
+            let mode: cpchain_node::network::GossipMode =
+                serde_json::from_value(serde_json::Value::String(mode)).expect("mesh or direct");
+            for c in &configs {
+                let mut cfg = NodeConfig::load(c).expect("config");
+                cfg.gossip = mode;
+                cfg.save(c).expect("config saved");
+            }
+        }
         let children = configs
             .iter()
             .map(|c| {
@@ -226,6 +251,10 @@ impl Devnet {
                 c.block_recoveries += s.block_recoveries;
                 c.cache_hits += s.sender_cache_hits;
                 c.batches_dropped += s.gossip_batches_dropped;
+                c.lbft_copies += s.gossip_lbft.copies;
+                c.lbft_delivered += s.gossip_lbft.delivered;
+                c.tx_copies += s.gossip_tx.copies;
+                c.tx_delivered += s.gossip_tx.delivered;
                 if i == 0 {
                     c.impeached = s.impeached;
                     c.committed = s.committed_txs;
@@ -240,10 +269,17 @@ impl Devnet {
     }
 }
 
+/// `POST /txs` in the batch wire form (or JSON with `DEVNET_BENCH_JSON=1`); how many
+/// were admitted.
 fn post(port: u16, txs: &[Vec<u8>]) -> usize {
-    let hexes: Vec<String> = txs.iter().map(hex::encode).collect();
-    let body = serde_json::json!({ "txs": hexes }).to_string();
-    match http(port, "POST", "/txs", Some(&body)) {
+    let reply = if std::env::var_os("DEVNET_BENCH_JSON").is_some() {
+        let hexes: Vec<String> = txs.iter().map(hex::encode).collect();
+        let body = serde_json::json!({ "txs": hexes }).to_string();
+        http(port, "POST", "/txs", Some(&body))
+    } else {
+        post_batch(port, txs)
+    };
+    match reply {
         Ok((200, reply)) => reply.matches("\"hash\"").count(),
         _ => 0,
     }
@@ -480,7 +516,7 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
         // One loader thread per node, each posting every n-th batch on schedule (a slow
         // reply from one node does not hold back the others).
         let batches: Vec<&[Vec<u8>]> = txs.chunks(per_batch.max(1)).collect();
-        let window_start: Mutex<Option<(Instant, f64, usize)>> = Mutex::new(None);
+        let window_start: Mutex<Option<(Instant, f64, usize, f64)>> = Mutex::new(None);
         let results: Vec<Sent> = std::thread::scope(|s| {
             let hs: Vec<_> = (0..n)
                 .map(|node| {
@@ -499,8 +535,12 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
                             // The steady-state window opens 1 s after the first batch.
                             if b as u64 == BATCHES_PER_SEC {
                                 let blocks = watcher.seen.lock().expect("lock").len();
-                                *window_start.lock().expect("lock") =
-                                    Some((Instant::now(), net.cpu(tck), blocks));
+                                *window_start.lock().expect("lock") = Some((
+                                    Instant::now(),
+                                    net.cpu(tck),
+                                    blocks,
+                                    cpu_secs(std::process::id(), tck),
+                                ));
                             }
                             let t = Instant::now();
                             sent.extend(chunk.iter().map(|tx| (keccak256(tx).0, t)));
@@ -520,10 +560,15 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
         }
         let window_start = window_start.into_inner().expect("lock");
         let offered_secs = start.elapsed().as_secs_f64();
-        let (w_start, cpu0, w_blocks) =
-            window_start.unwrap_or((start, net.cpu(tck), blocks_before));
+        let (w_start, cpu0, w_blocks, loader0) = window_start.unwrap_or((
+            start,
+            net.cpu(tck),
+            blocks_before,
+            cpu_secs(std::process::id(), tck),
+        ));
         let w_secs = w_start.elapsed().as_secs_f64();
         let cpu = net.cpu(tck) - cpu0;
+        let loader_cpu = cpu_secs(std::process::id(), tck) - loader0;
         let in_window: usize = watcher.seen.lock().expect("lock")[w_blocks..]
             .iter()
             .map(|(_, h)| h.len())
@@ -574,6 +619,22 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
             counters.cache_hits as f64 / (n as f64 * counters.committed.max(1) as f64),
             counters.batches_dropped,
             counters.impeached,
+        );
+        let per = |copies: u64, delivered: u64| {
+            if delivered == 0 {
+                "n/a".to_string()
+            } else {
+                format!(
+                    "{:.2} ({delivered} delivered)",
+                    copies as f64 / delivered as f64
+                )
+            }
+        };
+        println!(
+            "    gossip copies received per message delivered: consensus {}, transactions {}; load generator CPU {:.3} ms/tx",
+            per(counters.lbft_copies, counters.lbft_delivered),
+            per(counters.tx_copies, counters.tx_delivered),
+            loader_cpu * 1e3 / in_window.max(1) as f64,
         );
         let saturated =
             level.sustained < 0.85 * level.accepted || level.accepted < 0.9 * level.offered;

@@ -12,9 +12,22 @@
 //! `GET /order/{id}` and `GET /grant/{id}`; ids are 32-byte hex (`0x` optional); codes
 //! `bad_id`, `not_found`, `storage`.
 //!
-//! `POST /txs` takes a batch (`{"txs": ["<hex>", …]}`, at most
-//! [`crate::ingest::MAX_BATCH_TXS`], a body of at most 2 MB) and answers one result per
-//! transaction, in order: `{"results": [{"hash": …} | {"code": …, "message": …}]}`.
+//! `POST /txs` takes a batch of at most [`crate::ingest::MAX_BATCH_TXS`] transactions in a
+//! body of at most [`MAX_SUBMIT_BODY_BYTES`], in either of two forms, and answers one
+//! result per transaction, in order: `{"results": [{"hash": …} | {"code": …, "message": …}]}`.
+//!
+//! * `Content-Type: application/octet-stream`: the batch wire form of
+//!   [`crate::ingest::encode_batch`] (each transaction's 4-byte big-endian length, then
+//!   its bytes), what the CLI's `tx send` and the devnet bench send ([`post_batch`]): no
+//!   hex to write and parse, no JSON array to build (issue 14: the load generator shares
+//!   the cores with the nodes).
+//! * anything else: JSON, `{"txs": ["<hex>", …]}`.
+//!
+//! Both give the same codes: a body over the bound is `body_too_large` (413), refused
+//! from its `Content-Length` before any of it is read (a chunked body is cut at the
+//! bound); a body that is not a batch is `bad_request` (400); more than `MAX_BATCH_TXS`
+//! transactions is `batch_too_large` (400); a transaction longer than
+//! [`crate::ingest::MAX_TX_BYTES`] is that transaction's `decode` result.
 
 use crate::ingest::{recover_each, MAX_BATCH_TXS, MAX_TX_BYTES};
 use crate::status::Status;
@@ -258,25 +271,101 @@ async fn submit(
     }
 }
 
-async fn submit_batch(
-    State(s): State<ApiState>,
-    body: Result<Json<SubmitBatch>, axum::extract::rejection::JsonRejection>,
-) -> Reply {
-    let Ok(Json(body)) = body else {
-        return error(
+/// Largest `POST /txs` body in either form (axum's default limit, which the JSON form
+/// always had): 4,096 transfers of 200 bytes are 0.8 MB in the wire form, 1.7 MB in hex.
+pub const MAX_SUBMIT_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The `Content-Type` of a `POST /txs` body in the batch wire form.
+pub const BATCH_CONTENT_TYPE: &str = "application/octet-stream";
+
+fn batch_too_large() -> Reply {
+    error(
+        StatusCode::BAD_REQUEST,
+        "batch_too_large",
+        format!("at most {MAX_BATCH_TXS} transactions per batch"),
+    )
+}
+
+/// The transactions of a batch in the wire form (`ingest::encode_batch`), one item per
+/// entry (`Err(Decode)` for one longer than `MAX_TX_BYTES`); `Err` with the reply when
+/// the framing is broken or there are more than `MAX_BATCH_TXS` entries.
+fn split_wire_batch(bytes: &[u8]) -> Result<Vec<Result<Vec<u8>, TxError>>, Reply> {
+    let bad = || {
+        error(
             StatusCode::BAD_REQUEST,
             "bad_request",
-            "expected {\"txs\": [\"<hex>\", ...]} of at most 2 MB",
-        );
+            "expected a batch: for each transaction a 4-byte big-endian length, then its bytes",
+        )
+    };
+    let mut rest = bytes;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if out.len() >= MAX_BATCH_TXS {
+            return Err(batch_too_large());
+        }
+        let (len, tail) = rest.split_at_checked(4).ok_or_else(bad)?;
+        let len = u32::from_be_bytes(len.try_into().map_err(|_| bad())?) as usize;
+        let (tx, tail) = tail.split_at_checked(len).ok_or_else(bad)?;
+        out.push(if len > MAX_TX_BYTES {
+            Err(TxError::Decode)
+        } else {
+            Ok(tx.to_vec())
+        });
+        rest = tail;
+    }
+    Ok(out)
+}
+
+/// The transactions of a JSON batch (`{"txs": ["<hex>", …]}`), as [`split_wire_batch`].
+fn split_json_batch(bytes: &[u8]) -> Result<Vec<Result<Vec<u8>, TxError>>, Reply> {
+    let Ok(body) = serde_json::from_slice::<SubmitBatch>(bytes) else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "expected {\"txs\": [\"<hex>\", ...]}",
+        ));
     };
     if body.txs.len() > MAX_BATCH_TXS {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "batch_too_large",
-            format!("at most {MAX_BATCH_TXS} transactions per batch"),
-        );
+        return Err(batch_too_large());
     }
-    let items = body.txs.iter().map(|t| decode_hex(t)).collect();
+    Ok(body.txs.iter().map(|t| decode_hex(t)).collect())
+}
+
+async fn submit_batch(
+    State(s): State<ApiState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Reply {
+    use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("a body of at most {MAX_SUBMIT_BODY_BYTES} bytes"),
+        )
+    };
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    // Refused by its declared length, before a byte of the body is read.
+    if header(CONTENT_LENGTH)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|len| len > MAX_SUBMIT_BODY_BYTES as u64)
+    {
+        return too_large();
+    }
+    // A body without a length (chunked) is read up to the bound and no further.
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_SUBMIT_BODY_BYTES).await else {
+        return too_large();
+    };
+    let wire = header(CONTENT_TYPE).is_some_and(|t| t.trim().starts_with(BATCH_CONTENT_TYPE));
+    let items = match if wire {
+        split_wire_batch(&bytes)
+    } else {
+        split_json_batch(&bytes)
+    } {
+        Ok(items) => items,
+        Err(reply) => return reply,
+    };
+    drop(bytes);
     match admit(&s, items).await {
         Ok(results) => {
             let results: Vec<Value> = results
@@ -342,6 +431,20 @@ pub fn http_raw(
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// `POST /txs` of `txs` in the batch wire form ([`BATCH_CONTENT_TYPE`]) to the node's API
+/// on 127.0.0.1:`port`: (HTTP status, reply body). The CLI's and the devnet bench's way
+/// to submit.
+pub fn post_batch(port: u16, txs: &[Vec<u8>]) -> std::io::Result<(u16, String)> {
+    http_raw(
+        port,
+        "POST",
+        "/txs",
+        BATCH_CONTENT_TYPE,
+        &crate::ingest::encode_batch(txs),
+        std::time::Duration::from_secs(10),
+    )
 }
 
 /// Sign a transaction of `kind` with `key` and submit it to the node's API on
@@ -652,6 +755,180 @@ async fn grant(State(s): State<ApiState>, Path(id): Path<String>) -> Reply {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::tx::{Transaction, TxBody, TxKind};
+    use cpchain_crypto::SecretKey;
+
+    /// An API on 127.0.0.1, served by a thread of its own, whose "node loop" admits
+    /// whatever was recovered (a hash for each recovered transaction, the recovery's error
+    /// otherwise); returns its port.
+    fn serve_api(dir: &std::path::Path) -> u16 {
+        let store = Store::open(
+            &dir.join("db.redb"),
+            crate::store::ChainStamp {
+                chain_id: 41,
+                genesis: Hash([1; 32]),
+                committee: Hash([2; 32]),
+            },
+        )
+        .expect("store");
+        let (requests, mut rx) = mpsc::channel::<ApiRequest>(16);
+        let state = ApiState {
+            store: Arc::new(store),
+            status: Arc::new(Mutex::new(Status::default())),
+            requests,
+            chain_id: 41,
+        };
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                tokio::spawn(async move {
+                    while let Some(req) = rx.recv().await {
+                        if let ApiRequest::Submit(items, reply) = req {
+                            let _ =
+                                reply.send(items.into_iter().map(|r| r.map(|c| c.hash)).collect());
+                        }
+                    }
+                });
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                    .await
+                    .expect("bind");
+                let _ = port_tx.send(listener.local_addr().expect("addr").port());
+                let _ = axum::serve(listener, router(state)).await;
+            })
+        });
+        port_rx.recv().expect("API started")
+    }
+
+    fn tx(chain_id: u64, nonce: u64) -> Vec<u8> {
+        let k = SecretKey::from_bytes(&[5; 32]).expect("scalar");
+        Transaction::sign(
+            &k,
+            TxBody {
+                chain_id,
+                nonce,
+                kind: TxKind::Transfer {
+                    to: Address([3; 20]),
+                    amount: 1,
+                },
+            },
+        )
+        .to_bytes()
+    }
+
+    fn post(port: u16, content_type: &str, body: &[u8]) -> (u16, Value) {
+        let (status, reply) = http_raw(
+            port,
+            "POST",
+            "/txs",
+            content_type,
+            body,
+            std::time::Duration::from_secs(10),
+        )
+        .expect("API reachable");
+        (status, serde_json::from_str(&reply).expect("a JSON reply"))
+    }
+
+    /// Issue 14: `POST /txs` in the batch wire form answers exactly as the JSON form does
+    /// (one result per transaction, in order, with the refusals' codes), and refuses a
+    /// broken framing (`bad_request`), too many transactions (`batch_too_large`) and an
+    /// over-long transaction (its `decode` result) with the JSON form's codes.
+    #[test]
+    fn wire_form_batches_get_the_json_forms_results_and_codes() {
+        let dir = std::env::temp_dir().join(format!("cpchain-api-wire-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let port = serve_api(&dir);
+
+        let good = tx(41, 0);
+        let mut forged = Transaction::from_bytes(&tx(41, 1)).expect("tx");
+        forged.signature[64] = 9;
+        let batch = vec![good.clone(), forged.to_bytes(), tx(42, 2), vec![1, 2, 3]];
+        let (status, wire) = post(
+            port,
+            BATCH_CONTENT_TYPE,
+            &crate::ingest::encode_batch(&batch),
+        );
+        assert_eq!(status, 200, "{wire}");
+        let hexes: Vec<String> = batch.iter().map(hex::encode).collect();
+        let (status, json) = post(
+            port,
+            "application/json",
+            json!({ "txs": hexes }).to_string().as_bytes(),
+        );
+        assert_eq!(status, 200, "{json}");
+        assert_eq!(wire, json, "both forms answer alike");
+        let results = wire["results"].as_array().expect("results");
+        assert_eq!(results.len(), 4);
+        assert_eq!(
+            results[0]["hash"].as_str(),
+            Some(hex::encode(crate::tx::tx_hash(&good).0).as_str())
+        );
+        let codes: Vec<&str> = results[1..]
+            .iter()
+            .map(|r| r["code"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(codes, ["bad_signature", "wrong_chain", "decode"]);
+
+        // An over-long transaction is its own `decode`; the others still go through.
+        let long = crate::ingest::encode_batch(&[vec![0; MAX_TX_BYTES + 1], good.clone()]);
+        let (status, r) = post(port, BATCH_CONTENT_TYPE, &long);
+        assert_eq!(status, 200);
+        assert_eq!(r["results"][0]["code"], "decode");
+        assert!(r["results"][1]["hash"].is_string(), "{r}");
+
+        // Broken framing: a length running past the end.
+        let mut cut = crate::ingest::encode_batch(std::slice::from_ref(&good));
+        cut.pop();
+        let (status, r) = post(port, BATCH_CONTENT_TYPE, &cut);
+        assert_eq!((status, r["code"].as_str()), (400, Some("bad_request")));
+        let (status, r) = post(port, BATCH_CONTENT_TYPE, &[0, 0]);
+        assert_eq!((status, r["code"].as_str()), (400, Some("bad_request")));
+
+        let many = crate::ingest::encode_batch(&vec![Vec::new(); MAX_BATCH_TXS + 1]);
+        let (status, r) = post(port, BATCH_CONTENT_TYPE, &many);
+        assert_eq!((status, r["code"].as_str()), (400, Some("batch_too_large")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A body declared longer than `MAX_SUBMIT_BODY_BYTES` is refused (`body_too_large`,
+    /// 413) from its `Content-Length` before any of it is read: the request sends its
+    /// headers only and the reply comes anyway (were the body buffered first, the server
+    /// would wait for bytes that never come). Both forms.
+    #[test]
+    fn oversize_submission_is_refused_before_its_body_is_read() {
+        use std::io::{Read, Write};
+        let dir = std::env::temp_dir().join(format!("cpchain-api-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let port = serve_api(&dir);
+        for content_type in [BATCH_CONTENT_TYPE, "application/json"] {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .expect("timeout");
+            write!(
+                s,
+                "POST /txs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                MAX_SUBMIT_BODY_BYTES + 1
+            )
+            .expect("headers");
+            let mut reply = String::new();
+            s.read_to_string(&mut reply)
+                .expect("a reply without the body being sent");
+            assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+            assert!(reply.contains("\"body_too_large\""), "{reply}");
+        }
+        // At the bound exactly, a body is read (and, being no batch, refused as such).
+        let (status, r) = post(port, BATCH_CONTENT_TYPE, &vec![0xff; MAX_SUBMIT_BODY_BYTES]);
+        assert_eq!((status, r["code"].as_str()), (400, Some("bad_request")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[cfg(test)]
+mod overload_tests {
     use super::*;
     use crate::store::ChainStamp;
     use crate::tx::{Transaction, TxBody, TxKind};

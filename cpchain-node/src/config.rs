@@ -48,6 +48,11 @@ pub struct NodeConfig {
     /// campaigns with admission proofs, and proposes blocks on the slots it is elected to.
     #[serde(default)]
     pub campaign: bool,
+    /// How this node relays gossip (`"mesh"`, the default, or `"direct"`): see
+    /// [`crate::network::GossipMode`] for which to choose. `direct` only where every
+    /// validator dials every other one.
+    #[serde(default)]
+    pub gossip: crate::network::GossipMode,
     /// Recent VALIDATEs each validator keeps to catch up a lagging peer.
     #[serde(default = "default_catch_up")]
     pub catch_up_heights: u64,

@@ -119,6 +119,13 @@ pub fn init(opts: &DevnetOptions) -> Result<Vec<PathBuf>, NodeError> {
             silent_proposer: false,
             proposers: proposers.clone(),
             campaign: i >= n,
+            // The validators dial each other: each receives each message once, from its
+            // publisher (see `network::GossipMode`); the others keep the mesh.
+            gossip: if i < n {
+                crate::network::GossipMode::Direct
+            } else {
+                crate::network::GossipMode::Mesh
+            },
             catch_up_heights: 8,
             max_block_bytes: cpchain_consensus::lbft::MAX_BLOCK_BYTES,
             proxy: None,

@@ -62,7 +62,8 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         join_sent: None,
         campaign_sent: None,
     });
-    let mut swarm = network::swarm(keypair, agent).map_err(NodeError::Network)?;
+    let (mut swarm, gossip) =
+        network::swarm_with(keypair, agent, cfg.gossip).map_err(NodeError::Network)?;
     let (topic, tx_topic) =
         network::subscribe_topics(&mut swarm, cfg.chain_id).map_err(NodeError::Network)?;
     // Data services (issue 15): events of non-core protocols go to these.
@@ -146,6 +147,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         tokio::select! {
             ev = swarm.select_next_some() => match ev {
                 SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) => {
+                    gossip.delivered(&message.topic);
                     if message.topic == tx_topic.hash() {
                         if let (Some(p), Some(batch)) = (proposer.as_mut(), crate::ingest::decode_batch(&message.data)) {
                             for bytes in batch {
@@ -227,7 +229,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                                     crate::ledger::admit(&*store, cfg.chain_id, now, &c, &load)?;
                                 }
                                 let h = p.mempool.admit_checked(c, &load)?;
-                                let _ = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), crate::ingest::encode_batch(&[bytes]));
+                                let _ = gossip.publish(&mut swarm, &tx_topic, crate::ingest::encode_batch(&[bytes]));
                                 Ok(h)
                             });
                             out.push(r);
@@ -245,7 +247,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
             _ = tokio::time::sleep(wait), if proposer.is_some() => {
                 if let Some(p) = proposer.as_mut() {
                     if let Some(bytes) = p.propose(&spec, &sched, &head_header, address, &store, &allocated, now()) {
-                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(topic.clone(), bytes) {
+                        if let Err(e) = gossip.publish(&mut swarm, &topic, bytes) {
                             tracing::warn!("proposal not published: {e}");
                         } else {
                             status.proposed += 1;
@@ -261,7 +263,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                 if let Some(p) = proposer.as_mut() {
                     for bytes in p.campaign(&spec, &head_header, address, &store, &allocated, now()) {
                         let _ = p.mempool.admit(&bytes, cfg.chain_id, &|a: &cpchain_core::Address| load_account(&store, &allocated, a));
-                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), crate::ingest::encode_batch(&[bytes])) {
+                        if let Err(e) = gossip.publish(&mut swarm, &tx_topic, crate::ingest::encode_batch(&[bytes])) {
                             tracing::debug!("campaign transaction gossip: {e}");
                         }
                     }
@@ -296,6 +298,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                 status.head = head;
                 status.height = head + 1;
                 status.peers = bound.len();
+                (status.gossip_lbft, status.gossip_tx) = (gossip.lbft(), gossip.tx());
                 status.time_ms = now().0;
                 write_status(&status_path, &status);
                 if let Ok(mut g) = shared_status.lock() {

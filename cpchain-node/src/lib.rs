@@ -10,7 +10,13 @@
 //! * [`network`]: one libp2p `NetworkBehaviour` (malachite's shape): gossipsub for
 //!   consensus traffic, VALIDATE and transaction batches (anonymous: no per-message
 //!   ed25519 signature; keccak content ids), request-response for the engine's direct
-//!   sends (catch-up VALIDATEs), identify; TCP + noise + yamux.
+//!   sends (catch-up VALIDATEs), identify; TCP + noise + yamux. Each node's
+//!   `gossip` setting (`network::GossipMode`) chooses how it relays: `mesh` (the
+//!   default, any topology) or `direct` (no mesh: a validator receives each message
+//!   once, from its publisher; for a committee whose validators all dial each other,
+//!   which is what the devnet writes for its validators). The status file counts, per
+//!   topic, gossip copies received against messages delivered (`gossip_lbft`,
+//!   `gossip_tx`).
 //! * [`binding`]: the transport key (ed25519, derived from the identity key) is bound to
 //!   the node's CPChain address by a secp256k1 signature over chain id and peer id,
 //!   carried in identify and checked on receipt. Only bound peers are heard (gossip
@@ -71,7 +77,8 @@
 //!   valid signatures), executes and stores it, then restarts the engine at the new head
 //!   with `Validator::restart` (test `block_sync`).
 //! * [`api`]: the HTTP JSON API (axum): `GET /status`, `GET /block/{height}` (with its
-//!   certificate), `GET /account/{0x…}`, `POST /tx` (`{"tx": "<hex>"}`); errors are
+//!   certificate), `GET /account/{0x…}`, `POST /tx` (`{"tx": "<hex>"}`), `POST /txs`
+//!   (a batch, JSON with hex or the batch wire form as `application/octet-stream`); errors are
 //!   `{"code", "message"}` with stable codes (`bad_signature`, `wrong_chain`,
 //!   `nonce_replayed`, `decode`, `insufficient_funds`, `duplicate`, `mempool_full`,
 //!   `not_found`, …). Transactions spread between nodes by gossipsub.
@@ -231,6 +238,23 @@
 //!   gossip id stays the hash of its whole encoding: an id by header alone would let a
 //!   bound peer's copy with a wrong body or seal suppress the proposer's (the VALIDATE
 //!   id accepts that risk only because a validator decides from its own votes).
+//! * Gossip copies (issue 14): with gossipsub's mesh (degree 3) and flood publishing on a
+//!   fully connected committee, each validator received every transaction batch and
+//!   proposal from its publisher and again from the other validators' mesh relays, and
+//!   paid a message id, noise decryption, yamux and protobuf parsing for every copy. The
+//!   devnet's validators therefore run `direct` gossip (mesh degree 0): a publisher
+//!   floods each message to every connected peer, nobody relays eagerly, and IHAVE/IWANT
+//!   (every 500 ms heartbeat) remains the fallback for a node that is not connected to the
+//!   publisher (a follower behind one validator: test
+//!   `network::tests::direct_mode_reaches_a_node_two_hops_away_by_ihave`). Malachite
+//!   offers the same choice in its network config: `PubSubProtocol::GossipSub` (mesh
+//!   degrees configurable) or `PubSubProtocol::Broadcast` (each message sent to every
+//!   connected subscriber, never relayed); `direct` is the latter on gossipsub, keeping
+//!   its IHAVE/IWANT repair. It is the wrong choice where a validator reaches another only
+//!   through a third (NAT, partial `peers` lists): every hop would wait for a heartbeat,
+//!   longer than a block period; such a deployment keeps `mesh`. Direct sends of batches
+//!   and proposals over request-response were the alternative; they would have added a
+//!   second path (and its attribution) for the same bytes without fewer copies than this.
 //! * Not done from the issue 14 benchmark's list: compact VALIDATEs (header and
 //!   certificate when the receiver has the body) and fewer copies of transaction bytes
 //!   between intake, pool, block and store; see `docs/BENCHMARKS.md`, "Host node", for

@@ -213,13 +213,24 @@ fn send_tx(
             kind: TxKind::Transfer { to, amount },
         },
     );
-    let body = serde_json::json!({ "tx": hex::encode(tx.to_bytes()) }).to_string();
-    let (status, reply) = http(api_port, "POST", "/tx", Some(&body)).map_err(net)?;
-    println!("{status} {reply}");
-    if status == 200 {
-        Ok(())
-    } else {
-        Err(NodeError::Network(format!("refused: {reply}")))
+    // The batch wire form (`POST /txs`, application/octet-stream): no hex, no JSON.
+    let (status, reply) = cpchain_node::api::post_batch(api_port, &[tx.to_bytes()]).map_err(net)?;
+    let result = serde_json::from_str::<serde_json::Value>(&reply)
+        .ok()
+        .and_then(|v| v["results"].get(0).cloned());
+    match result {
+        Some(r) if status == 200 => {
+            println!("{status} {r}");
+            if r.get("hash").is_some() {
+                Ok(())
+            } else {
+                Err(NodeError::Network(format!("refused: {r}")))
+            }
+        }
+        _ => {
+            println!("{status} {reply}");
+            Err(NodeError::Network(format!("refused: {reply}")))
+        }
     }
 }
 

@@ -10,6 +10,8 @@ use libp2p::{
     allow_block_list, gossipsub, identify, kad, noise, tcp, yamux, StreamProtocol, Swarm,
 };
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::frame::MAX_MESSAGE_BYTES;
@@ -396,6 +398,116 @@ fn message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
     gossipsub::MessageId::new(&id.0)
 }
 
+/// How a node relays gossip: the one choice that decides how many copies of each
+/// message every node receives (and hashes for its id, and decrypts, and parses).
+///
+/// * `mesh` (the default): gossipsub's mesh (degree 3, at most 12) forwards every
+///   message it delivers, as well as the publisher flooding it to every subscribed peer.
+///   Right for any topology (a node reached only through others, validators behind NAT
+///   that cannot dial each other, followers behind one validator), at the price of
+///   copies: at n = 4 with every validator connected to every other one, each node
+///   received about 3 copies of each transaction batch and each proposal (issue 14).
+/// * `direct`: no mesh (degree 0; GRAFTs are answered with PRUNE), so a node forwards
+///   nothing eagerly; its own messages still reach every peer connected to it at once
+///   (flood publish), and what it has seen is still announced to its peers every
+///   heartbeat (IHAVE, fetched by IWANT within about 1-2 heartbeats) as the fallback.
+///   Right for the validators of a committee that dial each other (every validator has
+///   every other one in `peers`; the devnet writes this for its validators): each
+///   validator then receives each message exactly once, from the node that published it.
+///   NOT right where a validator can reach another only through a third one (NAT, a
+///   partial `peers` list): its consensus messages would wait for the IHAVE round trip
+///   (500 ms heartbeats) on every hop, longer than a block period. Followers and proposer
+///   RNodes may run either; one that dials every validator receives every message
+///   directly in either mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GossipMode {
+    /// Gossipsub's mesh forwards every message (any topology).
+    #[default]
+    Mesh,
+    /// No eager forwarding: publishers reach their direct peers, IHAVE/IWANT the rest.
+    Direct,
+}
+
+/// Per-topic gossip counts of one swarm: the copies received (every one costs a message
+/// id, noise decryption, yamux and protobuf parsing) against the messages delivered (the
+/// unique ones the node acts on). Their ratio is the copies per message the node paid for.
+#[derive(Debug, Default)]
+pub struct GossipCounters {
+    lbft: TopicCounters,
+    tx: TopicCounters,
+}
+
+#[derive(Debug, Default)]
+struct TopicCounters {
+    /// Message ids computed: one per received copy and one per publish attempt.
+    ids: AtomicU64,
+    /// Publish attempts (each computes an id without a copy being received).
+    published: AtomicU64,
+    /// Messages delivered to the node (first copies).
+    delivered: AtomicU64,
+}
+
+/// A snapshot of one topic's [`GossipCounters`] (in the status file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GossipCount {
+    /// Copies received from peers (duplicates included).
+    pub copies: u64,
+    /// Messages delivered (unique).
+    pub delivered: u64,
+}
+
+impl GossipCounters {
+    fn topic(&self, topic: &gossipsub::TopicHash) -> Option<&TopicCounters> {
+        let t = topic.as_str();
+        if t.ends_with("/lbft") {
+            Some(&self.lbft)
+        } else if t.ends_with("/tx") {
+            Some(&self.tx)
+        } else {
+            None
+        }
+    }
+
+    /// Count a delivered message (call on every `gossipsub::Event::Message`).
+    pub fn delivered(&self, topic: &gossipsub::TopicHash) {
+        if let Some(c) = self.topic(topic) {
+            c.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Publish `data` on `topic`, counted (so that publishes are not taken for copies).
+    pub fn publish(
+        &self,
+        swarm: &mut Swarm<Behaviour>,
+        topic: &gossipsub::IdentTopic,
+        data: Vec<u8>,
+    ) -> Result<gossipsub::MessageId, gossipsub::PublishError> {
+        if let Some(c) = self.topic(&topic.hash()) {
+            c.published.fetch_add(1, Ordering::Relaxed);
+        }
+        swarm.behaviour_mut().gossipsub.publish(topic.clone(), data)
+    }
+
+    fn snapshot(c: &TopicCounters) -> GossipCount {
+        let ids = c.ids.load(Ordering::Relaxed);
+        GossipCount {
+            copies: ids.saturating_sub(c.published.load(Ordering::Relaxed)),
+            delivered: c.delivered.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The consensus topic's counts.
+    pub fn lbft(&self) -> GossipCount {
+        Self::snapshot(&self.lbft)
+    }
+
+    /// The transaction topic's counts.
+    pub fn tx(&self) -> GossipCount {
+        Self::snapshot(&self.tx)
+    }
+}
+
 /// The gossip id of an encoded VALIDATE: keccak256 of a domain and its block's id, read
 /// from the header at the front of the encoding (the body and certificate are not
 /// hashed). Every validator broadcasts the VALIDATE of each block it decides (§2.4.2), each
@@ -445,25 +557,56 @@ pub fn subscribe_topics(
     Ok((topic, tx_topic))
 }
 
-/// Build the swarm for `keypair`, announcing `agent_version` (the binding).
+/// Build the swarm for `keypair`, announcing `agent_version` (the binding), relaying
+/// gossip in [`GossipMode::Mesh`].
 pub fn swarm(
     keypair: libp2p::identity::Keypair,
     agent_version: String,
 ) -> Result<Swarm<Behaviour>, String> {
-    let gcfg = gossipsub::ConfigBuilder::default()
+    swarm_with(keypair, agent_version, GossipMode::Mesh).map(|(s, _)| s)
+}
+
+/// The gossipsub configuration of `mode` (see [`GossipMode`]); `counters` count every
+/// message id computed, by topic.
+fn gossip_config(
+    mode: GossipMode,
+    counters: Arc<GossipCounters>,
+) -> Result<gossipsub::Config, String> {
+    // (mesh_outbound_min, mesh_n_low, mesh_n, mesh_n_high)
+    let (outbound, low, n, high) = match mode {
+        GossipMode::Mesh => (1, 1, 3, 12),
+        GossipMode::Direct => (0, 0, 0, 0),
+    };
+    gossipsub::ConfigBuilder::default()
         .max_transmit_size(MAX_MESSAGE_BYTES)
         .heartbeat_interval(Duration::from_millis(500))
         // No author, sequence number or ed25519 signature on a message, and none accepted:
         // the payloads authenticate themselves (see `crate::attribution`).
         .validation_mode(gossipsub::ValidationMode::Anonymous)
-        .message_id_fn(message_id)
-        .mesh_n_low(1)
-        .mesh_n(3)
-        .mesh_outbound_min(1)
-        .mesh_n_high(12)
+        .message_id_fn(move |m: &gossipsub::Message| {
+            // Called once per received copy and once per publish (gossipsub 0.49).
+            if let Some(c) = counters.topic(&m.topic) {
+                c.ids.fetch_add(1, Ordering::Relaxed);
+            }
+            message_id(m)
+        })
+        .mesh_n_low(low)
+        .mesh_n(n)
+        .mesh_outbound_min(outbound)
+        .mesh_n_high(high)
         .flood_publish(true)
         .build()
-        .map_err(|e| format!("gossipsub config: {e}"))?;
+        .map_err(|e| format!("gossipsub config: {e}"))
+}
+
+/// [`swarm`] relaying gossip in `mode`, with its gossip counters.
+pub fn swarm_with(
+    keypair: libp2p::identity::Keypair,
+    agent_version: String,
+    mode: GossipMode,
+) -> Result<(Swarm<Behaviour>, Arc<GossipCounters>), String> {
+    let counters = Arc::new(GossipCounters::default());
+    let gcfg = gossip_config(mode, counters.clone())?;
     let builder = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -519,9 +662,12 @@ pub fn swarm(
             })
         })
         .map_err(|e| format!("behaviour: {e}"))?;
-    Ok(built
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-        .build())
+    Ok((
+        built
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+            .build(),
+        counters,
+    ))
 }
 
 #[cfg(test)]
@@ -566,6 +712,168 @@ mod tests {
         assert_eq!(validate_gossip_id(&pre), None);
         assert_eq!(validate_gossip_id(&a[..10]), None, "truncated");
         assert_eq!(validate_gossip_id(&[]), None);
+    }
+
+    /// Three swarms in `mode` with the connections `links` (dialer, listener), all on
+    /// the transaction topic; once every link's subscriptions are known and the first
+    /// heartbeat has passed (the mesh, if any, formed), node 0 publishes `count`
+    /// distinct 2 KB messages; after `settle`, every node's transaction-topic counts.
+    fn gossip_counts(
+        mode: GossipMode,
+        links: &[(usize, usize)],
+        count: usize,
+        settle: Duration,
+    ) -> Vec<GossipCount> {
+        use futures::StreamExt;
+        use libp2p::swarm::SwarmEvent;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut nodes: Vec<(Swarm<Behaviour>, Arc<GossipCounters>)> = (0..3)
+                .map(|i| {
+                    swarm_with(
+                        libp2p::identity::Keypair::generate_ed25519(),
+                        format!("n{i}"),
+                        mode,
+                    )
+                    .expect("swarm")
+                })
+                .collect();
+            let topic = gossipsub::IdentTopic::new("/cpchain/41/tx");
+            let mut addrs = Vec::new();
+            for (s, _) in nodes.iter_mut() {
+                s.behaviour_mut()
+                    .gossipsub
+                    .subscribe(&topic)
+                    .expect("subscribe");
+                s.listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"))
+                    .expect("listen");
+                let addr = loop {
+                    if let SwarmEvent::NewListenAddr { address, .. } = s.select_next_some().await {
+                        break address;
+                    }
+                };
+                addrs.push(addr);
+            }
+            for &(from, to) in links {
+                let (peer, addr) = (*nodes[to].0.local_peer_id(), addrs[to].clone());
+                nodes[from]
+                    .0
+                    .dial(
+                        libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                            .addresses(vec![addr])
+                            .build(),
+                    )
+                    .expect("dial");
+            }
+            // Drive every swarm for `d`, counting subscriptions seen.
+            async fn drive(
+                nodes: &mut [(Swarm<Behaviour>, Arc<GossipCounters>)],
+                d: Duration,
+                subscribed: &mut usize,
+            ) {
+                let deadline = tokio::time::Instant::now() + d;
+                let [(a, ca), (b, cb), (c, cc)] = nodes else {
+                    panic!("three nodes")
+                };
+                loop {
+                    let ev = tokio::select! {
+                        ev = a.select_next_some() => (ev, &*ca),
+                        ev = b.select_next_some() => (ev, &*cb),
+                        ev = c.select_next_some() => (ev, &*cc),
+                        _ = tokio::time::sleep_until(deadline) => break,
+                    };
+                    match ev {
+                        (
+                            SwarmEvent::Behaviour(Event::Gossipsub(gossipsub::Event::Message {
+                                message,
+                                ..
+                            })),
+                            counters,
+                        ) => counters.delivered(&message.topic),
+                        (
+                            SwarmEvent::Behaviour(Event::Gossipsub(gossipsub::Event::Subscribed {
+                                ..
+                            })),
+                            _,
+                        ) => *subscribed += 1,
+                        _ => {}
+                    }
+                }
+            }
+            let mut subscribed = 0;
+            for _ in 0..50 {
+                if subscribed >= 2 * links.len() {
+                    break;
+                }
+                drive(&mut nodes, Duration::from_millis(100), &mut subscribed).await;
+            }
+            assert_eq!(
+                subscribed,
+                2 * links.len(),
+                "every link's subscriptions seen"
+            );
+            // Gossipsub's first heartbeat (the mesh, IHAVE) comes 5 s after start.
+            drive(&mut nodes, Duration::from_millis(5_600), &mut subscribed).await;
+            for i in 0..count {
+                let (s, c) = &mut nodes[0];
+                c.publish(s, &topic, vec![i as u8; 2_048])
+                    .expect("published");
+            }
+            drive(&mut nodes, settle, &mut subscribed).await;
+            nodes.iter().map(|(_, c)| c.tx()).collect()
+        })
+    }
+
+    /// Issue 14: validators that dial each other receive each gossip message once in
+    /// `direct` mode (from its publisher), where gossipsub's mesh (`mesh` mode) makes each
+    /// relay it again, so that a node of three receives it twice.
+    #[test]
+    fn fully_connected_nodes_receive_each_gossip_message_once_in_direct_mode() {
+        let full = [(0, 1), (0, 2), (1, 2)];
+        let direct = gossip_counts(GossipMode::Direct, &full, 20, Duration::from_millis(1_000));
+        for c in &direct[1..] {
+            assert_eq!(
+                *c,
+                GossipCount {
+                    copies: 20,
+                    delivered: 20
+                },
+                "{direct:?}"
+            );
+        }
+        assert_eq!(
+            direct[0],
+            GossipCount {
+                copies: 0,
+                delivered: 0
+            }
+        );
+        let mesh = gossip_counts(GossipMode::Mesh, &full, 20, Duration::from_millis(1_000));
+        for c in &mesh[1..] {
+            assert_eq!(c.delivered, 20, "{mesh:?}");
+        }
+        let copies: u64 = mesh[1..].iter().map(|c| c.copies).sum();
+        assert!(copies > 40, "the mesh relays copies: {mesh:?}");
+    }
+
+    /// The fallback of `direct` mode: a node connected only to a relay (a follower behind
+    /// one validator) still receives every message, by the relay's IHAVE and its IWANT.
+    #[test]
+    fn direct_mode_reaches_a_node_two_hops_away_by_ihave() {
+        let line = [(0, 1), (2, 1)];
+        let counts = gossip_counts(GossipMode::Direct, &line, 5, Duration::from_millis(3_000));
+        assert_eq!(
+            counts[1],
+            GossipCount {
+                copies: 5,
+                delivered: 5
+            },
+            "{counts:?}"
+        );
+        assert_eq!(counts[2].delivered, 5, "two hops away: {counts:?}");
     }
 
     /// A peer that dials a node again and again gets two connections, never a third: the

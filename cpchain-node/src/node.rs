@@ -113,7 +113,8 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     let me_peer = keypair.public().to_peer_id();
     let agent = binding::agent_version(&key, cfg.chain_id, &me_peer);
     drop(key);
-    let mut swarm = network::swarm(keypair, agent).map_err(NodeError::Network)?;
+    let (mut swarm, gossip) =
+        network::swarm_with(keypair, agent, cfg.gossip).map_err(NodeError::Network)?;
     let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", cfg.listen_port)
         .parse()
         .map_err(|e| NodeError::Network(format!("listen address: {e}")))?;
@@ -149,7 +150,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     tracing::info!(address = %host.address(), peer = %me_peer, port = cfg.listen_port, "node started");
 
     let actions = host.drain(now(), &store)?;
-    execute(&mut swarm, &topic, &peers, actions);
+    execute(&mut swarm, &gossip, &topic, &peers, actions);
 
     let mut blocked: std::collections::HashSet<PeerId> = std::collections::HashSet::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -163,6 +164,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
         tokio::select! {
             ev = swarm.select_next_some() => {
                 if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) = &ev {
+                    gossip.delivered(&message.topic);
                     if message.topic == tx_topic.hash() {
                         // Transactions authenticate themselves by signature: recovered off
                         // the loop, at most GOSSIP_RECOVERY_SLOTS batches at once (beyond
@@ -216,7 +218,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                         .collect();
                     for chunk in admitted.chunks(GOSSIP_BATCH_TXS) {
                         let msg = crate::ingest::encode_batch(chunk);
-                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(tx_topic.clone(), msg) {
+                        if let Err(e) = gossip.publish(&mut swarm, &tx_topic, msg) {
                             tracing::debug!("transaction gossip: {e}");
                         }
                     }
@@ -247,6 +249,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                 }
                 fill_status(&mut status, &host, &store, &peers);
                 status.gossip_batches_dropped = gossip_dropped;
+                (status.gossip_lbft, status.gossip_tx) = (gossip.lbft(), gossip.tx());
                 write_status(&status_path, &status);
                 if let Ok(mut g) = shared_status.lock() {
                     *g = status.clone();
@@ -256,7 +259,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
             _ = tokio::signal::ctrl_c() => break Ok(()),
         }
         match host.drain(now(), &store) {
-            Ok(actions) => execute(&mut swarm, &topic, &peers, actions),
+            Ok(actions) => execute(&mut swarm, &gossip, &topic, &peers, actions),
             Err(e) => break Err(e),
         }
     };
@@ -371,6 +374,7 @@ fn fill_status(s: &mut Status, host: &ValidatorHost, store: &Store, peers: &Peer
 
 fn execute(
     swarm: &mut libp2p::Swarm<network::Behaviour>,
+    gossip: &network::GossipCounters,
     topic: &gossipsub::IdentTopic,
     peers: &Peers,
     actions: Vec<Action>,
@@ -378,11 +382,7 @@ fn execute(
     for a in actions {
         match a {
             Action::Broadcast(bytes) => {
-                if let Err(e) = swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(topic.clone(), bytes)
-                {
+                if let Err(e) = gossip.publish(swarm, topic, bytes) {
                     // No peers yet, or a duplicate of a message already published: the
                     // engine's round changes repeat what matters.
                     tracing::debug!("publish: {e}");

@@ -47,6 +47,12 @@ pub struct Status {
     /// Gossiped transaction batches dropped because recovery was saturated.
     #[serde(default)]
     pub gossip_batches_dropped: u64,
+    /// Consensus-topic gossip: copies received against messages delivered (issue 14).
+    #[serde(default)]
+    pub gossip_lbft: crate::network::GossipCount,
+    /// Transaction-topic gossip: copies received against batches delivered.
+    #[serde(default)]
+    pub gossip_tx: crate::network::GossipCount,
     /// Transaction signature recoveries this process made (API, gossip and blocks).
     #[serde(default)]
     pub recoveries: u64,

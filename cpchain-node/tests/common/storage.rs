@@ -86,6 +86,7 @@ impl Net {
                 silent_proposer: false,
                 proposers: Vec::new(),
                 campaign: false,
+                gossip: Default::default(),
                 catch_up_heights: 8,
                 max_block_bytes: 1 << 20,
                 proxy: None,
