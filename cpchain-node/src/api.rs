@@ -227,7 +227,9 @@ async fn admit(
         // Intake waits behind consensus under overload (see `crate::priority`).
         crate::priority::lower_this_thread();
         let good: Vec<Vec<u8>> = items.iter().filter_map(|r| r.clone().ok()).collect();
+        let turn = crate::priority::background_turn();
         let mut recovered = recover_each(&good, chain_id).into_iter();
+        drop(turn);
         items
             .into_iter()
             .map(|r| match r {

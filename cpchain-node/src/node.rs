@@ -195,7 +195,9 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                         tokio::task::spawn_blocking(move || {
                             // Intake waits behind consensus (see `crate::priority`).
                             crate::priority::lower_this_thread();
+                            let turn = crate::priority::background_turn();
                             let r = crate::ingest::recover_each(&batch, chain_id);
+                            drop(turn);
                             let _ = out.blocking_send(r);
                             flight.fetch_sub(1, Ordering::SeqCst);
                         });
