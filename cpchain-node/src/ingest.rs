@@ -2,13 +2,16 @@
 //! loop and on every core, and the batches transactions travel in (the `POST /txs` API
 //! and the gossip topic).
 //!
-//! Recovery is the one real cost of a transaction (about 100-400 µs, see
-//! docs/BENCHMARKS.md); everything else a node does with one is microseconds. So:
+//! Recovery is the one real cost of a transaction (about 45-60 µs of one core on
+//! libsecp256k1, 110-150 µs on k256, see docs/BENCHMARKS.md); everything else a node does
+//! with one is microseconds. So:
 //!
 //! * The API recovers submitted transactions on tokio's blocking pool
 //!   ([`recover_each`] over chunks on every core) before the node loop sees them; a gossiped
 //!   batch is recovered the same way and handed back to the loop by a channel. The loop
-//!   only checks nonces and balances.
+//!   only checks nonces and balances. This intake recovery runs at background priority and
+//!   one batch at a time per process ([`crate::priority`]): under overload it waits
+//!   behind consensus instead of starving it.
 //! * A proposal's transactions that are pending are judged and executed from the pool's
 //!   own entries (shared, decoded and recovered at admission: no decode, recovery or
 //!   copy; [`check_block`]).
