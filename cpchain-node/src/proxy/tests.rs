@@ -1,5 +1,8 @@
 //! The proxy service against a ledger it is told about: every rule of the module docs,
-//! through encoded requests, with a real redb store.
+//! through encoded requests, with a real redb store. Test code only (declared
+//! `#[cfg(test)] mod tests;` in `proxy/mod.rs`, and gated here too): its unwraps are on
+//! fixtures the test builds, never on outside input.
+#![cfg(test)]
 
 use super::*;
 use crate::config::ProxyRoleConfig;
