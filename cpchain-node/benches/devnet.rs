@@ -22,6 +22,8 @@
 //! `DEVNET_BENCH_RATE=R` starts at R tx/s (to profile one level);
 //! `DEVNET_BENCH_GOSSIP=mesh` (or `direct`) overrides the validators' gossip mode the
 //! devnet writes (`direct`; see `network::GossipMode`), for before/after runs of issue 14;
+//! `DEVNET_BENCH_KEEP=1` keeps the devnet's directory (configs, databases, node logs);
+//! `DEVNET_BENCH_LOG=info` sets the nodes' log filter (default `warn`);
 //! `DEVNET_BENCH_JSON=1` submits `{"txs": [hex…]}` instead of the batch wire form
 //! (needed for node builds older than the wire form).
 //!
@@ -146,6 +148,8 @@ struct Counters {
     lbft_delivered: u64,
     tx_copies: u64,
     tx_delivered: u64,
+    compact_pending: u64,
+    synced: u64,
 }
 
 impl Counters {
@@ -161,6 +165,8 @@ impl Counters {
             lbft_delivered: self.lbft_delivered.saturating_sub(o.lbft_delivered),
             tx_copies: self.tx_copies.saturating_sub(o.tx_copies),
             tx_delivered: self.tx_delivered.saturating_sub(o.tx_delivered),
+            compact_pending: self.compact_pending.saturating_sub(o.compact_pending),
+            synced: self.synced.saturating_sub(o.synced),
         }
     }
 }
@@ -179,7 +185,11 @@ impl Drop for Devnet {
         for c in &mut self.children {
             let _ = c.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("DEVNET_BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            println!("devnet kept in {}", self.dir.display());
+        }
     }
 }
 
@@ -223,7 +233,10 @@ impl Devnet {
                 Command::new(exe())
                     .args(["run", "--exit-with-parent", "--config"])
                     .arg(c)
-                    .env("CPCHAIN_LOG", "warn")
+                    .env(
+                        "CPCHAIN_LOG",
+                        std::env::var("DEVNET_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+                    )
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::from(log))
@@ -255,6 +268,8 @@ impl Devnet {
                 c.lbft_delivered += s.gossip_lbft.delivered;
                 c.tx_copies += s.gossip_tx.copies;
                 c.tx_delivered += s.gossip_tx.delivered;
+                c.compact_pending += s.compact_pending;
+                c.synced += s.synced;
                 if i == 0 {
                     c.impeached = s.impeached;
                     c.committed = s.committed_txs;
@@ -264,14 +279,27 @@ impl Devnet {
         c
     }
 
+    /// Each node's height being decided (`?` where its status is unreadable).
+    fn heights(&self) -> String {
+        (0..self.configs.len())
+            .map(|i| {
+                self.status(i)
+                    .map_or_else(|| "?".to_string(), |s| s.height.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     fn cpu(&self, tck: f64) -> f64 {
         self.children.iter().map(|c| cpu_secs(c.id(), tck)).sum()
     }
 }
 
-/// `POST /txs` in the batch wire form (or JSON with `DEVNET_BENCH_JSON=1`); how many
-/// were admitted.
-fn post(port: u16, txs: &[Vec<u8>]) -> usize {
+/// `POST /txs` in the batch wire form (or JSON with `DEVNET_BENCH_JSON=1`): how many
+/// were admitted, and the ones refused with `mempool_full` (all of them if the node did
+/// not answer), which the load generator sends again like a client would: dropped, each
+/// would leave a nonce gap that holds back every later transaction of its account.
+fn post(port: u16, txs: &[Vec<u8>]) -> (usize, Vec<Vec<u8>>) {
     let reply = if std::env::var_os("DEVNET_BENCH_JSON").is_some() {
         let hexes: Vec<String> = txs.iter().map(hex::encode).collect();
         let body = serde_json::json!({ "txs": hexes }).to_string();
@@ -279,10 +307,23 @@ fn post(port: u16, txs: &[Vec<u8>]) -> usize {
     } else {
         post_batch(port, txs)
     };
-    match reply {
-        Ok((200, reply)) => reply.matches("\"hash\"").count(),
-        _ => 0,
+    let Ok((200, reply)) = reply else {
+        return (0, txs.to_vec());
+    };
+    let v: serde_json::Value = serde_json::from_str(&reply).unwrap_or_default();
+    let Some(results) = v["results"].as_array() else {
+        return (0, txs.to_vec());
+    };
+    let mut accepted = 0;
+    let mut again = Vec::new();
+    for (tx, r) in txs.iter().zip(results) {
+        if r["hash"].is_string() {
+            accepted += 1;
+        } else if r["code"] == "mempool_full" {
+            again.push(tx.clone());
+        }
     }
+    (accepted, again)
 }
 
 /// A signed transfer of exactly [`tx_bytes`] bytes: a `TransferData` whose payload fills
@@ -354,8 +395,9 @@ fn presign(keys: &[SecretKey], nonces: &mut [u64], count: usize) -> Vec<Vec<u8>>
 /// Blocks as seen: when, and the hashes of their transactions.
 type Seen = Vec<(Instant, Vec<[u8; 32]>)>;
 
-/// What one loader thread did: transactions accepted, and each one's hash and POST time.
-type Sent = (usize, Vec<([u8; 32], Instant)>);
+/// What one loader thread did: transactions accepted, each one's hash and POST time, and
+/// the ones refused with `mempool_full` (sent again at the next level).
+type Sent = (usize, Vec<([u8; 32], Instant)>, Vec<Vec<u8>>);
 
 /// Watches node 0's blocks: for each committed transaction hash, when it was seen.
 struct Watcher {
@@ -482,7 +524,7 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
                 .to_bytes()
             })
             .collect();
-        assert_eq!(post(ports[v], &fund), fund.len(), "funding refused");
+        assert_eq!(post(ports[v], &fund).0, fund.len(), "funding refused");
     }
     let funded = |net: &Devnet| net.status(0).map_or(0, |s| s.committed_txs) >= ACCOUNTS as u64;
     while !funded(&net) {
@@ -499,6 +541,8 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
     );
 
     let mut nonces = vec![0u64; ACCOUNTS];
+    // Refused with `mempool_full` at the previous level: sent first at the next.
+    let mut again: Vec<Vec<u8>> = Vec::new();
     let mut levels = Vec::new();
     let watcher = Watcher::start(ports[0], net.configs[0].clone());
     // `DEVNET_BENCH_RATE` starts at a given rate (for profiling one level).
@@ -508,7 +552,12 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
         .unwrap_or((limit * 0.3).max(200.0));
     loop {
         let total = (rate * window.as_secs_f64()) as usize;
-        let txs = presign(&keys, &mut nonces, total);
+        let mut txs = std::mem::take(&mut again);
+        if txs.len() > total {
+            again = txs.split_off(total);
+        }
+        let fresh = total.saturating_sub(txs.len());
+        txs.extend(presign(&keys, &mut nonces, fresh));
         let per_batch = (rate / BATCHES_PER_SEC as f64).ceil() as usize;
         let blocks_before = watcher.seen.lock().expect("lock").len();
         let counters_before = net.counters();
@@ -525,6 +574,7 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
                     s.spawn(move || {
                         let mut accepted = 0usize;
                         let mut sent = Vec::new();
+                        let mut refused = Vec::new();
                         for (b, chunk) in batches.iter().enumerate().filter(|(b, _)| b % n == node)
                         {
                             let due =
@@ -544,9 +594,11 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
                             }
                             let t = Instant::now();
                             sent.extend(chunk.iter().map(|tx| (keccak256(tx).0, t)));
-                            accepted += post(ports[node], chunk);
+                            let (a, r) = post(ports[node], chunk);
+                            accepted += a;
+                            refused.extend(r);
                         }
-                        (accepted, sent)
+                        (accepted, sent, refused)
                     })
                 })
                 .collect();
@@ -554,9 +606,12 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
         });
         let mut submitted: HashMap<[u8; 32], Instant> = HashMap::with_capacity(total);
         let mut accepted = 0usize;
-        for (a, sent) in results {
+        let mut resent = 0usize;
+        for (a, sent, refused) in results {
             accepted += a;
             submitted.extend(sent);
+            resent += refused.len();
+            again.extend(refused);
         }
         let window_start = window_start.into_inner().expect("lock");
         let offered_secs = start.elapsed().as_secs_f64();
@@ -613,12 +668,16 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
             level.offered, level.accepted, level.sustained, level.p50_ms, level.p99_ms, level.cpu_ms_per_tx, level.backlog, loadavg()
         );
         println!(
-            "    per node and committed transaction: {:.3} recoveries ({:.3} of them at CheckBlock), {:.3} sender-cache hits; gossip batches shed {}; impeached heights {}",
+            "    per node and committed transaction: {:.3} recoveries ({:.3} of them at CheckBlock), {:.3} sender-cache hits; gossip batches shed {}; impeached heights {}; compact VALIDATEs that waited for their body {}, blocks synced {}; heights {}; refused mempool_full (sent again) {}",
             counters.recoveries as f64 / (n as f64 * counters.committed.max(1) as f64),
             counters.block_recoveries as f64 / (n as f64 * counters.committed.max(1) as f64),
             counters.cache_hits as f64 / (n as f64 * counters.committed.max(1) as f64),
             counters.batches_dropped,
             counters.impeached,
+            counters.compact_pending,
+            counters.synced,
+            net.heights(),
+            resent,
         );
         let per = |copies: u64, delivered: u64| {
             if delivered == 0 {

@@ -29,7 +29,7 @@
 //! transactions is `batch_too_large` (400); a transaction longer than
 //! [`crate::ingest::MAX_TX_BYTES`] is that transaction's `decode` result.
 
-use crate::ingest::{recover_each, MAX_BATCH_TXS, MAX_TX_BYTES};
+use crate::ingest::{recover_owned, MAX_BATCH_TXS, MAX_TX_BYTES};
 use crate::status::Status;
 use crate::store::Store;
 use crate::tx::{Account, Checked, TxError};
@@ -226,15 +226,27 @@ async fn admit(
     let checked = tokio::task::spawn_blocking(move || {
         // Intake waits behind consensus under overload (see `crate::priority`).
         crate::priority::lower_this_thread();
-        let good: Vec<Vec<u8>> = items.iter().filter_map(|r| r.clone().ok()).collect();
+        // The decodable ones move to recovery (hashed once, not copied); the others keep
+        // their place with their error.
+        let mut slots: Vec<Option<TxError>> = Vec::with_capacity(items.len());
+        let mut good: Vec<(Hash, Vec<u8>)> = Vec::with_capacity(items.len());
+        for r in items {
+            match r {
+                Ok(b) => {
+                    good.push((crate::tx::tx_hash(&b), b));
+                    slots.push(None);
+                }
+                Err(e) => slots.push(Some(e)),
+            }
+        }
         let turn = crate::priority::background_turn();
-        let mut recovered = recover_each(&good, chain_id).into_iter();
+        let mut recovered = recover_owned(good, chain_id).into_iter();
         drop(turn);
-        items
+        slots
             .into_iter()
-            .map(|r| match r {
-                Ok(_) => recovered.next().unwrap_or(Err(TxError::Decode)),
-                Err(e) => Err(e),
+            .map(|slot| match slot {
+                None => recovered.next().unwrap_or(Err(TxError::Decode)),
+                Some(e) => Err(e),
             })
             .collect::<Vec<_>>()
     })

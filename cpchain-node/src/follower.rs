@@ -16,6 +16,7 @@
 
 use crate::api::{self, ApiRequest};
 use crate::binding;
+use crate::compact::BodyCache;
 use crate::config::{load_key, NodeConfig};
 use crate::dpor_state::first_unelected_term;
 use crate::error::NodeError;
@@ -117,6 +118,8 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     // `SYNC_PATIENCE` (a lost request must not stall a proposer for the protocol's timeout).
     let mut in_flight: Option<std::time::Instant> = None;
     let mut turn = 0usize;
+    // Bodies of the PRE-PREPAREs heard, for the compact VALIDATEs (`crate::compact`).
+    let mut bodies = BodyCache::default();
     let mut status = Status {
         address: address.to_string(),
         peer_id: me_peer.to_string(),
@@ -154,12 +157,39 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                                 let _ = p.mempool.admit(&bytes, cfg.chain_id, &|a: &cpchain_core::Address| load_account(&store, &allocated, a));
                             }
                         }
-                    } else if let Ok(Message::Validate(v)) = encoding::decode::<Message>(&message.data) {
-                        // The next block, as the validators announce it: light-verified by
-                        // `import` like a synced one.
-                        tracing::debug!(height = v.block.header.height.0, head = head_header.height.0, "gossiped VALIDATE");
-                        if v.block.header.height.0 == head_header.height.0 + 1 {
-                            match import(&rules, &mut sched, &store, vec![v]) {
+                    } else {
+                        // The next block, as the validators announce it (compact, with the
+                        // body of the PRE-PREPARE heard before, see `crate::compact`; or
+                        // whole): light-verified by `import` like a synced one.
+                        let next = Height(head_header.height.0 + 1);
+                        let mut validates = Vec::new();
+                        if crate::compact::is_compact(&message.data) {
+                            match crate::compact::decode(&message.data) {
+                                Ok(cv) if cv.height() == next => {
+                                    if let Some(v) = bodies.expand(cpchain_core::Address::ZERO, cv) {
+                                        validates.push(v);
+                                    }
+                                }
+                                _ => {}
+                            }
+                        } else {
+                            match encoding::decode::<Message>(&message.data) {
+                                Ok(Message::Validate(v)) if v.block.header.height == next => validates.push(v),
+                                // Kept only from the proposer the schedule names, sealed.
+                                Ok(Message::PrePrepare(b))
+                                    if b.header.height == next
+                                        && sched.proposer_of(next) == Some(b.header.proposer)
+                                        && b.verify_seal().is_ok() =>
+                                {
+                                    bodies.keep(b.id(), b.transactions);
+                                    validates.extend(bodies.ready(next).into_iter().map(|(_, v)| v));
+                                }
+                                _ => {}
+                            }
+                        }
+                        if !validates.is_empty() {
+                            tracing::debug!(height = next.0, "gossiped VALIDATE");
+                            match import(&rules, &mut sched, &store, validates) {
                                 Ok((n, _)) => {
                                     if n > 0 {
                                         if let Some(p) = proposer.as_mut() {

@@ -30,11 +30,13 @@
 //! * Transactions travel in batches ([`encode_batch`]): one gossip message per batch, not
 //!   per transaction (and, gossip being anonymous, no ed25519 signature on it).
 
-pub use crate::tx::{check_one, recover_each, recoveries, MAX_TX_BYTES};
+pub use crate::tx::{
+    check_one, check_owned, recover_each, recover_owned, recoveries, MAX_TX_BYTES,
+};
 use crate::tx::{tx_hash, Checked, Mempool, Transaction, TxError};
 use cpchain_core::{Address, Hash};
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Most transactions in one batch (one `POST /txs` request, one gossip message).
 pub const MAX_BATCH_TXS: usize = 4_096;
@@ -106,6 +108,79 @@ impl SenderCache {
     pub fn stats(&self) -> (u64, u64) {
         (self.hits, self.misses)
     }
+}
+
+/// The node's sender cache, shared between the node loop and the intake workers (a
+/// gossiped batch that waited for its background turn must not recover what a block
+/// carried meanwhile: [`recover_unless_known`]).
+pub type SharedSenders = Arc<Mutex<SenderCache>>;
+
+/// Lock the shared sender cache (a panicked holder left it consistent: every method
+/// leaves the map and the FIFO in step before it can panic, so poisoning is ignored).
+pub fn lock_senders(s: &Mutex<SenderCache>) -> MutexGuard<'_, SenderCache> {
+    s.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Intake recovery ([`recover_owned`]) of `items` (`(tx_hash, bytes)`), except those
+/// whose sender `cache` holds by now: a block carried them while the batch waited for its
+/// turn (under load the `CheckBlock` of a proposal recovers what intake has not reached
+/// yet), and those are only decoded, so no transaction is recovered twice by a node.
+/// One result per item, in order.
+pub fn recover_unless_known(
+    items: Vec<(Hash, Vec<u8>)>,
+    chain_id: u64,
+    cache: &Mutex<SenderCache>,
+) -> Vec<Result<Checked, TxError>> {
+    let known: Vec<Option<Address>> = {
+        let c = lock_senders(cache);
+        items.iter().map(|(h, _)| c.get(h)).collect()
+    };
+    if known.iter().all(Option::is_none) {
+        return recover_owned(items, chain_id);
+    }
+    let mut out: Vec<Option<Result<Checked, TxError>>> = Vec::with_capacity(items.len());
+    let (mut at, mut todo) = (Vec::new(), Vec::new());
+    for (i, ((hash, bytes), k)) in items.into_iter().zip(known).enumerate() {
+        match k {
+            Some(sender) => out.push(Some(decoded_with(bytes, hash, sender, chain_id))),
+            None => {
+                at.push(i);
+                todo.push((hash, bytes));
+                out.push(None);
+            }
+        }
+    }
+    for (i, r) in at.into_iter().zip(recover_owned(todo, chain_id)) {
+        if let Some(slot) = out.get_mut(i) {
+            *slot = Some(r);
+        }
+    }
+    out.into_iter()
+        .map(|r| r.unwrap_or(Err(TxError::Decode)))
+        .collect()
+}
+
+/// A transaction whose sender was recovered before (same hash, same bytes): decoded and
+/// checked against the chain only.
+fn decoded_with(
+    bytes: Vec<u8>,
+    hash: Hash,
+    sender: Address,
+    chain_id: u64,
+) -> Result<Checked, TxError> {
+    if bytes.len() > MAX_TX_BYTES {
+        return Err(TxError::Decode);
+    }
+    let tx = Transaction::from_bytes(&bytes)?;
+    if tx.body.chain_id != chain_id {
+        return Err(TxError::WrongChain(tx.body.chain_id));
+    }
+    Ok(Checked {
+        tx,
+        sender,
+        hash,
+        bytes,
+    })
 }
 
 /// A block's transactions, checked: a pending one is the pool's entry itself (decoded

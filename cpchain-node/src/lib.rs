@@ -209,12 +209,19 @@
 //!   as `insufficient_funds`; `bad_signature` is for signatures that do not parse or
 //!   recover (high s, bad v, zero r).
 //! * VALIDATE gossip: every validator still broadcasts the VALIDATE of each block it
-//!   decides (§2.4.2), but gossipsub's message id of a VALIDATE is its block's id
-//!   (`network::validate_gossip_id`), so a node takes the first copy and drops the other
-//!   `n − 2` (each up to 1 MiB) as duplicates. A first copy with a bad certificate
-//!   suppresses the good ones at that node; validators decide from their own COMMIT
-//!   votes and a node left behind catches up (engine catch-up, block sync), so only the
-//!   shortcut is lost.
+//!   decides (§2.4.2), but on gossip it goes out **compact**, without the block body
+//!   ([`compact`]): every receiver already holds the body (validators judged the
+//!   PRE-PREPARE, followers heard it) and puts it back before the engine sees the
+//!   VALIDATE, so the engine's checks and the `lbft::Message` wire form are unchanged.
+//!   Whole, each VALIDATE was the block once more from every validator (at n = 7 with
+//!   1 MiB blocks, 7 MiB received per node per block instead of 1). A node without the
+//!   body waits for it (pending slots) and, still without it one tick later at the height
+//!   it is deciding, takes the block by block sync. Gossipsub's message id of a VALIDATE
+//!   is per block (`network::validate_gossip_id`, `compact::gossip_id`), so a node takes
+//!   the first copy and drops the other `n − 2` as duplicates. A first copy with a bad
+//!   certificate suppresses the good ones at that node; validators decide from their own
+//!   COMMIT votes and a node left behind catches up (engine catch-up, block sync), so
+//!   only the shortcut is lost. Catch-up sends to one validator stay whole.
 //! * A committed block's account changes are those computed when it was judged
 //!   (`CheckBlock`), not computed again (the state cannot change in between).
 //! * Fault injection for tests: `silent_proposer` in the config (a validator that votes
@@ -281,6 +288,7 @@ pub mod api;
 pub mod attribution;
 pub mod binding;
 pub mod buyer;
+pub mod compact;
 pub mod config;
 pub mod data_cli;
 pub mod devgateway;

@@ -392,9 +392,12 @@ impl request_response::Codec for BytesCodec {
 }
 
 /// Gossipsub message id: keccak256 of the payload, so a message re-sent after a restart
-/// is one message; for a VALIDATE, the id of its block ([`validate_gossip_id`]).
+/// is one message; for a VALIDATE, the id of its block ([`validate_gossip_id`]); for a
+/// compact VALIDATE, another id of its block ([`crate::compact::gossip_id`]).
 fn message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
-    let id = validate_gossip_id(&m.data).unwrap_or_else(|| cpchain_core::keccak256(&m.data));
+    let id = validate_gossip_id(&m.data)
+        .or_else(|| crate::compact::gossip_id(&m.data))
+        .unwrap_or_else(|| cpchain_core::keccak256(&m.data));
     gossipsub::MessageId::new(&id.0)
 }
 

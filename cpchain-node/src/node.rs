@@ -171,12 +171,20 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                         // that a batch is dropped: its transactions are recovered once
                         // when a block carries them).
                         use std::sync::atomic::Ordering;
-                        let Some(mut batch) = crate::ingest::decode_batch(&message.data) else {
+                        let Some(batch) = crate::ingest::decode_batch(&message.data) else {
                             tracing::debug!("undecodable transaction batch");
                             continue;
                         };
                         // Already recovered here (a block carried them first): not again.
-                        batch.retain(|b| host.senders.get(&crate::tx::tx_hash(b)).is_none());
+                        // The hash is taken once, here, and goes with the bytes.
+                        let batch: Vec<(cpchain_core::Hash, Vec<u8>)> = {
+                            let known = crate::ingest::lock_senders(&host.senders);
+                            batch
+                                .into_iter()
+                                .map(|b| (crate::tx::tx_hash(&b), b))
+                                .filter(|(h, _)| known.get(h).is_none())
+                                .collect()
+                        };
                         if batch.is_empty() {
                             continue;
                         }
@@ -192,11 +200,13 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                             continue;
                         }
                         let (out, flight, chain_id) = (gossip_checked_tx.clone(), in_flight.clone(), cfg.chain_id);
+                        let senders = host.senders.clone();
                         tokio::task::spawn_blocking(move || {
                             // Intake waits behind consensus (see `crate::priority`).
                             crate::priority::lower_this_thread();
                             let turn = crate::priority::background_turn();
-                            let r = crate::ingest::recover_each(&batch, chain_id);
+                            // What a block carried while this batch waited: not again.
+                            let r = crate::ingest::recover_unless_known(batch, chain_id, &senders);
                             drop(turn);
                             let _ = out.blocking_send(r);
                             flight.fetch_sub(1, Ordering::SeqCst);
@@ -246,6 +256,7 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                     }
                 }
                 apply_blocked(&mut swarm, &cfg.blocked_peers_path(), &mut blocked);
+                host.tick();
                 if host.is_behind() && !peers.sync_in_flight {
                     request_blocks(&mut swarm, &store, &mut peers);
                 }
@@ -349,6 +360,7 @@ fn fill_status(s: &mut Status, host: &ValidatorHost, store: &Store, peers: &Peer
         rejected,
         synced,
         committed_txs,
+        compact_pending,
     } = host.counters;
     s.head = store
         .head()
@@ -364,11 +376,12 @@ fn fill_status(s: &mut Status, host: &ValidatorHost, store: &Store, peers: &Peer
     s.faults = faults;
     s.rejected = rejected;
     s.synced = synced;
+    s.compact_pending = compact_pending;
     s.committed_txs = committed_txs;
     s.mempool = host.mempool.len();
     s.mempool_bytes = host.mempool.charged_bytes();
     s.recoveries = crate::ingest::recoveries();
-    (s.sender_cache_hits, s.block_recoveries) = host.senders.stats();
+    (s.sender_cache_hits, s.block_recoveries) = crate::ingest::lock_senders(&host.senders).stats();
     s.unbound = peers.unbound_drops;
     s.peers = peers.bound.len();
     s.time_ms = now().0;
@@ -485,6 +498,14 @@ fn on_event(
                 .copied();
             if relay.is_none() {
                 peers.unbound_drops += 1;
+                return Ok(());
+            }
+            if crate::compact::is_compact(&message.data) {
+                // Attributed like a whole VALIDATE: to the bound relay (`crate::attribution`).
+                match (relay, crate::compact::decode(&message.data)) {
+                    (Some(from), Ok(cv)) => host.on_compact_validate(now(), from, cv),
+                    _ => host.counters.rejected += 1,
+                }
                 return Ok(());
             }
             match crate::attribution::gossip_sender(&message.data, chain_id, set, relay) {

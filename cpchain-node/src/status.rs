@@ -58,6 +58,10 @@ pub struct Status {
     pub recoveries: u64,
     /// Blocks imported by block sync since start.
     pub synced: u64,
+    /// Compact VALIDATEs that arrived before their block's body (`crate::compact`): how
+    /// often a node missed or had not yet taken the PRE-PREPARE.
+    #[serde(default)]
+    pub compact_pending: u64,
     /// Messages dropped because their author's binding was not (yet) verified.
     pub unbound: u64,
     /// Peers with a verified binding.

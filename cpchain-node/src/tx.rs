@@ -395,6 +395,72 @@ pub fn check_one(bytes: &[u8], chain_id: u64) -> Result<Checked, TxError> {
     })
 }
 
+/// [`check_one`] for a transaction whose hash the caller took already (to look it up in
+/// the sender cache) and whose bytes it owns: neither is done twice (issue 14: a gossiped
+/// or submitted transaction was hashed twice and copied once more on its way in).
+pub fn check_owned(bytes: Vec<u8>, hash: Hash, chain_id: u64) -> Result<Checked, TxError> {
+    if bytes.len() > MAX_TX_BYTES {
+        return Err(TxError::Decode);
+    }
+    let tx = Transaction::from_bytes(&bytes)?;
+    if tx.body.chain_id != chain_id {
+        return Err(TxError::WrongChain(tx.body.chain_id));
+    }
+    RECOVERIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let sender = envelope_sender(&bytes, &tx)?;
+    Ok(Checked {
+        tx,
+        sender,
+        hash,
+        bytes,
+    })
+}
+
+/// [`check_owned`] for each of `items` (`(tx_hash, bytes)`), split over every core like
+/// [`recover_each`]; one result per item, in order.
+pub fn recover_owned(items: Vec<(Hash, Vec<u8>)>, chain_id: u64) -> Vec<Result<Checked, TxError>> {
+    let n = cores();
+    if items.len() < 32 || n < 2 {
+        return items
+            .into_iter()
+            .map(|(h, b)| check_owned(b, h, chain_id))
+            .collect();
+    }
+    let chunk = items.len().div_ceil(n);
+    let total = items.len();
+    let mut parts = Vec::with_capacity(n);
+    let mut rest = items;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|p| {
+                let len = p.len();
+                let h = s.spawn(move || {
+                    p.into_iter()
+                        .map(|(h, b)| check_owned(b, h, chain_id))
+                        .collect::<Vec<_>>()
+                });
+                (len, h)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(total);
+        for (len, h) in handles {
+            match h.join() {
+                Ok(v) => out.extend(v),
+                // A panic in a recovery is a bug; refuse the chunk rather than unwind.
+                Err(_) => out.extend((0..len).map(|_| Err(TxError::BadSignature))),
+            }
+        }
+        out
+    })
+}
+
 /// [`check_one`] for each of `txs`, split over every core (one result per transaction,
 /// in order). Runs on the caller's thread plus scoped threads: call it off the node loop.
 pub fn recover_each(txs: &[Vec<u8>], chain_id: u64) -> Vec<Result<Checked, TxError>> {
@@ -1011,6 +1077,11 @@ mod tests {
     }
 
     fn random_envelope(r: &mut Rng) -> Vec<u8> {
+        random_envelope_on(r, None)
+    }
+
+    /// A random envelope, for `chain` if given (else a random chain id).
+    fn random_envelope_on(r: &mut Rng, chain: Option<u64>) -> Vec<u8> {
         let k = key(1 + r.below(200) as u8);
         let to = Address([r.below(256) as u8; 20]);
         let kind = match r.below(5) {
@@ -1036,7 +1107,7 @@ mod tests {
             },
         };
         let body = TxBody {
-            chain_id: r.next() >> r.below(64),
+            chain_id: chain.unwrap_or_else(|| r.next() >> r.below(64)),
             nonce: r.next() >> r.below(64),
             kind,
         };
@@ -1047,6 +1118,54 @@ mod tests {
     /// body) is exactly the old path's (`Transaction::sender`, which encodes the body
     /// again), on random valid envelopes and on malformed ones (flipped bytes, truncated,
     /// extended, bad signatures): same address or same error.
+    #[test]
+    fn owned_intake_gives_what_check_one_gives_in_order() {
+        let mut r = Rng(0x51_7cc1_b727_220a);
+        let chain_id = 41;
+        let mut inputs = Vec::new();
+        for i in 0..120 {
+            // A few for another chain.
+            let chain = (i % 10 != 9).then_some(chain_id);
+            let mut b = random_envelope_on(&mut r, chain);
+            match i % 4 {
+                0 => {}
+                1 => {
+                    let at = r.below(b.len() as u64) as usize;
+                    b[at] ^= 1 << r.below(8);
+                }
+                2 => b.truncate(b.len() / 2),
+                _ => {
+                    let at = b.len() - 65 + r.below(65) as usize;
+                    b[at] = r.next() as u8;
+                }
+            }
+            inputs.push(b);
+        }
+        // One chunk (below 32) and split over threads (above).
+        for n in [10, inputs.len()] {
+            let part = &inputs[..n];
+            let items: Vec<(Hash, Vec<u8>)> =
+                part.iter().map(|b| (tx_hash(b), b.clone())).collect();
+            let got = recover_owned(items, chain_id);
+            assert_eq!(got.len(), n);
+            assert!(
+                got.iter().filter(|g| g.is_ok()).count() > n / 5,
+                "some recover"
+            );
+            assert!(
+                got.iter().filter(|g| g.is_err()).count() > n / 5,
+                "some are refused"
+            );
+            for (b, g) in part.iter().zip(&got) {
+                let want = check_one(b, chain_id);
+                assert_eq!(
+                    g.as_ref().map(|c| (c.sender, c.hash, c.bytes.clone())),
+                    want.as_ref().map(|c| (c.sender, c.hash, c.bytes.clone())),
+                );
+            }
+        }
+    }
+
     #[test]
     fn envelope_sender_matches_the_re_encoding_path() {
         let mut r = Rng(0x9e37_79b9_7f4a_7c15);

@@ -8,10 +8,11 @@
 //! `Commit` goes to the block store (and, at a DPoR checkpoint, runs the election);
 //! `CheckBlock` is answered at once; `Fault` is counted and logged.
 
+use crate::compact::{BodyCache, CompactValidate};
 use crate::config::NodeConfig;
 use crate::dpor_state::{self, DporState};
 use crate::error::NodeError;
-use crate::ingest::SenderCache;
+use crate::ingest::{lock_senders, SenderCache, SharedSenders};
 use crate::store::Store;
 use crate::tx::{self, Account, Allocation, ChainView, Checked, Mempool, Overlay};
 use cpchain_consensus::dpor;
@@ -56,6 +57,8 @@ pub struct Counters {
     pub synced: u64,
     /// Transactions in the blocks this node decided.
     pub committed_txs: u64,
+    /// Compact VALIDATEs that arrived before (or without) their block's body.
+    pub compact_pending: u64,
 }
 
 /// The validator role: engine + schedule glue + durable outputs.
@@ -71,10 +74,13 @@ pub struct ValidatorHost {
     pub mempool: Mempool,
     /// Senders recovered by this node, by transaction hash: a block's transactions are
     /// not recovered again when the block is judged or committed.
-    pub senders: SenderCache,
+    /// Shared with the intake workers ([`crate::ingest::recover_unless_known`]).
+    pub senders: SharedSenders,
     /// Account changes of the proposals judged valid at the current height, by block id:
     /// the committed one is stored without executing it again.
     checked: Vec<(cpchain_consensus::lbft::BlockId, Overlay)>,
+    /// Bodies of recent blocks, for the compact VALIDATEs peers gossip ([`crate::compact`]).
+    bodies: BodyCache,
     spec: ChainSpec,
     me: Address,
     proposed_at: Option<Height>,
@@ -451,8 +457,11 @@ impl ValidatorHost {
                 .addresses()
                 .collect(),
             mempool: Mempool::new(MEMPOOL_CAPACITY, MEMPOOL_BYTES),
-            senders: SenderCache::new(SENDER_CACHE_CAPACITY),
+            senders: Arc::new(std::sync::Mutex::new(SenderCache::new(
+                SENDER_CACHE_CAPACITY,
+            ))),
             checked: Vec::new(),
+            bodies: BodyCache::default(),
             spec,
             me,
             proposed_at: None,
@@ -530,11 +539,12 @@ impl ValidatorHost {
         let mut head_time = None;
         let genesis_time = self.genesis.timestamp;
         let chain_id = self.spec.chain_id;
+        let mut senders = lock_senders(&self.senders);
         items
             .into_iter()
             .map(|r| {
                 let c = r?;
-                self.senders.insert(c.hash, c.sender);
+                senders.insert(c.hash, c.sender);
                 if crate::ledger::is_ledger_kind(&c.tx.body.kind) {
                     let now = match head_time {
                         Some(t) => t,
@@ -607,6 +617,30 @@ impl ValidatorHost {
                 self.behind = true;
             }
             self.counters.rejected += 1;
+        }
+    }
+
+    /// A compact VALIDATE gossiped by the peer bound to `from` ([`crate::compact`]): with
+    /// the body this node holds, the whole VALIDATE goes to the engine like any other;
+    /// without it, it waits (the body may be in the engine's queue of a later height), and
+    /// if it is for the height being decided still after a tick ([`Self::tick`]), the
+    /// block comes by block sync.
+    pub fn on_compact_validate(&mut self, now: Timestamp, from: Address, cv: CompactValidate) {
+        match self.bodies.expand(from, cv) {
+            Some(v) => self.on_message(now, from, Message::Validate(v)),
+            None => self.counters.compact_pending += 1,
+        }
+    }
+
+    /// The node loop's periodic tick (twice a second): a compact VALIDATE of the height
+    /// being decided that still has no body means this node missed the block; sync it.
+    pub fn tick(&mut self) {
+        if self.bodies.overdue(self.engine.height()) {
+            tracing::debug!(
+                height = self.engine.height().0,
+                "VALIDATE without a body: block sync"
+            );
+            self.behind = true;
         }
     }
 
@@ -703,97 +737,133 @@ impl ValidatorHost {
     /// On a storage error nothing after the failed write is acted on.
     pub fn drain(&mut self, now: Timestamp, store: &Store) -> Result<Vec<Action>, NodeError> {
         let mut actions = Vec::new();
-        while let Some(out) = self.engine.poll_output() {
-            match out {
-                ValidatorOutput::Persist(p) => store.put_persisted(&p)?,
-                ValidatorOutput::Broadcast(m) => {
-                    if let Message::Vote(v) = &m {
-                        self.log_vote(v);
-                    }
-                    match encoding::encode_to_vec(&m) {
-                        Ok(b) => actions.push(Action::Broadcast(b)),
-                        Err(e) => tracing::error!("cannot encode own message: {e}"),
-                    }
-                }
-                ValidatorOutput::Send { to, msg } => match encoding::encode_to_vec(&msg) {
-                    Ok(bytes) => actions.push(Action::Send { to, bytes }),
-                    Err(e) => tracing::error!("cannot encode own message: {e}"),
-                },
-                ValidatorOutput::CheckBlock { block, .. } => {
-                    let base = store.dpor()?;
-                    let valid = match execute_cached(
-                        &self.spec,
-                        &block,
-                        store,
-                        &self.allocated,
-                        &self.defaults,
-                        base,
-                        &self.mempool,
-                        &mut self.senders,
-                    ) {
-                        Ok(overlay) => {
-                            // Kept for the commit of this block: the stored state cannot
-                            // change before it (only commits and block sync change it,
-                            // and both clear this).
-                            if self.checked.len() >= MAX_CHECKED_OVERLAYS {
-                                self.checked.remove(0);
+        loop {
+            while let Some(out) = self.engine.poll_output() {
+                match out {
+                    ValidatorOutput::Persist(p) => store.put_persisted(&p)?,
+                    ValidatorOutput::Broadcast(m) => {
+                        if let Message::Vote(v) = &m {
+                            self.log_vote(v);
+                        }
+                        // A VALIDATE goes out compact (its body is what every peer holds,
+                        // see `crate::compact`); our own proposal's body is kept for them.
+                        let encoded = match &m {
+                            Message::Validate(v) => {
+                                encoding::encode_to_vec(&CompactValidate::of(v))
                             }
-                            self.checked.push((block.id(), overlay));
-                            true
+                            other => encoding::encode_to_vec(other),
+                        };
+                        match encoded {
+                            Ok(b) => actions.push(Action::Broadcast(b)),
+                            Err(e) => tracing::error!("cannot encode own message: {e}"),
                         }
-                        Err(e) => {
-                            tracing::warn!(height = block.header.height.0, "illicit proposal: {e}");
-                            false
+                        match m {
+                            Message::PrePrepare(b) => self.bodies.keep(b.id(), b.transactions),
+                            Message::Validate(v) => {
+                                self.bodies.keep(v.block.id(), v.block.transactions)
+                            }
+                            _ => {}
                         }
-                    };
-                    self.engine.block_checked(now, block.id(), valid);
-                }
-                ValidatorOutput::Commit { block, certificate } => {
-                    let height = block.header.height;
-                    let impeach = block.is_impeach();
-                    let txs = block.transactions.len();
-                    let base = store.dpor()?;
-                    let id = block.id();
-                    let known = self
-                        .checked
-                        .drain(..)
-                        .find(|(checked, _)| *checked == id)
-                        .map(|(_, o)| o);
-                    let overlay = match known {
-                        Some(o) => Ok(o),
-                        None => execute_cached(
+                    }
+                    ValidatorOutput::Send { to, msg } => match encoding::encode_to_vec(&msg) {
+                        Ok(bytes) => actions.push(Action::Send { to, bytes }),
+                        Err(e) => tracing::error!("cannot encode own message: {e}"),
+                    },
+                    ValidatorOutput::CheckBlock { block, .. } => {
+                        let id = block.id();
+                        let base = store.dpor()?;
+                        let valid = match execute_cached(
                             &self.spec,
                             &block,
                             store,
                             &self.allocated,
                             &self.defaults,
-                            base.clone(),
+                            base,
                             &self.mempool,
-                            &mut self.senders,
-                        ),
+                            &mut lock_senders(&self.senders),
+                        ) {
+                            Ok(overlay) => {
+                                // Kept for the commit of this block: the stored state cannot
+                                // change before it (only commits and block sync change it,
+                                // and both clear this).
+                                if self.checked.len() >= MAX_CHECKED_OVERLAYS {
+                                    self.checked.remove(0);
+                                }
+                                self.checked.push((id, overlay));
+                                true
+                            }
+                            Err(e) => {
+                                tracing::warn!(
+                                    height = block.header.height.0,
+                                    "illicit proposal: {e}"
+                                );
+                                false
+                            }
+                        };
+                        self.engine.block_checked(now, id, valid);
+                        // Judged by the engine (the scheduled proposer's seal, the header):
+                        // kept for the compact VALIDATEs of this block.
+                        self.bodies.keep(id, block.transactions);
                     }
-                    .unwrap_or_else(|e| {
-                        // Only a Byzantine quorum certifies such a block.
-                        tracing::error!(height = height.0, "certified block does not execute: {e}");
-                        Overlay::on(base)
-                    });
-                    let v = Validate { block, certificate };
-                    store.put_block(&v, &overlay)?;
-                    // Only the accounts this block changed have new nonces.
-                    self.mempool.prune_committed(&overlay.accounts);
-                    self.counters.committed_txs += txs as u64;
-                    install(self.engine.schedule_mut(), &overlay.dpor, height);
-                    self.counters.decided += 1;
-                    if impeach {
-                        self.counters.impeached += 1;
+                    ValidatorOutput::Commit { block, certificate } => {
+                        let height = block.header.height;
+                        let impeach = block.is_impeach();
+                        let txs = block.transactions.len();
+                        let base = store.dpor()?;
+                        let id = block.id();
+                        let known = self
+                            .checked
+                            .drain(..)
+                            .find(|(checked, _)| *checked == id)
+                            .map(|(_, o)| o);
+                        let overlay = match known {
+                            Some(o) => Ok(o),
+                            None => execute_cached(
+                                &self.spec,
+                                &block,
+                                store,
+                                &self.allocated,
+                                &self.defaults,
+                                base.clone(),
+                                &self.mempool,
+                                &mut lock_senders(&self.senders),
+                            ),
+                        }
+                        .unwrap_or_else(|e| {
+                            // Only a Byzantine quorum certifies such a block.
+                            tracing::error!(
+                                height = height.0,
+                                "certified block does not execute: {e}"
+                            );
+                            Overlay::on(base)
+                        });
+                        let v = Validate { block, certificate };
+                        store.put_block(&v, &overlay)?;
+                        self.bodies.keep(id, v.block.transactions);
+                        // Only the accounts this block changed have new nonces.
+                        self.mempool.prune_committed(&overlay.accounts);
+                        self.counters.committed_txs += txs as u64;
+                        install(self.engine.schedule_mut(), &overlay.dpor, height);
+                        self.counters.decided += 1;
+                        if impeach {
+                            self.counters.impeached += 1;
+                        }
+                        tracing::info!(height = height.0, impeach, "committed");
                     }
-                    tracing::info!(height = height.0, impeach, "committed");
+                    ValidatorOutput::Fault(f) => {
+                        self.counters.faults += 1;
+                        tracing::warn!("fault: {}", f.name());
+                    }
+                    other => tracing::warn!("output this host does not know: {other:?}"),
                 }
-                ValidatorOutput::Fault(f) => {
-                    self.counters.faults += 1;
-                    tracing::warn!("fault: {}", f.name());
-                }
-                other => tracing::warn!("output this host does not know: {other:?}"),
+            }
+            // Compact VALIDATEs that waited for a body this drain has kept.
+            let ready = self.bodies.ready(self.engine.height());
+            if ready.is_empty() {
+                break;
+            }
+            for (from, v) in ready {
+                self.on_message(now, from, Message::Validate(v));
             }
         }
         Ok(actions)
