@@ -234,8 +234,10 @@
 //! * The benchmark of issue 14 is `benches/devnet.rs` (a bench binary driving
 //!   release-built processes, not criterion; figures in `docs/BENCHMARKS.md`, "Host
 //!   node"). Its goal (≥ 0.7 of `cores × raw recover rate ÷ validators`) is not met in
-//!   the median: 0.65 at n = 4 (one run of three at 0.80), 0.55 at n = 7, measured on an
-//!   idle 2-core VM whose raw rate moves by a third from minute to minute.
+//!   the median: 0.61 at n = 4 and 0.61 at n = 7 (0.57-0.71; five runs each, the raw rate
+//!   measured before and after each network), on an idle 2-core VM whose raw rate moves
+//!   by a third from minute to minute. Recovery is about 72 % of a loaded node's busy CPU;
+//!   the rest is a long tail (Keccak 8 %, block execution and commit 5 %, libp2p 3 %).
 //! * Intake recovery (gossiped batches, `POST /txs`) runs at nice 10 and one batch at a
 //!   time per process ([`priority`]): a node offered more than the network commits
 //!   sheds or delays its intake rather than starve its own consensus (the paper says
