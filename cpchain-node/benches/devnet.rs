@@ -12,7 +12,10 @@
 //!
 //! and, in the same run, the raw recover (+ address) rate of k256 and (with feature
 //! `libsecp256k1`) libsecp256k1 on one core, the machine's limit `cores × raw rate ÷
-//! validators` for the backend the nodes were built with, and the ratio.
+//! validators` for the backend the nodes were built with, and the ratio. The backend's
+//! raw rate is measured just before each network and again just after it, and the limit
+//! is taken from their mean: this VM's speed drifts by up to a third within minutes, and
+//! one measurement minutes before the levels it is compared with moved the ratio with it.
 //!
 //! `cargo bench -p cpchain-node --bench devnet` (k256 nodes), or with
 //! `--features libsecp256k1` (libsecp256k1 nodes). `DEVNET_BENCH_VALIDATORS=4` runs one
@@ -706,6 +709,31 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
     levels
 }
 
+/// The nodes' backend and its raw recover + address rate on one core (per CPU second).
+fn backend_rate(tck: f64) -> (&'static str, f64) {
+    #[cfg(feature = "libsecp256k1")]
+    {
+        let (wall, lib) = raw_rate(
+            &|d, s| s.recover_libsecp256k1(d).expect("recovers").address(),
+            tck,
+        );
+        println!(
+            "raw recover + address, one core: libsecp256k1 {lib:.0}/s per CPU second ({:.1} µs), {wall:.0}/s per wall second",
+            1e6 / lib
+        );
+        ("libsecp256k1", lib)
+    }
+    #[cfg(not(feature = "libsecp256k1"))]
+    {
+        let (wall, k) = raw_rate(&|d, s| s.recover_k256(d).expect("recovers").address(), tck);
+        println!(
+            "raw recover + address, one core: k256 {k:.0}/s per CPU second ({:.1} µs), {wall:.0}/s per wall second",
+            1e6 / k
+        );
+        ("k256", k)
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is taken.
     let tck = clock_ticks();
@@ -730,30 +758,24 @@ fn main() {
         "raw recover + address, one core: k256 {k256:.0}/s per CPU second ({:.1} µs), {k256_wall:.0}/s per wall second",
         1e6 / k256
     );
-    #[cfg(feature = "libsecp256k1")]
-    let backend = {
-        let (lib_wall, lib) = raw_rate(
-            &|d, s| s.recover_libsecp256k1(d).expect("recovers").address(),
-            tck,
-        );
-        println!(
-            "raw recover + address, one core: libsecp256k1 {lib:.0}/s per CPU second ({:.1} µs), {lib_wall:.0}/s per wall second",
-            1e6 / lib
-        );
-        ("libsecp256k1", lib)
-    };
     #[cfg(not(feature = "libsecp256k1"))]
-    let backend = {
-        println!("(libsecp256k1: build with --features libsecp256k1 to measure it and run the nodes on it)");
-        ("k256", k256)
-    };
+    println!(
+        "(libsecp256k1: build with --features libsecp256k1 to measure it and run the nodes on it)"
+    );
     for n in sizes {
+        // The raw rate of the nodes' backend, measured just before this network and again
+        // just after it (the VM's speed drifts by up to a third within minutes): the limit
+        // is taken from their mean, and both are printed.
+        let before = backend_rate(tck);
+        let provisional = cores as f64 * before.1 / n as f64;
+        let levels = run_network(n, window, provisional, tck);
+        let after = backend_rate(tck);
+        let backend = (before.0, (before.1 + after.1) / 2.0);
         let limit = cores as f64 * backend.1 / n as f64;
         println!(
-            "devnet n={n}, nodes on {}: limit = {cores} cores × {:.0}/s ÷ {n} = {limit:.0} tx/s",
-            backend.0, backend.1
+            "devnet n={n}, nodes on {}: raw rate {:.0}/s before, {:.0}/s after; limit = {cores} cores × {:.0}/s (mean) ÷ {n} = {limit:.0} tx/s",
+            backend.0, before.1, after.1, backend.1
         );
-        let levels = run_network(n, window, limit, tck);
         if let Some(best) = levels
             .iter()
             .max_by(|a, b| a.sustained.total_cmp(&b.sustained))
