@@ -389,7 +389,9 @@ mod tests {
         assert!(!cache.overdue(Height(5)));
         assert!(cache.overdue(Height(5)), "the real one is still pending");
         // A lower claim displaces the highest one kept, not the one being decided.
-        assert!(cache.expand(Address::ZERO, compact(6, &[vec![6u8; 3]])).is_none());
+        assert!(cache
+            .expand(Address::ZERO, compact(6, &[vec![6u8; 3]]))
+            .is_none());
         assert_eq!(cache.pending(), PENDING_COMPACT);
         cache.keep(real.block_id(), vec![vec![5u8; 10]]);
         let ready = cache.ready(Height(5));

@@ -11,8 +11,7 @@
 
 use cpchain_consensus::lbft::block::{tx_root, EMPTY_TX_ROOT};
 use cpchain_consensus::lbft::{
-    verify_validate, Block, Certificate, ImpeachQuorum, Message, Vote, VoteKind,
-    MAX_VALIDATORS,
+    verify_validate, Block, Certificate, ImpeachQuorum, Message, Vote, VoteKind, MAX_VALIDATORS,
 };
 use cpchain_core::encoding::{self, WIRE_VERSION};
 use cpchain_core::{Address, Height, Timestamp, WireMessage};
@@ -228,18 +227,12 @@ impl Net {
     }
 
     fn head_id(&self, i: usize) -> Option<cpchain_core::Hash> {
-        self.stores[i]
-            .head()
-            .expect("store")
-            .map(|v| v.block.id())
+        self.stores[i].head().expect("store").map(|v| v.block.id())
     }
 }
 
 fn is_pre_prepare(b: &[u8]) -> bool {
-    matches!(
-        encoding::decode::<Message>(b),
-        Ok(Message::PrePrepare(_))
-    )
+    matches!(encoding::decode::<Message>(b), Ok(Message::PrePrepare(_)))
 }
 
 fn enc(cv: &CompactValidate) -> Vec<u8> {
@@ -278,7 +271,11 @@ fn node3_missed_height_1(name: &str) -> Net {
     net.next_slot();
     net.settle(&|to, _| to != 3);
     for i in 0..3 {
-        assert_eq!(net.hosts[i].height(), Height(2), "node {i} decided height 1");
+        assert_eq!(
+            net.hosts[i].height(),
+            Height(2),
+            "node {i} decided height 1"
+        );
     }
     assert_eq!(net.hosts[3].height(), Height(1));
     let cv = net.compact_of(0, 1);
@@ -300,7 +297,10 @@ fn far_future_compacts_do_not_displace_the_one_being_decided() {
     let relay = net.addr(0);
     net.deliver(relay, 3, &enc(&real));
     let _ = net.drain(3);
-    assert_eq!(net.hosts[3].counters.compact_pending, 1, "waits for its body");
+    assert_eq!(
+        net.hosts[3].counters.compact_pending, 1,
+        "waits for its body"
+    );
 
     // A bound peer (a follower's key: any key binds) floods far-future claims.
     let attacker = Address([0xaa; 20]);
@@ -344,7 +344,10 @@ fn same_height_claims_that_take_the_slots_are_overdue_themselves() {
     let relay = net.addr(0);
     net.deliver(relay, 3, &enc(&real));
     let _ = net.drain(3);
-    assert_eq!(net.hosts[3].counters.compact_pending, PENDING_COMPACT as u64 + 1);
+    assert_eq!(
+        net.hosts[3].counters.compact_pending,
+        PENDING_COMPACT as u64 + 1
+    );
     net.hosts[3].tick();
     net.hosts[3].tick();
     assert!(net.hosts[3].is_behind(), "falls back to block sync");
@@ -355,7 +358,10 @@ fn same_height_claims_that_take_the_slots_are_overdue_themselves() {
         let _ = net.drain(i);
         net.hosts[i].tick();
         net.hosts[i].tick();
-        assert!(net.hosts[i].is_behind(), "node {i}: a made-up claim forces a sync");
+        assert!(
+            net.hosts[i].is_behind(),
+            "node {i}: a made-up claim forces a sync"
+        );
     }
 }
 
@@ -408,7 +414,14 @@ fn forged_compact_validates_are_refused_by_the_engine() {
         real.header.timestamp,
         Vec::new(),
     );
-    let vote = Vote::sign(&net.keys[byz], CHAIN_ID, VoteKind::Commit, Height(1), 0, empty.id());
+    let vote = Vote::sign(
+        &net.keys[byz],
+        CHAIN_ID,
+        VoteKind::Commit,
+        Height(1),
+        0,
+        empty.id(),
+    );
     let d = CompactValidate {
         header: empty.header.clone(),
         seal: empty.seal,
@@ -440,8 +453,15 @@ fn forged_compact_validates_are_refused_by_the_engine() {
             body.clone()
         });
         assert!(
-            verify_validate(&spec, &set, ImpeachQuorum::default(), &sched, &whole, &genesis)
-                .is_err(),
+            verify_validate(
+                &spec,
+                &set,
+                ImpeachQuorum::default(),
+                &sched,
+                &whole,
+                &genesis
+            )
+            .is_err(),
             "{what}: the light check accepts it"
         );
         let rejected = net.hosts[3].counters.rejected;
