@@ -163,8 +163,17 @@ impl BodyCache {
     }
 
     /// Put the body back into `cv` (relayed by `from`): the whole VALIDATE; or `None`,
-    /// and it is kept pending (at most [`PENDING_COMPACT`], the oldest dropped; one per
-    /// block) until [`BodyCache::ready`] finds its body.
+    /// and it is kept pending (at most [`PENDING_COMPACT`]; one per block) until
+    /// [`BodyCache::ready`] finds its body.
+    ///
+    /// When the slots are full, the one for the highest height goes (the newcomer itself
+    /// if its height is not lower than every kept one's): pending compact VALIDATEs are
+    /// not authenticated, and dropping the oldest let anyone displace the one for the
+    /// height being decided with four claiming far-future heights, which silenced
+    /// [`BodyCache::overdue`] and so the fall back to block sync. Now only ones claiming
+    /// the same or a lower height displace it; the same height is overdue itself, and
+    /// lower ones are dropped by the next [`BodyCache::ready`] (the host drains after
+    /// every message).
     pub fn expand(&mut self, from: Address, cv: CompactValidate) -> Option<Validate> {
         match self.body(&cv.header) {
             Some(body) => Some(cv.expand(body)),
@@ -172,7 +181,19 @@ impl BodyCache {
                 let id = cv.block_id();
                 if !self.pending.iter().any(|(_, p, _)| p.block_id() == id) {
                     if self.pending.len() >= PENDING_COMPACT {
-                        self.pending.pop_front();
+                        // The highest height kept (the newest of those).
+                        let highest = self
+                            .pending
+                            .iter()
+                            .enumerate()
+                            .max_by_key(|(i, (_, p, _))| (p.height(), *i))
+                            .map(|(i, (_, p, _))| (i, p.height()));
+                        match highest {
+                            Some((i, h)) if h > cv.height() => {
+                                self.pending.remove(i);
+                            }
+                            _ => return None,
+                        }
                     }
                     self.pending.push_back((from, cv, false));
                 }
@@ -351,6 +372,31 @@ mod tests {
         cache.keep(compact(7, &[vec![1]]).block_id(), vec![vec![1]]);
         assert!(cache.ready(Height(8)).is_empty());
         assert_eq!(cache.pending(), 0);
+    }
+
+    /// A claim of a later height never displaces a pending one of a lower height (the
+    /// one being decided, whose overdue tick is the fall back to block sync); on e8087fd
+    /// the oldest went, so four far-future claims displaced it.
+    #[test]
+    fn far_future_claims_never_displace_a_lower_pending_height() {
+        let mut cache = BodyCache::default();
+        let real = compact(5, &[vec![5u8; 10]]);
+        assert!(cache.expand(Address::ZERO, real.clone()).is_none());
+        for k in 0..10u64 {
+            let _ = cache.expand(Address::ZERO, compact(1_000 + k, &[vec![k as u8; 3]]));
+            assert!(cache.pending() <= PENDING_COMPACT);
+        }
+        assert!(!cache.overdue(Height(5)));
+        assert!(cache.overdue(Height(5)), "the real one is still pending");
+        // A lower claim displaces the highest one kept, not the one being decided.
+        assert!(cache
+            .expand(Address::ZERO, compact(6, &[vec![6u8; 3]]))
+            .is_none());
+        assert_eq!(cache.pending(), PENDING_COMPACT);
+        cache.keep(real.block_id(), vec![vec![5u8; 10]]);
+        let ready = cache.ready(Height(5));
+        assert_eq!(ready.len(), 1);
+        assert_eq!(CompactValidate::of(&ready[0].1), real);
     }
 
     #[test]

@@ -216,9 +216,12 @@
 //!   Whole, each VALIDATE was the block once more from every validator (at n = 7 with
 //!   1 MiB blocks, 7 MiB received per node per block instead of 1). A node without the
 //!   body waits for it (pending slots) and, still without it one tick later at the height
-//!   it is deciding, takes the block by block sync. Gossipsub's message id of a VALIDATE
-//!   is per block (`network::validate_gossip_id`, `compact::gossip_id`), so a node takes
-//!   the first copy and drops the other `n − 2` as duplicates. A first copy with a bad
+//!   it is deciding, takes the block by block sync. The pending slots are not
+//!   authenticated: full, they drop the entry of the highest height, so claims of later
+//!   heights never displace the one being decided (a peer can still make a node sync by
+//!   claiming its current height; `tests/compact_attack.rs`). Gossipsub's message id
+//!   of a VALIDATE is per block (`network::validate_gossip_id`, `compact::gossip_id`),
+//!   so a node takes the first copy and drops the other `n − 2` as duplicates. A first copy with a bad
 //!   certificate suppresses the good ones at that node; validators decide from their own
 //!   COMMIT votes and a node left behind catches up (engine catch-up, block sync), so
 //!   only the shortcut is lost. Catch-up sends to one validator stay whole.
