@@ -715,6 +715,16 @@ mod tests {
         assert_eq!(validate_gossip_id(&pre), None);
         assert_eq!(validate_gossip_id(&a[..10]), None, "truncated");
         assert_eq!(validate_gossip_id(&[]), None);
+        // The compact form of the same VALIDATE has another id, so a whole VALIDATE (an
+        // older node's) is never suppressed by a compact one (`crate::compact`).
+        let compact = encode_to_vec(&crate::compact::CompactValidate::of(&Validate {
+            block: block.clone(),
+            certificate: cert(0),
+        }))
+        .expect("encodes");
+        let cid = crate::compact::gossip_id(&compact).expect("a compact VALIDATE");
+        assert_ne!(cid, id);
+        assert_eq!(validate_gossip_id(&compact), None);
     }
 
     /// Three swarms in `mode` with the connections `links` (dialer, listener), all on
