@@ -800,7 +800,29 @@ impl Mempool {
         dpor: &DporState,
         chain: &ChainView<'_>,
     ) -> Vec<Vec<u8>> {
+        self.select_hashed(
+            spec, time, coinbase, max_count, max_bytes, load, dpor, chain,
+        )
+        .0
+    }
+
+    /// [`Mempool::select`] with each selected transaction's hash ([`tx_hash`], in the
+    /// same order), which the pool holds already: the proposer's `tx_root` leaves
+    /// (issue 14: the body is not hashed again to propose it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn select_hashed(
+        &self,
+        spec: &ChainSpec,
+        time: Timestamp,
+        coinbase: Address,
+        max_count: usize,
+        max_bytes: usize,
+        load: &impl Fn(&Address) -> Account,
+        dpor: &DporState,
+        chain: &ChainView<'_>,
+    ) -> (Vec<Vec<u8>>, Vec<Hash>) {
         let mut overlay = Overlay::on(dpor.clone());
+        let mut hashes = Vec::new();
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut skip: Option<Address> = None;
@@ -817,11 +839,12 @@ impl Mempool {
             {
                 bytes += c.bytes.len();
                 out.push(c.bytes.clone());
+                hashes.push(c.hash);
             } else {
                 skip = Some(c.sender);
             }
         }
-        out
+        (out, hashes)
     }
 
     fn remove(&mut self, key: &(Address, u64)) {
