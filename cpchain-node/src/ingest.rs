@@ -15,6 +15,12 @@
 //! * A proposal's transactions that are pending are judged and executed from the pool's
 //!   own entries (shared, decoded and recovered at admission: no decode, recovery or
 //!   copy; [`check_block`]).
+//! * A proposal's transactions are hashed once per validator: the engine hashes them to
+//!   check the header's `tx_root` and hands the leaves over with `CheckBlock`
+//!   (`tx_hashes`), which [`check_block_hashed`] looks up and recovers with; the
+//!   proposer builds `tx_root` from the hashes its pool holds (`Mempool::select_hashed`,
+//!   `Validator::propose_with_leaves`). Before, `check_block` hashed every transaction
+//!   again (and a recovered one a third time), and the proposer hashed its whole body.
 //! * Every recovered (transaction hash → sender) pair goes into the node's
 //!   [`SenderCache`]; judging a proposal (`CheckBlock`) and executing the committed block
 //!   look senders up there for what is not pending and recover only the misses. The hash
