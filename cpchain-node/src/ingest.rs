@@ -52,7 +52,7 @@
 pub use crate::tx::{
     check_one, check_owned, recover_each, recover_owned, recoveries, MAX_TX_BYTES,
 };
-use crate::tx::{tx_hash, Checked, Mempool, Transaction, TxError};
+use crate::tx::{recover_owned_block, tx_hash, Checked, Mempool, Transaction, TxError};
 use cpchain_core::{Address, Hash};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -273,7 +273,8 @@ pub fn check_block_hashed(
             .iter()
             .filter_map(|i| Some((*hashes.get(*i)?, txs.get(*i)?.clone())))
             .collect();
-        for (i, r) in missing.iter().zip(recover_owned(items, chain_id)) {
+        // On the block path's (normal-priority) pool, as `recover_each`.
+        for (i, r) in missing.iter().zip(recover_owned_block(items, chain_id)) {
             let c = r?;
             cache.insert(c.hash, c.sender);
             if let Some(slot) = out.get_mut(*i) {

@@ -491,6 +491,24 @@ pub fn recover_owned(items: Vec<(Hash, Vec<u8>)>, chain_id: u64) -> Vec<Result<C
     }
 }
 
+/// [`recover_owned`] on the normal-priority worker pool, as [`recover_each`]: the block
+/// path's misses (`CheckBlock`) whose hashes the consensus engine gave (issue 14: not
+/// hashed again).
+pub fn recover_owned_block(
+    items: Vec<(Hash, Vec<u8>)>,
+    chain_id: u64,
+) -> Vec<Result<Checked, TxError>> {
+    match pool(false) {
+        Some(p) if items.len() >= 32 && cores() >= 2 => {
+            par_map(p, items, |(h, b)| check_owned(b, h, chain_id))
+        }
+        _ => items
+            .into_iter()
+            .map(|(h, b)| check_owned(b, h, chain_id))
+            .collect(),
+    }
+}
+
 /// [`check_one`] for each of `txs`, split over every core on the normal-priority worker
 /// pool (one result per transaction, in order); the caller's thread waits for them.
 pub fn recover_each(txs: &[Vec<u8>], chain_id: u64) -> Vec<Result<Checked, TxError>> {
