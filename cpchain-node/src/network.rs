@@ -1048,6 +1048,92 @@ mod tests {
         assert_eq!(counts[2].delivered, 5, "two hops away: {counts:?}");
     }
 
+    /// Issue 14: the bytes of a consensus message sent first on the transaction topic do
+    /// not suppress the consensus topic's copy. Gossipsub keeps one duplicate cache for
+    /// all topics, so with the Keccak ids (content only, a90933b) the second publish was
+    /// refused as a duplicate and the receiver never saw the consensus message.
+    #[test]
+    fn a_copy_on_another_topic_does_not_suppress_the_consensus_message() {
+        use futures::StreamExt;
+        use libp2p::swarm::SwarmEvent;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let new = |name: &str| {
+                swarm_with(
+                    libp2p::identity::Keypair::generate_ed25519(),
+                    name.into(),
+                    GossipMode::Direct,
+                )
+                .expect("swarm")
+            };
+            let ((mut a, ca), (mut b, cb)) = (new("a"), new("b"));
+            let lbft = gossipsub::IdentTopic::new(LBFT);
+            let tx = gossipsub::IdentTopic::new(TX);
+            for s in [&mut a, &mut b] {
+                for t in [&lbft, &tx] {
+                    s.behaviour_mut().gossipsub.subscribe(t).expect("subscribe");
+                }
+            }
+            b.listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"))
+                .expect("listen");
+            let addr = loop {
+                if let SwarmEvent::NewListenAddr { address, .. } = b.select_next_some().await {
+                    break address;
+                }
+            };
+            a.dial(addr).expect("dial");
+            // Until `a` knows both of `b`'s subscriptions (bounded: 10 s).
+            let mut subscribed = 0;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while subscribed < 2 {
+                tokio::select! {
+                    ev = a.select_next_some() => {
+                        if let SwarmEvent::Behaviour(Event::Gossipsub(
+                            gossipsub::Event::Subscribed { .. },
+                        )) = ev
+                        {
+                            subscribed += 1;
+                        }
+                    }
+                    _ = b.select_next_some() => {}
+                    _ = tokio::time::sleep_until(deadline) => panic!("no subscriptions"),
+                }
+            }
+            let (_, pre, _, _) = block_messages(3);
+            ca.publish(&mut a, &tx, pre.clone()).expect("on the tx topic");
+            ca.publish(&mut a, &lbft, pre.clone())
+                .expect("on the consensus topic: not a duplicate");
+            let mut got = Vec::new();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+            loop {
+                tokio::select! {
+                    _ = a.select_next_some() => {}
+                    ev = b.select_next_some() => {
+                        if let SwarmEvent::Behaviour(Event::Gossipsub(gossipsub::Event::Message {
+                            message,
+                            ..
+                        })) = ev
+                        {
+                            cb.delivered(&message.topic);
+                            got.push((message.topic.to_string(), message.data == pre));
+                        }
+                    }
+                    _ = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+            got.sort();
+            assert_eq!(
+                got,
+                vec![(LBFT.to_string(), true), (TX.to_string(), true)],
+                "both copies delivered, each on its topic"
+            );
+            assert_eq!(cb.lbft().delivered, 1);
+        });
+    }
+
     /// A peer that dials a node again and again gets two connections, never a third: the
     /// per-connection bounds (shard streams, buffers) multiply by at most two per peer.
     #[test]
