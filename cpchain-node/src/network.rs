@@ -1103,7 +1103,8 @@ mod tests {
                 }
             }
             let (_, pre, _, _) = block_messages(3);
-            ca.publish(&mut a, &tx, pre.clone()).expect("on the tx topic");
+            ca.publish(&mut a, &tx, pre.clone())
+                .expect("on the tx topic");
             ca.publish(&mut a, &lbft, pre.clone())
                 .expect("on the consensus topic: not a duplicate");
             let mut got = Vec::new();
