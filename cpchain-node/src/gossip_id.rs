@@ -2,8 +2,9 @@
 //!
 //! Every gossip copy a node receives, and every message it publishes, costs one id: a
 //! hash over the whole message for most kinds (a 1 MiB PRE-PREPARE included), which made
-//! Keccak-256 ids about 1.7 % of a loaded validator's CPU. SHA-256 runs on the CPU's SHA
-//! extensions where it has them (`sha2` detects them at run time on x86 and x86-64) and
+//! Keccak-256 ids 1.7 % of all CPU samples of a loaded n = 4 devnet. SHA-256 runs on the
+//! CPU's SHA extensions where it has them (`sha2` detects them at run time on x86 and
+//! x86-64) and
 //! is then 4-6 times faster than Keccak: medians of `benches/host.rs` group `gossip_id`
 //! (the old id against this one, 2-core EPYC VM with SHA extensions, shared, load 4-6,
 //! 2026-12-07): a batch of one 200-byte transfer (204 bytes) 1.61 µs → 0.365 µs, a
