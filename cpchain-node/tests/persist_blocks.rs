@@ -141,6 +141,10 @@ fn persist_record_round_trips_none_prepared_lock_both_and_shared() {
     }
 }
 
+/// One write of the table test: prepared block, locked block, the table's ids after it,
+/// blocks written by it.
+type Step<'a> = (Option<&'a Block>, Option<&'a Block>, Vec<Hash>, u64);
+
 /// The table holds exactly the blocks the current record names, after every write (a
 /// block no longer named is deleted in the same transaction), also when the store was
 /// reopened and does not know what the table holds; and a record naming a block the
@@ -155,7 +159,7 @@ fn persist_blocks_table_holds_only_the_current_records_blocks() {
         ids
     };
     let s = Store::open(&db(&dir), stamp()).expect("open");
-    let steps: [(Option<&Block>, Option<&Block>, Vec<Hash>, u64); 7] = [
+    let steps: [Step; 7] = [
         (Some(&a), None, ids(&[&a]), 1),
         (Some(&a), None, ids(&[&a]), 0),
         (Some(&a), Some(&b), ids(&[&a, &b]), 1),
