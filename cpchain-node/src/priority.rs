@@ -20,8 +20,8 @@
 //! thread creates inherit it); elsewhere it does nothing. Raising a thread's nice value needs
 //! no privilege; it is never lowered back (the blocking pool's threads do nothing else).
 
-/// One background recovery at a time per process (each over every core, see
-/// [`crate::ingest::recover_each`]): without it every gossiped batch and every `POST /txs`
+/// One background recovery at a time per process (each over every core, on the intake
+/// worker pool of [`crate::ingest::recover_owned`]): without it every gossiped batch and every `POST /txs`
 /// in flight recovered on threads of its own, so a loaded 4-validator devnet on 2 cores ran
 /// dozens of recovery threads at once (load averages of 20-50) and each recovery cost about
 /// a third more CPU than on a quiet core (65 µs against 47.6 µs measured, the cache

@@ -370,10 +370,70 @@ pub fn recoveries() -> u64 {
     RECOVERIES.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// The cores recovery spreads over (read once: `available_parallelism` reads cgroup files
+/// on every call, which showed in the node loop's profile under `check_block`).
 fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
+/// The recovery worker pools of this process, built once: one at background priority for
+/// intake ([`recover_owned`], whose callers hold [`crate::priority::background_turn`]) and
+/// one at normal priority for what a block needs now ([`recover_each`]: `CheckBlock`'s
+/// misses, block sync). Before (issue 14), each batch spawned and joined fresh scoped
+/// threads: at 5,000 tx/s on a 4-validator devnet that was ~40 thread creations a second per
+/// node, each an mmap'd stack, a signal stack, a malloc arena warm-up and the kernel's RCU
+/// work at exit (visible in the profile as `clone3`, `make_handler`, `tcache_init` and the
+/// `rcu_preempt` thread). `None` if the OS refused the threads: the caller then recovers
+/// on its own thread.
+fn pool(background: bool) -> Option<&'static rayon::ThreadPool> {
+    static BACKGROUND: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    static FOREGROUND: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let cell = if background { &BACKGROUND } else { &FOREGROUND };
+    cell.get_or_init(|| {
+        let b = rayon::ThreadPoolBuilder::new()
+            .num_threads(cores())
+            .thread_name(move |i| {
+                if background {
+                    format!("intake-recover-{i}")
+                } else {
+                    format!("block-recover-{i}")
+                }
+            });
+        let b = if background {
+            b.start_handler(|_| {
+                crate::priority::lower_this_thread();
+            })
+        } else {
+            b
+        };
+        b.build().ok()
+    })
+    .as_ref()
+}
+
+/// `f(item)` for each item on `pool`'s threads, results in order; a panic in one (a bug)
+/// refuses that item instead of unwinding into the caller.
+fn par_map<T: Send, R: Send>(
+    pool: &rayon::ThreadPool,
+    items: Vec<T>,
+    f: impl Fn(T) -> Result<R, TxError> + Sync + Send,
+) -> Vec<Result<R, TxError>> {
+    use rayon::prelude::*;
+    pool.install(|| {
+        items
+            .into_par_iter()
+            .with_min_len(8)
+            .map(|t| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(t)))
+                    .unwrap_or(Err(TxError::BadSignature))
+            })
+            .collect()
+    })
 }
 
 /// Decode, check the chain id of and recover the sender of one encoded transaction.
@@ -416,74 +476,30 @@ pub fn check_owned(bytes: Vec<u8>, hash: Hash, chain_id: u64) -> Result<Checked,
     })
 }
 
-/// [`check_owned`] for each of `items` (`(tx_hash, bytes)`), split over every core like
-/// [`recover_each`]; one result per item, in order.
+/// [`check_owned`] for each of `items` (`(tx_hash, bytes)`), split over every core on the
+/// background-priority worker pool; one result per item, in order. The caller's thread
+/// waits (intake: a blocking-pool thread holding the background turn).
 pub fn recover_owned(items: Vec<(Hash, Vec<u8>)>, chain_id: u64) -> Vec<Result<Checked, TxError>> {
-    let n = cores();
-    if items.len() < 32 || n < 2 {
-        return items
+    match pool(true) {
+        Some(p) if items.len() >= 32 && cores() >= 2 => {
+            par_map(p, items, |(h, b)| check_owned(b, h, chain_id))
+        }
+        _ => items
             .into_iter()
             .map(|(h, b)| check_owned(b, h, chain_id))
-            .collect();
+            .collect(),
     }
-    let chunk = items.len().div_ceil(n);
-    let total = items.len();
-    let mut parts = Vec::with_capacity(n);
-    let mut rest = items;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        parts.push(rest);
-        rest = tail;
-    }
-    parts.push(rest);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|p| {
-                let len = p.len();
-                let h = s.spawn(move || {
-                    p.into_iter()
-                        .map(|(h, b)| check_owned(b, h, chain_id))
-                        .collect::<Vec<_>>()
-                });
-                (len, h)
-            })
-            .collect();
-        let mut out = Vec::with_capacity(total);
-        for (len, h) in handles {
-            match h.join() {
-                Ok(v) => out.extend(v),
-                // A panic in a recovery is a bug; refuse the chunk rather than unwind.
-                Err(_) => out.extend((0..len).map(|_| Err(TxError::BadSignature))),
-            }
-        }
-        out
-    })
 }
 
-/// [`check_one`] for each of `txs`, split over every core (one result per transaction,
-/// in order). Runs on the caller's thread plus scoped threads: call it off the node loop.
+/// [`check_one`] for each of `txs`, split over every core on the normal-priority worker
+/// pool (one result per transaction, in order); the caller's thread waits for them.
 pub fn recover_each(txs: &[Vec<u8>], chain_id: u64) -> Vec<Result<Checked, TxError>> {
-    let n = cores();
-    if txs.len() < 32 || n < 2 {
-        return txs.iter().map(|b| check_one(b, chain_id)).collect();
-    }
-    let chunk = txs.len().div_ceil(n);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = txs
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(|b| check_one(b, chain_id)).collect::<Vec<_>>()))
-            .collect();
-        let mut out = Vec::with_capacity(txs.len());
-        for (h, c) in handles.into_iter().zip(txs.chunks(chunk)) {
-            match h.join() {
-                Ok(v) => out.extend(v),
-                // A panic in a recovery is a bug; refuse the chunk rather than unwind.
-                Err(_) => out.extend(c.iter().map(|_| Err(TxError::BadSignature))),
-            }
+    match pool(false) {
+        Some(p) if txs.len() >= 32 && cores() >= 2 => {
+            par_map(p, txs.iter().collect(), |b| check_one(b, chain_id))
         }
-        out
-    })
+        _ => txs.iter().map(|b| check_one(b, chain_id)).collect(),
+    }
 }
 
 /// Decode and recover the senders of `txs`, on every core ([`recover_each`]); `Err` on
@@ -1163,6 +1179,71 @@ mod tests {
                     want.as_ref().map(|c| (c.sender, c.hash, c.bytes.clone())),
                 );
             }
+        }
+    }
+
+    /// Issue 14: batches are recovered on long-lived worker pools, not on threads spawned
+    /// per batch; intake's pool runs at background priority, the block pool at the
+    /// caller's, and both give what `check_one` gives, in order.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn recovery_reuses_its_worker_threads_at_their_priorities() {
+        let mut r = Rng(0x2545_f491_4f6c_dd1d);
+        let txs: Vec<Vec<u8>> = (0..64)
+            .map(|_| random_envelope_on(&mut r, Some(41)))
+            .collect();
+        let items =
+            || -> Vec<(Hash, Vec<u8>)> { txs.iter().map(|b| (tx_hash(b), b.clone())).collect() };
+        // Both pools exist after one call each.
+        let _ = recover_owned(items(), 41);
+        let _ = recover_each(&txs, 41);
+        let tids = |p: &rayon::ThreadPool| {
+            let mut t = p.broadcast(|_| rustix::thread::gettid().as_raw_nonzero().get());
+            t.sort_unstable();
+            t
+        };
+        let (bg0, fg0) = (
+            tids(pool(true).expect("intake pool")),
+            tids(pool(false).expect("block pool")),
+        );
+        for _ in 0..20 {
+            for (got, b) in recover_owned(items(), 41).iter().zip(&txs) {
+                let want = check_one(b, 41);
+                assert_eq!(
+                    got.as_ref().map(|c| c.sender),
+                    want.as_ref().map(|c| c.sender)
+                );
+            }
+            for (got, b) in recover_each(&txs, 41).iter().zip(&txs) {
+                let want = check_one(b, 41);
+                assert_eq!(
+                    got.as_ref().map(|c| c.sender),
+                    want.as_ref().map(|c| c.sender)
+                );
+            }
+        }
+        let bg = pool(true).expect("intake pool");
+        let fg = pool(false).expect("block pool");
+        // The same threads served every batch (before, each batch spawned its own).
+        assert_eq!(tids(bg), bg0);
+        assert_eq!(tids(fg), fg0);
+        assert_eq!(bg0.len(), cores());
+        let base = std::thread::spawn(crate::priority::this_thread_nice)
+            .join()
+            .expect("thread");
+        for _ in 0..4 {
+            assert_eq!(
+                bg.install(crate::priority::this_thread_nice),
+                Some(crate::priority::BACKGROUND_NICE)
+            );
+            assert!(bg
+                .broadcast(|_| crate::priority::this_thread_nice())
+                .iter()
+                .all(|n| *n == Some(crate::priority::BACKGROUND_NICE)));
+            assert!(fg
+                .broadcast(|_| crate::priority::this_thread_nice())
+                .iter()
+                .all(|n| *n == base));
         }
     }
 
