@@ -20,10 +20,13 @@
 //! checks, then SHA-256 over domain, topic and message) on a batch of one 200-byte
 //! transfer (204 bytes), a batch of 502 of them (102,408 bytes: 100 KiB) and the
 //! PRE-PREPARE of a 1 MiB block (5,200 transfers).
+//!
+//! And `persist/*`: the validator's durable `Persist` record with a 1 MB prepared block,
+//! old layout (whole record) against new (blocks by id, written once); see `persist`.
 
 #![allow(missing_docs)]
 
-use cpchain_consensus::lbft::{Block, Certificate, Header, Validate, VoteKind};
+use cpchain_consensus::lbft::{Block, Certificate, Header, Persisted, Validate, Vote, VoteKind};
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::{SecretKey, Signature};
 use cpchain_node::store::{ChainStamp, Store};
@@ -465,5 +468,89 @@ fn gossip_ids(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, pipeline, gossip_ids);
+/// Issue 14 pass 5: `Store::put_persisted` of a validator record whose `prepared_block`
+/// is 1 MB (5,000 opaque 200-byte transactions), durable (fsynced), old layout (the whole
+/// record, `put_persisted_whole`) against new (blocks by id, each written once).
+/// `*_first_write`: each write names a block the table does not hold (the records
+/// alternate between two blocks, as at a new height); `*_second_write`: the records
+/// alternate between two votes of one height naming the same block (what most `Persist`
+/// records of a height are).
+fn persist(c: &mut Criterion) {
+    let spec = ChainSpec::devnet();
+    let genesis = Header::genesis(&spec, Timestamp(0));
+    let stamp = ChainStamp {
+        chain_id: spec.chain_id,
+        genesis: genesis.id(),
+        committee: cpchain_core::keccak256(b"bench"),
+    };
+    let dir = std::env::temp_dir().join(format!("cpchain-node-persist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let k = key(9);
+    let blocks: Vec<Block> = (0..2u8)
+        .map(|salt| {
+            Block::propose(
+                &spec,
+                &genesis,
+                &k,
+                Address([salt; 20]),
+                Timestamp(3_000),
+                (0..5_000u32)
+                    .map(|i| {
+                        let mut t = vec![salt; 200];
+                        t[..4].copy_from_slice(&i.to_le_bytes());
+                        t
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let record = |b: &Block, kind: VoteKind| Persisted {
+        chain_id: spec.chain_id,
+        parent: genesis.clone(),
+        round: 0,
+        round_start: Timestamp(3_000),
+        prepared: Some(Vote::sign(&k, spec.chain_id, kind, Height(1), 0, b.id())),
+        committed: None,
+        lock: None,
+        prepared_block: Some(b.clone()),
+        proposed: false,
+        led: false,
+    };
+    let first = [
+        record(&blocks[0], VoteKind::Prepare),
+        record(&blocks[1], VoteKind::Prepare),
+    ];
+    let second = [
+        record(&blocks[0], VoteKind::Prepare),
+        record(&blocks[0], VoteKind::ImpeachPrepare),
+    ];
+    let mut g = c.benchmark_group("persist");
+    g.sample_size(20).measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(1));
+    for (layout, new) in [("old", false), ("new", true)] {
+        let store = Store::open(&dir.join(format!("{layout}.redb")), stamp).expect("store");
+        for (case, records) in [("first_write", &first), ("second_write", &second)] {
+            let mut i = 0usize;
+            g.bench_function(format!("{layout}_{case}_1mb_prepared_block"), |b| {
+                b.iter(|| {
+                    i += 1;
+                    let r = &records[i % 2];
+                    if new {
+                        store.put_persisted(r).expect("write")
+                    } else {
+                        store.put_persisted_whole(r).expect("write")
+                    }
+                })
+            });
+        }
+        if new {
+            let c = store.persist_counters();
+            println!("persist/new: {c:?}");
+        }
+    }
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, bench, pipeline, persist, gossip_ids);
 criterion_main!(benches);

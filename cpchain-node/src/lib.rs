@@ -35,7 +35,8 @@
 //!   match the signer it names is refused before the engine sees it. Never the gossip
 //!   author field, which anonymous gossip does not carry (the reasoning, and what the
 //!   engine does with `from`, are in the module docs).
-//! * [`store`]: redb; the engine's last `Persist` record and the block store (blocks with
+//! * [`store`]: redb; the engine's last `Persist` record (its blocks by id, each block
+//!   written once per record that first names it) and the block store (blocks with
 //!   their C-certificates), each write fsynced (`Durability::Immediate`) before the
 //!   node acts on any later output. A corrupt, truncated, locked or foreign database is
 //!   a clear error at start-up, never a fresh start.
