@@ -14,10 +14,21 @@
 //! `pipeline/execute_1mb_in_pool` (the same plus applying them: `CheckBlock`'s whole
 //! answer) and `pipeline/commit_1mb_and_prune` (the fsynced block write and the pool's
 //! pruning after it).
+//!
+//! And the gossip message id of each received copy (issue 14, group `gossip_id`): the old
+//! Keccak-256 id (`keccak_*`: the path of earlier versions for a message that is not a
+//! VALIDATE, i.e. the VALIDATE and compact checks on the prefix, then Keccak over the
+//! whole message) against the SHA-256 id (`sha256_*`: `network::gossip_id`, the same
+//! checks, then SHA-256 over domain, topic and message) on a batch of one 200-byte
+//! transfer (204 bytes), a batch of 502 of them (102,408 bytes: 100 KiB) and the
+//! PRE-PREPARE of a 1 MiB block (5,200 transfers).
+//!
+//! And `persist/*`: the validator's durable `Persist` record with a 1 MB prepared block,
+//! old layout (whole record) against new (blocks by id, written once); see `persist`.
 
 #![allow(missing_docs)]
 
-use cpchain_consensus::lbft::{Block, Certificate, Header, Validate, VoteKind};
+use cpchain_consensus::lbft::{Block, Certificate, Header, Persisted, Validate, Vote, VoteKind};
 use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::{SecretKey, Signature};
 use cpchain_node::store::{ChainStamp, Store};
@@ -406,5 +417,155 @@ fn pipeline(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, bench, pipeline);
+fn gossip_ids(c: &mut Criterion) {
+    use cpchain_consensus::lbft::Message;
+    use cpchain_node::network::gossip_id;
+    let spec = ChainSpec::devnet();
+    // 200-byte transfers (as `pipeline_txs`, from one account: only their bytes matter).
+    let txs: Vec<Vec<u8>> = (0..5_200u64)
+        .map(|nonce| {
+            Transaction::sign(
+                &key(5),
+                TxBody {
+                    chain_id: spec.chain_id,
+                    nonce,
+                    kind: TxKind::TransferData {
+                        to: Address([7; 20]),
+                        amount: 1,
+                        // 107 bytes with a one-byte nonce: the nonce's varint grows.
+                        data: vec![0xab; if nonce < 128 { 107 } else { 106 }],
+                    },
+                },
+            )
+            .to_bytes()
+        })
+        .collect();
+    assert!(txs.iter().all(|t| t.len() == 200));
+    let batch = |n: usize| cpchain_node::ingest::encode_batch(&txs[..n]);
+    let genesis = Header::genesis(&spec, Timestamp(0));
+    let block = Block::propose(
+        &spec,
+        &genesis,
+        &key(9),
+        key(9).public_key().address(),
+        Timestamp(3_000),
+        txs[..5_200].to_vec(),
+    );
+    let proposal = encoding::encode_to_vec(&Message::PrePrepare(block)).expect("encodes");
+    assert!(proposal.len() >= 1 << 20, "{}", proposal.len());
+    let small = batch(1);
+    let batch_100k = batch(502);
+    assert_eq!(small.len(), 204);
+    assert!(batch_100k.len() >= 100 << 10, "{}", batch_100k.len());
+    let (lbft, tx) = ("/cpchain/41/lbft", "/cpchain/41/tx");
+    // The id of a message that is not a VALIDATE before the change (a90933b).
+    let keccak_id = |topic: &str, data: &[u8]| {
+        cpchain_node::network::validate_gossip_id(topic, data)
+            .or_else(|| cpchain_node::compact::gossip_id(topic, data))
+            .unwrap_or_else(|| cpchain_core::keccak256(data))
+    };
+
+    let mut g = c.benchmark_group("gossip_id");
+    g.sample_size(50).measurement_time(Duration::from_secs(3));
+    for (name, topic, data) in [
+        ("200b_tx", tx, &small),
+        ("100kib_batch", tx, &batch_100k),
+        ("1mib_proposal", lbft, &proposal),
+    ] {
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        g.bench_function(format!("keccak_{name}"), |b| {
+            b.iter(|| keccak_id(std::hint::black_box(topic), std::hint::black_box(data)))
+        });
+        g.bench_function(format!("sha256_{name}"), |b| {
+            b.iter(|| gossip_id(std::hint::black_box(topic), std::hint::black_box(data)))
+        });
+    }
+    g.finish();
+}
+
+/// Issue 14 pass 5: `Store::put_persisted` of a validator record whose `prepared_block`
+/// is 1 MB (5,000 opaque 200-byte transactions), durable (fsynced), old layout (the whole
+/// record, `put_persisted_whole`) against new (blocks by id, each written once).
+/// `*_first_write`: each write names a block the table does not hold (the records
+/// alternate between two blocks, as at a new height); `*_second_write`: the records
+/// alternate between two votes of one height naming the same block (what most `Persist`
+/// records of a height are).
+fn persist(c: &mut Criterion) {
+    let spec = ChainSpec::devnet();
+    let genesis = Header::genesis(&spec, Timestamp(0));
+    let stamp = ChainStamp {
+        chain_id: spec.chain_id,
+        genesis: genesis.id(),
+        committee: cpchain_core::keccak256(b"bench"),
+    };
+    let dir = std::env::temp_dir().join(format!("cpchain-node-persist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let k = key(9);
+    let blocks: Vec<Block> = (0..2u8)
+        .map(|salt| {
+            Block::propose(
+                &spec,
+                &genesis,
+                &k,
+                Address([salt; 20]),
+                Timestamp(3_000),
+                (0..5_000u32)
+                    .map(|i| {
+                        let mut t = vec![salt; 200];
+                        t[..4].copy_from_slice(&i.to_le_bytes());
+                        t
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let record = |b: &Block, kind: VoteKind| Persisted {
+        chain_id: spec.chain_id,
+        parent: genesis.clone(),
+        round: 0,
+        round_start: Timestamp(3_000),
+        prepared: Some(Vote::sign(&k, spec.chain_id, kind, Height(1), 0, b.id())),
+        committed: None,
+        lock: None,
+        prepared_block: Some(b.clone()),
+        proposed: false,
+        led: false,
+    };
+    let first = [
+        record(&blocks[0], VoteKind::Prepare),
+        record(&blocks[1], VoteKind::Prepare),
+    ];
+    let second = [
+        record(&blocks[0], VoteKind::Prepare),
+        record(&blocks[0], VoteKind::ImpeachPrepare),
+    ];
+    let mut g = c.benchmark_group("persist");
+    g.sample_size(20).measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(1));
+    for (layout, new) in [("old", false), ("new", true)] {
+        let store = Store::open(&dir.join(format!("{layout}.redb")), stamp).expect("store");
+        for (case, records) in [("first_write", &first), ("second_write", &second)] {
+            let mut i = 0usize;
+            g.bench_function(format!("{layout}_{case}_1mb_prepared_block"), |b| {
+                b.iter(|| {
+                    i += 1;
+                    let r = &records[i % 2];
+                    if new {
+                        store.put_persisted(r).expect("write")
+                    } else {
+                        store.put_persisted_whole(r).expect("write")
+                    }
+                })
+            });
+        }
+        if new {
+            let c = store.persist_counters();
+            println!("persist/new: {c:?}");
+        }
+    }
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, bench, pipeline, persist, gossip_ids);
 criterion_main!(benches);

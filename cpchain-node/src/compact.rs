@@ -19,8 +19,8 @@
 //! (which serves whole blocks with their certificates) when the VALIDATE is for a height it
 //! has not reached. Direct sends (catch-up help to one validator) stay whole.
 //!
-//! Gossip ids: compact VALIDATEs of one block share one id ([`gossip_id`], from the block
-//! id under its own domain), as whole VALIDATEs do (`network::validate_gossip_id`), and
+//! Gossip ids: compact VALIDATEs of one block share one id ([`gossip_id`], SHA-256 of the
+//! block id under its own domain, [`crate::gossip_id`]), as whole VALIDATEs do (`network::validate_gossip_id`), and
 //! the two ids differ, so a whole VALIDATE from an older node is never suppressed by a
 //! compact one.
 //!
@@ -92,25 +92,26 @@ impl CompactValidate {
     }
 }
 
-const GOSSIP_DOMAIN: &[u8] = b"cpchain-node/compact-validate-gossip/v1";
-
 /// Whether `data` is a [`CompactValidate`] encoding (by its envelope, not parsed).
 pub fn is_compact(data: &[u8]) -> bool {
     let tag = CompactValidate::TAG.to_be_bytes();
     data.get(..3) == Some(&[WIRE_VERSION, tag[0], tag[1]][..])
 }
 
-/// The gossip message id of a compact VALIDATE: one per block, whoever sent it (see the
-/// module docs); `None` for anything else.
-pub fn gossip_id(data: &[u8]) -> Option<Hash> {
+/// The gossip message id of a compact VALIDATE on `topic`: one per block, whoever sent
+/// it (see the module docs), SHA-256 of the block id under the compact domain
+/// ([`crate::gossip_id::Kind::CompactValidate`]); `None` for anything else.
+pub fn gossip_id(topic: &str, data: &[u8]) -> Option<Hash> {
     if !is_compact(data) {
         return None;
     }
     let rest = data.get(3..)?;
     let (header, _) = postcard::take_from_bytes::<Header>(rest).ok()?;
-    let mut pre = GOSSIP_DOMAIN.to_vec();
-    pre.extend_from_slice(&header.id().0);
-    Some(cpchain_core::keccak256(&pre))
+    Some(crate::gossip_id::hash(
+        crate::gossip_id::Kind::CompactValidate,
+        topic,
+        &header.id().0,
+    ))
 }
 
 /// Decode a gossiped compact VALIDATE (untrusted bytes).
@@ -310,6 +311,8 @@ mod tests {
         assert!(bytes.len() < 400, "{}", bytes.len());
     }
 
+    const LBFT: &str = "/cpchain/7/lbft";
+
     #[test]
     fn compact_ids_are_one_per_block_and_differ_from_whole_validate_ids() {
         let txs = vec![vec![9u8; 50]];
@@ -321,18 +324,18 @@ mod tests {
             encoding::encode_to_vec(&b).unwrap(),
         );
         assert_ne!(ea, eb);
-        assert_eq!(gossip_id(&ea), gossip_id(&eb));
-        assert!(gossip_id(&ea).is_some());
+        assert_eq!(gossip_id(LBFT, &ea), gossip_id(LBFT, &eb));
+        assert!(gossip_id(LBFT, &ea).is_some());
         let other = encoding::encode_to_vec(&compact(4, &txs)).unwrap();
-        assert_ne!(gossip_id(&ea), gossip_id(&other));
+        assert_ne!(gossip_id(LBFT, &ea), gossip_id(LBFT, &other));
         let whole = encoding::encode_to_vec(&cpchain_consensus::lbft::Message::Validate(
             a.clone().expand(txs),
         ))
         .unwrap();
-        assert_eq!(gossip_id(&whole), None);
+        assert_eq!(gossip_id(LBFT, &whole), None);
         // (that the two kinds' ids differ is checked in `network`'s tests)
-        assert_eq!(gossip_id(&ea[..10]), None, "truncated");
-        assert_eq!(gossip_id(&[]), None);
+        assert_eq!(gossip_id(LBFT, &ea[..10]), None, "truncated");
+        assert_eq!(gossip_id(LBFT, &[]), None);
         assert!(decode(&ea[..ea.len() - 1]).is_err());
     }
 

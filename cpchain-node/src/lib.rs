@@ -9,7 +9,7 @@
 //!
 //! * [`network`]: one libp2p `NetworkBehaviour` (malachite's shape): gossipsub for
 //!   consensus traffic, VALIDATE and transaction batches (anonymous: no per-message
-//!   ed25519 signature; keccak content ids), request-response for the engine's direct
+//!   ed25519 signature; content ids, see [`gossip_id`]), request-response for the engine's direct
 //!   sends (catch-up VALIDATEs), identify; TCP + noise + yamux. Each node's
 //!   `gossip` setting (`network::GossipMode`) chooses how it relays: `mesh` (the
 //!   default, any topology) or `direct` (no mesh: a validator receives each message
@@ -17,6 +17,12 @@
 //!   which is what the devnet writes for its validators). The status file counts, per
 //!   topic, gossip copies received against messages delivered (`gossip_lbft`,
 //!   `gossip_tx`).
+//! * [`gossip_id`]: gossipsub message ids, SHA-256 (on the CPU's SHA extensions) under a
+//!   domain per kind (whole message, VALIDATE, compact VALIDATE) and bound to the topic;
+//!   Keccak before (issue 14: a hash over every received copy, 1 MiB proposals included).
+//!   Ids are local to gossipsub, never signed, stored or seen by the engine: nodes of
+//!   mixed versions still agree on every block, they only suppress fewer of each
+//!   other's duplicate copies until all are upgraded.
 //! * [`binding`]: the transport key (ed25519, derived from the identity key) is bound to
 //!   the node's CPChain address by a secp256k1 signature over chain id and peer id,
 //!   carried in identify and checked on receipt. Only bound peers are heard (gossip
@@ -29,7 +35,8 @@
 //!   match the signer it names is refused before the engine sees it. Never the gossip
 //!   author field, which anonymous gossip does not carry (the reasoning, and what the
 //!   engine does with `from`, are in the module docs).
-//! * [`store`]: redb; the engine's last `Persist` record and the block store (blocks with
+//! * [`store`]: redb; the engine's last `Persist` record (its blocks by id, each block
+//!   written once per record that first names it) and the block store (blocks with
 //!   their C-certificates), each write fsynced (`Durability::Immediate`) before the
 //!   node acts on any later output. A corrupt, truncated, locked or foreign database is
 //!   a clear error at start-up, never a fresh start.
@@ -304,6 +311,7 @@ pub mod error;
 pub mod follower;
 pub mod frame;
 pub mod gateway;
+pub mod gossip_id;
 pub mod ingest;
 /// The data ledger lives with the transactions it executes ([`tx::ledger`]); its old
 /// path stays.

@@ -1,7 +1,9 @@
 //! The libp2p stack, in the shape of malachite's network crate: one `NetworkBehaviour`
 //! of gossipsub (consensus traffic, VALIDATE and transaction batches; anonymous, with
-//! content-addressed message ids: every payload carries its own secp256k1 signatures,
-//! and who sent a consensus message is decided by [`crate::attribution`]), request-response (direct sends: catch-up VALIDATEs) and identify (which
+//! content-addressed message ids, SHA-256 per kind and topic ([`gossip_id`],
+//! [`crate::gossip_id`]): every payload carries its own secp256k1 signatures, and who
+//! sent a consensus message is decided by [`crate::attribution`]), request-response
+//! (direct sends: catch-up VALIDATEs) and identify (which
 //! carries the CPChain address binding, see [`crate::binding`]), over TCP + noise + yamux.
 
 use libp2p::request_response::{self, ProtocolSupport};
@@ -391,14 +393,22 @@ impl request_response::Codec for BytesCodec {
     }
 }
 
-/// Gossipsub message id: keccak256 of the payload, so a message re-sent after a restart
-/// is one message; for a VALIDATE, the id of its block ([`validate_gossip_id`]); for a
-/// compact VALIDATE, another id of its block ([`crate::compact::gossip_id`]).
+/// The gossipsub message id of `data` published on `topic` (the topic's string):
+/// SHA-256 under a domain per kind, bound to the topic ([`crate::gossip_id`]). For a
+/// whole VALIDATE the id of its block ([`validate_gossip_id`]); for a compact VALIDATE
+/// another id of its block ([`crate::compact::gossip_id`]); for anything else the hash of
+/// the whole message, so a message re-sent after a restart is one message. Deterministic:
+/// every node computes the same id for the same message; ids are local to gossipsub
+/// (never signed, stored or handed to the engine), so nodes whose versions compute other
+/// ids still agree on blocks (see [`crate::gossip_id`] for what mixing costs).
+pub fn gossip_id(topic: &str, data: &[u8]) -> cpchain_core::Hash {
+    validate_gossip_id(topic, data)
+        .or_else(|| crate::compact::gossip_id(topic, data))
+        .unwrap_or_else(|| crate::gossip_id::hash(crate::gossip_id::Kind::Message, topic, data))
+}
+
 fn message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
-    let id = validate_gossip_id(&m.data)
-        .or_else(|| crate::compact::gossip_id(&m.data))
-        .unwrap_or_else(|| cpchain_core::keccak256(&m.data));
-    gossipsub::MessageId::new(&id.0)
+    gossipsub::MessageId::new(&gossip_id(m.topic.as_str(), &m.data).0)
 }
 
 /// How a node relays gossip: the one choice that decides how many copies of each
@@ -511,9 +521,10 @@ impl GossipCounters {
     }
 }
 
-/// The gossip id of an encoded VALIDATE: keccak256 of a domain and its block's id, read
-/// from the header at the front of the encoding (the body and certificate are not
-/// hashed). Every validator broadcasts the VALIDATE of each block it decides (§2.4.2), each
+/// The gossip id of an encoded VALIDATE on `topic`: SHA-256 of its block's id under the
+/// VALIDATE domain ([`crate::gossip_id::Kind::Validate`]), the id read from the header at
+/// the front of the encoding (the body and certificate are not hashed). Every validator
+/// broadcasts the VALIDATE of each block it decides (§2.4.2), each
 /// with its own certificate, so without this a node received and hashed `n − 1` copies of
 /// every block (up to 1 MiB each) per height; with it gossipsub delivers the first copy
 /// and drops the others as duplicates (and IDONTWANT stops most from being sent). The
@@ -521,7 +532,7 @@ impl GossipCounters {
 /// that node; validators decide from their own COMMIT votes, and a node left behind
 /// catches up from its peers (engine catch-up, block sync), so only the shortcut is lost.
 /// `None` for anything that is not a VALIDATE.
-pub fn validate_gossip_id(data: &[u8]) -> Option<cpchain_core::Hash> {
+pub fn validate_gossip_id(topic: &str, data: &[u8]) -> Option<cpchain_core::Hash> {
     use cpchain_core::WireMessage;
     const VALIDATE_VARIANT: u8 = 4;
     let (head, rest) = data.split_at_checked(4)?;
@@ -537,9 +548,11 @@ pub fn validate_gossip_id(data: &[u8]) -> Option<cpchain_core::Hash> {
         return None;
     }
     let (header, _) = postcard::take_from_bytes::<cpchain_consensus::lbft::Header>(rest).ok()?;
-    let mut pre = b"cpchain-node/validate-gossip/v1".to_vec();
-    pre.extend_from_slice(&header.id().0);
-    Some(cpchain_core::keccak256(&pre))
+    Some(crate::gossip_id::hash(
+        crate::gossip_id::Kind::Validate,
+        topic,
+        &header.id().0,
+    ))
 }
 
 /// Subscribe to the chain's two gossip topics (consensus traffic, transactions) and return
@@ -680,6 +693,152 @@ mod tests {
     use cpchain_core::{encoding::encode_to_vec, ChainSpec, Height, Timestamp};
     use cpchain_crypto::SecretKey;
 
+    const LBFT: &str = "/cpchain/41/lbft";
+    const TX: &str = "/cpchain/41/tx";
+
+    /// The id gossipsub computes for `data` received on `topic`.
+    fn id_on(topic: &str, data: &[u8]) -> gossipsub::MessageId {
+        message_id(&gossipsub::Message {
+            source: None,
+            data: data.to_vec(),
+            sequence_number: None,
+            topic: gossipsub::TopicHash::from_raw(topic),
+        })
+    }
+
+    /// A signed block of `txs` transactions at height 1, its id and its encodings: the
+    /// PRE-PREPARE, two validators' whole VALIDATEs (other certificates), and the compact
+    /// VALIDATE.
+    type Messages = (cpchain_core::Hash, Vec<u8>, [Vec<u8>; 2], Vec<u8>);
+    fn block_messages(txs: usize) -> Messages {
+        let spec = ChainSpec::devnet();
+        let genesis = Header::genesis(&spec, Timestamp(0));
+        let key = SecretKey::from_bytes(&[9; 32]).expect("scalar");
+        let block = Block::propose(
+            &spec,
+            &genesis,
+            &key,
+            key.public_key().address(),
+            Timestamp(3_000),
+            (0..txs).map(|i| vec![i as u8; 200]).collect(),
+        );
+        let validate = |round| Validate {
+            block: block.clone(),
+            certificate: Certificate {
+                kind: VoteKind::Commit,
+                height: Height(1),
+                round,
+                block: block.id(),
+                signatures: Vec::new(),
+            },
+        };
+        let whole = |round| encode_to_vec(&Message::Validate(validate(round))).expect("encodes");
+        (
+            block.id(),
+            encode_to_vec(&Message::PrePrepare(block.clone())).expect("encodes"),
+            [whole(0), whole(1)],
+            encode_to_vec(&crate::compact::CompactValidate::of(&validate(0))).expect("encodes"),
+        )
+    }
+
+    /// Issue 14 (SHA-256 ids): the id of a message is the same on every call (every node
+    /// computes it alone), for every kind, and is what gossipsub is handed.
+    #[test]
+    fn gossip_ids_are_stable_across_calls() {
+        let (_, pre, [v, _], compact) = block_messages(3);
+        let batch = crate::ingest::encode_batch(&[vec![7; 200], vec![8; 200]]);
+        for (topic, m) in [(LBFT, &pre), (LBFT, &v), (LBFT, &compact), (TX, &batch)] {
+            let id = gossip_id(topic, m);
+            assert_eq!(gossip_id(topic, m), id);
+            assert_eq!(gossip_id(topic, &m.clone()), id, "from other memory");
+            assert_eq!(id_on(topic, m), gossipsub::MessageId::new(&id.0));
+        }
+        // Pinned: a whole message's id is SHA-256 of the domain and topic, each with its
+        // length, then the message (a change here splits the network's duplicate caches).
+        let d = b"cpchain-node/gossip-id/sha256/message/v1";
+        let mut input = vec![d.len() as u8];
+        input.extend_from_slice(d);
+        input.extend_from_slice(&(TX.len() as u64).to_le_bytes());
+        input.extend_from_slice(TX.as_bytes());
+        input.extend_from_slice(&batch);
+        use sha2::Digest;
+        assert_eq!(
+            gossip_id(TX, &batch).0,
+            <[u8; 32]>::from(sha2::Sha256::digest(&input))
+        );
+    }
+
+    /// Issue 14: ids of different kinds (whole message, VALIDATE, compact VALIDATE) never
+    /// coincide, even over the same 32 content bytes, and the same bytes on another topic
+    /// are another message. The old Keccak ids ignored the topic (gossipsub's duplicate
+    /// cache is one for all topics), so a copy on the transaction topic suppressed the
+    /// consensus one: this test fails on a90933b.
+    #[test]
+    fn gossip_ids_differ_by_kind_and_topic() {
+        use crate::gossip_id::{hash, Kind};
+        let (block, pre, [v, _], compact) = block_messages(3);
+        let id = block.0;
+        let kinds = [
+            hash(Kind::Message, LBFT, &id),
+            hash(Kind::Validate, LBFT, &id),
+            hash(Kind::CompactValidate, LBFT, &id),
+        ];
+        assert_ne!(kinds[0], kinds[1]);
+        assert_ne!(kinds[0], kinds[2]);
+        assert_ne!(kinds[1], kinds[2]);
+        assert_eq!(
+            gossip_id(LBFT, &v),
+            kinds[1],
+            "a VALIDATE's id is its block's"
+        );
+        assert_eq!(gossip_id(LBFT, &compact), kinds[2]);
+        assert_eq!(
+            gossip_id(LBFT, &id),
+            kinds[0],
+            "32 bytes are a whole message"
+        );
+        for m in [&pre, &v, &compact] {
+            assert_ne!(
+                id_on(LBFT, m),
+                id_on(TX, m),
+                "another topic, another message"
+            );
+            assert_ne!(
+                id_on(LBFT, m),
+                id_on("/cpchain/42/lbft", m),
+                "another chain"
+            );
+        }
+    }
+
+    /// Issue 14: different messages have different ids (a PRE-PREPARE, each transaction
+    /// batch, one byte changed anywhere in a 1 MiB proposal), and only the VALIDATEs of
+    /// one block share one.
+    #[test]
+    fn gossip_ids_differ_for_different_messages() {
+        let (_, pre, [v0, v1], compact) = block_messages(5_200);
+        assert!(pre.len() > 1 << 20, "a 1 MiB proposal: {}", pre.len());
+        let ids = [&pre, &v0, &compact].map(|m| gossip_id(LBFT, m));
+        assert_ne!(ids[0], ids[1]);
+        assert_ne!(ids[0], ids[2]);
+        assert_ne!(ids[1], ids[2]);
+        assert_eq!(gossip_id(LBFT, &v1), ids[1], "per block, not per copy");
+        for at in [0, pre.len() / 2, pre.len() - 1] {
+            let mut other = pre.clone();
+            other[at] ^= 1;
+            assert_ne!(gossip_id(LBFT, &other), ids[0], "byte {at} changed");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..1_000u32 {
+            let batch = crate::ingest::encode_batch(&[i.to_be_bytes().to_vec()]);
+            assert!(seen.insert(gossip_id(TX, &batch)), "batch {i}");
+        }
+        let (_, other_pre, [other_v, _], other_compact) = block_messages(6);
+        assert_ne!(gossip_id(LBFT, &other_pre), ids[0]);
+        assert_ne!(gossip_id(LBFT, &other_v), ids[1], "another block");
+        assert_ne!(gossip_id(LBFT, &other_compact), ids[2], "another block");
+    }
+
     #[test]
     fn validates_of_one_block_share_a_gossip_id_and_other_messages_do_not() {
         let spec = ChainSpec::devnet();
@@ -709,12 +868,12 @@ mod tests {
         };
         let (a, b) = (v(0), v(1));
         assert_ne!(a, b, "two validators' copies differ");
-        let id = validate_gossip_id(&a).expect("a VALIDATE");
-        assert_eq!(validate_gossip_id(&b), Some(id));
+        let id = validate_gossip_id(LBFT, &a).expect("a VALIDATE");
+        assert_eq!(validate_gossip_id(LBFT, &b), Some(id));
         let pre = encode_to_vec(&Message::PrePrepare(block.clone())).expect("encodes");
-        assert_eq!(validate_gossip_id(&pre), None);
-        assert_eq!(validate_gossip_id(&a[..10]), None, "truncated");
-        assert_eq!(validate_gossip_id(&[]), None);
+        assert_eq!(validate_gossip_id(LBFT, &pre), None);
+        assert_eq!(validate_gossip_id(LBFT, &a[..10]), None, "truncated");
+        assert_eq!(validate_gossip_id(LBFT, &[]), None);
         // The compact form of the same VALIDATE has another id, so a whole VALIDATE (an
         // older node's) is never suppressed by a compact one (`crate::compact`).
         let compact = encode_to_vec(&crate::compact::CompactValidate::of(&Validate {
@@ -722,9 +881,9 @@ mod tests {
             certificate: cert(0),
         }))
         .expect("encodes");
-        let cid = crate::compact::gossip_id(&compact).expect("a compact VALIDATE");
+        let cid = crate::compact::gossip_id(LBFT, &compact).expect("a compact VALIDATE");
         assert_ne!(cid, id);
-        assert_eq!(validate_gossip_id(&compact), None);
+        assert_eq!(validate_gossip_id(LBFT, &compact), None);
     }
 
     /// Three swarms in `mode` with the connections `links` (dialer, listener), all on
@@ -887,6 +1046,93 @@ mod tests {
             "{counts:?}"
         );
         assert_eq!(counts[2].delivered, 5, "two hops away: {counts:?}");
+    }
+
+    /// Issue 14: the bytes of a consensus message sent first on the transaction topic do
+    /// not suppress the consensus topic's copy. Gossipsub keeps one duplicate cache for
+    /// all topics, so with the Keccak ids (content only, a90933b) the second publish was
+    /// refused as a duplicate and the receiver never saw the consensus message.
+    #[test]
+    fn a_copy_on_another_topic_does_not_suppress_the_consensus_message() {
+        use futures::StreamExt;
+        use libp2p::swarm::SwarmEvent;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let new = |name: &str| {
+                swarm_with(
+                    libp2p::identity::Keypair::generate_ed25519(),
+                    name.into(),
+                    GossipMode::Direct,
+                )
+                .expect("swarm")
+            };
+            let ((mut a, ca), (mut b, cb)) = (new("a"), new("b"));
+            let lbft = gossipsub::IdentTopic::new(LBFT);
+            let tx = gossipsub::IdentTopic::new(TX);
+            for s in [&mut a, &mut b] {
+                for t in [&lbft, &tx] {
+                    s.behaviour_mut().gossipsub.subscribe(t).expect("subscribe");
+                }
+            }
+            b.listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"))
+                .expect("listen");
+            let addr = loop {
+                if let SwarmEvent::NewListenAddr { address, .. } = b.select_next_some().await {
+                    break address;
+                }
+            };
+            a.dial(addr).expect("dial");
+            // Until `a` knows both of `b`'s subscriptions (bounded: 10 s).
+            let mut subscribed = 0;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while subscribed < 2 {
+                tokio::select! {
+                    ev = a.select_next_some() => {
+                        if let SwarmEvent::Behaviour(Event::Gossipsub(
+                            gossipsub::Event::Subscribed { .. },
+                        )) = ev
+                        {
+                            subscribed += 1;
+                        }
+                    }
+                    _ = b.select_next_some() => {}
+                    _ = tokio::time::sleep_until(deadline) => panic!("no subscriptions"),
+                }
+            }
+            let (_, pre, _, _) = block_messages(3);
+            ca.publish(&mut a, &tx, pre.clone())
+                .expect("on the tx topic");
+            ca.publish(&mut a, &lbft, pre.clone())
+                .expect("on the consensus topic: not a duplicate");
+            let mut got = Vec::new();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+            loop {
+                tokio::select! {
+                    _ = a.select_next_some() => {}
+                    ev = b.select_next_some() => {
+                        if let SwarmEvent::Behaviour(Event::Gossipsub(gossipsub::Event::Message {
+                            message,
+                            ..
+                        })) = ev
+                        {
+                            cb.delivered(&message.topic);
+                            got.push((message.topic.to_string(), message.data == pre));
+                        }
+                    }
+                    _ = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+            got.sort();
+            assert_eq!(
+                got,
+                vec![(LBFT.to_string(), true), (TX.to_string(), true)],
+                "both copies delivered, each on its topic"
+            );
+            assert_eq!(cb.lbft().delivered, 1);
+        });
     }
 
     /// A peer that dials a node again and again gets two connections, never a third: the

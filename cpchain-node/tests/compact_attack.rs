@@ -494,6 +494,7 @@ fn forged_compact_validates_are_refused_by_the_engine() {
 /// has lost the shortcut: it decides by its own votes or the engine's catch-up.
 #[test]
 fn a_forged_first_copy_takes_the_gossip_id_and_the_pending_slot() {
+    const T: &str = "/cpchain/41/lbft";
     let _one = serial();
     let mut net = node3_missed_height_1("pin");
     let real = net.compact_of(0, 1);
@@ -502,12 +503,12 @@ fn a_forged_first_copy_takes_the_gossip_id_and_the_pending_slot() {
     let mut garbage = enc(&real);
     garbage.extend_from_slice(&[0xde, 0xad]);
     assert_eq!(
-        compact::gossip_id(&enc(&forged)),
-        compact::gossip_id(&enc(&real))
+        compact::gossip_id(T, &enc(&forged)),
+        compact::gossip_id(T, &enc(&real))
     );
     assert_eq!(
-        compact::gossip_id(&garbage),
-        compact::gossip_id(&enc(&real)),
+        compact::gossip_id(T, &garbage),
+        compact::gossip_id(T, &enc(&real)),
         "even bytes that do not decode share the id"
     );
     assert!(compact::decode(&garbage).is_err());
@@ -587,12 +588,13 @@ fn hostile_bytes_never_panic_decode_gossip_id_or_the_host() {
         inputs.push(b);
     }
     let attacker = Address([0xad; 20]);
+    const T: &str = "/cpchain/41/lbft";
     let mut decoded = 0usize;
     for b in &inputs {
-        let id = compact::gossip_id(b);
+        let id = compact::gossip_id(T, b);
         if let Ok(cv) = compact::decode(b) {
             decoded += 1;
-            assert_eq!(id, compact::gossip_id(&enc(&cv)), "one id per block");
+            assert_eq!(id, compact::gossip_id(T, &enc(&cv)), "one id per block");
             assert!(id.is_some());
         }
         net.deliver(attacker, 3, b);
