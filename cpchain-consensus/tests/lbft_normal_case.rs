@@ -55,3 +55,107 @@ fn a_pre_prepare_hashes_its_body_once() {
         .any(|x| x.kind == VoteKind::Prepare && x.block == id));
     assert_eq!(v.stats().body_hashes, 1);
 }
+
+/// Issue 14: `CheckBlock` hands the host the leaves the engine hashed for `tx_root`:
+/// `keccak256` of each body transaction, in body order (the host's transaction hashes),
+/// so the host does not hash the body again. Also when a restarted validator asks for its
+/// held PRE-PREPARE to be judged again.
+#[test]
+fn check_block_carries_keccak_of_each_transaction_in_body_order() {
+    let fx = Fixture::new(4);
+    let mut v = fx.validator(0);
+    drain(&mut v);
+    let txs: Vec<Vec<u8>> = (0..60u8).map(|i| vec![i; 1 + usize::from(i) * 3]).collect();
+    let expected: Vec<cpchain_core::Hash> =
+        txs.iter().map(|t| cpchain_core::keccak256(t)).collect();
+    let block = fx.proposal(&fx.genesis, txs.clone());
+    let id = block.id();
+    let now = T0 + fx.spec.block_period;
+    let verdict = v.handle_message(now, fx.addr(1), Message::PrePrepare(block.clone()));
+    assert_eq!(verdict, Verdict::Accept);
+    let hashes = drain(&mut v)
+        .into_iter()
+        .find_map(|o| match o {
+            ValidatorOutput::CheckBlock {
+                block, tx_hashes, ..
+            } if block.id() == id => Some(tx_hashes),
+            _ => None,
+        })
+        .expect("a CheckBlock");
+    assert_eq!(hashes, expected);
+    assert_eq!(
+        v.stats().body_hashes,
+        1,
+        "the leaves are those of the one body hash"
+    );
+
+    // Restarted holding the PRE-PREPARE, not yet judged: asked again, with the leaves.
+    let record = Persisted {
+        chain_id: fx.spec.chain_id,
+        parent: fx.genesis.clone(),
+        round: 0,
+        round_start: T0,
+        prepared: None,
+        committed: None,
+        lock: None,
+        prepared_block: Some(block),
+        proposed: false,
+        led: false,
+    };
+    let mut r = Validator::restart(
+        fx.config(0),
+        fx.schedule.clone(),
+        Some(record),
+        fx.genesis.clone(),
+        [],
+        now,
+    )
+    .unwrap();
+    let again = drain(&mut r)
+        .into_iter()
+        .find_map(|o| match o {
+            ValidatorOutput::CheckBlock {
+                block, tx_hashes, ..
+            } if block.id() == id => Some(tx_hashes),
+            _ => None,
+        })
+        .expect("a CheckBlock after the restart");
+    assert_eq!(again, expected);
+}
+
+/// Issue 14: a validator that proposes from its pool's hashes seals the very block it
+/// would seal without them (same id and `tx_root`), and its peers take it in.
+#[test]
+fn proposing_with_the_pools_hashes_seals_the_same_block() {
+    let fx = Fixture::new(4);
+    let txs: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 200]).collect();
+    let leaves: Vec<cpchain_core::Hash> = txs.iter().map(|t| cpchain_core::keccak256(t)).collect();
+    let now = T0 + fx.spec.block_period;
+    // Validator 0 is the proposer of every height here.
+    let schedule = FixedSchedule::new(vec![fx.addr(0)]);
+    let start = |i: usize| {
+        let mut v = Validator::new(fx.config(i), schedule.clone(), fx.genesis.clone(), T0).unwrap();
+        drain(&mut v);
+        v
+    };
+    let (mut a, mut b) = (start(0), start(0));
+    let id_plain = a.propose(now, txs.clone()).unwrap();
+    let id_leaves = b.propose_with_leaves(now, txs.clone(), &leaves).unwrap();
+    assert_eq!(id_plain, id_leaves);
+    let sealed = drain(&mut b)
+        .into_iter()
+        .find_map(|o| match o {
+            ValidatorOutput::Broadcast(Message::PrePrepare(block)) => Some(block),
+            _ => None,
+        })
+        .expect("a PRE-PREPARE");
+    assert_eq!(sealed.header.tx_root, block::tx_root(&txs));
+    let mut p = start(1);
+    assert_eq!(
+        p.handle_message(now, fx.addr(0), Message::PrePrepare(sealed)),
+        Verdict::Accept
+    );
+    assert!(drain(&mut p)
+        .iter()
+        .any(|o| matches!(o, ValidatorOutput::CheckBlock { block, .. } if block.id() == id_plain)));
+}

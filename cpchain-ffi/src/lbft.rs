@@ -1046,7 +1046,9 @@ fn polled(output: ValidatorOutput) -> FfiResult<Polled> {
             (K::Send, encoding::encode_to_vec(&msg)?)
         }
         ValidatorOutput::Persist(p) => (K::Persist, encoding::encode_to_vec(&p)?),
-        ValidatorOutput::CheckBlock { height, block } => {
+        // The engine's transaction hashes are not passed across the C API (yet): a C
+        // host hashes the body it decodes itself, as before.
+        ValidatorOutput::CheckBlock { height, block, .. } => {
             info.height = height.0;
             info.block_id = block.id().0;
             (K::CheckBlock, encoding::encode_to_vec(&block)?)

@@ -9,6 +9,8 @@
 //! `pipeline/intake_check_and_admit` (decode, recover, hash, admit into the pool: one
 //! recovery included), `pipeline/admit_only` (the node loop's part of it),
 //! `pipeline/check_block_1mb_in_pool` (judging a proposal whose transactions are pending),
+//! `pipeline/check_block_1mb_in_pool_given_hashes` (the same with the engine's
+//! `CheckBlock` hashes: no transaction hashed again),
 //! `pipeline/execute_1mb_in_pool` (the same plus applying them: `CheckBlock`'s whole
 //! answer) and `pipeline/commit_1mb_and_prune` (the fsynced block write and the pool's
 //! pruning after it).
@@ -200,7 +202,7 @@ fn pipeline_txs() -> (Vec<Vec<u8>>, Vec<Address>) {
 }
 
 fn pipeline(c: &mut Criterion) {
-    use cpchain_node::ingest::{check_block, SenderCache};
+    use cpchain_node::ingest::{check_block, check_block_hashed, SenderCache};
     use cpchain_node::tx::{check_one, Account, Allocation, Checked, Mempool, GENESIS_BALANCE};
     use cpchain_node::validator::{execute_cached, load_account, MEMPOOL_BYTES, MEMPOOL_CAPACITY};
 
@@ -326,6 +328,17 @@ fn pipeline(c: &mut Criterion) {
                 .len()
         })
     });
+    // Issue 14: the same judgement with the hashes the engine computed for `tx_root`
+    // (`CheckBlock`'s `tx_hashes`): no transaction hashed again.
+    let tx_hashes: Vec<cpchain_core::Hash> =
+        cpchain_consensus::lbft::block::tx_leaves(&block.transactions);
+    g.bench_function("check_block_1mb_in_pool_given_hashes", |b| {
+        b.iter(|| {
+            check_block_hashed(&block.transactions, &tx_hashes, chain_id, &pool, &mut cache)
+                .expect("valid")
+                .len()
+        })
+    });
     g.bench_function("execute_1mb_in_pool", |b| {
         b.iter(|| {
             execute_cached(
@@ -337,6 +350,7 @@ fn pipeline(c: &mut Criterion) {
                 cpchain_node::dpor_state::DporState::default(),
                 &pool,
                 &mut cache,
+                None,
             )
             .expect("executes")
         })
@@ -350,6 +364,7 @@ fn pipeline(c: &mut Criterion) {
         cpchain_node::dpor_state::DporState::default(),
         &pool,
         &mut cache,
+        None,
     )
     .expect("executes");
     drop(pool);

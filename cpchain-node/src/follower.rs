@@ -414,7 +414,7 @@ impl Proposer {
             ledger: store,
         };
         let base = store.dpor().unwrap_or_default();
-        let txs = self.mempool.select(
+        let (txs, hashes) = self.mempool.select_hashed(
             spec,
             now,
             me,
@@ -425,7 +425,7 @@ impl Proposer {
             &chain,
         );
         let n = txs.len();
-        let block = Block::propose(spec, head, &self.key, me, now, txs);
+        let block = Block::propose_with_leaves(spec, head, &self.key, me, now, txs, &hashes);
         tracing::info!(
             height = h.0,
             txs = n,

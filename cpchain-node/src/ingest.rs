@@ -15,6 +15,12 @@
 //! * A proposal's transactions that are pending are judged and executed from the pool's
 //!   own entries (shared, decoded and recovered at admission: no decode, recovery or
 //!   copy; [`check_block`]).
+//! * A proposal's transactions are hashed once per validator: the engine hashes them to
+//!   check the header's `tx_root` and hands the leaves over with `CheckBlock`
+//!   (`tx_hashes`), which [`check_block_hashed`] looks up and recovers with; the
+//!   proposer builds `tx_root` from the hashes its pool holds (`Mempool::select_hashed`,
+//!   `Validator::propose_with_leaves`). Before, `check_block` hashed every transaction
+//!   again (and a recovered one a third time), and the proposer hashed its whole body.
 //! * Every recovered (transaction hash → sender) pair goes into the node's
 //!   [`SenderCache`]; judging a proposal (`CheckBlock`) and executing the committed block
 //!   look senders up there for what is not pending and recover only the misses. The hash
@@ -46,7 +52,7 @@
 pub use crate::tx::{
     check_one, check_owned, recover_each, recover_owned, recoveries, MAX_TX_BYTES,
 };
-use crate::tx::{tx_hash, Checked, Mempool, Transaction, TxError};
+use crate::tx::{recover_owned_block, tx_hash, Checked, Mempool, Transaction, TxError};
 use cpchain_core::{Address, Hash};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -207,10 +213,33 @@ pub fn check_block(
     pool: &Mempool,
     cache: &mut SenderCache,
 ) -> Result<Vec<Arc<Checked>>, TxError> {
+    let hashes: Vec<Hash> = txs.iter().map(|b| tx_hash(b)).collect();
+    check_block_hashed(txs, &hashes, chain_id, pool, cache)
+}
+
+/// [`check_block`] with each transaction's hash ([`tx_hash`], in order) given: the
+/// leaves the consensus engine hashed to check the proposal's `tx_root`, handed over
+/// with `ValidatorOutput::CheckBlock` (`tx_hashes`). The body is not hashed again, not
+/// even for the transactions that must be recovered (issue 14; before, each transaction
+/// was hashed here for the pool lookup after the engine had hashed it, and a recovered one
+/// once more). The judgement is exactly [`check_block`]'s. `hashes` of another length
+/// than `txs` are not used (the body is hashed, as by `check_block`); the caller vouches
+/// that each given hash is its transaction's (the engine's are: they hashed to the
+/// header's `tx_root`).
+pub fn check_block_hashed(
+    txs: &[Vec<u8>],
+    hashes: &[Hash],
+    chain_id: u64,
+    pool: &Mempool,
+    cache: &mut SenderCache,
+) -> Result<Vec<Arc<Checked>>, TxError> {
+    if hashes.len() != txs.len() {
+        return check_block(txs, chain_id, pool, cache);
+    }
     let mut out: Vec<Option<Arc<Checked>>> = Vec::with_capacity(txs.len());
     let mut missing: Vec<usize> = Vec::new();
-    for (i, b) in txs.iter().enumerate() {
-        let hash = tx_hash(b);
+    for (i, (b, hash)) in txs.iter().zip(hashes).enumerate() {
+        let hash = *hash;
         if let Some(c) = pool.get(&hash) {
             // Same hash, same bytes: the pool checked them against this chain.
             out.push(Some(Arc::clone(c)));
@@ -240,11 +269,12 @@ pub fn check_block(
         .saturating_add((txs.len() - missing.len()) as u64);
     cache.misses = cache.misses.saturating_add(missing.len() as u64);
     if !missing.is_empty() {
-        let bytes: Vec<Vec<u8>> = missing
+        let items: Vec<(Hash, Vec<u8>)> = missing
             .iter()
-            .filter_map(|i| txs.get(*i).cloned())
+            .filter_map(|i| Some((*hashes.get(*i)?, txs.get(*i)?.clone())))
             .collect();
-        for (i, r) in missing.iter().zip(recover_each(&bytes, chain_id)) {
+        // On the block path's (normal-priority) pool, as `recover_each`.
+        for (i, r) in missing.iter().zip(recover_owned_block(items, chain_id)) {
             let c = r?;
             cache.insert(c.hash, c.sender);
             if let Some(slot) = out.get_mut(*i) {
@@ -402,6 +432,127 @@ mod tests {
             assert!(Arc::ptr_eq(c, pending), "the pool's entry, not a copy");
         }
         assert!(pool.get(&checked[35].hash).is_none());
+    }
+
+    /// Issue 14: judging a proposal with the engine's hashes (`CheckBlock`'s `tx_hashes`)
+    /// gives exactly what hashing it gives: the same entries (the pool's own for pending
+    /// transactions, the same senders, hashes and bytes for cached and recovered ones), the
+    /// same refusal for an invalid transaction wherever it sits, the same cache counters
+    /// and contents.
+    #[test]
+    fn check_block_given_the_hashes_judges_exactly_as_hashing_does() {
+        let txs = transfers(60);
+        let other_chain = {
+            let k = SecretKey::from_bytes(&[6; 32]).expect("scalar");
+            Transaction::sign(
+                &k,
+                TxBody {
+                    chain_id: 42,
+                    nonce: 0,
+                    kind: TxKind::Transfer {
+                        to: Address([3; 20]),
+                        amount: 1,
+                    },
+                },
+            )
+            .to_bytes()
+        };
+        let mut bad_sig = Transaction::from_bytes(&txs[50]).expect("tx");
+        bad_sig.signature[64] = 9;
+        let bad_sig = bad_sig.to_bytes();
+        let load = |_: &Address| crate::tx::Account {
+            balance: 1_000,
+            ..crate::tx::Account::default()
+        };
+        // 0..20 pending, 20..40 known to the cache, 40..60 never seen.
+        let mut pool = Mempool::new(100, 1 << 20);
+        for r in recover_each(&txs[..20], 41) {
+            pool.admit_checked(r.expect("valid"), &load)
+                .expect("admitted");
+        }
+        let fresh_cache = || {
+            let mut cache = SenderCache::new(1_000);
+            for r in recover_each(&txs[20..40], 41) {
+                let c = r.expect("valid");
+                cache.insert(c.hash, c.sender);
+            }
+            // The other chain's transaction was recovered before (a cache hit).
+            let c = check_one(&other_chain, 42).expect("valid on its chain");
+            cache.insert(c.hash, c.sender);
+            cache
+        };
+        let valid = txs.clone();
+        let with = |bad: &[u8], at: usize| {
+            let mut b = txs.clone();
+            b.insert(at, bad.to_vec());
+            b
+        };
+        let bodies = vec![
+            valid.clone(),
+            valid[40..].to_vec(),
+            with(&other_chain, 10),
+            with(&other_chain, 45),
+            with(&[1, 2, 3], 30),
+            with(&[1, 2, 3], 55),
+            with(&bad_sig, 25),
+            with(&bad_sig, 59),
+            Vec::new(),
+        ];
+        let mut outcomes = (0, 0);
+        for (n, body) in bodies.iter().enumerate() {
+            let hashes: Vec<Hash> = body.iter().map(|b| tx_hash(b)).collect();
+            let (mut c0, mut c1) = (fresh_cache(), fresh_cache());
+            let plain = check_block(body, 41, &pool, &mut c0);
+            let given = check_block_hashed(body, &hashes, 41, &pool, &mut c1);
+            assert_eq!(c0.stats(), c1.stats(), "body {n}: cache counters");
+            assert_eq!(c0.len(), c1.len(), "body {n}: cache size");
+            for h in &hashes {
+                assert_eq!(c0.get(h), c1.get(h), "body {n}: cache contents");
+            }
+            match (plain, given) {
+                (Ok(a), Ok(b)) => {
+                    outcomes.0 += 1;
+                    assert_eq!(a.len(), body.len(), "body {n}");
+                    assert_eq!(b.len(), body.len(), "body {n}");
+                    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                        assert_eq!(
+                            (x.hash, x.sender, &x.bytes, x.tx.body.nonce),
+                            (y.hash, y.sender, &y.bytes, y.tx.body.nonce),
+                            "body {n} tx {i}"
+                        );
+                        assert_eq!(y.hash, hashes[i], "body {n} tx {i}");
+                        if let Some(p) = pool.get(&x.hash) {
+                            assert!(Arc::ptr_eq(x, p) && Arc::ptr_eq(y, p), "body {n} tx {i}");
+                        }
+                    }
+                }
+                (Err(a), Err(b)) => {
+                    outcomes.1 += 1;
+                    assert_eq!(a, b, "body {n}");
+                }
+                (a, b) => panic!(
+                    "body {n}: {:?} vs {:?}",
+                    a.map(|v| v.len()),
+                    b.map(|v| v.len())
+                ),
+            }
+        }
+        assert_eq!(outcomes, (3, 6), "three bodies accepted, six refused");
+        // The refusals are the ones expected.
+        let mut cache = fresh_cache();
+        let refusal = |body: &Vec<Vec<u8>>, cache: &mut SenderCache| {
+            let hashes: Vec<Hash> = body.iter().map(|b| tx_hash(b)).collect();
+            check_block_hashed(body, &hashes, 41, &pool, cache).err()
+        };
+        assert_eq!(
+            refusal(&bodies[2], &mut cache),
+            Some(TxError::WrongChain(42))
+        );
+        assert_eq!(refusal(&bodies[4], &mut cache), Some(TxError::Decode));
+        assert_eq!(refusal(&bodies[6], &mut cache), Some(TxError::BadSignature));
+        // Hashes of the wrong length are not used: the body is hashed, same judgement.
+        let short = check_block_hashed(&valid, &[], 41, &pool, &mut fresh_cache()).expect("valid");
+        assert_eq!(short.len(), valid.len());
     }
 
     #[test]

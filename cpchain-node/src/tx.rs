@@ -491,6 +491,24 @@ pub fn recover_owned(items: Vec<(Hash, Vec<u8>)>, chain_id: u64) -> Vec<Result<C
     }
 }
 
+/// [`recover_owned`] on the normal-priority worker pool, as [`recover_each`]: the block
+/// path's misses (`CheckBlock`) whose hashes the consensus engine gave (issue 14: not
+/// hashed again).
+pub fn recover_owned_block(
+    items: Vec<(Hash, Vec<u8>)>,
+    chain_id: u64,
+) -> Vec<Result<Checked, TxError>> {
+    match pool(false) {
+        Some(p) if items.len() >= 32 && cores() >= 2 => {
+            par_map(p, items, |(h, b)| check_owned(b, h, chain_id))
+        }
+        _ => items
+            .into_iter()
+            .map(|(h, b)| check_owned(b, h, chain_id))
+            .collect(),
+    }
+}
+
 /// [`check_one`] for each of `txs`, split over every core on the normal-priority worker
 /// pool (one result per transaction, in order); the caller's thread waits for them.
 pub fn recover_each(txs: &[Vec<u8>], chain_id: u64) -> Vec<Result<Checked, TxError>> {
@@ -816,7 +834,29 @@ impl Mempool {
         dpor: &DporState,
         chain: &ChainView<'_>,
     ) -> Vec<Vec<u8>> {
+        self.select_hashed(
+            spec, time, coinbase, max_count, max_bytes, load, dpor, chain,
+        )
+        .0
+    }
+
+    /// [`Mempool::select`] with each selected transaction's hash ([`tx_hash`], in the
+    /// same order), which the pool holds already: the proposer's `tx_root` leaves
+    /// (issue 14: the body is not hashed again to propose it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn select_hashed(
+        &self,
+        spec: &ChainSpec,
+        time: Timestamp,
+        coinbase: Address,
+        max_count: usize,
+        max_bytes: usize,
+        load: &impl Fn(&Address) -> Account,
+        dpor: &DporState,
+        chain: &ChainView<'_>,
+    ) -> (Vec<Vec<u8>>, Vec<Hash>) {
         let mut overlay = Overlay::on(dpor.clone());
+        let mut hashes = Vec::new();
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut skip: Option<Address> = None;
@@ -833,11 +873,12 @@ impl Mempool {
             {
                 bytes += c.bytes.len();
                 out.push(c.bytes.clone());
+                hashes.push(c.hash);
             } else {
                 skip = Some(c.sender);
             }
         }
-        out
+        (out, hashes)
     }
 
     fn remove(&mut self, key: &(Address, u64)) {

@@ -21,7 +21,7 @@ use cpchain_consensus::lbft::{
     verify_validate, Config, ConfigError, Header, ImpeachQuorum, Message, ProposeError, Rejected,
     Validate, Validator, ValidatorOutput, ValidatorSet, Vote,
 };
-use cpchain_core::{encoding, Address, ChainSpec, Height, Timestamp};
+use cpchain_core::{encoding, Address, ChainSpec, Hash, Height, Timestamp};
 use cpchain_crypto::SecretKey;
 use std::io::Write;
 use std::sync::Arc;
@@ -208,7 +208,9 @@ pub fn execute(
 
 /// [`execute`] with the pending transactions taken from `pool` as they are, and senders
 /// taken from `cache` where this node recovered them before (only the misses are
-/// recovered, and then remembered): `crate::ingest::check_block`.
+/// recovered, and then remembered): `crate::ingest::check_block`. `tx_hashes`, when
+/// known (the engine's `CheckBlock` leaves: each transaction's hash, in order), spare
+/// hashing the body again (`crate::ingest::check_block_hashed`).
 #[allow(clippy::too_many_arguments)]
 pub fn execute_cached(
     spec: &ChainSpec,
@@ -219,8 +221,13 @@ pub fn execute_cached(
     base: DporState,
     pool: &Mempool,
     cache: &mut SenderCache,
+    tx_hashes: Option<&[Hash]>,
 ) -> Result<Overlay, tx::TxError> {
-    let checked = crate::ingest::check_block(&block.transactions, spec.chain_id, pool, cache)?;
+    let txs = &block.transactions;
+    let checked = match tx_hashes {
+        Some(h) => crate::ingest::check_block_hashed(txs, h, spec.chain_id, pool, cache)?,
+        None => crate::ingest::check_block(txs, spec.chain_id, pool, cache)?,
+    };
     apply_all(spec, block, &checked, store, allocated, defaults, base)
 }
 
@@ -709,7 +716,8 @@ impl ValidatorHost {
             };
             let base = store.dpor().unwrap_or_default();
             let accounts = Accounts::new(store, allocated);
-            let txs = self.mempool.select(
+            // With the pool's hashes: `tx_root` without hashing the body (issue 14).
+            let (txs, hashes) = self.mempool.select_hashed(
                 &self.spec,
                 time,
                 self.lcfg.coinbase,
@@ -719,7 +727,7 @@ impl ValidatorHost {
                 &base,
                 &chain,
             );
-            match self.engine.propose(now, txs) {
+            match self.engine.propose_with_leaves(now, txs, &hashes) {
                 Ok(_) => {
                     self.counters.proposed += 1;
                     tracing::debug!(height = h.0, "proposed");
@@ -769,7 +777,9 @@ impl ValidatorHost {
                         Ok(bytes) => actions.push(Action::Send { to, bytes }),
                         Err(e) => tracing::error!("cannot encode own message: {e}"),
                     },
-                    ValidatorOutput::CheckBlock { block, .. } => {
+                    ValidatorOutput::CheckBlock {
+                        block, tx_hashes, ..
+                    } => {
                         let id = block.id();
                         let base = store.dpor()?;
                         let valid = match execute_cached(
@@ -781,6 +791,7 @@ impl ValidatorHost {
                             base,
                             &self.mempool,
                             &mut lock_senders(&self.senders),
+                            Some(&tx_hashes),
                         ) {
                             Ok(overlay) => {
                                 // Kept for the commit of this block: the stored state cannot
@@ -827,6 +838,7 @@ impl ValidatorHost {
                                 base.clone(),
                                 &self.mempool,
                                 &mut lock_senders(&self.senders),
+                                None,
                             ),
                         }
                         .unwrap_or_else(|e| {

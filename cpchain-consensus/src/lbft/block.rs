@@ -109,6 +109,29 @@ pub fn tx_root(transactions: &[Vec<u8>]) -> Hash {
     keccak256_iter(transactions.iter().map(|tx| keccak256(tx)))
 }
 
+/// The leaves of [`tx_root`]: `keccak256` of each transaction, in body order. They are the
+/// transactions' hashes as a host knows them (its pool and caches key on them), so the
+/// engine hands them to the host with `ValidatorOutput::CheckBlock` instead of letting it
+/// hash the body a second time (issue 14). Heap: `32 × transactions.len()` bytes, at most
+/// [`MAX_LEAVES_HEAP`] for a body that decoded.
+pub fn tx_leaves(transactions: &[Vec<u8>]) -> Vec<Hash> {
+    transactions.iter().map(|tx| keccak256(tx)).collect()
+}
+
+/// [`tx_root`] from its leaves ([`tx_leaves`]): the same root without hashing the
+/// transactions again, for a caller that holds their hashes already (a proposer's pool).
+pub fn tx_root_of_leaves(leaves: &[Hash]) -> Hash {
+    if leaves.is_empty() {
+        return EMPTY_TX_ROOT;
+    }
+    keccak256_iter(leaves.iter().copied())
+}
+
+/// Most heap bytes the leaves of one decoded body take ([`tx_leaves`], the `tx_hashes`
+/// of `ValidatorOutput::CheckBlock`): 32 bytes per transaction, at most
+/// [`MAX_TRANSACTIONS`] of them (2 MiB).
+pub const MAX_LEAVES_HEAP: usize = MAX_TRANSACTIONS * core::mem::size_of::<Hash>();
+
 /// A block: header, the proposer's seal (none on impeach blocks) and an opaque body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Block {
@@ -163,6 +186,43 @@ impl Block {
         timestamp: Timestamp,
         transactions: Vec<Vec<u8>>,
     ) -> Block {
+        let root = tx_root(&transactions);
+        Block::propose_with_root(spec, parent, key, coinbase, timestamp, transactions, root)
+    }
+
+    /// [`Block::propose`] with the transactions' hashes (`keccak256` of each, in order: the
+    /// leaves of [`tx_root`]) given by the caller, whose pool holds them already: the body
+    /// is not hashed again (issue 14). The block is the very one [`Block::propose`] makes
+    /// if the leaves are right. `leaves` of another length than `transactions` are not
+    /// used (the body is hashed instead); wrong leaves of the right length give a block
+    /// whose `tx_root` does not match its body, which every validator refuses
+    /// (`BlockError::TxRoot`, no fault): the caller vouches for them.
+    pub fn propose_with_leaves(
+        spec: &ChainSpec,
+        parent: &Header,
+        key: &SecretKey,
+        coinbase: Address,
+        timestamp: Timestamp,
+        transactions: Vec<Vec<u8>>,
+        leaves: &[Hash],
+    ) -> Block {
+        let root = if leaves.len() == transactions.len() {
+            tx_root_of_leaves(leaves)
+        } else {
+            tx_root(&transactions)
+        };
+        Block::propose_with_root(spec, parent, key, coinbase, timestamp, transactions, root)
+    }
+
+    fn propose_with_root(
+        spec: &ChainSpec,
+        parent: &Header,
+        key: &SecretKey,
+        coinbase: Address,
+        timestamp: Timestamp,
+        transactions: Vec<Vec<u8>>,
+        tx_root: Hash,
+    ) -> Block {
         let header = Header {
             chain_id: spec.chain_id,
             height: Height(parent.height.0.saturating_add(1)),
@@ -170,7 +230,7 @@ impl Block {
             timestamp,
             proposer: key.public_key().address(),
             coinbase,
-            tx_root: tx_root(&transactions),
+            tx_root,
         };
         let seal = key.sign(&SEAL_DOMAIN, header.id().as_bytes());
         Block {
@@ -422,6 +482,63 @@ mod tests {
             leaves.extend_from_slice(keccak256(tx).as_bytes());
         }
         assert_eq!(tx_root(&txs), keccak256(&leaves));
+    }
+
+    /// Issue 14: a block proposed from the pool's hashes is the block `propose` makes
+    /// (same id, same `tx_root`), and the engine's own check of the body binding accepts
+    /// it; leaves of the wrong length are not used.
+    #[test]
+    fn a_block_proposed_with_leaves_is_the_block_proposed_without() {
+        let spec = ChainSpec::devnet();
+        let g = Header::genesis(&spec, Timestamp(0));
+        let k = key(4);
+        let txs: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 200]).collect();
+        let leaves: Vec<Hash> = txs.iter().map(|t| keccak256(t)).collect();
+        assert_eq!(tx_leaves(&txs), leaves);
+        let plain = Block::propose(
+            &spec,
+            &g,
+            &k,
+            Address([1; 20]),
+            Timestamp(3_000),
+            txs.clone(),
+        );
+        let with = Block::propose_with_leaves(
+            &spec,
+            &g,
+            &k,
+            Address([1; 20]),
+            Timestamp(3_000),
+            txs.clone(),
+            &leaves,
+        );
+        assert_eq!(with.header.tx_root, plain.header.tx_root);
+        assert_eq!(with.header.tx_root, tx_root(&txs));
+        assert_eq!(with.id(), plain.id());
+        assert_eq!(with, plain);
+        assert_eq!(
+            check_normal_header(
+                &spec,
+                &g,
+                &g.id(),
+                Some(k.public_key().address()),
+                &with,
+                MAX_BLOCK_BYTES,
+                MAX_TRANSACTIONS
+            ),
+            Ok(())
+        );
+        let short = Block::propose_with_leaves(
+            &spec,
+            &g,
+            &k,
+            Address([1; 20]),
+            Timestamp(3_000),
+            txs.clone(),
+            &leaves[1..],
+        );
+        assert_eq!(short.id(), plain.id(), "wrong-length leaves are not used");
+        assert_eq!(tx_root_of_leaves(&[]), EMPTY_TX_ROOT);
     }
 
     #[test]

@@ -358,7 +358,8 @@ impl Config {
     /// with `L = round_lookahead + 1` and `E(x) = 3 × size_of(x) + 64`. At the defaults and
     /// `n = 7`, in round 0 (`rounds = 1`): about 37 MiB (test
     /// `default_bound_at_n7_is_below_64_mib`). The output queue is not counted: the host
-    /// drains it after every input.
+    /// drains it after every input (its largest item, a `CheckBlock`, holds the block and
+    /// its leaves, at most [`MAX_LEAVES_HEAP`](super::block::MAX_LEAVES_HEAP) = 2 MiB more).
     pub fn peer_memory_bound(&self, n: usize, rounds: u32) -> usize {
         let l = usize::try_from(self.round_lookahead)
             .unwrap_or(usize::MAX)

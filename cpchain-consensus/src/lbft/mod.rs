@@ -194,7 +194,12 @@
 //! # Block content: a request/answer pair, not a callback
 //!
 //! The engine emits [`ValidatorOutput::CheckBlock`] and the host answers with
-//! [`Validator::block_checked`]. A callback trait would be simpler for a synchronous Rust
+//! [`Validator::block_checked`]. The output carries, beside the block, the leaves the
+//! engine hashed to check the header's `tx_root` (`tx_hashes`: `keccak256` of each
+//! transaction, in body order, at most [`block::MAX_LEAVES_HEAP`] = 2 MiB), so a host
+//! whose pool is keyed by transaction hash need not hash the body again (issue 14); a
+//! proposer whose pool holds those hashes builds its `tx_root` from them
+//! ([`Block::propose_with_leaves`], [`Validator::propose_with_leaves`]). A callback trait would be simpler for a synchronous Rust
 //! host, but judging transactions means executing them against state the host owns, often
 //! on another thread or across the C API; a pair keeps the engine free of host references,
 //! lets the host batch or parallelise signature checks, and keeps the single-entry-point

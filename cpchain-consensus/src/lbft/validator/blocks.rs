@@ -6,6 +6,8 @@ use crate::lbft::block::{check_normal_header_fields, Block, BlockId};
 use crate::lbft::budget::{heap_of_block, heap_of_proposal};
 use crate::lbft::error::{BlockError, Rejected};
 use crate::lbft::schedule::ProposerSchedule;
+use alloc::vec::Vec;
+use cpchain_core::Hash;
 
 impl<S: ProposerSchedule> Validator<S> {
     /// Heap of the current height's blocks and proposals: what `height_bytes` caps.
@@ -66,6 +68,24 @@ impl<S: ProposerSchedule> Validator<S> {
         self.check_body_binding(block)?;
         self.stats.recoveries = self.stats.recoveries.saturating_add(1);
         block.verify_seal_of(&id).map_err(Rejected::Block)
+    }
+
+    /// [`check_block_sealed`](Self::check_block_sealed) for a normal block whose leaves
+    /// the host is to get ([`ValidatorOutput::CheckBlock`](super::ValidatorOutput::CheckBlock)):
+    /// the same checks, the body hashed once and its leaves returned.
+    pub(super) fn check_normal_block_sealed_leaves(
+        &mut self,
+        id: BlockId,
+        block: &Block,
+    ) -> Result<Vec<Hash>, Rejected> {
+        if id == self.impeach_id {
+            return Err(Rejected::Block(BlockError::NotTheImpeachBlock));
+        }
+        self.check_block_shape(id, block)?;
+        let leaves = self.check_body_leaves(block)?;
+        self.stats.recoveries = self.stats.recoveries.saturating_add(1);
+        block.verify_seal_of(&id).map_err(Rejected::Block)?;
+        Ok(leaves)
     }
 
     pub(super) fn store_block(&mut self, id: BlockId, block: Block) -> Result<(), Rejected> {

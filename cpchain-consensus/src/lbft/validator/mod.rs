@@ -22,7 +22,7 @@ use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use cpchain_core::encoding::decode;
 use cpchain_core::machine::Machine;
-use cpchain_core::{Address, Height, Timestamp};
+use cpchain_core::{Address, Hash, Height, Timestamp};
 use cpchain_crypto::Signature;
 
 mod blocks;
@@ -332,6 +332,29 @@ impl<S: ProposerSchedule> Validator<S> {
         now: Timestamp,
         transactions: Vec<Vec<u8>>,
     ) -> Result<BlockId, ProposeError> {
+        self.propose_inner(now, transactions, None)
+    }
+
+    /// [`Validator::propose`] with the transactions' hashes (`keccak256` of each, in order)
+    /// from the host's pool, which holds them already: `tx_root` is built from them and
+    /// the body is not hashed again (issue 14, [`Block::propose_with_leaves`]). The block
+    /// is the one [`Validator::propose`] seals when the hashes are right; the host vouches
+    /// for them (a wrong one makes a block every peer refuses for its `tx_root`).
+    pub fn propose_with_leaves(
+        &mut self,
+        now: Timestamp,
+        transactions: Vec<Vec<u8>>,
+        leaves: &[Hash],
+    ) -> Result<BlockId, ProposeError> {
+        self.propose_inner(now, transactions, Some(leaves))
+    }
+
+    fn propose_inner(
+        &mut self,
+        now: Timestamp,
+        transactions: Vec<Vec<u8>>,
+        leaves: Option<&[Hash]>,
+    ) -> Result<BlockId, ProposeError> {
         if self.schedule.proposer_of(self.height) != Some(self.me) {
             return Err(ProposeError::NotScheduled);
         }
@@ -353,14 +376,25 @@ impl<S: ProposerSchedule> Validator<S> {
             return Err(ProposeError::TooLarge);
         }
         let time = if now > earliest { now } else { earliest };
-        let block = Block::propose(
-            &self.cfg.spec,
-            &self.parent,
-            &self.cfg.key,
-            self.cfg.coinbase,
-            time,
-            transactions,
-        );
+        let block = match leaves {
+            Some(leaves) => Block::propose_with_leaves(
+                &self.cfg.spec,
+                &self.parent,
+                &self.cfg.key,
+                self.cfg.coinbase,
+                time,
+                transactions,
+                leaves,
+            ),
+            None => Block::propose(
+                &self.cfg.spec,
+                &self.parent,
+                &self.cfg.key,
+                self.cfg.coinbase,
+                time,
+                transactions,
+            ),
+        };
         self.stats.signs = self.stats.signs.saturating_add(1);
         let id = block.id();
         self.proposed = true;

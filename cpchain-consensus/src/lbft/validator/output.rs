@@ -5,8 +5,9 @@ use crate::lbft::block::{Block, BlockId, Header};
 use crate::lbft::error::{BlockError, Rejected};
 use crate::lbft::message::{LockProof, Message, Proposal};
 use crate::lbft::vote::{Certificate, Vote};
+use alloc::vec::Vec;
 use cpchain_core::machine::{Drops, MachineStats};
-use cpchain_core::{Address, Height, Timestamp, WireMessage};
+use cpchain_core::{Address, Hash, Height, Timestamp, WireMessage};
 use cpchain_crypto::Signature;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,14 @@ pub enum ValidatorOutput {
         height: Height,
         /// The block to judge.
         block: Block,
+        /// `keccak256` of each transaction of the body, in body order: the leaves the
+        /// engine hashed to check the header's `tx_root` against this body (so they are
+        /// the transactions' hashes), handed over so the host need not hash the body again
+        /// to look its transactions up (issue 14). One per transaction: at most
+        /// [`MAX_LEAVES_HEAP`](crate::lbft::block::MAX_LEAVES_HEAP) = 2 MiB of heap, held
+        /// only while the output waits in the queue (which the budgets do not count: the
+        /// host drains it after every input).
+        tx_hashes: Vec<Hash>,
     },
     /// A block is final: insert it into the chain (§2.4.2 step 4).
     Commit {

@@ -169,7 +169,9 @@ impl<S: ProposerSchedule> Validator<S> {
         if block.is_impeach() {
             return Err(ConfigError::PersistedMismatch);
         }
-        self.check_block_sealed(id, &block)
+        // The seal rule of every path; the leaves go to the host if it must judge again.
+        let tx_hashes = self
+            .check_normal_block_sealed_leaves(id, &block)
             .map_err(|_| ConfigError::PersistedMismatch)?;
         let Some(seal) = block.seal else {
             return Err(ConfigError::PersistedMismatch);
@@ -182,6 +184,7 @@ impl<S: ProposerSchedule> Validator<S> {
             self.outputs.push_back(ValidatorOutput::CheckBlock {
                 height: self.height,
                 block: block.clone(),
+                tx_hashes,
             });
         }
         self.blocks.insert(id, block);

@@ -2,14 +2,17 @@
 //! proposal, a vote, a round change.
 
 use super::{Fault, Validator, ValidatorOutput};
-use crate::lbft::block::{check_normal_header_fields, tx_root, Block};
+use crate::lbft::block::{
+    check_normal_header_fields, tx_leaves, tx_root, tx_root_of_leaves, Block,
+};
 use crate::lbft::budget::{heap_of_block, heap_of_proposal};
 use crate::lbft::error::{BlockError, CertificateError, Rejected};
 use crate::lbft::message::{Proposal, RoundChange};
 use crate::lbft::round::leader;
 use crate::lbft::schedule::ProposerSchedule;
 use crate::lbft::vote::Vote;
-use cpchain_core::{Address, Timestamp};
+use alloc::vec::Vec;
+use cpchain_core::{Address, Hash, Timestamp};
 
 impl<S: ProposerSchedule> Validator<S> {
     pub(super) fn on_pre_prepare(
@@ -42,7 +45,8 @@ impl<S: ProposerSchedule> Validator<S> {
                 return Err(Rejected::Block(BlockError::BadSeal));
             }
         };
-        self.check_body_binding(&block)?;
+        // The leaves are kept for the host's CheckBlock (issue 14: hashed once).
+        let tx_hashes = self.check_body_leaves(&block)?;
         if let Some((_, first, first_seal)) = &self.pre_prepare {
             self.outputs
                 .push_back(ValidatorOutput::Fault(Fault::ProposerEquivocation {
@@ -84,6 +88,7 @@ impl<S: ProposerSchedule> Validator<S> {
             self.outputs.push_back(ValidatorOutput::CheckBlock {
                 height: self.height,
                 block,
+                tx_hashes,
             });
         }
         self.progress(now);
@@ -264,6 +269,21 @@ impl<S: ProposerSchedule> Validator<S> {
         self.stats.body_hashes = self.stats.body_hashes.saturating_add(1);
         if tx_root(&block.transactions) == block.header.tx_root {
             Ok(())
+        } else {
+            Err(Rejected::Block(BlockError::TxRoot))
+        }
+    }
+
+    /// [`check_body_binding`](Self::check_body_binding) that keeps the leaves it hashed
+    /// (`keccak256` of each transaction, in order: 32 bytes each, at most
+    /// [`MAX_LEAVES_HEAP`](crate::lbft::block::MAX_LEAVES_HEAP)) for the host's
+    /// [`ValidatorOutput::CheckBlock`]; dropped on a mismatch. The same Keccak work as the
+    /// streaming check, one allocation more.
+    pub(super) fn check_body_leaves(&mut self, block: &Block) -> Result<Vec<Hash>, Rejected> {
+        self.stats.body_hashes = self.stats.body_hashes.saturating_add(1);
+        let leaves = tx_leaves(&block.transactions);
+        if tx_root_of_leaves(&leaves) == block.header.tx_root {
+            Ok(leaves)
         } else {
             Err(Rejected::Block(BlockError::TxRoot))
         }
