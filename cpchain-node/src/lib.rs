@@ -234,6 +234,11 @@
 //!   only the shortcut is lost. Catch-up sends to one validator stay whole.
 //! * A committed block's account changes are those computed when it was judged
 //!   (`CheckBlock`), not computed again (the state cannot change in between).
+//! * A proposal's transactions are hashed once per validator: `check_block` takes the
+//!   engine's `tx_root` leaves (`CheckBlock`'s `tx_hashes`) for its pool and sender-cache
+//!   lookups ([`ingest::check_block_hashed`]), and the proposer builds `tx_root` from the
+//!   hashes its pool holds (issue 14; before, each transaction was hashed twice on judging
+//!   and once more on proposing).
 //! * Fault injection for tests: `silent_proposer` in the config (a validator that votes
 //!   but never proposes) and the `blocked_peers` file in the data directory (peer ids
 //!   refused through libp2p's block list, re-read twice a second: partitions).
