@@ -248,11 +248,15 @@
 //!   rejoins once space is back (test `full_disk`, on a real tmpfs the test mounts).
 //! * The benchmark of issue 14 is `benches/devnet.rs` (a bench binary driving
 //!   release-built processes, not criterion; figures in `docs/BENCHMARKS.md`, "Host
-//!   node"). Its goal (≥ 0.7 of `cores × raw recover rate ÷ validators`) is not met in
-//!   the median: 0.61 at n = 4 and 0.61 at n = 7 (0.57-0.71; five runs each, the raw rate
-//!   measured before and after each network), on an idle 2-core VM whose raw rate moves
-//!   by a third from minute to minute. Recovery is about 72 % of a loaded node's busy CPU;
-//!   the rest is a long tail (Keccak 8 %, block execution and commit 5 %, libp2p 3 %).
+//!   node"). Its goal (≥ 0.7 of `cores × raw recover rate ÷ validators`) is met in some
+//!   runs and not in the median on libsecp256k1: 0.66 at n = 4 (0.61-0.70, three runs)
+//!   and 0.59 / 0.71 at n = 7 (two runs); on k256 (the default build) 0.73 and 0.76, one
+//!   run each. The idle 2-core VM's raw rate moves by up to a third within a run.
+//!   Recovery is 60-75 % of the nodes' CPU; the rest is a long tail of ~1 % items.
+//!   Known weakness (open): the pool counts transactions waiting behind a nonce gap
+//!   toward the intake shed threshold and never evicts them, so under sustained
+//!   overload pools full of them refuse every submission (the chain goes on deciding
+//!   empty blocks); docs/BENCHMARKS.md, fifth pass.
 //! * Intake recovery (gossiped batches, `POST /txs`) runs at nice 10 and one batch at a
 //!   time per process ([`priority`]): a node offered more than the network commits
 //!   sheds or delays its intake rather than starve its own consensus (the paper says
