@@ -480,15 +480,7 @@ pub fn check_owned(bytes: Vec<u8>, hash: Hash, chain_id: u64) -> Result<Checked,
 /// background-priority worker pool; one result per item, in order. The caller's thread
 /// waits (intake: a blocking-pool thread holding the background turn).
 pub fn recover_owned(items: Vec<(Hash, Vec<u8>)>, chain_id: u64) -> Vec<Result<Checked, TxError>> {
-    match pool(true) {
-        Some(p) if items.len() >= 32 && cores() >= 2 => {
-            par_map(p, items, |(h, b)| check_owned(b, h, chain_id))
-        }
-        _ => items
-            .into_iter()
-            .map(|(h, b)| check_owned(b, h, chain_id))
-            .collect(),
-    }
+    recover_owned_on(true, items, chain_id)
 }
 
 /// [`recover_owned`] on the normal-priority worker pool, as [`recover_each`]: the block
@@ -498,7 +490,17 @@ pub fn recover_owned_block(
     items: Vec<(Hash, Vec<u8>)>,
     chain_id: u64,
 ) -> Vec<Result<Checked, TxError>> {
-    match pool(false) {
+    recover_owned_on(false, items, chain_id)
+}
+
+/// [`check_owned`] for each item on the background or the normal-priority pool (on the
+/// caller's thread for a short batch or a single core).
+fn recover_owned_on(
+    background: bool,
+    items: Vec<(Hash, Vec<u8>)>,
+    chain_id: u64,
+) -> Vec<Result<Checked, TxError>> {
+    match pool(background) {
         Some(p) if items.len() >= 32 && cores() >= 2 => {
             par_map(p, items, |(h, b)| check_owned(b, h, chain_id))
         }

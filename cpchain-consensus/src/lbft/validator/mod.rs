@@ -376,25 +376,16 @@ impl<S: ProposerSchedule> Validator<S> {
             return Err(ProposeError::TooLarge);
         }
         let time = if now > earliest { now } else { earliest };
-        let block = match leaves {
-            Some(leaves) => Block::propose_with_leaves(
-                &self.cfg.spec,
-                &self.parent,
-                &self.cfg.key,
-                self.cfg.coinbase,
-                time,
-                transactions,
-                leaves,
-            ),
-            None => Block::propose(
-                &self.cfg.spec,
-                &self.parent,
-                &self.cfg.key,
-                self.cfg.coinbase,
-                time,
-                transactions,
-            ),
-        };
+        // No leaves (or leaves of another length) and the body is hashed.
+        let block = Block::propose_with_leaves(
+            &self.cfg.spec,
+            &self.parent,
+            &self.cfg.key,
+            self.cfg.coinbase,
+            time,
+            transactions,
+            leaves.unwrap_or(&[]),
+        );
         self.stats.signs = self.stats.signs.saturating_add(1);
         let id = block.id();
         self.proposed = true;
