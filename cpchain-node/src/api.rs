@@ -210,13 +210,13 @@ async fn admit(
     items: Vec<Result<Vec<u8>, TxError>>,
 ) -> Result<Vec<Result<Hash, TxError>>, Reply> {
     let chain_id = s.chain_id;
-    // Overload (issue 14): beyond `INTAKE_SHED_PENDING` pending, refuse before paying a
+    // Overload (issue 14): beyond `INTAKE_SHED_PENDING` ready, refuse before paying a
     // recovery per transaction (that CPU is the block pipeline's); the status is at most
     // one tick (500 ms) old.
     let full = s
         .status
         .lock()
-        .is_ok_and(|st| st.mempool >= crate::validator::INTAKE_SHED_PENDING);
+        .is_ok_and(|st| st.mempool_ready >= crate::validator::INTAKE_SHED_PENDING);
     if full {
         return Ok(items
             .into_iter()
@@ -948,7 +948,7 @@ mod overload_tests {
     use crate::tx::{Transaction, TxBody, TxKind};
     use cpchain_crypto::SecretKey;
 
-    /// Issue 14 overload: while the pool holds `INTAKE_SHED_PENDING`, a submission is
+    /// Issue 14 overload: while the pool holds `INTAKE_SHED_PENDING` ready, a submission is
     /// refused with `mempool_full` before its recovery (nothing reaches the node loop), and an
     /// undecodable one keeps its own code.
     #[test]
@@ -963,6 +963,7 @@ mod overload_tests {
         let store = Store::open(&dir.join("db.redb"), stamp).expect("store");
         let status = Status {
             mempool: crate::validator::INTAKE_SHED_PENDING,
+            mempool_ready: crate::validator::INTAKE_SHED_PENDING,
             ..Status::default()
         };
         let (requests, mut rx) = mpsc::channel(4);
@@ -1004,6 +1005,75 @@ mod overload_tests {
             vec![Err(TxError::MempoolFull), Err(TxError::Decode)]
         );
         assert!(rx.try_recv().is_err(), "nothing handed to the node loop");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Issue 14: transactions behind a nonce gap are not load. A pool holding more than
+    /// `INTAKE_SHED_PENDING` of them and nothing ready still takes submissions (before
+    /// the pool's split, `mempool` counted them and the API refused everything).
+    #[test]
+    fn a_pool_full_of_gapped_transactions_still_takes_submissions() {
+        let dir = std::env::temp_dir().join(format!("cpchain-api-gapped-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let stamp = ChainStamp {
+            chain_id: 41,
+            genesis: Hash([1; 32]),
+            committee: Hash([2; 32]),
+        };
+        let store = Store::open(&dir.join("db.redb"), stamp).expect("store");
+        let gapped = crate::validator::INTAKE_SHED_PENDING + 1;
+        let status = Status {
+            mempool: gapped,
+            mempool_queued: gapped,
+            mempool_ready: 0,
+            ..Status::default()
+        };
+        let (requests, mut rx) = mpsc::channel(4);
+        let s = ApiState {
+            store: Arc::new(store),
+            status: Arc::new(Mutex::new(status)),
+            requests,
+            chain_id: 41,
+        };
+        let k = SecretKey::from_bytes(&[5; 32]).expect("scalar");
+        let tx = Transaction::sign(
+            &k,
+            TxBody {
+                chain_id: 41,
+                nonce: 0,
+                kind: TxKind::Transfer {
+                    to: Address([3; 20]),
+                    amount: 1,
+                },
+            },
+        )
+        .to_bytes();
+        let hash = crate::tx::tx_hash(&tx);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let r = rt.block_on(async {
+            // The node loop: admits what the API recovered.
+            let node = tokio::spawn(async move {
+                let Some(ApiRequest::Submit(items, reply)) = rx.recv().await else {
+                    return 0;
+                };
+                let n = items.len();
+                let _ = reply.send(items.into_iter().map(|r| r.map(|c| c.hash)).collect());
+                n
+            });
+            let results =
+                tokio::time::timeout(std::time::Duration::from_secs(5), admit(&s, vec![Ok(tx)]))
+                    .await;
+            (results, node.await)
+        });
+        let (Ok(Ok(results)), Ok(handed)) = r else {
+            panic!("no answer");
+        };
+        assert_eq!(handed, 1, "handed to the node loop");
+        assert_eq!(results, vec![Ok(hash)]);
         drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }

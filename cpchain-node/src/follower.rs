@@ -55,9 +55,11 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
     let address = key.public_key().address();
     let mut proposer = cfg.campaign.then(|| Proposer {
         key,
-        mempool: Mempool::new(
+        mempool: Mempool::with_queue(
             crate::validator::MEMPOOL_CAPACITY,
             crate::validator::MEMPOOL_BYTES,
+            crate::validator::MEMPOOL_QUEUED_CAPACITY,
+            crate::validator::MEMPOOL_QUEUED_BYTES,
         ),
         proposed_at: None,
         join_sent: None,
@@ -194,6 +196,9 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                                     if n > 0 {
                                         if let Some(p) = proposer.as_mut() {
                                             p.mempool.prune(&|a: &cpchain_core::Address| load_account(&store, &allocated, a));
+                                            if let (Ok(Some(head)), Ok(dpor)) = (store.head(), store.dpor()) {
+                                                crate::validator::revalidate_pool(&mut p.mempool, &spec, &store, &allocated, address, &head.block.header, &dpor);
+                                            }
                                         }
                                     }
                                 }
@@ -298,6 +303,9 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                         }
                     }
                     status.mempool = p.mempool.len();
+                    status.mempool_bytes = p.mempool.charged_bytes();
+                    status.mempool_ready = p.mempool.ready_len();
+                    status.mempool_queued = p.mempool.queued_len();
                 }
                 for (pid, addr) in &dial_list {
                     if !swarm.is_connected(pid) {

@@ -37,6 +37,7 @@
 //!   again ([`recover_unless_known`]; before, 0.13-0.14 extra recoveries per node per
 //!   committed transaction at the 7-validator bench's best level).
 //! * Overload: while the pool holds `validator::INTAKE_SHED_PENDING` (two full blocks)
+//!   ready transactions (those behind a nonce gap are not load, see `tx::Mempool`)
 //!   the API refuses submissions with `mempool_full` and gossiped batches are dropped
 //!   BEFORE their recovery: the
 //!   surplus offered beyond what the network commits does not take the block pipeline's

@@ -59,8 +59,11 @@
 //!
 //! # Memory bounds of the transaction path
 //!
-//! * Mempool: at most `validator::MEMPOOL_CAPACITY` (50,000) transactions AND
-//!   `validator::MEMPOOL_BYTES` (48 MiB) charged bytes, each entry charged its encoding
+//! * Mempool: at most `validator::MEMPOOL_CAPACITY` (50,000) ready transactions AND
+//!   `validator::MEMPOOL_BYTES` (48 MiB) charged bytes, plus a queued part (behind a
+//!   nonce gap) of `validator::MEMPOOL_QUEUED_CAPACITY` (12,500) and
+//!   `validator::MEMPOOL_QUEUED_BYTES` (12 MiB; measured 623 heap bytes held per queued
+//!   92-byte transfer); each entry charged its encoding
 //!   plus `tx::MEMPOOL_ENTRY_OVERHEAD` (768); a counting-allocator test
 //!   (`tests/mempool_memory.rs`) measures 561 heap bytes held per 92-byte transfer under a
 //!   flood (755 before the pool's entries were shared, issue 14), within the charge;
@@ -253,10 +256,17 @@
 //!   and 0.59 / 0.71 at n = 7 (two runs); on k256 (the default build) 0.73 and 0.76, one
 //!   run each. The idle 2-core VM's raw rate moves by up to a third within a run.
 //!   Recovery is 60-75 % of the nodes' CPU; the rest is a long tail of ~1 % items.
-//!   Known weakness (open): the pool counts transactions waiting behind a nonce gap
-//!   toward the intake shed threshold and never evicts them, so under sustained
-//!   overload pools full of them refuse every submission (the chain goes on deciding
-//!   empty blocks); docs/BENCHMARKS.md, fifth pass.
+//! * The pool has two parts (`tx::Mempool`): **ready** (per sender, the consecutive
+//!   nonces from its stored next one: what the next block can take) and **queued**
+//!   (behind a nonce gap). Intake sheds on the ready count only; queued transactions
+//!   move to ready when their gap closes, at most `tx::QUEUED_PER_SENDER` (64) a
+//!   sender, and leave after `tx::QUEUED_LIFETIME_BLOCKS`. After each commit the first
+//!   ready transaction of up to `validator::REVALIDATE_PER_BLOCK` senders is judged
+//!   again and dropped if it no longer applies (spent balance, fee due). Before (found
+//!   in the fifth bench pass), one part counted gapped transactions as load and never
+//!   evicted them: under overload pools full of them refused every submission and the
+//!   chain decided empty blocks; funded accounts could do it on purpose, and any
+//!   account with consecutive nonces it could not pay for.
 //! * Intake recovery (gossiped batches, `POST /txs`) runs at nice 10 and one batch at a
 //!   time per process ([`priority`]): a node offered more than the network commits
 //!   sheds or delays its intake rather than starve its own consensus (the paper says

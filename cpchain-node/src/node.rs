@@ -188,9 +188,9 @@ pub async fn run(cfg: NodeConfig, exit_with_parent: bool) -> Result<(), NodeErro
                         if batch.is_empty() {
                             continue;
                         }
-                        // Overload (issue 14): beyond INTAKE_SHED_PENDING pending, no
+                        // Overload (issue 14): beyond INTAKE_SHED_PENDING ready, no
                         // recovery (a block carrying them recovers them once then).
-                        if host.mempool.len() >= crate::validator::INTAKE_SHED_PENDING {
+                        if host.mempool.ready_len() >= crate::validator::INTAKE_SHED_PENDING {
                             gossip_dropped += 1;
                             continue;
                         }
@@ -380,6 +380,8 @@ fn fill_status(s: &mut Status, host: &ValidatorHost, store: &Store, peers: &Peer
     s.committed_txs = committed_txs;
     s.mempool = host.mempool.len();
     s.mempool_bytes = host.mempool.charged_bytes();
+    s.mempool_ready = host.mempool.ready_len();
+    s.mempool_queued = host.mempool.queued_len();
     s.recoveries = crate::ingest::recoveries();
     (s.sender_cache_hits, s.block_recoveries) = crate::ingest::lock_senders(&host.senders).stats();
     s.unbound = peers.unbound_drops;

@@ -33,11 +33,19 @@ pub struct Status {
     pub rejected: u64,
     /// Transactions in blocks decided since start.
     pub committed_txs: u64,
-    /// Pending transactions.
+    /// Pending transactions (ready and queued).
     pub mempool: usize,
-    /// Bytes the mempool charges for them (bounded by `validator::MEMPOOL_BYTES`).
+    /// Bytes the mempool charges for them (bounded by `validator::MEMPOOL_BYTES` plus
+    /// `validator::MEMPOOL_QUEUED_BYTES`).
     #[serde(default)]
     pub mempool_bytes: usize,
+    /// Pending transactions the next block could take (no nonce gap before them): the
+    /// load intake sheds on (`validator::INTAKE_SHED_PENDING`).
+    #[serde(default)]
+    pub mempool_ready: usize,
+    /// Pending transactions behind a nonce gap (`tx::Mempool`'s queued part).
+    #[serde(default)]
+    pub mempool_queued: usize,
     /// Block transactions whose sender came from the sender cache (recovered before).
     #[serde(default)]
     pub sender_cache_hits: u64,

@@ -22,7 +22,7 @@ use cpchain_core::{
 };
 use cpchain_crypto::{SecretKey, Signature};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Domain of transaction signatures.
@@ -691,7 +691,8 @@ impl Overlay {
 /// value (one shared allocation), its (sender, nonce) key in a B-tree leaf (leaves
 /// between 5/11 and full) and the hash index entry. Measured with a counting allocator by
 /// `tests/mempool_memory.rs`: 561 bytes held per 92-byte transfer (469 beyond it) under a
-/// flood (755 when the B-tree held the values inline); charged 768 for margin.
+/// flood (755 when the B-tree held the values inline), 623 in the queued part (its age
+/// index besides); charged 768 for margin.
 pub const MEMPOOL_ENTRY_OVERHEAD: usize = 768;
 
 /// Heap a decoded transaction kind holds outside the pool's entry: a boxed listing,
@@ -708,49 +709,118 @@ pub fn decoded_heap(kind: &TxKind) -> usize {
     }
 }
 
-/// Pending transactions, ordered by (sender, nonce), bounded by a count AND a byte
-/// budget: each entry is charged its encoding plus [`MEMPOOL_ENTRY_OVERHEAD`] (plus
-/// [`decoded_heap`] for the data-ledger kinds that hold heap), and an
-/// admission that would pass either bound is `mempool_full`. So the pool's heap stays
-/// under `max_bytes` whatever the transactions' sizes.
+/// Most transactions one sender may hold queued (behind a nonce gap) in a pool: a gap
+/// a client or the gossip's ordering opens is a few nonces wide; beyond that a sender is
+/// filling the pool with what it does not let execute.
+pub const QUEUED_PER_SENDER: usize = 64;
+
+/// Committed blocks a queued transaction is kept for while its gap stays open (one hour at
+/// the devnet's 500 ms period): the predecessor was lost or never sent, and the sender can
+/// send it again.
+pub const QUEUED_LIFETIME_BLOCKS: u64 = 7_200;
+
+/// Pending transactions in two parts, each bounded by a count AND a byte budget:
+///
+/// * **ready**: per sender, the consecutive nonces from its stored next one. Only these
+///   can go into the next block, so only they count as load
+///   ([`Mempool::ready_len`], what intake sheds on) and only they are selected.
+/// * **queued**: the others (a nonce gap before them). At most [`QUEUED_PER_SENDER`] a
+///   sender; dropped after [`QUEUED_LIFETIME_BLOCKS`]; moved to ready as soon as the gap
+///   closes (the missing one is admitted or a block commits it).
+///
+/// Why two parts (issue 14): with one bound for both, transactions behind a gap counted
+/// as load and were never evicted. Under overload the pools filled with them (23,222
+/// seen in one bench run), intake refused everything and the chain decided empty blocks;
+/// funded accounts sending gapped nonces could do the same on purpose. Now a flood of
+/// gapped nonces fills the queued part only and never delays an executable transaction
+/// (`gapped_nonces_never_take_the_ready_part`).
+///
+/// Each entry is charged its encoding plus [`MEMPOOL_ENTRY_OVERHEAD`] (plus
+/// [`decoded_heap`] for the data-ledger kinds that hold heap), and an admission that would
+/// pass its part's bounds is `mempool_full`. So the pool's heap stays under the sum of the
+/// two byte budgets whatever the transactions' sizes.
 ///
 /// Entries are shared ([`Arc`]): the pool decoded and recovered each once, and a
 /// proposal's transaction that is pending is judged and executed from the pool's entry
 /// ([`Mempool::get`], used by `ingest::check_block`) with no decode, recovery or copy.
 #[derive(Debug)]
 pub struct Mempool {
-    pending: BTreeMap<(Address, u64), Arc<Checked>>,
+    ready: BTreeMap<(Address, u64), Arc<Checked>>,
+    /// Queued entries with the block count at their admission.
+    queued: BTreeMap<(Address, u64), (u64, Arc<Checked>)>,
+    /// The queued keys by age (block count at admission), for their lifetime.
+    queued_age: BTreeSet<(u64, Address, u64)>,
     hashes: HashMap<Hash, Arc<Checked>>,
     capacity: usize,
     bytes: usize,
     max_bytes: usize,
+    queued_capacity: usize,
+    queued_bytes: usize,
+    queued_max_bytes: usize,
+    /// Blocks committed since the pool was made (the queued part's clock).
+    blocks: u64,
+    /// Where the next [`Mempool::revalidate`] goes on (the last sender it checked).
+    cursor: Option<Address>,
 }
 
 impl Mempool {
-    /// An empty pool for at most `capacity` transactions and `max_bytes` charged bytes.
+    /// An empty pool for at most `capacity` ready transactions and `max_bytes` charged
+    /// bytes of them, and a queued part of a quarter of each.
     pub fn new(capacity: usize, max_bytes: usize) -> Mempool {
+        Mempool::with_queue(capacity, max_bytes, capacity / 4, max_bytes / 4)
+    }
+
+    /// An empty pool with the queued part's bounds given.
+    pub fn with_queue(
+        capacity: usize,
+        max_bytes: usize,
+        queued_capacity: usize,
+        queued_max_bytes: usize,
+    ) -> Mempool {
         Mempool {
-            pending: BTreeMap::new(),
+            ready: BTreeMap::new(),
+            queued: BTreeMap::new(),
+            queued_age: BTreeSet::new(),
             hashes: HashMap::new(),
             capacity,
             bytes: 0,
             max_bytes,
+            queued_capacity,
+            queued_bytes: 0,
+            queued_max_bytes,
+            blocks: 0,
+            cursor: None,
         }
     }
 
-    /// How many are pending.
+    /// How many are pending (ready and queued).
     pub fn len(&self) -> usize {
-        self.pending.len()
+        self.ready.len() + self.queued.len()
+    }
+
+    /// How many could go into the next block: the load intake sheds on.
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// How many wait behind a nonce gap.
+    pub fn queued_len(&self) -> usize {
+        self.queued.len()
     }
 
     /// Whether none is pending.
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.ready.is_empty() && self.queued.is_empty()
     }
 
-    /// Bytes charged for what is pending (at most the budget).
+    /// Bytes charged for what is pending, both parts (at most the sum of their budgets).
     pub fn charged_bytes(&self) -> usize {
-        self.bytes
+        self.bytes.saturating_add(self.queued_bytes)
+    }
+
+    /// Bytes charged for the queued part (at most its budget).
+    pub fn queued_charged_bytes(&self) -> usize {
+        self.queued_bytes
     }
 
     /// The pending transaction with this hash (decoded, its sender recovered).
@@ -781,8 +851,10 @@ impl Mempool {
     }
 
     /// Admit a transaction whose sender was recovered already (off the node loop): nonce
-    /// not used, balance, not pending, within both bounds; returns its hash. The pool
-    /// keeps the value itself (shared, never copied).
+    /// not used, balance, not pending, within its part's bounds; returns its hash. Ready
+    /// if its nonce is the sender's next or follows the sender's ready ones (and then the
+    /// queued ones it joins become ready too), queued otherwise. The pool keeps the value
+    /// itself (shared, never copied).
     pub fn admit_checked(
         &mut self,
         c: impl Into<Arc<Checked>>,
@@ -795,29 +867,78 @@ impl Mempool {
         }
         let account = load(&c.sender);
         let next = account.nonce;
-        if c.tx.body.nonce < next {
-            return Err(TxError::NonceReplayed {
-                next,
-                got: c.tx.body.nonce,
-            });
+        let nonce = c.tx.body.nonce;
+        if nonce < next {
+            return Err(TxError::NonceReplayed { next, got: nonce });
         }
         let amount = c.tx.body.kind.amount();
         if account.balance < amount {
             return Err(TxError::InsufficientFunds);
         }
-        let key = (c.sender, c.tx.body.nonce);
-        if self.pending.contains_key(&key) {
+        let key = (c.sender, nonce);
+        if self.ready.contains_key(&key) || self.queued.contains_key(&key) {
             return Err(TxError::Duplicate);
         }
         let charge = Self::charge(&c);
-        if self.pending.len() >= self.capacity || self.bytes.saturating_add(charge) > self.max_bytes
-        {
-            return Err(TxError::MempoolFull);
+        let ready = nonce == next || (nonce > 0 && self.ready.contains_key(&(c.sender, nonce - 1)));
+        if ready {
+            if !self.ready_fits(charge) {
+                return Err(TxError::MempoolFull);
+            }
+            self.bytes = self.bytes.saturating_add(charge);
+            self.hashes.insert(hash, Arc::clone(&c));
+            self.ready.insert(key, c);
+            if let Some(after) = nonce.checked_add(1) {
+                self.promote(key.0, after);
+            }
+        } else {
+            let held = self
+                .queued
+                .range((c.sender, 0)..=(c.sender, u64::MAX))
+                .take(QUEUED_PER_SENDER)
+                .count();
+            if held >= QUEUED_PER_SENDER
+                || self.queued.len() >= self.queued_capacity
+                || self.queued_bytes.saturating_add(charge) > self.queued_max_bytes
+            {
+                return Err(TxError::MempoolFull);
+            }
+            self.queued_bytes = self.queued_bytes.saturating_add(charge);
+            self.hashes.insert(hash, Arc::clone(&c));
+            self.queued_age.insert((self.blocks, key.0, key.1));
+            self.queued.insert(key, (self.blocks, c));
         }
-        self.bytes = self.bytes.saturating_add(charge);
-        self.hashes.insert(hash, Arc::clone(&c));
-        self.pending.insert(key, c);
         Ok(hash)
+    }
+
+    fn ready_fits(&self, charge: usize) -> bool {
+        self.ready.len() < self.capacity && self.bytes.saturating_add(charge) <= self.max_bytes
+    }
+
+    /// Move `sender`'s queued transactions from nonce `from` on, while consecutive, to the
+    /// ready part (while it has room: those left wait for the sender's next commit).
+    fn promote(&mut self, sender: Address, from: u64) {
+        let mut n = from;
+        loop {
+            let Some((_, c)) = self.queued.get(&(sender, n)) else {
+                return;
+            };
+            let charge = Self::charge(c);
+            if !self.ready_fits(charge) {
+                return;
+            }
+            let Some((at, c)) = self.queued.remove(&(sender, n)) else {
+                return;
+            };
+            self.queued_age.remove(&(at, sender, n));
+            self.queued_bytes = self.queued_bytes.saturating_sub(charge);
+            self.bytes = self.bytes.saturating_add(charge);
+            self.ready.insert((sender, n), c);
+            match n.checked_add(1) {
+                Some(m) => n = m,
+                None => return,
+            }
+        }
     }
 
     /// Transactions for a block: per sender, consecutive nonces from its next one that
@@ -844,7 +965,7 @@ impl Mempool {
 
     /// [`Mempool::select`] with each selected transaction's hash ([`tx_hash`], in the
     /// same order), which the pool holds already: the proposer's `tx_root` leaves
-    /// (issue 14: the body is not hashed again to propose it).
+    /// (issue 14: the body is not hashed again to propose it). Reads the ready part only.
     #[allow(clippy::too_many_arguments)]
     pub fn select_hashed(
         &self,
@@ -862,7 +983,7 @@ impl Mempool {
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut skip: Option<Address> = None;
-        for c in self.pending.values() {
+        for c in self.ready.values() {
             if out.len() >= max_count || bytes.saturating_add(c.bytes.len()) > max_bytes {
                 break;
             }
@@ -883,51 +1004,186 @@ impl Mempool {
         (out, hashes)
     }
 
+    /// Forget one entry, from whichever part holds it.
     fn remove(&mut self, key: &(Address, u64)) {
-        if let Some(c) = self.pending.remove(key) {
+        if let Some(c) = self.ready.remove(key) {
             self.hashes.remove(&c.hash);
             self.bytes = self.bytes.saturating_sub(Self::charge(&c));
+        } else if let Some((at, c)) = self.queued.remove(key) {
+            self.queued_age.remove(&(at, key.0, key.1));
+            self.hashes.remove(&c.hash);
+            self.queued_bytes = self.queued_bytes.saturating_sub(Self::charge(&c));
         }
     }
 
-    /// Forget what is committed or can never apply: nonces below each sender's next.
-    /// Walks the whole pool and loads every sender: for a store changed by more than one
-    /// block (block sync); after one committed block [`Mempool::prune_committed`] does
-    /// the same in proportion to the block.
-    pub fn prune(&mut self, load: &impl Fn(&Address) -> Account) {
-        let mut next: BTreeMap<Address, u64> = BTreeMap::new();
-        let hashes = &mut self.hashes;
-        let bytes = &mut self.bytes;
-        self.pending.retain(|(sender, nonce), c| {
-            let n = *next.entry(*sender).or_insert_with(|| load(sender).nonce);
-            let keep = *nonce >= n;
-            if !keep {
-                hashes.remove(&c.hash);
-                *bytes = bytes.saturating_sub(Self::charge(c));
+    /// `sender`'s entries from nonce `from` on, ready ones moved back to queued (their
+    /// predecessor left the pool without being committed); those the queued part has no
+    /// room for are dropped.
+    fn demote_from(&mut self, sender: Address, from: u64) {
+        let keys: Vec<(Address, u64)> = self
+            .ready
+            .range((sender, from)..=(sender, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in keys {
+            let Some(c) = self.ready.remove(&k) else {
+                continue;
+            };
+            let charge = Self::charge(&c);
+            self.bytes = self.bytes.saturating_sub(charge);
+            let held = self
+                .queued
+                .range((sender, 0)..=(sender, u64::MAX))
+                .take(QUEUED_PER_SENDER)
+                .count();
+            if held < QUEUED_PER_SENDER
+                && self.queued.len() < self.queued_capacity
+                && self.queued_bytes.saturating_add(charge) <= self.queued_max_bytes
+            {
+                self.queued_bytes = self.queued_bytes.saturating_add(charge);
+                self.queued_age.insert((self.blocks, k.0, k.1));
+                self.queued.insert(k, (self.blocks, c));
+            } else {
+                self.hashes.remove(&c.hash);
             }
-            keep
-        });
+        }
+    }
+
+    /// After the sender's stored next nonce became `next`: drop what is below it, and make
+    /// ready what now follows without a gap.
+    fn advance(&mut self, sender: Address, next: u64) {
+        let gone: Vec<(Address, u64)> = self
+            .ready
+            .range((sender, 0)..(sender, next))
+            .map(|(k, _)| *k)
+            .chain(
+                self.queued
+                    .range((sender, 0)..(sender, next))
+                    .map(|(k, _)| *k),
+            )
+            .collect();
+        for k in &gone {
+            self.remove(k);
+        }
+        let from = self
+            .ready
+            .range((sender, next)..=(sender, u64::MAX))
+            .next_back()
+            .map_or(Some(next), |((_, n), _)| n.checked_add(1));
+        if let Some(from) = from {
+            self.promote(sender, from);
+        }
+    }
+
+    /// One more block committed: queued entries older than their lifetime leave.
+    fn tick(&mut self) {
+        self.blocks = self.blocks.saturating_add(1);
+        let Some(cutoff) = self.blocks.checked_sub(QUEUED_LIFETIME_BLOCKS) else {
+            return;
+        };
+        let old: Vec<(u64, Address, u64)> = self
+            .queued_age
+            .range(..(cutoff, Address([0; 20]), 0))
+            .copied()
+            .collect();
+        for (_, a, n) in old {
+            self.remove(&(a, n));
+        }
+    }
+
+    /// Forget what is committed or can never apply: nonces below each sender's next; and
+    /// sort the rest into ready and queued again. Walks the whole pool and loads every
+    /// sender: for a store changed by more than one block (block sync); after one
+    /// committed block [`Mempool::prune_committed`] does the same in proportion to the
+    /// block.
+    pub fn prune(&mut self, load: &impl Fn(&Address) -> Account) {
+        self.tick();
+        let mut senders: Vec<Address> = self
+            .ready
+            .keys()
+            .chain(self.queued.keys())
+            .map(|(a, _)| *a)
+            .collect();
+        senders.sort();
+        senders.dedup();
+        for a in senders {
+            let next = load(&a).nonce;
+            // A ready run must start at the sender's next nonce.
+            if let Some(first) = self
+                .ready
+                .range((a, 0)..=(a, u64::MAX))
+                .map(|((_, n), _)| *n)
+                .find(|n| *n >= next)
+            {
+                if first != next {
+                    self.demote_from(a, first);
+                }
+            }
+            self.advance(a, next);
+        }
     }
 
     /// [`Mempool::prune`] after one committed block whose account changes are `accounts`
     /// (the block's overlay): only the accounts the block changed can have a new nonce,
     /// and the overlay holds it, so this costs a range lookup per changed account and
     /// loads nothing (the pool's invariant, every pending nonce at or above its sender's
-    /// stored next one, holds for the others already).
+    /// stored next one, holds for the others already). A changed account's queued
+    /// transactions that now follow its next nonce become ready.
     pub fn prune_committed(&mut self, accounts: &BTreeMap<Address, Account>) {
+        self.tick();
         for (a, acct) in accounts {
             if acct.nonce == 0 {
                 continue;
             }
-            let gone: Vec<(Address, u64)> = self
-                .pending
-                .range((*a, 0)..(*a, acct.nonce))
-                .map(|(k, _)| *k)
-                .collect();
-            for k in &gone {
-                self.remove(k);
+            // Committed by another node's block past our ready run's start (ours for
+            // those nonces were other transactions): what we held from there is not the
+            // run any more only if a gap is left, which `advance` handles.
+            self.advance(*a, acct.nonce);
+        }
+    }
+
+    /// Check up to `budget` senders' first ready transaction (round robin over the
+    /// senders) with `applies`, the host's judgement on its stored state; a sender whose
+    /// first one does not apply (funds spent, free quota used, a deposit or campaign
+    /// refused) loses it, and its later ones go back to queued (a gap is open now).
+    /// Returns how many were dropped.
+    ///
+    /// Why: a transaction admitted as ready can stop applying (its sender's balance is
+    /// spent by an earlier one, or its fee falls due). The proposer skips such a sender,
+    /// so nothing would ever commit or prune it: without this, an account could fill the
+    /// ready part with transactions that never execute, and the pool would shed all
+    /// intake on them (the same stall as gapped nonces).
+    pub fn revalidate(
+        &mut self,
+        budget: usize,
+        mut applies: impl FnMut(&Checked) -> bool,
+    ) -> usize {
+        let mut dropped = 0;
+        for _ in 0..budget {
+            let after = match self.cursor {
+                Some(a) => self
+                    .ready
+                    .range((
+                        core::ops::Bound::Excluded((a, u64::MAX)),
+                        core::ops::Bound::Unbounded,
+                    ))
+                    .next(),
+                None => self.ready.iter().next(),
+            };
+            let Some((key, c)) = after.map(|(k, c)| (*k, Arc::clone(c))) else {
+                self.cursor = None;
+                return dropped;
+            };
+            self.cursor = Some(key.0);
+            if !applies(&c) {
+                self.remove(&key);
+                if let Some(after) = key.1.checked_add(1) {
+                    self.demote_from(key.0, after);
+                }
+                dropped += 1;
             }
         }
+        dropped
     }
 }
 
@@ -1382,11 +1638,291 @@ mod tests {
                 ..Account::default()
             });
             fast.prune_committed(&changed);
-            let keys_of = |p: &Mempool| p.pending.keys().copied().collect::<Vec<_>>();
+            let keys_of = |p: &Mempool| p.ready.keys().copied().collect::<Vec<_>>();
+            let queued_of = |p: &Mempool| p.queued.keys().copied().collect::<Vec<_>>();
             assert_eq!(keys_of(&fast), keys_of(&whole));
+            assert_eq!(queued_of(&fast), queued_of(&whole));
             assert_eq!(fast.charged_bytes(), whole.charged_bytes());
             assert_eq!(fast.hashes.len(), whole.hashes.len());
         }
         assert!(fast.len() < 12 * 8, "something was pruned");
+    }
+
+    fn checked(k: &SecretKey, nonce: u64) -> Checked {
+        let chain = ChainSpec::devnet().chain_id;
+        check_one(&transfer(k, chain, nonce, 1), chain).expect("valid")
+    }
+
+    /// The pool's invariants against the stored next nonces `next`: each sender's ready
+    /// entries are consecutive from its next nonce; no queued one is below it; the byte
+    /// counts are the sums of the charges; the hash index holds exactly the entries.
+    fn assert_invariants(p: &Mempool, next: &dyn Fn(&Address) -> u64) {
+        let mut expect: BTreeMap<Address, u64> = BTreeMap::new();
+        for (a, n) in p.ready.keys() {
+            let want = *expect.entry(*a).or_insert_with(|| next(a));
+            assert_eq!(
+                *n, want,
+                "ready run of {a} is consecutive from its next nonce"
+            );
+            expect.insert(*a, want + 1);
+        }
+        for (a, n) in p.queued.keys() {
+            assert!(*n >= next(a), "a queued one below the next nonce");
+            assert!(!p.ready.contains_key(&(*a, *n)));
+        }
+        let ready_bytes: usize = p.ready.values().map(|c| Mempool::charge(c)).sum();
+        let queued_bytes: usize = p.queued.values().map(|(_, c)| Mempool::charge(c)).sum();
+        assert_eq!(p.bytes, ready_bytes);
+        assert_eq!(p.queued_bytes, queued_bytes);
+        assert_eq!(p.hashes.len(), p.ready.len() + p.queued.len());
+        assert_eq!(p.queued_age.len(), p.queued.len());
+        assert!(p.ready.len() <= p.capacity && p.bytes <= p.max_bytes);
+        assert!(p.queued.len() <= p.queued_capacity && p.queued_bytes <= p.queued_max_bytes);
+        let mut per: BTreeMap<Address, usize> = BTreeMap::new();
+        for (a, _) in p.queued.keys() {
+            *per.entry(*a).or_default() += 1;
+        }
+        assert!(per.values().all(|n| *n <= QUEUED_PER_SENDER));
+    }
+
+    /// Issue 14: a flood of transactions behind nonce gaps, from many funded accounts,
+    /// fills the queued part only (each sender to `QUEUED_PER_SENDER`, the part to its
+    /// bounds): nothing of it is ready, so intake does not shed on it, nothing of it is
+    /// selected, and an executable transaction is still admitted ready.
+    #[test]
+    fn gapped_nonces_never_take_the_ready_part() {
+        let spec = ChainSpec::devnet();
+        let rich = |_: &Address| Account {
+            balance: 1_000_000,
+            ..Account::default()
+        };
+        let mut pool = Mempool::with_queue(100, 1 << 20, 200, 1 << 20);
+        let mut full = 0;
+        for i in 0..5u8 {
+            let k = key(100 + i);
+            for n in 1..=(QUEUED_PER_SENDER as u64 + 10) {
+                match pool.admit_checked(checked(&k, n), &rich) {
+                    Ok(_) => {}
+                    Err(TxError::MempoolFull) => full += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        assert_eq!(pool.ready_len(), 0);
+        assert_eq!(pool.queued_len(), 200, "the queued part's count bound");
+        assert!(full > 0);
+        assert_invariants(&pool, &|_| 0);
+        let none = |_: Height| None;
+        let chain = ChainView {
+            height: Height(1),
+            canonical: &none,
+            ledger: &EmptyLedger,
+        };
+        let picked = pool.select(
+            &spec,
+            Timestamp(0),
+            Address([0; 20]),
+            1_000,
+            1 << 20,
+            &rich,
+            &DporState::default(),
+            &chain,
+        );
+        assert!(picked.is_empty(), "nothing behind a gap is selected");
+        let honest = key(7);
+        for n in 0..50 {
+            pool.admit_checked(checked(&honest, n), &rich)
+                .expect("an executable transaction is admitted");
+        }
+        assert_eq!(pool.ready_len(), 50);
+        assert_invariants(&pool, &|_| 0);
+    }
+
+    /// Closing a gap (the missing nonce admitted, or committed by another node's block)
+    /// makes the queued transactions behind it ready, in one move.
+    #[test]
+    fn closing_a_gap_makes_the_queued_ones_ready() {
+        let rich = |_: &Address| Account {
+            balance: 1_000_000,
+            ..Account::default()
+        };
+        let k = key(3);
+        let a = k.public_key().address();
+        let mut pool = Mempool::new(1_000, 1 << 24);
+        for n in [1, 2, 3, 5] {
+            pool.admit_checked(checked(&k, n), &rich).expect("queued");
+        }
+        assert_eq!((pool.ready_len(), pool.queued_len()), (0, 4));
+        pool.admit_checked(checked(&k, 0), &rich).expect("ready");
+        assert_eq!(
+            (pool.ready_len(), pool.queued_len()),
+            (4, 1),
+            "0..=3 ready, 5 waits"
+        );
+        assert_invariants(&pool, &|_| 0);
+
+        // Another sender's gap closed by a block: its nonces 0..=4 committed elsewhere.
+        let j = key(4);
+        let b = j.public_key().address();
+        for n in 5..9 {
+            pool.admit_checked(checked(&j, n), &rich).expect("queued");
+        }
+        assert_eq!(pool.queued_len(), 5);
+        let mut changed = BTreeMap::new();
+        changed.insert(
+            b,
+            Account {
+                nonce: 5,
+                ..Account::default()
+            },
+        );
+        pool.prune_committed(&changed);
+        assert_eq!((pool.ready_len(), pool.queued_len()), (8, 1));
+        let next = |x: &Address| if *x == b { 5 } else { 0 };
+        assert_invariants(&pool, &next);
+        assert!(pool.ready.contains_key(&(b, 8)) && pool.queued.contains_key(&(a, 5)));
+    }
+
+    /// A gap nobody closes: the queued transactions leave after `QUEUED_LIFETIME_BLOCKS`
+    /// committed blocks, so stale ones cannot hold the queued part for ever.
+    #[test]
+    fn queued_transactions_leave_after_their_lifetime() {
+        let rich = |_: &Address| Account {
+            balance: 1_000_000,
+            ..Account::default()
+        };
+        let k = key(5);
+        let mut pool = Mempool::new(1_000, 1 << 24);
+        pool.admit_checked(checked(&k, 3), &rich).expect("queued");
+        for _ in 0..QUEUED_LIFETIME_BLOCKS / 2 {
+            pool.prune_committed(&BTreeMap::new());
+        }
+        pool.admit_checked(checked(&k, 4), &rich).expect("queued");
+        for _ in QUEUED_LIFETIME_BLOCKS / 2..=QUEUED_LIFETIME_BLOCKS {
+            pool.prune_committed(&BTreeMap::new());
+        }
+        assert_eq!(
+            pool.queued_len(),
+            1,
+            "the older one left, the newer one stays"
+        );
+        assert!(pool.queued.contains_key(&(k.public_key().address(), 4)));
+        for _ in 0..QUEUED_LIFETIME_BLOCKS / 2 + 1 {
+            pool.prune(&|_| Account::default());
+        }
+        assert!(pool.is_empty());
+        assert_eq!(pool.charged_bytes(), 0);
+    }
+
+    /// A ready transaction that stops applying (here: the sender's balance is spent by
+    /// its earlier transfers) is found by `revalidate` and dropped; the sender's later
+    /// ones go back to queued. Without it the proposer skips the sender for ever and the
+    /// ready part fills with what never executes.
+    #[test]
+    fn revalidate_drops_a_head_that_no_longer_applies() {
+        let rich = |_: &Address| Account {
+            balance: 1_000_000,
+            ..Account::default()
+        };
+        let (k, j) = (key(8), key(9));
+        let (a, b) = (k.public_key().address(), j.public_key().address());
+        let mut pool = Mempool::new(1_000, 1 << 24);
+        for n in 0..4 {
+            pool.admit_checked(checked(&k, n), &rich).expect("ready");
+            pool.admit_checked(checked(&j, n), &rich).expect("ready");
+        }
+        // `a` cannot pay any more; `b` can.
+        let dropped = pool.revalidate(10, |c| c.sender != a);
+        assert_eq!(dropped, 1);
+        assert_eq!((pool.ready_len(), pool.queued_len()), (4, 3));
+        assert!(pool.ready.keys().all(|(s, _)| *s == b));
+        assert_invariants(&pool, &|_| 0);
+        // Round robin: a budget of one checks one sender a call, each in turn.
+        let mut seen = Vec::new();
+        let mut pool = Mempool::new(1_000, 1 << 24);
+        for i in 0..3u8 {
+            pool.admit_checked(checked(&key(20 + i), 0), &rich)
+                .expect("ready");
+        }
+        for _ in 0..4 {
+            pool.revalidate(1, |c| {
+                seen.push(c.sender);
+                true
+            });
+        }
+        let mut firsts = seen[..3].to_vec();
+        firsts.sort();
+        firsts.dedup();
+        assert_eq!(firsts.len(), 3, "each sender once before any twice");
+    }
+
+    /// Random admissions (gapped and not), commits and revalidations from a few senders:
+    /// the pool's invariants hold after every step and its bounds are never passed.
+    #[test]
+    fn ready_and_queued_keep_their_invariants_under_random_operations() {
+        let rich = |_: &Address| Account {
+            balance: 1_000_000,
+            ..Account::default()
+        };
+        let keys: Vec<SecretKey> = (30..36).map(key).collect();
+        let txs: Vec<Vec<Checked>> = keys
+            .iter()
+            .map(|k| (0..24).map(|n| checked(k, n)).collect())
+            .collect();
+        let mut r = Rng(11);
+        let per = txs[0][0].bytes.len() + MEMPOOL_ENTRY_OVERHEAD;
+        let mut pool = Mempool::with_queue(30, 30 * per, 20, 20 * per);
+        let mut stored: BTreeMap<Address, u64> = BTreeMap::new();
+        let (mut most_ready, mut most_queued, mut full, mut promoted) = (0, 0, 0, 0);
+        for _step in 0..4_000 {
+            let s = r.below(keys.len() as u64) as usize;
+            let a = keys[s].public_key().address();
+            let next = stored.get(&a).copied().unwrap_or(0);
+            match r.below(10) {
+                0 => {
+                    // A block commits some of `a`'s nonces (maybe ones this pool lacks).
+                    let n = (next + r.below(4)).min(24);
+                    stored.insert(a, n);
+                    let mut changed = BTreeMap::new();
+                    changed.insert(
+                        a,
+                        Account {
+                            nonce: n,
+                            ..Account::default()
+                        },
+                    );
+                    pool.prune_committed(&changed);
+                }
+                1 => {
+                    let bad = r.below(keys.len() as u64) as usize;
+                    let bad = keys[bad].public_key().address();
+                    pool.revalidate(3, |c| c.sender != bad);
+                }
+                _ => {
+                    let n = (next + r.below(8)).min(23);
+                    let store = stored.clone();
+                    let load = |x: &Address| Account {
+                        nonce: store.get(x).copied().unwrap_or(0),
+                        ..rich(x)
+                    };
+                    let queued = pool.queued_len();
+                    match pool.admit_checked(txs[s][n as usize].clone(), &load) {
+                        Err(TxError::MempoolFull) => full += 1,
+                        Ok(_) if pool.queued_len() < queued => promoted += 1,
+                        _ => {}
+                    }
+                }
+            }
+            assert_invariants(&pool, &|x| stored.get(x).copied().unwrap_or(0));
+            most_ready = most_ready.max(pool.ready_len());
+            most_queued = most_queued.max(pool.queued_len());
+            if stored.values().all(|n| *n >= 24) {
+                stored.clear();
+                pool = Mempool::with_queue(30, 30 * per, 20, 20 * per);
+            }
+        }
+        // The run reached both parts' bounds and closed gaps.
+        assert_eq!((most_ready, most_queued), (30, 20));
+        assert!(full > 0 && promoted > 0, "full {full}, promoted {promoted}");
     }
 }

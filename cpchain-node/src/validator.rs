@@ -107,7 +107,21 @@ pub const MEMPOOL_CAPACITY: usize = 50_000;
 /// 41 MiB; transactions over ~240 bytes meet this bound before the count.
 pub const MEMPOOL_BYTES: usize = 48 << 20;
 
-/// Pending transactions beyond which intake sheds load BEFORE recovery (the API refuses
+/// Most pending transactions a node holds behind a nonce gap (`tx::Mempool`'s queued
+/// part; admission beyond it is `mempool_full`): a quarter of the ready part.
+pub const MEMPOOL_QUEUED_CAPACITY: usize = MEMPOOL_CAPACITY / 4;
+
+/// The queued part's byte budget, charged as the ready part's: a node's pool holds at
+/// most `MEMPOOL_BYTES + MEMPOOL_QUEUED_BYTES` (60 MiB) of charged bytes.
+pub const MEMPOOL_QUEUED_BYTES: usize = MEMPOOL_BYTES / 4;
+
+/// Senders whose first ready transaction is judged again after each commit
+/// (`tx::Mempool::revalidate`, round robin): every sender of a pool of a few thousand
+/// within a few blocks; each costs an account read and one transaction applied.
+pub const REVALIDATE_PER_BLOCK: usize = 256;
+
+/// Ready transactions (`tx::Mempool::ready_len`, none behind a nonce gap) beyond which
+/// intake sheds load BEFORE recovery (the API refuses
 /// `mempool_full`, gossiped batches are dropped): two full blocks, 1.5-3 s of what the
 /// network commits. Offered load beyond what the network commits would otherwise be
 /// recovered by every node (a recovery per node per offered transaction) and take the
@@ -188,6 +202,42 @@ pub fn canonical_id(store: &Store, parent: &Header, h: Height) -> Option<cpchain
         return None;
     }
     store.block(h.0).ok().flatten().map(|v| v.block.id())
+}
+
+/// After a commit: up to [`REVALIDATE_PER_BLOCK`] senders' first ready transactions in
+/// `pool` are judged on the stored state after `header` (the new head, at its time, with
+/// the DPoR state `dpor` it left), and those that no longer apply leave the pool
+/// (`Mempool::revalidate`: otherwise they would hold the ready part for ever).
+pub(crate) fn revalidate_pool(
+    pool: &mut Mempool,
+    spec: &ChainSpec,
+    store: &Store,
+    allocated: &Allocation,
+    coinbase: Address,
+    header: &Header,
+    dpor: &DporState,
+) {
+    if pool.ready_len() == 0 {
+        return;
+    }
+    let accounts = Accounts::new(store, allocated);
+    let load = |a: &Address| accounts.load(a);
+    let canonical = |x: Height| canonical_id(store, header, x);
+    let chain = ChainView {
+        height: Height(header.height.0.saturating_add(1)),
+        canonical: &canonical,
+        ledger: store,
+    };
+    let mut overlay = Overlay::on(dpor.clone());
+    let time = header.timestamp;
+    let dropped = pool.revalidate(REVALIDATE_PER_BLOCK, |c| {
+        overlay
+            .apply_in(spec, c, time, coinbase, &load, &chain)
+            .is_ok()
+    });
+    if dropped > 0 {
+        tracing::debug!(dropped, "pending transactions that no longer apply dropped");
+    }
 }
 
 /// Execute a block on the stored state (`base`: the stored DPoR state): its transactions
@@ -463,7 +513,12 @@ impl ValidatorHost {
                 .map_err(NodeError::Consensus)?
                 .addresses()
                 .collect(),
-            mempool: Mempool::new(MEMPOOL_CAPACITY, MEMPOOL_BYTES),
+            mempool: Mempool::with_queue(
+                MEMPOOL_CAPACITY,
+                MEMPOOL_BYTES,
+                MEMPOOL_QUEUED_CAPACITY,
+                MEMPOOL_QUEUED_BYTES,
+            ),
             senders: Arc::new(std::sync::Mutex::new(SenderCache::new(
                 SENDER_CACHE_CAPACITY,
             ))),
@@ -851,9 +906,19 @@ impl ValidatorHost {
                         });
                         let v = Validate { block, certificate };
                         store.put_block(&v, &overlay)?;
+                        let header = v.block.header.clone();
                         self.bodies.keep(id, v.block.transactions);
                         // Only the accounts this block changed have new nonces.
                         self.mempool.prune_committed(&overlay.accounts);
+                        revalidate_pool(
+                            &mut self.mempool,
+                            &self.spec,
+                            store,
+                            &self.allocated,
+                            self.lcfg.coinbase,
+                            &header,
+                            &overlay.dpor,
+                        );
                         self.counters.committed_txs += txs as u64;
                         install(self.engine.schedule_mut(), &overlay.dpor, height);
                         self.counters.decided += 1;

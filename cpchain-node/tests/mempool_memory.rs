@@ -8,6 +8,7 @@ use cpchain_crypto::SecretKey;
 use cpchain_node::ingest::{check_one, SenderCache, SENDER_CACHE_ENTRY_BYTES};
 use cpchain_node::tx::{
     Account, Mempool, Transaction, TxBody, TxError, TxKind, MEMPOOL_ENTRY_OVERHEAD,
+    QUEUED_PER_SENDER,
 };
 use cpchain_node::validator::SENDER_CACHE_CAPACITY;
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
@@ -89,6 +90,72 @@ fn mempool_heap_stays_within_its_byte_budget() {
         pool.charged_bytes()
     );
     drop(pool);
+}
+
+/// Issue 14: the queued part (transactions behind a nonce gap, from many accounts, each
+/// to `QUEUED_PER_SENDER`) holds no more heap than it charges, within its own budget, and
+/// the ready part stays empty.
+#[test]
+fn queued_part_heap_stays_within_its_byte_budget() {
+    let _one_at_a_time = serial();
+    let spec = ChainSpec::devnet();
+    let budget = 1usize << 20;
+    let keys: Vec<SecretKey> = (1..=64u8)
+        .map(|i| SecretKey::from_bytes(&[i; 32]).expect("scalar"))
+        .collect();
+    let load = |_: &Address| Account {
+        balance: u128::MAX / 2,
+        ..Account::default()
+    };
+    // Signed and recovered before the measurement.
+    let mut flood = Vec::new();
+    for nonce in 1..=(QUEUED_PER_SENDER as u64) {
+        for k in &keys {
+            let bytes = Transaction::sign(
+                k,
+                TxBody {
+                    chain_id: spec.chain_id,
+                    nonce,
+                    kind: TxKind::Transfer {
+                        to: Address([7; 20]),
+                        amount: 1,
+                    },
+                },
+            )
+            .to_bytes();
+            flood.push(check_one(&bytes, spec.chain_id).expect("valid"));
+        }
+    }
+    let before = live();
+    let mut pool = Mempool::with_queue(usize::MAX, usize::MAX, usize::MAX, budget);
+    let mut queued = 0usize;
+    let mut full = false;
+    // Copies admitted (a refused copy is freed again); the originals live on.
+    for c in &flood {
+        match pool.admit_checked(c.clone(), &load) {
+            Ok(_) => queued += 1,
+            Err(TxError::MempoolFull) => full = true,
+            Err(e) => panic!("refused: {e}"),
+        }
+    }
+    let held = live() - before;
+    assert!(full, "the queued byte budget was reached");
+    assert_eq!(pool.ready_len(), 0);
+    assert_eq!(pool.queued_len(), queued);
+    assert!(pool.queued_charged_bytes() <= budget);
+    eprintln!(
+        "queued part: {queued} transactions, {held} heap bytes held ({} per transaction), {} charged",
+        held / queued as isize,
+        pool.queued_charged_bytes()
+    );
+    assert!(
+        held <= pool.queued_charged_bytes() as isize,
+        "held {held} > charged {}",
+        pool.queued_charged_bytes()
+    );
+    assert!(held > 0);
+    drop(pool);
+    drop(flood);
 }
 
 #[test]
