@@ -59,11 +59,10 @@
 //!
 //! # Memory bounds of the transaction path
 //!
-//! * Mempool: at most `validator::MEMPOOL_CAPACITY` (50,000) ready transactions AND
-//!   `validator::MEMPOOL_BYTES` (48 MiB) charged bytes, plus a queued part (behind a
-//!   nonce gap) of `validator::MEMPOOL_QUEUED_CAPACITY` (12,500) and
-//!   `validator::MEMPOOL_QUEUED_BYTES` (12 MiB; measured 623 heap bytes held per queued
-//!   92-byte transfer); each entry charged its encoding
+//! * Mempool: at most `validator::MEMPOOL_CAPACITY` (50,000) transactions AND
+//!   `validator::MEMPOOL_BYTES` (48 MiB) charged bytes, of them at most half queued
+//!   (behind a nonce gap: `validator::MEMPOOL_QUEUED_CAPACITY`, `MEMPOOL_QUEUED_BYTES`;
+//!   measured 623 heap bytes held per queued 92-byte transfer); each entry charged its encoding
 //!   plus `tx::MEMPOOL_ENTRY_OVERHEAD` (768); a counting-allocator test
 //!   (`tests/mempool_memory.rs`) measures 561 heap bytes held per 92-byte transfer under a
 //!   flood (755 before the pool's entries were shared, issue 14), within the charge;
