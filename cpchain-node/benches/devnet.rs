@@ -27,6 +27,8 @@
 //! `DEVNET_BENCH_RATE=R` starts at R tx/s (to profile one level);
 //! `DEVNET_BENCH_GOSSIP=mesh` (or `direct`) overrides the validators' gossip mode the
 //! devnet writes (`direct`; see `network::GossipMode`), for before/after runs of issue 14;
+//! `DEVNET_BENCH_ROUTE=batch` sends each batch to the next node instead of each account's
+//! transactions to one node (the default since session 9);
 //! `DEVNET_BENCH_KEEP=1` keeps the devnet's directory (configs, databases, node logs);
 //! `DEVNET_BENCH_LOG=info` sets the nodes' log filter (default `warn`);
 //! `DEVNET_BENCH_JSON=1` submits `{"txs": [hex…]}` instead of the batch wire form
@@ -590,6 +592,12 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
         // deciding empty blocks.
         let held: Mutex<std::collections::HashSet<usize>> = Mutex::new(Default::default());
         let window_start: Mutex<Option<(Instant, f64, usize, f64)>> = Mutex::new(None);
+        // Each account through one node, as a wallet talks to its node (default), or each
+        // batch to the next node (`DEVNET_BENCH_ROUTE=batch`, the bench before session 9):
+        // then an account's consecutive nonces reach different nodes ~100 ms apart, every
+        // pool orders them from the others' gossip, and under overload (gossip shed) the
+        // queued parts filled with transactions whose predecessors sat in another pool.
+        let by_account = std::env::var("DEVNET_BENCH_ROUTE").map_or(true, |r| r != "batch");
         let results: Vec<Sent> = std::thread::scope(|s| {
             let hs: Vec<_> = (0..n)
                 .map(|node| {
@@ -599,7 +607,10 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
                         let mut accepted = 0usize;
                         let mut sent = Vec::new();
                         let mut refused = Vec::new();
-                        for (b, chunk) in batches.iter().enumerate().filter(|(b, _)| b % n == node)
+                        for (b, chunk) in batches
+                            .iter()
+                            .enumerate()
+                            .filter(|(b, _)| by_account || b % n == node)
                         {
                             let due =
                                 start + Duration::from_secs_f64(b as f64 / BATCHES_PER_SEC as f64);
@@ -607,7 +618,7 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
                                 std::thread::sleep(wait);
                             }
                             // The steady-state window opens 1 s after the first batch.
-                            if b as u64 == BATCHES_PER_SEC {
+                            if b as u64 == BATCHES_PER_SEC && (!by_account || node == 0) {
                                 let blocks = watcher.seen.lock().expect("lock").len();
                                 *window_start.lock().expect("lock") = Some((
                                     Instant::now(),
@@ -618,7 +629,10 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
                             }
                             let (go, hold): (Vec<&Fed>, Vec<&Fed>) = {
                                 let h = held.lock().expect("lock");
-                                chunk.iter().partition(|f| !h.contains(&f.0))
+                                chunk
+                                    .iter()
+                                    .filter(|f| !by_account || f.0 % n == node)
+                                    .partition(|f| !h.contains(&f.0))
                             };
                             refused.extend(hold.into_iter().cloned());
                             let bytes: Vec<Vec<u8>> = go.iter().map(|f| f.2.clone()).collect();
@@ -661,19 +675,31 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
         let w_secs = w_start.elapsed().as_secs_f64();
         let cpu = net.cpu(tck) - cpu0;
         let loader_cpu = cpu_secs(std::process::id(), tck) - loader0;
-        let in_window: usize = watcher.seen.lock().expect("lock")[w_blocks..]
-            .iter()
-            .map(|(_, h)| h.len())
-            .sum();
+        // The window's blocks (at node 0): how many, how full, how far apart. Full blocks
+        // (1 MiB) further apart than the period mean the pipeline, not the CPU, bounds it.
+        let (in_window, window_blocks, fullest, block_gap_ms) = {
+            let seen = watcher.seen.lock().expect("lock");
+            let blocks = seen.get(w_blocks..).unwrap_or(&[]);
+            let txs: usize = blocks.iter().map(|(_, h)| h.len()).sum();
+            let fullest = blocks.iter().map(|(_, h)| h.len()).max().unwrap_or(0);
+            let gap = match (blocks.first(), blocks.last()) {
+                (Some(a), Some(b)) if blocks.len() > 1 => {
+                    b.0.duration_since(a.0).as_secs_f64() * 1e3 / (blocks.len() - 1) as f64
+                }
+                _ => 0.0,
+            };
+            (txs, blocks.len(), fullest, gap)
+        };
         // Pending at the end of the offer (the queue a saturated network builds), and of
         // it the most any node held ready and queued (behind a nonce gap).
         let statuses: Vec<Status> = (0..n).filter_map(|i| net.status(i)).collect();
         let backlog = statuses.iter().map(|s| s.mempool).max().unwrap_or(0);
         let ready = statuses.iter().map(|s| s.mempool_ready).max().unwrap_or(0);
         let queued = statuses.iter().map(|s| s.mempool_queued).max().unwrap_or(0);
-        // Let the level's transactions commit (bounded), then take their latencies.
+        // Let the level's transactions commit (bounded), then take their latencies. Queued
+        // ones (behind a gap the next level's resent transactions close) do not commit.
         let drain = Instant::now();
-        while (0..n).any(|i| net.status(i).map_or(0, |s| s.mempool) > 0)
+        while (0..n).any(|i| net.status(i).map_or(0, |s| s.mempool_ready) > 0)
             && drain.elapsed() < Duration::from_secs(60)
         {
             std::thread::sleep(Duration::from_millis(100));
@@ -729,7 +755,8 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
             }
         };
         println!(
-            "    gossip copies received per message delivered: consensus {}, transactions {}; load generator CPU {:.3} ms/tx",
+            "    window: {window_blocks} blocks, {block_gap_ms:.0} ms apart, {:.0} transactions each (fullest {fullest}); gossip copies received per message delivered: consensus {}, transactions {}; load generator CPU {:.3} ms/tx",
+            in_window as f64 / window_blocks.max(1) as f64,
             per(counters.lbft_copies, counters.lbft_delivered),
             per(counters.tx_copies, counters.tx_delivered),
             loader_cpu * 1e3 / in_window.max(1) as f64,
