@@ -260,9 +260,13 @@
 //!   nonces from its stored next one: what the next block can take) and **queued**
 //!   (behind a nonce gap). Intake sheds on the ready count only; queued transactions
 //!   move to ready when their gap closes, at most `tx::QUEUED_PER_SENDER` (64) a
-//!   sender, and leave after `tx::QUEUED_LIFETIME_BLOCKS`. After each commit the first
-//!   ready transaction of up to `validator::REVALIDATE_PER_BLOCK` senders is judged
-//!   again and dropped if it no longer applies (spent balance, fee due). Before (found
+//!   sender, and leave after `tx::QUEUED_LIFETIME_BLOCKS`. After each commit every
+//!   sender's first ready transaction that is new since the last commit, and those of
+//!   up to `validator::REVALIDATE_PER_BLOCK` other senders (round robin), are judged
+//!   and dropped if they do not apply (spent balance, fee due, a refused deposit). With
+//!   the budget alone (before the adversarial review), fresh keys, which cost nothing,
+//!   each sending one never-applying transaction, added faster than 256 a block kept
+//!   the ready part at the shed threshold for ever. Before (found
 //!   in the fifth bench pass), one part counted gapped transactions as load and never
 //!   evicted them: under overload pools full of them refused every submission and the
 //!   chain decided empty blocks; funded accounts could do it on purpose, and any

@@ -728,6 +728,10 @@ pub const QUEUED_LIFETIME_BLOCKS: u64 = 7_200;
 ///   sender; dropped after [`QUEUED_LIFETIME_BLOCKS`]; moved to ready as soon as the gap
 ///   closes (the missing one is admitted or a block commits it).
 ///
+/// Admission does not execute a transaction: a ready one that does not apply is found
+/// by [`Mempool::revalidate`] after the next commit (every new first one) or later
+/// (round robin) and dropped.
+///
 /// Why two parts (issue 14): with one bound for both, transactions behind a gap counted
 /// as load and were never evicted. Under overload the pools filled with them (23,222
 /// seen in one bench run), intake refused everything and the chain decided empty blocks;
@@ -761,6 +765,10 @@ pub struct Mempool {
     blocks: u64,
     /// Where the next [`Mempool::revalidate`] goes on (the last sender it checked).
     cursor: Option<Address>,
+    /// Senders whose first ready transaction became their first since the last
+    /// [`Mempool::revalidate`] (admitted, or left first by a commit): all are judged by
+    /// the next call, beyond its round-robin budget. Only senders with ready entries.
+    fresh: BTreeSet<Address>,
 }
 
 impl Mempool {
@@ -790,6 +798,7 @@ impl Mempool {
             queued_max_bytes,
             blocks: 0,
             cursor: None,
+            fresh: BTreeSet::new(),
         }
     }
 
@@ -888,6 +897,10 @@ impl Mempool {
             self.bytes = self.bytes.saturating_add(charge);
             self.hashes.insert(hash, Arc::clone(&c));
             self.ready.insert(key, c);
+            if nonce == next {
+                // A new first ready transaction: judged after the next commit.
+                self.fresh.insert(key.0);
+            }
             if let Some(after) = nonce.checked_add(1) {
                 self.promote(key.0, after);
             }
@@ -909,6 +922,28 @@ impl Mempool {
             self.queued.insert(key, (self.blocks, c));
         }
         Ok(hash)
+    }
+
+    /// `sender`'s first ready nonce.
+    fn head(&self, sender: Address) -> Option<u64> {
+        self.ready
+            .range((sender, 0)..=(sender, u64::MAX))
+            .next()
+            .map(|((_, n), _)| *n)
+    }
+
+    /// After `sender`'s ready entries changed (its first was `before`): a new first one
+    /// is to be judged; a sender with none is not.
+    fn note_head(&mut self, sender: Address, before: Option<u64>) {
+        match self.head(sender) {
+            None => {
+                self.fresh.remove(&sender);
+            }
+            Some(n) if Some(n) != before => {
+                self.fresh.insert(sender);
+            }
+            Some(_) => {}
+        }
     }
 
     fn ready_fits(&self, charge: usize) -> bool {
@@ -1020,6 +1055,7 @@ impl Mempool {
     /// predecessor left the pool without being committed); those the queued part has no
     /// room for are dropped.
     fn demote_from(&mut self, sender: Address, from: u64) {
+        let before = self.head(sender);
         let keys: Vec<(Address, u64)> = self
             .ready
             .range((sender, from)..=(sender, u64::MAX))
@@ -1047,11 +1083,13 @@ impl Mempool {
                 self.hashes.remove(&c.hash);
             }
         }
+        self.note_head(sender, before);
     }
 
     /// After the sender's stored next nonce became `next`: drop what is below it, and make
     /// ready what now follows without a gap.
     fn advance(&mut self, sender: Address, next: u64) {
+        let before = self.head(sender);
         let gone: Vec<(Address, u64)> = self
             .ready
             .range((sender, 0)..(sender, next))
@@ -1073,6 +1111,7 @@ impl Mempool {
         if let Some(from) = from {
             self.promote(sender, from);
         }
+        self.note_head(sender, before);
     }
 
     /// One more block committed: queued entries older than their lifetime leave.
@@ -1142,24 +1181,51 @@ impl Mempool {
         }
     }
 
-    /// Check up to `budget` senders' first ready transaction (round robin over the
-    /// senders) with `applies`, the host's judgement on its stored state; a sender whose
-    /// first one does not apply (funds spent, free quota used, a deposit or campaign
-    /// refused) loses it, and its later ones go back to queued (a gap is open now).
-    /// Returns how many were dropped.
+    /// Judge senders' first ready transactions with `applies`, the host's judgement on
+    /// its stored state: every sender's whose first ready transaction is new since the
+    /// last call (admitted, or left first by a commit), then up to `budget` others (round
+    /// robin over the senders). A sender whose first one does not apply (funds spent,
+    /// free quota used, a deposit or campaign refused) loses it, and its later ones go
+    /// back to queued (a gap is open now). Returns how many were dropped.
     ///
     /// Why: a transaction admitted as ready can stop applying (its sender's balance is
-    /// spent by an earlier one, or its fee falls due). The proposer skips such a sender,
-    /// so nothing would ever commit or prune it: without this, an account could fill the
-    /// ready part with transactions that never execute, and the pool would shed all
-    /// intake on them (the same stall as gapped nonces).
+    /// spent by an earlier one, or its fee falls due), and admission does not execute
+    /// it. The proposer skips such a sender, so nothing would ever commit or prune it:
+    /// without this, an account could fill the ready part with transactions that never
+    /// execute, and the pool would shed all intake on them (the same stall as gapped
+    /// nonces).
+    ///
+    /// Why every new one, beyond the budget: keys cost nothing, so an attacker could add
+    /// more never-applying senders a block than a fixed budget judges and keep the ready
+    /// part at the shed threshold for ever (test
+    /// `never_applying_heads_from_fresh_keys_leave_at_the_next_commit`). The new ones are
+    /// at most the ready heads admitted or uncovered since the last call: one judgement
+    /// (an account read and one apply) per admission that already cost a recovery, or per
+    /// sender of the committed block. The round robin finds the heads that stop applying
+    /// later without a change of their own (a deposit refused once the RNode pool fills).
     pub fn revalidate(
         &mut self,
         budget: usize,
         mut applies: impl FnMut(&Checked) -> bool,
     ) -> usize {
         let mut dropped = 0;
-        for _ in 0..budget {
+        let fresh = core::mem::take(&mut self.fresh);
+        for sender in &fresh {
+            let Some((key, c)) = self
+                .ready
+                .range((*sender, 0)..=(*sender, u64::MAX))
+                .next()
+                .map(|(k, c)| (*k, Arc::clone(c)))
+            else {
+                continue;
+            };
+            if !applies(&c) {
+                self.drop_head(key);
+                dropped += 1;
+            }
+        }
+        let mut judged = 0;
+        while judged < budget {
             let after = match self.cursor {
                 Some(a) => self
                     .ready
@@ -1175,15 +1241,27 @@ impl Mempool {
                 return dropped;
             };
             self.cursor = Some(key.0);
+            if fresh.contains(&key.0) {
+                // Judged above in this call.
+                continue;
+            }
+            judged += 1;
             if !applies(&c) {
-                self.remove(&key);
-                if let Some(after) = key.1.checked_add(1) {
-                    self.demote_from(key.0, after);
-                }
+                self.drop_head(key);
                 dropped += 1;
             }
         }
         dropped
+    }
+
+    /// Drop `key`, a sender's first ready transaction that does not apply; its later
+    /// ones go back to queued.
+    fn drop_head(&mut self, key: (Address, u64)) {
+        self.remove(&key);
+        if let Some(after) = key.1.checked_add(1) {
+            self.demote_from(key.0, after);
+        }
+        self.fresh.remove(&key.0);
     }
 }
 
@@ -1683,6 +1761,10 @@ mod tests {
             *per.entry(*a).or_default() += 1;
         }
         assert!(per.values().all(|n| *n <= QUEUED_PER_SENDER));
+        assert!(
+            p.fresh.iter().all(|a| p.head(*a).is_some()),
+            "only senders with ready entries wait to be judged"
+        );
     }
 
     /// Issue 14: a flood of transactions behind nonce gaps, from many funded accounts,

@@ -1,0 +1,225 @@
+//! Adversarial review of the host node's transaction pool (`tx::Mempool`, ready and
+//! queued parts), through its public API only: what an outsider can submit (signed
+//! transactions from keys it makes for free) against the pool's four claims: heap within
+//! its charge and budgets, liveness of honest senders under attack, no panic or
+//! unbounded work per call, and its invariants. Each test is named for the property it
+//! guards; a counting global allocator measures heap where a test claims memory (one
+//! binary, so the tests take turns).
+
+use cpchain_core::{keccak256, Address, ChainSpec, Height, Timestamp};
+use cpchain_crypto::SecretKey;
+use cpchain_node::dpor_state::DporState;
+use cpchain_node::ingest::check_one;
+use cpchain_node::ledger::EmptyLedger;
+use cpchain_node::tx::{
+    Account, ChainView, Checked, Mempool, Overlay, Transaction, TxBody, TxError, TxKind,
+    MAX_TRANSFER_DATA, QUEUED_PER_SENDER,
+};
+use cpchain_node::validator::{
+    INTAKE_SHED_PENDING, MEMPOOL_BYTES, MEMPOOL_CAPACITY, MEMPOOL_QUEUED_BYTES,
+    MEMPOOL_QUEUED_CAPACITY, REVALIDATE_PER_BLOCK,
+};
+use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
+use std::alloc::System;
+use std::collections::BTreeMap;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// The tests share the process-wide allocation counter: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Live heap bytes of the process.
+fn live() -> isize {
+    let s = GLOBAL.stats();
+    s.bytes_allocated as isize - s.bytes_deallocated as isize
+}
+
+/// The `i`th key of a test (an attacker makes as many as it likes, for free).
+fn key(i: u64) -> SecretKey {
+    let seed = keccak256(&i.to_le_bytes());
+    SecretKey::from_bytes(&seed.0).expect("a keccak output is a scalar")
+}
+
+fn chain() -> u64 {
+    ChainSpec::devnet().chain_id
+}
+
+/// `kind` signed by `k` at `nonce`, decoded and recovered as intake does.
+fn signed(k: &SecretKey, nonce: u64, kind: TxKind) -> Checked {
+    let bytes = Transaction::sign(
+        k,
+        TxBody {
+            chain_id: chain(),
+            nonce,
+            kind,
+        },
+    )
+    .to_bytes();
+    check_one(&bytes, chain()).expect("valid")
+}
+
+fn transfer(k: &SecretKey, nonce: u64, amount: u128) -> Checked {
+    signed(
+        k,
+        nonce,
+        TxKind::Transfer {
+            to: Address([7; 20]),
+            amount,
+        },
+    )
+}
+
+/// What never applies from an empty account, yet passes admission (nonce, and an
+/// amount of 0 within a balance of 0): an RNode deposit below the minimum.
+fn never_applies(k: &SecretKey, nonce: u64) -> Checked {
+    signed(k, nonce, TxKind::JoinRNodes { amount: 0 })
+}
+
+/// The node's pool: its real bounds.
+fn node_pool() -> Mempool {
+    Mempool::with_queue(
+        MEMPOOL_CAPACITY,
+        MEMPOOL_BYTES,
+        MEMPOOL_QUEUED_CAPACITY,
+        MEMPOOL_QUEUED_BYTES,
+    )
+}
+
+/// The host's judgement of a pending transaction after a commit (what
+/// `validator::revalidate_pool` does): apply it on the stored state, one overlay for the
+/// call, at the head's time.
+fn judge<'a>(
+    spec: &'a ChainSpec,
+    load: &'a dyn Fn(&Address) -> Account,
+    chain: &'a ChainView<'a>,
+) -> impl FnMut(&Checked) -> bool + 'a {
+    let mut overlay = Overlay::on(DporState::default());
+    move |c| {
+        overlay
+            .apply_in(spec, c, Timestamp(1_000), Address([0xcb; 20]), &load, chain)
+            .is_ok()
+    }
+}
+
+/// Attack (broke a0316e3): fresh keys cost nothing, and each can put one ready
+/// transaction that never applies into the pool (admission checks nonce and amount, not
+/// whether it executes). `revalidate` judged `REVALIDATE_PER_BLOCK` (256) senders a
+/// commit, so an attacker adding 257 such senders a block, on top of
+/// `INTAKE_SHED_PENDING` of them, kept the ready part at the shed threshold for ever:
+/// every honest submission was refused `mempool_full`. Now every ready head that is new
+/// since the last call is judged besides the round robin, so each commit clears them all.
+/// The heap the pool holds for them stays within its charge.
+#[test]
+fn never_applying_heads_from_fresh_keys_leave_at_the_next_commit() {
+    let _one = serial();
+    let spec = ChainSpec::devnet();
+    let blocks = 6u64;
+    let per_block = REVALIDATE_PER_BLOCK as u64 + 1;
+    let first = INTAKE_SHED_PENDING as u64;
+    // Signed and recovered before anything is measured.
+    let flood: Vec<Checked> = (0..first + blocks * per_block)
+        .map(|i| never_applies(&key(1_000_000 + i), 0))
+        .collect();
+    let honest = key(1);
+    let honest_addr = honest.public_key().address();
+    let honest_txs: Vec<Checked> = (0..blocks).map(|n| transfer(&honest, n, 1)).collect();
+    let stored: std::cell::RefCell<BTreeMap<Address, Account>> = Default::default();
+    let load = |a: &Address| {
+        stored.borrow().get(a).copied().unwrap_or(Account {
+            balance: if *a == honest_addr { 1_000_000 } else { 0 },
+            ..Account::default()
+        })
+    };
+    let none = |_: Height| None;
+    let view = ChainView {
+        height: Height(1),
+        canonical: &none,
+        ledger: &EmptyLedger,
+    };
+
+    let before = live();
+    let mut pool = node_pool();
+    let mut flood = flood.into_iter();
+    for c in flood.by_ref().take(first as usize) {
+        pool.admit_checked(c, &load).expect("admitted as ready");
+    }
+    assert_eq!(pool.ready_len(), INTAKE_SHED_PENDING, "intake sheds now");
+    let held = live() - before;
+    eprintln!(
+        "{first} one-transaction senders: {held} heap bytes held ({} each), {} charged",
+        held / first as isize,
+        pool.charged_bytes()
+    );
+    assert!(
+        held <= pool.charged_bytes() as isize,
+        "held {held} > charged {}",
+        pool.charged_bytes()
+    );
+
+    for b in 0..blocks {
+        // The attacker tops up while intake is open.
+        for c in flood.by_ref().take(per_block as usize) {
+            pool.admit_checked(c, &load).expect("admitted as ready");
+        }
+        // A block: it commits what applies (here the honest one, if pending), then the
+        // node prunes and revalidates as `validator.rs` does after each commit.
+        let picked = pool.select(
+            &spec,
+            Timestamp(1_000),
+            Address([0xcb; 20]),
+            8_192,
+            1 << 20,
+            &load,
+            &DporState::default(),
+            &view,
+        );
+        let mut changed = BTreeMap::new();
+        let mut overlay = Overlay::on(DporState::default());
+        for bytes in &picked {
+            let c = check_one(bytes, chain()).expect("valid");
+            overlay
+                .apply_in(
+                    &spec,
+                    &c,
+                    Timestamp(1_000),
+                    Address([0xcb; 20]),
+                    &load,
+                    &view,
+                )
+                .expect("selected ones apply");
+        }
+        changed.extend(overlay.accounts);
+        stored.borrow_mut().extend(changed.clone());
+        pool.prune_committed(&changed);
+        let dropped = pool.revalidate(REVALIDATE_PER_BLOCK, judge(&spec, &load, &view));
+        assert!(dropped > 0);
+        assert!(
+            pool.ready_len() < INTAKE_SHED_PENDING,
+            "block {b}: {} ready that never apply: intake still sheds",
+            pool.ready_len()
+        );
+        assert_eq!(
+            pool.ready_len(),
+            0,
+            "block {b}: every never-applying head judged and dropped"
+        );
+        // Intake is open again: the honest sender's next transaction is admitted, and
+        // the next block commits it.
+        pool.admit_checked(honest_txs[b as usize].clone(), &load)
+            .expect("honest admitted");
+    }
+    assert_eq!(
+        load(&honest_addr).nonce,
+        blocks - 1,
+        "the honest sender got one into every block after the first"
+    );
+    assert_eq!(pool.ready_len(), 1, "its last one is pending");
+    drop(pool);
+}
