@@ -769,6 +769,10 @@ pub struct Mempool {
     /// [`Mempool::revalidate`] (admitted, or left first by a commit): all are judged by
     /// the next call, beyond its round-robin budget. Only senders with ready entries.
     fresh: BTreeSet<Address>,
+    /// Senders whose queued transactions follow their ready run but found the ready part
+    /// full (promotion held back): promoted as soon as a commit or a revalidation frees
+    /// room. Only senders with queued entries.
+    held_back: BTreeSet<Address>,
 }
 
 impl Mempool {
@@ -799,6 +803,7 @@ impl Mempool {
             blocks: 0,
             cursor: None,
             fresh: BTreeSet::new(),
+            held_back: BTreeSet::new(),
         }
     }
 
@@ -956,10 +961,12 @@ impl Mempool {
         let mut n = from;
         loop {
             let Some((_, c)) = self.queued.get(&(sender, n)) else {
+                self.held_back.remove(&sender);
                 return;
             };
             let charge = Self::charge(c);
             if !self.ready_fits(charge) {
+                self.held_back.insert(sender);
                 return;
             }
             let Some((at, c)) = self.queued.remove(&(sender, n)) else {
@@ -971,7 +978,39 @@ impl Mempool {
             self.ready.insert((sender, n), c);
             match n.checked_add(1) {
                 Some(m) => n = m,
-                None => return,
+                None => {
+                    self.held_back.remove(&sender);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Promote the senders held back by a full ready part, in address order, while it
+    /// has room. Why: room frees when other senders' transactions commit or are dropped,
+    /// and without this the held-back ones (executable) waited for their own sender's
+    /// next commit while the whole-pool prune promoted them at once (test
+    /// `prune_committed_promotes_what_a_full_ready_part_held_back_like_prune`).
+    fn promote_held_back(&mut self) {
+        if self.held_back.is_empty() {
+            return;
+        }
+        let senders: Vec<Address> = self.held_back.iter().copied().collect();
+        for sender in senders {
+            if self.ready.len() >= self.capacity {
+                return;
+            }
+            let from = self
+                .ready
+                .range((sender, 0)..=(sender, u64::MAX))
+                .next_back()
+                .and_then(|((_, n), _)| n.checked_add(1));
+            match from {
+                Some(from) => self.promote(sender, from),
+                // Its ready run left: what it holds queued waits for a commit.
+                None => {
+                    self.held_back.remove(&sender);
+                }
             }
         }
     }
@@ -1048,6 +1087,15 @@ impl Mempool {
             self.queued_age.remove(&(at, key.0, key.1));
             self.hashes.remove(&c.hash);
             self.queued_bytes = self.queued_bytes.saturating_sub(Self::charge(&c));
+            let sender = key.0;
+            if self
+                .queued
+                .range((sender, 0)..=(sender, u64::MAX))
+                .next()
+                .is_none()
+            {
+                self.held_back.remove(&sender);
+            }
         }
     }
 
@@ -1160,6 +1208,7 @@ impl Mempool {
             }
             self.advance(a, next);
         }
+        self.promote_held_back();
     }
 
     /// [`Mempool::prune`] after one committed block whose account changes are `accounts`
@@ -1167,7 +1216,11 @@ impl Mempool {
     /// and the overlay holds it, so this costs a range lookup per changed account and
     /// loads nothing (the pool's invariant, every pending nonce at or above its sender's
     /// stored next one, holds for the others already). A changed account's queued
-    /// transactions that now follow its next nonce become ready.
+    /// transactions that now follow its next nonce become ready, and so do those of any
+    /// sender whose promotion a full ready part held back, while the room freed lasts
+    /// (the same result as [`Mempool::prune`] when it suffices for all of them; when it
+    /// does not, who gets it may differ: both prefer lower addresses, but the whole-pool
+    /// walk also interleaves the senders it passes).
     pub fn prune_committed(&mut self, accounts: &BTreeMap<Address, Account>) {
         self.tick();
         for (a, acct) in accounts {
@@ -1179,6 +1232,7 @@ impl Mempool {
             // run any more only if a gap is left, which `advance` handles.
             self.advance(*a, acct.nonce);
         }
+        self.promote_held_back();
     }
 
     /// Judge senders' first ready transactions with `applies`, the host's judgement on
@@ -1238,7 +1292,7 @@ impl Mempool {
             };
             let Some((key, c)) = after.map(|(k, c)| (*k, Arc::clone(c))) else {
                 self.cursor = None;
-                return dropped;
+                break;
             };
             self.cursor = Some(key.0);
             if fresh.contains(&key.0) {
@@ -1251,6 +1305,7 @@ impl Mempool {
                 dropped += 1;
             }
         }
+        self.promote_held_back();
         dropped
     }
 
@@ -1764,6 +1819,10 @@ mod tests {
         assert!(
             p.fresh.iter().all(|a| p.head(*a).is_some()),
             "only senders with ready entries wait to be judged"
+        );
+        assert!(
+            p.held_back.iter().all(|a| per.contains_key(a)),
+            "only senders with queued entries are held back"
         );
     }
 

@@ -223,3 +223,82 @@ fn never_applying_heads_from_fresh_keys_leave_at_the_next_commit() {
     assert_eq!(pool.ready_len(), 1, "its last one is pending");
     drop(pool);
 }
+
+/// Two keys, the first with the higher address (the whole-pool prune walks senders in
+/// address order).
+fn high_then_low(from: u64) -> (SecretKey, SecretKey) {
+    let (a, b) = (key(from), key(from + 1));
+    if a.public_key().address() > b.public_key().address() {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// Attack (broke a0316e3): promotion held back by a full ready part. `a`'s next nonce
+/// closes its gap while the ready part is full, so the queued ones behind it stay queued
+/// though executable. Another sender's block then frees room: the whole-pool `prune`
+/// promotes them, but `prune_committed` (what the node runs after each commit) looked
+/// only at the block's accounts and left them queued, against its documented
+/// equivalence: a block later than they could go, and still counted against the queued
+/// part's bounds and lifetime. Now a sender held back is remembered and promoted when
+/// room frees.
+#[test]
+fn prune_committed_promotes_what_a_full_ready_part_held_back_like_prune() {
+    let _one = serial();
+    let (a, b) = high_then_low(50);
+    let (addr_a, addr_b) = (a.public_key().address(), b.public_key().address());
+    let rich = |_: &Address| Account {
+        balance: 1_000_000,
+        ..Account::default()
+    };
+    let per = transfer(&a, 0, 1).bytes.len() + cpchain_node::tx::MEMPOOL_ENTRY_OVERHEAD;
+    let mut whole = Mempool::with_queue(10, 10 * per, 10, 10 * per);
+    for n in 0..5 {
+        whole.admit_checked(transfer(&a, n, 1), &rich).expect("ready");
+    }
+    for n in 0..4 {
+        whole.admit_checked(transfer(&b, n, 1), &rich).expect("ready");
+    }
+    for n in [6, 7] {
+        whole.admit_checked(transfer(&a, n, 1), &rich).expect("queued");
+    }
+    // Nonce 5 closes the gap as the ready part's tenth: 6 and 7 have no room.
+    whole.admit_checked(transfer(&a, 5, 1), &rich).expect("ready");
+    assert_eq!((whole.ready_len(), whole.queued_len()), (10, 2));
+    let mut fast = Mempool::with_queue(10, 10 * per, 10, 10 * per);
+    for n in [0, 1, 2, 3, 4, 6, 7, 5] {
+        fast.admit_checked(transfer(&a, n, 1), &rich).expect("admitted");
+        if n < 4 {
+            fast.admit_checked(transfer(&b, n, 1), &rich).expect("admitted");
+        }
+    }
+    assert_eq!((fast.ready_len(), fast.queued_len()), (10, 2));
+
+    // A block commits `b`'s four.
+    let committed = Account {
+        nonce: 4,
+        ..Account::default()
+    };
+    whole.prune(&|x: &Address| {
+        if *x == addr_b {
+            committed
+        } else {
+            Account::default()
+        }
+    });
+    fast.prune_committed(&BTreeMap::from([(addr_b, committed)]));
+    assert_eq!(
+        (whole.ready_len(), whole.queued_len()),
+        (8, 0),
+        "the whole-pool prune makes a's 6 and 7 ready"
+    );
+    assert_eq!(
+        (fast.ready_len(), fast.queued_len()),
+        (whole.ready_len(), whole.queued_len()),
+        "prune_committed leaves what prune leaves"
+    );
+    assert_eq!(fast.charged_bytes(), whole.charged_bytes());
+    assert_eq!(fast.queued_charged_bytes(), 0);
+    let _ = addr_a;
+}
