@@ -69,8 +69,10 @@
 //!   flood (755 before the pool's entries were shared, issue 14), within the charge;
 //!   data-ledger kinds are charged the heap their decoded
 //!   body holds too (`tx::decoded_heap`: measured 3,800 bytes held per longest listing
-//!   of 1,686 bytes, within its charge of 4,098). Beyond either bound admission is
-//!   `mempool_full`.
+//!   of 1,686 bytes, within its charge of 4,098), and so are transfers their payload
+//!   (`tests/mempool_attack.rs`: 1,054 bytes held per 350-byte transfer with the longest
+//!   payload when ready, 1,133 queued, charged 1,374; 1,175 queued against 1,118 before
+//!   the payload was charged). Beyond either bound admission is `mempool_full`.
 //! * Sender cache: `validator::SENDER_CACHE_CAPACITY` (82,768) entries of at most
 //!   `ingest::SENDER_CACHE_ENTRY_BYTES` (192): ≤ 15.2 MiB (measured 11.4 MiB full).
 //! * Intake: a batch is at most `ingest::MAX_BATCH_TXS` (4,096) transactions of at most

@@ -696,7 +696,8 @@ impl Overlay {
 pub const MEMPOOL_ENTRY_OVERHEAD: usize = 768;
 
 /// Heap a decoded transaction kind holds outside the pool's entry: a boxed listing,
-/// anchor or order, a grant's or revocation's record bytes (0 for every other kind).
+/// anchor or order, a grant's or revocation's record bytes, a transfer's payload (0 for
+/// every other kind).
 /// Charged to the pool beside the encoding and [`MEMPOOL_ENTRY_OVERHEAD`]
 /// (`tests/mempool_memory.rs` measures a pool of the longest listings against it).
 pub fn decoded_heap(kind: &TxKind) -> usize {
@@ -705,6 +706,10 @@ pub fn decoded_heap(kind: &TxKind) -> usize {
         TxKind::Anchor(_) => core::mem::size_of::<cpchain_storage::Anchor>(),
         TxKind::Order(_) => core::mem::size_of::<crate::ledger::OrderTx>(),
         TxKind::Grant { record } | TxKind::Revoke { record } => record.capacity(),
+        // The payload is a second copy of up to `MAX_TRANSFER_DATA` bytes beside the
+        // encoding (uncharged before the adversarial review: a queued flood of the
+        // longest ones held 1,175 heap bytes each against a charge of 1,118).
+        TxKind::TransferData { data, .. } => data.capacity(),
         _ => 0,
     }
 }

@@ -302,3 +302,75 @@ fn prune_committed_promotes_what_a_full_ready_part_held_back_like_prune() {
     assert_eq!(fast.queued_charged_bytes(), 0);
     let _ = addr_a;
 }
+
+/// A transfer with the longest payload: its decoded `data` is heap the pool holds
+/// besides the encoding.
+fn transfer_data(k: &SecretKey, nonce: u64) -> Checked {
+    signed(
+        k,
+        nonce,
+        TxKind::TransferData {
+            to: Address([7; 20]),
+            amount: 1,
+            data: vec![0xa5; MAX_TRANSFER_DATA],
+        },
+    )
+}
+
+/// Memory claim, the worst kind per byte: transfers carrying the longest payload, a
+/// flood of them in each part (ready: consecutive nonces; queued: behind a gap, each
+/// sender to `QUEUED_PER_SENDER`) to its byte budget. The heap the pool holds stays
+/// within what it charges.
+#[test]
+fn longest_payload_transfers_hold_no_more_heap_than_charged_in_either_part() {
+    let _one = serial();
+    let budget = 1usize << 20;
+    let keys: Vec<SecretKey> = (0..40).map(|i| key(2_000 + i)).collect();
+    let load = |_: &Address| Account {
+        balance: u128::MAX / 2,
+        ..Account::default()
+    };
+    // Ready: nonces 0.. of each key; queued: nonces 1.. of others (gap at 0).
+    let ready_flood: Vec<Checked> = (0..60u64)
+        .flat_map(|n| keys[..20].iter().map(move |k| (k, n)))
+        .map(|(k, n)| transfer_data(k, n))
+        .collect();
+    let queued_flood: Vec<Checked> = (1..=QUEUED_PER_SENDER as u64)
+        .flat_map(|n| keys[20..].iter().map(move |k| (k, n)))
+        .map(|(k, n)| transfer_data(k, n))
+        .collect();
+    for (name, flood, ready) in [("ready", &ready_flood, true), ("queued", &queued_flood, false)] {
+        let before = live();
+        let mut pool = Mempool::with_queue(usize::MAX, budget, usize::MAX, budget);
+        let (mut n, mut full) = (0usize, false);
+        for c in flood {
+            match pool.admit_checked(c.clone(), &load) {
+                Ok(_) => n += 1,
+                Err(TxError::MempoolFull) => {
+                    full = true;
+                    // A ready flood stops here (a later nonce would be queued behind
+                    // the refused one).
+                    if ready {
+                        break;
+                    }
+                }
+                Err(e) => panic!("refused: {e}"),
+            }
+        }
+        let held = live() - before;
+        let charged = if ready {
+            pool.charged_bytes() - pool.queued_charged_bytes()
+        } else {
+            pool.queued_charged_bytes()
+        };
+        assert!(full, "{name}: the byte budget was reached");
+        assert_eq!(if ready { pool.ready_len() } else { pool.queued_len() }, n);
+        eprintln!(
+            "{name}: {n} transfers of {} bytes, {held} heap bytes held ({} each), {charged} charged",
+            flood[0].bytes.len(),
+            held / n as isize
+        );
+        assert!(held <= charged as isize, "{name}: held {held} > charged {charged}");
+        drop(pool);
+    }
+}
