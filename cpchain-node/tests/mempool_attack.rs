@@ -374,3 +374,142 @@ fn longest_payload_transfers_hold_no_more_heap_than_charged_in_either_part() {
         drop(pool);
     }
 }
+
+/// Held (regression): the edges of nonces and amounts. A transaction at nonce
+/// `u64::MAX` (ready when the stored nonce is that, queued otherwise) and one moving
+/// `u128::MAX` (admitted: admission checks only amount ≤ balance) neither panic nor
+/// break the counts: the overflowing one is dropped at the next commit (amount plus fee
+/// overflows, so it never applies), the gap before `u64::MAX` closes by a commit, and the
+/// pool empties to zero charged bytes.
+#[test]
+fn extreme_nonces_and_amounts_neither_panic_nor_leave_anything_behind() {
+    let _one = serial();
+    let spec = ChainSpec::devnet();
+    let (top, rich, gapped) = (key(3_000), key(3_001), key(3_002));
+    let (top_a, rich_a, gapped_a) = (
+        top.public_key().address(),
+        rich.public_key().address(),
+        gapped.public_key().address(),
+    );
+    let load = move |a: &Address| Account {
+        nonce: if *a == top_a { u64::MAX } else { 0 },
+        balance: if *a == rich_a { u128::MAX } else { 1_000 },
+        // Quota used: every transaction pays its fee.
+        day: 0,
+        sent_today: spec.free_tx_per_day,
+    };
+    let mut pool = node_pool();
+    pool.admit_checked(transfer(&top, u64::MAX, 1), &load)
+        .expect("ready at the last nonce");
+    pool.admit_checked(transfer(&rich, 0, u128::MAX), &load)
+        .expect("amount within the balance");
+    pool.admit_checked(transfer(&gapped, u64::MAX, 1), &load)
+        .expect("queued behind a gap of 2^64 - 1");
+    assert_eq!(
+        pool.admit_checked(transfer(&top, u64::MAX - 1, 1), &load),
+        Err(TxError::NonceReplayed {
+            next: u64::MAX,
+            got: u64::MAX - 1
+        })
+    );
+    assert_eq!((pool.ready_len(), pool.queued_len()), (2, 1));
+    let none = |_: Height| None;
+    let view = ChainView {
+        height: Height(1),
+        canonical: &none,
+        ledger: &EmptyLedger,
+    };
+    pool.prune_committed(&BTreeMap::new());
+    let dropped = pool.revalidate(REVALIDATE_PER_BLOCK, judge(&spec, &load, &view));
+    assert_eq!(dropped, 2, "neither can pay its fee on top of its amount");
+    assert_eq!((pool.ready_len(), pool.queued_len()), (0, 1));
+    // Someone else's block moved `gapped` to its last nonce: the gap closed.
+    pool.prune_committed(&BTreeMap::from([(
+        gapped_a,
+        Account {
+            nonce: u64::MAX,
+            ..Account::default()
+        },
+    )]));
+    assert_eq!((pool.ready_len(), pool.queued_len()), (1, 0));
+    pool.prune(&|a: &Address| Account {
+        nonce: if *a == gapped_a { u64::MAX } else { 0 },
+        ..Account::default()
+    });
+    assert_eq!(pool.ready_len(), 1, "a whole-pool prune keeps it ready");
+    let dropped = pool.revalidate(REVALIDATE_PER_BLOCK, |_| false);
+    assert_eq!(dropped, 1);
+    assert!(pool.is_empty());
+    assert_eq!(pool.charged_bytes(), 0);
+}
+
+/// Held (regression): a pending nonce cannot be replaced, ready or queued (a second
+/// transaction for the same sender and nonce is `duplicate`), so nobody churns the pool
+/// by replacing, and the charge stays that of the first.
+#[test]
+fn a_pending_nonce_is_never_replaced() {
+    let _one = serial();
+    let k = key(4_000);
+    let rich = |_: &Address| Account {
+        balance: 1_000_000,
+        ..Account::default()
+    };
+    let mut pool = node_pool();
+    pool.admit_checked(transfer(&k, 0, 1), &rich).expect("ready");
+    pool.admit_checked(transfer(&k, 5, 1), &rich).expect("queued");
+    let charged = pool.charged_bytes();
+    for n in [0, 5] {
+        assert_eq!(
+            pool.admit_checked(transfer_data(&k, n), &rich),
+            Err(TxError::Duplicate),
+            "nonce {n}"
+        );
+    }
+    assert_eq!((pool.ready_len(), pool.queued_len()), (1, 1));
+    assert_eq!(pool.charged_bytes(), charged);
+}
+
+/// Held (regression): an empty account past its free daily quota sends consecutive
+/// amount-0 transfers (admitted ready: amount 0 ≤ balance 0). None can pay its fee;
+/// the next commit drops the first, moves `QUEUED_PER_SENDER` of the rest to queued and
+/// drops the others; when the day turns (quota free again) and the first is sent again,
+/// the queued ones come back ready.
+#[test]
+fn an_empty_account_past_its_free_quota_holds_nothing_ready_after_a_commit() {
+    let _one = serial();
+    let spec = ChainSpec::devnet();
+    let k = key(5_000);
+    let broke = |_: &Address| Account {
+        sent_today: spec.free_tx_per_day,
+        ..Account::default()
+    };
+    let mut pool = node_pool();
+    for n in 0..200 {
+        pool.admit_checked(transfer(&k, n, 0), &broke)
+            .expect("admitted ready");
+    }
+    assert_eq!(pool.ready_len(), 200);
+    let none = |_: Height| None;
+    let view = ChainView {
+        height: Height(1),
+        canonical: &none,
+        ledger: &EmptyLedger,
+    };
+    pool.prune_committed(&BTreeMap::new());
+    assert_eq!(
+        pool.revalidate(REVALIDATE_PER_BLOCK, judge(&spec, &broke, &view)),
+        1
+    );
+    assert_eq!(
+        (pool.ready_len(), pool.queued_len()),
+        (0, QUEUED_PER_SENDER)
+    );
+    // A new day: the quota is free again; the first is sent again.
+    let fresh_day = |_: &Address| Account::default();
+    pool.admit_checked(transfer(&k, 0, 0), &fresh_day)
+        .expect("ready again");
+    assert_eq!(
+        (pool.ready_len(), pool.queued_len()),
+        (QUEUED_PER_SENDER + 1, 0)
+    );
+}
