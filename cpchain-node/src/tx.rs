@@ -1022,8 +1022,16 @@ impl Mempool {
 
     /// Transactions for a block: per sender, consecutive nonces from its next one that
     /// apply (on the stored DPoR state `dpor`, in the block at `chain.height`), up to
-    /// `max_count` and `max_bytes`. A sender whose next transaction does not apply is
-    /// skipped whole (its later nonces cannot apply either).
+    /// `max_count` and `max_bytes`. A sender whose next transaction does not apply or
+    /// does not fit is skipped whole (its later nonces cannot go before it).
+    ///
+    /// Order: the senders' first transactions in turn, then their second ones, and so
+    /// on, from a sender that depends on the height (`keccak256` of it, as an address)
+    /// round the address space. Why: walking the pool in address order (before the
+    /// adversarial review) let senders with lower addresses, keeping more valid
+    /// transactions ready than a block takes, starve a higher one for as long as they
+    /// paid (test `an_honest_sender_above_a_flood_of_valid_transactions_is_still_committed`);
+    /// now a sender's first transaction waits only behind other senders' first ones.
     #[allow(clippy::too_many_arguments)]
     pub fn select(
         &self,
@@ -1061,24 +1069,50 @@ impl Mempool {
         let mut hashes = Vec::new();
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        let mut skip: Option<Address> = None;
-        for c in self.ready.values() {
-            if out.len() >= max_count || bytes.saturating_add(c.bytes.len()) > max_bytes {
-                break;
+        // Each sender's ready run, from a sender that depends on the height on, wrapping.
+        let seed = keccak256(&chain.height.0.to_le_bytes());
+        let mut first = [0u8; 20];
+        first.copy_from_slice(seed.0.get(..20).unwrap_or(&[0; 20]));
+        let start = (Address(first), 0u64);
+        let mut runs: Vec<Vec<&Arc<Checked>>> = Vec::new();
+        let mut last: Option<Address> = None;
+        for ((a, _), c) in self.ready.range(start..).chain(self.ready.range(..start)) {
+            if last != Some(*a) {
+                runs.push(Vec::new());
+                last = Some(*a);
             }
-            if skip == Some(c.sender) {
-                continue;
+            if let Some(run) = runs.last_mut() {
+                run.push(c);
             }
-            if overlay
-                .apply_in(spec, c, time, coinbase, load, chain)
-                .is_ok()
-            {
-                bytes += c.bytes.len();
-                out.push(c.bytes.clone());
-                hashes.push(c.hash);
-            } else {
-                skip = Some(c.sender);
+        }
+        // Round `i` takes every live sender's `i`-th transaction; a sender whose next one
+        // does not apply or does not fit is out (its later nonces cannot go before it).
+        let mut live: Vec<usize> = (0..runs.len()).collect();
+        let mut round = 0usize;
+        'rounds: while !live.is_empty() {
+            let mut next = Vec::with_capacity(live.len());
+            for &r in &live {
+                let Some(c) = runs.get(r).and_then(|run| run.get(round)) else {
+                    continue;
+                };
+                if out.len() >= max_count {
+                    break 'rounds;
+                }
+                if bytes.saturating_add(c.bytes.len()) > max_bytes {
+                    continue;
+                }
+                if overlay
+                    .apply_in(spec, c, time, coinbase, load, chain)
+                    .is_ok()
+                {
+                    bytes += c.bytes.len();
+                    out.push(c.bytes.clone());
+                    hashes.push(c.hash);
+                    next.push(r);
+                }
             }
+            live = next;
+            round += 1;
         }
         (out, hashes)
     }

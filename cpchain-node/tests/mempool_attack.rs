@@ -513,3 +513,88 @@ fn an_empty_account_past_its_free_quota_holds_nothing_ready_after_a_commit() {
         (QUEUED_PER_SENDER + 1, 0)
     );
 }
+
+/// Attack (broke a0316e3): selection walked the ready part in (sender, nonce) order and
+/// stopped at the block's bound, so senders with lower addresses always went first. An
+/// attacker with funded keys below the victim's address (half of all keys are below a
+/// given one; grinding a key just below it is cheap) keeping more valid transactions
+/// ready than a block takes starved the victim for as long as it paid: the victim's
+/// transaction was admitted but never committed. Now a block takes the senders' first
+/// transactions in turn (then their second ones, …), starting at a sender that depends on
+/// the height, so a sender's place does not depend on how many others hold below it.
+#[test]
+fn an_honest_sender_above_a_flood_of_valid_transactions_is_still_committed() {
+    let _one = serial();
+    let spec = ChainSpec::devnet();
+    let block = 64usize;
+    let mut keys = (6_000..).map(key);
+    let honest = keys
+        .by_ref()
+        .find(|k| k.public_key().address().0[0] >= 0xf0)
+        .expect("a high address");
+    let honest_a = honest.public_key().address();
+    let attackers: Vec<SecretKey> = keys
+        .filter(|k| k.public_key().address() < honest_a)
+        .take(3)
+        .collect();
+    let stored: std::cell::RefCell<BTreeMap<Address, Account>> = Default::default();
+    let load = |a: &Address| {
+        stored.borrow().get(a).copied().unwrap_or(Account {
+            balance: 1 << 100,
+            ..Account::default()
+        })
+    };
+    let none = |_: Height| None;
+    let mut pool = node_pool();
+    // Paid transfers (quota or not, the attacker's accounts can pay): 2 blocks each.
+    for k in &attackers {
+        for n in 0..2 * block as u64 {
+            pool.admit_checked(transfer(k, n, 1), &load).expect("ready");
+        }
+    }
+    pool.admit_checked(transfer(&honest, 0, 1), &load)
+        .expect("honest admitted");
+    let mut committed_at = None;
+    for h in 1..=4u64 {
+        let view = ChainView {
+            height: Height(h),
+            canonical: &none,
+            ledger: &EmptyLedger,
+        };
+        let picked = pool.select(
+            &spec,
+            Timestamp(1_000 * h),
+            Address([0xcb; 20]),
+            block,
+            1 << 20,
+            &load,
+            &DporState::default(),
+            &view,
+        );
+        assert_eq!(picked.len(), block, "full blocks");
+        let mut overlay = Overlay::on(DporState::default());
+        for bytes in &picked {
+            let c = check_one(bytes, chain()).expect("valid");
+            overlay
+                .apply_in(
+                    &spec,
+                    &c,
+                    Timestamp(1_000 * h),
+                    Address([0xcb; 20]),
+                    &load,
+                    &view,
+                )
+                .expect("a selected transaction applies in its order");
+            if c.sender == honest_a && committed_at.is_none() {
+                committed_at = Some(h);
+            }
+        }
+        stored.borrow_mut().extend(overlay.accounts.clone());
+        pool.prune_committed(&overlay.accounts);
+    }
+    assert_eq!(
+        committed_at,
+        Some(1),
+        "the honest transaction goes into the first block"
+    );
+}
