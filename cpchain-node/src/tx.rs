@@ -774,10 +774,11 @@ pub struct Mempool {
     /// [`Mempool::revalidate`] (admitted, or left first by a commit): all are judged by
     /// the next call, beyond its round-robin budget. Only senders with ready entries.
     fresh: BTreeSet<Address>,
-    /// Senders whose queued transactions follow their ready run but found the ready part
-    /// full (promotion held back): promoted as soon as a commit or a revalidation frees
-    /// room. Only senders with queued entries.
-    held_back: BTreeSet<Address>,
+    /// Senders whose queued transactions are executable (they follow the sender's ready
+    /// run, or start at its stored next nonce) but found the ready part full, with the
+    /// nonce where promotion stopped: promoted from there as soon as a commit or a
+    /// revalidation frees room. Only senders with queued entries.
+    held_back: BTreeMap<Address, u64>,
 }
 
 impl Mempool {
@@ -808,7 +809,7 @@ impl Mempool {
             blocks: 0,
             cursor: None,
             fresh: BTreeSet::new(),
-            held_back: BTreeSet::new(),
+            held_back: BTreeMap::new(),
         }
     }
 
@@ -971,7 +972,7 @@ impl Mempool {
             };
             let charge = Self::charge(c);
             if !self.ready_fits(charge) {
-                self.held_back.insert(sender);
+                self.held_back.insert(sender, n);
                 return;
             }
             let Some((at, c)) = self.queued.remove(&(sender, n)) else {
@@ -995,28 +996,19 @@ impl Mempool {
     /// has room. Why: room frees when other senders' transactions commit or are dropped,
     /// and without this the held-back ones (executable) waited for their own sender's
     /// next commit while the whole-pool prune promoted them at once (test
-    /// `prune_committed_promotes_what_a_full_ready_part_held_back_like_prune`).
+    /// `prune_committed_promotes_what_a_full_ready_part_held_back_like_prune`; and for a
+    /// gap another node's block closed, nothing of the sender's own was left to commit:
+    /// `a_gap_closed_by_a_block_while_the_ready_part_is_full_is_promoted_when_room_frees`).
     fn promote_held_back(&mut self) {
         if self.held_back.is_empty() {
             return;
         }
-        let senders: Vec<Address> = self.held_back.iter().copied().collect();
-        for sender in senders {
+        let held: Vec<(Address, u64)> = self.held_back.iter().map(|(a, n)| (*a, *n)).collect();
+        for (sender, from) in held {
             if self.ready.len() >= self.capacity {
                 return;
             }
-            let from = self
-                .ready
-                .range((sender, 0)..=(sender, u64::MAX))
-                .next_back()
-                .and_then(|((_, n), _)| n.checked_add(1));
-            match from {
-                Some(from) => self.promote(sender, from),
-                // Its ready run left: what it holds queued waits for a commit.
-                None => {
-                    self.held_back.remove(&sender);
-                }
-            }
+            self.promote(sender, from);
         }
     }
 
@@ -1143,6 +1135,8 @@ impl Mempool {
     /// room for are dropped.
     fn demote_from(&mut self, sender: Address, from: u64) {
         let before = self.head(sender);
+        // What it held back no longer follows a ready run.
+        self.held_back.remove(&sender);
         let keys: Vec<(Address, u64)> = self
             .ready
             .range((sender, from)..=(sender, u64::MAX))
@@ -1860,7 +1854,7 @@ mod tests {
             "only senders with ready entries wait to be judged"
         );
         assert!(
-            p.held_back.iter().all(|a| per.contains_key(a)),
+            p.held_back.keys().all(|a| per.contains_key(a)),
             "only senders with queued entries are held back"
         );
     }

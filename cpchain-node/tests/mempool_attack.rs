@@ -255,22 +255,32 @@ fn prune_committed_promotes_what_a_full_ready_part_held_back_like_prune() {
     let per = transfer(&a, 0, 1).bytes.len() + cpchain_node::tx::MEMPOOL_ENTRY_OVERHEAD;
     let mut whole = Mempool::with_queue(10, 10 * per, 10, 10 * per);
     for n in 0..5 {
-        whole.admit_checked(transfer(&a, n, 1), &rich).expect("ready");
+        whole
+            .admit_checked(transfer(&a, n, 1), &rich)
+            .expect("ready");
     }
     for n in 0..4 {
-        whole.admit_checked(transfer(&b, n, 1), &rich).expect("ready");
+        whole
+            .admit_checked(transfer(&b, n, 1), &rich)
+            .expect("ready");
     }
     for n in [6, 7] {
-        whole.admit_checked(transfer(&a, n, 1), &rich).expect("queued");
+        whole
+            .admit_checked(transfer(&a, n, 1), &rich)
+            .expect("queued");
     }
     // Nonce 5 closes the gap as the ready part's tenth: 6 and 7 have no room.
-    whole.admit_checked(transfer(&a, 5, 1), &rich).expect("ready");
+    whole
+        .admit_checked(transfer(&a, 5, 1), &rich)
+        .expect("ready");
     assert_eq!((whole.ready_len(), whole.queued_len()), (10, 2));
     let mut fast = Mempool::with_queue(10, 10 * per, 10, 10 * per);
     for n in [0, 1, 2, 3, 4, 6, 7, 5] {
-        fast.admit_checked(transfer(&a, n, 1), &rich).expect("admitted");
+        fast.admit_checked(transfer(&a, n, 1), &rich)
+            .expect("admitted");
         if n < 4 {
-            fast.admit_checked(transfer(&b, n, 1), &rich).expect("admitted");
+            fast.admit_checked(transfer(&b, n, 1), &rich)
+                .expect("admitted");
         }
     }
     assert_eq!((fast.ready_len(), fast.queued_len()), (10, 2));
@@ -339,7 +349,10 @@ fn longest_payload_transfers_hold_no_more_heap_than_charged_in_either_part() {
         .flat_map(|n| keys[20..].iter().map(move |k| (k, n)))
         .map(|(k, n)| transfer_data(k, n))
         .collect();
-    for (name, flood, ready) in [("ready", &ready_flood, true), ("queued", &queued_flood, false)] {
+    for (name, flood, ready) in [
+        ("ready", &ready_flood, true),
+        ("queued", &queued_flood, false),
+    ] {
         let before = live();
         let mut pool = Mempool::with_queue(usize::MAX, budget, usize::MAX, budget);
         let (mut n, mut full) = (0usize, false);
@@ -364,13 +377,23 @@ fn longest_payload_transfers_hold_no_more_heap_than_charged_in_either_part() {
             pool.queued_charged_bytes()
         };
         assert!(full, "{name}: the byte budget was reached");
-        assert_eq!(if ready { pool.ready_len() } else { pool.queued_len() }, n);
+        assert_eq!(
+            if ready {
+                pool.ready_len()
+            } else {
+                pool.queued_len()
+            },
+            n
+        );
         eprintln!(
             "{name}: {n} transfers of {} bytes, {held} heap bytes held ({} each), {charged} charged",
             flood[0].bytes.len(),
             held / n as isize
         );
-        assert!(held <= charged as isize, "{name}: held {held} > charged {charged}");
+        assert!(
+            held <= charged as isize,
+            "{name}: held {held} > charged {charged}"
+        );
         drop(pool);
     }
 }
@@ -455,8 +478,10 @@ fn a_pending_nonce_is_never_replaced() {
         ..Account::default()
     };
     let mut pool = node_pool();
-    pool.admit_checked(transfer(&k, 0, 1), &rich).expect("ready");
-    pool.admit_checked(transfer(&k, 5, 1), &rich).expect("queued");
+    pool.admit_checked(transfer(&k, 0, 1), &rich)
+        .expect("ready");
+    pool.admit_checked(transfer(&k, 5, 1), &rich)
+        .expect("queued");
     let charged = pool.charged_bytes();
     for n in [0, 5] {
         assert_eq!(
@@ -596,5 +621,64 @@ fn an_honest_sender_above_a_flood_of_valid_transactions_is_still_committed() {
         committed_at,
         Some(1),
         "the honest transaction goes into the first block"
+    );
+}
+
+/// Attack (broke a0316e3, and the first fix of the held-back promotion): a gap closed by
+/// another node's block (the sender's missing nonce committed there) while the ready
+/// part is full. The queued transactions now start at the sender's next nonce, the
+/// sender has nothing ready, so nothing of its own ever commits to promote them, and a
+/// resubmission is `duplicate`: executable transactions sat queued until their lifetime
+/// (an hour) ran out. Now the nonce where promotion stopped is remembered and promotion
+/// resumes when room frees, as the whole-pool prune does.
+#[test]
+fn a_gap_closed_by_a_block_while_the_ready_part_is_full_is_promoted_when_room_frees() {
+    let _one = serial();
+    let (s, other) = (key(7_000), key(7_001));
+    let (s_a, other_a) = (s.public_key().address(), other.public_key().address());
+    let rich = |_: &Address| Account {
+        balance: 1_000_000,
+        ..Account::default()
+    };
+    let per = transfer(&s, 0, 1).bytes.len() + cpchain_node::tx::MEMPOOL_ENTRY_OVERHEAD;
+    let mut fast = Mempool::with_queue(4, 4 * per, 10, 10 * per);
+    let mut whole = Mempool::with_queue(4, 4 * per, 10, 10 * per);
+    for pool in [&mut fast, &mut whole] {
+        for n in 0..4 {
+            pool.admit_checked(transfer(&other, n, 1), &rich)
+                .expect("ready");
+        }
+        for n in [1, 2] {
+            pool.admit_checked(transfer(&s, n, 1), &rich)
+                .expect("queued");
+        }
+    }
+    // Block 1 (another node's): `s`'s nonce 0, which this pool never saw.
+    let s_next = Account {
+        nonce: 1,
+        ..Account::default()
+    };
+    fast.prune_committed(&BTreeMap::from([(s_a, s_next)]));
+    assert_eq!((fast.ready_len(), fast.queued_len()), (4, 2), "no room yet");
+    // Block 2: `other`'s four commit; room frees.
+    let other_next = Account {
+        nonce: 4,
+        ..Account::default()
+    };
+    fast.prune_committed(&BTreeMap::from([(other_a, other_next)]));
+    whole.prune(&|a: &Address| if *a == s_a { s_next } else { other_next });
+    assert_eq!(
+        (whole.ready_len(), whole.queued_len()),
+        (2, 0),
+        "the whole-pool prune makes s's 1 and 2 ready"
+    );
+    assert_eq!(
+        (fast.ready_len(), fast.queued_len()),
+        (2, 0),
+        "s's 1 and 2 are ready once there is room"
+    );
+    assert_eq!(
+        fast.admit_checked(transfer(&s, 1, 1), &rich),
+        Err(TxError::Duplicate)
     );
 }
