@@ -59,11 +59,10 @@
 //!
 //! # Memory bounds of the transaction path
 //!
-//! * Mempool: at most `validator::MEMPOOL_CAPACITY` (50,000) ready transactions AND
-//!   `validator::MEMPOOL_BYTES` (48 MiB) charged bytes, plus a queued part (behind a
-//!   nonce gap) of `validator::MEMPOOL_QUEUED_CAPACITY` (12,500) and
-//!   `validator::MEMPOOL_QUEUED_BYTES` (12 MiB; measured 623 heap bytes held per queued
-//!   92-byte transfer); each entry charged its encoding
+//! * Mempool: at most `validator::MEMPOOL_CAPACITY` (50,000) transactions AND
+//!   `validator::MEMPOOL_BYTES` (48 MiB) charged bytes, of them at most half queued
+//!   (behind a nonce gap: `validator::MEMPOOL_QUEUED_CAPACITY`, `MEMPOOL_QUEUED_BYTES`;
+//!   measured 623 heap bytes held per queued 92-byte transfer); each entry charged its encoding
 //!   plus `tx::MEMPOOL_ENTRY_OVERHEAD` (768); a counting-allocator test
 //!   (`tests/mempool_memory.rs`) measures 561 heap bytes held per 92-byte transfer under a
 //!   flood (755 before the pool's entries were shared, issue 14), within the charge;
@@ -272,7 +271,14 @@
 //!   in the fifth bench pass), one part counted gapped transactions as load and never
 //!   evicted them: under overload pools full of them refused every submission and the
 //!   chain decided empty blocks; funded accounts could do it on purpose, and any
-//!   account with consecutive nonces it could not pay for.
+//!   account with consecutive nonces it could not pay for. Still open (test
+//!   `anchors_made_stale_by_a_commit_leave_at_the_next_commit`, ignored): heads that
+//!   stop applying because of other senders' commits (anchors of one stream from many
+//!   fresh keys, made stale at once by a higher one) wait for the round robin.
+//! * A proposer's block takes the senders' first ready transactions in turn, then their
+//!   second ones, from a sender that depends on the height (`tx::Mempool::select`): in
+//!   address order (before the adversarial review), senders with lower addresses that
+//!   kept more valid transactions ready than a block takes starved a higher one.
 //! * Intake recovery (gossiped batches, `POST /txs`) runs at nice 10 and one batch at a
 //!   time per process ([`priority`]): a node offered more than the network commits
 //!   sheds or delays its intake rather than starve its own consensus (the paper says

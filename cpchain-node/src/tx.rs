@@ -724,14 +724,19 @@ pub const QUEUED_PER_SENDER: usize = 64;
 /// send it again.
 pub const QUEUED_LIFETIME_BLOCKS: u64 = 7_200;
 
-/// Pending transactions in two parts, each bounded by a count AND a byte budget:
+/// Pending transactions in two parts, bounded together by a count AND a byte budget,
+/// the queued part also by its own (smaller) count and byte budget:
 ///
 /// * **ready**: per sender, the consecutive nonces from its stored next one. Only these
 ///   can go into the next block, so only they count as load
 ///   ([`Mempool::ready_len`], what intake sheds on) and only they are selected.
 /// * **queued**: the others (a nonce gap before them). At most [`QUEUED_PER_SENDER`] a
 ///   sender; dropped after [`QUEUED_LIFETIME_BLOCKS`]; moved to ready as soon as the gap
-///   closes (the missing one is admitted or a block commits it).
+///   closes (the missing one is admitted or a block commits it). Most of them are not an
+///   attack: a client's next transaction sent to another node often arrives before its
+///   predecessor's gossip (on the devnet bench, at 7,400 tx/s, more than 12,500 at a time
+///   on one node), so the queued part may take up to half of the pool; the other half is
+///   always left to ready ones.
 ///
 /// Admission does not execute a transaction: a ready one that does not apply is found
 /// by [`Mempool::revalidate`] after the next commit (every new first one) or later
@@ -746,8 +751,8 @@ pub const QUEUED_LIFETIME_BLOCKS: u64 = 7_200;
 ///
 /// Each entry is charged its encoding plus [`MEMPOOL_ENTRY_OVERHEAD`] (plus
 /// [`decoded_heap`] for the data-ledger kinds that hold heap), and an admission that would
-/// pass its part's bounds is `mempool_full`. So the pool's heap stays under the sum of the
-/// two byte budgets whatever the transactions' sizes.
+/// pass the pool's bounds (or, queued, its part's) is `mempool_full`. So the pool's heap
+/// stays under its byte budget whatever the transactions' sizes.
 ///
 /// Entries are shared ([`Arc`]): the pool decoded and recovered each once, and a
 /// proposal's transaction that is pending is judged and executed from the pool's entry
@@ -774,21 +779,17 @@ pub struct Mempool {
     /// [`Mempool::revalidate`] (admitted, or left first by a commit): all are judged by
     /// the next call, beyond its round-robin budget. Only senders with ready entries.
     fresh: BTreeSet<Address>,
-    /// Senders whose queued transactions are executable (they follow the sender's ready
-    /// run, or start at its stored next nonce) but found the ready part full, with the
-    /// nonce where promotion stopped: promoted from there as soon as a commit or a
-    /// revalidation frees room. Only senders with queued entries.
-    held_back: BTreeMap<Address, u64>,
 }
 
 impl Mempool {
-    /// An empty pool for at most `capacity` ready transactions and `max_bytes` charged
-    /// bytes of them, and a queued part of a quarter of each.
+    /// An empty pool for at most `capacity` transactions and `max_bytes` charged bytes,
+    /// at most half of each queued.
     pub fn new(capacity: usize, max_bytes: usize) -> Mempool {
-        Mempool::with_queue(capacity, max_bytes, capacity / 4, max_bytes / 4)
+        Mempool::with_queue(capacity, max_bytes, capacity / 2, max_bytes / 2)
     }
 
-    /// An empty pool with the queued part's bounds given.
+    /// An empty pool for at most `capacity` transactions and `max_bytes` charged bytes,
+    /// of them at most `queued_capacity` and `queued_max_bytes` queued.
     pub fn with_queue(
         capacity: usize,
         max_bytes: usize,
@@ -809,7 +810,6 @@ impl Mempool {
             blocks: 0,
             cursor: None,
             fresh: BTreeSet::new(),
-            held_back: BTreeMap::new(),
         }
     }
 
@@ -833,7 +833,7 @@ impl Mempool {
         self.ready.is_empty() && self.queued.is_empty()
     }
 
-    /// Bytes charged for what is pending, both parts (at most the sum of their budgets).
+    /// Bytes charged for what is pending, both parts (at most the budget).
     pub fn charged_bytes(&self) -> usize {
         self.bytes.saturating_add(self.queued_bytes)
     }
@@ -901,10 +901,10 @@ impl Mempool {
         }
         let charge = Self::charge(&c);
         let ready = nonce == next || (nonce > 0 && self.ready.contains_key(&(c.sender, nonce - 1)));
+        if !self.fits(charge) {
+            return Err(TxError::MempoolFull);
+        }
         if ready {
-            if !self.ready_fits(charge) {
-                return Err(TxError::MempoolFull);
-            }
             self.bytes = self.bytes.saturating_add(charge);
             self.hashes.insert(hash, Arc::clone(&c));
             self.ready.insert(key, c);
@@ -916,15 +916,7 @@ impl Mempool {
                 self.promote(key.0, after);
             }
         } else {
-            let held = self
-                .queued
-                .range((c.sender, 0)..=(c.sender, u64::MAX))
-                .take(QUEUED_PER_SENDER)
-                .count();
-            if held >= QUEUED_PER_SENDER
-                || self.queued.len() >= self.queued_capacity
-                || self.queued_bytes.saturating_add(charge) > self.queued_max_bytes
-            {
+            if !self.queue_fits(c.sender, charge) {
                 return Err(TxError::MempoolFull);
             }
             self.queued_bytes = self.queued_bytes.saturating_add(charge);
@@ -957,58 +949,40 @@ impl Mempool {
         }
     }
 
-    fn ready_fits(&self, charge: usize) -> bool {
-        self.ready.len() < self.capacity && self.bytes.saturating_add(charge) <= self.max_bytes
+    /// Whether one more entry of `charge` bytes fits the pool's bounds (both parts).
+    fn fits(&self, charge: usize) -> bool {
+        self.len() < self.capacity && self.charged_bytes().saturating_add(charge) <= self.max_bytes
+    }
+
+    /// Whether one more queued entry of `sender` of `charge` bytes fits.
+    fn queue_fits(&self, sender: Address, charge: usize) -> bool {
+        let held = self
+            .queued
+            .range((sender, 0)..=(sender, u64::MAX))
+            .take(QUEUED_PER_SENDER)
+            .count();
+        held < QUEUED_PER_SENDER
+            && self.queued.len() < self.queued_capacity
+            && self.queued_bytes.saturating_add(charge) <= self.queued_max_bytes
     }
 
     /// Move `sender`'s queued transactions from nonce `from` on, while consecutive, to the
-    /// ready part (while it has room: those left wait for the sender's next commit).
+    /// ready part (always room: the pool's bounds count both parts).
     fn promote(&mut self, sender: Address, from: u64) {
         let mut n = from;
         loop {
-            let Some((_, c)) = self.queued.get(&(sender, n)) else {
-                self.held_back.remove(&sender);
-                return;
-            };
-            let charge = Self::charge(c);
-            if !self.ready_fits(charge) {
-                self.held_back.insert(sender, n);
-                return;
-            }
             let Some((at, c)) = self.queued.remove(&(sender, n)) else {
                 return;
             };
+            let charge = Self::charge(&c);
             self.queued_age.remove(&(at, sender, n));
             self.queued_bytes = self.queued_bytes.saturating_sub(charge);
             self.bytes = self.bytes.saturating_add(charge);
             self.ready.insert((sender, n), c);
             match n.checked_add(1) {
                 Some(m) => n = m,
-                None => {
-                    self.held_back.remove(&sender);
-                    return;
-                }
+                None => return,
             }
-        }
-    }
-
-    /// Promote the senders held back by a full ready part, in address order, while it
-    /// has room. Why: room frees when other senders' transactions commit or are dropped,
-    /// and without this the held-back ones (executable) waited for their own sender's
-    /// next commit while the whole-pool prune promoted them at once (test
-    /// `prune_committed_promotes_what_a_full_ready_part_held_back_like_prune`; and for a
-    /// gap another node's block closed, nothing of the sender's own was left to commit:
-    /// `a_gap_closed_by_a_block_while_the_ready_part_is_full_is_promoted_when_room_frees`).
-    fn promote_held_back(&mut self) {
-        if self.held_back.is_empty() {
-            return;
-        }
-        let held: Vec<(Address, u64)> = self.held_back.iter().map(|(a, n)| (*a, *n)).collect();
-        for (sender, from) in held {
-            if self.ready.len() >= self.capacity {
-                return;
-            }
-            self.promote(sender, from);
         }
     }
 
@@ -1118,15 +1092,6 @@ impl Mempool {
             self.queued_age.remove(&(at, key.0, key.1));
             self.hashes.remove(&c.hash);
             self.queued_bytes = self.queued_bytes.saturating_sub(Self::charge(&c));
-            let sender = key.0;
-            if self
-                .queued
-                .range((sender, 0)..=(sender, u64::MAX))
-                .next()
-                .is_none()
-            {
-                self.held_back.remove(&sender);
-            }
         }
     }
 
@@ -1135,8 +1100,6 @@ impl Mempool {
     /// room for are dropped.
     fn demote_from(&mut self, sender: Address, from: u64) {
         let before = self.head(sender);
-        // What it held back no longer follows a ready run.
-        self.held_back.remove(&sender);
         let keys: Vec<(Address, u64)> = self
             .ready
             .range((sender, from)..=(sender, u64::MAX))
@@ -1148,15 +1111,7 @@ impl Mempool {
             };
             let charge = Self::charge(&c);
             self.bytes = self.bytes.saturating_sub(charge);
-            let held = self
-                .queued
-                .range((sender, 0)..=(sender, u64::MAX))
-                .take(QUEUED_PER_SENDER)
-                .count();
-            if held < QUEUED_PER_SENDER
-                && self.queued.len() < self.queued_capacity
-                && self.queued_bytes.saturating_add(charge) <= self.queued_max_bytes
-            {
+            if self.queue_fits(sender, charge) {
                 self.queued_bytes = self.queued_bytes.saturating_add(charge);
                 self.queued_age.insert((self.blocks, k.0, k.1));
                 self.queued.insert(k, (self.blocks, c));
@@ -1241,7 +1196,6 @@ impl Mempool {
             }
             self.advance(a, next);
         }
-        self.promote_held_back();
     }
 
     /// [`Mempool::prune`] after one committed block whose account changes are `accounts`
@@ -1249,23 +1203,15 @@ impl Mempool {
     /// and the overlay holds it, so this costs a range lookup per changed account and
     /// loads nothing (the pool's invariant, every pending nonce at or above its sender's
     /// stored next one, holds for the others already). A changed account's queued
-    /// transactions that now follow its next nonce become ready, and so do those of any
-    /// sender whose promotion a full ready part held back, while the room freed lasts
-    /// (the same result as [`Mempool::prune`] when it suffices for all of them; when it
-    /// does not, who gets it may differ: both prefer lower addresses, but the whole-pool
-    /// walk also interleaves the senders it passes).
+    /// transactions that now follow its next nonce become ready.
     pub fn prune_committed(&mut self, accounts: &BTreeMap<Address, Account>) {
         self.tick();
         for (a, acct) in accounts {
             if acct.nonce == 0 {
                 continue;
             }
-            // Committed by another node's block past our ready run's start (ours for
-            // those nonces were other transactions): what we held from there is not the
-            // run any more only if a gap is left, which `advance` handles.
             self.advance(*a, acct.nonce);
         }
-        self.promote_held_back();
     }
 
     /// Judge senders' first ready transactions with `applies`, the host's judgement on
@@ -1338,7 +1284,6 @@ impl Mempool {
                 dropped += 1;
             }
         }
-        self.promote_held_back();
         dropped
     }
 
@@ -1842,7 +1787,7 @@ mod tests {
         assert_eq!(p.queued_bytes, queued_bytes);
         assert_eq!(p.hashes.len(), p.ready.len() + p.queued.len());
         assert_eq!(p.queued_age.len(), p.queued.len());
-        assert!(p.ready.len() <= p.capacity && p.bytes <= p.max_bytes);
+        assert!(p.len() <= p.capacity && p.charged_bytes() <= p.max_bytes);
         assert!(p.queued.len() <= p.queued_capacity && p.queued_bytes <= p.queued_max_bytes);
         let mut per: BTreeMap<Address, usize> = BTreeMap::new();
         for (a, _) in p.queued.keys() {
@@ -1852,10 +1797,6 @@ mod tests {
         assert!(
             p.fresh.iter().all(|a| p.head(*a).is_some()),
             "only senders with ready entries wait to be judged"
-        );
-        assert!(
-            p.held_back.keys().all(|a| per.contains_key(a)),
-            "only senders with queued entries are held back"
         );
     }
 
@@ -1870,7 +1811,7 @@ mod tests {
             balance: 1_000_000,
             ..Account::default()
         };
-        let mut pool = Mempool::with_queue(100, 1 << 20, 200, 1 << 20);
+        let mut pool = Mempool::with_queue(300, 1 << 20, 200, 1 << 20);
         let mut full = 0;
         for i in 0..5u8 {
             let k = key(100 + i);
@@ -2047,7 +1988,7 @@ mod tests {
         let per = txs[0][0].bytes.len() + MEMPOOL_ENTRY_OVERHEAD;
         let mut pool = Mempool::with_queue(30, 30 * per, 20, 20 * per);
         let mut stored: BTreeMap<Address, u64> = BTreeMap::new();
-        let (mut most_ready, mut most_queued, mut full, mut promoted) = (0, 0, 0, 0);
+        let (mut most_ready, mut most_queued, mut most, mut full, mut promoted) = (0, 0, 0, 0, 0);
         for _step in 0..4_000 {
             let s = r.below(keys.len() as u64) as usize;
             let a = keys[s].public_key().address();
@@ -2090,13 +2031,16 @@ mod tests {
             assert_invariants(&pool, &|x| stored.get(x).copied().unwrap_or(0));
             most_ready = most_ready.max(pool.ready_len());
             most_queued = most_queued.max(pool.queued_len());
+            most = most.max(pool.len());
             if stored.values().all(|n| *n >= 24) {
                 stored.clear();
                 pool = Mempool::with_queue(30, 30 * per, 20, 20 * per);
             }
         }
-        // The run reached both parts' bounds and closed gaps.
-        assert_eq!((most_ready, most_queued), (30, 20));
+        // The run reached the pool's and the queued part's bounds, filled the ready part
+        // beyond the queued part's share, and closed gaps.
+        assert_eq!((most, most_queued), (30, 20));
+        assert!(most_ready > 20, "{most_ready}");
         assert!(full > 0 && promoted > 0, "full {full}, promoted {promoted}");
     }
 }

@@ -108,12 +108,13 @@ pub const MEMPOOL_CAPACITY: usize = 50_000;
 pub const MEMPOOL_BYTES: usize = 48 << 20;
 
 /// Most pending transactions a node holds behind a nonce gap (`tx::Mempool`'s queued
-/// part; admission beyond it is `mempool_full`): a quarter of the ready part.
-pub const MEMPOOL_QUEUED_CAPACITY: usize = MEMPOOL_CAPACITY / 4;
+/// part; admission beyond it is `mempool_full`): half the pool, counted within
+/// [`MEMPOOL_CAPACITY`], so the other half is always left to transactions that can
+/// execute.
+pub const MEMPOOL_QUEUED_CAPACITY: usize = MEMPOOL_CAPACITY / 2;
 
-/// The queued part's byte budget, charged as the ready part's: a node's pool holds at
-/// most `MEMPOOL_BYTES + MEMPOOL_QUEUED_BYTES` (60 MiB) of charged bytes.
-pub const MEMPOOL_QUEUED_BYTES: usize = MEMPOOL_BYTES / 4;
+/// The queued part's byte budget (half of [`MEMPOOL_BYTES`], counted within it).
+pub const MEMPOOL_QUEUED_BYTES: usize = MEMPOOL_BYTES / 2;
 
 /// Senders whose first ready transaction is judged again after each commit
 /// (`tx::Mempool::revalidate`, round robin), besides every sender whose first one is

@@ -235,16 +235,15 @@ fn high_then_low(from: u64) -> (SecretKey, SecretKey) {
     }
 }
 
-/// Attack (broke a0316e3): promotion held back by a full ready part. `a`'s next nonce
-/// closes its gap while the ready part is full, so the queued ones behind it stay queued
-/// though executable. Another sender's block then frees room: the whole-pool `prune`
-/// promotes them, but `prune_committed` (what the node runs after each commit) looked
-/// only at the block's accounts and left them queued, against its documented
-/// equivalence: a block later than they could go, and still counted against the queued
-/// part's bounds and lifetime. Now a sender held back is remembered and promoted when
-/// room frees.
+/// Attack (broke a0316e3, where the ready part had its own bound: promotion was held
+/// back by a full ready part, and `prune_committed` left executable transactions queued
+/// where `prune` promoted them; fixed here first by remembering held-back senders, then
+/// superseded by main's 5196f5d, where both parts share the pool's bounds and promotion
+/// always has room). Kept as a regression test of that model: `a`'s gap closes as the
+/// pool's last entry, its queued ones become ready at once, and after another sender's
+/// block both prunes leave the same pool.
 #[test]
-fn prune_committed_promotes_what_a_full_ready_part_held_back_like_prune() {
+fn closing_a_gap_in_a_full_pool_makes_the_queued_ones_ready_and_both_prunes_agree() {
     let _one = serial();
     let (a, b) = high_then_low(50);
     let addr_b = b.public_key().address();
@@ -253,38 +252,33 @@ fn prune_committed_promotes_what_a_full_ready_part_held_back_like_prune() {
         ..Account::default()
     };
     let per = transfer(&a, 0, 1).bytes.len() + cpchain_node::tx::MEMPOOL_ENTRY_OVERHEAD;
-    let mut whole = Mempool::with_queue(10, 10 * per, 10, 10 * per);
-    for n in 0..5 {
-        whole
-            .admit_checked(transfer(&a, n, 1), &rich)
-            .expect("ready");
-    }
-    for n in 0..4 {
-        whole
-            .admit_checked(transfer(&b, n, 1), &rich)
-            .expect("ready");
-    }
-    for n in [6, 7] {
-        whole
-            .admit_checked(transfer(&a, n, 1), &rich)
-            .expect("queued");
-    }
-    // Nonce 5 closes the gap as the ready part's tenth: 6 and 7 have no room.
-    whole
-        .admit_checked(transfer(&a, 5, 1), &rich)
-        .expect("ready");
-    assert_eq!((whole.ready_len(), whole.queued_len()), (10, 2));
-    let mut fast = Mempool::with_queue(10, 10 * per, 10, 10 * per);
-    for n in [0, 1, 2, 3, 4, 6, 7, 5] {
-        fast.admit_checked(transfer(&a, n, 1), &rich)
-            .expect("admitted");
-        if n < 4 {
-            fast.admit_checked(transfer(&b, n, 1), &rich)
-                .expect("admitted");
+    let fill = |pool: &mut Mempool| {
+        for n in 0..5 {
+            pool.admit_checked(transfer(&a, n, 1), &rich)
+                .expect("ready");
         }
-    }
-    assert_eq!((fast.ready_len(), fast.queued_len()), (10, 2));
-
+        for n in 0..4 {
+            pool.admit_checked(transfer(&b, n, 1), &rich)
+                .expect("ready");
+        }
+        for n in [6, 7] {
+            pool.admit_checked(transfer(&a, n, 1), &rich)
+                .expect("queued");
+        }
+        assert_eq!((pool.ready_len(), pool.queued_len()), (9, 2));
+        // Nonce 5 closes the gap as the pool's last entry.
+        pool.admit_checked(transfer(&a, 5, 1), &rich)
+            .expect("ready");
+        assert_eq!((pool.ready_len(), pool.queued_len()), (12, 0));
+        assert_eq!(
+            pool.admit_checked(transfer(&b, 4, 1), &rich),
+            Err(TxError::MempoolFull)
+        );
+    };
+    let mut whole = Mempool::with_queue(12, 12 * per, 6, 6 * per);
+    let mut fast = Mempool::with_queue(12, 12 * per, 6, 6 * per);
+    fill(&mut whole);
+    fill(&mut fast);
     // A block commits `b`'s four.
     let committed = Account {
         nonce: 4,
@@ -298,18 +292,13 @@ fn prune_committed_promotes_what_a_full_ready_part_held_back_like_prune() {
         }
     });
     fast.prune_committed(&BTreeMap::from([(addr_b, committed)]));
-    assert_eq!(
-        (whole.ready_len(), whole.queued_len()),
-        (8, 0),
-        "the whole-pool prune makes a's 6 and 7 ready"
-    );
+    assert_eq!((whole.ready_len(), whole.queued_len()), (8, 0));
     assert_eq!(
         (fast.ready_len(), fast.queued_len()),
         (whole.ready_len(), whole.queued_len()),
         "prune_committed leaves what prune leaves"
     );
     assert_eq!(fast.charged_bytes(), whole.charged_bytes());
-    assert_eq!(fast.queued_charged_bytes(), 0);
 }
 
 /// A transfer with the longest payload: its decoded `data` is heap the pool holds
@@ -623,61 +612,47 @@ fn an_honest_sender_above_a_flood_of_valid_transactions_is_still_committed() {
     );
 }
 
-/// Attack (broke a0316e3, and the first fix of the held-back promotion): a gap closed by
-/// another node's block (the sender's missing nonce committed there) while the ready
-/// part is full. The queued transactions now start at the sender's next nonce, the
-/// sender has nothing ready, so nothing of its own ever commits to promote them, and a
-/// resubmission is `duplicate`: executable transactions sat queued until their lifetime
-/// (an hour) ran out. Now the nonce where promotion stopped is remembered and promotion
-/// resumes when room frees, as the whole-pool prune does.
+/// Attack (broke a0316e3, where the ready part had its own bound: a gap closed by
+/// another node's block while the ready part was full left the sender's executable
+/// transactions queued with nothing of its own to commit, and a resubmission was
+/// `duplicate`, for their whole lifetime; fixed here first by remembering where
+/// promotion stopped, then superseded by main's 5196f5d, shared bounds). Kept as a
+/// regression test: in a full pool, the block that commits the missing nonce makes them
+/// ready at once.
 #[test]
-fn a_gap_closed_by_a_block_while_the_ready_part_is_full_is_promoted_when_room_frees() {
+fn a_gap_closed_by_another_nodes_block_in_a_full_pool_is_ready_at_once() {
     let _one = serial();
     let (s, other) = (key(7_000), key(7_001));
-    let (s_a, other_a) = (s.public_key().address(), other.public_key().address());
+    let s_a = s.public_key().address();
     let rich = |_: &Address| Account {
         balance: 1_000_000,
         ..Account::default()
     };
     let per = transfer(&s, 0, 1).bytes.len() + cpchain_node::tx::MEMPOOL_ENTRY_OVERHEAD;
-    let mut fast = Mempool::with_queue(4, 4 * per, 10, 10 * per);
-    let mut whole = Mempool::with_queue(4, 4 * per, 10, 10 * per);
-    for pool in [&mut fast, &mut whole] {
-        for n in 0..4 {
-            pool.admit_checked(transfer(&other, n, 1), &rich)
-                .expect("ready");
-        }
-        for n in [1, 2] {
-            pool.admit_checked(transfer(&s, n, 1), &rich)
-                .expect("queued");
-        }
+    let mut pool = Mempool::with_queue(6, 6 * per, 3, 3 * per);
+    for n in 0..4 {
+        pool.admit_checked(transfer(&other, n, 1), &rich)
+            .expect("ready");
     }
-    // Block 1 (another node's): `s`'s nonce 0, which this pool never saw.
-    let s_next = Account {
-        nonce: 1,
-        ..Account::default()
-    };
-    fast.prune_committed(&BTreeMap::from([(s_a, s_next)]));
-    assert_eq!((fast.ready_len(), fast.queued_len()), (4, 2), "no room yet");
-    // Block 2: `other`'s four commit; room frees.
-    let other_next = Account {
-        nonce: 4,
-        ..Account::default()
-    };
-    fast.prune_committed(&BTreeMap::from([(other_a, other_next)]));
-    whole.prune(&|a: &Address| if *a == s_a { s_next } else { other_next });
+    for n in [1, 2] {
+        pool.admit_checked(transfer(&s, n, 1), &rich)
+            .expect("queued");
+    }
     assert_eq!(
-        (whole.ready_len(), whole.queued_len()),
-        (2, 0),
-        "the whole-pool prune makes s's 1 and 2 ready"
+        pool.admit_checked(transfer(&other, 4, 1), &rich),
+        Err(TxError::MempoolFull)
     );
+    // Another node's block: `s`'s nonce 0, which this pool never saw.
+    pool.prune_committed(&BTreeMap::from([(
+        s_a,
+        Account {
+            nonce: 1,
+            ..Account::default()
+        },
+    )]));
+    assert_eq!((pool.ready_len(), pool.queued_len()), (6, 0));
     assert_eq!(
-        (fast.ready_len(), fast.queued_len()),
-        (2, 0),
-        "s's 1 and 2 are ready once there is room"
-    );
-    assert_eq!(
-        fast.admit_checked(transfer(&s, 1, 1), &rich),
+        pool.admit_checked(transfer(&s, 1, 1), &rich),
         Err(TxError::Duplicate)
     );
 }
