@@ -665,12 +665,12 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
             .iter()
             .map(|(_, h)| h.len())
             .sum();
-        // Pending at the end of the offer (the queue a saturated network builds).
-        let backlog = (0..n)
-            .filter_map(|i| net.status(i))
-            .map(|s| s.mempool)
-            .max()
-            .unwrap_or(0);
+        // Pending at the end of the offer (the queue a saturated network builds), and of
+        // it the most any node held ready and queued (behind a nonce gap).
+        let statuses: Vec<Status> = (0..n).filter_map(|i| net.status(i)).collect();
+        let backlog = statuses.iter().map(|s| s.mempool).max().unwrap_or(0);
+        let ready = statuses.iter().map(|s| s.mempool_ready).max().unwrap_or(0);
+        let queued = statuses.iter().map(|s| s.mempool_queued).max().unwrap_or(0);
         // Let the level's transactions commit (bounded), then take their latencies.
         let drain = Instant::now();
         while (0..n).any(|i| net.status(i).map_or(0, |s| s.mempool) > 0)
@@ -703,7 +703,7 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
             backlog,
         };
         println!(
-            "  offered {:7.0} tx/s accepted {:7.0} committed {:7.0} tx/s  p50 {:6.0} ms p99 {:6.0} ms  CPU {:.3} ms/tx (all nodes)  backlog {}  load {}",
+            "  offered {:7.0} tx/s accepted {:7.0} committed {:7.0} tx/s  p50 {:6.0} ms p99 {:6.0} ms  CPU {:.3} ms/tx (all nodes)  backlog {} (ready {ready}, queued {queued})  load {}",
             level.offered, level.accepted, level.sustained, level.p50_ms, level.p99_ms, level.cpu_ms_per_tx, level.backlog, loadavg()
         );
         println!(
