@@ -68,8 +68,10 @@
 //!   flood (755 before the pool's entries were shared, issue 14), within the charge;
 //!   data-ledger kinds are charged the heap their decoded
 //!   body holds too (`tx::decoded_heap`: measured 3,800 bytes held per longest listing
-//!   of 1,686 bytes, within its charge of 4,098). Beyond either bound admission is
-//!   `mempool_full`.
+//!   of 1,686 bytes, within its charge of 4,098), and so are transfers their payload
+//!   (`tests/mempool_attack.rs`: 1,054 bytes held per 350-byte transfer with the longest
+//!   payload when ready, 1,133 queued, charged 1,374; 1,175 queued against 1,118 before
+//!   the payload was charged). Beyond either bound admission is `mempool_full`.
 //! * Sender cache: `validator::SENDER_CACHE_CAPACITY` (82,768) entries of at most
 //!   `ingest::SENDER_CACHE_ENTRY_BYTES` (192): ≤ 15.2 MiB (measured 11.4 MiB full).
 //! * Intake: a batch is at most `ingest::MAX_BATCH_TXS` (4,096) transactions of at most
@@ -259,13 +261,24 @@
 //!   nonces from its stored next one: what the next block can take) and **queued**
 //!   (behind a nonce gap). Intake sheds on the ready count only; queued transactions
 //!   move to ready when their gap closes, at most `tx::QUEUED_PER_SENDER` (64) a
-//!   sender, and leave after `tx::QUEUED_LIFETIME_BLOCKS`. After each commit the first
-//!   ready transaction of up to `validator::REVALIDATE_PER_BLOCK` senders is judged
-//!   again and dropped if it no longer applies (spent balance, fee due). Before (found
+//!   sender, and leave after `tx::QUEUED_LIFETIME_BLOCKS`. After each commit every
+//!   sender's first ready transaction that is new since the last commit, and those of
+//!   up to `validator::REVALIDATE_PER_BLOCK` other senders (round robin), are judged
+//!   and dropped if they do not apply (spent balance, fee due, a refused deposit). With
+//!   the budget alone (before the adversarial review), fresh keys, which cost nothing,
+//!   each sending one never-applying transaction, added faster than 256 a block kept
+//!   the ready part at the shed threshold for ever. Before (found
 //!   in the fifth bench pass), one part counted gapped transactions as load and never
 //!   evicted them: under overload pools full of them refused every submission and the
 //!   chain decided empty blocks; funded accounts could do it on purpose, and any
-//!   account with consecutive nonces it could not pay for.
+//!   account with consecutive nonces it could not pay for. Still open (test
+//!   `anchors_made_stale_by_a_commit_leave_at_the_next_commit`, ignored): heads that
+//!   stop applying because of other senders' commits (anchors of one stream from many
+//!   fresh keys, made stale at once by a higher one) wait for the round robin.
+//! * A proposer's block takes the senders' first ready transactions in turn, then their
+//!   second ones, from a sender that depends on the height (`tx::Mempool::select`): in
+//!   address order (before the adversarial review), senders with lower addresses that
+//!   kept more valid transactions ready than a block takes starved a higher one.
 //! * Intake recovery (gossiped batches, `POST /txs`) runs at nice 10 and one batch at a
 //!   time per process ([`priority`]): a node offered more than the network commits
 //!   sheds or delays its intake rather than starve its own consensus (the paper says

@@ -696,7 +696,8 @@ impl Overlay {
 pub const MEMPOOL_ENTRY_OVERHEAD: usize = 768;
 
 /// Heap a decoded transaction kind holds outside the pool's entry: a boxed listing,
-/// anchor or order, a grant's or revocation's record bytes (0 for every other kind).
+/// anchor or order, a grant's or revocation's record bytes, a transfer's payload (0 for
+/// every other kind).
 /// Charged to the pool beside the encoding and [`MEMPOOL_ENTRY_OVERHEAD`]
 /// (`tests/mempool_memory.rs` measures a pool of the longest listings against it).
 pub fn decoded_heap(kind: &TxKind) -> usize {
@@ -705,6 +706,10 @@ pub fn decoded_heap(kind: &TxKind) -> usize {
         TxKind::Anchor(_) => core::mem::size_of::<cpchain_storage::Anchor>(),
         TxKind::Order(_) => core::mem::size_of::<crate::ledger::OrderTx>(),
         TxKind::Grant { record } | TxKind::Revoke { record } => record.capacity(),
+        // The payload is a second copy of up to `MAX_TRANSFER_DATA` bytes beside the
+        // encoding (uncharged before the adversarial review: a queued flood of the
+        // longest ones held 1,175 heap bytes each against a charge of 1,118).
+        TxKind::TransferData { data, .. } => data.capacity(),
         _ => 0,
     }
 }
@@ -732,6 +737,10 @@ pub const QUEUED_LIFETIME_BLOCKS: u64 = 7_200;
 ///   predecessor's gossip (on the devnet bench, at 7,400 tx/s, more than 12,500 at a time
 ///   on one node), so the queued part may take up to half of the pool; the other half is
 ///   always left to ready ones.
+///
+/// Admission does not execute a transaction: a ready one that does not apply is found
+/// by [`Mempool::revalidate`] after the next commit (every new first one) or later
+/// (round robin) and dropped.
 ///
 /// Why two parts (issue 14): with one bound for both, transactions behind a gap counted
 /// as load and were never evicted. Under overload the pools filled with them (23,222
@@ -766,6 +775,10 @@ pub struct Mempool {
     blocks: u64,
     /// Where the next [`Mempool::revalidate`] goes on (the last sender it checked).
     cursor: Option<Address>,
+    /// Senders whose first ready transaction became their first since the last
+    /// [`Mempool::revalidate`] (admitted, or left first by a commit): all are judged by
+    /// the next call, beyond its round-robin budget. Only senders with ready entries.
+    fresh: BTreeSet<Address>,
 }
 
 impl Mempool {
@@ -796,6 +809,7 @@ impl Mempool {
             queued_max_bytes,
             blocks: 0,
             cursor: None,
+            fresh: BTreeSet::new(),
         }
     }
 
@@ -894,6 +908,10 @@ impl Mempool {
             self.bytes = self.bytes.saturating_add(charge);
             self.hashes.insert(hash, Arc::clone(&c));
             self.ready.insert(key, c);
+            if nonce == next {
+                // A new first ready transaction: judged after the next commit.
+                self.fresh.insert(key.0);
+            }
             if let Some(after) = nonce.checked_add(1) {
                 self.promote(key.0, after);
             }
@@ -907,6 +925,28 @@ impl Mempool {
             self.queued.insert(key, (self.blocks, c));
         }
         Ok(hash)
+    }
+
+    /// `sender`'s first ready nonce.
+    fn head(&self, sender: Address) -> Option<u64> {
+        self.ready
+            .range((sender, 0)..=(sender, u64::MAX))
+            .next()
+            .map(|((_, n), _)| *n)
+    }
+
+    /// After `sender`'s ready entries changed (its first was `before`): a new first one
+    /// is to be judged; a sender with none is not.
+    fn note_head(&mut self, sender: Address, before: Option<u64>) {
+        match self.head(sender) {
+            None => {
+                self.fresh.remove(&sender);
+            }
+            Some(n) if Some(n) != before => {
+                self.fresh.insert(sender);
+            }
+            Some(_) => {}
+        }
     }
 
     /// Whether one more entry of `charge` bytes fits the pool's bounds (both parts).
@@ -948,8 +988,16 @@ impl Mempool {
 
     /// Transactions for a block: per sender, consecutive nonces from its next one that
     /// apply (on the stored DPoR state `dpor`, in the block at `chain.height`), up to
-    /// `max_count` and `max_bytes`. A sender whose next transaction does not apply is
-    /// skipped whole (its later nonces cannot apply either).
+    /// `max_count` and `max_bytes`. A sender whose next transaction does not apply or
+    /// does not fit is skipped whole (its later nonces cannot go before it).
+    ///
+    /// Order: the senders' first transactions in turn, then their second ones, and so
+    /// on, from a sender that depends on the height (`keccak256` of it, as an address)
+    /// round the address space. Why: walking the pool in address order (before the
+    /// adversarial review) let senders with lower addresses, keeping more valid
+    /// transactions ready than a block takes, starve a higher one for as long as they
+    /// paid (test `an_honest_sender_above_a_flood_of_valid_transactions_is_still_committed`);
+    /// now a sender's first transaction waits only behind other senders' first ones.
     #[allow(clippy::too_many_arguments)]
     pub fn select(
         &self,
@@ -987,24 +1035,50 @@ impl Mempool {
         let mut hashes = Vec::new();
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        let mut skip: Option<Address> = None;
-        for c in self.ready.values() {
-            if out.len() >= max_count || bytes.saturating_add(c.bytes.len()) > max_bytes {
-                break;
+        // Each sender's ready run, from a sender that depends on the height on, wrapping.
+        let seed = keccak256(&chain.height.0.to_le_bytes());
+        let mut first = [0u8; 20];
+        first.copy_from_slice(seed.0.get(..20).unwrap_or(&[0; 20]));
+        let start = (Address(first), 0u64);
+        let mut runs: Vec<Vec<&Arc<Checked>>> = Vec::new();
+        let mut last: Option<Address> = None;
+        for ((a, _), c) in self.ready.range(start..).chain(self.ready.range(..start)) {
+            if last != Some(*a) {
+                runs.push(Vec::new());
+                last = Some(*a);
             }
-            if skip == Some(c.sender) {
-                continue;
+            if let Some(run) = runs.last_mut() {
+                run.push(c);
             }
-            if overlay
-                .apply_in(spec, c, time, coinbase, load, chain)
-                .is_ok()
-            {
-                bytes += c.bytes.len();
-                out.push(c.bytes.clone());
-                hashes.push(c.hash);
-            } else {
-                skip = Some(c.sender);
+        }
+        // Round `i` takes every live sender's `i`-th transaction; a sender whose next one
+        // does not apply or does not fit is out (its later nonces cannot go before it).
+        let mut live: Vec<usize> = (0..runs.len()).collect();
+        let mut round = 0usize;
+        'rounds: while !live.is_empty() {
+            let mut next = Vec::with_capacity(live.len());
+            for &r in &live {
+                let Some(c) = runs.get(r).and_then(|run| run.get(round)) else {
+                    continue;
+                };
+                if out.len() >= max_count {
+                    break 'rounds;
+                }
+                if bytes.saturating_add(c.bytes.len()) > max_bytes {
+                    continue;
+                }
+                if overlay
+                    .apply_in(spec, c, time, coinbase, load, chain)
+                    .is_ok()
+                {
+                    bytes += c.bytes.len();
+                    out.push(c.bytes.clone());
+                    hashes.push(c.hash);
+                    next.push(r);
+                }
             }
+            live = next;
+            round += 1;
         }
         (out, hashes)
     }
@@ -1025,6 +1099,7 @@ impl Mempool {
     /// predecessor left the pool without being committed); those the queued part has no
     /// room for are dropped.
     fn demote_from(&mut self, sender: Address, from: u64) {
+        let before = self.head(sender);
         let keys: Vec<(Address, u64)> = self
             .ready
             .range((sender, from)..=(sender, u64::MAX))
@@ -1044,11 +1119,13 @@ impl Mempool {
                 self.hashes.remove(&c.hash);
             }
         }
+        self.note_head(sender, before);
     }
 
     /// After the sender's stored next nonce became `next`: drop what is below it, and make
     /// ready what now follows without a gap.
     fn advance(&mut self, sender: Address, next: u64) {
+        let before = self.head(sender);
         let gone: Vec<(Address, u64)> = self
             .ready
             .range((sender, 0)..(sender, next))
@@ -1070,6 +1147,7 @@ impl Mempool {
         if let Some(from) = from {
             self.promote(sender, from);
         }
+        self.note_head(sender, before);
     }
 
     /// One more block committed: queued entries older than their lifetime leave.
@@ -1136,24 +1214,51 @@ impl Mempool {
         }
     }
 
-    /// Check up to `budget` senders' first ready transaction (round robin over the
-    /// senders) with `applies`, the host's judgement on its stored state; a sender whose
-    /// first one does not apply (funds spent, free quota used, a deposit or campaign
-    /// refused) loses it, and its later ones go back to queued (a gap is open now).
-    /// Returns how many were dropped.
+    /// Judge senders' first ready transactions with `applies`, the host's judgement on
+    /// its stored state: every sender's whose first ready transaction is new since the
+    /// last call (admitted, or left first by a commit), then up to `budget` others (round
+    /// robin over the senders). A sender whose first one does not apply (funds spent,
+    /// free quota used, a deposit or campaign refused) loses it, and its later ones go
+    /// back to queued (a gap is open now). Returns how many were dropped.
     ///
     /// Why: a transaction admitted as ready can stop applying (its sender's balance is
-    /// spent by an earlier one, or its fee falls due). The proposer skips such a sender,
-    /// so nothing would ever commit or prune it: without this, an account could fill the
-    /// ready part with transactions that never execute, and the pool would shed all
-    /// intake on them (the same stall as gapped nonces).
+    /// spent by an earlier one, or its fee falls due), and admission does not execute
+    /// it. The proposer skips such a sender, so nothing would ever commit or prune it:
+    /// without this, an account could fill the ready part with transactions that never
+    /// execute, and the pool would shed all intake on them (the same stall as gapped
+    /// nonces).
+    ///
+    /// Why every new one, beyond the budget: keys cost nothing, so an attacker could add
+    /// more never-applying senders a block than a fixed budget judges and keep the ready
+    /// part at the shed threshold for ever (test
+    /// `never_applying_heads_from_fresh_keys_leave_at_the_next_commit`). The new ones are
+    /// at most the ready heads admitted or uncovered since the last call: one judgement
+    /// (an account read and one apply) per admission that already cost a recovery, or per
+    /// sender of the committed block. The round robin finds the heads that stop applying
+    /// later without a change of their own (a deposit refused once the RNode pool fills).
     pub fn revalidate(
         &mut self,
         budget: usize,
         mut applies: impl FnMut(&Checked) -> bool,
     ) -> usize {
         let mut dropped = 0;
-        for _ in 0..budget {
+        let fresh = core::mem::take(&mut self.fresh);
+        for sender in &fresh {
+            let Some((key, c)) = self
+                .ready
+                .range((*sender, 0)..=(*sender, u64::MAX))
+                .next()
+                .map(|(k, c)| (*k, Arc::clone(c)))
+            else {
+                continue;
+            };
+            if !applies(&c) {
+                self.drop_head(key);
+                dropped += 1;
+            }
+        }
+        let mut judged = 0;
+        while judged < budget {
             let after = match self.cursor {
                 Some(a) => self
                     .ready
@@ -1166,18 +1271,30 @@ impl Mempool {
             };
             let Some((key, c)) = after.map(|(k, c)| (*k, Arc::clone(c))) else {
                 self.cursor = None;
-                return dropped;
+                break;
             };
             self.cursor = Some(key.0);
+            if fresh.contains(&key.0) {
+                // Judged above in this call.
+                continue;
+            }
+            judged += 1;
             if !applies(&c) {
-                self.remove(&key);
-                if let Some(after) = key.1.checked_add(1) {
-                    self.demote_from(key.0, after);
-                }
+                self.drop_head(key);
                 dropped += 1;
             }
         }
         dropped
+    }
+
+    /// Drop `key`, a sender's first ready transaction that does not apply; its later
+    /// ones go back to queued.
+    fn drop_head(&mut self, key: (Address, u64)) {
+        self.remove(&key);
+        if let Some(after) = key.1.checked_add(1) {
+            self.demote_from(key.0, after);
+        }
+        self.fresh.remove(&key.0);
     }
 }
 
@@ -1677,6 +1794,10 @@ mod tests {
             *per.entry(*a).or_default() += 1;
         }
         assert!(per.values().all(|n| *n <= QUEUED_PER_SENDER));
+        assert!(
+            p.fresh.iter().all(|a| p.head(*a).is_some()),
+            "only senders with ready entries wait to be judged"
+        );
     }
 
     /// Issue 14: a flood of transactions behind nonce gaps, from many funded accounts,

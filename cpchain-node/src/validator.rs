@@ -117,8 +117,9 @@ pub const MEMPOOL_QUEUED_CAPACITY: usize = MEMPOOL_CAPACITY / 2;
 pub const MEMPOOL_QUEUED_BYTES: usize = MEMPOOL_BYTES / 2;
 
 /// Senders whose first ready transaction is judged again after each commit
-/// (`tx::Mempool::revalidate`, round robin): every sender of a pool of a few thousand
-/// within a few blocks; each costs an account read and one transaction applied.
+/// (`tx::Mempool::revalidate`, round robin), besides every sender whose first one is
+/// new since the last commit (all of those are judged): every sender of a pool of a few
+/// thousand within a few blocks; each costs an account read and one transaction applied.
 pub const REVALIDATE_PER_BLOCK: usize = 256;
 
 /// Ready transactions (`tx::Mempool::ready_len`, none behind a nonce gap) beyond which
@@ -205,7 +206,8 @@ pub fn canonical_id(store: &Store, parent: &Header, h: Height) -> Option<cpchain
     store.block(h.0).ok().flatten().map(|v| v.block.id())
 }
 
-/// After a commit: up to [`REVALIDATE_PER_BLOCK`] senders' first ready transactions in
+/// After a commit: the new first ready transactions and up to [`REVALIDATE_PER_BLOCK`]
+/// other senders' first ready transactions in
 /// `pool` are judged on the stored state after `header` (the new head, at its time, with
 /// the DPoR state `dpor` it left), and those that no longer apply leave the pool
 /// (`Mempool::revalidate`: otherwise they would hold the ready part for ever).
