@@ -252,17 +252,20 @@
 //!   rejoins once space is back (test `full_disk`, on a real tmpfs the test mounts).
 //! * The benchmark of issue 14 is `benches/devnet.rs` (a bench binary driving
 //!   release-built processes, not criterion; figures in `docs/BENCHMARKS.md`, "Host
-//!   node"). Its goal (≥ 0.7 of `cores × raw recover rate ÷ validators`) is met in some
-//!   runs and not in the median on libsecp256k1: 0.66 at n = 4 (0.61-0.70, three runs)
-//!   and 0.59 / 0.71 at n = 7 (two runs); on k256 (the default build) 0.73 and 0.76, one
-//!   run each. The idle 2-core VM's raw rate moves by up to a third within a run.
-//!   Recovery is 60-75 % of the nodes' CPU; the rest is a long tail of ~1 % items.
+//!   node"). Its goal (≥ 0.7 of `cores × raw recover rate ÷ validators`) is met with
+//!   k256 nodes (the default build: 0.80 at n = 4, 0.78 at n = 7) and not with
+//!   libsecp256k1 nodes (n = 4: 0.65-0.70, median 0.675 of six runs; n = 7: 0.66, 0.67),
+//!   whose CPU per transaction itself allows only 0.68-0.73: with recovery 2.4× cheaper,
+//!   the node's other work (~17-20 µs a transaction per node, a tail of ~1-3 % items) is
+//!   ~30 % of its CPU. Sustained 7,334-7,823 tx/s at n = 4 and ~4,300 at n = 7 on the
+//!   2-core VM (docs/BENCHMARKS.md, sixth pass).
 //! * The pool has two parts (`tx::Mempool`): **ready** (per sender, the consecutive
 //!   nonces from its stored next one: what the next block can take) and **queued**
 //!   (behind a nonce gap). Intake sheds on the ready count only; queued transactions
 //!   move to ready when their gap closes, at most `tx::QUEUED_PER_SENDER` (64) a
-//!   sender, and leave after `tx::QUEUED_LIFETIME_BLOCKS`. After each commit every
-//!   sender's first ready transaction that is new since the last commit, and those of
+//!   sender, and leave after `tx::QUEUED_LIFETIME_BLOCKS`. After each commit that
+//!   leaves more than a block (`validator::MAX_BLOCK_TXS`) ready, every sender's first
+//!   ready transaction that is new since the last judgement, and those of
 //!   up to `validator::REVALIDATE_PER_BLOCK` other senders (round robin), are judged
 //!   and dropped if they do not apply (spent balance, fee due, a refused deposit). With
 //!   the budget alone (before the adversarial review), fresh keys, which cost nothing,
