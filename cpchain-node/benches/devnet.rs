@@ -595,7 +595,7 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
         // Each batch to the next node (default), or each account through one node as a
         // wallet talks to its node (`DEVNET_BENCH_ROUTE=account`: n times the POSTs and
         // gossip messages, each 1/n the size; measured 0.262-0.276 ms CPU per transaction
-        // at n = 4 against 0.244-0.250 by batch, session 9). By batch, an account's
+        // at n = 4 against 0.244-0.250 by batch; docs/BENCHMARKS.md, sixth pass). By batch, an account's
         // consecutive nonces reach different nodes ~100 ms apart and every pool orders
         // them from the others' gossip: under deep overload (gossip shed) the queued
         // parts fill with transactions whose predecessors sit in another pool.

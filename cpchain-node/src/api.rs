@@ -948,12 +948,13 @@ mod overload_tests {
     use crate::tx::{Transaction, TxBody, TxKind};
     use cpchain_crypto::SecretKey;
 
-    /// Issue 14 overload: while the pool holds `INTAKE_SHED_PENDING` ready, a submission is
-    /// refused with `mempool_full` before its recovery (nothing reaches the node loop), and an
-    /// undecodable one keeps its own code.
-    #[test]
-    fn a_full_pool_refuses_submissions_before_recovering_them() {
-        let dir = std::env::temp_dir().join(format!("cpchain-api-full-{}", std::process::id()));
+    /// API state over a fresh store with the node status `status`, the node loop's end of
+    /// its request channel, and the store's directory.
+    fn api_with(
+        name: &str,
+        status: Status,
+    ) -> (ApiState, mpsc::Receiver<ApiRequest>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("cpchain-api-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let stamp = ChainStamp {
             chain_id: 41,
@@ -961,20 +962,20 @@ mod overload_tests {
             committee: Hash([2; 32]),
         };
         let store = Store::open(&dir.join("db.redb"), stamp).expect("store");
-        let status = Status {
-            mempool: crate::validator::INTAKE_SHED_PENDING,
-            mempool_ready: crate::validator::INTAKE_SHED_PENDING,
-            ..Status::default()
-        };
-        let (requests, mut rx) = mpsc::channel(4);
+        let (requests, rx) = mpsc::channel(4);
         let s = ApiState {
             store: Arc::new(store),
             status: Arc::new(Mutex::new(status)),
             requests,
             chain_id: 41,
         };
+        (s, rx, dir)
+    }
+
+    /// A valid signed transfer, encoded.
+    fn one_transfer() -> Vec<u8> {
         let k = SecretKey::from_bytes(&[5; 32]).expect("scalar");
-        let tx = Transaction::sign(
+        Transaction::sign(
             &k,
             TxBody {
                 chain_id: 41,
@@ -985,7 +986,23 @@ mod overload_tests {
                 },
             },
         )
-        .to_bytes();
+        .to_bytes()
+    }
+
+    /// Issue 14 overload: while the pool holds `INTAKE_SHED_PENDING` ready, a submission is
+    /// refused with `mempool_full` before its recovery (nothing reaches the node loop), and an
+    /// undecodable one keeps its own code.
+    #[test]
+    fn a_full_pool_refuses_submissions_before_recovering_them() {
+        let (s, mut rx, dir) = api_with(
+            "full",
+            Status {
+                mempool: crate::validator::INTAKE_SHED_PENDING,
+                mempool_ready: crate::validator::INTAKE_SHED_PENDING,
+                ..Status::default()
+            },
+        );
+        let tx = one_transfer();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -1014,41 +1031,17 @@ mod overload_tests {
     /// the pool's split, `mempool` counted them and the API refused everything).
     #[test]
     fn a_pool_full_of_gapped_transactions_still_takes_submissions() {
-        let dir = std::env::temp_dir().join(format!("cpchain-api-gapped-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let stamp = ChainStamp {
-            chain_id: 41,
-            genesis: Hash([1; 32]),
-            committee: Hash([2; 32]),
-        };
-        let store = Store::open(&dir.join("db.redb"), stamp).expect("store");
         let gapped = crate::validator::INTAKE_SHED_PENDING + 1;
-        let status = Status {
-            mempool: gapped,
-            mempool_queued: gapped,
-            mempool_ready: 0,
-            ..Status::default()
-        };
-        let (requests, mut rx) = mpsc::channel(4);
-        let s = ApiState {
-            store: Arc::new(store),
-            status: Arc::new(Mutex::new(status)),
-            requests,
-            chain_id: 41,
-        };
-        let k = SecretKey::from_bytes(&[5; 32]).expect("scalar");
-        let tx = Transaction::sign(
-            &k,
-            TxBody {
-                chain_id: 41,
-                nonce: 0,
-                kind: TxKind::Transfer {
-                    to: Address([3; 20]),
-                    amount: 1,
-                },
+        let (s, mut rx, dir) = api_with(
+            "gapped",
+            Status {
+                mempool: gapped,
+                mempool_queued: gapped,
+                mempool_ready: 0,
+                ..Status::default()
             },
-        )
-        .to_bytes();
+        );
+        let tx = one_transfer();
         let hash = crate::tx::tx_hash(&tx);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()

@@ -225,7 +225,7 @@ pub(crate) fn revalidate_pool(
     // costs a proposer one skipped sender and holds no intake back (the shed threshold
     // is two blocks), and judging every sender whose first transaction is new after
     // every commit would cost an account read and an apply per sender of each block
-    // (~1,000 a block on the 4-validator bench). Above it, the senders left new since the
+    // (up to one a sender: 1,000 on the 4-validator bench). Above it, the senders new since the
     // last judgement are all judged (`Mempool::revalidate`).
     if pool.ready_len() <= MAX_BLOCK_TXS {
         return;

@@ -17,7 +17,7 @@ use cpchain_core::{encoding, Address, Hash, Timestamp};
 use cpchain_crypto::pre::PreSecretKey;
 use cpchain_crypto::SecretKey;
 use cpchain_node::api::send_kind;
-use cpchain_node::config::{load_key, NodeConfig};
+use cpchain_node::config::load_key;
 use cpchain_node::ledger::{order_id, OrderId, OrderTx};
 use cpchain_node::tx::TxKind;
 use cpchain_storage::market::Listing;
@@ -76,12 +76,8 @@ fn escrow_pays_the_owner_on_confirmation_refunds_an_undelivered_order_and_refuse
         net.wait_heads(&[0, 1, 2, 3], 2, Duration::from_secs(60)),
         "no start"
     );
-    let cfgs: Vec<NodeConfig> = net
-        .configs
-        .iter()
-        .map(|c| NodeConfig::load(c).expect("cfg"))
-        .collect();
-    let ports: Vec<u16> = cfgs.iter().map(|c| c.api_port.expect("api port")).collect();
+    let cfgs = net.loaded_configs();
+    let ports = net.api_ports();
     let keys: Vec<SecretKey> = cfgs
         .iter()
         .map(|c| load_key(&c.key_file).expect("key"))

@@ -11,9 +11,8 @@ mod common;
 use common::*;
 use cpchain_core::Address;
 use cpchain_crypto::SecretKey;
-use cpchain_node::api::http;
-use cpchain_node::config::{load_key, NodeConfig};
-use cpchain_node::tx::{Transaction, TxBody, TxKind, QUEUED_PER_SENDER};
+use cpchain_node::config::load_key;
+use cpchain_node::tx::QUEUED_PER_SENDER;
 use cpchain_node::validator::{INTAKE_SHED_PENDING, MEMPOOL_QUEUED_CAPACITY};
 use std::time::Duration;
 
@@ -22,40 +21,8 @@ const ATTACKERS: usize = INTAKE_SHED_PENDING / QUEUED_PER_SENDER + 4;
 /// The honest sender's transactions.
 const HONEST: u64 = 200;
 
-fn post_batch(port: u16, txs: &[Vec<u8>]) -> Vec<Result<(), String>> {
-    let hexes: Vec<String> = txs.iter().map(hex::encode).collect();
-    let body = serde_json::json!({ "txs": hexes }).to_string();
-    let (status, reply) = http(port, "POST", "/txs", Some(&body)).expect("API reachable");
-    assert_eq!(status, 200, "{reply}");
-    let v: serde_json::Value = serde_json::from_str(&reply).expect("json");
-    let results = v["results"].as_array().expect("results");
-    assert_eq!(results.len(), txs.len());
-    results
-        .iter()
-        .map(|r| match r["hash"].as_str() {
-            Some(_) => Ok(()),
-            None => Err(r["code"].as_str().unwrap_or("").to_string()),
-        })
-        .collect()
-}
-
 fn nonce(port: u16, a: &Address) -> u64 {
-    let (status, body) = http(port, "GET", &format!("/account/{a}"), None).expect("API");
-    assert_eq!(status, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-    v["nonce"].as_u64().expect("nonce")
-}
-
-fn transfer(key: &SecretKey, nonce: u64, to: Address, amount: u128) -> Vec<u8> {
-    Transaction::sign(
-        key,
-        TxBody {
-            chain_id: 41,
-            nonce,
-            kind: TxKind::Transfer { to, amount },
-        },
-    )
-    .to_bytes()
+    account_state(port, a).0
 }
 
 /// Sign on every core: `(key index, nonce)` jobs.
@@ -67,7 +34,7 @@ fn sign_all(keys: &[SecretKey], jobs: &[(usize, u64)]) -> Vec<Vec<u8>> {
             .map(|c| {
                 s.spawn(move || {
                     c.iter()
-                        .map(|(k, n)| transfer(&keys[*k], *n, Address([7; 20]), 1))
+                        .map(|(k, n)| signed_transfer(&keys[*k], 41, *n, Address([7; 20]), 1))
                         .collect::<Vec<_>>()
                 })
             })
@@ -86,13 +53,8 @@ fn a_flood_of_gapped_nonces_does_not_stop_an_honest_sender() {
         net.wait_heads(&[0, 1, 2, 3], 2, Duration::from_secs(40)),
         "no start"
     );
-    let cfgs: Vec<NodeConfig> = net
-        .configs
-        .iter()
-        .map(|c| NodeConfig::load(c).expect("cfg"))
-        .collect();
-    let ports: Vec<u16> = cfgs.iter().map(|c| c.api_port.expect("api port")).collect();
-    let funder = load_key(&cfgs[0].key_file).expect("key");
+    let ports = net.api_ports();
+    let funder = load_key(&net.loaded_configs()[0].key_file).expect("key");
     // Keys 0..ATTACKERS attack; the last one is honest.
     let keys: Vec<SecretKey> = (0..=ATTACKERS)
         .map(|i| {
@@ -104,9 +66,17 @@ fn a_flood_of_gapped_nonces_does_not_stop_an_honest_sender() {
     let funding: Vec<Vec<u8>> = keys
         .iter()
         .enumerate()
-        .map(|(n, k)| transfer(&funder, n as u64, k.public_key().address(), 1_000_000_000))
+        .map(|(n, k)| {
+            signed_transfer(
+                &funder,
+                41,
+                n as u64,
+                k.public_key().address(),
+                1_000_000_000,
+            )
+        })
         .collect();
-    assert!(post_batch(ports[0], &funding).iter().all(Result::is_ok));
+    assert!(post_txs(ports[0], &funding).iter().all(Result::is_ok));
     let funded = keys.len() as u64;
     assert!(
         wait_for(Duration::from_secs(60), || nonce(
@@ -123,9 +93,9 @@ fn a_flood_of_gapped_nonces_does_not_stop_an_honest_sender() {
     let flood = sign_all(&keys, &jobs);
     let mut queued = 0usize;
     for chunk in flood.chunks(2_000) {
-        for r in post_batch(ports[0], chunk) {
+        for r in post_txs(ports[0], chunk) {
             match r {
-                Ok(()) => queued += 1,
+                Ok(_) => queued += 1,
                 Err(code) => assert_eq!(code, "mempool_full", "a gapped one refused so"),
             }
         }
@@ -146,7 +116,7 @@ fn a_flood_of_gapped_nonces_does_not_stop_an_honest_sender() {
     let jobs: Vec<(usize, u64)> = (0..HONEST).map(|n| (ATTACKERS, n)).collect();
     let txs = sign_all(&keys, &jobs);
     for (i, chunk) in txs.chunks(50).enumerate() {
-        let results = post_batch(ports[i % 4], chunk);
+        let results = post_txs(ports[i % 4], chunk);
         assert!(
             results.iter().all(Result::is_ok),
             "honest transactions refused: {:?}",

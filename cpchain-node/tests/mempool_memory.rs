@@ -7,7 +7,7 @@ use cpchain_core::{Address, ChainSpec, Hash};
 use cpchain_crypto::SecretKey;
 use cpchain_node::ingest::{check_one, SenderCache, SENDER_CACHE_ENTRY_BYTES};
 use cpchain_node::tx::{
-    Account, Mempool, Transaction, TxBody, TxError, TxKind, MEMPOOL_ENTRY_OVERHEAD,
+    Account, Checked, Mempool, Transaction, TxBody, TxError, TxKind, MEMPOOL_ENTRY_OVERHEAD,
     QUEUED_PER_SENDER,
 };
 use cpchain_node::validator::SENDER_CACHE_CAPACITY;
@@ -33,10 +33,27 @@ fn live() -> isize {
     s.bytes_allocated as isize - s.bytes_deallocated as isize
 }
 
+/// A devnet transfer from `k`, signed and recovered.
+fn checked_transfer(k: &SecretKey, nonce: u64, amount: u128) -> Checked {
+    let chain_id = ChainSpec::devnet().chain_id;
+    let bytes = Transaction::sign(
+        k,
+        TxBody {
+            chain_id,
+            nonce,
+            kind: TxKind::Transfer {
+                to: Address([7; 20]),
+                amount,
+            },
+        },
+    )
+    .to_bytes();
+    check_one(&bytes, chain_id).expect("valid")
+}
+
 #[test]
 fn mempool_heap_stays_within_its_byte_budget() {
     let _one_at_a_time = serial();
-    let spec = ChainSpec::devnet();
     let budget = 2usize << 20;
     let keys: Vec<SecretKey> = (1..=16u8)
         .map(|i| SecretKey::from_bytes(&[i; 32]).expect("scalar"))
@@ -52,19 +69,7 @@ fn mempool_heap_stays_within_its_byte_budget() {
     // Senders interleaved, nonces rising: the pool's B-tree fills as under a flood.
     'flood: for nonce in 0..10_000u64 {
         for k in &keys {
-            let bytes = Transaction::sign(
-                k,
-                TxBody {
-                    chain_id: spec.chain_id,
-                    nonce,
-                    kind: TxKind::Transfer {
-                        to: Address([7; 20]),
-                        amount: u128::from(nonce),
-                    },
-                },
-            )
-            .to_bytes();
-            let c = check_one(&bytes, spec.chain_id).expect("valid");
+            let c = checked_transfer(k, nonce, u128::from(nonce));
             match pool.admit_checked(c, &load) {
                 Ok(_) => admitted += 1,
                 Err(TxError::MempoolFull) => {
@@ -98,7 +103,6 @@ fn mempool_heap_stays_within_its_byte_budget() {
 #[test]
 fn queued_part_heap_stays_within_its_byte_budget() {
     let _one_at_a_time = serial();
-    let spec = ChainSpec::devnet();
     let budget = 1usize << 20;
     let keys: Vec<SecretKey> = (1..=64u8)
         .map(|i| SecretKey::from_bytes(&[i; 32]).expect("scalar"))
@@ -111,19 +115,7 @@ fn queued_part_heap_stays_within_its_byte_budget() {
     let mut flood = Vec::new();
     for nonce in 1..=(QUEUED_PER_SENDER as u64) {
         for k in &keys {
-            let bytes = Transaction::sign(
-                k,
-                TxBody {
-                    chain_id: spec.chain_id,
-                    nonce,
-                    kind: TxKind::Transfer {
-                        to: Address([7; 20]),
-                        amount: 1,
-                    },
-                },
-            )
-            .to_bytes();
-            flood.push(check_one(&bytes, spec.chain_id).expect("valid"));
+            flood.push(checked_transfer(k, nonce, 1));
         }
     }
     let before = live();

@@ -11,9 +11,8 @@ mod common;
 use common::*;
 use cpchain_core::Address;
 use cpchain_crypto::SecretKey;
-use cpchain_node::api::http;
 use cpchain_node::config::{load_key, NodeConfig};
-use cpchain_node::tx::{tx_hash, Transaction, TxBody, TxKind, GENESIS_BALANCE};
+use cpchain_node::tx::{tx_hash, Transaction, GENESIS_BALANCE};
 use cpchain_node::validator::{MEMPOOL_BYTES, MEMPOOL_CAPACITY};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -36,53 +35,6 @@ const RSS_CEILING_KB: u64 = 256 * 1024;
 const BLOCK_BYTES: usize = 128 << 10;
 /// Funding per flooding account.
 const FUND: u128 = 1_000_000_000_000;
-
-fn post_batch(port: u16, txs: &[Vec<u8>]) -> Vec<Result<[u8; 32], String>> {
-    let hexes: Vec<String> = txs.iter().map(hex::encode).collect();
-    let body = serde_json::json!({ "txs": hexes }).to_string();
-    let (status, reply) = http(port, "POST", "/txs", Some(&body)).expect("API reachable");
-    assert_eq!(status, 200, "{reply}");
-    let v: serde_json::Value = serde_json::from_str(&reply).expect("json");
-    let results = v["results"].as_array().expect("results");
-    assert_eq!(results.len(), txs.len());
-    results
-        .iter()
-        .map(|r| match r["hash"].as_str() {
-            Some(h) => {
-                let mut out = [0u8; 32];
-                hex::decode_to_slice(h, &mut out).expect("hash hex");
-                Ok(out)
-            }
-            None => Err(r["code"].as_str().unwrap_or("").to_string()),
-        })
-        .collect()
-}
-
-fn account(port: u16, a: &Address) -> (u64, u128) {
-    let (status, body) = http(port, "GET", &format!("/account/{a}"), None).expect("API");
-    assert_eq!(status, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-    (
-        v["nonce"].as_u64().expect("nonce"),
-        v["balance"]
-            .as_str()
-            .expect("balance")
-            .parse()
-            .expect("u128"),
-    )
-}
-
-fn transfer(key: &SecretKey, chain_id: u64, nonce: u64, to: Address, amount: u128) -> Vec<u8> {
-    Transaction::sign(
-        key,
-        TxBody {
-            chain_id,
-            nonce,
-            kind: TxKind::Transfer { to, amount },
-        },
-    )
-    .to_bytes()
-}
 
 /// Peak resident set (VmHWM) of a process, kB.
 fn peak_rss_kb(pid: u32) -> u64 {
@@ -107,7 +59,7 @@ fn presign(keys: &[SecretKey], to: Address) -> Vec<Vec<u8>> {
                         .iter()
                         .map(|k| {
                             (0..PER_SENDER)
-                                .map(|n| transfer(k, 41, n, to, 1))
+                                .map(|n| signed_transfer(k, 41, n, to, 1))
                                 .collect::<Vec<_>>()
                         })
                         .collect::<Vec<_>>()
@@ -140,12 +92,8 @@ fn a_flood_of_100000_signed_transfers_commits_each_once_refuses_invalid_ones_and
         net.wait_heads(&[0, 1, 2, 3], 2, Duration::from_secs(40)),
         "no start"
     );
-    let cfgs: Vec<NodeConfig> = net
-        .configs
-        .iter()
-        .map(|c| NodeConfig::load(c).expect("cfg"))
-        .collect();
-    let ports: Vec<u16> = cfgs.iter().map(|c| c.api_port.expect("api port")).collect();
+    let cfgs = net.loaded_configs();
+    let ports = net.api_ports();
     let funder = load_key(&cfgs[0].key_file).expect("key");
     let keys: Vec<SecretKey> = (0..SENDERS)
         .map(|i| {
@@ -161,10 +109,10 @@ fn a_flood_of_100000_signed_transfers_commits_each_once_refuses_invalid_ones_and
     let funding: Vec<Vec<u8>> = senders
         .iter()
         .enumerate()
-        .map(|(n, a)| transfer(&funder, 41, n as u64, *a, FUND))
+        .map(|(n, a)| signed_transfer(&funder, 41, n as u64, *a, FUND))
         .collect();
     let mut valid: Vec<[u8; 32]> = funding.iter().map(|t| tx_hash(t).0).collect();
-    assert!(post_batch(ports[0], &funding).iter().all(Result::is_ok));
+    assert!(post_txs(ports[0], &funding).iter().all(Result::is_ok));
 
     // Pre-sign the flood on every core while the funding commits.
     let t_sign = Instant::now();
@@ -172,7 +120,7 @@ fn a_flood_of_100000_signed_transfers_commits_each_once_refuses_invalid_ones_and
     let sign_time = t_sign.elapsed();
     valid.extend(flood.iter().map(|t| tx_hash(t).0));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while account(ports[1], &funder.public_key().address()).0 < SENDERS as u64 {
+    while account_state(ports[1], &funder.public_key().address()).0 < SENDERS as u64 {
         assert!(Instant::now() < deadline, "funding not committed");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -210,13 +158,13 @@ fn a_flood_of_100000_signed_transfers_commits_each_once_refuses_invalid_ones_and
         let n_valid = batch.len();
         let k = &keys[b % SENDERS];
         let mut bad_sig =
-            Transaction::from_bytes(&transfer(k, 41, PER_SENDER + 7, to, 1)).expect("tx");
+            Transaction::from_bytes(&signed_transfer(k, 41, PER_SENDER + 7, to, 1)).expect("tx");
         bad_sig.signature[64] = 9;
         let bad = [
             (bad_sig.to_bytes(), "bad_signature"),
-            (transfer(k, 42, PER_SENDER + 8, to, 1), "wrong_chain"),
+            (signed_transfer(k, 42, PER_SENDER + 8, to, 1), "wrong_chain"),
             (
-                transfer(&funder, 41, (b % SENDERS) as u64, to, 1),
+                signed_transfer(&funder, 41, (b % SENDERS) as u64, to, 1),
                 "nonce_replayed",
             ),
         ];
@@ -225,7 +173,7 @@ fn a_flood_of_100000_signed_transfers_commits_each_once_refuses_invalid_ones_and
             batch.push(t.clone());
         }
         let port = ports[b % 4];
-        let results = post_batch(port, &batch);
+        let results = post_txs(port, &batch);
         for (i, r) in results.iter().enumerate() {
             if i >= n_valid {
                 assert_eq!(
@@ -280,14 +228,14 @@ fn a_flood_of_100000_signed_transfers_commits_each_once_refuses_invalid_ones_and
     }
     let commit_time = t_flood.elapsed();
     for (i, s) in senders.iter().enumerate() {
-        assert_eq!(account(ports[i % 4], s).0, PER_SENDER, "sender {i}");
+        assert_eq!(account_state(ports[i % 4], s).0, PER_SENDER, "sender {i}");
     }
     assert_eq!(
-        account(ports[2], &to).1,
+        account_state(ports[2], &to).1,
         u128::from(PER_SENDER) * SENDERS as u128
     );
     // A replay of a committed flood transaction is refused.
-    let replay = post_batch(ports[3], &flood[..1]);
+    let replay = post_txs(ports[3], &flood[..1]);
     assert_eq!(
         replay[0].as_ref().err().map(String::as_str),
         Some("nonce_replayed")
@@ -301,7 +249,7 @@ fn a_flood_of_100000_signed_transfers_commits_each_once_refuses_invalid_ones_and
         .iter()
         .chain(senders.iter())
         .chain(std::iter::once(&to))
-        .map(|a| account(ports[3], a).1)
+        .map(|a| account_state(ports[3], a).1)
         .sum();
     assert_eq!(supply, 4 * GENESIS_BALANCE);
 

@@ -206,6 +206,22 @@ impl Net {
             .collect()
     }
 
+    /// Every node's config, as written.
+    pub fn loaded_configs(&self) -> Vec<NodeConfig> {
+        self.configs
+            .iter()
+            .map(|c| NodeConfig::load(c).expect("config"))
+            .collect()
+    }
+
+    /// Every node's API port.
+    pub fn api_ports(&self) -> Vec<u16> {
+        self.loaded_configs()
+            .iter()
+            .map(|c| c.api_port.expect("api port"))
+            .collect()
+    }
+
     /// The database file of node `i`.
     pub fn db_path(&self, i: usize) -> PathBuf {
         NodeConfig::load(&self.configs[i])
@@ -301,6 +317,64 @@ pub fn get_json(port: u16, path: &str) -> (u16, serde_json::Value) {
         status,
         serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
     )
+}
+
+/// `POST /txs` (the JSON form) to the API at 127.0.0.1:`port`: per transaction its hash
+/// or its error code.
+pub fn post_txs(port: u16, txs: &[Vec<u8>]) -> Vec<Result<[u8; 32], String>> {
+    let hexes: Vec<String> = txs.iter().map(hex::encode).collect();
+    let body = serde_json::json!({ "txs": hexes }).to_string();
+    let (status, reply) =
+        cpchain_node::api::http(port, "POST", "/txs", Some(&body)).expect("API reachable");
+    assert_eq!(status, 200, "{reply}");
+    let v: serde_json::Value = serde_json::from_str(&reply).expect("json");
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), txs.len());
+    results
+        .iter()
+        .map(|r| match r["hash"].as_str() {
+            Some(h) => {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(h, &mut out).expect("hash hex");
+                Ok(out)
+            }
+            None => Err(r["code"].as_str().unwrap_or("").to_string()),
+        })
+        .collect()
+}
+
+/// An account's (nonce, balance) as the API at 127.0.0.1:`port` reports it.
+pub fn account_state(port: u16, a: &cpchain_core::Address) -> (u64, u128) {
+    let (status, v) = get_json(port, &format!("/account/{a}"));
+    assert_eq!(status, 200, "{v}");
+    (
+        v["nonce"].as_u64().expect("nonce"),
+        v["balance"]
+            .as_str()
+            .expect("balance")
+            .parse()
+            .expect("u128"),
+    )
+}
+
+/// A signed transfer, encoded.
+pub fn signed_transfer(
+    key: &cpchain_crypto::SecretKey,
+    chain_id: u64,
+    nonce: u64,
+    to: cpchain_core::Address,
+    amount: u128,
+) -> Vec<u8> {
+    use cpchain_node::tx::{Transaction, TxBody, TxKind};
+    Transaction::sign(
+        key,
+        TxBody {
+            chain_id,
+            nonce,
+            kind: TxKind::Transfer { to, amount },
+        },
+    )
+    .to_bytes()
 }
 
 /// Poll `f` every 100 ms until it holds or `timeout` passes; whether it held.
