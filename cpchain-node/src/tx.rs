@@ -483,6 +483,18 @@ pub fn recover_owned(items: Vec<(Hash, Vec<u8>)>, chain_id: u64) -> Vec<Result<C
     recover_owned_on(true, items, chain_id)
 }
 
+/// [`recover_owned`] with `each` in place of [`check_owned`], on the same background pool:
+/// the intake's per-transaction sender-cache lookup ([`crate::ingest::recover_unless_known`]).
+pub(crate) fn recover_owned_by(
+    items: Vec<(Hash, Vec<u8>)>,
+    each: impl Fn(Hash, Vec<u8>) -> Result<Checked, TxError> + Sync + Send,
+) -> Vec<Result<Checked, TxError>> {
+    match pool(true) {
+        Some(p) if items.len() >= 32 && cores() >= 2 => par_map(p, items, |(h, b)| each(h, b)),
+        _ => items.into_iter().map(|(h, b)| each(h, b)).collect(),
+    }
+}
+
 /// [`recover_owned`] on the normal-priority worker pool, as [`recover_each`]: the block
 /// path's misses (`CheckBlock`) whose hashes the consensus engine gave (issue 14: not
 /// hashed again).
