@@ -256,9 +256,10 @@
 //!   k256 nodes (the default build: 0.80 at n = 4 and 0.78 at n = 7 in session 9, 0.84 at
 //!   n = 4 in session 10) and not with libsecp256k1 nodes (session 9, quiet VM: n = 4
 //!   0.65-0.70, median 0.675 of six runs, n = 7 0.66 and 0.67; session 10, noisy VM:
-//!   n = 4 0.59-0.75, median 0.615 of six runs, n = 7 0.62), whose CPU per transaction
-//!   itself allows only 0.61-0.82: with recovery 2.4× cheaper, the node's other work (a
-//!   tail of ~1-4 % items) is ~30 % of its CPU. Sustained 7,334-7,823 tx/s at n = 4 and
+//!   n = 4 0.59-0.75, median 0.615 of six runs, n = 7 0.62). There the nodes' CPU per
+//!   transaction at the best level allows 0.68-0.73 of the limit on a quiet VM (session
+//!   9; 0.61-0.82, median 0.65, on session 10's noisy one): with recovery 2.4× cheaper,
+//!   the node's other work (a tail of ~1-4 % items) is ~30 % of its CPU. Sustained 7,334-7,823 tx/s at n = 4 and
 //!   ~4,300 at n = 7 on the 2-core VM when quiet (docs/BENCHMARKS.md, sixth and seventh
 //!   passes). Each node recovers each transaction once (1.000 recoveries per node and
 //!   committed transaction at every bench level).

@@ -9,6 +9,9 @@
 //! every delivery), decide real blocks with real certificates, so the forged messages are
 //! forged against the real thing.
 
+mod heap;
+use heap::*;
+
 use cpchain_consensus::lbft::block::{tx_root, EMPTY_TX_ROOT};
 use cpchain_consensus::lbft::{
     verify_validate, Block, Certificate, ImpeachQuorum, Message, Vote, VoteKind, MAX_VALIDATORS,
@@ -21,26 +24,7 @@ use cpchain_node::config::NodeConfig;
 use cpchain_node::store::Store;
 use cpchain_node::tx::{check_one, Transaction, TxBody, TxKind};
 use cpchain_node::validator::{self, Action, ValidatorHost};
-use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
-use std::alloc::System;
 use std::path::PathBuf;
-
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// The memory test measures the one process-wide counter: the tests run one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn live() -> isize {
-    let s = GLOBAL.stats();
-    s.bytes_allocated as isize - s.bytes_deallocated as isize
-}
 
 const N: usize = 4;
 const CHAIN_ID: u64 = 41;

@@ -2,21 +2,14 @@
 //! `gateway::MAX_UNANCHORED` entries of `gateway::UNANCHORED_ENTRY_BYTES`, measured with a
 //! counting allocator; a refused output keeps nothing; an anchor releases the entries.
 
+mod heap;
+use heap::*;
+
 use cpchain_crypto::SecretKey;
 use cpchain_node::devgateway::{self, SimOptions, SimOutput};
 use cpchain_node::gateway::{self, Gateway, Verdict, UNANCHORED_ENTRY_BYTES};
 use cpchain_storage::{MasterSecret, ShardParams, StreamId};
 use rand_chacha::rand_core::SeedableRng;
-use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
-use std::alloc::System;
-
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-fn live() -> isize {
-    let s = GLOBAL.stats();
-    s.bytes_allocated as isize - s.bytes_deallocated as isize
-}
 
 #[test]
 fn gateway_heap_per_unanchored_block_is_within_its_stated_bound() {

@@ -6,6 +6,9 @@
 //! guards; a counting global allocator measures heap where a test claims memory (one
 //! binary, so the tests take turns).
 
+mod heap;
+use heap::*;
+
 use cpchain_core::{keccak256, Address, ChainSpec, Height, Timestamp};
 use cpchain_crypto::SecretKey;
 use cpchain_node::dpor_state::DporState;
@@ -19,27 +22,7 @@ use cpchain_node::validator::{
     INTAKE_SHED_PENDING, MEMPOOL_BYTES, MEMPOOL_CAPACITY, MEMPOOL_QUEUED_BYTES,
     MEMPOOL_QUEUED_CAPACITY, REVALIDATE_PER_BLOCK,
 };
-use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
-use std::alloc::System;
 use std::collections::BTreeMap;
-
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// The tests share the process-wide allocation counter: one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Live heap bytes of the process.
-fn live() -> isize {
-    let s = GLOBAL.stats();
-    s.bytes_allocated as isize - s.bytes_deallocated as isize
-}
 
 /// The `i`th key of a test (an attacker makes as many as it likes, for free).
 fn key(i: u64) -> SecretKey {
@@ -108,6 +91,40 @@ fn judge<'a>(
     }
 }
 
+/// A block a proposer takes from `pool` (at most `max_count`, 1 MiB) at `time`, executed
+/// as a validator does: the transactions in block order and the accounts they changed.
+fn propose_and_execute(
+    pool: &Mempool,
+    spec: &ChainSpec,
+    time: Timestamp,
+    max_count: usize,
+    load: &dyn Fn(&Address) -> Account,
+    view: &ChainView<'_>,
+) -> (Vec<Checked>, BTreeMap<Address, Account>) {
+    let picked = pool.select(
+        spec,
+        time,
+        Address([0xcb; 20]),
+        max_count,
+        1 << 20,
+        &load,
+        &DporState::default(),
+        view,
+    );
+    let mut overlay = Overlay::on(DporState::default());
+    let block: Vec<Checked> = picked
+        .iter()
+        .map(|bytes| {
+            let c = check_one(bytes, chain()).expect("valid");
+            overlay
+                .apply_in(spec, &c, time, Address([0xcb; 20]), &load, view)
+                .expect("a selected transaction applies in its order");
+            c
+        })
+        .collect();
+    (block, overlay.accounts)
+}
+
 /// Attack (broke a0316e3): fresh keys cost nothing, and each can put one ready
 /// transaction that never applies into the pool (admission checks nonce and amount, not
 /// whether it executes). `revalidate` judged `REVALIDATE_PER_BLOCK` (256) senders a
@@ -170,32 +187,7 @@ fn never_applying_heads_from_fresh_keys_leave_at_the_next_commit() {
         }
         // A block: it commits what applies (here the honest one, if pending), then the
         // node prunes and revalidates as `validator.rs` does after each commit.
-        let picked = pool.select(
-            &spec,
-            Timestamp(1_000),
-            Address([0xcb; 20]),
-            8_192,
-            1 << 20,
-            &load,
-            &DporState::default(),
-            &view,
-        );
-        let mut changed = BTreeMap::new();
-        let mut overlay = Overlay::on(DporState::default());
-        for bytes in &picked {
-            let c = check_one(bytes, chain()).expect("valid");
-            overlay
-                .apply_in(
-                    &spec,
-                    &c,
-                    Timestamp(1_000),
-                    Address([0xcb; 20]),
-                    &load,
-                    &view,
-                )
-                .expect("selected ones apply");
-        }
-        changed.extend(overlay.accounts);
+        let (_, changed) = propose_and_execute(&pool, &spec, Timestamp(1_000), 8_192, &load, &view);
         stored.borrow_mut().extend(changed.clone());
         pool.prune_committed(&changed);
         let dropped = pool.revalidate(REVALIDATE_PER_BLOCK, judge(&spec, &load, &view));
@@ -574,36 +566,14 @@ fn an_honest_sender_above_a_flood_of_valid_transactions_is_still_committed() {
             canonical: &none,
             ledger: &EmptyLedger,
         };
-        let picked = pool.select(
-            &spec,
-            Timestamp(1_000 * h),
-            Address([0xcb; 20]),
-            block,
-            1 << 20,
-            &load,
-            &DporState::default(),
-            &view,
-        );
+        let (picked, changed) =
+            propose_and_execute(&pool, &spec, Timestamp(1_000 * h), block, &load, &view);
         assert_eq!(picked.len(), block, "full blocks");
-        let mut overlay = Overlay::on(DporState::default());
-        for bytes in &picked {
-            let c = check_one(bytes, chain()).expect("valid");
-            overlay
-                .apply_in(
-                    &spec,
-                    &c,
-                    Timestamp(1_000 * h),
-                    Address([0xcb; 20]),
-                    &load,
-                    &view,
-                )
-                .expect("a selected transaction applies in its order");
-            if c.sender == honest_a && committed_at.is_none() {
-                committed_at = Some(h);
-            }
+        if committed_at.is_none() && picked.iter().any(|c| c.sender == honest_a) {
+            committed_at = Some(h);
         }
-        stored.borrow_mut().extend(overlay.accounts.clone());
-        pool.prune_committed(&overlay.accounts);
+        stored.borrow_mut().extend(changed.clone());
+        pool.prune_committed(&changed);
     }
     assert_eq!(
         committed_at,

@@ -3,6 +3,9 @@
 //! signed transactions (live bytes after minus before, everything else dropped) stays
 //! within what they charge, and so within their budgets.
 
+mod heap;
+use heap::*;
+
 use cpchain_core::{Address, ChainSpec, Hash};
 use cpchain_crypto::SecretKey;
 use cpchain_node::ingest::{check_one, SenderCache, SENDER_CACHE_ENTRY_BYTES};
@@ -11,27 +14,6 @@ use cpchain_node::tx::{
     QUEUED_PER_SENDER,
 };
 use cpchain_node::validator::SENDER_CACHE_CAPACITY;
-use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
-use std::alloc::System;
-
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// The tests measure the one process-wide counter: they run one at a time (cargo runs a
-/// binary's tests on parallel threads).
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Live heap bytes of the process.
-fn live() -> isize {
-    let s = GLOBAL.stats();
-    s.bytes_allocated as isize - s.bytes_deallocated as isize
-}
 
 /// A devnet transfer from `k`, signed and recovered.
 fn checked_transfer(k: &SecretKey, nonce: u64, amount: u128) -> Checked {

@@ -5,6 +5,9 @@
 //! `ProxyService::memory_bound`.
 #![cfg(feature = "pre")]
 
+mod heap;
+use heap::*;
+
 use cpchain_core::{encoding, Timestamp};
 use cpchain_crypto::pre::PreSecretKey;
 use cpchain_crypto::SecretKey;
@@ -17,18 +20,7 @@ use cpchain_storage::block::StreamId;
 use cpchain_storage::keys::MasterSecret;
 use cpchain_storage::sharing::{GrantId, GrantRequest, Owner, OwnerConfig, ReencryptionRequest};
 use rand_core::OsRng;
-use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
-use std::alloc::System;
 use std::collections::BTreeMap;
-
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// Live heap bytes of the process.
-fn live() -> isize {
-    let s = GLOBAL.stats();
-    s.bytes_allocated as isize - s.bytes_deallocated as isize
-}
 
 struct Ledger(BTreeMap<GrantId, ChainGrant>);
 

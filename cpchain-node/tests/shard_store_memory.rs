@@ -4,31 +4,14 @@
 //! writer filled it to its quota, the heap a hostile shard-protocol frame costs to decode,
 //! and the heap a loop of gets for unknown ids leaves behind.
 
+mod heap;
+use heap::*;
+
 use cpchain_core::{encoding, Address};
 use cpchain_node::dht::{sample_blocks, ShardRequest};
 use cpchain_node::network::MAX_MESSAGE_BYTES;
 use cpchain_node::storage_node::{Refusal, ShardStore, STORE_CACHE_BYTES};
 use cpchain_storage::{BlockId, ShardParams};
-use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
-use std::alloc::System;
-use std::sync::Mutex;
-
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// The tests of this binary measure one process-wide counter: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Live heap bytes of the process.
-fn live() -> isize {
-    let s = GLOBAL.stats();
-    s.bytes_allocated as isize - s.bytes_deallocated as isize
-}
-
-/// Peak-free measure of what one call allocates in all (bytes allocated, freed or not).
-fn allocated() -> usize {
-    GLOBAL.stats().bytes_allocated
-}
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!(
@@ -45,7 +28,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
 /// by the store's page cache, not by the bytes the writer put.
 #[test]
 fn a_full_store_holds_at_most_its_cache_in_heap() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let quota: u64 = 12 * 1024 * 1024;
     let blocks = sample_blocks(120, 40, 4000, ShardParams::new(2, 2).expect("params"));
     let path = tmp("fill");
@@ -95,7 +78,7 @@ fn a_claimed_frame_length_costs_only_the_bytes_sent() {
     use cpchain_node::dht::ShardCodec;
     use libp2p::request_response::Codec;
     use libp2p::StreamProtocol;
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let proto = StreamProtocol::new("/cpchain/shard/1");
     let max = <ShardRequest as WireMessage>::MAX_ENCODED_LEN;
     // A claim of the largest request followed by 100 bytes.
@@ -134,7 +117,7 @@ fn a_claimed_frame_length_costs_only_the_bytes_sent() {
 /// twice the frame (the canonical re-encoding check), never what a prefix claims.
 #[test]
 fn hostile_postcard_in_a_frame_is_a_bounded_typed_error() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     let blocks = sample_blocks(1, 5, 50, ShardParams::new(2, 2).expect("params"));
     let (record, shards) = &blocks[0];
     let good = encoding::encode_to_vec(&ShardRequest::Put {
