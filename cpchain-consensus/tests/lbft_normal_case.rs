@@ -159,3 +159,81 @@ fn proposing_with_the_pools_hashes_seals_the_same_block() {
         .iter()
         .any(|o| matches!(o, ValidatorOutput::CheckBlock { block, .. } if block.id() == id_plain)));
 }
+
+/// Issue 14: a PRE-PREPARE handed over with the leaves the host knows (some, all or none
+/// of them) is judged exactly as without them: the same verdict and the same `CheckBlock`
+/// with the same `tx_hashes`; a wrong known leaf makes the engine refuse the body (the
+/// header's `tx_root` is checked over every leaf), and known leaves of another length, or
+/// given with another message, are not used.
+#[test]
+fn known_leaves_change_nothing_but_the_hashing() {
+    let fx = Fixture::new(4);
+    let txs: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 200]).collect();
+    let leaves: Vec<cpchain_core::Hash> = txs.iter().map(|t| cpchain_core::keccak256(t)).collect();
+    let now = T0 + fx.spec.block_period;
+    let schedule = FixedSchedule::new(vec![fx.addr(0)]);
+    let start = |i: usize| {
+        let mut v = Validator::new(fx.config(i), schedule.clone(), fx.genesis.clone(), T0).unwrap();
+        drain(&mut v);
+        v
+    };
+    let mut proposer = start(0);
+    let id = proposer.propose(now, txs.clone()).unwrap();
+    let sealed = drain(&mut proposer)
+        .into_iter()
+        .find_map(|o| match o {
+            ValidatorOutput::Broadcast(Message::PrePrepare(block)) => Some(block),
+            _ => None,
+        })
+        .expect("a PRE-PREPARE");
+    let checked = |v: &mut Validator<FixedSchedule>| {
+        drain(v).into_iter().find_map(|o| match o {
+            ValidatorOutput::CheckBlock {
+                block, tx_hashes, ..
+            } if block.id() == id => Some(tx_hashes),
+            _ => None,
+        })
+    };
+    let mut plain = start(1);
+    let msg = || Message::PrePrepare(sealed.clone());
+    assert_eq!(
+        plain.handle_message(now, fx.addr(0), msg()),
+        Verdict::Accept
+    );
+    let expected = checked(&mut plain).expect("a CheckBlock");
+    assert_eq!(expected, leaves);
+    let some: Vec<Option<cpchain_core::Hash>> = leaves
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i % 3 != 0).then_some(*l))
+        .collect();
+    for known in [
+        leaves.iter().copied().map(Some).collect(),
+        some.clone(),
+        vec![None; txs.len()],
+        // Another length: not used, the body is hashed.
+        vec![Some(cpchain_core::Hash([7; 32])); 3],
+    ] {
+        let mut v = start(1);
+        let verdict = v.handle_message_with_known_leaves(now, fx.addr(0), msg(), known);
+        assert_eq!(verdict, Verdict::Accept);
+        assert_eq!(checked(&mut v).as_ref(), Some(&expected));
+    }
+    // A wrong known leaf: the body does not match the header's tx_root, refused.
+    let mut wrong = some;
+    wrong[1] = Some(cpchain_core::Hash([9; 32]));
+    let mut v = start(1);
+    let verdict = v.handle_message_with_known_leaves(now, fx.addr(0), msg(), wrong.clone());
+    assert!(verdict.rejected().is_some(), "{verdict:?}");
+    assert_eq!(checked(&mut v), None);
+    // The same PRE-PREPARE afterwards, without leaves: taken in (nothing was kept).
+    assert_eq!(v.handle_message(now, fx.addr(0), msg()), Verdict::Accept);
+    assert_eq!(checked(&mut v).as_ref(), Some(&expected));
+    // Leaves given with another message are dropped with the call: a PRE-PREPARE
+    // handled next is hashed.
+    let mut v = start(1);
+    let vote = Message::Vote(fx.vote(2, VoteKind::Prepare, 1, 0, id));
+    let _ = v.handle_message_with_known_leaves(now, fx.addr(2), vote, wrong);
+    assert_eq!(v.handle_message(now, fx.addr(0), msg()), Verdict::Accept);
+    assert_eq!(checked(&mut v).as_ref(), Some(&expected));
+}

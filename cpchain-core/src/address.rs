@@ -17,8 +17,26 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(a.to_string(), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
 /// assert!("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD".parse::<Address>().is_err());
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Address(#[serde(with = "crate::fixed_bytes")] pub [u8; 20]);
+
+/// The bytes' lexicographic order, as the derived one, compared as two big-endian integers:
+/// the derived order calls `memcmp` for every comparison, and the host node's pool and
+/// state maps are B-trees keyed by address (about 2 % of a loaded devnet's CPU went to
+/// those calls, issue 14).
+impl Ord for Address {
+    #[inline]
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.order_key().cmp(&other.order_key())
+    }
+}
+
+impl PartialOrd for Address {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Address {
     /// The zero address; an impeach block's coinbase, as on mainnet.
@@ -27,6 +45,15 @@ impl Address {
     /// The raw bytes.
     pub const fn as_bytes(&self) -> &[u8; 20] {
         &self.0
+    }
+
+    /// The first 16 bytes and the last 4 as big-endian integers: comparing the pairs is
+    /// comparing the bytes lexicographically.
+    #[inline]
+    fn order_key(&self) -> (u128, u32) {
+        let hi = self.0.first_chunk::<16>().copied().unwrap_or([0; 16]);
+        let lo = self.0.last_chunk::<4>().copied().unwrap_or([0; 4]);
+        (u128::from_be_bytes(hi), u32::from_be_bytes(lo))
     }
 
     /// Whether this is [`Address::ZERO`].
@@ -132,6 +159,20 @@ mod tests {
         "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
         "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
     ];
+
+    proptest::proptest! {
+        /// The integer comparison is the bytes' lexicographic order (the derived one),
+        /// also for pairs that differ only in the last four bytes or share a long prefix.
+        #[test]
+        fn order_is_the_bytes_order(a: [u8; 20], b: [u8; 20], cut in 0usize..20) {
+            let mut c = a;
+            c[cut..].copy_from_slice(&b[cut..]);
+            for (x, y) in [(a, b), (a, c), (c, a), (a, a)] {
+                proptest::prop_assert_eq!(Address(x).cmp(&Address(y)), x.cmp(&y));
+                proptest::prop_assert_eq!(Address(x).partial_cmp(&Address(y)), Some(x.cmp(&y)));
+            }
+        }
+    }
 
     #[test]
     fn eip55_examples_round_trip() {

@@ -21,6 +21,9 @@
 //!   proposer builds `tx_root` from the hashes its pool holds (`Mempool::select_hashed`,
 //!   `Validator::propose_with_leaves`). Before, `check_block` hashed every transaction
 //!   again (and a recovered one a third time), and the proposer hashed its whole body.
+//!   And the engine hashes only the leaves the pool does not know: a proposal comes to it
+//!   with the hashes of the transactions the pool holds byte for byte
+//!   (`Mempool::known_leaves`, `Validator::handle_message_with_known_leaves`).
 //! * Every recovered (transaction hash → sender) pair goes into the node's
 //!   [`SenderCache`]; judging a proposal (`CheckBlock`) and executing the committed block
 //!   look senders up there for what is not pending and recover only the misses. The hash
@@ -54,12 +57,13 @@
 //!   creation and exit (stacks mapped and unmapped, the kernel's RCU work) was ~1-2 % of a
 //!   loaded devnet's CPU.
 
+use crate::tx::HashKeyed;
 pub use crate::tx::{
     check_one, check_owned, recover_each, recover_owned, recoveries, MAX_TX_BYTES,
 };
 use crate::tx::{recover_owned_block, tx_hash, Checked, Mempool, Transaction, TxError};
 use cpchain_core::{Address, Hash};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Most transactions in one batch (one `POST /txs` request, one gossip message).
@@ -74,7 +78,7 @@ pub const SENDER_CACHE_ENTRY_BYTES: usize = 192;
 /// A bounded map from transaction hash to recovered sender, oldest evicted first.
 #[derive(Debug)]
 pub struct SenderCache {
-    map: HashMap<Hash, Address>,
+    map: HashKeyed<Address>,
     order: VecDeque<Hash>,
     capacity: usize,
     hits: u64,
@@ -86,7 +90,7 @@ impl SenderCache {
     /// `capacity × SENDER_CACHE_ENTRY_BYTES`, allocated as it fills).
     pub fn new(capacity: usize) -> SenderCache {
         SenderCache {
-            map: HashMap::new(),
+            map: HashKeyed::default(),
             order: VecDeque::new(),
             capacity,
             hits: 0,

@@ -62,10 +62,11 @@
 //! * Mempool: at most `validator::MEMPOOL_CAPACITY` (50,000) transactions AND
 //!   `validator::MEMPOOL_BYTES` (48 MiB) charged bytes, of them at most half queued
 //!   (behind a nonce gap: `validator::MEMPOOL_QUEUED_CAPACITY`, `MEMPOOL_QUEUED_BYTES`;
-//!   measured 623 heap bytes held per queued 92-byte transfer); each entry charged its encoding
+//!   measured 692 heap bytes held per queued 92-byte transfer); each entry charged its encoding
 //!   plus `tx::MEMPOOL_ENTRY_OVERHEAD` (768); a counting-allocator test
-//!   (`tests/mempool_memory.rs`) measures 561 heap bytes held per 92-byte transfer under a
-//!   flood (755 before the pool's entries were shared, issue 14), within the charge;
+//!   (`tests/mempool_memory.rs`) measures 626 heap bytes held per 92-byte transfer under a
+//!   flood (755 before the pool's entries were shared, 561 before its signature index,
+//!   issue 14), within the charge;
 //!   data-ledger kinds are charged the heap their decoded
 //!   body holds too (`tx::decoded_heap`: measured 3,800 bytes held per longest listing
 //!   of 1,686 bytes, within its charge of 4,098), and so are transfers their payload
@@ -242,7 +243,11 @@
 //!   engine's `tx_root` leaves (`CheckBlock`'s `tx_hashes`) for its pool and sender-cache
 //!   lookups ([`ingest::check_block_hashed`]), and the proposer builds `tx_root` from the
 //!   hashes its pool holds (issue 14; before, each transaction was hashed twice on judging
-//!   and once more on proposing).
+//!   and once more on proposing). Nor does a validator hash again what its pool hashed on
+//!   intake: it hands a proposal to the engine with the leaves its pool knows
+//!   (`tx::Mempool::known_leaves`: found by the signature's `r`, the bytes compared whole;
+//!   `Validator::handle_message_with_known_leaves`), and the engine hashes only the rest
+//!   (eighth bench pass: ~1 % of a loaded devnet's CPU).
 //! * Fault injection for tests: `silent_proposer` in the config (a validator that votes
 //!   but never proposes) and the `blocked_peers` file in the data directory (peer ids
 //!   refused through libp2p's block list, re-read twice a second: partitions).

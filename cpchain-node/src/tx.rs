@@ -326,6 +326,23 @@ fn envelope_sender(bytes: &[u8], tx: &Transaction) -> Result<Address, TxError> {
         .map_err(|_| TxError::BadSignature)
 }
 
+/// A map keyed by transaction hash (the pool's index, the sender cache), hashed with
+/// aHash under a key drawn from the OS's randomness once per process: std's SipHash-1-3
+/// over the 32-byte keys (with its length prefix) was ~0.7 % of a loaded devnet's CPU
+/// (issue 14). Keyed, because the keys are the hashes of transactions that anyone can
+/// sign many of: an attacker who does not know the key cannot aim many at one bucket.
+pub type HashKeyed<V> = HashMap<Hash, V, ahash::RandomState>;
+
+/// The first 8 bytes of an envelope's signature `r` (an envelope ends with its 65-byte
+/// `r ‖ s ‖ v`): the pool's second index ([`Mempool::known_hash`]). `r` is the x
+/// coordinate of a per-signature random point, so distinct transactions share a key only
+/// by chance or on purpose, and either way a lookup compares the bytes whole.
+fn sig_key(bytes: &[u8]) -> Option<u64> {
+    let start = bytes.len().checked_sub(65)?;
+    let r = bytes.get(start..start.checked_add(8)?)?;
+    Some(u64::from_le_bytes(r.try_into().ok()?))
+}
+
 /// The id of an encoded transaction.
 pub fn tx_hash(bytes: &[u8]) -> Hash {
     keccak256(bytes)
@@ -701,10 +718,11 @@ impl Overlay {
 
 /// Heap bytes the pool charges a pending transaction beyond its encoding: the `Checked`
 /// value (one shared allocation), its (sender, nonce) key in a B-tree leaf (leaves
-/// between 5/11 and full) and the hash index entry. Measured with a counting allocator by
-/// `tests/mempool_memory.rs`: 561 bytes held per 92-byte transfer (469 beyond it) under a
-/// flood (755 when the B-tree held the values inline), 623 in the queued part (its age
-/// index besides); charged 768 for margin.
+/// between 5/11 and full), the hash index entry and the signature index entry. Measured
+/// with a counting allocator by `tests/mempool_memory.rs`: 626 bytes held per 92-byte
+/// transfer (534 beyond it) under a flood, 692 in the queued part (its age index besides);
+/// before the signature index (issue 14, eighth pass) 561 and 623, and 755 when the B-tree
+/// held the values inline; charged 768 for margin.
 pub const MEMPOOL_ENTRY_OVERHEAD: usize = 768;
 
 /// Heap a decoded transaction kind holds outside the pool's entry: a boxed listing,
@@ -776,7 +794,12 @@ pub struct Mempool {
     queued: BTreeMap<(Address, u64), (u64, Arc<Checked>)>,
     /// The queued keys by age (block count at admission), for their lifetime.
     queued_age: BTreeSet<(u64, Address, u64)>,
-    hashes: HashMap<Hash, Arc<Checked>>,
+    hashes: HashKeyed<Arc<Checked>>,
+    /// The pending transactions' hashes by the first 8 bytes of their signature's `r`
+    /// ([`sig_key`]): how [`Mempool::known_leaves`] finds a proposal's transactions
+    /// without hashing them. One key per entry at most (a second entry under a key already
+    /// taken is simply not indexed), charged in [`MEMPOOL_ENTRY_OVERHEAD`].
+    by_sig: HashMap<u64, Hash, ahash::RandomState>,
     capacity: usize,
     bytes: usize,
     max_bytes: usize,
@@ -812,7 +835,8 @@ impl Mempool {
             ready: BTreeMap::new(),
             queued: BTreeMap::new(),
             queued_age: BTreeSet::new(),
-            hashes: HashMap::new(),
+            hashes: HashKeyed::default(),
+            by_sig: HashMap::default(),
             capacity,
             bytes: 0,
             max_bytes,
@@ -918,7 +942,7 @@ impl Mempool {
         }
         if ready {
             self.bytes = self.bytes.saturating_add(charge);
-            self.hashes.insert(hash, Arc::clone(&c));
+            self.index(&c);
             self.ready.insert(key, c);
             if nonce == next {
                 // A new first ready transaction: judged after the next commit.
@@ -932,7 +956,7 @@ impl Mempool {
                 return Err(TxError::MempoolFull);
             }
             self.queued_bytes = self.queued_bytes.saturating_add(charge);
-            self.hashes.insert(hash, Arc::clone(&c));
+            self.index(&c);
             self.queued_age.insert((self.blocks, key.0, key.1));
             self.queued.insert(key, (self.blocks, c));
         }
@@ -1095,14 +1119,49 @@ impl Mempool {
         (out, hashes)
     }
 
+    /// Index a new entry by hash and by signature.
+    fn index(&mut self, c: &Arc<Checked>) {
+        self.hashes.insert(c.hash, Arc::clone(c));
+        if let Some(k) = sig_key(&c.bytes) {
+            self.by_sig.entry(k).or_insert(c.hash);
+        }
+    }
+
+    /// Undo [`Mempool::index`] for an entry leaving the pool.
+    fn unindex(&mut self, c: &Checked) {
+        self.hashes.remove(&c.hash);
+        if let Some(k) = sig_key(&c.bytes) {
+            if self.by_sig.get(&k) == Some(&c.hash) {
+                self.by_sig.remove(&k);
+            }
+        }
+    }
+
+    /// The hash of `bytes` if a pending transaction has exactly these bytes, found without
+    /// hashing them: looked up by signature, then the bytes compared whole.
+    pub fn known_hash(&self, bytes: &[u8]) -> Option<Hash> {
+        let hash = self.by_sig.get(&sig_key(bytes)?)?;
+        let c = self.hashes.get(hash)?;
+        (c.bytes.as_slice() == bytes).then_some(*hash)
+    }
+
+    /// For each transaction of a proposal's body, its hash where the pool holds those very
+    /// bytes (`None` for the others): the `tx_root` leaves the engine need not hash
+    /// (`Validator::handle_message_with_known_leaves`; issue 14: a validator hashed every
+    /// transaction of every proposal again, ~1 % of a loaded devnet's CPU, though its
+    /// pool had hashed nearly all of them on intake).
+    pub fn known_leaves(&self, txs: &[Vec<u8>]) -> Vec<Option<Hash>> {
+        txs.iter().map(|b| self.known_hash(b)).collect()
+    }
+
     /// Forget one entry, from whichever part holds it.
     fn remove(&mut self, key: &(Address, u64)) {
         if let Some(c) = self.ready.remove(key) {
-            self.hashes.remove(&c.hash);
+            self.unindex(&c);
             self.bytes = self.bytes.saturating_sub(Self::charge(&c));
         } else if let Some((at, c)) = self.queued.remove(key) {
             self.queued_age.remove(&(at, key.0, key.1));
-            self.hashes.remove(&c.hash);
+            self.unindex(&c);
             self.queued_bytes = self.queued_bytes.saturating_sub(Self::charge(&c));
         }
     }
@@ -1128,7 +1187,7 @@ impl Mempool {
                 self.queued_age.insert((self.blocks, k.0, k.1));
                 self.queued.insert(k, (self.blocks, c));
             } else {
-                self.hashes.remove(&c.hash);
+                self.unindex(&c);
             }
         }
         self.note_head(sender, before);
@@ -1458,6 +1517,64 @@ mod tests {
             check_one(&over, spec.chain_id).map(|_| ()),
             Err(TxError::Decode)
         );
+    }
+
+    /// Issue 14: the pool finds a proposal's transactions by signature without hashing
+    /// them, and only where the bytes are exactly a pending transaction's: a copy with
+    /// one byte changed (same signature) is not known, nor a transaction once it left the
+    /// pool (committed, queued ones too).
+    #[test]
+    fn known_hashes_are_the_pending_transactions_very_bytes() {
+        let spec = ChainSpec::devnet();
+        let (k, other) = (key(4), key(6));
+        let load = |_: &Address| Account {
+            balance: 1_000_000,
+            ..Account::default()
+        };
+        // Nonces 0, 1 and 3 (queued behind the gap at 2), and another sender's 0.
+        let mut txs: Vec<Vec<u8>> = [0, 1, 3]
+            .iter()
+            .map(|n| transfer(&k, spec.chain_id, *n, 1))
+            .collect();
+        txs.push(transfer(&other, spec.chain_id, 0, 1));
+        let mut pool = Mempool::new(100, 1 << 20);
+        for b in &txs {
+            pool.admit_checked(check_one(b, spec.chain_id).expect("valid"), &load)
+                .expect("admitted");
+        }
+        assert_eq!(pool.queued_len(), 1);
+        for b in &txs {
+            assert_eq!(pool.known_hash(b), Some(tx_hash(b)));
+        }
+        let mut tampered = txs[0].clone();
+        tampered[4] ^= 1;
+        assert_eq!(pool.known_hash(&tampered), None);
+        assert_eq!(
+            pool.known_hash(&tampered[..64]),
+            None,
+            "shorter than a signature"
+        );
+        let unseen = transfer(&k, spec.chain_id, 5, 1);
+        let body = vec![txs[1].clone(), unseen, tampered, txs[3].clone()];
+        assert_eq!(
+            pool.known_leaves(&body),
+            vec![Some(tx_hash(&txs[1])), None, None, Some(tx_hash(&txs[3]))]
+        );
+        // `k` committed nonces 0 to 3 (3 was queued): all of them leave, the index too.
+        let committed = BTreeMap::from([(
+            k.public_key().address(),
+            Account {
+                nonce: 4,
+                balance: 1_000_000,
+                ..Account::default()
+            },
+        )]);
+        pool.prune_committed(&committed);
+        assert_eq!(pool.len(), 1);
+        for b in &txs[..3] {
+            assert_eq!(pool.known_hash(b), None);
+        }
+        assert_eq!(pool.known_hash(&txs[3]), Some(tx_hash(&txs[3])));
     }
 
     #[test]

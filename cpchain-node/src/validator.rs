@@ -682,8 +682,28 @@ impl ValidatorHost {
         if let Message::Vote(v) = &msg {
             self.log_vote(v);
         }
+        // A proposal for the height being decided, naming its scheduled proposer: the
+        // leaves its transactions have in the pool go with it, so the engine hashes only
+        // the others (what the engine refuses before hashing a body costs no lookups).
+        let height = self.engine.height();
+        let verdict = match msg {
+            Message::PrePrepare(block)
+                if block.header.height == height
+                    && self.engine.schedule().proposer_of(height)
+                        == Some(block.header.proposer) =>
+            {
+                let known = self.mempool.known_leaves(&block.transactions);
+                self.engine.handle_message_with_known_leaves(
+                    now,
+                    from,
+                    Message::PrePrepare(block),
+                    known,
+                )
+            }
+            other => self.engine.handle_message(now, from, other),
+        };
         // A peer's bad message is a verdict, not an error (the engine counts it by reason).
-        if let Some(e) = self.engine.handle_message(now, from, msg).rejected() {
+        if let Some(e) = verdict.rejected() {
             tracing::trace!(%from, "refused: {e}");
             if e == Rejected::TooFarAhead {
                 self.behind = true;

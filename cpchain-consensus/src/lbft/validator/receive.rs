@@ -12,7 +12,7 @@ use crate::lbft::round::leader;
 use crate::lbft::schedule::ProposerSchedule;
 use crate::lbft::vote::Vote;
 use alloc::vec::Vec;
-use cpchain_core::{Address, Hash, Timestamp};
+use cpchain_core::{keccak256, Address, Hash, Timestamp};
 
 impl<S: ProposerSchedule> Validator<S> {
     pub(super) fn on_pre_prepare(
@@ -281,7 +281,15 @@ impl<S: ProposerSchedule> Validator<S> {
     /// streaming check, one allocation more.
     pub(super) fn check_body_leaves(&mut self, block: &Block) -> Result<Vec<Hash>, Rejected> {
         self.stats.body_hashes = self.stats.body_hashes.saturating_add(1);
-        let leaves = tx_leaves(&block.transactions);
+        let leaves = match self.known_leaves.take() {
+            Some(known) if known.len() == block.transactions.len() => block
+                .transactions
+                .iter()
+                .zip(known)
+                .map(|(tx, leaf)| leaf.unwrap_or_else(|| keccak256(tx)))
+                .collect(),
+            _ => tx_leaves(&block.transactions),
+        };
         if tx_root_of_leaves(&leaves) == block.header.tx_root {
             Ok(leaves)
         } else {
