@@ -259,15 +259,15 @@
 //!   release-built processes, not criterion; figures in `docs/BENCHMARKS.md`, "Host
 //!   node"). Its goal (≥ 0.7 of `cores × raw recover rate ÷ validators`) is met with
 //!   k256 nodes (the default build: 0.80 at n = 4 and 0.78 at n = 7 in session 9, 0.84 at
-//!   n = 4 in session 10) and not with libsecp256k1 nodes (session 9, quiet VM: n = 4
-//!   0.65-0.70, median 0.675 of six runs, n = 7 0.66 and 0.67; session 10, noisy VM:
-//!   n = 4 0.59-0.75, median 0.615 of six runs, n = 7 0.62). There the nodes' CPU per
-//!   transaction at the best level allows 0.68-0.73 of the limit on a quiet VM (session
-//!   9; 0.61-0.82, median 0.65, on session 10's noisy one): with recovery 2.4× cheaper,
-//!   the node's other work (a tail of ~1-4 % items) is ~30 % of its CPU. Sustained 7,334-7,823 tx/s at n = 4 and
-//!   ~4,300 at n = 7 on the 2-core VM when quiet (docs/BENCHMARKS.md, sixth and seventh
-//!   passes). Each node recovers each transaction once (1.000 recoveries per node and
-//!   committed transaction at every bench level).
+//!   n = 4 in session 10) and, at the edge, with libsecp256k1 nodes: the eighth pass (a
+//!   faster, quiet VM; known leaves, aHash, integer `Address` order, an LTO bench profile)
+//!   read n = 4 0.70, 0.70, 0.73 and n = 7 0.70, 0.72, 0.68 with the final code (medians
+//!   0.70; 9,247-9,601 and 5,130-5,414 tx/s sustained), with no margin: the node's work
+//!   besides recovery is still 25-31 % of its CPU at the best level, and its CPU per
+//!   transaction rises 5-10 % once the network saturates (backlogs, nonce gaps, shed
+//!   batches). Before (sessions 9 and 10): n = 4 medians 0.675 (quiet VM) and 0.615 (noisy
+//!   VM), n = 7 0.62-0.67. Each node recovers each transaction once (1.000 recoveries per
+//!   node and committed transaction at every bench level).
 //! * The pool has two parts (`tx::Mempool`): **ready** (per sender, the consecutive
 //!   nonces from its stored next one: what the next block can take) and **queued**
 //!   (behind a nonce gap). Intake sheds on the ready count only; queued transactions
