@@ -237,3 +237,77 @@ fn known_leaves_change_nothing_but_the_hashing() {
     assert_eq!(v.handle_message(now, fx.addr(0), msg()), Verdict::Accept);
     assert_eq!(checked(&mut v).as_ref(), Some(&expected));
 }
+
+/// Review (issue 14, known leaves): leaves handed with a PRE-PREPARE are used for that
+/// block only. A sealed next-height header whose body is swapped for other transactions
+/// (same count) waits in the future buffer; the current height's block carries the same
+/// transactions as the next one's real body, and its PRE-PREPARE, handed with its (right)
+/// leaves, is what decides the height (the votes came first), so the swapped one is
+/// replayed in that very call. It is refused (its `tx_root`), no `CheckBlock`; the real
+/// block is then taken in.
+#[test]
+fn review_leaves_of_a_pre_prepare_are_not_used_for_a_replayed_one() {
+    let fx = Fixture::new(4);
+    let mut v = fx.validator(1);
+    drain(&mut v);
+    let now = T0 + fx.spec.block_period + fx.spec.block_period;
+    let real: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 120]).collect();
+    let leaves: Vec<Option<cpchain_core::Hash>> = real
+        .iter()
+        .map(|t| Some(cpchain_core::keccak256(t)))
+        .collect();
+    let b1 = fx.proposal(&fx.genesis, real.clone());
+    let b2 = fx.proposal(&b1.header, real.clone());
+    let mut swapped = b2.clone();
+    swapped.transactions = (0..5u8).map(|i| vec![i ^ 0x55; 120]).collect();
+    assert_eq!(swapped.id(), b2.id());
+    let from = fx.addr(0);
+    // Buffered, with leaves (of the header's real body): not kept.
+    let verdict = v.handle_message_with_known_leaves(
+        now,
+        from,
+        Message::PrePrepare(swapped.clone()),
+        leaves.clone(),
+    );
+    assert_eq!(verdict, Verdict::Accept, "buffered");
+    let id1 = b1.id();
+    let mut outs = Vec::new();
+    for kind in [VoteKind::Prepare, VoteKind::Commit] {
+        for i in [0, 2, 3] {
+            outs.extend(feed(
+                &mut v,
+                now,
+                fx.addr(i),
+                Message::Vote(fx.vote(i, kind, 1, 0, id1)),
+            ));
+        }
+    }
+    assert_eq!(v.height(), cpchain_core::Height(1));
+    let verdict = v.handle_message_with_known_leaves(now, from, Message::PrePrepare(b1), leaves);
+    assert_eq!(verdict, Verdict::Accept);
+    let decided_in_the_call = v.height() == cpchain_core::Height(2);
+    let mut more = drain(&mut v);
+    let approved = approve_checks(&mut v, now, &more);
+    more.extend(approved);
+    outs.extend(more);
+    assert_eq!(v.height(), cpchain_core::Height(2), "height 1 decided");
+    assert!(
+        !outs.iter().any(|o| matches!(
+            o,
+            ValidatorOutput::CheckBlock { block, .. } if block.header.height.0 == 2
+        )),
+        "the swapped body was taken in"
+    );
+    assert_eq!(v.stats().body_hashes, 2, "b1 and the swapped b2 judged");
+    let verdict = v.handle_message(now, from, Message::PrePrepare(b2.clone()));
+    assert_eq!(
+        verdict,
+        Verdict::Accept,
+        "the real block, after the swapped one was refused"
+    );
+    assert!(drain(&mut v).iter().any(|o| matches!(
+        o,
+        ValidatorOutput::CheckBlock { block, .. } if block.id() == b2.id() && block.transactions == real
+    )));
+    eprintln!("decided within the PRE-PREPARE's call: {decided_in_the_call}");
+}

@@ -1929,6 +1929,135 @@ mod tests {
         );
     }
 
+    /// Review (issue 14, signature index): under any sequence of admissions (ready,
+    /// queued, duplicates), commits, prunes, revalidations and queued expiry, with many
+    /// entries sharing the first 8 bytes of `r`, `known_hash` gives a hash only for bytes
+    /// a pending entry holds exactly, that hash is theirs, and `by_sig` never holds more
+    /// keys than there are entries, nor a key for an entry that left.
+    #[test]
+    fn review_signature_index_stays_exact_under_churn() {
+        let rich = |_: &Address| Account {
+            balance: 1_000_000,
+            ..Account::default()
+        };
+        let keys: Vec<SecretKey> = (40..46).map(key).collect();
+        // Each transaction in two variants: as signed, and with `r`'s first 8 bytes forced
+        // to one of three values (a collision on purpose; admission trusts `Checked`).
+        let forced = |c: &Checked, v: u8| {
+            let mut bytes = c.bytes.clone();
+            let at = bytes.len() - 65;
+            bytes[at..at + 8].copy_from_slice(&[v; 8]);
+            Checked {
+                tx: c.tx.clone(),
+                sender: c.sender,
+                hash: tx_hash(&bytes),
+                bytes,
+            }
+        };
+        let txs: Vec<Vec<[Checked; 2]>> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                (0..24)
+                    .map(|n| {
+                        let c = checked(k, n);
+                        let f = forced(&c, ((i as u64 + n) % 3) as u8);
+                        [c, f]
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut r = Rng(77);
+        let per = txs[0][0][0].bytes.len() + MEMPOOL_ENTRY_OVERHEAD;
+        let mut pool = Mempool::with_queue(30, 30 * per, 20, 20 * per);
+        let mut stored: BTreeMap<Address, u64> = BTreeMap::new();
+        let (mut hits, mut expired, mut shadowed) = (0, 0, 0);
+        for step in 0..6_000 {
+            let s = r.below(keys.len() as u64) as usize;
+            let a = keys[s].public_key().address();
+            let next = stored.get(&a).copied().unwrap_or(0);
+            let store = stored.clone();
+            let load = |x: &Address| Account {
+                nonce: store.get(x).copied().unwrap_or(0),
+                ..rich(x)
+            };
+            match r.below(14) {
+                0 => {
+                    let n = (next + r.below(4)).min(24);
+                    stored.insert(a, n);
+                    let changed = BTreeMap::from([(
+                        a,
+                        Account {
+                            nonce: n,
+                            ..Account::default()
+                        },
+                    )]);
+                    pool.prune_committed(&changed);
+                }
+                1 => {
+                    let bad = keys[r.below(keys.len() as u64) as usize]
+                        .public_key()
+                        .address();
+                    pool.revalidate(3, |c| c.sender != bad);
+                }
+                2 => {
+                    let n = (next + r.below(3)).min(24);
+                    stored.insert(a, n);
+                    let store = stored.clone();
+                    pool.prune(&|x: &Address| Account {
+                        nonce: store.get(x).copied().unwrap_or(0),
+                        ..rich(x)
+                    });
+                }
+                _ if step % 500 == 250 => {
+                    // Queued entries outlive their lifetime.
+                    let queued = pool.queued_len();
+                    for _ in 0..QUEUED_LIFETIME_BLOCKS {
+                        pool.prune_committed(&BTreeMap::new());
+                    }
+                    if queued > 0 && pool.queued_len() == 0 {
+                        expired += 1;
+                    }
+                }
+                _ => {
+                    let n = (next + r.below(8)).min(23);
+                    let v = r.below(2) as usize;
+                    let _ = pool.admit_checked(txs[s][n as usize][v].clone(), &load);
+                }
+            }
+            assert_invariants(&pool, &|x| stored.get(x).copied().unwrap_or(0));
+            assert!(pool.by_sig.len() <= pool.len(), "by_sig beyond the entries");
+            shadowed = shadowed.max(pool.len() - pool.by_sig.len());
+            for (k, h) in &pool.by_sig {
+                let c = pool.hashes.get(h).expect("by_sig names a pending entry");
+                assert_eq!(sig_key(&c.bytes), Some(*k));
+            }
+            for per_sender in &txs {
+                for pair in per_sender {
+                    for c in pair {
+                        let pending = pool.hashes.contains_key(&c.hash);
+                        match pool.known_hash(&c.bytes) {
+                            Some(h) => {
+                                hits += 1;
+                                assert_eq!(h, tx_hash(&c.bytes));
+                                assert!(pending, "known but not pending");
+                            }
+                            None => {}
+                        }
+                    }
+                }
+            }
+            if stored.values().all(|n| *n >= 24) {
+                stored.clear();
+                pool = Mempool::with_queue(30, 30 * per, 20, 20 * per);
+            }
+        }
+        assert!(
+            hits > 1_000 && expired >= 2 && shadowed > 5,
+            "{hits} {expired} {shadowed}"
+        );
+    }
+
     /// Issue 14: a flood of transactions behind nonce gaps, from many funded accounts,
     /// fills the queued part only (each sender to `QUEUED_PER_SENDER`, the part to its
     /// bounds): nothing of it is ready, so intake does not shed on it, nothing of it is
