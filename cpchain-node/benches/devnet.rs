@@ -92,10 +92,13 @@ fn thread_cpu(tck: f64) -> f64 {
     (ut + st) / tck
 }
 
+/// A recover + address function under measurement (shared by the measuring threads).
+type Recover = dyn Fn(&Hash, &Signature) -> Address + Sync;
+
 /// One core's recover + address rate: (per wall second, per CPU second of the thread),
 /// medians of 5 runs of ~1 s. On a shared machine the wall rate includes preemption; the
 /// CPU rate is what one core gives when it is ours.
-fn raw_rate(recover: &(dyn Fn(&Hash, &Signature) -> Address + Sync), tck: f64) -> (f64, f64) {
+fn raw_rate(recover: &Recover, tck: f64) -> (f64, f64) {
     let items: Vec<(Hash, Signature)> = (1u8..=16)
         .map(|i| {
             let sk = SecretKey::from_bytes(&[i; 32]).expect("scalar");
@@ -128,11 +131,7 @@ fn raw_rate(recover: &(dyn Fn(&Hash, &Signature) -> Address + Sync), tck: f64) -
 /// saturated devnet (two vCPUs can share a physical core, and cores share caches and
 /// memory bandwidth). Printed beside the limit, not used in it: the limit is
 /// `cores ×` the one-core rate.
-fn raw_rate_all_cores(
-    recover: &(dyn Fn(&Hash, &Signature) -> Address + Sync),
-    tck: f64,
-    cores: usize,
-) -> f64 {
+fn raw_rate_all_cores(recover: &Recover, tck: f64, cores: usize) -> f64 {
     std::thread::scope(|s| {
         let threads: Vec<_> = (0..cores)
             .map(|_| s.spawn(|| raw_rate(recover, tck).1))
@@ -903,15 +902,13 @@ fn run_network(n: usize, window: Duration, limit: f64, tck: f64) -> Vec<Level> {
 /// and (printed only) the rate per core with every core recovering at once.
 fn backend_rate(tck: f64, cores: usize) -> (&'static str, f64) {
     #[cfg(feature = "libsecp256k1")]
-    let (name, recover): (&str, &(dyn Fn(&Hash, &Signature) -> Address + Sync)) =
-        ("libsecp256k1", &|d, s| {
-            s.recover_libsecp256k1(d).expect("recovers").address()
-        });
+    let (name, recover): (&str, &Recover) = ("libsecp256k1", &|d, s| {
+        s.recover_libsecp256k1(d).expect("recovers").address()
+    });
     #[cfg(not(feature = "libsecp256k1"))]
-    let (name, recover): (&str, &(dyn Fn(&Hash, &Signature) -> Address + Sync)) =
-        ("k256", &|d, s| {
-            s.recover_k256(d).expect("recovers").address()
-        });
+    let (name, recover): (&str, &Recover) = ("k256", &|d, s| {
+        s.recover_k256(d).expect("recovers").address()
+    });
     let (wall, one) = raw_rate(recover, tck);
     let all = raw_rate_all_cores(recover, tck, cores);
     println!(
