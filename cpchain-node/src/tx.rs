@@ -2036,13 +2036,10 @@ mod tests {
                 for pair in per_sender {
                     for c in pair {
                         let pending = pool.hashes.contains_key(&c.hash);
-                        match pool.known_hash(&c.bytes) {
-                            Some(h) => {
-                                hits += 1;
-                                assert_eq!(h, tx_hash(&c.bytes));
-                                assert!(pending, "known but not pending");
-                            }
-                            None => {}
+                        if let Some(h) = pool.known_hash(&c.bytes) {
+                            hits += 1;
+                            assert_eq!(h, tx_hash(&c.bytes));
+                            assert!(pending, "known but not pending");
                         }
                     }
                 }
