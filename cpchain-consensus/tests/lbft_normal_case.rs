@@ -123,6 +123,25 @@ fn check_block_carries_keccak_of_each_transaction_in_body_order() {
     assert_eq!(again, expected);
 }
 
+/// A fresh validator `i` of `fx` on a schedule where validator 0 proposes every height.
+fn proposer_zero_validator(fx: &Fixture, i: usize) -> Validator<FixedSchedule> {
+    let schedule = FixedSchedule::new(vec![fx.addr(0)]);
+    let mut v = Validator::new(fx.config(i), schedule, fx.genesis.clone(), T0).unwrap();
+    drain(&mut v);
+    v
+}
+
+/// The block of the PRE-PREPARE `v` broadcast (after it proposed).
+fn broadcast_pre_prepare(v: &mut Validator<FixedSchedule>) -> Block {
+    drain(v)
+        .into_iter()
+        .find_map(|o| match o {
+            ValidatorOutput::Broadcast(Message::PrePrepare(block)) => Some(block),
+            _ => None,
+        })
+        .expect("a PRE-PREPARE")
+}
+
 /// Issue 14: a validator that proposes from its pool's hashes seals the very block it
 /// would seal without them (same id and `tx_root`), and its peers take it in.
 #[test]
@@ -132,23 +151,12 @@ fn proposing_with_the_pools_hashes_seals_the_same_block() {
     let leaves: Vec<cpchain_core::Hash> = txs.iter().map(|t| cpchain_core::keccak256(t)).collect();
     let now = T0 + fx.spec.block_period;
     // Validator 0 is the proposer of every height here.
-    let schedule = FixedSchedule::new(vec![fx.addr(0)]);
-    let start = |i: usize| {
-        let mut v = Validator::new(fx.config(i), schedule.clone(), fx.genesis.clone(), T0).unwrap();
-        drain(&mut v);
-        v
-    };
+    let start = |i: usize| proposer_zero_validator(&fx, i);
     let (mut a, mut b) = (start(0), start(0));
     let id_plain = a.propose(now, txs.clone()).unwrap();
     let id_leaves = b.propose_with_leaves(now, txs.clone(), &leaves).unwrap();
     assert_eq!(id_plain, id_leaves);
-    let sealed = drain(&mut b)
-        .into_iter()
-        .find_map(|o| match o {
-            ValidatorOutput::Broadcast(Message::PrePrepare(block)) => Some(block),
-            _ => None,
-        })
-        .expect("a PRE-PREPARE");
+    let sealed = broadcast_pre_prepare(&mut b);
     assert_eq!(sealed.header.tx_root, block::tx_root(&txs));
     let mut p = start(1);
     assert_eq!(
@@ -171,21 +179,10 @@ fn known_leaves_change_nothing_but_the_hashing() {
     let txs: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 200]).collect();
     let leaves: Vec<cpchain_core::Hash> = txs.iter().map(|t| cpchain_core::keccak256(t)).collect();
     let now = T0 + fx.spec.block_period;
-    let schedule = FixedSchedule::new(vec![fx.addr(0)]);
-    let start = |i: usize| {
-        let mut v = Validator::new(fx.config(i), schedule.clone(), fx.genesis.clone(), T0).unwrap();
-        drain(&mut v);
-        v
-    };
+    let start = |i: usize| proposer_zero_validator(&fx, i);
     let mut proposer = start(0);
     let id = proposer.propose(now, txs.clone()).unwrap();
-    let sealed = drain(&mut proposer)
-        .into_iter()
-        .find_map(|o| match o {
-            ValidatorOutput::Broadcast(Message::PrePrepare(block)) => Some(block),
-            _ => None,
-        })
-        .expect("a PRE-PREPARE");
+    let sealed = broadcast_pre_prepare(&mut proposer);
     let checked = |v: &mut Validator<FixedSchedule>| {
         drain(v).into_iter().find_map(|o| match o {
             ValidatorOutput::CheckBlock {
@@ -285,12 +282,15 @@ fn review_leaves_of_a_pre_prepare_are_not_used_for_a_replayed_one() {
     assert_eq!(v.height(), cpchain_core::Height(1));
     let verdict = v.handle_message_with_known_leaves(now, from, Message::PrePrepare(b1), leaves);
     assert_eq!(verdict, Verdict::Accept);
-    let decided_in_the_call = v.height() == cpchain_core::Height(2);
+    assert_eq!(
+        v.height(),
+        cpchain_core::Height(2),
+        "height 1 decided within the PRE-PREPARE's call, the swapped one replayed in it"
+    );
     let mut more = drain(&mut v);
     let approved = approve_checks(&mut v, now, &more);
     more.extend(approved);
     outs.extend(more);
-    assert_eq!(v.height(), cpchain_core::Height(2), "height 1 decided");
     assert!(
         !outs.iter().any(|o| matches!(
             o,
@@ -309,5 +309,4 @@ fn review_leaves_of_a_pre_prepare_are_not_used_for_a_replayed_one() {
         o,
         ValidatorOutput::CheckBlock { block, .. } if block.id() == b2.id() && block.transactions == real
     )));
-    eprintln!("decided within the PRE-PREPARE's call: {decided_in_the_call}");
 }

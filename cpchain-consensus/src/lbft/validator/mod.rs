@@ -276,12 +276,9 @@ impl<S: ProposerSchedule> Validator<S> {
     /// one is counted by reason in [`Stats::dropped`], and the state is then unchanged
     /// (apart from counters and `Fault` outputs).
     pub fn handle_message(&mut self, now: Timestamp, from: Address, msg: Message) -> Verdict {
-        let verdict = match self.dispatch(now, from, msg) {
-            Ok(()) => Verdict::Accept,
-            Err(why) => self.count_drop(why),
-        };
-        self.drain_future(now);
-        verdict
+        // No leaf known (an empty `known` is used only for an empty body, where it is
+        // exactly the body's leaves); `Vec::new` does not allocate.
+        self.handle_message_with_known_leaves(now, from, msg, Vec::new())
     }
 
     /// [`Validator::handle_message`] with the `tx_root` leaves of a PRE-PREPARE's body that
